@@ -1,0 +1,94 @@
+# hypotop — build, test, benchmark, install.
+#   make            build ./hypotop
+#   make check      every test; ends with "N passed, N failed"
+#   make bench      the benchmarks of tests/bench
+#   make deps       install the Debian 12 packages the build and tests need
+#   make install PREFIX=/usr/local
+
+PREFIX  ?= /usr/local
+VERSION := 0.1.0
+PKGS    := ncursesw libssh2 libcurl libcjson libgit2
+
+CC      ?= cc
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wno-missing-field-initializers
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DHYPOTOP_VERSION='"$(VERSION)"' $(WARN) \
+              -Iinclude $(PKG_CFLAGS) $(CFLAGS)
+LIBS    := $(PKG_LIBS) -lpthread -lm
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+LIB_SRC := $(sort $(wildcard src/*/*.c))
+SRC     := src/main.c $(LIB_SRC)
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
+
+OBJ      := $(SRC:%.c=build/obj/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=build/obj/%.o)
+ASAN_OBJ := $(LIB_SRC:%.c=build/asan/%.o)
+UNITS    := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
+ASAN_UNITS := $(UNIT_SRC:tests/unit/%.c=build/asan-tests/%)
+TOOLS    := $(TOOL_SRC:tests/tools/%.c=build/tools/%)
+
+DEB_PKGS := build-essential pkg-config git python3 libncurses-dev libssh2-1-dev \
+            libcurl4-openssl-dev libcjson-dev libgit2-dev
+
+.PHONY: all check unit bench deps install uninstall clean demo
+
+all: hypotop
+
+hypotop: build/obj/src/main.o build/libhypotop.a
+	@echo "  LINK $@"; $(CC) $(ALL_CFLAGS) -o $@ build/obj/src/main.o build/libhypotop.a $(LIBS)
+
+build/obj/%.o: %.c $(wildcard include/hypotop/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  CC   $<"; $(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+build/asan/%.o: %.c $(wildcard include/hypotop/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  CC   $< (sanitizers)"; $(CC) $(ALL_CFLAGS) -O1 $(SAN) -c -o $@ $<
+
+build/libhypotop.a: $(LIB_OBJ)
+	@rm -f $@; ar rcs $@ $^
+
+build/libhypotop-asan.a: $(ASAN_OBJ)
+	@rm -f $@; ar rcs $@ $^
+
+build/tests/%: tests/unit/%.c tests/unit/t.h build/libhypotop.a
+	@mkdir -p $(dir $@)
+	@echo "  TEST $@"; $(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< build/libhypotop.a $(LIBS)
+
+build/asan-tests/%: tests/unit/%.c tests/unit/t.h build/libhypotop-asan.a
+	@mkdir -p $(dir $@)
+	@echo "  TEST $@ (sanitizers)"; $(CC) $(ALL_CFLAGS) -O1 $(SAN) -Itests/unit -o $@ $< build/libhypotop-asan.a $(LIBS)
+
+build/tools/%: tests/tools/%.c build/libhypotop.a
+	@mkdir -p $(dir $@)
+	@echo "  TOOL $@"; $(CC) $(ALL_CFLAGS) -o $@ $< build/libhypotop.a $(LIBS)
+
+check: hypotop $(UNITS) $(ASAN_UNITS) $(TOOLS)
+	@sh tests/run.sh
+
+bench: hypotop $(TOOLS)
+	@sh tests/bench/run.sh
+
+deps:
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(DEB_PKGS)
+
+install: hypotop
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	           $(DESTDIR)$(PREFIX)/share/hypotop/themes
+	install -m 755 hypotop $(DESTDIR)$(PREFIX)/bin/hypotop
+	install -m 644 man/hypotop.1 $(DESTDIR)$(PREFIX)/share/man/man1/hypotop.1
+	install -m 644 themes/*.theme $(DESTDIR)$(PREFIX)/share/hypotop/themes/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/hypotop $(DESTDIR)$(PREFIX)/share/man/man1/hypotop.1
+	rm -rf $(DESTDIR)$(PREFIX)/share/hypotop
+
+clean:
+	rm -rf build hypotop

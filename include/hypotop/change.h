@@ -1,0 +1,24 @@
+/*
+ * change.h — the change an experiment makes to the source tree (SPEC §5):
+ *   {"kind": "params", "params": {NAME: VALUE, ...}}
+ *   {"kind": "patch",  "patch": "diff --git a/... b/..."}
+ *   {"kind": "files",  "files": [{"path": P, "content": TEXT}, ...]}
+ *
+ * Validation here is purely textual and shared by the config, queue
+ * commands and (later) model answers: unknown keys are refused, and no path
+ * may be absolute, climb out with "..", or touch ".git". Symlink escapes
+ * are checked against the real tree when the change is applied.
+ */
+#ifndef HYPOTOP_CHANGE_H
+#define HYPOTOP_CHANGE_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+
+#include "hypotop/util.h"
+
+int change_validate(const cJSON *ch, const char *what, struct err *e);
+/* True when a relative path stays inside the tree and out of .git. */
+bool change_path_ok(const char *path);
+
+#endif

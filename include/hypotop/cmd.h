@@ -1,0 +1,20 @@
+/*
+ * cmd.h — the subcommands of the hypotop binary (SPEC §3). Each takes the
+ * arguments after its name (argv[0] is the subcommand) and returns an exit
+ * status: 0 success, 1 run-time failure, 2 bad usage or bad input.
+ */
+#ifndef HYPOTOP_CMD_H
+#define HYPOTOP_CMD_H
+
+int cmd_init(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_queue(int argc, char **argv); /* add, pause, resume, cancel, prio, retry */
+int cmd_config_keys(int argc, char **argv);
+
+/* Print "hypotop: MSG" to stderr; returns status. */
+int cmd_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Usage line of a subcommand, for errors and --help. */
+void cmd_usage(const char *name, int to_stderr);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * config.h — config.json: what to run, how to judge it and how far to go.
+ *
+ * One table (CONFIG_KEYS) lists every key with its type, range, default
+ * and meaning. The same table validates a file, fills struct config, writes
+ * the file `hypotop init` creates, and prints the reference the man page
+ * carries, so code and documentation cannot drift apart.
+ */
+#ifndef HYPOTOP_CONFIG_H
+#define HYPOTOP_CONFIG_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+
+#include "hypotop/util.h"
+
+struct config {
+	char *source_dir;
+	char *launch;
+	char *build;
+	char *metric;
+	char *goal;           /* "min" or "max" */
+	long max_iterations;
+	long patience;
+	long max_concurrency;
+	double job_timeout;   /* seconds; 0: none */
+	char *notes;
+	char *image;
+	long seed;
+	long repair_attempts;
+	double stall_seconds;
+	long noise_seeds;
+	double noise_k;
+	char *llm_provider;
+	char *llm_model;
+	char *llm_base_url;
+	char *llm_api_key_env;
+	char *llm_command;
+	double budget_llm_usd;   /* < 0: no cap */
+	double budget_gpu_hours; /* < 0: no cap */
+	const cJSON *gpus;              /* array of GPU indices, or NULL */
+	const cJSON *metric_patterns;   /* object name -> regex, or NULL */
+	const cJSON *search_space;      /* object, or NULL */
+	const cJSON *fixed_experiments; /* array, or NULL */
+	cJSON *doc;                     /* the parsed file; owns the above */
+};
+
+/*
+ * Validate a parsed config document and fill c from it (defaults where a
+ * key is absent). `path` and `text` (may be NULL) give messages their file
+ * and line. On failure c is left empty.
+ */
+int config_from_json(struct config *c, cJSON *doc, const char *path, const char *text,
+		     struct err *e);
+int config_load(struct config *c, const char *path, struct err *e);
+void config_free(struct config *c);
+/* Fill in every absent key that has a default, for `hypotop init`. */
+void config_fill_defaults(cJSON *doc);
+/* The key reference, as man(7) text (fmt "man") or plain text. */
+void config_print_reference(struct buf *b, bool man);
+
+#endif

@@ -1,0 +1,33 @@
+/*
+ * fsutil.h — durable file operations.
+ *
+ * Every file of the workdir is replaced with fs_write_atomic(): a temp file
+ * beside the target, fsync, rename over the target, fsync of the folder.
+ * A reader therefore sees the old bytes or the new ones, never a mixture,
+ * whenever the process or the machine dies.
+ */
+#ifndef HYPOTOP_FSUTIL_H
+#define HYPOTOP_FSUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "hypotop/util.h"
+
+int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+		    struct err *e);
+int fs_fsync_dir(const char *dir, struct err *e);
+int fs_fsync_parent(const char *path, struct err *e);
+/* Read a whole file; NUL-terminated; NULL with e set on failure. */
+char *fs_read(const char *path, size_t *len, struct err *e);
+int fs_mkdir_p(const char *path, mode_t mode, struct err *e);
+int fs_exists(const char *path);
+/* Remove a folder and everything under it (links are not followed). */
+int fs_remove_tree(const char *path);
+int fs_is_dir(const char *path);
+/* Join two path parts with one '/'; caller frees. */
+char *path_join(const char *a, const char *b);
+/* Absolute, symlink-free path of an existing file; caller frees. */
+char *path_real(const char *path, struct err *e);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * journal.h — engine/journal.jsonl, the append-only log of state changes
+ * between two checkpoints.
+ *
+ * The first line names the checkpoint the journal continues from:
+ * {"journal":1,"base":SEQ}. Every later line is one event carrying its own
+ * "seq". Lines are buffered by journal_append() and made durable together
+ * by journal_commit() — one write, one fdatasync — so a burst of changes
+ * costs one disk flush (group commit); nothing is acknowledged before that.
+ *
+ * A crash can leave a torn last line; reading ignores and reports it, and
+ * opening for append cuts it off. A bad line anywhere else is an error.
+ */
+#ifndef HYPOTOP_JOURNAL_H
+#define HYPOTOP_JOURNAL_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hypotop/util.h"
+
+struct journal {
+	int fd;
+	char *path;
+	struct buf pending;
+	size_t pending_lines;
+	uint64_t base;
+	uint64_t lines; /* durable event lines */
+};
+
+struct journal_info {
+	uint64_t base;
+	uint64_t lines;    /* good event lines */
+	size_t good_len;   /* bytes up to the end of the last good line */
+	int torn_line;     /* line number of an ignored torn last line, or 0 */
+	size_t torn_bytes;
+};
+
+/* Called for each event line in order; line is 1-based in the file. */
+typedef int (*journal_fn)(void *ctx, const cJSON *ev, int line, struct err *e);
+
+/* Read a journal. A missing file reads as empty with base 0. */
+int journal_replay(const char *path, journal_fn fn, void *ctx, struct journal_info *info,
+		   struct err *e);
+/* Open for appending after replay; cuts a torn tail off. */
+int journal_open(struct journal *j, const char *path, const struct journal_info *info,
+		 struct err *e);
+void journal_close(struct journal *j);
+/* Queue one event line (no newline) for the next commit. */
+void journal_append(struct journal *j, const char *line, size_t len);
+/* Make every queued line durable. */
+int journal_commit(struct journal *j, struct err *e);
+/* Replace the journal, atomically, by an empty one continuing from base. */
+int journal_reset(struct journal *j, uint64_t base, struct err *e);
+
+#endif

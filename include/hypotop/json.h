@@ -1,0 +1,71 @@
+/*
+ * json.h — reading and writing the workdir's JSON with messages a person
+ * can act on.
+ *
+ * Parse errors name the file, line and column. Typed getters name the
+ * field and what it should hold. Large files (tree.json with 10^5 nodes)
+ * are walked member by member so that only one element is ever held as a
+ * cJSON tree.
+ */
+#ifndef HYPOTOP_JSON_H
+#define HYPOTOP_JSON_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "hypotop/util.h"
+
+/* Parse text (of len bytes) named `what` in messages. */
+cJSON *json_parse(const char *text, size_t len, const char *what, struct err *e);
+/* Read and parse a file. */
+cJSON *json_parse_file(const char *path, struct err *e);
+/* 1-based line and column of byte offset off. */
+void json_position(const char *text, size_t off, int *line, int *col);
+
+/*
+ * Line numbers for a walk that only moves forward: each call counts from
+ * where the last one stopped, so naming the line of every element of a
+ * large file stays linear.
+ */
+struct json_lines {
+	const char *text;
+	size_t off;
+	int line;
+};
+void json_lines_init(struct json_lines *jl, const char *text);
+int json_lines_at(struct json_lines *jl, size_t off);
+
+/* Line of the first `"key":` at or after byte `from`; 0 when not found. */
+int json_key_line(const char *text, size_t from, const char *key);
+
+/* Walk a top-level object: fn gets each key and the raw bytes of its value. */
+typedef int (*json_member_fn)(void *ctx, const char *key, const char *val, size_t vlen,
+			      size_t off, struct err *e);
+int json_walk_object(const char *text, size_t len, const char *what, json_member_fn fn,
+		     void *ctx, struct err *e);
+/* Walk an array given as raw bytes at offset base of the whole text. */
+typedef int (*json_elem_fn)(void *ctx, const char *el, size_t ellen, size_t off,
+			    struct err *e);
+int json_walk_array(const char *text, const char *val, size_t vlen, const char *what,
+		    json_elem_fn fn, void *ctx, struct err *e);
+
+/*
+ * Typed getters. Each returns 1 when the key is present and valid, 0 when
+ * absent, -1 (with e set: "WHAT: KEY must be ...") when present but wrong.
+ */
+int json_get_str(const cJSON *o, const char *key, const char *what, const char **out,
+		 struct err *e);
+int json_get_int(const cJSON *o, const char *key, const char *what, long lo, long hi,
+		 long *out, struct err *e);
+int json_get_num(const cJSON *o, const char *key, const char *what, double *out,
+		 struct err *e);
+int json_get_bool(const cJSON *o, const char *key, const char *what, bool *out,
+		  struct err *e);
+
+/* Print compactly and append to a buffer. */
+void json_append(struct buf *b, const cJSON *j);
+/* Quote a C string as a JSON string onto b. */
+void json_append_str(struct buf *b, const char *s);
+
+#endif

@@ -1,0 +1,73 @@
+/*
+ * ops.h — what a person can do to the queue (SPEC §5), as journalled
+ * events: add, pause, resume, cancel, prio, retry.
+ *
+ * One table (QUEUE_OPS) gives each operation its name, arguments, the
+ * statuses it applies to and its help text; the command line, the control
+ * socket and the man page all read it. op_apply() checks an operation
+ * against the tree and records it in the workdir's journal; the caller
+ * commits (so many operations can share one fsync).
+ */
+#ifndef HYPOTOP_OPS_H
+#define HYPOTOP_OPS_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hypotop/workdir.h"
+
+#define OPS_ST(x) (1u << ST_##x)
+#define QUEUE_OPS(X)                                                                   \
+	X(ADD, "add", "NODE HYPOTHESIS [--name SLUG] [--priority N] [--param K=V]... "  \
+		      "[--patch FILE]",                                                 \
+	  ~OPS_ST(CANCELLED), "add a hypothesis of your own as a child of NODE")             \
+	X(PAUSE, "pause", "NODE", OPS_ST(QUEUED), "hold a queued node; it is skipped until resumed") \
+	X(RESUME, "resume", "NODE", OPS_ST(PAUSED), "put a paused node back in the queue")   \
+	X(CANCEL, "cancel", "NODE", OPS_ST(QUEUED) | OPS_ST(PAUSED), "cancel a queued or paused node") \
+	X(PRIO, "prio", "NODE PRIORITY", OPS_ST(QUEUED) | OPS_ST(PAUSED),                          \
+	  "set a queued node's priority (lower runs first)")                            \
+	X(RETRY, "retry", "NODE", OPS_ST(COMPLETED) | OPS_ST(FAILED) | OPS_ST(CANCELLED),              \
+	  "queue a copy of a finished node")
+
+enum op_kind {
+#define X(e, name, args, mask, doc) OP_##e,
+	QUEUE_OPS(X)
+#undef X
+	OP__COUNT
+};
+
+struct op_info {
+	const char *name, *args, *doc;
+	unsigned statuses; /* bit per enum node_status the op applies to */
+};
+
+const struct op_info *op_info(enum op_kind k);
+/* -1 when name is not an operation. */
+int op_parse_name(const char *name);
+
+struct op {
+	enum op_kind kind;
+	char node[NODE_ID_LEN + 16];
+	long priority;
+	bool has_priority;
+	char *hypothesis, *name;
+	cJSON *change; /* owned */
+};
+
+void op_free(struct op *op);
+/* The wire form, one JSON object (the control socket's request). */
+void op_to_json(const struct op *op, struct buf *b);
+int op_from_json(struct op *op, const cJSON *j, struct err *e);
+
+/*
+ * Check op against w and record it. On success *result is the node it
+ * made or changed. A refusal names the node, its status and what is
+ * allowed.
+ */
+int op_apply(struct workdir *w, const struct op *op, uint32_t *result, struct err *e);
+
+/* A slug from free text: lowercase words joined by '-', at most 32 bytes. */
+char *slugify(const char *text);
+
+#endif

@@ -1,0 +1,80 @@
+/*
+ * util.h — allocation that cannot fail, a growable string buffer and the
+ * error record every fallible call fills in.
+ *
+ * x*alloc() abort on out-of-memory so call sites stay clean. Every other
+ * failure is returned to the caller with a message in a struct err, written
+ * as "file:line: field: problem; fix" so that it can be shown to a person
+ * as it is.
+ */
+#ifndef HYPOTOP_UTIL_H
+#define HYPOTOP_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#if defined(__GNUC__)
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PRINTF_LIKE(f, a)
+#endif
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) PRINTF_LIKE(1, 2);
+
+/* A growable, always NUL-terminated byte string. */
+struct buf {
+	char *data;
+	size_t len, cap;
+};
+
+void buf_init(struct buf *b);
+void buf_free(struct buf *b);
+void buf_reserve(struct buf *b, size_t extra);
+void buf_add(struct buf *b, const void *p, size_t n);
+void buf_adds(struct buf *b, const char *s);
+void buf_addc(struct buf *b, char c);
+void buf_printf(struct buf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
+void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+void buf_reset(struct buf *b);
+/*
+ * Append text for a terminal: control characters and escape sequences
+ * (C0, DEL, C1) are shown as visible escapes (\e, \x07) instead of being
+ * passed through, so a log line or model answer cannot drive the terminal.
+ */
+void buf_add_safe(struct buf *b, const char *s);
+char *buf_steal(struct buf *b);
+
+/* An error message for a person; empty when no error was set. */
+struct err {
+	char msg[1024];
+};
+
+void err_set(struct err *e, const char *fmt, ...) PRINTF_LIKE(2, 3);
+/* Prefix the current message with "prefix: ". */
+void err_prefix(struct err *e, const char *fmt, ...) PRINTF_LIKE(2, 3);
+/* Append text to the current message. */
+void err_suffix(struct err *e, const char *text);
+
+/* Exit statuses of SPEC §3. */
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+/* Wall-clock milliseconds since the epoch, and a monotonic clock. */
+int64_t now_ms(void);
+int64_t mono_ms(void);
+
+/* Edit distance, for "did you mean" suggestions. */
+size_t edit_distance(const char *a, const char *b);
+
+/* Parse a whole decimal integer / finite number; 0 on success. */
+int parse_long(const char *s, long lo, long hi, long *out);
+int parse_double(const char *s, double *out);
+
+#endif

@@ -1,0 +1,91 @@
+/*
+ * workdir.h — the durable state of one hypotop run (SPEC §4).
+ *
+ * Loading is: engine/tree.json (the last checkpoint, with the run counters)
+ * + a person's edits of engine/checkpoint.json made since + every event of
+ * engine/journal.jsonl newer than the checkpoint. Changes are recorded as
+ * journal events (workdir_record), made durable together by
+ * workdir_commit, and folded into a new checkpoint every so often.
+ *
+ * Opened for writing, the workdir holds engine/lock for its whole life;
+ * read-only opens never write and retry when they catch a checkpoint
+ * half-way. Owned by one thread.
+ */
+#ifndef HYPOTOP_WORKDIR_H
+#define HYPOTOP_WORKDIR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "hypotop/config.h"
+#include "hypotop/journal.h"
+#include "hypotop/lock.h"
+#include "hypotop/queue.h"
+#include "hypotop/tree.h"
+
+/* The run's counters, kept with the tree. */
+struct run_state {
+	long iteration;           /* planning rounds done */
+	long rounds_without_gain; /* for patience */
+	double llm_usd;
+	double gpu_seconds;
+	uint32_t best;            /* NODE_NONE until a kept best exists */
+};
+
+struct workdir {
+	char *path; /* absolute */
+	struct config cfg;
+	struct tree tree;
+	struct queue queue;
+	struct run_state st;
+	struct journal journal;
+	uint64_t seq;      /* newest event applied or recorded */
+	uint64_t tree_seq; /* seq of the checkpoint on disk */
+	int lock_fd;       /* -1 when read-only */
+	unsigned checkpoint_every;
+	int torn_line;     /* a torn last journal line that was ignored */
+	size_t torn_bytes;
+	int edits;         /* a person's checkpoint.json edits applied on open */
+	pid_t holder;      /* after WD_BUSY: who holds the lock */
+	char holder_role[LOCK_ROLE_LEN];
+};
+
+enum workdir_mode { WD_READ, WD_WRITE };
+enum { WD_OK = 0, WD_BUSY = 1, WD_FAIL = -1 };
+
+/* Events between automatic checkpoints. */
+#define WD_CHECKPOINT_EVERY 4096
+
+/*
+ * Open and load a workdir. WD_WRITE takes engine/lock first and returns
+ * WD_BUSY, with w->holder set, when another process holds it; with a role
+ * ("engine") it also writes its pid and role there once loaded.
+ */
+int workdir_open(struct workdir *w, const char *path, enum workdir_mode mode,
+		 const char *role, struct err *e);
+void workdir_close(struct workdir *w);
+/* Path of a file inside the workdir; caller frees. */
+char *workdir_file(const struct workdir *w, const char *rel);
+
+/* Record a node's new state as event `op` (not yet durable). */
+void workdir_record(struct workdir *w, const char *op, struct node *n);
+void workdir_record_state(struct workdir *w);
+/* Make recorded events durable (one fsync); checkpoint when due. */
+int workdir_commit(struct workdir *w, struct err *e);
+/* Write tree.json, checkpoint.json and state.json, then empty the journal. */
+int workdir_checkpoint(struct workdir *w, struct err *e);
+/* engine/engine_state.json: running | paused | interrupted | stopped. */
+int workdir_set_engine_state(struct workdir *w, const char *state, struct err *e);
+
+/*
+ * Create a new workdir at path from a validated config document, with the
+ * baseline node at commit. Built in a temp folder and renamed into place.
+ */
+int workdir_create(const char *path, const cJSON *config, const char *commit,
+		   struct err *e);
+
+/* The best completed node under the config's goal, or NULL. */
+struct node *workdir_best(struct workdir *w);
+
+#endif

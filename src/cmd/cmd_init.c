@@ -1,0 +1,170 @@
+/* cmd_init.c — `hypotop init`: a new workdir from flags and/or a config file. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hypotop/cmd.h"
+#include "hypotop/config.h"
+#include "hypotop/fsutil.h"
+#include "hypotop/json.h"
+#include "hypotop/vcs.h"
+#include "hypotop/workdir.h"
+
+/* Flags that set a config key; the key's own validation judges the value. */
+static const struct flag {
+	const char *name, *key;
+	bool number;
+} flags[] = {
+	{"source-dir", "source_dir", false},     {"launch", "launch", false},
+	{"metric", "metric", false},             {"goal", "goal", false},
+	{"build", "build", false},               {"max-iterations", "max_iterations", true},
+	{"patience", "patience", true},          {"max-concurrency", "max_concurrency", true},
+	{"job-timeout", "job_timeout", true},    {"llm", "llm.provider", false},
+	{"notes", "notes", false},
+};
+
+static void set_key(cJSON *doc, const char *key, cJSON *v)
+{
+	const char *dot = strchr(key, '.');
+
+	if (dot) {
+		char parent[64];
+		snprintf(parent, sizeof parent, "%.*s", (int)(dot - key), key);
+		cJSON *p = cJSON_GetObjectItemCaseSensitive(doc, parent);
+		if (!cJSON_IsObject(p)) {
+			cJSON_DeleteItemFromObjectCaseSensitive(doc, parent);
+			p = cJSON_AddObjectToObject(doc, parent);
+		}
+		doc = p;
+		key = dot + 1;
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(doc, key);
+	cJSON_AddItemToObject(doc, key, v);
+}
+
+int cmd_init(int argc, char **argv)
+{
+	struct option longopts[ARRAY_LEN(flags) + 2];
+	const char *config_file = NULL;
+	struct err e = {{0}};
+	cJSON *doc = NULL;
+	int status = EXIT_USAGE;
+
+	for (size_t i = 0; i < ARRAY_LEN(flags); i++)
+		longopts[i] = (struct option){flags[i].name, required_argument, NULL, (int)i};
+	longopts[ARRAY_LEN(flags)] = (struct option){"config", required_argument, NULL, 'c'};
+	longopts[ARRAY_LEN(flags) + 1] = (struct option){0};
+
+	/* First pass: the config file, so flags override it. */
+	optind = 1;
+	opterr = 0;
+	for (int c; (c = getopt_long(argc, argv, "", longopts, NULL)) != -1;)
+		if (c == 'c')
+			config_file = optarg;
+	if (config_file) {
+		doc = json_parse_file(config_file, &e);
+		if (!doc)
+			return cmd_fail(EXIT_USAGE, "%s", e.msg);
+		if (!cJSON_IsObject(doc)) {
+			cJSON_Delete(doc);
+			return cmd_fail(EXIT_USAGE, "%s: the configuration must be a JSON object",
+					config_file);
+		}
+	} else {
+		doc = cJSON_CreateObject();
+	}
+	optind = 1;
+	opterr = 1;
+	for (int c; (c = getopt_long(argc, argv, "", longopts, NULL)) != -1;) {
+		if (c == 'c')
+			continue;
+		if (c == '?' || c < 0 || (size_t)c >= ARRAY_LEN(flags)) {
+			cmd_usage("init", 1);
+			goto out;
+		}
+		const struct flag *f = &flags[c];
+		double d;
+		if (f->number) {
+			if (parse_double(optarg, &d) < 0) {
+				cmd_fail(EXIT_USAGE, "--%s: \"%s\" is not a number", f->name, optarg);
+				goto out;
+			}
+			set_key(doc, f->key, cJSON_CreateNumber(d));
+		} else {
+			set_key(doc, f->key, cJSON_CreateString(optarg));
+		}
+	}
+	if (optind + 1 != argc) {
+		cmd_fail(EXIT_USAGE, optind == argc ? "init: name the new workdir"
+						    : "init: one workdir only");
+		cmd_usage("init", 1);
+		goto out;
+	}
+	const char *workdir = argv[optind];
+
+	/* The source tree: stored as an absolute path, and its HEAD is the baseline. */
+	cJSON *sd = cJSON_GetObjectItemCaseSensitive(doc, "source_dir");
+	if (!cJSON_IsString(sd)) {
+		cmd_fail(EXIT_USAGE, "init: --source-dir is required (the training project's git "
+				     "repository)");
+		goto out;
+	}
+	char oid[VCS_OID_HEX];
+	bool dirty = false;
+	if (vcs_head(sd->valuestring, oid, &dirty, &e) < 0) {
+		cmd_fail(EXIT_USAGE, "%s", e.msg);
+		goto out;
+	}
+	char *abs = path_real(sd->valuestring, &e);
+	if (!abs) {
+		cmd_fail(EXIT_USAGE, "--source-dir %s", e.msg);
+		goto out;
+	}
+	set_key(doc, "source_dir", cJSON_CreateString(abs));
+	free(abs);
+
+	struct config cfg;
+	cJSON *check = cJSON_Duplicate(doc, true);
+	if (config_from_json(&cfg, check, config_file ? config_file : "init", NULL, &e) < 0) {
+		cJSON_Delete(check);
+		/* Name the flag where one set the key. */
+		for (size_t i = 0; i < ARRAY_LEN(flags); i++) {
+			char quoted[64];
+			snprintf(quoted, sizeof quoted, "\"%s\"", flags[i].key);
+			if (strstr(e.msg, quoted)) {
+				err_prefix(&e, "--%s", flags[i].name);
+				break;
+			}
+		}
+		cmd_fail(EXIT_USAGE, "%s", e.msg);
+		goto out;
+	}
+	config_free(&cfg);
+	config_fill_defaults(doc);
+	if (workdir_create(workdir, doc, oid, &e) < 0) {
+		cmd_fail(EXIT_USAGE, "%s", e.msg);
+		goto out;
+	}
+	if (dirty)
+		fprintf(stderr, "hypotop: warning: %s has uncommitted changes; the baseline is "
+				"commit %.12s without them\n",
+			cJSON_GetObjectItemCaseSensitive(doc, "source_dir")->valuestring, oid);
+	printf("created %s: baseline n0000 at %.12s queued\n", workdir, oid);
+	status = EXIT_OK;
+out:
+	cJSON_Delete(doc);
+	return status;
+}
+
+int cmd_config_keys(int argc, char **argv)
+{
+	struct buf b;
+	bool man = argc > 1 && !strcmp(argv[1], "--man");
+
+	buf_init(&b);
+	config_print_reference(&b, man);
+	fputs(b.data, stdout);
+	buf_free(&b);
+	return EXIT_OK;
+}

@@ -1,0 +1,269 @@
+/*
+ * cmd_queue.c — `hypotop add|pause|resume|cancel|prio|retry WORKDIR NODE ...`.
+ *
+ * With an engine running, the operation goes to it over the control
+ * socket; without one, it is applied to the files under engine/lock. Either
+ * way it is durable before the command says it is done.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hypotop/cmd.h"
+#include "hypotop/ctl.h"
+#include "hypotop/fsutil.h"
+#include "hypotop/json.h"
+#include "hypotop/ops.h"
+#include "hypotop/workdir.h"
+
+/* How long a command waits for a workdir that another command holds. */
+#define QUEUE_WAIT_MS 10000
+
+static int parse_param(cJSON **change, const char *kv, struct err *e)
+{
+	const char *eq = strchr(kv, '=');
+
+	if (!eq || eq == kv) {
+		err_set(e, "--param %s: write NAME=VALUE", kv);
+		return -1;
+	}
+	if (!*change) {
+		*change = cJSON_CreateObject();
+		cJSON_AddStringToObject(*change, "kind", "params");
+		cJSON_AddObjectToObject(*change, "params");
+	}
+	cJSON *params = cJSON_GetObjectItemCaseSensitive(*change, "params");
+	if (!params) {
+		err_set(e, "--param and --patch cannot be combined; use one kind of change");
+		return -1;
+	}
+	char *name = xstrndup(kv, (size_t)(eq - kv));
+	/* A value that reads as JSON (number, true, "text") keeps its type. */
+	cJSON *v = cJSON_Parse(eq + 1);
+	if (!v || !(cJSON_IsNumber(v) || cJSON_IsBool(v) || cJSON_IsString(v))) {
+		cJSON_Delete(v);
+		v = cJSON_CreateString(eq + 1);
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(params, name);
+	cJSON_AddItemToObject(params, name, v);
+	free(name);
+	return 0;
+}
+
+/*
+ * Options may stand anywhere; anything else is positional, including a
+ * negative priority such as -5, which getopt would take for an option.
+ */
+static int parse_args(int argc, char **argv, struct op *op, const char **workdir, struct err *e)
+{
+	const char *pos[3];
+	int npos = 0, want;
+	bool add;
+
+	memset(op, 0, sizeof *op);
+	op->kind = (enum op_kind)op_parse_name(argv[0]);
+	add = op->kind == OP_ADD;
+	want = add || op->kind == OP_PRIO ? 3 : 2;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *val = NULL;
+		long num;
+		if (a[0] != '-' || !a[1] || parse_long(a, -1000000, 1000000, &num) == 0) {
+			if (npos == want) {
+				err_set(e, "%s: unexpected argument \"%s\"", argv[0], a);
+				return -1;
+			}
+			pos[npos++] = a;
+			continue;
+		}
+		const char *eq = strchr(a, '=');
+		size_t nl = eq ? (size_t)(eq - a) : strlen(a);
+		static const char *const names[] = {"--name", "--priority", "--param", "--patch"};
+		size_t k = 0;
+		while (k < ARRAY_LEN(names) && (strlen(names[k]) != nl || strncmp(a, names[k], nl)))
+			k++;
+		bool allowed = k < ARRAY_LEN(names) && (add || (k == 1 && op->kind == OP_RETRY));
+		if (!allowed) {
+			err_set(e, "%s: unknown option %s", argv[0], a);
+			return -1;
+		}
+		if (eq)
+			val = eq + 1;
+		else if (i + 1 < argc)
+			val = argv[++i];
+		else {
+			err_set(e, "%s: %s needs a value", argv[0], names[k]);
+			return -1;
+		}
+		switch (k) {
+		case 0:
+			free(op->name);
+			op->name = xstrdup(val);
+			break;
+		case 1:
+			if (parse_long(val, -1000000, 1000000, &op->priority) < 0) {
+				err_set(e, "--priority %s: give a whole number from -1000000 to 1000000",
+					val);
+				return -1;
+			}
+			op->has_priority = true;
+			break;
+		case 2:
+			if (parse_param(&op->change, val, e) < 0)
+				return -1;
+			break;
+		case 3: {
+			if (op->change) {
+				err_set(e, "--patch: give one patch, and no --param with it");
+				return -1;
+			}
+			char *text = fs_read(val, NULL, e);
+			if (!text) {
+				err_prefix(e, "--patch");
+				return -1;
+			}
+			op->change = cJSON_CreateObject();
+			cJSON_AddStringToObject(op->change, "kind", "patch");
+			cJSON_AddStringToObject(op->change, "patch", text);
+			free(text);
+			break;
+		}
+		}
+	}
+	if (npos != want) {
+		err_set(e, "%s: expected %d arguments, got %d", argv[0], want, npos);
+		return -1;
+	}
+	*workdir = pos[0];
+	snprintf(op->node, sizeof op->node, "%s", pos[1]);
+	if (add) {
+		op->hypothesis = xstrdup(pos[2]);
+	} else if (op->kind == OP_PRIO) {
+		if (parse_long(pos[2], -1000000, 1000000, &op->priority) < 0) {
+			err_set(e, "prio: \"%s\" is not a priority; give a whole number (lower runs "
+				   "first)",
+				pos[2]);
+			return -1;
+		}
+		op->has_priority = true;
+	}
+	return 0;
+}
+
+static void done(const struct op *op, const char *node, const char *status)
+{
+	if (op->kind == OP_ADD || op->kind == OP_RETRY)
+		printf("%s %s (%s of %s)\n", node, status,
+		       op->kind == OP_ADD ? "child" : "copy", op->node);
+	else
+		printf("%s %s\n", node, status);
+}
+
+/* Apply to the files, under the lock. WD_BUSY when somebody holds it. */
+static int apply_offline(const char *workdir, const struct op *op, struct err *e)
+{
+	struct workdir w;
+	uint32_t id;
+	int rc = workdir_open(&w, workdir, WD_WRITE, NULL, e);
+
+	if (rc != WD_OK)
+		return rc;
+	if (op_apply(&w, op, &id, e) < 0 || workdir_commit(&w, e) < 0) {
+		workdir_close(&w);
+		return WD_FAIL;
+	}
+	char nid[NODE_ID_LEN];
+	node_id_format(id, nid);
+	done(op, nid, status_name(w.tree.nodes[id].status));
+	workdir_close(&w);
+	return WD_OK;
+}
+
+/* Send to the engine. 0 done, 1 no engine listening, -1 refused or failed. */
+static int apply_engine(const char *workdir, const struct op *op, struct err *e)
+{
+	struct buf req;
+	char *reply = NULL;
+	const char *s;
+
+	buf_init(&req);
+	op_to_json(op, &req);
+	char *wd = path_real(workdir, e);
+	int rc = wd ? ctl_request(wd, req.data, &reply, QUEUE_WAIT_MS, e) : -1;
+	free(wd);
+	buf_free(&req);
+	if (rc != 0)
+		return rc;
+	cJSON *j = cJSON_Parse(reply);
+	free(reply);
+	bool ok = false;
+	if (!j || json_get_bool(j, "ok", "reply", &ok, e) != 1) {
+		err_set(e, "%s: the engine's answer is not understood", workdir);
+		cJSON_Delete(j);
+		return -1;
+	}
+	if (!ok) {
+		const char *msg = "refused";
+		json_get_str(j, "error", "reply", &msg, e);
+		err_set(e, "%s", msg);
+		cJSON_Delete(j);
+		return -1;
+	}
+	const char *node = "?";
+	s = "?";
+	json_get_str(j, "node", "reply", &node, e);
+	json_get_str(j, "status", "reply", &s, e);
+	done(op, node, s);
+	cJSON_Delete(j);
+	return 0;
+}
+
+int cmd_queue(int argc, char **argv)
+{
+	struct op op;
+	const char *workdir;
+	struct err e = {{0}};
+	int status = EXIT_USAGE;
+
+	if (parse_args(argc, argv, &op, &workdir, &e) < 0) {
+		cmd_fail(EXIT_USAGE, "%s", e.msg);
+		cmd_usage(argv[0], 1);
+		op_free(&op);
+		return EXIT_USAGE;
+	}
+	int64_t deadline = mono_ms() + QUEUE_WAIT_MS;
+	for (;;) {
+		memset(&e, 0, sizeof e);
+		int rc = apply_offline(workdir, &op, &e);
+		if (rc == WD_OK) {
+			status = EXIT_OK;
+			break;
+		}
+		if (rc == WD_FAIL) {
+			cmd_fail(EXIT_USAGE, "%s", e.msg);
+			break;
+		}
+		/* Busy: an engine takes the op over its socket; a command, we wait out. */
+		memset(&e, 0, sizeof e);
+		rc = apply_engine(workdir, &op, &e);
+		if (rc == 0) {
+			status = EXIT_OK;
+			break;
+		}
+		if (rc < 0) {
+			cmd_fail(EXIT_USAGE, "%s", e.msg);
+			break;
+		}
+		if (mono_ms() > deadline) {
+			cmd_fail(EXIT_RUNTIME, "%s: still locked by another process after %d s; "
+					       "see engine/lock for its pid",
+				 workdir, QUEUE_WAIT_MS / 1000);
+			status = EXIT_RUNTIME;
+			break;
+		}
+		struct timespec ts = {0, 5 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	op_free(&op);
+	return status;
+}

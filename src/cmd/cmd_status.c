@@ -1,0 +1,236 @@
+/* cmd_status.c — `hypotop status`: the state of a workdir, for people or jq. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hypotop/cmd.h"
+#include "hypotop/fsutil.h"
+#include "hypotop/json.h"
+#include "hypotop/workdir.h"
+
+struct engine_info {
+	bool running;
+	pid_t pid;
+	char state[32]; /* from engine_state.json; "" when unknown */
+};
+
+static void engine_info(struct workdir *w, struct engine_info *ei)
+{
+	char *lock = workdir_file(w, "engine/lock"), *st = workdir_file(w, "engine/engine_state.json");
+	char role[LOCK_ROLE_LEN];
+	struct err e;
+
+	memset(ei, 0, sizeof *ei);
+	ei->running = lock_held(lock, &ei->pid, role) && !strcmp(role, "engine");
+	cJSON *j = json_parse_file(st, &e);
+	const char *s;
+	if (j && json_get_str(j, "state", st, &s, &e) == 1)
+		snprintf(ei->state, sizeof ei->state, "%s", s);
+	cJSON_Delete(j);
+	free(lock);
+	free(st);
+}
+
+static void add_id(struct buf *b, uint32_t id)
+{
+	char s[NODE_ID_LEN];
+
+	if (id == NODE_NONE) {
+		buf_adds(b, "null");
+		return;
+	}
+	node_id_format(id, s);
+	buf_printf(b, "\"%s\"", s);
+}
+
+static void add_str(struct buf *b, const char *s)
+{
+	if (s)
+		json_append_str(b, s);
+	else
+		buf_adds(b, "null");
+}
+
+static void print_json(struct workdir *w, const struct engine_info *ei)
+{
+	int counts[ST__COUNT] = {0};
+	struct node *best = workdir_best(w);
+	uint32_t *order;
+	size_t nq = queue_order(&w->tree, &order);
+	struct buf b;
+
+	for (uint32_t i = 0; i < w->tree.len; i++)
+		if (w->tree.nodes[i].present)
+			counts[w->tree.nodes[i].status]++;
+	buf_init(&b);
+	buf_adds(&b, "{\"version\":1,\"workdir\":");
+	json_append_str(&b, w->path);
+	buf_printf(&b, ",\"engine\":{\"running\":%s,\"pid\":", ei->running ? "true" : "false");
+	if (ei->running && ei->pid)
+		buf_printf(&b, "%ld", (long)ei->pid);
+	else
+		buf_adds(&b, "null");
+	buf_adds(&b, ",\"state\":");
+	add_str(&b, ei->state[0] ? ei->state : NULL);
+	buf_adds(&b, "},\"metric\":{\"name\":");
+	json_append_str(&b, w->cfg.metric);
+	buf_printf(&b, ",\"goal\":\"%s\"},\"best\":", w->cfg.goal);
+	if (best) {
+		buf_adds(&b, "{\"node\":");
+		add_id(&b, best->id);
+		buf_adds(&b, ",\"name\":");
+		add_str(&b, best->name);
+		buf_printf(&b, ",\"metric\":%.17g}", best->metric);
+	} else {
+		buf_adds(&b, "null");
+	}
+	buf_printf(&b, ",\"total\":%u,\"counts\":{", w->tree.count);
+	for (int s = 0; s < ST__COUNT; s++)
+		buf_printf(&b, "%s\"%s\":%d", s ? "," : "", status_name(s), counts[s]);
+	buf_printf(&b, "},\"iteration\":%ld,\"rounds_without_gain\":%ld,\"llm_usd\":%.6f,"
+		       "\"seq\":%llu,\"queue\":[",
+		   w->st.iteration, w->st.rounds_without_gain, w->st.llm_usd,
+		   (unsigned long long)w->seq);
+	for (size_t i = 0; i < nq; i++) {
+		struct node *n = &w->tree.nodes[order[i]];
+		buf_printf(&b, "%s{\"position\":%zu,\"id\":", i ? "," : "", i + 1);
+		add_id(&b, n->id);
+		buf_adds(&b, ",\"parent\":");
+		add_id(&b, n->parent);
+		buf_adds(&b, ",\"name\":");
+		add_str(&b, n->name);
+		buf_printf(&b, ",\"priority\":%d,\"status\":\"%s\"}", n->priority,
+			   status_name(n->status));
+	}
+	buf_adds(&b, "],\"running\":[");
+	bool first = true;
+	for (uint32_t i = 0; i < w->tree.len; i++) {
+		struct node *n = &w->tree.nodes[i];
+		if (!n->present || !(status_is_active(n->status) ||
+				     (n->status == ST_PAUSED && n->resume_to != ST_QUEUED)))
+			continue;
+		buf_adds(&b, first ? "{\"id\":" : ",{\"id\":");
+		add_id(&b, n->id);
+		buf_adds(&b, ",\"name\":");
+		add_str(&b, n->name);
+		buf_printf(&b, ",\"status\":\"%s\",\"worker\":", status_name(n->status));
+		add_str(&b, n->worker);
+		buf_adds(&b, ",\"commit\":");
+		add_str(&b, n->commit);
+		buf_addc(&b, '}');
+		first = false;
+	}
+	buf_adds(&b, "]}\n");
+	fputs(b.data, stdout);
+	buf_free(&b);
+	free(order);
+}
+
+static void print_text(struct workdir *w, const struct engine_info *ei)
+{
+	int counts[ST__COUNT] = {0};
+	struct node *best = workdir_best(w);
+	uint32_t *order;
+	size_t nq = queue_order(&w->tree, &order);
+	char id[NODE_ID_LEN], pid[NODE_ID_LEN];
+	struct buf b;
+
+	for (uint32_t i = 0; i < w->tree.len; i++)
+		if (w->tree.nodes[i].present)
+			counts[w->tree.nodes[i].status]++;
+	buf_init(&b);
+	buf_adds(&b, "workdir  ");
+	buf_add_safe(&b, w->path);
+	if (ei->running)
+		buf_printf(&b, "\nengine   running (pid %ld)\n", (long)ei->pid);
+	else
+		buf_printf(&b, "\nengine   not running%s%s%s\n", ei->state[0] ? " (last: " : "",
+			   ei->state, ei->state[0] ? ")" : "");
+	buf_adds(&b, "metric   ");
+	buf_add_safe(&b, w->cfg.metric);
+	buf_printf(&b, " (%s)", w->cfg.goal);
+	if (best) {
+		node_id_format(best->id, id);
+		buf_printf(&b, "  best %.6g at %s ", best->metric, id);
+		buf_add_safe(&b, best->name ? best->name : "");
+	}
+	buf_printf(&b, "\nnodes    %u:", w->tree.count);
+	bool first = true;
+	for (int s = 0; s < ST__COUNT; s++)
+		if (counts[s]) {
+			buf_printf(&b, "%s %d %s", first ? "" : ",", counts[s], status_name(s));
+			first = false;
+		}
+	buf_printf(&b, "\nrounds   %ld planned, %ld without gain (patience %ld of %ld)\n",
+		   w->st.iteration, w->st.rounds_without_gain, w->st.rounds_without_gain,
+		   w->cfg.patience);
+	if (nq) {
+		buf_printf(&b, "\nqueue (%zu)\n   #  node      prio  status   parent    name\n", nq);
+		for (size_t i = 0; i < nq; i++) {
+			struct node *n = &w->tree.nodes[order[i]];
+			node_id_format(n->id, id);
+			if (n->parent == NODE_NONE)
+				snprintf(pid, sizeof pid, "-");
+			else
+				node_id_format(n->parent, pid);
+			buf_printf(&b, "%4zu  %-8s %5d  %-7s  %-8s  ", i + 1, id, n->priority,
+				   status_name(n->status), pid);
+			buf_add_safe(&b, n->name ? n->name : "");
+			buf_addc(&b, '\n');
+		}
+	}
+	first = true;
+	for (uint32_t i = 0; i < w->tree.len; i++) {
+		struct node *n = &w->tree.nodes[i];
+		if (!n->present || !(status_is_active(n->status) ||
+				     (n->status == ST_PAUSED && n->resume_to != ST_QUEUED)))
+			continue;
+		if (first)
+			buf_adds(&b, "\nrunning\n");
+		first = false;
+		node_id_format(n->id, id);
+		buf_printf(&b, "  %-8s %-9s %-10s ", id, status_name(n->status),
+			   n->worker ? n->worker : "-");
+		buf_add_safe(&b, n->name ? n->name : "");
+		buf_addc(&b, '\n');
+	}
+	fputs(b.data, stdout);
+	buf_free(&b);
+	free(order);
+}
+
+int cmd_status(int argc, char **argv)
+{
+	const char *path = NULL;
+	bool json = false;
+	struct workdir w;
+	struct err e = {{0}};
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (argv[i][0] == '-' || path) {
+			cmd_usage("status", 1);
+			return EXIT_USAGE;
+		} else
+			path = argv[i];
+	}
+	if (!path) {
+		cmd_usage("status", 1);
+		return EXIT_USAGE;
+	}
+	if (workdir_open(&w, path, WD_READ, NULL, &e) != WD_OK)
+		return cmd_fail(EXIT_USAGE, "%s", e.msg);
+	struct engine_info ei;
+	engine_info(&w, &ei);
+	if (w.torn_line && !ei.running)
+		fprintf(stderr, "hypotop: warning: %s/engine/journal.jsonl:%d: a torn last line "
+				"(%zu bytes, from an interrupted write) was ignored\n",
+			w.path, w.torn_line, w.torn_bytes);
+	if (json)
+		print_json(&w, &ei);
+	else
+		print_text(&w, &ei);
+	workdir_close(&w);
+	return EXIT_OK;
+}

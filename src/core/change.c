@@ -1,0 +1,182 @@
+/* change.c — see change.h. */
+#include "hypotop/change.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "hypotop/json.h"
+
+bool change_path_ok(const char *path)
+{
+	if (!path || !*path || path[0] == '/' || strchr(path, '\\'))
+		return false;
+	for (const char *p = path; *p;) {
+		size_t n = strcspn(p, "/");
+		if ((n == 2 && !strncmp(p, "..", 2)) || (n == 4 && !strncmp(p, ".git", 4)) ||
+		    n == 0)
+			return false;
+		p += n;
+		if (*p == '/')
+			p++;
+	}
+	return true;
+}
+
+static int only_keys(const cJSON *o, const char *what, const char *a, const char *b,
+		     struct err *e)
+{
+	for (const cJSON *m = o->child; m; m = m->next)
+		if (strcmp(m->string, a) && strcmp(m->string, b)) {
+			err_set(e, "%s: change: unknown key \"%s\"; allowed: %s, %s", what,
+				m->string, a, b);
+			return -1;
+		}
+	return 0;
+}
+
+/* Check every path a git-format patch names. */
+static int patch_paths(const char *patch, const char *what, struct err *e)
+{
+	static const char *const heads[] = {"--- ", "+++ ", "rename from ", "rename to ",
+					    "copy from ", "copy to "};
+	int line = 0;
+
+	if (strncmp(patch, "diff --git ", 11) && !strstr(patch, "\ndiff --git ")) {
+		err_set(e, "%s: change: \"patch\" must be a git-format diff (starting with "
+			   "\"diff --git\")",
+			what);
+		return -1;
+	}
+	for (const char *p = patch; *p; line++) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		char path[4096];
+		const char *rest = NULL;
+		bool strip = false;
+		if (!strncmp(p, "diff --git ", 11)) {
+			/* "diff --git a/X b/Y": both sides. */
+			const char *a = p + 11, *sp = memchr(a, ' ', len - 11);
+			if (!sp) {
+				err_set(e, "%s: change: patch line %d: malformed diff header", what,
+					line + 1);
+				return -1;
+			}
+			snprintf(path, sizeof path, "%.*s", (int)(sp - a), a);
+			if (strncmp(path, "a/", 2) || !change_path_ok(path + 2))
+				goto bad;
+			snprintf(path, sizeof path, "%.*s", (int)(len - (size_t)(sp + 1 - p)), sp + 1);
+			if (strncmp(path, "b/", 2) || !change_path_ok(path + 2))
+				goto bad;
+		}
+		for (size_t i = 0; i < ARRAY_LEN(heads); i++) {
+			size_t hl = strlen(heads[i]);
+			if (len > hl && !strncmp(p, heads[i], hl)) {
+				rest = p + hl;
+				strip = i < 2;
+			}
+		}
+		if (rest) {
+			snprintf(path, sizeof path, "%.*s", (int)(len - (size_t)(rest - p)), rest);
+			char *tab = strchr(path, '\t');
+			if (tab)
+				*tab = '\0';
+			if (strip && strcmp(path, "/dev/null")) {
+				if (strncmp(path, "a/", 2) && strncmp(path, "b/", 2))
+					goto bad;
+				memmove(path, path + 2, strlen(path + 2) + 1);
+			} else if (strip) {
+				path[0] = '\0';
+			}
+			if (path[0] && !change_path_ok(path))
+				goto bad;
+		}
+		p += len;
+		if (*p == '\n')
+			p++;
+		continue;
+bad:
+		err_set(e, "%s: change: patch line %d names \"%s\", outside the source tree or in "
+			   ".git; only relative paths inside the tree are allowed",
+			what, line + 1, path);
+		return -1;
+	}
+	return 0;
+}
+
+int change_validate(const cJSON *ch, const char *what, struct err *e)
+{
+	const char *kind;
+
+	if (!cJSON_IsObject(ch) || json_get_str(ch, "kind", what, &kind, e) != 1) {
+		err_set(e, "%s: change must be an object with \"kind\": params, patch or files",
+			what);
+		return -1;
+	}
+	if (!strcmp(kind, "params")) {
+		const cJSON *p = cJSON_GetObjectItemCaseSensitive(ch, "params");
+		if (only_keys(ch, what, "kind", "params", e) < 0)
+			return -1;
+		if (!cJSON_IsObject(p) || !p->child) {
+			err_set(e, "%s: change: \"params\" must be a non-empty object", what);
+			return -1;
+		}
+		for (const cJSON *m = p->child; m; m = m->next) {
+			if (!(cJSON_IsNumber(m) || cJSON_IsString(m) || cJSON_IsBool(m))) {
+				err_set(e, "%s: change: param \"%s\" must be a number, string or "
+					   "boolean",
+					what, m->string);
+				return -1;
+			}
+			if (!m->string[0] || m->string[strspn(m->string, "abcdefghijklmnopqrstuvwxyz"
+								  "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+								  "0123456789_.-")]) {
+				err_set(e, "%s: change: \"%s\" is not a parameter name (letters, "
+					   "digits, _ . -)",
+					what, m->string);
+				return -1;
+			}
+		}
+		return 0;
+	}
+	if (!strcmp(kind, "patch")) {
+		const char *patch;
+		if (only_keys(ch, what, "kind", "patch", e) < 0)
+			return -1;
+		if (json_get_str(ch, "patch", what, &patch, e) != 1) {
+			err_set(e, "%s: change: \"patch\" must be a string holding a diff", what);
+			return -1;
+		}
+		return patch_paths(patch, what, e);
+	}
+	if (!strcmp(kind, "files")) {
+		const cJSON *f = cJSON_GetObjectItemCaseSensitive(ch, "files");
+		int i = 0;
+		if (only_keys(ch, what, "kind", "files", e) < 0)
+			return -1;
+		if (!cJSON_IsArray(f) || !f->child) {
+			err_set(e, "%s: change: \"files\" must be a non-empty array", what);
+			return -1;
+		}
+		for (const cJSON *m = f->child; m; m = m->next, i++) {
+			const char *path, *content;
+			if (!cJSON_IsObject(m) || json_get_str(m, "path", what, &path, e) != 1 ||
+			    json_get_str(m, "content", what, &content, e) != 1 ||
+			    only_keys(m, what, "path", "content", e) < 0) {
+				err_set(e, "%s: change: files[%d] must be {\"path\": ..., "
+					   "\"content\": ...}",
+					what, i);
+				return -1;
+			}
+			if (!change_path_ok(path)) {
+				err_set(e, "%s: change: files[%d]: \"%s\" is outside the source tree "
+					   "or in .git; only relative paths inside the tree are "
+					   "allowed",
+					what, i, path);
+				return -1;
+			}
+		}
+		return 0;
+	}
+	err_set(e, "%s: change: \"kind\": \"%s\" is not one of params, patch, files", what, kind);
+	return -1;
+}

@@ -1,0 +1,513 @@
+/* config.c — see config.h. */
+#include "hypotop/config.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hypotop/change.h"
+#include "hypotop/fsutil.h"
+#include "hypotop/json.h"
+
+enum ctype { CT_STR, CT_INT, CT_NUM, CT_ENUM, CT_OBJ, CT_MAP, CT_ARRAY };
+
+struct ckey {
+	const char *path;
+	enum ctype type;
+	bool required;
+	double lo, hi;
+	const char *def;     /* default as JSON text, or NULL */
+	const char *choices; /* CT_ENUM: "a|b|c" */
+	size_t off;          /* into struct config; SIZE_MAX for none */
+	const char *doc;
+};
+
+#define NOFF SIZE_MAX
+#define OFF(m) offsetof(struct config, m)
+#define BIG 1e15
+
+/* Every key of config.json, parents before their children. */
+static const struct ckey keys[] = {
+	{"source_dir", CT_STR, true, 0, 0, NULL, NULL, OFF(source_dir),
+	 "Path of the training project: a git repository. Experiments branch from its "
+	 "commit at init time."},
+	{"launch", CT_STR, true, 0, 0, NULL, NULL, OFF(launch),
+	 "Shell command that runs one experiment, in the node's worktree, through /bin/sh."},
+	{"build", CT_STR, false, 0, 0, NULL, NULL, OFF(build),
+	 "Optional shell command run before launch, when a change needs a rebuild."},
+	{"metric", CT_STR, true, 0, 0, NULL, NULL, OFF(metric),
+	 "Name of the metric to improve, as printed by the run (name=value or JSON)."},
+	{"goal", CT_ENUM, false, 0, 0, "\"min\"", "min|max", OFF(goal),
+	 "Whether a lower (min) or higher (max) metric is better."},
+	{"max_iterations", CT_INT, false, 0, 1000000, "20", NULL, OFF(max_iterations),
+	 "Planning rounds after the baseline before the loop stops."},
+	{"patience", CT_INT, false, 0, 1000000, "5", NULL, OFF(patience),
+	 "Stop after this many planning rounds in a row without improvement."},
+	{"max_concurrency", CT_INT, false, 1, 4096, "1", NULL, OFF(max_concurrency),
+	 "Most experiments running at once on this machine."},
+	{"job_timeout", CT_NUM, false, 0, BIG, "0", NULL, OFF(job_timeout),
+	 "Seconds after which a run is stopped as timed out; 0 lets healthy runs go on."},
+	{"notes", CT_STR, false, 0, 0, "\"\"", NULL, OFF(notes),
+	 "Free text about the project, given to the planner."},
+	{"image", CT_STR, false, 0, 0, "\"hypotop-$NODE\"", NULL, OFF(image),
+	 "Image name template; $NODE is replaced by the node id, and $IMAGE in build and "
+	 "launch by the result."},
+	{"seed", CT_INT, false, 0, 2147483647, "0", NULL, OFF(seed),
+	 "Seed of the offline planner, so that its proposals can be repeated."},
+	{"repair_attempts", CT_INT, false, 0, 100, "1", NULL, OFF(repair_attempts),
+	 "Repair proposals asked of the model for a run that dies at start-up."},
+	{"stall_seconds", CT_NUM, false, 1, BIG, "600", NULL, OFF(stall_seconds),
+	 "A run whose progress has not moved for this long is stalled."},
+	{"gpus", CT_ARRAY, false, 0, 0, NULL, NULL, OFF(gpus),
+	 "GPU indices of this machine, one slot each; a job gets CUDA_VISIBLE_DEVICES for "
+	 "its own. Absent: no GPUs."},
+	{"noise", CT_OBJ, false, 0, 0, NULL, NULL, NOFF,
+	 "Noise-aware keep: how run-to-run spread is measured and used."},
+	{"noise.seeds", CT_INT, false, 1, 100, "1", NULL, OFF(noise_seeds),
+	 "Seeds the baseline (and a candidate best) is run with to measure the spread."},
+	{"noise.k", CT_NUM, false, 0, 100, "2", NULL, OFF(noise_k),
+	 "An experiment improves only when it beats the best by more than k standard "
+	 "deviations."},
+	{"metrics", CT_OBJ, false, 0, 0, NULL, NULL, NOFF, "How metrics are read from logs."},
+	{"metrics.patterns", CT_MAP, false, 0, 0, NULL, NULL, OFF(metric_patterns),
+	 "Map of metric name to a POSIX extended regex whose first group is the value; "
+	 "key=value pairs and JSON lines are found without one."},
+	{"search_space", CT_OBJ, false, 0, 0, NULL, NULL, OFF(search_space),
+	 "Parameters the offline planner may change."},
+	{"search_space.file", CT_STR, false, 0, 0, NULL, NULL, NOFF,
+	 "Param file in the source tree (JSON, YAML or Python constants)."},
+	{"search_space.params", CT_MAP, false, 0, 0, NULL, NULL, NOFF,
+	 "Map of parameter name to one of {\"log_uniform\": [lo, hi]}, {\"uniform\": [lo, "
+	 "hi]}, {\"int\": [lo, hi]}, {\"choice\": [v, ...]}."},
+	{"fixed_experiments", CT_ARRAY, false, 0, 0, NULL, NULL, OFF(fixed_experiments),
+	 "Experiments run after the baseline, before planning: objects with name, "
+	 "hypothesis, change and optional priority."},
+	{"llm", CT_OBJ, false, 0, 0, NULL, NULL, NOFF, "The model that analyses and plans."},
+	{"llm.provider", CT_ENUM, false, 0, 0, "\"offline\"", "anthropic|openai|command|offline",
+	 OFF(llm_provider), "Which planner: a model API, a command, or the built-in offline one."},
+	{"llm.model", CT_STR, false, 0, 0, NULL, NULL, OFF(llm_model), "Model name for the API."},
+	{"llm.base_url", CT_STR, false, 0, 0, NULL, NULL, OFF(llm_base_url),
+	 "Base URL of the API server."},
+	{"llm.api_key_env", CT_STR, false, 0, 0, NULL, NULL, OFF(llm_api_key_env),
+	 "Environment variable holding the API key; the key itself is never written to a "
+	 "file."},
+	{"llm.command", CT_STR, false, 0, 0, NULL, NULL, OFF(llm_command),
+	 "For the command provider: a shell command that reads the prompt on stdin."},
+	{"budget", CT_OBJ, false, 0, 0, NULL, NULL, NOFF, "Hard caps."},
+	{"budget.llm_usd", CT_NUM, false, 0, BIG, NULL, NULL, OFF(budget_llm_usd),
+	 "Dollars the model may cost; planning stops when spent. Absent: no cap."},
+	{"budget.gpu_hours", CT_NUM, false, 0, BIG, NULL, NULL, OFF(budget_gpu_hours),
+	 "GPU-hours the runs may use. Absent: no cap."},
+};
+
+static const struct ckey *key_find(const char *path)
+{
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++)
+		if (!strcmp(keys[i].path, path))
+			return &keys[i];
+	return NULL;
+}
+
+struct ctx {
+	const char *path, *text;
+	struct err *e;
+};
+
+static void where(struct ctx *x, const char *key, const char *leaf, char *out, size_t n)
+{
+	int line = json_key_line(x->text, 0, leaf);
+
+	if (line)
+		snprintf(out, n, "%s:%d: \"%s\"", x->path, line, key);
+	else
+		snprintf(out, n, "%s: \"%s\"", x->path, key);
+}
+
+static const char *suggest(const char *parent, const char *leaf)
+{
+	const char *best = NULL;
+	size_t bestd = SIZE_MAX, pl = parent ? strlen(parent) : 0;
+
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+		const char *p = keys[i].path, *dot = strrchr(p, '.');
+		size_t plen = dot ? (size_t)(dot - p) : 0;
+		if (plen != pl || (pl && strncmp(p, parent, pl)))
+			continue;
+		const char *kleaf = dot ? dot + 1 : p;
+		size_t d = edit_distance(leaf, kleaf);
+		if (d < bestd)
+			bestd = d, best = kleaf;
+	}
+	return bestd <= 3 || (best && bestd * 2 <= strlen(leaf)) ? best : NULL;
+}
+
+static int check_range(struct ctx *x, const struct ckey *k, const cJSON *v, const char *at)
+{
+	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) {
+		err_set(x->e, "%s must be a number; write it without quotes", at);
+		return -1;
+	}
+	double d = v->valuedouble;
+	if (k->type == CT_INT && d != floor(d)) {
+		err_set(x->e, "%s must be a whole number (got %g)", at, d);
+		return -1;
+	}
+	if (d < k->lo || d > k->hi) {
+		if (k->hi >= BIG)
+			err_set(x->e, "%s must be at least %g (got %g)", at, k->lo, d);
+		else
+			err_set(x->e, "%s must be from %g to %g (got %g)", at, k->lo, k->hi, d);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_value(struct ctx *x, const struct ckey *k, const cJSON *v, const char *leaf);
+
+static int check_object(struct ctx *x, const char *parent, const cJSON *o)
+{
+	char full[256], at[512];
+
+	for (const cJSON *m = o->child; m; m = m->next) {
+		if (parent)
+			snprintf(full, sizeof full, "%s.%s", parent, m->string);
+		else
+			snprintf(full, sizeof full, "%s", m->string);
+		const struct ckey *k = key_find(full);
+		if (!k) {
+			const char *s = suggest(parent, m->string);
+			where(x, full, m->string, at, sizeof at);
+			if (s)
+				err_set(x->e, "%s: unknown key; did you mean \"%s\"?", at, s);
+			else
+				err_set(x->e, "%s: unknown key; see 'man hypotop' (CONFIGURATION) for "
+					      "the keys",
+					at);
+			return -1;
+		}
+		if (check_value(x, k, m, m->string) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int check_param_spec(struct ctx *x, const cJSON *p, const char *at)
+{
+	const cJSON *r = p->child;
+
+	if (!cJSON_IsObject(p) || !r || r->next) {
+		err_set(x->e, "%s must be an object with one of log_uniform, uniform, int, choice",
+			at);
+		return -1;
+	}
+	if (!strcmp(r->string, "choice")) {
+		if (!cJSON_IsArray(r) || !cJSON_GetArraySize(r)) {
+			err_set(x->e, "%s: \"choice\" must be a non-empty array", at);
+			return -1;
+		}
+		return 0;
+	}
+	bool lg = !strcmp(r->string, "log_uniform"), in = !strcmp(r->string, "int");
+	if (!lg && !in && strcmp(r->string, "uniform")) {
+		err_set(x->e, "%s: \"%s\" is not a distribution; use log_uniform, uniform, int or "
+			      "choice",
+			at, r->string);
+		return -1;
+	}
+	const cJSON *lo = cJSON_GetArrayItem(r, 0), *hi = cJSON_GetArrayItem(r, 1);
+	if (!cJSON_IsArray(r) || cJSON_GetArraySize(r) != 2 || !cJSON_IsNumber(lo) ||
+	    !cJSON_IsNumber(hi) || !(lo->valuedouble < hi->valuedouble) ||
+	    (lg && lo->valuedouble <= 0) ||
+	    (in && (lo->valuedouble != floor(lo->valuedouble) ||
+		    hi->valuedouble != floor(hi->valuedouble)))) {
+		err_set(x->e, "%s: \"%s\" must be [lo, hi] with lo < hi%s", at, r->string,
+			lg ? " and lo > 0" : in ? ", both whole numbers" : "");
+		return -1;
+	}
+	return 0;
+}
+
+static int check_value(struct ctx *x, const struct ckey *k, const cJSON *v, const char *leaf)
+{
+	char at[512];
+
+	where(x, k->path, leaf, at, sizeof at);
+	if (cJSON_IsNull(v)) {
+		if (k->required) {
+			err_set(x->e, "%s is required; give it a value", at);
+			return -1;
+		}
+		return 0;
+	}
+	switch (k->type) {
+	case CT_STR:
+		if (!cJSON_IsString(v)) {
+			err_set(x->e, "%s must be a string; put the value in double quotes", at);
+			return -1;
+		}
+		if (k->required && !v->valuestring[strspn(v->valuestring, " \t\n")]) {
+			err_set(x->e, "%s must not be empty", at);
+			return -1;
+		}
+		return 0;
+	case CT_INT:
+	case CT_NUM:
+		return check_range(x, k, v, at);
+	case CT_ENUM: {
+		size_t n = v->valuestring ? strlen(v->valuestring) : 0;
+		const char *c = k->choices;
+		if (cJSON_IsString(v) && n)
+			for (const char *p = c; (p = strstr(p, v->valuestring)); p += n)
+				if ((p == c || p[-1] == '|') && (p[n] == '|' || !p[n]))
+					return 0;
+		err_set(x->e, "%s must be one of %s", at, c);
+		return -1;
+	}
+	case CT_OBJ:
+		if (!cJSON_IsObject(v)) {
+			err_set(x->e, "%s must be an object ({...})", at);
+			return -1;
+		}
+		if (check_object(x, k->path, v) < 0)
+			return -1;
+		if (!strcmp(k->path, "search_space")) {
+			const cJSON *f = cJSON_GetObjectItemCaseSensitive(v, "file");
+			const cJSON *p = cJSON_GetObjectItemCaseSensitive(v, "params");
+			if (!cJSON_IsString(f) || !cJSON_IsObject(p) || !p->child) {
+				err_set(x->e, "%s needs \"file\" (the param file) and \"params\" (at "
+					      "least one)",
+					at);
+				return -1;
+			}
+		}
+		return 0;
+	case CT_MAP:
+		if (!cJSON_IsObject(v)) {
+			err_set(x->e, "%s must be an object mapping names to values", at);
+			return -1;
+		}
+		for (const cJSON *m = v->child; m; m = m->next) {
+			char sub[1024];
+			snprintf(sub, sizeof sub, "%s.%s", at, m->string);
+			if (!strcmp(k->path, "search_space.params")) {
+				if (check_param_spec(x, m, sub) < 0)
+					return -1;
+			} else if (!cJSON_IsString(m)) {
+				err_set(x->e, "%s must be a string", sub);
+				return -1;
+			}
+		}
+		return 0;
+	case CT_ARRAY:
+		if (!cJSON_IsArray(v)) {
+			err_set(x->e, "%s must be an array ([...])", at);
+			return -1;
+		}
+		int i = 0;
+		for (const cJSON *m = v->child; m; m = m->next, i++) {
+			char sub[1024];
+			snprintf(sub, sizeof sub, "%s[%d]", at, i);
+			if (!strcmp(k->path, "gpus")) {
+				if (!cJSON_IsNumber(m) || m->valuedouble != floor(m->valuedouble) ||
+				    m->valuedouble < 0 || m->valuedouble > 1023) {
+					err_set(x->e, "%s must be a GPU index from 0 to 1023", sub);
+					return -1;
+				}
+				continue;
+			}
+			const char *name;
+			if (!cJSON_IsObject(m) || json_get_str(m, "name", sub, &name, x->e) != 1 ||
+			    !cJSON_GetObjectItemCaseSensitive(m, "change")) {
+				err_set(x->e, "%s must be an object with \"name\", \"hypothesis\" and "
+					      "\"change\"",
+					sub);
+				return -1;
+			}
+			for (const cJSON *f = m->child; f; f = f->next)
+				if (strcmp(f->string, "name") && strcmp(f->string, "hypothesis") &&
+				    strcmp(f->string, "change") && strcmp(f->string, "priority")) {
+					err_set(x->e, "%s: unknown key \"%s\"; use name, hypothesis, "
+						      "change, priority",
+						sub, f->string);
+					return -1;
+				}
+			if (change_validate(cJSON_GetObjectItemCaseSensitive(m, "change"), sub,
+					    x->e) < 0)
+				return -1;
+		}
+		return 0;
+	}
+	return 0;
+}
+
+static void fill(struct config *c, const struct ckey *k, const cJSON *v)
+{
+	char *base = (char *)c + k->off;
+
+	switch (k->type) {
+	case CT_STR:
+	case CT_ENUM:
+		*(char **)base = cJSON_IsString(v) ? v->valuestring : NULL;
+		break;
+	case CT_INT:
+		*(long *)base = (long)v->valuedouble;
+		break;
+	case CT_NUM:
+		*(double *)base = v->valuedouble;
+		break;
+	case CT_OBJ:
+	case CT_MAP:
+	case CT_ARRAY:
+		*(const cJSON **)base = v;
+		break;
+	}
+}
+
+static const cJSON *lookup(const cJSON *doc, const char *path)
+{
+	const char *dot = strchr(path, '.');
+
+	if (!dot)
+		return cJSON_GetObjectItemCaseSensitive(doc, path);
+	char parent[128];
+	snprintf(parent, sizeof parent, "%.*s", (int)(dot - path), path);
+	return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, parent),
+						dot + 1);
+}
+
+int config_from_json(struct config *c, cJSON *doc, const char *path, const char *text,
+		     struct err *e)
+{
+	struct ctx x = {path, text, e};
+
+	memset(c, 0, sizeof *c);
+	if (!cJSON_IsObject(doc)) {
+		err_set(e, "%s: the configuration must be a JSON object", path);
+		return -1;
+	}
+	if (check_object(&x, NULL, doc) < 0)
+		return -1;
+	config_fill_defaults(doc);
+	c->budget_llm_usd = c->budget_gpu_hours = -1;
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+		const struct ckey *k = &keys[i];
+		const cJSON *v = lookup(doc, k->path);
+		if (!v || cJSON_IsNull(v)) {
+			if (k->required) {
+				err_set(e, "%s: \"%s\" is missing; add it (see 'man hypotop')", path,
+					k->path);
+				memset(c, 0, sizeof *c);
+				return -1;
+			}
+			continue;
+		}
+		if (k->off != NOFF)
+			fill(c, k, v);
+	}
+	c->doc = doc;
+	return 0;
+}
+
+void config_free(struct config *c)
+{
+	cJSON_Delete(c->doc);
+	memset(c, 0, sizeof *c);
+}
+
+void config_fill_defaults(cJSON *doc)
+{
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+		const struct ckey *k = &keys[i];
+		const char *dot = strchr(k->path, '.');
+		cJSON *parent = doc;
+		if (!k->def)
+			continue;
+		if (dot) {
+			char name[128];
+			snprintf(name, sizeof name, "%.*s", (int)(dot - k->path), k->path);
+			parent = cJSON_GetObjectItemCaseSensitive(doc, name);
+			if (!parent)
+				parent = cJSON_AddObjectToObject(doc, name);
+		}
+		const char *leaf = dot ? dot + 1 : k->path;
+		cJSON *v = cJSON_GetObjectItemCaseSensitive(parent, leaf);
+		if (v && !cJSON_IsNull(v))
+			continue;
+		if (v)
+			cJSON_DeleteItemFromObjectCaseSensitive(parent, leaf);
+		cJSON_AddItemToObject(parent, leaf, cJSON_Parse(k->def));
+	}
+}
+
+int config_load(struct config *c, const char *path, struct err *e)
+{
+	size_t len;
+	char *text = fs_read(path, &len, e);
+
+	memset(c, 0, sizeof *c);
+	if (!text)
+		return -1;
+	cJSON *doc = json_parse(text, len, path, e);
+	if (!doc || config_from_json(c, doc, path, text, e) < 0) {
+		cJSON_Delete(doc);
+		free(text);
+		return -1;
+	}
+	free(text);
+	return 0;
+}
+
+static const char *type_name(const struct ckey *k)
+{
+	switch (k->type) {
+	case CT_STR: return "string";
+	case CT_INT: return "integer";
+	case CT_NUM: return "number";
+	case CT_ENUM: return k->choices;
+	case CT_OBJ: return "object";
+	case CT_MAP: return "map";
+	case CT_ARRAY: return "array";
+	}
+	return "?";
+}
+
+static void man_escape(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\')
+			buf_adds(b, "\\e");
+		else if (*s == '-')
+			buf_adds(b, "\\-");
+		else
+			buf_addc(b, *s);
+	}
+}
+
+void config_print_reference(struct buf *b, bool man)
+{
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+		const struct ckey *k = &keys[i];
+		char range[96] = "";
+		if (k->type == CT_INT || k->type == CT_NUM) {
+			if (k->hi >= BIG)
+				snprintf(range, sizeof range, ", at least %g", k->lo);
+			else
+				snprintf(range, sizeof range, ", %g to %g", k->lo, k->hi);
+		}
+		if (man) {
+			buf_adds(b, ".TP\n.B ");
+			man_escape(b, k->path);
+			buf_printf(b, "\n(%s%s%s%s%s)\n", type_name(k), range,
+				   k->required ? ", required" : "", k->def ? ", default " : "",
+				   k->def ? k->def : "");
+			man_escape(b, k->doc);
+			buf_addc(b, '\n');
+		} else {
+			buf_printf(b, "%-22s %s%s%s%s%s\n  %s\n", k->path, type_name(k), range,
+				   k->required ? ", required" : "", k->def ? ", default " : "",
+				   k->def ? k->def : "", k->doc);
+		}
+	}
+}

@@ -1,0 +1,146 @@
+/* ctl.c — see ctl.h. */
+#include "hypotop/ctl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "hypotop/fsutil.h"
+
+/*
+ * Fill addr for the socket of workdir. A path longer than sun_path goes
+ * through an open descriptor of engine/: *dirfd is then set and must be
+ * closed after bind/connect.
+ */
+static int make_addr(const char *workdir, struct sockaddr_un *addr, int *dirfd, struct err *e)
+{
+	char *path = path_join(workdir, CTL_SOCKET);
+
+	*dirfd = -1;
+	memset(addr, 0, sizeof *addr);
+	addr->sun_family = AF_UNIX;
+	if (strlen(path) < sizeof addr->sun_path) {
+		memcpy(addr->sun_path, path, strlen(path) + 1);
+		free(path);
+		return 0;
+	}
+	free(path);
+	char *dir = path_join(workdir, "engine");
+	*dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*dirfd < 0) {
+		err_set(e, "%s: %s", dir, strerror(errno));
+		free(dir);
+		return -1;
+	}
+	free(dir);
+	snprintf(addr->sun_path, sizeof addr->sun_path, "/proc/self/fd/%d/control.sock", *dirfd);
+	return 0;
+}
+
+void ctl_unlink(const char *workdir)
+{
+	char *path = path_join(workdir, CTL_SOCKET);
+
+	unlink(path);
+	free(path);
+}
+
+int ctl_listen(const char *workdir, struct err *e)
+{
+	struct sockaddr_un addr;
+	int dirfd, fd;
+
+	if (make_addr(workdir, &addr, &dirfd, e) < 0)
+		return -1;
+	ctl_unlink(workdir); /* the caller holds engine/lock: any socket is stale */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 64) < 0) {
+		err_set(e, "%s/%s: cannot listen: %s", workdir, CTL_SOCKET, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	if (dirfd >= 0)
+		close(dirfd);
+	return fd;
+}
+
+int ctl_request(const char *workdir, const char *request, char **reply, int timeout_ms,
+		struct err *e)
+{
+	struct sockaddr_un addr;
+	int dirfd, fd, rc;
+	struct buf in;
+
+	*reply = NULL;
+	if (make_addr(workdir, &addr, &dirfd, e) < 0)
+		return -1;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		err_set(e, "socket: %s", strerror(errno));
+		if (dirfd >= 0)
+			close(dirfd);
+		return -1;
+	}
+	rc = connect(fd, (struct sockaddr *)&addr, sizeof addr);
+	if (dirfd >= 0)
+		close(dirfd);
+	if (rc < 0) {
+		close(fd);
+		return 1;
+	}
+	size_t len = strlen(request);
+	const char *p = request;
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			close(fd);
+			return 1; /* the engine went away mid-request */
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (send(fd, "\n", 1, MSG_NOSIGNAL) != 1) {
+		close(fd);
+		return 1;
+	}
+	buf_init(&in);
+	int64_t deadline = mono_ms() + timeout_ms;
+	for (;;) {
+		int64_t left = deadline - mono_ms();
+		struct pollfd pfd = {fd, POLLIN, 0};
+		if (left <= 0 || poll(&pfd, 1, (int)left) == 0) {
+			err_set(e, "%s: the engine did not answer within %d s", workdir,
+				timeout_ms / 1000);
+			break;
+		}
+		char chunk[4096];
+		ssize_t n = read(fd, chunk, sizeof chunk);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		buf_add(&in, chunk, (size_t)n);
+		if (memchr(chunk, '\n', (size_t)n))
+			break;
+	}
+	close(fd);
+	if (!in.len || !memchr(in.data, '\n', in.len)) {
+		buf_free(&in);
+		if (!e->msg[0])
+			err_set(e, "%s: the engine closed the connection without an answer; see "
+				   "logs/hypotop.log",
+				workdir);
+		return -1;
+	}
+	*reply = buf_steal(&in);
+	return 0;
+}

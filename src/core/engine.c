@@ -1,0 +1,255 @@
+/* engine.c — see engine.h. */
+#include "hypotop/engine.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "hypotop/ctl.h"
+#include "hypotop/json.h"
+#include "hypotop/loop.h"
+#include "hypotop/ops.h"
+#include "hypotop/workdir.h"
+
+struct client {
+	int fd;
+	struct buf in, out;
+	bool answered;
+	struct client *next;
+};
+
+struct engine {
+	struct workdir wd;
+	struct loop *loop;
+	int sig_fd, ctl_fd;
+	struct client *clients;
+	bool headless;
+	int exit_status;
+};
+
+static void say(struct engine *en, const char *fmt, ...) PRINTF_LIKE(2, 3);
+
+static void say(struct engine *en, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!en->headless)
+		return;
+	va_start(ap, fmt);
+	fputs("hypotop: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static void client_close(struct engine *en, struct client *c)
+{
+	struct client **pp = &en->clients;
+
+	while (*pp != c)
+		pp = &(*pp)->next;
+	*pp = c->next;
+	loop_unwatch(en->loop, c->fd);
+	close(c->fd);
+	buf_free(&c->in);
+	buf_free(&c->out);
+	free(c);
+}
+
+static void answer(struct client *c, bool ok, const char *node, const char *status,
+		   const char *error)
+{
+	buf_printf(&c->out, "{\"ok\":%s", ok ? "true" : "false");
+	if (node)
+		buf_printf(&c->out, ",\"node\":\"%s\"", node);
+	if (status)
+		buf_printf(&c->out, ",\"status\":\"%s\"", status);
+	if (error) {
+		buf_adds(&c->out, ",\"error\":");
+		json_append_str(&c->out, error);
+	}
+	buf_adds(&c->out, "}\n");
+	c->answered = true;
+}
+
+static void handle_request(struct engine *en, struct client *c, const char *line, size_t len)
+{
+	struct err e = {{0}};
+	struct op op;
+	cJSON *j = json_parse(line, len, "request", &e);
+	uint32_t id;
+
+	if (!j || op_from_json(&op, j, &e) < 0) {
+		answer(c, false, NULL, NULL, e.msg);
+		cJSON_Delete(j);
+		return;
+	}
+	cJSON_Delete(j);
+	if (op_apply(&en->wd, &op, &id, &e) < 0) {
+		answer(c, false, NULL, NULL, e.msg);
+	} else {
+		char nid[NODE_ID_LEN];
+		node_id_format(id, nid);
+		answer(c, true, nid, status_name(en->wd.tree.nodes[id].status), NULL);
+		say(en, "%s %s: %s is %s", op_info(op.kind)->name, op.node, nid,
+		    status_name(en->wd.tree.nodes[id].status));
+	}
+	op_free(&op);
+}
+
+static void on_client(struct loop *l, int fd, short revents, void *ctx)
+{
+	struct engine *en = ctx;
+	struct client *c = en->clients;
+	char chunk[4096];
+
+	(void)l;
+	while (c && c->fd != fd)
+		c = c->next;
+	if (!c)
+		return;
+	ssize_t n = read(fd, chunk, sizeof chunk);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0 || (revents & (POLLERR | POLLHUP) && n <= 0)) {
+		client_close(en, c);
+		return;
+	}
+	buf_add(&c->in, chunk, (size_t)n);
+	char *nl = memchr(c->in.data, '\n', c->in.len);
+	if (nl && !c->answered) {
+		handle_request(en, c, c->in.data, (size_t)(nl - c->in.data));
+		loop_unwatch(en->loop, fd); /* one request per connection */
+	} else if (c->in.len > 1 << 20) {
+		answer(c, false, NULL, NULL, "request too long");
+		loop_unwatch(en->loop, fd);
+	}
+}
+
+static void on_accept(struct loop *l, int fd, short revents, void *ctx)
+{
+	struct engine *en = ctx;
+
+	(void)revents;
+	for (;;) {
+		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd < 0)
+			return;
+		struct client *c = xcalloc(1, sizeof *c);
+		c->fd = cfd;
+		buf_init(&c->in);
+		buf_init(&c->out);
+		c->next = en->clients;
+		en->clients = c;
+		loop_watch(l, cfd, POLLIN, on_client, en);
+	}
+}
+
+static void on_signal(struct loop *l, int fd, short revents, void *ctx)
+{
+	struct engine *en = ctx;
+	struct signalfd_siginfo si;
+
+	(void)revents;
+	while (read(fd, &si, sizeof si) == (ssize_t)sizeof si) {
+		if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM) {
+			say(en, "%s: stopping; running jobs keep running",
+			    si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+			loop_stop(l);
+		}
+	}
+}
+
+/*
+ * After every round: one fsync for all changes of the round, then the
+ * answers, so that nothing is acknowledged before it is durable.
+ */
+static void after_round(struct loop *l, void *ctx)
+{
+	struct engine *en = ctx;
+	struct err e = {{0}};
+
+	if (workdir_commit(&en->wd, &e) < 0) {
+		fprintf(stderr, "hypotop: %s\n", e.msg);
+		en->exit_status = EXIT_RUNTIME;
+		loop_stop(l);
+		return;
+	}
+	for (struct client *c = en->clients, *next; c; c = next) {
+		next = c->next;
+		if (!c->answered)
+			continue;
+		(void)!send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		client_close(en, c);
+	}
+}
+
+int engine_main(const struct engine_opts *o)
+{
+	struct engine en;
+	struct err e = {{0}};
+	sigset_t mask;
+
+	memset(&en, 0, sizeof en);
+	en.headless = o->headless;
+	en.sig_fd = en.ctl_fd = -1;
+	int rc = workdir_open(&en.wd, o->workdir, WD_WRITE, "engine", &e);
+	if (rc != WD_OK) {
+		fprintf(stderr, "hypotop: %s\n", e.msg);
+		return EXIT_USAGE;
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	en.sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	en.loop = loop_new();
+	en.ctl_fd = ctl_listen(en.wd.path, &e);
+	if (en.sig_fd < 0 || !en.loop || en.ctl_fd < 0) {
+		fprintf(stderr, "hypotop: %s\n", e.msg[0] ? e.msg : strerror(errno));
+		en.exit_status = EXIT_RUNTIME;
+		goto out;
+	}
+	if (workdir_set_engine_state(&en.wd, "running", &e) < 0) {
+		fprintf(stderr, "hypotop: %s\n", e.msg);
+		en.exit_status = EXIT_RUNTIME;
+		goto out;
+	}
+	if (en.wd.torn_line)
+		say(&en, "engine/journal.jsonl:%d: ignored a torn last line (%zu bytes) left by an "
+			 "interrupted write",
+		    en.wd.torn_line, en.wd.torn_bytes);
+	say(&en, "engine pid %ld on %s: %u nodes, %zu queued", (long)getpid(), en.wd.path,
+	    en.wd.tree.count, en.wd.queue.len);
+	loop_watch(en.loop, en.sig_fd, POLLIN, on_signal, &en);
+	loop_watch(en.loop, en.ctl_fd, POLLIN, on_accept, &en);
+	loop_set_after(en.loop, after_round, &en);
+	if (loop_run(en.loop) < 0) {
+		fprintf(stderr, "hypotop: poll: %s\n", strerror(errno));
+		en.exit_status = EXIT_RUNTIME;
+	}
+	ctl_unlink(en.wd.path);
+	lock_clear(en.wd.lock_fd);
+	if (workdir_checkpoint(&en.wd, &e) < 0 ||
+	    workdir_set_engine_state(&en.wd, "interrupted", &e) < 0) {
+		fprintf(stderr, "hypotop: %s\n", e.msg);
+		en.exit_status = EXIT_RUNTIME;
+	}
+out:
+	while (en.clients)
+		client_close(&en, en.clients);
+	if (en.ctl_fd >= 0)
+		close(en.ctl_fd);
+	if (en.sig_fd >= 0)
+		close(en.sig_fd);
+	loop_free(en.loop);
+	workdir_close(&en.wd);
+	return en.exit_status;
+}

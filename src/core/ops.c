@@ -1,0 +1,215 @@
+/* ops.c — see ops.h. */
+#include "hypotop/ops.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hypotop/change.h"
+#include "hypotop/json.h"
+
+static const struct op_info infos[] = {
+#define X(e, name, args, mask, doc) {name, args, doc, mask},
+	QUEUE_OPS(X)
+#undef X
+};
+
+const struct op_info *op_info(enum op_kind k)
+{
+	return &infos[k];
+}
+
+int op_parse_name(const char *name)
+{
+	for (int i = 0; i < OP__COUNT; i++)
+		if (!strcmp(infos[i].name, name))
+			return i;
+	return -1;
+}
+
+void op_free(struct op *op)
+{
+	free(op->hypothesis);
+	free(op->name);
+	cJSON_Delete(op->change);
+	memset(op, 0, sizeof *op);
+}
+
+void op_to_json(const struct op *op, struct buf *b)
+{
+	buf_printf(b, "{\"op\":\"%s\",\"node\":", infos[op->kind].name);
+	json_append_str(b, op->node);
+	if (op->has_priority)
+		buf_printf(b, ",\"priority\":%ld", op->priority);
+	if (op->hypothesis) {
+		buf_adds(b, ",\"hypothesis\":");
+		json_append_str(b, op->hypothesis);
+	}
+	if (op->name) {
+		buf_adds(b, ",\"name\":");
+		json_append_str(b, op->name);
+	}
+	if (op->change) {
+		buf_adds(b, ",\"change\":");
+		json_append(b, op->change);
+	}
+	buf_addc(b, '}');
+}
+
+int op_from_json(struct op *op, const cJSON *j, struct err *e)
+{
+	const char *s;
+
+	memset(op, 0, sizeof *op);
+	if (!cJSON_IsObject(j) || json_get_str(j, "op", "request", &s, e) != 1 ||
+	    op_parse_name(s) < 0) {
+		err_set(e, "request: \"op\" must be one of add, pause, resume, cancel, prio, retry");
+		return -1;
+	}
+	op->kind = (enum op_kind)op_parse_name(s);
+	if (json_get_str(j, "node", "request", &s, e) != 1) {
+		err_set(e, "request: \"node\" is required");
+		return -1;
+	}
+	snprintf(op->node, sizeof op->node, "%s", s);
+	int rc = json_get_int(j, "priority", "request", -1000000, 1000000, &op->priority, e);
+	if (rc < 0)
+		return -1;
+	op->has_priority = rc == 1;
+	rc = json_get_str(j, "hypothesis", "request", &s, e);
+	if (rc < 0)
+		return -1;
+	if (rc == 1)
+		op->hypothesis = xstrdup(s);
+	rc = json_get_str(j, "name", "request", &s, e);
+	if (rc < 0)
+		return -1;
+	if (rc == 1)
+		op->name = xstrdup(s);
+	const cJSON *ch = cJSON_GetObjectItemCaseSensitive(j, "change");
+	if (ch && !cJSON_IsNull(ch))
+		op->change = cJSON_Duplicate(ch, true);
+	return 0;
+}
+
+char *slugify(const char *text)
+{
+	struct buf b;
+	bool dash = false;
+
+	buf_init(&b);
+	for (const unsigned char *p = (const unsigned char *)text; *p && b.len < 32; p++) {
+		if (isalnum(*p)) {
+			if (dash && b.len)
+				buf_addc(&b, '-');
+			buf_addc(&b, (char)tolower(*p));
+			dash = false;
+		} else {
+			dash = true;
+		}
+	}
+	if (!b.len)
+		buf_adds(&b, "hypothesis");
+	return buf_steal(&b);
+}
+
+static const char *allowed_list(unsigned mask, char *buf, size_t n)
+{
+	buf[0] = '\0';
+	for (int s = 0; s < ST__COUNT; s++)
+		if (mask & (1u << s)) {
+			size_t l = strlen(buf);
+			snprintf(buf + l, n - l, "%s%s", l ? ", " : "", status_name(s));
+		}
+	return buf;
+}
+
+int op_apply(struct workdir *w, const struct op *op, uint32_t *result, struct err *e)
+{
+	const struct op_info *in = &infos[op->kind];
+	struct node *n = tree_find(&w->tree, op->node);
+	char allowed[256];
+
+	if (!n) {
+		err_set(e, "%s: no node \"%s\"; 'hypotop status %s' lists the nodes", w->path,
+			op->node, w->path);
+		return -1;
+	}
+	if (!(in->statuses & (1u << n->status))) {
+		if (op->kind == OP_ADD)
+			err_set(e, "%s is cancelled; add the hypothesis under another node",
+				op->node);
+		else
+			err_set(e, "%s is %s; %s applies to a node that is %s", op->node,
+				status_name(n->status), in->name,
+				allowed_list(in->statuses, allowed, sizeof allowed));
+		return -1;
+	}
+	switch (op->kind) {
+	case OP_ADD: {
+		if (!op->hypothesis || !op->hypothesis[strspn(op->hypothesis, " \t\n")]) {
+			err_set(e, "add: the hypothesis is empty; say what the experiment tests");
+			return -1;
+		}
+		if (op->change && change_validate(op->change, "add", e) < 0)
+			return -1;
+		uint32_t parent = n->id;
+		struct node *c = tree_add(&w->tree, parent);
+		char *slug = op->name ? xstrdup(op->name) : slugify(op->hypothesis);
+		c->name = slug;
+		node_set_str(&c->hypothesis, op->hypothesis);
+		if (op->change) {
+			char *t = cJSON_PrintUnformatted(op->change);
+			c->change = xstrdup(t);
+			cJSON_free(t);
+		}
+		c->priority = op->has_priority ? (int)op->priority : 0;
+		c->status = c->resume_to = ST_QUEUED;
+		workdir_record(w, "add", c);
+		*result = c->id;
+		return 0;
+	}
+	case OP_PAUSE:
+		n->resume_to = n->status;
+		n->status = ST_PAUSED;
+		break;
+	case OP_RESUME:
+		n->status = n->resume_to;
+		break;
+	case OP_CANCEL:
+		node_set_str(&n->failure_kind, "cancelled");
+		node_set_str(&n->failure_phase, status_name(n->status == ST_PAUSED ? n->resume_to
+										   : n->status));
+		n->status = ST_CANCELLED;
+		break;
+	case OP_PRIO:
+		if (!op->has_priority) {
+			err_set(e, "prio: give the new priority (a whole number; lower runs first)");
+			return -1;
+		}
+		n->priority = (int)op->priority;
+		break;
+	case OP_RETRY: {
+		uint32_t src = n->id;
+		struct node *c = tree_add(&w->tree, n->parent);
+		n = &w->tree.nodes[src]; /* tree_add may move nodes */
+		node_set_str(&c->name, n->name);
+		node_set_str(&c->hypothesis, n->hypothesis);
+		node_set_str(&c->change, n->change);
+		c->priority = op->has_priority ? (int)op->priority : n->priority;
+		c->retry_of = src;
+		c->status = c->resume_to = ST_QUEUED;
+		if (n->parent == NODE_NONE)
+			node_set_str(&c->commit, n->commit);
+		workdir_record(w, "retry", c);
+		*result = c->id;
+		return 0;
+	}
+	case OP__COUNT:
+		break;
+	}
+	workdir_record(w, in->name, n);
+	*result = n->id;
+	return 0;
+}

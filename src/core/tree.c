@@ -1,0 +1,392 @@
+/* tree.c — see tree.h. */
+#include "hypotop/tree.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hypotop/json.h"
+
+static const char *const status_names[] = {
+#define X(e, name, doc) name,
+	NODE_STATUSES(X)
+#undef X
+};
+
+static const char *const status_docs[] = {
+#define X(e, name, doc) doc,
+	NODE_STATUSES(X)
+#undef X
+};
+
+const char *status_name(enum node_status s)
+{
+	return (unsigned)s < ST__COUNT ? status_names[s] : "?";
+}
+
+const char *status_doc(enum node_status s)
+{
+	return (unsigned)s < ST__COUNT ? status_docs[s] : "?";
+}
+
+int status_parse(const char *name)
+{
+	for (int i = 0; i < ST__COUNT; i++)
+		if (!strcmp(status_names[i], name))
+			return i;
+	return -1;
+}
+
+bool status_is_active(enum node_status s)
+{
+	return s == ST_PREPARING || s == ST_BUILDING || s == ST_RUNNING || s == ST_ANALYZING;
+}
+
+bool status_is_final(enum node_status s)
+{
+	return s == ST_COMPLETED || s == ST_FAILED || s == ST_CANCELLED;
+}
+
+void tree_init(struct tree *t)
+{
+	memset(t, 0, sizeof *t);
+}
+
+void node_free_fields(struct node *n)
+{
+	free(n->name);
+	free(n->hypothesis);
+	free(n->change);
+	free(n->commit);
+	free(n->worker);
+	free(n->failure_kind);
+	free(n->failure_phase);
+}
+
+void tree_free(struct tree *t)
+{
+	for (uint32_t i = 0; i < t->len; i++)
+		node_free_fields(&t->nodes[i]);
+	free(t->nodes);
+	tree_init(t);
+}
+
+void node_set_str(char **field, const char *value)
+{
+	if (*field == value)
+		return;
+	free(*field);
+	*field = value ? xstrdup(value) : NULL;
+}
+
+void node_id_format(uint32_t id, char *buf)
+{
+	snprintf(buf, NODE_ID_LEN, "n%04u", (unsigned)id);
+}
+
+uint32_t node_id_parse(const char *s)
+{
+	unsigned long v = 0;
+
+	if (!s || s[0] != 'n' || !s[1])
+		return NODE_NONE;
+	for (const char *p = s + 1; *p; p++) {
+		if (*p < '0' || *p > '9' || p - s > 9)
+			return NODE_NONE;
+		v = v * 10 + (unsigned long)(*p - '0');
+	}
+	return v > NODE_ID_MAX ? NODE_NONE : (uint32_t)v;
+}
+
+struct node *tree_get(struct tree *t, uint32_t id)
+{
+	if (id >= t->len || !t->nodes[id].present)
+		return NULL;
+	return &t->nodes[id];
+}
+
+struct node *tree_find(struct tree *t, const char *id)
+{
+	return tree_get(t, node_id_parse(id));
+}
+
+static void tree_grow(struct tree *t, uint32_t len)
+{
+	if (len > t->cap) {
+		uint32_t cap = t->cap ? t->cap : 64;
+		while (cap < len)
+			cap *= 2;
+		t->nodes = xrealloc(t->nodes, (size_t)cap * sizeof *t->nodes);
+		t->cap = cap;
+	}
+	for (uint32_t i = t->len; i < len; i++) {
+		struct node *n = &t->nodes[i];
+		memset(n, 0, sizeof *n);
+		n->id = i;
+		n->parent = n->first_child = n->last_child = n->next_sibling = NODE_NONE;
+		n->retry_of = NODE_NONE;
+		n->heap_idx = -1;
+		n->improved = -1;
+	}
+	if (len > t->len)
+		t->len = len;
+}
+
+static void link_child(struct tree *t, struct node *n)
+{
+	if (n->parent == NODE_NONE)
+		return;
+	struct node *p = &t->nodes[n->parent];
+	if (p->last_child == NODE_NONE)
+		p->first_child = n->id;
+	else
+		t->nodes[p->last_child].next_sibling = n->id;
+	p->last_child = n->id;
+}
+
+struct node *tree_add(struct tree *t, uint32_t parent)
+{
+	uint32_t id = t->len;
+
+	tree_grow(t, id + 1);
+	struct node *n = &t->nodes[id];
+	n->present = true;
+	n->parent = parent;
+	n->created = now_ms();
+	n->dirty = true;
+	t->count++;
+	link_child(t, n);
+	return n;
+}
+
+static int get_node_ref(const cJSON *j, const char *key, const char *what, uint32_t *out,
+			struct err *e)
+{
+	const char *s;
+	int rc = json_get_str(j, key, what, &s, e);
+
+	if (rc <= 0) {
+		*out = NODE_NONE;
+		return rc;
+	}
+	*out = node_id_parse(s);
+	if (*out == NODE_NONE) {
+		err_set(e, "%s: \"%s\": \"%s\" is not a node id (like \"n0012\")", what, key, s);
+		return -1;
+	}
+	return 1;
+}
+
+static int get_opt_str(const cJSON *j, const char *key, const char *what, char **field,
+		       struct err *e)
+{
+	const char *s = NULL;
+	int rc = json_get_str(j, key, what, &s, e);
+
+	if (rc < 0)
+		return -1;
+	node_set_str(field, rc ? s : NULL);
+	return 0;
+}
+
+static const char *const node_keys[] = {
+	"id", "parent", "name", "hypothesis", "change", "priority", "status", "resume_to",
+	"created", "commit", "worker", "metric", "improved", "failure", "retry_of",
+};
+
+struct node *tree_load_node(struct tree *t, const cJSON *j, const char *what, struct err *e)
+{
+	struct node tmp;
+	uint32_t id, parent;
+	const char *s;
+	long prio = 0;
+	double d;
+
+	if (!cJSON_IsObject(j)) {
+		err_set(e, "%s: a node must be a JSON object", what);
+		return NULL;
+	}
+	for (const cJSON *m = j->child; m; m = m->next) {
+		size_t k = 0;
+		while (k < ARRAY_LEN(node_keys) && strcmp(node_keys[k], m->string))
+			k++;
+		if (k == ARRAY_LEN(node_keys)) {
+			err_set(e, "%s: unknown node field \"%s\"; remove it", what, m->string);
+			return NULL;
+		}
+	}
+	int rc = get_node_ref(j, "id", what, &id, e);
+	if (rc == 0)
+		err_set(e, "%s: node has no \"id\"", what);
+	if (rc <= 0)
+		return NULL;
+	if (get_node_ref(j, "parent", what, &parent, e) < 0)
+		return NULL;
+	if (parent != NODE_NONE && (parent >= id || !tree_get(t, parent))) {
+		char b[NODE_ID_LEN], pb[NODE_ID_LEN];
+		node_id_format(id, b);
+		node_id_format(parent, pb);
+		err_set(e, "%s: node %s: parent %s is not an earlier node of the tree", what, b, pb);
+		return NULL;
+	}
+
+	memset(&tmp, 0, sizeof tmp);
+	tmp.improved = -1;
+	tmp.retry_of = NODE_NONE;
+	rc = json_get_str(j, "status", what, &s, e);
+	if (rc == 0)
+		err_set(e, "%s: node has no \"status\"", what);
+	if (rc <= 0)
+		return NULL;
+	int st = status_parse(s);
+	if (st < 0) {
+		err_set(e, "%s: \"status\": \"%s\" is not a status (queued, running, ...)", what, s);
+		return NULL;
+	}
+	tmp.status = tmp.resume_to = (uint8_t)st;
+	rc = json_get_str(j, "resume_to", what, &s, e);
+	if (rc < 0)
+		return NULL;
+	if (rc == 1) {
+		int r = status_parse(s);
+		if (r < 0) {
+			err_set(e, "%s: \"resume_to\": \"%s\" is not a status", what, s);
+			return NULL;
+		}
+		tmp.resume_to = (uint8_t)r;
+	}
+	if (json_get_int(j, "priority", what, -1000000, 1000000, &prio, e) < 0)
+		return NULL;
+	tmp.priority = (int)prio;
+	if (json_get_num(j, "created", what, &d, e) < 0)
+		return NULL;
+	tmp.created = (int64_t)d;
+	rc = json_get_num(j, "metric", what, &d, e);
+	if (rc < 0)
+		return NULL;
+	tmp.has_metric = rc == 1;
+	tmp.metric = rc == 1 ? d : 0;
+	bool b;
+	rc = json_get_bool(j, "improved", what, &b, e);
+	if (rc < 0)
+		return NULL;
+	tmp.improved = rc ? (int8_t)b : -1;
+	if (get_node_ref(j, "retry_of", what, &tmp.retry_of, e) < 0)
+		return NULL;
+	const cJSON *ch = cJSON_GetObjectItemCaseSensitive(j, "change");
+	if (ch && !cJSON_IsNull(ch) && !cJSON_IsObject(ch)) {
+		err_set(e, "%s: \"change\" must be an object or null", what);
+		return NULL;
+	}
+	const cJSON *fl = cJSON_GetObjectItemCaseSensitive(j, "failure");
+	if (fl && !cJSON_IsNull(fl) && !cJSON_IsObject(fl)) {
+		err_set(e, "%s: \"failure\" must be an object or null", what);
+		return NULL;
+	}
+	if (get_opt_str(j, "name", what, &tmp.name, e) < 0 ||
+	    get_opt_str(j, "hypothesis", what, &tmp.hypothesis, e) < 0 ||
+	    get_opt_str(j, "commit", what, &tmp.commit, e) < 0 ||
+	    get_opt_str(j, "worker", what, &tmp.worker, e) < 0 ||
+	    (fl && cJSON_IsObject(fl) &&
+	     (get_opt_str(fl, "kind", what, &tmp.failure_kind, e) < 0 ||
+	      get_opt_str(fl, "phase", what, &tmp.failure_phase, e) < 0))) {
+		node_free_fields(&tmp);
+		return NULL;
+	}
+	if (ch && cJSON_IsObject(ch)) {
+		char *c = cJSON_PrintUnformatted(ch);
+		tmp.change = xstrdup(c);
+		cJSON_free(c);
+	}
+
+	bool fresh = id >= t->len || !t->nodes[id].present;
+	if (fresh) {
+		tree_grow(t, id + 1);
+	} else if (t->nodes[id].parent != parent) {
+		char b2[NODE_ID_LEN];
+		node_id_format(id, b2);
+		err_set(e, "%s: node %s: its parent cannot change", what, b2);
+		node_free_fields(&tmp);
+		return NULL;
+	}
+	struct node *n = &t->nodes[id];
+	node_free_fields(n);
+	n->parent = parent;
+	n->retry_of = tmp.retry_of;
+	n->priority = tmp.priority;
+	n->status = tmp.status;
+	n->resume_to = tmp.resume_to;
+	n->improved = tmp.improved;
+	n->has_metric = tmp.has_metric;
+	n->metric = tmp.metric;
+	n->created = tmp.created;
+	n->name = tmp.name;
+	n->hypothesis = tmp.hypothesis;
+	n->change = tmp.change;
+	n->commit = tmp.commit;
+	n->worker = tmp.worker;
+	n->failure_kind = tmp.failure_kind;
+	n->failure_phase = tmp.failure_phase;
+	n->dirty = true;
+	if (fresh) {
+		n->present = true;
+		t->count++;
+		link_child(t, n);
+	}
+	return n;
+}
+
+static void put_str(struct buf *b, const char *key, const char *v)
+{
+	buf_printf(b, ",\"%s\":", key);
+	if (v)
+		json_append_str(b, v);
+	else
+		buf_adds(b, "null");
+}
+
+void node_to_json(const struct node *n, struct buf *b)
+{
+	char id[NODE_ID_LEN];
+
+	node_id_format(n->id, id);
+	buf_printf(b, "{\"id\":\"%s\",\"parent\":", id);
+	if (n->parent == NODE_NONE) {
+		buf_adds(b, "null");
+	} else {
+		node_id_format(n->parent, id);
+		buf_printf(b, "\"%s\"", id);
+	}
+	put_str(b, "name", n->name);
+	put_str(b, "hypothesis", n->hypothesis);
+	buf_printf(b, ",\"change\":%s", n->change ? n->change : "null");
+	buf_printf(b, ",\"priority\":%d,\"status\":\"%s\"", n->priority, status_name(n->status));
+	if (n->status == ST_PAUSED)
+		buf_printf(b, ",\"resume_to\":\"%s\"", status_name(n->resume_to));
+	buf_printf(b, ",\"created\":%lld", (long long)n->created);
+	put_str(b, "commit", n->commit);
+	put_str(b, "worker", n->worker);
+	if (n->has_metric)
+		buf_printf(b, ",\"metric\":%.17g", n->metric);
+	else
+		buf_adds(b, ",\"metric\":null");
+	buf_printf(b, ",\"improved\":%s",
+		   n->improved < 0 ? "null" : n->improved ? "true" : "false");
+	if (n->failure_kind) {
+		buf_adds(b, ",\"failure\":{\"kind\":");
+		json_append_str(b, n->failure_kind);
+		buf_adds(b, ",\"phase\":");
+		if (n->failure_phase)
+			json_append_str(b, n->failure_phase);
+		else
+			buf_adds(b, "null");
+		buf_addc(b, '}');
+	} else {
+		buf_adds(b, ",\"failure\":null");
+	}
+	if (n->retry_of != NODE_NONE) {
+		node_id_format(n->retry_of, id);
+		buf_printf(b, ",\"retry_of\":\"%s\"", id);
+	}
+	buf_addc(b, '}');
+}

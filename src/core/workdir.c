@@ -1,0 +1,716 @@
+/* workdir.c — see workdir.h. */
+#include "hypotop/workdir.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hypotop/fsutil.h"
+#include "hypotop/json.h"
+#include "hypotop/workers.h"
+
+#define TREE_FILE "engine/tree.json"
+#define CHECKPOINT_FILE "engine/checkpoint.json"
+#define JOURNAL_FILE "engine/journal.jsonl"
+#define STATE_FILE "state.json"
+#define ENGINE_STATE_FILE "engine/engine_state.json"
+#define LOCK_FILE "engine/lock"
+
+char *workdir_file(const struct workdir *w, const char *rel)
+{
+	return path_join(w->path, rel);
+}
+
+static void state_to_json(const struct run_state *st, struct buf *b)
+{
+	char id[NODE_ID_LEN];
+
+	buf_printf(b, "{\"iteration\":%ld,\"rounds_without_gain\":%ld,\"llm_usd\":%.6f,"
+		      "\"gpu_seconds\":%.3f,\"best\":",
+		   st->iteration, st->rounds_without_gain, st->llm_usd, st->gpu_seconds);
+	if (st->best == NODE_NONE) {
+		buf_adds(b, "null}");
+	} else {
+		node_id_format(st->best, id);
+		buf_printf(b, "\"%s\"}", id);
+	}
+}
+
+static int state_from_json(struct run_state *st, const cJSON *j, const char *what,
+			   struct err *e)
+{
+	const char *best = NULL;
+
+	if (!cJSON_IsObject(j)) {
+		err_set(e, "%s: \"state\" must be an object", what);
+		return -1;
+	}
+	if (json_get_int(j, "iteration", what, 0, 1L << 40, &st->iteration, e) < 0 ||
+	    json_get_int(j, "rounds_without_gain", what, 0, 1L << 40, &st->rounds_without_gain,
+			 e) < 0 ||
+	    json_get_num(j, "llm_usd", what, &st->llm_usd, e) < 0 ||
+	    json_get_num(j, "gpu_seconds", what, &st->gpu_seconds, e) < 0 ||
+	    json_get_str(j, "best", what, &best, e) < 0)
+		return -1;
+	st->best = best ? node_id_parse(best) : NODE_NONE;
+	if (best && st->best == NODE_NONE) {
+		err_set(e, "%s: \"best\": \"%s\" is not a node id", what, best);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- loading ---------------------------------------------------------- */
+
+struct tree_load {
+	struct workdir *w;
+	const char *path, *text;
+	struct json_lines lines;
+	bool have_seq, have_nodes;
+};
+
+static int tree_node_cb(void *ctx, const char *el, size_t len, size_t off, struct err *e)
+{
+	struct tree_load *tl = ctx;
+	char what[4200];
+
+	snprintf(what, sizeof what, "%s:%d", tl->path, json_lines_at(&tl->lines, off));
+	cJSON *j = json_parse(el, len, what, e);
+	if (!j)
+		return -1;
+	struct node *n = tree_load_node(&tl->w->tree, j, what, e);
+	cJSON_Delete(j);
+	if (!n)
+		return -1;
+	n->dirty = false;
+	return 0;
+}
+
+static int tree_member_cb(void *ctx, const char *key, const char *val, size_t len, size_t off,
+			  struct err *e)
+{
+	struct tree_load *tl = ctx;
+	char what[4200];
+
+	snprintf(what, sizeof what, "%s:%d", tl->path, json_lines_at(&tl->lines, off));
+	if (!strcmp(key, "nodes")) {
+		tl->have_nodes = true;
+		return json_walk_array(tl->text, val, len, tl->path, tree_node_cb, tl, e);
+	}
+	cJSON *j = json_parse(val, len, what, e);
+	if (!j)
+		return -1;
+	int rc = 0;
+	if (!strcmp(key, "seq")) {
+		if (!cJSON_IsNumber(j) || j->valuedouble < 0) {
+			err_set(e, "%s: \"seq\" must be a number", what);
+			rc = -1;
+		}
+		tl->w->tree_seq = (uint64_t)j->valuedouble;
+		tl->have_seq = true;
+	} else if (!strcmp(key, "state")) {
+		rc = state_from_json(&tl->w->st, j, what, e);
+	} else if (!strcmp(key, "version")) {
+		if (!cJSON_IsNumber(j) || j->valuedouble != 1) {
+			err_set(e, "%s: \"version\" %g is not one this hypotop reads (1)", what,
+				cJSON_IsNumber(j) ? j->valuedouble : -1);
+			rc = -1;
+		}
+	} else {
+		err_set(e, "%s: unknown key \"%s\"; remove it", what, key);
+		rc = -1;
+	}
+	cJSON_Delete(j);
+	return rc;
+}
+
+static int load_tree(struct workdir *w, struct err *e)
+{
+	char *path = workdir_file(w, TREE_FILE);
+	size_t len;
+	char *text = NULL;
+	int rc = -1;
+
+	if (!fs_exists(path)) {
+		err_set(e, "%s: missing; %s is not a hypotop workdir (create one with 'hypotop "
+			   "init')",
+			path, w->path);
+		goto out;
+	}
+	text = fs_read(path, &len, e);
+	if (!text)
+		goto out;
+	struct tree_load tl = {w, path, text, {0}, false, false};
+	json_lines_init(&tl.lines, text);
+	if (json_walk_object(text, len, path, tree_member_cb, &tl, e) < 0)
+		goto out;
+	if (!tl.have_seq || !tl.have_nodes) {
+		err_set(e, "%s: needs \"seq\" and \"nodes\"; restore the file from a backup",
+			path);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(text);
+	free(path);
+	return rc;
+}
+
+/* Line of `needle` in text, for messages about hand edits. */
+static int line_of(const char *text, const char *needle)
+{
+	const char *p = strstr(text, needle);
+	int line, col;
+
+	if (!p)
+		return 0;
+	json_position(text, (size_t)(p - text), &line, &col);
+	return line;
+}
+
+/*
+ * A person may edit engine/checkpoint.json while no engine runs: change a
+ * queued spec's priority, or remove it (the node is cancelled). Only a
+ * checkpoint of the same seq as tree.json is read; an older one is a
+ * checkpoint cut short by a crash and is ignored.
+ */
+static int load_checkpoint_edits(struct workdir *w, struct err *e)
+{
+	char *path = workdir_file(w, CHECKPOINT_FILE);
+	size_t len;
+	char *text = NULL;
+	cJSON *doc = NULL;
+	uint32_t *order = NULL;
+	bool *listed = NULL;
+	int rc = -1;
+
+	if (!fs_exists(path)) {
+		rc = 0;
+		goto out;
+	}
+	text = fs_read(path, &len, e);
+	if (!text || !(doc = json_parse(text, len, path, e)))
+		goto out;
+	double seq;
+	if (!cJSON_IsObject(doc) || json_get_num(doc, "seq", path, &seq, e) != 1) {
+		err_set(e, "%s: needs a number \"seq\"; restore the file or remove it", path);
+		goto out;
+	}
+	if ((uint64_t)seq != w->tree_seq) {
+		rc = 0;
+		goto out;
+	}
+	for (const cJSON *m = doc->child; m; m = m->next)
+		if (strcmp(m->string, "version") && strcmp(m->string, "seq") &&
+		    strcmp(m->string, "queue") && strcmp(m->string, "running")) {
+			err_set(e, "%s:%d: unknown key \"%s\"; the file holds version, seq, queue, "
+				   "running",
+				path, line_of(text, m->string), m->string);
+			goto out;
+		}
+	const cJSON *q = cJSON_GetObjectItemCaseSensitive(doc, "queue");
+	if (q && !cJSON_IsArray(q)) {
+		err_set(e, "%s:%d: \"queue\" must be an array of specs", path, line_of(text, "queue"));
+		goto out;
+	}
+	listed = xcalloc(w->tree.len + 1, sizeof *listed);
+	const cJSON *spec;
+	cJSON_ArrayForEach(spec, q)
+	{
+		const char *id = NULL;
+		long prio;
+		char what[4200];
+		if (!cJSON_IsObject(spec) || json_get_str(spec, "id", path, &id, e) != 1) {
+			err_set(e, "%s: every queue entry needs an \"id\"; put back the one you "
+				   "removed the id from",
+				path);
+			goto out;
+		}
+		/* Lines are looked up only for a message: a big queue loads in linear time. */
+		char needle[64];
+		snprintf(needle, sizeof needle, "\"%s\"", id);
+#define AT() (snprintf(what, sizeof what, "%s:%d", path, line_of(text, needle)), what)
+		struct node *n = tree_find(&w->tree, id);
+		if (!n || !(n->status == ST_QUEUED || n->status == ST_PAUSED)) {
+			err_set(e, "%s: \"%s\" is not a queued node; only queued specs may stay in "
+				   "\"queue\"",
+				AT(), id);
+			goto out;
+		}
+		if (listed[n->id]) {
+			err_set(e, "%s: \"%s\" is listed twice; keep one", AT(), id);
+			goto out;
+		}
+		listed[n->id] = true;
+		int r = json_get_int(spec, "priority", path, -1000000, 1000000, &prio, e);
+		if (r < 0) {
+			err_set(e, "%s: %s: \"priority\" must be a whole number from -1000000 to "
+				   "1000000 (lower runs first)",
+				AT(), id);
+			goto out;
+		}
+#undef AT
+		if (r == 1 && prio != n->priority) {
+			n->priority = (int)prio;
+			n->dirty = true;
+			w->edits++;
+		}
+	}
+	/* Specs removed from the queue are cancelled. */
+	size_t nq = queue_order(&w->tree, &order);
+	for (size_t i = 0; i < nq; i++) {
+		struct node *n = &w->tree.nodes[order[i]];
+		if (listed[n->id])
+			continue;
+		n->status = ST_CANCELLED;
+		node_set_str(&n->failure_kind, "cancelled");
+		node_set_str(&n->failure_phase, "queued");
+		n->dirty = true;
+		w->edits++;
+	}
+	rc = 0;
+out:
+	free(order);
+	free(listed);
+	cJSON_Delete(doc);
+	free(text);
+	free(path);
+	return rc;
+}
+
+struct replay {
+	struct workdir *w;
+	const char *path;
+};
+
+static int replay_cb(void *ctx, const cJSON *ev, int line, struct err *e)
+{
+	struct replay *r = ctx;
+	struct workdir *w = r->w;
+	char what[4200];
+	double seq;
+
+	snprintf(what, sizeof what, "%s:%d", r->path, line);
+	if (json_get_num(ev, "seq", what, &seq, e) != 1) {
+		err_set(e, "%s: event without \"seq\"; the journal is damaged", what);
+		return -1;
+	}
+	if ((uint64_t)seq <= w->tree_seq)
+		return 0; /* already in the checkpoint */
+	if ((uint64_t)seq <= w->seq) {
+		err_set(e, "%s: seq %.0f does not follow %llu; the journal is damaged", what, seq,
+			(unsigned long long)w->seq);
+		return -1;
+	}
+	w->seq = (uint64_t)seq;
+	const cJSON *node = cJSON_GetObjectItemCaseSensitive(ev, "node");
+	const cJSON *state = cJSON_GetObjectItemCaseSensitive(ev, "state");
+	if (node) {
+		struct node *n = tree_load_node(&w->tree, node, what, e);
+		if (!n)
+			return -1;
+		n->dirty = true;
+	}
+	if (state && state_from_json(&w->st, state, what, e) < 0)
+		return -1;
+	return 0;
+}
+
+static int load_all(struct workdir *w, struct journal_info *info, struct err *e)
+{
+	char *cfg = workdir_file(w, "config.json");
+	char *workers = workdir_file(w, "workers.json");
+	char *jpath = workdir_file(w, JOURNAL_FILE);
+	int rc = -1;
+
+	if (config_load(&w->cfg, cfg, e) < 0 || workers_check(workers, e) < 0)
+		goto out;
+	if (load_tree(w, e) < 0)
+		goto out;
+	w->seq = w->tree_seq;
+	if (load_checkpoint_edits(w, e) < 0)
+		goto out;
+	struct replay r = {w, jpath};
+	if (journal_replay(jpath, replay_cb, &r, info, e) < 0)
+		goto out;
+	if (info->base > w->tree_seq) {
+		err_set(e, "%s: continues from checkpoint %llu but %s is at %llu; restore "
+			   "engine/tree.json from a backup",
+			jpath, (unsigned long long)info->base, TREE_FILE,
+			(unsigned long long)w->tree_seq);
+		rc = WD_BUSY; /* a reader raced a checkpoint; retry */
+		goto out;
+	}
+	rc = 0;
+out:
+	free(cfg);
+	free(workers);
+	free(jpath);
+	return rc;
+}
+
+static void reset_state(struct workdir *w)
+{
+	config_free(&w->cfg);
+	tree_free(&w->tree);
+	queue_free(&w->queue);
+	queue_init(&w->queue, &w->tree);
+	memset(&w->st, 0, sizeof w->st);
+	w->st.best = NODE_NONE;
+	w->seq = w->tree_seq = 0;
+	w->edits = 0;
+}
+
+int workdir_open(struct workdir *w, const char *path, enum workdir_mode mode,
+		 const char *role, struct err *e)
+{
+	struct journal_info info;
+
+	memset(w, 0, sizeof *w);
+	w->lock_fd = -1;
+	w->journal.fd = -1;
+	w->checkpoint_every = WD_CHECKPOINT_EVERY;
+	tree_init(&w->tree);
+	queue_init(&w->queue, &w->tree);
+	w->st.best = NODE_NONE;
+	if (!fs_is_dir(path)) {
+		err_set(e, "%s: no such workdir; create one with 'hypotop init'", path);
+		return WD_FAIL;
+	}
+	w->path = path_real(path, e);
+	if (!w->path)
+		return WD_FAIL;
+	if (mode == WD_WRITE) {
+		char *lock = workdir_file(w, LOCK_FILE);
+		int rc = lock_take(lock, &w->lock_fd, &w->holder, w->holder_role, e);
+		free(lock);
+		if (rc == LOCK_BUSY) {
+			if (w->holder)
+				err_set(e, "%s: in use by %s pid %ld (engine/lock); stop it first",
+					w->path, w->holder_role, (long)w->holder);
+			else
+				err_set(e, "%s: in use by another hypotop command (engine/lock); try "
+					   "again",
+					w->path);
+			return WD_BUSY;
+		}
+		if (rc != LOCK_HELD) {
+			err_prefix(e, "%s", w->path);
+			free(w->path);
+			w->path = NULL;
+			return WD_FAIL;
+		}
+	}
+	/* A reader can catch a checkpoint between its two renames: retry. */
+	int rc;
+	for (int attempt = 0;; attempt++) {
+		rc = load_all(w, &info, e);
+		if (rc != WD_BUSY || mode == WD_WRITE || attempt == 50)
+			break;
+		reset_state(w);
+	}
+	if (rc != 0) {
+		workdir_close(w);
+		return WD_FAIL;
+	}
+	w->torn_line = info.torn_line;
+	w->torn_bytes = info.torn_bytes;
+	queue_rebuild(&w->queue);
+	if (mode == WD_WRITE) {
+		char *jpath = workdir_file(w, JOURNAL_FILE);
+		rc = journal_open(&w->journal, jpath, &info, e);
+		free(jpath);
+		if (rc < 0) {
+			workdir_close(w);
+			return WD_FAIL;
+		}
+		/* Fold a person's checkpoint edits into a new checkpoint. */
+		if (w->edits && workdir_checkpoint(w, e) < 0) {
+			workdir_close(w);
+			return WD_FAIL;
+		}
+		/* An engine says who it is; a short command leaves the file alone. */
+		if (role && lock_claim(w->lock_fd, role, e) < 0) {
+			workdir_close(w);
+			return WD_FAIL;
+		}
+	}
+	return WD_OK;
+}
+
+void workdir_close(struct workdir *w)
+{
+	journal_close(&w->journal);
+	lock_release(w->lock_fd);
+	w->lock_fd = -1;
+	config_free(&w->cfg);
+	queue_free(&w->queue);
+	tree_free(&w->tree);
+	free(w->path);
+	w->path = NULL;
+}
+
+/* ---- recording and checkpoints ---------------------------------------- */
+
+void workdir_record(struct workdir *w, const char *op, struct node *n)
+{
+	struct buf b;
+
+	buf_init(&b);
+	buf_printf(&b, "{\"seq\":%llu,\"op\":\"%s\",\"at\":%lld,\"node\":",
+		   (unsigned long long)++w->seq, op, (long long)now_ms());
+	node_to_json(n, &b);
+	buf_addc(&b, '}');
+	journal_append(&w->journal, b.data, b.len);
+	buf_free(&b);
+	n->dirty = true;
+	queue_update(&w->queue, n->id);
+}
+
+void workdir_record_state(struct workdir *w)
+{
+	struct buf b;
+
+	buf_init(&b);
+	buf_printf(&b, "{\"seq\":%llu,\"op\":\"state\",\"at\":%lld,\"state\":",
+		   (unsigned long long)++w->seq, (long long)now_ms());
+	state_to_json(&w->st, &b);
+	buf_addc(&b, '}');
+	journal_append(&w->journal, b.data, b.len);
+	buf_free(&b);
+}
+
+int workdir_commit(struct workdir *w, struct err *e)
+{
+	if (journal_commit(&w->journal, e) < 0)
+		return -1;
+	if (w->journal.lines >= w->checkpoint_every)
+		return workdir_checkpoint(w, e);
+	return 0;
+}
+
+static int write_file(struct workdir *w, const char *rel, const struct buf *b, struct err *e)
+{
+	char *path = workdir_file(w, rel);
+	int rc = fs_write_atomic(path, b->data ? b->data : "", b->len, 0644, e);
+
+	free(path);
+	return rc;
+}
+
+static void tree_to_json(struct workdir *w, struct buf *b)
+{
+	bool first = true;
+
+	buf_printf(b, "{\"version\":1,\"seq\":%llu,\"state\":", (unsigned long long)w->seq);
+	state_to_json(&w->st, b);
+	buf_adds(b, ",\"nodes\":[");
+	for (uint32_t i = 0; i < w->tree.len; i++) {
+		struct node *n = &w->tree.nodes[i];
+		if (!n->present)
+			continue;
+		buf_adds(b, first ? "\n" : ",\n");
+		node_to_json(n, b);
+		first = false;
+	}
+	buf_adds(b, "\n]}\n");
+}
+
+static void checkpoint_to_json(struct workdir *w, struct buf *b)
+{
+	uint32_t *order;
+	size_t n = queue_order(&w->tree, &order);
+
+	buf_printf(b, "{\n\"version\": 1,\n\"seq\": %llu,\n\"queue\": [",
+		   (unsigned long long)w->seq);
+	for (size_t i = 0; i < n; i++) {
+		buf_adds(b, i ? ",\n  " : "\n  ");
+		node_to_json(&w->tree.nodes[order[i]], b);
+	}
+	buf_adds(b, n ? "\n],\n\"running\": [" : "],\n\"running\": [");
+	bool first = true;
+	for (uint32_t i = 0; i < w->tree.len; i++) {
+		struct node *x = &w->tree.nodes[i];
+		if (!x->present || !(status_is_active(x->status) ||
+				     (x->status == ST_PAUSED && x->resume_to != ST_QUEUED)))
+			continue;
+		buf_adds(b, first ? "\n  " : ",\n  ");
+		node_to_json(x, b);
+		first = false;
+	}
+	buf_adds(b, first ? "]\n}\n" : "\n]\n}\n");
+	free(order);
+}
+
+static void state_file_json(struct workdir *w, struct buf *b)
+{
+	struct node *best = workdir_best(w);
+	char id[NODE_ID_LEN];
+
+	buf_printf(b, "{\n  \"version\": 1,\n  \"seq\": %llu,\n  \"metric\": ",
+		   (unsigned long long)w->seq);
+	json_append_str(b, w->cfg.metric);
+	buf_printf(b, ",\n  \"goal\": \"%s\",\n  \"nodes\": %u,\n  \"iteration\": %ld,"
+		      "\n  \"rounds_without_gain\": %ld,\n  \"llm_usd\": %.6f,"
+		      "\n  \"gpu_hours\": %.6f,\n  \"best\": ",
+		   w->cfg.goal, w->tree.count, w->st.iteration, w->st.rounds_without_gain,
+		   w->st.llm_usd, w->st.gpu_seconds / 3600.0);
+	if (best) {
+		node_id_format(best->id, id);
+		buf_printf(b, "{\"node\": \"%s\", \"value\": %.17g}", id, best->metric);
+	} else {
+		buf_adds(b, "null");
+	}
+	buf_adds(b, "\n}\n");
+}
+
+int workdir_checkpoint(struct workdir *w, struct err *e)
+{
+	struct buf b;
+	int rc = -1;
+
+	/* Events recorded but not committed go into the checkpoint too. */
+	if (journal_commit(&w->journal, e) < 0)
+		return -1;
+	buf_init(&b);
+	tree_to_json(w, &b);
+	if (write_file(w, TREE_FILE, &b, e) < 0)
+		goto out;
+	buf_reset(&b);
+	checkpoint_to_json(w, &b);
+	if (write_file(w, CHECKPOINT_FILE, &b, e) < 0)
+		goto out;
+	buf_reset(&b);
+	state_file_json(w, &b);
+	if (write_file(w, STATE_FILE, &b, e) < 0)
+		goto out;
+	if (journal_reset(&w->journal, w->seq, e) < 0)
+		goto out;
+	w->tree_seq = w->seq;
+	w->edits = 0;
+	rc = 0;
+out:
+	buf_free(&b);
+	return rc;
+}
+
+int workdir_set_engine_state(struct workdir *w, const char *state, struct err *e)
+{
+	struct buf b;
+	int counts[ST__COUNT] = {0};
+
+	for (uint32_t i = 0; i < w->tree.len; i++)
+		if (w->tree.nodes[i].present)
+			counts[w->tree.nodes[i].status]++;
+	buf_init(&b);
+	buf_printf(&b, "{\n  \"state\": \"%s\",\n  \"pid\": %ld,\n  \"updated\": %lld,"
+		       "\n  \"counts\": {",
+		   state, (long)getpid(), (long long)now_ms());
+	for (int s = 0; s < ST__COUNT; s++)
+		buf_printf(&b, "%s\"%s\": %d", s ? ", " : "", status_name(s), counts[s]);
+	buf_adds(&b, "}\n}\n");
+	int rc = write_file(w, ENGINE_STATE_FILE, &b, e);
+	buf_free(&b);
+	return rc;
+}
+
+struct node *workdir_best(struct workdir *w)
+{
+	bool max = w->cfg.goal && !strcmp(w->cfg.goal, "max");
+	struct node *best = NULL;
+
+	if (w->st.best != NODE_NONE && tree_get(&w->tree, w->st.best))
+		return tree_get(&w->tree, w->st.best);
+	for (uint32_t i = 0; i < w->tree.len; i++) {
+		struct node *n = &w->tree.nodes[i];
+		if (!n->present || n->status != ST_COMPLETED || !n->has_metric)
+			continue;
+		if (!best || (max ? n->metric > best->metric : n->metric < best->metric))
+			best = n;
+	}
+	return best;
+}
+
+/* ---- creation --------------------------------------------------------- */
+
+int workdir_create(const char *path, const cJSON *config, const char *commit, struct err *e)
+{
+	struct workdir w;
+	struct buf b;
+	char *tmp = NULL, *cfg_text = NULL;
+	int rc = -1;
+
+	if (fs_exists(path)) {
+		err_set(e, "%s: already exists; give init a new folder (it will not write into "
+			   "an existing one)",
+			path);
+		return -1;
+	}
+	memset(&w, 0, sizeof w);
+	w.lock_fd = -1;
+	w.journal.fd = -1;
+	tree_init(&w.tree);
+	queue_init(&w.queue, &w.tree);
+	w.st.best = NODE_NONE;
+	buf_init(&b);
+	tmp = xasprintf("%s.init.%ld", path, (long)getpid());
+	w.path = tmp;
+	if (fs_mkdir_p(tmp, 0755, e) < 0)
+		goto out;
+	static const char *const dirs[] = {"engine", "engine/nodes", "runs", "logs"};
+	for (size_t i = 0; i < ARRAY_LEN(dirs); i++) {
+		char *d = path_join(tmp, dirs[i]);
+		int r = fs_mkdir_p(d, 0755, e);
+		free(d);
+		if (r < 0)
+			goto out;
+	}
+	cfg_text = cJSON_Print(config);
+	buf_adds(&b, cfg_text);
+	buf_addc(&b, '\n');
+	if (write_file(&w, "config.json", &b, e) < 0)
+		goto out;
+	buf_reset(&b);
+	buf_adds(&b, "{\n  \"version\": 1,\n  \"workers\": [\n    {\"name\": \"local\", "
+		     "\"kind\": \"local\"}\n  ]\n}\n");
+	if (write_file(&w, "workers.json", &b, e) < 0)
+		goto out;
+	/* The config is ours and valid: load it for the derived files. */
+	if (config_from_json(&w.cfg, cJSON_Duplicate(config, true), "config.json", NULL, e) < 0)
+		goto out;
+	struct node *base = tree_add(&w.tree, NODE_NONE);
+	node_set_str(&base->name, "baseline");
+	node_set_str(&base->hypothesis, "The source tree as it is: the reference every "
+					 "experiment is measured against.");
+	node_set_str(&base->commit, commit);
+	base->status = ST_QUEUED;
+	char *jpath = workdir_file(&w, JOURNAL_FILE);
+	struct journal_info info = {0};
+	int jr = journal_open(&w.journal, jpath, &info, e);
+	free(jpath);
+	char *lock = workdir_file(&w, LOCK_FILE);
+	int lr = fs_write_atomic(lock, "", 0, 0644, e);
+	free(lock);
+	if (lr < 0 || jr < 0 || workdir_checkpoint(&w, e) < 0 ||
+	    workdir_set_engine_state(&w, "stopped", e) < 0)
+		goto out;
+	if (rename(tmp, path) < 0) {
+		err_set(e, "%s: cannot create: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = fs_fsync_parent(path, e);
+out:
+	if (rc < 0 && tmp)
+		fs_remove_tree(tmp);
+	journal_close(&w.journal);
+	config_free(&w.cfg);
+	queue_free(&w.queue);
+	tree_free(&w.tree);
+	buf_free(&b);
+	free(cfg_text);
+	free(tmp);
+	return rc;
+}

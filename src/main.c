@@ -1,0 +1,117 @@
+/*
+ * main.c — hypotop's command line: finds the subcommand and hands over.
+ * The table below is the one list of commands; --help prints it.
+ */
+#include <locale.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hypotop/cmd.h"
+#include "hypotop/ops.h"
+#include "hypotop/util.h"
+#include "hypotop/vcs.h"
+
+#ifndef HYPOTOP_VERSION
+#define HYPOTOP_VERSION "0.1.0"
+#endif
+
+static const struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *args, *doc;
+} commands[] = {
+	{"init", cmd_init,
+	 "WORKDIR --source-dir DIR --launch CMD --metric NAME [--goal min|max] [--build CMD]\n"
+	 "        [--max-iterations N] [--patience N] [--max-concurrency N] [--job-timeout S]\n"
+	 "        [--llm anthropic|openai|command|offline] [--notes TEXT] [--config FILE]",
+	 "create a workdir for a training project"},
+	{"run", cmd_run, "--headless WORKDIR", "run the engine without the UI, logging to stderr"},
+	{"status", cmd_status, "WORKDIR [--json]", "counts, best metric, queue and running jobs"},
+	{"add", cmd_queue, NULL, NULL},
+	{"pause", cmd_queue, NULL, NULL},
+	{"resume", cmd_queue, NULL, NULL},
+	{"cancel", cmd_queue, NULL, NULL},
+	{"prio", cmd_queue, NULL, NULL},
+	{"retry", cmd_queue, NULL, NULL},
+	{"config-keys", cmd_config_keys, "[--man]", "every config.json key with its meaning"},
+};
+
+void cmd_usage(const char *name, int to_stderr)
+{
+	FILE *f = to_stderr ? stderr : stdout;
+
+	for (size_t i = 0; i < ARRAY_LEN(commands); i++) {
+		const struct command *c = &commands[i];
+		if (name && strcmp(name, c->name))
+			continue;
+		int k = op_parse_name(c->name);
+		if (k >= 0)
+			fprintf(f, "usage: hypotop %s WORKDIR %s\n", c->name,
+				op_info((enum op_kind)k)->args);
+		else
+			fprintf(f, "usage: hypotop %s %s\n", c->name, c->args);
+	}
+}
+
+int cmd_fail(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("hypotop: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return status;
+}
+
+static void help(void)
+{
+	printf("hypotop — a terminal supervisor for autonomous ML experimentation\n\n"
+	       "usage: hypotop COMMAND [ARGS]\n\n");
+	for (size_t i = 0; i < ARRAY_LEN(commands); i++) {
+		const struct command *c = &commands[i];
+		int k = op_parse_name(c->name);
+		const char *doc = k >= 0 ? op_info((enum op_kind)k)->doc : c->doc;
+		const char *args = k >= 0 ? op_info((enum op_kind)k)->args : c->args;
+		printf("  hypotop %s %s%s\n      %s\n", c->name, k >= 0 ? "WORKDIR " : "", args,
+		       doc);
+	}
+	printf("\nExit status: 0 success, 1 run-time failure, 2 bad usage or bad input.\n"
+	       "See hypotop(1) for the workdir, the config keys and the JSON formats.\n");
+}
+
+int main(int argc, char **argv)
+{
+	setlocale(LC_ALL, "");
+	signal(SIGPIPE, SIG_IGN);
+	if (argc < 2) {
+		help();
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		help();
+		return EXIT_OK;
+	}
+	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+		printf("hypotop %s\n", HYPOTOP_VERSION);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < ARRAY_LEN(commands); i++) {
+		if (strcmp(argv[1], commands[i].name))
+			continue;
+		for (int a = 2; a < argc; a++)
+			if (!strcmp(argv[a], "-h") || !strcmp(argv[a], "--help")) {
+				cmd_usage(argv[1], 0);
+				return EXIT_OK;
+			}
+		vcs_init();
+		int rc = commands[i].fn(argc - 1, argv + 1);
+		vcs_shutdown();
+		return rc;
+	}
+	return cmd_fail(EXIT_USAGE, "'%s' is not a command; 'hypotop --help' lists them",
+			argv[1]);
+}

@@ -1,0 +1,192 @@
+/* fsutil.c — see fsutil.h. */
+#include "hypotop/fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int fs_fsync_dir(const char *dir, struct err *e)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0) {
+		err_set(e, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (fsync(fd) < 0 && errno != EINVAL) {
+		err_set(e, "%s: fsync: %s", dir, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int fs_fsync_parent(const char *path, struct err *e)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path))
+			  : xstrdup(".");
+	int rc = fs_fsync_dir(dir, e);
+
+	free(dir);
+	return rc;
+}
+
+int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+		    struct err *e)
+{
+	char *tmp = xasprintf("%s.partial.%ld", path, (long)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+
+	if (fd < 0) {
+		err_set(e, "%s: cannot create: %s", tmp, strerror(errno));
+		free(tmp);
+		return -1;
+	}
+	if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		err_set(e, "%s: cannot write: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		free(tmp);
+		return -1;
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
+		err_set(e, "%s: cannot replace: %s", path, strerror(errno));
+		unlink(tmp);
+		free(tmp);
+		return -1;
+	}
+	free(tmp);
+	return fs_fsync_parent(path, e);
+}
+
+char *fs_read(const char *path, size_t *lenp, struct err *e)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct buf b;
+	char chunk[65536];
+
+	if (fd < 0) {
+		err_set(e, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	buf_init(&b);
+	struct stat st;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		buf_reserve(&b, (size_t)st.st_size);
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof chunk);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err_set(e, "%s: read: %s", path, strerror(errno));
+			close(fd);
+			buf_free(&b);
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		buf_add(&b, chunk, (size_t)n);
+	}
+	close(fd);
+	if (lenp)
+		*lenp = b.len;
+	if (!b.data)
+		buf_reserve(&b, 0), b.data[0] = '\0';
+	return buf_steal(&b);
+}
+
+int fs_mkdir_p(const char *path, mode_t mode, struct err *e)
+{
+	char *p = xstrdup(path);
+
+	for (char *s = p + 1;; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char c = *s;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST) {
+			err_set(e, "%s: cannot create folder: %s", p, strerror(errno));
+			free(p);
+			return -1;
+		}
+		*s = c;
+		if (!c)
+			break;
+	}
+	free(p);
+	if (!fs_is_dir(path)) {
+		err_set(e, "%s: not a folder", path);
+		return -1;
+	}
+	return 0;
+}
+
+int fs_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+int fs_is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+char *path_join(const char *a, const char *b)
+{
+	size_t la = strlen(a);
+
+	while (la > 1 && a[la - 1] == '/')
+		la--;
+	return xasprintf("%.*s/%s", (int)la, a, b);
+}
+
+char *path_real(const char *path, struct err *e)
+{
+	char *r = realpath(path, NULL);
+
+	if (!r) {
+		err_set(e, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	return r;
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+int fs_remove_tree(const char *path)
+{
+	return nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}

@@ -1,0 +1,365 @@
+/* json.c — see json.h. */
+#include "hypotop/json.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hypotop/fsutil.h"
+
+void json_position(const char *text, size_t off, int *line, int *col)
+{
+	int l = 1, c = 1;
+
+	for (size_t i = 0; i < off && text[i]; i++) {
+		if (text[i] == '\n')
+			l++, c = 1;
+		else
+			c++;
+	}
+	*line = l;
+	*col = c;
+}
+
+int json_key_line(const char *text, size_t from, const char *key)
+{
+	size_t kl = strlen(key);
+
+	if (!text)
+		return 0;
+	for (const char *p = text + from; (p = strchr(p, '"')); p++) {
+		if (strncmp(p + 1, key, kl) || p[kl + 1] != '"')
+			continue;
+		const char *q = p + kl + 2;
+		while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
+			q++;
+		if (*q == ':') {
+			int line, col;
+			json_position(text, (size_t)(p - text), &line, &col);
+			return line;
+		}
+	}
+	return 0;
+}
+
+void json_lines_init(struct json_lines *jl, const char *text)
+{
+	jl->text = text;
+	jl->off = 0;
+	jl->line = 1;
+}
+
+int json_lines_at(struct json_lines *jl, size_t off)
+{
+	if (off < jl->off)
+		json_lines_init(jl, jl->text);
+	for (; jl->off < off && jl->text[jl->off]; jl->off++)
+		jl->line += jl->text[jl->off] == '\n';
+	return jl->line;
+}
+
+/* True when text stops inside an object, array or string: a cut-off file. */
+static bool runs_off_end(const char *p, size_t len)
+{
+	int depth = 0;
+	bool in_str = false;
+
+	for (size_t i = 0; i < len; i++) {
+		if (in_str) {
+			if (p[i] == '\\')
+				i++;
+			else if (p[i] == '"')
+				in_str = false;
+		} else if (p[i] == '"') {
+			in_str = true;
+		} else if (p[i] == '{' || p[i] == '[') {
+			depth++;
+		} else if (p[i] == '}' || p[i] == ']') {
+			depth--;
+		}
+	}
+	return in_str || depth > 0;
+}
+
+static void parse_error(const char *what, const char *text, size_t len, size_t off,
+			const char *problem, struct err *e)
+{
+	int line, col;
+
+	if (runs_off_end(text, len))
+		off = len;
+	json_position(text, off, &line, &col);
+	if (off >= len)
+		err_set(e, "%s:%d:%d: %s: the file ends early (truncated?); restore it or fix "
+			   "the JSON by hand",
+			what, line, col, problem);
+	else
+		err_set(e, "%s:%d:%d: %s near '%.12s'; fix the JSON at that spot", what, line,
+			col, problem, text + off);
+}
+
+cJSON *json_parse(const char *text, size_t len, const char *what, struct err *e)
+{
+	const char *end = NULL;
+	cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, false);
+
+	if (!j) {
+		size_t off = end ? (size_t)(end - text) : 0;
+		parse_error(what, text, len, off, "malformed JSON", e);
+		return NULL;
+	}
+	/* Only white space may follow the value. */
+	for (size_t i = (size_t)(end - text); i < len; i++) {
+		if (!strchr(" \t\r\n", text[i]) && text[i]) {
+			parse_error(what, text, len, i, "malformed JSON: text after the JSON value", e);
+			cJSON_Delete(j);
+			return NULL;
+		}
+	}
+	return j;
+}
+
+cJSON *json_parse_file(const char *path, struct err *e)
+{
+	size_t len;
+	char *text = fs_read(path, &len, e);
+
+	if (!text)
+		return NULL;
+	cJSON *j = json_parse(text, len, path, e);
+	free(text);
+	return j;
+}
+
+static size_t skip_ws(const char *p, size_t i, size_t len)
+{
+	while (i < len && strchr(" \t\r\n", p[i]) && p[i])
+		i++;
+	return i;
+}
+
+/* End (exclusive) of the JSON value starting at p[i], or 0 if malformed. */
+static size_t value_end(const char *p, size_t i, size_t len)
+{
+	int depth = 0;
+
+	if (i >= len)
+		return 0;
+	if (p[i] != '{' && p[i] != '[' && p[i] != '"') {
+		size_t j = i;
+		while (j < len && !strchr(",]} \t\r\n", p[j]))
+			j++;
+		return j > i ? j : 0;
+	}
+	for (size_t j = i; j < len; j++) {
+		char c = p[j];
+		if (c == '"') {
+			for (j++; j < len && p[j] != '"'; j++)
+				if (p[j] == '\\')
+					j++;
+			if (j >= len)
+				return 0;
+			if (depth == 0)
+				return j + 1;
+		} else if (c == '{' || c == '[') {
+			depth++;
+		} else if (c == '}' || c == ']') {
+			if (--depth == 0)
+				return j + 1;
+			if (depth < 0)
+				return 0;
+		}
+	}
+	return 0;
+}
+
+int json_walk_object(const char *text, size_t len, const char *what, json_member_fn fn,
+		     void *ctx, struct err *e)
+{
+	size_t i = skip_ws(text, 0, len);
+
+	if (i >= len || text[i] != '{') {
+		parse_error(what, text, len, i, "malformed JSON: expected a JSON object", e);
+		return -1;
+	}
+	i = skip_ws(text, i + 1, len);
+	if (i < len && text[i] == '}')
+		goto tail;
+	for (;;) {
+		size_t kend = value_end(text, i, len);
+		if (!kend || text[i] != '"') {
+			parse_error(what, text, len, i, "malformed JSON: expected a member name", e);
+			return -1;
+		}
+		cJSON *k = cJSON_ParseWithLength(text + i, kend - i);
+		if (!k || !cJSON_IsString(k)) {
+			cJSON_Delete(k);
+			parse_error(what, text, len, i, "malformed JSON: bad member name", e);
+			return -1;
+		}
+		i = skip_ws(text, kend, len);
+		if (i >= len || text[i] != ':') {
+			cJSON_Delete(k);
+			parse_error(what, text, len, i, "malformed JSON: expected ':'", e);
+			return -1;
+		}
+		i = skip_ws(text, i + 1, len);
+		size_t vend = value_end(text, i, len);
+		if (!vend) {
+			cJSON_Delete(k);
+			parse_error(what, text, len, i, "malformed JSON: malformed JSON value", e);
+			return -1;
+		}
+		int rc = fn(ctx, k->valuestring, text + i, vend - i, i, e);
+		cJSON_Delete(k);
+		if (rc < 0)
+			return -1;
+		i = skip_ws(text, vend, len);
+		if (i < len && text[i] == ',') {
+			i = skip_ws(text, i + 1, len);
+			continue;
+		}
+		if (i < len && text[i] == '}')
+			break;
+		parse_error(what, text, len, i, "malformed JSON: expected ',' or '}'", e);
+		return -1;
+	}
+tail:
+	i = skip_ws(text, i + 1, len);
+	if (i < len && text[i]) {
+		parse_error(what, text, len, i, "malformed JSON: text after the JSON value", e);
+		return -1;
+	}
+	return 0;
+}
+
+int json_walk_array(const char *text, const char *val, size_t vlen, const char *what,
+		    json_elem_fn fn, void *ctx, struct err *e)
+{
+	size_t base = (size_t)(val - text), i = skip_ws(val, 0, vlen);
+	size_t tlen = base + vlen;
+
+	if (i >= vlen || val[i] != '[') {
+		parse_error(what, text, tlen, base + i, "malformed JSON: expected a JSON array", e);
+		return -1;
+	}
+	i = skip_ws(val, i + 1, vlen);
+	if (i < vlen && val[i] == ']')
+		return 0;
+	for (;;) {
+		size_t end = value_end(val, i, vlen);
+		if (!end) {
+			parse_error(what, text, tlen, base + i, "malformed JSON: malformed JSON value", e);
+			return -1;
+		}
+		if (fn(ctx, val + i, end - i, base + i, e) < 0)
+			return -1;
+		i = skip_ws(val, end, vlen);
+		if (i < vlen && val[i] == ',') {
+			i = skip_ws(val, i + 1, vlen);
+			continue;
+		}
+		if (i < vlen && val[i] == ']')
+			return 0;
+		parse_error(what, text, tlen, base + i, "malformed JSON: expected ',' or ']'", e);
+		return -1;
+	}
+}
+
+int json_get_str(const cJSON *o, const char *key, const char *what, const char **out,
+		 struct err *e)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!v || cJSON_IsNull(v))
+		return 0;
+	if (!cJSON_IsString(v)) {
+		err_set(e, "%s: \"%s\" must be a string", what, key);
+		return -1;
+	}
+	*out = v->valuestring;
+	return 1;
+}
+
+int json_get_num(const cJSON *o, const char *key, const char *what, double *out,
+		 struct err *e)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!v || cJSON_IsNull(v))
+		return 0;
+	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) {
+		err_set(e, "%s: \"%s\" must be a number", what, key);
+		return -1;
+	}
+	*out = v->valuedouble;
+	return 1;
+}
+
+int json_get_int(const cJSON *o, const char *key, const char *what, long lo, long hi,
+		 long *out, struct err *e)
+{
+	double d;
+	int rc = json_get_num(o, key, what, &d, e);
+
+	if (rc <= 0)
+		return rc;
+	if (d != floor(d) || d < (double)lo || d > (double)hi) {
+		err_set(e, "%s: \"%s\" must be a whole number from %ld to %ld (got %g)", what,
+			key, lo, hi, d);
+		return -1;
+	}
+	*out = (long)d;
+	return 1;
+}
+
+int json_get_bool(const cJSON *o, const char *key, const char *what, bool *out,
+		  struct err *e)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!v || cJSON_IsNull(v))
+		return 0;
+	if (!cJSON_IsBool(v)) {
+		err_set(e, "%s: \"%s\" must be true or false", what, key);
+		return -1;
+	}
+	*out = cJSON_IsTrue(v);
+	return 1;
+}
+
+void json_append(struct buf *b, const cJSON *j)
+{
+	char *s = cJSON_PrintUnformatted(j);
+
+	if (!s) {
+		buf_adds(b, "null");
+		return;
+	}
+	buf_adds(b, s);
+	cJSON_free(s);
+}
+
+void json_append_str(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	buf_addc(b, '"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"': buf_adds(b, "\\\""); break;
+		case '\\': buf_adds(b, "\\\\"); break;
+		case '\n': buf_adds(b, "\\n"); break;
+		case '\t': buf_adds(b, "\\t"); break;
+		case '\r': buf_adds(b, "\\r"); break;
+		default:
+			if (*p < 0x20 || *p == 0x7f) {
+				char u[7] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15], 0};
+				buf_adds(b, u);
+			} else {
+				buf_addc(b, (char)*p);
+			}
+		}
+	}
+	buf_addc(b, '"');
+}

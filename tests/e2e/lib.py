@@ -1,0 +1,126 @@
+"""Helpers for the end-to-end tests: run the real hypotop binary against
+real git repositories in temp folders, report "ok - NAME" / "not ok - NAME",
+and poll for expected states with deadlines instead of sleeping."""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("HYPOTOP_BIN", os.path.join(ROOT, "hypotop"))
+_failed = 0
+_tmp = []
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+def tmpdir():
+    d = tempfile.mkdtemp(prefix="hypotop-e2e.")
+    _tmp.append(d)
+    return d
+
+
+def sh(*args, cwd=None, check_rc=True, env=None):
+    r = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, env=env)
+    if check_rc and r.returncode != 0:
+        raise Fail("%s: exit %d: %s" % (" ".join(args), r.returncode, r.stderr.strip()))
+    return r
+
+
+def hypotop(*args, cwd=None, env=None):
+    """Run the binary; returns (exit status, stdout, stderr)."""
+    r = subprocess.run([BIN] + list(args), cwd=cwd, capture_output=True, text=True,
+                       env=env, timeout=120)
+    return r.returncode, r.stdout, r.stderr
+
+
+def make_repo(parent, name="src", files=None):
+    """A git repository with one commit; returns its path."""
+    path = os.path.join(parent, name)
+    os.makedirs(path)
+    files = files or {"train.py": "print('val_loss=1.0')\n", "hparams.json": '{"lr": 0.01}\n'}
+    for rel, text in files.items():
+        full = os.path.join(path, rel)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        with open(full, "w") as f:
+            f.write(text)
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t",
+               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+    sh("git", "init", "-q", path)
+    sh("git", "add", ".", cwd=path)
+    sh("git", "commit", "-qm", "initial", cwd=path, env=env)
+    return path
+
+
+def make_workdir(parent, *extra):
+    src = make_repo(parent)
+    wd = os.path.join(parent, "wd")
+    rc, out, err = hypotop("init", wd, "--source-dir", src, "--launch", "python3 train.py",
+                           "--metric", "val_loss", *extra)
+    check(rc == 0, "init failed: %s" % err)
+    return wd
+
+
+def snapshot(path):
+    """Every file under path with its bytes' hash, to prove nothing changed."""
+    out = {}
+    for base, dirs, files in os.walk(path):
+        for f in files:
+            full = os.path.join(base, f)
+            if os.path.islink(full) or not os.path.isfile(full):
+                out[os.path.relpath(full, path)] = "special"
+                continue
+            with open(full, "rb") as fh:
+                out[os.path.relpath(full, path)] = hashlib.sha256(fh.read()).hexdigest()
+    return out
+
+
+def status_json(wd):
+    rc, out, err = hypotop("status", wd, "--json")
+    check(rc == 0, "status --json failed (%d): %s" % (rc, err))
+    return json.loads(out)
+
+
+def wait_for(pred, what, timeout=10.0, interval=0.01):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(interval)
+    raise Fail("timed out after %.0f s waiting for %s" % (timeout, what))
+
+
+def test(fn):
+    """Decorator: run fn now and report it."""
+    global _failed
+    try:
+        fn()
+        print("ok - %s" % fn.__name__, flush=True)
+    except Fail as e:
+        _failed += 1
+        print("not ok - %s: %s" % (fn.__name__, e), flush=True)
+    except Exception as e:  # a crash of the test itself is a failure too
+        _failed += 1
+        print("not ok - %s: %s: %s" % (fn.__name__, type(e).__name__, e), flush=True)
+        traceback.print_exc(file=sys.stdout)
+    return fn
+
+
+def finish():
+    for d in _tmp:
+        shutil.rmtree(d, ignore_errors=True)
+    sys.exit(1 if _failed else 0)

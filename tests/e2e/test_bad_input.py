@@ -1,0 +1,253 @@
+"""Bad input: each case gets a clear message naming the file, the line or
+field and the fix, exit status 2, and every file of the workdir is left
+byte-for-byte as it was — whichever command meets it."""
+
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import lib  # noqa: E402
+from lib import check, hypotop  # noqa: E402
+
+# Commands that load a workdir: a reader, a queue writer and the engine.
+LOADERS = [("status", "{wd}"), ("pause", "{wd}", "n0000"), ("run", "--headless", "{wd}")]
+
+
+def fresh():
+    d = lib.tmpdir()
+    wd = lib.make_workdir(d)
+    rc, out, err = hypotop("add", wd, "n0000", "a queued child")
+    check(rc == 0, "setup add: %s" % err)
+    return wd
+
+
+def edit(wd, rel, fn):
+    path = os.path.join(wd, rel)
+    with open(path) as f:
+        text = f.read()
+    with open(path, "w") as f:
+        f.write(fn(text))
+
+
+def refused_everywhere(wd, *wants):
+    before = lib.snapshot(wd)
+    for args in LOADERS:
+        rc, out, err = hypotop(*[a.format(wd=wd) for a in args])
+        check(rc == 2, "%s: exit %d, want 2 (%s)" % (args[0], rc, err.strip()))
+        for w in wants:
+            check(w in err, "%s: message %r lacks %r" % (args[0], err.strip(), w))
+        check(err.count("\n") <= 2, "%s: message too long: %r" % (args[0], err))
+        after = lib.snapshot(wd)
+        changed = [k for k in set(before) | set(after) if before.get(k) != after.get(k)]
+        check(not changed, "%s changed %s" % (args[0], changed))
+
+
+@lib.test
+def malformed_config_json():
+    wd = fresh()
+    edit(wd, "config.json", lambda t: t.replace('"patience":', '"patience"', 1))
+    refused_everywhere(wd, "config.json:", "malformed JSON", "fix the JSON")
+
+
+@lib.test
+def malformed_checkpoint_json():
+    wd = fresh()
+    edit(wd, "engine/checkpoint.json", lambda t: t.replace('"queue": [', '"queue": [,', 1))
+    refused_everywhere(wd, "engine/checkpoint.json:4:", "malformed JSON")
+
+
+@lib.test
+def truncated_checkpoint():
+    wd = fresh()
+    edit(wd, "engine/checkpoint.json", lambda t: t[: len(t) // 2])
+    refused_everywhere(wd, "engine/checkpoint.json:", "ends early (truncated?)")
+
+
+@lib.test
+def truncated_tree():
+    wd = fresh()
+    edit(wd, "engine/tree.json", lambda t: t[: len(t) - 40])
+    refused_everywhere(wd, "engine/tree.json:", "restore")
+
+
+@lib.test
+def malformed_workers_json():
+    wd = fresh()
+    edit(wd, "workers.json", lambda t: t.replace("]", "", 1))
+    refused_everywhere(wd, "workers.json:", "malformed JSON")
+
+
+@lib.test
+def worker_port_out_of_range():
+    wd = fresh()
+    with open(os.path.join(wd, "workers.json"), "w") as f:
+        f.write('{\n  "version": 1,\n  "workers": [\n    {"name": "local", "kind": "local"},\n'
+                '    {"name": "gpu1", "kind": "ssh", "host": "10.0.0.5",\n'
+                '     "port": 70000}\n  ]\n}\n')
+    refused_everywhere(wd, "workers.json:6:", '"port"', "from 1 to 65535")
+
+
+@lib.test
+def worker_unknown_key_suggests():
+    wd = fresh()
+    with open(os.path.join(wd, "workers.json"), "w") as f:
+        f.write('{"version": 1, "workers": [{"name": "a", "kind": "ssh", "hots": "h"}]}\n')
+    refused_everywhere(wd, "workers.json:1:", 'unknown key "hots"', 'did you mean "host"')
+
+
+@lib.test
+def unknown_config_key_suggests_nearest():
+    wd = fresh()
+    edit(wd, "config.json", lambda t: t.replace('"max_iterations"', '"max_iteratons"', 1))
+    refused_everywhere(wd, "config.json:", '"max_iteratons"', 'did you mean "max_iterations"')
+
+
+@lib.test
+def config_value_of_wrong_type():
+    wd = fresh()
+    edit(wd, "config.json", lambda t: t.replace('"patience":\t5', '"patience":\t"five"', 1))
+    refused_everywhere(wd, "config.json:", '"patience"', "must be a number")
+
+
+@lib.test
+def config_value_out_of_range():
+    wd = fresh()
+    edit(wd, "config.json", lambda t: t.replace('"max_concurrency":\t1', '"max_concurrency":\t0', 1))
+    refused_everywhere(wd, "config.json:", '"max_concurrency"', "from 1 to 4096")
+
+
+@lib.test
+def journal_damaged_in_the_middle():
+    wd = fresh()
+    hypotop("add", wd, "n0000", "second child")
+    edit(wd, "engine/journal.jsonl",
+         lambda t: t.replace('{"seq":1,', '{"seq":1 BROKEN', 1))
+    refused_everywhere(wd, "engine/journal.jsonl:2:", "damaged")
+
+
+@lib.test
+def torn_journal_tail_is_reported_not_fatal():
+    wd = fresh()
+    with open(os.path.join(wd, "engine/journal.jsonl"), "a") as f:
+        f.write('{"seq":2,"op":"add","node":{"id":"n00')
+    rc, out, err = hypotop("status", wd, "--json")
+    check(rc == 0, "status failed: %s" % err)
+    check("journal.jsonl:3" in err and "torn" in err, "not reported: %r" % err)
+    rc, out, err = hypotop("pause", wd, "n0001")
+    check(rc == 0, "a writer refused a torn tail: %s" % err)
+    rc, out, err = hypotop("status", wd)
+    check(rc == 0 and "torn" not in err, "torn tail not cut by the writer: %r" % err)
+
+
+def init_args(d, **over):
+    src = over.pop("src", None) or lib.make_repo(d)
+    args = {"--source-dir": src, "--launch": "python3 train.py", "--metric": "val_loss"}
+    args.update(over)
+    out = ["init", os.path.join(d, "wd")]
+    for k, v in args.items():
+        if v is not None:
+            out += [k, v]
+    return out
+
+
+def init_refused(d, args, *wants):
+    rc, out, err = hypotop(*args)
+    check(rc == 2, "exit %d, want 2: %s" % (rc, err))
+    for w in wants:
+        check(w in err, "message %r lacks %r" % (err.strip(), w))
+    check(not os.path.exists(os.path.join(d, "wd")), "a workdir was created")
+    check(not [x for x in os.listdir(d) if x.startswith("wd")], "leftovers: %s" % os.listdir(d))
+
+
+@lib.test
+def missing_source_dir():
+    d = lib.tmpdir()
+    init_refused(d, init_args(d, src=os.path.join(d, "nope")), "--source-dir", "no such folder")
+
+
+@lib.test
+def source_dir_not_git():
+    d = lib.tmpdir()
+    plain = os.path.join(d, "plain")
+    os.makedirs(plain)
+    init_refused(d, init_args(d, src=plain), "not a git repository", "git init")
+
+
+@lib.test
+def source_dir_without_commits():
+    d = lib.tmpdir()
+    empty = os.path.join(d, "empty")
+    lib.sh("git", "init", "-q", empty)
+    init_refused(d, init_args(d, src=empty), "no commit yet", "commit your code")
+
+
+@lib.test
+def empty_launch_command():
+    d = lib.tmpdir()
+    init_refused(d, init_args(d, **{"--launch": "  "}), "--launch", "must not be empty")
+
+
+@lib.test
+def init_flag_out_of_range():
+    for flag, value, want in (("--max-concurrency", "0", "from 1 to 4096"),
+                              ("--patience", "many", "not a number"),
+                              ("--goal", "up", "min|max")):
+        d = lib.tmpdir()
+        init_refused(d, init_args(d, **{flag: value}), flag, want)
+
+
+@lib.test
+def init_missing_metric():
+    d = lib.tmpdir()
+    init_refused(d, init_args(d, **{"--metric": None}), '"metric"', "missing")
+
+
+@lib.test
+def second_engine_refused_with_pid():
+    wd = fresh()
+    p = subprocess.Popen([lib.BIN, "run", "--headless", wd], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        lib.wait_for(lambda: os.path.exists(os.path.join(wd, "engine/control.sock")), "engine")
+        before = lib.snapshot(wd)
+        rc, out, err = hypotop("run", "--headless", wd)
+        check(rc == 2 and ("engine pid %d" % p.pid) in err and "engine/lock" in err,
+              "%d %r" % (rc, err))
+        check(lib.snapshot(wd) == before, "second engine changed files")
+    finally:
+        p.terminate()
+        p.wait(timeout=20)
+
+
+@lib.test
+def queue_command_on_missing_node():
+    wd = fresh()
+    before = lib.snapshot(wd)
+    for args in (("pause", wd, "n0042"), ("prio", wd, "n9", "1"), ("add", wd, "n0042", "h"),
+                 ("cancel", wd, "banana")):
+        rc, out, err = hypotop(*args)
+        check(rc == 2 and "no node" in err and "hypotop status" in err,
+              "%s: %d %r" % (args[0], rc, err))
+    check(lib.snapshot(wd) == before, "files changed")
+
+
+@lib.test
+def queue_command_in_forbidden_status():
+    wd = fresh()
+    before = lib.snapshot(wd)
+    cases = [(("resume", wd, "n0001"), "n0001 is queued; resume applies to a node that is paused"),
+             (("retry", wd, "n0001"), "retry applies to a node that is completed, failed, cancelled"),
+             (("prio", wd, "n0001", "high"), "not a priority"),
+             (("add", wd, "n0001", ""), "hypothesis is empty"),
+             (("add", wd, "n0001", "x", "--param", "lr"), "NAME=VALUE")]
+    for args, want in cases:
+        rc, out, err = hypotop(*args)
+        check(rc == 2 and want in err, "%s: %d %r" % (args[0], rc, err))
+    check(lib.snapshot(wd) == before, "files changed")
+    hypotop("cancel", wd, "n0001")
+    rc, out, err = hypotop("pause", wd, "n0001")
+    check(rc == 2 and "n0001 is cancelled" in err, "pause of cancelled: %r" % err)
+
+
+lib.finish()

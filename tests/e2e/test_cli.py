@@ -1,0 +1,184 @@
+"""End to end: init, status, the queue commands with and without an engine,
+the lock, the control socket and SIGTERM, on the real binary."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import lib  # noqa: E402
+from lib import check, hypotop  # noqa: E402
+
+
+def start_engine(wd):
+    p = subprocess.Popen([lib.BIN, "run", "--headless", wd], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    sock = os.path.join(wd, "engine", "control.sock")
+    lib.wait_for(lambda: os.path.exists(sock) or p.poll() is not None, "the control socket")
+    if p.poll() is not None:
+        raise lib.Fail("engine exited early: %s" % p.stderr.read())
+    return p
+
+
+def stop_engine(p, sig=signal.SIGTERM):
+    p.send_signal(sig)
+    out, err = p.communicate(timeout=20)
+    return p.returncode, err
+
+
+@lib.test
+def help_and_version():
+    rc, out, err = hypotop("--help")
+    check(rc == 0 and "hypotop init" in out and "hypotop status" in out, "help: %s" % out)
+    rc, out, err = hypotop("--version")
+    check(rc == 0 and out.startswith("hypotop "), "version: %r" % out)
+    rc, out, err = hypotop("frobnicate")
+    check(rc == 2 and "not a command" in err, "unknown command: %d %s" % (rc, err))
+    rc, out, err = hypotop("status", "--help")
+    check(rc == 0 and "usage: hypotop status" in out, "status --help: %s" % out)
+
+
+@lib.test
+def init_records_baseline_commit():
+    d = lib.tmpdir()
+    wd = lib.make_workdir(d, "--goal", "max", "--max-iterations", "7", "--patience", "3")
+    head = lib.sh("git", "rev-parse", "HEAD", cwd=os.path.join(d, "src")).stdout.strip()
+    with open(os.path.join(wd, "config.json")) as f:
+        cfg = json.load(f)
+    check(cfg["goal"] == "max" and cfg["max_iterations"] == 7 and cfg["patience"] == 3,
+          "flags not in config: %s" % cfg)
+    check(os.path.isabs(cfg["source_dir"]), "source_dir not absolute")
+    with open(os.path.join(wd, "engine", "tree.json")) as f:
+        tree = json.load(f)
+    base = tree["nodes"][0]
+    check(base["id"] == "n0000" and base["commit"] == head and base["status"] == "queued",
+          "baseline: %s" % base)
+    for rel in ("state.json", "workers.json", "engine/checkpoint.json",
+                "engine/journal.jsonl", "engine/engine_state.json", "runs", "logs"):
+        check(os.path.exists(os.path.join(wd, rel)), "missing %s" % rel)
+    # No temp folders or partial files are left beside it.
+    check(sorted(os.listdir(d)) == ["src", "wd"], "leftovers: %s" % os.listdir(d))
+
+
+@lib.test
+def init_refuses_an_existing_folder():
+    d = lib.tmpdir()
+    wd = lib.make_workdir(d)
+    before = lib.snapshot(wd)
+    rc, out, err = hypotop("init", wd, "--source-dir", os.path.join(d, "src"),
+                           "--launch", "x", "--metric", "m")
+    check(rc == 2 and "already exists" in err, "%d %s" % (rc, err))
+    check(lib.snapshot(wd) == before, "workdir changed")
+
+
+@lib.test
+def queue_commands_without_engine():
+    d = lib.tmpdir()
+    wd = lib.make_workdir(d)
+    rc, out, err = hypotop("add", wd, "n0000", "raise the learning rate", "--param", "lr=0.1",
+                           "--priority", "3")
+    check(rc == 0 and out.startswith("n0001 queued"), "add: %d %s %s" % (rc, out, err))
+    rc, out, err = hypotop("add", wd, "n0000", "smaller batches", "--name", "bs16",
+                           "--param", "batch_size=16")
+    check(rc == 0 and out.startswith("n0002"), "add 2: %s" % err)
+    rc, out, err = hypotop("prio", wd, "n0002", "-5")
+    check(rc == 0 and out.strip() == "n0002 queued", "prio: %r %s" % (out, err))
+    rc, out, err = hypotop("pause", wd, "n0001")
+    check(rc == 0 and out.strip() == "n0001 paused", "pause: %r" % out)
+    s = lib.status_json(wd)
+    order = [(q["id"], q["priority"], q["status"]) for q in s["queue"]]
+    check(order == [("n0002", -5, "queued"), ("n0000", 0, "queued"), ("n0001", 3, "paused")],
+          "queue order: %s" % order)
+    check(s["counts"]["queued"] == 2 and s["counts"]["paused"] == 1 and s["total"] == 3,
+          "counts: %s" % s["counts"])
+    rc, out, err = hypotop("resume", wd, "n0001")
+    check(rc == 0 and out.strip() == "n0001 queued", "resume: %r" % out)
+    rc, out, err = hypotop("cancel", wd, "n0001")
+    check(rc == 0 and out.strip() == "n0001 cancelled", "cancel: %r" % out)
+    rc, out, err = hypotop("retry", wd, "n0001")
+    check(rc == 0 and out.startswith("n0003 queued (copy of n0001)"), "retry: %r" % out)
+    with open(os.path.join(wd, "engine", "tree.json")) as f:
+        json.load(f)  # still valid JSON
+    # Each change is one journal line, in order.
+    with open(os.path.join(wd, "engine", "journal.jsonl")) as f:
+        lines = [json.loads(x) for x in f.read().splitlines()]
+    ops = [x.get("op") for x in lines[1:]]
+    check(ops == ["add", "add", "prio", "pause", "resume", "cancel", "retry"], "journal: %s" % ops)
+    # The text status shows the queue too.
+    rc, out, err = hypotop("status", wd)
+    check(rc == 0 and "queue (3)" in out and "smaller" not in out and "bs16" in out,
+          "text status:\n%s" % out)
+
+
+@lib.test
+def engine_takes_queue_commands_over_its_socket():
+    d = lib.tmpdir()
+    wd = lib.make_workdir(d)
+    p = start_engine(wd)
+    try:
+        s = lib.status_json(wd)
+        check(s["engine"]["running"] and s["engine"]["pid"] == p.pid, "engine: %s" % s["engine"])
+        rc, out, err = hypotop("add", wd, "n0000", "deeper network", "--param", "layers=4")
+        check(rc == 0 and out.startswith("n0001 queued"), "add via socket: %d %s" % (rc, err))
+        rc, out, err = hypotop("pause", wd, "n0001")
+        check(rc == 0 and out.strip() == "n0001 paused", "pause via socket: %s" % err)
+        rc, out, err = hypotop("resume", wd, "n0000")
+        check(rc == 2 and "n0000 is queued" in err, "refusal via socket: %d %s" % (rc, err))
+        # A second engine is refused, naming the first one's pid.
+        rc, out, err = hypotop("run", "--headless", wd)
+        check(rc == 2 and ("engine pid %d" % p.pid) in err, "second engine: %d %s" % (rc, err))
+        # A reader sees the change while the engine runs.
+        s = lib.status_json(wd)
+        check([q["id"] for q in s["queue"]] == ["n0000", "n0001"], "queue: %s" % s["queue"])
+    finally:
+        rc, err = stop_engine(p)
+    check(rc == 0, "engine exit %d: %s" % (rc, err))
+    s = lib.status_json(wd)
+    check(not s["engine"]["running"] and s["engine"]["state"] == "interrupted",
+          "after SIGTERM: %s" % s["engine"])
+    check(s["queue"][1]["status"] == "paused", "pause lost: %s" % s["queue"])
+    check(not os.path.exists(os.path.join(wd, "engine", "control.sock")), "socket left behind")
+    # After a clean stop the journal was folded into a checkpoint.
+    with open(os.path.join(wd, "engine", "checkpoint.json")) as f:
+        cp = json.load(f)
+    check([q["id"] for q in cp["queue"]] == ["n0000", "n0001"], "checkpoint: %s" % cp)
+
+
+@lib.test
+def long_workdir_path_reaches_the_socket():
+    d = lib.tmpdir()
+    deep = os.path.join(d, *(["a-rather-long-folder-name"] * 5))
+    os.makedirs(deep)
+    wd = lib.make_workdir(deep)
+    check(len(os.path.join(wd, "engine/control.sock")) > 108, "path not long enough")
+    p = start_engine(wd)
+    try:
+        rc, out, err = hypotop("prio", wd, "n0000", "4")
+        check(rc == 0 and out.strip() == "n0000 queued", "prio: %d %s" % (rc, err))
+    finally:
+        stop_engine(p)
+    check(lib.status_json(wd)["queue"][0]["priority"] == 4, "priority lost")
+
+
+@lib.test
+def sigkilled_engine_leaves_a_loadable_workdir():
+    d = lib.tmpdir()
+    wd = lib.make_workdir(d)
+    p = start_engine(wd)
+    rc, out, err = hypotop("add", wd, "n0000", "acknowledged before the kill")
+    check(rc == 0, "add: %s" % err)
+    stop_engine(p, signal.SIGKILL)
+    s = lib.status_json(wd)
+    check(not s["engine"]["running"], "a dead engine shown as running")
+    check(any(q["name"] == "acknowledged-before-the-kill" for q in s["queue"]),
+          "acknowledged add lost: %s" % s["queue"])
+    # The stale socket does not fool the next command; the lock is free.
+    rc, out, err = hypotop("pause", wd, "n0001")
+    check(rc == 0 and out.strip() == "n0001 paused", "after kill: %d %s" % (rc, err))
+    p = start_engine(wd)
+    stop_engine(p)
+
+
+lib.finish()

@@ -1,0 +1,48 @@
+#!/bin/sh
+# Runs every test: the unit tests (plain and under ASan+UBSan), then the
+# end-to-end tests of tests/e2e against the real binary. Each test prints
+# "ok - NAME" or "not ok - NAME: WHY"; this script counts them and ends
+# with one line "N passed, N failed". A test program that dies without
+# reporting counts as a failure.
+set -u
+cd "$(dirname "$0")/.." || exit 2
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+export HYPOTOP_BIN="$PWD/hypotop"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+pass=0
+fail=0
+
+run() {
+	name=$1
+	shift
+	"$@" >"$out" 2>&1
+	rc=$?
+	grep -E '^(ok|not ok) - ' "$out" | sed "s|^|[$name] |"
+	p=$(grep -c '^ok - ' "$out")
+	f=$(grep -c '^not ok - ' "$out")
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "[$name] not ok - exited $rc without reporting a failure:"
+		tail -n 20 "$out" | sed 's/^/#   /'
+		f=1
+	elif [ "$f" -gt 0 ]; then
+		grep -v -E '^(ok|not ok) - ' "$out" | tail -n 20 | sed 's/^/#   /'
+	fi
+	pass=$((pass + p))
+	fail=$((fail + f))
+}
+
+for t in build/tests/test_*; do
+	run "$(basename "$t")" "$t"
+done
+for t in build/asan-tests/test_*; do
+	run "asan $(basename "$t")" "$t"
+done
+for t in tests/e2e/test_*.py; do
+	run "$(basename "$t" .py)" "$PY" "$t"
+done
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,72 @@
+/*
+ * t.h — the unit tests' few macros. A test file defines test functions,
+ * lists them in main with T_RUN, and ends with T_END. Each test prints
+ * "ok - NAME" or "not ok - NAME: WHY" (TAP-like); tests/run.sh counts them.
+ */
+#ifndef HYPOTOP_T_H
+#define HYPOTOP_T_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int t_failed_here, t_pass, t_fail;
+static const char *t_name;
+
+#define T_CHECK(cond, ...)                                                        \
+	do {                                                                      \
+		if (!(cond)) {                                                    \
+			if (!t_failed_here) {                                     \
+				printf("not ok - %s: %s:%d: ", t_name, __FILE__,  \
+				       __LINE__);                                 \
+				printf(__VA_ARGS__);                              \
+				printf("\n");                                     \
+			}                                                         \
+			t_failed_here = 1;                                        \
+		}                                                                 \
+	} while (0)
+
+#define T_STREQ(a, b)                                                              \
+	do {                                                                       \
+		const char *t_a = (a), *t_b = (b);                                 \
+		T_CHECK(t_a && t_b && !strcmp(t_a, t_b), "\"%s\" != \"%s\"",       \
+			t_a ? t_a : "(null)", t_b ? t_b : "(null)");               \
+	} while (0)
+
+#define T_CONTAINS(hay, needle)                                                    \
+	do {                                                                       \
+		const char *t_h = (hay), *t_n = (needle);                          \
+		T_CHECK(t_h && strstr(t_h, t_n), "\"%s\" does not contain \"%s\"", \
+			t_h ? t_h : "(null)", t_n);                                \
+	} while (0)
+
+#define T_RUN(fn)                                                                  \
+	do {                                                                       \
+		t_name = #fn;                                                      \
+		t_failed_here = 0;                                                 \
+		fn();                                                              \
+		if (t_failed_here)                                                 \
+			t_fail++;                                                  \
+		else {                                                             \
+			t_pass++;                                                  \
+			printf("ok - %s\n", #fn);                                  \
+		}                                                                  \
+		fflush(stdout);                                                    \
+	} while (0)
+
+#define T_END() return t_fail ? 1 : 0
+
+/* A fresh empty folder under $TMPDIR; caller frees. */
+static inline char *t_tmpdir(void)
+{
+	const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	char *p = malloc(strlen(base) + 32);
+	sprintf(p, "%s/hypotop-t.XXXXXX", base);
+	if (!mkdtemp(p)) {
+		perror("mkdtemp");
+		exit(2);
+	}
+	return p;
+}
+
+#endif

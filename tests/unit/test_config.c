@@ -1,0 +1,180 @@
+/* Unit tests: config.json validation and change validation. */
+#include "t.h"
+
+#include "hypotop/change.h"
+#include "hypotop/config.h"
+#include "hypotop/json.h"
+
+#define BASE "\"source_dir\": \"/src\", \"launch\": \"python3 train.py\", \"metric\": \"loss\""
+
+static int load(const char *text, struct config *c, struct err *e)
+{
+	cJSON *doc = json_parse(text, strlen(text), "config.json", e);
+
+	if (!doc)
+		return -1;
+	if (config_from_json(c, doc, "config.json", text, e) < 0) {
+		cJSON_Delete(doc);
+		return -1;
+	}
+	return 0;
+}
+
+static void defaults_fill_a_minimal_config(void)
+{
+	struct config c;
+	struct err e = {{0}};
+
+	T_CHECK(load("{" BASE "}", &c, &e) == 0, "%s", e.msg);
+	T_STREQ(c.goal, "min");
+	T_CHECK(c.max_iterations == 20 && c.patience == 5 && c.max_concurrency == 1,
+		"numbers %ld %ld %ld", c.max_iterations, c.patience, c.max_concurrency);
+	T_STREQ(c.llm_provider, "offline");
+	T_STREQ(c.image, "hypotop-$NODE");
+	T_CHECK(c.noise_seeds == 1 && c.noise_k == 2, "noise");
+	T_CHECK(c.budget_llm_usd < 0, "no budget cap by default");
+	T_CHECK(!c.build && !c.search_space, "absent keys");
+	config_free(&c);
+}
+
+static void every_key_is_read(void)
+{
+	struct config c;
+	struct err e = {{0}};
+	const char *text =
+		"{" BASE ", \"goal\": \"max\", \"build\": \"make\", \"max_iterations\": 3,"
+		"\"patience\": 2, \"max_concurrency\": 4, \"job_timeout\": 60, \"notes\": \"n\","
+		"\"image\": \"img-$NODE\", \"seed\": 9, \"repair_attempts\": 2, \"stall_seconds\": 30,"
+		"\"gpus\": [0, 1], \"noise\": {\"seeds\": 3, \"k\": 1.5},"
+		"\"metrics\": {\"patterns\": {\"acc\": \"acc: ([0-9.]+)\"}},"
+		"\"search_space\": {\"file\": \"h.json\", \"params\": {\"lr\": {\"log_uniform\": [1e-4, 1e-1]},"
+		" \"layers\": {\"int\": [1, 4]}, \"bs\": {\"choice\": [16, 32]}, \"p\": {\"uniform\": [0, 0.5]}}},"
+		"\"fixed_experiments\": [{\"name\": \"wide\", \"hypothesis\": \"h\", \"change\": "
+		"{\"kind\": \"params\", \"params\": {\"width\": 2}}}],"
+		"\"llm\": {\"provider\": \"openai\", \"model\": \"m\", \"base_url\": \"http://x\","
+		" \"api_key_env\": \"K\", \"command\": \"c\"},"
+		"\"budget\": {\"llm_usd\": 5, \"gpu_hours\": 10}}";
+	T_CHECK(load(text, &c, &e) == 0, "%s", e.msg);
+	T_STREQ(c.goal, "max");
+	T_STREQ(c.build, "make");
+	T_CHECK(c.max_iterations == 3 && c.patience == 2 && c.max_concurrency == 4, "ints");
+	T_CHECK(c.job_timeout == 60 && c.seed == 9 && c.repair_attempts == 2, "more");
+	T_CHECK(c.stall_seconds == 30 && c.noise_seeds == 3 && c.noise_k == 1.5, "noise");
+	T_CHECK(cJSON_GetArraySize(c.gpus) == 2, "gpus");
+	T_CHECK(c.search_space && c.fixed_experiments && c.metric_patterns, "objects");
+	T_STREQ(c.llm_provider, "openai");
+	T_STREQ(c.llm_api_key_env, "K");
+	T_CHECK(c.budget_llm_usd == 5 && c.budget_gpu_hours == 10, "budget");
+	config_free(&c);
+}
+
+static void bad_configs_name_field_line_and_fix(void)
+{
+	static const struct {
+		const char *text, *want1, *want2;
+	} cases[] = {
+		{"{" BASE ",\n\"max_iteration\": 3}", "config.json:2:", "did you mean \"max_iterations\""},
+		{"{" BASE ", \"noise\": {\"seed\": 2}}", "\"noise.seed\"", "did you mean \"seeds\""},
+		{"{" BASE ", \"zzzzzzzz\": 1}", "unknown key", "man hypotop"},
+		{"{" BASE ", \"patience\": \"5\"}", "\"patience\"", "must be a number"},
+		{"{" BASE ", \"patience\": -1}", "\"patience\"", "from 0 to"},
+		{"{" BASE ", \"max_concurrency\": 1.5}", "\"max_concurrency\"", "whole number"},
+		{"{" BASE ", \"goal\": \"up\"}", "\"goal\"", "min|max"},
+		{"{\"source_dir\": \"/s\", \"launch\": \"  \", \"metric\": \"m\"}", "\"launch\"",
+		 "must not be empty"},
+		{"{\"source_dir\": \"/s\", \"metric\": \"m\"}", "\"launch\"", "missing"},
+		{"{" BASE ", \"llm\": {\"provider\": \"gpt\"}}", "\"llm.provider\"", "anthropic"},
+		{"{" BASE ", \"gpus\": [0, -1]}", "gpus\"[1]", "GPU index"},
+		{"{" BASE ", \"search_space\": {\"file\": \"h\", \"params\": {\"lr\": {\"log_uniform\": [0, 1]}}}}",
+		 "log_uniform", "lo > 0"},
+		{"{" BASE ", \"search_space\": {\"file\": \"h\", \"params\": {\"lr\": {\"normal\": [0, 1]}}}}",
+		 "\"normal\"", "not a distribution"},
+		{"{" BASE ", \"search_space\": {\"params\": {}}}", "search_space", "needs \"file\""},
+		{"{" BASE ", \"fixed_experiments\": [{\"name\": \"x\", \"change\": {\"kind\": \"files\", "
+		 "\"files\": [{\"path\": \"../etc/passwd\", \"content\": \"\"}]}}]}",
+		 "../etc/passwd", "outside the source tree"},
+		{"[1, 2]", "config.json", "JSON object"},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		struct config c;
+		struct err e = {{0}};
+		T_CHECK(load(cases[i].text, &c, &e) < 0, "case %zu accepted", i);
+		T_CONTAINS(e.msg, cases[i].want1);
+		T_CONTAINS(e.msg, cases[i].want2);
+	}
+}
+
+static void reference_lists_every_key(void)
+{
+	struct buf b;
+
+	buf_init(&b);
+	config_print_reference(&b, true);
+	T_CONTAINS(b.data, ".B max_iterations");
+	T_CONTAINS(b.data, ".B llm.provider");
+	T_CONTAINS(b.data, "default 20");
+	buf_free(&b);
+}
+
+static void change_paths_stay_inside_the_tree(void)
+{
+	const char *ok[] = {"a.py", "src/model.py", "a/b/c.json", ".github/x", "x.git"};
+	const char *bad[] = {"", "/etc/passwd", "../x", "a/../../x", "a/..", ".git/config",
+			     "sub/.git/HEAD", "a//b", "a\\b"};
+
+	for (size_t i = 0; i < ARRAY_LEN(ok); i++)
+		T_CHECK(change_path_ok(ok[i]), "refused %s", ok[i]);
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++)
+		T_CHECK(!change_path_ok(bad[i]), "accepted %s", bad[i]);
+}
+
+static void changes_are_validated(void)
+{
+	static const struct {
+		const char *json, *want; /* want NULL: valid */
+	} cases[] = {
+		{"{\"kind\":\"params\",\"params\":{\"lr\":0.1,\"name\":\"x\",\"on\":true}}", NULL},
+		{"{\"kind\":\"params\",\"params\":{}}", "non-empty"},
+		{"{\"kind\":\"params\",\"params\":{\"lr\":[1]}}", "number, string or boolean"},
+		{"{\"kind\":\"params\",\"params\":{\"a b\":1}}", "not a parameter name"},
+		{"{\"kind\":\"params\",\"params\":{\"a\":1},\"extra\":1}", "unknown key \"extra\""},
+		{"{\"kind\":\"patch\",\"patch\":\"diff --git a/x.py b/x.py\\n--- a/x.py\\n+++ b/x.py\\n@@ -1 +1 @@\\n-a\\n+b\\n\"}",
+		 NULL},
+		{"{\"kind\":\"patch\",\"patch\":\"--- a/x\\n+++ b/x\\n\"}", "git-format diff"},
+		{"{\"kind\":\"patch\",\"patch\":\"diff --git a/../x b/../x\\n\"}", "outside the source tree"},
+		{"{\"kind\":\"patch\",\"patch\":\"diff --git a/x b/x\\n--- a/x\\n+++ b/.git/hooks/pre-commit\\n\"}",
+		 ".git/hooks"},
+		{"{\"kind\":\"patch\",\"patch\":\"diff --git a/x b/x\\nrename from x\\nrename to /tmp/y\\n\"}",
+		 "/tmp/y"},
+		{"{\"kind\":\"patch\",\"patch\":\"diff --git a/n b/n\\nnew file mode 100644\\n--- /dev/null\\n+++ b/n\\n\"}",
+		 NULL},
+		{"{\"kind\":\"files\",\"files\":[{\"path\":\"a.py\",\"content\":\"x\"}]}", NULL},
+		{"{\"kind\":\"files\",\"files\":[{\"path\":\"/abs\",\"content\":\"x\"}]}", "/abs"},
+		{"{\"kind\":\"files\",\"files\":[{\"path\":\"a\"}]}", "files[0]"},
+		{"{\"kind\":\"sed\"}", "not one of params, patch, files"},
+		{"{\"params\":{}}", "\"kind\""},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		struct err e = {{0}};
+		cJSON *j = cJSON_Parse(cases[i].json);
+		int rc = change_validate(j, "x", &e);
+		if (!cases[i].want)
+			T_CHECK(rc == 0, "case %zu refused: %s", i, e.msg);
+		else {
+			T_CHECK(rc < 0, "case %zu accepted", i);
+			T_CONTAINS(e.msg, cases[i].want);
+		}
+		cJSON_Delete(j);
+	}
+}
+
+int main(void)
+{
+	T_RUN(defaults_fill_a_minimal_config);
+	T_RUN(every_key_is_read);
+	T_RUN(bad_configs_name_field_line_and_fix);
+	T_RUN(reference_lists_every_key);
+	T_RUN(change_paths_stay_inside_the_tree);
+	T_RUN(changes_are_validated);
+	T_END();
+}
