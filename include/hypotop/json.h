@@ -63,6 +63,14 @@ int json_get_num(const cJSON *o, const char *key, const char *what, double *out,
 int json_get_bool(const cJSON *o, const char *key, const char *what, bool *out,
 		  struct err *e);
 
+/* The same checks on a member already found (v may be NULL). */
+int json_str(const cJSON *v, const char *key, const char *what, const char **out,
+	     struct err *e);
+int json_int(const cJSON *v, const char *key, const char *what, long lo, long hi, long *out,
+	     struct err *e);
+int json_num(const cJSON *v, const char *key, const char *what, double *out, struct err *e);
+int json_bool(const cJSON *v, const char *key, const char *what, bool *out, struct err *e);
+
 /* Print compactly and append to a buffer. */
 void json_append(struct buf *b, const cJSON *j);
 /* Quote a C string as a JSON string onto b. */

@@ -70,6 +70,9 @@ enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 int64_t now_ms(void);
 int64_t mono_ms(void);
 
+/* A fast 64-bit hash (FNV-1a style): tells whether a file is still the one written. */
+uint64_t hash64(const void *data, size_t len);
+
 /* Edit distance, for "did you mean" suggestions. */
 size_t edit_distance(const char *a, const char *b);
 

@@ -42,6 +42,7 @@ struct workdir {
 	struct journal journal;
 	uint64_t seq;      /* newest event applied or recorded */
 	uint64_t tree_seq; /* seq of the checkpoint on disk */
+	uint64_t checkpoint_hash; /* of checkpoint.json as written; 0: unknown */
 	int lock_fd;       /* -1 when read-only */
 	unsigned checkpoint_every;
 	int torn_line;     /* a torn last journal line that was ignored */

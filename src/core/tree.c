@@ -159,16 +159,26 @@ struct node *tree_add(struct tree *t, uint32_t parent)
 	return n;
 }
 
-static int get_node_ref(const cJSON *j, const char *key, const char *what, uint32_t *out,
-			struct err *e)
+/* The fields of a node, in the order node_to_json writes them. */
+enum node_key {
+	K_ID, K_PARENT, K_NAME, K_HYPOTHESIS, K_CHANGE, K_PRIORITY, K_STATUS, K_RESUME_TO,
+	K_CREATED, K_COMMIT, K_WORKER, K_METRIC, K_IMPROVED, K_FAILURE, K_RETRY_OF, K__COUNT
+};
+
+static const char *const node_keys[K__COUNT] = {
+	"id", "parent", "name", "hypothesis", "change", "priority", "status", "resume_to",
+	"created", "commit", "worker", "metric", "improved", "failure", "retry_of",
+};
+
+static int node_ref(const cJSON *v, const char *key, const char *what, uint32_t *out,
+		    struct err *e)
 {
 	const char *s;
-	int rc = json_get_str(j, key, what, &s, e);
+	int rc = json_str(v, key, what, &s, e);
 
-	if (rc <= 0) {
-		*out = NODE_NONE;
+	*out = NODE_NONE;
+	if (rc <= 0)
 		return rc;
-	}
 	*out = node_id_parse(s);
 	if (*out == NODE_NONE) {
 		err_set(e, "%s: \"%s\": \"%s\" is not a node id (like \"n0012\")", what, key, s);
@@ -177,11 +187,11 @@ static int get_node_ref(const cJSON *j, const char *key, const char *what, uint3
 	return 1;
 }
 
-static int get_opt_str(const cJSON *j, const char *key, const char *what, char **field,
-		       struct err *e)
+static int dup_str(const cJSON *v, const char *key, const char *what, char **field,
+		   struct err *e)
 {
 	const char *s = NULL;
-	int rc = json_get_str(j, key, what, &s, e);
+	int rc = json_str(v, key, what, &s, e);
 
 	if (rc < 0)
 		return -1;
@@ -189,116 +199,128 @@ static int get_opt_str(const cJSON *j, const char *key, const char *what, char *
 	return 0;
 }
 
-static const char *const node_keys[] = {
-	"id", "parent", "name", "hypothesis", "change", "priority", "status", "resume_to",
-	"created", "commit", "worker", "metric", "improved", "failure", "retry_of",
-};
+static int status_field(const cJSON *v, const char *key, const char *what, int *out,
+			struct err *e)
+{
+	const char *s;
+	int rc = json_str(v, key, what, &s, e);
+
+	if (rc <= 0)
+		return rc;
+	*out = status_parse(s);
+	if (*out < 0) {
+		err_set(e, "%s: \"%s\": \"%s\" is not a status (queued, running, ...)", what, key,
+			s);
+		return -1;
+	}
+	return 1;
+}
+
+/* Find each member's field in one pass; files list them in order, so the
+ * search starts after the previous match and usually hits at once. */
+static int index_fields(const cJSON *j, const cJSON *f[K__COUNT], const char *what,
+			struct err *e)
+{
+	size_t k = 0;
+
+	memset(f, 0, K__COUNT * sizeof *f);
+	for (const cJSON *m = j->child; m; m = m->next) {
+		size_t tries = 0;
+		while (tries < K__COUNT && strcmp(node_keys[k], m->string))
+			k = (k + 1) % K__COUNT, tries++;
+		if (tries == K__COUNT) {
+			err_set(e, "%s: unknown node field \"%s\"; remove it", what, m->string);
+			return -1;
+		}
+		f[k] = m;
+		k = (k + 1) % K__COUNT;
+	}
+	return 0;
+}
 
 struct node *tree_load_node(struct tree *t, const cJSON *j, const char *what, struct err *e)
 {
+	const cJSON *f[K__COUNT];
 	struct node tmp;
 	uint32_t id, parent;
-	const char *s;
+	int st, resume;
 	long prio = 0;
-	double d;
+	double d = 0;
+	bool b;
 
 	if (!cJSON_IsObject(j)) {
 		err_set(e, "%s: a node must be a JSON object", what);
 		return NULL;
 	}
-	for (const cJSON *m = j->child; m; m = m->next) {
-		size_t k = 0;
-		while (k < ARRAY_LEN(node_keys) && strcmp(node_keys[k], m->string))
-			k++;
-		if (k == ARRAY_LEN(node_keys)) {
-			err_set(e, "%s: unknown node field \"%s\"; remove it", what, m->string);
-			return NULL;
-		}
-	}
-	int rc = get_node_ref(j, "id", what, &id, e);
+	if (index_fields(j, f, what, e) < 0)
+		return NULL;
+	int rc = node_ref(f[K_ID], "id", what, &id, e);
 	if (rc == 0)
 		err_set(e, "%s: node has no \"id\"", what);
 	if (rc <= 0)
 		return NULL;
-	if (get_node_ref(j, "parent", what, &parent, e) < 0)
+	if (node_ref(f[K_PARENT], "parent", what, &parent, e) < 0)
 		return NULL;
 	if (parent != NODE_NONE && (parent >= id || !tree_get(t, parent))) {
-		char b[NODE_ID_LEN], pb[NODE_ID_LEN];
-		node_id_format(id, b);
+		char nb[NODE_ID_LEN], pb[NODE_ID_LEN];
+		node_id_format(id, nb);
 		node_id_format(parent, pb);
-		err_set(e, "%s: node %s: parent %s is not an earlier node of the tree", what, b, pb);
+		err_set(e, "%s: node %s: parent %s is not an earlier node of the tree", what, nb, pb);
 		return NULL;
 	}
-
-	memset(&tmp, 0, sizeof tmp);
-	tmp.improved = -1;
-	tmp.retry_of = NODE_NONE;
-	rc = json_get_str(j, "status", what, &s, e);
+	rc = status_field(f[K_STATUS], "status", what, &st, e);
 	if (rc == 0)
 		err_set(e, "%s: node has no \"status\"", what);
 	if (rc <= 0)
 		return NULL;
-	int st = status_parse(s);
-	if (st < 0) {
-		err_set(e, "%s: \"status\": \"%s\" is not a status (queued, running, ...)", what, s);
+	resume = st;
+	if (status_field(f[K_RESUME_TO], "resume_to", what, &resume, e) < 0)
 		return NULL;
-	}
-	tmp.status = tmp.resume_to = (uint8_t)st;
-	rc = json_get_str(j, "resume_to", what, &s, e);
-	if (rc < 0)
-		return NULL;
-	if (rc == 1) {
-		int r = status_parse(s);
-		if (r < 0) {
-			err_set(e, "%s: \"resume_to\": \"%s\" is not a status", what, s);
-			return NULL;
-		}
-		tmp.resume_to = (uint8_t)r;
-	}
-	if (json_get_int(j, "priority", what, -1000000, 1000000, &prio, e) < 0)
+	memset(&tmp, 0, sizeof tmp);
+	tmp.status = (uint8_t)st;
+	tmp.resume_to = (uint8_t)resume;
+	if (json_int(f[K_PRIORITY], "priority", what, -1000000, 1000000, &prio, e) < 0 ||
+	    json_num(f[K_CREATED], "created", what, &d, e) < 0)
 		return NULL;
 	tmp.priority = (int)prio;
-	if (json_get_num(j, "created", what, &d, e) < 0)
-		return NULL;
 	tmp.created = (int64_t)d;
-	rc = json_get_num(j, "metric", what, &d, e);
+	rc = json_num(f[K_METRIC], "metric", what, &d, e);
 	if (rc < 0)
 		return NULL;
 	tmp.has_metric = rc == 1;
 	tmp.metric = rc == 1 ? d : 0;
-	bool b;
-	rc = json_get_bool(j, "improved", what, &b, e);
+	rc = json_bool(f[K_IMPROVED], "improved", what, &b, e);
 	if (rc < 0)
 		return NULL;
 	tmp.improved = rc ? (int8_t)b : -1;
-	if (get_node_ref(j, "retry_of", what, &tmp.retry_of, e) < 0)
+	if (node_ref(f[K_RETRY_OF], "retry_of", what, &tmp.retry_of, e) < 0)
 		return NULL;
-	const cJSON *ch = cJSON_GetObjectItemCaseSensitive(j, "change");
+	const cJSON *ch = f[K_CHANGE], *fl = f[K_FAILURE];
 	if (ch && !cJSON_IsNull(ch) && !cJSON_IsObject(ch)) {
 		err_set(e, "%s: \"change\" must be an object or null", what);
 		return NULL;
 	}
-	const cJSON *fl = cJSON_GetObjectItemCaseSensitive(j, "failure");
 	if (fl && !cJSON_IsNull(fl) && !cJSON_IsObject(fl)) {
 		err_set(e, "%s: \"failure\" must be an object or null", what);
 		return NULL;
 	}
-	if (get_opt_str(j, "name", what, &tmp.name, e) < 0 ||
-	    get_opt_str(j, "hypothesis", what, &tmp.hypothesis, e) < 0 ||
-	    get_opt_str(j, "commit", what, &tmp.commit, e) < 0 ||
-	    get_opt_str(j, "worker", what, &tmp.worker, e) < 0 ||
-	    (fl && cJSON_IsObject(fl) &&
-	     (get_opt_str(fl, "kind", what, &tmp.failure_kind, e) < 0 ||
-	      get_opt_str(fl, "phase", what, &tmp.failure_phase, e) < 0))) {
+	if (dup_str(f[K_NAME], "name", what, &tmp.name, e) < 0 ||
+	    dup_str(f[K_HYPOTHESIS], "hypothesis", what, &tmp.hypothesis, e) < 0 ||
+	    dup_str(f[K_COMMIT], "commit", what, &tmp.commit, e) < 0 ||
+	    dup_str(f[K_WORKER], "worker", what, &tmp.worker, e) < 0 ||
+	    (cJSON_IsObject(fl) &&
+	     (dup_str(cJSON_GetObjectItemCaseSensitive(fl, "kind"), "failure.kind", what,
+		      &tmp.failure_kind, e) < 0 ||
+	      dup_str(cJSON_GetObjectItemCaseSensitive(fl, "phase"), "failure.phase", what,
+		      &tmp.failure_phase, e) < 0))) {
 		node_free_fields(&tmp);
 		return NULL;
 	}
-	if (ch && cJSON_IsObject(ch)) {
+	if (cJSON_IsObject(ch)) {
 		char *c = cJSON_PrintUnformatted(ch);
 		tmp.change = xstrdup(c);
 		cJSON_free(c);
 	}
-
 	bool fresh = id >= t->len || !t->nodes[id].present;
 	if (fresh) {
 		tree_grow(t, id + 1);

@@ -2,6 +2,7 @@
 #include "hypotop/workdir.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +114,12 @@ static int tree_member_cb(void *ctx, const char *key, const char *val, size_t le
 		tl->have_seq = true;
 	} else if (!strcmp(key, "state")) {
 		rc = state_from_json(&tl->w->st, j, what, e);
+	} else if (!strcmp(key, "checkpoint_hash")) {
+		if (!cJSON_IsString(j) || sscanf(j->valuestring, "%16" SCNx64,
+						 &tl->w->checkpoint_hash) != 1) {
+			err_set(e, "%s: \"checkpoint_hash\" must be 16 hex digits", what);
+			rc = -1;
+		}
 	} else if (!strcmp(key, "version")) {
 		if (!cJSON_IsNumber(j) || j->valuedouble != 1) {
 			err_set(e, "%s: \"version\" %g is not one this hypotop reads (1)", what,
@@ -159,32 +166,107 @@ out:
 	return rc;
 }
 
-/* Line of `needle` in text, for messages about hand edits. */
-static int line_of(const char *text, const char *needle)
-{
-	const char *p = strstr(text, needle);
-	int line, col;
-
-	if (!p)
-		return 0;
-	json_position(text, (size_t)(p - text), &line, &col);
-	return line;
-}
-
 /*
  * A person may edit engine/checkpoint.json while no engine runs: change a
  * queued spec's priority, or remove it (the node is cancelled). Only a
  * checkpoint of the same seq as tree.json is read; an older one is a
- * checkpoint cut short by a crash and is ignored.
+ * checkpoint cut short by a crash and is ignored. The file is walked spec
+ * by spec, like tree.json, so a queue of 10^5 specs costs little memory.
  */
+struct cp_load {
+	struct workdir *w;
+	const char *path, *text;
+	struct json_lines lines;
+	bool have_seq;
+	double seq;
+	const char *queue; /* raw bytes of "queue" */
+	size_t queue_len;
+	bool *listed;
+};
+
+static int cp_member_cb(void *ctx, const char *key, const char *val, size_t len, size_t off,
+			struct err *e)
+{
+	struct cp_load *c = ctx;
+	int line = json_lines_at(&c->lines, off);
+
+	if (!strcmp(key, "seq")) {
+		cJSON *j = cJSON_ParseWithLength(val, len);
+		c->have_seq = cJSON_IsNumber(j) && j->valuedouble >= 0;
+		c->seq = c->have_seq ? j->valuedouble : 0;
+		cJSON_Delete(j);
+		if (!c->have_seq) {
+			err_set(e, "%s:%d: \"seq\" must be a number; restore the file or remove it",
+				c->path, line);
+			return -1;
+		}
+	} else if (!strcmp(key, "queue")) {
+		if (val[0] != '[') {
+			err_set(e, "%s:%d: \"queue\" must be an array of specs", c->path, line);
+			return -1;
+		}
+		c->queue = val;
+		c->queue_len = len;
+	} else if (strcmp(key, "version") && strcmp(key, "running")) {
+		err_set(e, "%s:%d: unknown key \"%s\"; the file holds version, seq, queue, running",
+			c->path, line, key);
+		return -1;
+	}
+	return 0;
+}
+
+static int cp_spec_cb(void *ctx, const char *el, size_t len, size_t off, struct err *e)
+{
+	struct cp_load *c = ctx;
+	struct workdir *w = c->w;
+	char what[4200];
+	const char *id = NULL;
+	long prio;
+	int rc = -1;
+
+	snprintf(what, sizeof what, "%s:%d", c->path, json_lines_at(&c->lines, off));
+	cJSON *spec = json_parse(el, len, what, e);
+	if (!spec)
+		return -1;
+	if (!cJSON_IsObject(spec) || json_get_str(spec, "id", what, &id, e) != 1) {
+		err_set(e, "%s: every queue entry needs an \"id\"; put back the one you removed",
+			what);
+		goto out;
+	}
+	struct node *n = tree_find(&w->tree, id);
+	if (!n || !(n->status == ST_QUEUED || n->status == ST_PAUSED)) {
+		err_set(e, "%s: \"%s\" is not a queued node; only queued specs may stay in \"queue\"",
+			what, id);
+		goto out;
+	}
+	if (c->listed[n->id]) {
+		err_set(e, "%s: \"%s\" is listed twice; keep one", what, id);
+		goto out;
+	}
+	c->listed[n->id] = true;
+	int r = json_get_int(spec, "priority", what, -1000000, 1000000, &prio, e);
+	if (r < 0) {
+		err_suffix(e, " (lower runs first)");
+		goto out;
+	}
+	if (r == 1 && prio != n->priority) {
+		n->priority = (int)prio;
+		n->dirty = true;
+		w->edits++;
+	}
+	rc = 0;
+out:
+	cJSON_Delete(spec);
+	return rc;
+}
+
 static int load_checkpoint_edits(struct workdir *w, struct err *e)
 {
 	char *path = workdir_file(w, CHECKPOINT_FILE);
 	size_t len;
 	char *text = NULL;
-	cJSON *doc = NULL;
 	uint32_t *order = NULL;
-	bool *listed = NULL;
+	struct cp_load c = {w, path, NULL, {0}, false, 0, NULL, 0, NULL};
 	int rc = -1;
 
 	if (!fs_exists(path)) {
@@ -192,78 +274,34 @@ static int load_checkpoint_edits(struct workdir *w, struct err *e)
 		goto out;
 	}
 	text = fs_read(path, &len, e);
-	if (!text || !(doc = json_parse(text, len, path, e)))
+	if (!text)
 		goto out;
-	double seq;
-	if (!cJSON_IsObject(doc) || json_get_num(doc, "seq", path, &seq, e) != 1) {
-		err_set(e, "%s: needs a number \"seq\"; restore the file or remove it", path);
-		goto out;
-	}
-	if ((uint64_t)seq != w->tree_seq) {
+	/* Unchanged since hypotop wrote it: nothing to apply. */
+	if (w->checkpoint_hash && hash64(text, len) == w->checkpoint_hash) {
 		rc = 0;
 		goto out;
 	}
-	for (const cJSON *m = doc->child; m; m = m->next)
-		if (strcmp(m->string, "version") && strcmp(m->string, "seq") &&
-		    strcmp(m->string, "queue") && strcmp(m->string, "running")) {
-			err_set(e, "%s:%d: unknown key \"%s\"; the file holds version, seq, queue, "
-				   "running",
-				path, line_of(text, m->string), m->string);
-			goto out;
-		}
-	const cJSON *q = cJSON_GetObjectItemCaseSensitive(doc, "queue");
-	if (q && !cJSON_IsArray(q)) {
-		err_set(e, "%s:%d: \"queue\" must be an array of specs", path, line_of(text, "queue"));
+	c.text = text;
+	json_lines_init(&c.lines, text);
+	if (json_walk_object(text, len, path, cp_member_cb, &c, e) < 0)
+		goto out;
+	if (!c.have_seq) {
+		err_set(e, "%s: needs a number \"seq\"; restore the file or remove it", path);
 		goto out;
 	}
-	listed = xcalloc(w->tree.len + 1, sizeof *listed);
-	const cJSON *spec;
-	cJSON_ArrayForEach(spec, q)
-	{
-		const char *id = NULL;
-		long prio;
-		char what[4200];
-		if (!cJSON_IsObject(spec) || json_get_str(spec, "id", path, &id, e) != 1) {
-			err_set(e, "%s: every queue entry needs an \"id\"; put back the one you "
-				   "removed the id from",
-				path);
-			goto out;
-		}
-		/* Lines are looked up only for a message: a big queue loads in linear time. */
-		char needle[64];
-		snprintf(needle, sizeof needle, "\"%s\"", id);
-#define AT() (snprintf(what, sizeof what, "%s:%d", path, line_of(text, needle)), what)
-		struct node *n = tree_find(&w->tree, id);
-		if (!n || !(n->status == ST_QUEUED || n->status == ST_PAUSED)) {
-			err_set(e, "%s: \"%s\" is not a queued node; only queued specs may stay in "
-				   "\"queue\"",
-				AT(), id);
-			goto out;
-		}
-		if (listed[n->id]) {
-			err_set(e, "%s: \"%s\" is listed twice; keep one", AT(), id);
-			goto out;
-		}
-		listed[n->id] = true;
-		int r = json_get_int(spec, "priority", path, -1000000, 1000000, &prio, e);
-		if (r < 0) {
-			err_set(e, "%s: %s: \"priority\" must be a whole number from -1000000 to "
-				   "1000000 (lower runs first)",
-				AT(), id);
-			goto out;
-		}
-#undef AT
-		if (r == 1 && prio != n->priority) {
-			n->priority = (int)prio;
-			n->dirty = true;
-			w->edits++;
-		}
+	if ((uint64_t)c.seq != w->tree_seq) {
+		rc = 0;
+		goto out;
 	}
+	c.listed = xcalloc(w->tree.len + 1, sizeof *c.listed);
+	if (c.queue &&
+	    json_walk_array(text, c.queue, c.queue_len, path, cp_spec_cb, &c, e) < 0)
+		goto out;
 	/* Specs removed from the queue are cancelled. */
 	size_t nq = queue_order(&w->tree, &order);
 	for (size_t i = 0; i < nq; i++) {
 		struct node *n = &w->tree.nodes[order[i]];
-		if (listed[n->id])
+		if (c.listed[n->id])
 			continue;
 		n->status = ST_CANCELLED;
 		node_set_str(&n->failure_kind, "cancelled");
@@ -274,8 +312,7 @@ static int load_checkpoint_edits(struct workdir *w, struct err *e)
 	rc = 0;
 out:
 	free(order);
-	free(listed);
-	cJSON_Delete(doc);
+	free(c.listed);
 	free(text);
 	free(path);
 	return rc;
@@ -501,11 +538,13 @@ static int write_file(struct workdir *w, const char *rel, const struct buf *b, s
 	return rc;
 }
 
-static void tree_to_json(struct workdir *w, struct buf *b)
+static void tree_to_json(struct workdir *w, uint64_t cp_hash, struct buf *b)
 {
 	bool first = true;
 
-	buf_printf(b, "{\"version\":1,\"seq\":%llu,\"state\":", (unsigned long long)w->seq);
+	buf_printf(b, "{\"version\":1,\"seq\":%llu,\"checkpoint_hash\":\"%016" PRIx64 "\","
+		      "\"state\":",
+		   (unsigned long long)w->seq, cp_hash);
 	state_to_json(&w->st, b);
 	buf_adds(b, ",\"nodes\":[");
 	for (uint32_t i = 0; i < w->tree.len; i++) {
@@ -569,20 +608,23 @@ static void state_file_json(struct workdir *w, struct buf *b)
 
 int workdir_checkpoint(struct workdir *w, struct err *e)
 {
-	struct buf b;
+	struct buf b, cp;
 	int rc = -1;
 
 	/* Events recorded but not committed go into the checkpoint too. */
 	if (journal_commit(&w->journal, e) < 0)
 		return -1;
+	/* tree.json first, naming the checkpoint.json that follows it. */
 	buf_init(&b);
-	tree_to_json(w, &b);
+	buf_init(&cp);
+	checkpoint_to_json(w, &cp);
+	uint64_t h = hash64(cp.data, cp.len);
+	tree_to_json(w, h, &b);
 	if (write_file(w, TREE_FILE, &b, e) < 0)
 		goto out;
-	buf_reset(&b);
-	checkpoint_to_json(w, &b);
-	if (write_file(w, CHECKPOINT_FILE, &b, e) < 0)
+	if (write_file(w, CHECKPOINT_FILE, &cp, e) < 0)
 		goto out;
+	w->checkpoint_hash = h;
 	buf_reset(&b);
 	state_file_json(w, &b);
 	if (write_file(w, STATE_FILE, &b, e) < 0)
@@ -594,6 +636,7 @@ int workdir_checkpoint(struct workdir *w, struct err *e)
 	rc = 0;
 out:
 	buf_free(&b);
+	buf_free(&cp);
 	return rc;
 }
 

@@ -53,8 +53,15 @@ int json_lines_at(struct json_lines *jl, size_t off)
 {
 	if (off < jl->off)
 		json_lines_init(jl, jl->text);
-	for (; jl->off < off && jl->text[jl->off]; jl->off++)
-		jl->line += jl->text[jl->off] == '\n';
+	while (jl->off < off) {
+		const char *nl = memchr(jl->text + jl->off, '\n', off - jl->off);
+		if (!nl) {
+			jl->off = off;
+			break;
+		}
+		jl->line++;
+		jl->off = (size_t)(nl - jl->text) + 1;
+	}
 	return jl->line;
 }
 
@@ -138,6 +145,21 @@ static size_t skip_ws(const char *p, size_t i, size_t len)
 	return i;
 }
 
+/* Index of the '"' closing the string whose body starts at p[i], or 0. */
+static size_t string_end(const char *p, size_t i, size_t len)
+{
+	while (i < len) {
+		/* Strings are most of the bytes: let the library scan them. */
+		i += strcspn(p + i, "\"\\");
+		if (i >= len || !p[i])
+			return 0;
+		if (p[i] == '"')
+			return i;
+		i += 2; /* a backslash and the character it escapes */
+	}
+	return 0;
+}
+
 /* End (exclusive) of the JSON value starting at p[i], or 0 if malformed. */
 static size_t value_end(const char *p, size_t i, size_t len)
 {
@@ -154,10 +176,8 @@ static size_t value_end(const char *p, size_t i, size_t len)
 	for (size_t j = i; j < len; j++) {
 		char c = p[j];
 		if (c == '"') {
-			for (j++; j < len && p[j] != '"'; j++)
-				if (p[j] == '\\')
-					j++;
-			if (j >= len)
+			j = string_end(p, j + 1, len);
+			if (!j)
 				return 0;
 			if (depth == 0)
 				return j + 1;
@@ -207,7 +227,7 @@ int json_walk_object(const char *text, size_t len, const char *what, json_member
 		size_t vend = value_end(text, i, len);
 		if (!vend) {
 			cJSON_Delete(k);
-			parse_error(what, text, len, i, "malformed JSON: malformed JSON value", e);
+			parse_error(what, text, len, i, "malformed JSON", e);
 			return -1;
 		}
 		int rc = fn(ctx, k->valuestring, text + i, vend - i, i, e);
@@ -237,7 +257,7 @@ int json_walk_array(const char *text, const char *val, size_t vlen, const char *
 		    json_elem_fn fn, void *ctx, struct err *e)
 {
 	size_t base = (size_t)(val - text), i = skip_ws(val, 0, vlen);
-	size_t tlen = base + vlen;
+	size_t tlen = strlen(text);
 
 	if (i >= vlen || val[i] != '[') {
 		parse_error(what, text, tlen, base + i, "malformed JSON: expected a JSON array", e);
@@ -249,7 +269,7 @@ int json_walk_array(const char *text, const char *val, size_t vlen, const char *
 	for (;;) {
 		size_t end = value_end(val, i, vlen);
 		if (!end) {
-			parse_error(what, text, tlen, base + i, "malformed JSON: malformed JSON value", e);
+			parse_error(what, text, tlen, base + i, "malformed JSON", e);
 			return -1;
 		}
 		if (fn(ctx, val + i, end - i, base + i, e) < 0)
@@ -266,11 +286,9 @@ int json_walk_array(const char *text, const char *val, size_t vlen, const char *
 	}
 }
 
-int json_get_str(const cJSON *o, const char *key, const char *what, const char **out,
-		 struct err *e)
+int json_str(const cJSON *v, const char *key, const char *what, const char **out,
+	     struct err *e)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
 	if (!v || cJSON_IsNull(v))
 		return 0;
 	if (!cJSON_IsString(v)) {
@@ -281,11 +299,8 @@ int json_get_str(const cJSON *o, const char *key, const char *what, const char *
 	return 1;
 }
 
-int json_get_num(const cJSON *o, const char *key, const char *what, double *out,
-		 struct err *e)
+int json_num(const cJSON *v, const char *key, const char *what, double *out, struct err *e)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
 	if (!v || cJSON_IsNull(v))
 		return 0;
 	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) {
@@ -296,11 +311,11 @@ int json_get_num(const cJSON *o, const char *key, const char *what, double *out,
 	return 1;
 }
 
-int json_get_int(const cJSON *o, const char *key, const char *what, long lo, long hi,
-		 long *out, struct err *e)
+int json_int(const cJSON *v, const char *key, const char *what, long lo, long hi, long *out,
+	     struct err *e)
 {
 	double d;
-	int rc = json_get_num(o, key, what, &d, e);
+	int rc = json_num(v, key, what, &d, e);
 
 	if (rc <= 0)
 		return rc;
@@ -313,11 +328,8 @@ int json_get_int(const cJSON *o, const char *key, const char *what, long lo, lon
 	return 1;
 }
 
-int json_get_bool(const cJSON *o, const char *key, const char *what, bool *out,
-		  struct err *e)
+int json_bool(const cJSON *v, const char *key, const char *what, bool *out, struct err *e)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
 	if (!v || cJSON_IsNull(v))
 		return 0;
 	if (!cJSON_IsBool(v)) {
@@ -326,6 +338,32 @@ int json_get_bool(const cJSON *o, const char *key, const char *what, bool *out,
 	}
 	*out = cJSON_IsTrue(v);
 	return 1;
+}
+
+#define MEMBER(o, key) cJSON_GetObjectItemCaseSensitive(o, key)
+
+int json_get_str(const cJSON *o, const char *key, const char *what, const char **out,
+		 struct err *e)
+{
+	return json_str(MEMBER(o, key), key, what, out, e);
+}
+
+int json_get_num(const cJSON *o, const char *key, const char *what, double *out,
+		 struct err *e)
+{
+	return json_num(MEMBER(o, key), key, what, out, e);
+}
+
+int json_get_int(const cJSON *o, const char *key, const char *what, long lo, long hi,
+		 long *out, struct err *e)
+{
+	return json_int(MEMBER(o, key), key, what, lo, hi, out, e);
+}
+
+int json_get_bool(const cJSON *o, const char *key, const char *what, bool *out,
+		  struct err *e)
+{
+	return json_bool(MEMBER(o, key), key, what, out, e);
 }
 
 void json_append(struct buf *b, const cJSON *j)
