@@ -8,6 +8,7 @@
 #define HYPOTOP_VCS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "hypotop/util.h"
 
@@ -22,5 +23,38 @@ void vcs_shutdown(void);
  * of a work tree), and whether tracked files differ from it.
  */
 int vcs_head(const char *dir, char oid[VCS_OID_HEX], bool *dirty, struct err *e);
+
+/*
+ * Make a node's commit without touching any work tree: `change` (the
+ * node's change as JSON text; NULL for none) is applied to the tree of
+ * commit `parent`, committed with `message`, and branch `branch` (such as
+ * "hypotop/n0003") is created at it. With no change the branch points at
+ * parent itself. Idempotent: when the branch exists already (a restart
+ * after a crash), its commit is returned and nothing is made. `params_file`
+ * is the search space's param file, for changes of kind "params".
+ *
+ * A change that is refused sets *kind: "patch_rejected" (a path outside
+ * the tree, in .git, or through a symlink), "patch_conflict" (the patch
+ * does not apply) or "params_invalid" (no such param file or parameter,
+ * or the file does not parse); other failures leave *kind NULL.
+ */
+int vcs_commit_change(const char *repo_dir, const char *parent, const char *change,
+		      const char *params_file, const char *branch, const char *message,
+		      char oid[VCS_OID_HEX], const char **kind, struct err *e);
+
+/* Check out commit in a new linked work tree `name` at path (replacing a
+ * stale one of that name), and remove it again. */
+int vcs_worktree_add(const char *repo_dir, const char *name, const char *path,
+		     const char *branch, struct err *e);
+int vcs_worktree_remove(const char *repo_dir, const char *name, const char *path,
+			struct err *e);
+
+/* The bytes of path at commit; NUL-terminated, caller frees. */
+int vcs_read_file(const char *repo_dir, const char *commit, const char *path, char **text,
+		  size_t *len, struct err *e);
+
+/* Unified diff (git format) from commit `from` to commit `to`; caller frees. */
+int vcs_diff(const char *repo_dir, const char *from, const char *to, char **text,
+	     struct err *e);
 
 #endif
