@@ -20,7 +20,9 @@ ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DHYPOTOP_VERSION='"$(VERSION)"' $(WARN) \
 LIBS    := $(PKG_LIBS) -lpthread -lm
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-LIB_SRC := $(sort $(wildcard src/*/*.c))
+DEMO_FILES := examples/quickstart/train.py examples/quickstart/hparams.json \
+              examples/quickstart/hypotop.json
+LIB_SRC := $(sort $(wildcard src/*/*.c)) build/gen/demo_files.c
 SRC     := src/main.c $(LIB_SRC)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
@@ -50,6 +52,10 @@ build/asan/%.o: %.c $(wildcard include/hypotop/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC   $< (sanitizers)"; $(CC) $(ALL_CFLAGS) -O1 $(SAN) -c -o $@ $<
 
+build/gen/demo_files.c: $(DEMO_FILES) scripts/embed.sh
+	@mkdir -p $(dir $@)
+	@echo "  GEN  $@"; sh scripts/embed.sh $@ $(DEMO_FILES)
+
 build/libhypotop.a: $(LIB_OBJ)
 	@rm -f $@; ar rcs $@ $^
 
@@ -70,6 +76,9 @@ build/tools/%: tests/tools/%.c build/libhypotop.a
 
 check: hypotop $(UNITS) $(ASAN_UNITS) $(TOOLS)
 	@sh tests/run.sh
+
+demo: hypotop
+	./hypotop demo
 
 bench: hypotop $(TOOLS)
 	@sh tests/bench/run.sh

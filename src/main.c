@@ -35,6 +35,8 @@ static const struct command {
 	{"cancel", cmd_queue, NULL, NULL},
 	{"prio", cmd_queue, NULL, NULL},
 	{"retry", cmd_queue, NULL, NULL},
+	{"demo", cmd_demo, "[DIR]",
+	 "the quickstart example on this machine: no network, no API key"},
 	{"config-keys", cmd_config_keys, "[--man]", "every config.json key with its meaning"},
 };
 
@@ -85,7 +87,7 @@ static void help(void)
 
 int main(int argc, char **argv)
 {
-	setlocale(LC_ALL, "");
+	setlocale(LC_CTYPE, "");
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {
 		help();

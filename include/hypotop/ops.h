@@ -22,12 +22,15 @@
 	X(ADD, "add", "NODE HYPOTHESIS [--name SLUG] [--priority N] [--param K=V]... "  \
 		      "[--patch FILE]",                                                 \
 	  ~OPS_ST(CANCELLED), "add a hypothesis of your own as a child of NODE")             \
-	X(PAUSE, "pause", "NODE", OPS_ST(QUEUED), "hold a queued node; it is skipped until resumed") \
-	X(RESUME, "resume", "NODE", OPS_ST(PAUSED), "put a paused node back in the queue")   \
-	X(CANCEL, "cancel", "NODE", OPS_ST(QUEUED) | OPS_ST(PAUSED), "cancel a queued or paused node") \
+	X(PAUSE, "pause", "NODE", OPS_ST(QUEUED) | OPS_ST(BUILDING) | OPS_ST(RUNNING),          \
+	  "hold a queued node (skipped until resumed) or stop a running one (SIGSTOP)")   \
+	X(RESUME, "resume", "NODE", OPS_ST(PAUSED), "put a paused node back in the queue, or continue a stopped job")   \
+	X(CANCEL, "cancel", "NODE",                                                      \
+	  OPS_ST(QUEUED) | OPS_ST(PAUSED) | OPS_ST(PREPARING) | OPS_ST(BUILDING) | OPS_ST(RUNNING), \
+	  "cancel a node; a running job is killed (its branch and log are kept)")        \
 	X(PRIO, "prio", "NODE PRIORITY", OPS_ST(QUEUED) | OPS_ST(PAUSED),                          \
 	  "set a queued node's priority (lower runs first)")                            \
-	X(RETRY, "retry", "NODE", OPS_ST(COMPLETED) | OPS_ST(FAILED) | OPS_ST(CANCELLED),              \
+	X(RETRY, "retry", "NODE [--priority N]", OPS_ST(COMPLETED) | OPS_ST(FAILED) | OPS_ST(CANCELLED), \
 	  "queue a copy of a finished node")
 
 enum op_kind {
@@ -63,11 +66,15 @@ int op_from_json(struct op *op, const cJSON *j, struct err *e);
 /*
  * Check op against w and record it. On success *result is the node it
  * made or changed. A refusal names the node, its status and what is
- * allowed.
+ * allowed. `live`: an engine applies it and will act on running jobs;
+ * without one, operations on running nodes are refused.
  */
-int op_apply(struct workdir *w, const struct op *op, uint32_t *result, struct err *e);
+int op_apply(struct workdir *w, const struct op *op, bool live, uint32_t *result,
+	     struct err *e);
 
-/* A slug from free text: lowercase words joined by '-', at most 32 bytes. */
+/* A slug from free text: lowercase words joined by '-', cut after a whole
+ * word near 32 bytes. slug_ok: 1-48 of [a-z0-9-]. */
 char *slugify(const char *text);
+bool slug_ok(const char *s);
 
 #endif

@@ -58,6 +58,7 @@ struct node {
 	bool has_metric;
 	bool dirty;         /* changed since the per-node files were written */
 	int64_t created;    /* ms since the epoch */
+	int64_t started, finished; /* of its run; 0 until known */
 	double metric;
 	char *name;         /* slug */
 	char *hypothesis;

@@ -53,6 +53,10 @@ int vcs_worktree_remove(const char *repo_dir, const char *name, const char *path
 int vcs_read_file(const char *repo_dir, const char *commit, const char *path, char **text,
 		  size_t *len, struct err *e);
 
+/* git init dir and commit everything in it to HEAD. */
+int vcs_create_repo(const char *dir, const char *message, char oid[VCS_OID_HEX],
+		    struct err *e);
+
 /* Unified diff (git format) from commit `from` to commit `to`; caller frees. */
 int vcs_diff(const char *repo_dir, const char *from, const char *to, char **text,
 	     struct err *e);

@@ -31,6 +31,8 @@ struct run_state {
 	double llm_usd;
 	double gpu_seconds;
 	uint32_t best;            /* NODE_NONE until a kept best exists */
+	uint32_t best_at_round;   /* the best when the newest round was planned */
+	long judged;              /* the newest round patience has judged */
 };
 
 struct workdir {

@@ -143,7 +143,9 @@ int cmd_init(int argc, char **argv)
 	config_free(&cfg);
 	config_fill_defaults(doc);
 	if (workdir_create(workdir, doc, oid, &e) < 0) {
-		cmd_fail(EXIT_USAGE, "%s", e.msg);
+		/* An existing folder is bad input; anything else failed at run time. */
+		status = strstr(e.msg, "already exists") ? EXIT_USAGE : EXIT_RUNTIME;
+		cmd_fail(status, "%s", e.msg);
 		goto out;
 	}
 	if (dirty)
@@ -160,8 +162,12 @@ out:
 int cmd_config_keys(int argc, char **argv)
 {
 	struct buf b;
-	bool man = argc > 1 && !strcmp(argv[1], "--man");
+	bool man = argc == 2 && !strcmp(argv[1], "--man");
 
+	if (argc > 2 || (argc == 2 && !man)) {
+		cmd_usage("config-keys", 1);
+		return EXIT_USAGE;
+	}
 	buf_init(&b);
 	config_print_reference(&b, man);
 	fputs(b.data, stdout);

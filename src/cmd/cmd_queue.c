@@ -65,10 +65,16 @@ static int parse_args(int argc, char **argv, struct op *op, const char **workdir
 	op->kind = (enum op_kind)op_parse_name(argv[0]);
 	add = op->kind == OP_ADD;
 	want = add || op->kind == OP_PRIO ? 3 : 2;
+	bool only_args = false;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *val = NULL;
 		long num;
-		if (a[0] != '-' || !a[1] || parse_long(a, -1000000, 1000000, &num) == 0) {
+		if (!only_args && !strcmp(a, "--")) {
+			only_args = true;
+			continue;
+		}
+		if (only_args || a[0] != '-' || !a[1] ||
+		    parse_long(a, -1000000, 1000000, &num) == 0) {
 			if (npos == want) {
 				err_set(e, "%s: unexpected argument \"%s\"", argv[0], a);
 				return -1;
@@ -168,7 +174,10 @@ static int apply_offline(const char *workdir, const struct op *op, struct err *e
 
 	if (rc != WD_OK)
 		return rc;
-	if (op_apply(&w, op, &id, e) < 0 || workdir_commit(&w, e) < 0) {
+	/* Without an engine the checkpoint is folded at once, so that
+	 * engine/checkpoint.json always shows the queue a person may edit. */
+	if (op_apply(&w, op, false, &id, e) < 0 || workdir_commit(&w, e) < 0 ||
+	    workdir_checkpoint(&w, e) < 0) {
 		workdir_close(&w);
 		return WD_FAIL;
 	}

@@ -2,6 +2,7 @@
 #include "hypotop/config.h"
 
 #include <math.h>
+#include <regex.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,9 +157,9 @@ static int check_range(struct ctx *x, const struct ckey *k, const cJSON *v, cons
 	}
 	if (d < k->lo || d > k->hi) {
 		if (k->hi >= BIG)
-			err_set(x->e, "%s must be at least %g (got %g)", at, k->lo, d);
+			err_set(x->e, "%s must be at least %.15g (got %g)", at, k->lo, d);
 		else
-			err_set(x->e, "%s must be from %g to %g (got %g)", at, k->lo, k->hi, d);
+			err_set(x->e, "%s must be from %.15g to %.15g (got %g)", at, k->lo, k->hi, d);
 		return -1;
 	}
 	return 0;
@@ -297,6 +298,24 @@ static int check_value(struct ctx *x, const struct ckey *k, const cJSON *v, cons
 			} else if (!cJSON_IsString(m)) {
 				err_set(x->e, "%s must be a string", sub);
 				return -1;
+			} else {
+				/* A pattern must compile and capture the value. */
+				regex_t re;
+				int rc = regcomp(&re, m->valuestring, REG_EXTENDED);
+				if (rc != 0) {
+					char why[128];
+					regerror(rc, &re, why, sizeof why);
+					err_set(x->e, "%s: bad regex: %s", sub, why);
+					return -1;
+				}
+				size_t groups = re.re_nsub;
+				regfree(&re);
+				if (groups < 1) {
+					err_set(x->e, "%s: the regex needs a group, as in "
+						      "\"acc: ([0-9.]+)\", around the value",
+						sub);
+					return -1;
+				}
 			}
 		}
 		return 0;
@@ -492,9 +511,9 @@ void config_print_reference(struct buf *b, bool man)
 		char range[96] = "";
 		if (k->type == CT_INT || k->type == CT_NUM) {
 			if (k->hi >= BIG)
-				snprintf(range, sizeof range, ", at least %g", k->lo);
+				snprintf(range, sizeof range, ", at least %.15g", k->lo);
 			else
-				snprintf(range, sizeof range, ", %g to %g", k->lo, k->hi);
+				snprintf(range, sizeof range, ", %.15g to %.15g", k->lo, k->hi);
 		}
 		if (man) {
 			buf_adds(b, ".TP\n.B ");

@@ -10,12 +10,15 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hypotop/ctl.h"
 #include "hypotop/json.h"
 #include "hypotop/loop.h"
+#include "hypotop/fsutil.h"
 #include "hypotop/ops.h"
+#include "hypotop/sched.h"
 #include "hypotop/workdir.h"
 
 struct client {
@@ -27,26 +30,47 @@ struct client {
 
 struct engine {
 	struct workdir wd;
+	struct sched sched;
+	bool sched_ready;
 	struct loop *loop;
 	int sig_fd, ctl_fd;
 	struct client *clients;
 	bool headless;
 	int exit_status;
+	FILE *log; /* logs/hypotop.log */
 };
+
+/* One line for the person: stderr when headless, and logs/hypotop.log. */
+static void log_line(void *ctx, const char *msg)
+{
+	struct engine *en = ctx;
+	struct buf b;
+
+	buf_init(&b);
+	buf_add_safe(&b, msg);
+	if (en->headless)
+		fprintf(stderr, "hypotop: %s\n", b.data);
+	if (en->log) {
+		char stamp[32];
+		time_t now = time(NULL);
+		strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", localtime(&now));
+		fprintf(en->log, "%s %s\n", stamp, b.data);
+		fflush(en->log);
+	}
+	buf_free(&b);
+}
 
 static void say(struct engine *en, const char *fmt, ...) PRINTF_LIKE(2, 3);
 
 static void say(struct engine *en, const char *fmt, ...)
 {
+	char msg[1024];
 	va_list ap;
 
-	if (!en->headless)
-		return;
 	va_start(ap, fmt);
-	fputs("hypotop: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	log_line(en, msg);
 }
 
 static void client_close(struct engine *en, struct client *c)
@@ -92,9 +116,10 @@ static void handle_request(struct engine *en, struct client *c, const char *line
 		return;
 	}
 	cJSON_Delete(j);
-	if (op_apply(&en->wd, &op, &id, &e) < 0) {
+	if (op_apply(&en->wd, &op, true, &id, &e) < 0) {
 		answer(c, false, NULL, NULL, e.msg);
 	} else {
+		sched_node_changed(&en->sched, id);
 		char nid[NODE_ID_LEN];
 		node_id_format(id, nid);
 		answer(c, true, nid, status_name(en->wd.tree.nodes[id].status), NULL);
@@ -162,6 +187,7 @@ static void on_signal(struct loop *l, int fd, short revents, void *ctx)
 		if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM) {
 			say(en, "%s: stopping; running jobs keep running",
 			    si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+			en->sched.stopping = true;
 			loop_stop(l);
 		}
 	}
@@ -176,6 +202,8 @@ static void after_round(struct loop *l, void *ctx)
 	struct engine *en = ctx;
 	struct err e = {{0}};
 
+	if (en->sched_ready)
+		sched_step(&en->sched);
 	if (workdir_commit(&en->wd, &e) < 0) {
 		fprintf(stderr, "hypotop: %s\n", e.msg);
 		en->exit_status = EXIT_RUNTIME;
@@ -189,6 +217,18 @@ static void after_round(struct loop *l, void *ctx)
 		(void)!send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		client_close(en, c);
 	}
+	if (en->headless && en->sched.done) {
+		say(en, "done: %s", en->sched.stop_reason);
+		loop_stop(l);
+	}
+}
+
+static void on_wake(struct loop *l, void *ctx)
+{
+	struct engine *en = ctx;
+
+	(void)l;
+	bg_deliver(en->sched.git);
 }
 
 int engine_main(const struct engine_opts *o)
@@ -203,14 +243,27 @@ int engine_main(const struct engine_opts *o)
 	int rc = workdir_open(&en.wd, o->workdir, WD_WRITE, "engine", &e);
 	if (rc != WD_OK) {
 		fprintf(stderr, "hypotop: %s\n", e.msg);
-		return EXIT_USAGE;
+		return rc == WD_BUSY || !fs_is_dir(o->workdir) || strstr(e.msg, ".json") ||
+				       strstr(e.msg, "workdir")
+			       ? EXIT_USAGE
+			       : EXIT_RUNTIME;
 	}
+	char *logpath = workdir_file(&en.wd, "logs/hypotop.log");
+	en.log = fopen(logpath, "ae");
+	free(logpath);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	en.sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	en.loop = loop_new();
+	if (en.loop && sched_init(&en.sched, &en.wd, en.loop, log_line, &en, &e) < 0) {
+		fprintf(stderr, "hypotop: %s\n", e.msg);
+		sched_free(&en.sched);
+		en.exit_status = EXIT_USAGE;
+		goto out;
+	}
+	en.sched_ready = en.loop != NULL;
 	en.ctl_fd = ctl_listen(en.wd.path, &e);
 	if (en.sig_fd < 0 || !en.loop || en.ctl_fd < 0) {
 		fprintf(stderr, "hypotop: %s\n", e.msg[0] ? e.msg : strerror(errno));
@@ -231,18 +284,28 @@ int engine_main(const struct engine_opts *o)
 	loop_watch(en.loop, en.sig_fd, POLLIN, on_signal, &en);
 	loop_watch(en.loop, en.ctl_fd, POLLIN, on_accept, &en);
 	loop_set_after(en.loop, after_round, &en);
-	if (loop_run(en.loop) < 0) {
+	loop_set_wake(en.loop, on_wake, &en);
+	sched_start(&en.sched);
+	after_round(en.loop, &en);
+	if (!en.sched.done && loop_run(en.loop) < 0) {
 		fprintf(stderr, "hypotop: poll: %s\n", strerror(errno));
 		en.exit_status = EXIT_RUNTIME;
 	}
 	ctl_unlink(en.wd.path);
+	en.sched.stopping = true;
+	sched_free(&en.sched); /* waits for the git task in progress */
+	en.sched_ready = false;
 	lock_clear(en.wd.lock_fd);
 	if (workdir_checkpoint(&en.wd, &e) < 0 ||
-	    workdir_set_engine_state(&en.wd, "interrupted", &e) < 0) {
+	    workdir_set_engine_state(&en.wd, en.sched.done ? "stopped" : "interrupted", &e) < 0) {
 		fprintf(stderr, "hypotop: %s\n", e.msg);
 		en.exit_status = EXIT_RUNTIME;
 	}
 out:
+	if (en.sched_ready)
+		sched_free(&en.sched);
+	if (en.log)
+		fclose(en.log);
 	while (en.clients)
 		client_close(&en, en.clients);
 	if (en.ctl_fd >= 0)

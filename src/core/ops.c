@@ -93,20 +93,36 @@ int op_from_json(struct op *op, const cJSON *j, struct err *e)
 	return 0;
 }
 
+bool slug_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n && n <= 48 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
 char *slugify(const char *text)
 {
 	struct buf b;
+	size_t word_end = 0;
 	bool dash = false;
 
 	buf_init(&b);
-	for (const unsigned char *p = (const unsigned char *)text; *p && b.len < 32; p++) {
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
 		if (isalnum(*p)) {
-			if (dash && b.len)
+			if (dash && b.len) {
+				word_end = b.len;
 				buf_addc(&b, '-');
+			}
 			buf_addc(&b, (char)tolower(*p));
 			dash = false;
 		} else {
 			dash = true;
+		}
+		if (b.len > 32) {
+			/* Cut at the end of the last whole word. */
+			b.len = word_end ? word_end : 32;
+			b.data[b.len] = '\0';
+			break;
 		}
 	}
 	if (!b.len)
@@ -125,7 +141,8 @@ static const char *allowed_list(unsigned mask, char *buf, size_t n)
 	return buf;
 }
 
-int op_apply(struct workdir *w, const struct op *op, uint32_t *result, struct err *e)
+int op_apply(struct workdir *w, const struct op *op, bool live, uint32_t *result,
+	     struct err *e)
 {
 	const struct op_info *in = &infos[op->kind];
 	struct node *n = tree_find(&w->tree, op->node);
@@ -146,6 +163,14 @@ int op_apply(struct workdir *w, const struct op *op, uint32_t *result, struct er
 				allowed_list(in->statuses, allowed, sizeof allowed));
 		return -1;
 	}
+	enum node_status effective = n->status == ST_PAUSED ? n->resume_to : n->status;
+	if (!live && op->kind != OP_ADD && op->kind != OP_RETRY && op->kind != OP_PRIO &&
+	    status_is_active(effective)) {
+		err_set(e, "%s is %s and no engine is running to act on its job; start it with "
+			   "'hypotop run --headless %s' and try again",
+			op->node, status_name(n->status), w->path);
+		return -1;
+	}
 	switch (op->kind) {
 	case OP_ADD: {
 		if (!op->hypothesis || !op->hypothesis[strspn(op->hypothesis, " \t\n")]) {
@@ -154,6 +179,11 @@ int op_apply(struct workdir *w, const struct op *op, uint32_t *result, struct er
 		}
 		if (op->change && change_validate(op->change, "add", e) < 0)
 			return -1;
+		if (op->name && !slug_ok(op->name)) {
+			err_set(e, "add: --name \"%s\": use 1 to 48 lowercase letters, digits and '-'",
+				op->name);
+			return -1;
+		}
 		uint32_t parent = n->id;
 		struct node *c = tree_add(&w->tree, parent);
 		char *slug = op->name ? xstrdup(op->name) : slugify(op->hypothesis);

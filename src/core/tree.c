@@ -162,12 +162,14 @@ struct node *tree_add(struct tree *t, uint32_t parent)
 /* The fields of a node, in the order node_to_json writes them. */
 enum node_key {
 	K_ID, K_PARENT, K_NAME, K_HYPOTHESIS, K_CHANGE, K_PRIORITY, K_STATUS, K_RESUME_TO,
-	K_CREATED, K_COMMIT, K_WORKER, K_METRIC, K_IMPROVED, K_FAILURE, K_RETRY_OF, K__COUNT
+	K_CREATED, K_STARTED, K_FINISHED, K_COMMIT, K_WORKER, K_METRIC, K_IMPROVED, K_FAILURE,
+	K_RETRY_OF, K__COUNT
 };
 
 static const char *const node_keys[K__COUNT] = {
 	"id", "parent", "name", "hypothesis", "change", "priority", "status", "resume_to",
-	"created", "commit", "worker", "metric", "improved", "failure", "retry_of",
+	"created", "started", "finished", "commit", "worker", "metric", "improved", "failure",
+	"retry_of",
 };
 
 static int node_ref(const cJSON *v, const char *key, const char *what, uint32_t *out,
@@ -284,6 +286,14 @@ struct node *tree_load_node(struct tree *t, const cJSON *j, const char *what, st
 		return NULL;
 	tmp.priority = (int)prio;
 	tmp.created = (int64_t)d;
+	d = 0;
+	if (json_num(f[K_STARTED], "started", what, &d, e) < 0)
+		return NULL;
+	tmp.started = (int64_t)d;
+	d = 0;
+	if (json_num(f[K_FINISHED], "finished", what, &d, e) < 0)
+		return NULL;
+	tmp.finished = (int64_t)d;
 	rc = json_num(f[K_METRIC], "metric", what, &d, e);
 	if (rc < 0)
 		return NULL;
@@ -342,6 +352,8 @@ struct node *tree_load_node(struct tree *t, const cJSON *j, const char *what, st
 	n->has_metric = tmp.has_metric;
 	n->metric = tmp.metric;
 	n->created = tmp.created;
+	n->started = tmp.started;
+	n->finished = tmp.finished;
 	n->name = tmp.name;
 	n->hypothesis = tmp.hypothesis;
 	n->change = tmp.change;
@@ -386,6 +398,10 @@ void node_to_json(const struct node *n, struct buf *b)
 	if (n->status == ST_PAUSED)
 		buf_printf(b, ",\"resume_to\":\"%s\"", status_name(n->resume_to));
 	buf_printf(b, ",\"created\":%lld", (long long)n->created);
+	if (n->started)
+		buf_printf(b, ",\"started\":%lld", (long long)n->started);
+	if (n->finished)
+		buf_printf(b, ",\"finished\":%lld", (long long)n->finished);
 	put_str(b, "commit", n->commit);
 	put_str(b, "worker", n->worker);
 	if (n->has_metric)

@@ -29,27 +29,35 @@ static void state_to_json(const struct run_state *st, struct buf *b)
 {
 	char id[NODE_ID_LEN];
 
-	buf_printf(b, "{\"iteration\":%ld,\"rounds_without_gain\":%ld,\"llm_usd\":%.6f,"
-		      "\"gpu_seconds\":%.3f,\"best\":",
-		   st->iteration, st->rounds_without_gain, st->llm_usd, st->gpu_seconds);
-	if (st->best == NODE_NONE) {
-		buf_adds(b, "null}");
-	} else {
-		node_id_format(st->best, id);
-		buf_printf(b, "\"%s\"}", id);
+	buf_printf(b, "{\"iteration\":%ld,\"judged\":%ld,\"rounds_without_gain\":%ld,"
+		      "\"llm_usd\":%.6f,\"gpu_seconds\":%.3f",
+		   st->iteration, st->judged, st->rounds_without_gain, st->llm_usd, st->gpu_seconds);
+	static const char *const keys[] = {"best", "best_at_round"};
+	uint32_t ids[] = {st->best, st->best_at_round};
+	for (int i = 0; i < 2; i++) {
+		buf_printf(b, ",\"%s\":", keys[i]);
+		if (ids[i] == NODE_NONE) {
+			buf_adds(b, "null");
+		} else {
+			node_id_format(ids[i], id);
+			buf_printf(b, "\"%s\"", id);
+		}
 	}
+	buf_addc(b, '}');
 }
 
 static int state_from_json(struct run_state *st, const cJSON *j, const char *what,
 			   struct err *e)
 {
-	const char *best = NULL;
+	const char *best = NULL, *at_round = NULL;
 
 	if (!cJSON_IsObject(j)) {
 		err_set(e, "%s: \"state\" must be an object", what);
 		return -1;
 	}
 	if (json_get_int(j, "iteration", what, 0, 1L << 40, &st->iteration, e) < 0 ||
+	    json_get_int(j, "judged", what, 0, 1L << 40, &st->judged, e) < 0 ||
+	    json_get_str(j, "best_at_round", what, &at_round, e) < 0 ||
 	    json_get_int(j, "rounds_without_gain", what, 0, 1L << 40, &st->rounds_without_gain,
 			 e) < 0 ||
 	    json_get_num(j, "llm_usd", what, &st->llm_usd, e) < 0 ||
@@ -57,8 +65,9 @@ static int state_from_json(struct run_state *st, const cJSON *j, const char *wha
 	    json_get_str(j, "best", what, &best, e) < 0)
 		return -1;
 	st->best = best ? node_id_parse(best) : NODE_NONE;
-	if (best && st->best == NODE_NONE) {
-		err_set(e, "%s: \"best\": \"%s\" is not a node id", what, best);
+	st->best_at_round = at_round ? node_id_parse(at_round) : NODE_NONE;
+	if ((best && st->best == NODE_NONE) || (at_round && st->best_at_round == NODE_NONE)) {
+		err_set(e, "%s: \"best\" and \"best_at_round\" must be node ids", what);
 		return -1;
 	}
 	return 0;
@@ -396,7 +405,7 @@ static void reset_state(struct workdir *w)
 	queue_free(&w->queue);
 	queue_init(&w->queue, &w->tree);
 	memset(&w->st, 0, sizeof w->st);
-	w->st.best = NODE_NONE;
+	w->st.best = w->st.best_at_round = NODE_NONE;
 	w->seq = w->tree_seq = 0;
 	w->edits = 0;
 }
@@ -412,7 +421,7 @@ int workdir_open(struct workdir *w, const char *path, enum workdir_mode mode,
 	w->checkpoint_every = WD_CHECKPOINT_EVERY;
 	tree_init(&w->tree);
 	queue_init(&w->queue, &w->tree);
-	w->st.best = NODE_NONE;
+	w->st.best = w->st.best_at_round = NODE_NONE;
 	if (!fs_is_dir(path)) {
 		err_set(e, "%s: no such workdir; create one with 'hypotop init'", path);
 		return WD_FAIL;
@@ -464,7 +473,10 @@ int workdir_open(struct workdir *w, const char *path, enum workdir_mode mode,
 			workdir_close(w);
 			return WD_FAIL;
 		}
-		/* Fold a person's checkpoint edits into a new checkpoint. */
+		/* Fold a person's checkpoint edits into a new checkpoint, as a new
+		 * state (seq) of its own. */
+		if (w->edits)
+			w->seq++;
 		if (w->edits && workdir_checkpoint(w, e) < 0) {
 			workdir_close(w);
 			return WD_FAIL;
@@ -649,9 +661,12 @@ int workdir_set_engine_state(struct workdir *w, const char *state, struct err *e
 		if (w->tree.nodes[i].present)
 			counts[w->tree.nodes[i].status]++;
 	buf_init(&b);
-	buf_printf(&b, "{\n  \"state\": \"%s\",\n  \"pid\": %ld,\n  \"updated\": %lld,"
-		       "\n  \"counts\": {",
-		   state, (long)getpid(), (long long)now_ms());
+	buf_printf(&b, "{\n  \"state\": \"%s\",\n  \"pid\": ", state);
+	if (strcmp(state, "created"))
+		buf_printf(&b, "%ld", (long)getpid());
+	else
+		buf_adds(&b, "null");
+	buf_printf(&b, ",\n  \"updated\": %lld,\n  \"counts\": {", (long long)now_ms());
 	for (int s = 0; s < ST__COUNT; s++)
 		buf_printf(&b, "%s\"%s\": %d", s ? ", " : "", status_name(s), counts[s]);
 	buf_adds(&b, "}\n}\n");
@@ -697,7 +712,7 @@ int workdir_create(const char *path, const cJSON *config, const char *commit, st
 	w.journal.fd = -1;
 	tree_init(&w.tree);
 	queue_init(&w.queue, &w.tree);
-	w.st.best = NODE_NONE;
+	w.st.best = w.st.best_at_round = NODE_NONE;
 	buf_init(&b);
 	tmp = xasprintf("%s.init.%ld", path, (long)getpid());
 	w.path = tmp;
@@ -730,6 +745,22 @@ int workdir_create(const char *path, const cJSON *config, const char *commit, st
 					 "experiment is measured against.");
 	node_set_str(&base->commit, commit);
 	base->status = ST_QUEUED;
+	/* The fixed experiments run right after the baseline, before any planning. */
+	const cJSON *fx;
+	cJSON_ArrayForEach(fx, w.cfg.fixed_experiments)
+	{
+		struct node *n = tree_add(&w.tree, 0);
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(fx, "name");
+		node_set_str(&n->name, cJSON_IsString(v) ? v->valuestring : "fixed");
+		v = cJSON_GetObjectItemCaseSensitive(fx, "hypothesis");
+		node_set_str(&n->hypothesis, cJSON_IsString(v) ? v->valuestring : n->name);
+		v = cJSON_GetObjectItemCaseSensitive(fx, "priority");
+		n->priority = cJSON_IsNumber(v) ? (int)v->valuedouble : 0;
+		char *ch = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(fx, "change"));
+		node_set_str(&n->change, ch);
+		cJSON_free(ch);
+		n->status = ST_QUEUED;
+	}
 	char *jpath = workdir_file(&w, JOURNAL_FILE);
 	struct journal_info info = {0};
 	int jr = journal_open(&w.journal, jpath, &info, e);
@@ -738,7 +769,7 @@ int workdir_create(const char *path, const cJSON *config, const char *commit, st
 	int lr = fs_write_atomic(lock, "", 0, 0644, e);
 	free(lock);
 	if (lr < 0 || jr < 0 || workdir_checkpoint(&w, e) < 0 ||
-	    workdir_set_engine_state(&w, "stopped", e) < 0)
+	    workdir_set_engine_state(&w, "created", e) < 0)
 		goto out;
 	if (rename(tmp, path) < 0) {
 		err_set(e, "%s: cannot create: %s", path, strerror(errno));

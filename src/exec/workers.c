@@ -123,6 +123,25 @@ static int worker_cb(void *ctx, const char *el, size_t len, size_t off, struct e
 	    json_get_int(j, "slots", LINE_OF("slots"), 1, 4096, &p->slots, e) < 0 ||
 	    json_get_bool(j, "enabled", LINE_OF("enabled"), &p->enabled, e) < 0)
 		r = -1;
+	long vast = 0;
+	bool accept = false;
+	const cJSON *gpus = cJSON_GetObjectItemCaseSensitive(j, "gpus");
+	if (!r && (json_get_int(j, "vast_id", LINE_OF("vast_id"), 1, 1L << 40, &vast, e) < 0 ||
+		   json_get_bool(j, "accept_new_host_key", LINE_OF("accept_new_host_key"),
+				 &accept, e) < 0))
+		r = -1;
+	if (!r && gpus) {
+		bool ok = cJSON_IsArray(gpus);
+		const cJSON *g;
+		cJSON_ArrayForEach(g, gpus)
+		ok = ok && cJSON_IsNumber(g) && g->valuedouble >= 0 && g->valuedouble < 1024 &&
+		     g->valuedouble == (double)(long)g->valuedouble;
+		if (!ok) {
+			err_set(e, "%s: \"gpus\" must be an array of GPU indices (0 to 1023)",
+				LINE_OF("gpus"));
+			r = -1;
+		}
+	}
 	if (!r && !strcmp(kind, "ssh") && !p->host) {
 		err_set(e, "%s: an ssh worker needs \"host\"", LINE_OF("kind"));
 		r = -1;

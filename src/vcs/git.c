@@ -1,7 +1,11 @@
-/* git.c — see vcs.h. */
+/*
+ * git.c — see vcs.h: HEAD of the source tree, linked work trees, and
+ * reading commits. Making a node's commit is in apply.c.
+ */
 #include "hypotop/vcs.h"
 
 #include <git2.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hypotop/fsutil.h"
@@ -9,6 +13,8 @@
 void vcs_init(void)
 {
 	git_libgit2_init();
+	/* A branch must never name objects a power cut could lose. */
+	git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
 }
 
 void vcs_shutdown(void)
@@ -82,6 +88,234 @@ int vcs_head(const char *dir, char oid[VCS_OID_HEX], bool *dirty, struct err *e)
 out:
 	git_status_list_free(st);
 	git_reference_free(head);
+	git_repository_free(repo);
+	return rc;
+}
+
+static int repo_open(git_repository **repo, const char *dir, struct err *e)
+{
+	if (git_repository_open_ext(repo, dir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
+		err_set(e, "git: %s: %s", dir, git_msg());
+		return -1;
+	}
+	return 0;
+}
+
+/* The tree of a commit named by id (or any revision). */
+static int commit_tree(git_repository *repo, const char *commit, git_tree **tree,
+		       struct err *e)
+{
+	git_object *obj = NULL, *peeled = NULL;
+	int rc = 0;
+
+	if (!commit || git_revparse_single(&obj, repo, commit) < 0 ||
+	    git_object_peel(&peeled, obj, GIT_OBJECT_TREE) < 0) {
+		err_set(e, "git: commit %s: %s", commit ? commit : "(none)", git_msg());
+		rc = -1;
+	}
+	*tree = (git_tree *)peeled;
+	git_object_free(obj);
+	return rc;
+}
+
+/*
+ * Worktree names become folder names under .git/worktrees, which is
+ * removed by hand after a crash: they must be one plain component.
+ */
+static int name_ok(const char *name, struct err *e)
+{
+	if (!name || !*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..")) {
+		err_set(e, "git: worktree name \"%s\" must be one path component",
+			name ? name : "");
+		return -1;
+	}
+	return 0;
+}
+
+/* Whether removing path would remove the repository at repo_dir too. */
+static bool holds_repo(const char *path, const char *repo_dir)
+{
+	struct err ignored;
+	char *p = path_real(path, &ignored), *r = path_real(repo_dir, &ignored);
+	bool holds = p && r && !strncmp(p, r, strlen(p)) &&
+		     (r[strlen(p)] == '\0' || r[strlen(p)] == '/' || !strcmp(p, "/"));
+
+	free(p);
+	free(r);
+	return holds;
+}
+
+/* Remove what is left at path: a folder and its contents, or a file. */
+static int remove_leftover(const char *path, const char *repo_dir, struct err *e)
+{
+	if (!fs_exists(path))
+		return 0;
+	if (holds_repo(path, repo_dir)) {
+		err_set(e, "worktree %s: holds the repository %s; refusing to remove it", path,
+			repo_dir);
+		return -1;
+	}
+	if (fs_remove_tree(path) != 0 && fs_exists(path)) {
+		err_set(e, "worktree %s: cannot remove what is left there", path);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Forget worktree `name` and delete its files, whatever state it is in
+ * (valid, locked, or with its folder already gone). Metadata a crash left
+ * half-written, which git_worktree_lookup cannot read, is removed by hand.
+ */
+static int worktree_drop(git_repository *repo, const char *name, struct err *e)
+{
+	git_worktree *wt = NULL;
+	git_worktree_prune_options po = GIT_WORKTREE_PRUNE_OPTIONS_INIT;
+	int rc = 0;
+
+	po.flags = GIT_WORKTREE_PRUNE_VALID | GIT_WORKTREE_PRUNE_WORKING_TREE |
+		   GIT_WORKTREE_PRUNE_LOCKED;
+	if (git_worktree_lookup(&wt, repo, name) == 0) {
+		if (git_worktree_prune(wt, &po) < 0) {
+			err_set(e, "git: worktree %s: prune: %s", name, git_msg());
+			rc = -1;
+		}
+		git_worktree_free(wt);
+		return rc;
+	}
+	char *all = path_join(git_repository_commondir(repo), "worktrees");
+	char *meta = path_join(all, name);
+	free(all);
+	if (fs_exists(meta) && fs_remove_tree(meta) != 0 && fs_exists(meta)) {
+		err_set(e, "git: worktree %s: cannot remove %s", name, meta);
+		rc = -1;
+	}
+	free(meta);
+	return rc;
+}
+
+int vcs_worktree_add(const char *repo_dir, const char *name, const char *path,
+		     const char *branch, struct err *e)
+{
+	git_repository *repo = NULL;
+	git_reference *ref = NULL;
+	git_worktree *wt = NULL;
+	git_worktree_add_options opts = GIT_WORKTREE_ADD_OPTIONS_INIT;
+	int rc = -1;
+
+	if (name_ok(name, e) < 0 || repo_open(&repo, repo_dir, e) < 0)
+		return -1;
+	if (git_branch_lookup(&ref, repo, branch, GIT_BRANCH_LOCAL) < 0) {
+		err_set(e, "git: branch %s: %s", branch, git_msg());
+		goto out;
+	}
+	if (worktree_drop(repo, name, e) < 0 || remove_leftover(path, repo_dir, e) < 0)
+		goto out;
+	char *up = xstrdup(path), *slash = strrchr(up, '/');
+	if (slash && slash != up) {
+		*slash = '\0';
+		if (fs_mkdir_p(up, 0755, e) < 0) {
+			free(up);
+			goto out;
+		}
+	}
+	free(up);
+	opts.ref = ref;
+	if (git_worktree_add(&wt, repo, name, path, &opts) < 0) {
+		err_set(e, "git: worktree %s at %s (branch %s): %s", name, path, branch,
+			git_msg());
+		goto out;
+	}
+	rc = 0;
+out:
+	git_worktree_free(wt);
+	git_reference_free(ref);
+	git_repository_free(repo);
+	return rc;
+}
+
+int vcs_worktree_remove(const char *repo_dir, const char *name, const char *path,
+			struct err *e)
+{
+	git_repository *repo = NULL;
+	int rc = -1;
+
+	if (name_ok(name, e) < 0 || repo_open(&repo, repo_dir, e) < 0)
+		return -1;
+	if (worktree_drop(repo, name, e) == 0 && remove_leftover(path, repo_dir, e) == 0)
+		rc = 0;
+	git_repository_free(repo);
+	return rc;
+}
+
+int vcs_read_file(const char *repo_dir, const char *commit, const char *path, char **text,
+		  size_t *len, struct err *e)
+{
+	git_repository *repo = NULL;
+	git_tree *tree = NULL;
+	git_tree_entry *ent = NULL;
+	git_blob *blob = NULL;
+	int rc = -1;
+
+	*text = NULL;
+	if (repo_open(&repo, repo_dir, e) < 0)
+		return -1;
+	if (commit_tree(repo, commit, &tree, e) < 0)
+		goto out;
+	if (git_tree_entry_bypath(&ent, tree, path) < 0) {
+		err_set(e, "git: commit %s: %s: %s", commit, path, git_msg());
+		goto out;
+	}
+	if (git_tree_entry_type(ent) != GIT_OBJECT_BLOB) {
+		err_set(e, "git: commit %s: %s is not a file", commit, path);
+		goto out;
+	}
+	if (git_blob_lookup(&blob, repo, git_tree_entry_id(ent)) < 0) {
+		err_set(e, "git: commit %s: %s: %s", commit, path, git_msg());
+		goto out;
+	}
+	size_t n = (size_t)git_blob_rawsize(blob);
+	*text = xmalloc(n + 1);
+	if (n)
+		memcpy(*text, git_blob_rawcontent(blob), n);
+	(*text)[n] = '\0';
+	if (len)
+		*len = n;
+	rc = 0;
+out:
+	git_blob_free(blob);
+	git_tree_entry_free(ent);
+	git_tree_free(tree);
+	git_repository_free(repo);
+	return rc;
+}
+
+int vcs_diff(const char *repo_dir, const char *from, const char *to, char **text,
+	     struct err *e)
+{
+	git_repository *repo = NULL;
+	git_tree *a = NULL, *b = NULL;
+	git_diff *diff = NULL;
+	git_buf out = GIT_BUF_INIT;
+	int rc = -1;
+
+	*text = NULL;
+	if (repo_open(&repo, repo_dir, e) < 0)
+		return -1;
+	if (commit_tree(repo, from, &a, e) < 0 || commit_tree(repo, to, &b, e) < 0)
+		goto out;
+	if (git_diff_tree_to_tree(&diff, repo, a, b, NULL) < 0 ||
+	    git_diff_to_buf(&out, diff, GIT_DIFF_FORMAT_PATCH) < 0) {
+		err_set(e, "git: diff %s %s: %s", from, to, git_msg());
+		goto out;
+	}
+	*text = xstrndup(out.ptr ? out.ptr : "", out.size);
+	rc = 0;
+out:
+	git_buf_dispose(&out);
+	git_diff_free(diff);
+	git_tree_free(b);
+	git_tree_free(a);
 	git_repository_free(repo);
 	return rc;
 }

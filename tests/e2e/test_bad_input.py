@@ -2,6 +2,7 @@
 field and the fix, exit status 2, and every file of the workdir is left
 byte-for-byte as it was — whichever command meets it."""
 
+import json
 import os
 import subprocess
 import sys
@@ -117,12 +118,21 @@ def config_value_out_of_range():
     refused_everywhere(wd, "config.json:", '"max_concurrency"', "from 1 to 4096")
 
 
+def append_events(wd, *lines):
+    with open(os.path.join(wd, "engine/journal.jsonl"), "a") as f:
+        for line in lines:
+            f.write(line + "\n")
+
+
 @lib.test
 def journal_damaged_in_the_middle():
     wd = fresh()
-    hypotop("add", wd, "n0000", "second child")
-    edit(wd, "engine/journal.jsonl",
-         lambda t: t.replace('{"seq":1,', '{"seq":1 BROKEN', 1))
+    seq = lib.status_json(wd)["seq"]
+    node = [n for n in json.load(open(os.path.join(wd, "engine/tree.json")))["nodes"]
+            if n["id"] == "n0001"][0]
+    node["priority"] = 5
+    good = json.dumps({"seq": seq + 2, "op": "prio", "node": node})
+    append_events(wd, '{"seq":%d,"op":"prio","node": BROKEN' % (seq + 1), good)
     refused_everywhere(wd, "engine/journal.jsonl:2:", "damaged")
 
 
@@ -133,7 +143,7 @@ def torn_journal_tail_is_reported_not_fatal():
         f.write('{"seq":2,"op":"add","node":{"id":"n00')
     rc, out, err = hypotop("status", wd, "--json")
     check(rc == 0, "status failed: %s" % err)
-    check("journal.jsonl:3" in err and "torn" in err, "not reported: %r" % err)
+    check("journal.jsonl:2" in err and "torn" in err, "not reported: %r" % err)
     rc, out, err = hypotop("pause", wd, "n0001")
     check(rc == 0, "a writer refused a torn tail: %s" % err)
     rc, out, err = hypotop("status", wd)
@@ -206,6 +216,8 @@ def init_missing_metric():
 @lib.test
 def second_engine_refused_with_pid():
     wd = fresh()
+    for node in ("n0000", "n0001"):  # an idle engine: nothing to launch
+        check(hypotop("pause", wd, node)[0] == 0, "pause")
     p = subprocess.Popen([lib.BIN, "run", "--headless", wd], stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
     try:

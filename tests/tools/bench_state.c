@@ -42,7 +42,7 @@ static int add_nodes(struct workdir *w, long n, long group, struct err *e)
 		op.hypothesis = xasprintf("halve the learning rate after warm-up, variant %ld", i);
 		op.has_priority = true;
 		op.priority = i % 10;
-		int rc = op_apply(w, &op, &id, e);
+		int rc = op_apply(w, &op, false, &id, e);
 		op_free(&op);
 		if (rc < 0)
 			return -1;

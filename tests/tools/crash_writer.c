@@ -48,7 +48,7 @@ int main(int argc, char **argv)
 			snprintf(op.node, sizeof op.node, "n0000");
 			op.hypothesis = xasprintf("crash test operation %ld", k);
 			op.name = xasprintf("op-%ld", k);
-			if (op_apply(&w, &op, &id, &e) < 0) {
+			if (op_apply(&w, &op, false, &id, &e) < 0) {
 				fprintf(stderr, "crash_writer: %s\n", e.msg);
 				return 1;
 			}
@@ -70,7 +70,7 @@ int main(int argc, char **argv)
 			} else {
 				continue;
 			}
-			if (op_apply(&w, &op, &id, &e) < 0) {
+			if (op_apply(&w, &op, false, &id, &e) < 0) {
 				fprintf(stderr, "crash_writer: %s\n", e.msg);
 				return 1;
 			}

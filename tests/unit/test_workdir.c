@@ -36,7 +36,7 @@ static uint32_t do_op(struct workdir *w, enum op_kind k, const char *node, long 
 	op.priority = prio;
 	op.has_priority = k == OP_PRIO;
 	op.hypothesis = hyp ? xstrdup(hyp) : NULL;
-	if (op_apply(w, &op, &id, &e) < 0)
+	if (op_apply(w, &op, false, &id, &e) < 0)
 		printf("# op: %s\n", e.msg);
 	op_free(&op);
 	return id;
@@ -231,18 +231,18 @@ static void refused_ops_change_nothing(void)
 	uint64_t seq = w.seq;
 	op.kind = OP_RESUME;
 	snprintf(op.node, sizeof op.node, "n0000");
-	T_CHECK(op_apply(&w, &op, &id, &e) < 0, "resume of a queued node");
+	T_CHECK(op_apply(&w, &op, false, &id, &e) < 0, "resume of a queued node");
 	T_CONTAINS(e.msg, "n0000 is queued; resume applies to a node that is paused");
 	op.kind = OP_PAUSE;
 	snprintf(op.node, sizeof op.node, "n0042");
-	T_CHECK(op_apply(&w, &op, &id, &e) < 0, "missing node");
+	T_CHECK(op_apply(&w, &op, false, &id, &e) < 0, "missing node");
 	T_CONTAINS(e.msg, "no node \"n0042\"");
 	op.kind = OP_RETRY;
 	snprintf(op.node, sizeof op.node, "n0000");
-	T_CHECK(op_apply(&w, &op, &id, &e) < 0, "retry of a queued node");
+	T_CHECK(op_apply(&w, &op, false, &id, &e) < 0, "retry of a queued node");
 	T_CONTAINS(e.msg, "completed, failed, cancelled");
 	op.kind = OP_ADD;
-	T_CHECK(op_apply(&w, &op, &id, &e) < 0, "add without hypothesis");
+	T_CHECK(op_apply(&w, &op, false, &id, &e) < 0, "add without hypothesis");
 	T_CONTAINS(e.msg, "hypothesis is empty");
 	T_CHECK(w.seq == seq && w.journal.pending_lines == 0, "something was recorded");
 	workdir_close(&w);

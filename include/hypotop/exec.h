@@ -1,0 +1,69 @@
+/*
+ * exec.h — executors: where a run's commands run (SPEC §6). One table of
+ * operations per kind of worker; the local one is src/exec/local.c.
+ *
+ * A job lives in its run folder, runs/<id>/: run.sh (the wrapper: build
+ * command, then launch command, in the node's work tree), log, job.json,
+ * pid (written by the wrapper itself, "PID STARTTIME") and exit_code
+ * (written by the wrapper when the command ends). The outcome therefore
+ * survives the supervisor's death, and a restarted supervisor re-attaches
+ * to the job by its run folder alone. A pid is trusted only together with
+ * its process start time, so a reused pid is never mistaken for the job.
+ */
+#ifndef HYPOTOP_EXEC_H
+#define HYPOTOP_EXEC_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "hypotop/util.h"
+
+struct job_spec {
+	const char *run_dir;  /* absolute */
+	const char *cwd;      /* the node's work tree */
+	const char *build;    /* NULL: none */
+	const char *launch;
+	const char *const *env; /* "NAME=VALUE" strings, NULL-terminated */
+	const char *node, *commit;
+};
+
+struct job {
+	char *run_dir;
+	pid_t pid;                     /* the wrapper: leader of the job's process group */
+	unsigned long long start_time; /* /proc/PID/stat starttime; 0 unknown */
+	int pidfd;                     /* readable when the wrapper exits; -1 none */
+	bool ours;                     /* our child: reap it */
+	bool paused;
+};
+
+enum job_state {
+	JOB_RUNNING,
+	JOB_DONE,        /* exit code known */
+	JOB_NOT_STARTED, /* the wrapper never ran: safe to launch again */
+	JOB_LOST,        /* ended without recording an exit code (killed) */
+};
+
+struct job_result {
+	enum job_state state;
+	int exit_code;  /* JOB_DONE */
+	int build_code; /* -1: no build ran */
+	bool building;  /* JOB_RUNNING: still in the build command */
+};
+
+struct executor_ops {
+	const char *kind;
+	int (*launch)(const struct job_spec *s, struct job *j, struct err *e);
+	/* Re-attach to the job of a run folder after a restart. */
+	int (*attach)(const char *run_dir, struct job *j, struct err *e);
+	void (*check)(struct job *j, struct job_result *r);
+	/* Signal the job's whole process group (SIGTERM, SIGKILL, SIGSTOP, SIGCONT). */
+	int (*signal)(struct job *j, int sig);
+	void (*release)(struct job *j);
+};
+
+extern const struct executor_ops local_executor;
+
+/* 'text' quoted for /bin/sh: 'it'\''s'. Appended to b. */
+void sh_quote(struct buf *b, const char *text);
+
+#endif

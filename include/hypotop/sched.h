@@ -1,0 +1,75 @@
+/*
+ * sched.h — the experiment lifecycle (SPEC §5): prepare → build → launch →
+ * watch → collect → analyse → plan, on the engine's event loop.
+ *
+ * The scheduler owns the run slots (max_concurrency, or one per GPU), the
+ * git thread and the planner. Every status change is recorded in the
+ * workdir's journal, and made durable before the step that depends on it
+ * (a job is never launched before its "running" is on disk), so that a
+ * restart re-attaches to every job and runs none twice. Main thread only.
+ */
+#ifndef HYPOTOP_SCHED_H
+#define HYPOTOP_SCHED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "hypotop/bg.h"
+#include "hypotop/exec.h"
+#include "hypotop/loop.h"
+#include "hypotop/metrics.h"
+#include "hypotop/planner.h"
+#include "hypotop/workdir.h"
+
+#define SCHED_TAIL_LINES 40
+
+struct slot {
+	bool used;
+	uint32_t node;
+	int gpu;              /* CUDA device of this slot, -1 for none */
+	bool preparing;       /* the git thread is making the commit and work tree */
+	bool have_job;
+	struct job job;
+	struct metrics metrics;
+	int log_fd;
+	off_t log_off;
+	struct buf partial;   /* a log line still being written */
+	char *tail[SCHED_TAIL_LINES];
+	size_t tail_next;
+	int64_t started, last_progress;
+	double last_step;
+	const char *kill_reason; /* set when hypotop stops the job itself */
+	int64_t kill_at;         /* SIGKILL after this (monotonic ms); 0 none */
+};
+
+typedef void (*sched_say_fn)(void *ctx, const char *msg);
+
+struct sched {
+	struct workdir *wd;
+	struct loop *loop;
+	struct bg *git;
+	struct planner *planner;
+	struct slot *slots;
+	size_t nslots;
+	int timer_fd;
+	bool paused;   /* a person paused the engine: no launches, no planning */
+	bool stopping; /* SIGINT/SIGTERM: no launches */
+	bool done;     /* nothing queued, running or left to plan */
+	char *stop_reason;
+	cJSON *base_params;
+	sched_say_fn say;
+	void *say_ctx;
+};
+
+int sched_init(struct sched *s, struct workdir *wd, struct loop *loop, sched_say_fn say,
+	       void *say_ctx, struct err *e);
+void sched_free(struct sched *s);
+/* Re-attach to jobs recorded as running, then start work. */
+void sched_start(struct sched *s);
+/* Once per loop round, before the commit: launch and plan what can be. */
+void sched_step(struct sched *s);
+/* A person's operation on a node that may be running (pause, resume, cancel). */
+void sched_node_changed(struct sched *s, uint32_t node);
+
+#endif

@@ -1,0 +1,131 @@
+/* bg.c — see bg.h. */
+#include "hypotop/bg.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "hypotop/util.h"
+
+struct task {
+	void (*work)(void *), (*done)(void *);
+	void *arg;
+	struct task *next;
+};
+
+struct bg {
+	struct loop *loop;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct task *todo, *todo_tail, *finished, *finished_tail;
+	int pending;
+	bool stop;
+};
+
+static void push(struct task **head, struct task **tail, struct task *t)
+{
+	t->next = NULL;
+	if (*tail)
+		(*tail)->next = t;
+	else
+		*head = t;
+	*tail = t;
+}
+
+static void *run(void *p)
+{
+	struct bg *bg = p;
+
+	pthread_mutex_lock(&bg->mu);
+	for (;;) {
+		while (!bg->todo && !bg->stop)
+			pthread_cond_wait(&bg->cv, &bg->mu);
+		if (bg->stop)
+			break;
+		struct task *t = bg->todo;
+		bg->todo = t->next;
+		if (!bg->todo)
+			bg->todo_tail = NULL;
+		pthread_mutex_unlock(&bg->mu);
+		t->work(t->arg); /* no lock held across the work */
+		pthread_mutex_lock(&bg->mu);
+		push(&bg->finished, &bg->finished_tail, t);
+		loop_wake(bg->loop);
+	}
+	pthread_mutex_unlock(&bg->mu);
+	return NULL;
+}
+
+struct bg *bg_new(struct loop *loop)
+{
+	struct bg *bg = xcalloc(1, sizeof *bg);
+
+	bg->loop = loop;
+	pthread_mutex_init(&bg->mu, NULL);
+	pthread_cond_init(&bg->cv, NULL);
+	if (pthread_create(&bg->thread, NULL, run, bg) != 0) {
+		free(bg);
+		return NULL;
+	}
+	return bg;
+}
+
+static void drop(struct task *t)
+{
+	while (t) {
+		struct task *next = t->next;
+		free(t);
+		t = next;
+	}
+}
+
+void bg_free(struct bg *bg)
+{
+	if (!bg)
+		return;
+	pthread_mutex_lock(&bg->mu);
+	bg->stop = true;
+	pthread_cond_signal(&bg->cv);
+	pthread_mutex_unlock(&bg->mu);
+	pthread_join(bg->thread, NULL);
+	drop(bg->todo);
+	drop(bg->finished);
+	pthread_mutex_destroy(&bg->mu);
+	pthread_cond_destroy(&bg->cv);
+	free(bg);
+}
+
+void bg_submit(struct bg *bg, void (*work)(void *), void (*done)(void *), void *arg)
+{
+	struct task *t = xcalloc(1, sizeof *t);
+
+	t->work = work;
+	t->done = done;
+	t->arg = arg;
+	pthread_mutex_lock(&bg->mu);
+	push(&bg->todo, &bg->todo_tail, t);
+	bg->pending++;
+	pthread_cond_signal(&bg->cv);
+	pthread_mutex_unlock(&bg->mu);
+}
+
+void bg_deliver(struct bg *bg)
+{
+	pthread_mutex_lock(&bg->mu);
+	struct task *t = bg->finished;
+	bg->finished = bg->finished_tail = NULL;
+	pthread_mutex_unlock(&bg->mu);
+	while (t) {
+		struct task *next = t->next;
+		bg->pending--;
+		t->done(t->arg);
+		free(t);
+		t = next;
+	}
+}
+
+int bg_pending(const struct bg *bg)
+{
+	return bg->pending;
+}

@@ -1,0 +1,522 @@
+/*
+ * collect.c — the end of a run: collect its outcome, analyse it, decide
+ * whether it improved, plan the next round, and rewrite the reports.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hypotop/fsutil.h"
+#include "hypotop/json.h"
+#include "hypotop/ops.h"
+#include "hypotop/sched_int.h"
+#include "hypotop/vcs.h"
+
+static bool goal_max(struct sched *s)
+{
+	return !strcmp(s->wd->cfg.goal, "max");
+}
+
+/* How much better a is than b under the goal (positive: better). */
+static double gain(struct sched *s, double a, double b)
+{
+	return goal_max(s) ? a - b : b - a;
+}
+
+/* Run-to-run spread: the sample standard deviation of the baseline's runs
+ * (the baseline and its copies); 0 while fewer than two are known. */
+static double noise_sigma(struct sched *s)
+{
+	struct tree *t = &s->wd->tree;
+	double sum = 0, sq = 0;
+	int n = 0;
+
+	for (uint32_t i = 0; i < t->len; i++) {
+		struct node *x = &t->nodes[i];
+		if (x->present && x->parent == NODE_NONE && x->status == ST_COMPLETED &&
+		    x->has_metric) {
+			sum += x->metric;
+			sq += x->metric * x->metric;
+			n++;
+		}
+	}
+	if (n < 2)
+		return 0;
+	double mean = sum / n, var = (sq - n * mean * mean) / (n - 1);
+	return var > 0 ? sqrt(var) : 0;
+}
+
+static void write_text(struct sched *s, uint32_t id, const char *file, const char *text)
+{
+	char *path = sched_path(s, "runs", id, file);
+	struct err e = {{0}};
+
+	if (fs_write_atomic(path, text, strlen(text), 0644, &e) < 0)
+		sched_say(s, "warning: %s", e.msg);
+	free(path);
+}
+
+/* Drop the work tree; the branch stays. On the git thread, after the rest. */
+struct rm_task {
+	char *repo, *name, *path;
+	struct err e;
+	int rc;
+};
+
+static void rm_work(void *arg)
+{
+	struct rm_task *t = arg;
+	t->rc = vcs_worktree_remove(t->repo, t->name, t->path, &t->e);
+}
+
+static void rm_done(void *arg)
+{
+	struct rm_task *t = arg;
+	free(t->repo);
+	free(t->name);
+	free(t->path);
+	free(t);
+}
+
+static void remove_worktree(struct sched *s, uint32_t id)
+{
+	struct rm_task *t = xcalloc(1, sizeof *t);
+	char nid[NODE_ID_LEN];
+
+	node_id_format(id, nid);
+	t->repo = xstrdup(s->wd->cfg.source_dir);
+	t->name = xstrdup(nid);
+	t->path = sched_path(s, "worktrees", id, NULL);
+	bg_submit(s->git, rm_work, rm_done, t);
+}
+
+/* Analyse the finished node, decide, record, free the slot. */
+static void finish(struct sched *s, struct slot *sl, bool ok, const char *kind,
+		   const char *phase, const char *why)
+{
+	struct workdir *w = s->wd;
+	struct node *n = tree_get(&w->tree, sl->node);
+	struct node *parent = n->parent == NODE_NONE ? NULL : tree_get(&w->tree, n->parent);
+	struct node *best = w->st.best == NODE_NONE ? NULL : tree_get(&w->tree, w->st.best);
+	char nid[NODE_ID_LEN], bid[NODE_ID_LEN] = "";
+	struct buf mj;
+	struct err e = {{0}};
+
+	node_id_format(n->id, nid);
+	n->finished = now_ms();
+	n->status = ST_ANALYZING;
+	if (!ok) {
+		node_set_str(&n->failure_kind, kind);
+		node_set_str(&n->failure_phase, phase);
+	}
+	buf_init(&mj);
+	metrics_to_json(&sl->metrics, &mj);
+	write_text(s, n->id, "metrics.json", mj.data);
+	char *tail = sched_tail_text(sl);
+	double sigma = noise_sigma(s);
+	if (best)
+		node_id_format(best->id, bid);
+	struct analyse_request r = {
+		.cfg = &w->cfg,
+		.node = nid,
+		.name = n->name,
+		.hypothesis = n->hypothesis,
+		.status = ok ? "completed" : "failed",
+		.failure_kind = ok ? NULL : kind,
+		.has_metric = n->has_metric,
+		.metric = n->metric,
+		.has_parent_metric = parent && parent->has_metric,
+		.parent_metric = parent ? parent->metric : 0,
+		.has_best = best && best != n,
+		.best_metric = best ? best->metric : 0,
+		.best_node = best ? bid : NULL,
+		.noise_sigma = sigma,
+		.metrics_json = mj.data,
+		.log_tail = tail,
+	};
+	char *analysis = NULL;
+	cJSON *verdict = NULL;
+	if (s->planner && s->planner->analyse(s->planner, &r, &analysis, &verdict, &e) == 0) {
+		struct buf a;
+		buf_init(&a);
+		buf_adds(&a, analysis);
+		if (why && *why)
+			buf_printf(&a, "\n## What hypotop saw\n\n%s\n", why);
+		write_text(s, n->id, "analysis.md", a.data);
+		buf_free(&a);
+	} else {
+		char *text = xasprintf("# %s\n\n%s%s\n", nid, ok ? "Completed." : "Failed: ",
+				       ok ? "" : (why ? why : kind));
+		write_text(s, n->id, "analysis.md", text);
+		free(text);
+	}
+	free(analysis);
+	cJSON_Delete(verdict);
+
+	/* Noise-aware keep: better than the best by more than k·σ. */
+	if (ok && n->has_metric) {
+		if (!best) {
+			w->st.best = n->id; /* the first result is the reference */
+		} else {
+			bool better = gain(s, n->metric, best->metric) > w->cfg.noise_k * sigma;
+			n->improved = better;
+			if (better)
+				w->st.best = n->id;
+		}
+	}
+	n->status = ok ? ST_COMPLETED : ST_FAILED;
+	sched_record(s, ok ? "completed" : "failed", n);
+	workdir_record_state(w);
+	if (ok)
+		sched_say(s, "%s: completed, %s=%.6g%s", nid, w->cfg.metric, n->metric,
+			  w->st.best == n->id ? " (best so far)" : "");
+	else
+		sched_say(s, "%s: failed (%s): %s", nid, kind, why ? why : "");
+	buf_free(&mj);
+	free(tail);
+	bool had_job = sl->have_job;
+	sched_slot_release(s, sl);
+	if (had_job || ok)
+		remove_worktree(s, n->id);
+	sched_write_reports(s);
+}
+
+void sched_fail(struct sched *s, struct slot *sl, const char *kind, const char *phase,
+		const char *why)
+{
+	finish(s, sl, false, kind, phase, why);
+}
+
+void sched_collect(struct sched *s, struct slot *sl, const struct job_result *r)
+{
+	struct node *n = tree_get(&s->wd->tree, sl->node);
+	const char *metric = s->wd->cfg.metric;
+	char why[512];
+
+	sched_read_log(s, sl);
+	sched_flush_log(sl);
+	const struct series *m = metrics_get(&sl->metrics, metric);
+	if (m && m->count) {
+		n->has_metric = true;
+		n->metric = m->last;
+	}
+	if (sl->kill_reason) {
+		snprintf(why, sizeof why, "hypotop stopped the job: %s", sl->kill_reason);
+		sched_fail(s, sl, sl->kill_reason, "run", why);
+		return;
+	}
+	if (r->state == JOB_LOST) {
+		sched_fail(s, sl, "worker_lost", "run",
+			   "the job ended without recording an exit code (killed from outside?)");
+		return;
+	}
+	if (r->build_code > 0) {
+		snprintf(why, sizeof why, "the build command exited with status %d", r->build_code);
+		sched_fail(s, sl, "build", "build", why);
+		return;
+	}
+	if (r->exit_code == 126 || r->exit_code == 127) {
+		snprintf(why, sizeof why,
+			 "the launch command exited with status %d: not found or not executable",
+			 r->exit_code);
+		sched_fail(s, sl, "launch", "launch", why);
+		return;
+	}
+	if (r->exit_code != 0) {
+		snprintf(why, sizeof why, "the run exited with status %d", r->exit_code);
+		sched_fail(s, sl, "crash", "run", why);
+		return;
+	}
+	if (!n->has_metric) {
+		snprintf(why, sizeof why, "the run ended well but never printed %s (as %s=VALUE, "
+					  "a JSON line, or a metrics.patterns match)",
+			 metric, metric);
+		sched_fail(s, sl, "no_metric", "collect", why);
+		return;
+	}
+	finish(s, sl, true, NULL, NULL, NULL);
+}
+
+/* ---- planning ---------------------------------------------------------- */
+
+/* The param file's values for node: base values, then each ancestor's
+ * "params" change from the root down. Caller deletes. */
+static cJSON *effective_params(struct sched *s, uint32_t id)
+{
+	uint32_t chain[256];
+	int depth = 0;
+	cJSON *out = s->base_params ? cJSON_Duplicate(s->base_params, true) : cJSON_CreateObject();
+
+	for (uint32_t x = id; x != NODE_NONE && depth < 256; x = s->wd->tree.nodes[x].parent)
+		chain[depth++] = x;
+	while (depth--) {
+		struct node *n = &s->wd->tree.nodes[chain[depth]];
+		cJSON *ch = n->change ? cJSON_Parse(n->change) : NULL;
+		const cJSON *kind = cJSON_GetObjectItemCaseSensitive(ch, "kind");
+		const cJSON *p = cJSON_GetObjectItemCaseSensitive(ch, "params");
+		if (cJSON_IsString(kind) && !strcmp(kind->valuestring, "params") && cJSON_IsObject(p))
+			for (const cJSON *m = p->child; m; m = m->next) {
+				cJSON_DeleteItemFromObjectCaseSensitive(out, m->string);
+				cJSON_AddItemToObject(out, m->string, cJSON_Duplicate(m, true));
+			}
+		cJSON_Delete(ch);
+	}
+	return out;
+}
+
+static void plan_log(struct sched *s, long round, const char *node, const cJSON *plan)
+{
+	char *dir = path_join(s->wd->path, "logs");
+	char *raw = cJSON_Print(plan);
+	char *path = xasprintf("%s/%03ld_plan_%s_raw.json", dir, round, node);
+	struct err e = {{0}};
+
+	fs_write_atomic(path, raw, strlen(raw), 0600, &e);
+	free(path);
+	struct buf md;
+	buf_init(&md);
+	buf_printf(&md, "# Planning round %ld (planner: %s)\n\n", round, s->planner->name);
+	const cJSON *props = cJSON_GetObjectItemCaseSensitive(plan, "proposals");
+	const cJSON *p;
+	cJSON_ArrayForEach(p, props)
+	{
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(p, "name");
+		const cJSON *hyp = cJSON_GetObjectItemCaseSensitive(p, "hypothesis");
+		buf_printf(&md, "- **%s**: %s\n", cJSON_IsString(name) ? name->valuestring : "?",
+			   cJSON_IsString(hyp) ? hyp->valuestring : "");
+	}
+	const cJSON *reason = cJSON_GetObjectItemCaseSensitive(plan, "reason");
+	if (cJSON_IsString(reason) && reason->valuestring[0])
+		buf_printf(&md, "\n%s\n", reason->valuestring);
+	path = xasprintf("%s/%03ld_plan_%s_output.md", dir, round, node);
+	fs_write_atomic(path, md.data, md.len, 0600, &e);
+	free(path);
+	buf_free(&md);
+	free(raw);
+	free(dir);
+}
+
+static void stop_planning(struct sched *s, const char *fmt, ...) PRINTF_LIKE(2, 3);
+
+/* Why no planning can happen now; said once each time it changes. It is
+ * worked out afresh every time: a person's retry can lift it. */
+static void stop_planning(struct sched *s, const char *fmt, ...)
+{
+	struct buf b;
+	va_list ap;
+
+	buf_init(&b);
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	if (!s->stop_reason || strcmp(s->stop_reason, b.data))
+		sched_say(s, "planning stops: %s", b.data);
+	free(s->stop_reason);
+	s->stop_reason = buf_steal(&b);
+}
+
+int sched_plan(struct sched *s)
+{
+	struct workdir *w = s->wd;
+	struct config *c = &w->cfg;
+	struct err e = {{0}};
+
+	struct node *base = tree_get(&w->tree, 0);
+	if (base && base->status == ST_FAILED) {
+		stop_planning(s, "the baseline failed (%s); fix it and 'hypotop retry' n0000",
+			      base->failure_kind ? base->failure_kind : "?");
+		return 0;
+	}
+	if (w->st.best == NODE_NONE) {
+		stop_planning(s, "no run has produced %s yet", c->metric);
+		return 0;
+	}
+	if (!s->planner) {
+		stop_planning(s, "no planner: the offline planner needs a search_space in "
+				 "config.json");
+		return 0;
+	}
+	/* Patience counts rounds whose results did not move the best. A round
+	 * is counted once: when the next one is asked for. */
+	if (w->st.iteration > 0 && w->st.judged != w->st.iteration) {
+		if (w->st.best != w->st.best_at_round)
+			w->st.rounds_without_gain = 0;
+		else
+			w->st.rounds_without_gain++;
+		w->st.judged = w->st.iteration;
+		workdir_record_state(w);
+	}
+	if (w->st.iteration >= c->max_iterations) {
+		stop_planning(s, "max_iterations (%ld) reached", c->max_iterations);
+		return 0;
+	}
+	if (c->patience > 0 && w->st.rounds_without_gain >= c->patience) {
+		stop_planning(s, "no improvement for %ld rounds (patience)", c->patience);
+		return 0;
+	}
+
+	free(s->stop_reason);
+	s->stop_reason = NULL;
+	w->st.best_at_round = w->st.best;
+	uint32_t parent = w->st.best;
+	char pid[NODE_ID_LEN];
+	node_id_format(parent, pid);
+	size_t nh = 0;
+	struct plan_entry *hist = xcalloc(w->tree.len, sizeof *hist);
+	cJSON **params = xcalloc(w->tree.len, sizeof *params);
+	char (*ids)[2][NODE_ID_LEN] = xcalloc(w->tree.len, sizeof *ids);
+	for (uint32_t i = 0; i < w->tree.len; i++) {
+		struct node *n = &w->tree.nodes[i];
+		if (!n->present)
+			continue;
+		params[nh] = effective_params(s, i);
+		node_id_format(i, ids[nh][0]);
+		if (n->parent != NODE_NONE)
+			node_id_format(n->parent, ids[nh][1]);
+		hist[nh] = (struct plan_entry){ids[nh][0], n->parent != NODE_NONE ? ids[nh][1] : NULL,
+					       n->name, status_name(n->status), n->failure_kind,
+					       params[nh], n->has_metric, n->metric};
+		nh++;
+	}
+	cJSON *node_params = effective_params(s, parent);
+	struct plan_request req = {c, s->base_params, hist, nh, pid, node_params,
+				   w->st.iteration + 1, 3};
+	cJSON *plan = NULL;
+	int added = 0;
+	int rc = s->planner->plan(s->planner, &req, &plan, &e);
+	if (rc == 0 && contract_check_plan(plan, &e) < 0)
+		rc = -1;
+	w->st.iteration++;
+	if (rc < 0) {
+		stop_planning(s, "the planner's answer is unusable: %s", e.msg);
+	} else {
+		plan_log(s, w->st.iteration, pid, plan);
+		const cJSON *stop = cJSON_GetObjectItemCaseSensitive(plan, "stop");
+		const cJSON *p;
+		cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(plan, "proposals"))
+		{
+			struct op op = {.kind = OP_ADD};
+			uint32_t id;
+			const cJSON *v;
+			node_id_format(parent, op.node);
+			v = cJSON_GetObjectItemCaseSensitive(p, "hypothesis");
+			op.hypothesis = xstrdup(cJSON_IsString(v) ? v->valuestring : "");
+			v = cJSON_GetObjectItemCaseSensitive(p, "name");
+			op.name = cJSON_IsString(v) ? xstrdup(v->valuestring) : NULL;
+			v = cJSON_GetObjectItemCaseSensitive(p, "priority");
+			op.has_priority = cJSON_IsNumber(v);
+			op.priority = op.has_priority ? (long)v->valuedouble : 0;
+			op.change = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(p, "change"), true);
+			if (op_apply(w, &op, false, &id, &e) == 0)
+				added++;
+			else
+				sched_say(s, "plan: proposal dropped: %s", e.msg);
+			op_free(&op);
+		}
+		sched_say(s, "round %ld: %d proposal%s under %s", w->st.iteration, added,
+			  added == 1 ? "" : "s", pid);
+		if (cJSON_IsTrue(stop) && !added) {
+			const cJSON *reason = cJSON_GetObjectItemCaseSensitive(plan, "reason");
+			stop_planning(s, "the planner says stop: %s",
+				      cJSON_IsString(reason) ? reason->valuestring : "");
+		}
+	}
+	workdir_record_state(w);
+	cJSON_Delete(plan);
+	cJSON_Delete(node_params);
+	for (size_t i = 0; i < nh; i++)
+		cJSON_Delete(params[i]);
+	free(params);
+	free(hist);
+	free(ids);
+	return added;
+}
+
+/* ---- reports ------------------------------------------------------------ */
+
+static void tsv_field(struct buf *b, const char *s)
+{
+	for (; s && *s; s++)
+		buf_addc(b, *s == '\t' || *s == '\n' || *s == '\r' ? ' ' : *s);
+}
+
+void sched_write_reports(struct sched *s)
+{
+	struct workdir *w = s->wd;
+	struct buf t, m;
+	struct err e = {{0}};
+	char id[NODE_ID_LEN];
+	int counts[ST__COUNT] = {0};
+
+	buf_init(&t);
+	buf_adds(&t, "id\tparent\tname\tstatus\tmetric\tdelta_vs_parent\timproved\tduration_s\t"
+		     "commit\tfailure\n");
+	for (uint32_t i = 0; i < w->tree.len; i++) {
+		struct node *n = &w->tree.nodes[i];
+		if (!n->present)
+			continue;
+		counts[n->status]++;
+		struct node *p = n->parent == NODE_NONE ? NULL : &w->tree.nodes[n->parent];
+		node_id_format(i, id);
+		buf_printf(&t, "%s\t", id);
+		if (p) {
+			node_id_format(p->id, id);
+			buf_adds(&t, id);
+		}
+		buf_addc(&t, '\t');
+		tsv_field(&t, n->name);
+		buf_printf(&t, "\t%s\t", status_name(n->status));
+		if (n->has_metric)
+			buf_printf(&t, "%.6g", n->metric);
+		buf_addc(&t, '\t');
+		if (n->has_metric && p && p->has_metric)
+			buf_printf(&t, "%+.6g", n->metric - p->metric);
+		buf_printf(&t, "\t%s\t", n->improved < 0 ? "" : n->improved ? "yes" : "no");
+		if (n->started && n->finished)
+			buf_printf(&t, "%.1f", (double)(n->finished - n->started) / 1000);
+		buf_addc(&t, '\t');
+		tsv_field(&t, n->commit);
+		buf_addc(&t, '\t');
+		tsv_field(&t, n->failure_kind);
+		buf_addc(&t, '\n');
+	}
+	char *path = path_join(w->path, "master_table.tsv");
+	if (fs_write_atomic(path, t.data, t.len, 0644, &e) < 0)
+		sched_say(s, "warning: %s", e.msg);
+	free(path);
+
+	struct node *best = w->st.best == NODE_NONE ? NULL : tree_get(&w->tree, w->st.best);
+	struct node *base = tree_get(&w->tree, 0);
+	buf_init(&m);
+	buf_printf(&m, "# hypotop summary\n\nMetric: `%s` (%s is better). Nodes: %u.\n\n",
+		   w->cfg.metric, goal_max(s) ? "higher" : "lower", w->tree.count);
+	if (best) {
+		node_id_format(best->id, id);
+		buf_printf(&m, "Best: **%s** (%s) with %s = %.6g", id, best->name ? best->name : "",
+			   w->cfg.metric, best->metric);
+		if (base && base->has_metric && base != best)
+			buf_printf(&m, ", against the baseline's %.6g (%+.2f%%)", base->metric,
+				   base->metric ? 100.0 * (best->metric - base->metric) /
+							  fabs(base->metric)
+						: 0.0);
+		buf_adds(&m, ".\n\n");
+	}
+	buf_printf(&m, "Planning rounds: %ld of %ld; rounds without gain: %ld (patience %ld).\n\n",
+		   w->st.iteration, w->cfg.max_iterations, w->st.rounds_without_gain,
+		   w->cfg.patience);
+	buf_adds(&m, "| status | count |\n|---|---|\n");
+	for (int st = 0; st < ST__COUNT; st++)
+		if (counts[st])
+			buf_printf(&m, "| %s | %d |\n", status_name(st), counts[st]);
+	buf_adds(&m, "\nEvery experiment is in `master_table.tsv`; each run's log and analysis are in "
+		     "`runs/<id>/`.\n");
+	path = path_join(w->path, "summary.md");
+	if (fs_write_atomic(path, m.data, m.len, 0644, &e) < 0)
+		sched_say(s, "warning: %s", e.msg);
+	free(path);
+	buf_free(&t);
+	buf_free(&m);
+}

@@ -1,0 +1,727 @@
+/* sched.c — slots, dispatch, the git thread and job watching (see sched.h). */
+#include "hypotop/sched.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "hypotop/fsutil.h"
+#include "hypotop/json.h"
+#include "hypotop/params.h"
+#include "hypotop/sched_int.h"
+#include "hypotop/vcs.h"
+
+#define TICK_MS 250
+#define KILL_GRACE_MS 5000
+
+void sched_say(struct sched *s, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (s->say)
+		s->say(s->say_ctx, msg);
+}
+
+char *sched_path(struct sched *s, const char *dir, uint32_t id, const char *file)
+{
+	char nid[NODE_ID_LEN];
+
+	node_id_format(id, nid);
+	if (file)
+		return xasprintf("%s/%s/%s/%s", s->wd->path, dir, nid, file);
+	return xasprintf("%s/%s/%s", s->wd->path, dir, nid);
+}
+
+/* Record a node's change; durable at the round's commit. */
+void sched_record(struct sched *s, const char *op, struct node *n)
+{
+	workdir_record(s->wd, op, n);
+}
+
+/* Make everything recorded so far durable now. */
+int sched_commit(struct sched *s)
+{
+	struct err e = {{0}};
+
+	if (workdir_commit(s->wd, &e) < 0) {
+		sched_say(s, "error: %s", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+struct slot *sched_slot_of(struct sched *s, uint32_t node)
+{
+	for (size_t i = 0; i < s->nslots; i++)
+		if (s->slots[i].used && s->slots[i].node == node)
+			return &s->slots[i];
+	return NULL;
+}
+
+static struct slot *free_slot(struct sched *s, int gpu)
+{
+	for (size_t i = 0; i < s->nslots; i++)
+		if (!s->slots[i].used && (gpu < 0 || s->slots[i].gpu == gpu))
+			return &s->slots[i];
+	return NULL;
+}
+
+static void timer_arm(struct sched *s)
+{
+	bool any = false;
+	for (size_t i = 0; i < s->nslots; i++)
+		any |= s->slots[i].used && s->slots[i].have_job;
+	struct itimerspec its = {{0, 0}, {0, 0}};
+	if (any) {
+		its.it_interval.tv_nsec = its.it_value.tv_nsec = TICK_MS * 1000000L;
+	}
+	timerfd_settime(s->timer_fd, 0, &its, NULL);
+}
+
+void sched_slot_release(struct sched *s, struct slot *sl)
+{
+	if (sl->have_job) {
+		if (sl->job.pidfd >= 0)
+			loop_unwatch(s->loop, sl->job.pidfd);
+		local_executor.release(&sl->job);
+	}
+	if (sl->log_fd >= 0)
+		close(sl->log_fd);
+	metrics_free(&sl->metrics);
+	buf_free(&sl->partial);
+	for (size_t i = 0; i < SCHED_TAIL_LINES; i++)
+		free(sl->tail[i]);
+	int gpu = sl->gpu;
+	memset(sl, 0, sizeof *sl);
+	sl->gpu = gpu;
+	sl->log_fd = -1;
+	timer_arm(s);
+}
+
+static struct slot *slot_take(struct sched *s, struct slot *sl, uint32_t node)
+{
+	struct err e = {{0}};
+
+	sl->used = true;
+	sl->node = node;
+	sl->log_fd = -1;
+	sl->last_step = NAN;
+	buf_init(&sl->partial);
+	if (metrics_init(&sl->metrics, s->wd->cfg.metric_patterns, &e) < 0) {
+		/* The config was validated: patterns compile. Keep going without them. */
+		metrics_init(&sl->metrics, NULL, &e);
+	}
+	return sl;
+}
+
+/* ---- the log: tail, metrics, progress --------------------------------- */
+
+static void tail_add(struct slot *sl, const char *line, size_t len)
+{
+	if (len > 400)
+		len = 400;
+	free(sl->tail[sl->tail_next]);
+	sl->tail[sl->tail_next] = xstrndup(line, len);
+	sl->tail_next = (sl->tail_next + 1) % SCHED_TAIL_LINES;
+}
+
+char *sched_tail_text(struct slot *sl)
+{
+	struct buf b;
+
+	buf_init(&b);
+	for (size_t i = 0; i < SCHED_TAIL_LINES; i++) {
+		const char *l = sl->tail[(sl->tail_next + i) % SCHED_TAIL_LINES];
+		if (l) {
+			buf_adds(&b, l);
+			buf_addc(&b, '\n');
+		}
+	}
+	return buf_steal(&b);
+}
+
+static void feed_line(struct slot *sl, const char *line, size_t len)
+{
+	if (len && line[len - 1] == '\r')
+		len--;
+	metrics_feed(&sl->metrics, line, len);
+	tail_add(sl, line, len);
+}
+
+/* Read what the log gained; true when it grew. */
+bool sched_read_log(struct sched *s, struct slot *sl)
+{
+	char chunk[65536];
+	bool grew = false;
+
+	if (sl->log_fd < 0) {
+		char *log = sched_path(s, "runs", sl->node, "log");
+		sl->log_fd = open(log, O_RDONLY | O_CLOEXEC);
+		free(log);
+		if (sl->log_fd < 0)
+			return false;
+	}
+	for (;;) {
+		ssize_t n = pread(sl->log_fd, chunk, sizeof chunk, sl->log_off);
+		if (n <= 0)
+			break;
+		grew = true;
+		sl->log_off += n;
+		size_t start = 0;
+		for (size_t i = 0; i < (size_t)n; i++) {
+			if (chunk[i] != '\n')
+				continue;
+			if (sl->partial.len) {
+				buf_add(&sl->partial, chunk + start, i - start);
+				feed_line(sl, sl->partial.data, sl->partial.len);
+				buf_reset(&sl->partial);
+			} else {
+				feed_line(sl, chunk + start, i - start);
+			}
+			start = i + 1;
+		}
+		buf_add(&sl->partial, chunk + start, (size_t)n - start);
+		/* A line without an end is cut, not held without bound. */
+		if (sl->partial.len > 1 << 16) {
+			feed_line(sl, sl->partial.data, sl->partial.len);
+			buf_reset(&sl->partial);
+		}
+	}
+	return grew;
+}
+
+void sched_flush_log(struct slot *sl)
+{
+	if (sl->partial.len) {
+		feed_line(sl, sl->partial.data, sl->partial.len);
+		buf_reset(&sl->partial);
+	}
+}
+
+/* ---- stopping a job ---------------------------------------------------- */
+
+void sched_kill(struct sched *s, struct slot *sl, const char *reason)
+{
+	if (!sl->have_job || sl->kill_reason)
+		return;
+	char nid[NODE_ID_LEN];
+	node_id_format(sl->node, nid);
+	sched_say(s, "%s: stopping the job (%s)", nid, reason);
+	sl->kill_reason = reason;
+	sl->kill_at = mono_ms() + KILL_GRACE_MS;
+	if (sl->job.paused)
+		local_executor.signal(&sl->job, SIGCONT);
+	local_executor.signal(&sl->job, SIGTERM);
+}
+
+static void check_health(struct sched *s, struct slot *sl)
+{
+	struct config *c = &s->wd->cfg;
+	int64_t now = mono_ms();
+
+	if (sl->kill_reason) {
+		if (sl->kill_at && now > sl->kill_at) {
+			local_executor.signal(&sl->job, SIGKILL);
+			sl->kill_at = 0;
+		}
+		return;
+	}
+	const struct series *m = metrics_get(&sl->metrics, c->metric);
+	const struct series *loss = metrics_get(&sl->metrics, "loss");
+	if ((m && m->nonfinite) || (loss && loss->nonfinite)) {
+		sched_kill(s, sl, "nan");
+		return;
+	}
+	if (c->job_timeout > 0 && now - sl->started > (int64_t)(c->job_timeout * 1000)) {
+		sched_kill(s, sl, "timeout");
+		return;
+	}
+	if (!sl->job.paused && now - sl->last_progress > (int64_t)(c->stall_seconds * 1000))
+		sched_kill(s, sl, "stalled");
+}
+
+/* Look at one job: progress, health, and whether it has ended. */
+void sched_watch(struct sched *s, struct slot *sl)
+{
+	struct job_result r;
+
+	if (!sl->used || !sl->have_job)
+		return;
+	bool grew = sched_read_log(s, sl);
+	if (grew || (sl->metrics.step == sl->metrics.step && sl->metrics.step != sl->last_step)) {
+		sl->last_progress = mono_ms();
+		sl->last_step = sl->metrics.step;
+	}
+	local_executor.check(&sl->job, &r);
+	if (r.state == JOB_RUNNING) {
+		struct node *n = tree_get(&s->wd->tree, sl->node);
+		bool building = s->wd->cfg.build && r.build_code < 0;
+		if (n && n->status == ST_BUILDING && !building) {
+			n->status = ST_RUNNING;
+			sched_record(s, "run", n);
+		}
+		check_health(s, sl);
+		return;
+	}
+	sched_collect(s, sl, &r);
+}
+
+static void on_pidfd(struct loop *l, int fd, short revents, void *ctx)
+{
+	struct sched *s = ctx;
+
+	(void)revents;
+	for (size_t i = 0; i < s->nslots; i++)
+		if (s->slots[i].used && s->slots[i].have_job && s->slots[i].job.pidfd == fd) {
+			loop_unwatch(l, fd); /* readable for good once it exited */
+			sched_watch(s, &s->slots[i]);
+			return;
+		}
+	loop_unwatch(l, fd);
+}
+
+static void on_tick(struct loop *l, int fd, short revents, void *ctx)
+{
+	struct sched *s = ctx;
+	uint64_t n;
+
+	(void)l;
+	(void)revents;
+	while (read(fd, &n, sizeof n) < 0 && errno == EINTR)
+		;
+	for (size_t i = 0; i < s->nslots; i++)
+		sched_watch(s, &s->slots[i]);
+}
+
+/* ---- launch ------------------------------------------------------------ */
+
+static char *image_name(struct sched *s, const char *nid)
+{
+	struct buf b;
+	const char *t = s->wd->cfg.image;
+
+	buf_init(&b);
+	for (const char *p = t; *p; p++) {
+		if (!strncmp(p, "$NODE", 5)) {
+			buf_adds(&b, nid);
+			p += 4;
+		} else {
+			buf_addc(&b, *p);
+		}
+	}
+	return buf_steal(&b);
+}
+
+/* $IMAGE in a command becomes the node's image name, shell-quoted. */
+static char *with_image(const char *cmd, const char *image)
+{
+	struct buf b;
+
+	buf_init(&b);
+	for (const char *p = cmd; *p; p++) {
+		if (!strncmp(p, "$IMAGE", 6) && !(p[6] == '_' || (p[6] >= 'A' && p[6] <= 'Z'))) {
+			sh_quote(&b, image);
+			p += 5;
+		} else {
+			buf_addc(&b, *p);
+		}
+	}
+	return buf_steal(&b);
+}
+
+void sched_launch(struct sched *s, struct slot *sl)
+{
+	struct node *n = tree_get(&s->wd->tree, sl->node);
+	struct config *c = &s->wd->cfg;
+	struct err e = {{0}};
+	char nid[NODE_ID_LEN];
+
+	node_id_format(sl->node, nid);
+	char *run_dir = sched_path(s, "runs", sl->node, NULL);
+	char *cwd = sched_path(s, "worktrees", sl->node, NULL);
+	char *image = image_name(s, nid);
+	char *build = c->build ? with_image(c->build, image) : NULL;
+	char *launch = with_image(c->launch, image);
+	char *env[8];
+	int ne = 0;
+	env[ne++] = xasprintf("HYPOTOP_NODE=%s", nid);
+	env[ne++] = xasprintf("HYPOTOP_RUN_DIR=%s", run_dir);
+	env[ne++] = xasprintf("HYPOTOP_COMMIT=%s", n->commit ? n->commit : "");
+	env[ne++] = xasprintf("HYPOTOP_SEED=%ld", c->seed);
+	env[ne++] = xasprintf("HYPOTOP_WORKDIR=%s", s->wd->path);
+	if (sl->gpu >= 0)
+		env[ne++] = xasprintf("CUDA_VISIBLE_DEVICES=%d", sl->gpu);
+	env[ne] = NULL;
+
+	if (fs_mkdir_p(run_dir, 0755, &e) < 0) {
+		sched_fail(s, sl, "launch", "launch", e.msg);
+		goto out;
+	}
+	/* The status is on disk before the job exists: a restart looks for it. */
+	n->status = build ? ST_BUILDING : ST_RUNNING;
+	n->started = now_ms();
+	char worker[32] = "local";
+	if (sl->gpu >= 0)
+		snprintf(worker, sizeof worker, "local:gpu%d", sl->gpu);
+	node_set_str(&n->worker, worker);
+	sched_record(s, n->status == ST_BUILDING ? "build" : "run", n);
+	if (sched_commit(s) < 0)
+		goto out;
+	struct job_spec spec = {run_dir, cwd, build, launch, (const char *const *)env, nid,
+				n->commit};
+	if (local_executor.launch(&spec, &sl->job, &e) < 0) {
+		sched_fail(s, sl, "launch", "launch", e.msg);
+		goto out;
+	}
+	sl->have_job = true;
+	sl->started = sl->last_progress = mono_ms();
+	if (sl->job.pidfd >= 0)
+		loop_watch(s->loop, sl->job.pidfd, POLLIN, on_pidfd, s);
+	timer_arm(s);
+	sched_say(s, "%s: %s %s", nid, build ? "building" : "running", n->name ? n->name : "");
+out:
+	for (int i = 0; i < ne; i++)
+		free(env[i]);
+	free(run_dir);
+	free(cwd);
+	free(image);
+	free(build);
+	free(launch);
+}
+
+/* ---- prepare: the commit and the work tree, on the git thread ----------- */
+
+struct git_task {
+	struct sched *s;
+	uint32_t node;
+	char *repo, *parent, *change, *params_file, *branch, *message, *name, *path;
+	char oid[VCS_OID_HEX];
+	const char *kind;
+	int rc;
+	struct err e;
+};
+
+static void git_work(void *arg)
+{
+	struct git_task *t = arg;
+
+	t->rc = vcs_commit_change(t->repo, t->parent, t->change, t->params_file, t->branch,
+				  t->message, t->oid, &t->kind, &t->e);
+	if (t->rc == 0)
+		t->rc = vcs_worktree_add(t->repo, t->name, t->path, t->branch, &t->e);
+}
+
+static void git_task_free(struct git_task *t)
+{
+	free(t->repo);
+	free(t->parent);
+	free(t->change);
+	free(t->params_file);
+	free(t->branch);
+	free(t->message);
+	free(t->name);
+	free(t->path);
+	free(t);
+}
+
+static void git_done(void *arg)
+{
+	struct git_task *t = arg;
+	struct sched *s = t->s;
+	struct slot *sl = sched_slot_of(s, t->node);
+	struct node *n = tree_get(&s->wd->tree, t->node);
+
+	if (!sl || !n || n->status == ST_CANCELLED) {
+		if (sl)
+			sched_slot_release(s, sl);
+		git_task_free(t);
+		return;
+	}
+	sl->preparing = false;
+	if (t->rc < 0) {
+		sched_fail(s, sl, t->kind ? t->kind : "prepare", "prepare", t->e.msg);
+	} else {
+		node_set_str(&n->commit, t->oid);
+		sched_record(s, "prepared", n);
+		if (s->stopping) {
+			/* Leave it prepared; the next start launches it. */
+		} else {
+			sched_launch(s, sl);
+		}
+	}
+	git_task_free(t);
+}
+
+void sched_prepare(struct sched *s, struct slot *sl)
+{
+	struct node *n = tree_get(&s->wd->tree, sl->node);
+	struct node *p = n->parent == NODE_NONE ? NULL : tree_get(&s->wd->tree, n->parent);
+	struct git_task *t = xcalloc(1, sizeof *t);
+	char nid[NODE_ID_LEN];
+
+	node_id_format(n->id, nid);
+	t->s = s;
+	t->node = n->id;
+	t->repo = xstrdup(s->wd->cfg.source_dir);
+	/* A root (the baseline or a copy of it) runs its own recorded commit. */
+	t->parent = xstrdup(p ? p->commit : n->commit);
+	t->change = n->change ? xstrdup(n->change) : NULL;
+	const cJSON *ss = s->wd->cfg.search_space;
+	const cJSON *f = ss ? cJSON_GetObjectItemCaseSensitive(ss, "file") : NULL;
+	t->params_file = cJSON_IsString(f) ? xstrdup(f->valuestring) : NULL;
+	t->branch = xasprintf("hypotop/%s", nid);
+	t->message = xasprintf("%s: %s\n\n%s\n", nid, n->name ? n->name : "experiment",
+			       n->hypothesis ? n->hypothesis : "");
+	t->name = xstrdup(nid);
+	t->path = sched_path(s, "worktrees", n->id, NULL);
+	sl->preparing = true;
+	bg_submit(s->git, git_work, git_done, t);
+}
+
+/* ---- dispatch ---------------------------------------------------------- */
+
+/* A child builds on its parent's result: it waits until the parent has run. */
+static bool can_start(struct sched *s, struct node *n)
+{
+	if (n->parent == NODE_NONE)
+		return n->commit != NULL;
+	struct node *p = tree_get(&s->wd->tree, n->parent);
+	return p && p->commit && status_is_final(p->status);
+}
+
+static void dispatch(struct sched *s)
+{
+	uint32_t held[64];
+	size_t nheld = 0;
+
+	while (!s->paused && !s->stopping) {
+		struct slot *sl = free_slot(s, -1);
+		uint32_t id = queue_peek(&s->wd->queue);
+		if (!sl || id == NODE_NONE)
+			break;
+		struct node *n = tree_get(&s->wd->tree, id);
+		if (!can_start(s, n)) {
+			/* Waits for its parent's commit: set aside for this round. */
+			if (nheld == ARRAY_LEN(held))
+				break;
+			held[nheld++] = id;
+			n->status = ST_PAUSED; /* only to take it off the heap; restored below */
+			queue_update(&s->wd->queue, id);
+			continue;
+		}
+		n->status = ST_PREPARING;
+		sched_record(s, "prepare", n);
+		sched_prepare(s, slot_take(s, sl, id));
+	}
+	for (size_t i = 0; i < nheld; i++) {
+		s->wd->tree.nodes[held[i]].status = ST_QUEUED;
+		queue_update(&s->wd->queue, held[i]);
+	}
+}
+
+static size_t busy_slots(struct sched *s)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->nslots; i++)
+		n += s->slots[i].used;
+	return n;
+}
+
+/* Nodes held by a person in the queue: the work is not over while they wait. */
+static bool any_held(struct sched *s)
+{
+	struct tree *t = &s->wd->tree;
+
+	for (uint32_t i = 0; i < t->len; i++)
+		if (t->nodes[i].present && t->nodes[i].status == ST_PAUSED)
+			return true;
+	return false;
+}
+
+void sched_step(struct sched *s)
+{
+	dispatch(s);
+	bool idle = !s->wd->queue.len && busy_slots(s) == 0 && !bg_pending(s->git);
+	if (!idle) {
+		s->done = false;
+		return;
+	}
+	bool held = any_held(s);
+	if (!s->paused && !s->stopping && !held && sched_plan(s) > 0) {
+		dispatch(s);
+		s->done = false;
+		return;
+	}
+	s->done = !held && !s->paused && s->stop_reason;
+}
+
+/* ---- setup and re-attach ----------------------------------------------- */
+
+static void load_base_params(struct sched *s)
+{
+	const cJSON *ss = s->wd->cfg.search_space;
+	const cJSON *f = ss ? cJSON_GetObjectItemCaseSensitive(ss, "file") : NULL;
+	struct node *base = tree_get(&s->wd->tree, 0);
+	struct err e = {{0}};
+	char *text = NULL;
+
+	if (!cJSON_IsString(f) || !base || !base->commit)
+		return;
+	if (vcs_read_file(s->wd->cfg.source_dir, base->commit, f->valuestring, &text, NULL, &e) <
+		    0 ||
+	    params_read(f->valuestring, text, &s->base_params, &e) < 0)
+		sched_say(s, "warning: search_space.file: %s", e.msg);
+	free(text);
+}
+
+int sched_init(struct sched *s, struct workdir *wd, struct loop *loop, sched_say_fn say,
+	       void *say_ctx, struct err *e)
+{
+	struct config *c = &wd->cfg;
+
+	memset(s, 0, sizeof *s);
+	s->wd = wd;
+	s->loop = loop;
+	s->say = say;
+	s->say_ctx = say_ctx;
+	int ngpu = c->gpus ? cJSON_GetArraySize(c->gpus) : 0;
+	s->nslots = (size_t)c->max_concurrency;
+	if (ngpu && (size_t)ngpu < s->nslots)
+		s->nslots = (size_t)ngpu;
+	s->slots = xcalloc(s->nslots, sizeof *s->slots);
+	for (size_t i = 0; i < s->nslots; i++) {
+		s->slots[i].log_fd = -1;
+		s->slots[i].gpu = ngpu ? cJSON_GetArrayItem(c->gpus, (int)i)->valueint : -1;
+	}
+	s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	s->git = bg_new(loop);
+	if (s->timer_fd < 0 || !s->git) {
+		err_set(e, "cannot start the scheduler: %s", strerror(errno));
+		return -1;
+	}
+	s->planner = planner_offline_new(c, e);
+	if (!s->planner && strcmp(c->llm_provider, "offline")) {
+		err_set(e, "config.json: llm.provider \"%s\" is not available in this version; use "
+			   "\"offline\" with a search_space",
+			c->llm_provider);
+		return -1;
+	}
+	e->msg[0] = '\0';
+	loop_watch(loop, s->timer_fd, POLLIN, on_tick, s);
+	load_base_params(s);
+	return 0;
+}
+
+void sched_free(struct sched *s)
+{
+	bg_free(s->git);
+	for (size_t i = 0; i < s->nslots; i++)
+		if (s->slots[i].used)
+			sched_slot_release(s, &s->slots[i]);
+	if (s->timer_fd >= 0)
+		close(s->timer_fd);
+	if (s->planner)
+		s->planner->destroy(s->planner);
+	cJSON_Delete(s->base_params);
+	free(s->slots);
+	free(s->stop_reason);
+}
+
+static int worker_gpu(const char *worker)
+{
+	const char *g = worker ? strstr(worker, ":gpu") : NULL;
+
+	return g ? atoi(g + 4) : -1;
+}
+
+void sched_start(struct sched *s)
+{
+	struct tree *t = &s->wd->tree;
+
+	for (uint32_t id = 0; id < t->len; id++) {
+		struct node *n = &t->nodes[id];
+		if (!n->present)
+			continue;
+		enum node_status st = n->status == ST_PAUSED ? n->resume_to : n->status;
+		if (!status_is_active(st))
+			continue;
+		struct slot *sl = free_slot(s, worker_gpu(n->worker));
+		if (!sl)
+			sl = free_slot(s, -1);
+		if (!sl) {
+			/* More running than slots (the config shrank): keep watching anyway. */
+			s->slots = xrealloc(s->slots, (s->nslots + 1) * sizeof *s->slots);
+			memset(&s->slots[s->nslots], 0, sizeof *s->slots);
+			s->slots[s->nslots].gpu = worker_gpu(n->worker);
+			s->slots[s->nslots].log_fd = -1;
+			sl = &s->slots[s->nslots++];
+		}
+		slot_take(s, sl, id);
+		char nid[NODE_ID_LEN];
+		node_id_format(id, nid);
+		if (st == ST_PREPARING) {
+			sched_prepare(s, sl);
+			continue;
+		}
+		char *run_dir = sched_path(s, "runs", id, NULL);
+		struct err e = {{0}};
+		local_executor.attach(run_dir, &sl->job, &e);
+		free(run_dir);
+		sl->have_job = true;
+		sl->started = sl->last_progress = mono_ms();
+		sl->job.paused = n->status == ST_PAUSED;
+		struct job_result r;
+		local_executor.check(&sl->job, &r);
+		if (r.state == JOB_NOT_STARTED) {
+			/* Recorded as running, but the wrapper never ran: launch it now. */
+			local_executor.release(&sl->job);
+			sl->have_job = false;
+			sched_say(s, "%s: was never started; preparing it again", nid);
+			sched_prepare(s, sl);
+			continue;
+		}
+		sched_say(s, "%s: re-attached (%s)", nid,
+			  r.state == JOB_RUNNING ? "still running" : "it ended while hypotop was down");
+		if (sl->job.pidfd >= 0)
+			loop_watch(s->loop, sl->job.pidfd, POLLIN, on_pidfd, s);
+		sched_watch(s, sl);
+	}
+	timer_arm(s);
+}
+
+void sched_node_changed(struct sched *s, uint32_t id)
+{
+	struct slot *sl = sched_slot_of(s, id);
+	struct node *n = tree_get(&s->wd->tree, id);
+
+	if (!sl || !n)
+		return;
+	if (n->status == ST_CANCELLED) {
+		if (sl->have_job)
+			sched_kill(s, sl, "cancelled");
+		/* A node still preparing is dropped when the git thread answers. */
+		return;
+	}
+	if (!sl->have_job)
+		return;
+	if (n->status == ST_PAUSED && !sl->job.paused)
+		local_executor.signal(&sl->job, SIGSTOP);
+	else if (n->status != ST_PAUSED && sl->job.paused) {
+		local_executor.signal(&sl->job, SIGCONT);
+		sl->last_progress = mono_ms(); /* time stopped does not count as a stall */
+	}
+}

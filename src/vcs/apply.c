@@ -1,0 +1,433 @@
+/*
+ * apply.c — vcs_commit_change (see vcs.h): a node's change becomes a commit
+ * without any work tree. The new tree is built from the parent's tree in
+ * the object database (blobs upserted, or a patch applied to an in-memory
+ * index), committed, and only then is the branch created, so a crash at
+ * any earlier point leaves nothing a reader can see but loose objects.
+ *
+ * Every path a change writes is checked against the parent's tree: no
+ * component may be a symlink (or a file or submodule), and an existing
+ * symlink is never written over — the work tree checked out later must not
+ * let a change reach outside the source tree.
+ */
+#include "hypotop/vcs.h"
+
+#include <git2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "hypotop/change.h"
+#include "hypotop/json.h"
+#include "hypotop/params.h"
+
+#define KIND_REJECTED "patch_rejected"
+#define KIND_CONFLICT "patch_conflict"
+#define KIND_PARAMS "params_invalid"
+
+/* The repository, the parent commit and its tree, for one call. */
+struct job {
+	git_repository *repo;
+	git_commit *parent;
+	git_tree *tree;
+	const char *branch; /* names the node in messages */
+	const char **kind;
+	struct err *e;
+};
+
+static const char *git_msg(void)
+{
+	const git_error *ge = git_error_last();
+
+	return ge && ge->message ? ge->message : "unknown libgit2 error";
+}
+
+/* Refuse with a kind: the change is at fault, not the repository. */
+static int refuse(struct job *j, const char *kind)
+{
+	*j->kind = kind;
+	return -1;
+}
+
+/* Textual checks beyond change_path_ok(): no ".", no trailing "/", and no
+ * ".git" in any letter case (a case-insensitive file system would obey it). */
+static bool path_text_ok(const char *path)
+{
+	if (!change_path_ok(path) || path[strlen(path) - 1] == '/')
+		return false;
+	for (const char *p = path; *p;) {
+		size_t n = strcspn(p, "/");
+		if ((n == 1 && p[0] == '.') || (n == 4 && !strncasecmp(p, ".git", 4)))
+			return false;
+		p += n;
+		if (*p == '/')
+			p++;
+	}
+	return true;
+}
+
+/*
+ * Check path (named `what` in messages) against the parent's tree: every
+ * leading component must be a folder or absent, and the path itself absent
+ * or a plain file (a symlink only when link_ok). 0 when fine; -1 with *kind
+ * set when refused, or with e alone on a libgit2 failure.
+ */
+static int path_guard(struct job *j, const char *what, const char *path, bool link_ok)
+{
+	char sub[4096];
+	size_t len = strlen(path);
+
+	if (!path_text_ok(path) || len >= sizeof sub) {
+		err_set(j->e, "%s: \"%s\" is outside the source tree or in .git; only relative "
+			      "paths inside the tree are allowed",
+			what, path);
+		return refuse(j, KIND_REJECTED);
+	}
+	for (size_t at = 0; at <= len; at++) {
+		if (at < len && path[at] != '/')
+			continue;
+		git_tree_entry *ent = NULL;
+		memcpy(sub, path, at);
+		sub[at] = '\0';
+		int rc = git_tree_entry_bypath(&ent, j->tree, sub);
+		if (rc == GIT_ENOTFOUND)
+			return 0;
+		if (rc < 0) {
+			err_set(j->e, "git: %s: \"%s\": %s", what, sub, git_msg());
+			return -1;
+		}
+		git_filemode_t mode = git_tree_entry_filemode(ent);
+		git_tree_entry_free(ent);
+		bool last = at == len;
+		if (mode == GIT_FILEMODE_LINK && !(last && link_ok)) {
+			if (last)
+				err_set(j->e, "%s: \"%s\" is a symlink in the parent commit; "
+					      "writing over a symlink is refused",
+					what, path);
+			else
+				err_set(j->e, "%s: \"%s\" goes through \"%s\", a symlink in the "
+					      "parent commit; paths through symlinks are refused",
+					what, path, sub);
+			return refuse(j, KIND_REJECTED);
+		}
+		if (mode == GIT_FILEMODE_COMMIT) {
+			err_set(j->e, "%s: \"%s\" is inside the submodule \"%s\"; submodules are "
+				      "not changed",
+				what, path, sub);
+			return refuse(j, KIND_REJECTED);
+		}
+		if (!last && mode != GIT_FILEMODE_TREE) {
+			err_set(j->e, "%s: \"%s\" goes through \"%s\", which is a file, not a "
+				      "folder",
+				what, path, sub);
+			return refuse(j, KIND_REJECTED);
+		}
+		if (last && mode == GIT_FILEMODE_TREE) {
+			err_set(j->e, "%s: \"%s\" is a folder in the parent commit, not a file",
+				what, path);
+			return refuse(j, KIND_REJECTED);
+		}
+	}
+	return 0;
+}
+
+/* The mode a replaced file keeps (executable stays executable). */
+static git_filemode_t mode_at(git_tree *tree, const char *path)
+{
+	git_tree_entry *ent = NULL;
+	git_filemode_t mode = GIT_FILEMODE_BLOB;
+
+	if (git_tree_entry_bypath(&ent, tree, path) == 0) {
+		if (git_tree_entry_filemode(ent) == GIT_FILEMODE_BLOB_EXECUTABLE)
+			mode = GIT_FILEMODE_BLOB_EXECUTABLE;
+		git_tree_entry_free(ent);
+	}
+	return mode;
+}
+
+/* Whether a is b or a folder holding b ("x" and "x/y"). */
+static bool path_covers(const char *a, const char *b)
+{
+	size_t n = strlen(a);
+
+	return !strncmp(a, b, n) && (b[n] == '\0' || b[n] == '/');
+}
+
+static int upsert(struct job *j, git_tree_update *u, const char *path, const char *data,
+		  size_t len)
+{
+	if (git_blob_create_from_buffer(&u->id, j->repo, data, len) < 0) {
+		err_set(j->e, "git: write %s: %s", path, git_msg());
+		return -1;
+	}
+	u->action = GIT_TREE_UPDATE_UPSERT;
+	u->filemode = mode_at(j->tree, path);
+	u->path = path;
+	return 0;
+}
+
+static int apply_files(struct job *j, const cJSON *files, git_oid *out)
+{
+	int n = cJSON_GetArraySize(files), i = 0, rc = -1;
+	git_tree_update *ups = xcalloc((size_t)n, sizeof *ups);
+
+	for (const cJSON *f = files->child; f; f = f->next, i++) {
+		const char *path = cJSON_GetObjectItemCaseSensitive(f, "path")->valuestring;
+		const char *text = cJSON_GetObjectItemCaseSensitive(f, "content")->valuestring;
+		char what[320];
+		snprintf(what, sizeof what, "%s: change: files[%d]", j->branch, i);
+		if (path_guard(j, what, path, false) < 0)
+			goto out;
+		for (int k = 0; k < i; k++)
+			if (path_covers(ups[k].path, path) || path_covers(path, ups[k].path)) {
+				err_set(j->e, "%s: \"%s\" clashes with files[%d] \"%s\"; give each "
+					      "file once",
+					what, path, k, ups[k].path);
+				refuse(j, KIND_REJECTED);
+				goto out;
+			}
+		if (upsert(j, &ups[i], path, text, strlen(text)) < 0)
+			goto out;
+	}
+	if (git_tree_create_updated(out, j->repo, j->tree, (size_t)n, ups) < 0) {
+		err_set(j->e, "git: change: build tree: %s", git_msg());
+		goto out;
+	}
+	rc = 0;
+out:
+	free(ups);
+	return rc;
+}
+
+static int apply_params(struct job *j, const cJSON *values, const char *params_file,
+			git_oid *out)
+{
+	git_tree_entry *ent = NULL;
+	git_blob *blob = NULL;
+	cJSON *cur = NULL;
+	char *text = NULL, *next = NULL;
+	git_tree_update up;
+	int rc = -1;
+
+	if (!params_file || !*params_file) {
+		err_set(j->e, "%s: change: a params change needs a param file; name it in "
+			      "search_space.file",
+			j->branch);
+		return refuse(j, KIND_PARAMS);
+	}
+	char what[320];
+	snprintf(what, sizeof what, "%s: change: param file", j->branch);
+	if (path_guard(j, what, params_file, false) < 0)
+		return -1;
+	int r = git_tree_entry_bypath(&ent, j->tree, params_file);
+	if (r == GIT_ENOTFOUND) {
+		err_set(j->e, "%s: \"%s\" is not in the parent commit; commit it to the source "
+			      "tree or fix search_space.file",
+			what, params_file);
+		return refuse(j, KIND_PARAMS);
+	}
+	if (r < 0 || git_blob_lookup(&blob, j->repo, git_tree_entry_id(ent)) < 0) {
+		err_set(j->e, "git: param file %s: %s", params_file, git_msg());
+		goto out;
+	}
+	size_t len = (size_t)git_blob_rawsize(blob);
+	text = xstrndup(len ? git_blob_rawcontent(blob) : "", len);
+	if (params_read(params_file, text, &cur, j->e) < 0 ||
+	    params_write(params_file, text, values, &next, j->e) < 0) {
+		err_prefix(j->e, "%s", what);
+		refuse(j, KIND_PARAMS);
+		goto out;
+	}
+	if (upsert(j, &up, params_file, next, strlen(next)) < 0)
+		goto out;
+	if (git_tree_create_updated(out, j->repo, j->tree, 1, &up) < 0) {
+		err_set(j->e, "git: change: build tree: %s", git_msg());
+		goto out;
+	}
+	rc = 0;
+out:
+	cJSON_Delete(cur);
+	free(next);
+	free(text);
+	git_blob_free(blob);
+	git_tree_entry_free(ent);
+	return rc;
+}
+
+static int apply_patch(struct job *j, const char *patch, git_oid *out)
+{
+	git_diff *diff = NULL;
+	git_index *idx = NULL;
+	int rc = -1;
+
+	if (git_diff_from_buffer(&diff, patch, strlen(patch)) < 0) {
+		err_set(j->e, "%s: change: patch does not parse: %s", j->branch, git_msg());
+		return refuse(j, KIND_REJECTED);
+	}
+	size_t n = git_diff_num_deltas(diff);
+	for (size_t i = 0; i < n; i++) {
+		const git_diff_delta *d = git_diff_get_delta(diff, i);
+		char what[320];
+		snprintf(what, sizeof what, "%s: change: patch file %zu", j->branch, i + 1);
+		if (d->new_file.mode == GIT_FILEMODE_LINK) {
+			err_set(j->e, "%s: \"%s\" would become a symlink; patches may not make "
+				      "symlinks",
+				what, d->new_file.path);
+			refuse(j, KIND_REJECTED);
+			goto out;
+		}
+		/* Deleting a symlink is harmless; editing or replacing one is not. */
+		bool gone = d->status == GIT_DELTA_DELETED;
+		if ((d->old_file.path && path_guard(j, what, d->old_file.path, gone) < 0) ||
+		    (d->new_file.path && path_guard(j, what, d->new_file.path, gone) < 0))
+			goto out;
+	}
+	/* git apply refuses to create a file that exists; libgit2 would replace it. */
+	for (size_t i = 0; i < n; i++) {
+		const git_diff_delta *d = git_diff_get_delta(diff, i);
+		git_tree_entry *ent = NULL;
+		if (d->status != GIT_DELTA_ADDED ||
+		    git_tree_entry_bypath(&ent, j->tree, d->new_file.path) < 0)
+			continue;
+		git_tree_entry_free(ent);
+		err_set(j->e, "%s: change: patch does not apply to the parent commit: it "
+			      "creates \"%s\", which exists already",
+			j->branch, d->new_file.path);
+		refuse(j, KIND_CONFLICT);
+		goto out;
+	}
+	if (git_apply_to_tree(&idx, j->repo, j->tree, diff, NULL) < 0) {
+		err_set(j->e, "%s: change: patch does not apply to the parent commit: %s",
+			j->branch, git_msg());
+		refuse(j, KIND_CONFLICT);
+		goto out;
+	}
+	if (git_index_write_tree_to(out, idx, j->repo) < 0) {
+		err_set(j->e, "git: change: write tree: %s", git_msg());
+		goto out;
+	}
+	rc = 0;
+out:
+	git_index_free(idx);
+	git_diff_free(diff);
+	return rc;
+}
+
+/* Build the new tree from the change, then commit it on top of the parent. */
+static int make_commit(struct job *j, const char *change, const char *params_file,
+		       const char *message, git_oid *commit)
+{
+	char *what = xasprintf("%s: change", j->branch);
+	cJSON *ch = json_parse(change, strlen(change), what, j->e);
+	git_tree *tree = NULL;
+	git_signature *sig = NULL;
+	git_oid tree_id;
+	int rc = -1;
+
+	free(what);
+	if (!ch)
+		return refuse(j, KIND_REJECTED);
+	if (change_validate(ch, j->branch, j->e) < 0) {
+		refuse(j, KIND_REJECTED);
+		goto out;
+	}
+	const char *kind = cJSON_GetObjectItemCaseSensitive(ch, "kind")->valuestring;
+	if (!strcmp(kind, "files"))
+		rc = apply_files(j, cJSON_GetObjectItemCaseSensitive(ch, "files"), &tree_id);
+	else if (!strcmp(kind, "params"))
+		rc = apply_params(j, cJSON_GetObjectItemCaseSensitive(ch, "params"), params_file,
+				  &tree_id);
+	else
+		rc = apply_patch(j, cJSON_GetObjectItemCaseSensitive(ch, "patch")->valuestring,
+				 &tree_id);
+	if (rc < 0)
+		goto out;
+	rc = -1;
+	if (git_tree_lookup(&tree, j->repo, &tree_id) < 0 ||
+	    git_signature_now(&sig, "hypotop", "hypotop@localhost") < 0) {
+		err_set(j->e, "git: commit: %s", git_msg());
+		goto out;
+	}
+	const git_commit *parents[] = {j->parent};
+	if (git_commit_create(commit, j->repo, NULL, sig, sig, NULL, message, tree, 1,
+			      parents) < 0) {
+		err_set(j->e, "git: commit: %s", git_msg());
+		goto out;
+	}
+	rc = 0;
+out:
+	git_signature_free(sig);
+	git_tree_free(tree);
+	cJSON_Delete(ch);
+	return rc;
+}
+
+int vcs_commit_change(const char *repo_dir, const char *parent, const char *change,
+		      const char *params_file, const char *branch, const char *message,
+		      char oid[VCS_OID_HEX], const char **kind, struct err *e)
+{
+	struct job j = {.branch = branch, .kind = kind, .e = e};
+	git_reference *ref = NULL;
+	git_object *obj = NULL, *peeled = NULL;
+	git_commit *made = NULL;
+	git_oid id;
+	int rc = -1, valid = 0;
+
+	*kind = NULL;
+	char *refname = xasprintf("refs/heads/%s", branch ? branch : "");
+	if (!branch || git_reference_name_is_valid(&valid, refname) < 0 || !valid) {
+		err_set(e, "git: branch \"%s\" is not a valid branch name", branch ? branch : "");
+		goto out;
+	}
+	if (git_repository_open_ext(&j.repo, repo_dir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
+		err_set(e, "git: %s: %s", repo_dir, git_msg());
+		goto out;
+	}
+	/* Made already, by a run that died before recording it: keep it. */
+	int r = git_reference_name_to_id(&id, j.repo, refname);
+	if (r == 0)
+		goto done;
+	if (r != GIT_ENOTFOUND) {
+		err_set(e, "git: branch %s: %s", branch, git_msg());
+		goto out;
+	}
+	if (!parent || git_revparse_single(&obj, j.repo, parent) < 0 ||
+	    git_object_peel(&peeled, obj, GIT_OBJECT_COMMIT) < 0) {
+		err_set(e, "git: commit %s: %s", parent ? parent : "(none)", git_msg());
+		goto out;
+	}
+	j.parent = (git_commit *)peeled;
+	if (git_commit_tree(&j.tree, j.parent) < 0) {
+		err_set(e, "git: commit %s: %s", parent, git_msg());
+		goto out;
+	}
+	if (!change)
+		git_oid_cpy(&id, git_commit_id(j.parent));
+	else if (make_commit(&j, change, params_file, message ? message : branch, &id) < 0)
+		goto out;
+	/* Last, so that nothing is visible unless everything was made. */
+	if (git_commit_lookup(&made, j.repo, &id) < 0) {
+		err_set(e, "git: commit: %s", git_msg());
+		goto out;
+	}
+	r = git_branch_create(&ref, j.repo, branch, made, 0);
+	if (r == GIT_EEXISTS)
+		r = git_reference_name_to_id(&id, j.repo, refname);
+	if (r < 0) {
+		err_set(e, "git: create branch %s: %s", branch, git_msg());
+		goto out;
+	}
+done:
+	git_oid_tostr(oid, VCS_OID_HEX, &id);
+	rc = 0;
+out:
+	git_commit_free(made);
+	git_reference_free(ref);
+	git_tree_free(j.tree);
+	git_commit_free(j.parent);
+	git_object_free(obj);
+	git_repository_free(j.repo);
+	free(refname);
+	return rc;
+}

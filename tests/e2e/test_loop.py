@@ -1,0 +1,302 @@
+"""The experiment loop end to end on this machine: the quickstart, SIGKILL at
+random moments, re-attachment to a job that ended while hypotop was down,
+and runs that fail in each way the loop must survive."""
+
+import glob
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import lib  # noqa: E402
+from lib import check, hypotop  # noqa: E402
+
+QUICKSTART = os.path.join(lib.ROOT, "examples", "quickstart")
+
+
+def quickstart(d, *extra):
+    """A git repository with the quickstart, and a workdir for it."""
+    files = {}
+    for name in ("train.py", "hparams.json"):
+        with open(os.path.join(QUICKSTART, name)) as f:
+            files[name] = f.read()
+    src = lib.make_repo(d, files=files)
+    wd = os.path.join(d, "wd")
+    rc, out, err = hypotop("init", wd, "--config", os.path.join(QUICKSTART, "hypotop.json"),
+                           "--source-dir", src, *extra)
+    check(rc == 0, "init: %s" % err)
+    return src, wd
+
+
+def run_headless(wd, timeout=300):
+    r = subprocess.run([lib.BIN, "run", "--headless", wd], capture_output=True, text=True,
+                       timeout=timeout)
+    return r.returncode, r.stderr
+
+
+def tree(wd):
+    with open(os.path.join(wd, "engine", "tree.json")) as f:
+        return json.load(f)
+
+
+def branches(src):
+    out = lib.sh("git", "branch", "--list", "hypotop/*", "--format=%(refname:short) %(objectname)",
+                 cwd=src).stdout.split("\n")
+    return dict(line.split() for line in out if line.strip())
+
+
+@lib.test
+def quickstart_loop_end_to_end():
+    d = lib.tmpdir()
+    src, wd = quickstart(d, "--max-iterations", "4")
+    rc, err = run_headless(wd)
+    check(rc == 0, "engine exit %d: %s" % (rc, err[-2000:]))
+    check("planning stops: max_iterations (4) reached" in err, "stop reason: %s" % err[-800:])
+    t = tree(wd)
+    nodes = {n["id"]: n for n in t["nodes"]}
+    check(len(nodes) >= 2 + 4 * 2, "only %d nodes" % len(nodes))
+    check(all(n["status"] in ("completed", "failed") for n in nodes.values()),
+          "unfinished: %s" % [(n["id"], n["status"]) for n in nodes.values()])
+    br = branches(src)
+    for n in nodes.values():
+        check(br.get("hypotop/" + n["id"]) == n["commit"],
+              "%s: branch %s, node commit %s" % (n["id"], br.get("hypotop/" + n["id"]), n["commit"]))
+        if n["parent"] and n["change"] and n["change"]["kind"] == "params":
+            parent = lib.sh("git", "rev-parse", n["commit"] + "^", cwd=src).stdout.strip()
+            check(parent == nodes[n["parent"]]["commit"], "%s: commit's parent" % n["id"])
+            hp = json.loads(lib.sh("git", "show", n["commit"] + ":hparams.json", cwd=src).stdout)
+            for k, v in n["change"]["params"].items():
+                check(hp[k] == v, "%s: hparams.json %s=%s, change says %s" % (n["id"], k, hp[k], v))
+    with open(os.path.join(wd, "master_table.tsv")) as f:
+        rows = [r.split("\t") for r in f.read().splitlines()]
+    check(rows[0][:5] == ["id", "parent", "name", "status", "metric"], "header %s" % rows[0])
+    table = {r[0]: r for r in rows[1:]}
+    check(set(table) == set(nodes), "table rows %s vs nodes %s" % (sorted(table), sorted(nodes)))
+    for nid, r in table.items():
+        n = nodes[nid]
+        check(r[3] == n["status"], "%s status" % nid)
+        if n["metric"] is not None:
+            check(abs(float(r[4]) - n["metric"]) <= 1e-5 * max(1, abs(n["metric"])), "%s metric" % nid)
+        run = os.path.join(wd, "runs", nid)
+        check(os.path.exists(os.path.join(run, "analysis.md")), "%s: no analysis.md" % nid)
+        check(os.path.exists(os.path.join(run, "metrics.json")), "%s: no metrics.json" % nid)
+    base = nodes["n0000"]["metric"]
+    best = t["state"]["best"]
+    check(best and nodes[best]["metric"] < base, "no better val_loss than the baseline %s" % base)
+    with open(os.path.join(wd, "summary.md")) as f:
+        summary = f.read()
+    check(best in summary and "val_loss" in summary, "summary lacks the best: %s" % summary)
+    # Work trees are gone; branches stay.
+    left = glob.glob(os.path.join(wd, "worktrees", "*"))
+    check(not left, "work trees left: %s" % left)
+    s = lib.status_json(wd)
+    check(s["best"]["node"] == best and s["engine"]["state"] == "stopped", "status: %s" % s)
+
+
+def launches(wd):
+    """How often each run's wrapper started the launch command, from the logs."""
+    out = {}
+    for log in glob.glob(os.path.join(wd, "runs", "*", "log")):
+        with open(log, errors="replace") as f:
+            out[log.split(os.sep)[-2]] = f.read().count("[hypotop] launch:")
+    return out
+
+
+@lib.test
+def sigkill_at_random_moments_loses_and_repeats_nothing():
+    d = lib.tmpdir()
+    src, wd = quickstart(d, "--max-iterations", "8", "--patience", "0")
+    rng = random.Random(42)
+    kills = finished = 0
+    while kills < 25:
+        p = subprocess.Popen([lib.BIN, "run", "--headless", wd], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            p.wait(timeout=rng.uniform(0.02, 0.5))
+        except subprocess.TimeoutExpired:
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+            kills += 1
+            lib.status_json(wd)  # the workdir loads after every kill
+            continue
+        err = p.stderr.read()
+        check(p.returncode == 0, "engine exit %d: %s" % (p.returncode, err[-1500:]))
+        finished += 1
+        check(finished < 3, "the loop ended before 25 kills (%d)" % kills)
+        # Ended early: give it more rounds and go on killing.
+        cfg_path = os.path.join(wd, "config.json")
+        with open(cfg_path) as f:
+            cfg = json.load(f)
+        cfg["max_iterations"] += 4
+        with open(cfg_path, "w") as f:
+            json.dump(cfg, f)
+    rc, err = run_headless(wd)
+    check(rc == 0, "final run: %d %s" % (rc, err[-1500:]))
+    t = tree(wd)
+    ids = [n["id"] for n in t["nodes"]]
+    check(len(ids) == len(set(ids)), "a node exists twice")
+    check(all(n["status"] in ("completed", "failed") for n in t["nodes"]),
+          "unfinished after the final run: %s" % [(n["id"], n["status"]) for n in t["nodes"]])
+    counts = launches(wd)
+    twice = {k: v for k, v in counts.items() if v > 1}
+    check(not twice, "experiments started more than once: %s" % twice)
+    for n in t["nodes"]:
+        if n["status"] == "completed":
+            check(counts.get(n["id"]) == 1, "%s completed without one launch" % n["id"])
+    # Every branch belongs to a node, and every node that ran has its branch.
+    br = branches(src)
+    for n in t["nodes"]:
+        if n["commit"] and n["parent"]:
+            check(br.get("hypotop/" + n["id"]) == n["commit"], "%s: branch" % n["id"])
+    print("# %d kills, %d nodes" % (kills, len(ids)))
+
+
+def small_repo(d, train):
+    return lib.make_repo(d, files={"train.py": train, "hparams.json": '{"lr": 0.1}\n'})
+
+
+@lib.test
+def reattach_to_a_job_that_ended_while_down():
+    d = lib.tmpdir()
+    go = os.path.join(d, "go")
+    train = ("import os, time\nprint('step=1 loss=1.0', flush=True)\n"
+             "while not os.path.exists(%r):\n    time.sleep(0.02)\n"
+             "print('val_loss=0.25', flush=True)\nraise SystemExit(3)\n" % go)
+    src = small_repo(d, train)
+    wd = os.path.join(d, "wd")
+    rc, out, err = hypotop("init", wd, "--source-dir", src, "--launch", "python3 train.py",
+                           "--metric", "val_loss")
+    check(rc == 0, err)
+    p = subprocess.Popen([lib.BIN, "run", "--headless", wd], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    pidfile = os.path.join(wd, "runs", "n0000", "pid")
+    lib.wait_for(lambda: os.path.exists(pidfile), "the baseline to start", timeout=30)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    job_pid = int(open(pidfile).read().split()[0])
+    open(go, "w").close()
+    lib.wait_for(lambda: os.path.exists(os.path.join(wd, "runs", "n0000", "exit_code")),
+                 "the job to end", timeout=30)
+    check(lib.status_json(wd)["running"][0]["id"] == "n0000", "not recorded as running")
+    rc, err = run_headless(wd)
+    check(rc == 0, "restart: %s" % err)
+    check("re-attached" in err, "no re-attach said: %s" % err)
+    n = tree(wd)["nodes"][0]
+    check(n["status"] == "failed" and n["failure"]["kind"] == "crash", "node: %s" % n)
+    check(n["metric"] == 0.25, "metric not collected: %s" % n["metric"])
+    with open(os.path.join(wd, "runs", "n0000", "analysis.md")) as f:
+        check("status 3" in f.read(), "exit code not in the analysis")
+    check(launches(wd)["n0000"] == 1, "relaunched")
+    try:
+        os.kill(job_pid, 0)
+        alive = True
+    except ProcessLookupError:
+        alive = False
+    check(not alive or open("/proc/%d/stat" % job_pid).read().split()[2] == "Z", "job lingers")
+
+
+def failing(d, name, launch, build=None, extra_files=None):
+    files = {"train.py": "print('val_loss=1.0')\n", "hparams.json": '{"lr": 0.1}\n'}
+    files.update(extra_files or {})
+    sub = os.path.join(d, name)
+    os.makedirs(sub)
+    src = lib.make_repo(sub, files=files)
+    wd = os.path.join(sub, "wd")
+    cfg = {"source_dir": src, "launch": launch, "metric": "val_loss", "max_iterations": 1,
+           "search_space": {"file": "hparams.json", "params": {"lr": {"log_uniform": [0.001, 1]}}}}
+    if build:
+        cfg["build"] = build
+    with open(os.path.join(sub, "c.json"), "w") as f:
+        json.dump(cfg, f)
+    rc, out, err = hypotop("init", wd, "--config", os.path.join(sub, "c.json"))
+    check(rc == 0, err)
+    return wd
+
+
+@lib.test
+def failures_are_recorded_and_the_loop_goes_on():
+    d = lib.tmpdir()
+    cases = [
+        ("notfound", "no-such-command-xyz", None, None, "launch", "127"),
+        ("build", "python3 train.py", "echo compiling; exit 4", None, "build", "status 4"),
+        ("nometric", "echo training done", None, None, "no_metric", "never printed val_loss"),
+        ("crash", "python3 -c 'raise SystemExit(9)'", None, None, "crash", "status 9"),
+        ("nan", "echo step=1 loss=nan; sleep 30; echo val_loss=1", None, None, "nan", "nan"),
+    ]
+    for name, launch, build, files, kind, why in cases:
+        wd = failing(d, name, launch, build, files)
+        rc, err = run_headless(wd, timeout=60)
+        check(rc == 0, "%s: engine exit %d: %s" % (name, rc, err))
+        n = tree(wd)["nodes"][0]
+        check(n["status"] == "failed" and n["failure"]["kind"] == kind,
+              "%s: %s %s" % (name, n["status"], n["failure"]))
+        with open(os.path.join(wd, "runs", "n0000", "analysis.md")) as f:
+            text = f.read()
+        check(why in text, "%s: analysis lacks %r:\n%s" % (name, why, text))
+        check("the baseline failed" in err, "%s: loop did not stop cleanly: %s" % (name, err))
+
+
+@lib.test
+def bad_param_file_fails_the_node_not_the_loop():
+    d = lib.tmpdir()
+    wd = failing(d, "badparams", "python3 train.py")
+    # The baseline runs; its child changes a param file that does not parse.
+    src = json.load(open(os.path.join(wd, "config.json")))["source_dir"]
+    with open(os.path.join(src, "hparams.json"), "w") as f:
+        f.write("{not json")
+    lib.sh("git", "commit", "-qam", "break the params", cwd=src,
+           env=dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t",
+                    GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t"))
+    head = lib.sh("git", "rev-parse", "HEAD", cwd=src).stdout.strip()
+    # A person's experiment on top of that commit: a root copy at the new head.
+    rc, out, err = hypotop("add", wd, "n0000", "lower the learning rate", "--param", "lr=0.01")
+    check(rc == 0, err)
+    t = tree(wd)
+    rc, err = run_headless(wd, timeout=60)
+    t = tree(wd)
+    nodes = {n["id"]: n for n in t["nodes"]}
+    check(nodes["n0000"]["status"] == "completed", "baseline: %s" % nodes["n0000"])
+    check(nodes["n0001"]["status"] in ("completed", "failed"), "child: %s" % nodes["n0001"])
+    del head
+
+
+@lib.test
+def patch_through_a_symlink_is_rejected():
+    d = lib.tmpdir()
+    outside = os.path.join(d, "outside")
+    os.makedirs(outside)
+    sub = os.path.join(d, "p")
+    os.makedirs(sub)
+    src = lib.make_repo(sub, files={"train.py": "print('val_loss=1.0')\n"})
+    os.symlink(outside, os.path.join(src, "escape"))
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t",
+               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+    lib.sh("git", "add", "escape", cwd=src)
+    lib.sh("git", "commit", "-qm", "a link", cwd=src, env=env)
+    wd = os.path.join(sub, "wd")
+    rc, out, err = hypotop("init", wd, "--source-dir", src, "--launch", "python3 train.py",
+                           "--metric", "val_loss", "--max-iterations", "0")
+    check(rc == 0, err)
+    patch = os.path.join(d, "p.diff")
+    with open(patch, "w") as f:
+        f.write("diff --git a/escape/evil.py b/escape/evil.py\nnew file mode 100644\n"
+                "--- /dev/null\n+++ b/escape/evil.py\n@@ -0,0 +1 @@\n+print('pwned')\n")
+    rc, out, err = hypotop("add", wd, "n0000", "write through the link", "--patch", patch)
+    check(rc == 0, "add: %s" % err)
+    rc, err = run_headless(wd, timeout=60)
+    n = {x["id"]: x for x in tree(wd)["nodes"]}["n0001"]
+    check(n["status"] == "failed" and n["failure"]["kind"] == "patch_rejected", "node: %s" % n)
+    check(not os.listdir(outside), "a file was written outside the tree: %s" % os.listdir(outside))
+    # A patch naming ../ is refused before it is even queued.
+    with open(patch, "w") as f:
+        f.write("diff --git a/../x b/../x\n--- a/../x\n+++ b/../x\n")
+    rc, out, err = hypotop("add", wd, "n0000", "climb out", "--patch", patch)
+    check(rc == 2 and "outside the source tree" in err, "%d %s" % (rc, err))
+
+
+lib.finish()

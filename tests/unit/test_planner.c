@@ -1,0 +1,612 @@
+/* Unit tests: the answer contracts of SPEC §7, their extraction from text, the offline planner. */
+#include "t.h"
+
+#include <math.h>
+#include <stdint.h>
+
+#include "hypotop/config.h"
+#include "hypotop/json.h"
+#include "hypotop/planner.h"
+
+#define BASE "\"source_dir\": \"/src\", \"launch\": \"python3 train.py\", \"metric\": \"val_loss\""
+#define SPACE                                                                               \
+	"\"search_space\": {\"file\": \"h.json\", \"params\": {"                            \
+	"\"lr\": {\"log_uniform\": [1e-4, 1e-1]}, \"dropout\": {\"uniform\": [0.0, 0.5]}," \
+	"\"layers\": {\"int\": [1, 4]}, \"batch_size\": {\"choice\": [16, 32, 64]}}}"
+
+static int load(const char *text, struct config *c, struct err *e)
+{
+	cJSON *doc = json_parse(text, strlen(text), "config.json", e);
+
+	if (!doc)
+		return -1;
+	if (config_from_json(c, doc, "config.json", text, e) < 0) {
+		cJSON_Delete(doc);
+		return -1;
+	}
+	return 0;
+}
+
+static cJSON *parse(const char *text)
+{
+	cJSON *j = cJSON_Parse(text);
+
+	if (!j) {
+		printf("# bad test JSON: %s\n", text);
+		exit(2);
+	}
+	return j;
+}
+
+static void analysis_contract(void)
+{
+	static const struct {
+		const char *json, *want; /* want NULL: valid */
+	} cases[] = {
+		{"{\"summary\":\"s\",\"verdict\":\"improved\",\"bottleneck\":\"\",\"evidence\":[\"a\"],"
+		 "\"hypothesis_supported\":true}", NULL},
+		{"{\"summary\":\"s\",\"verdict\":\"failed\",\"bottleneck\":\"b\",\"evidence\":[],"
+		 "\"hypothesis_supported\":null}", NULL},
+		{"[1]", "analysis: must be a JSON object"},
+		{"{\"summary\":\"s\",\"verdict\":\"better\",\"bottleneck\":\"\",\"evidence\":[],"
+		 "\"hypothesis_supported\":true}", "analysis: verdict"},
+		{"{\"summary\":\"s\",\"verdict\":\"improved\",\"bottleneck\":\"\",\"evidence\":[\"a\",2],"
+		 "\"hypothesis_supported\":true}", "analysis: evidence[1]"},
+		{"{\"summary\":\"s\",\"verdict\":\"improved\",\"bottleneck\":\"\",\"evidence\":\"a\","
+		 "\"hypothesis_supported\":true}", "analysis: evidence"},
+		{"{\"summary\":\"s\",\"verdict\":\"improved\",\"bottleneck\":\"\",\"evidence\":[],"
+		 "\"hypothesis_supported\":\"yes\"}", "analysis: hypothesis_supported"},
+		{"{\"summary\":\"s\",\"verdict\":\"improved\",\"bottleneck\":\"\",\"evidence\":[],"
+		 "\"hypothesis_supported\":true,\"score\":1}", "analysis: score: unknown key"},
+		{"{\"summary\":\"s\",\"verdict\":\"improved\",\"evidence\":[],"
+		 "\"hypothesis_supported\":true}", "analysis: bottleneck: missing"},
+		{"{\"summary\":\" \",\"verdict\":\"improved\",\"bottleneck\":\"\",\"evidence\":[],"
+		 "\"hypothesis_supported\":true}", "analysis: summary"},
+		{"{\"summary\":\"s\",\"verdict\":\"improved\",\"bottleneck\":7,\"evidence\":[],"
+		 "\"hypothesis_supported\":true}", "analysis: bottleneck: must be a string"},
+		{"{\"summary\":\"s\",\"summary\":\"t\",\"verdict\":\"improved\",\"bottleneck\":\"\","
+		 "\"evidence\":[],\"hypothesis_supported\":true}", "analysis: summary: given twice"},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		struct err e = {{0}};
+		cJSON *j = parse(cases[i].json);
+		int rc = contract_check_analysis(j, &e);
+		if (!cases[i].want) {
+			T_CHECK(rc == 0, "case %zu refused: %s", i, e.msg);
+		} else {
+			T_CHECK(rc < 0, "case %zu accepted", i);
+			T_CONTAINS(e.msg, cases[i].want);
+		}
+		cJSON_Delete(j);
+	}
+}
+
+#define PROP(name, change) \
+	"{\"name\":\"" name "\",\"hypothesis\":\"h\",\"priority\":0,\"needs_rebuild\":false," \
+	"\"change\":" change "}"
+#define PARAMS "{\"kind\":\"params\",\"params\":{\"lr\":0.01}}"
+#define PLAN(stop, props) "{\"stop\":" stop ",\"reason\":\"r\",\"proposals\":[" props "]}"
+
+static void plan_contract(void)
+{
+	static const struct {
+		const char *json, *want;
+	} cases[] = {
+		{PLAN("false", PROP("lr-0p01", PARAMS)), NULL},
+		{PLAN("false", PROP("a", PARAMS) "," PROP("b", "{\"kind\":\"patch\",\"patch\":"
+			"\"diff --git a/x.py b/x.py\\n--- a/x.py\\n+++ b/x.py\\n\"}") ","
+			PROP("c", "{\"kind\":\"files\",\"files\":[{\"path\":\"a.py\",\"content\":\"\"}]}")),
+		 NULL},
+		{PLAN("true", ""), NULL},
+		{"{\"stop\":false,\"reason\":\"r\",\"proposals\":[{\"name\":\"x\",\"hypothesis\":\"h\","
+		 "\"priority\":-3,\"needs_rebuild\":true,\"change\":" PARAMS "}]}", NULL},
+		{PLAN("false", ""), "plan: proposals: must hold 1 to 5"},
+		{PLAN("false", PROP("a", PARAMS) "," PROP("b", PARAMS) "," PROP("c", PARAMS) ","
+			PROP("d", PARAMS) "," PROP("e", PARAMS) "," PROP("f", PARAMS)),
+		 "plan: proposals: must hold 1 to 5"},
+		{PLAN("\"yes\"", PROP("a", PARAMS)), "plan: stop: must be true or false"},
+		{"{\"stop\":false,\"proposals\":[" PROP("a", PARAMS) "]}", "plan: reason: missing"},
+		{"{\"stop\":false,\"reason\":\"r\",\"proposals\":[],\"why\":1}", "plan: why: unknown key"},
+		{"{\"stop\":false,\"reason\":\"r\",\"proposals\":{}}", "plan: proposals: must be an array"},
+		{PLAN("false", "7"), "plan: proposals[0]: must be an object"},
+		{PLAN("false", PROP("Lr", PARAMS)), "plan: proposals[0].name: \"Lr\" is not a slug"},
+		{PLAN("false", PROP("lr_1", PARAMS)), "plan: proposals[0].name"},
+		{PLAN("false", PROP("", PARAMS)), "plan: proposals[0].name"},
+		{PLAN("false", PROP("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", PARAMS)),
+		 "plan: proposals[0].name"},
+		{PLAN("false", "{\"name\":\"a\",\"hypothesis\":\"h\",\"priority\":1.5,"
+			"\"needs_rebuild\":false,\"change\":" PARAMS "}"), "plan: proposals[0].priority"},
+		{PLAN("false", "{\"name\":\"a\",\"hypothesis\":\"h\",\"priority\":\"1\","
+			"\"needs_rebuild\":false,\"change\":" PARAMS "}"), "plan: proposals[0].priority"},
+		{PLAN("false", "{\"name\":\"a\",\"hypothesis\":\"\",\"priority\":1,"
+			"\"needs_rebuild\":false,\"change\":" PARAMS "}"), "plan: proposals[0].hypothesis"},
+		{PLAN("false", "{\"name\":\"a\",\"hypothesis\":\"h\",\"priority\":1,"
+			"\"needs_rebuild\":\"no\",\"change\":" PARAMS "}"), "plan: proposals[0].needs_rebuild"},
+		{PLAN("false", "{\"name\":\"a\",\"hypothesis\":\"h\",\"priority\":1,"
+			"\"needs_rebuild\":false,\"change\":" PARAMS ",\"cost\":1}"),
+		 "plan: proposals[0].cost: unknown key"},
+		{PLAN("false", "{\"name\":\"a\",\"hypothesis\":\"h\",\"priority\":1,\"change\":" PARAMS "}"),
+		 "plan: proposals[0].needs_rebuild: missing"},
+		{PLAN("false", PROP("a", PARAMS) "," PROP("b", "{\"kind\":\"shell\",\"cmd\":\"x\"}")),
+		 "plan: proposals[1].change.kind"},
+		{PLAN("false", PROP("a", "\"lr=1\"")), "plan: proposals[0].change: must be an object"},
+		{PLAN("false", PROP("a", "{\"kind\":\"params\",\"params\":{}}")),
+		 "plan: proposals[0].change: \"params\" must be a non-empty object"},
+		{PLAN("false", PROP("a", "{\"kind\":\"params\",\"params\":{\"x\":1},\"y\":2}")),
+		 "plan: proposals[0].change: unknown key \"y\""},
+		{PLAN("false", PROP("a", "{\"kind\":\"files\",\"files\":[{\"path\":\"/etc/passwd\","
+			"\"content\":\"\"}]}")), "plan: proposals[0].change: files[0]"},
+		{PLAN("false", PROP("a", "{\"kind\":\"patch\",\"patch\":\"diff --git a/../x b/../x\\n\"}")),
+		 "plan: proposals[0].change: patch line 1"},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		struct err e = {{0}};
+		cJSON *j = parse(cases[i].json);
+		int rc = contract_check_plan(j, &e);
+		if (!cases[i].want) {
+			T_CHECK(rc == 0, "case %zu refused: %s", i, e.msg);
+		} else {
+			T_CHECK(rc < 0, "case %zu accepted", i);
+			T_CONTAINS(e.msg, cases[i].want);
+		}
+		cJSON_Delete(j);
+	}
+}
+
+static void extract_finds_the_first_valid_object(void)
+{
+	static const char *const ok[] = {
+		"Here is my plan:\n" PLAN("true", "") "\nGood luck {with it}.",
+		"Sure.\n```json\n" PLAN("false", PROP("a", PARAMS)) "\n```\n",
+		/* braces and quotes inside strings do not end the object */
+		"{\"stop\":true,\"reason\":\"a } brace, a \\\" quote and a { brace\",\"proposals\":[]}",
+		/* the first object is valid JSON but not a plan; the second is */
+		"{\"thinking\": \"first\"} then " PLAN("true", ""),
+		/* the first is not JSON at all */
+		"set {a: 1} and then " PLAN("true", ""),
+		/* an unclosed brace in prose before */
+		"(see { above) " PLAN("true", ""),
+	};
+	for (size_t i = 0; i < ARRAY_LEN(ok); i++) {
+		struct err e = {{0}};
+		cJSON *j = contract_extract(ok[i], contract_check_plan, &e);
+		T_CHECK(j != NULL, "case %zu: %s", i, e.msg);
+		T_CHECK(cJSON_IsBool(cJSON_GetObjectItem(j, "stop")), "case %zu: not the plan", i);
+		cJSON_Delete(j);
+	}
+	struct err e = {{0}};
+	cJSON *j = contract_extract("```json\n{\"stop\": false}\n```", contract_check_plan, &e);
+	T_CHECK(!j, "invalid plan accepted");
+	T_CONTAINS(e.msg, "plan: reason: missing");
+	/* the problem told is the whole answer's, not that of an object inside it */
+	j = contract_extract("{\"stop\": false, \"proposals\": [{\"name\": \"x\"}]}",
+			     contract_check_plan, &e);
+	T_CHECK(!j, "invalid plan accepted");
+	T_CONTAINS(e.msg, "plan: reason: missing");
+	j = contract_extract("{\"answer\": " PLAN("true", "") "}", contract_check_plan, &e);
+	T_CHECK(j != NULL, "a plan wrapped in an object: %s", e.msg);
+	cJSON_Delete(j);
+	j = contract_extract("no json here, sorry", contract_check_plan, &e);
+	T_CHECK(!j, "prose accepted");
+	T_STREQ(e.msg, "no JSON object found");
+	j = contract_extract("{\"stop\": true,,}", contract_check_plan, &e);
+	T_CHECK(!j, "bad JSON accepted");
+	T_CONTAINS(e.msg, "not valid JSON");
+	j = contract_extract("", contract_check_analysis, &e);
+	T_CHECK(!j, "empty text accepted");
+	j = contract_extract("x {\"summary\":\"s\",\"verdict\":\"no_change\",\"bottleneck\":\"\","
+			     "\"evidence\":[],\"hypothesis_supported\":null} y",
+			     contract_check_analysis, &e);
+	T_CHECK(j != NULL, "analysis: %s", e.msg);
+	cJSON_Delete(j);
+}
+
+/* Random text of braces, quotes and escapes: never a crash, never a false answer. */
+static void extract_survives_garbage(void)
+{
+	static const char alphabet[] = "{}[]\"\\:, a1tn";
+	uint64_t x = 88172645463325252ull;
+	char text[96];
+
+	for (int n = 0; n < 20000; n++) {
+		size_t len = (size_t)(n % 95);
+		for (size_t i = 0; i < len; i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			text[i] = alphabet[x % (sizeof alphabet - 1)];
+		}
+		text[len] = '\0';
+		struct err e = {{0}};
+		cJSON *j = contract_extract(text, contract_check_plan, &e);
+		T_CHECK(!j, "garbage accepted as a plan: %s", text);
+		T_CHECK(e.msg[0], "no reason given for: %s", text);
+		cJSON_Delete(j);
+	}
+}
+
+static void offline_needs_a_search_space(void)
+{
+	struct config c;
+	struct err e = {{0}};
+
+	T_CHECK(load("{" BASE "}", &c, &e) == 0, "%s", e.msg);
+	T_CHECK(planner_offline_new(&c, &e) == NULL, "created without a search space");
+	T_CONTAINS(e.msg, "llm.provider offline needs a search_space in config.json");
+	config_free(&c);
+	T_CHECK(load("{" BASE ", \"search_space\": {\"file\": \"h.json\", \"params\": "
+		     "{\"act fn\": {\"choice\": [\"relu\"]}}}}", &c, &e) == 0, "%s", e.msg);
+	T_CHECK(planner_offline_new(&c, &e) == NULL, "created with a name no change can set");
+	T_CONTAINS(e.msg, "\"act fn\" is not a parameter name");
+	config_free(&c);
+	T_CHECK(load("{" BASE ", \"search_space\": {\"file\": \"h.json\", \"params\": "
+		     "{\"opt\": {\"choice\": [\"a\", [1]]}}}}", &c, &e) == 0, "%s", e.msg);
+	T_CHECK(planner_offline_new(&c, &e) == NULL, "created with a list as a choice");
+	T_CONTAINS(e.msg, "search_space.params.opt");
+	config_free(&c);
+}
+
+/* Plan one round; the answer must pass the contract. */
+static cJSON *plan_round(struct planner *p, struct plan_request *r, long round)
+{
+	struct err e = {{0}};
+	cJSON *plan = NULL;
+
+	r->round = round;
+	T_CHECK(p->plan(p, r, &plan, &e) == 0 && plan, "plan: %s", e.msg);
+	if (plan)
+		T_CHECK(contract_check_plan(plan, &e) == 0, "own plan refused: %s", e.msg);
+	return plan;
+}
+
+static char *print(const cJSON *j)
+{
+	return cJSON_PrintUnformatted(j);
+}
+
+/* The node's params with a proposal's changes applied. */
+static cJSON *applied(const cJSON *node, const cJSON *proposal)
+{
+	cJSON *full = cJSON_Duplicate(node, true);
+	const cJSON *ps = cJSON_GetObjectItem(cJSON_GetObjectItem(proposal, "change"), "params");
+
+	for (const cJSON *v = ps->child; v; v = v->next) {
+		cJSON_DeleteItemFromObjectCaseSensitive(full, v->string);
+		cJSON_AddItemToObject(full, v->string, cJSON_Duplicate(v, true));
+	}
+	return full;
+}
+
+static bool same(const cJSON *a, const cJSON *b)
+{
+	if (cJSON_GetArraySize(a) != cJSON_GetArraySize(b))
+		return false;
+	for (const cJSON *m = a->child; m; m = m->next) {
+		const cJSON *w = cJSON_GetObjectItem(b, m->string);
+		if (!w || !cJSON_Compare(m, w, true))
+			return false;
+	}
+	return true;
+}
+
+static void offline_plans_are_repeatable(void)
+{
+	struct config c;
+	struct err e = {{0}};
+
+	T_CHECK(load("{" BASE ", \"seed\": 7, " SPACE "}", &c, &e) == 0, "%s", e.msg);
+	struct planner *p = planner_offline_new(&c, &e);
+	T_CHECK(p != NULL, "%s", e.msg);
+	if (!p) {
+		config_free(&c);
+		return;
+	}
+	cJSON *node = parse("{\"lr\": 0.01, \"dropout\": 0.1, \"layers\": 2, \"batch_size\": 32,"
+			    " \"epochs\": 10}");
+	struct plan_request r = {.cfg = &c, .node = "n1", .node_params = node, .want = 3};
+	cJSON *a = plan_round(p, &r, 4), *b = plan_round(p, &r, 4), *d = plan_round(p, &r, 5);
+	char *sa = print(a), *sb = print(b), *sd = print(d);
+	T_STREQ(sa, sb);
+	T_CHECK(strcmp(sa, sd) != 0, "rounds 4 and 5 planned the same: %s", sa);
+	T_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(a, "proposals")) == 3, "%s", sa);
+	T_CONTAINS(sa, "val_loss");
+	T_CONTAINS(sa, "→");
+	T_CONTAINS(sa, "\"needs_rebuild\":false");
+	T_CHECK(!strstr(sa, "epochs"), "a param outside the space was changed: %s", sa);
+
+	/* Once they have run, the same round plans other configurations. */
+	struct plan_entry hist[3] = {{0}};
+	cJSON *ran[3] = {0};
+	int i = 0;
+	for (const cJSON *q = cJSON_GetObjectItem(a, "proposals")->child; q && i < 3; q = q->next) {
+		ran[i] = applied(node, q);
+		hist[i].params = ran[i];
+		i++;
+	}
+	r.history = hist;
+	r.nhistory = (size_t)i;
+	cJSON *again = plan_round(p, &r, 4);
+	for (const cJSON *q = cJSON_GetObjectItem(again, "proposals")->child; q; q = q->next) {
+		cJSON *full = applied(node, q);
+		for (int k = 0; k < i; k++)
+			T_CHECK(!same(full, ran[k]), "proposed what has run: %s",
+				cJSON_GetObjectItem(q, "name")->valuestring);
+		cJSON_Delete(full);
+	}
+	T_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(again, "proposals")) == 3, "short answer");
+	for (int k = 0; k < i; k++)
+		cJSON_Delete(ran[k]);
+	cJSON_Delete(again);
+	free(sa);
+	free(sb);
+	free(sd);
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+	cJSON_Delete(d);
+	cJSON_Delete(node);
+	p->destroy(p);
+	config_free(&c);
+}
+
+static bool in_space(const cJSON *v, const char *name)
+{
+	double x = v->valuedouble;
+
+	if (!strcmp(name, "lr"))
+		return cJSON_IsNumber(v) && x >= 1e-4 && x <= 1e-1;
+	if (!strcmp(name, "dropout"))
+		return cJSON_IsNumber(v) && x >= 0 && x <= 0.5;
+	if (!strcmp(name, "layers"))
+		return cJSON_IsNumber(v) && x >= 1 && x <= 4 && x == floor(x);
+	if (!strcmp(name, "batch_size"))
+		return cJSON_IsNumber(v) && (x == 16 || x == 32 || x == 64);
+	return false;
+}
+
+/* At most 3 significant digits: what a person can read at a glance. */
+static bool reads_well(double x)
+{
+	char s[64];
+
+	snprintf(s, sizeof s, "%.3g", x);
+	return atof(s) == x;
+}
+
+static void offline_values_stay_in_range(void)
+{
+	struct config c;
+	struct err e = {{0}};
+
+	T_CHECK(load("{" BASE ", \"goal\": \"max\", " SPACE "}", &c, &e) == 0, "%s", e.msg);
+	struct planner *p = planner_offline_new(&c, &e);
+	if (!p) {
+		T_CHECK(0, "%s", e.msg);
+		config_free(&c);
+		return;
+	}
+	/* Node values at the edges and one outside: steps must still land inside. */
+	cJSON *base = parse("{\"lr\": 0.1, \"dropout\": 0.0, \"layers\": 4, \"batch_size\": 128}");
+	struct plan_request r = {.cfg = &c, .node = "n2", .base_params = base, .want = 2};
+	for (long round = 1; round <= 1000; round++) {
+		r.node_params = round % 3 == 0 ? NULL : base; /* NULL: falls back to base_params */
+		if (round % 5 == 0)
+			r.base_params = NULL; /* neither: the middle of each range */
+		cJSON *plan = plan_round(p, &r, round);
+		r.base_params = base;
+		const cJSON *props = cJSON_GetObjectItem(plan, "proposals");
+		T_CHECK(cJSON_GetArraySize(props) == 2, "round %ld: %d proposals", round,
+			cJSON_GetArraySize(props));
+		for (const cJSON *q = props ? props->child : NULL; q; q = q->next) {
+			const cJSON *ps = cJSON_GetObjectItem(cJSON_GetObjectItem(q, "change"), "params");
+			int n = cJSON_GetArraySize(ps);
+			T_CHECK(n >= 1 && n <= 2, "round %ld: %d params changed", round, n);
+			T_CONTAINS(cJSON_GetObjectItem(q, "hypothesis")->valuestring, "raise val_loss");
+			for (const cJSON *v = ps ? ps->child : NULL; v; v = v->next) {
+				T_CHECK(in_space(v, v->string), "round %ld: %s = %g", round, v->string,
+					v->valuedouble);
+				T_CHECK(reads_well(v->valuedouble), "round %ld: %s = %.17g", round,
+					v->string, v->valuedouble);
+			}
+		}
+		cJSON_Delete(plan);
+	}
+	cJSON_Delete(base);
+	p->destroy(p);
+	config_free(&c);
+}
+
+/*
+ * The loop as the engine runs it, on a space of 12 points: every proposal
+ * is run (joins the history), the best-so-far never moves. Each of the 11
+ * other points is proposed exactly once, then the planner stops.
+ */
+static void offline_never_repeats_and_then_stops(void)
+{
+	struct config c;
+	struct err e = {{0}};
+
+	T_CHECK(load("{" BASE ", \"search_space\": {\"file\": \"h.py\", \"params\": {"
+		     "\"layers\": {\"int\": [1, 4]}, \"opt\": {\"choice\": [\"adam\", \"sgd\", "
+		     "\"lion\"]}}}}",
+		     &c, &e) == 0,
+		"%s", e.msg);
+	struct planner *p = planner_offline_new(&c, &e);
+	if (!p) {
+		T_CHECK(0, "%s", e.msg);
+		config_free(&c);
+		return;
+	}
+	cJSON *node = parse("{\"layers\": 2, \"opt\": \"adam\", \"epochs\": 3}");
+	cJSON *runs[32];
+	struct plan_entry hist[32] = {{0}};
+	size_t n = 0;
+	runs[n] = cJSON_Duplicate(node, true);
+	hist[n].params = runs[n];
+	n++;
+	struct plan_request r = {.cfg = &c, .node = "base", .node_params = node, .want = 3};
+	bool stopped = false, short_answer = false;
+	for (long round = 1; round <= 20 && !stopped; round++) {
+		r.history = hist;
+		r.nhistory = n;
+		cJSON *plan = plan_round(p, &r, round);
+		const cJSON *props = cJSON_GetObjectItem(plan, "proposals");
+		int np = cJSON_GetArraySize(props);
+		stopped = cJSON_IsTrue(cJSON_GetObjectItem(plan, "stop"));
+		T_CHECK(stopped == (np == 0), "round %ld: stop with %d proposals", round, np);
+		if (np > 0 && np < 3)
+			short_answer = true;
+		for (const cJSON *q = props ? props->child : NULL; q && n < 32; q = q->next) {
+			cJSON *full = applied(node, q);
+			for (size_t i = 0; i < n; i++)
+				T_CHECK(!same(full, runs[i]), "round %ld proposed a run again: %s",
+					round, cJSON_GetObjectItem(q, "name")->valuestring);
+			runs[n] = full;
+			hist[n].params = full;
+			n++;
+		}
+		if (stopped)
+			T_CHECK(strlen(cJSON_GetObjectItem(plan, "reason")->valuestring) > 0, "no reason");
+		cJSON_Delete(plan);
+	}
+	T_CHECK(stopped, "never stopped");
+	T_CHECK(short_answer, "the last points should come in a short answer");
+	T_CHECK(n == 12, "%zu configurations run, want all 12", n);
+	for (size_t i = 0; i < n; i++)
+		cJSON_Delete(runs[i]);
+	cJSON_Delete(node);
+	p->destroy(p);
+	config_free(&c);
+}
+
+static void offline_tiny_choice_space_runs_out(void)
+{
+	struct config c;
+	struct err e = {{0}};
+
+	T_CHECK(load("{" BASE ", \"search_space\": {\"file\": \"h.json\", \"params\": {"
+		     "\"opt\": {\"choice\": [\"a\", \"b\", \"c\"]}}}}",
+		     &c, &e) == 0,
+		"%s", e.msg);
+	struct planner *p = planner_offline_new(&c, &e);
+	if (!p) {
+		T_CHECK(0, "%s", e.msg);
+		config_free(&c);
+		return;
+	}
+	cJSON *pa = parse("{\"opt\": \"a\"}"), *pb = parse("{\"opt\": \"b\"}"),
+	      *pc = parse("{\"opt\": \"c\"}");
+	struct plan_entry hist[3] = {{.id = "n0", .params = pa}, {.id = "n1", .params = pb},
+				     {.id = "n2", .params = pc}};
+	struct plan_request r = {.cfg = &c, .node = "n0", .node_params = pa, .history = hist,
+				 .nhistory = 1, .want = 3};
+	cJSON *plan = plan_round(p, &r, 1);
+	char *s = print(plan);
+	T_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(plan, "proposals")) == 2, "%s", s);
+	T_CONTAINS(s, "\"stop\":false");
+	T_CONTAINS(s, "\"name\":\"opt-b\"");
+	T_CONTAINS(s, "\"name\":\"opt-c\"");
+	free(s);
+	cJSON_Delete(plan);
+	r.nhistory = 3;
+	plan = plan_round(p, &r, 2);
+	s = print(plan);
+	T_CONTAINS(s, "\"stop\":true");
+	T_CONTAINS(s, "\"proposals\":[]");
+	free(s);
+	cJSON_Delete(plan);
+	cJSON_Delete(pa);
+	cJSON_Delete(pb);
+	cJSON_Delete(pc);
+	p->destroy(p);
+	config_free(&c);
+}
+
+static void offline_analyse_verdicts(void)
+{
+	static const struct {
+		const char *goal;
+		double sigma, metric, parent, best;
+		const char *status, *verdict, *supported;
+	} cases[] = {
+		/* min, no sigma: strictly better than the best is an improvement */
+		{"min", 0, 0.49, 0.50, 0.50, "completed", "improved", "true"},
+		{"min", 0, 0.50, 0.50, 0.50, "completed", "no_change", "null"},
+		{"min", 0, 0.51, 0.50, 0.50, "completed", "regressed", "false"},
+		/* min, sigma 0.01 and k 2: only beyond 0.02 counts */
+		{"min", 0.01, 0.49, 0.50, 0.50, "completed", "no_change", "null"},
+		{"min", 0.01, 0.47, 0.50, 0.50, "completed", "improved", "true"},
+		{"min", 0.01, 0.515, 0.50, 0.48, "completed", "no_change", "null"},
+		{"min", 0.01, 0.53, 0.50, 0.48, "completed", "regressed", "false"},
+		/* better than its parent but not the best: not an improvement */
+		{"min", 0, 0.45, 0.50, 0.40, "completed", "no_change", "null"},
+		/* max */
+		{"max", 0, 0.91, 0.90, 0.90, "completed", "improved", "true"},
+		{"max", 0, 0.89, 0.90, 0.90, "completed", "regressed", "false"},
+		{"max", 0.01, 0.91, 0.90, 0.90, "completed", "no_change", "null"},
+		{"max", 0.01, 0.93, 0.90, 0.90, "completed", "improved", "true"},
+		{"max", 0.01, 0.87, 0.90, 0.92, "completed", "regressed", "false"},
+		{"max", 0.01, 0.93, 0.90, 0.90, "failed", "failed", "null"},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		struct config c;
+		struct err e = {{0}};
+		char text[512];
+		snprintf(text, sizeof text, "{" BASE ", \"goal\": \"%s\", " SPACE "}", cases[i].goal);
+		T_CHECK(load(text, &c, &e) == 0, "%s", e.msg);
+		struct planner *p = planner_offline_new(&c, &e);
+		if (!p) {
+			T_CHECK(0, "%s", e.msg);
+			config_free(&c);
+			continue;
+		}
+		struct analyse_request r = {
+			.cfg = &c, .node = "n5", .name = "lr-0p003", .hypothesis = "smaller lr",
+			.status = cases[i].status, .failure_kind = "crash", .has_metric = true,
+			.has_parent_metric = true, .has_best = true, .metric = cases[i].metric,
+			.parent_metric = cases[i].parent, .best_metric = cases[i].best,
+			.best_node = "n3", .noise_sigma = cases[i].sigma,
+			.log_tail = "step 1 loss 2.0\nstep 2 loss nan\nTraceback: \x1b[31mboom\n",
+			.metrics_json = "{\"lines\": 3, \"step\": 2, \"series\": {\"val_loss\": "
+					"{\"count\": 2, \"nonfinite\": 0, \"first\": 0.9, \"last\": 0.5,"
+					" \"min\": 0.5, \"max\": 0.9, \"mean\": 0.7}}}"};
+		char *md = NULL;
+		cJSON *v = NULL;
+		T_CHECK(p->analyse(p, &r, &md, &v, &e) == 0, "case %zu: %s", i, e.msg);
+		T_CHECK(contract_check_analysis(v, &e) == 0, "case %zu: own verdict refused: %s", i,
+			e.msg);
+		T_STREQ(cJSON_GetObjectItem(v, "verdict")->valuestring, cases[i].verdict);
+		char *sup = print(cJSON_GetObjectItem(v, "hypothesis_supported"));
+		T_STREQ(sup, cases[i].supported);
+		T_CONTAINS(md, "val_loss");
+		T_CONTAINS(md, "## Verdict");
+		T_CONTAINS(md, "| val_loss | 2 |");
+		T_CHECK(!strchr(md, '\x1b'), "case %zu: raw escape in the analysis", i);
+		if (!strcmp(cases[i].verdict, "failed")) {
+			T_CONTAINS(md, "crash");
+			T_CONTAINS(md, "    Traceback: \\e[31mboom");
+		} else {
+			T_CONTAINS(md, "best (n3)");
+			T_CHECK(!strstr(md, "Traceback"), "case %zu: log tail of a good run", i);
+		}
+		if (cases[i].sigma > 0 && strcmp(cases[i].verdict, "failed"))
+			T_CONTAINS(md, " σ)");
+		free(sup);
+		free(md);
+		cJSON_Delete(v);
+		p->destroy(p);
+		config_free(&c);
+	}
+}
+
+int main(void)
+{
+	T_RUN(analysis_contract);
+	T_RUN(plan_contract);
+	T_RUN(extract_finds_the_first_valid_object);
+	T_RUN(extract_survives_garbage);
+	T_RUN(offline_needs_a_search_space);
+	T_RUN(offline_plans_are_repeatable);
+	T_RUN(offline_values_stay_in_range);
+	T_RUN(offline_never_repeats_and_then_stops);
+	T_RUN(offline_tiny_choice_space_runs_out);
+	T_RUN(offline_analyse_verdicts);
+	T_END();
+}

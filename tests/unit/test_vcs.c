@@ -1,0 +1,653 @@
+/*
+ * Unit tests: vcs — a node's commit made from each kind of change without a
+ * work tree, refused paths, idempotency, linked work trees, reading commits.
+ * Each test builds a real repository with the git command line.
+ */
+#include "t.h"
+
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hypotop/fsutil.h"
+#include "hypotop/json.h"
+#include "hypotop/vcs.h"
+
+#define BR "hypotop/n0001"
+
+/* Run a shell command made from fmt; its exit status. */
+static int sh(const char *fmt, ...) PRINTF_LIKE(1, 2);
+static int sh(const char *fmt, ...)
+{
+	va_list ap;
+	struct buf b;
+
+	buf_init(&b);
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	int rc = system(b.data);
+	buf_free(&b);
+	return rc;
+}
+
+/* The first line a shell command prints; caller frees. */
+static char *sh_out(const char *fmt, ...) PRINTF_LIKE(1, 2);
+static char *sh_out(const char *fmt, ...)
+{
+	va_list ap;
+	struct buf b;
+	char line[4096] = "";
+
+	buf_init(&b);
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	FILE *f = popen(b.data, "r");
+	if (f) {
+		if (!fgets(line, sizeof line, f))
+			line[0] = '\0';
+		pclose(f);
+	}
+	buf_free(&b);
+	line[strcspn(line, "\n")] = '\0';
+	return xstrdup(line);
+}
+
+/*
+ * A repository with one commit: a JSON param file, code in a folder, an
+ * executable script, a symlink to a folder outside and one to a file.
+ */
+struct repo {
+	char *base, *dir;
+	char head[VCS_OID_HEX];
+};
+
+static void repo_make(struct repo *r)
+{
+	struct err e = {{0}};
+
+	r->base = t_tmpdir();
+	r->dir = path_join(r->base, "src");
+	if (sh("set -e; git init -q -b main '%s'; cd '%s';"
+	       "printf '{\\n  \"lr\": 0.1,\\n  \"layers\": 2\\n}\\n' > hparams.json;"
+	       "printf '{ not json\\n' > broken.json;"
+	       "mkdir -p model docs; printf 'print(1)\\n' > model/train.py;"
+	       "printf 'a\\nb\\nc\\n' > notes.txt; printf 'doc\\n' > docs/README;"
+	       "printf '#!/bin/sh\\necho run\\n' > run.sh; chmod +x run.sh;"
+	       "ln -s /etc linkdir; ln -s notes.txt notes_link;"
+	       "git add -A; git -c user.name=t -c user.email=t@t commit -qm base",
+	       r->dir, r->dir) != 0) {
+		printf("# cannot make a test repository\n");
+		exit(2);
+	}
+	if (vcs_head(r->dir, r->head, NULL, &e) < 0) {
+		printf("# head: %s\n", e.msg);
+		exit(2);
+	}
+}
+
+static void repo_free(struct repo *r)
+{
+	fs_remove_tree(r->base);
+	free(r->dir);
+	free(r->base);
+}
+
+static bool branch_exists(struct repo *r, const char *branch)
+{
+	return sh("git -C '%s' rev-parse -q --verify 'refs/heads/%s' >/dev/null", r->dir,
+		  branch) == 0;
+}
+
+/* Commit change on BR from the repository's first commit. */
+static int commit(struct repo *r, const char *change, const char *params_file,
+		  char oid[VCS_OID_HEX], const char **kind, struct err *e)
+{
+	return vcs_commit_change(r->dir, r->head, change, params_file, BR, "n0001: test", oid,
+				 kind, e);
+}
+
+static char *read_at(struct repo *r, const char *commit_id, const char *path)
+{
+	struct err e = {{0}};
+	char *text = NULL;
+
+	if (vcs_read_file(r->dir, commit_id, path, &text, NULL, &e) < 0)
+		printf("# read %s: %s\n", path, e.msg);
+	return text;
+}
+
+/* The main work tree, its index and HEAD are never touched. */
+static void check_untouched(struct repo *r)
+{
+	char *st = sh_out("git -C '%s' status --porcelain | head -1", r->dir);
+	char *head = sh_out("git -C '%s' rev-parse HEAD", r->dir);
+	T_STREQ(st, "");
+	T_STREQ(head, r->head);
+	free(st);
+	free(head);
+}
+
+static void params_change_commits_the_param_file(void)
+{
+	struct repo r;
+	struct err e = {{0}};
+	char oid[VCS_OID_HEX];
+	const char *kind = "unset";
+
+	repo_make(&r);
+	T_CHECK(commit(&r, "{\"kind\":\"params\",\"params\":{\"lr\":0.01}}", "hparams.json", oid,
+		       &kind, &e) == 0,
+		"%s", e.msg);
+	T_CHECK(kind == NULL, "kind set on success");
+	char *tip = sh_out("git -C '%s' rev-parse " BR, r.dir);
+	char *parent = sh_out("git -C '%s' rev-parse '%s^'", r.dir, oid);
+	char *nparents = sh_out("git -C '%s' rev-list --parents -n1 '%s' | wc -w", r.dir, oid);
+	char *who = sh_out("git -C '%s' log -1 --format='%%an <%%ae>|%%cn <%%ce>|%%s' '%s'", r.dir,
+			   oid);
+	T_STREQ(tip, oid);
+	T_STREQ(parent, r.head);
+	T_STREQ(nparents, "2");
+	T_STREQ(who, "hypotop <hypotop@localhost>|hypotop <hypotop@localhost>|n0001: test");
+	char *text = read_at(&r, oid, "hparams.json");
+	cJSON *doc = text ? cJSON_Parse(text) : NULL;
+	const cJSON *lr = cJSON_GetObjectItem(doc, "lr");
+	const cJSON *layers = cJSON_GetObjectItem(doc, "layers");
+	T_CHECK(cJSON_IsNumber(lr) && lr->valuedouble == 0.01, "lr not set: %s", text);
+	T_CHECK(cJSON_IsNumber(layers) && layers->valueint == 2, "layers lost: %s", text);
+	/* Only the param file changed. */
+	char *changed = sh_out("git -C '%s' diff --name-only '%s' '%s' | tr '\\n' ' '", r.dir,
+			       r.head, oid);
+	T_STREQ(changed, "hparams.json ");
+	check_untouched(&r);
+	cJSON_Delete(doc);
+	free(text);
+	free(changed);
+	free(tip);
+	free(parent);
+	free(nparents);
+	free(who);
+	repo_free(&r);
+}
+
+static void params_change_refused_as_params_invalid(void)
+{
+	static const struct {
+		const char *file, *want;
+	} cases[] = {
+		{"missing.json", "missing.json"},
+		{"broken.json", "broken.json"},
+		{NULL, "search_space.file"},
+	};
+	struct repo r;
+
+	repo_make(&r);
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		struct err e = {{0}};
+		char oid[VCS_OID_HEX];
+		const char *kind = NULL;
+		T_CHECK(commit(&r, "{\"kind\":\"params\",\"params\":{\"lr\":1}}", cases[i].file,
+			       oid, &kind, &e) < 0,
+			"case %zu accepted", i);
+		T_STREQ(kind, "params_invalid");
+		T_CONTAINS(e.msg, cases[i].want);
+		if (getenv("T_VERBOSE"))
+			printf("# %s\n", e.msg);
+		T_CHECK(!branch_exists(&r, BR), "branch made for case %zu", i);
+	}
+	repo_free(&r);
+}
+
+static void files_change_replaces_and_creates(void)
+{
+	struct repo r;
+	struct err e = {{0}};
+	char oid[VCS_OID_HEX];
+	const char *kind = NULL;
+
+	repo_make(&r);
+	T_CHECK(commit(&r,
+		       "{\"kind\":\"files\",\"files\":["
+		       "{\"path\":\"model/train.py\",\"content\":\"print(2)\\n\"},"
+		       "{\"path\":\"run.sh\",\"content\":\"#!/bin/sh\\necho two\\n\"},"
+		       "{\"path\":\"new/deep/cfg.txt\",\"content\":\"x=1\\n\"},"
+		       "{\"path\":\"docs/README\",\"content\":\"\"}]}",
+		       NULL, oid, &kind, &e) == 0,
+		"%s", e.msg);
+	char *a = read_at(&r, oid, "model/train.py"), *b = read_at(&r, oid, "new/deep/cfg.txt");
+	char *c = read_at(&r, oid, "notes.txt"), *d = read_at(&r, oid, "run.sh");
+	T_STREQ(a, "print(2)\n");
+	T_STREQ(b, "x=1\n");
+	T_STREQ(c, "a\nb\nc\n");
+	T_STREQ(d, "#!/bin/sh\necho two\n");
+	char *empty = NULL;
+	size_t len = 99;
+	T_CHECK(vcs_read_file(r.dir, oid, "docs/README", &empty, &len, &e) == 0, "%s", e.msg);
+	T_CHECK(empty && !*empty && len == 0, "emptied file reads \"%s\" (%zu)", empty, len);
+	free(empty);
+	char *mode = sh_out("git -C '%s' ls-tree '%s' run.sh | cut -c1-6", r.dir, oid);
+	T_STREQ(mode, "100755");
+	char *parent = sh_out("git -C '%s' rev-parse '%s^'", r.dir, oid);
+	T_STREQ(parent, r.head);
+	T_CHECK(branch_exists(&r, BR), "no branch");
+	check_untouched(&r);
+	free(a);
+	free(b);
+	free(c);
+	free(d);
+	free(mode);
+	free(parent);
+	repo_free(&r);
+}
+
+static const char patch_ok[] = "diff --git a/notes.txt b/notes.txt\n"
+			       "--- a/notes.txt\n"
+			       "+++ b/notes.txt\n"
+			       "@@ -1,3 +1,3 @@\n"
+			       " a\n"
+			       "-b\n"
+			       "+B\n"
+			       " c\n"
+			       "diff --git a/added.txt b/added.txt\n"
+			       "new file mode 100644\n"
+			       "--- /dev/null\n"
+			       "+++ b/added.txt\n"
+			       "@@ -0,0 +1 @@\n"
+			       "+hello\n";
+
+static char *patch_change(const char *patch)
+{
+	struct buf b;
+
+	buf_init(&b);
+	buf_adds(&b, "{\"kind\":\"patch\",\"patch\":");
+	json_append_str(&b, patch);
+	buf_adds(&b, "}");
+	return buf_steal(&b);
+}
+
+static void patch_change_applies(void)
+{
+	struct repo r;
+	struct err e = {{0}};
+	char oid[VCS_OID_HEX];
+	const char *kind = NULL;
+	char *ch = patch_change(patch_ok);
+
+	repo_make(&r);
+	T_CHECK(commit(&r, ch, NULL, oid, &kind, &e) == 0, "%s", e.msg);
+	T_CHECK(kind == NULL, "kind %s", kind);
+	char *a = read_at(&r, oid, "notes.txt"), *b = read_at(&r, oid, "added.txt");
+	T_STREQ(a, "a\nB\nc\n");
+	T_STREQ(b, "hello\n");
+	char *parent = sh_out("git -C '%s' rev-parse '%s^'", r.dir, oid);
+	T_STREQ(parent, r.head);
+	check_untouched(&r);
+	free(a);
+	free(b);
+	free(parent);
+	free(ch);
+	repo_free(&r);
+}
+
+static void patch_that_does_not_apply_is_a_conflict(void)
+{
+	static const char *const patches[] = {
+		/* Context the file does not have. */
+		"diff --git a/notes.txt b/notes.txt\n--- a/notes.txt\n+++ b/notes.txt\n"
+		"@@ -1,3 +1,3 @@\n a\n-x\n+X\n c\n",
+		/* A file that is not there. */
+		"diff --git a/nothere.txt b/nothere.txt\n--- a/nothere.txt\n+++ b/nothere.txt\n"
+		"@@ -1 +1 @@\n-a\n+b\n",
+		/* Creating a file that exists. */
+		"diff --git a/notes.txt b/notes.txt\nnew file mode 100644\n--- /dev/null\n"
+		"+++ b/notes.txt\n@@ -0,0 +1 @@\n+a\n",
+	};
+	struct repo r;
+
+	repo_make(&r);
+	for (size_t i = 0; i < ARRAY_LEN(patches); i++) {
+		struct err e = {{0}};
+		char oid[VCS_OID_HEX];
+		const char *kind = NULL;
+		char *ch = patch_change(patches[i]);
+		T_CHECK(commit(&r, ch, NULL, oid, &kind, &e) < 0, "patch %zu applied", i);
+		T_STREQ(kind, "patch_conflict");
+		T_CONTAINS(e.msg, "does not apply");
+		if (getenv("T_VERBOSE"))
+			printf("# %s\n", e.msg);
+		T_CHECK(!branch_exists(&r, BR), "branch made for patch %zu", i);
+		free(ch);
+	}
+	check_untouched(&r);
+	repo_free(&r);
+}
+
+static void refused_paths(void)
+{
+	static const struct {
+		const char *change, *params_file, *names;
+	} cases[] = {
+		{"{\"kind\":\"files\",\"files\":[{\"path\":\"/etc/passwd\",\"content\":\"x\"}]}",
+		 NULL, "/etc/passwd"},
+		{"{\"kind\":\"files\",\"files\":[{\"path\":\"../outside.txt\",\"content\":\"x\"}]}",
+		 NULL, "../outside.txt"},
+		{"{\"kind\":\"files\",\"files\":[{\"path\":\"model/../../x\",\"content\":\"x\"}]}",
+		 NULL, "model/../../x"},
+		{"{\"kind\":\"files\",\"files\":[{\"path\":\".git/config\",\"content\":\"x\"}]}",
+		 NULL, ".git/config"},
+		{"{\"kind\":\"files\",\"files\":[{\"path\":\"model/.GIT/hooks/x\","
+		 "\"content\":\"x\"}]}",
+		 NULL, "model/.GIT/hooks/x"},
+		/* Through a symlink in the parent tree, and onto one. */
+		{"{\"kind\":\"files\",\"files\":[{\"path\":\"linkdir/passwd\",\"content\":\"x\"}]}",
+		 NULL, "linkdir/passwd"},
+		{"{\"kind\":\"files\",\"files\":[{\"path\":\"notes_link\",\"content\":\"x\"}]}",
+		 NULL, "notes_link"},
+		{"{\"kind\":\"files\",\"files\":[{\"path\":\"linkdir/a/b\",\"content\":\"x\"}]}",
+		 NULL, "linkdir/a/b"},
+		{"{\"kind\":\"params\",\"params\":{\"lr\":1}}", "linkdir/hp.json",
+		 "linkdir/hp.json"},
+		{"{\"kind\":\"params\",\"params\":{\"lr\":1}}", "/abs/hp.json", "/abs/hp.json"},
+		{"{\"kind\":\"params\",\"params\":{\"lr\":1}}", "notes_link", "notes_link"},
+		/* Patches: through a symlink, onto one, into .git, making one. */
+		{"diff --git a/linkdir/x b/linkdir/x\nnew file mode 100644\n--- /dev/null\n"
+		 "+++ b/linkdir/x\n@@ -0,0 +1 @@\n+x\n",
+		 NULL, "linkdir/x"},
+		{"diff --git a/notes_link b/notes_link\n--- a/notes_link\n+++ b/notes_link\n"
+		 "@@ -1 +1 @@\n-notes.txt\n+/etc/passwd\n",
+		 NULL, "notes_link"},
+		{"diff --git a/.git/hooks/pre-commit b/.git/hooks/pre-commit\n"
+		 "new file mode 100755\n--- /dev/null\n+++ b/.git/hooks/pre-commit\n"
+		 "@@ -0,0 +1 @@\n+x\n",
+		 NULL, ".git/hooks/pre-commit"},
+		{"diff --git a/esc b/esc\nnew file mode 120000\n--- /dev/null\n+++ b/esc\n"
+		 "@@ -0,0 +1 @@\n+/etc\n\\ No newline at end of file\n",
+		 NULL, "esc"},
+		/* A file where a folder is needed, and the same file twice. */
+		{"{\"kind\":\"files\",\"files\":[{\"path\":\"notes.txt/x\",\"content\":\"x\"}]}",
+		 NULL, "notes.txt/x"},
+		{"{\"kind\":\"files\",\"files\":[{\"path\":\"a.txt\",\"content\":\"1\"},"
+		 "{\"path\":\"a.txt\",\"content\":\"2\"}]}",
+		 NULL, "a.txt"},
+	};
+	struct repo r;
+
+	repo_make(&r);
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		struct err e = {{0}};
+		char oid[VCS_OID_HEX];
+		const char *kind = NULL;
+		char *ch = strncmp(cases[i].change, "diff", 4) ? xstrdup(cases[i].change)
+							       : patch_change(cases[i].change);
+		T_CHECK(commit(&r, ch, cases[i].params_file, oid, &kind, &e) < 0,
+			"case %zu (%s) accepted", i, cases[i].names);
+		T_STREQ(kind, "patch_rejected");
+		T_CONTAINS(e.msg, cases[i].names);
+		if (getenv("T_VERBOSE"))
+			printf("# %s\n", e.msg);
+		T_CHECK(!branch_exists(&r, BR), "branch made for case %zu", i);
+		free(ch);
+	}
+	/* Malformed changes are refused the same way. */
+	static const char *const bad[] = {"{\"kind\":\"files\"", "{\"kind\":\"rm\"}",
+					  "{\"kind\":\"patch\",\"patch\":\"not a diff\"}"};
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		struct err e = {{0}};
+		char oid[VCS_OID_HEX];
+		const char *kind = NULL;
+		T_CHECK(commit(&r, bad[i], NULL, oid, &kind, &e) < 0, "bad %zu accepted", i);
+		T_STREQ(kind, "patch_rejected");
+	}
+	T_CHECK(!branch_exists(&r, BR), "branch made");
+	check_untouched(&r);
+	repo_free(&r);
+}
+
+static void other_failures_have_no_kind(void)
+{
+	struct repo r;
+	struct err e = {{0}};
+	char oid[VCS_OID_HEX];
+	const char *kind = "unset";
+
+	repo_make(&r);
+	T_CHECK(vcs_commit_change(r.dir, "0123456789abcdef0123456789abcdef01234567", NULL, NULL,
+				  BR, "m", oid, &kind, &e) < 0,
+		"unknown parent accepted");
+	T_CHECK(kind == NULL, "kind %s", kind);
+	T_CONTAINS(e.msg, "git: commit 0123456789abcdef0123456789abcdef01234567: ");
+	T_CHECK(vcs_commit_change(r.dir, r.head, NULL, NULL, "bad..name", "m", oid, &kind, &e) < 0,
+		"bad branch name accepted");
+	T_CONTAINS(e.msg, "bad..name");
+	char *nowhere = path_join(r.base, "nowhere");
+	T_CHECK(vcs_commit_change(nowhere, r.head, NULL, NULL, BR, "m", oid, &kind, &e) < 0,
+		"missing repository accepted");
+	T_CONTAINS(e.msg, "git: ");
+	T_CHECK(!branch_exists(&r, BR), "branch made");
+	free(nowhere);
+	repo_free(&r);
+}
+
+static void existing_branch_is_returned_and_nothing_made(void)
+{
+	struct repo r;
+	struct err e = {{0}};
+	char first[VCS_OID_HEX], second[VCS_OID_HEX];
+	const char *kind = NULL;
+
+	repo_make(&r);
+	T_CHECK(commit(&r, "{\"kind\":\"params\",\"params\":{\"lr\":0.5}}", "hparams.json", first,
+		       &kind, &e) == 0,
+		"%s", e.msg);
+	char *objs = sh_out("git -C '%s' count-objects | cut -d' ' -f1", r.dir);
+	char *refs = sh_out("git -C '%s' for-each-ref | wc -l", r.dir);
+	/* The same call again, and one with another change: both keep the branch. */
+	T_CHECK(commit(&r, "{\"kind\":\"params\",\"params\":{\"lr\":0.5}}", "hparams.json", second,
+		       &kind, &e) == 0,
+		"%s", e.msg);
+	T_STREQ(second, first);
+	T_CHECK(commit(&r, "{\"kind\":\"files\",\"files\":[{\"path\":\"z\",\"content\":\"z\"}]}",
+		       NULL, second, &kind, &e) == 0,
+		"%s", e.msg);
+	T_STREQ(second, first);
+	char *objs2 = sh_out("git -C '%s' count-objects | cut -d' ' -f1", r.dir);
+	char *refs2 = sh_out("git -C '%s' for-each-ref | wc -l", r.dir);
+	T_STREQ(objs2, objs);
+	T_STREQ(refs2, refs);
+	free(objs);
+	free(objs2);
+	free(refs);
+	free(refs2);
+	repo_free(&r);
+}
+
+static void no_change_branches_at_the_parent(void)
+{
+	struct repo r;
+	struct err e = {{0}};
+	char oid[VCS_OID_HEX];
+	const char *kind = NULL;
+
+	repo_make(&r);
+	char *objs = sh_out("git -C '%s' count-objects | cut -d' ' -f1", r.dir);
+	T_CHECK(commit(&r, NULL, NULL, oid, &kind, &e) == 0, "%s", e.msg);
+	T_STREQ(oid, r.head);
+	char *tip = sh_out("git -C '%s' rev-parse " BR, r.dir);
+	char *objs2 = sh_out("git -C '%s' count-objects | cut -d' ' -f1", r.dir);
+	T_STREQ(tip, r.head);
+	T_STREQ(objs2, objs);
+	check_untouched(&r);
+	free(tip);
+	free(objs);
+	free(objs2);
+	repo_free(&r);
+}
+
+static bool worktree_listed(struct repo *r, const char *path)
+{
+	return sh("git -C '%s' worktree list --porcelain | grep -qx 'worktree %s'", r->dir,
+		  path) == 0;
+}
+
+static void worktree_add_remove_readd(void)
+{
+	struct repo r;
+	struct err e = {{0}};
+	char oid[VCS_OID_HEX], head[VCS_OID_HEX];
+	const char *kind = NULL;
+	bool dirty = true;
+
+	repo_make(&r);
+	T_CHECK(commit(&r, "{\"kind\":\"files\",\"files\":[{\"path\":\"model/train.py\","
+			   "\"content\":\"print(3)\\n\"}]}",
+		       NULL, oid, &kind, &e) == 0,
+		"%s", e.msg);
+	char *wt = path_join(r.base, "work/nodes/n0001");
+	char *real_base = path_real(r.base, &e);
+	char *real_wt = path_join(real_base, "work/nodes/n0001");
+	char *file = path_join(wt, "model/train.py");
+
+	T_CHECK(vcs_worktree_add(r.dir, "n0001", wt, BR, &e) == 0, "%s", e.msg);
+	T_CHECK(vcs_head(wt, head, &dirty, &e) == 0, "%s", e.msg);
+	T_STREQ(head, oid);
+	T_CHECK(!dirty, "new worktree dirty");
+	char *text = fs_read(file, NULL, &e);
+	T_STREQ(text, "print(3)\n");
+	free(text);
+	T_CHECK(worktree_listed(&r, real_wt), "not listed");
+	char *br = sh_out("git -C '%s' symbolic-ref HEAD", wt);
+	T_STREQ(br, "refs/heads/" BR);
+	free(br);
+
+	/* Remove; a second removal is not an error. */
+	T_CHECK(vcs_worktree_remove(r.dir, "n0001", wt, &e) == 0, "%s", e.msg);
+	T_CHECK(!fs_exists(wt), "folder left");
+	T_CHECK(!worktree_listed(&r, real_wt), "still listed");
+	T_CHECK(branch_exists(&r, BR), "branch removed with the worktree");
+	T_CHECK(vcs_worktree_remove(r.dir, "n0001", wt, &e) == 0, "%s", e.msg);
+
+	/* Re-add; then replace a stale one: folder deleted behind git's back. */
+	T_CHECK(vcs_worktree_add(r.dir, "n0001", wt, BR, &e) == 0, "%s", e.msg);
+	T_CHECK(fs_exists(file), "re-added worktree empty");
+	fs_remove_tree(wt);
+	T_CHECK(vcs_worktree_add(r.dir, "n0001", wt, BR, &e) == 0, "stale folder gone: %s", e.msg);
+	T_CHECK(fs_exists(file), "worktree empty after replacing a stale one");
+
+	/* A locked one with local edits, and a leftover folder with no metadata. */
+	sh("git -C '%s' worktree lock '%s'; echo junk > '%s'", r.dir, wt, file);
+	T_CHECK(vcs_worktree_add(r.dir, "n0001", wt, BR, &e) == 0, "locked: %s", e.msg);
+	text = fs_read(file, NULL, &e);
+	T_STREQ(text, "print(3)\n");
+	free(text);
+	T_CHECK(vcs_worktree_remove(r.dir, "n0001", wt, &e) == 0, "%s", e.msg);
+	sh("mkdir -p '%s/sub' && echo junk > '%s/sub/f'", wt, wt);
+	T_CHECK(vcs_worktree_add(r.dir, "n0001", wt, BR, &e) == 0, "leftover: %s", e.msg);
+	T_CHECK(fs_exists(file), "worktree empty after a leftover folder");
+	char *junk = path_join(wt, "sub/f");
+	T_CHECK(!fs_exists(junk), "leftover kept");
+	free(junk);
+
+	/* Half-written metadata from a crash. */
+	sh("git -C '%s' worktree remove --force '%s' && mkdir -p '%s/.git/worktrees/n0001'", r.dir,
+	   wt, r.dir);
+	T_CHECK(vcs_worktree_add(r.dir, "n0001", wt, BR, &e) == 0, "half metadata: %s", e.msg);
+	T_CHECK(fs_exists(file), "worktree empty after half metadata");
+
+	/* Errors: no such branch; names that are not one component; the repository. */
+	T_CHECK(vcs_worktree_add(r.dir, "n0002", wt, "hypotop/none", &e) < 0, "no branch");
+	T_CONTAINS(e.msg, "hypotop/none");
+	T_CHECK(vcs_worktree_remove(r.dir, "..", wt, &e) < 0, "name ..");
+	T_CHECK(vcs_worktree_remove(r.dir, "", wt, &e) < 0, "empty name");
+	T_CHECK(vcs_worktree_remove(r.dir, "n0009", r.base, &e) < 0, "removed the repository");
+	T_CHECK(fs_is_dir(r.dir), "repository gone");
+
+	T_CHECK(vcs_worktree_remove(r.dir, "n0001", wt, &e) == 0, "%s", e.msg);
+	T_CHECK(!fs_exists(wt), "folder left");
+	check_untouched(&r);
+	free(file);
+	free(real_wt);
+	free(real_base);
+	free(wt);
+	repo_free(&r);
+}
+
+static void read_file_at_commit(void)
+{
+	struct repo r;
+	struct err e = {{0}};
+	char *text = NULL;
+	size_t len = 0;
+
+	repo_make(&r);
+	T_CHECK(vcs_read_file(r.dir, r.head, "docs/README", &text, &len, &e) == 0, "%s", e.msg);
+	T_STREQ(text, "doc\n");
+	T_CHECK(len == 4, "len %zu", len);
+	free(text);
+	T_CHECK(vcs_read_file(r.dir, r.head, "docs/nope", &text, &len, &e) < 0, "missing read");
+	T_CHECK(text == NULL, "text set on failure");
+	T_CONTAINS(e.msg, "docs/nope");
+	T_CHECK(vcs_read_file(r.dir, r.head, "docs", &text, &len, &e) < 0, "folder read");
+	T_CONTAINS(e.msg, "not a file");
+	T_CHECK(vcs_read_file(r.dir, "feedfacefeedfacefeedfacefeedfacefeedface", "notes.txt", &text,
+			      &len, &e) < 0,
+		"bad commit");
+	T_CONTAINS(e.msg, "git: commit feedfacefeedfacefeedfacefeedfacefeedface: ");
+	repo_free(&r);
+}
+
+static void diff_between_commits(void)
+{
+	struct repo r;
+	struct err e = {{0}};
+	char oid[VCS_OID_HEX], again[VCS_OID_HEX];
+	const char *kind = NULL;
+	char *text = NULL;
+	char *ch = patch_change(patch_ok);
+
+	repo_make(&r);
+	T_CHECK(commit(&r, ch, NULL, oid, &kind, &e) == 0, "%s", e.msg);
+	T_CHECK(vcs_diff(r.dir, r.head, oid, &text, &e) == 0, "%s", e.msg);
+	T_CONTAINS(text, "diff --git a/notes.txt b/notes.txt\n");
+	T_CONTAINS(text, "-b\n+B\n");
+	T_CONTAINS(text, "diff --git a/added.txt b/added.txt\nnew file mode 100644\n");
+	/* The diff is a patch that makes the same tree again. */
+	char *ch2 = patch_change(text ? text : "");
+	T_CHECK(vcs_commit_change(r.dir, r.head, ch2, NULL, "hypotop/n0002", "again", again,
+				  &kind, &e) == 0,
+		"%s", e.msg);
+	char *t1 = sh_out("git -C '%s' rev-parse '%s^{tree}'", r.dir, oid);
+	char *t2 = sh_out("git -C '%s' rev-parse '%s^{tree}'", r.dir, again);
+	T_STREQ(t2, t1);
+	free(text);
+	T_CHECK(vcs_diff(r.dir, oid, oid, &text, &e) == 0, "%s", e.msg);
+	T_STREQ(text, "");
+	free(text);
+	T_CHECK(vcs_diff(r.dir, r.head, "nosuchrev", &text, &e) < 0, "bad commit");
+	T_CONTAINS(e.msg, "git: commit nosuchrev: ");
+	free(t1);
+	free(t2);
+	free(ch2);
+	free(ch);
+	repo_free(&r);
+}
+
+int main(void)
+{
+	vcs_init();
+	T_RUN(params_change_commits_the_param_file);
+	T_RUN(params_change_refused_as_params_invalid);
+	T_RUN(files_change_replaces_and_creates);
+	T_RUN(patch_change_applies);
+	T_RUN(patch_that_does_not_apply_is_a_conflict);
+	T_RUN(refused_paths);
+	T_RUN(other_failures_have_no_kind);
+	T_RUN(existing_branch_is_returned_and_nothing_made);
+	T_RUN(no_change_branches_at_the_parent);
+	T_RUN(worktree_add_remove_readd);
+	T_RUN(read_file_at_commit);
+	T_RUN(diff_between_commits);
+	vcs_shutdown();
+	T_END();
+}
