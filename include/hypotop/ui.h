@@ -1,0 +1,49 @@
+/*
+ * ui.h — the terminal UI (SPEC §9): hypothesis tree, log tail, workers,
+ * status bar, pagers, on the engine's event loop. Curses is called from
+ * the main thread only, from these functions only.
+ *
+ * The UI reads the model (workdir, scheduler) and never changes it
+ * directly: a person's action goes through the host's callbacks, the same
+ * path the control socket takes, so it is journalled like any other.
+ */
+#ifndef HYPOTOP_UI_H
+#define HYPOTOP_UI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "hypotop/ops.h"
+#include "hypotop/sched.h"
+#include "hypotop/workdir.h"
+
+struct ui_host {
+	struct workdir *wd;
+	struct sched *sched;
+	/* Apply a queue operation as the engine does for the socket. */
+	int (*apply)(void *ctx, const struct op *op, uint32_t *node, struct err *e);
+	/* Pause or resume the whole engine (no launches, no planning). */
+	void (*set_paused)(void *ctx, bool paused);
+	/* The person asked to quit: the engine checkpoints and exits; jobs go on. */
+	void (*quit)(void *ctx);
+	void *ctx;
+};
+
+struct ui;
+
+/* Open on the terminal in/out (newterm). NULL with e set when impossible. */
+struct ui *ui_open(const struct ui_host *host, FILE *in, FILE *out, struct err *e);
+void ui_close(struct ui *ui);
+/* The descriptor to poll for keys. */
+int ui_fd(const struct ui *ui);
+/* Keys are waiting: read and handle them all. */
+void ui_input(struct ui *ui);
+/* The terminal changed size (SIGWINCH). */
+void ui_resize(struct ui *ui);
+/* Draw what changed since the last call (one doupdate). */
+void ui_draw(struct ui *ui);
+/* A line of the engine's log, for the status bar and the log view. */
+void ui_note(struct ui *ui, const char *msg);
+
+#endif
