@@ -51,6 +51,7 @@ struct node {
 	uint32_t retry_of;  /* NODE_NONE unless a copy made by retry */
 	int32_t heap_idx;   /* position in the run queue, -1 when not in it */
 	int priority;       /* lower runs first */
+	int seed;           /* added to the config's seed for HYPOTOP_SEED */
 	uint8_t status;     /* enum node_status */
 	uint8_t resume_to;  /* status to go back to when a paused node resumes */
 	int8_t improved;    /* -1 unknown, 0 no, 1 yes */

@@ -26,6 +26,24 @@ static double gain(struct sched *s, double a, double b)
 	return goal_max(s) ? a - b : b - a;
 }
 
+/* The mean of the baseline's runs (the baseline and its repeats). */
+static double baseline_mean(struct sched *s, double fallback)
+{
+	struct tree *t = &s->wd->tree;
+	double sum = 0;
+	int n = 0;
+
+	for (uint32_t i = 0; i < t->len; i++) {
+		struct node *x = &t->nodes[i];
+		if (x->present && x->parent == NODE_NONE && x->status == ST_COMPLETED &&
+		    x->has_metric) {
+			sum += x->metric;
+			n++;
+		}
+	}
+	return n ? sum / n : fallback;
+}
+
 /* Run-to-run spread: the sample standard deviation of the baseline's runs
  * (the baseline and its copies); 0 while fewer than two are known. */
 static double noise_sigma(struct sched *s)
@@ -156,12 +174,16 @@ static void finish(struct sched *s, struct slot *sl, bool ok, const char *kind,
 	free(analysis);
 	cJSON_Delete(verdict);
 
-	/* Noise-aware keep: better than the best by more than k·σ. */
+	/* Noise-aware keep: better than the best by more than k·σ. The
+	 * baseline's repeats measure σ; they improve nothing. */
 	if (ok && n->has_metric) {
 		if (!best) {
 			w->st.best = n->id; /* the first result is the reference */
-		} else {
-			bool better = gain(s, n->metric, best->metric) > w->cfg.noise_k * sigma;
+		} else if (n->parent != NODE_NONE) {
+			/* While the best is the baseline, it stands for all its runs. */
+			double ref = best->parent == NODE_NONE ? baseline_mean(s, best->metric)
+							       : best->metric;
+			bool better = gain(s, n->metric, ref) > w->cfg.noise_k * sigma;
 			n->improved = better;
 			if (better)
 				w->st.best = n->id;
@@ -170,7 +192,10 @@ static void finish(struct sched *s, struct slot *sl, bool ok, const char *kind,
 	n->status = ok ? ST_COMPLETED : ST_FAILED;
 	sched_record(s, ok ? "completed" : "failed", n);
 	workdir_record_state(w);
-	if (ok)
+	if (ok && sigma > 0 && n->parent == NODE_NONE)
+		sched_say(s, "%s: completed, %s=%.6g (baseline spread σ=%.3g)", nid, w->cfg.metric,
+			  n->metric, noise_sigma(s));
+	else if (ok)
 		sched_say(s, "%s: completed, %s=%.6g%s", nid, w->cfg.metric, n->metric,
 			  w->st.best == n->id ? " (best so far)" : "");
 	else

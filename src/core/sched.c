@@ -360,7 +360,7 @@ void sched_launch(struct sched *s, struct slot *sl)
 	env[ne++] = xasprintf("HYPOTOP_NODE=%s", nid);
 	env[ne++] = xasprintf("HYPOTOP_RUN_DIR=%s", run_dir);
 	env[ne++] = xasprintf("HYPOTOP_COMMIT=%s", n->commit ? n->commit : "");
-	env[ne++] = xasprintf("HYPOTOP_SEED=%ld", c->seed);
+	env[ne++] = xasprintf("HYPOTOP_SEED=%ld", c->seed + n->seed);
 	env[ne++] = xasprintf("HYPOTOP_WORKDIR=%s", s->wd->path);
 	if (sl->gpu >= 0)
 		env[ne++] = xasprintf("CUDA_VISIBLE_DEVICES=%d", sl->gpu);

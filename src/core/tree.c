@@ -162,14 +162,14 @@ struct node *tree_add(struct tree *t, uint32_t parent)
 /* The fields of a node, in the order node_to_json writes them. */
 enum node_key {
 	K_ID, K_PARENT, K_NAME, K_HYPOTHESIS, K_CHANGE, K_PRIORITY, K_STATUS, K_RESUME_TO,
-	K_CREATED, K_STARTED, K_FINISHED, K_COMMIT, K_WORKER, K_METRIC, K_IMPROVED, K_FAILURE,
-	K_RETRY_OF, K__COUNT
+	K_SEED, K_CREATED, K_STARTED, K_FINISHED, K_COMMIT, K_WORKER, K_METRIC, K_IMPROVED,
+	K_FAILURE, K_RETRY_OF, K__COUNT
 };
 
 static const char *const node_keys[K__COUNT] = {
 	"id", "parent", "name", "hypothesis", "change", "priority", "status", "resume_to",
-	"created", "started", "finished", "commit", "worker", "metric", "improved", "failure",
-	"retry_of",
+	"seed", "created", "started", "finished", "commit", "worker", "metric", "improved",
+	"failure", "retry_of",
 };
 
 static int node_ref(const cJSON *v, const char *key, const char *what, uint32_t *out,
@@ -286,6 +286,10 @@ struct node *tree_load_node(struct tree *t, const cJSON *j, const char *what, st
 		return NULL;
 	tmp.priority = (int)prio;
 	tmp.created = (int64_t)d;
+	long seed = 0;
+	if (json_int(f[K_SEED], "seed", what, 0, 1000000, &seed, e) < 0)
+		return NULL;
+	tmp.seed = (int)seed;
 	d = 0;
 	if (json_num(f[K_STARTED], "started", what, &d, e) < 0)
 		return NULL;
@@ -352,6 +356,7 @@ struct node *tree_load_node(struct tree *t, const cJSON *j, const char *what, st
 	n->has_metric = tmp.has_metric;
 	n->metric = tmp.metric;
 	n->created = tmp.created;
+	n->seed = tmp.seed;
 	n->started = tmp.started;
 	n->finished = tmp.finished;
 	n->name = tmp.name;
@@ -397,6 +402,8 @@ void node_to_json(const struct node *n, struct buf *b)
 	buf_printf(b, ",\"priority\":%d,\"status\":\"%s\"", n->priority, status_name(n->status));
 	if (n->status == ST_PAUSED)
 		buf_printf(b, ",\"resume_to\":\"%s\"", status_name(n->resume_to));
+	if (n->seed)
+		buf_printf(b, ",\"seed\":%d", n->seed);
 	buf_printf(b, ",\"created\":%lld", (long long)n->created);
 	if (n->started)
 		buf_printf(b, ",\"started\":%lld", (long long)n->started);

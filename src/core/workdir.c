@@ -745,6 +745,20 @@ int workdir_create(const char *path, const cJSON *config, const char *commit, st
 					 "experiment is measured against.");
 	node_set_str(&base->commit, commit);
 	base->status = ST_QUEUED;
+	/* With noise.seeds > 1 the baseline runs again with other seeds: the
+	 * spread of those runs is the noise that improvements must beat. */
+	for (long k = 1; k < w.cfg.noise_seeds; k++) {
+		struct node *n = tree_add(&w.tree, NODE_NONE);
+		char *name = xasprintf("baseline-seed-%ld", k);
+		char *hyp = xasprintf("The baseline again with seed +%ld, to measure the run-to-run "
+				      "spread (noise.seeds).", k);
+		n->name = name;
+		n->hypothesis = hyp;
+		node_set_str(&n->commit, commit);
+		n->seed = (int)k;
+		n->retry_of = 0;
+		n->status = ST_QUEUED;
+	}
 	/* The fixed experiments run right after the baseline, before any planning. */
 	const cJSON *fx;
 	cJSON_ArrayForEach(fx, w.cfg.fixed_experiments)

@@ -299,4 +299,70 @@ def patch_through_a_symlink_is_rejected():
     check(rc == 2 and "outside the source tree" in err, "%d %s" % (rc, err))
 
 
+@lib.test
+def gpu_slots_are_never_shared():
+    d = lib.tmpdir()
+    sub = os.path.join(d, "g")
+    os.makedirs(sub)
+    src = lib.make_repo(sub)
+    wd = os.path.join(sub, "wd")
+    trace = os.path.join(d, "gpu.trace")
+    launch = ('echo "$CUDA_VISIBLE_DEVICES $HYPOTOP_NODE start" >> %s; sleep 0.1; '
+              'echo "$CUDA_VISIBLE_DEVICES $HYPOTOP_NODE end" >> %s; echo val_loss=1' % (trace, trace))
+    cfg = {"source_dir": src, "launch": launch, "metric": "val_loss", "max_iterations": 0,
+           "max_concurrency": 4, "gpus": [3, 5], "noise": {"seeds": 8}}
+    with open(os.path.join(sub, "c.json"), "w") as f:
+        json.dump(cfg, f)
+    rc, out, err = hypotop("init", wd, "--config", os.path.join(sub, "c.json"))
+    check(rc == 0, err)
+    # Eight runs of the baseline (noise.seeds) compete for two GPUs.
+    rc, err = run_headless(wd, timeout=120)
+    check(rc == 0, "engine: %s" % err)
+    busy = {}
+    seen = set()
+    with open(trace) as f:
+        for line in f:
+            gpu, node, what = line.split()
+            check(gpu in ("3", "5"), "CUDA_VISIBLE_DEVICES=%r" % gpu)
+            if what == "start":
+                check(gpu not in busy, "GPU %s given to %s while %s runs" % (gpu, node, busy.get(gpu)))
+                busy[gpu] = node
+                seen.add(gpu)
+            else:
+                check(busy.pop(gpu, None) == node, "GPU %s: %s ended out of turn" % (gpu, node))
+    check(seen == {"3", "5"}, "GPUs used: %s" % seen)
+    nodes = tree(wd)["nodes"]
+    check(len(nodes) == 8 and all(n["status"] == "completed" for n in nodes), "nodes: %s"
+          % [(n["id"], n["status"]) for n in nodes])
+
+
+@lib.test
+def sigterm_leaves_running_jobs_running():
+    d = lib.tmpdir()
+    go = os.path.join(d, "go")
+    train = ("import os, time\n"
+             "while not os.path.exists(%r):\n    time.sleep(0.02)\n"
+             "print('val_loss=0.5', flush=True)\n" % go)
+    src = small_repo(d, train)
+    wd = os.path.join(d, "wd")
+    rc, out, err = hypotop("init", wd, "--source-dir", src, "--launch", "python3 train.py",
+                           "--metric", "val_loss")
+    check(rc == 0, err)
+    p = subprocess.Popen([lib.BIN, "run", "--headless", wd], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    pidfile = os.path.join(wd, "runs", "n0000", "pid")
+    lib.wait_for(lambda: os.path.exists(pidfile), "the baseline to start", timeout=30)
+    p.send_signal(signal.SIGTERM)
+    err = p.communicate(timeout=30)[1]
+    check(p.returncode == 0, "exit %d: %s" % (p.returncode, err))
+    s = lib.status_json(wd)
+    check(s["engine"]["state"] == "interrupted" and s["running"][0]["id"] == "n0000",
+          "after SIGTERM: %s" % s)
+    job = int(open(pidfile).read().split()[0])
+    os.kill(job, 0)  # still there
+    open(go, "w").close()
+    rc, err = run_headless(wd)
+    check(rc == 0 and tree(wd)["nodes"][0]["metric"] == 0.5, "after restart: %s" % err)
+
+
 lib.finish()
