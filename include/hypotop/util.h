@@ -76,6 +76,15 @@ uint64_t hash64(const void *data, size_t len);
 /* Edit distance, for "did you mean" suggestions. */
 size_t edit_distance(const char *a, const char *b);
 
+/*
+ * Numbers in files and logs use '.' whatever LC_NUMERIC says: these read
+ * and write them in the C locale, from any thread.
+ */
+double strtod_c(const char *s, char **end);
+void snprintf_c(char *out, size_t n, const char *fmt, ...) PRINTF_LIKE(3, 4);
+/* The fewest digits of finite v that read back as v: "0.1", "3", "1e-05". */
+void num_shortest(double v, char out[40]);
+
 /* Parse a whole decimal integer / finite number; 0 on success. */
 int parse_long(const char *s, long lo, long hi, long *out);
 int parse_double(const char *s, double *out);

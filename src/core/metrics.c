@@ -10,9 +10,7 @@
 #include "hypotop/metrics.h"
 
 #include <inttypes.h>
-#include <locale.h>
 #include <math.h>
-#include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,21 +56,6 @@ struct counter_seen {
 	int rank;
 	double value;
 };
-
-/* Numbers in logs and in metrics.json use '.' whatever LC_NUMERIC says. */
-static locale_t c_numeric;
-static pthread_once_t c_numeric_once = PTHREAD_ONCE_INIT;
-
-static void c_numeric_init(void)
-{
-	c_numeric = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
-}
-
-static double strtod_c(const char *s)
-{
-	pthread_once(&c_numeric_once, c_numeric_init);
-	return c_numeric ? strtod_l(s, NULL, c_numeric) : strtod(s, NULL);
-}
 
 static bool is_alpha(char c)
 {
@@ -137,7 +120,7 @@ static size_t value_scan(const char *p, size_t n, double *v)
 	char tmp[NUM_MAX_LEN + 1];
 	memcpy(tmp, p, i);
 	tmp[i] = '\0';
-	*v = strtod_c(tmp); /* overflow gives ±inf: counted as non-finite */
+	*v = strtod_c(tmp, NULL); /* overflow gives ±inf: counted as non-finite */
 	return i;
 }
 
@@ -567,15 +550,7 @@ static void num_add(struct buf *b, double v)
 		buf_adds(b, "null");
 		return;
 	}
-	pthread_once(&c_numeric_once, c_numeric_init);
-	locale_t old = c_numeric ? uselocale(c_numeric) : (locale_t)0;
-	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(tmp, sizeof tmp, "%.*g", prec, v);
-		if (strtod(tmp, NULL) == v)
-			break;
-	}
-	if (old)
-		uselocale(old);
+	num_shortest(v, tmp);
 	buf_adds(b, tmp);
 }
 

@@ -5,57 +5,22 @@
 #include "hypotop/params_int.h"
 
 #include <ctype.h>
-#include <locale.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hypotop/json.h"
 
-/*
- * Numbers in files use '.' whatever LC_NUMERIC says: the program sets the
- * user's locale for the terminal, and "0,1" in hparams.json would break
- * the run.
- */
-static locale_t c_numeric;
-static pthread_once_t c_numeric_once = PTHREAD_ONCE_INIT;
-
-static void c_numeric_init(void)
-{
-	c_numeric = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
-}
-
-static double strtod_c(const char *s)
-{
-	pthread_once(&c_numeric_once, c_numeric_init);
-	return c_numeric ? strtod_l(s, NULL, c_numeric) : strtod(s, NULL);
-}
-
-static void snprint_c(char *out, size_t n, const char *fmt, int prec, double v)
-{
-	locale_t old = c_numeric ? uselocale(c_numeric) : (locale_t)0;
-
-	snprintf(out, n, fmt, prec, v);
-	if (old)
-		uselocale(old);
-}
-
 void params_num_format(double v, bool keep_float, bool yaml, char out[64])
 {
-	pthread_once(&c_numeric_once, c_numeric_init);
 	if (v == 0)
 		v = 0; /* no "-0" */
 	if (v == trunc(v) && fabs(v) < 1e17) {
-		snprint_c(out, 64, "%.*f", keep_float ? 1 : 0, v);
+		snprintf_c(out, 64, "%.*f", keep_float ? 1 : 0, v);
 		return;
 	}
-	for (int prec = 1; prec <= 17; prec++) {
-		snprint_c(out, 64, "%.*g", prec, v);
-		if (strtod_c(out) == v)
-			break;
-	}
+	num_shortest(v, out);
 	/* PyYAML reads "1e-05" as a string; "1.0e-05" is a float everywhere. */
 	char *x = strchr(out, 'e');
 	if (yaml && x && !strchr(out, '.')) {
@@ -113,7 +78,7 @@ static bool num_value(const char *p, size_t n, double *out)
 		if (p[i] != '_')
 			s[k++] = p[i];
 	s[k] = '\0';
-	*out = strtod_c(s);
+	*out = strtod_c(s, NULL);
 	free(s);
 	return isfinite(*out);
 }

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <locale.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -290,4 +292,40 @@ int parse_double(const char *s, double *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+static locale_t c_numeric;
+static pthread_once_t c_numeric_once = PTHREAD_ONCE_INIT;
+
+static void c_numeric_init(void)
+{
+	c_numeric = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+}
+
+double strtod_c(const char *s, char **end)
+{
+	pthread_once(&c_numeric_once, c_numeric_init);
+	return c_numeric ? strtod_l(s, end, c_numeric) : strtod(s, end);
+}
+
+void snprintf_c(char *out, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_once(&c_numeric_once, c_numeric_init);
+	locale_t old = c_numeric ? uselocale(c_numeric) : (locale_t)0;
+	va_start(ap, fmt);
+	vsnprintf(out, n, fmt, ap);
+	va_end(ap);
+	if (old)
+		uselocale(old);
+}
+
+void num_shortest(double v, char out[40])
+{
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf_c(out, 40, "%.*g", prec, v);
+		if (strtod_c(out, NULL) == v)
+			return;
+	}
 }
