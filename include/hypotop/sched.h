@@ -49,7 +49,10 @@ struct sched {
 	struct workdir *wd;
 	struct loop *loop;
 	struct bg *git;
+	struct bg *llm;      /* the planner's thread: analyses and plans */
 	struct planner *planner;
+	int analysing;       /* analyses in flight */
+	bool planning;       /* a planning round in flight */
 	struct slot *slots;
 	size_t nslots;
 	int timer_fd;
@@ -69,6 +72,8 @@ void sched_free(struct sched *s);
 void sched_start(struct sched *s);
 /* Once per loop round, before the commit: launch and plan what can be. */
 void sched_step(struct sched *s);
+/* Deliver what the background threads finished (the loop's wake hook). */
+void sched_deliver(struct sched *s);
 /* A person's operation on a node that may be running (pause, resume, cancel). */
 void sched_node_changed(struct sched *s, uint32_t node);
 

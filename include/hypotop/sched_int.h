@@ -28,8 +28,10 @@ void sched_collect(struct sched *s, struct slot *sl, const struct job_result *r)
 /* The node of sl failed in phase with kind; frees the slot. */
 void sched_fail(struct sched *s, struct slot *sl, const char *kind, const char *phase,
 		const char *why);
-/* One planning round; proposals added, or 0 (s->stop_reason says why). */
+/* Start a planning round (1), or say why none can start (0, s->stop_reason). */
 int sched_plan(struct sched *s);
+/* After a restart: redo the analysis of a node recorded as analysing. */
+void sched_reanalyse(struct sched *s, struct slot *sl);
 /* master_table.tsv and summary.md. */
 void sched_write_reports(struct sched *s);
 

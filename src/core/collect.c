@@ -111,77 +111,77 @@ static void remove_worktree(struct sched *s, uint32_t id)
 	bg_submit(s->git, rm_work, rm_done, t);
 }
 
-/* Analyse the finished node, decide, record, free the slot. */
-static void finish(struct sched *s, struct slot *sl, bool ok, const char *kind,
-		   const char *phase, const char *why)
-{
-	struct workdir *w = s->wd;
-	struct node *n = tree_get(&w->tree, sl->node);
-	struct node *parent = n->parent == NODE_NONE ? NULL : tree_get(&w->tree, n->parent);
-	struct node *best = w->st.best == NODE_NONE ? NULL : tree_get(&w->tree, w->st.best);
-	char nid[NODE_ID_LEN], bid[NODE_ID_LEN] = "";
-	struct buf mj;
-	struct err e = {{0}};
+/*
+ * The analysis runs on the planner thread (a model call may take a minute);
+ * the task owns copies of everything it reads.
+ */
+struct analyse_task {
+	struct sched *s;
+	uint32_t node;
+	bool ok;
+	char *kind, *why;
+	char nid[NODE_ID_LEN], bid[NODE_ID_LEN];
+	char *name, *hypothesis, *metrics_json, *tail;
+	struct analyse_request r;
+	char *analysis;
+	cJSON *verdict;
+	int rc;
+	struct err e;
+};
 
-	node_id_format(n->id, nid);
-	n->finished = now_ms();
-	n->status = ST_ANALYZING;
-	/* A node that failed before launch has no run folder yet: make it. */
-	char *run_dir = sched_path(s, "runs", n->id, NULL);
-	if (fs_mkdir_p(run_dir, 0755, &e) < 0)
-		sched_say(s, "warning: %s", e.msg);
-	free(run_dir);
-	if (!ok) {
-		node_set_str(&n->failure_kind, kind);
-		node_set_str(&n->failure_phase, phase);
+static void analyse_work(void *arg)
+{
+	struct analyse_task *t = arg;
+
+	t->rc = -1;
+	if (t->s->planner)
+		t->rc = t->s->planner->analyse(t->s->planner, &t->r, &t->analysis, &t->verdict,
+					       &t->e);
+}
+
+static void analyse_task_free(struct analyse_task *t)
+{
+	free(t->kind);
+	free(t->why);
+	free(t->name);
+	free(t->hypothesis);
+	free(t->metrics_json);
+	free(t->tail);
+	free(t->analysis);
+	cJSON_Delete(t->verdict);
+	free(t);
+}
+
+/* Back on the main thread: write the analysis, keep or not, record. */
+static void analyse_done(void *arg)
+{
+	struct analyse_task *t = arg;
+	struct sched *s = t->s;
+	struct workdir *w = s->wd;
+	struct node *n = tree_get(&w->tree, t->node);
+
+	s->analysing--;
+	if (!n || n->status != ST_ANALYZING) {
+		analyse_task_free(t);
+		return;
 	}
-	buf_init(&mj);
-	metrics_to_json(&sl->metrics, &mj);
-	write_text(s, n->id, "metrics.json", mj.data);
-	char *tail = sched_tail_text(sl);
-	double sigma = noise_sigma(s);
-	if (best)
-		node_id_format(best->id, bid);
-	struct analyse_request r = {
-		.cfg = &w->cfg,
-		.node = nid,
-		.name = n->name,
-		.hypothesis = n->hypothesis,
-		.status = ok ? "completed" : "failed",
-		.failure_kind = ok ? NULL : kind,
-		.has_metric = n->has_metric,
-		.metric = n->metric,
-		.has_parent_metric = parent && parent->has_metric,
-		.parent_metric = parent ? parent->metric : 0,
-		.has_best = best && best != n,
-		.best_metric = best ? best->metric : 0,
-		.best_node = best ? bid : NULL,
-		.noise_sigma = sigma,
-		.metrics_json = mj.data,
-		.log_tail = tail,
-	};
-	char *analysis = NULL;
-	cJSON *verdict = NULL;
-	if (s->planner && s->planner->analyse(s->planner, &r, &analysis, &verdict, &e) == 0) {
-		struct buf a;
-		buf_init(&a);
-		buf_adds(&a, analysis);
-		if (why && *why)
-			buf_printf(&a, "\n## What hypotop saw\n\n%s\n", why);
-		write_text(s, n->id, "analysis.md", a.data);
-		buf_free(&a);
-	} else {
-		char *text = xasprintf("# %s\n\n%s%s\n", nid, ok ? "Completed." : "Failed: ",
-				       ok ? "" : (why ? why : kind));
-		write_text(s, n->id, "analysis.md", text);
-		free(text);
-	}
-	free(analysis);
-	cJSON_Delete(verdict);
+	struct buf a;
+	buf_init(&a);
+	if (t->rc == 0)
+		buf_adds(&a, t->analysis);
+	else
+		buf_printf(&a, "# %s\n\n%s\n\n(No analysis: %s)\n", t->nid,
+			   t->ok ? "Completed." : "Failed.", t->e.msg[0] ? t->e.msg : "no planner");
+	if (t->why && *t->why)
+		buf_printf(&a, "\n## What hypotop saw\n\n%s\n", t->why);
+	write_text(s, n->id, "analysis.md", a.data);
+	buf_free(&a);
 
 	/* Noise-aware keep: better than the best by more than k·σ. The
 	 * baseline's repeats measure σ; they improve nothing. */
-	if (ok && n->has_metric) {
+	struct node *best = w->st.best == NODE_NONE ? NULL : tree_get(&w->tree, w->st.best);
+	double sigma = noise_sigma(s);
+	if (t->ok && n->has_metric) {
 		if (!best) {
 			w->st.best = n->id; /* the first result is the reference */
 		} else if (n->parent != NODE_NONE) {
@@ -194,24 +194,106 @@ static void finish(struct sched *s, struct slot *sl, bool ok, const char *kind,
 				w->st.best = n->id;
 		}
 	}
-	n->status = ok ? ST_COMPLETED : ST_FAILED;
-	sched_record(s, ok ? "completed" : "failed", n);
+	n->status = t->ok ? ST_COMPLETED : ST_FAILED;
+	sched_record(s, t->ok ? "completed" : "failed", n);
 	workdir_record_state(w);
-	if (ok && sigma > 0 && n->parent == NODE_NONE)
-		sched_say(s, "%s: completed, %s=%.6g (baseline spread σ=%.3g)", nid, w->cfg.metric,
-			  n->metric, noise_sigma(s));
-	else if (ok)
-		sched_say(s, "%s: completed, %s=%.6g%s", nid, w->cfg.metric, n->metric,
+	if (t->ok && sigma > 0 && n->parent == NODE_NONE)
+		sched_say(s, "%s: completed, %s=%.6g (baseline spread σ=%.3g)", t->nid, w->cfg.metric,
+			  n->metric, sigma);
+	else if (t->ok)
+		sched_say(s, "%s: completed, %s=%.6g%s", t->nid, w->cfg.metric, n->metric,
 			  w->st.best == n->id ? " (best so far)" : "");
 	else
-		sched_say(s, "%s: failed (%s): %s", nid, kind, why ? why : "");
-	buf_free(&mj);
-	free(tail);
+		sched_say(s, "%s: failed (%s): %s", t->nid, t->kind, t->why ? t->why : "");
+	sched_write_reports(s);
+	analyse_task_free(t);
+}
+
+/* The run of sl is over: free its slot, record the outcome, analyse it. */
+static void finish(struct sched *s, struct slot *sl, bool ok, const char *kind,
+		   const char *phase, const char *why)
+{
+	struct workdir *w = s->wd;
+	struct node *n = tree_get(&w->tree, sl->node);
+	struct node *parent = n->parent == NODE_NONE ? NULL : tree_get(&w->tree, n->parent);
+	struct node *best = w->st.best == NODE_NONE ? NULL : tree_get(&w->tree, w->st.best);
+	struct analyse_task *t = xcalloc(1, sizeof *t);
+	struct buf mj;
+	struct err e = {{0}};
+
+	node_id_format(n->id, t->nid);
+	if (!n->finished)
+		n->finished = now_ms();
+	/* A node that failed before launch has no run folder yet: make it. */
+	char *run_dir = sched_path(s, "runs", n->id, NULL);
+	if (fs_mkdir_p(run_dir, 0755, &e) < 0)
+		sched_say(s, "warning: %s", e.msg);
+	free(run_dir);
+	if (!ok) {
+		node_set_str(&n->failure_kind, kind);
+		node_set_str(&n->failure_phase, phase);
+	}
+	/* The outcome is on disk before the analysis: a restart redoes only that. */
+	n->status = ST_ANALYZING;
+	sched_record(s, "analyze", n);
+	buf_init(&mj);
+	metrics_to_json(&sl->metrics, &mj);
+	write_text(s, n->id, "metrics.json", mj.data);
+	if (best)
+		node_id_format(best->id, t->bid);
+	t->s = s;
+	t->node = n->id;
+	t->ok = ok;
+	t->kind = kind ? xstrdup(kind) : NULL;
+	t->why = why ? xstrdup(why) : NULL;
+	t->name = n->name ? xstrdup(n->name) : NULL;
+	t->hypothesis = n->hypothesis ? xstrdup(n->hypothesis) : NULL;
+	t->metrics_json = buf_steal(&mj);
+	t->tail = sched_tail_text(sl);
+	t->r = (struct analyse_request){
+		.cfg = &w->cfg,
+		.node = t->nid,
+		.name = t->name,
+		.hypothesis = t->hypothesis,
+		.status = ok ? "completed" : "failed",
+		.failure_kind = ok ? NULL : t->kind,
+		.has_metric = n->has_metric,
+		.metric = n->metric,
+		.has_parent_metric = parent && parent->has_metric,
+		.parent_metric = parent ? parent->metric : 0,
+		.has_best = best && best != n,
+		.best_metric = best ? best->metric : 0,
+		.best_node = best ? t->bid : NULL,
+		.noise_sigma = noise_sigma(s),
+		.metrics_json = t->metrics_json,
+		.log_tail = t->tail,
+	};
 	bool had_job = sl->have_job;
 	sched_slot_release(s, sl);
 	if (had_job || ok)
 		remove_worktree(s, n->id);
-	sched_write_reports(s);
+	s->analysing++;
+	bg_submit(s->llm, analyse_work, analyse_done, t);
+}
+
+/* After a restart, a node recorded as analysing: redo only its analysis. */
+void sched_reanalyse(struct sched *s, struct slot *sl)
+{
+	struct node *n = tree_get(&s->wd->tree, sl->node);
+
+	sched_read_log(s, sl);
+	sched_flush_log(sl);
+	const struct series *m = metrics_get(&sl->metrics, s->wd->cfg.metric);
+	if (m && m->count) {
+		n->has_metric = true;
+		n->metric = m->last;
+	}
+	bool ok = !n->failure_kind;
+	char *kind = n->failure_kind ? xstrdup(n->failure_kind) : NULL;
+	char *phase = n->failure_phase ? xstrdup(n->failure_phase) : NULL;
+	finish(s, sl, ok, kind, phase, ok ? NULL : "(recorded before a restart)");
+	free(kind);
+	free(phase);
 }
 
 void sched_fail(struct sched *s, struct slot *sl, const char *kind, const char *phase,
@@ -331,6 +413,100 @@ static void plan_log(struct sched *s, long round, const char *node, const cJSON 
 
 static void stop_planning(struct sched *s, const char *fmt, ...) PRINTF_LIKE(2, 3);
 
+/* A planning round in flight on the planner thread, with its own copies. */
+struct plan_task {
+	struct sched *s;
+	uint32_t parent;
+	char pid[NODE_ID_LEN];
+	struct plan_entry *hist;
+	size_t nh;
+	char (*ids)[2][NODE_ID_LEN];
+	char *(*names)[2];
+	cJSON **params, *base_params, *node_params;
+	struct plan_request req;
+	cJSON *plan;
+	int rc;
+	struct err e;
+};
+
+static void plan_work(void *arg)
+{
+	struct plan_task *t = arg;
+
+	t->rc = t->s->planner->plan(t->s->planner, &t->req, &t->plan, &t->e);
+	if (t->rc == 0 && contract_check_plan(t->plan, &t->e) < 0)
+		t->rc = -1;
+}
+
+static void plan_task_free(struct plan_task *t)
+{
+	for (size_t i = 0; i < t->nh; i++) {
+		cJSON_Delete(t->params[i]);
+		free(t->names[i][0]);
+		free(t->names[i][1]);
+	}
+	free(t->params);
+	free(t->names);
+	free(t->hist);
+	free(t->ids);
+	cJSON_Delete(t->base_params);
+	cJSON_Delete(t->node_params);
+	cJSON_Delete(t->plan);
+	free(t);
+}
+
+static void stop_planning(struct sched *s, const char *fmt, ...) PRINTF_LIKE(2, 3);
+
+/* Back on the main thread: the proposals join the queue as children. */
+static void plan_done(void *arg)
+{
+	struct plan_task *t = arg;
+	struct sched *s = t->s;
+	struct workdir *w = s->wd;
+	struct err e = {{0}};
+	int added = 0;
+
+	s->planning = false;
+	w->st.iteration++;
+	w->st.best_at_round = t->parent;
+	if (t->rc < 0) {
+		stop_planning(s, "the planner's answer is unusable: %s", t->e.msg);
+	} else {
+		plan_log(s, w->st.iteration, t->pid, t->plan);
+		const cJSON *p;
+		cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(t->plan, "proposals"))
+		{
+			struct op op = {.kind = OP_ADD};
+			uint32_t id;
+			const cJSON *v;
+			node_id_format(t->parent, op.node);
+			v = cJSON_GetObjectItemCaseSensitive(p, "hypothesis");
+			op.hypothesis = xstrdup(cJSON_IsString(v) ? v->valuestring : "");
+			v = cJSON_GetObjectItemCaseSensitive(p, "name");
+			op.name = cJSON_IsString(v) ? xstrdup(v->valuestring) : NULL;
+			v = cJSON_GetObjectItemCaseSensitive(p, "priority");
+			op.has_priority = cJSON_IsNumber(v);
+			op.priority = op.has_priority ? (long)v->valuedouble : 0;
+			op.change = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(p, "change"), true);
+			if (op_apply(w, &op, false, &id, &e) == 0)
+				added++;
+			else
+				sched_say(s, "plan: proposal dropped: %s", e.msg);
+			op_free(&op);
+		}
+		sched_say(s, "round %ld: %d proposal%s under %s", w->st.iteration, added,
+			  added == 1 ? "" : "s", t->pid);
+		const cJSON *stop = cJSON_GetObjectItemCaseSensitive(t->plan, "stop");
+		if (cJSON_IsTrue(stop) && !added) {
+			const cJSON *reason = cJSON_GetObjectItemCaseSensitive(t->plan, "reason");
+			stop_planning(s, "the planner says stop: %s",
+				      cJSON_IsString(reason) ? reason->valuestring : "");
+		}
+	}
+	workdir_record_state(w);
+	plan_task_free(t);
+}
+
 /* Why no planning can happen now; said once each time it changes. It is
  * worked out afresh every time: a person's retry can lift it. */
 static void stop_planning(struct sched *s, const char *fmt, ...)
@@ -352,7 +528,6 @@ int sched_plan(struct sched *s)
 {
 	struct workdir *w = s->wd;
 	struct config *c = &w->cfg;
-	struct err e = {{0}};
 
 	struct node *base = tree_get(&w->tree, 0);
 	if (base && base->status == ST_FAILED) {
@@ -390,79 +565,37 @@ int sched_plan(struct sched *s)
 
 	free(s->stop_reason);
 	s->stop_reason = NULL;
-	w->st.best_at_round = w->st.best;
-	uint32_t parent = w->st.best;
-	char pid[NODE_ID_LEN];
-	node_id_format(parent, pid);
-	size_t nh = 0;
-	struct plan_entry *hist = xcalloc(w->tree.len, sizeof *hist);
-	cJSON **params = xcalloc(w->tree.len, sizeof *params);
-	char (*ids)[2][NODE_ID_LEN] = xcalloc(w->tree.len, sizeof *ids);
+	struct plan_task *t = xcalloc(1, sizeof *t);
+	t->s = s;
+	t->parent = w->st.best;
+	node_id_format(t->parent, t->pid);
+	t->hist = xcalloc(w->tree.len, sizeof *t->hist);
+	t->ids = xcalloc(w->tree.len, sizeof *t->ids);
+	t->names = xcalloc(w->tree.len, sizeof *t->names);
+	t->params = xcalloc(w->tree.len, sizeof *t->params);
 	for (uint32_t i = 0; i < w->tree.len; i++) {
 		struct node *n = &w->tree.nodes[i];
 		if (!n->present)
 			continue;
-		params[nh] = effective_params(s, i);
-		node_id_format(i, ids[nh][0]);
+		size_t k = t->nh++;
+		t->params[k] = effective_params(s, i);
+		node_id_format(i, t->ids[k][0]);
 		if (n->parent != NODE_NONE)
-			node_id_format(n->parent, ids[nh][1]);
-		hist[nh] = (struct plan_entry){ids[nh][0], n->parent != NODE_NONE ? ids[nh][1] : NULL,
-					       n->name, status_name(n->status), n->failure_kind,
-					       params[nh], n->has_metric, n->metric};
-		nh++;
+			node_id_format(n->parent, t->ids[k][1]);
+		t->names[k][0] = n->name ? xstrdup(n->name) : NULL;
+		t->names[k][1] = n->failure_kind ? xstrdup(n->failure_kind) : NULL;
+		t->hist[k] = (struct plan_entry){t->ids[k][0],
+						 n->parent != NODE_NONE ? t->ids[k][1] : NULL,
+						 t->names[k][0], status_name(n->status), t->names[k][1],
+						 t->params[k], n->has_metric, n->metric};
 	}
-	cJSON *node_params = effective_params(s, parent);
-	struct plan_request req = {c, s->base_params, hist, nh, pid, node_params,
-				   w->st.iteration + 1, 3};
-	cJSON *plan = NULL;
-	int added = 0;
-	int rc = s->planner->plan(s->planner, &req, &plan, &e);
-	if (rc == 0 && contract_check_plan(plan, &e) < 0)
-		rc = -1;
-	w->st.iteration++;
-	if (rc < 0) {
-		stop_planning(s, "the planner's answer is unusable: %s", e.msg);
-	} else {
-		plan_log(s, w->st.iteration, pid, plan);
-		const cJSON *stop = cJSON_GetObjectItemCaseSensitive(plan, "stop");
-		const cJSON *p;
-		cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(plan, "proposals"))
-		{
-			struct op op = {.kind = OP_ADD};
-			uint32_t id;
-			const cJSON *v;
-			node_id_format(parent, op.node);
-			v = cJSON_GetObjectItemCaseSensitive(p, "hypothesis");
-			op.hypothesis = xstrdup(cJSON_IsString(v) ? v->valuestring : "");
-			v = cJSON_GetObjectItemCaseSensitive(p, "name");
-			op.name = cJSON_IsString(v) ? xstrdup(v->valuestring) : NULL;
-			v = cJSON_GetObjectItemCaseSensitive(p, "priority");
-			op.has_priority = cJSON_IsNumber(v);
-			op.priority = op.has_priority ? (long)v->valuedouble : 0;
-			op.change = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(p, "change"), true);
-			if (op_apply(w, &op, false, &id, &e) == 0)
-				added++;
-			else
-				sched_say(s, "plan: proposal dropped: %s", e.msg);
-			op_free(&op);
-		}
-		sched_say(s, "round %ld: %d proposal%s under %s", w->st.iteration, added,
-			  added == 1 ? "" : "s", pid);
-		if (cJSON_IsTrue(stop) && !added) {
-			const cJSON *reason = cJSON_GetObjectItemCaseSensitive(plan, "reason");
-			stop_planning(s, "the planner says stop: %s",
-				      cJSON_IsString(reason) ? reason->valuestring : "");
-		}
-	}
-	workdir_record_state(w);
-	cJSON_Delete(plan);
-	cJSON_Delete(node_params);
-	for (size_t i = 0; i < nh; i++)
-		cJSON_Delete(params[i]);
-	free(params);
-	free(hist);
-	free(ids);
-	return added;
+	t->base_params = s->base_params ? cJSON_Duplicate(s->base_params, true) : NULL;
+	t->node_params = effective_params(s, t->parent);
+	t->req = (struct plan_request){c, t->base_params, t->hist, t->nh, t->pid, t->node_params,
+				       w->st.iteration + 1, 3};
+	s->planning = true;
+	bg_submit(s->llm, plan_work, plan_done, t);
+	return 1;
 }
 
 /* ---- reports ------------------------------------------------------------ */

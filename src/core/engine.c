@@ -228,7 +228,7 @@ static void on_wake(struct loop *l, void *ctx)
 	struct engine *en = ctx;
 
 	(void)l;
-	bg_deliver(en->sched.git);
+	sched_deliver(&en->sched);
 }
 
 int engine_main(const struct engine_opts *o)
@@ -264,9 +264,8 @@ int engine_main(const struct engine_opts *o)
 		goto out;
 	}
 	en.sched_ready = en.loop != NULL;
-	en.ctl_fd = ctl_listen(en.wd.path, &e);
-	if (en.sig_fd < 0 || !en.loop || en.ctl_fd < 0) {
-		fprintf(stderr, "hypotop: %s\n", e.msg[0] ? e.msg : strerror(errno));
+	if (en.sig_fd < 0 || !en.loop) {
+		fprintf(stderr, "hypotop: %s\n", strerror(errno));
 		en.exit_status = EXIT_RUNTIME;
 		goto out;
 	}
@@ -282,12 +281,20 @@ int engine_main(const struct engine_opts *o)
 	say(&en, "engine pid %ld on %s: %u nodes, %zu queued", (long)getpid(), en.wd.path,
 	    en.wd.tree.count, en.wd.queue.len);
 	loop_watch(en.loop, en.sig_fd, POLLIN, on_signal, &en);
-	loop_watch(en.loop, en.ctl_fd, POLLIN, on_accept, &en);
 	loop_set_after(en.loop, after_round, &en);
 	loop_set_wake(en.loop, on_wake, &en);
 	sched_start(&en.sched);
 	after_round(en.loop, &en);
-	if (!en.sched.done && loop_run(en.loop) < 0) {
+	/* Listening last: a socket that answers means an engine fully started. */
+	en.ctl_fd = ctl_listen(en.wd.path, &e);
+	if (en.ctl_fd < 0) {
+		fprintf(stderr, "hypotop: %s\n", e.msg);
+		en.exit_status = EXIT_RUNTIME;
+		loop_stop(en.loop);
+	} else {
+		loop_watch(en.loop, en.ctl_fd, POLLIN, on_accept, &en);
+	}
+	if (en.ctl_fd >= 0 && !en.sched.done && loop_run(en.loop) < 0) {
 		fprintf(stderr, "hypotop: poll: %s\n", strerror(errno));
 		en.exit_status = EXIT_RUNTIME;
 	}

@@ -555,14 +555,14 @@ static bool any_held(struct sched *s)
 void sched_step(struct sched *s)
 {
 	dispatch(s);
-	bool idle = !s->wd->queue.len && busy_slots(s) == 0 && !bg_pending(s->git);
+	bool idle = !s->wd->queue.len && busy_slots(s) == 0 && !bg_pending(s->git) &&
+		    !s->analysing && !s->planning;
 	if (!idle) {
 		s->done = false;
 		return;
 	}
 	bool held = any_held(s);
 	if (!s->paused && !s->stopping && !held && sched_plan(s) > 0) {
-		dispatch(s);
 		s->done = false;
 		return;
 	}
@@ -609,7 +609,8 @@ int sched_init(struct sched *s, struct workdir *wd, struct loop *loop, sched_say
 	}
 	s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	s->git = bg_new(loop);
-	if (s->timer_fd < 0 || !s->git) {
+	s->llm = bg_new(loop);
+	if (s->timer_fd < 0 || !s->git || !s->llm) {
 		err_set(e, "cannot start the scheduler: %s", strerror(errno));
 		return -1;
 	}
@@ -626,8 +627,15 @@ int sched_init(struct sched *s, struct workdir *wd, struct loop *loop, sched_say
 	return 0;
 }
 
+void sched_deliver(struct sched *s)
+{
+	bg_deliver(s->git);
+	bg_deliver(s->llm);
+}
+
 void sched_free(struct sched *s)
 {
+	bg_free(s->llm);
 	bg_free(s->git);
 	for (size_t i = 0; i < s->nslots; i++)
 		if (s->slots[i].used)
@@ -675,6 +683,17 @@ void sched_start(struct sched *s)
 		node_id_format(id, nid);
 		if (st == ST_PREPARING) {
 			sched_prepare(s, sl);
+			continue;
+		}
+		if (st == ST_ANALYZING) {
+			/* The outcome is recorded; only the analysis was cut short. */
+			char *rd = sched_path(s, "runs", id, NULL);
+			struct err e2 = {{0}};
+			local_executor.attach(rd, &sl->job, &e2);
+			free(rd);
+			sl->have_job = true;
+			sched_say(s, "%s: analysing again after a restart", nid);
+			sched_reanalyse(s, sl);
 			continue;
 		}
 		char *run_dir = sched_path(s, "runs", id, NULL);

@@ -1,0 +1,172 @@
+"""The documentation against the binary: every config key, command, queue
+operation and status field the program knows is in the man page, and
+config.example.json uses every key and is accepted by `hypotop init`."""
+
+import json
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import lib  # noqa: E402
+
+MAN = os.path.join(lib.ROOT, "man", "hypotop.1")
+EXAMPLE = os.path.join(lib.ROOT, "config.example.json")
+QUEUE_OPS = ["add", "pause", "resume", "cancel", "prio", "retry"]
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def man_text():
+    """The man page source with roff escapes undone, for plain searching."""
+    text = read(MAN)
+    text = text.replace("\\-", "-").replace("\\(dq", '"').replace("\\(aq", "'")
+    return re.sub(r"\\f[BIRP]", "", text)
+
+
+def man_section(text, name):
+    """Text of one .SH section (up to the next .SH)."""
+    m = re.search(r"^\.SH \"?%s\"?\s*$(.*?)(?=^\.SH |\Z)" % re.escape(name), text,
+                  re.M | re.S)
+    lib.check(m, "man page has no %s section" % name)
+    return m.group(1)
+
+
+def config_keys():
+    rc, out, err = lib.hypotop("config-keys")
+    lib.check(rc == 0, "config-keys failed (%d): %s" % (rc, err))
+    keys = [line.split()[0] for line in out.splitlines() if line and not line[0].isspace()]
+    lib.check(len(keys) > 10, "config-keys printed too few keys: %r" % keys)
+    return keys
+
+
+def field_names(value, out):
+    """Every object key anywhere inside a JSON value."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out.add(k)
+            field_names(v, out)
+    elif isinstance(value, list):
+        for v in value:
+            field_names(v, out)
+    return out
+
+
+@lib.test
+def every_config_key_in_man_page():
+    text = man_text()
+    conf = man_section(text, "CONFIGURATION")
+    for key in config_keys():
+        lib.check(re.search(r"^\.B %s$" % re.escape(key), conf, re.M),
+                  "config key %s is not an entry of CONFIGURATION in man/hypotop.1" % key)
+    # The section carries the reference exactly as the binary prints it.
+    rc, ref, err = lib.hypotop("config-keys", "--man")
+    lib.check(rc == 0, "config-keys --man failed: %s" % err)
+    lib.check(ref in read(MAN),
+              "CONFIGURATION differs from 'hypotop config-keys --man'; paste it again")
+
+
+@lib.test
+def every_config_key_in_example():
+    doc = json.loads(read(EXAMPLE))
+    for key in config_keys():
+        node = doc
+        parts = key.split(".")
+        for i, part in enumerate(parts):
+            lib.check(isinstance(node, dict) and part in node,
+                      "config.example.json lacks %s (as %s)"
+                      % (key, " -> ".join(parts[: i + 1])))
+            node = node[part]
+
+
+def headings(section):
+    """First words of the entry headings of a section: .SS titles and the
+    line after each .TP."""
+    out = set()
+    lines = section.splitlines()
+    for i, line in enumerate(lines):
+        head = None
+        if line.startswith(".SS "):
+            head = line[4:]
+        elif line == ".TP" and i + 1 < len(lines):
+            head = re.sub(r"^\.[BIR]+ ", "", lines[i + 1])
+        if head:
+            words = head.strip('"').split()
+            if words:
+                out.add(words[0].strip('"'))
+    return out
+
+
+@lib.test
+def every_command_in_man_page():
+    rc, out, err = lib.hypotop("--help")
+    lib.check(rc == 0, "--help failed (%d): %s" % (rc, err))
+    commands = re.findall(r"^  hypotop (\S+)", out, re.M)
+    lib.check(len(commands) >= 4, "--help lists too few commands: %r" % commands)
+    for name in QUEUE_OPS:
+        lib.check(name in commands, "--help does not list the queue command %s" % name)
+    text = man_text()
+    section = man_section(text, "COMMANDS")
+    synopsis = man_section(text, "SYNOPSIS")
+    entries = headings(section)
+    for name in sorted(set(commands) | set(QUEUE_OPS)):
+        lib.check(name in entries, "command %s has no entry in the COMMANDS section" % name)
+        lib.check(re.search(r"hypotop %s\b" % re.escape(name), synopsis),
+                  "command %s is not in the SYNOPSIS" % name)
+    # Every option the help shows, init's included, is documented.
+    for flag in sorted(set(re.findall(r"--[a-z][a-z-]*", out))):
+        lib.check(flag in section, "option %s is not in the COMMANDS section" % flag)
+
+
+@lib.test
+def example_config_accepted_by_init():
+    d = lib.tmpdir()
+    src = lib.make_repo(d)
+    wd = os.path.join(d, "wd")
+    rc, out, err = lib.hypotop("init", wd, "--config", EXAMPLE, "--source-dir", src)
+    lib.check(rc == 0, "init --config config.example.json failed (%d): %s" % (rc, err))
+    lib.check("baseline n0000" in out, "init printed %r" % out)
+    written = json.loads(read(os.path.join(wd, "config.json")))
+    example = json.loads(read(EXAMPLE))
+    lib.check(written["source_dir"] == os.path.realpath(src),
+              "source_dir is %r, not the --source-dir given" % written["source_dir"])
+    del written["source_dir"], example["source_dir"]
+    lib.check(written == example, "config.json differs from config.example.json")
+    st = lib.status_json(wd)
+    lib.check(st["total"] == 1 and st["queue"][0]["id"] == "n0000",
+              "a fresh workdir should hold the queued baseline: %r" % st)
+
+
+@lib.test
+def every_status_field_in_man_page():
+    d = lib.tmpdir()
+    wd = lib.make_workdir(d)
+    # Nodes in several statuses, so the queue entries have every field.
+    for args in (("add", wd, "n0000", "A larger learning rate", "--param", "lr=0.03"),
+                 ("add", wd, "n0000", "Dropout helps", "--priority", "-2"),
+                 ("pause", wd, "n0002"),
+                 ("cancel", wd, "n0001")):
+        rc, out, err = lib.hypotop(*args)
+        lib.check(rc == 0, "%s failed (%d): %s" % (args[0], rc, err))
+    st = lib.status_json(wd)
+    fields = field_names(st, set())
+    # The keys of "counts" are the statuses; the rest are field names.
+    statuses = set(st["counts"])
+    text = man_text()
+    # Documented means a bold term or a quoted key in the prose, not only in
+    # the example output.
+    doc = re.sub(r"^\.nf$.*?^\.fi$", "", man_section(text, "STATUS JSON"), flags=re.M | re.S)
+    for name in sorted(fields - statuses):
+        lib.check(re.search(r'^\.BR? %s\b|"%s"' % (re.escape(name), re.escape(name)), doc,
+                            re.M),
+                  "status --json field %r is not documented in STATUS JSON" % name)
+    nodes = man_section(text, "NODE STATUSES")
+    for s in statuses:
+        lib.check(re.search(r"^\.B %s$" % re.escape(s), nodes, re.M),
+                  "status %s is not in NODE STATUSES" % s)
+
+
+lib.finish()
