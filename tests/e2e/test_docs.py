@@ -1,6 +1,7 @@
 """The documentation against the binary: every config key, command, queue
-operation and status field the program knows is in the man page, and
-config.example.json uses every key and is accepted by `hypotop init`."""
+operation, status field and failure kind the program knows is in the man
+page, and config.example.json uses every key and is accepted by `hypotop
+init`."""
 
 import json
 import os
@@ -135,9 +136,23 @@ def example_config_accepted_by_init():
               "source_dir is %r, not the --source-dir given" % written["source_dir"])
     del written["source_dir"], example["source_dir"]
     lib.check(written == example, "config.json differs from config.example.json")
+    # A fresh workdir queues the baseline, its noise.seeds - 1 repeats (roots at
+    # the same commit) and the fixed experiments as children of the baseline.
     st = lib.status_json(wd)
-    lib.check(st["total"] == 1 and st["queue"][0]["id"] == "n0000",
-              "a fresh workdir should hold the queued baseline: %r" % st)
+    seeds = example["noise"]["seeds"]
+    fixed = [f["name"] for f in example["fixed_experiments"]]
+    lib.check(st["total"] == seeds + len(fixed) and st["counts"]["queued"] == st["total"],
+              "a fresh workdir should hold the baseline, %d repeats and %d fixed "
+              "experiments, all queued: %r" % (seeds - 1, len(fixed), st))
+    queue = {q["id"]: q for q in st["queue"]}
+    lib.check(queue.get("n0000", {}).get("parent", "x") is None,
+              "the baseline n0000 is not a queued root: %r" % st["queue"])
+    roots = sorted(q["name"] for q in st["queue"] if q["parent"] is None)
+    lib.check(roots == sorted(["baseline"] + ["baseline-seed-%d" % k for k in range(1, seeds)]),
+              "the roots of a fresh workdir are %r" % roots)
+    children = [q["name"] for q in st["queue"] if q["parent"] == "n0000"]
+    lib.check(sorted(children) == sorted(fixed),
+              "the fixed experiments %r are not queued under n0000: %r" % (fixed, st["queue"]))
 
 
 @lib.test
@@ -167,6 +182,72 @@ def every_status_field_in_man_page():
     for s in statuses:
         lib.check(re.search(r"^\.B %s$" % re.escape(s), nodes, re.M),
                   "status %s is not in NODE STATUSES" % s)
+
+
+def call_args(text, start):
+    """The top-level arguments of the call whose '(' is at text[start]."""
+    args, depth, cur, i, quote = [], 0, "", start, None
+    while i < len(text):
+        c = text[i]
+        if quote:
+            cur += c
+            if c == "\\":
+                cur += text[i + 1]
+                i += 1
+            elif c == quote:
+                quote = None
+        elif c in "\"'":
+            quote = c
+            cur += c
+        elif c == "(":
+            depth += 1
+            if depth > 1:
+                cur += c
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                args.append(cur.strip())
+                return args
+            cur += c
+        elif c == "," and depth == 1:
+            args.append(cur.strip())
+            cur = ""
+        else:
+            cur += c
+        i += 1
+    return args
+
+
+def failure_kinds():
+    """Every failure kind the engine can record: the kind argument of each
+    sched_fail() and the reason of each sched_kill() in src/core/collect.c and
+    src/core/sched.c, and the kinds src/vcs/apply.c refuses a change with."""
+    kinds = {}
+    for rel in ("src/core/collect.c", "src/core/sched.c"):
+        text = read(os.path.join(lib.ROOT, rel))
+        for m in re.finditer(r"\bsched_(?:fail|kill)\s*(?=\()", text):
+            args = call_args(text, m.end())
+            if len(args) >= 3:
+                for kind in re.findall(r'"([a-z_]+)"', args[2]):
+                    kinds.setdefault(kind, rel)
+    apply_c = read(os.path.join(lib.ROOT, "src", "vcs", "apply.c"))
+    for kind in re.findall(r'^#define KIND_\w+ "([a-z_]+)"', apply_c, re.M):
+        kinds.setdefault(kind, "src/vcs/apply.c")
+    return kinds
+
+
+@lib.test
+def every_failure_kind_in_man_page():
+    kinds = failure_kinds()
+    # The extraction itself must keep working as the code changes.
+    for known in ("crash", "nan", "no_metric", "build", "launch", "patch_conflict"):
+        lib.check(known in kinds, "found no failure kind %r in the sources; the test's "
+                  "search is out of date: %r" % (known, sorted(kinds)))
+    entries = headings(man_section(man_text(), "FAILURES"))
+    for kind, where in sorted(kinds.items()):
+        lib.check(kind in entries,
+                  "failure kind %s (used in %s) has no entry in FAILURES in man/hypotop.1"
+                  % (kind, where))
 
 
 lib.finish()
