@@ -38,6 +38,7 @@ struct slot {
 	char *tail[SCHED_TAIL_LINES];
 	size_t tail_next;
 	int64_t started, last_progress;
+	int64_t paused_at, paused_ms; /* time the job spent stopped by a person */
 	double last_step;
 	const char *kill_reason; /* set when hypotop stops the job itself */
 	int64_t kill_at;         /* SIGKILL after this (monotonic ms); 0 none */
@@ -53,6 +54,8 @@ struct sched {
 	struct planner *planner;
 	int analysing;       /* analyses in flight */
 	bool planning;       /* a planning round in flight */
+	bool planner_stopped; /* the planner said stop, or answered unusably */
+	bool reported_done;
 	struct slot *slots;
 	size_t nslots;
 	int timer_fd;

@@ -32,6 +32,8 @@ void sched_fail(struct sched *s, struct slot *sl, const char *kind, const char *
 int sched_plan(struct sched *s);
 /* After a restart: redo the analysis of a node recorded as analysing. */
 void sched_reanalyse(struct sched *s, struct slot *sl);
+/* Drop a node's work tree on the git thread; its branch stays. */
+void sched_remove_worktree(struct sched *s, uint32_t id);
 /* master_table.tsv and summary.md. */
 void sched_write_reports(struct sched *s);
 

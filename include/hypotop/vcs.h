@@ -57,6 +57,9 @@ int vcs_read_file(const char *repo_dir, const char *commit, const char *path, ch
 int vcs_create_repo(const char *dir, const char *message, char oid[VCS_OID_HEX],
 		    struct err *e);
 
+/* How many local branches start with prefix; -1 with e set on failure. */
+int vcs_count_branches(const char *dir, const char *prefix, struct err *e);
+
 /* Unified diff (git format) from commit `from` to commit `to`; caller frees. */
 int vcs_diff(const char *repo_dir, const char *from, const char *to, char **text,
 	     struct err *e);

@@ -116,6 +116,20 @@ int cmd_init(int argc, char **argv)
 		cmd_fail(EXIT_USAGE, "%s", e.msg);
 		goto out;
 	}
+	/* Branches are named by node id: two workdirs on one repository would
+	 * take each other's. */
+	int nb = vcs_count_branches(sd->valuestring, "hypotop/", &e);
+	if (nb != 0) {
+		if (nb > 0)
+			cmd_fail(EXIT_USAGE, "--source-dir %s: already has %d hypotop/* branches, from "
+					     "another workdir; give each workdir its own clone (git "
+					     "clone %s %s-2) or delete them (git branch -D "
+					     "$(git branch --list 'hypotop/*'))",
+				 sd->valuestring, nb, sd->valuestring, sd->valuestring);
+		else
+			cmd_fail(EXIT_USAGE, "%s", e.msg);
+		goto out;
+	}
 	char *abs = path_real(sd->valuestring, &e);
 	if (!abs) {
 		cmd_fail(EXIT_USAGE, "--source-dir %s", e.msg);

@@ -99,7 +99,7 @@ static void rm_done(void *arg)
 	free(t);
 }
 
-static void remove_worktree(struct sched *s, uint32_t id)
+void sched_remove_worktree(struct sched *s, uint32_t id)
 {
 	struct rm_task *t = xcalloc(1, sizeof *t);
 	char nid[NODE_ID_LEN];
@@ -194,17 +194,19 @@ static void analyse_done(void *arg)
 				w->st.best = n->id;
 		}
 	}
-	n->status = t->ok ? ST_COMPLETED : ST_FAILED;
-	sched_record(s, t->ok ? "completed" : "failed", n);
+	bool cancelled = !t->ok && t->kind && !strcmp(t->kind, "cancelled");
+	n->status = t->ok ? ST_COMPLETED : cancelled ? ST_CANCELLED : ST_FAILED;
+	sched_record(s, status_name(n->status), n);
 	workdir_record_state(w);
-	if (t->ok && sigma > 0 && n->parent == NODE_NONE)
+	if (t->ok && n->parent == NODE_NONE && noise_sigma(s) > 0)
 		sched_say(s, "%s: completed, %s=%.6g (baseline spread σ=%.3g)", t->nid, w->cfg.metric,
-			  n->metric, sigma);
+			  n->metric, noise_sigma(s));
 	else if (t->ok)
 		sched_say(s, "%s: completed, %s=%.6g%s", t->nid, w->cfg.metric, n->metric,
 			  w->st.best == n->id ? " (best so far)" : "");
 	else
-		sched_say(s, "%s: failed (%s): %s", t->nid, t->kind, t->why ? t->why : "");
+		sched_say(s, "%s: %s (%s): %s", t->nid, status_name(n->status), t->kind,
+			  t->why ? t->why : "");
 	sched_write_reports(s);
 	analyse_task_free(t);
 }
@@ -261,8 +263,12 @@ static void finish(struct sched *s, struct slot *sl, bool ok, const char *kind,
 		.metric = n->metric,
 		.has_parent_metric = parent && parent->has_metric,
 		.parent_metric = parent ? parent->metric : 0,
-		.has_best = best && best != n,
-		.best_metric = best ? best->metric : 0,
+		/* The same reference the keep rule uses; the baseline's own runs
+		 * have none. */
+		.has_best = best && best != n && n->parent != NODE_NONE,
+		.best_metric = !best ? 0
+			       : best->parent == NODE_NONE ? baseline_mean(s, best->metric)
+							   : best->metric,
 		.best_node = best ? t->bid : NULL,
 		.noise_sigma = noise_sigma(s),
 		.metrics_json = t->metrics_json,
@@ -271,7 +277,7 @@ static void finish(struct sched *s, struct slot *sl, bool ok, const char *kind,
 	bool had_job = sl->have_job;
 	sched_slot_release(s, sl);
 	if (had_job || ok)
-		remove_worktree(s, n->id);
+		sched_remove_worktree(s, n->id);
 	s->analysing++;
 	bg_submit(s->llm, analyse_work, analyse_done, t);
 }
@@ -471,6 +477,7 @@ static void plan_done(void *arg)
 	w->st.best_at_round = t->parent;
 	if (t->rc < 0) {
 		stop_planning(s, "the planner's answer is unusable: %s", t->e.msg);
+		s->planner_stopped = true;
 	} else {
 		plan_log(s, w->st.iteration, t->pid, t->plan);
 		const cJSON *p;
@@ -501,6 +508,7 @@ static void plan_done(void *arg)
 			const cJSON *reason = cJSON_GetObjectItemCaseSensitive(t->plan, "reason");
 			stop_planning(s, "the planner says stop: %s",
 				      cJSON_IsString(reason) ? reason->valuestring : "");
+			s->planner_stopped = true;
 		}
 	}
 	workdir_record_state(w);
@@ -529,6 +537,8 @@ int sched_plan(struct sched *s)
 	struct workdir *w = s->wd;
 	struct config *c = &w->cfg;
 
+	if (s->planner_stopped)
+		return 0; /* its reason stands until the engine starts again */
 	struct node *base = tree_get(&w->tree, 0);
 	if (base && base->status == ST_FAILED) {
 		stop_planning(s, "the baseline failed (%s); fix it and 'hypotop retry' n0000",

@@ -229,6 +229,7 @@ int op_apply(struct workdir *w, const struct op *op, bool live, uint32_t *result
 		node_set_str(&c->change, n->change);
 		c->priority = op->has_priority ? (int)op->priority : n->priority;
 		c->retry_of = src;
+		c->seed = n->seed;
 		c->status = c->resume_to = ST_QUEUED;
 		if (n->parent == NODE_NONE)
 			node_set_str(&c->commit, n->commit);

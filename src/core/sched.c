@@ -245,7 +245,9 @@ static void check_health(struct sched *s, struct slot *sl)
 		sched_kill(s, sl, "nan");
 		return;
 	}
-	if (c->job_timeout > 0 && now - sl->started > (int64_t)(c->job_timeout * 1000)) {
+	struct node *n = tree_get(&s->wd->tree, sl->node);
+	int64_t ran = n && n->started ? now_ms() - n->started - sl->paused_ms : now - sl->started;
+	if (c->job_timeout > 0 && !sl->job.paused && ran > (int64_t)(c->job_timeout * 1000)) {
 		sched_kill(s, sl, "timeout");
 		return;
 	}
@@ -447,6 +449,8 @@ static void git_done(void *arg)
 	if (!sl || !n || n->status == ST_CANCELLED) {
 		if (sl)
 			sched_slot_release(s, sl);
+		if (n && t->rc == 0)
+			sched_remove_worktree(s, n->id);
 		git_task_free(t);
 		return;
 	}
@@ -513,6 +517,19 @@ static void dispatch(struct sched *s)
 		if (!sl || id == NODE_NONE)
 			break;
 		struct node *n = tree_get(&s->wd->tree, id);
+		struct node *p = n->parent == NODE_NONE ? NULL : tree_get(&s->wd->tree, n->parent);
+		if (p && status_is_final(p->status) && !p->commit) {
+			/* Its parent ended before it had code: it never will. */
+			char pid[NODE_ID_LEN], *why;
+			node_id_format(p->id, pid);
+			why = xasprintf("its parent %s ended (%s) before it had a commit", pid,
+					status_name(p->status));
+			n->status = ST_PREPARING;
+			sched_record(s, "prepare", n);
+			sched_fail(s, slot_take(s, sl, id), "parent_failed", "prepare", why);
+			free(why);
+			continue;
+		}
 		if (!can_start(s, n)) {
 			/* Waits for its parent's commit: set aside for this round. */
 			if (nheld == ARRAY_LEN(held))
@@ -567,6 +584,12 @@ void sched_step(struct sched *s)
 		return;
 	}
 	s->done = !held && !s->paused && s->stop_reason;
+	if (!s->done)
+		s->reported_done = false;
+	if (s->done && !s->reported_done) {
+		s->reported_done = true;
+		sched_write_reports(s); /* with the final patience count */
+	}
 }
 
 /* ---- setup and re-attach ----------------------------------------------- */
@@ -614,13 +637,13 @@ int sched_init(struct sched *s, struct workdir *wd, struct loop *loop, sched_say
 		err_set(e, "cannot start the scheduler: %s", strerror(errno));
 		return -1;
 	}
-	s->planner = planner_offline_new(c, e);
-	if (!s->planner && strcmp(c->llm_provider, "offline")) {
+	if (strcmp(c->llm_provider, "offline")) {
 		err_set(e, "config.json: llm.provider \"%s\" is not available in this version; use "
 			   "\"offline\" with a search_space",
 			c->llm_provider);
 		return -1;
 	}
+	s->planner = planner_offline_new(c, e);
 	e->msg[0] = '\0';
 	loop_watch(loop, s->timer_fd, POLLIN, on_tick, s);
 	load_base_params(s);
@@ -737,10 +760,15 @@ void sched_node_changed(struct sched *s, uint32_t id)
 	}
 	if (!sl->have_job)
 		return;
-	if (n->status == ST_PAUSED && !sl->job.paused)
+	if (n->status == ST_PAUSED && !sl->job.paused) {
 		local_executor.signal(&sl->job, SIGSTOP);
-	else if (n->status != ST_PAUSED && sl->job.paused) {
+		sl->paused_at = mono_ms();
+	} else if (n->status != ST_PAUSED && sl->job.paused) {
 		local_executor.signal(&sl->job, SIGCONT);
-		sl->last_progress = mono_ms(); /* time stopped does not count as a stall */
+		/* Time stopped counts neither as a stall nor against job_timeout. */
+		sl->last_progress = mono_ms();
+		if (sl->paused_at)
+			sl->paused_ms += mono_ms() - sl->paused_at;
+		sl->paused_at = 0;
 	}
 }

@@ -1,5 +1,6 @@
 /* init.c — a new repository with everything in it committed (for the demo). */
 #include <git2.h>
+#include <string.h>
 
 #include "hypotop/vcs.h"
 
@@ -31,4 +32,30 @@ out:
 	git_index_free(index);
 	git_repository_free(repo);
 	return rc;
+}
+
+int vcs_count_branches(const char *dir, const char *prefix, struct err *e)
+{
+	git_repository *repo = NULL;
+	git_branch_iterator *it = NULL;
+	git_reference *ref;
+	git_branch_t type;
+	int n = 0;
+
+	if (git_repository_open_ext(&repo, dir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0 ||
+	    git_branch_iterator_new(&it, repo, GIT_BRANCH_LOCAL) < 0) {
+		const git_error *ge = git_error_last();
+		err_set(e, "git: %s: %s", dir, ge && ge->message ? ge->message : "cannot list branches");
+		git_repository_free(repo);
+		return -1;
+	}
+	while (git_branch_next(&ref, &type, it) == 0) {
+		const char *name = NULL;
+		if (git_branch_name(&name, ref) == 0 && !strncmp(name, prefix, strlen(prefix)))
+			n++;
+		git_reference_free(ref);
+	}
+	git_branch_iterator_free(it);
+	git_repository_free(repo);
+	return n;
 }

@@ -193,6 +193,14 @@ def source_dir_without_commits():
 
 
 @lib.test
+def source_dir_with_another_workdirs_branches():
+    d = lib.tmpdir()
+    src = lib.make_repo(d)
+    lib.sh("git", "branch", "hypotop/n0000", cwd=src)
+    init_refused(d, init_args(d, src=src), "hypotop/* branches", "own clone")
+
+
+@lib.test
 def empty_launch_command():
     d = lib.tmpdir()
     init_refused(d, init_args(d, **{"--launch": "  "}), "--launch", "must not be empty")

@@ -332,6 +332,52 @@ def gpu_slots_are_never_shared():
           % [(n["id"], n["status"]) for n in nodes])
 
 
+def proc_state(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+@lib.test
+def pause_resume_and_cancel_a_running_job():
+    d = lib.tmpdir()
+    go = os.path.join(d, "go")
+    train = ("import os, time\nprint('step=1 loss=1', flush=True)\n"
+             "while not os.path.exists(%r):\n    time.sleep(0.02)\n"
+             "print('val_loss=0.5', flush=True)\n" % go)
+    src = small_repo(d, train)
+    wd = os.path.join(d, "wd")
+    rc, out, err = hypotop("init", wd, "--source-dir", src, "--launch", "python3 train.py",
+                           "--metric", "val_loss", "--max-iterations", "0")
+    check(rc == 0, err)
+    p = subprocess.Popen([lib.BIN, "run", "--headless", wd], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        pidfile = os.path.join(wd, "runs", "n0000", "pid")
+        lib.wait_for(lambda: os.path.exists(pidfile), "the baseline to start", timeout=30)
+        job = int(open(pidfile).read().split()[0])
+        lib.wait_for(lambda: os.path.exists(os.path.join(wd, "engine", "control.sock")), "socket")
+        rc, out, err = hypotop("pause", wd, "n0000")
+        check(rc == 0 and out.strip() == "n0000 paused", "pause: %s %s" % (out, err))
+        lib.wait_for(lambda: proc_state(job) == "T", "the job to stop (SIGSTOP)")
+        rc, out, err = hypotop("resume", wd, "n0000")
+        check(rc == 0 and out.strip() == "n0000 running", "resume: %s %s" % (out, err))
+        lib.wait_for(lambda: proc_state(job) != "T", "the job to go on (SIGCONT)")
+        rc, out, err = hypotop("cancel", wd, "n0000")
+        check(rc == 0, "cancel: %s" % err)
+        lib.wait_for(lambda: tree(wd)["nodes"][0]["status"] == "cancelled"
+                     or lib.status_json(wd)["counts"]["cancelled"] == 1, "the node to be cancelled",
+                     timeout=20)
+        lib.wait_for(lambda: not os.path.exists("/proc/%d" % job) or proc_state(job) == "Z",
+                     "the job's process group to be killed", timeout=20)
+    finally:
+        p.terminate()
+        p.wait(timeout=20)
+    n = tree(wd)["nodes"][0]
+    check(n["status"] == "cancelled" and n["failure"]["kind"] == "cancelled", "node: %s" % n)
+    br = branches(src)
+    check(br.get("hypotop/n0000") == n["commit"], "a cancelled node keeps its branch")
+
+
 @lib.test
 def sigterm_leaves_running_jobs_running():
     d = lib.tmpdir()
