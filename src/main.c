@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "hypotop/cmd.h"
+#include "hypotop/llm.h"
 #include "hypotop/ops.h"
 #include "hypotop/util.h"
 #include "hypotop/vcs.h"
@@ -89,6 +90,9 @@ int main(int argc, char **argv)
 {
 	setlocale(LC_CTYPE, "");
 	signal(SIGPIPE, SIG_IGN);
+	/* libcurl's global set-up is not thread-safe: once, here, before any thread. */
+	if (llm_global_init() < 0)
+		return cmd_fail(EXIT_RUNTIME, "cannot initialise libcurl");
 	if (argc < 2) {
 		help();
 		return EXIT_USAGE;
@@ -112,6 +116,7 @@ int main(int argc, char **argv)
 		vcs_init();
 		int rc = commands[i].fn(argc - 1, argv + 1);
 		vcs_shutdown();
+		llm_global_cleanup();
 		return rc;
 	}
 	return cmd_fail(EXIT_USAGE, "'%s' is not a command; 'hypotop --help' lists them",

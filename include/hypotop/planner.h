@@ -23,6 +23,7 @@ struct plan_entry {
 	const cJSON *params; /* effective parameters (param file + changes), or NULL */
 	bool has_metric;
 	double metric;
+	const char *hypothesis;   /* or NULL */
 };
 
 struct analyse_request {
@@ -36,6 +37,7 @@ struct analyse_request {
 	double noise_sigma;       /* run-to-run spread of the baseline; 0: unknown */
 	const char *metrics_json; /* metrics_to_json() of the run, or NULL */
 	const char *log_tail;     /* last lines of the log, or NULL */
+	const char *change;       /* the node's change as JSON (change.h), or NULL */
 };
 
 struct plan_request {
@@ -47,10 +49,18 @@ struct plan_request {
 	const cJSON *node_params;  /* its effective parameters */
 	long round;                /* planning round, 1-based: seeds the offline planner */
 	int want;                  /* proposals wanted, 2 or 3 */
+	const char *directive;     /* the person's guidance (directive.md), or NULL */
 };
 
 struct planner {
 	const char *name;
+	/*
+	 * analyse and plan may run on a background thread, several at once:
+	 * they read the request and the planner and write only their outputs
+	 * (and the planner's own logs under the workdir). The request, and the
+	 * config it points to, must stay unchanged until the call returns:
+	 * planner_*_request_dup() make a copy a thread can own.
+	 */
 	/* *analysis: Markdown for runs/<id>/analysis.md; *verdict: the analyse contract. */
 	int (*analyse)(struct planner *p, const struct analyse_request *r, char **analysis,
 		       cJSON **verdict, struct err *e);
@@ -58,10 +68,100 @@ struct planner {
 	int (*plan)(struct planner *p, const struct plan_request *r, cJSON **plan,
 		    struct err *e);
 	void (*destroy)(struct planner *p);
+	/* USD spent by the calls so far (planner_spent_usd()); NULL: nothing. */
+	double (*spent)(struct planner *p, bool *known);
+	/* Spend recorded before this process (state.json); NULL: ignored. */
+	void (*set_prior_spend)(struct planner *p, double usd);
+	/*
+	 * For shutdown: calls in flight, and any made later, return at once
+	 * with kind llm_cancelled. NULL: nothing to cancel.
+	 */
+	void (*cancel)(struct planner *p);
 	void *priv;
 };
 
 struct planner *planner_offline_new(const struct config *cfg, struct err *e);
+/*
+ * A model behind the interface: cfg->llm_provider "anthropic", "openai" or
+ * "command". Each call writes logs/NNN_<kind>_<node>_{prompt.md,output.md,
+ * raw.json} (mode 0600) under workdir, with its token usage and cost; the
+ * API key comes from the environment and is written nowhere.
+ * cfg must outlive the planner.
+ */
+struct planner *planner_llm_new(const struct config *cfg, const char *workdir, struct err *e);
+/* The planner cfg->llm_provider names. */
+struct planner *planner_new(const struct config *cfg, const char *workdir, struct err *e);
+
+/*
+ * Why a call failed: one list, with what the engine should do about it.
+ * pause: planning cannot go on until a person acts (or the budget grows);
+ * the others concern this call only (the node is marked, the loop goes on,
+ * or the call is tried again later).
+ */
+#define PLANNER_KINDS(X)                                                                   \
+	X(PK_UNAVAILABLE, "llm_unavailable", false,                                        \
+	  "the model could not be reached, or kept failing, after retries (network, "      \
+	  "timeout, 429/5xx/529), or the command failed: try again later")                 \
+	X(PK_INVALID, "llm_invalid", false,                                                \
+	  "the answer broke the JSON contract (or was cut off) even after one retry")      \
+	X(PK_REFUSED, "llm_refused", false, "the model refused to answer")                 \
+	X(PK_SPEND_LIMIT, "llm_spend_limit", true,                                         \
+	  "the provider's spend limit is reached: raise it, then resume planning")         \
+	X(PK_BUDGET, "llm_budget", true, "budget.llm_usd is spent")                        \
+	X(PK_AUTH, "llm_auth", true,                                                       \
+	  "the API key is missing or was refused (401/403): fix it, then resume")          \
+	X(PK_REQUEST, "llm_request", true,                                                 \
+	  "the server refused the request (400/404/413): check llm.model and "             \
+	  "llm.base_url")                                                                  \
+	X(PK_CANCELLED, "llm_cancelled", false, "the call was cancelled (shutdown)")       \
+	X(PK_PLANNER, "planner", false, "the planner failed for another reason")
+
+#define PLANNER_KIND_ENUM(id, name, pause, doc) id,
+enum planner_kind { PLANNER_KINDS(PLANNER_KIND_ENUM) PK__COUNT };
+#undef PLANNER_KIND_ENUM
+
+const char *planner_kind_name(enum planner_kind k);
+/* Whether a failure of this kind (a name above) should pause planning. */
+bool planner_kind_pauses(const char *kind);
+/* The one-line explanation of a kind, for messages and the man page. */
+const char *planner_kind_doc(const char *kind);
+
+/*
+ * The kind of the last failed analyse/plan on the calling thread (NULL
+ * after a success through planner_analyse/planner_plan). Read it on the
+ * thread that made the call, before that thread calls again. Planners set
+ * it with planner_set_kind().
+ */
+const char *planner_last_kind(void);
+void planner_set_kind(const char *kind);
+
+/*
+ * p->analyse / p->plan with the kind cleared before and reported after:
+ * *kind is NULL on success, one of PLANNER_KINDS on failure. The plan is
+ * checked against its contract whoever produced it.
+ */
+int planner_analyse(struct planner *p, const struct analyse_request *r, char **analysis,
+		    cJSON **verdict, const char **kind, struct err *e);
+int planner_plan(struct planner *p, const struct plan_request *r, cJSON **plan,
+		 const char **kind, struct err *e);
+
+/*
+ * Total USD spent by the model: the prior spend plus this process's calls.
+ * *known is false when some call's cost is unknown (a model missing from
+ * the price table): the total then counts only the known costs.
+ */
+double planner_spent_usd(struct planner *p, bool *known);
+void planner_set_prior_spend(struct planner *p, double usd);
+void planner_cancel(struct planner *p);
+
+/*
+ * Deep copies of requests, for a call on another thread: strings and JSON
+ * are copied, cfg stays a pointer (it must outlive the copy).
+ */
+struct analyse_request *planner_analyse_request_dup(const struct analyse_request *r);
+void planner_analyse_request_free(struct analyse_request *r);
+struct plan_request *planner_plan_request_dup(const struct plan_request *r);
+void planner_plan_request_free(struct plan_request *r);
 
 /* The contracts of SPEC §7: 0 when j is valid; unknown keys are refused. */
 int contract_check_analysis(const cJSON *j, struct err *e);

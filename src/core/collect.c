@@ -126,6 +126,7 @@ struct analyse_task {
 	char *analysis;
 	cJSON *verdict;
 	int rc;
+	const char *llm_kind; /* why the planner failed: PLANNER_KINDS */
 	struct err e;
 };
 
@@ -135,8 +136,8 @@ static void analyse_work(void *arg)
 
 	t->rc = -1;
 	if (t->s->planner)
-		t->rc = t->s->planner->analyse(t->s->planner, &t->r, &t->analysis, &t->verdict,
-					       &t->e);
+		t->rc = planner_analyse(t->s->planner, &t->r, &t->analysis, &t->verdict,
+					&t->llm_kind, &t->e);
 }
 
 static void analyse_task_free(struct analyse_task *t)
@@ -161,6 +162,7 @@ static void analyse_done(void *arg)
 	struct node *n = tree_get(&w->tree, t->node);
 
 	s->analysing--;
+	s->wd->st.llm_usd = planner_spent_usd(s->planner, NULL);
 	if (!n || n->status != ST_ANALYZING) {
 		analyse_task_free(t);
 		return;
@@ -432,6 +434,7 @@ struct plan_task {
 	struct plan_request req;
 	cJSON *plan;
 	int rc;
+	const char *llm_kind;
 	struct err e;
 };
 
@@ -439,9 +442,7 @@ static void plan_work(void *arg)
 {
 	struct plan_task *t = arg;
 
-	t->rc = t->s->planner->plan(t->s->planner, &t->req, &t->plan, &t->e);
-	if (t->rc == 0 && contract_check_plan(t->plan, &t->e) < 0)
-		t->rc = -1;
+	t->rc = planner_plan(t->s->planner, &t->req, &t->plan, &t->llm_kind, &t->e);
 }
 
 static void plan_task_free(struct plan_task *t)
@@ -473,13 +474,20 @@ static void plan_done(void *arg)
 	int added = 0;
 
 	s->planning = false;
-	w->st.iteration++;
-	w->st.best_at_round = t->parent;
+	w->st.llm_usd = planner_spent_usd(s->planner, NULL);
 	if (t->rc < 0) {
-		stop_planning(s, "the planner's answer is unusable: %s", t->e.msg);
+		/* The round did not happen: it is not counted. */
+		stop_planning(s, "the planner failed (%s): %s%s",
+			      t->llm_kind ? t->llm_kind : "planner", t->e.msg,
+			      t->llm_kind && !planner_kind_pauses(t->llm_kind)
+				      ? "; start the engine again to retry"
+				      : "");
 		s->planner_stopped = true;
 	} else {
-		plan_log(s, w->st.iteration, t->pid, t->plan);
+		w->st.iteration++;
+		w->st.best_at_round = t->parent;
+		if (!strcmp(s->planner->name, "offline"))
+			plan_log(s, w->st.iteration, t->pid, t->plan);
 		const cJSON *p;
 		cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(t->plan, "proposals"))
 		{

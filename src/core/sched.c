@@ -637,13 +637,10 @@ int sched_init(struct sched *s, struct workdir *wd, struct loop *loop, sched_say
 		err_set(e, "cannot start the scheduler: %s", strerror(errno));
 		return -1;
 	}
-	if (strcmp(c->llm_provider, "offline")) {
-		err_set(e, "config.json: llm.provider \"%s\" is not available in this version; use "
-			   "\"offline\" with a search_space",
-			c->llm_provider);
-		return -1;
-	}
-	s->planner = planner_offline_new(c, e);
+	s->planner = planner_new(c, wd->path, e);
+	if (!s->planner && strcmp(c->llm_provider, "offline"))
+		return -1; /* a model provider that cannot start: the message says why */
+	planner_set_prior_spend(s->planner, wd->st.llm_usd);
 	e->msg[0] = '\0';
 	loop_watch(loop, s->timer_fd, POLLIN, on_tick, s);
 	load_base_params(s);
@@ -658,6 +655,7 @@ void sched_deliver(struct sched *s)
 
 void sched_free(struct sched *s)
 {
+	planner_cancel(s->planner); /* a model call in flight returns now */
 	bg_free(s->llm);
 	bg_free(s->git);
 	for (size_t i = 0; i < s->nslots; i++)

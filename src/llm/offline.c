@@ -792,6 +792,15 @@ static void offline_destroy(struct planner *p)
 	free(p);
 }
 
+/* No network, no cost. */
+static double offline_spent(struct planner *p, bool *known)
+{
+	(void)p;
+	if (known)
+		*known = true;
+	return 0;
+}
+
 /*
  * One entry of search_space.params. config.c has checked its shape; what it
  * leaves open (choice elements that are not scalars) is refused here.
@@ -853,6 +862,7 @@ struct planner *planner_offline_new(const struct config *cfg, struct err *e)
 	p->analyse = offline_analyse;
 	p->plan = offline_plan;
 	p->destroy = offline_destroy;
+	p->spent = offline_spent;
 	p->priv = o;
 	o->v = xcalloc((size_t)cJSON_GetArraySize(params), sizeof *o->v);
 	for (const cJSON *m = params->child; m; m = m->next)

@@ -1,0 +1,247 @@
+/*
+ * anthropic.c — the Messages API (REFERENCE.md): POST {base}/v1/messages
+ * with x-api-key and anthropic-version, structured output through
+ * output_config.format when the server takes it, prompt caching on the
+ * stable parts, and the API's error shapes mapped to planner kinds.
+ *
+ * Sampling parameters are left out on purpose: newer models refuse them.
+ */
+#include "hypotop/llm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define API_VERSION "2023-06-01"
+
+static cJSON *text_block(const char *text, bool cache)
+{
+	cJSON *b = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(b, "type", "text");
+	cJSON_AddStringToObject(b, "text", text && *text ? text : "(empty)");
+	if (cache)
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(b, "cache_control"), "type",
+					"ephemeral");
+	return b;
+}
+
+static cJSON *message(cJSON *msgs, const char *role)
+{
+	cJSON *m = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(m, "role", role);
+	cJSON_AddItemToArray(msgs, m);
+	return cJSON_AddArrayToObject(m, "content");
+}
+
+char *llm_anthropic_body(const struct llm_client *c, const struct llm_call *q, bool schema)
+{
+	cJSON *o = cJSON_CreateObject(), *content;
+	char *s;
+
+	cJSON_AddStringToObject(o, "model", c->model);
+	cJSON_AddNumberToObject(o, "max_tokens", (double)q->max_tokens);
+	/* Two cache breakpoints: the instructions (every call of a kind), the project and history. */
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(o, "system"), text_block(q->system, true));
+	cJSON *msgs = cJSON_AddArrayToObject(o, "messages");
+	content = message(msgs, "user");
+	cJSON_AddItemToArray(content, text_block(q->stable, true));
+	cJSON_AddItemToArray(content, text_block(q->request, false));
+	if (q->problem) {
+		/* The API refuses an assistant turn that ends in white space. */
+		char *prev = xstrdup(q->prev_answer && *q->prev_answer ? q->prev_answer : "(empty)");
+		size_t n = strlen(prev);
+		while (n > 1 && strchr(" \t\r\n", prev[n - 1]))
+			prev[--n] = '\0';
+		cJSON_AddItemToArray(message(msgs, "assistant"), text_block(prev, false));
+		free(prev);
+		char *ask = xasprintf("That answer cannot be used: %s\n\nAnswer again with the "
+				      "corrected JSON object only.",
+				      q->problem);
+		cJSON_AddItemToArray(message(msgs, "user"), text_block(ask, false));
+		free(ask);
+	}
+	if (schema && q->schema) {
+		cJSON *sch = cJSON_Parse(q->schema);
+		if (sch) {
+			cJSON *fmt = cJSON_AddObjectToObject(cJSON_AddObjectToObject(o, "output_config"),
+							     "format");
+			cJSON_AddStringToObject(fmt, "type", "json_schema");
+			cJSON_AddItemToObject(fmt, "schema", sch);
+		}
+	}
+	s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return s;
+}
+
+static long num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e15 ? (long)v->valuedouble
+										  : 0;
+}
+
+static const char *str(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+int llm_anthropic_parse(const struct llm_client *c, const char *body, struct llm_reply *r,
+			struct err *e)
+{
+	cJSON *j = cJSON_Parse(body);
+	const cJSON *content = cJSON_GetObjectItemCaseSensitive(j, "content"), *b;
+	const cJSON *usage = cJSON_GetObjectItemCaseSensitive(j, "usage");
+	struct buf text;
+
+	if (!cJSON_IsObject(j) || !cJSON_IsArray(content)) {
+		cJSON_Delete(j);
+		r->kind = planner_kind_name(PK_UNAVAILABLE);
+		err_set(e, "anthropic: the response is not a message (no \"content\" array)");
+		return -1;
+	}
+	buf_init(&text);
+	cJSON_ArrayForEach(b, content)
+	{
+		const char *type = str(b, "type"), *t = str(b, "text");
+		if (type && !strcmp(type, "text") && t)
+			buf_adds(&text, t);
+	}
+	r->text = buf_steal(&text);
+	r->stop = xstrdup(str(j, "stop_reason") ? str(j, "stop_reason") : "unknown");
+	if (cJSON_IsObject(usage)) {
+		r->has_usage = true;
+		r->usage.input = num(usage, "input_tokens");
+		r->usage.output = num(usage, "output_tokens");
+		r->usage.cache_write = num(usage, "cache_creation_input_tokens");
+		r->usage.cache_read = num(usage, "cache_read_input_tokens");
+		r->has_cost = true;
+		r->cost_known = llm_cost(c->model, &r->usage, &r->usd);
+	}
+	cJSON_Delete(j);
+	return 0;
+}
+
+/* A 429 that no wait will lift. */
+static bool spend_limit(const struct http_response *rs)
+{
+	cJSON *j;
+	bool v = false;
+
+	if (rs->status != 429)
+		return false;
+	j = cJSON_Parse(rs->body.data ? rs->body.data : "");
+	const cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
+	const char *code = str(cJSON_GetObjectItemCaseSensitive(err, "details"), "error_code");
+	v = code && !strcmp(code, "enforced_spend_limit_reached");
+	cJSON_Delete(j);
+	return v;
+}
+
+/* Whether a 400 says that output_config is what the server does not take. */
+static bool schema_refused(const char *message)
+{
+	return message && (strstr(message, "output_config") || strstr(message, "output_format") ||
+			   strstr(message, "json_schema") || strstr(message, "structured"));
+}
+
+/* The error of a non-2xx response, as a kind and a message for a person. */
+static void classify(const struct http_response *rs, struct llm_reply *r, struct err *e)
+{
+	cJSON *j = cJSON_Parse(rs->body.data ? rs->body.data : "");
+	const cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
+	const char *type = str(err, "type"), *msg = str(err, "message");
+	const char *rid = str(j, "request_id");
+	char what[600];
+
+	snprintf(what, sizeof what, "HTTP %ld%s%s%s%.400s%s%s%s", rs->status, type ? " " : "",
+		 type ? type : "", msg ? ": " : "", msg ? msg : "", rid ? " (request " : "",
+		 rid ? rid : "", rid ? ")" : "");
+	if (spend_limit(rs)) {
+		r->kind = planner_kind_name(PK_SPEND_LIMIT);
+		err_set(e, "anthropic: %s; the organisation's spend limit is reached: raise it in "
+			   "the console, then resume planning",
+			what);
+	} else if (rs->status == 401 || rs->status == 403) {
+		r->kind = planner_kind_name(PK_AUTH);
+		err_set(e, "anthropic: %s; check the API key (ANTHROPIC_API_KEY or the variable "
+			   "llm.api_key_env names) and its permissions",
+			what);
+	} else if (rs->status == 400 || rs->status == 404 || rs->status == 413 ||
+		   rs->status == 422) {
+		r->kind = planner_kind_name(PK_REQUEST);
+		err_set(e, "anthropic: %s; the request was refused: check llm.model and llm.base_url",
+			what);
+	} else {
+		r->kind = planner_kind_name(PK_UNAVAILABLE);
+		err_set(e, "anthropic: %s; gave up after %d retr%s", what,
+			cJSON_GetArraySize(r->attempts) - 1,
+			cJSON_GetArraySize(r->attempts) == 2 ? "y" : "ies");
+	}
+	cJSON_Delete(j);
+}
+
+static cJSON *raw_body(const struct http_response *rs)
+{
+	cJSON *j = cJSON_Parse(rs->body.data ? rs->body.data : "");
+
+	return j ? j : cJSON_CreateString(rs->body.data ? rs->body.data : "");
+}
+
+int llm_anthropic_call(struct llm_client *c, const struct llm_call *q, struct llm_reply *r,
+		       struct err *e)
+{
+	char *key_hdr = xasprintf("x-api-key: %s", c->key ? c->key : "");
+	const char *hdrs[] = {key_hdr, "anthropic-version: " API_VERSION,
+			      "content-type: application/json", "accept: application/json"};
+	struct http_response rs;
+	int rc = -1;
+
+	http_response_init(&rs);
+	for (int pass = 0; pass < 2; pass++) {
+		pthread_mutex_lock(c->mu);
+		bool schema = !*c->no_schema;
+		pthread_mutex_unlock(c->mu);
+		char *body = llm_anthropic_body(c, q, schema);
+		struct http_request rq = {c->url, hdrs, ARRAY_LEN(hdrs), body, strlen(body),
+					  c->opts.connect_timeout_ms, c->opts.timeout_ms, c->cancel};
+		enum http_fail f = llm_post(c, &rq, spend_limit, &rs, r, e);
+		free(body);
+		if (f != HTTP_OK) {
+			r->kind = planner_kind_name(f == HTTP_CANCELLED ? PK_CANCELLED
+						    : f == HTTP_FATAL   ? PK_REQUEST
+									: PK_UNAVAILABLE);
+			err_prefix(e, "anthropic");
+			break;
+		}
+		cJSON_Delete(r->raw);
+		r->raw = raw_body(&rs);
+		if (rs.status / 100 == 2) {
+			rc = llm_anthropic_parse(c, rs.body.data ? rs.body.data : "", r, e);
+			break;
+		}
+		classify(&rs, r, e);
+		/* A server without structured output: ask once more without it, and remember. */
+		if (rs.status == 400 && schema && pass == 0 && schema_refused(e->msg)) {
+			pthread_mutex_lock(c->mu);
+			*c->no_schema = true;
+			pthread_mutex_unlock(c->mu);
+			r->schema_dropped = true;
+			r->kind = NULL;
+			continue;
+		}
+		break;
+	}
+	llm_redact(e->msg, c->key);
+	llm_redact_json(r->raw, c->key);
+	http_response_free(&rs);
+	/* The header held the key: wipe it before the memory goes back. */
+	explicit_bzero(key_hdr, strlen(key_hdr));
+	free(key_hdr);
+	return rc;
+}

@@ -1,0 +1,633 @@
+/*
+ * llm_planner.c — a model behind the planner interface (planner.h): the
+ * prompt from the request, one exchange with the provider, the answer
+ * taken out of the text and checked against its contract, one retry that
+ * quotes what was wrong, the call's files under logs/, and the spend.
+ *
+ * Thread safety: a call reads the request, the config and the client, and
+ * touches shared state only under `mu` (the log sequence number, the spend,
+ * whether the server takes structured output). No lock is held across
+ * network or disk I/O. Several calls may run at once.
+ *
+ * Log files: each model request (a contract retry is a request of its own)
+ * gets the next number NNN and writes logs/NNN_<kind>_<node>_prompt.md (what
+ * was sent), _output.md (what came back, with usage and cost) and _raw.json
+ * (the provider's response and the call's record), all mode 0600 and all
+ * scrubbed of the API key.
+ */
+#include "hypotop/llm.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hypotop/fsutil.h"
+#include "hypotop/json.h"
+
+#define ANTHROPIC_BASE "https://api.anthropic.com"
+#define ANTHROPIC_MODEL "claude-sonnet-5-5"
+#define OPENAI_BASE "https://api.openai.com"
+#define MAX_TOKENS_LIMIT 32768
+
+typedef int (*call_fn)(struct llm_client *, const struct llm_call *, struct llm_reply *,
+		       struct err *);
+
+struct llm_planner {
+	const struct config *cfg;
+	char *logs, *prompts;
+	struct llm_client client;
+	call_fn call;
+	struct llm_cancel cancel;
+	pthread_mutex_t mu;
+	/* Guarded by mu: */
+	bool no_schema;
+	long seq;
+	double spent, prior;
+	bool unknown_cost;
+};
+
+/* ---- bookkeeping ---- */
+
+static long claim_seq(struct llm_planner *lp)
+{
+	pthread_mutex_lock(&lp->mu);
+	long n = ++lp->seq;
+	pthread_mutex_unlock(&lp->mu);
+	return n;
+}
+
+static void account(struct llm_planner *lp, const struct llm_reply *r)
+{
+	if (!r->has_cost)
+		return;
+	pthread_mutex_lock(&lp->mu);
+	if (r->cost_known)
+		lp->spent += r->usd;
+	else
+		lp->unknown_cost = true;
+	pthread_mutex_unlock(&lp->mu);
+}
+
+static double llm_spent(struct planner *p, bool *known)
+{
+	struct llm_planner *lp = p->priv;
+
+	pthread_mutex_lock(&lp->mu);
+	double v = lp->prior + lp->spent;
+	if (known)
+		*known = !lp->unknown_cost;
+	pthread_mutex_unlock(&lp->mu);
+	return v;
+}
+
+static void llm_set_prior(struct planner *p, double usd)
+{
+	struct llm_planner *lp = p->priv;
+
+	pthread_mutex_lock(&lp->mu);
+	lp->prior = usd >= 0 && isfinite(usd) ? usd : 0;
+	pthread_mutex_unlock(&lp->mu);
+}
+
+static void llm_cancel_calls(struct planner *p)
+{
+	struct llm_planner *lp = p->priv;
+
+	llm_cancel_set(&lp->cancel);
+}
+
+/* Refuse a call once budget.llm_usd is spent. */
+static int budget_check(struct planner *p, struct err *e)
+{
+	struct llm_planner *lp = p->priv;
+	double cap = lp->cfg->budget_llm_usd;
+	bool known;
+	double spent = llm_spent(p, &known);
+
+	if (cap >= 0 && spent >= cap) {
+		planner_set_kind(planner_kind_name(PK_BUDGET));
+		err_set(e, "budget.llm_usd is spent: $%.4f of $%.2f; raise it in config.json to go on",
+			spent, cap);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- log files ---- */
+
+/* A node id fit for a file name. */
+static void file_part(char *out, size_t n, const char *s)
+{
+	size_t i = 0;
+
+	for (; s && *s && i + 1 < n && i < 40; s++)
+		out[i++] = isalnum((unsigned char)*s) || *s == '-' || *s == '_' ? *s : '_';
+	out[i] = '\0';
+	if (!i)
+		snprintf(out, n, "none");
+}
+
+/* Markdown text: newlines and tabs kept, other control characters made visible. */
+static void add_md(struct buf *b, const char *s)
+{
+	while (s && *s) {
+		size_t n = strcspn(s, "\n\t");
+		char *part = xstrndup(s, n);
+		buf_add_safe(b, part);
+		free(part);
+		s += n;
+		if (*s)
+			buf_addc(b, *s++);
+	}
+}
+
+static void write_log(struct llm_planner *lp, const char *path, char *text)
+{
+	struct err e = {{0}};
+
+	llm_redact(text, lp->client.key);
+	/* A log that cannot be written must not fail the call: the answer is what counts. */
+	fs_write_atomic(path, text, strlen(text), 0600, &e);
+}
+
+static void cost_text(char *out, size_t n, const struct llm_reply *r)
+{
+	if (!r->has_cost)
+		snprintf(out, n, "$0 (nothing billed)");
+	else if (r->cost_known)
+		snprintf(out, n, "$%.6f", r->usd);
+	else
+		snprintf(out, n, "unknown (no price for this model)");
+}
+
+struct call_log {
+	long seq;
+	const char *kind, *node;
+	int attempt;
+	int64_t started, ms;
+	const char *contract_error; /* the answer's problem, or NULL when it was accepted */
+};
+
+static void log_call(struct llm_planner *lp, const struct call_log *cl, const struct llm_call *q,
+		     const struct llm_reply *r, int rc, const struct err *e)
+{
+	char node[48], cost[64];
+	struct buf b;
+
+	file_part(node, sizeof node, cl->node);
+	char *base = xasprintf("%s/%03ld_%s_%s_", lp->logs, cl->seq, cl->kind, node);
+	cost_text(cost, sizeof cost, r);
+
+	buf_init(&b);
+	buf_printf(&b, "# %s %s — request %ld, attempt %d\n\nProvider: %s", cl->kind, node, cl->seq,
+		   cl->attempt, lp->client.provider);
+	if (lp->client.model)
+		buf_printf(&b, ", model %s", lp->client.model);
+	buf_printf(&b, ", max_tokens %ld.\n\n## System\n\n", q->max_tokens);
+	add_md(&b, q->system);
+	buf_adds(&b, "\n## User\n\n");
+	add_md(&b, q->stable);
+	buf_adds(&b, "\n\n");
+	add_md(&b, q->request);
+	if (q->problem) {
+		buf_adds(&b, "\n## Assistant (the answer refused)\n\n");
+		add_md(&b, q->prev_answer);
+		buf_adds(&b, "\n\n## User\n\nThat answer cannot be used: ");
+		add_md(&b, q->problem);
+		buf_adds(&b, "\n\nAnswer again with the corrected JSON object only.\n");
+	}
+	char *path = xasprintf("%sprompt.md", base);
+	char *text = buf_steal(&b);
+	write_log(lp, path, text);
+	free(text);
+	free(path);
+
+	buf_init(&b);
+	if (r->text) {
+		add_md(&b, r->text);
+		buf_adds(&b, "\n");
+	}
+	buf_adds(&b, "\n---\n\n");
+	if (rc < 0)
+		buf_printf(&b, "Failed (%s): %s\n\n", r->kind ? r->kind : "planner", e->msg);
+	if (r->stop)
+		buf_printf(&b, "Stop reason: %s. ", r->stop);
+	if (r->has_usage)
+		buf_printf(&b, "Tokens: input %ld, output %ld, cache write %ld, cache read %ld. ",
+			   r->usage.input, r->usage.output, r->usage.cache_write, r->usage.cache_read);
+	buf_printf(&b, "Cost: %s. Time: %.1f s.\n", cost, (double)cl->ms / 1000);
+	if (rc == 0)
+		buf_printf(&b, "Contract: %s\n", cl->contract_error ? cl->contract_error : "valid");
+	path = xasprintf("%soutput.md", base);
+	text = buf_steal(&b);
+	write_log(lp, path, text);
+	free(text);
+	free(path);
+
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddNumberToObject(j, "request", (double)cl->seq);
+	cJSON_AddStringToObject(j, "kind", cl->kind);
+	cJSON_AddStringToObject(j, "node", cl->node ? cl->node : "");
+	cJSON_AddNumberToObject(j, "attempt", cl->attempt);
+	cJSON_AddStringToObject(j, "provider", lp->client.provider);
+	if (lp->client.model)
+		cJSON_AddStringToObject(j, "model", lp->client.model);
+	if (lp->client.url)
+		cJSON_AddStringToObject(j, "url", lp->client.url);
+	cJSON_AddNumberToObject(j, "started_ms", (double)cl->started);
+	cJSON_AddNumberToObject(j, "duration_ms", (double)cl->ms);
+	cJSON_AddNumberToObject(j, "max_tokens", (double)q->max_tokens);
+	cJSON_AddBoolToObject(j, "structured_output", q->schema && !r->schema_dropped &&
+						      strcmp(lp->client.provider, "command"));
+	if (r->status)
+		cJSON_AddNumberToObject(j, "status", (double)r->status);
+	if (r->stop)
+		cJSON_AddStringToObject(j, "stop_reason", r->stop);
+	if (r->has_usage) {
+		cJSON *u = cJSON_AddObjectToObject(j, "usage");
+		cJSON_AddNumberToObject(u, "input_tokens", (double)r->usage.input);
+		cJSON_AddNumberToObject(u, "output_tokens", (double)r->usage.output);
+		cJSON_AddNumberToObject(u, "cache_creation_input_tokens", (double)r->usage.cache_write);
+		cJSON_AddNumberToObject(u, "cache_read_input_tokens", (double)r->usage.cache_read);
+	} else {
+		cJSON_AddNullToObject(j, "usage");
+	}
+	if (!r->has_cost)
+		cJSON_AddNumberToObject(j, "cost_usd", 0);
+	else if (r->cost_known)
+		cJSON_AddNumberToObject(j, "cost_usd", r->usd);
+	else
+		cJSON_AddStringToObject(j, "cost_usd", "unknown");
+	if (rc < 0) {
+		cJSON_AddStringToObject(j, "error_kind", r->kind ? r->kind : "planner");
+		cJSON_AddStringToObject(j, "error", e->msg);
+	} else {
+		cJSON_AddBoolToObject(j, "valid", !cl->contract_error);
+		if (cl->contract_error)
+			cJSON_AddStringToObject(j, "contract_error", cl->contract_error);
+	}
+	if (r->attempts)
+		cJSON_AddItemToObject(j, "attempts", cJSON_Duplicate(r->attempts, true));
+	if (r->raw)
+		cJSON_AddItemToObject(j, "response", cJSON_Duplicate(r->raw, true));
+	llm_redact_json(j, lp->client.key);
+	path = xasprintf("%sraw.json", base);
+	text = cJSON_Print(j);
+	cJSON_Delete(j);
+	write_log(lp, path, text);
+	free(text);
+	free(path);
+	free(base);
+}
+
+/* ---- one call, with its one contract retry ---- */
+
+/*
+ * Ask until an answer passes check, at most twice; the second request
+ * quotes the first answer and its problem. *seq_out: the number of the
+ * accepted request's logs.
+ */
+static cJSON *ask(struct planner *p, const char *kind, const char *node,
+		  const struct llm_prompt *pr, int (*check)(const cJSON *, struct err *),
+		  long *seq_out, struct err *e)
+{
+	struct llm_planner *lp = p->priv;
+	struct llm_call q = {kind, pr->system, pr->stable, pr->request, NULL, NULL, pr->schema,
+			     lp->client.opts.max_tokens};
+	char *prev = NULL, *problem = NULL;
+	cJSON *answer = NULL;
+
+	if (budget_check(p, e) < 0)
+		return NULL;
+	for (int attempt = 1; attempt <= 2 && !answer; attempt++) {
+		struct llm_reply r;
+		struct err sub = {{0}};
+		struct call_log cl = {claim_seq(lp), kind, node, attempt, now_ms(), 0, NULL};
+		int64_t t0 = mono_ms();
+
+		q.prev_answer = prev;
+		q.problem = problem;
+		const struct llm_call sent = q;
+		llm_reply_init(&r);
+		int rc = lp->call(&lp->client, &sent, &r, e);
+		cl.ms = mono_ms() - t0;
+		account(lp, &r);
+		if (rc == 0 && r.stop && !strcmp(r.stop, "refusal")) {
+			cl.contract_error = "the model refused";
+			log_call(lp, &cl, &sent, &r, rc, e);
+			planner_set_kind(planner_kind_name(PK_REFUSED));
+			err_set(e, "%s: the model refused to answer%s%.300s", lp->client.provider,
+				r.text && *r.text ? ": " : "", r.text ? r.text : "");
+			llm_redact(e->msg, lp->client.key);
+			llm_reply_free(&r);
+			break;
+		}
+		if (rc == 0 && r.stop && !strcmp(r.stop, "model_context_window_exceeded")) {
+			/* Asking again would send a longer prompt still. */
+			cl.contract_error = "the prompt filled the model's context window";
+			log_call(lp, &cl, &sent, &r, rc, e);
+			planner_set_kind(planner_kind_name(PK_REQUEST));
+			err_set(e, "%s: the prompt is too long for the model's context window; choose "
+				   "a model with a larger one in llm.model",
+				lp->client.provider);
+			llm_reply_free(&r);
+			break;
+		}
+		char *next_problem = NULL;
+		if (rc == 0) {
+			answer = contract_extract(r.text, check, &sub);
+			bool cut = r.stop && !strcmp(r.stop, "max_tokens");
+			if (!answer && cut) {
+				next_problem = xasprintf("it was cut off at the max_tokens limit (%ld "
+							 "tokens) before the JSON object was "
+							 "complete; give a shorter answer (%s)",
+							 sent.max_tokens, sub.msg);
+				/* More room for the retry. */
+				q.max_tokens = sent.max_tokens * 2 > MAX_TOKENS_LIMIT
+						       ? MAX_TOKENS_LIMIT
+						       : sent.max_tokens * 2;
+			} else if (!answer) {
+				next_problem = xstrdup(sub.msg);
+			}
+			cl.contract_error = next_problem;
+		}
+		log_call(lp, &cl, &sent, &r, rc, e);
+		free(problem);
+		problem = next_problem;
+		if (rc < 0) {
+			planner_set_kind(r.kind ? r.kind : planner_kind_name(PK_UNAVAILABLE));
+			llm_reply_free(&r);
+			break;
+		}
+		if (answer) {
+			*seq_out = cl.seq;
+		} else if (attempt == 2) {
+			planner_set_kind(planner_kind_name(PK_INVALID));
+			err_set(e, "%s: the answer broke the contract even after a retry: %s",
+				lp->client.provider, problem);
+			llm_redact(e->msg, lp->client.key);
+		} else {
+			free(prev);
+			prev = xstrdup(r.text ? r.text : "");
+		}
+		llm_reply_free(&r);
+		if (!answer && attempt == 1 && budget_check(p, e) < 0)
+			break;
+	}
+	free(prev);
+	free(problem);
+	return answer;
+}
+
+/* ---- analyse and plan ---- */
+
+static void render_analysis(struct buf *b, const struct analyse_request *r, const cJSON *v,
+			    const struct llm_planner *lp, long seq)
+{
+	const cJSON *x;
+
+	buf_adds(b, "# ");
+	add_md(b, r->node ? r->node : "run");
+	if (r->name) {
+		buf_adds(b, ": ");
+		buf_add_safe(b, r->name);
+	}
+	buf_adds(b, "\n\n");
+	if (r->hypothesis && *r->hypothesis) {
+		buf_adds(b, "**Hypothesis.** ");
+		add_md(b, r->hypothesis);
+		buf_adds(b, "\n\n");
+	}
+	buf_adds(b, "## Verdict: ");
+	buf_add_safe(b, cJSON_GetObjectItemCaseSensitive(v, "verdict")->valuestring);
+	buf_adds(b, "\n\n");
+	add_md(b, cJSON_GetObjectItemCaseSensitive(v, "summary")->valuestring);
+	buf_adds(b, "\n");
+	x = cJSON_GetObjectItemCaseSensitive(v, "bottleneck");
+	if (*x->valuestring) {
+		buf_adds(b, "\n**Bottleneck.** ");
+		add_md(b, x->valuestring);
+		buf_adds(b, "\n");
+	}
+	x = cJSON_GetObjectItemCaseSensitive(v, "evidence");
+	if (x->child)
+		buf_adds(b, "\n**Evidence.**\n\n");
+	for (const cJSON *m = x->child; m; m = m->next) {
+		buf_adds(b, "- ");
+		buf_add_safe(b, m->valuestring);
+		buf_adds(b, "\n");
+	}
+	x = cJSON_GetObjectItemCaseSensitive(v, "hypothesis_supported");
+	buf_printf(b, "\nHypothesis supported: %s.\n",
+		   cJSON_IsTrue(x) ? "yes" : cJSON_IsFalse(x) ? "no" : "undecided");
+	buf_printf(b, "\n*Analysed by the %s provider", lp->client.provider);
+	if (lp->client.model) {
+		buf_adds(b, " (");
+		buf_add_safe(b, lp->client.model);
+		buf_adds(b, ")");
+	}
+	char node[48];
+	file_part(node, sizeof node, r->node);
+	buf_printf(b, "; the exchange is in logs/%03ld_analyse_%s_*.*\n", seq, node);
+}
+
+static int llm_analyse(struct planner *p, const struct analyse_request *r, char **analysis,
+		       cJSON **verdict, struct err *e)
+{
+	struct llm_planner *lp = p->priv;
+	struct analyse_request rr = *r;
+	struct llm_prompt pr;
+	long seq = 0;
+
+	if (!rr.cfg)
+		rr.cfg = lp->cfg;
+	llm_prompt_analyse(&rr, lp->prompts, &pr);
+	cJSON *v = ask(p, "analyse", r->node, &pr, contract_check_analysis, &seq, e);
+	llm_prompt_free(&pr);
+	if (!v)
+		return -1;
+	struct buf b;
+	buf_init(&b);
+	render_analysis(&b, r, v, lp, seq);
+	*analysis = buf_steal(&b);
+	*verdict = v;
+	return 0;
+}
+
+static int llm_plan(struct planner *p, const struct plan_request *r, cJSON **plan,
+		    struct err *e)
+{
+	struct llm_planner *lp = p->priv;
+	struct plan_request rr = *r;
+	struct llm_prompt pr;
+	long seq = 0;
+
+	if (!rr.cfg)
+		rr.cfg = lp->cfg;
+	llm_prompt_plan(&rr, lp->prompts, &pr);
+	*plan = ask(p, "plan", r->node, &pr, contract_check_plan, &seq, e);
+	llm_prompt_free(&pr);
+	return *plan ? 0 : -1;
+}
+
+/* ---- construction ---- */
+
+static void llm_destroy(struct planner *p)
+{
+	struct llm_planner *lp = p ? p->priv : NULL;
+
+	if (lp) {
+		if (lp->client.key) {
+			explicit_bzero(lp->client.key, strlen(lp->client.key));
+			free(lp->client.key);
+		}
+		free(lp->client.model);
+		free(lp->client.url);
+		free(lp->client.command);
+		free(lp->logs);
+		free(lp->prompts);
+		llm_cancel_destroy(&lp->cancel);
+		pthread_mutex_destroy(&lp->mu);
+		free(lp);
+	}
+	free(p);
+}
+
+/* base + path, where a base that already ends in /v1 keeps it once. */
+static char *api_url(const char *base, const char *path)
+{
+	size_t n = strlen(base);
+
+	while (n && base[n - 1] == '/')
+		n--;
+	if (n >= 3 && !strncmp(base + n - 3, "/v1", 3))
+		n -= 3;
+	return xasprintf("%.*s/v1/%s", (int)n, base, path);
+}
+
+/* The highest NNN of logs/NNN_* so far: numbering goes on after a restart. */
+static long last_seq(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	long max = 0;
+
+	while (d && (de = readdir(d))) {
+		char *end;
+		long v = strtol(de->d_name, &end, 10);
+		if (end != de->d_name && *end == '_' && v > max && v < 1000000000L)
+			max = v;
+	}
+	if (d)
+		closedir(d);
+	return max;
+}
+
+static bool good_env_name(const char *s)
+{
+	return s && *s && !isdigit((unsigned char)*s) &&
+	       s[strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")] == '\0';
+}
+
+struct planner *planner_llm_new_opts(const struct config *cfg, const char *workdir,
+				     const struct llm_opts *o, struct err *e)
+{
+	const char *prov = cfg->llm_provider ? cfg->llm_provider : "";
+	bool anthropic = !strcmp(prov, "anthropic"), openai = !strcmp(prov, "openai");
+	bool command = !strcmp(prov, "command");
+
+	if (!anthropic && !openai && !command) {
+		err_set(e, "config.json: llm.provider \"%s\" is not a model provider; use anthropic, "
+			   "openai, command or offline",
+			prov);
+		return NULL;
+	}
+	if (cfg->llm_api_key_env && !good_env_name(cfg->llm_api_key_env)) {
+		err_set(e, "config.json: llm.api_key_env must name an environment variable (letters, "
+			   "digits, _), not hold the key itself");
+		return NULL;
+	}
+	const char *env = cfg->llm_api_key_env ? cfg->llm_api_key_env
+			  : openai		 ? "OPENAI_API_KEY"
+						 : "ANTHROPIC_API_KEY";
+	const char *key = getenv(env);
+	if (key && !*key)
+		key = NULL;
+	if (anthropic && !key) {
+		planner_set_kind(planner_kind_name(PK_AUTH));
+		err_set(e, "llm.provider anthropic needs an API key: set %s in the environment%s",
+			env, cfg->llm_api_key_env ? "" : " (or name another variable in llm.api_key_env)");
+		return NULL;
+	}
+	if (openai && !key && cfg->llm_api_key_env) {
+		planner_set_kind(planner_kind_name(PK_AUTH));
+		err_set(e, "llm.api_key_env names %s, which is not set in the environment", env);
+		return NULL;
+	}
+	if (openai && !cfg->llm_model) {
+		err_set(e, "config.json: llm.model is needed for llm.provider openai: the name the "
+			   "server serves (vLLM: --served-model-name; Ollama: the tag)");
+		return NULL;
+	}
+	if (command && (!cfg->llm_command || !*cfg->llm_command)) {
+		err_set(e, "config.json: llm.command is needed for llm.provider command: a shell "
+			   "command that reads the prompt on stdin and prints the answer");
+		return NULL;
+	}
+	char *logs = path_join(workdir, "logs");
+	if (fs_mkdir_p(logs, 0700, e) < 0) {
+		free(logs);
+		return NULL;
+	}
+
+	struct planner *p = xcalloc(1, sizeof *p);
+	struct llm_planner *lp = xcalloc(1, sizeof *lp);
+	p->name = anthropic ? "anthropic" : openai ? "openai" : "command";
+	p->analyse = llm_analyse;
+	p->plan = llm_plan;
+	p->destroy = llm_destroy;
+	p->spent = llm_spent;
+	p->set_prior_spend = llm_set_prior;
+	p->cancel = llm_cancel_calls;
+	p->priv = lp;
+	lp->cfg = cfg;
+	lp->logs = logs;
+	lp->prompts = path_join(workdir, "prompts");
+	lp->seq = last_seq(logs);
+	pthread_mutex_init(&lp->mu, NULL);
+	llm_cancel_init(&lp->cancel);
+	lp->client.provider = p->name;
+	lp->client.opts = *o;
+	lp->client.cancel = &lp->cancel;
+	lp->client.mu = &lp->mu;
+	lp->client.no_schema = &lp->no_schema;
+	/* The command provider never sends it, but scrubs it from what it writes all the same. */
+	lp->client.key = key ? xstrdup(key) : NULL;
+	if (anthropic) {
+		lp->client.model = xstrdup(cfg->llm_model ? cfg->llm_model : ANTHROPIC_MODEL);
+		lp->client.url = api_url(cfg->llm_base_url ? cfg->llm_base_url : ANTHROPIC_BASE,
+					 "messages");
+		lp->call = llm_anthropic_call;
+	} else if (openai) {
+		lp->client.model = xstrdup(cfg->llm_model);
+		lp->client.url = api_url(cfg->llm_base_url ? cfg->llm_base_url : OPENAI_BASE,
+					 "chat/completions");
+		lp->call = llm_openai_call;
+	} else {
+		lp->client.model = cfg->llm_model ? xstrdup(cfg->llm_model) : NULL;
+		lp->client.command = xstrdup(cfg->llm_command);
+		lp->call = llm_command_call;
+	}
+	return p;
+}
+
+struct planner *planner_llm_new(const struct config *cfg, const char *workdir, struct err *e)
+{
+	struct llm_opts o;
+
+	llm_opts_default(&o);
+	return planner_llm_new_opts(cfg, workdir, &o, e);
+}

@@ -1,0 +1,233 @@
+/*
+ * openai.c — any OpenAI-compatible chat completions server (vLLM,
+ * llama.cpp, Ollama, OpenAI itself): POST {base}/v1/chat/completions,
+ * response_format json_schema when the server takes it, both error shapes
+ * ({"error": {...}} and old vLLM's flat {"object": "error", ...}).
+ *
+ * The system message and the stable user text come first so that a
+ * server's prefix cache reuses them.
+ */
+#include "hypotop/llm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void add_msg(cJSON *msgs, const char *role, const char *text)
+{
+	cJSON *m = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(m, "role", role);
+	cJSON_AddStringToObject(m, "content", text && *text ? text : "(empty)");
+	cJSON_AddItemToArray(msgs, m);
+}
+
+char *llm_openai_body(const struct llm_client *c, const struct llm_call *q, bool schema)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *msgs;
+	char *user, *s;
+
+	cJSON_AddStringToObject(o, "model", c->model);
+	cJSON_AddNumberToObject(o, "max_tokens", (double)q->max_tokens);
+	msgs = cJSON_AddArrayToObject(o, "messages");
+	add_msg(msgs, "system", q->system);
+	user = xasprintf("%s\n\n%s", q->stable ? q->stable : "", q->request ? q->request : "");
+	add_msg(msgs, "user", user);
+	free(user);
+	if (q->problem) {
+		add_msg(msgs, "assistant", q->prev_answer);
+		char *ask = xasprintf("That answer cannot be used: %s\n\nAnswer again with the "
+				      "corrected JSON object only.",
+				      q->problem);
+		add_msg(msgs, "user", ask);
+		free(ask);
+	}
+	if (schema && q->schema) {
+		cJSON *sch = cJSON_Parse(q->schema);
+		if (sch) {
+			cJSON *rf = cJSON_AddObjectToObject(o, "response_format");
+			cJSON_AddStringToObject(rf, "type", "json_schema");
+			cJSON *js = cJSON_AddObjectToObject(rf, "json_schema");
+			cJSON_AddStringToObject(js, "name", q->kind ? q->kind : "answer");
+			cJSON_AddItemToObject(js, "schema", sch);
+		}
+	}
+	s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return s;
+}
+
+static long num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e15 ? (long)v->valuedouble
+										  : 0;
+}
+
+static const char *str(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+int llm_openai_parse(const struct llm_client *c, const char *body, struct llm_reply *r,
+		     struct err *e)
+{
+	cJSON *j = cJSON_Parse(body);
+	const cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "choices"), 0);
+	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(ch, "message");
+	const cJSON *usage = cJSON_GetObjectItemCaseSensitive(j, "usage");
+	const char *content = str(msg, "content"), *refusal = str(msg, "refusal");
+	const char *finish = str(ch, "finish_reason");
+
+	if (!cJSON_IsObject(msg)) {
+		cJSON_Delete(j);
+		r->kind = planner_kind_name(PK_UNAVAILABLE);
+		err_set(e, "openai: the response has no choices[0].message");
+		return -1;
+	}
+	r->text = xstrdup(content ? content : refusal ? refusal : "");
+	/* One vocabulary of stop reasons for the planner, the Messages API's. */
+	r->stop = xstrdup(refusal || (finish && !strcmp(finish, "content_filter")) ? "refusal"
+			  : finish && !strcmp(finish, "length")			   ? "max_tokens"
+			  : finish && !strcmp(finish, "stop")			   ? "end_turn"
+			  : finish						   ? finish
+										   : "unknown");
+	if (cJSON_IsObject(usage)) {
+		long prompt = num(usage, "prompt_tokens");
+		long cached = num(cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details"),
+				  "cached_tokens");
+		r->has_usage = true;
+		r->usage.cache_read = cached <= prompt ? cached : prompt;
+		r->usage.input = prompt - r->usage.cache_read;
+		r->usage.output = num(usage, "completion_tokens");
+		r->has_cost = true;
+		r->cost_known = llm_cost(c->model, &r->usage, &r->usd);
+	}
+	cJSON_Delete(j);
+	return 0;
+}
+
+/* The error object of either shape: {"error": {...}} or the flat {"object": "error", ...}. */
+static const cJSON *error_of(const cJSON *j)
+{
+	const cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
+	const char *obj = str(j, "object");
+
+	if (cJSON_IsObject(err))
+		return err;
+	return obj && !strcmp(obj, "error") ? j : NULL;
+}
+
+static bool quota_exhausted(const struct http_response *rs)
+{
+	cJSON *j;
+	bool v;
+
+	if (rs->status != 429)
+		return false;
+	j = cJSON_Parse(rs->body.data ? rs->body.data : "");
+	const cJSON *err = error_of(j);
+	const char *code = str(err, "code"), *type = str(err, "type");
+	v = (code && !strcmp(code, "insufficient_quota")) || (type && !strcmp(type, "insufficient_quota"));
+	cJSON_Delete(j);
+	return v;
+}
+
+static bool schema_refused(const char *message)
+{
+	return message && (strstr(message, "response_format") || strstr(message, "json_schema") ||
+			   strstr(message, "structured"));
+}
+
+static void classify(const struct http_response *rs, struct llm_reply *r, struct err *e)
+{
+	cJSON *j = cJSON_Parse(rs->body.data ? rs->body.data : "");
+	const cJSON *err = error_of(j);
+	const char *type = str(err, "type"), *msg = str(err, "message");
+	char what[600];
+
+	if (!msg && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "error")))
+		msg = str(j, "error"); /* Ollama: {"error": "text"} */
+	snprintf(what, sizeof what, "HTTP %ld%s%s%s%.400s", rs->status, type ? " " : "",
+		 type ? type : "", msg ? ": " : "", msg ? msg : "");
+	if (quota_exhausted(rs)) {
+		r->kind = planner_kind_name(PK_SPEND_LIMIT);
+		err_set(e, "openai: %s; the account's quota is spent: raise it, then resume "
+			   "planning",
+			what);
+	} else if (rs->status == 401 || rs->status == 403) {
+		r->kind = planner_kind_name(PK_AUTH);
+		err_set(e, "openai: %s; check the API key (the variable llm.api_key_env names, or "
+			   "OPENAI_API_KEY)",
+			what);
+	} else if (rs->status == 400 || rs->status == 404 || rs->status == 413 ||
+		   rs->status == 422) {
+		r->kind = planner_kind_name(PK_REQUEST);
+		err_set(e, "openai: %s; the request was refused: check llm.model and llm.base_url",
+			what);
+	} else {
+		r->kind = planner_kind_name(PK_UNAVAILABLE);
+		err_set(e, "openai: %s; gave up after %d retr%s", what,
+			cJSON_GetArraySize(r->attempts) - 1,
+			cJSON_GetArraySize(r->attempts) == 2 ? "y" : "ies");
+	}
+	cJSON_Delete(j);
+}
+
+int llm_openai_call(struct llm_client *c, const struct llm_call *q, struct llm_reply *r,
+		    struct err *e)
+{
+	char *auth = c->key ? xasprintf("Authorization: Bearer %s", c->key) : NULL;
+	const char *hdrs[] = {"content-type: application/json", "accept: application/json", auth};
+	struct http_response rs;
+	int rc = -1;
+
+	http_response_init(&rs);
+	for (int pass = 0; pass < 2; pass++) {
+		pthread_mutex_lock(c->mu);
+		bool schema = !*c->no_schema;
+		pthread_mutex_unlock(c->mu);
+		char *body = llm_openai_body(c, q, schema);
+		struct http_request rq = {c->url, hdrs, auth ? 3 : 2, body, strlen(body),
+					  c->opts.connect_timeout_ms, c->opts.timeout_ms, c->cancel};
+		enum http_fail f = llm_post(c, &rq, quota_exhausted, &rs, r, e);
+		free(body);
+		if (f != HTTP_OK) {
+			r->kind = planner_kind_name(f == HTTP_CANCELLED ? PK_CANCELLED
+						    : f == HTTP_FATAL   ? PK_REQUEST
+									: PK_UNAVAILABLE);
+			err_prefix(e, "openai");
+			break;
+		}
+		cJSON_Delete(r->raw);
+		r->raw = cJSON_Parse(rs.body.data ? rs.body.data : "");
+		if (!r->raw)
+			r->raw = cJSON_CreateString(rs.body.data ? rs.body.data : "");
+		if (rs.status / 100 == 2) {
+			rc = llm_openai_parse(c, rs.body.data ? rs.body.data : "", r, e);
+			break;
+		}
+		classify(&rs, r, e);
+		if (rs.status == 400 && schema && pass == 0 && schema_refused(e->msg)) {
+			pthread_mutex_lock(c->mu);
+			*c->no_schema = true;
+			pthread_mutex_unlock(c->mu);
+			r->schema_dropped = true;
+			r->kind = NULL;
+			continue;
+		}
+		break;
+	}
+	llm_redact(e->msg, c->key);
+	llm_redact_json(r->raw, c->key);
+	http_response_free(&rs);
+	if (auth) {
+		explicit_bzero(auth, strlen(auth));
+		free(auth);
+	}
+	return rc;
+}

@@ -1,0 +1,656 @@
+/*
+ * prompt.c — the prompts of the analyse and plan calls, built only from
+ * the request (SPEC §7: every call is stateless), and the contracts as
+ * JSON schemas for structured output.
+ *
+ * A prompt has three parts, most stable first so that prompt caching
+ * (Anthropic's cache_control, vLLM's prefix cache) reuses as much as it
+ * can: the instructions with the contract (the same for every call of a
+ * kind), the project and history (the same within one call's retry), and
+ * what this call is about.
+ *
+ * Everything that comes from outside — log lines, names, hypotheses — is
+ * stripped of terminal control characters, because prompt.md is meant to
+ * be read with cat, and the log goes in an indented block rather than a
+ * fence, so that no line of it can close the block.
+ */
+#include "hypotop/llm.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hypotop/fsutil.h"
+#include "hypotop/json.h"
+
+#define LOG_TAIL_BYTES 8000
+#define LOG_TAIL_LINES 120
+#define METRICS_BYTES 12000
+#define HISTORY_ROWS 200
+#define HISTORY_BEST 50
+#define PARAMS_CELL 300
+#define HYPOTHESIS_CELL 160
+#define CHANGE_BYTES 8000
+
+static const char analyse_contract[] =
+	"Answer with one JSON object and nothing else (no prose, no fence), exactly these "
+	"keys:\n\n"
+	"    {\"summary\": string (one or two sentences),\n"
+	"     \"verdict\": \"improved\" | \"no_change\" | \"regressed\" | \"failed\",\n"
+	"     \"bottleneck\": string (what limits the metric now; may be empty),\n"
+	"     \"evidence\": [string, ...] (numbers from the run that support the verdict),\n"
+	"     \"hypothesis_supported\": true | false | null}\n\n"
+	"No other key is accepted.\n";
+
+static const char plan_contract[] =
+	"Answer with one JSON object and nothing else (no prose, no fence), exactly these "
+	"keys:\n\n"
+	"    {\"stop\": true | false,\n"
+	"     \"reason\": string,\n"
+	"     \"proposals\": [\n"
+	"       {\"name\": slug (1-48 characters a-z, 0-9, '-'),\n"
+	"        \"hypothesis\": string (what the change tests and why it should help),\n"
+	"        \"priority\": integer (lower runs first),\n"
+	"        \"needs_rebuild\": true | false,\n"
+	"        \"change\": {\"kind\": \"params\", \"params\": {NAME: VALUE, ...}}\n"
+	"                | {\"kind\": \"patch\", \"patch\": \"diff --git a/PATH b/PATH ...\"}\n"
+	"                | {\"kind\": \"files\", \"files\": [{\"path\": PATH, \"content\": "
+	"TEXT}, ...]}}]}\n\n"
+	"No other key is accepted. \"proposals\" holds 1 to 5 proposals; it may be empty only "
+	"with \"stop\": true. Paths are relative to the source tree: no absolute path, no "
+	"\"..\", nothing under .git/. A patch is a git-format diff that applies to the "
+	"parent's commit without fuzz.\n";
+
+static const char analyse_intro[] =
+	"You are the analysis step of an autonomous machine-learning experiment loop. A run "
+	"has finished; judge it from the numbers given, not from hopes.\n\n"
+	"- \"improved\": the metric beats the best so far by more than the noise margin "
+	"(k × σ of the baseline's repeats; strictly, when σ is unknown).\n"
+	"- \"regressed\": it is worse than the parent's by more than the same margin.\n"
+	"- \"no_change\": otherwise.\n"
+	"- \"failed\": the run failed or never reported the metric; say why from the log.\n\n"
+	"Name the bottleneck you see in the training dynamics (divergence, plateau, "
+	"overfitting, too few steps, a crash and its cause).\n";
+
+static const char plan_intro[] =
+	"You are the planning step of an autonomous machine-learning experiment loop. Propose "
+	"the next experiments as children of the node named below: each one change to its "
+	"code or parameters, with a hypothesis it tests.\n\n"
+	"- Learn from the history: do not repeat an experiment already run, and build on "
+	"what improved.\n"
+	"- Prefer parameter changes inside the search space when one is given; use a patch or "
+	"whole files for changes to the code.\n"
+	"- Lower priority numbers run first: give the most promising proposal the lowest.\n"
+	"- Set \"stop\" to true only when nothing worth trying is left.\n";
+
+/* Text for a prompt: newlines and tabs kept, every other control character made visible. */
+static void add_text(struct buf *b, const char *s)
+{
+	while (s && *s) {
+		size_t n = strcspn(s, "\n\t");
+		char *part = xstrndup(s, n);
+		buf_add_safe(b, part);
+		free(part);
+		s += n;
+		if (*s)
+			buf_addc(b, *s++);
+	}
+}
+
+/* A table cell: one line, no column breaks. */
+static void add_cell(struct buf *b, const char *s, size_t max)
+{
+	size_t n = 0;
+
+	for (; s && *s && n < max; s++, n++) {
+		char one[2] = {*s, 0};
+		buf_add_safe(b, *s == '|' ? "\\|" : *s == '\n' || *s == '\t' ? " " : one);
+	}
+	if (s && *s)
+		buf_adds(b, "…");
+}
+
+/* Text as an indented block (no fence a line could close), at most max bytes of it. */
+static void add_indented(struct buf *b, const char *text, size_t max)
+{
+	size_t len = strlen(text), n = len > max ? max : len;
+	char *t = xstrndup(text, n);
+
+	for (char *line = t, *next; line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (!next && !*line)
+			break;
+		buf_adds(b, "    ");
+		add_text(b, line);
+		buf_addc(b, '\n');
+	}
+	if (n < len)
+		buf_printf(b, "    …(%zu more bytes)\n", len - n);
+	free(t);
+}
+
+static void add_number(struct buf *b, double v)
+{
+	char t[40];
+
+	if (isfinite(v)) {
+		num_shortest(v, t);
+		buf_adds(b, t);
+	} else {
+		buf_adds(b, v != v ? "NaN" : v > 0 ? "Inf" : "-Inf");
+	}
+}
+
+/* Instructions: the built-in ones, or <override_dir>/<kind>.md, then the contract. */
+static char *system_part(const char *override_dir, const char *kind, const char *intro,
+			 const char *contract)
+{
+	struct buf b;
+	char *text = NULL;
+
+	if (override_dir) {
+		char *name = xasprintf("%s.md", kind);
+		char *path = path_join(override_dir, name);
+		struct err e = {{0}};
+		if (fs_exists(path))
+			text = fs_read(path, NULL, &e);
+		free(path);
+		free(name);
+	}
+	buf_init(&b);
+	buf_adds(&b, text && *text ? text : intro);
+	if (b.len && b.data[b.len - 1] != '\n')
+		buf_addc(&b, '\n');
+	buf_addc(&b, '\n');
+	buf_adds(&b, contract);
+	free(text);
+	return buf_steal(&b);
+}
+
+static bool goal_max(const struct config *c)
+{
+	return c && c->goal && !strcmp(c->goal, "max");
+}
+
+static const char *metric_name(const struct config *c)
+{
+	return c && c->metric ? c->metric : "metric";
+}
+
+/* The project: the same for every call of a workdir. */
+static void project_part(struct buf *b, const struct config *c)
+{
+	buf_adds(b, "# Project\n\nMetric: `");
+	add_text(b, metric_name(c));
+	buf_printf(b, "` (%s is better).\n", goal_max(c) ? "higher" : "lower");
+	if (c && c->noise_k > 0)
+		buf_printf(b, "Noise rule: a difference counts only beyond %g × σ (σ: the "
+				  "run-to-run spread of the baseline).\n",
+			   c->noise_k);
+	if (c && c->notes && *c->notes) {
+		buf_adds(b, "\nNotes from the researcher:\n\n");
+		add_text(b, c->notes);
+		buf_addc(b, '\n');
+	}
+	const cJSON *params = cJSON_GetObjectItemCaseSensitive(c ? c->search_space : NULL, "params");
+	const cJSON *file = cJSON_GetObjectItemCaseSensitive(c ? c->search_space : NULL, "file");
+	if (cJSON_IsObject(params) && params->child) {
+		buf_adds(b, "\nSearch space");
+		if (cJSON_IsString(file)) {
+			buf_adds(b, " (parameters in `");
+			add_text(b, file->valuestring);
+			buf_adds(b, "`)");
+		}
+		buf_adds(b, ":\n\n");
+		for (const cJSON *m = params->child; m; m = m->next) {
+			buf_adds(b, "- ");
+			add_text(b, m->string);
+			buf_adds(b, ": ");
+			char *t = cJSON_PrintUnformatted(m);
+			add_text(b, t);
+			free(t);
+			buf_addc(b, '\n');
+		}
+	}
+}
+
+/* The last lines of a log, at most LOG_TAIL_BYTES, as an indented block. */
+static void log_part(struct buf *b, const char *log)
+{
+	size_t len = strlen(log);
+	const char *p = len > LOG_TAIL_BYTES ? log + len - LOG_TAIL_BYTES : log;
+	const char *end = log + len;
+	int lines = 0;
+
+	while (end > p && (end[-1] == '\n' || end[-1] == '\r'))
+		end--;
+	const char *start = end;
+	while (start > p && lines < LOG_TAIL_LINES) {
+		start--;
+		if (*start == '\n' && ++lines == LOG_TAIL_LINES) {
+			start++;
+			break;
+		}
+	}
+	/* Begin on a whole line unless the log holds only one. */
+	if (start == p && p != log) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl)
+			start = nl + 1;
+	}
+	buf_adds(b, "\n## Last lines of the log\n\n");
+	while (start < end) {
+		const char *nl = memchr(start, '\n', (size_t)(end - start));
+		size_t n = nl ? (size_t)(nl - start) : (size_t)(end - start);
+		char *line = xstrndup(start, n && start[n - 1] == '\r' ? n - 1 : n);
+		buf_adds(b, "    ");
+		add_text(b, line);
+		buf_addc(b, '\n');
+		free(line);
+		start += n + (nl ? 1 : 0);
+	}
+}
+
+/* What the run changed: its parameters, its patch or its files. */
+static void change_part(struct buf *b, const char *json)
+{
+	cJSON *ch = cJSON_Parse(json);
+	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(ch, "kind");
+	const cJSON *v;
+
+	buf_adds(b, "\n## The change it made\n\n");
+	if (!cJSON_IsString(kind)) {
+		add_indented(b, json, CHANGE_BYTES);
+	} else if (!strcmp(kind->valuestring, "params") &&
+		   (v = cJSON_GetObjectItemCaseSensitive(ch, "params"))) {
+		char *t = cJSON_PrintUnformatted(v);
+		buf_adds(b, "Parameters: ");
+		add_text(b, t);
+		buf_addc(b, '\n');
+		free(t);
+	} else if (!strcmp(kind->valuestring, "patch") &&
+		   cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(ch, "patch"))) {
+		add_indented(b, v->valuestring, CHANGE_BYTES);
+	} else {
+		size_t room = CHANGE_BYTES;
+		cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(ch, "files"))
+		{
+			const cJSON *path = cJSON_GetObjectItemCaseSensitive(v, "path");
+			const cJSON *content = cJSON_GetObjectItemCaseSensitive(v, "content");
+			buf_adds(b, "File `");
+			add_text(b, cJSON_IsString(path) ? path->valuestring : "?");
+			buf_adds(b, "`:\n\n");
+			if (cJSON_IsString(content)) {
+				add_indented(b, content->valuestring, room);
+				size_t used = strlen(content->valuestring);
+				room = used >= room ? 0 : room - used;
+			}
+			buf_addc(b, '\n');
+		}
+	}
+	cJSON_Delete(ch);
+}
+
+void llm_prompt_analyse(const struct analyse_request *r, const char *override_dir,
+			struct llm_prompt *p)
+{
+	const struct config *c = r->cfg;
+	const char *metric = metric_name(c);
+	struct buf s, q;
+
+	p->system = system_part(override_dir, "analyse", analyse_intro, analyse_contract);
+	p->schema = llm_schema_analyse();
+	buf_init(&s);
+	project_part(&s, c);
+	p->stable = buf_steal(&s);
+
+	buf_init(&q);
+	buf_adds(&q, "# The run to analyse\n\nNode: ");
+	add_text(&q, r->node ? r->node : "?");
+	if (r->name) {
+		buf_adds(&q, " (");
+		add_text(&q, r->name);
+		buf_adds(&q, ")");
+	}
+	if (r->hypothesis && *r->hypothesis) {
+		buf_adds(&q, "\nHypothesis: ");
+		add_text(&q, r->hypothesis);
+	}
+	buf_adds(&q, "\nStatus: ");
+	add_text(&q, r->status ? r->status : "completed");
+	if (r->failure_kind) {
+		buf_adds(&q, " (");
+		add_text(&q, r->failure_kind);
+		buf_adds(&q, ")");
+	}
+	buf_printf(&q, "\n\n| | %s |\n|---|---|\n| this run | ", metric);
+	if (r->has_metric)
+		add_number(&q, r->metric);
+	else
+		buf_adds(&q, "not reported");
+	buf_adds(&q, " |\n");
+	if (r->has_parent_metric) {
+		buf_adds(&q, "| parent | ");
+		add_number(&q, r->parent_metric);
+		buf_adds(&q, " |\n");
+	}
+	if (r->has_best) {
+		buf_adds(&q, "| best so far");
+		if (r->best_node) {
+			buf_adds(&q, " (");
+			add_cell(&q, r->best_node, 64);
+			buf_adds(&q, ")");
+		}
+		buf_adds(&q, " | ");
+		add_number(&q, r->best_metric);
+		buf_adds(&q, " |\n");
+	}
+	if (r->noise_sigma > 0 && isfinite(r->noise_sigma)) {
+		buf_adds(&q, "\nNoise: σ = ");
+		add_number(&q, r->noise_sigma);
+		if (c && c->noise_k > 0) {
+			buf_printf(&q, ", margin k·σ = ");
+			add_number(&q, c->noise_k * r->noise_sigma);
+		}
+		buf_addc(&q, '\n');
+	} else {
+		buf_adds(&q, "\nNoise: σ not measured yet (any strict difference counts).\n");
+	}
+	if (r->change && *r->change)
+		change_part(&q, r->change);
+	if (r->metrics_json && *r->metrics_json) {
+		buf_adds(&q, "\n## Metric summaries (per series: count, first, last, min, max, mean, "
+			     "recent points)\n\n");
+		add_indented(&q, r->metrics_json, METRICS_BYTES);
+	}
+	if (r->log_tail && *r->log_tail)
+		log_part(&q, r->log_tail);
+	p->request = buf_steal(&q);
+}
+
+/* The params that differ from the baseline's, compactly. */
+static void params_cell(struct buf *b, const cJSON *params, const cJSON *base)
+{
+	struct buf t;
+	bool any = false;
+
+	if (!cJSON_IsObject(params)) {
+		buf_adds(b, "–");
+		return;
+	}
+	buf_init(&t);
+	for (const cJSON *m = params->child; m; m = m->next) {
+		const cJSON *was = cJSON_GetObjectItemCaseSensitive(base, m->string);
+		if (was && cJSON_Compare(was, m, true))
+			continue;
+		char *v = cJSON_PrintUnformatted(m);
+		buf_printf(&t, "%s%s=%s", any ? " " : "", m->string, v);
+		free(v);
+		any = true;
+	}
+	add_cell(b, any ? t.data : "(baseline)", PARAMS_CELL);
+	buf_free(&t);
+}
+
+static bool better(const struct config *c, double a, double b)
+{
+	return goal_max(c) ? a > b : a < b;
+}
+
+/*
+ * Which history rows go into the prompt: all when few; else the best
+ * HISTORY_BEST by the metric and the most recent ones, in id order.
+ */
+static bool *history_keep(const struct plan_request *r, size_t *left_out)
+{
+	bool *keep = xcalloc(r->nhistory ? r->nhistory : 1, sizeof *keep);
+	size_t n = r->nhistory, kept = 0;
+
+	*left_out = 0;
+	if (n <= HISTORY_ROWS) {
+		for (size_t i = 0; i < n; i++)
+			keep[i] = true;
+		return keep;
+	}
+	for (int k = 0; k < HISTORY_BEST; k++) {
+		size_t best = n;
+		for (size_t i = 0; i < n; i++)
+			if (!keep[i] && r->history[i].has_metric && isfinite(r->history[i].metric) &&
+			    (best == n || better(r->cfg, r->history[i].metric, r->history[best].metric)))
+				best = i;
+		if (best == n)
+			break;
+		keep[best] = true;
+		kept++;
+	}
+	for (size_t i = n; i-- > 0 && kept < HISTORY_ROWS;)
+		if (!keep[i]) {
+			keep[i] = true;
+			kept++;
+		}
+	*left_out = n - kept;
+	return keep;
+}
+
+void llm_prompt_plan(const struct plan_request *r, const char *override_dir,
+		     struct llm_prompt *p)
+{
+	const struct config *c = r->cfg;
+	struct buf s, q;
+	size_t left_out;
+
+	p->system = system_part(override_dir, "plan", plan_intro, plan_contract);
+	p->schema = llm_schema_plan(c);
+	buf_init(&s);
+	project_part(&s, c);
+	if (cJSON_IsObject(r->base_params) && r->base_params->child) {
+		char *t = cJSON_PrintUnformatted(r->base_params);
+		buf_adds(&s, "\nParameters of the baseline: ");
+		add_text(&s, t);
+		buf_addc(&s, '\n');
+		free(t);
+	}
+	buf_printf(&s, "\n# History (%zu experiments)\n\n", r->nhistory);
+	bool *keep = history_keep(r, &left_out);
+	if (left_out)
+		buf_printf(&s, "%zu experiments are left out; shown: the %d best and the most "
+			       "recent.\n\n",
+			   left_out, HISTORY_BEST);
+	buf_printf(&s, "| id | parent | name | status | %s | failure | params vs baseline | "
+		       "hypothesis |\n|---|---|---|---|---|---|---|---|\n",
+		   metric_name(c));
+	for (size_t i = 0; i < r->nhistory; i++) {
+		const struct plan_entry *h = &r->history[i];
+		if (!keep[i])
+			continue;
+		buf_adds(&s, "| ");
+		add_cell(&s, h->id, 32);
+		buf_adds(&s, " | ");
+		add_cell(&s, h->parent ? h->parent : "–", 32);
+		buf_adds(&s, " | ");
+		add_cell(&s, h->name ? h->name : "", 64);
+		buf_adds(&s, " | ");
+		add_cell(&s, h->status ? h->status : "", 16);
+		buf_adds(&s, " | ");
+		if (h->has_metric)
+			add_number(&s, h->metric);
+		buf_adds(&s, " | ");
+		add_cell(&s, h->failure_kind ? h->failure_kind : "", 32);
+		buf_adds(&s, " | ");
+		params_cell(&s, h->params, r->base_params);
+		buf_adds(&s, " | ");
+		add_cell(&s, h->hypothesis ? h->hypothesis : "", HYPOTHESIS_CELL);
+		buf_adds(&s, " |\n");
+	}
+	free(keep);
+	p->stable = buf_steal(&s);
+
+	buf_init(&q);
+	if (r->directive && r->directive[strspn(r->directive, " \t\r\n")]) {
+		buf_adds(&q, "# Guidance from the researcher\n\n");
+		add_text(&q, r->directive);
+		buf_adds(&q, "\n\n");
+	}
+	buf_adds(&q, "# This round\n\nPropose ");
+	buf_printf(&q, "%d experiment%s as children of node ", r->want > 0 ? r->want : 2,
+		   r->want == 1 ? "" : "s");
+	add_text(&q, r->node ? r->node : "?");
+	buf_printf(&q, " (planning round %ld).\n", r->round);
+	for (size_t i = 0; i < r->nhistory; i++) {
+		const struct plan_entry *h = &r->history[i];
+		if (!r->node || !h->id || strcmp(h->id, r->node) || !h->has_metric)
+			continue;
+		buf_printf(&q, "Its %s: ", metric_name(c));
+		add_number(&q, h->metric);
+		buf_addc(&q, '\n');
+	}
+	if (cJSON_IsObject(r->node_params) && r->node_params->child) {
+		char *t = cJSON_PrintUnformatted(r->node_params);
+		buf_adds(&q, "Its parameters: ");
+		add_text(&q, t);
+		buf_addc(&q, '\n');
+		free(t);
+	}
+	p->request = buf_steal(&q);
+}
+
+void llm_prompt_free(struct llm_prompt *p)
+{
+	free(p->system);
+	free(p->stable);
+	free(p->request);
+	free(p->schema);
+	memset(p, 0, sizeof *p);
+}
+
+/* ---- schemas ---- */
+
+static cJSON *closed_object(void)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "type", "object");
+	cJSON_AddObjectToObject(o, "properties");
+	cJSON_AddArrayToObject(o, "required");
+	cJSON_AddFalseToObject(o, "additionalProperties");
+	return o;
+}
+
+static void add_prop(cJSON *o, const char *name, cJSON *schema, bool required)
+{
+	cJSON_AddItemToObject(cJSON_GetObjectItemCaseSensitive(o, "properties"), name, schema);
+	if (required)
+		cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(o, "required"),
+				     cJSON_CreateString(name));
+}
+
+static cJSON *typed(const char *type)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "type", type);
+	return o;
+}
+
+static cJSON *string_enum(const char *const *v, size_t n)
+{
+	cJSON *o = typed("string");
+	cJSON *e = cJSON_AddArrayToObject(o, "enum");
+
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemToArray(e, cJSON_CreateString(v[i]));
+	return o;
+}
+
+static char *print_free(cJSON *j)
+{
+	char *s = cJSON_PrintUnformatted(j);
+
+	cJSON_Delete(j);
+	return s;
+}
+
+char *llm_schema_analyse(void)
+{
+	static const char *const verdicts[] = {"improved", "no_change", "regressed", "failed"};
+	cJSON *o = closed_object(), *items = typed("array"), *any = cJSON_CreateObject();
+	cJSON *alts = cJSON_AddArrayToObject(any, "anyOf");
+
+	add_prop(o, "summary", typed("string"), true);
+	add_prop(o, "verdict", string_enum(verdicts, ARRAY_LEN(verdicts)), true);
+	add_prop(o, "bottleneck", typed("string"), true);
+	cJSON_AddItemToObject(items, "items", typed("string"));
+	add_prop(o, "evidence", items, true);
+	cJSON_AddItemToArray(alts, typed("boolean"));
+	cJSON_AddItemToArray(alts, typed("null"));
+	add_prop(o, "hypothesis_supported", any, true);
+	return print_free(o);
+}
+
+/* One parameter of the search space: the JSON type a value must have. */
+static cJSON *param_schema(const cJSON *spec)
+{
+	const cJSON *d = cJSON_IsObject(spec) ? spec->child : NULL;
+
+	if (d && !strcmp(d->string, "int"))
+		return typed("integer");
+	if (d && !strcmp(d->string, "choice") && cJSON_IsArray(d)) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddItemToObject(o, "enum", cJSON_Duplicate(d, true));
+		return o;
+	}
+	return typed("number");
+}
+
+static cJSON *change_kind(const char *kind)
+{
+	cJSON *o = closed_object();
+	const char *const one[] = {kind};
+
+	add_prop(o, "kind", string_enum(one, 1), true);
+	return o;
+}
+
+char *llm_schema_plan(const struct config *cfg)
+{
+	cJSON *o = closed_object(), *prop = closed_object(), *list = typed("array");
+	cJSON *change = cJSON_CreateObject();
+	cJSON *alts = cJSON_AddArrayToObject(change, "anyOf");
+	const cJSON *space = cJSON_GetObjectItemCaseSensitive(cfg ? cfg->search_space : NULL,
+							      "params");
+
+	/*
+	 * Structured output wants every object closed, so free-form params
+	 * can only be offered when the search space names them.
+	 */
+	if (cJSON_IsObject(space) && space->child) {
+		cJSON *k = change_kind("params"), *ps = closed_object();
+		for (const cJSON *m = space->child; m; m = m->next)
+			add_prop(ps, m->string, param_schema(m), false);
+		add_prop(k, "params", ps, true);
+		cJSON_AddItemToArray(alts, k);
+	}
+	cJSON *patch = change_kind("patch");
+	add_prop(patch, "patch", typed("string"), true);
+	cJSON_AddItemToArray(alts, patch);
+	cJSON *files = change_kind("files"), *fl = typed("array"), *f = closed_object();
+	add_prop(f, "path", typed("string"), true);
+	add_prop(f, "content", typed("string"), true);
+	cJSON_AddItemToObject(fl, "items", f);
+	add_prop(files, "files", fl, true);
+	cJSON_AddItemToArray(alts, files);
+
+	add_prop(prop, "name", typed("string"), true);
+	add_prop(prop, "hypothesis", typed("string"), true);
+	add_prop(prop, "priority", typed("integer"), true);
+	add_prop(prop, "needs_rebuild", typed("boolean"), true);
+	add_prop(prop, "change", change, true);
+	cJSON_AddItemToObject(list, "items", prop);
+	add_prop(o, "stop", typed("boolean"), true);
+	add_prop(o, "reason", typed("string"), true);
+	add_prop(o, "proposals", list, true);
+	return print_free(o);
+}

@@ -1,0 +1,151 @@
+"""A fake model server on 127.0.0.1 for the provider tests: it speaks the
+wire formats of the Anthropic Messages API (POST /v1/messages) and of
+OpenAI-compatible chat completions (POST /v1/chat/completions), and answers
+each request with the next step of a script the test posts first.
+
+    python3 fake_llm.py          prints the port it listens on, then serves
+
+Control endpoints:
+    POST /_script   a JSON list of steps; replaces what is left of the script
+    GET  /_log      every model request so far: path, headers, body, time
+
+A step: {"status": 200, "headers": {...}, "body": JSON} or {"raw": TEXT};
+{"drop": true} closes the connection without answering; {"hang": S}
+answers only after S seconds (for client timeouts); {"echo_key": true}
+puts the key the client sent into the body's error message.
+{"auto": N} answers whatever is asked with a valid analysis, or a plan of
+two learning-rate proposals (a plan that stops after N plans); with
+"sticky": true the step stays at the head of the script.
+"""
+
+import json
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LOCK = threading.Lock()
+SCRIPT = []
+LOG = []
+STOP = threading.Event()
+PLANS = [0]
+
+
+def auto_answer(body, limit):
+    """A valid answer to an Anthropic or OpenAI request, as its kind wants."""
+    if isinstance(body, dict) and "system" in body:
+        system = "".join(b.get("text", "") for b in body["system"])
+    else:
+        msgs = body.get("messages", []) if isinstance(body, dict) else []
+        system = msgs[0].get("content", "") if msgs else ""
+    if "hypothesis_supported" in system:
+        answer = {"summary": "judged", "verdict": "no_change", "bottleneck": "",
+                  "evidence": ["a number"], "hypothesis_supported": None}
+    else:
+        with LOCK:
+            PLANS[0] += 1
+            k = PLANS[0]
+        if k > limit:
+            answer = {"stop": True, "reason": "enough", "proposals": []}
+        else:
+            answer = {"stop": False, "reason": "round %d" % k, "proposals": [
+                {"name": "lr-%d-%d" % (k, i), "hypothesis": "lr step %d" % i, "priority": i,
+                 "needs_rebuild": False,
+                 "change": {"kind": "params", "params": {"lr": 0.001 * (k * 2 + i)}}}
+                for i in (1, 2)]}
+    text = json.dumps(answer)
+    if isinstance(body, dict) and "system" in body:
+        return {"id": "msg_auto", "type": "message", "role": "assistant",
+                "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
+                "usage": {"input_tokens": 1000, "output_tokens": 100,
+                          "cache_creation_input_tokens": 0, "cache_read_input_tokens": 500}}
+    return {"id": "auto", "object": "chat.completion",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                         "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 1000, "completion_tokens": 100}}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):  # quiet
+        pass
+
+    def _send(self, status, body, headers=None):
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+        self.close_connection = True
+
+    def do_GET(self):
+        if self.path == "/_log":
+            with LOCK:
+                self._send(200, LOG)
+        else:
+            self._send(404, {"error": "no such path"})
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(n)
+        if self.path == "/_script":
+            with LOCK:
+                SCRIPT[:] = json.loads(raw)
+            self._send(200, {"ok": True})
+            return
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        with LOCK:
+            LOG.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
+                        "body": body, "t": time.monotonic()})
+            step = SCRIPT[0] if SCRIPT else None
+            if step is not None and not step.get("sticky"):
+                SCRIPT.pop(0)
+        if step is None:
+            self._send(500, {"type": "error", "error": {"type": "api_error",
+                                                        "message": "the test script is used up"}})
+            return
+        if step.get("drop"):
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        if step.get("hang"):
+            STOP.wait(step["hang"])
+        payload = step.get("body", {})
+        if "auto" in step:
+            payload = auto_answer(body, step["auto"])
+        if step.get("echo_key"):
+            key = self.headers.get("x-api-key") or self.headers.get("authorization") or ""
+            payload = {"type": "error", "error": {"type": "authentication_error",
+                                                  "message": "invalid x-api-key: %s" % key}}
+        if "raw" in step:
+            payload = step["raw"].encode()
+        try:
+            self._send(step.get("status", 200), payload, step.get("headers"))
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+def main():
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    print(srv.server_address[1], flush=True)
+    try:
+        srv.serve_forever()
+    finally:
+        STOP.set()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

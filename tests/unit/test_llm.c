@@ -1,0 +1,710 @@
+/*
+ * Unit tests: the model providers' pure parts (retry rules, prices, key
+ * scrubbing, response parsing, request bodies, schemas, prompts, failure
+ * kinds, request copies), then a few live calls against the fake server of
+ * tests/e2e/fake_llm.py on 127.0.0.1 and a command, so that the HTTP
+ * client, the planner and its threads also run under the sanitizers.
+ */
+#include "t.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hypotop/config.h"
+#include "hypotop/fsutil.h"
+#include "hypotop/json.h"
+#include "hypotop/llm.h"
+#include "hypotop/planner.h"
+
+extern char **environ;
+
+static struct http_response response(long status, const char *headers)
+{
+	struct http_response r;
+
+	http_response_init(&r);
+	r.status = status;
+	buf_adds(&r.headers, headers);
+	return r;
+}
+
+static void retry_rules(void)
+{
+	struct llm_opts o;
+	struct http_response r;
+	char v[64];
+
+	llm_opts_default(&o);
+	r = response(429, "Content-Type: application/json\nRetry-After: 3\n");
+	T_CHECK(http_response_header(&r, "retry-after", v, sizeof v) && !strcmp(v, "3"), "%s", v);
+	T_CHECK(llm_should_retry(&r), "429 retried");
+	T_CHECK(llm_retry_delay_ms(&r, 0, &o, 0.5) == 3000, "retry-after seconds");
+	http_response_free(&r);
+
+	r = response(529, "retry-after-ms: 250\nretry-after: 9\n");
+	T_CHECK(llm_retry_delay_ms(&r, 0, &o, 0) == 250, "retry-after-ms wins");
+	http_response_free(&r);
+
+	/* Beyond 60 s, or nonsense: our own backoff. */
+	r = response(503, "retry-after: 3600\n");
+	T_CHECK(llm_retry_delay_ms(&r, 0, &o, 0) == 500, "%ld", llm_retry_delay_ms(&r, 0, &o, 0));
+	http_response_free(&r);
+	r = response(503, "retry-after: soon\n");
+	T_CHECK(llm_retry_delay_ms(&r, 1, &o, 0) == 1000, "attempt 1");
+	http_response_free(&r);
+
+	/* An HTTP date a few seconds ahead. */
+	time_t t = time(NULL) + 5;
+	struct tm tm;
+	char date[64], hdr[96];
+	gmtime_r(&t, &tm);
+	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	snprintf(hdr, sizeof hdr, "retry-after: %s\n", date);
+	r = response(429, hdr);
+	long d = llm_retry_delay_ms(&r, 0, &o, 0);
+	T_CHECK(d > 3000 && d <= 5000, "date delay %ld", d);
+	http_response_free(&r);
+
+	/* The computed backoff: doubling, capped, with up to 25 % off. */
+	T_CHECK(llm_retry_delay_ms(NULL, 0, &o, 0) == 500, "first");
+	T_CHECK(llm_retry_delay_ms(NULL, 2, &o, 0) == 2000, "third");
+	T_CHECK(llm_retry_delay_ms(NULL, 10, &o, 0) == 8000, "capped");
+	T_CHECK(llm_retry_delay_ms(NULL, 10, &o, 0.999) > 6000, "jitter");
+
+	static const struct {
+		long status;
+		const char *headers;
+		bool retry;
+	} cases[] = {
+		{408, "", true},	{409, "", true},  {429, "", true},
+		{500, "", true},	{529, "", true},  {503, "", true},
+		{400, "", false},	{401, "", false}, {403, "", false},
+		{404, "", false},	{413, "", false}, {500, "x-should-retry: false\n", false},
+		{400, "X-Should-Retry: true\n", true},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		r = response(cases[i].status, cases[i].headers);
+		T_CHECK(llm_should_retry(&r) == cases[i].retry, "case %zu", i);
+		http_response_free(&r);
+	}
+}
+
+static void prices(void)
+{
+	struct llm_usage u = {1000000, 1000000, 1000000, 1000000};
+	double usd;
+
+	T_CHECK(llm_cost("claude-opus-5-5", &u, &usd) && fabs(usd - (4 + 20 + 5 + 0.20)) < 1e-9,
+		"opus %g", usd);
+	T_CHECK(llm_cost("claude-sonnet-5-5-20260901", &u, &usd) &&
+			fabs(usd - (2 + 10 + 2.5 + 0.10)) < 1e-9,
+		"dated sonnet %g", usd);
+	T_CHECK(llm_price_find("claude-haiku-5-5-latest") != NULL, "latest");
+	T_CHECK(llm_price_find("claude-sonnet-5-50") == NULL, "a longer name is another model");
+	T_CHECK(llm_price_find("claude-sonnet-5-5-x") == NULL, "not a date");
+	T_CHECK(!llm_cost("gpt-oss-20b", &u, &usd) && usd == 0, "unknown");
+	T_CHECK(!llm_cost(NULL, &u, &usd), "no model");
+}
+
+static void redaction(void)
+{
+	char s[128] = "key=sk-ant-0123456789abcdef; again sk-ant-0123456789abcdef.";
+	char t[64] = "a short k3y and k3y";
+	char u[32] = "untouched";
+
+	llm_redact(s, "sk-ant-0123456789abcdef");
+	T_STREQ(s, "key=[redacted]; again [redacted].");
+	llm_redact(t, "k3y");
+	T_STREQ(t, "a short *** and ***");
+	llm_redact(u, "");
+	llm_redact(u, NULL);
+	T_STREQ(u, "untouched");
+
+	cJSON *j = cJSON_Parse("{\"a\": [\"x SECRETSECRETSECRET y\", {\"b\": "
+			       "\"SECRETSECRETSECRET\"}], \"SECRETSECRETSECRET\": 1}");
+	llm_redact_json(j, "SECRETSECRETSECRET");
+	char *p = cJSON_PrintUnformatted(j);
+	T_CHECK(!strstr(p, "SECRET"), "%s", p);
+	T_CONTAINS(p, "x [redacted] y");
+	free(p);
+	cJSON_Delete(j);
+}
+
+static struct llm_client client(const char *provider, const char *model)
+{
+	struct llm_client c = {0};
+
+	c.provider = provider;
+	c.model = (char *)(uintptr_t)model;
+	llm_opts_default(&c.opts);
+	return c;
+}
+
+static void parse_anthropic(void)
+{
+	struct llm_client c = client("anthropic", "claude-sonnet-5-5");
+	struct llm_reply r;
+	struct err e = {{0}};
+
+	llm_reply_init(&r);
+	int rc = llm_anthropic_parse(
+		&c,
+		"{\"content\": [{\"type\": \"thinking\", \"thinking\": \"hmm\"}, {\"type\": \"text\", "
+		"\"text\": \"{\\\"a\\\":\"}, {\"type\": \"text\", \"text\": \"1}\"}], \"stop_reason\": "
+		"\"max_tokens\", \"usage\": {\"input_tokens\": 10, \"output_tokens\": 20, "
+		"\"cache_creation_input_tokens\": 30, \"cache_read_input_tokens\": 40}}",
+		&r, &e);
+	T_CHECK(rc == 0, "%s", e.msg);
+	T_STREQ(r.text, "{\"a\":1}");
+	T_STREQ(r.stop, "max_tokens");
+	T_CHECK(r.has_usage && r.usage.input == 10 && r.usage.output == 20 &&
+			r.usage.cache_write == 30 && r.usage.cache_read == 40,
+		"usage");
+	T_CHECK(r.cost_known && fabs(r.usd - (10 * 2 + 20 * 10 + 30 * 2.5 + 40 * 0.1) / 1e6) < 1e-12,
+		"cost %g", r.usd);
+	llm_reply_free(&r);
+
+	rc = llm_anthropic_parse(&c, "{\"type\": \"message\"}", &r, &e);
+	T_CHECK(rc < 0 && r.kind && !strcmp(r.kind, "llm_unavailable"), "no content");
+	llm_reply_free(&r);
+	rc = llm_anthropic_parse(&c, "<html>", &r, &e);
+	T_CHECK(rc < 0, "not JSON");
+	llm_reply_free(&r);
+}
+
+static void parse_openai(void)
+{
+	struct llm_client c = client("openai", "local-model");
+	struct llm_reply r;
+	struct err e = {{0}};
+
+	llm_reply_init(&r);
+	int rc = llm_openai_parse(&c,
+				  "{\"choices\": [{\"message\": {\"role\": \"assistant\", "
+				  "\"content\": \"hi\"}, \"finish_reason\": \"length\"}], "
+				  "\"usage\": {\"prompt_tokens\": 50, \"completion_tokens\": 5, "
+				  "\"prompt_tokens_details\": {\"cached_tokens\": 30}}}",
+				  &r, &e);
+	T_CHECK(rc == 0, "%s", e.msg);
+	T_STREQ(r.text, "hi");
+	T_STREQ(r.stop, "max_tokens");
+	T_CHECK(r.usage.input == 20 && r.usage.cache_read == 30 && r.usage.output == 5, "usage");
+	T_CHECK(r.has_cost && !r.cost_known, "an unknown model's cost is unknown");
+	llm_reply_free(&r);
+
+	rc = llm_openai_parse(&c,
+			      "{\"choices\": [{\"message\": {\"content\": null, \"refusal\": "
+			      "\"no\"}, \"finish_reason\": \"stop\"}]}",
+			      &r, &e);
+	T_CHECK(rc == 0 && !strcmp(r.stop, "refusal") && !strcmp(r.text, "no"), "refusal");
+	llm_reply_free(&r);
+	rc = llm_openai_parse(&c, "{\"choices\": []}", &r, &e);
+	T_CHECK(rc < 0, "no choice");
+	llm_reply_free(&r);
+}
+
+static void parse_command(void)
+{
+	struct llm_reply r;
+	struct err e = {{0}};
+
+	llm_reply_init(&r);
+	T_CHECK(llm_command_parse("Sure: {\"x\": 1}\n", &r, &e) == 0, "plain");
+	T_STREQ(r.text, "Sure: {\"x\": 1}\n");
+	T_CHECK(r.has_cost && !r.cost_known, "a bare answer's cost is unknown");
+	llm_reply_free(&r);
+
+	T_CHECK(llm_command_parse("{\"type\": \"result\", \"subtype\": \"success\", \"is_error\": "
+				  "false, \"result\": \"text {\\\"y\\\": 2}\", \"total_cost_usd\": "
+				  "0.5}",
+				  &r, &e) == 0,
+		"%s", e.msg);
+	T_STREQ(r.text, "text {\"y\": 2}");
+	T_CHECK(r.cost_known && r.usd == 0.5, "cost");
+	llm_reply_free(&r);
+
+	T_CHECK(llm_command_parse("{\"type\": \"result\", \"subtype\": \"error_during_execution\", "
+				  "\"is_error\": true, \"total_cost_usd\": 0.1}",
+				  &r, &e) < 0,
+		"error result");
+	T_CONTAINS(e.msg, "error_during_execution");
+	T_CHECK(r.cost_known && r.usd == 0.1, "a failed agent run still cost money");
+	llm_reply_free(&r);
+}
+
+/* Every object schema says additionalProperties: false. */
+static bool all_closed(const cJSON *s)
+{
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(s, "type");
+
+	if (cJSON_IsString(type) && !strcmp(type->valuestring, "object") &&
+	    !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(s, "additionalProperties")))
+		return false;
+	for (const cJSON *c = s ? s->child : NULL; c; c = c->next)
+		if ((cJSON_IsObject(c) || cJSON_IsArray(c)) && !all_closed(c))
+			return false;
+	return true;
+}
+
+static int load(const char *text, struct config *c)
+{
+	struct err e = {{0}};
+	cJSON *doc = json_parse(text, strlen(text), "config.json", &e);
+
+	if (!doc || config_from_json(c, doc, "config.json", text, &e) < 0) {
+		printf("# config: %s\n", e.msg);
+		cJSON_Delete(doc);
+		return -1;
+	}
+	return 0;
+}
+
+#define BASE "\"source_dir\": \"/src\", \"launch\": \"x\", \"metric\": \"val_loss\""
+
+static void schemas(void)
+{
+	struct config c, bare;
+	char *a = llm_schema_analyse();
+	cJSON *j = cJSON_Parse(a);
+
+	T_CHECK(j && all_closed(j), "analyse schema: %s", a);
+	T_CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "required")) == 5, "required");
+	cJSON_Delete(j);
+	free(a);
+
+	if (load("{" BASE ", \"search_space\": {\"file\": \"h.json\", \"params\": {\"lr\": "
+		 "{\"log_uniform\": [1e-4, 1e-1]}, \"n\": {\"int\": [1, 4]}, \"act\": {\"choice\": "
+		 "[\"relu\", \"gelu\"]}}}}",
+		 &c) < 0 ||
+	    load("{" BASE "}", &bare) < 0) {
+		T_CHECK(0, "config");
+		return;
+	}
+	char *p = llm_schema_plan(&c);
+	j = cJSON_Parse(p);
+	T_CHECK(j && all_closed(j), "plan schema: %s", p);
+	T_CONTAINS(p, "\"lr\":{\"type\":\"number\"}");
+	T_CONTAINS(p, "\"n\":{\"type\":\"integer\"}");
+	T_CONTAINS(p, "\"act\":{\"enum\":[\"relu\",\"gelu\"]}");
+	cJSON_Delete(j);
+	free(p);
+	p = llm_schema_plan(&bare);
+	T_CHECK(!strstr(p, "\"params\""), "params offered without a search space: %s", p);
+	T_CONTAINS(p, "\"patch\"");
+	free(p);
+	config_free(&c);
+	config_free(&bare);
+}
+
+static void bodies(void)
+{
+	struct llm_client c = client("anthropic", "claude-opus-5-5");
+	struct llm_call q = {"plan", "SYS", "STABLE", "REQ", NULL, NULL, "{\"type\":\"object\"}", 100};
+
+	char *b = llm_anthropic_body(&c, &q, true);
+	cJSON *j = cJSON_Parse(b);
+	T_CHECK(cJSON_GetObjectItemCaseSensitive(j, "output_config") != NULL, "%s", b);
+	T_CHECK(!cJSON_GetObjectItemCaseSensitive(j, "temperature"), "sampling params");
+	T_CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "messages")) == 1, "one turn");
+	T_CONTAINS(b, "\"system\":[{\"type\":\"text\",\"text\":\"SYS\",\"cache_control\":{\"type\":"
+		      "\"ephemeral\"}}]");
+	cJSON_Delete(j);
+	free(b);
+
+	q.prev_answer = "{\"bad\": 1}\n\n  ";
+	q.problem = "plan: bad: unknown key";
+	b = llm_anthropic_body(&c, &q, false);
+	j = cJSON_Parse(b);
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "messages");
+	T_CHECK(!cJSON_GetObjectItemCaseSensitive(j, "output_config"), "schema left out");
+	T_CHECK(cJSON_GetArraySize(m) == 3, "three turns");
+	T_CONTAINS(b, "{\\\"bad\\\": 1}\"}]}"); /* no trailing white space */
+	T_CONTAINS(b, "That answer cannot be used: plan: bad: unknown key");
+	cJSON_Delete(j);
+	free(b);
+
+	c = client("openai", "m");
+	b = llm_openai_body(&c, &q, true);
+	T_CONTAINS(b, "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":"
+		      "\"plan\"");
+	T_CONTAINS(b, "\"role\":\"assistant\"");
+	free(b);
+}
+
+static void prompts(void)
+{
+	struct config c;
+	struct llm_prompt p;
+
+	if (load("{" BASE ", \"notes\": \"an MLP\", \"goal\": \"max\"}", &c) < 0) {
+		T_CHECK(0, "config");
+		return;
+	}
+	struct analyse_request ar = {
+		.cfg = &c,
+		.node = "n0007",
+		.name = "wide|net",
+		.status = "failed",
+		.failure_kind = "nan",
+		.log_tail = "ok line\n\x1b[31mred\x1b[0m\n```\nloss=nan\n",
+		.change = "{\"kind\": \"patch\", \"patch\": \"diff --git a/m.py b/m.py\\n+width = "
+			  "4096\\n\"}",
+		.metrics_json = "{\"series\": {}}",
+	};
+	llm_prompt_analyse(&ar, NULL, &p);
+	T_CONTAINS(p.system, "\"hypothesis_supported\"");
+	T_CONTAINS(p.stable, "higher is better");
+	T_CONTAINS(p.stable, "an MLP");
+	T_CONTAINS(p.request, "Status: failed (nan)");
+	T_CONTAINS(p.request, "    \\e[31mred\\e[0m\n");
+	T_CONTAINS(p.request, "    ```\n    loss=nan\n");
+	T_CHECK(!strchr(p.request, '\x1b'), "an escape reached the prompt");
+	T_CONTAINS(p.request, "| this run | not reported |");
+	T_CONTAINS(p.request, "## The change it made\n\n    diff --git a/m.py b/m.py\n    +width = "
+			      "4096\n");
+	T_CONTAINS(p.request, "    {\"series\": {}}\n");
+	llm_prompt_free(&p);
+
+	/* A long history: the best and the latest are kept, in id order. */
+	size_t n = 500;
+	struct plan_entry *h = xcalloc(n, sizeof *h);
+	char (*ids)[16] = xcalloc(n, sizeof *ids);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(ids[i], sizeof ids[i], "n%04zu", i);
+		h[i] = (struct plan_entry){ids[i], i ? "n0000" : NULL, "x", "completed", NULL, NULL,
+					   true, i == 7 ? 99.0 : (double)(i % 50),
+					   i == 7 ? "wider | deeper" : NULL};
+	}
+	struct plan_request pr = {&c, NULL, h, n, "n0007", NULL, 3, 3, "Try \x1b[2Jwarmup."};
+	llm_prompt_plan(&pr, NULL, &p);
+	T_CONTAINS(p.stable, "# History (500 experiments)");
+	T_CONTAINS(p.stable, "300 experiments are left out");
+	T_CONTAINS(p.stable, "| n0007 | n0000 |");
+	T_CONTAINS(p.stable, "| n0499 | n0000 |");
+	T_CHECK(!strstr(p.stable, "| n0300 |"), "an old, poor row is kept");
+	T_CONTAINS(p.request, "Propose 3 experiments as children of node n0007");
+	T_CONTAINS(p.request, "Its val_loss: 99");
+	T_CONTAINS(p.stable, "| 99 |  | – | wider \\| deeper |");
+	T_CONTAINS(p.request, "# Guidance from the researcher\n\nTry \\e[2Jwarmup.");
+	llm_prompt_free(&p);
+	free(h);
+	free(ids);
+
+	/* Instructions from a file replace the built-in ones; the contract stays. */
+	char *dir = t_tmpdir(), *file = path_join(dir, "analyse.md");
+	struct err e = {{0}};
+	fs_write_atomic(file, "Be terse.", 9, 0600, &e);
+	llm_prompt_analyse(&ar, dir, &p);
+	T_CHECK(!strncmp(p.system, "Be terse.\n\n", 11), "%s", p.system);
+	T_CONTAINS(p.system, "\"verdict\"");
+	llm_prompt_free(&p);
+	fs_remove_tree(dir);
+	free(file);
+	free(dir);
+	config_free(&c);
+}
+
+static void *other_thread_kind(void *arg)
+{
+	(void)arg;
+	return (void *)(uintptr_t)(planner_last_kind() == NULL);
+}
+
+static void kinds(void)
+{
+	pthread_t t;
+	void *clean;
+
+	T_CHECK(planner_kind_pauses("llm_spend_limit") && planner_kind_pauses("llm_auth") &&
+			planner_kind_pauses("llm_budget") && planner_kind_pauses("llm_request"),
+		"pausing kinds");
+	T_CHECK(!planner_kind_pauses("llm_unavailable") && !planner_kind_pauses("llm_invalid") &&
+			!planner_kind_pauses("nonsense"),
+		"kinds of one call");
+	T_CONTAINS(planner_kind_doc("llm_invalid"), "contract");
+	planner_set_kind("llm_unavailable");
+	T_STREQ(planner_last_kind(), "llm_unavailable");
+	pthread_create(&t, NULL, other_thread_kind, NULL);
+	pthread_join(t, &clean);
+	T_CHECK(clean, "the kind leaked to another thread");
+	planner_set_kind("made-up");
+	T_STREQ(planner_last_kind(), "planner");
+	planner_set_kind(NULL);
+	T_CHECK(!planner_last_kind(), "cleared");
+}
+
+static void request_copies(void)
+{
+	struct config c;
+
+	if (load("{" BASE "}", &c) < 0) {
+		T_CHECK(0, "config");
+		return;
+	}
+	cJSON *params = cJSON_Parse("{\"lr\": 0.1}");
+	struct plan_entry h[] = {{"n0000", NULL, "base", "completed", NULL, params, true, 1},
+				 {"n0001", "n0000", "a", "failed", "crash", NULL, false, 0}};
+	struct plan_request pr = {&c, params, h, 2, "n0000", params, 1, 2};
+	pr.directive = "be bold";
+	h[1].hypothesis = "h1";
+	struct plan_request *pc = planner_plan_request_dup(&pr);
+	cJSON_Delete(params);
+	T_STREQ(pc->directive, "be bold");
+	T_STREQ(pc->history[1].hypothesis, "h1");
+	T_STREQ(pc->history[1].failure_kind, "crash");
+	T_CHECK(pc->history[1].params == NULL && pc->cfg == &c, "copy");
+	T_CHECK(cJSON_GetObjectItemCaseSensitive(pc->node_params, "lr")->valuedouble == 0.1, "json");
+	planner_plan_request_free(pc);
+
+	char *tail = xstrdup("log");
+	struct analyse_request ar = {.cfg = &c, .node = "n0001", .log_tail = tail, .metric = 2,
+				     .change = "{}"};
+	struct analyse_request *ac = planner_analyse_request_dup(&ar);
+	free(tail);
+	T_STREQ(ac->log_tail, "log");
+	T_STREQ(ac->change, "{}");
+	T_CHECK(ac->name == NULL && ac->metric == 2, "fields");
+	planner_analyse_request_free(ac);
+	config_free(&c);
+}
+
+static void offline_spends_nothing(void)
+{
+	struct config c;
+	struct err e = {{0}};
+	bool known = false;
+
+	if (load("{" BASE ", \"search_space\": {\"file\": \"h.json\", \"params\": {\"lr\": "
+		 "{\"log_uniform\": [1e-4, 1e-1]}}}}",
+		 &c) < 0) {
+		T_CHECK(0, "config");
+		return;
+	}
+	struct planner *p = planner_new(&c, "/nonexistent", &e);
+	T_CHECK(p && !strcmp(p->name, "offline"), "%s", e.msg);
+	if (p) {
+		T_CHECK(planner_spent_usd(p, &known) == 0 && known, "spent");
+		planner_cancel(p);
+		planner_set_prior_spend(p, 3);
+		p->destroy(p);
+	}
+	config_free(&c);
+}
+
+/* ---- live calls ---- */
+
+struct server {
+	pid_t pid;
+	char url[64];
+};
+
+static int server_start(struct server *s)
+{
+	int fd[2];
+	posix_spawn_file_actions_t fa;
+	char *argv[] = {"python3", "tests/e2e/fake_llm.py", NULL};
+	const char *py = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+	char port[16] = "";
+
+	if (pipe2(fd, O_CLOEXEC) < 0)
+		return -1;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, fd[1], 1);
+	int rc = posix_spawnp(&s->pid, py, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(fd[1]);
+	if (rc != 0) {
+		close(fd[0]);
+		return -1;
+	}
+	/* The server prints its port once it listens: reading it is the wait. */
+	size_t got = 0;
+	while (got < sizeof port - 1 && !strchr(port, '\n')) {
+		ssize_t n = read(fd[0], port + got, sizeof port - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		port[got] = '\0';
+	}
+	close(fd[0]);
+	if (!strchr(port, '\n')) {
+		printf("# the fake server printed no port: [%s]\n", port);
+		return -1;
+	}
+	snprintf(s->url, sizeof s->url, "http://127.0.0.1:%d", atoi(port));
+	return 0;
+}
+
+static void server_stop(struct server *s)
+{
+	int st;
+
+	kill(s->pid, SIGTERM);
+	waitpid(s->pid, &st, 0);
+}
+
+static int server_script(struct server *s, const char *steps)
+{
+	char *url = xasprintf("%s/_script", s->url);
+	const char *h[] = {"content-type: application/json"};
+	struct http_request rq = {url, h, 1, steps, strlen(steps), 5000, 5000, NULL};
+	struct http_response rs;
+	struct err e = {{0}};
+
+	http_response_init(&rs);
+	enum http_fail f = http_post(&rq, &rs, &e);
+	int rc = f == HTTP_OK && rs.status == 200 ? 0 : -1;
+	http_response_free(&rs);
+	free(url);
+	return rc;
+}
+
+#define GOOD_PLAN                                                                          \
+	"{\\\"stop\\\": false, \\\"reason\\\": \\\"r\\\", \\\"proposals\\\": [{\\\"name\\\": " \
+	"\\\"a\\\", \\\"hypothesis\\\": \\\"h\\\", \\\"priority\\\": 1, \\\"needs_rebuild\\\": " \
+	"false, \\\"change\\\": {\\\"kind\\\": \\\"params\\\", \\\"params\\\": {\\\"lr\\\": "   \
+	"0.01}}}]}"
+#define MSG(text)                                                                            \
+	"{\"status\": 200, \"body\": {\"content\": [{\"type\": \"text\", \"text\": \"" text      \
+	"\"}], \"stop_reason\": \"end_turn\", \"usage\": {\"input_tokens\": 1000000, "          \
+	"\"output_tokens\": 0}}}"
+
+struct job {
+	struct planner *p;
+	const struct plan_request *r;
+	int rc;
+	const char *kind;
+	struct err e;
+	cJSON *plan;
+};
+
+static void *plan_job(void *arg)
+{
+	struct job *j = arg;
+
+	j->rc = planner_plan(j->p, j->r, &j->plan, &j->kind, &j->e);
+	return NULL;
+}
+
+static void live_calls(void)
+{
+	struct server s;
+	struct config c;
+	struct err e = {{0}};
+	struct llm_opts o;
+
+	if (server_start(&s) < 0) {
+		T_CHECK(0, "cannot start the fake server");
+		return;
+	}
+	char *cfg = xasprintf("{" BASE ", \"llm\": {\"provider\": \"anthropic\", \"base_url\": "
+			      "\"%s\", \"model\": \"claude-haiku-5-5\"}, \"budget\": {\"llm_usd\": 10}}",
+			      s.url);
+	char *wd = t_tmpdir();
+	setenv("ANTHROPIC_API_KEY", "sk-unit-test-key-0123456789", 1);
+	setenv("NO_PROXY", "127.0.0.1", 1);
+	llm_opts_default(&o);
+	o.backoff_base_s = 0.01;
+	if (load(cfg, &c) < 0 || !(o.timeout_ms = 5000)) {
+		T_CHECK(0, "config");
+		goto out;
+	}
+	/* Four calls at once; two of them meet a 529 first. */
+	T_CHECK(server_script(&s, "[{\"status\": 529, \"body\": {}}, {\"status\": 529, \"body\": "
+				  "{}}, " MSG(GOOD_PLAN) ", " MSG(GOOD_PLAN) ", " MSG(GOOD_PLAN)
+				  ", " MSG(GOOD_PLAN) "]") == 0,
+		"script");
+	struct planner *p = planner_llm_new_opts(&c, wd, &o, &e);
+	T_CHECK(p != NULL, "%s", e.msg);
+	if (!p)
+		goto out_cfg;
+	struct plan_entry h[] = {{"n0000", NULL, "base", "completed", NULL, NULL, true, 1}};
+	struct plan_request pr = {&c, NULL, h, 1, "n0000", NULL, 1, 2};
+	struct job jobs[4];
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++) {
+		jobs[i] = (struct job){p, &pr, 0, NULL, {{0}}, NULL};
+		pthread_create(&t[i], NULL, plan_job, &jobs[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		T_CHECK(jobs[i].rc == 0 && !jobs[i].kind, "call %d: %s", i, jobs[i].e.msg);
+		cJSON_Delete(jobs[i].plan);
+	}
+	bool known;
+	double spent = planner_spent_usd(p, &known);
+	T_CHECK(known && fabs(spent - 4 * 0.10) < 1e-9, "spent %g", spent);
+
+	/* A contract breach twice; then the budget (10 USD) is spent before any request. */
+	T_CHECK(server_script(&s, "[" MSG("{}") ", " MSG("{}") "]") == 0, "script");
+	struct job j = {p, &pr, 0, NULL, {{0}}, NULL};
+	plan_job(&j);
+	T_CHECK(j.rc < 0 && j.kind && !strcmp(j.kind, "llm_invalid"), "%s", j.e.msg);
+	planner_set_prior_spend(p, 10);
+	plan_job(&j);
+	T_CHECK(j.rc < 0 && j.kind && !strcmp(j.kind, "llm_budget"), "%s", j.e.msg);
+	spent = planner_spent_usd(p, &known);
+	T_CHECK(fabs(spent - 10.6) < 1e-9, "spent %g", spent);
+	p->destroy(p);
+
+	/* The command provider, under the sanitizers too. */
+	config_free(&c);
+	free(cfg);
+	cfg = xstrdup("{" BASE ", \"llm\": {\"provider\": \"command\", \"command\": \"cat >/dev/null; "
+		      "printf '%s' '{\\\"stop\\\": true, \\\"reason\\\": \\\"done\\\", "
+		      "\\\"proposals\\\": []}'\"}}");
+	if (load(cfg, &c) < 0) {
+		T_CHECK(0, "command config");
+		goto out;
+	}
+	p = planner_llm_new_opts(&c, wd, &o, &e);
+	T_CHECK(p != NULL, "%s", e.msg);
+	if (p) {
+		cJSON *plan = NULL;
+		const char *kind = NULL;
+		int rc = planner_plan(p, &pr, &plan, &kind, &e);
+		T_CHECK(rc == 0 && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(plan, "stop")), "%s",
+			e.msg);
+		cJSON_Delete(plan);
+		p->destroy(p);
+	}
+out_cfg:
+	config_free(&c);
+out:
+	unsetenv("ANTHROPIC_API_KEY");
+	server_stop(&s);
+	fs_remove_tree(wd);
+	free(wd);
+	free(cfg);
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (llm_global_init() < 0)
+		return 2;
+	T_RUN(retry_rules);
+	T_RUN(prices);
+	T_RUN(redaction);
+	T_RUN(parse_anthropic);
+	T_RUN(parse_openai);
+	T_RUN(parse_command);
+	T_RUN(schemas);
+	T_RUN(bodies);
+	T_RUN(prompts);
+	T_RUN(kinds);
+	T_RUN(request_copies);
+	T_RUN(offline_spends_nothing);
+	T_RUN(live_calls);
+	llm_global_cleanup();
+	T_END();
+}
