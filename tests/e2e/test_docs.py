@@ -1,7 +1,7 @@
 """The documentation against the binary: every config key, command, queue
-operation, status field and failure kind the program knows is in the man
-page, and config.example.json uses every key and is accepted by `hypotop
-init`."""
+operation, status field, failure kind and planner failure kind the program
+knows is in the man page, and config.example.json uses every key and is
+accepted by `hypotop init`."""
 
 import json
 import os
@@ -248,6 +248,64 @@ def every_failure_kind_in_man_page():
         lib.check(kind in entries,
                   "failure kind %s (used in %s) has no entry in FAILURES in man/hypotop.1"
                   % (kind, where))
+
+
+def planner_kinds():
+    """The rows of PLANNER_KINDS in include/hypotop/planner.h: (name, pauses,
+    doc) for each X(ID, "name", pause, "doc" "...")."""
+    text = read(os.path.join(lib.ROOT, "include", "hypotop", "planner.h"))
+    m = re.search(r"^#define PLANNER_KINDS\(X\)(.*?)(?<!\\)$", text, re.M | re.S)
+    lib.check(m, "include/hypotop/planner.h has no PLANNER_KINDS table")
+    body = m.group(1).replace("\\\n", " ")
+    rows = []
+    for row in re.finditer(r'\bX\(\s*\w+\s*,\s*"([^"]+)"\s*,\s*(true|false)\s*,\s*'
+                           r'((?:"(?:[^"\\]|\\.)*"\s*)+)\)', body):
+        doc = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', row.group(3)))
+        rows.append((row.group(1), row.group(2) == "true", doc))
+    return rows
+
+
+def man_entries(section):
+    """Entries of a section: the first word of each .TP heading, with the text
+    of its body up to the next macro that ends it."""
+    out = {}
+    lines = section.splitlines()
+    for i, line in enumerate(lines):
+        if line != ".TP" or i + 1 >= len(lines):
+            continue
+        words = re.sub(r"^\.[BIR]+ ", "", lines[i + 1]).strip('"').split()
+        if not words:
+            continue
+        body = []
+        for line in lines[i + 2:]:
+            if re.match(r"\.(TP|PP|SS|SH|IP|RS)\b", line):
+                break
+            body.append(re.sub(r"^\.[BIR]+ ", "", line))
+        out[words[0].strip('"')] = " ".join(" ".join(body).split())
+    return out
+
+
+@lib.test
+def every_planner_kind_in_man_page():
+    kinds = planner_kinds()
+    # The parse itself must keep working as the header changes.
+    names = [k[0] for k in kinds]
+    for known in ("llm_unavailable", "llm_invalid", "llm_budget", "llm_auth", "planner"):
+        lib.check(known in names, "found no planner kind %r in include/hypotop/planner.h; "
+                  "the test's parse is out of date: %r" % (known, names))
+    lib.check(any(k[1] for k in kinds) and not all(k[1] for k in kinds),
+              "the pause flags of PLANNER_KINDS were not read: %r" % kinds)
+    entries = man_entries(man_section(man_text(), "FAILURES"))
+    for name, pauses, doc in kinds:
+        lib.check(name in entries,
+                  "planner failure kind %s has no entry in FAILURES in man/hypotop.1" % name)
+        text = entries[name]
+        lib.check(" ".join(doc.split()) in text,
+                  "the FAILURES entry of %s does not give its doc from planner.h, %r: %r"
+                  % (name, doc, text))
+        lib.check(("(pauses planning)" in text) == pauses,
+                  "the FAILURES entry of %s should %ssay \"(pauses planning)\": %r"
+                  % (name, "" if pauses else "not ", text))
 
 
 lib.finish()
