@@ -24,6 +24,7 @@ struct job_spec {
 	const char *build;    /* NULL: none */
 	const char *launch;
 	const char *const *env; /* "NAME=VALUE" strings, NULL-terminated */
+	const char *const *unset; /* names the job must not inherit (API keys), NULL-terminated */
 	const char *node, *commit;
 };
 

@@ -121,7 +121,7 @@ struct analyse_task {
 	bool ok;
 	char *kind, *why;
 	char nid[NODE_ID_LEN], bid[NODE_ID_LEN];
-	char *name, *hypothesis, *metrics_json, *tail;
+	char *name, *hypothesis, *metrics_json, *tail, *change;
 	struct analyse_request r;
 	char *analysis;
 	cJSON *verdict;
@@ -148,6 +148,7 @@ static void analyse_task_free(struct analyse_task *t)
 	free(t->hypothesis);
 	free(t->metrics_json);
 	free(t->tail);
+	free(t->change);
 	free(t->analysis);
 	cJSON_Delete(t->verdict);
 	free(t);
@@ -254,6 +255,7 @@ static void finish(struct sched *s, struct slot *sl, bool ok, const char *kind,
 	t->hypothesis = n->hypothesis ? xstrdup(n->hypothesis) : NULL;
 	t->metrics_json = buf_steal(&mj);
 	t->tail = sched_tail_text(sl);
+	t->change = n->change ? xstrdup(n->change) : NULL;
 	t->r = (struct analyse_request){
 		.cfg = &w->cfg,
 		.node = t->nid,
@@ -275,6 +277,7 @@ static void finish(struct sched *s, struct slot *sl, bool ok, const char *kind,
 		.noise_sigma = noise_sigma(s),
 		.metrics_json = t->metrics_json,
 		.log_tail = t->tail,
+		.change = t->change,
 	};
 	bool had_job = sl->have_job;
 	sched_slot_release(s, sl);
@@ -429,7 +432,8 @@ struct plan_task {
 	struct plan_entry *hist;
 	size_t nh;
 	char (*ids)[2][NODE_ID_LEN];
-	char *(*names)[2];
+	char *(*names)[3];
+	char *directive;
 	cJSON **params, *base_params, *node_params;
 	struct plan_request req;
 	cJSON *plan;
@@ -451,6 +455,7 @@ static void plan_task_free(struct plan_task *t)
 		cJSON_Delete(t->params[i]);
 		free(t->names[i][0]);
 		free(t->names[i][1]);
+		free(t->names[i][2]);
 	}
 	free(t->params);
 	free(t->names);
@@ -459,6 +464,7 @@ static void plan_task_free(struct plan_task *t)
 	cJSON_Delete(t->base_params);
 	cJSON_Delete(t->node_params);
 	cJSON_Delete(t->plan);
+	free(t->directive);
 	free(t);
 }
 
@@ -602,15 +608,21 @@ int sched_plan(struct sched *s)
 			node_id_format(n->parent, t->ids[k][1]);
 		t->names[k][0] = n->name ? xstrdup(n->name) : NULL;
 		t->names[k][1] = n->failure_kind ? xstrdup(n->failure_kind) : NULL;
+		t->names[k][2] = n->hypothesis ? xstrdup(n->hypothesis) : NULL;
 		t->hist[k] = (struct plan_entry){t->ids[k][0],
 						 n->parent != NODE_NONE ? t->ids[k][1] : NULL,
 						 t->names[k][0], status_name(n->status), t->names[k][1],
-						 t->params[k], n->has_metric, n->metric};
+						 t->params[k], n->has_metric, n->metric,
+						 t->names[k][2]};
 	}
+	/* The person's guidance for every later round (SPEC §2). */
+	char *dpath = path_join(w->path, "directive.md");
+	t->directive = fs_exists(dpath) ? fs_read(dpath, NULL, NULL) : NULL;
+	free(dpath);
 	t->base_params = s->base_params ? cJSON_Duplicate(s->base_params, true) : NULL;
 	t->node_params = effective_params(s, t->parent);
 	t->req = (struct plan_request){c, t->base_params, t->hist, t->nh, t->pid, t->node_params,
-				       w->st.iteration + 1, 3};
+				       w->st.iteration + 1, 3, t->directive};
 	s->planning = true;
 	bg_submit(s->llm, plan_work, plan_done, t);
 	return 1;

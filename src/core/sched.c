@@ -382,7 +382,9 @@ void sched_launch(struct sched *s, struct slot *sl)
 	sched_record(s, n->status == ST_BUILDING ? "build" : "run", n);
 	if (sched_commit(s) < 0)
 		goto out;
-	struct job_spec spec = {run_dir, cwd, build, launch, (const char *const *)env, nid,
+	/* The model's key is the supervisor's, not the experiment's. */
+	const char *unset[] = {"ANTHROPIC_API_KEY", "OPENAI_API_KEY", c->llm_api_key_env, NULL};
+	struct job_spec spec = {run_dir, cwd, build, launch, (const char *const *)env, unset, nid,
 				n->commit};
 	if (local_executor.launch(&spec, &sl->job, &e) < 0) {
 		sched_fail(s, sl, "launch", "launch", e.msg);

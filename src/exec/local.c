@@ -174,6 +174,8 @@ static int local_launch(const struct job_spec *s, struct job *j, struct err *e)
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
+		for (const char *const *u = s->unset; u && *u; u++)
+			unsetenv(*u);
 		int devnull = open("/dev/null", O_RDONLY);
 		dup2(devnull, 0);
 		dup2(logfd, 1);

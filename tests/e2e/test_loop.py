@@ -332,6 +332,21 @@ def gpu_slots_are_never_shared():
           % [(n["id"], n["status"]) for n in nodes])
 
 
+@lib.test
+def jobs_do_not_inherit_api_keys():
+    d = lib.tmpdir()
+    wd = failing(d, "keys", "env; echo val_loss=1")
+    marker = "sk-test-marker-7f3a9"
+    env = dict(os.environ, ANTHROPIC_API_KEY=marker, OPENAI_API_KEY=marker)
+    r = subprocess.run([lib.BIN, "run", "--headless", wd], capture_output=True, text=True,
+                       timeout=60, env=env)
+    check(r.returncode == 0, "engine: %s" % r.stderr)
+    with open(os.path.join(wd, "runs", "n0000", "log")) as f:
+        log = f.read()
+    check("HYPOTOP_NODE=n0000" in log, "the job's environment was not printed")
+    check(marker not in log, "the job saw the API key")
+
+
 def proc_state(pid):
     with open("/proc/%d/stat" % pid) as f:
         return f.read().rsplit(")", 1)[1].split()[0]
