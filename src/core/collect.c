@@ -154,6 +154,72 @@ static void analyse_task_free(struct analyse_task *t)
 	free(t);
 }
 
+/*
+ * engine/nodes/<id>/: the node's spec, status and result as separate small
+ * files, for people and scripts (the source of truth stays tree.json and
+ * the journal).
+ */
+static void write_node_files(struct sched *s, struct node *n, const cJSON *verdict)
+{
+	char nid[NODE_ID_LEN];
+	struct err e = {{0}};
+	struct buf b;
+
+	node_id_format(n->id, nid);
+	char *dir = xasprintf("%s/engine/nodes/%s", s->wd->path, nid);
+	if (fs_mkdir_p(dir, 0755, &e) < 0) {
+		sched_say(s, "warning: %s", e.msg);
+		free(dir);
+		return;
+	}
+	buf_init(&b);
+	node_to_json(n, &b);
+	buf_addc(&b, '\n');
+	char *path = path_join(dir, "spec.json");
+	fs_write_atomic(path, b.data, b.len, 0644, &e);
+	free(path);
+	buf_reset(&b);
+	buf_printf(&b, "%s\n", status_name(n->status));
+	path = path_join(dir, "status.txt");
+	fs_write_atomic(path, b.data, b.len, 0644, &e);
+	free(path);
+	buf_reset(&b);
+	buf_adds(&b, "{\n  \"metric\": ");
+	if (n->has_metric)
+		buf_printf(&b, "%.17g", n->metric);
+	else
+		buf_adds(&b, "null");
+	buf_printf(&b, ",\n  \"improved\": %s,\n  \"commit\": ",
+		   n->improved < 0 ? "null" : n->improved ? "true" : "false");
+	if (n->commit)
+		json_append_str(&b, n->commit);
+	else
+		buf_adds(&b, "null");
+	buf_adds(&b, ",\n  \"failure\": ");
+	if (n->failure_kind) {
+		buf_adds(&b, "{\"kind\": ");
+		json_append_str(&b, n->failure_kind);
+		buf_adds(&b, ", \"phase\": ");
+		json_append_str(&b, n->failure_phase ? n->failure_phase : "");
+		buf_addc(&b, '}');
+	} else {
+		buf_adds(&b, "null");
+	}
+	buf_printf(&b, ",\n  \"duration_s\": %.3f,\n  \"verdict\": ",
+		   n->started && n->finished ? (double)(n->finished - n->started) / 1000 : 0.0);
+	if (verdict)
+		json_append(&b, verdict);
+	else
+		buf_adds(&b, "null");
+	buf_adds(&b, "\n}\n");
+	path = path_join(dir, "result.json");
+	if (fs_write_atomic(path, b.data, b.len, 0644, &e) < 0)
+		sched_say(s, "warning: %s", e.msg);
+	free(path);
+	buf_free(&b);
+	free(dir);
+}
+
 /* Back on the main thread: write the analysis, keep or not, record. */
 static void analyse_done(void *arg)
 {
@@ -201,6 +267,7 @@ static void analyse_done(void *arg)
 	n->status = t->ok ? ST_COMPLETED : cancelled ? ST_CANCELLED : ST_FAILED;
 	sched_record(s, status_name(n->status), n);
 	workdir_record_state(w);
+	write_node_files(s, n, t->rc == 0 ? t->verdict : NULL);
 	if (t->ok && n->parent == NODE_NONE && noise_sigma(s) > 0)
 		sched_say(s, "%s: completed, %s=%.6g (baseline spread σ=%.3g)", t->nid, w->cfg.metric,
 			  n->metric, noise_sigma(s));
