@@ -1,6 +1,8 @@
 # hypotop — build, test, benchmark, install.
 #   make            build ./hypotop
 #   make check      every test; ends with "N passed, N failed"
+#   make golden     rewrite the screen tests' golden files (tests/golden/) from
+#                   what the UI draws now; review the diff before committing
 #   make bench      the benchmarks of tests/bench
 #   make deps       install the Debian 12 packages the build and tests need
 #   make install PREFIX=/usr/local
@@ -22,7 +24,8 @@ SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 
 DEMO_FILES := examples/quickstart/train.py examples/quickstart/hparams.json \
               examples/quickstart/hypotop.json
-LIB_SRC := $(sort $(wildcard src/*/*.c)) build/gen/demo_files.c
+THEME_FILES := $(sort $(wildcard themes/*.theme))
+LIB_SRC := $(sort $(wildcard src/*/*.c)) build/gen/demo_files.c build/gen/theme_files.c
 SRC     := src/main.c $(LIB_SRC)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
@@ -35,9 +38,9 @@ ASAN_UNITS := $(UNIT_SRC:tests/unit/%.c=build/asan-tests/%)
 TOOLS    := $(TOOL_SRC:tests/tools/%.c=build/tools/%)
 
 DEB_PKGS := build-essential pkg-config git python3 libncurses-dev libssh2-1-dev \
-            libcurl4-openssl-dev libcjson-dev libgit2-dev
+            libcurl4-openssl-dev libcjson-dev libgit2-dev tmux
 
-.PHONY: all check unit bench deps install uninstall clean demo
+.PHONY: all check unit bench deps install uninstall clean demo golden
 
 all: hypotop
 
@@ -55,6 +58,11 @@ build/asan/%.o: %.c $(wildcard include/hypotop/*.h)
 build/gen/demo_files.c: $(DEMO_FILES) scripts/embed.sh
 	@mkdir -p $(dir $@)
 	@echo "  GEN  $@"; sh scripts/embed.sh $@ $(DEMO_FILES)
+
+build/gen/theme_files.c: $(THEME_FILES) scripts/embed.sh
+	@mkdir -p $(dir $@)
+	@echo "  GEN  $@"; EMBED_NAME=theme_files EMBED_TYPE=theme_file \
+		EMBED_HEADER=hypotop/theme.h sh scripts/embed.sh $@ $(THEME_FILES)
 
 build/libhypotop.a: $(LIB_OBJ)
 	@rm -f $@; ar rcs $@ $^
@@ -76,6 +84,9 @@ build/tools/%: tests/tools/%.c build/libhypotop.a
 
 check: hypotop $(UNITS) $(ASAN_UNITS) $(TOOLS)
 	@sh tests/run.sh
+
+golden: $(filter build/tests/test_ui_%,$(UNITS))
+	@for t in $^; do HYPOTOP_GOLDEN=update $$t || exit 1; done
 
 demo: hypotop
 	./hypotop demo

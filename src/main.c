@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "hypotop/cmd.h"
+#include "hypotop/engine.h"
+#include "hypotop/fsutil.h"
 #include "hypotop/llm.h"
 #include "hypotop/ops.h"
 #include "hypotop/util.h"
@@ -28,7 +30,8 @@ static const struct command {
 	 "        [--max-iterations N] [--patience N] [--max-concurrency N] [--job-timeout S]\n"
 	 "        [--llm anthropic|openai|command|offline] [--notes TEXT] [--config FILE]",
 	 "create a workdir for a training project"},
-	{"run", cmd_run, "--headless WORKDIR", "run the engine without the UI, logging to stderr"},
+	{"run", cmd_run, "[--headless] WORKDIR",
+	 "run the engine: with the terminal UI, or with --headless none, logging to stderr"},
 	{"status", cmd_status, "WORKDIR [--json]", "counts, best metric, queue and running jobs"},
 	{"add", cmd_queue, NULL, NULL},
 	{"pause", cmd_queue, NULL, NULL},
@@ -36,9 +39,10 @@ static const struct command {
 	{"cancel", cmd_queue, NULL, NULL},
 	{"prio", cmd_queue, NULL, NULL},
 	{"retry", cmd_queue, NULL, NULL},
-	{"demo", cmd_demo, "[DIR]",
+	{"demo", cmd_demo, "[--headless] [DIR]",
 	 "the quickstart example on this machine: no network, no API key"},
 	{"config-keys", cmd_config_keys, "[--man]", "every config.json key with its meaning"},
+	{"keys", cmd_keys, "[--man]", "the terminal UI's keys and the roles a theme colours"},
 };
 
 void cmd_usage(const char *name, int to_stderr)
@@ -73,7 +77,8 @@ int cmd_fail(int status, const char *fmt, ...)
 static void help(void)
 {
 	printf("hypotop — a terminal supervisor for autonomous ML experimentation\n\n"
-	       "usage: hypotop COMMAND [ARGS]\n\n");
+	       "usage: hypotop WORKDIR          the engine on a workdir, in the terminal UI\n"
+	       "       hypotop COMMAND [ARGS]\n\n");
 	for (size_t i = 0; i < ARRAY_LEN(commands); i++) {
 		const struct command *c = &commands[i];
 		int k = op_parse_name(c->name);
@@ -119,6 +124,19 @@ int main(int argc, char **argv)
 		llm_global_cleanup();
 		return rc;
 	}
-	return cmd_fail(EXIT_USAGE, "'%s' is not a command; 'hypotop --help' lists them",
+	if (fs_is_dir(argv[1])) {
+		/* hypotop WORKDIR: the engine with its terminal UI. */
+		if (argc > 2)
+			return cmd_fail(EXIT_USAGE, "usage: hypotop WORKDIR (nothing after it); "
+						    "'hypotop --help' lists the commands");
+		struct engine_opts o = {.workdir = argv[1], .headless = false};
+		vcs_init();
+		int rc = engine_main(&o);
+		vcs_shutdown();
+		llm_global_cleanup();
+		return rc;
+	}
+	return cmd_fail(EXIT_USAGE,
+			"'%s' is not a command, nor a workdir; 'hypotop --help' lists them",
 			argv[1]);
 }

@@ -38,6 +38,7 @@ def forward(x):
 def mse(pairs):
     return sum((forward(x)[1] - y) ** 2 for x, y in pairs) / len(pairs)
 
+print("total_steps=%d" % steps, flush=True)
 for step in range(1, steps + 1):
     batch = [train[rng.randrange(len(train))] for _ in range(batch_size)]
     gw1 = [0.0] * hidden

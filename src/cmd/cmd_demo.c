@@ -2,9 +2,10 @@
  * cmd_demo.c — `hypotop demo [--headless] [DIR]`: the quickstart on this
  * machine, no network, no key. The example (built into the binary) is
  * unpacked into a fresh git repository, a workdir is made beside it, and
- * the engine runs the loop there.
+ * the engine runs the loop there, in the terminal UI unless --headless.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,16 +50,22 @@ int cmd_demo(int argc, char **argv)
 	char *made = NULL;
 	struct err e = {{0}};
 	int status = EXIT_RUNTIME;
+	bool headless = false;
 
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--headless"))
-			continue; /* the engine runs headless until the terminal UI exists */
+		if (!strcmp(argv[i], "--headless")) {
+			headless = true;
+			continue;
+		}
 		if (argv[i][0] == '-' || dir) {
 			cmd_usage("demo", 1);
 			return EXIT_USAGE;
 		}
 		dir = argv[i];
 	}
+	if (!headless && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)))
+		return cmd_fail(EXIT_USAGE, "demo: the terminal UI needs a terminal on stdin and "
+					    "stdout; without one, run: hypotop demo --headless");
 	if (!dir) {
 		const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 		made = xasprintf("%s/hypotop-demo.XXXXXX", tmp);
@@ -90,7 +97,7 @@ int cmd_demo(int argc, char **argv)
 	}
 	fprintf(stderr, "hypotop: demo: the project is %s (a git repository), the workdir %s\n",
 		src, wd);
-	struct engine_opts o = {.workdir = wd, .headless = true};
+	struct engine_opts o = {.workdir = wd, .headless = headless};
 	status = engine_main(&o);
 	fprintf(stderr,
 		"\nhypotop: demo: see 'hypotop status %s', %s/summary.md and "

@@ -1,4 +1,7 @@
-/* cmd_run.c — `hypotop run --headless WORKDIR`: the engine without the UI. */
+/*
+ * cmd_run.c — `hypotop run [--headless] WORKDIR`: the engine, with the
+ * terminal UI (as `hypotop WORKDIR`) or, headless, logging to stderr.
+ */
 #include <stdio.h>
 #include <string.h>
 
@@ -18,10 +21,7 @@ int cmd_run(int argc, char **argv)
 		} else
 			o.workdir = argv[i];
 	}
-	if (!o.workdir || !o.headless) {
-		if (o.workdir)
-			cmd_fail(EXIT_USAGE, "run: give --headless (no terminal UI in this "
-					     "version)");
+	if (!o.workdir) {
 		cmd_usage("run", 1);
 		return EXIT_USAGE;
 	}

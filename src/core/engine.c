@@ -19,6 +19,7 @@
 #include "hypotop/fsutil.h"
 #include "hypotop/ops.h"
 #include "hypotop/sched.h"
+#include "hypotop/ui.h"
 #include "hypotop/workdir.h"
 
 struct client {
@@ -38,9 +39,16 @@ struct engine {
 	bool headless;
 	int exit_status;
 	FILE *log; /* logs/hypotop.log */
+	struct ui *ui;    /* the terminal UI, unless headless */
+	struct buf early; /* lines said before the UI was open */
+	bool said_done;
+	char fatal[1024]; /* an error that stopped the loop, printed once the UI is closed */
 };
 
-/* One line for the person: stderr when headless, and logs/hypotop.log. */
+/*
+ * One line for the person: the UI's status bar (or stderr when headless),
+ * and logs/hypotop.log.
+ */
 static void log_line(void *ctx, const char *msg)
 {
 	struct engine *en = ctx;
@@ -48,8 +56,13 @@ static void log_line(void *ctx, const char *msg)
 
 	buf_init(&b);
 	buf_add_safe(&b, msg);
-	if (en->headless)
+	if (en->ui) {
+		ui_note(en->ui, b.data);
+	} else if (en->headless) {
 		fprintf(stderr, "hypotop: %s\n", b.data);
+	} else {
+		buf_printf(&en->early, "hypotop: %s\n", b.data);
+	}
 	if (en->log) {
 		char stamp[32];
 		time_t now = time(NULL);
@@ -103,6 +116,32 @@ static void answer(struct client *c, bool ok, const char *node, const char *stat
 	c->answered = true;
 }
 
+/* A stop for good: the message is printed once the terminal is the person's again. */
+static void fatal(struct engine *en, const char *msg)
+{
+	if (!en->fatal[0])
+		snprintf(en->fatal, sizeof en->fatal, "%s", msg);
+	en->exit_status = EXIT_RUNTIME;
+	loop_stop(en->loop);
+}
+
+/*
+ * A person's queue operation, from the control socket or the UI: checked
+ * and recorded (durable at the round's commit), then acted on.
+ */
+static int engine_apply(struct engine *en, const struct op *op, uint32_t *id, struct err *e)
+{
+	char nid[NODE_ID_LEN];
+
+	if (op_apply(&en->wd, op, true, id, e) < 0)
+		return -1;
+	sched_node_changed(&en->sched, *id);
+	node_id_format(*id, nid);
+	say(en, "%s %s: %s is %s", op_info(op->kind)->name, op->node, nid,
+	    status_name(en->wd.tree.nodes[*id].status));
+	return 0;
+}
+
 static void handle_request(struct engine *en, struct client *c, const char *line, size_t len)
 {
 	struct err e = {{0}};
@@ -116,17 +155,58 @@ static void handle_request(struct engine *en, struct client *c, const char *line
 		return;
 	}
 	cJSON_Delete(j);
-	if (op_apply(&en->wd, &op, true, &id, &e) < 0) {
+	if (engine_apply(en, &op, &id, &e) < 0) {
 		answer(c, false, NULL, NULL, e.msg);
 	} else {
-		sched_node_changed(&en->sched, id);
 		char nid[NODE_ID_LEN];
 		node_id_format(id, nid);
 		answer(c, true, nid, status_name(en->wd.tree.nodes[id].status), NULL);
-		say(en, "%s %s: %s is %s", op_info(op.kind)->name, op.node, nid,
-		    status_name(en->wd.tree.nodes[id].status));
 	}
 	op_free(&op);
+}
+
+/* ---- the UI's host callbacks ---- */
+
+static int ui_apply(void *ctx, const struct op *op, uint32_t *node, struct err *e)
+{
+	return engine_apply(ctx, op, node, e);
+}
+
+static void ui_set_paused(void *ctx, bool paused)
+{
+	struct engine *en = ctx;
+	struct err e = {{0}};
+
+	if (en->sched.paused == paused)
+		return;
+	en->sched.paused = paused;
+	if (workdir_set_engine_state(&en->wd, paused ? "paused" : "running", &e) < 0)
+		say(en, "warning: %s", e.msg);
+	say(en, paused ? "engine paused: nothing new is launched or planned; running jobs go on"
+		       : "engine resumed");
+}
+
+static void ui_quit(void *ctx)
+{
+	struct engine *en = ctx;
+
+	say(en, "quit: the engine stops; running jobs keep running");
+	loop_stop(en->loop);
+}
+
+static void on_tty(struct loop *l, int fd, short revents, void *ctx)
+{
+	struct engine *en = ctx;
+
+	if (revents & (POLLHUP | POLLERR | POLLNVAL)) {
+		/* The terminal went away: stop as for SIGHUP; jobs go on. */
+		loop_unwatch(l, fd);
+		say(en, "the terminal closed: stopping; running jobs keep running");
+		en->sched.stopping = true;
+		loop_stop(l);
+		return;
+	}
+	ui_input(en->ui);
 }
 
 static void on_client(struct loop *l, int fd, short revents, void *ctx)
@@ -184,9 +264,16 @@ static void on_signal(struct loop *l, int fd, short revents, void *ctx)
 
 	(void)revents;
 	while (read(fd, &si, sizeof si) == (ssize_t)sizeof si) {
-		if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM) {
+		if (si.ssi_signo == SIGWINCH) {
+			if (en->ui)
+				ui_resize(en->ui);
+			continue;
+		}
+		if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM || si.ssi_signo == SIGHUP) {
 			say(en, "%s: stopping; running jobs keep running",
-			    si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+			    si.ssi_signo == SIGINT    ? "SIGINT"
+			    : si.ssi_signo == SIGTERM ? "SIGTERM"
+						      : "SIGHUP");
 			en->sched.stopping = true;
 			loop_stop(l);
 		}
@@ -205,9 +292,7 @@ static void after_round(struct loop *l, void *ctx)
 	if (en->sched_ready)
 		sched_step(&en->sched);
 	if (workdir_commit(&en->wd, &e) < 0) {
-		fprintf(stderr, "hypotop: %s\n", e.msg);
-		en->exit_status = EXIT_RUNTIME;
-		loop_stop(l);
+		fatal(en, e.msg);
 		return;
 	}
 	for (struct client *c = en->clients, *next; c; c = next) {
@@ -217,10 +302,15 @@ static void after_round(struct loop *l, void *ctx)
 		(void)!send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		client_close(en, c);
 	}
-	if (en->headless && en->sched.done) {
+	if (en->sched.done && !en->said_done) {
 		say(en, "done: %s", en->sched.stop_reason);
-		loop_stop(l);
+		/* A headless engine exits; the UI stays open until the person quits. */
+		if (!en->ui)
+			loop_stop(l);
 	}
+	en->said_done = en->sched.done;
+	if (en->ui)
+		ui_draw(en->ui);
 }
 
 static void on_wake(struct loop *l, void *ctx)
@@ -240,6 +330,13 @@ int engine_main(const struct engine_opts *o)
 	memset(&en, 0, sizeof en);
 	en.headless = o->headless;
 	en.sig_fd = en.ctl_fd = -1;
+	buf_init(&en.early);
+	if (!o->headless && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+		fprintf(stderr, "hypotop: the terminal UI needs a terminal on stdin and stdout; "
+				"without one, run: hypotop run --headless %s\n",
+			o->workdir);
+		return EXIT_USAGE;
+	}
 	int rc = workdir_open(&en.wd, o->workdir, WD_WRITE, "engine", &e);
 	if (rc != WD_OK) {
 		fprintf(stderr, "hypotop: %s\n", e.msg);
@@ -254,6 +351,11 @@ int engine_main(const struct engine_opts *o)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	if (!o->headless) {
+		/* A terminal that closes stops the engine cleanly, as SIGTERM would. */
+		sigaddset(&mask, SIGWINCH);
+		sigaddset(&mask, SIGHUP);
+	}
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	en.sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	en.loop = loop_new();
@@ -274,6 +376,23 @@ int engine_main(const struct engine_opts *o)
 		en.exit_status = EXIT_RUNTIME;
 		goto out;
 	}
+	if (!o->headless) {
+		struct ui_host host = {&en.wd,	  &en.sched, ui_apply, ui_set_paused,
+				       ui_quit, &en};
+		en.ui = ui_open(&host, stdin, stdout, &e);
+		if (!en.ui) {
+			fprintf(stderr, "hypotop: %s\n", e.msg);
+			en.exit_status = EXIT_RUNTIME;
+			goto out;
+		}
+		/* What was said before the screen was there. */
+		for (char *p = en.early.data, *nl; p && (nl = strchr(p, '\n')); p = nl + 1) {
+			*nl = '\0';
+			ui_note(en.ui, p + strlen("hypotop: "));
+		}
+		buf_reset(&en.early);
+		loop_watch(en.loop, ui_fd(en.ui), POLLIN, on_tty, &en);
+	}
 	if (en.wd.torn_line)
 		say(&en, "engine/journal.jsonl:%d: ignored a torn last line (%zu bytes) left by an "
 			 "interrupted write",
@@ -287,17 +406,28 @@ int engine_main(const struct engine_opts *o)
 	after_round(en.loop, &en);
 	/* Listening last: a socket that answers means an engine fully started. */
 	en.ctl_fd = ctl_listen(en.wd.path, &e);
-	if (en.ctl_fd < 0) {
-		fprintf(stderr, "hypotop: %s\n", e.msg);
-		en.exit_status = EXIT_RUNTIME;
-		loop_stop(en.loop);
-	} else {
+	if (en.ctl_fd < 0)
+		fatal(&en, e.msg);
+	else
 		loop_watch(en.loop, en.ctl_fd, POLLIN, on_accept, &en);
+	if ((en.ui || !en.sched.done) && !en.fatal[0] && loop_run(en.loop) < 0) {
+		char msg[128];
+		snprintf(msg, sizeof msg, "poll: %s", strerror(errno));
+		fatal(&en, msg);
 	}
-	if (en.ctl_fd >= 0 && !en.sched.done && loop_run(en.loop) < 0) {
-		fprintf(stderr, "hypotop: poll: %s\n", strerror(errno));
-		en.exit_status = EXIT_RUNTIME;
+	size_t jobs = 0;
+	for (size_t i = 0; i < en.sched.nslots; i++)
+		jobs += en.sched.slots[i].used && en.sched.slots[i].have_job;
+	if (en.ui) {
+		ui_close(en.ui);
+		en.ui = NULL;
+		if (jobs)
+			fprintf(stderr,
+				"hypotop: %zu job%s keep%s running; 'hypotop %s' re-attaches to them\n",
+				jobs, jobs == 1 ? "" : "s", jobs == 1 ? "s" : "", en.wd.path);
 	}
+	if (en.fatal[0])
+		fprintf(stderr, "hypotop: %s\n", en.fatal);
 	ctl_unlink(en.wd.path);
 	en.sched.stopping = true;
 	sched_free(&en.sched); /* waits for the git task in progress */
@@ -309,6 +439,10 @@ int engine_main(const struct engine_opts *o)
 		en.exit_status = EXIT_RUNTIME;
 	}
 out:
+	ui_close(en.ui);
+	if (en.early.len)
+		fputs(en.early.data, stderr); /* said before a failure kept the UI closed */
+	buf_free(&en.early);
 	if (en.sched_ready)
 		sched_free(&en.sched);
 	if (en.log)

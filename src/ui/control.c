@@ -1,0 +1,184 @@
+/*
+ * control.c — what a person asks of the engine from the UI: reorder, pause,
+ * resume, cancel, retry and add nodes, pause the engine, quit.
+ *
+ * Every change goes through the host's callbacks as a queue operation
+ * (ops.h), the path the control socket takes, so it is checked, journalled
+ * and acted on exactly as `hypotop pause` and friends are; the UI itself
+ * never writes the model.
+ */
+#include "hypotop/ui_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static unsigned apply(struct ui *ui, struct op *op, uint32_t *result)
+{
+	struct err e = {{0}};
+	uint32_t id = NODE_NONE;
+	int rc = -1;
+
+	if (ui->host.apply)
+		rc = ui->host.apply(ui->host.ctx, op, &id, &e);
+	else
+		err_set(&e, "no engine to act on it");
+	op_free(op);
+	if (rc < 0) {
+		ui_say(ui, true, "%s", e.msg);
+		return DIRTY_STATUS;
+	}
+	if (result)
+		*result = id;
+	ui->tv.stale = true;
+	return DIRTY_ALL;
+}
+
+static void op_on(struct op *op, enum op_kind kind, uint32_t node)
+{
+	memset(op, 0, sizeof *op);
+	op->kind = kind;
+	node_id_format(node, op->node);
+}
+
+static bool allowed(struct ui *ui, enum op_kind kind, const struct node *n)
+{
+	char nid[NODE_ID_LEN];
+
+	if (op_info(kind)->statuses & (1u << n->status))
+		return true;
+	node_id_format(n->id, nid);
+	ui_say(ui, true, "%s is %s: %s does not apply to it", nid,
+	       status_name((enum node_status)n->status), op_info(kind)->name);
+	return false;
+}
+
+/* + and -: one less than the node before it, or one more than the node after it. */
+static unsigned move_node(struct ui *ui, struct node *n, int dir)
+{
+	struct tree *t = &ui->host.wd->tree;
+	uint32_t *ids;
+	size_t nq = tree_queue_order(ui, &ids), i;
+	char nid[NODE_ID_LEN];
+	struct op op;
+
+	node_id_format(n->id, nid);
+	for (i = 0; i < nq && ids[i] != n->id; i++)
+		;
+	if (i == nq) {
+		free(ids);
+		ui_say(ui, true, "%s is %s, not in the queue: only queued or held nodes move", nid,
+		       status_name((enum node_status)n->status));
+		return DIRTY_STATUS;
+	}
+	if ((dir < 0 && i == 0) || (dir > 0 && i + 1 == nq)) {
+		free(ids);
+		ui_say(ui, false, "%s runs %s already", nid, dir < 0 ? "first" : "last");
+		return DIRTY_STATUS;
+	}
+	const struct node *other = &t->nodes[ids[dir < 0 ? i - 1 : i + 1]];
+	long prio = (long)other->priority + dir;
+	free(ids);
+	op_on(&op, OP_PRIO, n->id);
+	op.priority = prio;
+	op.has_priority = true;
+	return apply(ui, &op, NULL);
+}
+
+unsigned control_act(struct ui *ui, enum ui_action a)
+{
+	struct node *n = ui->host.wd ? tree_selected(ui) : NULL;
+	char nid[NODE_ID_LEN], label[192];
+	struct op op;
+
+	if (a == ACT_QUIT)
+		return prompt_open(ui, PR_QUIT, NODE_NONE,
+				   "quit hypotop? running jobs keep running, and the next start "
+				   "re-attaches them (y/n) ",
+				   NULL);
+	if (a == ACT_PAUSE_ENGINE) {
+		if (!ui->host.set_paused || !ui->host.sched)
+			return 0;
+		ui->host.set_paused(ui->host.ctx, !ui->host.sched->paused);
+		return DIRTY_STATUS;
+	}
+	if (!n) {
+		ui_say(ui, false, "no node selected");
+		return DIRTY_STATUS;
+	}
+	node_id_format(n->id, nid);
+	switch (a) {
+	case ACT_EARLIER:
+		return move_node(ui, n, -1);
+	case ACT_LATER:
+		return move_node(ui, n, 1);
+	case ACT_PAUSE: {
+		enum op_kind k = n->status == ST_PAUSED ? OP_RESUME : OP_PAUSE;
+		if (!allowed(ui, k, n))
+			return DIRTY_STATUS;
+		op_on(&op, k, n->id);
+		return apply(ui, &op, NULL);
+	}
+	case ACT_CANCEL: {
+		if (!allowed(ui, OP_CANCEL, n))
+			return DIRTY_STATUS;
+		char *name = draw_cut(ui, n->name ? n->name : "", 32);
+		snprintf(label, sizeof label, "cancel %s %s (%s)? (y/n) ", nid, name,
+			 status_name((enum node_status)n->status));
+		free(name);
+		return prompt_open(ui, PR_CANCEL, n->id, label, NULL);
+	}
+	case ACT_RETRY: {
+		uint32_t made = NODE_NONE;
+		if (!allowed(ui, OP_RETRY, n))
+			return DIRTY_STATUS;
+		op_on(&op, OP_RETRY, n->id);
+		unsigned d = apply(ui, &op, &made);
+		if (made != NODE_NONE)
+			d |= tree_select(ui, made);
+		return d;
+	}
+	case ACT_ADD:
+		if (!allowed(ui, OP_ADD, n))
+			return DIRTY_STATUS;
+		snprintf(label, sizeof label, "hypothesis under %s (Enter adds, Esc aborts): ", nid);
+		return prompt_open(ui, PR_ADD, n->id, label, NULL);
+	default:
+		return 0;
+	}
+}
+
+unsigned control_answer(struct ui *ui, enum prompt_kind kind, uint32_t node, const char *text)
+{
+	struct op op;
+	uint32_t made = NODE_NONE;
+
+	switch (kind) {
+	case PR_QUIT:
+		if (ui->host.quit)
+			ui->host.quit(ui->host.ctx);
+		return 0;
+	case PR_CANCEL:
+		op_on(&op, OP_CANCEL, node);
+		return apply(ui, &op, NULL);
+	case PR_ADD: {
+		while (*text == ' ')
+			text++;
+		if (!*text) {
+			ui_say(ui, false, "nothing added: the hypothesis was empty");
+			return DIRTY_STATUS;
+		}
+		op_on(&op, OP_ADD, node);
+		op.hypothesis = xstrdup(text);
+		unsigned d = apply(ui, &op, &made);
+		if (made != NODE_NONE)
+			d |= tree_select(ui, made);
+		return d;
+	}
+	case PR_FILTER:
+	case PR_SEARCH:
+	case PR_NONE:
+		break;
+	}
+	return 0;
+}

@@ -1,0 +1,300 @@
+"""The terminal UI end to end: the real binary in a real terminal (tmux on a
+private socket), keys sent as a person types them, the screen read back with
+capture-pane and the effect checked on disk (status --json). Every wait polls
+for the expected state with a deadline; nothing sleeps to synchronise.
+Needs tmux ('make deps' installs it)."""
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import lib  # noqa: E402
+from lib import check, hypotop  # noqa: E402
+
+# A run that reports progress, tries to take over the terminal through its
+# log, then waits for the test to let it finish.
+TRAIN = r'''import os, sys, time
+go = sys.argv[1]
+print("total_steps=100", flush=True)
+print("step=1 loss=1.0", flush=True)
+sys.stdout.write("\x1b]0;PWNED\x07evil title\n\x1b[2J\x1b[31mred\x1b[0m after clear\n")
+sys.stdout.flush()
+while not os.path.exists(go):
+    time.sleep(0.05)
+print("step=100 loss=0.5", flush=True)
+print("val_loss=0.5", flush=True)
+'''
+
+
+class Tmux:
+    """One tmux server on a private socket, one session "t" running cmd."""
+
+    def __init__(self, d, cmd, x=120, y=40):
+        self.sock = os.path.join(d, "tmux.sock")
+        self.env = dict(os.environ, LANG="C.UTF-8", LC_ALL="C.UTF-8", HOME=d,
+                        XDG_CONFIG_HOME=os.path.join(d, "config"))
+        self.env.pop("NO_COLOR", None)
+        self.env.pop("HYPOTOP_THEME", None)
+        self.env.pop("TMUX", None)
+        self.tmux("new-session", "-d", "-s", "t", "-x", str(x), "-y", str(y), cmd)
+
+    def tmux(self, *args, check_rc=True):
+        return lib.sh("tmux", "-f", "/dev/null", "-S", self.sock, *args, env=self.env,
+                      check_rc=check_rc)
+
+    def screen(self):
+        r = self.tmux("capture-pane", "-p", "-t", "t", check_rc=False)
+        return r.stdout if r.returncode == 0 else ""
+
+    def keys(self, *keys):
+        self.tmux("send-keys", "-t", "t", *keys)
+
+    def wait_screen(self, pred, what, timeout=20):
+        return lib.wait_for(lambda: pred(self.screen()), what + "; the screen:\n" + self.screen(),
+                            timeout=timeout)
+
+    def title(self):
+        return self.tmux("display-message", "-p", "-t", "t", "#{pane_title}").stdout.strip()
+
+    def close(self):
+        self.tmux("kill-server", check_rc=False)
+
+
+def need_tmux():
+    check(shutil.which("tmux"), "tmux is not installed: 'make deps' installs it")
+
+
+def workdir(d):
+    src = lib.make_repo(d, files={"train.py": TRAIN, "hparams.json": '{"lr": 0.01}\n'})
+    wd = os.path.join(d, "wd")
+    go = os.path.join(d, "go")
+    rc, out, err = hypotop("init", wd, "--source-dir", src, "--launch",
+                           "python3 train.py " + shlex.quote(go), "--metric", "val_loss",
+                           "--max-concurrency", "1")
+    check(rc == 0, "init: %s" % err)
+    for h in ("first idea", "second idea", "third idea"):
+        rc, out, err = hypotop("add", wd, "n0000", h)
+        check(rc == 0, "add: %s" % err)
+    return wd, go
+
+
+def ui_command(d, wd, n):
+    """hypotop WORKDIR in the pane; its exit status lands in exit-N."""
+    ex = os.path.join(d, "exit-%d" % n)
+    return "%s %s 2>%s; echo $? > %s" % (shlex.quote(lib.BIN), shlex.quote(wd),
+                                         shlex.quote(ex + ".err"), shlex.quote(ex)), ex
+
+
+def node(st, nid):
+    for q in st["queue"]:
+        if q["id"] == nid:
+            return q
+    return None
+
+
+def queue_ids(wd):
+    return [q["id"] for q in lib.status_json(wd)["queue"]]
+
+
+def tree_status(wd, nid):
+    with open(os.path.join(wd, "engine", "tree.json")) as f:
+        for n in json.load(f)["nodes"]:
+            if n["id"] == nid:
+                return n["status"]
+    return None
+
+
+@lib.test
+def steer_the_queue_from_the_ui_quit_and_reopen():
+    need_tmux()
+    d = lib.tmpdir()
+    wd, go = workdir(d)
+    cmd, ex = ui_command(d, wd, 1)
+    t = Tmux(d, cmd)
+    try:
+        t.wait_screen(lambda s: "n0003" in s and "third-idea" in s, "the tree")
+        lib.wait_for(lambda: any(r["id"] == "n0000" for r in lib.status_json(wd)["running"]),
+                     "the baseline running")
+        check(queue_ids(wd) == ["n0001", "n0002", "n0003"], "queue %s" % queue_ids(wd))
+
+        # + on the last queued node: one less than the node before it.
+        t.keys("G")
+        t.wait_screen(lambda s: "Log n0003" in s, "n0003 selected")
+        t.keys("+")
+        lib.wait_for(lambda: queue_ids(wd) == ["n0003", "n0001", "n0002"],
+                     "n0003 first after +")
+        check(node(lib.status_json(wd), "n0003")["priority"] == -1, "priority after +")
+        # - : one more than the node after it.
+        t.keys("-")
+        lib.wait_for(lambda: queue_ids(wd) == ["n0001", "n0002", "n0003"],
+                     "n0003 last after -")
+        check(node(lib.status_json(wd), "n0003")["priority"] == 1, "priority after -")
+
+        # p holds a queued node.
+        t.keys("p")
+        lib.wait_for(lambda: node(lib.status_json(wd), "n0003")["status"] == "paused",
+                     "n0003 paused")
+        t.wait_screen(lambda s: "p resume" in s, "the hint offers resume")
+
+        # c asks, y cancels.
+        t.keys("k")
+        t.wait_screen(lambda s: "Log n0002" in s, "n0002 selected")
+        t.keys("c")
+        t.wait_screen(lambda s: "cancel n0002" in s and "(y/n)" in s, "the question")
+        t.keys("y")
+        lib.wait_for(lambda: node(lib.status_json(wd), "n0002") is None, "n0002 cancelled")
+
+        # The runs go on; the held node is not launched.
+        with open(go, "w"):
+            pass
+        lib.wait_for(lambda: lib.status_json(wd)["counts"]["completed"] == 2,
+                     "the baseline and n0001 completed", timeout=60)
+        st = lib.status_json(wd)
+        check(st["counts"]["paused"] == 1 and node(st, "n0003")["status"] == "paused",
+              "n0003 not held: %s" % st["queue"])
+        check(not os.path.exists(os.path.join(wd, "runs", "n0003")), "n0003 was launched")
+        check(not st["running"], "still running: %s" % st["running"])
+
+        # The log's escapes neither retitle the terminal nor clear the screen.
+        t.keys("g")
+        t.wait_screen(lambda s: "evil title" in s and "red after clear" in s, "n0000's log")
+        s = t.screen()
+        check("PWNED" not in s and "PWNED" not in t.title(), "the log set the title")
+        check("Hypotheses" in s and "n0003" in s, "the screen was cleared:\n" + s)
+
+        # Resize to 80x24 and back.
+        t.tmux("resize-window", "-t", "t", "-x", "80", "-y", "24")
+        t.wait_screen(lambda s: len(s.rstrip("\n").splitlines()) == 24 and "Hypotheses" in s
+                      and "failed 0" not in s and " q quit" in s, "the 80x24 layout")
+        check(all(len(ln) <= 80 for ln in t.screen().splitlines()), "lines wider than 80")
+        t.tmux("resize-window", "-t", "t", "-x", "120", "-y", "40")
+        t.wait_screen(lambda s: len(s.rstrip("\n").splitlines()) >= 39 and "failed 0" in s,
+                      "the 120x40 layout")
+
+        # q asks; y quits; the engine checkpoints as interrupted.
+        t.keys("q")
+        t.wait_screen(lambda s: "quit hypotop?" in s, "the quit question")
+        t.keys("y")
+        lib.wait_for(lambda: os.path.exists(ex), "hypotop to exit")
+        with open(ex) as f:
+            check(f.read().strip() == "0", "exit status")
+        st = lib.status_json(wd)
+        check(not st["engine"]["running"] and st["engine"]["state"] == "interrupted",
+              "engine after quit: %s" % st["engine"])
+    finally:
+        t.close()
+
+    # Reopen: the state is as it was left; resume the held node and let it run.
+    cmd, ex = ui_command(d, wd, 2)
+    t = Tmux(d, cmd, x=80, y=24)
+    try:
+        t.wait_screen(lambda s: "n0003" in s and "third-idea" in s, "the tree again")
+        t.keys("G")
+        t.wait_screen(lambda s: "Log n0003" in s and "p resume" in s, "n0003 held")
+        t.keys("p")
+        lib.wait_for(lambda: tree_status(wd, "n0003") == "completed" or
+                     lib.status_json(wd)["counts"]["completed"] == 3,
+                     "n0003 ran after resume", timeout=60)
+        t.wait_screen(lambda s: "DONE" in s, "the engine done, the UI still open")
+        t.keys("q")
+        t.wait_screen(lambda s: "quit hypotop?" in s, "the quit question")
+        t.keys("y")
+        lib.wait_for(lambda: os.path.exists(ex), "hypotop to exit")
+        check(lib.status_json(wd)["engine"]["state"] == "stopped", "state after done")
+    finally:
+        t.close()
+
+
+@lib.test
+def engine_pause_from_the_ui():
+    need_tmux()
+    d = lib.tmpdir()
+    wd, go = workdir(d)
+    cmd, ex = ui_command(d, wd, 1)
+    t = Tmux(d, cmd, x=100, y=30)
+    try:
+        t.wait_screen(lambda s: "RUNNING" in s, "the engine running")
+        t.keys("P")
+        t.wait_screen(lambda s: "PAUSED" in s, "the engine paused")
+        with open(os.path.join(wd, "engine", "engine_state.json")) as f:
+            check(json.load(f)["state"] == "paused", "engine_state.json not paused")
+        # Paused: the baseline finishes, nothing new starts.
+        with open(go, "w"):
+            pass
+        lib.wait_for(lambda: lib.status_json(wd)["counts"]["completed"] == 1,
+                     "the baseline completed", timeout=60)
+        st = lib.status_json(wd)
+        check(not st["running"] and len(st["queue"]) == 3, "launched while paused: %s" % st)
+        t.keys("P")
+        t.wait_screen(lambda s: "RUNNING" in s or "DONE" in s, "the engine resumed")
+        lib.wait_for(lambda: lib.status_json(wd)["counts"]["completed"] == 4,
+                     "the queue run after resume", timeout=60)
+        t.keys("q", "y")
+        lib.wait_for(lambda: os.path.exists(ex), "hypotop to exit")
+    finally:
+        t.close()
+
+
+@lib.test
+def closing_the_terminal_stops_the_engine_cleanly():
+    need_tmux()
+    d = lib.tmpdir()
+    wd, go = workdir(d)
+    cmd, ex = ui_command(d, wd, 1)
+    t = Tmux(d, cmd)
+    try:
+        t.wait_screen(lambda s: "RUNNING" in s and "Log n0000" in s, "the UI")
+        lib.wait_for(lambda: lib.status_json(wd)["running"], "the baseline running")
+    finally:
+        t.close()  # the terminal goes away under hypotop: SIGHUP
+    # The engine releases its lock, then writes its last checkpoint and state.
+    lib.wait_for(lambda: lib.status_json(wd)["engine"]["state"] == "interrupted" and
+                 not lib.status_json(wd)["engine"]["running"],
+                 "the engine to stop as interrupted", timeout=20)
+    # The job was left running, and the next start re-attaches to it.
+    with open(go, "w"):
+        pass
+    rc, out, err = hypotop("run", "--headless", wd)
+    check(rc == 0 and "re-attached" in err, "%d %s" % (rc, err[-800:]))
+    check(lib.status_json(wd)["counts"]["completed"] == 4, "not all ran")
+
+
+@lib.test
+def without_a_terminal_the_ui_says_so():
+    d = lib.tmpdir()
+    wd, go = workdir(d)
+    r = subprocess.run([lib.BIN, wd], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       timeout=30)
+    check(r.returncode == 2 and "needs a terminal" in r.stderr and "run --headless" in r.stderr,
+          "%d %s" % (r.returncode, r.stderr))
+    r = subprocess.run([lib.BIN, "demo", os.path.join(d, "demo")], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=30)
+    check(r.returncode == 2 and "demo --headless" in r.stderr, "%d %s" % (r.returncode, r.stderr))
+    check(not os.path.exists(os.path.join(d, "demo")), "demo made its folder anyway")
+    check(not lib.status_json(wd)["engine"]["running"], "an engine was left running")
+
+
+@lib.test
+def demo_opens_the_ui():
+    need_tmux()
+    d = lib.tmpdir()
+    ex = os.path.join(d, "exit")
+    cmd = "%s demo %s 2>/dev/null; echo $? > %s" % (
+        shlex.quote(lib.BIN), shlex.quote(os.path.join(d, "demo")), shlex.quote(ex))
+    t = Tmux(d, cmd)
+    try:
+        t.wait_screen(lambda s: "DONE" in s and "max_iterations" in s, "the demo done",
+                      timeout=180)
+        t.keys("q", "y")
+        lib.wait_for(lambda: os.path.exists(ex), "hypotop to exit")
+        with open(ex) as f:
+            check(f.read().strip() == "0", "exit status")
+    finally:
+        t.close()
+
+
+lib.finish()

@@ -1,0 +1,672 @@
+/*
+ * Screen tests: the terminal UI drawn into an in-memory screen (newterm on
+ * a pipe for keys and a file for output, no terminal), keys fed in through
+ * the pipe, the screen dumped as text plus a role (colour) line per row and
+ * compared with tests/golden/<name>.txt. `make golden` rewrites the golden
+ * files (HYPOTOP_GOLDEN=update); review their diff before committing.
+ *
+ * Everything shown is fixed: the workdir, the run's log and metrics, the
+ * clock, the terminal type (xterm: 8 colours) and size.
+ */
+#include "t.h"
+
+#include <fcntl.h>
+#include <locale.h>
+#include <unistd.h>
+
+#include "hypotop/fsutil.h"
+#include "hypotop/ops.h"
+#include "hypotop/ui_int.h"
+#include "hypotop/workdir.h"
+
+#define T0 1700000000000LL
+
+static int64_t fixed_now(void)
+{
+	return T0 + 95 * 1000;
+}
+
+struct fx {
+	char *base, *wd_path, *out_path;
+	struct workdir wd;
+	struct sched sched;
+	int keys;
+	FILE *in, *out;
+	struct ui *ui;
+	int applied;
+	enum op_kind last_op;
+	int paused_calls, quit_calls;
+};
+
+static int fx_apply(void *ctx, const struct op *op, uint32_t *node, struct err *e)
+{
+	struct fx *f = ctx;
+
+	f->applied++;
+	f->last_op = op->kind;
+	return op_apply(&f->wd, op, true, node, e);
+}
+
+static void fx_set_paused(void *ctx, bool paused)
+{
+	struct fx *f = ctx;
+
+	f->paused_calls++;
+	f->sched.paused = paused;
+}
+
+static void fx_quit(void *ctx)
+{
+	struct fx *f = ctx;
+
+	f->quit_calls++;
+}
+
+static void write_file(struct fx *f, const char *rel, const char *text)
+{
+	struct err e = {{0}};
+	char *path = path_join(f->wd_path, rel);
+	char *dir = xstrdup(path);
+	*strrchr(dir, '/') = '\0';
+	fs_mkdir_p(dir, 0755, &e);
+	if (fs_write_atomic(path, text, strlen(text), 0644, &e) < 0)
+		printf("# %s\n", e.msg);
+	free(dir);
+	free(path);
+}
+
+static struct node *add(struct fx *f, uint32_t parent, const char *name, enum node_status st)
+{
+	struct node *n = tree_add(&f->wd.tree, parent);
+
+	n->name = xstrdup(name);
+	n->hypothesis = xasprintf("%s should lower val_loss", name);
+	n->status = n->resume_to = (uint8_t)st;
+	n->created = T0;
+	n->improved = -1;
+	return n;
+}
+
+static void metric(struct node *n, double v, int improved)
+{
+	n->has_metric = true;
+	n->metric = v;
+	n->improved = (int8_t)improved;
+}
+
+static const char run_log[] =
+	"[hypotop] launch: python3 train.py\n"
+	"total_steps=1500\n"
+	"step=100 loss=0.65360\n"
+	"step=200 loss=0.54952\n"
+	"\033]0;pwned\007title line\n"
+	"\033[2Jcleared\n"
+	"\033[1;31mred\033[0m text\n"
+	"bell\007here\n"
+	"step=300 loss=0.32886\n"
+	"step=400 loss=0.42026\n"
+	"step=500 loss=0.38953\n"
+	"step=600 loss=0.24441\n";
+
+static void fx_open(struct fx *f, int rows, int cols)
+{
+	struct err e = {{0}};
+	int p[2];
+
+	memset(f, 0, sizeof *f);
+	f->base = t_tmpdir();
+	f->wd_path = path_join(f->base, "wd");
+	cJSON *cfg = cJSON_Parse("{\"source_dir\":\"/src\",\"launch\":\"python3 train.py\","
+				 "\"metric\":\"val_loss\",\"max_iterations\":10,\"patience\":3,"
+				 "\"max_concurrency\":2,\"search_space\":{\"file\":\"hparams.json\","
+				 "\"params\":{\"lr\":{\"log_uniform\":[0.001,0.3]}}}}");
+	config_fill_defaults(cfg);
+	if (workdir_create(f->wd_path, cfg, "0123456789abcdef0123456789abcdef01234567", &e) < 0 ||
+	    workdir_open(&f->wd, f->wd_path, WD_WRITE, "test", &e) != WD_OK) {
+		printf("# workdir: %s\n", e.msg);
+		exit(2);
+	}
+	cJSON_Delete(cfg);
+
+	struct workdir *w = &f->wd;
+	struct node *n0 = tree_get(&w->tree, 0);
+	n0->status = ST_COMPLETED;
+	metric(n0, 0.12571, 1);
+	struct node *n1 = add(f, 0, "wider", ST_COMPLETED);
+	metric(n1, 0.094361, 1);
+	n1->change = xstrdup("{\"kind\":\"params\",\"params\":{\"hidden\":24}}");
+	n1->commit = xstrdup("89abcdef0123456789abcdef0123456789abcdef");
+	struct node *n2 = add(f, 0, "lr-up", ST_FAILED);
+	n2->failure_kind = xstrdup("nan");
+	struct node *n3 = add(f, 1, "hidden-25", ST_RUNNING);
+	n3->started = T0;
+	add(f, 1, "batch-size-8", ST_QUEUED);
+	struct node *n5 = add(f, 1, "dropout-0p1", ST_QUEUED);
+	n5->priority = -1;
+	struct node *n6 = add(f, 0, "deeper-network-with-a-long-name-to-cut", ST_PAUSED);
+	n6->resume_to = ST_QUEUED;
+	add(f, 2, "lr-down", ST_CANCELLED);
+	struct node *n8 = add(f, 1, "weight-decay", ST_ANALYZING);
+	metric(n8, 0.091, -1);
+	struct node *n9 = add(f, 1, "lr-0p02", ST_COMPLETED);
+	metric(n9, 0.1, 0);
+	w->st.best = 1;
+	w->st.iteration = 2;
+	w->st.rounds_without_gain = 1;
+	queue_rebuild(&w->queue);
+
+	write_file(f, "runs/n0003/log", run_log);
+	write_file(f, "runs/n0001/log", "[hypotop] launch: python3 train.py\nval_loss=0.094361\n");
+	write_file(f, "runs/n0001/analysis.md",
+		   "# n0001: wider\n\n## Verdict: improved\n\nval_loss 0.094361 beats the parent "
+		   "(0.12571) by 0.031, well beyond the noise.\n\n- evidence one\n- evidence two\n");
+	write_file(f, "runs/n0001/metrics.json",
+		   "{\"lines\":3,\"step\":1500,\"series\":{\"loss\":{\"count\":4,\"recent\":"
+		   "[[100,0.6],[200,0.5],[300,0.3],[400,0.2]],\"sample\":[[100,0.6],[200,0.5],"
+		   "[300,0.3],[400,0.2]]}}}");
+
+	/* Two run slots; the first runs n0003, fed its log as the scheduler does. */
+	f->sched.wd = w;
+	f->sched.nslots = 2;
+	f->sched.slots = xcalloc(2, sizeof *f->sched.slots);
+	for (int i = 0; i < 2; i++) {
+		f->sched.slots[i].gpu = -1;
+		f->sched.slots[i].log_fd = -1;
+	}
+	struct slot *sl = &f->sched.slots[0];
+	sl->used = true;
+	sl->node = 3;
+	metrics_init(&sl->metrics, NULL, &e);
+	for (const char *p0 = run_log, *nl; (nl = strchr(p0, '\n')); p0 = nl + 1)
+		metrics_feed(&sl->metrics, p0, (size_t)(nl - p0));
+
+	char *cfgdir = path_join(f->base, "config");
+	setenv("XDG_CONFIG_HOME", cfgdir, 1);
+	free(cfgdir);
+	setenv("TERM", "xterm", 1);
+	unsetenv("HYPOTOP_THEME");
+	if (pipe(p) < 0)
+		exit(2);
+	f->keys = p[1];
+	f->in = fdopen(p[0], "r");
+	f->out_path = path_join(f->base, "tty");
+	f->out = fopen(f->out_path, "w");
+	struct ui_host host = {w, &f->sched, fx_apply, fx_set_paused, fx_quit, f};
+	f->ui = ui_open(&host, f->in, f->out, &e);
+	if (!f->ui) {
+		printf("# ui_open: %s\n", e.msg);
+		exit(2);
+	}
+	ui_set_clock(f->ui, fixed_now);
+	ui_resize_to(f->ui, rows, cols);
+	ui_draw(f->ui);
+}
+
+static void fx_close(struct fx *f)
+{
+	ui_close(f->ui);
+	fclose(f->in);
+	fclose(f->out);
+	close(f->keys);
+	for (size_t i = 0; i < f->sched.nslots; i++)
+		if (f->sched.slots[i].used)
+			metrics_free(&f->sched.slots[i].metrics);
+	free(f->sched.slots);
+	workdir_close(&f->wd);
+	fs_remove_tree(f->base);
+	free(f->out_path);
+	free(f->wd_path);
+	free(f->base);
+}
+
+/* Type keys (bytes as a terminal sends them) and let the UI handle and draw them. */
+static void keys(struct fx *f, const char *bytes)
+{
+	(void)!write(f->keys, bytes, strlen(bytes));
+	ui_input(f->ui);
+	ui_draw(f->ui);
+}
+
+static char *screen(struct fx *f)
+{
+	struct buf b;
+
+	buf_init(&b);
+	ui_dump(f->ui, &b);
+	return buf_steal(&b);
+}
+
+/* Compare the screen with tests/golden/<name>.txt, or write it there (make golden). */
+static void golden(struct fx *f, const char *name)
+{
+	const char *dir = getenv("HYPOTOP_GOLDEN_DIR") ? getenv("HYPOTOP_GOLDEN_DIR")
+						       : "tests/golden";
+	char *path = xasprintf("%s/%s.txt", dir, name);
+	char *got = screen(f);
+	struct err e = {{0}};
+	const char *mode = getenv("HYPOTOP_GOLDEN");
+
+	if (mode && !strcmp(mode, "update")) {
+		fs_mkdir_p(dir, 0755, &e);
+		T_CHECK(fs_write_atomic(path, got, strlen(got), 0644, &e) == 0, "%s", e.msg);
+		printf("# wrote %s\n", path);
+	} else {
+		char *want = fs_read(path, NULL, &e);
+		T_CHECK(want, "%s: %s; 'make golden' writes it", path, e.msg);
+		if (want && strcmp(want, got)) {
+			char *actual = xasprintf("%s/%s.actual", getenv("TMPDIR") ? getenv("TMPDIR")
+										 : "/tmp",
+						 name);
+			fs_write_atomic(actual, got, strlen(got), 0644, &e);
+			int line = 1;
+			for (const char *a = want, *b = got; *a && *a == *b; a++, b++)
+				line += *a == '\n';
+			T_CHECK(false, "screen differs from %s at line %d: diff -u %s %s", path, line,
+				path, actual);
+			free(actual);
+		}
+		free(want);
+	}
+	free(got);
+	free(path);
+}
+
+/* The newest message, as the status bar shows it when there is room. */
+static const char *last_note(struct fx *f)
+{
+	struct ui *ui = f->ui;
+
+	return ui->nnotes ? ui->notes[(ui->nnotes - 1) % UI_NOTES].text : "";
+}
+
+static bool on_screen(struct fx *f, const char *text)
+{
+	char *s = screen(f);
+	bool found = strstr(s, text) != NULL;
+
+	free(s);
+	return found;
+}
+
+/* ---- the screens --------------------------------------------------------------- */
+
+static void main_screen_80x24(void)
+{
+	struct fx f;
+
+	fx_open(&f, 24, 80);
+	golden(&f, "main_80x24");
+	fx_close(&f);
+}
+
+static void main_screen_120x40(void)
+{
+	struct fx f;
+
+	fx_open(&f, 40, 120);
+	golden(&f, "main_120x40");
+	fx_close(&f);
+}
+
+static void running_node_with_its_log(void)
+{
+	struct fx f;
+
+	fx_open(&f, 24, 80);
+	keys(&f, "jj");
+	T_CHECK(f.ui->tv.sel == 3, "selected %u", f.ui->tv.sel);
+	golden(&f, "running_80x24");
+	/* The log's escapes are gone: no title change, no clear, no colour codes. */
+	T_CHECK(on_screen(&f, "title line") && on_screen(&f, "cleared") &&
+			on_screen(&f, "red text") && on_screen(&f, "bell\\x07here"),
+		"log lines not shown cleaned");
+	T_CHECK(!on_screen(&f, "pwned"), "OSC payload shown");
+	fflush(f.out);
+	size_t len;
+	char *tty = fs_read(f.out_path, &len, NULL);
+	T_CHECK(tty && !memmem(tty, len, "pwned", 5) && !memmem(tty, len, "\033]", 2) &&
+			!memmem(tty, len, "\007here", 5),
+		"escape sequences from the log reached the terminal");
+	free(tty);
+	fx_close(&f);
+}
+
+static void narrow_terminal(void)
+{
+	struct fx f;
+
+	fx_open(&f, 20, 60);
+	golden(&f, "narrow_60x20");
+	ui_resize_to(f.ui, 5, 20);
+	ui_draw(f.ui);
+	T_CHECK(on_screen(&f, "too small"), "no too-small note");
+	fx_close(&f);
+}
+
+static void resize_and_back(void)
+{
+	struct fx f, g;
+	char *a, *b;
+
+	fx_open(&f, 24, 80);
+	a = screen(&f);
+	ui_resize_to(f.ui, 40, 120);
+	ui_draw(f.ui);
+	ui_resize_to(f.ui, 24, 80);
+	ui_draw(f.ui);
+	b = screen(&f);
+	T_CHECK(!strcmp(a, b), "80x24 differs after a round trip through 120x40");
+	free(a);
+	free(b);
+	fx_close(&f);
+	fx_open(&g, 40, 120);
+	golden(&g, "main_120x40");
+	fx_close(&g);
+}
+
+static void pagers(void)
+{
+	struct fx f;
+
+	fx_open(&f, 24, 80);
+	keys(&f, "j\r");
+	T_CHECK(f.ui->pg.open && f.ui->pg.kind == PG_ANALYSIS, "analysis not open");
+	golden(&f, "analysis_80x24");
+	keys(&f, "q");
+	T_CHECK(!f.ui->pg.open, "q did not close the pager");
+	T_CHECK(f.quit_calls == 0 && f.ui->pr.kind == PR_NONE, "q in a pager asked to quit");
+	keys(&f, "d");
+	golden(&f, "diff_80x24");
+	keys(&f, "\033");
+	T_CHECK(!f.ui->pg.open, "Esc did not close the pager");
+	keys(&f, "s");
+	T_CHECK(on_screen(&f, "\"name\": \"wider\""), "json pager");
+	keys(&f, "q");
+	keys(&f, "jl");
+	T_CHECK(f.ui->pg.open && f.ui->pg.kind == PG_LOG && on_screen(&f, "step=600 loss=0.24441"),
+		"log pager");
+	keys(&f, "/loss=0.3\r");
+	T_CHECK(f.ui->pg.match == 8, "search in the pager: line %ld", f.ui->pg.match);
+	keys(&f, "q?");
+	golden(&f, "help_80x24");
+	keys(&f, "q");
+	fx_close(&f);
+}
+
+static void filter_the_tree(void)
+{
+	struct fx f;
+
+	fx_open(&f, 24, 80);
+	keys(&f, "/lr");
+	T_CHECK(f.ui->pr.kind == PR_FILTER, "no filter prompt");
+	golden(&f, "filter_80x24");
+	keys(&f, "\r");
+	T_CHECK(f.ui->tv.nrows == 5, "rows %zu (3 matches and their ancestors)", f.ui->tv.nrows);
+	uint32_t first = f.ui->tv.sel;
+	keys(&f, "n");
+	T_CHECK(f.ui->tv.sel != first, "n did not move");
+	keys(&f, "N");
+	T_CHECK(f.ui->tv.sel == first, "N did not come back");
+	keys(&f, "\033");
+	T_CHECK(!f.ui->tv.filter && f.ui->tv.nrows == 10, "Esc kept the filter");
+	/* Esc while typing restores the filter as it was. */
+	keys(&f, "/wid\033");
+	T_CHECK(!f.ui->tv.filter, "aborted filter kept");
+	fx_close(&f);
+}
+
+static void fold_and_unfold(void)
+{
+	struct fx f;
+
+	fx_open(&f, 24, 80);
+	keys(&f, "j");
+	keys(&f, "h");
+	T_CHECK(f.ui->tv.nrows == 5, "folded rows %zu", f.ui->tv.nrows);
+	keys(&f, "h");
+	T_CHECK(f.ui->tv.sel == 0, "h on a folded node goes to its parent: sel %u", f.ui->tv.sel);
+	keys(&f, "j\033OC");
+	T_CHECK(f.ui->tv.nrows == 10, "Right unfolds: rows %zu", f.ui->tv.nrows);
+	keys(&f, "G");
+	T_CHECK(f.ui->tv.sel == 6, "G: sel %u", f.ui->tv.sel);
+	keys(&f, "g\033OB");
+	T_CHECK(f.ui->tv.sel == 1, "Down: sel %u", f.ui->tv.sel);
+	fx_close(&f);
+}
+
+/* ---- actions on the model -------------------------------------------------------- */
+
+static size_t queue_pos(struct fx *f, uint32_t id)
+{
+	uint32_t *order;
+	size_t n = queue_order(&f->wd.tree, &order), pos = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (order[i] == id)
+			pos = i + 1;
+	free(order);
+	return pos;
+}
+
+static void reorder_the_queue(void)
+{
+	struct fx f;
+
+	fx_open(&f, 24, 80);
+	/* The queue: n0005 (prio -1), n0004, n0006 (held). */
+	T_CHECK(queue_pos(&f, 5) == 1 && queue_pos(&f, 4) == 2 && queue_pos(&f, 6) == 3, "start");
+	keys(&f, "jjj");
+	T_CHECK(f.ui->tv.sel == 4, "sel %u", f.ui->tv.sel);
+	keys(&f, "+");
+	T_CHECK(f.last_op == OP_PRIO && f.wd.tree.nodes[4].priority == -2,
+		"+: priority %d (one less than n0005's -1)", f.wd.tree.nodes[4].priority);
+	T_CHECK(queue_pos(&f, 4) == 1, "n0004 not first");
+	keys(&f, "+");
+	T_CHECK(f.applied == 1 && strstr(last_note(&f), "n0004 runs first already"), "first already");
+	keys(&f, "-");
+	T_CHECK(f.wd.tree.nodes[4].priority == 0 && queue_pos(&f, 4) == 2,
+		"-: priority %d (one more than n0005's)", f.wd.tree.nodes[4].priority);
+	keys(&f, "J");
+	T_CHECK(f.wd.tree.nodes[4].priority == 1 && queue_pos(&f, 4) == 3, "J: priority %d",
+		f.wd.tree.nodes[4].priority);
+	golden(&f, "reordered_80x24");
+	keys(&f, "k+");
+	T_CHECK(strstr(last_note(&f), "n0003 is running, not in the queue"), "running node moved");
+	fx_close(&f);
+}
+
+static void pause_resume_cancel_retry_add(void)
+{
+	struct fx f;
+
+	fx_open(&f, 24, 80);
+	keys(&f, "jjj");
+	keys(&f, "p");
+	T_CHECK(f.last_op == OP_PAUSE && f.wd.tree.nodes[4].status == ST_PAUSED, "p pauses");
+	keys(&f, "p");
+	T_CHECK(f.last_op == OP_RESUME && f.wd.tree.nodes[4].status == ST_QUEUED, "p resumes");
+	keys(&f, "c");
+	T_CHECK(f.ui->pr.kind == PR_CANCEL, "c does not ask");
+	golden(&f, "cancel_ask_80x24");
+	keys(&f, "n");
+	T_CHECK(f.wd.tree.nodes[4].status == ST_QUEUED && f.applied == 2, "n cancelled");
+	keys(&f, "cy");
+	T_CHECK(f.last_op == OP_CANCEL && f.wd.tree.nodes[4].status == ST_CANCELLED, "y cancels");
+	keys(&f, "c");
+	T_CHECK(f.ui->pr.kind == PR_NONE && strstr(last_note(&f), "cancel does not apply"),
+		"cancel of a cancelled node");
+	keys(&f, "r");
+	T_CHECK(f.last_op == OP_RETRY && f.wd.tree.count == 11 && f.ui->tv.sel == 10,
+		"retry: count %u, sel %u", f.wd.tree.count, f.ui->tv.sel);
+	keys(&f, "gja");
+	T_CHECK(f.ui->pr.kind == PR_ADD, "a does not ask");
+	keys(&f, "try a wider layer\177\177\177\177\177deeper one");
+	golden(&f, "add_ask_80x24");
+	keys(&f, "\r");
+	struct node *n = tree_get(&f.wd.tree, 11);
+	T_CHECK(f.last_op == OP_ADD && n && n->parent == 1 && n->status == ST_QUEUED &&
+			!strcmp(n->hypothesis, "try a wider deeper one"),
+		"added: %s", n && n->hypothesis ? n->hypothesis : "(none)");
+	T_CHECK(f.ui->tv.sel == 11, "new node selected");
+	keys(&f, "a\033");
+	T_CHECK(f.ui->pr.kind == PR_NONE && f.wd.tree.count == 12, "Esc added something");
+	fx_close(&f);
+}
+
+static void engine_pause_and_quit(void)
+{
+	struct fx f;
+
+	fx_open(&f, 24, 80);
+	keys(&f, "P");
+	T_CHECK(f.paused_calls == 1 && f.sched.paused && on_screen(&f, " PAUSED "), "P pauses");
+	keys(&f, "P");
+	T_CHECK(f.paused_calls == 2 && !f.sched.paused && on_screen(&f, " RUNNING "),
+		"P resumes");
+	keys(&f, "q");
+	T_CHECK(f.ui->pr.kind == PR_QUIT && on_screen(&f, "quit hypotop?"), "q does not ask");
+	keys(&f, "n");
+	T_CHECK(f.quit_calls == 0 && f.ui->pr.kind == PR_NONE, "n quit");
+	keys(&f, "qy");
+	T_CHECK(f.quit_calls == 1, "y did not quit");
+	fx_close(&f);
+}
+
+static void log_pane_scrolls_and_searches(void)
+{
+	struct fx f;
+
+	fx_open(&f, 24, 80);
+	keys(&f, "jj2");
+	T_CHECK(f.ui->focus == PANE_LOG && f.ui->lv.follow, "log focused, following");
+	keys(&f, "g");
+	T_CHECK(!f.ui->lv.follow && f.ui->lv.top == 0 && on_screen(&f, "scroll"), "g: top");
+	keys(&f, "G");
+	T_CHECK(f.ui->lv.follow, "G follows again");
+	keys(&f, "/loss=0.5");
+	T_CHECK(f.ui->lv.match == 3 && !f.ui->lv.follow, "search: match %llu",
+		(unsigned long long)f.ui->lv.match);
+	keys(&f, "\r");
+	golden(&f, "log_search_80x24");
+	keys(&f, "N");
+	T_CHECK(f.ui->lv.match == 3 && strstr(last_note(&f), "no earlier match"), "N: %llu",
+		(unsigned long long)f.ui->lv.match);
+	keys(&f, "w");
+	T_CHECK(f.ui->lv.wrap, "w wraps");
+	keys(&f, "\tk");
+	T_CHECK(f.ui->focus == PANE_WORKERS, "Tab: workers");
+	keys(&f, "1");
+	T_CHECK(f.ui->focus == PANE_TREE, "1: tree");
+	fx_close(&f);
+}
+
+static void ascii_and_no_colour(void)
+{
+	struct fx f;
+
+	setlocale(LC_CTYPE, "C");
+	fx_open(&f, 24, 80);
+	T_CHECK(!f.ui->utf8, "C locale is not UTF-8");
+	keys(&f, "jj");
+	golden(&f, "ascii_80x24");
+	fx_close(&f);
+	setlocale(LC_CTYPE, "C.UTF-8");
+	setenv("NO_COLOR", "1", 1);
+	fx_open(&f, 24, 80);
+	T_CHECK(!f.ui->color, "NO_COLOR ignored");
+	keys(&f, "jj");
+	golden(&f, "nocolor_80x24");
+	keys(&f, "t");
+	T_CHECK(strstr(last_note(&f), "no colours"), "t without colours");
+	fx_close(&f);
+	unsetenv("NO_COLOR");
+}
+
+static void themes_and_keys_from_the_config(void)
+{
+	struct fx f;
+	struct err e = {{0}};
+
+	fx_open(&f, 24, 80);
+	T_STREQ(f.ui->theme.name, "default");
+	keys(&f, "t");
+	T_STREQ(f.ui->theme.name, "light");
+	keys(&f, "ttt");
+	T_STREQ(f.ui->theme.name, "default");
+	/* The user's config: keys and theme; a bad theme file falls back with a message. */
+	char *dir = xasprintf("%s/config/hypotop", f.base);
+	char *themes = path_join(dir, "themes");
+	fs_mkdir_p(themes, 0755, &e);
+	char *cfg = path_join(dir, "config.json"), *bad = path_join(themes, "mine.theme");
+	const char *json = "{\"theme\": \"mine\", \"keys\": {\"pause\": \"x\"}}";
+	fs_write_atomic(cfg, json, strlen(json), 0644, &e);
+	fs_write_atomic(bad, "cursor = pink\n", 14, 0644, &e);
+	ui_close(f.ui);
+	struct ui_host host = {&f.wd, &f.sched, fx_apply, fx_set_paused, fx_quit, &f};
+	f.ui = ui_open(&host, f.in, f.out, &e);
+	ui_set_clock(f.ui, fixed_now);
+	ui_resize_to(f.ui, 24, 80);
+	ui_draw(f.ui);
+	T_STREQ(f.ui->theme.name, "default");
+	T_CHECK(strstr(last_note(&f), "\"pink\" is not a colour"), "bad theme not reported");
+	keys(&f, "jjjp");
+	T_CHECK(f.applied == 0, "p still pauses");
+	keys(&f, "x");
+	T_CHECK(f.applied == 1 && f.wd.tree.nodes[4].status == ST_PAUSED, "x does not pause");
+	T_CHECK(on_screen(&f, "x resume"), "hint line does not show the new key");
+	fs_write_atomic(cfg, "{\"keys\": {\"pause\": \"c\"}}", 24, 0644, &e);
+	ui_close(f.ui);
+	f.ui = ui_open(&host, f.in, f.out, &e);
+	ui_set_clock(f.ui, fixed_now);
+	ui_resize_to(f.ui, 24, 80);
+	ui_draw(f.ui);
+	T_CHECK(strstr(last_note(&f), "bound to both"), "conflict not reported");
+	free(dir);
+	free(themes);
+	free(cfg);
+	free(bad);
+	fx_close(&f);
+}
+
+static void messages_and_notes(void)
+{
+	struct fx f;
+
+	fx_open(&f, 24, 80);
+	ui_note(f.ui, "n0003: running hidden-25");
+	ui_note(f.ui, "error: disk full \033[2J");
+	ui_draw(f.ui);
+	T_CHECK(on_screen(&f, "error: disk full"), "newest note not in the status bar");
+	T_CHECK(!strchr(last_note(&f), '\033'), "escape kept in a note");
+	keys(&f, "m");
+	T_CHECK(f.ui->pg.open && on_screen(&f, "n0003: running hidden-25") &&
+			on_screen(&f, "! error: disk full"),
+		"messages pager");
+	fx_close(&f);
+}
+
+int main(void)
+{
+	if (!setlocale(LC_CTYPE, "C.UTF-8")) {
+		printf("not ok - the C.UTF-8 locale is missing; the screens are drawn in it\n");
+		return 1;
+	}
+	setenv("TZ", "UTC", 1);
+	T_RUN(main_screen_80x24);
+	T_RUN(main_screen_120x40);
+	T_RUN(running_node_with_its_log);
+	T_RUN(narrow_terminal);
+	T_RUN(resize_and_back);
+	T_RUN(pagers);
+	T_RUN(filter_the_tree);
+	T_RUN(fold_and_unfold);
+	T_RUN(reorder_the_queue);
+	T_RUN(pause_resume_cancel_retry_add);
+	T_RUN(engine_pause_and_quit);
+	T_RUN(log_pane_scrolls_and_searches);
+	T_RUN(ascii_and_no_colour);
+	T_RUN(themes_and_keys_from_the_config);
+	T_RUN(messages_and_notes);
+	T_END();
+}
