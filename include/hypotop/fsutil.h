@@ -16,6 +16,13 @@
 
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		    struct err *e);
+/*
+ * The same replacement by rename, without the two fsyncs: for views that
+ * are rebuilt from the durable state (reports, per-node files, a job's
+ * wrapper), where a crash may cost the newest version but never mixes two.
+ */
+int fs_write_view(const char *path, const void *data, size_t len, mode_t mode,
+		  struct err *e);
 int fs_fsync_dir(const char *dir, struct err *e);
 int fs_fsync_parent(const char *path, struct err *e);
 /* Read a whole file; NUL-terminated; NULL with e set on failure. */

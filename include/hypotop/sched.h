@@ -56,6 +56,8 @@ struct sched {
 	bool planning;       /* a planning round in flight */
 	bool planner_stopped; /* the planner said stop, or answered unusably */
 	bool reported_done;
+	bool reports_dirty;    /* master_table.tsv and summary.md are behind */
+	int64_t reports_at;    /* when they were last written (monotonic ms) */
 	struct slot *slots;
 	size_t nslots;
 	int timer_fd;

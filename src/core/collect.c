@@ -176,12 +176,12 @@ static void write_node_files(struct sched *s, struct node *n, const cJSON *verdi
 	node_to_json(n, &b);
 	buf_addc(&b, '\n');
 	char *path = path_join(dir, "spec.json");
-	fs_write_atomic(path, b.data, b.len, 0644, &e);
+	fs_write_view(path, b.data, b.len, 0644, &e);
 	free(path);
 	buf_reset(&b);
 	buf_printf(&b, "%s\n", status_name(n->status));
 	path = path_join(dir, "status.txt");
-	fs_write_atomic(path, b.data, b.len, 0644, &e);
+	fs_write_view(path, b.data, b.len, 0644, &e);
 	free(path);
 	buf_reset(&b);
 	buf_adds(&b, "{\n  \"metric\": ");
@@ -213,7 +213,7 @@ static void write_node_files(struct sched *s, struct node *n, const cJSON *verdi
 		buf_adds(&b, "null");
 	buf_adds(&b, "\n}\n");
 	path = path_join(dir, "result.json");
-	if (fs_write_atomic(path, b.data, b.len, 0644, &e) < 0)
+	if (fs_write_view(path, b.data, b.len, 0644, &e) < 0)
 		sched_say(s, "warning: %s", e.msg);
 	free(path);
 	buf_free(&b);
@@ -277,7 +277,7 @@ static void analyse_done(void *arg)
 	else
 		sched_say(s, "%s: %s (%s): %s", t->nid, status_name(n->status), t->kind,
 			  t->why ? t->why : "");
-	sched_write_reports(s);
+	s->reports_dirty = true; /* rewritten at most once a second (sched_step) */
 	analyse_task_free(t);
 }
 
@@ -744,7 +744,7 @@ void sched_write_reports(struct sched *s)
 		buf_addc(&t, '\n');
 	}
 	char *path = path_join(w->path, "master_table.tsv");
-	if (fs_write_atomic(path, t.data, t.len, 0644, &e) < 0)
+	if (fs_write_view(path, t.data, t.len, 0644, &e) < 0)
 		sched_say(s, "warning: %s", e.msg);
 	free(path);
 
@@ -774,7 +774,7 @@ void sched_write_reports(struct sched *s)
 	buf_adds(&m, "\nEvery experiment is in `master_table.tsv`; each run's log and analysis are in "
 		     "`runs/<id>/`.\n");
 	path = path_join(w->path, "summary.md");
-	if (fs_write_atomic(path, m.data, m.len, 0644, &e) < 0)
+	if (fs_write_view(path, m.data, m.len, 0644, &e) < 0)
 		sched_say(s, "warning: %s", e.msg);
 	free(path);
 	buf_free(&t);

@@ -571,11 +571,24 @@ static bool any_held(struct sched *s)
 	return false;
 }
 
+/* The reports cost O(nodes) to write: at most once a second, and when idle. */
+static void maybe_write_reports(struct sched *s, bool now)
+{
+	if (!s->reports_dirty || (!now && mono_ms() - s->reports_at < 1000))
+		return;
+	sched_write_reports(s);
+	s->reports_dirty = false;
+	s->reports_at = mono_ms();
+}
+
 void sched_step(struct sched *s)
 {
 	dispatch(s);
+	maybe_write_reports(s, false);
 	bool idle = !s->wd->queue.len && busy_slots(s) == 0 && !bg_pending(s->git) &&
 		    !s->analysing && !s->planning;
+	if (idle)
+		maybe_write_reports(s, true);
 	if (!idle) {
 		s->done = false;
 		return;
@@ -657,6 +670,8 @@ void sched_deliver(struct sched *s)
 
 void sched_free(struct sched *s)
 {
+	if (s->wd && s->reports_dirty)
+		maybe_write_reports(s, true);
 	planner_cancel(s->planner); /* a model call in flight returns now */
 	bg_free(s->llm);
 	bg_free(s->git);

@@ -136,7 +136,7 @@ static int write_job_json(const struct job_spec *s, const struct job *j, struct 
 	json_append_str(&b, s->commit ? s->commit : "");
 	buf_printf(&b, ",\n  \"pid\": %ld,\n  \"start_time\": %llu,\n  \"launched\": %lld\n}\n",
 		   (long)j->pid, j->start_time, (long long)now_ms());
-	int rc = fs_write_atomic(path, b.data, b.len, 0644, e);
+	int rc = fs_write_view(path, b.data, b.len, 0644, e); /* the pid file is the record */
 	buf_free(&b);
 	free(path);
 	return rc;
@@ -153,7 +153,7 @@ static int local_launch(const struct job_spec *s, struct job *j, struct err *e)
 	j->run_dir = xstrdup(s->run_dir);
 	buf_init(&script);
 	write_script(&script, s);
-	if (fs_write_atomic(sh, script.data, script.len, 0755, e) < 0)
+	if (fs_write_view(sh, script.data, script.len, 0755, e) < 0)
 		goto out;
 	int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (logfd < 0) {

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,8 +55,8 @@ int fs_fsync_parent(const char *path, struct err *e)
 	return rc;
 }
 
-int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-		    struct err *e)
+static int write_replace(const char *path, const void *data, size_t len, mode_t mode,
+			 bool sync, struct err *e)
 {
 	char *tmp = xasprintf("%s.partial.%ld", path, (long)getpid());
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
@@ -65,7 +66,7 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		free(tmp);
 		return -1;
 	}
-	if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || (sync && fsync(fd) < 0)) {
 		err_set(e, "%s: cannot write: %s", tmp, strerror(errno));
 		close(fd);
 		unlink(tmp);
@@ -79,7 +80,19 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		return -1;
 	}
 	free(tmp);
-	return fs_fsync_parent(path, e);
+	return sync ? fs_fsync_parent(path, e) : 0;
+}
+
+int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+		    struct err *e)
+{
+	return write_replace(path, data, len, mode, true, e);
+}
+
+int fs_write_view(const char *path, const void *data, size_t len, mode_t mode,
+		  struct err *e)
+{
+	return write_replace(path, data, len, mode, false, e);
 }
 
 char *fs_read(const char *path, size_t *lenp, struct err *e)

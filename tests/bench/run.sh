@@ -55,3 +55,132 @@ echo "ratio: load time $(ratio "$(field load_ms "$peer")" "$(field load_ms "$our
 	"memory $(ratio "$(field bytes_per_node "$peer")" "$(field bytes_per_node "$ours")")x smaller;" \
 	"$(awk "BEGIN { printf \"%.2f\", $(field bytes_per_node "$ours") * 1000 / 1024 }") KiB per 1000 nodes" \
 	"is $(awk "BEGIN { printf \"%.0f\", $(field bytes_per_node "$ours") }") B a node (target < 2048)"
+
+# ---- the engine's loop ----------------------------------------------------
+
+now() { date +%s.%N; }
+timed() { $PY tests/bench/timed.py "$@"; }
+pct() { awk "BEGIN { printf \"%.0f\", 100 * $1 }"; }
+
+echo
+JOBS=${BENCH_JOBS:-2000}
+echo "== trivial jobs through the full lifecycle (SPEC §11): $JOBS x 'echo val_loss=1'," \
+	"2 at a time, durable journal on"
+# hypotop: the real engine (prepare: branch and work tree; launch; watch;
+# collect; analyse; reports) for every job; no planning (max_iterations 0).
+# Each engine run gets a source repository of its own (its branches).
+repo "$T/src-jobs"
+./hypotop init "$T/jobs" --source-dir "$T/src-jobs" --launch 'echo val_loss=1' --metric val_loss \
+	--max-iterations 0 --max-concurrency 2 >/dev/null
+build/tools/bench_fill "$T/jobs" $((JOBS - 1)) >/dev/null # and the baseline: JOBS in all
+ours=$(timed --err "$T/jobs.log" ./hypotop run --headless "$T/jobs")
+ran=$(grep -c ': completed, ' "$T/jobs.log" || true)
+ours_js=$(awk "BEGIN { printf \"%.1f\", $JOBS / $(field seconds "$ours") }")
+echo "hypotop run --headless:   $ours jobs_per_s=$ours_js"
+[ "$ran" = "$JOBS" ] || echo "warning: hypotop completed $ran of $JOBS jobs"
+# GNU parallel: the same command through the same /bin/sh, its output
+# collected as usual (-N0: no argument appended). One warm-up run first:
+# parallel's first run on a machine sets up its own files.
+par_js=
+if command -v parallel >/dev/null 2>&1; then
+	export PARALLEL_SHELL=/bin/sh
+	parallel --will-cite -N0 true ::: 1 >/dev/null 2>&1 || true
+	t0=$(now)
+	seq "$JOBS" | parallel -j2 --will-cite -N0 'echo val_loss=1' >/dev/null 2>&1
+	par_js=$(awk "BEGIN { printf \"%.1f\", $JOBS / ($(now) - $t0) }")
+	echo "GNU parallel -j2:         jobs_per_s=$par_js"
+else
+	echo "GNU parallel: not installed (make deps), skipped"
+fi
+# task-spooler: its own server on its own socket, 2 slots; JOBS enqueued
+# (one client process each, as it is used), then wait until all have run.
+tsp_js=
+if command -v tsp >/dev/null 2>&1; then
+	mkdir "$T/tsp"
+	t0=$(now)
+	(
+		export TS_SOCKET="$T/tsp/socket" TMPDIR="$T/tsp" TS_MAXFINISHED=$((JOBS + 10)) TS_SLOTS=2
+		tsp -S 2
+		i=0
+		while [ $i -lt "$JOBS" ]; do
+			tsp sh -c 'echo val_loss=1' >/dev/null
+			i=$((i + 1))
+		done
+		tsp -w >/dev/null 2>&1 || true
+		while tsp -l | grep -qE ' (running|queued) '; do sleep 0.01; done
+		n=$(tsp -l | grep -c ' finished ')
+		tsp -K
+		[ "$n" = "$JOBS" ] || echo "warning: task-spooler finished $n of $JOBS jobs" >&2
+	)
+	tsp_js=$(awk "BEGIN { printf \"%.1f\", $JOBS / ($(now) - $t0) }")
+	echo "task-spooler (tsp -S 2):  jobs_per_s=$tsp_js"
+else
+	echo "task-spooler: not installed (make deps), skipped"
+fi
+if [ -n "$par_js" ]; then
+	echo "ratio: hypotop $(ratio "$ours_js" "$par_js")x GNU parallel's jobs/s (target > 1)"
+fi
+if [ -n "$tsp_js" ]; then
+	echo "ratio: hypotop $(ratio "$ours_js" "$tsp_js")x task-spooler's jobs/s (target > 1)"
+fi
+
+echo
+echo "== dispatch (SPEC §11): 5 ms tasks, 5 ms dispatch latency, 1-4 workers;" \
+	"ideal c x 200 tasks/s (target >= 95 % at < 10 MB)"
+echo "   (model and what is measured: tests/tools/bench_dispatch.c)"
+BD=build/tools/bench_dispatch
+repo "$T/src-d" # no git work here: the workdirs can share it
+peer_tps="82 137 175 209" # published by the peer, for c = 1..4
+worst=1
+maxrss=0
+for c in 1 2 3 4; do
+	line="workers=$c:"
+	for n in 500 800 1200; do
+		./hypotop init "$T/d$c-$n" --source-dir "$T/src-d" --launch true --metric val_loss >/dev/null
+		r=$($BD "$T/d$c-$n" $n $c 5 5)
+		f=$(field fraction "$r")
+		worst=$(awk "BEGIN { print ($f < $worst) ? $f : $worst }")
+		line="$line  $n tasks $(field tasks_per_s "$r")/s ($(pct "$f") %)"
+		rss=$(field rss_kib "$r")
+		maxrss=$(awk "BEGIN { print ($rss > $maxrss) ? $rss : $maxrss }")
+		info="depth $(field depth "$r"), dispatcher rss $(awk "BEGIN { printf \"%.1f\", $rss / 1024 }") MB,"
+		info="$info worker rss $(awk "BEGIN { printf \"%.1f\", $(field worker_rss_kib "$r") / 1024 }") MB,"
+		info="$info $(field cpu_us_per_task "$r") us cpu/task, idle waiting for work $(field starved_pct "$r") %,"
+		info="$info woken late by the OS $(field late_wakeup_pct "$r") %"
+	done
+	p=$(echo $peer_tps | cut -d' ' -f$c)
+	echo "$line"
+	echo "    peer: $p/s ($(pct "$p / ($c * 200)") %); ratio $(ratio "$(field tasks_per_s "$r")" "$p")x; $info"
+done
+echo "hypotop's dispatcher: worst $(pct "$worst") % of ideal (target >= 95 %), peak rss" \
+	"$(awk "BEGIN { printf \"%.1f\", $maxrss / 1024 }") MB (target < 10 MB)"
+echo "-- the same with one task in flight per worker, as the engine dispatches today" \
+	"(a job per free slot; bound: 50 %):"
+for c in 1 2 3 4; do
+	./hypotop init "$T/o$c" --source-dir "$T/src-d" --launch true --metric val_loss >/dev/null
+	r=$($BD "$T/o$c" 500 $c 5 5 1)
+	echo "workers=$c:  500 tasks $(field tasks_per_s "$r")/s ($(pct "$(field fraction "$r")") %)"
+done
+echo "-- the real engine, real processes: 'sleep 0.005' jobs through hypotop run --headless"
+echo "   (full lifecycle per job; no added latency: the engine's own is the latency)"
+for c in 1 2 4; do
+	n=200
+	repo "$T/src-e$c"
+	./hypotop init "$T/e$c" --source-dir "$T/src-e$c" --launch 'sleep 0.005; echo val_loss=1' \
+		--metric val_loss --max-iterations 0 --max-concurrency $c >/dev/null
+	build/tools/bench_fill "$T/e$c" $((n - 1)) >/dev/null
+	r=$(timed --err "$T/e$c.log" ./hypotop run --headless "$T/e$c")
+	tps=$(awk "BEGIN { printf \"%.1f\", $n / $(field seconds "$r") }")
+	echo "workers=$c:  $n jobs $tps/s ($(pct "$tps / ($c * 200)") % of $((c * 200)));" \
+		"engine peak rss $(awk "BEGIN { printf \"%.1f\", $(field max_rss_kib "$r") / 1024 }") MB"
+done
+
+echo
+echo "== the terminal UI: frame time with a big tree and a fast-growing log"
+repo "$T/src-ui"
+./hypotop init "$T/ui" --source-dir "$T/src-ui" --launch true --metric val_loss >/dev/null
+for n in 10000 100000; do
+	r=$(build/tools/bench_ui "$T/ui" $n 10000 200)
+	echo "hypotop, $n nodes, log +10 000 lines/s: $r"
+done
+echo "target: under 2 ms a frame (mean); idle CPU: the UI sleeps in poll (0 wake-ups when nothing changes)"
