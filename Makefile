@@ -37,7 +37,7 @@ UNITS    := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
 ASAN_UNITS := $(UNIT_SRC:tests/unit/%.c=build/asan-tests/%)
 TOOLS    := $(TOOL_SRC:tests/tools/%.c=build/tools/%)
 
-DEB_PKGS := build-essential pkg-config git python3 parallel task-spooler libncurses-dev libssh2-1-dev \
+DEB_PKGS := build-essential pkg-config git python3 parallel task-spooler htop libncurses-dev libssh2-1-dev \
             libcurl4-openssl-dev libcjson-dev libgit2-dev tmux
 
 .PHONY: all check unit bench deps install uninstall clean demo golden
