@@ -71,6 +71,11 @@ int json_int(const cJSON *v, const char *key, const char *what, long lo, long hi
 int json_num(const cJSON *v, const char *key, const char *what, double *out, struct err *e);
 int json_bool(const cJSON *v, const char *key, const char *what, bool *out, struct err *e);
 
+/* For reading answers leniently: a member's string or NULL; a member's
+ * count (a number from 0 to 10^15) or 0. */
+const char *json_string(const cJSON *o, const char *key);
+long json_count(const cJSON *o, const char *key);
+
 /* Print compactly and append to a buffer. */
 void json_append(struct buf *b, const cJSON *j);
 /* Quote a C string as a JSON string onto b. */

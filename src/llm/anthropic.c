@@ -6,6 +6,7 @@
  *
  * Sampling parameters are left out on purpose: newer models refuse them.
  */
+#include "hypotop/json.h"
 #include "hypotop/llm.h"
 
 #include <stdio.h>
@@ -76,20 +77,7 @@ char *llm_anthropic_body(const struct llm_client *c, const struct llm_call *q, b
 	return s;
 }
 
-static long num(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 
-	return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e15 ? (long)v->valuedouble
-										  : 0;
-}
-
-static const char *str(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
 
 int llm_anthropic_parse(const struct llm_client *c, const char *body, struct llm_reply *r,
 			struct err *e)
@@ -108,18 +96,18 @@ int llm_anthropic_parse(const struct llm_client *c, const char *body, struct llm
 	buf_init(&text);
 	cJSON_ArrayForEach(b, content)
 	{
-		const char *type = str(b, "type"), *t = str(b, "text");
+		const char *type = json_string(b, "type"), *t = json_string(b, "text");
 		if (type && !strcmp(type, "text") && t)
 			buf_adds(&text, t);
 	}
 	r->text = buf_steal(&text);
-	r->stop = xstrdup(str(j, "stop_reason") ? str(j, "stop_reason") : "unknown");
+	r->stop = xstrdup(json_string(j, "stop_reason") ? json_string(j, "stop_reason") : "unknown");
 	if (cJSON_IsObject(usage)) {
 		r->has_usage = true;
-		r->usage.input = num(usage, "input_tokens");
-		r->usage.output = num(usage, "output_tokens");
-		r->usage.cache_write = num(usage, "cache_creation_input_tokens");
-		r->usage.cache_read = num(usage, "cache_read_input_tokens");
+		r->usage.input = json_count(usage, "input_tokens");
+		r->usage.output = json_count(usage, "output_tokens");
+		r->usage.cache_write = json_count(usage, "cache_creation_input_tokens");
+		r->usage.cache_read = json_count(usage, "cache_read_input_tokens");
 		r->has_cost = true;
 		r->cost_known = llm_cost(c->model, &r->usage, &r->usd);
 	}
@@ -137,7 +125,7 @@ static bool spend_limit(const struct http_response *rs)
 		return false;
 	j = cJSON_Parse(rs->body.data ? rs->body.data : "");
 	const cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
-	const char *code = str(cJSON_GetObjectItemCaseSensitive(err, "details"), "error_code");
+	const char *code = json_string(cJSON_GetObjectItemCaseSensitive(err, "details"), "error_code");
 	v = code && !strcmp(code, "enforced_spend_limit_reached");
 	cJSON_Delete(j);
 	return v;
@@ -155,8 +143,8 @@ static void classify(const struct http_response *rs, struct llm_reply *r, struct
 {
 	cJSON *j = cJSON_Parse(rs->body.data ? rs->body.data : "");
 	const cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
-	const char *type = str(err, "type"), *msg = str(err, "message");
-	const char *rid = str(j, "request_id");
+	const char *type = json_string(err, "type"), *msg = json_string(err, "message");
+	const char *rid = json_string(j, "request_id");
 	char what[600];
 
 	snprintf(what, sizeof what, "HTTP %ld%s%s%s%.400s%s%s%s", rs->status, type ? " " : "",

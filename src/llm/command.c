@@ -13,6 +13,7 @@
  * when it outlives the timeout or the call is cancelled. posix_spawn keeps
  * this safe on a background thread of a threaded program.
  */
+#include "hypotop/json.h"
 #include "hypotop/llm.h"
 
 #include <errno.h>
@@ -217,25 +218,12 @@ static int run_command(struct llm_client *c, const char *cmd, const char *input,
 	return 0;
 }
 
-static const char *str(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static long num(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e15 ? (long)v->valuedouble
-										  : 0;
-}
 
 int llm_command_parse(const char *out, struct llm_reply *r, struct err *e)
 {
 	cJSON *j = cJSON_Parse(out);
-	const char *type = str(j, "type");
+	const char *type = json_string(j, "type");
 
 	r->stop = xstrdup("end_turn");
 	if (!cJSON_IsObject(j) || !type || strcmp(type, "result")) {
@@ -246,7 +234,7 @@ int llm_command_parse(const char *out, struct llm_reply *r, struct err *e)
 		r->cost_known = false;
 		return 0;
 	}
-	const char *subtype = str(j, "subtype");
+	const char *subtype = json_string(j, "subtype");
 	const cJSON *usage = cJSON_GetObjectItemCaseSensitive(j, "usage");
 	const cJSON *cost = cJSON_GetObjectItemCaseSensitive(j, "total_cost_usd");
 	const cJSON *so = cJSON_GetObjectItemCaseSensitive(j, "structured_output");
@@ -258,14 +246,14 @@ int llm_command_parse(const char *out, struct llm_reply *r, struct err *e)
 	}
 	if (cJSON_IsObject(usage)) {
 		r->has_usage = true;
-		r->usage.input = num(usage, "input_tokens");
-		r->usage.output = num(usage, "output_tokens");
-		r->usage.cache_write = num(usage, "cache_creation_input_tokens");
-		r->usage.cache_read = num(usage, "cache_read_input_tokens");
+		r->usage.input = json_count(usage, "input_tokens");
+		r->usage.output = json_count(usage, "output_tokens");
+		r->usage.cache_write = json_count(usage, "cache_creation_input_tokens");
+		r->usage.cache_read = json_count(usage, "cache_read_input_tokens");
 	}
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "is_error")) ||
 	    (subtype && strcmp(subtype, "success"))) {
-		const char *res = str(j, "result");
+		const char *res = json_string(j, "result");
 		r->kind = planner_kind_name(PK_UNAVAILABLE);
 		err_set(e, "command: the agent reported %s%s%.300s", subtype ? subtype : "an error",
 			res ? ": " : "", res ? res : "");
@@ -275,7 +263,7 @@ int llm_command_parse(const char *out, struct llm_reply *r, struct err *e)
 	if (cJSON_IsObject(so))
 		r->text = cJSON_PrintUnformatted(so);
 	else
-		r->text = xstrdup(str(j, "result") ? str(j, "result") : "");
+		r->text = xstrdup(json_string(j, "result") ? json_string(j, "result") : "");
 	cJSON_Delete(j);
 	return 0;
 }

@@ -7,6 +7,7 @@
  * The system message and the stable user text come first so that a
  * server's prefix cache reuses them.
  */
+#include "hypotop/json.h"
 #include "hypotop/llm.h"
 
 #include <stdio.h>
@@ -58,20 +59,7 @@ char *llm_openai_body(const struct llm_client *c, const struct llm_call *q, bool
 	return s;
 }
 
-static long num(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 
-	return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e15 ? (long)v->valuedouble
-										  : 0;
-}
-
-static const char *str(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
 
 int llm_openai_parse(const struct llm_client *c, const char *body, struct llm_reply *r,
 		     struct err *e)
@@ -80,8 +68,8 @@ int llm_openai_parse(const struct llm_client *c, const char *body, struct llm_re
 	const cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "choices"), 0);
 	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(ch, "message");
 	const cJSON *usage = cJSON_GetObjectItemCaseSensitive(j, "usage");
-	const char *content = str(msg, "content"), *refusal = str(msg, "refusal");
-	const char *finish = str(ch, "finish_reason");
+	const char *content = json_string(msg, "content"), *refusal = json_string(msg, "refusal");
+	const char *finish = json_string(ch, "finish_reason");
 
 	if (!cJSON_IsObject(msg)) {
 		cJSON_Delete(j);
@@ -97,13 +85,13 @@ int llm_openai_parse(const struct llm_client *c, const char *body, struct llm_re
 			  : finish						   ? finish
 										   : "unknown");
 	if (cJSON_IsObject(usage)) {
-		long prompt = num(usage, "prompt_tokens");
-		long cached = num(cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details"),
+		long prompt = json_count(usage, "prompt_tokens");
+		long cached = json_count(cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details"),
 				  "cached_tokens");
 		r->has_usage = true;
 		r->usage.cache_read = cached <= prompt ? cached : prompt;
 		r->usage.input = prompt - r->usage.cache_read;
-		r->usage.output = num(usage, "completion_tokens");
+		r->usage.output = json_count(usage, "completion_tokens");
 		r->has_cost = true;
 		r->cost_known = llm_cost(c->model, &r->usage, &r->usd);
 	}
@@ -115,7 +103,7 @@ int llm_openai_parse(const struct llm_client *c, const char *body, struct llm_re
 static const cJSON *error_of(const cJSON *j)
 {
 	const cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
-	const char *obj = str(j, "object");
+	const char *obj = json_string(j, "object");
 
 	if (cJSON_IsObject(err))
 		return err;
@@ -131,7 +119,7 @@ static bool quota_exhausted(const struct http_response *rs)
 		return false;
 	j = cJSON_Parse(rs->body.data ? rs->body.data : "");
 	const cJSON *err = error_of(j);
-	const char *code = str(err, "code"), *type = str(err, "type");
+	const char *code = json_string(err, "code"), *type = json_string(err, "type");
 	v = (code && !strcmp(code, "insufficient_quota")) || (type && !strcmp(type, "insufficient_quota"));
 	cJSON_Delete(j);
 	return v;
@@ -147,11 +135,11 @@ static void classify(const struct http_response *rs, struct llm_reply *r, struct
 {
 	cJSON *j = cJSON_Parse(rs->body.data ? rs->body.data : "");
 	const cJSON *err = error_of(j);
-	const char *type = str(err, "type"), *msg = str(err, "message");
+	const char *type = json_string(err, "type"), *msg = json_string(err, "message");
 	char what[600];
 
 	if (!msg && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "error")))
-		msg = str(j, "error"); /* Ollama: {"error": "text"} */
+		msg = json_string(j, "error"); /* Ollama: {"error": "text"} */
 	snprintf(what, sizeof what, "HTTP %ld%s%s%s%.400s", rs->status, type ? " " : "",
 		 type ? type : "", msg ? ": " : "", msg ? msg : "");
 	if (quota_exhausted(rs)) {

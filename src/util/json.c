@@ -401,3 +401,19 @@ void json_append_str(struct buf *b, const char *s)
 	}
 	buf_addc(b, '"');
 }
+
+const char *json_string(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+long json_count(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e15
+		       ? (long)v->valuedouble
+		       : 0;
+}
