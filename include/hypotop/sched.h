@@ -55,6 +55,7 @@ struct sched {
 	int analysing;       /* analyses in flight */
 	bool planning;       /* a planning round in flight */
 	bool planner_stopped; /* the planner said stop, or answered unusably */
+	int64_t plan_retry_at; /* the model was unavailable: plan again then (monotonic ms) */
 	bool reported_done;
 	bool reports_dirty;    /* master_table.tsv and summary.md are behind */
 	int64_t reports_at;    /* when they were last written (monotonic ms) */

@@ -8,6 +8,7 @@
 
 #include "hypotop/sched.h"
 
+void sched_timer_arm(struct sched *s);
 void sched_say(struct sched *s, const char *fmt, ...) PRINTF_LIKE(2, 3);
 /* <workdir>/<dir>/<node>[/<file>]; caller frees. */
 char *sched_path(struct sched *s, const char *dir, uint32_t id, const char *file);

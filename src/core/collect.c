@@ -491,6 +491,9 @@ static void plan_log(struct sched *s, long round, const char *node, const cJSON 
 
 static void stop_planning(struct sched *s, const char *fmt, ...) PRINTF_LIKE(2, 3);
 
+/* How long to wait before asking an unavailable model again. */
+#define PLAN_RETRY_MS 60000
+
 /* A planning round in flight on the planner thread, with its own copies. */
 struct plan_task {
 	struct sched *s;
@@ -548,8 +551,13 @@ static void plan_done(void *arg)
 
 	s->planning = false;
 	w->st.llm_usd = planner_spent_usd(s->planner, NULL);
-	if (t->rc < 0) {
-		/* The round did not happen: it is not counted. */
+	if (t->rc < 0 && t->llm_kind && !strcmp(t->llm_kind, "llm_unavailable")) {
+		/* The round did not happen and is not counted: try it again later. */
+		stop_planning(s, "the model is unavailable (%s); planning again in %d s", t->e.msg,
+			      PLAN_RETRY_MS / 1000);
+		s->plan_retry_at = mono_ms() + PLAN_RETRY_MS;
+		sched_timer_arm(s);
+	} else if (t->rc < 0) {
 		stop_planning(s, "the planner failed (%s): %s%s",
 			      t->llm_kind ? t->llm_kind : "planner", t->e.msg,
 			      t->llm_kind && !planner_kind_pauses(t->llm_kind)
@@ -620,6 +628,11 @@ int sched_plan(struct sched *s)
 
 	if (s->planner_stopped)
 		return 0; /* its reason stands until the engine starts again */
+	if (s->plan_retry_at) {
+		if (mono_ms() < s->plan_retry_at)
+			return 0; /* the reason said when */
+		s->plan_retry_at = 0;
+	}
 	struct node *base = tree_get(&w->tree, 0);
 	if (base && base->status == ST_FAILED) {
 		stop_planning(s, "the baseline failed (%s); fix it and 'hypotop retry' n0000",

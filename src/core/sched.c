@@ -79,7 +79,8 @@ static struct slot *free_slot(struct sched *s, int gpu)
 	return NULL;
 }
 
-static void timer_arm(struct sched *s)
+/* Tick while jobs run; otherwise sleep, or wake once for a planning retry. */
+void sched_timer_arm(struct sched *s)
 {
 	bool any = false;
 	for (size_t i = 0; i < s->nslots; i++)
@@ -87,6 +88,12 @@ static void timer_arm(struct sched *s)
 	struct itimerspec its = {{0, 0}, {0, 0}};
 	if (any) {
 		its.it_interval.tv_nsec = its.it_value.tv_nsec = TICK_MS * 1000000L;
+	} else if (s->plan_retry_at) {
+		int64_t left = s->plan_retry_at - mono_ms();
+		if (left < 1)
+			left = 1;
+		its.it_value.tv_sec = left / 1000;
+		its.it_value.tv_nsec = (left % 1000) * 1000000L;
 	}
 	timerfd_settime(s->timer_fd, 0, &its, NULL);
 }
@@ -108,7 +115,7 @@ void sched_slot_release(struct sched *s, struct slot *sl)
 	memset(sl, 0, sizeof *sl);
 	sl->gpu = gpu;
 	sl->log_fd = -1;
-	timer_arm(s);
+	sched_timer_arm(s);
 }
 
 static struct slot *slot_take(struct sched *s, struct slot *sl, uint32_t node)
@@ -394,7 +401,7 @@ void sched_launch(struct sched *s, struct slot *sl)
 	sl->started = sl->last_progress = mono_ms();
 	if (sl->job.pidfd >= 0)
 		loop_watch(s->loop, sl->job.pidfd, POLLIN, on_pidfd, s);
-	timer_arm(s);
+	sched_timer_arm(s);
 	sched_say(s, "%s: %s %s", nid, build ? "building" : "running", n->name ? n->name : "");
 out:
 	for (int i = 0; i < ne; i++)
@@ -598,7 +605,7 @@ void sched_step(struct sched *s)
 		s->done = false;
 		return;
 	}
-	s->done = !held && !s->paused && s->stop_reason;
+	s->done = !held && !s->paused && s->stop_reason && !s->plan_retry_at;
 	if (!s->done)
 		s->reported_done = false;
 	if (s->done && !s->reported_done) {
@@ -757,7 +764,7 @@ void sched_start(struct sched *s)
 			loop_watch(s->loop, sl->job.pidfd, POLLIN, on_pidfd, s);
 		sched_watch(s, sl);
 	}
-	timer_arm(s);
+	sched_timer_arm(s);
 }
 
 void sched_node_changed(struct sched *s, uint32_t id)
