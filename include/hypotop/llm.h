@@ -177,6 +177,17 @@ void llm_reply_init(struct llm_reply *r);
 void llm_reply_free(struct llm_reply *r);
 
 /*
+ * The failure kind of an HTTP error, the same for every provider: a spend
+ * limit (spend_limit), a refused key (401/403), a refused request (400,
+ * 404, 413, 422), else unavailable after the retries of r->attempts. Sets
+ * r->kind and e to "PROVIDER: WHAT; FIX", the fix for a spend limit and a
+ * key given by the provider.
+ */
+void llm_http_failure(struct llm_reply *r, const char *provider, long status, bool spend_limit,
+		      const char *what, const char *spend_fix, const char *key_fix,
+		      struct err *e);
+
+/*
  * The providers. 0 when the model answered (r->text set, whatever its
  * stop reason); -1 with r->kind and e set otherwise.
  */

@@ -150,27 +150,12 @@ static void classify(const struct http_response *rs, struct llm_reply *r, struct
 	snprintf(what, sizeof what, "HTTP %ld%s%s%s%.400s%s%s%s", rs->status, type ? " " : "",
 		 type ? type : "", msg ? ": " : "", msg ? msg : "", rid ? " (request " : "",
 		 rid ? rid : "", rid ? ")" : "");
-	if (spend_limit(rs)) {
-		r->kind = planner_kind_name(PK_SPEND_LIMIT);
-		err_set(e, "anthropic: %s; the organisation's spend limit is reached: raise it in "
-			   "the console, then resume planning",
-			what);
-	} else if (rs->status == 401 || rs->status == 403) {
-		r->kind = planner_kind_name(PK_AUTH);
-		err_set(e, "anthropic: %s; check the API key (ANTHROPIC_API_KEY or the variable "
-			   "llm.api_key_env names) and its permissions",
-			what);
-	} else if (rs->status == 400 || rs->status == 404 || rs->status == 413 ||
-		   rs->status == 422) {
-		r->kind = planner_kind_name(PK_REQUEST);
-		err_set(e, "anthropic: %s; the request was refused: check llm.model and llm.base_url",
-			what);
-	} else {
-		r->kind = planner_kind_name(PK_UNAVAILABLE);
-		err_set(e, "anthropic: %s; gave up after %d retr%s", what,
-			cJSON_GetArraySize(r->attempts) - 1,
-			cJSON_GetArraySize(r->attempts) == 2 ? "y" : "ies");
-	}
+	llm_http_failure(r, "anthropic", rs->status, spend_limit(rs), what,
+			 "the organisation's spend limit is reached: raise it in the console, "
+			 "then resume planning",
+			 "check the API key (ANTHROPIC_API_KEY or the variable llm.api_key_env "
+			 "names) and its permissions",
+			 e);
 	cJSON_Delete(j);
 }
 

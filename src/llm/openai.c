@@ -142,27 +142,10 @@ static void classify(const struct http_response *rs, struct llm_reply *r, struct
 		msg = json_string(j, "error"); /* Ollama: {"error": "text"} */
 	snprintf(what, sizeof what, "HTTP %ld%s%s%s%.400s", rs->status, type ? " " : "",
 		 type ? type : "", msg ? ": " : "", msg ? msg : "");
-	if (quota_exhausted(rs)) {
-		r->kind = planner_kind_name(PK_SPEND_LIMIT);
-		err_set(e, "openai: %s; the account's quota is spent: raise it, then resume "
-			   "planning",
-			what);
-	} else if (rs->status == 401 || rs->status == 403) {
-		r->kind = planner_kind_name(PK_AUTH);
-		err_set(e, "openai: %s; check the API key (the variable llm.api_key_env names, or "
-			   "OPENAI_API_KEY)",
-			what);
-	} else if (rs->status == 400 || rs->status == 404 || rs->status == 413 ||
-		   rs->status == 422) {
-		r->kind = planner_kind_name(PK_REQUEST);
-		err_set(e, "openai: %s; the request was refused: check llm.model and llm.base_url",
-			what);
-	} else {
-		r->kind = planner_kind_name(PK_UNAVAILABLE);
-		err_set(e, "openai: %s; gave up after %d retr%s", what,
-			cJSON_GetArraySize(r->attempts) - 1,
-			cJSON_GetArraySize(r->attempts) == 2 ? "y" : "ies");
-	}
+	llm_http_failure(r, "openai", rs->status, quota_exhausted(rs), what,
+			 "the account's quota is spent: raise it, then resume planning",
+			 "check the API key (the variable llm.api_key_env names, or OPENAI_API_KEY)",
+			 e);
 	cJSON_Delete(j);
 }
 

@@ -4,6 +4,7 @@
  */
 #include "hypotop/llm.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,5 +54,27 @@ void llm_redact_json(cJSON *j, const char *key)
 		if (c->string)
 			llm_redact(c->string, key);
 		llm_redact_json(c->child, key);
+	}
+}
+
+void llm_http_failure(struct llm_reply *r, const char *provider, long status, bool spend_limit,
+		      const char *what, const char *spend_fix, const char *key_fix,
+		      struct err *e)
+{
+	if (spend_limit) {
+		r->kind = planner_kind_name(PK_SPEND_LIMIT);
+		err_set(e, "%s: %s; %s", provider, what, spend_fix);
+	} else if (status == 401 || status == 403) {
+		r->kind = planner_kind_name(PK_AUTH);
+		err_set(e, "%s: %s; %s", provider, what, key_fix);
+	} else if (status == 400 || status == 404 || status == 413 || status == 422) {
+		r->kind = planner_kind_name(PK_REQUEST);
+		err_set(e, "%s: %s; the request was refused: check llm.model and llm.base_url",
+			provider, what);
+	} else {
+		int n = cJSON_GetArraySize(r->attempts);
+		r->kind = planner_kind_name(PK_UNAVAILABLE);
+		err_set(e, "%s: %s; gave up after %d retr%s", provider, what, n - 1,
+			n == 2 ? "y" : "ies");
 	}
 }

@@ -160,25 +160,37 @@ def small_repo(d, train):
     return lib.make_repo(d, files={"train.py": train, "hparams.json": '{"lr": 0.1}\n'})
 
 
-@lib.test
-def reattach_to_a_job_that_ended_while_down():
-    d = lib.tmpdir()
+def waiting_baseline(d, tail, *init_args):
+    """A workdir whose baseline prints a step, waits for the file `go`, then
+    runs `tail` (Python); returns (src, wd, go)."""
     go = os.path.join(d, "go")
     train = ("import os, time\nprint('step=1 loss=1.0', flush=True)\n"
-             "while not os.path.exists(%r):\n    time.sleep(0.02)\n"
-             "print('val_loss=0.25', flush=True)\nraise SystemExit(3)\n" % go)
+             "while not os.path.exists(%r):\n    time.sleep(0.02)\n" % go) + tail
     src = small_repo(d, train)
     wd = os.path.join(d, "wd")
     rc, out, err = hypotop("init", wd, "--source-dir", src, "--launch", "python3 train.py",
-                           "--metric", "val_loss")
+                           "--metric", "val_loss", *init_args)
     check(rc == 0, err)
+    return src, wd, go
+
+
+def start_until_baseline_runs(wd, **popen):
+    """Start the engine; return it and the baseline job's pid once it runs."""
     p = subprocess.Popen([lib.BIN, "run", "--headless", wd], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
+                         **(popen or {"stderr": subprocess.DEVNULL}))
     pidfile = os.path.join(wd, "runs", "n0000", "pid")
     lib.wait_for(lambda: os.path.exists(pidfile), "the baseline to start", timeout=30)
+    return p, int(open(pidfile).read().split()[0])
+
+
+@lib.test
+def reattach_to_a_job_that_ended_while_down():
+    d = lib.tmpdir()
+    src, wd, go = waiting_baseline(
+        d, "print('val_loss=0.25', flush=True)\nraise SystemExit(3)\n")
+    p, job_pid = start_until_baseline_runs(wd)
     p.send_signal(signal.SIGKILL)
     p.wait()
-    job_pid = int(open(pidfile).read().split()[0])
     open(go, "w").close()
     lib.wait_for(lambda: os.path.exists(os.path.join(wd, "runs", "n0000", "exit_code")),
                  "the job to end", timeout=30)
@@ -355,21 +367,10 @@ def proc_state(pid):
 @lib.test
 def pause_resume_and_cancel_a_running_job():
     d = lib.tmpdir()
-    go = os.path.join(d, "go")
-    train = ("import os, time\nprint('step=1 loss=1', flush=True)\n"
-             "while not os.path.exists(%r):\n    time.sleep(0.02)\n"
-             "print('val_loss=0.5', flush=True)\n" % go)
-    src = small_repo(d, train)
-    wd = os.path.join(d, "wd")
-    rc, out, err = hypotop("init", wd, "--source-dir", src, "--launch", "python3 train.py",
-                           "--metric", "val_loss", "--max-iterations", "0")
-    check(rc == 0, err)
-    p = subprocess.Popen([lib.BIN, "run", "--headless", wd], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
+    src, wd, go = waiting_baseline(d, "print('val_loss=0.5', flush=True)\n",
+                                   "--max-iterations", "0")
+    p, job = start_until_baseline_runs(wd)
     try:
-        pidfile = os.path.join(wd, "runs", "n0000", "pid")
-        lib.wait_for(lambda: os.path.exists(pidfile), "the baseline to start", timeout=30)
-        job = int(open(pidfile).read().split()[0])
         lib.wait_for(lambda: os.path.exists(os.path.join(wd, "engine", "control.sock")), "socket")
         rc, out, err = hypotop("pause", wd, "n0000")
         check(rc == 0 and out.strip() == "n0000 paused", "pause: %s %s" % (out, err))
@@ -396,26 +397,14 @@ def pause_resume_and_cancel_a_running_job():
 @lib.test
 def sigterm_leaves_running_jobs_running():
     d = lib.tmpdir()
-    go = os.path.join(d, "go")
-    train = ("import os, time\n"
-             "while not os.path.exists(%r):\n    time.sleep(0.02)\n"
-             "print('val_loss=0.5', flush=True)\n" % go)
-    src = small_repo(d, train)
-    wd = os.path.join(d, "wd")
-    rc, out, err = hypotop("init", wd, "--source-dir", src, "--launch", "python3 train.py",
-                           "--metric", "val_loss")
-    check(rc == 0, err)
-    p = subprocess.Popen([lib.BIN, "run", "--headless", wd], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, text=True)
-    pidfile = os.path.join(wd, "runs", "n0000", "pid")
-    lib.wait_for(lambda: os.path.exists(pidfile), "the baseline to start", timeout=30)
+    src, wd, go = waiting_baseline(d, "print('val_loss=0.5', flush=True)\n")
+    p, job = start_until_baseline_runs(wd, stderr=subprocess.PIPE, text=True)
     p.send_signal(signal.SIGTERM)
     err = p.communicate(timeout=30)[1]
     check(p.returncode == 0, "exit %d: %s" % (p.returncode, err))
     s = lib.status_json(wd)
     check(s["engine"]["state"] == "interrupted" and s["running"][0]["id"] == "n0000",
           "after SIGTERM: %s" % s)
-    job = int(open(pidfile).read().split()[0])
     os.kill(job, 0)  # still there
     open(go, "w").close()
     rc, err = run_headless(wd)
