@@ -8,6 +8,9 @@
 #   make install PREFIX=/usr/local
 
 PREFIX  ?= /usr/local
+# hypotop-job, the supervisor of each local run, is found beside hypotop
+# or here.
+LIBEXECDIR ?= $(PREFIX)/lib/hypotop
 VERSION := 0.1.0
 PKGS    := ncursesw libssh2 libcurl libcjson libgit2
 
@@ -17,7 +20,8 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-missing-field-initializers
 CFLAGS  ?= -O2 -g
-ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DHYPOTOP_VERSION='"$(VERSION)"' $(WARN) \
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DHYPOTOP_VERSION='"$(VERSION)"' \
+              -DHYPOTOP_LIBEXECDIR='"$(LIBEXECDIR)"' $(WARN) \
               -Iinclude $(PKG_CFLAGS) $(CFLAGS)
 LIBS    := $(PKG_LIBS) -lpthread -lm
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -42,10 +46,14 @@ DEB_PKGS := build-essential pkg-config git python3 parallel task-spooler htop li
 
 .PHONY: all check unit bench deps install uninstall clean demo golden
 
-all: hypotop
+all: hypotop hypotop-job
 
-hypotop: build/obj/src/main.o build/libhypotop.a
+hypotop: build/obj/src/main.o build/libhypotop.a hypotop-job
 	@echo "  LINK $@"; $(CC) $(ALL_CFLAGS) -o $@ build/obj/src/main.o build/libhypotop.a $(LIBS)
+
+# Static and libc only: it starts once for every job.
+hypotop-job: src/hypotop-job.c
+	@echo "  LINK $@"; $(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -static -o $@ $<
 
 build/obj/%.o: %.c $(wildcard include/hypotop/*.h)
 	@mkdir -p $(dir $@)
@@ -101,14 +109,15 @@ deps:
 
 install: hypotop
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
-	           $(DESTDIR)$(PREFIX)/share/hypotop/themes
+	           $(DESTDIR)$(PREFIX)/share/hypotop/themes $(DESTDIR)$(LIBEXECDIR)
 	install -m 755 hypotop $(DESTDIR)$(PREFIX)/bin/hypotop
+	install -m 755 hypotop-job $(DESTDIR)$(LIBEXECDIR)/hypotop-job
 	install -m 644 man/hypotop.1 $(DESTDIR)$(PREFIX)/share/man/man1/hypotop.1
 	install -m 644 themes/*.theme $(DESTDIR)$(PREFIX)/share/hypotop/themes/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/hypotop $(DESTDIR)$(PREFIX)/share/man/man1/hypotop.1
-	rm -rf $(DESTDIR)$(PREFIX)/share/hypotop
+	rm -rf $(DESTDIR)$(PREFIX)/share/hypotop $(DESTDIR)$(LIBEXECDIR)
 
 clean:
-	rm -rf build hypotop
+	rm -rf build hypotop hypotop-job

@@ -15,6 +15,7 @@
 #define HYPOTOP_JOURNAL_H
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,7 +27,8 @@ struct journal {
 	struct buf pending;
 	size_t pending_lines;
 	uint64_t base;
-	uint64_t lines; /* durable event lines */
+	uint64_t lines; /* event lines written */
+	bool unsynced;  /* some written lines are not yet durable */
 };
 
 struct journal_info {
@@ -51,6 +53,11 @@ void journal_close(struct journal *j);
 void journal_append(struct journal *j, const char *line, size_t len);
 /* Make every queued line durable. */
 int journal_commit(struct journal *j, struct err *e);
+/*
+ * Write the queued lines without waiting for the disk: they survive the
+ * death of this process, not of the machine, until the next commit.
+ */
+int journal_write(struct journal *j, struct err *e);
 /* Replace the journal, atomically, by an empty one continuing from base. */
 int journal_reset(struct journal *j, uint64_t base, struct err *e);
 

@@ -28,6 +28,7 @@ struct slot {
 	bool used;
 	uint32_t node;
 	int gpu;              /* CUDA device of this slot, -1 for none */
+	int tree;             /* the work tree its node runs in (worktrees/wtN); -1 none */
 	bool preparing;       /* the git thread is making the commit and work tree */
 	bool have_job;
 	struct job job;
@@ -61,6 +62,18 @@ struct sched {
 	int64_t reports_at;    /* when they were last written (monotonic ms) */
 	struct slot *slots;
 	size_t nslots;
+	/*
+	 * Nodes prepared ahead, while every slot is busy, so that a slot that
+	 * frees launches the next job at once: at most nslots, in queue order.
+	 */
+	struct ahead {
+		uint32_t node;
+		int tree;
+		bool ready; /* its commit and work tree are made */
+	} *ahead;
+	size_t nahead;
+	bool *tree_used; /* the work trees, two for every slot */
+	size_t ntrees;
 	int timer_fd;
 	bool paused;   /* a person paused the engine: no launches, no planning */
 	bool stopping; /* SIGINT/SIGTERM: no launches */

@@ -21,7 +21,25 @@ void sched_flush_log(struct slot *sl);
 char *sched_tail_text(struct slot *sl);
 void sched_kill(struct sched *s, struct slot *sl, const char *reason);
 void sched_watch(struct sched *s, struct slot *sl);
-void sched_prepare(struct sched *s, struct slot *sl);
+struct slot *sched_free_slot(struct sched *s, int gpu);
+struct slot *sched_slot_take(struct sched *s, struct slot *sl, uint32_t node);
+
+/* prepare.c */
+/* worktrees/wtN: the path of a work tree; take one, claim a given one, give it back. */
+char *sched_tree_path(struct sched *s, int tree);
+int sched_tree_take(struct sched *s);
+void sched_tree_claim(struct sched *s, int tree);
+void sched_tree_free(struct sched *s, int tree);
+/* Remove the work trees no node has: the work is done (git thread idle). */
+void sched_trees_drop(struct sched *s);
+/* Make node's commit and check it out in tree, on the git thread; then launch it. */
+void sched_prepare(struct sched *s, uint32_t node, int tree);
+/* Prepare node ahead of a free slot. */
+void sched_ahead_add(struct sched *s, uint32_t node);
+/* A person's operation on a node prepared ahead (cancel drops it). */
+void sched_ahead_changed(struct sched *s, uint32_t node);
+/* Launch what is ready, then take nodes from the queue while slots and trees allow. */
+void sched_dispatch(struct sched *s);
 void sched_launch(struct sched *s, struct slot *sl);
 
 /* collect.c */
@@ -33,8 +51,6 @@ void sched_fail(struct sched *s, struct slot *sl, const char *kind, const char *
 int sched_plan(struct sched *s);
 /* After a restart: redo the analysis of a node recorded as analysing. */
 void sched_reanalyse(struct sched *s, struct slot *sl);
-/* Drop a node's work tree on the git thread; its branch stays. */
-void sched_remove_worktree(struct sched *s, uint32_t id);
 /* master_table.tsv and summary.md. */
 void sched_write_reports(struct sched *s);
 

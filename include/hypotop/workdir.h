@@ -76,6 +76,12 @@ void workdir_record(struct workdir *w, const char *op, struct node *n);
 void workdir_record_state(struct workdir *w);
 /* Make recorded events durable (one fsync); checkpoint when due. */
 int workdir_commit(struct workdir *w, struct err *e);
+/*
+ * Write what is recorded without waiting for the disk: enough for what
+ * must survive the engine's death but not the machine's (a local job
+ * dies with the machine too). The next workdir_commit makes it durable.
+ */
+int workdir_flush(struct workdir *w, struct err *e);
 /* Write tree.json, checkpoint.json and state.json, then empty the journal. */
 int workdir_checkpoint(struct workdir *w, struct err *e);
 /* engine/engine_state.json: running | paused | interrupted | stopped. */

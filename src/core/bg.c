@@ -15,7 +15,8 @@ struct task {
 
 struct bg {
 	struct loop *loop;
-	pthread_t thread;
+	pthread_t *threads;
+	int nthreads;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct task *todo, *todo_tail, *finished, *finished_tail;
@@ -57,17 +58,19 @@ static void *run(void *p)
 	return NULL;
 }
 
-struct bg *bg_new(struct loop *loop)
+struct bg *bg_new(struct loop *loop, int nthreads)
 {
 	struct bg *bg = xcalloc(1, sizeof *bg);
 
 	bg->loop = loop;
+	bg->threads = xcalloc((size_t)nthreads, sizeof *bg->threads);
 	pthread_mutex_init(&bg->mu, NULL);
 	pthread_cond_init(&bg->cv, NULL);
-	if (pthread_create(&bg->thread, NULL, run, bg) != 0) {
-		free(bg);
-		return NULL;
-	}
+	for (; bg->nthreads < nthreads; bg->nthreads++)
+		if (pthread_create(&bg->threads[bg->nthreads], NULL, run, bg) != 0) {
+			bg_free(bg);
+			return NULL;
+		}
 	return bg;
 }
 
@@ -86,9 +89,11 @@ void bg_free(struct bg *bg)
 		return;
 	pthread_mutex_lock(&bg->mu);
 	bg->stop = true;
-	pthread_cond_signal(&bg->cv);
+	pthread_cond_broadcast(&bg->cv);
 	pthread_mutex_unlock(&bg->mu);
-	pthread_join(bg->thread, NULL);
+	for (int i = 0; i < bg->nthreads; i++)
+		pthread_join(bg->threads[i], NULL);
+	free(bg->threads);
 	drop(bg->todo);
 	drop(bg->finished);
 	pthread_mutex_destroy(&bg->mu);

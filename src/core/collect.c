@@ -67,48 +67,17 @@ static double noise_sigma(struct sched *s)
 	return var > 0 ? sqrt(var) : 0;
 }
 
-static void write_text(struct sched *s, uint32_t id, const char *file, const char *text)
+/* A durable record (fsync), or a view of what the run's log already holds. */
+static void write_text(struct sched *s, uint32_t id, const char *file, const char *text,
+		       bool durable)
 {
 	char *path = sched_path(s, "runs", id, file);
 	struct err e = {{0}};
+	size_t len = strlen(text);
 
-	if (fs_write_atomic(path, text, strlen(text), 0644, &e) < 0)
+	if ((durable ? fs_write_atomic : fs_write_view)(path, text, len, 0644, &e) < 0)
 		sched_say(s, "warning: %s", e.msg);
 	free(path);
-}
-
-/* Drop the work tree; the branch stays. On the git thread, after the rest. */
-struct rm_task {
-	char *repo, *name, *path;
-	struct err e;
-	int rc;
-};
-
-static void rm_work(void *arg)
-{
-	struct rm_task *t = arg;
-	t->rc = vcs_worktree_remove(t->repo, t->name, t->path, &t->e);
-}
-
-static void rm_done(void *arg)
-{
-	struct rm_task *t = arg;
-	free(t->repo);
-	free(t->name);
-	free(t->path);
-	free(t);
-}
-
-void sched_remove_worktree(struct sched *s, uint32_t id)
-{
-	struct rm_task *t = xcalloc(1, sizeof *t);
-	char nid[NODE_ID_LEN];
-
-	node_id_format(id, nid);
-	t->repo = xstrdup(s->wd->cfg.source_dir);
-	t->name = xstrdup(nid);
-	t->path = sched_path(s, "worktrees", id, NULL);
-	bg_submit(s->git, rm_work, rm_done, t);
 }
 
 /*
@@ -243,7 +212,7 @@ static void analyse_done(void *arg)
 			   t->ok ? "Completed." : "Failed.", t->e.msg[0] ? t->e.msg : "no planner");
 	if (t->why && *t->why)
 		buf_printf(&a, "\n## What hypotop saw\n\n%s\n", t->why);
-	write_text(s, n->id, "analysis.md", a.data);
+	write_text(s, n->id, "analysis.md", a.data, true);
 	buf_free(&a);
 
 	/* Noise-aware keep: better than the best by more than k·σ. The
@@ -310,7 +279,7 @@ static void finish(struct sched *s, struct slot *sl, bool ok, const char *kind,
 	sched_record(s, "analyze", n);
 	buf_init(&mj);
 	metrics_to_json(&sl->metrics, &mj);
-	write_text(s, n->id, "metrics.json", mj.data);
+	write_text(s, n->id, "metrics.json", mj.data, false);
 	if (best)
 		node_id_format(best->id, t->bid);
 	t->s = s;
@@ -346,10 +315,7 @@ static void finish(struct sched *s, struct slot *sl, bool ok, const char *kind,
 		.log_tail = t->tail,
 		.change = t->change,
 	};
-	bool had_job = sl->have_job;
 	sched_slot_release(s, sl);
-	if (had_job || ok)
-		sched_remove_worktree(s, n->id);
 	s->analysing++;
 	bg_submit(s->llm, analyse_work, analyse_done, t);
 }

@@ -138,7 +138,7 @@ void journal_append(struct journal *j, const char *line, size_t len)
 	j->pending_lines++;
 }
 
-int journal_commit(struct journal *j, struct err *e)
+int journal_write(struct journal *j, struct err *e)
 {
 	const char *p = j->pending.data;
 	size_t left = j->pending.len;
@@ -156,13 +156,22 @@ int journal_commit(struct journal *j, struct err *e)
 		p += n;
 		left -= (size_t)n;
 	}
-	if (fdatasync(j->fd) < 0) {
+	j->lines += j->pending_lines;
+	j->pending_lines = 0;
+	j->unsynced = true;
+	buf_reset(&j->pending);
+	return 0;
+}
+
+int journal_commit(struct journal *j, struct err *e)
+{
+	if (journal_write(j, e) < 0)
+		return -1;
+	if (j->unsynced && fdatasync(j->fd) < 0) {
 		err_set(e, "%s: fdatasync: %s", j->path, strerror(errno));
 		return -1;
 	}
-	j->lines += j->pending_lines;
-	j->pending_lines = 0;
-	buf_reset(&j->pending);
+	j->unsynced = false;
 	return 0;
 }
 
@@ -183,5 +192,6 @@ int journal_reset(struct journal *j, uint64_t base, struct err *e)
 	}
 	j->base = base;
 	j->lines = 0;
+	j->unsynced = false;
 	return 0;
 }

@@ -71,7 +71,7 @@ struct slot *sched_slot_of(struct sched *s, uint32_t node)
 	return NULL;
 }
 
-static struct slot *free_slot(struct sched *s, int gpu)
+struct slot *sched_free_slot(struct sched *s, int gpu)
 {
 	for (size_t i = 0; i < s->nslots; i++)
 		if (!s->slots[i].used && (gpu < 0 || s->slots[i].gpu == gpu))
@@ -111,14 +111,16 @@ void sched_slot_release(struct sched *s, struct slot *sl)
 	buf_free(&sl->partial);
 	for (size_t i = 0; i < SCHED_TAIL_LINES; i++)
 		free(sl->tail[i]);
+	sched_tree_free(s, sl->tree);
 	int gpu = sl->gpu;
 	memset(sl, 0, sizeof *sl);
 	sl->gpu = gpu;
+	sl->tree = -1;
 	sl->log_fd = -1;
 	sched_timer_arm(s);
 }
 
-static struct slot *slot_take(struct sched *s, struct slot *sl, uint32_t node)
+struct slot *sched_slot_take(struct sched *s, struct slot *sl, uint32_t node)
 {
 	struct err e = {{0}};
 
@@ -360,7 +362,7 @@ void sched_launch(struct sched *s, struct slot *sl)
 
 	node_id_format(sl->node, nid);
 	char *run_dir = sched_path(s, "runs", sl->node, NULL);
-	char *cwd = sched_path(s, "worktrees", sl->node, NULL);
+	char *cwd = sched_tree_path(s, sl->tree);
 	char *image = image_name(s, nid);
 	char *build = c->build ? with_image(c->build, image) : NULL;
 	char *launch = with_image(c->launch, image);
@@ -379,7 +381,11 @@ void sched_launch(struct sched *s, struct slot *sl)
 		sched_fail(s, sl, "launch", "launch", e.msg);
 		goto out;
 	}
-	/* The status is on disk before the job exists: a restart looks for it. */
+	/*
+	 * The status is written before the job exists: a restart after
+	 * hypotop's death finds it. It need not wait for the disk: a power
+	 * cut that loses it ends the job too, and the node runs again.
+	 */
 	n->status = build ? ST_BUILDING : ST_RUNNING;
 	n->started = now_ms();
 	char worker[32] = "local";
@@ -387,8 +393,11 @@ void sched_launch(struct sched *s, struct slot *sl)
 		snprintf(worker, sizeof worker, "local:gpu%d", sl->gpu);
 	node_set_str(&n->worker, worker);
 	sched_record(s, n->status == ST_BUILDING ? "build" : "run", n);
-	if (sched_commit(s) < 0)
+	struct err fe = {{0}};
+	if (workdir_flush(s->wd, &fe) < 0) {
+		sched_say(s, "error: %s", fe.msg);
 		goto out;
+	}
 	/* The model's key is the supervisor's, not the experiment's. */
 	const char *unset[] = {"ANTHROPIC_API_KEY", "OPENAI_API_KEY", c->llm_api_key_env, NULL};
 	struct job_spec spec = {run_dir, cwd, build, launch, (const char *const *)env, unset, nid,
@@ -411,151 +420,6 @@ out:
 	free(image);
 	free(build);
 	free(launch);
-}
-
-/* ---- prepare: the commit and the work tree, on the git thread ----------- */
-
-struct git_task {
-	struct sched *s;
-	uint32_t node;
-	char *repo, *parent, *change, *params_file, *branch, *message, *name, *path;
-	char oid[VCS_OID_HEX];
-	const char *kind;
-	int rc;
-	struct err e;
-};
-
-static void git_work(void *arg)
-{
-	struct git_task *t = arg;
-
-	t->rc = vcs_commit_change(t->repo, t->parent, t->change, t->params_file, t->branch,
-				  t->message, t->oid, &t->kind, &t->e);
-	if (t->rc == 0)
-		t->rc = vcs_worktree_add(t->repo, t->name, t->path, t->branch, &t->e);
-}
-
-static void git_task_free(struct git_task *t)
-{
-	free(t->repo);
-	free(t->parent);
-	free(t->change);
-	free(t->params_file);
-	free(t->branch);
-	free(t->message);
-	free(t->name);
-	free(t->path);
-	free(t);
-}
-
-static void git_done(void *arg)
-{
-	struct git_task *t = arg;
-	struct sched *s = t->s;
-	struct slot *sl = sched_slot_of(s, t->node);
-	struct node *n = tree_get(&s->wd->tree, t->node);
-
-	if (!sl || !n || n->status == ST_CANCELLED) {
-		if (sl)
-			sched_slot_release(s, sl);
-		if (n && t->rc == 0)
-			sched_remove_worktree(s, n->id);
-		git_task_free(t);
-		return;
-	}
-	sl->preparing = false;
-	if (t->rc < 0) {
-		sched_fail(s, sl, t->kind ? t->kind : "prepare", "prepare", t->e.msg);
-	} else {
-		node_set_str(&n->commit, t->oid);
-		sched_record(s, "prepared", n);
-		if (s->stopping) {
-			/* Leave it prepared; the next start launches it. */
-		} else {
-			sched_launch(s, sl);
-		}
-	}
-	git_task_free(t);
-}
-
-void sched_prepare(struct sched *s, struct slot *sl)
-{
-	struct node *n = tree_get(&s->wd->tree, sl->node);
-	struct node *p = n->parent == NODE_NONE ? NULL : tree_get(&s->wd->tree, n->parent);
-	struct git_task *t = xcalloc(1, sizeof *t);
-	char nid[NODE_ID_LEN];
-
-	node_id_format(n->id, nid);
-	t->s = s;
-	t->node = n->id;
-	t->repo = xstrdup(s->wd->cfg.source_dir);
-	/* A root (the baseline or a copy of it) runs its own recorded commit. */
-	t->parent = xstrdup(p ? p->commit : n->commit);
-	t->change = n->change ? xstrdup(n->change) : NULL;
-	const cJSON *ss = s->wd->cfg.search_space;
-	const cJSON *f = ss ? cJSON_GetObjectItemCaseSensitive(ss, "file") : NULL;
-	t->params_file = cJSON_IsString(f) ? xstrdup(f->valuestring) : NULL;
-	t->branch = xasprintf("hypotop/%s", nid);
-	t->message = xasprintf("%s: %s\n\n%s\n", nid, n->name ? n->name : "experiment",
-			       n->hypothesis ? n->hypothesis : "");
-	t->name = xstrdup(nid);
-	t->path = sched_path(s, "worktrees", n->id, NULL);
-	sl->preparing = true;
-	bg_submit(s->git, git_work, git_done, t);
-}
-
-/* ---- dispatch ---------------------------------------------------------- */
-
-/* A child builds on its parent's result: it waits until the parent has run. */
-static bool can_start(struct sched *s, struct node *n)
-{
-	if (n->parent == NODE_NONE)
-		return n->commit != NULL;
-	struct node *p = tree_get(&s->wd->tree, n->parent);
-	return p && p->commit && status_is_final(p->status);
-}
-
-static void dispatch(struct sched *s)
-{
-	uint32_t held[64];
-	size_t nheld = 0;
-
-	while (!s->paused && !s->stopping) {
-		struct slot *sl = free_slot(s, -1);
-		uint32_t id = queue_peek(&s->wd->queue);
-		if (!sl || id == NODE_NONE)
-			break;
-		struct node *n = tree_get(&s->wd->tree, id);
-		struct node *p = n->parent == NODE_NONE ? NULL : tree_get(&s->wd->tree, n->parent);
-		if (p && status_is_final(p->status) && !p->commit) {
-			/* Its parent ended before it had code: it never will. */
-			char pid[NODE_ID_LEN], *why;
-			node_id_format(p->id, pid);
-			why = xasprintf("its parent %s ended (%s) before it had a commit", pid,
-					status_name(p->status));
-			n->status = ST_PREPARING;
-			sched_record(s, "prepare", n);
-			sched_fail(s, slot_take(s, sl, id), "parent_failed", "prepare", why);
-			free(why);
-			continue;
-		}
-		if (!can_start(s, n)) {
-			/* Waits for its parent's commit: set aside for this round. */
-			if (nheld == ARRAY_LEN(held))
-				break;
-			held[nheld++] = id;
-			n->status = ST_PAUSED; /* only to take it off the heap; restored below */
-			queue_update(&s->wd->queue, id);
-			continue;
-		}
-		n->status = ST_PREPARING;
-		sched_record(s, "prepare", n);
-		sched_prepare(s, slot_take(s, sl, id));
-	}
-	for (size_t i = 0; i < nheld; i++) {
-		s->wd->tree.nodes[held[i]].status = ST_QUEUED;
-		queue_update(&s->wd->queue, held[i]);
-	}
 }
 
 static size_t busy_slots(struct sched *s)
@@ -590,9 +454,9 @@ static void maybe_write_reports(struct sched *s, bool now)
 
 void sched_step(struct sched *s)
 {
-	dispatch(s);
+	sched_dispatch(s);
 	maybe_write_reports(s, false);
-	bool idle = !s->wd->queue.len && busy_slots(s) == 0 && !bg_pending(s->git) &&
+	bool idle = !s->wd->queue.len && busy_slots(s) == 0 && !s->nahead && !bg_pending(s->git) &&
 		    !s->analysing && !s->planning;
 	if (idle)
 		maybe_write_reports(s, true);
@@ -610,6 +474,7 @@ void sched_step(struct sched *s)
 		s->reported_done = false;
 	if (s->done && !s->reported_done) {
 		s->reported_done = true;
+		sched_trees_drop(s);
 		sched_write_reports(s); /* with the final patience count */
 	}
 }
@@ -650,11 +515,13 @@ int sched_init(struct sched *s, struct workdir *wd, struct loop *loop, sched_say
 	s->slots = xcalloc(s->nslots, sizeof *s->slots);
 	for (size_t i = 0; i < s->nslots; i++) {
 		s->slots[i].log_fd = -1;
+		s->slots[i].tree = -1;
 		s->slots[i].gpu = ngpu ? cJSON_GetArrayItem(c->gpus, (int)i)->valueint : -1;
 	}
 	s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	s->git = bg_new(loop);
-	s->llm = bg_new(loop);
+	/* Two git threads: one prepares a node while the other makes a commit. */
+	s->git = bg_new(loop, s->nslots > 1 ? 2 : 1);
+	s->llm = bg_new(loop, 1);
 	if (s->timer_fd < 0 || !s->git || !s->llm) {
 		err_set(e, "cannot start the scheduler: %s", strerror(errno));
 		return -1;
@@ -691,6 +558,8 @@ void sched_free(struct sched *s)
 		s->planner->destroy(s->planner);
 	cJSON_Delete(s->base_params);
 	free(s->slots);
+	free(s->ahead);
+	free(s->tree_used);
 	free(s->stop_reason);
 }
 
@@ -701,68 +570,126 @@ static int worker_gpu(const char *worker)
 	return g ? atoi(g + 4) : -1;
 }
 
+static void prepare_in_slot(struct sched *s, struct slot *sl)
+{
+	if (sl->tree < 0)
+		sl->tree = sched_tree_take(s);
+	sl->preparing = true;
+	sched_prepare(s, sl->node, sl->tree);
+}
+
+/* Carry on with a node that was active when the engine stopped. */
+static void start_node(struct sched *s, struct node *n, enum node_status st, struct slot *sl)
+{
+	uint32_t id = n->id;
+	char nid[NODE_ID_LEN];
+	node_id_format(id, nid);
+	if (st == ST_PREPARING) {
+		prepare_in_slot(s, sl);
+		return;
+	}
+	if (st == ST_ANALYZING) {
+		/* The outcome is recorded; only the analysis was cut short. */
+		char *rd = sched_path(s, "runs", id, NULL);
+		struct err e2 = {{0}};
+		local_executor.attach(rd, &sl->job, &e2);
+		free(rd);
+		sl->have_job = true;
+		sched_say(s, "%s: analysing again after a restart", nid);
+		sched_reanalyse(s, sl);
+		return;
+	}
+	char *run_dir = sched_path(s, "runs", id, NULL);
+	struct err e = {{0}};
+	local_executor.attach(run_dir, &sl->job, &e);
+	free(run_dir);
+	sl->have_job = true;
+	sl->started = sl->last_progress = mono_ms();
+	sl->job.paused = n->status == ST_PAUSED;
+	struct job_result r;
+	local_executor.check(&sl->job, &r);
+	if (r.state == JOB_NOT_STARTED) {
+		/* Recorded as running, but the wrapper never ran: launch it now. */
+		local_executor.release(&sl->job);
+		sl->have_job = false;
+		sched_say(s, "%s: was never started; preparing it again", nid);
+		prepare_in_slot(s, sl);
+		return;
+	}
+	sched_say(s, "%s: re-attached (%s)", nid,
+		  r.state == JOB_RUNNING ? "still running" : "it ended while hypotop was down");
+	if (sl->job.pidfd >= 0)
+		loop_watch(s->loop, sl->job.pidfd, POLLIN, on_pidfd, s);
+	sched_watch(s, sl);
+}
+
+/* One more slot, past max_concurrency: for more jobs found running than slots. */
+static struct slot *slot_add(struct sched *s, int gpu)
+{
+	s->slots = xrealloc(s->slots, (s->nslots + 1) * sizeof *s->slots);
+	memset(&s->slots[s->nslots], 0, sizeof *s->slots);
+	s->slots[s->nslots].gpu = gpu;
+	s->slots[s->nslots].tree = -1;
+	s->slots[s->nslots].log_fd = -1;
+	return &s->slots[s->nslots++];
+}
+
+/*
+ * A job found running after a restart keeps the work tree it runs in
+ * (job.json "cwd"): no other node may be given that tree meanwhile.
+ */
+static void claim_job_tree(struct sched *s, struct slot *sl, uint32_t id)
+{
+	char *path = sched_path(s, "runs", id, "job.json");
+	struct err e = {{0}};
+	cJSON *job = json_parse_file(path, &e);
+	const char *cwd = job ? json_string(job, "cwd") : NULL;
+	char *prefix = xasprintf("%s/worktrees/wt", s->wd->path);
+
+	if (cwd && !strncmp(cwd, prefix, strlen(prefix))) {
+		char *end;
+		unsigned long k = strtoul(cwd + strlen(prefix), &end, 10);
+		if (*end == '\0' && k < 4096) {
+			sched_tree_claim(s, (int)k);
+			sl->tree = (int)k;
+		}
+	}
+	cJSON_Delete(job);
+	free(prefix);
+	free(path);
+}
+
 void sched_start(struct sched *s)
 {
 	struct tree *t = &s->wd->tree;
 
-	for (uint32_t id = 0; id < t->len; id++) {
-		struct node *n = &t->nodes[id];
-		if (!n->present)
-			continue;
-		enum node_status st = n->status == ST_PAUSED ? n->resume_to : n->status;
-		if (!status_is_active(st))
-			continue;
-		struct slot *sl = free_slot(s, worker_gpu(n->worker));
-		if (!sl)
-			sl = free_slot(s, -1);
-		if (!sl) {
-			/* More running than slots (the config shrank): keep watching anyway. */
-			s->slots = xrealloc(s->slots, (s->nslots + 1) * sizeof *s->slots);
-			memset(&s->slots[s->nslots], 0, sizeof *s->slots);
-			s->slots[s->nslots].gpu = worker_gpu(n->worker);
-			s->slots[s->nslots].log_fd = -1;
-			sl = &s->slots[s->nslots++];
+	/* Jobs first, so that the work trees they run in are known; then the rest. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (uint32_t id = 0; id < t->len; id++) {
+			struct node *n = &t->nodes[id];
+			if (!n->present)
+				continue;
+			enum node_status st = n->status == ST_PAUSED ? n->resume_to : n->status;
+			if (!status_is_active(st))
+				continue;
+			bool has_job = st != ST_PREPARING && st != ST_ANALYZING;
+			if (has_job != (pass == 0))
+				continue;
+			int gpu = worker_gpu(n->worker);
+			struct slot *sl = sched_free_slot(s, gpu);
+			if (!sl)
+				sl = sched_free_slot(s, -1);
+			if (!sl && st == ST_PREPARING) {
+				sched_ahead_add(s, id);
+				continue;
+			}
+			if (!sl)
+				sl = slot_add(s, gpu); /* the config shrank: keep watching anyway */
+			sched_slot_take(s, sl, id);
+			if (has_job)
+				claim_job_tree(s, sl, id);
+			start_node(s, n, st, sl);
 		}
-		slot_take(s, sl, id);
-		char nid[NODE_ID_LEN];
-		node_id_format(id, nid);
-		if (st == ST_PREPARING) {
-			sched_prepare(s, sl);
-			continue;
-		}
-		if (st == ST_ANALYZING) {
-			/* The outcome is recorded; only the analysis was cut short. */
-			char *rd = sched_path(s, "runs", id, NULL);
-			struct err e2 = {{0}};
-			local_executor.attach(rd, &sl->job, &e2);
-			free(rd);
-			sl->have_job = true;
-			sched_say(s, "%s: analysing again after a restart", nid);
-			sched_reanalyse(s, sl);
-			continue;
-		}
-		char *run_dir = sched_path(s, "runs", id, NULL);
-		struct err e = {{0}};
-		local_executor.attach(run_dir, &sl->job, &e);
-		free(run_dir);
-		sl->have_job = true;
-		sl->started = sl->last_progress = mono_ms();
-		sl->job.paused = n->status == ST_PAUSED;
-		struct job_result r;
-		local_executor.check(&sl->job, &r);
-		if (r.state == JOB_NOT_STARTED) {
-			/* Recorded as running, but the wrapper never ran: launch it now. */
-			local_executor.release(&sl->job);
-			sl->have_job = false;
-			sched_say(s, "%s: was never started; preparing it again", nid);
-			sched_prepare(s, sl);
-			continue;
-		}
-		sched_say(s, "%s: re-attached (%s)", nid,
-			  r.state == JOB_RUNNING ? "still running" : "it ended while hypotop was down");
-		if (sl->job.pidfd >= 0)
-			loop_watch(s->loop, sl->job.pidfd, POLLIN, on_pidfd, s);
-		sched_watch(s, sl);
 	}
 	sched_timer_arm(s);
 }
@@ -772,7 +699,11 @@ void sched_node_changed(struct sched *s, uint32_t id)
 	struct slot *sl = sched_slot_of(s, id);
 	struct node *n = tree_get(&s->wd->tree, id);
 
-	if (!sl || !n)
+	if (!sl) {
+		sched_ahead_changed(s, id);
+		return;
+	}
+	if (!n)
 		return;
 	if (n->status == ST_CANCELLED) {
 		if (sl->have_job)

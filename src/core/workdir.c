@@ -541,6 +541,11 @@ int workdir_commit(struct workdir *w, struct err *e)
 	return 0;
 }
 
+int workdir_flush(struct workdir *w, struct err *e)
+{
+	return journal_write(&w->journal, e);
+}
+
 static int write_file(struct workdir *w, const char *rel, const struct buf *b, struct err *e)
 {
 	char *path = workdir_file(w, rel);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,41 +89,61 @@ static char *run_file(const char *run_dir, const char *name)
 	return path_join(run_dir, name);
 }
 
-static void write_script(struct buf *b, const struct job_spec *s)
+/*
+ * The supervisor, hypotop-job: $HYPOTOP_JOB when set (tests, packagers),
+ * else the one beside this program, else where `make install` puts it.
+ */
+static char *helper_path(void)
 {
-	buf_adds(b, "#!/bin/sh\n# One hypotop run. It records its own pid first and its exit "
-		    "code last,\n# so the outcome survives the supervisor.\n");
-	buf_adds(b, "R=");
-	sh_quote(b, s->run_dir);
-	/* read, not $(cat ...): one process fewer for every job. */
-	buf_adds(b, "\nread -r stat </proc/$$/stat\nset -- $stat\necho \"$$ ${22}\" "
-		    ">\"$R/pid.partial\" && mv \"$R/pid.partial\" \"$R/pid\"\n");
-	buf_adds(b, "finish() { echo \"$1\" >\"$R/exit_code.partial\" && mv "
-		    "\"$R/exit_code.partial\" \"$R/exit_code\"; exit \"$1\"; }\n");
-	for (const char *const *e = s->env; e && *e; e++) {
-		const char *eq = strchr(*e, '=');
-		if (!eq)
-			continue;
-		buf_printf(b, "export %.*s=", (int)(eq - *e), *e);
-		sh_quote(b, eq + 1);
-		buf_addc(b, '\n');
+	const char *env = getenv("HYPOTOP_JOB");
+	if (env && *env)
+		return xstrdup(env);
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		char *slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			char *p = path_join(self, "hypotop-job");
+			if (access(p, X_OK) == 0)
+				return p;
+			free(p);
+		}
 	}
-	buf_adds(b, "cd ");
-	sh_quote(b, s->cwd);
-	buf_adds(b, " || finish 127\n");
-	if (s->build) {
-		buf_adds(b, "echo '[hypotop] build:' ");
-		sh_quote(b, s->build);
-		buf_adds(b, "\n/bin/sh -c ");
-		sh_quote(b, s->build);
-		buf_adds(b, "\ncode=$?\necho \"$code\" >\"$R/build_exit\"\n[ \"$code\" -eq 0 ] || "
-			    "finish \"$code\"\n");
+	return xstrdup(HYPOTOP_LIBEXECDIR "/hypotop-job");
+}
+
+static bool env_named(const char *entry, const char *name)
+{
+	size_t n = strlen(name);
+	return !strncmp(entry, name, n) && entry[n] == '=';
+}
+
+/* This process's environment, less s->unset and what s->env replaces, plus s->env. */
+static char **job_environ(const struct job_spec *s)
+{
+	size_t n = 0, k = 0;
+	for (char **e = environ; *e; e++)
+		n++;
+	for (const char *const *e = s->env; e && *e; e++)
+		n++;
+	char **out = xcalloc(n + 1, sizeof *out);
+	for (char **e = environ; *e; e++) {
+		bool drop = false;
+		for (const char *const *u = s->unset; u && *u && !drop; u++)
+			drop = env_named(*e, *u);
+		for (const char *const *v = s->env; v && *v && !drop; v++) {
+			const char *eq = strchr(*v, '=');
+			drop = eq && !strncmp(*e, *v, (size_t)(eq - *v) + 1);
+		}
+		if (!drop)
+			out[k++] = *e;
 	}
-	buf_adds(b, "echo '[hypotop] launch:' ");
-	sh_quote(b, s->launch);
-	buf_adds(b, "\n/bin/sh -c ");
-	sh_quote(b, s->launch);
-	buf_adds(b, "\nfinish $?\n");
+	for (const char *const *e = s->env; e && *e; e++)
+		out[k++] = (char *)*e;
+	out[k] = NULL;
+	return out;
 }
 
 static int write_job_json(const struct job_spec *s, const struct job *j, struct err *e)
@@ -135,7 +156,27 @@ static int write_job_json(const struct job_spec *s, const struct job *j, struct 
 	json_append_str(&b, s->node);
 	buf_adds(&b, ",\n  \"commit\": ");
 	json_append_str(&b, s->commit ? s->commit : "");
-	buf_printf(&b, ",\n  \"pid\": %ld,\n  \"start_time\": %llu,\n  \"launched\": %lld\n}\n",
+	buf_adds(&b, ",\n  \"cwd\": ");
+	json_append_str(&b, s->cwd);
+	if (s->build) {
+		buf_adds(&b, ",\n  \"build\": ");
+		json_append_str(&b, s->build);
+	}
+	buf_adds(&b, ",\n  \"launch\": ");
+	json_append_str(&b, s->launch);
+	buf_adds(&b, ",\n  \"env\": {");
+	for (const char *const *v = s->env; v && *v; v++) {
+		const char *eq = strchr(*v, '=');
+		if (!eq)
+			continue;
+		char *name = xstrndup(*v, (size_t)(eq - *v));
+		buf_adds(&b, v == s->env ? "\n    " : ",\n    ");
+		json_append_str(&b, name);
+		buf_adds(&b, ": ");
+		json_append_str(&b, eq + 1);
+		free(name);
+	}
+	buf_printf(&b, "\n  },\n  \"pid\": %ld,\n  \"start_time\": %llu,\n  \"launched\": %lld\n}\n",
 		   (long)j->pid, j->start_time, (long long)now_ms());
 	int rc = fs_write_view(path, b.data, b.len, 0644, e); /* the pid file is the record */
 	buf_free(&b);
@@ -143,58 +184,60 @@ static int write_job_json(const struct job_spec *s, const struct job *j, struct 
 	return rc;
 }
 
+/*
+ * The supervisor starts in a session of its own, so the job outlives
+ * hypotop and a signal to its process group reaches everything the job
+ * started; with the default disposition of every signal and none blocked.
+ */
+static int spawn_helper(const struct job_spec *s, const char *log, pid_t *pid, struct err *e)
+{
+	posix_spawnattr_t attr;
+	posix_spawn_file_actions_t fa;
+	sigset_t none, all;
+	char *helper = helper_path();
+	char *argv[] = {"hypotop-job", (char *)s->run_dir, (char *)s->cwd, (char *)s->launch,
+			(char *)s->build, NULL};
+	char **envp = job_environ(s);
+
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+						POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	int rc = posix_spawn(pid, helper, &fa, &attr, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	free(envp);
+	if (rc != 0)
+		err_set(e, "cannot start the job supervisor %s: %s (is hypotop installed "
+			   "whole? `make install` puts hypotop-job in %s)",
+			helper, strerror(rc), HYPOTOP_LIBEXECDIR);
+	free(helper);
+	return rc == 0 ? 0 : -1;
+}
+
 static int local_launch(const struct job_spec *s, struct job *j, struct err *e)
 {
-	struct buf script;
-	char *sh = run_file(s->run_dir, "run.sh"), *log = run_file(s->run_dir, "log");
+	char *log = run_file(s->run_dir, "log");
+	pid_t pid;
 	int rc = -1;
 
 	memset(j, 0, sizeof *j);
 	j->pidfd = -1;
 	j->run_dir = xstrdup(s->run_dir);
-	buf_init(&script);
-	write_script(&script, s);
-	if (fs_write_view(sh, script.data, script.len, 0755, e) < 0)
-		goto out;
-	int logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	if (logfd < 0) {
-		err_set(e, "%s: %s", log, strerror(errno));
-		goto out;
+	if (spawn_helper(s, log, &pid, e) == 0) {
+		j->pid = pid;
+		j->ours = true;
+		j->start_time = proc_start_time(pid);
+		j->pidfd = open_pidfd(pid);
+		rc = write_job_json(s, j, e);
 	}
-	pid_t pid = fork();
-	if (pid < 0) {
-		err_set(e, "fork: %s", strerror(errno));
-		close(logfd);
-		goto out;
-	}
-	if (pid == 0) {
-		/* Own session and process group: the job outlives hypotop, and a
-		 * signal to the group reaches everything it started. */
-		setsid();
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		for (const char *const *u = s->unset; u && *u; u++)
-			unsetenv(*u);
-		int devnull = open("/dev/null", O_RDONLY);
-		dup2(devnull, 0);
-		dup2(logfd, 1);
-		dup2(logfd, 2);
-		if (chdir(s->run_dir) < 0)
-			_exit(127);
-		execl("/bin/sh", "sh", sh, (char *)NULL);
-		_exit(127);
-	}
-	close(logfd);
-	j->pid = pid;
-	j->ours = true;
-	j->start_time = proc_start_time(pid);
-	j->pidfd = open_pidfd(pid);
-	rc = write_job_json(s, j, e);
-out:
-	buf_free(&script);
-	free(sh);
 	free(log);
 	return rc;
 }

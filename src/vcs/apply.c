@@ -21,6 +21,7 @@
 #include "hypotop/change.h"
 #include "hypotop/json.h"
 #include "hypotop/params.h"
+#include "hypotop/vcs_int.h"
 
 #define KIND_REJECTED "patch_rejected"
 #define KIND_CONFLICT "patch_conflict"
@@ -35,13 +36,6 @@ struct job {
 	const char **kind;
 	struct err *e;
 };
-
-static const char *git_msg(void)
-{
-	const git_error *ge = git_error_last();
-
-	return ge && ge->message ? ge->message : "unknown libgit2 error";
-}
 
 /* Refuse with a kind: the change is at fault, not the repository. */
 static int refuse(struct job *j, const char *kind)
@@ -94,7 +88,7 @@ static int path_guard(struct job *j, const char *what, const char *path, bool li
 		if (rc == GIT_ENOTFOUND)
 			return 0;
 		if (rc < 0) {
-			err_set(j->e, "git: %s: \"%s\": %s", what, sub, git_msg());
+			err_set(j->e, "git: %s: \"%s\": %s", what, sub, vcs_git_msg());
 			return -1;
 		}
 		git_filemode_t mode = git_tree_entry_filemode(ent);
@@ -158,7 +152,7 @@ static int upsert(struct job *j, git_tree_update *u, const char *path, const cha
 		  size_t len)
 {
 	if (git_blob_create_from_buffer(&u->id, j->repo, data, len) < 0) {
-		err_set(j->e, "git: write %s: %s", path, git_msg());
+		err_set(j->e, "git: write %s: %s", path, vcs_git_msg());
 		return -1;
 	}
 	u->action = GIT_TREE_UPDATE_UPSERT;
@@ -191,7 +185,7 @@ static int apply_files(struct job *j, const cJSON *files, git_oid *out)
 			goto out;
 	}
 	if (git_tree_create_updated(out, j->repo, j->tree, (size_t)n, ups) < 0) {
-		err_set(j->e, "git: change: build tree: %s", git_msg());
+		err_set(j->e, "git: change: build tree: %s", vcs_git_msg());
 		goto out;
 	}
 	rc = 0;
@@ -228,7 +222,7 @@ static int apply_params(struct job *j, const cJSON *values, const char *params_f
 		return refuse(j, KIND_PARAMS);
 	}
 	if (r < 0 || git_blob_lookup(&blob, j->repo, git_tree_entry_id(ent)) < 0) {
-		err_set(j->e, "git: param file %s: %s", params_file, git_msg());
+		err_set(j->e, "git: param file %s: %s", params_file, vcs_git_msg());
 		goto out;
 	}
 	size_t len = (size_t)git_blob_rawsize(blob);
@@ -242,7 +236,7 @@ static int apply_params(struct job *j, const cJSON *values, const char *params_f
 	if (upsert(j, &up, params_file, next, strlen(next)) < 0)
 		goto out;
 	if (git_tree_create_updated(out, j->repo, j->tree, 1, &up) < 0) {
-		err_set(j->e, "git: change: build tree: %s", git_msg());
+		err_set(j->e, "git: change: build tree: %s", vcs_git_msg());
 		goto out;
 	}
 	rc = 0;
@@ -262,7 +256,7 @@ static int apply_patch(struct job *j, const char *patch, git_oid *out)
 	int rc = -1;
 
 	if (git_diff_from_buffer(&diff, patch, strlen(patch)) < 0) {
-		err_set(j->e, "%s: change: patch does not parse: %s", j->branch, git_msg());
+		err_set(j->e, "%s: change: patch does not parse: %s", j->branch, vcs_git_msg());
 		return refuse(j, KIND_REJECTED);
 	}
 	size_t n = git_diff_num_deltas(diff);
@@ -299,12 +293,12 @@ static int apply_patch(struct job *j, const char *patch, git_oid *out)
 	}
 	if (git_apply_to_tree(&idx, j->repo, j->tree, diff, NULL) < 0) {
 		err_set(j->e, "%s: change: patch does not apply to the parent commit: %s",
-			j->branch, git_msg());
+			j->branch, vcs_git_msg());
 		refuse(j, KIND_CONFLICT);
 		goto out;
 	}
 	if (git_index_write_tree_to(out, idx, j->repo) < 0) {
-		err_set(j->e, "git: change: write tree: %s", git_msg());
+		err_set(j->e, "git: change: write tree: %s", vcs_git_msg());
 		goto out;
 	}
 	rc = 0;
@@ -346,13 +340,13 @@ static int make_commit(struct job *j, const char *change, const char *params_fil
 	rc = -1;
 	if (git_tree_lookup(&tree, j->repo, &tree_id) < 0 ||
 	    git_signature_now(&sig, "hypotop", "hypotop@localhost") < 0) {
-		err_set(j->e, "git: commit: %s", git_msg());
+		err_set(j->e, "git: commit: %s", vcs_git_msg());
 		goto out;
 	}
 	const git_commit *parents[] = {j->parent};
 	if (git_commit_create(commit, j->repo, NULL, sig, sig, NULL, message, tree, 1,
 			      parents) < 0) {
-		err_set(j->e, "git: commit: %s", git_msg());
+		err_set(j->e, "git: commit: %s", vcs_git_msg());
 		goto out;
 	}
 	rc = 0;
@@ -380,26 +374,24 @@ int vcs_commit_change(const char *repo_dir, const char *parent, const char *chan
 		err_set(e, "git: branch \"%s\" is not a valid branch name", branch ? branch : "");
 		goto out;
 	}
-	if (git_repository_open_ext(&j.repo, repo_dir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
-		err_set(e, "git: %s: %s", repo_dir, git_msg());
+	if (vcs_repo(&j.repo, repo_dir, e) < 0)
 		goto out;
-	}
 	/* Made already, by a run that died before recording it: keep it. */
 	int r = git_reference_name_to_id(&id, j.repo, refname);
 	if (r == 0)
 		goto done;
 	if (r != GIT_ENOTFOUND) {
-		err_set(e, "git: branch %s: %s", branch, git_msg());
+		err_set(e, "git: branch %s: %s", branch, vcs_git_msg());
 		goto out;
 	}
 	if (!parent || git_revparse_single(&obj, j.repo, parent) < 0 ||
 	    git_object_peel(&peeled, obj, GIT_OBJECT_COMMIT) < 0) {
-		err_set(e, "git: commit %s: %s", parent ? parent : "(none)", git_msg());
+		err_set(e, "git: commit %s: %s", parent ? parent : "(none)", vcs_git_msg());
 		goto out;
 	}
 	j.parent = (git_commit *)peeled;
 	if (git_commit_tree(&j.tree, j.parent) < 0) {
-		err_set(e, "git: commit %s: %s", parent, git_msg());
+		err_set(e, "git: commit %s: %s", parent, vcs_git_msg());
 		goto out;
 	}
 	if (!change)
@@ -408,14 +400,14 @@ int vcs_commit_change(const char *repo_dir, const char *parent, const char *chan
 		goto out;
 	/* Last, so that nothing is visible unless everything was made. */
 	if (git_commit_lookup(&made, j.repo, &id) < 0) {
-		err_set(e, "git: commit: %s", git_msg());
+		err_set(e, "git: commit: %s", vcs_git_msg());
 		goto out;
 	}
 	r = git_branch_create(&ref, j.repo, branch, made, 0);
 	if (r == GIT_EEXISTS)
 		r = git_reference_name_to_id(&id, j.repo, refname);
 	if (r < 0) {
-		err_set(e, "git: create branch %s: %s", branch, git_msg());
+		err_set(e, "git: create branch %s: %s", branch, vcs_git_msg());
 		goto out;
 	}
 done:
@@ -427,7 +419,6 @@ out:
 	git_tree_free(j.tree);
 	git_commit_free(j.parent);
 	git_object_free(obj);
-	git_repository_free(j.repo);
 	free(refname);
 	return rc;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "hypotop/fsutil.h"
+#include "hypotop/vcs_int.h"
 
 void vcs_init(void)
 {
@@ -19,15 +20,10 @@ void vcs_init(void)
 
 void vcs_shutdown(void)
 {
+	vcs_repo_forget();
 	git_libgit2_shutdown();
 }
 
-static const char *git_msg(void)
-{
-	const git_error *ge = git_error_last();
-
-	return ge && ge->message ? ge->message : "unknown libgit2 error";
-}
 
 int vcs_head(const char *dir, char oid[VCS_OID_HEX], bool *dirty, struct err *e)
 {
@@ -60,7 +56,7 @@ int vcs_head(const char *dir, char oid[VCS_OID_HEX], bool *dirty, struct err *e)
 		goto out;
 	}
 	if (hr < 0) {
-		err_set(e, "--source-dir %s: cannot read HEAD: %s", dir, git_msg());
+		err_set(e, "--source-dir %s: cannot read HEAD: %s", dir, vcs_git_msg());
 		goto out;
 	}
 	const git_oid *id = git_reference_target(head);
@@ -79,7 +75,7 @@ int vcs_head(const char *dir, char oid[VCS_OID_HEX], bool *dirty, struct err *e)
 		so.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
 		so.flags = GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
 		if (git_status_list_new(&st, repo, &so) < 0) {
-			err_set(e, "--source-dir %s: git status: %s", dir, git_msg());
+			err_set(e, "--source-dir %s: git status: %s", dir, vcs_git_msg());
 			goto out;
 		}
 		*dirty = git_status_list_entrycount(st) > 0;
@@ -92,15 +88,6 @@ out:
 	return rc;
 }
 
-static int repo_open(git_repository **repo, const char *dir, struct err *e)
-{
-	if (git_repository_open_ext(repo, dir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
-		err_set(e, "git: %s: %s", dir, git_msg());
-		return -1;
-	}
-	return 0;
-}
-
 /* The tree of a commit named by id (or any revision). */
 static int commit_tree(git_repository *repo, const char *commit, git_tree **tree,
 		       struct err *e)
@@ -110,7 +97,7 @@ static int commit_tree(git_repository *repo, const char *commit, git_tree **tree
 
 	if (!commit || git_revparse_single(&obj, repo, commit) < 0 ||
 	    git_object_peel(&peeled, obj, GIT_OBJECT_TREE) < 0) {
-		err_set(e, "git: commit %s: %s", commit ? commit : "(none)", git_msg());
+		err_set(e, "git: commit %s: %s", commit ? commit : "(none)", vcs_git_msg());
 		rc = -1;
 	}
 	*tree = (git_tree *)peeled;
@@ -177,7 +164,7 @@ static int worktree_drop(git_repository *repo, const char *name, struct err *e)
 		   GIT_WORKTREE_PRUNE_LOCKED;
 	if (git_worktree_lookup(&wt, repo, name) == 0) {
 		if (git_worktree_prune(wt, &po) < 0) {
-			err_set(e, "git: worktree %s: prune: %s", name, git_msg());
+			err_set(e, "git: worktree %s: prune: %s", name, vcs_git_msg());
 			rc = -1;
 		}
 		git_worktree_free(wt);
@@ -194,19 +181,88 @@ static int worktree_drop(git_repository *repo, const char *name, struct err *e)
 	return rc;
 }
 
+/* Whether worktree `name` is whole and checked out at path: fit to reuse. */
+static bool worktree_usable(git_repository *repo, const char *name, const char *path)
+{
+	git_worktree *wt = NULL;
+	bool ok = false;
+
+	if (git_worktree_lookup(&wt, repo, name) == 0 && git_worktree_validate(wt) == 0) {
+		struct err ignored;
+		char *want = path_real(path, &ignored), *have = path_real(git_worktree_path(wt), &ignored);
+		ok = want && have && !strcmp(want, have);
+		free(want);
+		free(have);
+	}
+	git_worktree_free(wt);
+	git_error_clear();
+	return ok;
+}
+
+/*
+ * HEAD of a work tree names refname. Written here, in the one-line format
+ * of gitrepository-layout(5), rather than by git_repository_set_head: that
+ * would first open every other work tree to see whether one has the
+ * branch (none can: each node's branch is its own), and log and fsync a
+ * file that can be made again from the branch at any time.
+ */
+static int symbolic_head(git_repository *wt, const char *refname, struct err *e)
+{
+	char *path = path_join(git_repository_path(wt), "HEAD");
+	char *text = xasprintf("ref: %s\n", refname);
+	int rc = fs_write_view(path, text, strlen(text), 0644, e);
+
+	free(text);
+	free(path);
+	return rc;
+}
+
+/*
+ * The files at path become exactly the branch's: files that differ are
+ * written, and what the last run left there, ignored files included, is
+ * removed, as if the tree were new. Then HEAD names the branch.
+ */
+static int worktree_switch(const char *path, const char *branch, struct err *e)
+{
+	git_repository *wt;
+	git_commit *commit = NULL;
+	git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
+	git_oid id;
+	int rc = -1;
+
+	if (vcs_repo(&wt, path, e) < 0)
+		return -1;
+	char *refname = xasprintf("refs/heads/%s", branch);
+	co.checkout_strategy =
+		GIT_CHECKOUT_FORCE | GIT_CHECKOUT_REMOVE_UNTRACKED | GIT_CHECKOUT_REMOVE_IGNORED;
+	if (git_reference_name_to_id(&id, wt, refname) < 0 ||
+	    git_commit_lookup(&commit, wt, &id) < 0 ||
+	    git_checkout_tree(wt, (git_object *)commit, &co) < 0)
+		err_set(e, "git: worktree %s (branch %s): %s", path, branch, vcs_git_msg());
+	else
+		rc = symbolic_head(wt, refname, e);
+	git_commit_free(commit);
+	free(refname);
+	return rc;
+}
+
 int vcs_worktree_add(const char *repo_dir, const char *name, const char *path,
 		     const char *branch, struct err *e)
 {
-	git_repository *repo = NULL;
+	git_repository *repo;
 	git_reference *ref = NULL;
 	git_worktree *wt = NULL;
 	git_worktree_add_options opts = GIT_WORKTREE_ADD_OPTIONS_INIT;
 	int rc = -1;
 
-	if (name_ok(name, e) < 0 || repo_open(&repo, repo_dir, e) < 0)
+	if (name_ok(name, e) < 0 || vcs_repo(&repo, repo_dir, e) < 0)
 		return -1;
 	if (git_branch_lookup(&ref, repo, branch, GIT_BRANCH_LOCAL) < 0) {
-		err_set(e, "git: branch %s: %s", branch, git_msg());
+		err_set(e, "git: branch %s: %s", branch, vcs_git_msg());
+		goto out;
+	}
+	if (worktree_usable(repo, name, path)) {
+		rc = worktree_switch(path, branch, e);
 		goto out;
 	}
 	if (worktree_drop(repo, name, e) < 0 || remove_leftover(path, repo_dir, e) < 0)
@@ -223,47 +279,44 @@ int vcs_worktree_add(const char *repo_dir, const char *name, const char *path,
 	opts.ref = ref;
 	if (git_worktree_add(&wt, repo, name, path, &opts) < 0) {
 		err_set(e, "git: worktree %s at %s (branch %s): %s", name, path, branch,
-			git_msg());
+			vcs_git_msg());
 		goto out;
 	}
 	rc = 0;
 out:
 	git_worktree_free(wt);
 	git_reference_free(ref);
-	git_repository_free(repo);
 	return rc;
 }
 
 int vcs_worktree_remove(const char *repo_dir, const char *name, const char *path,
 			struct err *e)
 {
-	git_repository *repo = NULL;
-	int rc = -1;
+	git_repository *repo;
 
-	if (name_ok(name, e) < 0 || repo_open(&repo, repo_dir, e) < 0)
+	if (name_ok(name, e) < 0 || vcs_repo(&repo, repo_dir, e) < 0)
 		return -1;
-	if (worktree_drop(repo, name, e) == 0 && remove_leftover(path, repo_dir, e) == 0)
-		rc = 0;
-	git_repository_free(repo);
-	return rc;
+	if (worktree_drop(repo, name, e) < 0 || remove_leftover(path, repo_dir, e) < 0)
+		return -1;
+	return 0;
 }
 
 int vcs_read_file(const char *repo_dir, const char *commit, const char *path, char **text,
 		  size_t *len, struct err *e)
 {
-	git_repository *repo = NULL;
+	git_repository *repo;
 	git_tree *tree = NULL;
 	git_tree_entry *ent = NULL;
 	git_blob *blob = NULL;
 	int rc = -1;
 
 	*text = NULL;
-	if (repo_open(&repo, repo_dir, e) < 0)
+	if (vcs_repo(&repo, repo_dir, e) < 0)
 		return -1;
 	if (commit_tree(repo, commit, &tree, e) < 0)
 		goto out;
 	if (git_tree_entry_bypath(&ent, tree, path) < 0) {
-		err_set(e, "git: commit %s: %s: %s", commit, path, git_msg());
+		err_set(e, "git: commit %s: %s: %s", commit, path, vcs_git_msg());
 		goto out;
 	}
 	if (git_tree_entry_type(ent) != GIT_OBJECT_BLOB) {
@@ -271,7 +324,7 @@ int vcs_read_file(const char *repo_dir, const char *commit, const char *path, ch
 		goto out;
 	}
 	if (git_blob_lookup(&blob, repo, git_tree_entry_id(ent)) < 0) {
-		err_set(e, "git: commit %s: %s: %s", commit, path, git_msg());
+		err_set(e, "git: commit %s: %s: %s", commit, path, vcs_git_msg());
 		goto out;
 	}
 	size_t n = (size_t)git_blob_rawsize(blob);
@@ -286,27 +339,26 @@ out:
 	git_blob_free(blob);
 	git_tree_entry_free(ent);
 	git_tree_free(tree);
-	git_repository_free(repo);
 	return rc;
 }
 
 int vcs_diff(const char *repo_dir, const char *from, const char *to, char **text,
 	     struct err *e)
 {
-	git_repository *repo = NULL;
+	git_repository *repo;
 	git_tree *a = NULL, *b = NULL;
 	git_diff *diff = NULL;
 	git_buf out = GIT_BUF_INIT;
 	int rc = -1;
 
 	*text = NULL;
-	if (repo_open(&repo, repo_dir, e) < 0)
+	if (vcs_repo(&repo, repo_dir, e) < 0)
 		return -1;
 	if (commit_tree(repo, from, &a, e) < 0 || commit_tree(repo, to, &b, e) < 0)
 		goto out;
 	if (git_diff_tree_to_tree(&diff, repo, a, b, NULL) < 0 ||
 	    git_diff_to_buf(&out, diff, GIT_DIFF_FORMAT_PATCH) < 0) {
-		err_set(e, "git: diff %s %s: %s", from, to, git_msg());
+		err_set(e, "git: diff %s %s: %s", from, to, vcs_git_msg());
 		goto out;
 	}
 	*text = xstrndup(out.ptr ? out.ptr : "", out.size);
@@ -316,6 +368,5 @@ out:
 	git_diff_free(diff);
 	git_tree_free(b);
 	git_tree_free(a);
-	git_repository_free(repo);
 	return rc;
 }

@@ -110,7 +110,7 @@ def launches(wd):
 @lib.test
 def sigkill_at_random_moments_loses_and_repeats_nothing():
     d = lib.tmpdir()
-    src, wd = quickstart(d, "--max-iterations", "8", "--patience", "0")
+    src, wd = quickstart(d, "--max-iterations", "16", "--patience", "0")
     rng = random.Random(42)
     kills = finished = 0
     while kills < 25:
@@ -127,12 +127,12 @@ def sigkill_at_random_moments_loses_and_repeats_nothing():
         err = p.stderr.read()
         check(p.returncode == 0, "engine exit %d: %s" % (p.returncode, err[-1500:]))
         finished += 1
-        check(finished < 3, "the loop ended before 25 kills (%d)" % kills)
+        check(finished < 6, "the loop ended before 25 kills (%d)" % kills)
         # Ended early: give it more rounds and go on killing.
         cfg_path = os.path.join(wd, "config.json")
         with open(cfg_path) as f:
             cfg = json.load(f)
-        cfg["max_iterations"] += 4
+        cfg["max_iterations"] += 8
         with open(cfg_path, "w") as f:
             json.dump(cfg, f)
     rc, err = run_headless(wd)

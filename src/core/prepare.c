@@ -1,0 +1,309 @@
+/*
+ * prepare.c — from the queue to a launch: dispatch, the work trees, and
+ * each node's commit and checkout on the git thread (see sched.h).
+ *
+ * A node runs in one of a pool of work trees, worktrees/wtN, lent to it
+ * from prepare to collect: checking out the next node's branch in a tree
+ * that is there already rewrites only the files that differ. There are
+ * two trees for every slot, so that while every slot runs a job the next
+ * nodes are prepared ahead, and a slot that frees launches one at once.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hypotop/fsutil.h"
+#include "hypotop/sched_int.h"
+#include "hypotop/vcs.h"
+
+/* ---- the work trees ---------------------------------------------------- */
+
+static void tree_name(int tree, char name[16])
+{
+	snprintf(name, 16, "wt%d", tree);
+}
+
+char *sched_tree_path(struct sched *s, int tree)
+{
+	char name[16];
+
+	tree_name(tree, name);
+	return xasprintf("%s/worktrees/%s", s->wd->path, name);
+}
+
+/* Mark tree as lent (a job found running in it after a restart, say). */
+void sched_tree_claim(struct sched *s, int tree)
+{
+	if ((size_t)tree >= s->ntrees) {
+		s->tree_used = xrealloc(s->tree_used, (size_t)(tree + 1) * sizeof *s->tree_used);
+		memset(s->tree_used + s->ntrees, 0, (size_t)(tree + 1) - s->ntrees);
+		s->ntrees = (size_t)tree + 1;
+	}
+	s->tree_used[tree] = true;
+}
+
+int sched_tree_take(struct sched *s)
+{
+	size_t i = 0;
+
+	while (i < s->ntrees && s->tree_used[i])
+		i++;
+	sched_tree_claim(s, (int)i);
+	return (int)i;
+}
+
+void sched_tree_free(struct sched *s, int tree)
+{
+	if (tree >= 0 && (size_t)tree < s->ntrees)
+		s->tree_used[tree] = false;
+}
+
+void sched_trees_drop(struct sched *s)
+{
+	for (size_t i = 0; i < s->ntrees; i++) {
+		if (s->tree_used[i])
+			continue;
+		char name[16], *path = sched_tree_path(s, (int)i);
+		struct err e = {{0}};
+		tree_name((int)i, name);
+		if (fs_exists(path) && vcs_worktree_remove(s->wd->cfg.source_dir, name, path, &e) < 0)
+			sched_say(s, "warning: %s", e.msg);
+		free(path);
+	}
+}
+
+/* ---- nodes prepared ahead ---------------------------------------------- */
+
+static struct ahead *ahead_of(struct sched *s, uint32_t node)
+{
+	for (size_t i = 0; i < s->nahead; i++)
+		if (s->ahead[i].node == node)
+			return &s->ahead[i];
+	return NULL;
+}
+
+static void ahead_drop(struct sched *s, struct ahead *a)
+{
+	sched_tree_free(s, a->tree);
+	size_t i = (size_t)(a - s->ahead);
+	memmove(a, a + 1, (s->nahead - i - 1) * sizeof *a);
+	s->nahead--;
+}
+
+void sched_ahead_add(struct sched *s, uint32_t node)
+{
+	s->ahead = xrealloc(s->ahead, (s->nahead + 1) * sizeof *s->ahead);
+	s->ahead[s->nahead++] = (struct ahead){node, sched_tree_take(s), false};
+	sched_prepare(s, node, s->ahead[s->nahead - 1].tree);
+}
+
+/* The ahead node moves into a free slot: the slot owns its tree now. */
+static struct slot *ahead_to_slot(struct sched *s, struct ahead *a, struct slot *sl)
+{
+	int tree = a->tree;
+
+	sched_slot_take(s, sl, a->node);
+	a->tree = -1;
+	ahead_drop(s, a);
+	sl->tree = tree;
+	return sl;
+}
+
+/* Ready nodes into free slots, in the order they were taken from the queue. */
+static void launch_ready(struct sched *s)
+{
+	for (size_t i = 0; i < s->nahead && !s->paused && !s->stopping;) {
+		struct ahead *a = &s->ahead[i];
+		struct node *n = tree_get(&s->wd->tree, a->node);
+		struct slot *sl = sched_free_slot(s, -1);
+		if (!sl)
+			return;
+		/* One paused while it was prepared waits here until resumed. */
+		if (!a->ready || !n || n->status != ST_PREPARING) {
+			i++;
+			continue;
+		}
+		sched_launch(s, ahead_to_slot(s, a, sl));
+	}
+}
+
+void sched_ahead_changed(struct sched *s, uint32_t node)
+{
+	struct ahead *a = ahead_of(s, node);
+	struct node *n = tree_get(&s->wd->tree, node);
+
+	if (a && a->ready && (!n || n->status == ST_CANCELLED))
+		ahead_drop(s, a); /* one still preparing is dropped when git answers */
+}
+
+/* ---- the commit and the checkout, on the git thread --------------------- */
+
+struct git_task {
+	struct sched *s;
+	uint32_t node;
+	char *repo, *parent, *change, *params_file, *branch, *message, *name, *path;
+	char oid[VCS_OID_HEX];
+	const char *kind;
+	int rc;
+	struct err e;
+};
+
+static void git_work(void *arg)
+{
+	struct git_task *t = arg;
+
+	t->rc = vcs_commit_change(t->repo, t->parent, t->change, t->params_file, t->branch,
+				  t->message, t->oid, &t->kind, &t->e);
+	if (t->rc == 0)
+		t->rc = vcs_worktree_add(t->repo, t->name, t->path, t->branch, &t->e);
+}
+
+static void git_task_free(struct git_task *t)
+{
+	free(t->repo);
+	free(t->parent);
+	free(t->change);
+	free(t->params_file);
+	free(t->branch);
+	free(t->message);
+	free(t->name);
+	free(t->path);
+	free(t);
+}
+
+static void git_done(void *arg)
+{
+	struct git_task *t = arg;
+	struct sched *s = t->s;
+	struct slot *sl = sched_slot_of(s, t->node);
+	struct ahead *a = sl ? NULL : ahead_of(s, t->node);
+	struct node *n = tree_get(&s->wd->tree, t->node);
+
+	if (!n || n->status == ST_CANCELLED || (!sl && !a)) {
+		if (sl)
+			sched_slot_release(s, sl);
+		else if (a)
+			ahead_drop(s, a);
+		git_task_free(t);
+		return;
+	}
+	if (t->rc < 0) {
+		struct slot tmp = {.gpu = -1, .tree = -1};
+		if (!sl)
+			sl = ahead_to_slot(s, a, &tmp); /* a failure needs no free slot */
+		sched_fail(s, sl, t->kind ? t->kind : "prepare", "prepare", t->e.msg);
+		git_task_free(t);
+		return;
+	}
+	node_set_str(&n->commit, t->oid);
+	sched_record(s, "prepared", n);
+	if (sl) {
+		sl->preparing = false;
+		/* Stopping: it stays prepared and the next start launches it. */
+		if (!s->stopping && n->status == ST_PREPARING)
+			sched_launch(s, sl);
+	} else {
+		a->ready = true;
+		launch_ready(s);
+	}
+	git_task_free(t);
+}
+
+void sched_prepare(struct sched *s, uint32_t node, int tree)
+{
+	struct node *n = tree_get(&s->wd->tree, node);
+	struct node *p = n->parent == NODE_NONE ? NULL : tree_get(&s->wd->tree, n->parent);
+	struct git_task *t = xcalloc(1, sizeof *t);
+	char nid[NODE_ID_LEN], name[16];
+
+	node_id_format(n->id, nid);
+	tree_name(tree, name);
+	t->s = s;
+	t->node = n->id;
+	t->repo = xstrdup(s->wd->cfg.source_dir);
+	/* A root (the baseline or a copy of it) runs its own recorded commit. */
+	t->parent = xstrdup(p ? p->commit : n->commit);
+	t->change = n->change ? xstrdup(n->change) : NULL;
+	const cJSON *ss = s->wd->cfg.search_space;
+	const cJSON *f = ss ? cJSON_GetObjectItemCaseSensitive(ss, "file") : NULL;
+	t->params_file = cJSON_IsString(f) ? xstrdup(f->valuestring) : NULL;
+	t->branch = xasprintf("hypotop/%s", nid);
+	t->message = xasprintf("%s: %s\n\n%s\n", nid, n->name ? n->name : "experiment",
+			       n->hypothesis ? n->hypothesis : "");
+	t->name = xstrdup(name);
+	t->path = sched_tree_path(s, tree);
+	bg_submit(s->git, git_work, git_done, t);
+}
+
+/* ---- dispatch ---------------------------------------------------------- */
+
+/* A child builds on its parent's result: it waits until the parent has run. */
+static bool can_start(struct sched *s, struct node *n)
+{
+	if (n->parent == NODE_NONE)
+		return n->commit != NULL;
+	struct node *p = tree_get(&s->wd->tree, n->parent);
+	return p && p->commit && status_is_final(p->status);
+}
+
+static size_t free_slots(struct sched *s)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->nslots; i++)
+		n += !s->slots[i].used;
+	return n;
+}
+
+void sched_dispatch(struct sched *s)
+{
+	uint32_t held[64];
+	size_t nheld = 0;
+
+	launch_ready(s);
+	while (!s->paused && !s->stopping) {
+		/* Straight into a slot that no node prepared ahead will claim. */
+		struct slot *sl = free_slots(s) > s->nahead ? sched_free_slot(s, -1) : NULL;
+		uint32_t id = queue_peek(&s->wd->queue);
+		if ((!sl && s->nahead >= s->nslots) || id == NODE_NONE)
+			break;
+		struct node *n = tree_get(&s->wd->tree, id);
+		struct node *p = n->parent == NODE_NONE ? NULL : tree_get(&s->wd->tree, n->parent);
+		if (p && status_is_final(p->status) && !p->commit) {
+			/* Its parent ended before it had code: it never will. */
+			struct slot tmp = {.gpu = -1, .tree = -1};
+			char pid[NODE_ID_LEN], *why;
+			node_id_format(p->id, pid);
+			why = xasprintf("its parent %s ended (%s) before it had a commit", pid,
+					status_name(p->status));
+			n->status = ST_PREPARING;
+			sched_record(s, "prepare", n);
+			sched_fail(s, sched_slot_take(s, &tmp, id), "parent_failed", "prepare", why);
+			free(why);
+			continue;
+		}
+		if (!can_start(s, n)) {
+			/* Waits for its parent's commit: set aside for this round. */
+			if (nheld == ARRAY_LEN(held))
+				break;
+			held[nheld++] = id;
+			n->status = ST_PAUSED; /* only to take it off the heap; restored below */
+			queue_update(&s->wd->queue, id);
+			continue;
+		}
+		n->status = ST_PREPARING;
+		sched_record(s, "prepare", n);
+		if (sl) {
+			sched_slot_take(s, sl, id);
+			sl->tree = sched_tree_take(s);
+			sl->preparing = true;
+			sched_prepare(s, id, sl->tree);
+		} else {
+			sched_ahead_add(s, id);
+		}
+	}
+	for (size_t i = 0; i < nheld; i++) {
+		s->wd->tree.nodes[held[i]].status = ST_QUEUED;
+		queue_update(&s->wd->queue, held[i]);
+	}
+}
