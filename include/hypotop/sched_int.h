@@ -42,6 +42,19 @@ void sched_ahead_changed(struct sched *s, uint32_t node);
 void sched_dispatch(struct sched *s);
 void sched_launch(struct sched *s, struct slot *sl);
 
+/* keep.c: the noise-aware keep rule */
+bool sched_goal_max(struct sched *s);
+/* How much better a is than b under the goal (positive: better). */
+double sched_gain(struct sched *s, double a, double b);
+/* A run of its parent's commit with another seed, to confirm it. */
+bool sched_is_repeat(const struct node *n);
+/* The mean of n's runs: all the baseline's for the baseline, else n and its repeats. */
+double sched_score(struct sched *s, const struct node *n);
+/* The spread σ of the baseline's runs; 0 while fewer than two are known. */
+double sched_noise_sigma(struct sched *s);
+/* n has ended (ok: completed): decide what it changes about the best. May add nodes. */
+void sched_judge(struct sched *s, struct node *n, bool ok);
+
 /* collect.c */
 void sched_collect(struct sched *s, struct slot *sl, const struct job_result *r);
 /* The node of sl failed in phase with kind; frees the slot. */

@@ -15,58 +15,6 @@
 #include "hypotop/sched_int.h"
 #include "hypotop/vcs.h"
 
-static bool goal_max(struct sched *s)
-{
-	return !strcmp(s->wd->cfg.goal, "max");
-}
-
-/* How much better a is than b under the goal (positive: better). */
-static double gain(struct sched *s, double a, double b)
-{
-	return goal_max(s) ? a - b : b - a;
-}
-
-/* The mean of the baseline's runs (the baseline and its repeats). */
-static double baseline_mean(struct sched *s, double fallback)
-{
-	struct tree *t = &s->wd->tree;
-	double sum = 0;
-	int n = 0;
-
-	for (uint32_t i = 0; i < t->len; i++) {
-		struct node *x = &t->nodes[i];
-		if (x->present && x->parent == NODE_NONE && x->status == ST_COMPLETED &&
-		    x->has_metric) {
-			sum += x->metric;
-			n++;
-		}
-	}
-	return n ? sum / n : fallback;
-}
-
-/* Run-to-run spread: the sample standard deviation of the baseline's runs
- * (the baseline and its copies); 0 while fewer than two are known. */
-static double noise_sigma(struct sched *s)
-{
-	struct tree *t = &s->wd->tree;
-	double sum = 0, sq = 0;
-	int n = 0;
-
-	for (uint32_t i = 0; i < t->len; i++) {
-		struct node *x = &t->nodes[i];
-		if (x->present && x->parent == NODE_NONE && x->status == ST_COMPLETED &&
-		    x->has_metric) {
-			sum += x->metric;
-			sq += x->metric * x->metric;
-			n++;
-		}
-	}
-	if (n < 2)
-		return 0;
-	double mean = sum / n, var = (sq - n * mean * mean) / (n - 1);
-	return var > 0 ? sqrt(var) : 0;
-}
-
 /* A durable record (fsync), or a view of what the run's log already holds. */
 static void write_text(struct sched *s, uint32_t id, const char *file, const char *text,
 		       bool durable)
@@ -215,31 +163,17 @@ static void analyse_done(void *arg)
 	write_text(s, n->id, "analysis.md", a.data, true);
 	buf_free(&a);
 
-	/* Noise-aware keep: better than the best by more than k·σ. The
-	 * baseline's repeats measure σ; they improve nothing. */
-	struct node *best = w->st.best == NODE_NONE ? NULL : tree_get(&w->tree, w->st.best);
-	double sigma = noise_sigma(s);
-	if (t->ok && n->has_metric) {
-		if (!best) {
-			w->st.best = n->id; /* the first result is the reference */
-		} else if (n->parent != NODE_NONE) {
-			/* While the best is the baseline, it stands for all its runs. */
-			double ref = best->parent == NODE_NONE ? baseline_mean(s, best->metric)
-							       : best->metric;
-			bool better = gain(s, n->metric, ref) > w->cfg.noise_k * sigma;
-			n->improved = better;
-			if (better)
-				w->st.best = n->id;
-		}
-	}
 	bool cancelled = !t->ok && t->kind && !strcmp(t->kind, "cancelled");
 	n->status = t->ok ? ST_COMPLETED : cancelled ? ST_CANCELLED : ST_FAILED;
+	uint32_t id = n->id;
+	sched_judge(s, n, t->ok); /* may add nodes: n moves */
+	n = tree_get(&w->tree, id);
 	sched_record(s, status_name(n->status), n);
 	workdir_record_state(w);
 	write_node_files(s, n, t->rc == 0 ? t->verdict : NULL);
-	if (t->ok && n->parent == NODE_NONE && noise_sigma(s) > 0)
+	if (t->ok && n->parent == NODE_NONE && sched_noise_sigma(s) > 0)
 		sched_say(s, "%s: completed, %s=%.6g (baseline spread σ=%.3g)", t->nid, w->cfg.metric,
-			  n->metric, noise_sigma(s));
+			  n->metric, sched_noise_sigma(s));
 	else if (t->ok)
 		sched_say(s, "%s: completed, %s=%.6g%s", t->nid, w->cfg.metric, n->metric,
 			  w->st.best == n->id ? " (best so far)" : "");
@@ -307,10 +241,9 @@ static void finish(struct sched *s, struct slot *sl, bool ok, const char *kind,
 		 * have none. */
 		.has_best = best && best != n && n->parent != NODE_NONE,
 		.best_metric = !best ? 0
-			       : best->parent == NODE_NONE ? baseline_mean(s, best->metric)
-							   : best->metric,
+							   : sched_score(s, best),
 		.best_node = best ? t->bid : NULL,
-		.noise_sigma = noise_sigma(s),
+		.noise_sigma = sched_noise_sigma(s),
 		.metrics_json = t->metrics_json,
 		.log_tail = t->tail,
 		.change = t->change,
@@ -731,7 +664,7 @@ void sched_write_reports(struct sched *s)
 	struct node *base = tree_get(&w->tree, 0);
 	buf_init(&m);
 	buf_printf(&m, "# hypotop summary\n\nMetric: `%s` (%s is better). Nodes: %u.\n\n",
-		   w->cfg.metric, goal_max(s) ? "higher" : "lower", w->tree.count);
+		   w->cfg.metric, sched_goal_max(s) ? "higher" : "lower", w->tree.count);
 	if (best) {
 		node_id_format(best->id, id);
 		buf_printf(&m, "Best: **%s** (%s) with %s = %.6g", id, best->name ? best->name : "",

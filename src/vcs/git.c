@@ -276,6 +276,12 @@ int vcs_worktree_add(const char *repo_dir, const char *name, const char *path,
 		}
 	}
 	free(up);
+	/* libgit2 makes .git/worktrees as if nobody else could: be first. */
+	char *meta = path_join(git_repository_commondir(repo), "worktrees");
+	int made = fs_mkdir_p(meta, 0755, e);
+	free(meta);
+	if (made < 0)
+		goto out;
 	opts.ref = ref;
 	if (git_worktree_add(&wt, repo, name, path, &opts) < 0) {
 		err_set(e, "git: worktree %s at %s (branch %s): %s", name, path, branch,
