@@ -288,8 +288,8 @@ static int check_change_answer(const cJSON *j, const char *what, const char *tex
 	struct err sub = {{0}};
 	if (check_change(ch, at, &sub) == 0)
 		return 0;
-	err_set(e, "%s: %s (or null when there is no change to give)", what,
-		sub.msg + strlen(at) + 1);
+	err_set(e, "%s: %s%s", what, sub.msg + strlen(at) + 1,
+		cJSON_IsObject(ch) ? "" : ", or null when there is no change to give");
 	return -1;
 }
 
