@@ -64,4 +64,10 @@ void repair_free(struct repair_task *t);
 /* Whether a repair of node id (or of one of its repairs) has completed. */
 bool repair_succeeded(struct tree *t, uint32_t id);
 
+/* instrument.c: llm.instrument, once, before the baseline. */
+/* Whether the root nodes wait for the instrumentation. */
+bool instrument_holds(struct sched *s);
+/* Ask for it when it is due (once a loop round, before dispatch). */
+void instrument_step(struct sched *s);
+
 #endif

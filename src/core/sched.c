@@ -510,7 +510,7 @@ void sched_prepare(struct sched *s, struct slot *sl)
 static bool can_start(struct sched *s, struct node *n)
 {
 	if (n->parent == NODE_NONE)
-		return n->commit != NULL;
+		return n->commit != NULL && !instrument_holds(s);
 	struct node *p = tree_get(&s->wd->tree, n->parent);
 	return p && p->commit && status_is_final(p->status);
 }
@@ -590,6 +590,7 @@ static void maybe_write_reports(struct sched *s, bool now)
 
 void sched_step(struct sched *s)
 {
+	instrument_step(s);
 	dispatch(s);
 	maybe_write_reports(s, false);
 	bool idle = !s->wd->queue.len && busy_slots(s) == 0 && !bg_pending(s->git) &&

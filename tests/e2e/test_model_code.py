@@ -1,9 +1,12 @@
-"""The model's repairs of runs that die at start-up (SPEC §5), against the
-fake model server on 127.0.0.1: a proposal that breaks the training script
-is repaired and the repair runs to the end; repair_attempts bounds the
-repairs of one experiment, and a repair interrupted by SIGKILL is asked
-again, once; a repair that cannot be had leaves the node failed; the
-offline planner says it cannot repair code."""
+"""The calls that ask the model for code, against the fake model server on
+127.0.0.1. Repairs of runs that die at start-up (SPEC §5): a proposal that
+breaks the training script is repaired and the repair runs to the end;
+repair_attempts bounds the repairs of one experiment, and a repair
+interrupted by SIGKILL is asked again, once; a repair that cannot be had
+leaves the node failed; the offline planner says it cannot repair code.
+llm.instrument (SPEC §7): step timing is added to the baseline's commit
+once, survives a restart, and a failed call or a change that does not
+apply leaves the baseline on the source commit."""
 
 import atexit
 import json
@@ -42,6 +45,11 @@ def plan(*names, content=BROKEN):
 
 
 STOP = {"stop": True, "reason": "enough", "proposals": []}
+TIMED = TRAIN.replace("import json\n", "import json\nimport time\n").replace(
+    "    print('step=%d loss=%.3f' % (step, 1.0 / step), flush=True)\n",
+    "    t0 = time.monotonic()\n"
+    "    print('step=%d loss=%.3f' % (step, 1.0 / step), flush=True)\n"
+    "    print('step=%d step_time=%.6f' % (step, time.monotonic() - t0), flush=True)\n")
 
 
 def repair(content, fix="close the parenthesis of the print call"):
@@ -230,6 +238,103 @@ def the_offline_planner_says_it_cannot_repair_code():
     check("cannot change code" in read(wd, "runs", "n0000", "analysis.md"), "not in analysis")
     check(len(nodes(wd)) == 1, "nodes: %s" % sorted(nodes(wd)))
     check("the baseline failed" in err, "planning went on: %s" % err[-1500:])
+
+
+def instrumented(src, wd, **expect):
+    """The checks every applied instrumentation must pass; the state."""
+    head = lib.sh("git", "rev-parse", "HEAD", cwd=src).stdout.strip()
+    with open(os.path.join(wd, "state.json")) as f:
+        state = json.load(f)
+    base = nodes(wd)["n0000"]
+    check(state["instrument"] == "applied" and state["source_commit"] == head,
+          "state.json: %s" % state)
+    parent = lib.sh("git", "rev-parse", base["commit"] + "^", cwd=src).stdout.strip()
+    check(parent == head, "the baseline's commit %s is not one commit on the source" %
+          base["commit"])
+    tip = lib.sh("git", "rev-parse", "hypotop/instrument", cwd=src).stdout.strip()
+    check(tip == base["commit"], "hypotop/instrument is at %s" % tip)
+    with open(os.path.join(wd, "runs", "n0000", "metrics.json")) as f:
+        series = json.load(f)["series"]
+    check(series.get("step_time", {}).get("count") == 3, "metrics: %s" % sorted(series))
+    return state
+
+
+@lib.test
+def instrument_adds_step_timing_to_the_baseline_once():
+    SRV.script([{"route": {"instrument": [{"summary": "time each step",
+                                           "change": files_change(TIMED)}],
+                           "plan": [STOP]}, "sticky": True}])
+    src, wd = project(llm={"provider": "anthropic", "base_url": SRV.url,
+                           "model": "claude-sonnet-5-5", "instrument": True})
+    err = run(wd)
+    check(SRV.kinds().get("instrument") == 1, "instrument calls: %s" % SRV.kinds())
+    state = instrumented(src, wd)
+    check(state["llm_usd"] > 0, "no cost: %s" % state)
+    files = logs(wd, "instrument")
+    check(any(x.endswith("_instrument_n0000_prompt.md") for x in files), "logs: %s" % files)
+    prompt = read(wd, "logs", [x for x in files if x.endswith("prompt.md")][0])
+    check("step_time" in prompt and "File `train.py`" in prompt, "the prompt:\n%s" % prompt)
+    raw = json.loads(read(wd, "logs", [x for x in files if x.endswith("raw.json")][0]))
+    check(raw["kind"] == "instrument" and raw["cost_usd"] > 0, "raw.json: %s" % raw)
+    check("instrument:" in err and "is the baseline's commit now" in err, err[-1500:])
+    # Once only: a later engine asks nothing more and keeps the commit.
+    commit = nodes(wd)["n0000"]["commit"]
+    SRV.script([{"route": {"plan": [STOP]}, "sticky": True}])
+    lib.hypotop("retry", wd, "n0000")
+    run(wd)
+    check(not SRV.kinds().get("instrument"), "asked again: %s" % SRV.kinds())
+    copy = [n for n in nodes(wd).values() if n.get("retry_of") == "n0000"]
+    check(copy and copy[0]["commit"] == commit and copy[0]["status"] == "completed",
+          "the retried baseline: %s" % copy)
+
+
+@lib.test
+def instrument_cut_short_by_sigkill_is_asked_again():
+    SRV.script([{"route": {"instrument": [{"_hang": 60, "summary": "x", "change": None},
+                                          {"summary": "time each step",
+                                           "change": files_change(TIMED)}],
+                           "plan": [STOP]}, "sticky": True}])
+    src, wd = project(llm={"provider": "anthropic", "base_url": SRV.url,
+                           "model": "claude-sonnet-5-5", "instrument": True})
+    p = subprocess.Popen([lib.BIN, "run", "--headless", wd], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, env=env())
+    try:
+        lib.wait_for(lambda: SRV.kinds().get("instrument") == 1, "the instrument call",
+                     timeout=120)
+    finally:
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=30)
+    check(nodes(wd)["n0000"]["status"] == "queued", "the baseline did not wait: %s" %
+          nodes(wd)["n0000"]["status"])
+    run(wd)
+    check(SRV.kinds().get("instrument") == 2, "instrument calls: %s" % SRV.kinds())
+    instrumented(src, wd)
+
+
+@lib.test
+def without_instrumentation_the_baseline_runs_on_the_source_commit():
+    bad_patch = ("diff --git a/train.py b/train.py\n--- a/train.py\n+++ b/train.py\n"
+                 "@@ -1,2 +1,3 @@\n import nothing_like_this\n+import time\n"
+                 " hp = json.load(open('hparams.json'))\n")
+    for answer, said in (({"_status": 400}, "the model gave no instrumentation (llm_request)"),
+                         ({"summary": "add timing", "change": {"kind": "patch",
+                                                               "patch": bad_patch}},
+                          "the model's change does not apply (patch_conflict)"),
+                         ({"summary": "it already prints step times", "change": None},
+                          "no change proposed: it already prints step times")):
+        SRV.script([{"route": {"instrument": [answer], "plan": [STOP]}, "sticky": True}])
+        src, wd = project(llm={"provider": "anthropic", "base_url": SRV.url,
+                               "model": "claude-sonnet-5-5", "instrument": True})
+        err = run(wd)
+        check("instrument: " + said in err, "not said: %s" % err[-1500:])
+        check("the baseline runs on the source commit as it is" in err, err[-1500:])
+        head = lib.sh("git", "rev-parse", "HEAD", cwd=src).stdout.strip()
+        base = nodes(wd)["n0000"]
+        check(base["commit"] == head and base["status"] == "completed", "baseline: %s" % base)
+        with open(os.path.join(wd, "state.json")) as f:
+            state = json.load(f)
+        check(state["instrument"] == "skipped" and state["source_commit"] is None,
+              "state.json: %s" % state)
 
 
 SRV.stop()
