@@ -36,6 +36,7 @@ struct config {
 	char *llm_base_url;
 	char *llm_api_key_env;
 	char *llm_command;
+	bool llm_instrument;     /* ask for step timing before the baseline */
 	double budget_llm_usd;   /* < 0: no cap */
 	double budget_gpu_hours; /* < 0: no cap */
 	const cJSON *gpus;              /* array of GPU indices, or NULL */

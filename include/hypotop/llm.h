@@ -149,7 +149,7 @@ struct llm_client {
  * problem hold the refused answer and what was wrong with it.
  */
 struct llm_call {
-	const char *kind;   /* "analyse" or "plan" */
+	const char *kind;   /* "analyse", "plan", "repair" or "instrument" */
 	const char *system;
 	const char *stable; /* the first user block: cacheable across calls */
 	const char *request;
@@ -239,6 +239,11 @@ void llm_prompt_analyse(const struct analyse_request *r, const char *override_di
 			struct llm_prompt *p);
 void llm_prompt_plan(const struct plan_request *r, const char *override_dir,
 		     struct llm_prompt *p);
+/* The calls that ask for code (prompt_fix.c). */
+void llm_prompt_repair(const struct fix_request *r, const char *override_dir,
+		       struct llm_prompt *p);
+void llm_prompt_instrument(const struct fix_request *r, const char *override_dir,
+			   struct llm_prompt *p);
 void llm_prompt_free(struct llm_prompt *p);
 /* The contracts as JSON schemas for structured output (all objects closed). */
 char *llm_schema_analyse(void);

@@ -52,6 +52,27 @@ struct plan_request {
 	const char *directive;     /* the person's guidance (directive.md), or NULL */
 };
 
+/* A file of the source tree, shown to the model as it is at the commit asked about. */
+struct source_file {
+	const char *path, *text;
+};
+
+/*
+ * A request for a change to the code: a repair of a run that died at
+ * start-up, or the instrumentation of the training script before the
+ * baseline. The repair fields are NULL for instrument.
+ */
+struct fix_request {
+	const struct config *cfg;
+	const char *node, *name, *hypothesis;
+	const char *failure_kind, *why; /* repair: what failed, and hypotop's words on it */
+	const char *log_tail;           /* repair: the last lines of the log */
+	const char *change;             /* repair: the failed node's change as JSON, or NULL */
+	const struct source_file *files; /* the sources in scope, at the node's commit */
+	size_t nfiles;
+	int attempt, attempts;          /* repair: this is attempt N of repair_attempts */
+};
+
 struct planner {
 	const char *name;
 	/*
@@ -67,6 +88,16 @@ struct planner {
 	/* *plan: the plan contract. */
 	int (*plan)(struct planner *p, const struct plan_request *r, cJSON **plan,
 		    struct err *e);
+	/*
+	 * *answer: the repair contract ({"fix", "change"}) or the instrument
+	 * contract ({"summary", "change"}); "change" null when there is none
+	 * to give. NULL: the planner cannot change code (the offline planner),
+	 * and planner_repair/planner_instrument answer with no change.
+	 */
+	int (*repair)(struct planner *p, const struct fix_request *r, cJSON **answer,
+		      struct err *e);
+	int (*instrument)(struct planner *p, const struct fix_request *r, cJSON **answer,
+			  struct err *e);
 	void (*destroy)(struct planner *p);
 	/* USD spent by the calls so far (planner_spent_usd()); NULL: nothing. */
 	double (*spent)(struct planner *p, bool *known);
@@ -144,6 +175,11 @@ int planner_analyse(struct planner *p, const struct analyse_request *r, char **a
 		    cJSON **verdict, const char **kind, struct err *e);
 int planner_plan(struct planner *p, const struct plan_request *r, cJSON **plan,
 		 const char **kind, struct err *e);
+/* The same for p->repair and p->instrument (see struct planner). */
+int planner_repair(struct planner *p, const struct fix_request *r, cJSON **answer,
+		   const char **kind, struct err *e);
+int planner_instrument(struct planner *p, const struct fix_request *r, cJSON **answer,
+		       const char **kind, struct err *e);
 
 /*
  * Total USD spent by the model: the prior spend plus this process's calls.
@@ -166,6 +202,13 @@ void planner_plan_request_free(struct plan_request *r);
 /* The contracts of SPEC §7: 0 when j is valid; unknown keys are refused. */
 int contract_check_analysis(const cJSON *j, struct err *e);
 int contract_check_plan(const cJSON *j, struct err *e);
+/*
+ * repair     → {"fix": str, "change": CHANGE | null}
+ * instrument → {"summary": str, "change": CHANGE | null}
+ * CHANGE as in a plan's proposals; null: no change to give.
+ */
+int contract_check_repair(const cJSON *j, struct err *e);
+int contract_check_instrument(const cJSON *j, struct err *e);
 /*
  * The first complete JSON object in text (prose and ```json fences allowed
  * around it) that passes check; NULL with e set to the last problem.

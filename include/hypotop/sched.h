@@ -55,6 +55,7 @@ struct sched {
 	struct planner *planner;
 	int analysing;       /* analyses in flight */
 	bool planning;       /* a planning round in flight */
+	bool instrumenting;  /* llm.instrument asked or being committed (instrument.c) */
 	bool planner_stopped; /* the planner said stop, or answered unusably */
 	int64_t plan_retry_at; /* the model was unavailable: plan again then (monotonic ms) */
 	bool reported_done;

@@ -67,4 +67,36 @@ void sched_reanalyse(struct sched *s, struct slot *sl);
 /* master_table.tsv and summary.md. */
 void sched_write_reports(struct sched *s);
 
+/* repair.c: the sources a model is shown, and repairs of runs that died at start-up. */
+struct sources {
+	struct source_file *v; /* paths and texts owned */
+	size_t n;
+};
+void sources_gather(const char *repo, const char *commit, const char *const *hints,
+		    size_t nhints, struct sources *out);
+void sources_free(struct sources *s);
+struct repair_task;
+/*
+ * A repair task for n, which failed with kind after its log gave m, or NULL
+ * (with the reason said where it helps) when it gets none.
+ */
+struct repair_task *repair_begin(struct sched *s, struct node *n, const struct metrics *m,
+				 const char *kind, const char *why, const char *tail);
+/* On the planner thread; nothing for NULL. */
+void repair_work(struct repair_task *t, struct planner *p);
+/*
+ * On the main thread, once n is recorded as failed: the fix queued as its
+ * child, and what happened added to its analysis text. Nothing for NULL.
+ */
+void repair_done(struct sched *s, struct repair_task *t, struct buf *analysis);
+void repair_free(struct repair_task *t);
+/* Whether a repair of node id (or of one of its repairs) has completed. */
+bool repair_succeeded(struct tree *t, uint32_t id);
+
+/* instrument.c: llm.instrument, once, before the baseline. */
+/* Whether the root nodes wait for the instrumentation. */
+bool instrument_holds(struct sched *s);
+/* Ask for it when it is due (once a loop round, before dispatch). */
+void instrument_step(struct sched *s);
+
 #endif

@@ -49,6 +49,7 @@ struct node {
 	uint32_t id, parent;
 	uint32_t first_child, last_child, next_sibling;
 	uint32_t retry_of;  /* NODE_NONE unless a copy made by retry */
+	uint32_t repair_of; /* NODE_NONE unless the model's repair of a failed node */
 	int32_t heap_idx;   /* position in the run queue, -1 when not in it */
 	int priority;       /* lower runs first */
 	int seed;           /* added to the config's seed for HYPOTOP_SEED */

@@ -53,6 +53,13 @@ int vcs_worktree_remove(const char *repo_dir, const char *name, const char *path
 int vcs_read_file(const char *repo_dir, const char *commit, const char *path, char **text,
 		  size_t *len, struct err *e);
 
+/*
+ * The paths of the files (no symlinks) in commit's tree, in tree order, at
+ * most max of them; *paths and each path are the caller's to free.
+ */
+int vcs_list_files(const char *repo_dir, const char *commit, size_t max, char ***paths,
+		   size_t *n, struct err *e);
+
 /* git init dir and commit everything in it to HEAD. */
 int vcs_create_repo(const char *dir, const char *message, char oid[VCS_OID_HEX],
 		    struct err *e);

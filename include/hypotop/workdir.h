@@ -33,6 +33,8 @@ struct run_state {
 	uint32_t best;            /* NODE_NONE until a kept best exists */
 	uint32_t best_at_round;   /* the best when the newest round was planned */
 	long judged;              /* the newest round patience has judged */
+	char instrument[8];       /* llm.instrument: "" not decided, "applied" or "skipped" */
+	char source_commit[48];   /* hex: the commit the instrumentation was applied to */
 };
 
 struct workdir {

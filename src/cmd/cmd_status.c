@@ -120,6 +120,19 @@ static void print_json(struct workdir *w, const struct engine_info *ei)
 		buf_addc(&b, '}');
 		first = false;
 	}
+	buf_adds(&b, "],\"repairs\":[");
+	first = true;
+	for (uint32_t i = 0; i < w->tree.len; i++) {
+		struct node *n = &w->tree.nodes[i];
+		if (!n->present || n->repair_of == NODE_NONE)
+			continue;
+		buf_adds(&b, first ? "{\"id\":" : ",{\"id\":");
+		add_id(&b, n->id);
+		buf_adds(&b, ",\"repair_of\":");
+		add_id(&b, n->repair_of);
+		buf_printf(&b, ",\"status\":\"%s\"}", status_name(n->status));
+		first = false;
+	}
 	buf_adds(&b, "]}\n");
 	fputs(b.data, stdout);
 	buf_free(&b);
@@ -191,6 +204,20 @@ static void print_text(struct workdir *w, const struct engine_info *ei)
 		node_id_format(n->id, id);
 		buf_printf(&b, "  %-8s %-9s %-10s ", id, status_name(n->status),
 			   n->worker ? n->worker : "-");
+		buf_add_safe(&b, n->name ? n->name : "");
+		buf_addc(&b, '\n');
+	}
+	first = true;
+	for (uint32_t i = 0; i < w->tree.len; i++) {
+		struct node *n = &w->tree.nodes[i];
+		if (!n->present || n->repair_of == NODE_NONE)
+			continue;
+		if (first)
+			buf_adds(&b, "\nrepairs (of runs that died at start-up)\n");
+		first = false;
+		node_id_format(n->id, id);
+		node_id_format(n->repair_of, pid);
+		buf_printf(&b, "  %-8s %-9s repair of %-8s ", id, status_name(n->status), pid);
 		buf_add_safe(&b, n->name ? n->name : "");
 		buf_addc(&b, '\n');
 	}

@@ -45,6 +45,7 @@ struct analyse_task {
 	int rc;
 	const char *llm_kind; /* why the planner failed: PLANNER_KINDS */
 	struct err e;
+	struct repair_task *repair; /* a death at start-up to repair, or NULL */
 };
 
 static void analyse_work(void *arg)
@@ -55,6 +56,7 @@ static void analyse_work(void *arg)
 	if (t->s->planner)
 		t->rc = planner_analyse(t->s->planner, &t->r, &t->analysis, &t->verdict,
 					&t->llm_kind, &t->e);
+	repair_work(t->repair, t->s->planner);
 }
 
 static void analyse_task_free(struct analyse_task *t)
@@ -68,6 +70,7 @@ static void analyse_task_free(struct analyse_task *t)
 	free(t->change);
 	free(t->analysis);
 	cJSON_Delete(t->verdict);
+	repair_free(t->repair);
 	free(t);
 }
 
@@ -160,8 +163,6 @@ static void analyse_done(void *arg)
 			   t->ok ? "Completed." : "Failed.", t->e.msg[0] ? t->e.msg : "no planner");
 	if (t->why && *t->why)
 		buf_printf(&a, "\n## What hypotop saw\n\n%s\n", t->why);
-	write_text(s, n->id, "analysis.md", a.data, true);
-	buf_free(&a);
 
 	bool cancelled = !t->ok && t->kind && !strcmp(t->kind, "cancelled");
 	n->status = t->ok ? ST_COMPLETED : cancelled ? ST_CANCELLED : ST_FAILED;
@@ -180,6 +181,9 @@ static void analyse_done(void *arg)
 	else
 		sched_say(s, "%s: %s (%s): %s", t->nid, status_name(n->status), t->kind,
 			  t->why ? t->why : "");
+	repair_done(s, t->repair, &a); /* may add a node: n is stale after it */
+	write_text(s, t->node, "analysis.md", a.data, true);
+	buf_free(&a);
 	s->reports_dirty = true; /* rewritten at most once a second (sched_step) */
 	analyse_task_free(t);
 }
@@ -226,6 +230,8 @@ static void finish(struct sched *s, struct slot *sl, bool ok, const char *kind,
 	t->metrics_json = buf_steal(&mj);
 	t->tail = sched_tail_text(sl);
 	t->change = n->change ? xstrdup(n->change) : NULL;
+	if (!ok)
+		t->repair = repair_begin(s, n, &sl->metrics, kind, why, t->tail);
 	t->r = (struct analyse_request){
 		.cfg = &w->cfg,
 		.node = t->nid,
@@ -437,8 +443,6 @@ static void plan_task_free(struct plan_task *t)
 	free(t);
 }
 
-static void stop_planning(struct sched *s, const char *fmt, ...) PRINTF_LIKE(2, 3);
-
 /* Back on the main thread: the proposals join the queue as children. */
 static void plan_done(void *arg)
 {
@@ -533,7 +537,7 @@ int sched_plan(struct sched *s)
 		s->plan_retry_at = 0;
 	}
 	struct node *base = tree_get(&w->tree, 0);
-	if (base && base->status == ST_FAILED) {
+	if (base && base->status == ST_FAILED && !repair_succeeded(&w->tree, base->id)) {
 		stop_planning(s, "the baseline failed (%s); fix it and 'hypotop retry' n0000",
 			      base->failure_kind ? base->failure_kind : "?");
 		return 0;

@@ -12,7 +12,7 @@
 #include "hypotop/fsutil.h"
 #include "hypotop/json.h"
 
-enum ctype { CT_STR, CT_INT, CT_NUM, CT_ENUM, CT_OBJ, CT_MAP, CT_ARRAY };
+enum ctype { CT_STR, CT_INT, CT_NUM, CT_BOOL, CT_ENUM, CT_OBJ, CT_MAP, CT_ARRAY };
 
 struct ckey {
 	const char *path;
@@ -58,7 +58,8 @@ static const struct ckey keys[] = {
 	{"seed", CT_INT, false, 0, 2147483647, "0", NULL, OFF(seed),
 	 "Seed of the offline planner, so that its proposals can be repeated."},
 	{"repair_attempts", CT_INT, false, 0, 100, "1", NULL, OFF(repair_attempts),
-	 "Repair proposals asked of the model for a run that dies at start-up."},
+	 "Repairs asked of the model for an experiment whose run dies at start-up (a build, "
+	 "launch or crash failure before any step or metric was printed); 0 asks none."},
 	{"stall_seconds", CT_NUM, false, 1, BIG, "600", NULL, OFF(stall_seconds),
 	 "A run whose progress has not moved for this long is stalled."},
 	{"gpus", CT_ARRAY, false, 0, 0, NULL, NULL, OFF(gpus),
@@ -96,6 +97,9 @@ static const struct ckey keys[] = {
 	 "file."},
 	{"llm.command", CT_STR, false, 0, 0, NULL, NULL, OFF(llm_command),
 	 "For the command provider: a shell command that reads the prompt on stdin."},
+	{"llm.instrument", CT_BOOL, false, 0, 0, "false", NULL, OFF(llm_instrument),
+	 "Before the baseline runs, ask the model once to make the training script print "
+	 "step=N step_time=S lines; its change becomes the baseline's commit."},
 	{"budget", CT_OBJ, false, 0, 0, NULL, NULL, NOFF, "Hard caps."},
 	{"budget.llm_usd", CT_NUM, false, 0, BIG, NULL, NULL, OFF(budget_llm_usd),
 	 "Dollars the model may cost; planning stops when spent. Absent: no cap."},
@@ -256,6 +260,12 @@ static int check_value(struct ctx *x, const struct ckey *k, const cJSON *v, cons
 	case CT_INT:
 	case CT_NUM:
 		return check_range(x, k, v, at);
+	case CT_BOOL:
+		if (!cJSON_IsBool(v)) {
+			err_set(x->e, "%s must be true or false (without quotes)", at);
+			return -1;
+		}
+		return 0;
 	case CT_ENUM: {
 		size_t n = v->valuestring ? strlen(v->valuestring) : 0;
 		const char *c = k->choices;
@@ -376,6 +386,9 @@ static void fill(struct config *c, const struct ckey *k, const cJSON *v)
 	case CT_NUM:
 		*(double *)base = v->valuedouble;
 		break;
+	case CT_BOOL:
+		*(bool *)base = cJSON_IsTrue(v);
+		break;
 	case CT_OBJ:
 	case CT_MAP:
 	case CT_ARRAY:
@@ -484,6 +497,7 @@ static const char *type_name(const struct ckey *k)
 	case CT_STR: return "string";
 	case CT_INT: return "integer";
 	case CT_NUM: return "number";
+	case CT_BOOL: return "boolean";
 	case CT_ENUM: return k->choices;
 	case CT_OBJ: return "object";
 	case CT_MAP: return "map";

@@ -241,7 +241,7 @@ void sched_prepare(struct sched *s, uint32_t node, int tree)
 static bool can_start(struct sched *s, struct node *n)
 {
 	if (n->parent == NODE_NONE)
-		return n->commit != NULL;
+		return n->commit != NULL && !instrument_holds(s);
 	struct node *p = tree_get(&s->wd->tree, n->parent);
 	return p && p->commit && status_is_final(p->status);
 }

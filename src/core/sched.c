@@ -454,6 +454,7 @@ static void maybe_write_reports(struct sched *s, bool now)
 
 void sched_step(struct sched *s)
 {
+	instrument_step(s);
 	sched_dispatch(s);
 	maybe_write_reports(s, false);
 	bool idle = !s->wd->queue.len && busy_slots(s) == 0 && !s->nahead && !bg_pending(s->git) &&

@@ -124,7 +124,7 @@ static void tree_grow(struct tree *t, uint32_t len)
 		memset(n, 0, sizeof *n);
 		n->id = i;
 		n->parent = n->first_child = n->last_child = n->next_sibling = NODE_NONE;
-		n->retry_of = NODE_NONE;
+		n->retry_of = n->repair_of = NODE_NONE;
 		n->heap_idx = -1;
 		n->improved = -1;
 	}
@@ -163,13 +163,13 @@ struct node *tree_add(struct tree *t, uint32_t parent)
 enum node_key {
 	K_ID, K_PARENT, K_NAME, K_HYPOTHESIS, K_CHANGE, K_PRIORITY, K_STATUS, K_RESUME_TO,
 	K_SEED, K_CREATED, K_STARTED, K_FINISHED, K_COMMIT, K_WORKER, K_METRIC, K_IMPROVED,
-	K_FAILURE, K_RETRY_OF, K__COUNT
+	K_FAILURE, K_RETRY_OF, K_REPAIR_OF, K__COUNT
 };
 
 static const char *const node_keys[K__COUNT] = {
 	"id", "parent", "name", "hypothesis", "change", "priority", "status", "resume_to",
 	"seed", "created", "started", "finished", "commit", "worker", "metric", "improved",
-	"failure", "retry_of",
+	"failure", "retry_of", "repair_of",
 };
 
 static int node_ref(const cJSON *v, const char *key, const char *what, uint32_t *out,
@@ -307,8 +307,16 @@ struct node *tree_load_node(struct tree *t, const cJSON *j, const char *what, st
 	if (rc < 0)
 		return NULL;
 	tmp.improved = rc ? (int8_t)b : -1;
-	if (node_ref(f[K_RETRY_OF], "retry_of", what, &tmp.retry_of, e) < 0)
+	if (node_ref(f[K_RETRY_OF], "retry_of", what, &tmp.retry_of, e) < 0 ||
+	    node_ref(f[K_REPAIR_OF], "repair_of", what, &tmp.repair_of, e) < 0)
 		return NULL;
+	if (tmp.repair_of != NODE_NONE && (tmp.repair_of >= id || !tree_get(t, tmp.repair_of))) {
+		char nb[NODE_ID_LEN];
+		node_id_format(id, nb);
+		err_set(e, "%s: node %s: \"repair_of\" must name an earlier node of the tree", what,
+			nb);
+		return NULL;
+	}
 	const cJSON *ch = f[K_CHANGE], *fl = f[K_FAILURE];
 	if (ch && !cJSON_IsNull(ch) && !cJSON_IsObject(ch)) {
 		err_set(e, "%s: \"change\" must be an object or null", what);
@@ -349,6 +357,7 @@ struct node *tree_load_node(struct tree *t, const cJSON *j, const char *what, st
 	node_free_fields(n);
 	n->parent = parent;
 	n->retry_of = tmp.retry_of;
+	n->repair_of = tmp.repair_of;
 	n->priority = tmp.priority;
 	n->status = tmp.status;
 	n->resume_to = tmp.resume_to;
@@ -432,6 +441,10 @@ void node_to_json(const struct node *n, struct buf *b)
 	if (n->retry_of != NODE_NONE) {
 		node_id_format(n->retry_of, id);
 		buf_printf(b, ",\"retry_of\":\"%s\"", id);
+	}
+	if (n->repair_of != NODE_NONE) {
+		node_id_format(n->repair_of, id);
+		buf_printf(b, ",\"repair_of\":\"%s\"", id);
 	}
 	buf_addc(b, '}');
 }

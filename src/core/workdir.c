@@ -43,13 +43,17 @@ static void state_to_json(const struct run_state *st, struct buf *b)
 			buf_printf(b, "\"%s\"", id);
 		}
 	}
+	if (st->instrument[0])
+		buf_printf(b, ",\"instrument\":\"%s\"", st->instrument);
+	if (st->source_commit[0])
+		buf_printf(b, ",\"source_commit\":\"%s\"", st->source_commit);
 	buf_addc(b, '}');
 }
 
 static int state_from_json(struct run_state *st, const cJSON *j, const char *what,
 			   struct err *e)
 {
-	const char *best = NULL, *at_round = NULL;
+	const char *best = NULL, *at_round = NULL, *instr = NULL, *source = NULL;
 
 	if (!cJSON_IsObject(j)) {
 		err_set(e, "%s: \"state\" must be an object", what);
@@ -62,8 +66,21 @@ static int state_from_json(struct run_state *st, const cJSON *j, const char *wha
 			 e) < 0 ||
 	    json_get_num(j, "llm_usd", what, &st->llm_usd, e) < 0 ||
 	    json_get_num(j, "gpu_seconds", what, &st->gpu_seconds, e) < 0 ||
-	    json_get_str(j, "best", what, &best, e) < 0)
+	    json_get_str(j, "best", what, &best, e) < 0 ||
+	    json_get_str(j, "instrument", what, &instr, e) < 0 ||
+	    json_get_str(j, "source_commit", what, &source, e) < 0)
 		return -1;
+	if (instr && strcmp(instr, "applied") && strcmp(instr, "skipped")) {
+		err_set(e, "%s: \"instrument\" must be \"applied\" or \"skipped\"", what);
+		return -1;
+	}
+	if (source && (strlen(source) >= sizeof st->source_commit ||
+		       strspn(source, "0123456789abcdef") != strlen(source))) {
+		err_set(e, "%s: \"source_commit\" must be a commit id in hex", what);
+		return -1;
+	}
+	snprintf(st->instrument, sizeof st->instrument, "%s", instr ? instr : "");
+	snprintf(st->source_commit, sizeof st->source_commit, "%s", source ? source : "");
 	st->best = best ? node_id_parse(best) : NODE_NONE;
 	st->best_at_round = at_round ? node_id_parse(at_round) : NODE_NONE;
 	if ((best && st->best == NODE_NONE) || (at_round && st->best_at_round == NODE_NONE)) {
@@ -620,6 +637,11 @@ static void state_file_json(struct workdir *w, struct buf *b)
 	} else {
 		buf_adds(b, "null");
 	}
+	buf_printf(b, ",\n  \"instrument\": %s%s%s", w->st.instrument[0] ? "\"" : "",
+		   w->st.instrument[0] ? w->st.instrument : "null", w->st.instrument[0] ? "\"" : "");
+	buf_printf(b, ",\n  \"source_commit\": %s%s%s", w->st.source_commit[0] ? "\"" : "",
+		   w->st.source_commit[0] ? w->st.source_commit : "null",
+		   w->st.source_commit[0] ? "\"" : "");
 	buf_adds(b, "\n}\n");
 }
 

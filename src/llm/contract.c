@@ -262,6 +262,48 @@ int contract_check_plan(const cJSON *j, struct err *e)
 }
 
 /*
+ * The answer to a request for code: {TEXT_KEY: str, "change": CHANGE | null}.
+ * `what` names the contract in messages.
+ */
+static int check_change_answer(const cJSON *j, const char *what, const char *text_key,
+			       struct err *e)
+{
+	const char *const keys[] = {text_key, "change"};
+	char at[64];
+
+	if (!cJSON_IsObject(j)) {
+		err_set(e, "%s: must be a JSON object {\"%s\", \"change\"}", what, text_key);
+		return -1;
+	}
+	if (check_keys(j, what, keys, ARRAY_LEN(keys), e) < 0)
+		return -1;
+	snprintf(at, sizeof at, "%s: %s", what, text_key);
+	if (check_string(cJSON_GetObjectItemCaseSensitive(j, text_key), at, true, e) < 0)
+		return -1;
+	const cJSON *ch = cJSON_GetObjectItemCaseSensitive(j, "change");
+	if (cJSON_IsNull(ch))
+		return 0;
+	/* check_change() words its paths as the proposal's: "<at>.change...". */
+	snprintf(at, sizeof at, "%s:", what);
+	struct err sub = {{0}};
+	if (check_change(ch, at, &sub) == 0)
+		return 0;
+	err_set(e, "%s: %s%s", what, sub.msg + strlen(at) + 1,
+		cJSON_IsObject(ch) ? "" : ", or null when there is no change to give");
+	return -1;
+}
+
+int contract_check_repair(const cJSON *j, struct err *e)
+{
+	return check_change_answer(j, "repair", "fix", e);
+}
+
+int contract_check_instrument(const cJSON *j, struct err *e)
+{
+	return check_change_answer(j, "instrument", "summary", e);
+}
+
+/*
  * The offset just past the '}' that closes the '{' at text[start], reading
  * strings (and their escapes) as JSON does; 0 when it is never closed.
  * *scanned grows by the bytes looked at.

@@ -457,20 +457,55 @@ static int llm_analyse(struct planner *p, const struct analyse_request *r, char 
 	return 0;
 }
 
+/* ask() for an answer that needs no rendering; pr is freed. */
+static int ask_json(struct planner *p, const char *kind, const char *node,
+		    struct llm_prompt *pr, int (*check)(const cJSON *, struct err *),
+		    cJSON **answer, struct err *e)
+{
+	long seq = 0;
+
+	*answer = ask(p, kind, node, pr, check, &seq, e);
+	llm_prompt_free(pr);
+	return *answer ? 0 : -1;
+}
+
 static int llm_plan(struct planner *p, const struct plan_request *r, cJSON **plan,
 		    struct err *e)
 {
 	struct llm_planner *lp = p->priv;
 	struct plan_request rr = *r;
 	struct llm_prompt pr;
-	long seq = 0;
 
 	if (!rr.cfg)
 		rr.cfg = lp->cfg;
 	llm_prompt_plan(&rr, lp->prompts, &pr);
-	*plan = ask(p, "plan", r->node, &pr, contract_check_plan, &seq, e);
-	llm_prompt_free(&pr);
-	return *plan ? 0 : -1;
+	return ask_json(p, "plan", r->node, &pr, contract_check_plan, plan, e);
+}
+
+/* ---- repair and instrument: changes to the code ---- */
+
+static int llm_repair(struct planner *p, const struct fix_request *r, cJSON **answer,
+		      struct err *e)
+{
+	struct llm_planner *lp = p->priv;
+	struct fix_request rr = *r;
+	struct llm_prompt pr;
+
+	rr.cfg = rr.cfg ? rr.cfg : lp->cfg;
+	llm_prompt_repair(&rr, lp->prompts, &pr);
+	return ask_json(p, "repair", r->node, &pr, contract_check_repair, answer, e);
+}
+
+static int llm_instrument(struct planner *p, const struct fix_request *r, cJSON **answer,
+			  struct err *e)
+{
+	struct llm_planner *lp = p->priv;
+	struct fix_request rr = *r;
+	struct llm_prompt pr;
+
+	rr.cfg = rr.cfg ? rr.cfg : lp->cfg;
+	llm_prompt_instrument(&rr, lp->prompts, &pr);
+	return ask_json(p, "instrument", r->node, &pr, contract_check_instrument, answer, e);
 }
 
 /* ---- construction ---- */
@@ -588,6 +623,8 @@ struct planner *planner_llm_new_opts(const struct config *cfg, const char *workd
 	p->name = anthropic ? "anthropic" : openai ? "openai" : "command";
 	p->analyse = llm_analyse;
 	p->plan = llm_plan;
+	p->repair = llm_repair;
+	p->instrument = llm_instrument;
 	p->destroy = llm_destroy;
 	p->spent = llm_spent;
 	p->set_prior_spend = llm_set_prior;

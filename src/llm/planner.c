@@ -84,17 +84,15 @@ int planner_analyse(struct planner *p, const struct analyse_request *r, char **a
 	return rc;
 }
 
-int planner_plan(struct planner *p, const struct plan_request *r, cJSON **plan,
-		 const char **kind, struct err *e)
+/* After a call that answers with JSON: the answer checked, the kind reported. */
+static int settle(int rc, cJSON **answer, int (*check)(const cJSON *, struct err *),
+		  const char **kind, struct err *e)
 {
-	*plan = NULL;
-	planner_set_kind(NULL);
-	int rc = p->plan(p, r, plan, e);
-	if (rc == 0 && contract_check_plan(*plan, e) < 0)
+	if (rc == 0 && check(*answer, e) < 0)
 		rc = -1;
 	if (rc < 0) {
-		cJSON_Delete(*plan);
-		*plan = NULL;
+		cJSON_Delete(*answer);
+		*answer = NULL;
 		if (!last_kind)
 			planner_set_kind(planner_kind_name(PK_INVALID));
 	} else {
@@ -103,6 +101,55 @@ int planner_plan(struct planner *p, const struct plan_request *r, cJSON **plan,
 	if (kind)
 		*kind = last_kind;
 	return rc;
+}
+
+int planner_plan(struct planner *p, const struct plan_request *r, cJSON **plan,
+		 const char **kind, struct err *e)
+{
+	*plan = NULL;
+	planner_set_kind(NULL);
+	return settle(p->plan(p, r, plan, e), plan, contract_check_plan, kind, e);
+}
+
+/*
+ * A change asked of p through fn; a planner without fn answers that it
+ * cannot change code.
+ */
+static int ask_change(struct planner *p, const struct fix_request *r, cJSON **answer,
+		      const char **kind, struct err *e,
+		      int (*fn)(struct planner *, const struct fix_request *, cJSON **,
+				struct err *),
+		      int (*check)(const cJSON *, struct err *), const char *text_key)
+{
+	*answer = NULL;
+	planner_set_kind(NULL);
+	int rc;
+	if (fn) {
+		rc = fn(p, r, answer, e);
+	} else {
+		char *why = xasprintf("the %s planner cannot change code; it proposes parameter "
+				      "changes only",
+				      p->name);
+		*answer = cJSON_CreateObject();
+		cJSON_AddStringToObject(*answer, text_key, why);
+		cJSON_AddNullToObject(*answer, "change");
+		free(why);
+		rc = 0;
+	}
+	return settle(rc, answer, check, kind, e);
+}
+
+int planner_repair(struct planner *p, const struct fix_request *r, cJSON **answer,
+		   const char **kind, struct err *e)
+{
+	return ask_change(p, r, answer, kind, e, p->repair, contract_check_repair, "fix");
+}
+
+int planner_instrument(struct planner *p, const struct fix_request *r, cJSON **answer,
+		       const char **kind, struct err *e)
+{
+	return ask_change(p, r, answer, kind, e, p->instrument, contract_check_instrument,
+			  "summary");
 }
 
 double planner_spent_usd(struct planner *p, bool *known)

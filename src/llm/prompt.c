@@ -23,6 +23,7 @@
 
 #include "hypotop/fsutil.h"
 #include "hypotop/json.h"
+#include "hypotop/prompt_int.h"
 
 #define LOG_TAIL_BYTES 8000
 #define LOG_TAIL_LINES 120
@@ -614,9 +615,9 @@ static cJSON *change_kind(const char *kind)
 	return o;
 }
 
-char *llm_schema_plan(const struct config *cfg)
+/* A change: params (when the search space names them), patch or files. */
+static cJSON *change_schema(const struct config *cfg)
 {
-	cJSON *o = closed_object(), *prop = closed_object(), *list = typed("array");
 	cJSON *change = cJSON_CreateObject();
 	cJSON *alts = cJSON_AddArrayToObject(change, "anyOf");
 	const cJSON *space = cJSON_GetObjectItemCaseSensitive(cfg ? cfg->search_space : NULL,
@@ -642,15 +643,68 @@ char *llm_schema_plan(const struct config *cfg)
 	cJSON_AddItemToObject(fl, "items", f);
 	add_prop(files, "files", fl, true);
 	cJSON_AddItemToArray(alts, files);
+	return change;
+}
+
+char *llm_schema_plan(const struct config *cfg)
+{
+	cJSON *o = closed_object(), *prop = closed_object(), *list = typed("array");
 
 	add_prop(prop, "name", typed("string"), true);
 	add_prop(prop, "hypothesis", typed("string"), true);
 	add_prop(prop, "priority", typed("integer"), true);
 	add_prop(prop, "needs_rebuild", typed("boolean"), true);
-	add_prop(prop, "change", change, true);
+	add_prop(prop, "change", change_schema(cfg), true);
 	cJSON_AddItemToObject(list, "items", prop);
 	add_prop(o, "stop", typed("boolean"), true);
 	add_prop(o, "reason", typed("string"), true);
 	add_prop(o, "proposals", list, true);
+	return print_free(o);
+}
+
+/* ---- for prompt_fix.c (prompt_int.h) ---- */
+
+void prompt_text(struct buf *b, const char *s)
+{
+	add_text(b, s);
+}
+
+void prompt_indented(struct buf *b, const char *text, size_t max)
+{
+	add_indented(b, text, max);
+}
+
+void prompt_project(struct buf *b, const struct config *c)
+{
+	project_part(b, c);
+}
+
+void prompt_log(struct buf *b, const char *log)
+{
+	log_part(b, log);
+}
+
+void prompt_change(struct buf *b, const char *json)
+{
+	change_part(b, json);
+}
+
+char *prompt_system(const char *override_dir, const char *kind, const char *intro,
+		    const char *contract)
+{
+	return system_part(override_dir, kind, intro, contract);
+}
+
+/*
+ * The schema of an answer {text_key: string, "change": CHANGE | null}.
+ * Structured output takes a null in place of an object through anyOf.
+ */
+char *prompt_change_answer_schema(const struct config *cfg, const char *text_key)
+{
+	cJSON *o = closed_object(), *change = change_schema(cfg);
+
+	cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(change, "anyOf"), typed("null"));
+	add_prop(o, text_key, typed("string"), true);
+	add_prop(o, "change", change, true);
 	return print_free(o);
 }

@@ -348,6 +348,44 @@ out:
 	return rc;
 }
 
+struct list_walk {
+	char **paths;
+	size_t n, max;
+};
+
+static int list_one(const char *root, const git_tree_entry *ent, void *arg)
+{
+	struct list_walk *w = arg;
+
+	if (git_tree_entry_type(ent) != GIT_OBJECT_BLOB ||
+	    git_tree_entry_filemode(ent) == GIT_FILEMODE_LINK)
+		return 0;
+	if (w->n == w->max)
+		return -1; /* enough: ends the walk */
+	w->paths[w->n++] = xasprintf("%s%s", root, git_tree_entry_name(ent));
+	return 0;
+}
+
+int vcs_list_files(const char *repo_dir, const char *commit, size_t max, char ***paths,
+		   size_t *n, struct err *e)
+{
+	git_repository *repo;
+	git_tree *tree = NULL;
+	struct list_walk w = {xcalloc(max ? max : 1, sizeof(char *)), 0, max};
+
+	*paths = NULL;
+	*n = 0;
+	if (vcs_repo(&repo, repo_dir, e) < 0 || commit_tree(repo, commit, &tree, e) < 0) {
+		free(w.paths);
+		return -1;
+	}
+	git_tree_walk(tree, GIT_TREEWALK_PRE, list_one, &w);
+	git_tree_free(tree);
+	*paths = w.paths;
+	*n = w.n;
+	return 0;
+}
+
 int vcs_diff(const char *repo_dir, const char *from, const char *to, char **text,
 	     struct err *e)
 {

@@ -16,6 +16,12 @@ puts the key the client sent into the body's error message.
 {"auto": N} answers whatever is asked with a valid analysis, or a plan of
 two learning-rate proposals (a plan that stops after N plans); with
 "sticky": true the step stays at the head of the script.
+{"route": {KIND: [ANSWER, ...]}} answers by the kind of call the request's
+instructions ask for (analyse, plan, repair, instrument): the next answer
+of that kind's list, a JSON object put in the wire format; {"_status": S}
+answers with that HTTP error, {"_hang": S} waits S seconds first. An
+analysis with no list left gets a valid one; another kind gets a 500.
+Requests seen per kind: GET /_kinds.
 """
 
 import json
@@ -30,15 +36,66 @@ SCRIPT = []
 LOG = []
 STOP = threading.Event()
 PLANS = [0]
+KINDS = {}
+
+
+def request_system(body):
+    if isinstance(body, dict) and "system" in body:
+        return "".join(b.get("text", "") for b in body["system"])
+    msgs = body.get("messages", []) if isinstance(body, dict) else []
+    return msgs[0].get("content", "") if msgs else ""
+
+
+def call_kind(body):
+    """Which call a request is, from the contract its instructions end with."""
+    system = request_system(body)
+    if "hypothesis_supported" in system:
+        return "analyse"
+    if '"proposals"' in system:
+        return "plan"
+    if '"fix"' in system:
+        return "repair"
+    return "instrument"
+
+
+def wire(body, answer):
+    """A contract answer in the format the request came in."""
+    text = json.dumps(answer)
+    if isinstance(body, dict) and "system" in body:
+        return {"id": "msg_fake", "type": "message", "role": "assistant",
+                "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
+                "usage": {"input_tokens": 1000, "output_tokens": 100,
+                          "cache_creation_input_tokens": 0, "cache_read_input_tokens": 500}}
+    return {"id": "fake", "object": "chat.completion",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                         "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 1000, "completion_tokens": 100}}
+
+
+def route_answer(body, routes):
+    """(status, payload, hang seconds) for a request under a route step."""
+    kind = call_kind(body)
+    with LOCK:
+        KINDS[kind] = KINDS.get(kind, 0) + 1
+        queue = routes.get(kind) or []
+        answer = queue.pop(0) if queue else None
+    if answer is None and kind == "analyse":
+        answer = {"summary": "judged", "verdict": "no_change", "bottleneck": "",
+                  "evidence": [], "hypothesis_supported": None}
+    if answer is None:
+        return 500, {"type": "error", "error": {"type": "api_error",
+                                                "message": "no %s answer scripted" % kind}}, 0
+    if "_status" in answer:
+        return answer["_status"], {"type": "error", "error": {
+            "type": "invalid_request_error", "message": "scripted failure"}}, 0
+    hang = answer.get("_hang", 0)
+    answer = {k: v for k, v in answer.items() if k != "_hang"}
+    return 200, wire(body, answer), hang
 
 
 def auto_answer(body, limit):
     """A valid answer to an Anthropic or OpenAI request, as its kind wants."""
-    if isinstance(body, dict) and "system" in body:
-        system = "".join(b.get("text", "") for b in body["system"])
-    else:
-        msgs = body.get("messages", []) if isinstance(body, dict) else []
-        system = msgs[0].get("content", "") if msgs else ""
+    system = request_system(body)
     if "hypothesis_supported" in system:
         answer = {"summary": "judged", "verdict": "no_change", "bottleneck": "",
                   "evidence": ["a number"], "hypothesis_supported": None}
@@ -54,16 +111,7 @@ def auto_answer(body, limit):
                  "needs_rebuild": False,
                  "change": {"kind": "params", "params": {"lr": 0.001 * (k * 2 + i)}}}
                 for i in (1, 2)]}
-    text = json.dumps(answer)
-    if isinstance(body, dict) and "system" in body:
-        return {"id": "msg_auto", "type": "message", "role": "assistant",
-                "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
-                "usage": {"input_tokens": 1000, "output_tokens": 100,
-                          "cache_creation_input_tokens": 0, "cache_read_input_tokens": 500}}
-    return {"id": "auto", "object": "chat.completion",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                         "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 1000, "completion_tokens": 100}}
+    return wire(body, answer)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -88,6 +136,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/_log":
             with LOCK:
                 self._send(200, LOG)
+        elif self.path == "/_kinds":
+            with LOCK:
+                self._send(200, KINDS)
         else:
             self._send(404, {"error": "no such path"})
 
@@ -97,6 +148,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/_script":
             with LOCK:
                 SCRIPT[:] = json.loads(raw)
+                KINDS.clear()
             self._send(200, {"ok": True})
             return
         try:
@@ -123,6 +175,11 @@ class Handler(BaseHTTPRequestHandler):
         if step.get("hang"):
             STOP.wait(step["hang"])
         payload = step.get("body", {})
+        status = step.get("status", 200)
+        if "route" in step:
+            status, payload, hang = route_answer(body, step["route"])
+            if hang:
+                STOP.wait(hang)
         if "auto" in step:
             payload = auto_answer(body, step["auto"])
         if step.get("echo_key"):
@@ -132,7 +189,7 @@ class Handler(BaseHTTPRequestHandler):
         if "raw" in step:
             payload = step["raw"].encode()
         try:
-            self._send(step.get("status", 200), payload, step.get("headers"))
+            self._send(status, payload, step.get("headers"))
         except (BrokenPipeError, ConnectionResetError):
             pass
 

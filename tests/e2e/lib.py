@@ -3,9 +3,11 @@ real git repositories in temp folders, report "ok - NAME" / "not ok - NAME",
 and poll for expected states with deadlines instead of sleeping."""
 
 import hashlib
+import http.client
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -74,6 +76,17 @@ def make_workdir(parent, *extra):
     return wd
 
 
+def init_config(parent, cfg):
+    """hypotop init of parent/wd from the config document cfg; returns the workdir."""
+    path = os.path.join(parent, "c.json")
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    wd = os.path.join(parent, "wd")
+    rc, out, err = hypotop("init", wd, "--config", path)
+    check(rc == 0, "init: %s" % err)
+    return wd
+
+
 def snapshot(path):
     """Every file under path with its bytes' hash, to prove nothing changed."""
     out = {}
@@ -102,6 +115,45 @@ def wait_for(pred, what, timeout=10.0, interval=0.01):
             return v
         time.sleep(interval)
     raise Fail("timed out after %.0f s waiting for %s" % (timeout, what))
+
+
+class FakeModel:
+    """tests/e2e/fake_llm.py in a process of its own: a model API on loopback
+    that answers from the script a test posts."""
+
+    def __init__(self):
+        here = os.path.dirname(os.path.abspath(__file__))
+        self.proc = subprocess.Popen([sys.executable, os.path.join(here, "fake_llm.py")],
+                                     stdout=subprocess.PIPE, text=True)
+        self.port = int(self.proc.stdout.readline())
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.seen = 0
+
+    def _req(self, method, path, body=None):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        c.request(method, path, body=json.dumps(body) if body is not None else None,
+                  headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        data = json.loads(r.read())
+        c.close()
+        return data
+
+    def script(self, steps):
+        """Set the answers of the next requests; forget the requests seen so far."""
+        self.seen = len(self._req("GET", "/_log"))
+        self._req("POST", "/_script", steps)
+
+    def requests(self):
+        return self._req("GET", "/_log")[self.seen:]
+
+    def kinds(self):
+        """Requests per kind of call since the last script with routes."""
+        return self._req("GET", "/_kinds")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=10)
 
 
 def test(fn):

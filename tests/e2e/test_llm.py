@@ -19,7 +19,6 @@ sys.path.insert(0, os.path.dirname(__file__))
 import lib  # noqa: E402
 from lib import check  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 PROBE = os.path.join(lib.ROOT, "build", "tools", "llm_probe")
 KEY = "sk-ant-test-%s-marker" % uuid.uuid4().hex
 
@@ -36,36 +35,7 @@ GOOD_PLAN = {"stop": False, "reason": "two more steps down the learning rate",
 
 # ---- the fake server -------------------------------------------------------
 
-class Server:
-    def __init__(self):
-        self.proc = subprocess.Popen([sys.executable, os.path.join(HERE, "fake_llm.py")],
-                                     stdout=subprocess.PIPE, text=True)
-        self.port = int(self.proc.stdout.readline())
-        self.url = "http://127.0.0.1:%d" % self.port
-        self.seen = 0
-
-    def _req(self, method, path, body=None):
-        import http.client
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        c.request(method, path, body=json.dumps(body) if body is not None else None,
-                  headers={"Content-Type": "application/json"})
-        r = c.getresponse()
-        data = json.loads(r.read())
-        c.close()
-        return data
-
-    def script(self, steps):
-        """Set the answers of the next requests; forget the requests seen so far."""
-        self.seen = len(self._req("GET", "/_log"))
-        self._req("POST", "/_script", steps)
-
-    def requests(self):
-        return self._req("GET", "/_log")[self.seen:]
-
-    def stop(self):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=10)
+Server = lib.FakeModel
 
 
 SRV = Server()
@@ -696,12 +666,7 @@ def engine_wd(max_iterations=2):
                 "fixed_experiments": [],
                 "llm": {"provider": "anthropic", "base_url": SRV.url,
                         "model": "claude-sonnet-5-5"}})
-    with open(os.path.join(d, "c.json"), "w") as f:
-        json.dump(cfg, f)
-    wd = os.path.join(d, "wd")
-    rc, out, err = lib.hypotop("init", wd, "--config", os.path.join(d, "c.json"))
-    check(rc == 0, "init: %s" % err)
-    return src, wd
+    return src, lib.init_config(d, cfg)
 
 
 def engine_env():

@@ -596,6 +596,74 @@ static void offline_analyse_verdicts(void)
 	}
 }
 
+/* The answers to repair and instrument: a text and a change or null. */
+static void fix_contracts(void)
+{
+	static const struct {
+		const char *json;
+		bool repair_ok, instrument_ok;
+	} cases[] = {
+		{"{\"fix\": \"close the paren\", \"change\": {\"kind\": \"files\", \"files\": "
+		 "[{\"path\": \"train.py\", \"content\": \"x\"}]}}", true, false},
+		{"{\"fix\": \"not a code problem\", \"change\": null}", true, false},
+		{"{\"summary\": \"time steps\", \"change\": {\"kind\": \"patch\", \"patch\": "
+		 "\"diff --git a/t.py b/t.py\\n\"}}", false, true},
+		{"{\"summary\": \"already timed\", \"change\": null}", false, true},
+		{"{\"fix\": \"\", \"change\": null}", false, false},
+		{"{\"fix\": \"x\"}", false, false},
+		{"{\"fix\": \"x\", \"change\": null, \"extra\": 1}", false, false},
+		{"{\"fix\": \"x\", \"change\": {\"kind\": \"files\", \"files\": "
+		 "[{\"path\": \"../out.py\", \"content\": \"x\"}]}}", false, false},
+		{"{\"fix\": \"x\", \"change\": {\"kind\": \"shell\"}}", false, false},
+		{"[1]", false, false},
+	};
+	struct err e = {{0}};
+
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		cJSON *j = parse(cases[i].json);
+		T_CHECK((contract_check_repair(j, &e) == 0) == cases[i].repair_ok,
+			"case %zu as a repair: %s", i, e.msg);
+		T_CHECK((contract_check_instrument(j, &e) == 0) == cases[i].instrument_ok,
+			"case %zu as an instrumentation: %s", i, e.msg);
+		cJSON_Delete(j);
+	}
+	cJSON *j = parse(cases[7].json);
+	contract_check_repair(j, &e);
+	T_CONTAINS(e.msg, "repair: change: files[0]: \"../out.py\" is outside the source tree");
+	cJSON_Delete(j);
+	j = parse(cases[5].json);
+	contract_check_repair(j, &e);
+	T_CONTAINS(e.msg, "repair: change: missing");
+	cJSON_Delete(j);
+}
+
+/* The offline planner answers repair and instrument with no change, and says why. */
+static void offline_cannot_change_code(void)
+{
+	struct config c;
+	struct err e = {{0}};
+	struct fix_request r = {.node = "n0001", .failure_kind = "crash"};
+	const char *kind = "unset";
+	cJSON *answer = NULL;
+
+	T_CHECK(load("{" BASE ", " SPACE "}", &c, &e) == 0, "%s", e.msg);
+	struct planner *p = planner_offline_new(&c, &e);
+	T_CHECK(p != NULL, "%s", e.msg);
+	if (!p)
+		return;
+	r.cfg = &c;
+	T_CHECK(planner_repair(p, &r, &answer, &kind, &e) == 0 && !kind, "repair: %s", e.msg);
+	T_CHECK(cJSON_IsNull(cJSON_GetObjectItem(answer, "change")), "a change from offline");
+	T_CONTAINS(cJSON_GetObjectItem(answer, "fix")->valuestring, "cannot change code");
+	cJSON_Delete(answer);
+	T_CHECK(planner_instrument(p, &r, &answer, &kind, &e) == 0 && !kind, "instrument: %s",
+		e.msg);
+	T_CHECK(cJSON_IsNull(cJSON_GetObjectItem(answer, "change")), "a change from offline");
+	cJSON_Delete(answer);
+	p->destroy(p);
+	config_free(&c);
+}
+
 int main(void)
 {
 	T_RUN(analysis_contract);
@@ -608,5 +676,7 @@ int main(void)
 	T_RUN(offline_never_repeats_and_then_stops);
 	T_RUN(offline_tiny_choice_space_runs_out);
 	T_RUN(offline_analyse_verdicts);
+	T_RUN(fix_contracts);
+	T_RUN(offline_cannot_change_code);
 	T_END();
 }

@@ -1,0 +1,29 @@
+/*
+ * prompt_int.h — the pieces of prompt.c that the prompts of prompt_fix.c
+ * (repair, instrument) reuse. Nothing outside src/llm/prompt*.c includes it.
+ */
+#ifndef HYPOTOP_PROMPT_INT_H
+#define HYPOTOP_PROMPT_INT_H
+
+#include <stddef.h>
+
+#include "hypotop/config.h"
+#include "hypotop/util.h"
+
+/* Text with newlines and tabs kept, other control characters made visible. */
+void prompt_text(struct buf *b, const char *s);
+/* Text as an indented block (no fence a line could close), at most max bytes. */
+void prompt_indented(struct buf *b, const char *text, size_t max);
+/* "# Project": metric, goal, noise rule, notes, search space. */
+void prompt_project(struct buf *b, const struct config *c);
+/* "## Last lines of the log" from a log's text. */
+void prompt_log(struct buf *b, const char *log);
+/* "## The change it made" from a change's JSON. */
+void prompt_change(struct buf *b, const char *json);
+/* Instructions (built in, or <override_dir>/<kind>.md), then the contract. */
+char *prompt_system(const char *override_dir, const char *kind, const char *intro,
+		    const char *contract);
+/* JSON schema of {text_key: string, "change": CHANGE | null}; caller frees. */
+char *prompt_change_answer_schema(const struct config *cfg, const char *text_key);
+
+#endif
