@@ -163,12 +163,18 @@ void sched_judge(struct sched *s, struct node *n, bool ok)
 	}
 	if (!ok || !n->has_metric)
 		return;
-	if (!best_node(s)) {
+	struct node *best = best_node(s);
+	if (!best) {
 		w->st.best = n->id; /* the first result is the reference */
 		return;
 	}
-	if (n->parent == NODE_NONE)
-		return; /* the baseline's copies measure the noise; they improve nothing */
+	if (n->parent == NODE_NONE) {
+		/* The baseline's copies measure the noise; they improve nothing.
+		 * The baseline itself stands for all of them, whichever ended first. */
+		if (n->id == 0 && best->parent == NODE_NONE)
+			w->st.best = n->id;
+		return;
+	}
 	bool better = beats_best(s, n->metric);
 	if (better && repeats(s, n, &open)) {
 		/* Judged again after a restart: its repeats are queued already. */
