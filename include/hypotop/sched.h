@@ -75,6 +75,9 @@ struct sched {
 	size_t nahead;
 	bool *tree_used; /* the work trees, two for every slot */
 	size_t ntrees;
+	/* The baseline's runs (keep.c): counted when a root ends; -1 not yet. */
+	int base_runs;
+	double base_mean, base_sd;
 	int timer_fd;
 	bool paused;   /* a person paused the engine: no launches, no planning */
 	bool stopping; /* SIGINT/SIGTERM: no launches */

@@ -66,7 +66,9 @@ static void log_line(void *ctx, const char *msg)
 	if (en->log) {
 		char stamp[32];
 		time_t now = time(NULL);
-		strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", localtime(&now));
+		struct tm tm;
+		/* localtime_r: the zone read once (tzset), not looked up per line. */
+		strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", localtime_r(&now, &tm));
 		fprintf(en->log, "%s %s\n", stamp, b.data);
 		fflush(en->log);
 	}
@@ -346,6 +348,7 @@ int engine_main(const struct engine_opts *o)
 			       : EXIT_RUNTIME;
 	}
 	char *logpath = workdir_file(&en.wd, "logs/hypotop.log");
+	tzset();
 	en.log = fopen(logpath, "ae");
 	free(logpath);
 	sigemptyset(&mask);

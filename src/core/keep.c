@@ -30,34 +30,51 @@ bool sched_is_repeat(const struct node *n)
 	return n->parent != NODE_NONE && n->seed > 0 && !n->change;
 }
 
-/* The runs that measure n: the baseline's are every root; others, n and its repeats. */
-static bool measures(const struct node *n, const struct node *x)
+/* Add x to the sums when it is a completed run with a metric. */
+static void add_run(const struct node *x, double *sum, double *sq, int *k)
 {
-	if (!x->present || x->status != ST_COMPLETED || !x->has_metric)
-		return false;
-	if (n->parent == NODE_NONE)
-		return x->parent == NODE_NONE;
-	return x == n || (x->parent == n->id && sched_is_repeat(x));
+	if (x->present && x->status == ST_COMPLETED && x->has_metric) {
+		*sum += x->metric;
+		*sq += x->metric * x->metric;
+		(*k)++;
+	}
 }
 
-/* Mean and sample standard deviation of n's runs; the number of runs. */
+/*
+ * Mean and sample standard deviation of n's runs; the number of runs.
+ * The baseline's are every root (it, its seed copies and their retries):
+ * they change only when a root ends, so they are counted once then.
+ * Another node's are it and its repeats, found among its children.
+ */
 static int runs_of(struct sched *s, const struct node *n, double *mean, double *sd)
 {
 	const struct tree *t = &s->wd->tree;
 	double sum = 0, sq = 0;
 	int k = 0;
 
-	for (uint32_t i = 0; i < t->len; i++) {
-		const struct node *x = &t->nodes[i];
-		if (measures(n, x)) {
-			sum += x->metric;
-			sq += x->metric * x->metric;
-			k++;
-		}
+	if (n->parent == NODE_NONE && s->base_runs >= 0) {
+		*mean = s->base_mean;
+		*sd = s->base_sd;
+		return s->base_runs;
+	}
+	if (n->parent == NODE_NONE) {
+		for (uint32_t i = 0; i < t->len; i++)
+			if (t->nodes[i].parent == NODE_NONE)
+				add_run(&t->nodes[i], &sum, &sq, &k);
+	} else {
+		add_run(n, &sum, &sq, &k);
+		for (uint32_t c = n->first_child; c != NODE_NONE; c = t->nodes[c].next_sibling)
+			if (sched_is_repeat(&t->nodes[c]))
+				add_run(&t->nodes[c], &sum, &sq, &k);
 	}
 	*mean = k ? sum / k : n->metric;
 	double var = k > 1 ? (sq - k * *mean * *mean) / (k - 1) : 0;
 	*sd = var > 0 ? sqrt(var) : 0;
+	if (n->parent == NODE_NONE) {
+		s->base_mean = *mean;
+		s->base_sd = *sd;
+		s->base_runs = k;
+	}
 	return k;
 }
 
@@ -139,9 +156,9 @@ static int repeats(struct sched *s, const struct node *c, int *open)
 	int k = 0;
 
 	*open = 0;
-	for (uint32_t i = 0; i < t->len; i++) {
+	for (uint32_t i = c->first_child; i != NODE_NONE; i = t->nodes[i].next_sibling) {
 		const struct node *x = &t->nodes[i];
-		if (x->present && x->parent == c->id && sched_is_repeat(x)) {
+		if (x->present && sched_is_repeat(x)) {
 			k++;
 			*open += !status_is_final(x->status);
 		}
@@ -152,8 +169,10 @@ static int repeats(struct sched *s, const struct node *c, int *open)
 void sched_judge(struct sched *s, struct node *n, bool ok)
 {
 	struct workdir *w = s->wd;
-
 	int open;
+
+	if (n->parent == NODE_NONE)
+		s->base_runs = -1; /* the baseline's runs are counted again when next asked */
 	if (sched_is_repeat(n)) {
 		struct node *c = tree_get(&w->tree, n->parent);
 		if (c && c->improved < 0 && c->status == ST_COMPLETED && repeats(s, c, &open) &&

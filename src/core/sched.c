@@ -519,6 +519,7 @@ int sched_init(struct sched *s, struct workdir *wd, struct loop *loop, sched_say
 		s->slots[i].tree = -1;
 		s->slots[i].gpu = ngpu ? cJSON_GetArrayItem(c->gpus, (int)i)->valueint : -1;
 	}
+	s->base_runs = -1;
 	s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	/* Two git threads: one prepares a node while the other makes a commit. */
 	s->git = bg_new(loop, s->nslots > 1 ? 2 : 1);

@@ -93,7 +93,7 @@ static char *run_file(const char *run_dir, const char *name)
  * The supervisor, hypotop-job: $HYPOTOP_JOB when set (tests, packagers),
  * else the one beside this program, else where `make install` puts it.
  */
-static char *helper_path(void)
+static char *find_helper(void)
 {
 	const char *env = getenv("HYPOTOP_JOB");
 	if (env && *env)
@@ -112,6 +112,16 @@ static char *helper_path(void)
 		}
 	}
 	return xstrdup(HYPOTOP_LIBEXECDIR "/hypotop-job");
+}
+
+/* Looked for once: jobs are launched from the main thread only. */
+static const char *helper_path(void)
+{
+	static char *path;
+
+	if (!path)
+		path = find_helper();
+	return path;
 }
 
 static bool env_named(const char *entry, const char *name)
@@ -194,7 +204,7 @@ static int spawn_helper(const struct job_spec *s, const char *log, pid_t *pid, s
 	posix_spawnattr_t attr;
 	posix_spawn_file_actions_t fa;
 	sigset_t none, all;
-	char *helper = helper_path();
+	const char *helper = helper_path();
 	char *argv[] = {"hypotop-job", (char *)s->run_dir, (char *)s->cwd, (char *)s->launch,
 			(char *)s->build, NULL};
 	char **envp = job_environ(s);
@@ -218,7 +228,6 @@ static int spawn_helper(const struct job_spec *s, const char *log, pid_t *pid, s
 		err_set(e, "cannot start the job supervisor %s: %s (is hypotop installed "
 			   "whole? `make install` puts hypotop-job in %s)",
 			helper, strerror(rc), HYPOTOP_LIBEXECDIR);
-	free(helper);
 	return rc == 0 ? 0 : -1;
 }
 

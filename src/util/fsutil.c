@@ -133,8 +133,21 @@ char *fs_read(const char *path, size_t *lenp, struct err *e)
 
 int fs_mkdir_p(const char *path, mode_t mode, struct err *e)
 {
+	/* Most often the parent is there: one mkdir, and none for the rest. */
+	if (mkdir(path, mode) == 0)
+		return 0;
+	int first = errno;
+	if (first == EEXIST) {
+		if (fs_is_dir(path))
+			return 0;
+		err_set(e, "%s: not a folder", path);
+		return -1;
+	}
+	if (first != ENOENT) {
+		err_set(e, "%s: cannot create folder: %s", path, strerror(first));
+		return -1;
+	}
 	char *p = xstrdup(path);
-
 	for (char *s = p + 1;; s++) {
 		if (*s != '/' && *s != '\0')
 			continue;

@@ -181,21 +181,20 @@ static int worktree_drop(git_repository *repo, const char *name, struct err *e)
 	return rc;
 }
 
-/* Whether worktree `name` is whole and checked out at path: fit to reuse. */
+/*
+ * Whether work tree `name` looks whole at path, fit to reuse: its folder
+ * points to the repository, which knows it. Cheap, where a full check
+ * would read and resolve half a dozen files for every node: a tree that
+ * only looks whole fails its checkout and is made again.
+ */
 static bool worktree_usable(git_repository *repo, const char *name, const char *path)
 {
-	git_worktree *wt = NULL;
-	bool ok = false;
+	char *dotgit = path_join(path, ".git");
+	char *meta = xasprintf("%s/worktrees/%s/gitdir", git_repository_commondir(repo), name);
+	bool ok = fs_exists(dotgit) && fs_exists(meta);
 
-	if (git_worktree_lookup(&wt, repo, name) == 0 && git_worktree_validate(wt) == 0) {
-		struct err ignored;
-		char *want = path_real(path, &ignored), *have = path_real(git_worktree_path(wt), &ignored);
-		ok = want && have && !strcmp(want, have);
-		free(want);
-		free(have);
-	}
-	git_worktree_free(wt);
-	git_error_clear();
+	free(dotgit);
+	free(meta);
 	return ok;
 }
 
@@ -261,8 +260,8 @@ int vcs_worktree_add(const char *repo_dir, const char *name, const char *path,
 		err_set(e, "git: branch %s: %s", branch, vcs_git_msg());
 		goto out;
 	}
-	if (worktree_usable(repo, name, path)) {
-		rc = worktree_switch(path, branch, e);
+	if (worktree_usable(repo, name, path) && worktree_switch(path, branch, e) == 0) {
+		rc = 0;
 		goto out;
 	}
 	if (worktree_drop(repo, name, e) < 0 || remove_leftover(path, repo_dir, e) < 0)
