@@ -154,11 +154,11 @@ for c in 1 2 3 4; do
 done
 echo "hypotop's dispatcher: worst $(pct "$worst") % of ideal (target >= 95 %), peak rss" \
 	"$(awk "BEGIN { printf \"%.1f\", $maxrss / 1024 }") MB (target < 10 MB)"
-echo "-- the same with one task in flight per worker, as the engine dispatches today" \
-	"(a job per free slot; bound: 50 %):"
+echo "-- the same with two tasks in flight per worker, as the engine keeps them" \
+	"(one running, the next prepared ahead):"
 for c in 1 2 3 4; do
 	./hypotop init "$T/o$c" --source-dir "$T/src-d" --launch true --metric val_loss >/dev/null
-	r=$($BD "$T/o$c" 500 $c 5 5 1)
+	r=$($BD "$T/o$c" 500 $c 5 5 2)
 	echo "workers=$c:  500 tasks $(field tasks_per_s "$r")/s ($(pct "$(field fraction "$r")") %)"
 done
 echo "-- the real engine, real processes: 'sleep 0.005' jobs through hypotop run --headless"
