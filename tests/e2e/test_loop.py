@@ -269,6 +269,55 @@ def reattach_to_a_job_that_ended_while_down():
     check(not alive or open("/proc/%d/stat" % job_pid).read().split()[2] == "Z", "job lingers")
 
 
+@lib.test
+def a_restart_never_lends_a_running_jobs_work_tree():
+    # The baseline and its two seed copies wait for `go`: two run, the third
+    # is prepared ahead. After a SIGKILL the restarted engine re-attaches the
+    # two and prepares the third again, in a work tree of its own.
+    d = lib.tmpdir()
+    src, wd, go = waiting_baseline(d, "print('val_loss=0.5', flush=True)\n",
+                                   "--max-iterations", "0", "--max-concurrency", "2")
+    cfg_path = os.path.join(wd, "config.json")
+    with open(cfg_path) as f:
+        cfg = json.load(f)
+    cfg["noise"] = {"seeds": 3, "k": 1}
+    with open(cfg_path, "w") as f:
+        json.dump(cfg, f)
+    rc, out, err = hypotop("init", os.path.join(d, "wd2"), "--config", cfg_path)
+    wd = os.path.join(d, "wd2")
+    check(rc == 0, "init: %s" % err)
+    pids = [os.path.join(wd, "runs", n, "pid") for n in ("n0000", "n0001")]
+    p = subprocess.Popen([lib.BIN, "run", "--headless", wd], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    lib.wait_for(lambda: all(os.path.exists(f) for f in pids), "two jobs to start", timeout=30)
+    lib.wait_for(lambda: any(n["id"] == "n0002" for n in lib.status_json(wd)["running"]),
+                 "the third to be taken from the queue", timeout=30)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    p = subprocess.Popen([lib.BIN, "run", "--headless", wd], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    def checked_out(node):
+        for head in glob.glob(os.path.join(src, ".git", "worktrees", "*", "HEAD")):
+            with open(head) as f:
+                if f.read().strip() == "ref: refs/heads/hypotop/" + node:
+                    return True
+        return False
+    lib.wait_for(lambda: checked_out("n0002"), "the third to be prepared again", timeout=30)
+    open(go, "w").close()
+    err = p.communicate(timeout=120)[1]
+    check(p.returncode == 0, "restart: %s" % err[-1500:])
+    check("re-attached" in err, "no re-attach said: %s" % err[-1500:])
+    cwd = {}
+    for n in ("n0000", "n0001", "n0002"):
+        with open(os.path.join(wd, "runs", n, "job.json")) as f:
+            cwd[n] = json.load(f)["cwd"]
+    check(cwd["n0002"] not in (cwd["n0000"], cwd["n0001"]) and cwd["n0000"] != cwd["n0001"],
+          "a work tree lent twice: %s" % cwd)
+    check(all(n["status"] == "completed" for n in tree(wd)["nodes"]),
+          "nodes: %s" % [(n["id"], n["status"]) for n in tree(wd)["nodes"]])
+    check(all(v == 1 for v in launches(wd).values()), "launches: %s" % launches(wd))
+
+
 def failing(d, name, launch, build=None, extra_files=None):
     files = {"train.py": "print('val_loss=1.0')\n", "hparams.json": '{"lr": 0.1}\n'}
     files.update(extra_files or {})
