@@ -46,7 +46,21 @@ struct analyse_task {
 	const char *llm_kind; /* why the planner failed: PLANNER_KINDS */
 	struct err e;
 	struct repair_task *repair; /* a death at start-up to repair, or NULL */
+	bool written;               /* analysis.md, by the planner thread */
+	struct err write_e;
 };
+
+/* runs/<id>/analysis.md: the planner's analysis, or why there is none, and what hypotop saw. */
+static void compose_analysis(const struct analyse_task *t, struct buf *a)
+{
+	if (t->rc == 0)
+		buf_adds(a, t->analysis);
+	else
+		buf_printf(a, "# %s\n\n%s\n\n(No analysis: %s)\n", t->nid,
+			   t->ok ? "Completed." : "Failed.", t->e.msg[0] ? t->e.msg : "no planner");
+	if (t->why && *t->why)
+		buf_printf(a, "\n## What hypotop saw\n\n%s\n", t->why);
+}
 
 static void analyse_work(void *arg)
 {
@@ -57,6 +71,14 @@ static void analyse_work(void *arg)
 		t->rc = planner_analyse(t->s->planner, &t->r, &t->analysis, &t->verdict,
 					&t->llm_kind, &t->e);
 	repair_work(t->repair, t->s->planner);
+	/* Durable here, off the main thread, before the node is recorded as ended. */
+	struct buf a;
+	buf_init(&a);
+	compose_analysis(t, &a);
+	char *path = sched_path(t->s, "runs", t->node, "analysis.md");
+	t->written = fs_write_atomic(path, a.data, a.len, 0644, &t->write_e) == 0;
+	free(path);
+	buf_free(&a);
 }
 
 static void analyse_task_free(struct analyse_task *t)
@@ -154,15 +176,6 @@ static void analyse_done(void *arg)
 		analyse_task_free(t);
 		return;
 	}
-	struct buf a;
-	buf_init(&a);
-	if (t->rc == 0)
-		buf_adds(&a, t->analysis);
-	else
-		buf_printf(&a, "# %s\n\n%s\n\n(No analysis: %s)\n", t->nid,
-			   t->ok ? "Completed." : "Failed.", t->e.msg[0] ? t->e.msg : "no planner");
-	if (t->why && *t->why)
-		buf_printf(&a, "\n## What hypotop saw\n\n%s\n", t->why);
 
 	bool cancelled = !t->ok && t->kind && !strcmp(t->kind, "cancelled");
 	n->status = t->ok ? ST_COMPLETED : cancelled ? ST_CANCELLED : ST_FAILED;
@@ -181,9 +194,17 @@ static void analyse_done(void *arg)
 	else
 		sched_say(s, "%s: %s (%s): %s", t->nid, status_name(n->status), t->kind,
 			  t->why ? t->why : "");
-	repair_done(s, t->repair, &a); /* may add a node: n is stale after it */
-	write_text(s, t->node, "analysis.md", a.data, true);
-	buf_free(&a);
+	if (!t->written)
+		sched_say(s, "warning: %s", t->write_e.msg);
+	if (t->repair) {
+		/* What the repair call gave joins the analysis. */
+		struct buf a;
+		buf_init(&a);
+		compose_analysis(t, &a);
+		repair_done(s, t->repair, &a); /* may add a node: n is stale after it */
+		write_text(s, t->node, "analysis.md", a.data, true);
+		buf_free(&a);
+	}
 	s->reports_dirty = true; /* rewritten at most once a second (sched_step) */
 	analyse_task_free(t);
 }

@@ -661,38 +661,52 @@ static void claim_job_tree(struct sched *s, struct slot *sl, uint32_t id)
 	free(path);
 }
 
+/* Take node id back into a slot (or prepare it ahead when all are busy). */
+static void resume_node(struct sched *s, struct node *n, enum node_status st, bool has_job)
+{
+	int gpu = worker_gpu(n->worker);
+	struct slot *sl = sched_free_slot(s, gpu);
+
+	if (!sl)
+		sl = sched_free_slot(s, -1);
+	if (!sl && st == ST_PREPARING) {
+		sched_ahead_add(s, n->id);
+		return;
+	}
+	if (!sl)
+		sl = slot_add(s, gpu); /* the config shrank: keep watching anyway */
+	sched_slot_take(s, sl, n->id);
+	if (has_job)
+		claim_job_tree(s, sl, n->id);
+	start_node(s, n, st, sl);
+}
+
 void sched_start(struct sched *s)
 {
 	struct tree *t = &s->wd->tree;
+	uint32_t *later = xcalloc(t->len ? t->len : 1, sizeof *later);
+	size_t nlater = 0;
 
-	/* Jobs first, so that the work trees they run in are known; then the rest. */
-	for (int pass = 0; pass < 2; pass++) {
-		for (uint32_t id = 0; id < t->len; id++) {
-			struct node *n = &t->nodes[id];
-			if (!n->present)
-				continue;
-			enum node_status st = n->status == ST_PAUSED ? n->resume_to : n->status;
-			if (!status_is_active(st))
-				continue;
-			bool has_job = st != ST_PREPARING && st != ST_ANALYZING;
-			if (has_job != (pass == 0))
-				continue;
-			int gpu = worker_gpu(n->worker);
-			struct slot *sl = sched_free_slot(s, gpu);
-			if (!sl)
-				sl = sched_free_slot(s, -1);
-			if (!sl && st == ST_PREPARING) {
-				sched_ahead_add(s, id);
-				continue;
-			}
-			if (!sl)
-				sl = slot_add(s, gpu); /* the config shrank: keep watching anyway */
-			sched_slot_take(s, sl, id);
-			if (has_job)
-				claim_job_tree(s, sl, id);
-			start_node(s, n, st, sl);
-		}
+	/*
+	 * Jobs first, so that the work trees they run in are known before any
+	 * other node is given one; then the rest, as they were found (a job
+	 * that ended meanwhile is analysing by then, and must not be taken twice).
+	 */
+	for (uint32_t id = 0; id < t->len; id++) {
+		struct node *n = &t->nodes[id];
+		enum node_status st = n->status == ST_PAUSED ? n->resume_to : n->status;
+		if (!n->present || !status_is_active(st))
+			continue;
+		if (st == ST_PREPARING || st == ST_ANALYZING)
+			later[nlater++] = id;
+		else
+			resume_node(s, n, st, true);
 	}
+	for (size_t i = 0; i < nlater; i++) {
+		struct node *n = &t->nodes[later[i]];
+		resume_node(s, n, n->status == ST_PAUSED ? n->resume_to : n->status, false);
+	}
+	free(later);
 	sched_timer_arm(s);
 }
 

@@ -294,15 +294,26 @@ def a_restart_never_lends_a_running_jobs_work_tree():
                  "the third to be taken from the queue", timeout=30)
     p.send_signal(signal.SIGKILL)
     p.wait()
-    p = subprocess.Popen([lib.BIN, "run", "--headless", wd], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, text=True)
-    def checked_out(node):
+
+    def checkouts(node):
+        """The work trees whose HEAD names node's branch, each with its HEAD's inode."""
+        out = set()
         for head in glob.glob(os.path.join(src, ".git", "worktrees", "*", "HEAD")):
             with open(head) as f:
                 if f.read().strip() == "ref: refs/heads/hypotop/" + node:
-                    return True
-        return False
-    lib.wait_for(lambda: checked_out("n0002"), "the third to be prepared again", timeout=30)
+                    out.add((head, os.stat(head).st_ino))
+        return out
+
+    before = checkouts("n0002")
+    p = subprocess.Popen([lib.BIN, "run", "--headless", wd], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+
+    def reattached_and_prepared_again():
+        with open(os.path.join(wd, "logs", "hypotop.log")) as f:
+            since = f.read().split("engine pid")[-1]
+        return since.count("re-attached (still running)") == 2 and checkouts("n0002") - before
+    lib.wait_for(reattached_and_prepared_again, "the restart to prepare the third again",
+                 timeout=30)
     open(go, "w").close()
     err = p.communicate(timeout=120)[1]
     check(p.returncode == 0, "restart: %s" % err[-1500:])
