@@ -28,7 +28,7 @@ struct journal {
 	size_t pending_lines;
 	uint64_t base;
 	uint64_t lines; /* event lines written */
-	bool unsynced;  /* some written lines are not yet durable */
+	bool want_sync; /* a line was appended that the next commit must make durable */
 };
 
 struct journal_info {
@@ -51,6 +51,12 @@ int journal_open(struct journal *j, const char *path, const struct journal_info 
 void journal_close(struct journal *j);
 /* Queue one event line (no newline) for the next commit. */
 void journal_append(struct journal *j, const char *line, size_t len);
+/*
+ * The same for a line that need not survive a power cut on its own: the
+ * next commit writes it but waits for the disk only when some other line
+ * asks for that; it is then made durable with them, in order.
+ */
+void journal_append_light(struct journal *j, const char *line, size_t len);
 /* Make every queued line durable. */
 int journal_commit(struct journal *j, struct err *e);
 /*

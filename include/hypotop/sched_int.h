@@ -13,6 +13,8 @@ void sched_say(struct sched *s, const char *fmt, ...) PRINTF_LIKE(2, 3);
 /* <workdir>/<dir>/<node>[/<file>]; caller frees. */
 char *sched_path(struct sched *s, const char *dir, uint32_t id, const char *file);
 void sched_record(struct sched *s, const char *op, struct node *n);
+/* For the steps to a local run: written, but not waited for on the disk. */
+void sched_record_light(struct sched *s, const char *op, struct node *n);
 int sched_commit(struct sched *s);
 struct slot *sched_slot_of(struct sched *s, uint32_t node);
 void sched_slot_release(struct sched *s, struct slot *sl);

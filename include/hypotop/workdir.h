@@ -75,14 +75,15 @@ char *workdir_file(const struct workdir *w, const char *rel);
 
 /* Record a node's new state as event `op` (not yet durable). */
 void workdir_record(struct workdir *w, const char *op, struct node *n);
+/*
+ * The same for a change that may be lost in a power cut, as the machine's
+ * own jobs are: the commit writes it without waiting for the disk.
+ */
+void workdir_record_light(struct workdir *w, const char *op, struct node *n);
 void workdir_record_state(struct workdir *w);
 /* Make recorded events durable (one fsync); checkpoint when due. */
 int workdir_commit(struct workdir *w, struct err *e);
-/*
- * Write what is recorded without waiting for the disk: enough for what
- * must survive the engine's death but not the machine's (a local job
- * dies with the machine too). The next workdir_commit makes it durable.
- */
+/* Write what is recorded now, without waiting for the disk. */
 int workdir_flush(struct workdir *w, struct err *e);
 /* Write tree.json, checkpoint.json and state.json, then empty the journal. */
 int workdir_checkpoint(struct workdir *w, struct err *e);

@@ -131,11 +131,17 @@ void journal_close(struct journal *j)
 	buf_free(&j->pending);
 }
 
-void journal_append(struct journal *j, const char *line, size_t len)
+void journal_append_light(struct journal *j, const char *line, size_t len)
 {
 	buf_add(&j->pending, line, len);
 	buf_addc(&j->pending, '\n');
 	j->pending_lines++;
+}
+
+void journal_append(struct journal *j, const char *line, size_t len)
+{
+	journal_append_light(j, line, len);
+	j->want_sync = true;
 }
 
 int journal_write(struct journal *j, struct err *e)
@@ -158,7 +164,6 @@ int journal_write(struct journal *j, struct err *e)
 	}
 	j->lines += j->pending_lines;
 	j->pending_lines = 0;
-	j->unsynced = true;
 	buf_reset(&j->pending);
 	return 0;
 }
@@ -167,11 +172,11 @@ int journal_commit(struct journal *j, struct err *e)
 {
 	if (journal_write(j, e) < 0)
 		return -1;
-	if (j->unsynced && fdatasync(j->fd) < 0) {
+	if (j->want_sync && fdatasync(j->fd) < 0) {
 		err_set(e, "%s: fdatasync: %s", j->path, strerror(errno));
 		return -1;
 	}
-	j->unsynced = false;
+	j->want_sync = false;
 	return 0;
 }
 
@@ -192,6 +197,6 @@ int journal_reset(struct journal *j, uint64_t base, struct err *e)
 	}
 	j->base = base;
 	j->lines = 0;
-	j->unsynced = false;
+	j->want_sync = false;
 	return 0;
 }

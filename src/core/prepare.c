@@ -196,7 +196,7 @@ static void git_done(void *arg)
 		return;
 	}
 	node_set_str(&n->commit, t->oid);
-	sched_record(s, "prepared", n);
+	sched_record_light(s, "prepared", n);
 	if (sl) {
 		sl->preparing = false;
 		/* Stopping: it stays prepared and the next start launches it. */
@@ -292,7 +292,7 @@ void sched_dispatch(struct sched *s)
 			continue;
 		}
 		n->status = ST_PREPARING;
-		sched_record(s, "prepare", n);
+		sched_record_light(s, "prepare", n);
 		if (sl) {
 			sched_slot_take(s, sl, id);
 			sl->tree = sched_tree_take(s);

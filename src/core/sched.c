@@ -51,6 +51,17 @@ void sched_record(struct sched *s, const char *op, struct node *n)
 	workdir_record(s->wd, op, n);
 }
 
+/*
+ * Record a step on the way to a local run (prepare, prepared, launch):
+ * written with the round's commit, but not waited for on the disk. A
+ * power cut that loses it ends the machine's jobs too; the node is then
+ * prepared again (its branch is kept) and run once more.
+ */
+void sched_record_light(struct sched *s, const char *op, struct node *n)
+{
+	workdir_record_light(s->wd, op, n);
+}
+
 /* Make everything recorded so far durable now. */
 int sched_commit(struct sched *s)
 {
@@ -381,18 +392,14 @@ void sched_launch(struct sched *s, struct slot *sl)
 		sched_fail(s, sl, "launch", "launch", e.msg);
 		goto out;
 	}
-	/*
-	 * The status is written before the job exists: a restart after
-	 * hypotop's death finds it. It need not wait for the disk: a power
-	 * cut that loses it ends the job too, and the node runs again.
-	 */
+	/* The status is written before the job exists: a restart after hypotop's death finds it. */
 	n->status = build ? ST_BUILDING : ST_RUNNING;
 	n->started = now_ms();
 	char worker[32] = "local";
 	if (sl->gpu >= 0)
 		snprintf(worker, sizeof worker, "local:gpu%d", sl->gpu);
 	node_set_str(&n->worker, worker);
-	sched_record(s, n->status == ST_BUILDING ? "build" : "run", n);
+	sched_record_light(s, n->status == ST_BUILDING ? "build" : "run", n);
 	struct err fe = {{0}};
 	if (workdir_flush(s->wd, &fe) < 0) {
 		sched_say(s, "error: %s", fe.msg);

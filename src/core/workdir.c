@@ -521,7 +521,7 @@ void workdir_close(struct workdir *w)
 
 /* ---- recording and checkpoints ---------------------------------------- */
 
-void workdir_record(struct workdir *w, const char *op, struct node *n)
+static void record(struct workdir *w, const char *op, struct node *n, bool durable)
 {
 	struct buf b;
 
@@ -530,10 +530,20 @@ void workdir_record(struct workdir *w, const char *op, struct node *n)
 		   (unsigned long long)++w->seq, op, (long long)now_ms());
 	node_to_json(n, &b);
 	buf_addc(&b, '}');
-	journal_append(&w->journal, b.data, b.len);
+	(durable ? journal_append : journal_append_light)(&w->journal, b.data, b.len);
 	buf_free(&b);
 	n->dirty = true;
 	queue_update(&w->queue, n->id);
+}
+
+void workdir_record(struct workdir *w, const char *op, struct node *n)
+{
+	record(w, op, n, true);
+}
+
+void workdir_record_light(struct workdir *w, const char *op, struct node *n)
+{
+	record(w, op, n, false);
 }
 
 void workdir_record_state(struct workdir *w)

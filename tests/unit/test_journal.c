@@ -89,6 +89,35 @@ static void journal_group_commit_and_replay(void)
 	free(dir);
 }
 
+/* Light lines are written by a commit, in order, and ask for no flush of their own. */
+static void light_lines_are_written_in_order(void)
+{
+	char *dir = t_tmpdir(), *p = path_join(dir, "journal.jsonl");
+	struct err e = {{0}};
+	struct journal j;
+	struct journal_info info = {0};
+	struct seen s = {0};
+
+	T_CHECK(journal_open(&j, p, &info, &e) == 0, "%s", e.msg);
+	journal_append_light(&j, "{\"seq\":1}", 9);
+	T_CHECK(!j.want_sync, "a light line asks for a flush");
+	T_CHECK(journal_commit(&j, &e) == 0, "%s", e.msg);
+	T_CHECK(journal_replay(p, collect, &s, &info, &e) == 0 && s.n == 1, "light: %d", s.n);
+	journal_append_light(&j, "{\"seq\":2}", 9);
+	journal_append(&j, "{\"seq\":3}", 9);
+	T_CHECK(j.want_sync, "a durable line asks for no flush");
+	T_CHECK(journal_write(&j, &e) == 0 && j.want_sync, "written, and still to be flushed");
+	T_CHECK(journal_commit(&j, &e) == 0 && !j.want_sync, "%s", e.msg);
+	journal_close(&j);
+	s.n = 0;
+	T_CHECK(journal_replay(p, collect, &s, &info, &e) == 0, "%s", e.msg);
+	T_CHECK(s.n == 3 && s.seqs[0] == 1 && s.seqs[1] == 2 && s.seqs[2] == 3, "replayed %d",
+		s.n);
+	fs_remove_tree(dir);
+	free(p);
+	free(dir);
+}
+
 static void torn_last_line_is_ignored_and_cut(void)
 {
 	char *dir = t_tmpdir(), *p = path_join(dir, "journal.jsonl");
@@ -185,6 +214,7 @@ int main(void)
 {
 	T_RUN(atomic_write_replaces_whole);
 	T_RUN(journal_group_commit_and_replay);
+	T_RUN(light_lines_are_written_in_order);
 	T_RUN(torn_last_line_is_ignored_and_cut);
 	T_RUN(damage_in_the_middle_is_an_error);
 	T_RUN(reset_starts_from_a_new_base);
