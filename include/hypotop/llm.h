@@ -251,6 +251,25 @@ void llm_redact(char *s, const char *key);
 /* The same on every string of a JSON tree. */
 void llm_redact_json(cJSON *j, const char *key);
 
+/* ---- call logs (calllog.c) ------------------------------------------------- */
+
+/* What one request's log files say about it beyond the exchange itself. */
+struct llm_call_log {
+	long seq;
+	const char *kind, *node;
+	int attempt;
+	int64_t started, ms;
+	const char *contract_error; /* the answer's problem, or NULL when it was accepted */
+};
+
+/* logs/NNN_<kind>_<node>_{prompt.md,output.md,raw.json}; a write that fails is ignored. */
+void llm_log_call(const char *logs, const struct llm_client *c, const struct llm_call_log *cl,
+		  const struct llm_call *q, const struct llm_reply *r, int rc, const struct err *e);
+/* A node id fit for a file name ("none" when empty). */
+void llm_file_part(char *out, size_t n, const char *s);
+/* Markdown text: newlines and tabs kept, other control characters made visible. */
+void llm_add_md(struct buf *b, const char *s);
+
 /* ---- the planner ------------------------------------------------------------- */
 
 /* planner_llm_new() with explicit options (tests use short timeouts). */

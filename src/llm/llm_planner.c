@@ -116,172 +116,6 @@ static int budget_check(struct planner *p, struct err *e)
 	return 0;
 }
 
-/* ---- log files ---- */
-
-/* A node id fit for a file name. */
-static void file_part(char *out, size_t n, const char *s)
-{
-	size_t i = 0;
-
-	for (; s && *s && i + 1 < n && i < 40; s++)
-		out[i++] = isalnum((unsigned char)*s) || *s == '-' || *s == '_' ? *s : '_';
-	out[i] = '\0';
-	if (!i)
-		snprintf(out, n, "none");
-}
-
-/* Markdown text: newlines and tabs kept, other control characters made visible. */
-static void add_md(struct buf *b, const char *s)
-{
-	while (s && *s) {
-		size_t n = strcspn(s, "\n\t");
-		char *part = xstrndup(s, n);
-		buf_add_safe(b, part);
-		free(part);
-		s += n;
-		if (*s)
-			buf_addc(b, *s++);
-	}
-}
-
-static void write_log(struct llm_planner *lp, const char *path, char *text)
-{
-	struct err e = {{0}};
-
-	llm_redact(text, lp->client.key);
-	/* A log that cannot be written must not fail the call: the answer is what counts. */
-	fs_write_atomic(path, text, strlen(text), 0600, &e);
-}
-
-static void cost_text(char *out, size_t n, const struct llm_reply *r)
-{
-	if (!r->has_cost)
-		snprintf(out, n, "$0 (nothing billed)");
-	else if (r->cost_known)
-		snprintf(out, n, "$%.6f", r->usd);
-	else
-		snprintf(out, n, "unknown (no price for this model)");
-}
-
-struct call_log {
-	long seq;
-	const char *kind, *node;
-	int attempt;
-	int64_t started, ms;
-	const char *contract_error; /* the answer's problem, or NULL when it was accepted */
-};
-
-static void log_call(struct llm_planner *lp, const struct call_log *cl, const struct llm_call *q,
-		     const struct llm_reply *r, int rc, const struct err *e)
-{
-	char node[48], cost[64];
-	struct buf b;
-
-	file_part(node, sizeof node, cl->node);
-	char *base = xasprintf("%s/%03ld_%s_%s_", lp->logs, cl->seq, cl->kind, node);
-	cost_text(cost, sizeof cost, r);
-
-	buf_init(&b);
-	buf_printf(&b, "# %s %s — request %ld, attempt %d\n\nProvider: %s", cl->kind, node, cl->seq,
-		   cl->attempt, lp->client.provider);
-	if (lp->client.model)
-		buf_printf(&b, ", model %s", lp->client.model);
-	buf_printf(&b, ", max_tokens %ld.\n\n## System\n\n", q->max_tokens);
-	add_md(&b, q->system);
-	buf_adds(&b, "\n## User\n\n");
-	add_md(&b, q->stable);
-	buf_adds(&b, "\n\n");
-	add_md(&b, q->request);
-	if (q->problem) {
-		buf_adds(&b, "\n## Assistant (the answer refused)\n\n");
-		add_md(&b, q->prev_answer);
-		buf_adds(&b, "\n\n## User\n\nThat answer cannot be used: ");
-		add_md(&b, q->problem);
-		buf_adds(&b, "\n\nAnswer again with the corrected JSON object only.\n");
-	}
-	char *path = xasprintf("%sprompt.md", base);
-	char *text = buf_steal(&b);
-	write_log(lp, path, text);
-	free(text);
-	free(path);
-
-	buf_init(&b);
-	if (r->text) {
-		add_md(&b, r->text);
-		buf_adds(&b, "\n");
-	}
-	buf_adds(&b, "\n---\n\n");
-	if (rc < 0)
-		buf_printf(&b, "Failed (%s): %s\n\n", r->kind ? r->kind : "planner", e->msg);
-	if (r->stop)
-		buf_printf(&b, "Stop reason: %s. ", r->stop);
-	if (r->has_usage)
-		buf_printf(&b, "Tokens: input %ld, output %ld, cache write %ld, cache read %ld. ",
-			   r->usage.input, r->usage.output, r->usage.cache_write, r->usage.cache_read);
-	buf_printf(&b, "Cost: %s. Time: %.1f s.\n", cost, (double)cl->ms / 1000);
-	if (rc == 0)
-		buf_printf(&b, "Contract: %s\n", cl->contract_error ? cl->contract_error : "valid");
-	path = xasprintf("%soutput.md", base);
-	text = buf_steal(&b);
-	write_log(lp, path, text);
-	free(text);
-	free(path);
-
-	cJSON *j = cJSON_CreateObject();
-	cJSON_AddNumberToObject(j, "request", (double)cl->seq);
-	cJSON_AddStringToObject(j, "kind", cl->kind);
-	cJSON_AddStringToObject(j, "node", cl->node ? cl->node : "");
-	cJSON_AddNumberToObject(j, "attempt", cl->attempt);
-	cJSON_AddStringToObject(j, "provider", lp->client.provider);
-	if (lp->client.model)
-		cJSON_AddStringToObject(j, "model", lp->client.model);
-	if (lp->client.url)
-		cJSON_AddStringToObject(j, "url", lp->client.url);
-	cJSON_AddNumberToObject(j, "started_ms", (double)cl->started);
-	cJSON_AddNumberToObject(j, "duration_ms", (double)cl->ms);
-	cJSON_AddNumberToObject(j, "max_tokens", (double)q->max_tokens);
-	cJSON_AddBoolToObject(j, "structured_output", q->schema && !r->schema_dropped &&
-						      strcmp(lp->client.provider, "command"));
-	if (r->status)
-		cJSON_AddNumberToObject(j, "status", (double)r->status);
-	if (r->stop)
-		cJSON_AddStringToObject(j, "stop_reason", r->stop);
-	if (r->has_usage) {
-		cJSON *u = cJSON_AddObjectToObject(j, "usage");
-		cJSON_AddNumberToObject(u, "input_tokens", (double)r->usage.input);
-		cJSON_AddNumberToObject(u, "output_tokens", (double)r->usage.output);
-		cJSON_AddNumberToObject(u, "cache_creation_input_tokens", (double)r->usage.cache_write);
-		cJSON_AddNumberToObject(u, "cache_read_input_tokens", (double)r->usage.cache_read);
-	} else {
-		cJSON_AddNullToObject(j, "usage");
-	}
-	if (!r->has_cost)
-		cJSON_AddNumberToObject(j, "cost_usd", 0);
-	else if (r->cost_known)
-		cJSON_AddNumberToObject(j, "cost_usd", r->usd);
-	else
-		cJSON_AddStringToObject(j, "cost_usd", "unknown");
-	if (rc < 0) {
-		cJSON_AddStringToObject(j, "error_kind", r->kind ? r->kind : "planner");
-		cJSON_AddStringToObject(j, "error", e->msg);
-	} else {
-		cJSON_AddBoolToObject(j, "valid", !cl->contract_error);
-		if (cl->contract_error)
-			cJSON_AddStringToObject(j, "contract_error", cl->contract_error);
-	}
-	if (r->attempts)
-		cJSON_AddItemToObject(j, "attempts", cJSON_Duplicate(r->attempts, true));
-	if (r->raw)
-		cJSON_AddItemToObject(j, "response", cJSON_Duplicate(r->raw, true));
-	llm_redact_json(j, lp->client.key);
-	path = xasprintf("%sraw.json", base);
-	text = cJSON_Print(j);
-	cJSON_Delete(j);
-	write_log(lp, path, text);
-	free(text);
-	free(path);
-	free(base);
-}
 
 /* ---- one call, with its one contract retry ---- */
 
@@ -305,7 +139,7 @@ static cJSON *ask(struct planner *p, const char *kind, const char *node,
 	for (int attempt = 1; attempt <= 2 && !answer; attempt++) {
 		struct llm_reply r;
 		struct err sub = {{0}};
-		struct call_log cl = {claim_seq(lp), kind, node, attempt, now_ms(), 0, NULL};
+		struct llm_call_log cl = {claim_seq(lp), kind, node, attempt, now_ms(), 0, NULL};
 		int64_t t0 = mono_ms();
 
 		q.prev_answer = prev;
@@ -317,7 +151,7 @@ static cJSON *ask(struct planner *p, const char *kind, const char *node,
 		account(lp, &r);
 		if (rc == 0 && r.stop && !strcmp(r.stop, "refusal")) {
 			cl.contract_error = "the model refused";
-			log_call(lp, &cl, &sent, &r, rc, e);
+			llm_log_call(lp->logs, &lp->client, &cl, &sent, &r, rc, e);
 			planner_set_kind(planner_kind_name(PK_REFUSED));
 			err_set(e, "%s: the model refused to answer%s%.300s", lp->client.provider,
 				r.text && *r.text ? ": " : "", r.text ? r.text : "");
@@ -328,7 +162,7 @@ static cJSON *ask(struct planner *p, const char *kind, const char *node,
 		if (rc == 0 && r.stop && !strcmp(r.stop, "model_context_window_exceeded")) {
 			/* Asking again would send a longer prompt still. */
 			cl.contract_error = "the prompt filled the model's context window";
-			log_call(lp, &cl, &sent, &r, rc, e);
+			llm_log_call(lp->logs, &lp->client, &cl, &sent, &r, rc, e);
 			planner_set_kind(planner_kind_name(PK_REQUEST));
 			err_set(e, "%s: the prompt is too long for the model's context window; choose "
 				   "a model with a larger one in llm.model",
@@ -354,7 +188,7 @@ static cJSON *ask(struct planner *p, const char *kind, const char *node,
 			}
 			cl.contract_error = next_problem;
 		}
-		log_call(lp, &cl, &sent, &r, rc, e);
+		llm_log_call(lp->logs, &lp->client, &cl, &sent, &r, rc, e);
 		free(problem);
 		problem = next_problem;
 		if (rc < 0) {
@@ -390,7 +224,7 @@ static void render_analysis(struct buf *b, const struct analyse_request *r, cons
 	const cJSON *x;
 
 	buf_adds(b, "# ");
-	add_md(b, r->node ? r->node : "run");
+	llm_add_md(b, r->node ? r->node : "run");
 	if (r->name) {
 		buf_adds(b, ": ");
 		buf_add_safe(b, r->name);
@@ -398,18 +232,18 @@ static void render_analysis(struct buf *b, const struct analyse_request *r, cons
 	buf_adds(b, "\n\n");
 	if (r->hypothesis && *r->hypothesis) {
 		buf_adds(b, "**Hypothesis.** ");
-		add_md(b, r->hypothesis);
+		llm_add_md(b, r->hypothesis);
 		buf_adds(b, "\n\n");
 	}
 	buf_adds(b, "## Verdict: ");
 	buf_add_safe(b, cJSON_GetObjectItemCaseSensitive(v, "verdict")->valuestring);
 	buf_adds(b, "\n\n");
-	add_md(b, cJSON_GetObjectItemCaseSensitive(v, "summary")->valuestring);
+	llm_add_md(b, cJSON_GetObjectItemCaseSensitive(v, "summary")->valuestring);
 	buf_adds(b, "\n");
 	x = cJSON_GetObjectItemCaseSensitive(v, "bottleneck");
 	if (*x->valuestring) {
 		buf_adds(b, "\n**Bottleneck.** ");
-		add_md(b, x->valuestring);
+		llm_add_md(b, x->valuestring);
 		buf_adds(b, "\n");
 	}
 	x = cJSON_GetObjectItemCaseSensitive(v, "evidence");
@@ -430,7 +264,7 @@ static void render_analysis(struct buf *b, const struct analyse_request *r, cons
 		buf_adds(b, ")");
 	}
 	char node[48];
-	file_part(node, sizeof node, r->node);
+	llm_file_part(node, sizeof node, r->node);
 	buf_printf(b, "; the exchange is in logs/%03ld_analyse_%s_*.*\n", seq, node);
 }
 
