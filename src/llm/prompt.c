@@ -84,20 +84,6 @@ static const char plan_intro[] =
 	"- Lower priority numbers run first: give the most promising proposal the lowest.\n"
 	"- Set \"stop\" to true only when nothing worth trying is left.\n";
 
-/* Text for a prompt: newlines and tabs kept, every other control character made visible. */
-static void add_text(struct buf *b, const char *s)
-{
-	while (s && *s) {
-		size_t n = strcspn(s, "\n\t");
-		char *part = xstrndup(s, n);
-		buf_add_safe(b, part);
-		free(part);
-		s += n;
-		if (*s)
-			buf_addc(b, *s++);
-	}
-}
-
 /* A table cell: one line, no column breaks. */
 static void add_cell(struct buf *b, const char *s, size_t max)
 {
@@ -124,7 +110,7 @@ static void add_indented(struct buf *b, const char *text, size_t max)
 		if (!next && !*line)
 			break;
 		buf_adds(b, "    ");
-		add_text(b, line);
+		llm_add_md(b, line);
 		buf_addc(b, '\n');
 	}
 	if (n < len)
@@ -184,7 +170,7 @@ static const char *metric_name(const struct config *c)
 static void project_part(struct buf *b, const struct config *c)
 {
 	buf_adds(b, "# Project\n\nMetric: `");
-	add_text(b, metric_name(c));
+	llm_add_md(b, metric_name(c));
 	buf_printf(b, "` (%s is better).\n", goal_max(c) ? "higher" : "lower");
 	if (c && c->noise_k > 0)
 		buf_printf(b, "Noise rule: a difference counts only beyond %g × σ (σ: the "
@@ -192,7 +178,7 @@ static void project_part(struct buf *b, const struct config *c)
 			   c->noise_k);
 	if (c && c->notes && *c->notes) {
 		buf_adds(b, "\nNotes from the researcher:\n\n");
-		add_text(b, c->notes);
+		llm_add_md(b, c->notes);
 		buf_addc(b, '\n');
 	}
 	const cJSON *params = cJSON_GetObjectItemCaseSensitive(c ? c->search_space : NULL, "params");
@@ -201,16 +187,16 @@ static void project_part(struct buf *b, const struct config *c)
 		buf_adds(b, "\nSearch space");
 		if (cJSON_IsString(file)) {
 			buf_adds(b, " (parameters in `");
-			add_text(b, file->valuestring);
+			llm_add_md(b, file->valuestring);
 			buf_adds(b, "`)");
 		}
 		buf_adds(b, ":\n\n");
 		for (const cJSON *m = params->child; m; m = m->next) {
 			buf_adds(b, "- ");
-			add_text(b, m->string);
+			llm_add_md(b, m->string);
 			buf_adds(b, ": ");
 			char *t = cJSON_PrintUnformatted(m);
-			add_text(b, t);
+			llm_add_md(b, t);
 			free(t);
 			buf_addc(b, '\n');
 		}
@@ -247,7 +233,7 @@ static void log_part(struct buf *b, const char *log)
 		size_t n = nl ? (size_t)(nl - start) : (size_t)(end - start);
 		char *line = xstrndup(start, n && start[n - 1] == '\r' ? n - 1 : n);
 		buf_adds(b, "    ");
-		add_text(b, line);
+		llm_add_md(b, line);
 		buf_addc(b, '\n');
 		free(line);
 		start += n + (nl ? 1 : 0);
@@ -268,7 +254,7 @@ static void change_part(struct buf *b, const char *json)
 		   (v = cJSON_GetObjectItemCaseSensitive(ch, "params"))) {
 		char *t = cJSON_PrintUnformatted(v);
 		buf_adds(b, "Parameters: ");
-		add_text(b, t);
+		llm_add_md(b, t);
 		buf_addc(b, '\n');
 		free(t);
 	} else if (!strcmp(kind->valuestring, "patch") &&
@@ -281,7 +267,7 @@ static void change_part(struct buf *b, const char *json)
 			const cJSON *path = cJSON_GetObjectItemCaseSensitive(v, "path");
 			const cJSON *content = cJSON_GetObjectItemCaseSensitive(v, "content");
 			buf_adds(b, "File `");
-			add_text(b, cJSON_IsString(path) ? path->valuestring : "?");
+			llm_add_md(b, cJSON_IsString(path) ? path->valuestring : "?");
 			buf_adds(b, "`:\n\n");
 			if (cJSON_IsString(content)) {
 				add_indented(b, content->valuestring, room);
@@ -309,21 +295,21 @@ void llm_prompt_analyse(const struct analyse_request *r, const char *override_di
 
 	buf_init(&q);
 	buf_adds(&q, "# The run to analyse\n\nNode: ");
-	add_text(&q, r->node ? r->node : "?");
+	llm_add_md(&q, r->node ? r->node : "?");
 	if (r->name) {
 		buf_adds(&q, " (");
-		add_text(&q, r->name);
+		llm_add_md(&q, r->name);
 		buf_adds(&q, ")");
 	}
 	if (r->hypothesis && *r->hypothesis) {
 		buf_adds(&q, "\nHypothesis: ");
-		add_text(&q, r->hypothesis);
+		llm_add_md(&q, r->hypothesis);
 	}
 	buf_adds(&q, "\nStatus: ");
-	add_text(&q, r->status ? r->status : "completed");
+	llm_add_md(&q, r->status ? r->status : "completed");
 	if (r->failure_kind) {
 		buf_adds(&q, " (");
-		add_text(&q, r->failure_kind);
+		llm_add_md(&q, r->failure_kind);
 		buf_adds(&q, ")");
 	}
 	buf_printf(&q, "\n\n| | %s |\n|---|---|\n| this run | ", metric);
@@ -449,7 +435,7 @@ void llm_prompt_plan(const struct plan_request *r, const char *override_dir,
 	if (cJSON_IsObject(r->base_params) && r->base_params->child) {
 		char *t = cJSON_PrintUnformatted(r->base_params);
 		buf_adds(&s, "\nParameters of the baseline: ");
-		add_text(&s, t);
+		llm_add_md(&s, t);
 		buf_addc(&s, '\n');
 		free(t);
 	}
@@ -491,13 +477,13 @@ void llm_prompt_plan(const struct plan_request *r, const char *override_dir,
 	buf_init(&q);
 	if (r->directive && r->directive[strspn(r->directive, " \t\r\n")]) {
 		buf_adds(&q, "# Guidance from the researcher\n\n");
-		add_text(&q, r->directive);
+		llm_add_md(&q, r->directive);
 		buf_adds(&q, "\n\n");
 	}
 	buf_adds(&q, "# This round\n\nPropose ");
 	buf_printf(&q, "%d experiment%s as children of node ", r->want > 0 ? r->want : 2,
 		   r->want == 1 ? "" : "s");
-	add_text(&q, r->node ? r->node : "?");
+	llm_add_md(&q, r->node ? r->node : "?");
 	buf_printf(&q, " (planning round %ld).\n", r->round);
 	for (size_t i = 0; i < r->nhistory; i++) {
 		const struct plan_entry *h = &r->history[i];
@@ -510,7 +496,7 @@ void llm_prompt_plan(const struct plan_request *r, const char *override_dir,
 	if (cJSON_IsObject(r->node_params) && r->node_params->child) {
 		char *t = cJSON_PrintUnformatted(r->node_params);
 		buf_adds(&q, "Its parameters: ");
-		add_text(&q, t);
+		llm_add_md(&q, t);
 		buf_addc(&q, '\n');
 		free(t);
 	}
