@@ -149,7 +149,7 @@ struct llm_client {
  * problem hold the refused answer and what was wrong with it.
  */
 struct llm_call {
-	const char *kind;   /* "analyse" or "plan" */
+	const char *kind;   /* "analyse", "plan" or "report" */
 	const char *system;
 	const char *stable; /* the first user block: cacheable across calls */
 	const char *request;
@@ -232,14 +232,19 @@ struct llm_prompt {
 };
 
 /*
- * override_dir: a folder where analyse.md / plan.md replace the built-in
+ * override_dir: a folder where analyse.md / plan.md / report.md replace the built-in
  * instructions (the contract is appended whatever they say); may be NULL.
  */
 void llm_prompt_analyse(const struct analyse_request *r, const char *override_dir,
 			struct llm_prompt *p);
 void llm_prompt_plan(const struct plan_request *r, const char *override_dir,
 		     struct llm_prompt *p);
+/* The report: Markdown text, no schema (p->schema is NULL); prompts/report.md overrides. */
+void llm_prompt_report(const struct report_request *r, const char *override_dir,
+		       struct llm_prompt *p);
 void llm_prompt_free(struct llm_prompt *p);
+/* The last words of a retry's request: what to answer again with. */
+const char *llm_prompt_again(const struct llm_call *q);
 /* The contracts as JSON schemas for structured output (all objects closed). */
 char *llm_schema_analyse(void);
 char *llm_schema_plan(const struct config *cfg);
@@ -265,6 +270,8 @@ struct llm_call_log {
 /* logs/NNN_<kind>_<node>_{prompt.md,output.md,raw.json}; a write that fails is ignored. */
 void llm_log_call(const char *logs, const struct llm_client *c, const struct llm_call_log *cl,
 		  const struct llm_call *q, const struct llm_reply *r, int rc, const struct err *e);
+/* planner_report_spend() of the logs folder itself. */
+double llm_report_spend_in(const char *logs, bool *known);
 /* A node id fit for a file name ("none" when empty). */
 void llm_file_part(char *out, size_t n, const char *s);
 /* Markdown text: newlines and tabs kept, other control characters made visible. */

@@ -52,6 +52,27 @@ struct plan_request {
 	const char *directive;     /* the person's guidance (directive.md), or NULL */
 };
 
+/* One experiment in a report: its history row and what its analysis said. */
+struct report_entry {
+	struct plan_entry e;
+	int improved;          /* 1 yes, 0 no, -1 not judged */
+	const char *change;    /* the node's own change as JSON (change.h), or NULL */
+	const cJSON *verdict;  /* its analysis as the analyse contract, or NULL */
+	const char *analysis;  /* runs/<id>/analysis.md, or NULL */
+};
+
+/*
+ * The report of a whole workdir (SPEC §3 `hypotop report`): every node in
+ * id order, the kept best, and the loop's counters.
+ */
+struct report_request {
+	const struct config *cfg;
+	const struct report_entry *nodes;
+	size_t n;
+	const char *best;      /* id of the kept best node, or NULL */
+	long iteration, rounds_without_gain;
+};
+
 struct planner {
 	const char *name;
 	/*
@@ -67,6 +88,9 @@ struct planner {
 	/* *plan: the plan contract. */
 	int (*plan)(struct planner *p, const struct plan_request *r, cJSON **plan,
 		    struct err *e);
+	/* *report: Markdown for report.md. NULL: the built-in report (planner_report_offline). */
+	int (*report)(struct planner *p, const struct report_request *r, char **report,
+		      struct err *e);
 	void (*destroy)(struct planner *p);
 	/* USD spent by the calls so far (planner_spent_usd()); NULL: nothing. */
 	double (*spent)(struct planner *p, bool *known);
@@ -144,6 +168,23 @@ int planner_analyse(struct planner *p, const struct analyse_request *r, char **a
 		    cJSON **verdict, const char **kind, struct err *e);
 int planner_plan(struct planner *p, const struct plan_request *r, cJSON **plan,
 		 const char **kind, struct err *e);
+
+/*
+ * p->report, or the built-in report when p (or its report) is NULL: *kind
+ * as for planner_plan. The built-in one never fails.
+ */
+int planner_report(struct planner *p, const struct report_request *r, char **report,
+		   const char **kind, struct err *e);
+/* The built-in report, a pure function of the request (offline_report.c). */
+char *planner_report_offline(const struct report_request *r);
+
+/*
+ * What report calls cost, from their files logs/NNN_report_*_raw.json under
+ * workdir: a report is made by `hypotop report`, which may run beside the
+ * engine and so cannot add its spend to state.json. Every budget check
+ * adds it to the engine's; *known as for planner_spent_usd.
+ */
+double planner_report_spend(const char *workdir, bool *known);
 
 /*
  * Total USD spent by the model: the prior spend plus this process's calls.

@@ -57,9 +57,8 @@ char *llm_anthropic_body(const struct llm_client *c, const struct llm_call *q, b
 			prev[--n] = '\0';
 		cJSON_AddItemToArray(message(msgs, "assistant"), text_block(prev, false));
 		free(prev);
-		char *ask = xasprintf("That answer cannot be used: %s\n\nAnswer again with the "
-				      "corrected JSON object only.",
-				      q->problem);
+		char *ask = xasprintf("That answer cannot be used: %s\n\n%s", q->problem,
+				      llm_prompt_again(q));
 		cJSON_AddItemToArray(message(msgs, "user"), text_block(ask, false));
 		free(ask);
 	}

@@ -7,6 +7,8 @@
 #include "hypotop/llm.h"
 
 #include <ctype.h>
+#include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,7 +88,7 @@ void llm_log_call(const char *logs, const struct llm_client *c, const struct llm
 		llm_add_md(&b, q->prev_answer);
 		buf_adds(&b, "\n\n## User\n\nThat answer cannot be used: ");
 		llm_add_md(&b, q->problem);
-		buf_adds(&b, "\n\nAnswer again with the corrected JSON object only.\n");
+		buf_printf(&b, "\n\n%s\n", llm_prompt_again(q));
 	}
 	char *path = xasprintf("%sprompt.md", base);
 	char *text = buf_steal(&b);
@@ -170,4 +172,51 @@ void llm_log_call(const char *logs, const struct llm_client *c, const struct llm
 	free(text);
 	free(path);
 	free(base);
+}
+
+/* Whether name is NNN_report_<node>_raw.json. */
+static bool report_raw_name(const char *name)
+{
+	size_t digits = strspn(name, "0123456789"), n = strlen(name);
+	static const char tail[] = "_raw.json";
+
+	return digits && !strncmp(name + digits, "_report_", 8) && n > sizeof tail &&
+	       !strcmp(name + n - (sizeof tail - 1), tail);
+}
+
+double llm_report_spend_in(const char *logs, bool *known)
+{
+	DIR *d = opendir(logs);
+	struct dirent *de;
+	double sum = 0;
+
+	while (d && (de = readdir(d))) {
+		if (!report_raw_name(de->d_name))
+			continue;
+		char *path = path_join(logs, de->d_name);
+		struct err e = {{0}};
+		cJSON *j = json_parse_file(path, &e);
+		const cJSON *cost = cJSON_GetObjectItemCaseSensitive(j, "cost_usd");
+		if (cJSON_IsNumber(cost) && isfinite(cost->valuedouble) && cost->valuedouble > 0)
+			sum += cost->valuedouble;
+		else if (!cJSON_IsNumber(cost) && known)
+			*known = false; /* "unknown", or a file that cannot be read */
+		cJSON_Delete(j);
+		free(path);
+	}
+	if (d)
+		closedir(d);
+	return sum;
+}
+
+double planner_report_spend(const char *workdir, bool *known)
+{
+	char *logs = path_join(workdir, "logs");
+	double v;
+
+	if (known)
+		*known = true;
+	v = llm_report_spend_in(logs, known);
+	free(logs);
+	return v;
 }

@@ -59,9 +59,10 @@ static long claim_seq(struct llm_planner *lp)
 	return n;
 }
 
-static void account(struct llm_planner *lp, const struct llm_reply *r)
+/* A report's cost is counted from its log file instead (planner_report_spend). */
+static void account(struct llm_planner *lp, const char *kind, const struct llm_reply *r)
 {
-	if (!r->has_cost)
+	if (!r->has_cost || !strcmp(kind, "report"))
 		return;
 	pthread_mutex_lock(&lp->mu);
 	if (r->cost_known)
@@ -99,13 +100,13 @@ static void llm_cancel_calls(struct planner *p)
 	llm_cancel_set(&lp->cancel);
 }
 
-/* Refuse a call once budget.llm_usd is spent. */
+/* Refuse a call once budget.llm_usd is spent, the reports' spend included. */
 static int budget_check(struct planner *p, struct err *e)
 {
 	struct llm_planner *lp = p->priv;
 	double cap = lp->cfg->budget_llm_usd;
 	bool known;
-	double spent = llm_spent(p, &known);
+	double spent = cap >= 0 ? llm_spent(p, &known) + llm_report_spend_in(lp->logs, &known) : 0;
 
 	if (cap >= 0 && spent >= cap) {
 		planner_set_kind(planner_kind_name(PK_BUDGET));
@@ -120,7 +121,24 @@ static int budget_check(struct planner *p, struct err *e)
 /* ---- one call, with its one contract retry ---- */
 
 /*
- * Ask until an answer passes check, at most twice; the second request
+ * A Markdown answer (the report): any text but an empty one or one cut
+ * off, which would end mid-sentence.
+ */
+static cJSON *text_answer(const struct llm_reply *r, struct err *e)
+{
+	if (r->stop && !strcmp(r->stop, "max_tokens")) {
+		err_set(e, "the report is incomplete");
+		return NULL;
+	}
+	if (!r->text || !r->text[strspn(r->text, " \t\r\n")]) {
+		err_set(e, "the answer is empty; write the report in Markdown");
+		return NULL;
+	}
+	return cJSON_CreateString(r->text);
+}
+
+/*
+ * Ask until an answer passes check (NULL: text_answer), at most twice; the second request
  * quotes the first answer and its problem. *seq_out: the number of the
  * accepted request's logs.
  */
@@ -148,7 +166,7 @@ static cJSON *ask(struct planner *p, const char *kind, const char *node,
 		llm_reply_init(&r);
 		int rc = lp->call(&lp->client, &sent, &r, e);
 		cl.ms = mono_ms() - t0;
-		account(lp, &r);
+		account(lp, kind, &r);
 		if (rc == 0 && r.stop && !strcmp(r.stop, "refusal")) {
 			cl.contract_error = "the model refused";
 			llm_log_call(lp->logs, &lp->client, &cl, &sent, &r, rc, e);
@@ -172,11 +190,11 @@ static cJSON *ask(struct planner *p, const char *kind, const char *node,
 		}
 		char *next_problem = NULL;
 		if (rc == 0) {
-			answer = contract_extract(r.text, check, &sub);
+			answer = check ? contract_extract(r.text, check, &sub) : text_answer(&r, &sub);
 			bool cut = r.stop && !strcmp(r.stop, "max_tokens");
 			if (!answer && cut) {
 				next_problem = xasprintf("it was cut off at the max_tokens limit (%ld "
-							 "tokens) before the JSON object was "
+							 "tokens) before the answer was "
 							 "complete; give a shorter answer (%s)",
 							 sent.max_tokens, sub.msg);
 				/* More room for the retry. */
@@ -307,6 +325,41 @@ static int llm_plan(struct planner *p, const struct plan_request *r, cJSON **pla
 	return *plan ? 0 : -1;
 }
 
+static int llm_report(struct planner *p, const struct report_request *r, char **report,
+		      struct err *e)
+{
+	struct llm_planner *lp = p->priv;
+	struct report_request rr = *r;
+	struct llm_prompt pr;
+	long seq = 0;
+
+	if (!rr.cfg)
+		rr.cfg = lp->cfg;
+	llm_prompt_report(&rr, lp->prompts, &pr);
+	cJSON *text = ask(p, "report", "all", &pr, NULL, &seq, e);
+	llm_prompt_free(&pr);
+	if (!text)
+		return -1;
+	struct buf b;
+	buf_init(&b);
+	llm_add_md(&b, text->valuestring);
+	size_t n = b.len;
+	while (n && strchr(" \t\r\n", b.data[n - 1]))
+		n--;
+	b.data[n] = '\0';
+	b.len = n;
+	buf_printf(&b, "\n\n---\n\n*Written by the %s provider", lp->client.provider);
+	if (lp->client.model) {
+		buf_adds(&b, " (");
+		buf_add_safe(&b, lp->client.model);
+		buf_adds(&b, ")");
+	}
+	buf_printf(&b, "; the exchange is in logs/%03ld_report_all_*.*\n", seq);
+	cJSON_Delete(text);
+	*report = buf_steal(&b);
+	return 0;
+}
+
 /* ---- construction ---- */
 
 static void llm_destroy(struct planner *p)
@@ -422,6 +475,7 @@ struct planner *planner_llm_new_opts(const struct config *cfg, const char *workd
 	p->name = anthropic ? "anthropic" : openai ? "openai" : "command";
 	p->analyse = llm_analyse;
 	p->plan = llm_plan;
+	p->report = llm_report;
 	p->destroy = llm_destroy;
 	p->spent = llm_spent;
 	p->set_prior_spend = llm_set_prior;

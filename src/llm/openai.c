@@ -38,9 +38,8 @@ char *llm_openai_body(const struct llm_client *c, const struct llm_call *q, bool
 	free(user);
 	if (q->problem) {
 		add_msg(msgs, "assistant", q->prev_answer);
-		char *ask = xasprintf("That answer cannot be used: %s\n\nAnswer again with the "
-				      "corrected JSON object only.",
-				      q->problem);
+		char *ask = xasprintf("That answer cannot be used: %s\n\n%s", q->problem,
+				      llm_prompt_again(q));
 		add_msg(msgs, "user", ask);
 		free(ask);
 	}

@@ -105,6 +105,30 @@ int planner_plan(struct planner *p, const struct plan_request *r, cJSON **plan,
 	return rc;
 }
 
+int planner_report(struct planner *p, const struct report_request *r, char **report,
+		   const char **kind, struct err *e)
+{
+	int rc = 0;
+
+	*report = NULL;
+	planner_set_kind(NULL);
+	if (p && p->report)
+		rc = p->report(p, r, report, e);
+	else
+		*report = planner_report_offline(r);
+	if (rc < 0) {
+		free(*report);
+		*report = NULL;
+		if (!last_kind)
+			planner_set_kind(planner_kind_name(PK_PLANNER));
+	} else {
+		planner_set_kind(NULL);
+	}
+	if (kind)
+		*kind = last_kind;
+	return rc;
+}
+
 double planner_spent_usd(struct planner *p, bool *known)
 {
 	if (p && p->spent)

@@ -32,6 +32,9 @@
 #define PARAMS_CELL 300
 #define HYPOTHESIS_CELL 160
 #define CHANGE_BYTES 8000
+/* What a report prompt quotes of the analyses: each, and all together. */
+#define ANALYSIS_BYTES 3000
+#define REPORT_ANALYSES_BYTES 60000
 
 static const char analyse_contract[] =
 	"Answer with one JSON object and nothing else (no prose, no fence), exactly these "
@@ -83,6 +86,20 @@ static const char plan_intro[] =
 	"whole files for changes to the code.\n"
 	"- Lower priority numbers run first: give the most promising proposal the lowest.\n"
 	"- Set \"stop\" to true only when nothing worth trying is left.\n";
+
+static const char report_contract[] =
+	"Answer with the report itself in Markdown, beginning with a level-1 heading: no JSON, "
+	"no fence around the whole report, no preamble.\n";
+
+static const char report_intro[] =
+	"You are writing the final report of an autonomous machine-learning experiment loop, "
+	"for the researcher who ran it. From the facts and the analyses below, write:\n\n"
+	"- the outcome: the best result and how far it moved from the baseline;\n"
+	"- the path that led to it, step by step, and why each step helped;\n"
+	"- what helped and what hurt, as lessons about this project;\n"
+	"- the failures, by kind, and their causes;\n"
+	"- what to try next, and what not to try again.\n\n"
+	"Quote only numbers given below; say when a difference is within the noise.\n";
 
 /* A table cell: one line, no column breaks. */
 static void add_cell(struct buf *b, const char *s, size_t max)
@@ -501,6 +518,57 @@ void llm_prompt_plan(const struct plan_request *r, const char *override_dir,
 		free(t);
 	}
 	p->request = buf_steal(&q);
+}
+
+/*
+ * The facts are the built-in report (the same data, already summarised);
+ * the call's part is the analyses themselves, as many as fit.
+ */
+void llm_prompt_report(const struct report_request *r, const char *override_dir,
+		       struct llm_prompt *p)
+{
+	struct buf s, q;
+	size_t room = REPORT_ANALYSES_BYTES, left_out = 0;
+
+	p->system = system_part(override_dir, "report", report_intro, report_contract);
+	p->schema = NULL;
+	buf_init(&s);
+	project_part(&s, r->cfg);
+	char *facts = planner_report_offline(r);
+	/* Built by us, its outside text already made safe: quoted as it is. */
+	buf_adds(&s, "\n# The facts, from the workdir's files\n\n");
+	buf_adds(&s, facts);
+	free(facts);
+	p->stable = buf_steal(&s);
+
+	buf_init(&q);
+	buf_adds(&q, "# The analyses of the runs\n");
+	for (size_t i = 0; i < r->n; i++) {
+		const struct report_entry *x = &r->nodes[i];
+		if (!x->analysis || !*x->analysis)
+			continue;
+		size_t len = strlen(x->analysis), take = len > ANALYSIS_BYTES ? ANALYSIS_BYTES : len;
+		if (take > room) {
+			left_out++;
+			continue;
+		}
+		buf_printf(&q, "\n## %s\n\n", x->e.id);
+		add_indented(&q, x->analysis, take);
+		room -= take;
+	}
+	if (left_out)
+		buf_printf(&q, "\n(%zu more analyses are left out for room; the facts above "
+			       "cover every run.)\n",
+			   left_out);
+	buf_adds(&q, "\nWrite the report now.\n");
+	p->request = buf_steal(&q);
+}
+
+const char *llm_prompt_again(const struct llm_call *q)
+{
+	return q->kind && !strcmp(q->kind, "report") ? "Answer again with the whole report only."
+						     : "Answer again with the corrected JSON "
+						       "object only.";
 }
 
 void llm_prompt_free(struct llm_prompt *p)

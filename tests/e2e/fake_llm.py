@@ -7,18 +7,23 @@ each request with the next step of a script the test posts first.
 
 Control endpoints:
     POST /_script   a JSON list of steps; replaces what is left of the script
-    GET  /_log      every model request so far: path, headers, body, time
+    GET  /_log      every model request so far: path, headers, body, kind, time
 
 A step: {"status": 200, "headers": {...}, "body": JSON} or {"raw": TEXT};
 {"drop": true} closes the connection without answering; {"hang": S}
 answers only after S seconds (for client timeouts); {"echo_key": true}
 puts the key the client sent into the body's error message.
-{"auto": N} answers whatever is asked with a valid analysis, or a plan of
-two learning-rate proposals (a plan that stops after N plans); with
-"sticky": true the step stays at the head of the script.
+{"auto": N} answers whatever is asked with a valid analysis, a plan of
+two learning-rate proposals (a plan that stops after N plans), or a short
+report; with "sticky": true the step stays at the head of the script.
+{"when": "analyse"|"plan"|"report"} makes a step wait for a request of that
+kind: a request takes the first step of the script it fits.
+{"wait_file": PATH} answers only once PATH exists (at most 120 s), so a
+test can hold a call in flight for as long as it needs.
 """
 
 import json
+import os
 import socket
 import sys
 import threading
@@ -32,16 +37,31 @@ STOP = threading.Event()
 PLANS = [0]
 
 
+def system_text(body):
+    if isinstance(body, dict) and "system" in body:
+        return "".join(b.get("text", "") for b in body["system"])
+    msgs = body.get("messages", []) if isinstance(body, dict) else []
+    return msgs[0].get("content", "") if msgs else ""
+
+
+def kind_of(body):
+    """Which call a request is, from the contract its instructions carry."""
+    system = system_text(body)
+    if "hypothesis_supported" in system:
+        return "analyse"
+    if "needs_rebuild" in system:
+        return "plan"
+    return "report"
+
+
 def auto_answer(body, limit):
     """A valid answer to an Anthropic or OpenAI request, as its kind wants."""
-    if isinstance(body, dict) and "system" in body:
-        system = "".join(b.get("text", "") for b in body["system"])
-    else:
-        msgs = body.get("messages", []) if isinstance(body, dict) else []
-        system = msgs[0].get("content", "") if msgs else ""
-    if "hypothesis_supported" in system:
+    kind = kind_of(body)
+    if kind == "analyse":
         answer = {"summary": "judged", "verdict": "no_change", "bottleneck": "",
                   "evidence": ["a number"], "hypothesis_supported": None}
+    elif kind == "report":
+        answer = None
     else:
         with LOCK:
             PLANS[0] += 1
@@ -54,7 +74,7 @@ def auto_answer(body, limit):
                  "needs_rebuild": False,
                  "change": {"kind": "params", "params": {"lr": 0.001 * (k * 2 + i)}}}
                 for i in (1, 2)]}
-    text = json.dumps(answer)
+    text = json.dumps(answer) if answer is not None else "# Report\n\nAll went well.\n"
     if isinstance(body, dict) and "system" in body:
         return {"id": "msg_auto", "type": "message", "role": "assistant",
                 "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
@@ -103,12 +123,14 @@ class Handler(BaseHTTPRequestHandler):
             body = json.loads(raw)
         except ValueError:
             body = raw.decode("utf-8", "replace")
+        kind = kind_of(body)
         with LOCK:
             LOG.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
-                        "body": body, "t": time.monotonic()})
-            step = SCRIPT[0] if SCRIPT else None
+                        "body": body, "kind": kind, "t": time.monotonic()})
+            at = next((i for i, s in enumerate(SCRIPT) if s.get("when", kind) == kind), None)
+            step = SCRIPT[at] if at is not None else None
             if step is not None and not step.get("sticky"):
-                SCRIPT.pop(0)
+                SCRIPT.pop(at)
         if step is None:
             self._send(500, {"type": "error", "error": {"type": "api_error",
                                                         "message": "the test script is used up"}})
@@ -122,6 +144,11 @@ class Handler(BaseHTTPRequestHandler):
             return
         if step.get("hang"):
             STOP.wait(step["hang"])
+        if step.get("wait_file"):
+            deadline = time.monotonic() + 120
+            while not os.path.exists(step["wait_file"]) and time.monotonic() < deadline:
+                if STOP.wait(0.02):
+                    break
         payload = step.get("body", {})
         if "auto" in step:
             payload = auto_answer(body, step["auto"])

@@ -104,6 +104,41 @@ def wait_for(pred, what, timeout=10.0, interval=0.01):
     raise Fail("timed out after %.0f s waiting for %s" % (timeout, what))
 
 
+class FakeLLM:
+    """fake_llm.py on a free port of 127.0.0.1, and its control endpoints."""
+
+    def __init__(self):
+        here = os.path.dirname(os.path.abspath(__file__))
+        self.proc = subprocess.Popen([sys.executable, os.path.join(here, "fake_llm.py")],
+                                     stdout=subprocess.PIPE, text=True)
+        self.port = int(self.proc.stdout.readline())
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.seen = 0
+
+    def _req(self, method, path, body=None):
+        import http.client
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        c.request(method, path, body=json.dumps(body) if body is not None else None,
+                  headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        data = json.loads(r.read())
+        c.close()
+        return data
+
+    def script(self, steps):
+        """Set the answers of the next requests; forget the requests seen so far."""
+        self.seen = len(self._req("GET", "/_log"))
+        self._req("POST", "/_script", steps)
+
+    def requests(self):
+        return self._req("GET", "/_log")[self.seen:]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
 def test(fn):
     """Decorator: run fn now and report it."""
     global _failed

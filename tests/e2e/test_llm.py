@@ -36,39 +36,7 @@ GOOD_PLAN = {"stop": False, "reason": "two more steps down the learning rate",
 
 # ---- the fake server -------------------------------------------------------
 
-class Server:
-    def __init__(self):
-        self.proc = subprocess.Popen([sys.executable, os.path.join(HERE, "fake_llm.py")],
-                                     stdout=subprocess.PIPE, text=True)
-        self.port = int(self.proc.stdout.readline())
-        self.url = "http://127.0.0.1:%d" % self.port
-        self.seen = 0
-
-    def _req(self, method, path, body=None):
-        import http.client
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        c.request(method, path, body=json.dumps(body) if body is not None else None,
-                  headers={"Content-Type": "application/json"})
-        r = c.getresponse()
-        data = json.loads(r.read())
-        c.close()
-        return data
-
-    def script(self, steps):
-        """Set the answers of the next requests; forget the requests seen so far."""
-        self.seen = len(self._req("GET", "/_log"))
-        self._req("POST", "/_script", steps)
-
-    def requests(self):
-        return self._req("GET", "/_log")[self.seen:]
-
-    def stop(self):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=10)
-
-
-SRV = Server()
+SRV = lib.FakeLLM()
 atexit.register(SRV.stop)
 
 
