@@ -123,12 +123,13 @@ struct llm_price {
 };
 
 /*
- * The price of a model: an exact match, or a table name followed by a
- * dated suffix ("claude-sonnet-5-5-20260901"). NULL when unknown.
+ * The price of a model, from prices (the config's llm.prices; may be
+ * NULL), else the built-in table: a name there, alone or followed by a
+ * dated suffix ("claude-sonnet-5-5-20260901"). false when unknown.
  */
-const struct llm_price *llm_price_find(const char *model);
+bool llm_price_find(const cJSON *prices, const char *model, struct llm_price *out);
 /* USD for usage; false when the model's price is unknown (the cost is then unknown, not 0). */
-bool llm_cost(const char *model, const struct llm_usage *u, double *usd);
+bool llm_cost(const cJSON *prices, const char *model, const struct llm_usage *u, double *usd);
 
 /* ---- one exchange with a model ------------------------------------------- */
 
@@ -136,6 +137,7 @@ struct llm_client {
 	const char *provider;      /* "anthropic", "openai" or "command" */
 	char *model, *url, *command;
 	char *key;                 /* or NULL; never written anywhere */
+	const cJSON *prices;       /* the config's llm.prices, or NULL */
 	struct llm_opts opts;
 	struct llm_cancel *cancel;
 	/* Learnt once a server refuses structured output; guarded by mu. */

@@ -108,7 +108,7 @@ int llm_anthropic_parse(const struct llm_client *c, const char *body, struct llm
 		r->usage.cache_write = json_count(usage, "cache_creation_input_tokens");
 		r->usage.cache_read = json_count(usage, "cache_read_input_tokens");
 		r->has_cost = true;
-		r->cost_known = llm_cost(c->model, &r->usage, &r->usd);
+		r->cost_known = llm_cost(c->prices, c->model, &r->usage, &r->usd);
 	}
 	cJSON_Delete(j);
 	return 0;

@@ -489,6 +489,7 @@ struct planner *planner_llm_new_opts(const struct config *cfg, const char *workd
 	llm_cancel_init(&lp->cancel);
 	lp->client.provider = p->name;
 	lp->client.opts = *o;
+	lp->client.prices = cfg->llm_prices;
 	lp->client.cancel = &lp->cancel;
 	lp->client.mu = &lp->mu;
 	lp->client.no_schema = &lp->no_schema;

@@ -92,7 +92,7 @@ int llm_openai_parse(const struct llm_client *c, const char *body, struct llm_re
 		r->usage.input = prompt - r->usage.cache_read;
 		r->usage.output = json_count(usage, "completion_tokens");
 		r->has_cost = true;
-		r->cost_known = llm_cost(c->model, &r->usage, &r->usd);
+		r->cost_known = llm_cost(c->prices, c->model, &r->usage, &r->usd);
 	}
 	cJSON_Delete(j);
 	return 0;

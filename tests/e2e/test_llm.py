@@ -530,6 +530,20 @@ def openai_answer_with_schema_and_usage():
 
 
 @lib.test
+def configured_prices_come_before_the_table():
+    wd = openai_wd(prices={"qwen-7b": {"input": 0.5, "output": 2, "cache_read": 0.05}})
+    usage = {"prompt_tokens": 300000, "completion_tokens": 100000, "total_tokens": 400000,
+             "prompt_tokens_details": {"cached_tokens": 200000}}
+    SRV.script([oai(json.dumps(GOOD_ANALYSIS), usage=usage)])
+    out = probe(wd, "analyse")
+    ok(out)
+    want = (100000 * 0.5 + 200000 * 0.05 + 100000 * 2) / 1e6
+    check(out["spent_known"] and abs(out["spent_usd"] - want) < 1e-9, "spent %r" % out)
+    raw = json.loads(read(wd, "001_analyse_n0003_raw.json"))
+    check(abs(raw["cost_usd"] - want) < 1e-9, "cost_usd %r" % raw["cost_usd"])
+
+
+@lib.test
 def openai_without_key_sends_no_authorization():
     wd = openai_wd()
     SRV.script([oai(json.dumps(GOOD_ANALYSIS))])
