@@ -50,6 +50,16 @@ struct plan_request {
 	long round;                /* planning round, 1-based: seeds the offline planner */
 	int want;                  /* proposals wanted, 2 or 3 */
 	const char *directive;     /* the person's guidance (directive.md), or NULL */
+	/*
+	 * SPEC §7: a stop answered while patience or fixed experiments remain
+	 * is asked once more. confirm_stop: that answer's reason, when this
+	 * call asks for the confirmation; NULL otherwise. patience_left: rounds
+	 * without gain still allowed (-1: no patience rule); fixed_left: fixed
+	 * experiments not yet finished.
+	 */
+	const char *confirm_stop;
+	long patience_left;
+	int fixed_left;
 };
 
 /* One experiment in a report: its history row and what its analysis said. */

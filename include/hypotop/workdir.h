@@ -24,6 +24,8 @@
 #include "hypotop/queue.h"
 #include "hypotop/tree.h"
 
+#define RUN_STOP_REASON_LEN 512
+
 /* The run's counters, kept with the tree. */
 struct run_state {
 	long iteration;           /* planning rounds done */
@@ -33,6 +35,12 @@ struct run_state {
 	uint32_t best;            /* NODE_NONE until a kept best exists */
 	uint32_t best_at_round;   /* the best when the newest round was planned */
 	long judged;              /* the newest round patience has judged */
+	/*
+	 * The planner answered this round with stop while patience or fixed
+	 * experiments remained: the round is asked once more, quoting why.
+	 */
+	bool stop_asked;
+	char stop_reason[RUN_STOP_REASON_LEN];
 };
 
 struct workdir {

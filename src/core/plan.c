@@ -84,7 +84,7 @@ struct plan_task {
 	size_t nh;
 	char (*ids)[2][NODE_ID_LEN];
 	char *(*names)[3];
-	char *directive;
+	char *directive, *confirm;
 	cJSON **params, *base_params, *node_params;
 	struct plan_request req;
 	cJSON *plan;
@@ -116,10 +116,57 @@ static void plan_task_free(struct plan_task *t)
 	cJSON_Delete(t->node_params);
 	cJSON_Delete(t->plan);
 	free(t->directive);
+	free(t->confirm);
 	free(t);
 }
 
-static void stop_planning(struct sched *s, const char *fmt, ...) PRINTF_LIKE(2, 3);
+/* Fixed experiments of the config (children of the baseline, by name) not finished yet. */
+static int fixed_left(struct sched *s)
+{
+	const struct tree *tr = &s->wd->tree;
+	int n = 0;
+
+	for (uint32_t i = 0; i < tr->len; i++) {
+		const struct node *x = &tr->nodes[i];
+		if (!x->present || x->parent != 0 || status_is_final(x->status) || !x->name)
+			continue;
+		const cJSON *fx;
+		cJSON_ArrayForEach(fx, s->wd->cfg.fixed_experiments)
+		{
+			const cJSON *name = cJSON_GetObjectItemCaseSensitive(fx, "name");
+			if (cJSON_IsString(name) && !strcmp(name->valuestring, x->name)) {
+				n++;
+				break;
+			}
+		}
+	}
+	return n;
+}
+
+/* Rounds without gain that patience still allows; -1: no patience rule. */
+static long patience_left(struct sched *s)
+{
+	long p = s->wd->cfg.patience;
+
+	return p <= 0 ? -1 : p > s->wd->st.rounds_without_gain ? p - s->wd->st.rounds_without_gain : 0;
+}
+
+static const char *stop_left_text(struct sched *s)
+{
+	return fixed_left(s) ? "fixed experiments" : "rounds of patience";
+}
+
+/*
+ * SPEC §7: a stop with nothing proposed, answered while patience or fixed
+ * experiments remain, is asked once more; the second is accepted.
+ */
+static bool stop_to_confirm(struct sched *s, const cJSON *plan)
+{
+	const cJSON *props = cJSON_GetObjectItemCaseSensitive(plan, "proposals");
+
+	return !s->wd->st.stop_asked && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(plan, "stop")) &&
+	       !cJSON_GetArraySize(props) && (patience_left(s) != 0 || fixed_left(s) > 0);
+}
 
 /* Back on the main thread: the proposals join the queue as children. */
 static void plan_done(void *arg)
@@ -145,7 +192,17 @@ static void plan_done(void *arg)
 				      ? "; start the engine again to retry"
 				      : "");
 		s->planner_stopped = true;
+	} else if (stop_to_confirm(s, t->plan)) {
+		/* Not a round of its own: the same round is asked again at once. */
+		const cJSON *reason = cJSON_GetObjectItemCaseSensitive(t->plan, "reason");
+		w->st.stop_asked = true;
+		snprintf(w->st.stop_reason, sizeof w->st.stop_reason, "%s",
+			 cJSON_IsString(reason) ? reason->valuestring : "");
+		sched_say(s, "the planner says stop (%s) while %s remain; asking it once more",
+			  w->st.stop_reason, stop_left_text(s));
 	} else {
+		w->st.stop_asked = false;
+		w->st.stop_reason[0] = '\0';
 		w->st.iteration++;
 		w->st.best_at_round = t->parent;
 		if (!strcmp(s->planner->name, "offline"))
@@ -281,9 +338,22 @@ int sched_plan(struct sched *s)
 	t->directive = fs_exists(dpath) ? fs_read(dpath, NULL, NULL) : NULL;
 	free(dpath);
 	t->base_params = s->base_params ? cJSON_Duplicate(s->base_params, true) : NULL;
+	t->confirm = w->st.stop_asked ? xstrdup(w->st.stop_reason) : NULL;
 	t->node_params = effective_params(s, t->parent);
-	t->req = (struct plan_request){c, t->base_params, t->hist, t->nh, t->pid, t->node_params,
-				       w->st.iteration + 1, 3, t->directive};
+	t->req = (struct plan_request){c,
+				       t->base_params,
+				       t->hist,
+				       t->nh,
+				       t->pid,
+				       t->node_params,
+				       w->st.iteration + 1,
+				       3,
+				       t->directive,
+				       t->confirm,
+				       patience_left(s),
+				       fixed_left(s)};
+	/* What the request was built from is durable: a restart asks the same. */
+	sched_commit(s);
 	s->planning = true;
 	bg_submit(s->llm, plan_work, plan_done, t);
 	return 1;

@@ -43,6 +43,10 @@ static void state_to_json(const struct run_state *st, struct buf *b)
 			buf_printf(b, "\"%s\"", id);
 		}
 	}
+	if (st->stop_asked) {
+		buf_adds(b, ",\"stop_asked\":");
+		json_append_str(b, st->stop_reason);
+	}
 	buf_addc(b, '}');
 }
 
@@ -64,6 +68,16 @@ static int state_from_json(struct run_state *st, const cJSON *j, const char *wha
 	    json_get_num(j, "gpu_seconds", what, &st->gpu_seconds, e) < 0 ||
 	    json_get_str(j, "best", what, &best, e) < 0)
 		return -1;
+	/* Absent: no stop waits to be confirmed. */
+	const cJSON *asked = cJSON_GetObjectItemCaseSensitive(j, "stop_asked");
+	if (asked && !cJSON_IsNull(asked) && !cJSON_IsString(asked)) {
+		err_set(e, "%s: \"stop_asked\" must be a string (the planner's reason) or absent",
+			what);
+		return -1;
+	}
+	st->stop_asked = cJSON_IsString(asked);
+	snprintf(st->stop_reason, sizeof st->stop_reason, "%s",
+		 st->stop_asked ? asked->valuestring : "");
 	st->best = best ? node_id_parse(best) : NODE_NONE;
 	st->best_at_round = at_round ? node_id_parse(at_round) : NODE_NONE;
 	if ((best && st->best == NODE_NONE) || (at_round && st->best_at_round == NODE_NONE)) {

@@ -218,6 +218,7 @@ struct plan_request *planner_plan_request_dup(const struct plan_request *r)
 	c->node_params = json_dup(r->node_params);
 	c->node = dup_or_null(r->node);
 	c->directive = dup_or_null(r->directive);
+	c->confirm_stop = dup_or_null(r->confirm_stop);
 	for (size_t i = 0; i < r->nhistory; i++) {
 		const struct plan_entry *x = &r->history[i];
 		h[i] = *x;
@@ -257,5 +258,6 @@ void planner_plan_request_free(struct plan_request *r)
 	json_free_const(r->node_params);
 	free_const(r->node);
 	free_const(r->directive);
+	free_const(r->confirm_stop);
 	free(r);
 }

@@ -438,6 +438,25 @@ static bool *history_keep(const struct plan_request *r, size_t *left_out)
 	return keep;
 }
 
+/* The round asked again after a stop: why it is asked, and what may be answered. */
+static void confirm_part(struct buf *q, const struct plan_request *r)
+{
+	buf_adds(q, "\n# Your previous answer for this round was stop\n\nYou answered "
+		    "\"stop\": true with the reason: ");
+	llm_add_md(q, *r->confirm_stop ? r->confirm_stop : "(none given)");
+	buf_adds(q, "\n\nThe loop would still go on: ");
+	if (r->patience_left < 0)
+		buf_adds(q, "no patience limit is set");
+	else
+		buf_printf(q, "patience allows %ld more round%s without gain", r->patience_left,
+			   r->patience_left == 1 ? "" : "s");
+	if (r->fixed_left > 0)
+		buf_printf(q, ", and %d fixed experiment%s not finished", r->fixed_left,
+			   r->fixed_left == 1 ? " is" : "s are");
+	buf_adds(q, ". Confirm with \"stop\": true and no proposals if nothing is worth "
+		    "trying, or propose the experiments that are.\n");
+}
+
 void llm_prompt_plan(const struct plan_request *r, const char *override_dir,
 		     struct llm_prompt *p)
 {
@@ -517,6 +536,8 @@ void llm_prompt_plan(const struct plan_request *r, const char *override_dir,
 		buf_addc(&q, '\n');
 		free(t);
 	}
+	if (r->confirm_stop)
+		confirm_part(&q, r);
 	p->request = buf_steal(&q);
 }
 

@@ -3,12 +3,12 @@ speaks the real wire formats and answers from a script per request:
 retries and their delays, the failures that are not retried, answers in
 prose, fences, cut off or refused, the contract retry, the log files and
 their cost, the API key kept out of every file, the command provider, and
-calls on several threads at once. Driven through tests/tools/llm_probe."""
+calls on several threads at once. Driven through tests/tools/llm_probe;
+the engine with a model is in test_model_loop.py."""
 
 import atexit
 import json
 import os
-import signal
 import stat
 import subprocess
 import sys
@@ -19,7 +19,6 @@ sys.path.insert(0, os.path.dirname(__file__))
 import lib  # noqa: E402
 from lib import check  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 PROBE = os.path.join(lib.ROOT, "build", "tools", "llm_probe")
 KEY = "sk-ant-test-%s-marker" % uuid.uuid4().hex
 
@@ -662,83 +661,6 @@ def command_error_result_and_timeout_fail():
 def command_that_ignores_stdin_is_fine():
     wd, d = command_wd("echo '%s'\n" % json.dumps(GOOD_ANALYSIS))
     ok(probe(wd, "analyse"))
-
-
-# ---- the engine with a model -------------------------------------------------
-
-def engine_wd(max_iterations=2):
-    """The quickstart project with the anthropic provider on the fake server."""
-    d = lib.tmpdir()
-    qs = os.path.join(lib.ROOT, "examples", "quickstart")
-    files = {n: open(os.path.join(qs, n)).read() for n in ("train.py", "hparams.json")}
-    src = lib.make_repo(d, files=files)
-    with open(os.path.join(qs, "hypotop.json")) as f:
-        cfg = json.load(f)
-    cfg.update({"source_dir": src, "max_iterations": max_iterations, "noise": {"seeds": 1},
-                "fixed_experiments": [],
-                "llm": {"provider": "anthropic", "base_url": SRV.url,
-                        "model": "claude-sonnet-5-5"}})
-    with open(os.path.join(d, "c.json"), "w") as f:
-        json.dump(cfg, f)
-    wd = os.path.join(d, "wd")
-    rc, out, err = lib.hypotop("init", wd, "--config", os.path.join(d, "c.json"))
-    check(rc == 0, "init: %s" % err)
-    return src, wd
-
-
-def engine_env():
-    e = dict(os.environ, ANTHROPIC_API_KEY=KEY)
-    e["NO_PROXY"] = e["no_proxy"] = "127.0.0.1,localhost"
-    return e
-
-
-@lib.test
-def the_loop_runs_on_a_model_end_to_end():
-    SRV.script([{"auto": 2, "sticky": True}])
-    src, wd = engine_wd()
-    r = subprocess.run([lib.BIN, "run", "--headless", wd], capture_output=True, text=True,
-                       timeout=300, env=engine_env())
-    check(r.returncode == 0, "engine: %s" % r.stderr[-1500:])
-    with open(os.path.join(wd, "engine", "tree.json")) as f:
-        t = json.load(f)
-    kids = [n for n in t["nodes"] if n["name"].startswith("lr-")]
-    check(len(kids) == 4, "children from two plans: %s" % [n["name"] for n in t["nodes"]])
-    for n in kids:
-        hp = json.loads(lib.sh("git", "show", n["commit"] + ":hparams.json", cwd=src).stdout)
-        check(hp["lr"] == n["change"]["params"]["lr"], "%s: commit does not carry the change"
-              % n["id"])
-        with open(os.path.join(wd, "runs", n["id"], "analysis.md")) as f:
-            check("judged" in f.read(), "%s: the model's analysis is not in analysis.md" % n["id"])
-    with open(os.path.join(wd, "state.json")) as f:
-        state = json.load(f)
-    calls = [x for x in os.listdir(os.path.join(wd, "logs")) if x.endswith("_raw.json")]
-    check(len(calls) >= 5 and state["llm_usd"] > 0, "calls %d, spend %s" % (len(calls),
-                                                                          state["llm_usd"]))
-    check("planning stops" in r.stderr, "no stop said: %s" % r.stderr[-500:])
-    for base, dirs, files in os.walk(wd):
-        for name in files:
-            with open(os.path.join(base, name), "rb") as f:
-                check(KEY.encode() not in f.read(), "the key is in %s" % name)
-
-
-@lib.test
-def an_unavailable_model_is_asked_again_later():
-    SRV.script([{"status": 529, "sticky": True, "body": {"type": "error", "error": {
-        "type": "overloaded_error", "message": "Overloaded"}}}])
-    src, wd = engine_wd()
-    p = subprocess.Popen([lib.BIN, "run", "--headless", wd], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, text=True, env=engine_env())
-    try:
-        log = os.path.join(wd, "logs", "hypotop.log")
-        lib.wait_for(lambda: os.path.exists(log) and "planning again in" in open(log).read(),
-                     "planning to wait for the model", timeout=120)
-        check(p.poll() is None, "the engine gave up on an unavailable model")
-        s = lib.status_json(wd)
-        check(s["iteration"] == 0, "a failed round was counted: %s" % s["iteration"])
-    finally:
-        p.send_signal(signal.SIGTERM)
-        p.wait(timeout=30)
-    check(p.returncode == 0, "exit %s" % p.returncode)
 
 
 SRV.stop()
