@@ -141,7 +141,8 @@ struct planner *planner_new(const struct config *cfg, const char *workdir, struc
 	X(PK_REFUSED, "llm_refused", false, "the model refused to answer")                 \
 	X(PK_SPEND_LIMIT, "llm_spend_limit", true,                                         \
 	  "the provider's spend limit is reached: raise it, then resume planning")         \
-	X(PK_BUDGET, "llm_budget", true, "budget.llm_usd is spent")                        \
+	X(PK_BUDGET, "llm_budget", true,                                                   \
+	  "budget.llm_usd is spent, or the request's worst-case cost would pass it")       \
 	X(PK_AUTH, "llm_auth", true,                                                       \
 	  "the API key is missing or was refused (401/403): fix it, then resume")          \
 	X(PK_REQUEST, "llm_request", true,                                                 \

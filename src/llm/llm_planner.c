@@ -31,6 +31,8 @@
 #define ANTHROPIC_MODEL "claude-sonnet-5-5"
 #define OPENAI_BASE "https://api.openai.com"
 #define MAX_TOKENS_LIMIT 32768
+/* Room for what a provider adds around the prompt (roles, the request's JSON). */
+#define PROMPT_FRAMING_BYTES 256
 
 typedef int (*call_fn)(struct llm_client *, const struct llm_call *, struct llm_reply *,
 		       struct err *);
@@ -46,6 +48,7 @@ struct llm_planner {
 	bool no_schema;
 	long seq;
 	double spent, prior;
+	double reserved; /* the worst cases of the requests in flight */
 	bool unknown_cost;
 };
 
@@ -100,23 +103,85 @@ static void llm_cancel_calls(struct planner *p)
 	llm_cancel_set(&lp->cancel);
 }
 
-/* Refuse a call once budget.llm_usd is spent, the reports' spend included. */
-static int budget_check(struct planner *p, struct err *e)
-{
-	struct llm_planner *lp = p->priv;
-	double cap = lp->cfg->budget_llm_usd;
-	bool known;
-	double spent = cap >= 0 ? llm_spent(p, &known) + llm_report_spend_in(lp->logs, &known) : 0;
+/* ---- the budget ---- */
 
-	if (cap >= 0 && spent >= cap) {
-		planner_set_kind(planner_kind_name(PK_BUDGET));
-		err_set(e, "budget.llm_usd is spent: $%.4f of $%.2f; raise it in config.json to go on",
-			spent, cap);
-		return -1;
-	}
-	return 0;
+/*
+ * The most a request can cost, in USD: every byte of the prompt taken as a
+ * token (a token holds at least one byte), all of it at the dearer of the
+ * input and cache-write prices, and max_tokens of output. false when the
+ * model's price is unknown, or for the command provider, whose command
+ * may make calls of its own.
+ */
+static bool worst_case(const struct llm_planner *lp, const struct llm_call *q, double *usd,
+		       size_t *bytes)
+{
+	const char *parts[] = {q->system, q->stable, q->request, q->prev_answer, q->problem,
+			       q->schema};
+	struct llm_price pr;
+
+	if (!strcmp(lp->client.provider, "command") ||
+	    !llm_price_find(lp->client.prices, lp->client.model, &pr))
+		return false;
+	*bytes = PROMPT_FRAMING_BYTES;
+	for (size_t i = 0; i < ARRAY_LEN(parts); i++)
+		*bytes += parts[i] ? strlen(parts[i]) : 0;
+	double in = pr.input > pr.cache_write ? pr.input : pr.cache_write;
+	*usd = ((double)*bytes * in + (double)q->max_tokens * pr.output) / 1e6;
+	return true;
 }
 
+/*
+ * budget.llm_usd is a hard cap: a request is sent only when what is spent
+ * (the reports' spend included), what the calls in flight may still cost,
+ * and this request's worst case stay within it. *held: the amount set
+ * aside for the request, to give back with budget_release() once it is
+ * over. A model without a price is checked against what is spent only.
+ */
+static int budget_reserve(struct planner *p, const struct llm_call *q, double *held,
+			  struct err *e)
+{
+	struct llm_planner *lp = p->priv;
+	double cap = lp->cfg->budget_llm_usd, worst = 0;
+	size_t bytes = 0;
+	bool known = true;
+
+	*held = 0;
+	if (cap < 0)
+		return 0;
+	/* Read before the lock: no lock is held across disk I/O. */
+	double reports = llm_report_spend_in(lp->logs, &known);
+	bool priced = worst_case(lp, q, &worst, &bytes);
+	pthread_mutex_lock(&lp->mu);
+	double spent = lp->prior + lp->spent + reports, pending = lp->reserved;
+	bool over = spent >= cap || (priced && spent + pending + worst > cap);
+	if (!over) {
+		lp->reserved += worst;
+		*held = worst;
+	}
+	pthread_mutex_unlock(&lp->mu);
+	if (!over)
+		return 0;
+	planner_set_kind(planner_kind_name(PK_BUDGET));
+	if (spent >= cap)
+		err_set(e, "budget.llm_usd is spent: $%.4f of $%.2f; raise it in config.json to go on",
+			spent, cap);
+	else
+		err_set(e, "budget.llm_usd would be passed: $%.4f spent and $%.4f held by calls in "
+			   "flight, of $%.2f, and this request may cost up to $%.4f (%zu bytes of "
+			   "prompt taken as tokens and max_tokens %ld at the prices of %s); raise "
+			   "budget.llm_usd in config.json to go on",
+			spent, pending, cap, worst, bytes, q->max_tokens, lp->client.model);
+	return -1;
+}
+
+static void budget_release(struct llm_planner *lp, double held)
+{
+	pthread_mutex_lock(&lp->mu);
+	lp->reserved -= held;
+	if (lp->reserved < 1e-12)
+		lp->reserved = 0;
+	pthread_mutex_unlock(&lp->mu);
+}
 
 /* ---- one call, with its one contract retry ---- */
 
@@ -152,21 +217,23 @@ static cJSON *ask(struct planner *p, const char *kind, const char *node,
 	char *prev = NULL, *problem = NULL;
 	cJSON *answer = NULL;
 
-	if (budget_check(p, e) < 0)
-		return NULL;
 	for (int attempt = 1; attempt <= 2 && !answer; attempt++) {
 		struct llm_reply r;
 		struct err sub = {{0}};
-		struct llm_call_log cl = {claim_seq(lp), kind, node, attempt, now_ms(), 0, NULL};
-		int64_t t0 = mono_ms();
+		double held;
 
 		q.prev_answer = prev;
 		q.problem = problem;
 		const struct llm_call sent = q;
+		if (budget_reserve(p, &sent, &held, e) < 0)
+			break;
+		struct llm_call_log cl = {claim_seq(lp), kind, node, attempt, now_ms(), 0, NULL};
+		int64_t t0 = mono_ms();
 		llm_reply_init(&r);
 		int rc = lp->call(&lp->client, &sent, &r, e);
 		cl.ms = mono_ms() - t0;
 		account(lp, kind, &r);
+		budget_release(lp, held);
 		if (rc == 0 && r.stop && !strcmp(r.stop, "refusal")) {
 			cl.contract_error = "the model refused";
 			llm_log_call(lp->logs, &lp->client, &cl, &sent, &r, rc, e);
@@ -226,8 +293,6 @@ static cJSON *ask(struct planner *p, const char *kind, const char *node,
 			prev = xstrdup(r.text ? r.text : "");
 		}
 		llm_reply_free(&r);
-		if (!answer && attempt == 1 && budget_check(p, e) < 0)
-			break;
 	}
 	free(prev);
 	free(problem);

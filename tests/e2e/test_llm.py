@@ -411,6 +411,52 @@ def budget_spent_stops_calls_before_they_are_made():
 
 
 @lib.test
+def budget_refuses_a_request_whose_worst_case_would_pass_the_cap():
+    # claude-sonnet-5-5: output $10 per million tokens, so max_tokens 8192 alone may cost $0.082.
+    wd = anthropic_wd(budget={"llm_usd": 0.05})
+    SRV.script([anth(json.dumps(GOOD_PLAN))])
+    c = failed(probe(wd, "plan"), "llm_budget")
+    check("would be passed" in c["error"] and "max_tokens 8192" in c["error"], c["error"])
+    check(not SRV.requests(), "a request was sent that could pass the cap")
+    # With room for the worst case the same call goes out...
+    ok(probe(wd, "plan", "--max-tokens", "1000"))
+    check(len(SRV.requests()) == 1, "%d requests" % len(SRV.requests()))
+    # ...but not when what is spent already leaves too little.
+    SRV.script([anth(json.dumps(GOOD_PLAN))])
+    c = failed(probe(wd, "plan", "--max-tokens", "1000", "--prior", "0.04"), "llm_budget")
+    check("$0.0400 spent" in c["error"], c["error"])
+    check(not SRV.requests(), "a request was sent past the cap")
+
+
+@lib.test
+def budget_holds_the_worst_case_of_calls_in_flight():
+    wd = anthropic_wd()
+    SRV.script([anth(json.dumps(GOOD_PLAN))])
+    ok(probe(wd, "plan", "--max-tokens", "8000"))
+    body = json.dumps(SRV.requests()[0]["body"])
+    # One call's worst case lies between its output alone (8000 tokens at $10
+    # per million) and that plus every byte of the body sent at $2.50 per
+    # million: a cap over two upper bounds and under three lower ones.
+    low, high = 8000 * 10 / 1e6, 8000 * 10 / 1e6 + (len(body) + 256) * 2.5 / 1e6
+    cap = 2 * high + 0.001
+    check(cap < 3 * low, "a plan prompt of %d bytes" % len(body))
+    wd = anthropic_wd(budget={"llm_usd": cap})
+    SRV.script([dict(anth(json.dumps(GOOD_PLAN)), hang=1)] * 4)
+    out = probe(wd, "plan", "--max-tokens", "8000", "--threads", "4")
+    kinds = sorted(str(call(out, i)["kind"]) for i in range(4))
+    check(kinds == ["None", "None", "llm_budget", "llm_budget"], "kinds %r" % kinds)
+    check(len(SRV.requests()) == 2, "%d requests in flight at once" % len(SRV.requests()))
+
+
+@lib.test
+def budget_with_an_unknown_price_counts_what_is_spent_only():
+    wd = anthropic_wd(model="claude-future-9", budget={"llm_usd": 0.0001})
+    SRV.script([anth(json.dumps(GOOD_ANALYSIS))])
+    ok(probe(wd, "analyse"))
+    check(len(SRV.requests()) == 1, "an unpriced model's request was refused")
+
+
+@lib.test
 def missing_key_is_an_auth_failure():
     wd = anthropic_wd()
     c = failed(probe(wd, "analyse", key=None), "llm_auth")

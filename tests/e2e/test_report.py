@@ -72,11 +72,13 @@ def builtin_report_matches_the_workdir():
           "the best node %s is not the best result" % best)
     for n in nodes:
         check("| %s | " % n["id"] in text, "%s is not in the table" % n["id"])
-    # The path from the baseline ends at the best and starts at n0000.
+    # The path from the baseline (or one of its seed repeats) ends at the best,
+    # each step a child of the one before.
+    parent = {n["id"]: n["parent"] for n in nodes}
     path = text.split("The path from the baseline:")[1].split("\n\n")[1]
-    rows = [r for r in path.splitlines() if r.startswith("| ") and r[2].isdigit()]
-    check(rows[0].split(" | ")[1] == "n0000" and rows[-1].split(" | ")[1] == best,
-          "path %r" % rows)
+    ids = [r.split(" | ")[1] for r in path.splitlines() if r.startswith("| ") and r[2].isdigit()]
+    check(parent[ids[0]] is None and ids[-1] == best, "path %r" % ids)
+    check(all(parent[b] == a for a, b in zip(ids, ids[1:])), "path %r" % ids)
     improved = [n["id"] for n in nodes if n.get("improved") is True]
     helped = text.split("## What helped")[1].split("## What hurt")[0]
     for i in improved:
