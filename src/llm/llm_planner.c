@@ -166,11 +166,12 @@ static int budget_reserve(struct planner *p, const struct llm_call *q, double *h
 		err_set(e, "budget.llm_usd is spent: $%.4f of $%.2f; raise it in config.json to go on",
 			spent, cap);
 	else
-		err_set(e, "budget.llm_usd would be passed: $%.4f spent and $%.4f held by calls in "
-			   "flight, of $%.2f, and this request may cost up to $%.4f (%zu bytes of "
-			   "prompt taken as tokens and max_tokens %ld at the prices of %s); raise "
-			   "budget.llm_usd in config.json to go on",
-			spent, pending, cap, worst, bytes, q->max_tokens, lp->client.model);
+		err_set(e, "budget.llm_usd would be passed by up to $%.4f: $%.4f spent and $%.4f "
+			   "held by calls in flight, of $%.2f, and this request may cost up to "
+			   "$%.4f (%zu bytes of prompt taken as tokens and max_tokens %ld at the "
+			   "prices of %s); raise budget.llm_usd in config.json to go on",
+			spent + pending + worst - cap, spent, pending, cap, worst, bytes,
+			q->max_tokens, lp->client.model);
 	return -1;
 }
 
