@@ -7,6 +7,7 @@ each request with the next step of a script the test posts first.
 
 Control endpoints:
     POST /_script   a JSON list of steps; replaces what is left of the script
+                    and starts the count of "auto" plans again
     GET  /_log      every model request so far: path, headers, body, kind, time
 
 A step: {"status": 200, "headers": {...}, "body": JSON} or {"raw": TEXT};
@@ -117,6 +118,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/_script":
             with LOCK:
                 SCRIPT[:] = json.loads(raw)
+                PLANS[0] = 0
             self._send(200, {"ok": True})
             return
         try:

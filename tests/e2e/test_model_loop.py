@@ -201,5 +201,57 @@ def a_restart_between_the_two_asks_asks_once_more_only():
     check(before >= 3, "requests before the kill: %d" % before)
 
 
+def node_of(req):
+    """The node an analyse request is about, from its prompt."""
+    text = user_text(req)
+    return text.split("Node: ", 1)[1].split()[0] if "Node: " in text else None
+
+
+@lib.test
+def a_restart_mid_call_repeats_that_call_only():
+    d = lib.tmpdir()
+    hold, launches = os.path.join(d, "release"), os.path.join(d, "launches")
+    SRV.script([{"when": "analyse", "wait_file": hold, "auto": 1}, {"auto": 1, "sticky": True}])
+    src, wd = engine_wd(max_iterations=1, launch='echo "$HYPOTOP_NODE" >> %s; python3 train.py'
+                        % launches)
+    p = start(wd)
+    kill_when(lambda reqs: any(r["kind"] == "analyse" for r in reqs),
+              "the baseline's analysis to be in flight", p)
+    first = SRV.requests()
+    check([(r["kind"], node_of(r)) for r in first] == [("analyse", "n0000")],
+          "requests before the kill: %r" % [(r["kind"], node_of(r)) for r in first])
+    logs_before = sorted(os.listdir(os.path.join(wd, "logs")))
+    check(not [n for n in logs_before if n[:3].isdigit()],
+          "a call in flight left log files: %r" % logs_before)
+    open(hold, "w").close()
+    SRV.script([{"auto": 1, "sticky": True}])
+    run_to_end(wd)
+    after = SRV.requests()
+    # The call cut short is the first one asked again, with the same prompt.
+    check(after[0]["kind"] == "analyse" and node_of(after[0]) == "n0000",
+          "first request after the restart: %r" % ((after[0]["kind"], node_of(after[0])),))
+    check(after[0]["body"]["messages"] == first[0]["body"]["messages"],
+          "the repeated call asks something else")
+    with open(os.path.join(wd, "engine", "tree.json")) as f:
+        nodes = json.load(f)["nodes"]
+    ids = [n["id"] for n in nodes]
+    analysed = [node_of(r) for r in after if r["kind"] == "analyse"]
+    check(sorted(analysed) == sorted(ids), "analyses after the restart %r, nodes %r"
+          % (analysed, ids))
+    plans = [r for r in after if r["kind"] == "plan"]
+    check(len(plans) == 1, "%d plan requests" % len(plans))
+    kids = [(n["parent"], n["name"]) for n in nodes if n["parent"]]
+    check(len(kids) == 2 and len(set(kids)) == 2, "children %r" % kids)
+    with open(launches) as f:
+        launched = f.read().split()
+    check(sorted(launched) == sorted(ids), "launches %r for nodes %r" % (launched, ids))
+    logs = os.listdir(os.path.join(wd, "logs"))
+    for i in ids:
+        mine = [n for n in logs if n.endswith("_analyse_%s_raw.json" % i)]
+        check(len(mine) == 1, "%s: analyse logs %r" % (i, mine))
+    check(len([n for n in logs if "_plan_" in n and n.endswith("_raw.json")]) == 1,
+          "plan logs %r" % sorted(logs))
+
+
 SRV.stop()
 lib.finish()
