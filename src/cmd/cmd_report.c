@@ -65,8 +65,8 @@ static void data_build(struct workdir *w, struct report_data *d, struct report_r
 		free(rel);
 		d->nodes[k] = (struct report_entry){
 			.e = {d->ids[k][0], n->parent != NODE_NONE ? d->ids[k][1] : NULL, n->name,
-			      status_name(n->status), n->failure_kind, NULL, n->has_metric, n->metric,
-			      n->hypothesis},
+			      status_name(n->status), n->failure_kind, NULL, n->has_metric,
+			      n->metric, n->hypothesis},
 			.improved = n->improved,
 			.change = n->change,
 			.verdict = cJSON_IsObject(d->verdicts[k]) ? d->verdicts[k] : NULL,
@@ -77,8 +77,11 @@ static void data_build(struct workdir *w, struct report_data *d, struct report_r
 		best = fallback->id;
 	if (best != NODE_NONE)
 		node_id_format(best, d->best);
-	*r = (struct report_request){&w->cfg,		    d->nodes,	    d->n,
-				     best != NODE_NONE ? d->best : NULL, w->st.iteration,
+	*r = (struct report_request){&w->cfg,
+				     d->nodes,
+				     d->n,
+				     best != NODE_NONE ? d->best : NULL,
+				     w->st.iteration,
 				     w->st.rounds_without_gain};
 }
 
@@ -110,8 +113,9 @@ static struct planner *model_for(struct workdir *w, bool offline, int *status)
 	if (engine) {
 		fprintf(stderr, "hypotop: an engine is running on %s (pid %ld): the model is not "
 				"asked while its calls are in flight, since the two could pass "
-				"budget.llm_usd together; this is the built-in report (run 'hypotop "
-				"report' again once the engine has stopped for the model's)\n",
+				"budget.llm_usd together; this is the built-in report (run "
+				"'hypotop report' again once the engine has stopped for the "
+				"model's)\n",
 			w->path, (long)pid);
 		return NULL;
 	}

@@ -173,7 +173,8 @@ static void print_text(struct workdir *w, const struct engine_info *ei)
 		if (w->cfg.budget_llm_usd >= 0)
 			buf_printf(&b, " of $%.2f (budget.llm_usd)", w->cfg.budget_llm_usd);
 		if (reports > 0 || !known)
-			buf_printf(&b, ", $%.4f%s of it on reports", reports, known ? "" : " and some unknown");
+			buf_printf(&b, ", $%.4f%s of it on reports", reports,
+				   known ? "" : " and some unknown");
 		buf_addc(&b, '\n');
 	}
 	if (nq) {

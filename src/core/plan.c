@@ -146,9 +146,9 @@ static int fixed_left(struct sched *s)
 /* Rounds without gain that patience still allows; -1: no patience rule. */
 static long patience_left(struct sched *s)
 {
-	long p = s->wd->cfg.patience;
+	long p = s->wd->cfg.patience, used = s->wd->st.rounds_without_gain;
 
-	return p <= 0 ? -1 : p > s->wd->st.rounds_without_gain ? p - s->wd->st.rounds_without_gain : 0;
+	return p <= 0 ? -1 : p > used ? p - used : 0;
 }
 
 static const char *stop_left_text(struct sched *s)
@@ -163,9 +163,10 @@ static const char *stop_left_text(struct sched *s)
 static bool stop_to_confirm(struct sched *s, const cJSON *plan)
 {
 	const cJSON *props = cJSON_GetObjectItemCaseSensitive(plan, "proposals");
+	const cJSON *stop = cJSON_GetObjectItemCaseSensitive(plan, "stop");
 
-	return !s->wd->st.stop_asked && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(plan, "stop")) &&
-	       !cJSON_GetArraySize(props) && (patience_left(s) != 0 || fixed_left(s) > 0);
+	return !s->wd->st.stop_asked && cJSON_IsTrue(stop) && !cJSON_GetArraySize(props) &&
+	       (patience_left(s) != 0 || fixed_left(s) > 0);
 }
 
 /* Back on the main thread: the proposals join the queue as children. */

@@ -258,7 +258,8 @@ static cJSON *ask(struct planner *p, const char *kind, const char *node,
 		}
 		char *next_problem = NULL;
 		if (rc == 0) {
-			answer = check ? contract_extract(r.text, check, &sub) : text_answer(&r, &sub);
+			answer = check ? contract_extract(r.text, check, &sub)
+				       : text_answer(&r, &sub);
 			bool cut = r.stop && !strcmp(r.stop, "max_tokens");
 			if (!answer && cut) {
 				next_problem = xasprintf("it was cut off at the max_tokens limit (%ld "

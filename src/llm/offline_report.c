@@ -296,7 +296,8 @@ static void analyses_part(struct buf *b, const struct report_request *r)
 	buf_adds(b, "## Analyses\n\n");
 	for (size_t i = 0; i < r->n; i++) {
 		const struct report_entry *x = &r->nodes[i];
-		const char *verdict = verdict_str(x, "verdict"), *summary = verdict_str(x, "summary");
+		const char *verdict = verdict_str(x, "verdict");
+		const char *summary = verdict_str(x, "summary");
 		const char *bottleneck = verdict_str(x, "bottleneck");
 		if (!verdict)
 			continue;

@@ -36,7 +36,10 @@ static bool same_model(const char *model, const char *name)
 	return !strncmp(model, name, n) && (!model[n] || dated_suffix(model + n));
 }
 
-/* A price of the config's llm.prices (checked by config.c); missing cache prices are the input's. */
+/*
+ * A price of the config's llm.prices (checked by config.c); missing cache
+ * prices are the input's.
+ */
 static bool config_price(const cJSON *prices, const char *model, struct llm_price *out)
 {
 	for (const cJSON *m = prices ? prices->child : NULL; m; m = m->next) {

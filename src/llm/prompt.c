@@ -568,7 +568,8 @@ void llm_prompt_report(const struct report_request *r, const char *override_dir,
 		const struct report_entry *x = &r->nodes[i];
 		if (!x->analysis || !*x->analysis)
 			continue;
-		size_t len = strlen(x->analysis), take = len > ANALYSIS_BYTES ? ANALYSIS_BYTES : len;
+		size_t len = strlen(x->analysis);
+		size_t take = len > ANALYSIS_BYTES ? ANALYSIS_BYTES : len;
 		if (take > room) {
 			left_out++;
 			continue;
