@@ -33,6 +33,8 @@ static const struct command {
 	{"run", cmd_run, "[--headless] WORKDIR",
 	 "run the engine: with the terminal UI, or with --headless none, logging to stderr"},
 	{"status", cmd_status, "WORKDIR [--json]", "counts, best metric, queue and running jobs"},
+	{"report", cmd_report, "WORKDIR [--offline]",
+	 "write WORKDIR/report.md: the best result, every experiment, what helped and hurt"},
 	{"add", cmd_queue, NULL, NULL},
 	{"pause", cmd_queue, NULL, NULL},
 	{"resume", cmd_queue, NULL, NULL},

@@ -9,6 +9,7 @@
 int cmd_init(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 int cmd_queue(int argc, char **argv); /* add, pause, resume, cancel, prio, retry */
 int cmd_config_keys(int argc, char **argv);
 int cmd_keys(int argc, char **argv); /* the UI's keys and theme roles */

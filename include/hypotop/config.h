@@ -43,6 +43,7 @@ struct config {
 	const cJSON *metric_patterns;   /* object name -> regex, or NULL */
 	const cJSON *search_space;      /* object, or NULL */
 	const cJSON *fixed_experiments; /* array, or NULL */
+	const cJSON *llm_prices;        /* object model -> prices, or NULL */
 	cJSON *doc;                     /* the parsed file; owns the above */
 };
 

@@ -123,12 +123,13 @@ struct llm_price {
 };
 
 /*
- * The price of a model: an exact match, or a table name followed by a
- * dated suffix ("claude-sonnet-5-5-20260901"). NULL when unknown.
+ * The price of a model, from prices (the config's llm.prices; may be
+ * NULL), else the built-in table: a name there, alone or followed by a
+ * dated suffix ("claude-sonnet-5-5-20260901"). false when unknown.
  */
-const struct llm_price *llm_price_find(const char *model);
+bool llm_price_find(const cJSON *prices, const char *model, struct llm_price *out);
 /* USD for usage; false when the model's price is unknown (the cost is then unknown, not 0). */
-bool llm_cost(const char *model, const struct llm_usage *u, double *usd);
+bool llm_cost(const cJSON *prices, const char *model, const struct llm_usage *u, double *usd);
 
 /* ---- one exchange with a model ------------------------------------------- */
 
@@ -136,6 +137,7 @@ struct llm_client {
 	const char *provider;      /* "anthropic", "openai" or "command" */
 	char *model, *url, *command;
 	char *key;                 /* or NULL; never written anywhere */
+	const cJSON *prices;       /* the config's llm.prices, or NULL */
 	struct llm_opts opts;
 	struct llm_cancel *cancel;
 	/* Learnt once a server refuses structured output; guarded by mu. */
@@ -149,7 +151,7 @@ struct llm_client {
  * problem hold the refused answer and what was wrong with it.
  */
 struct llm_call {
-	const char *kind;   /* "analyse", "plan", "repair" or "instrument" */
+	const char *kind;   /* "analyse", "plan", "repair", "instrument" or "report" */
 	const char *system;
 	const char *stable; /* the first user block: cacheable across calls */
 	const char *request;
@@ -232,7 +234,7 @@ struct llm_prompt {
 };
 
 /*
- * override_dir: a folder where analyse.md / plan.md replace the built-in
+ * override_dir: a folder where analyse.md / plan.md / report.md replace the built-in
  * instructions (the contract is appended whatever they say); may be NULL.
  */
 void llm_prompt_analyse(const struct analyse_request *r, const char *override_dir,
@@ -244,7 +246,12 @@ void llm_prompt_repair(const struct fix_request *r, const char *override_dir,
 		       struct llm_prompt *p);
 void llm_prompt_instrument(const struct fix_request *r, const char *override_dir,
 			   struct llm_prompt *p);
+/* The report: Markdown text, no schema (p->schema is NULL); prompts/report.md overrides. */
+void llm_prompt_report(const struct report_request *r, const char *override_dir,
+		       struct llm_prompt *p);
 void llm_prompt_free(struct llm_prompt *p);
+/* The last words of a retry's request: what to answer again with. */
+const char *llm_prompt_again(const struct llm_call *q);
 /* The contracts as JSON schemas for structured output (all objects closed). */
 char *llm_schema_analyse(void);
 char *llm_schema_plan(const struct config *cfg);
@@ -255,6 +262,27 @@ char *llm_schema_plan(const struct config *cfg);
 void llm_redact(char *s, const char *key);
 /* The same on every string of a JSON tree. */
 void llm_redact_json(cJSON *j, const char *key);
+
+/* ---- call logs (calllog.c) ------------------------------------------------- */
+
+/* What one request's log files say about it beyond the exchange itself. */
+struct llm_call_log {
+	long seq;
+	const char *kind, *node;
+	int attempt;
+	int64_t started, ms;
+	const char *contract_error; /* the answer's problem, or NULL when it was accepted */
+};
+
+/* logs/NNN_<kind>_<node>_{prompt.md,output.md,raw.json}; a write that fails is ignored. */
+void llm_log_call(const char *logs, const struct llm_client *c, const struct llm_call_log *cl,
+		  const struct llm_call *q, const struct llm_reply *r, int rc, const struct err *e);
+/* planner_report_spend() of the logs folder itself. */
+double llm_report_spend_in(const char *logs, bool *known);
+/* A node id fit for a file name ("none" when empty). */
+void llm_file_part(char *out, size_t n, const char *s);
+/* Markdown text: newlines and tabs kept, other control characters made visible. */
+void llm_add_md(struct buf *b, const char *s);
 
 /* ---- the planner ------------------------------------------------------------- */
 

@@ -50,6 +50,37 @@ struct plan_request {
 	long round;                /* planning round, 1-based: seeds the offline planner */
 	int want;                  /* proposals wanted, 2 or 3 */
 	const char *directive;     /* the person's guidance (directive.md), or NULL */
+	/*
+	 * SPEC §7: a stop answered while patience or fixed experiments remain
+	 * is asked once more. confirm_stop: that answer's reason, when this
+	 * call asks for the confirmation; NULL otherwise. patience_left: rounds
+	 * without gain still allowed (-1: no patience rule); fixed_left: fixed
+	 * experiments not yet finished.
+	 */
+	const char *confirm_stop;
+	long patience_left;
+	int fixed_left;
+};
+
+/* One experiment in a report: its history row and what its analysis said. */
+struct report_entry {
+	struct plan_entry e;
+	int improved;          /* 1 yes, 0 no, -1 not judged */
+	const char *change;    /* the node's own change as JSON (change.h), or NULL */
+	const cJSON *verdict;  /* its analysis as the analyse contract, or NULL */
+	const char *analysis;  /* runs/<id>/analysis.md, or NULL */
+};
+
+/*
+ * The report of a whole workdir (SPEC §3 `hypotop report`): every node in
+ * id order, the kept best, and the loop's counters.
+ */
+struct report_request {
+	const struct config *cfg;
+	const struct report_entry *nodes;
+	size_t n;
+	const char *best;      /* id of the kept best node, or NULL */
+	long iteration, rounds_without_gain;
 };
 
 /* A file of the source tree, shown to the model as it is at the commit asked about. */
@@ -98,6 +129,9 @@ struct planner {
 		      struct err *e);
 	int (*instrument)(struct planner *p, const struct fix_request *r, cJSON **answer,
 			  struct err *e);
+	/* *report: Markdown for report.md. NULL: the built-in report (planner_report_offline). */
+	int (*report)(struct planner *p, const struct report_request *r, char **report,
+		      struct err *e);
 	void (*destroy)(struct planner *p);
 	/* USD spent by the calls so far (planner_spent_usd()); NULL: nothing. */
 	double (*spent)(struct planner *p, bool *known);
@@ -138,7 +172,8 @@ struct planner *planner_new(const struct config *cfg, const char *workdir, struc
 	X(PK_REFUSED, "llm_refused", false, "the model refused to answer")                 \
 	X(PK_SPEND_LIMIT, "llm_spend_limit", true,                                         \
 	  "the provider's spend limit is reached: raise it, then resume planning")         \
-	X(PK_BUDGET, "llm_budget", true, "budget.llm_usd is spent")                        \
+	X(PK_BUDGET, "llm_budget", true,                                                   \
+	  "budget.llm_usd is spent, or the request's worst-case cost would pass it")       \
 	X(PK_AUTH, "llm_auth", true,                                                       \
 	  "the API key is missing or was refused (401/403): fix it, then resume")          \
 	X(PK_REQUEST, "llm_request", true,                                                 \
@@ -180,6 +215,23 @@ int planner_repair(struct planner *p, const struct fix_request *r, cJSON **answe
 		   const char **kind, struct err *e);
 int planner_instrument(struct planner *p, const struct fix_request *r, cJSON **answer,
 		       const char **kind, struct err *e);
+
+/*
+ * p->report, or the built-in report when p (or its report) is NULL: *kind
+ * as for planner_plan. The built-in one never fails.
+ */
+int planner_report(struct planner *p, const struct report_request *r, char **report,
+		   const char **kind, struct err *e);
+/* The built-in report, a pure function of the request (offline_report.c). */
+char *planner_report_offline(const struct report_request *r);
+
+/*
+ * What report calls cost, from their files logs/NNN_report_*_raw.json under
+ * workdir: a report is made by `hypotop report`, which may run beside the
+ * engine and so cannot add its spend to state.json. Every budget check
+ * adds it to the engine's; *known as for planner_spent_usd.
+ */
+double planner_report_spend(const char *workdir, bool *known);
 
 /*
  * Total USD spent by the model: the prior spend plus this process's calls.

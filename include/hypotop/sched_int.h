@@ -1,7 +1,7 @@
 /*
- * sched_int.h — what the scheduler's two halves share: sched.c (slots,
- * dispatch, launch, watching) and collect.c (collect, analyse, plan,
- * reports). Nothing outside src/core/sched*.c and collect.c includes it.
+ * sched_int.h — what the scheduler's parts share: sched.c (slots,
+ * dispatch, launch, watching), collect.c (collect, analyse, reports) and
+ * plan.c (planning). Nothing outside those files includes it.
  */
 #ifndef HYPOTOP_SCHED_INT_H
 #define HYPOTOP_SCHED_INT_H
@@ -62,10 +62,11 @@ void sched_collect(struct sched *s, struct slot *sl, const struct job_result *r)
 /* The node of sl failed in phase with kind; frees the slot. */
 void sched_fail(struct sched *s, struct slot *sl, const char *kind, const char *phase,
 		const char *why);
-/* Start a planning round (1), or say why none can start (0, s->stop_reason). */
-int sched_plan(struct sched *s);
 /* After a restart: redo the analysis of a node recorded as analysing. */
 void sched_reanalyse(struct sched *s, struct slot *sl);
+/* plan.c: start a planning round (1), or say why none can start (0, s->stop_reason). */
+int sched_plan(struct sched *s);
+
 /* master_table.tsv and summary.md. */
 void sched_write_reports(struct sched *s);
 

@@ -24,6 +24,8 @@
 #include "hypotop/queue.h"
 #include "hypotop/tree.h"
 
+#define RUN_STOP_REASON_LEN 512
+
 /* The run's counters, kept with the tree. */
 struct run_state {
 	long iteration;           /* planning rounds done */
@@ -35,6 +37,12 @@ struct run_state {
 	long judged;              /* the newest round patience has judged */
 	char instrument[8];       /* llm.instrument: "" not decided, "applied" or "skipped" */
 	char source_commit[48];   /* hex: the commit the instrumentation was applied to */
+	/*
+	 * The planner answered this round with stop while patience or fixed
+	 * experiments remained: the round is asked once more, quoting why.
+	 */
+	bool stop_asked;
+	char stop_reason[RUN_STOP_REASON_LEN];
 };
 
 struct workdir {

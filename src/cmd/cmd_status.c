@@ -6,6 +6,7 @@
 #include "hypotop/cmd.h"
 #include "hypotop/fsutil.h"
 #include "hypotop/json.h"
+#include "hypotop/planner.h"
 #include "hypotop/workdir.h"
 
 struct engine_info {
@@ -87,9 +88,10 @@ static void print_json(struct workdir *w, const struct engine_info *ei)
 	buf_printf(&b, ",\"total\":%u,\"counts\":{", w->tree.count);
 	for (int s = 0; s < ST__COUNT; s++)
 		buf_printf(&b, "%s\"%s\":%d", s ? "," : "", status_name(s), counts[s]);
+	double reports = planner_report_spend(w->path, NULL);
 	buf_printf(&b, "},\"iteration\":%ld,\"rounds_without_gain\":%ld,\"llm_usd\":%.6f,"
-		       "\"seq\":%llu,\"queue\":[",
-		   w->st.iteration, w->st.rounds_without_gain, w->st.llm_usd,
+		       "\"llm_report_usd\":%.6f,\"seq\":%llu,\"queue\":[",
+		   w->st.iteration, w->st.rounds_without_gain, w->st.llm_usd + reports, reports,
 		   (unsigned long long)w->seq);
 	for (size_t i = 0; i < nq; i++) {
 		struct node *n = &w->tree.nodes[order[i]];
@@ -177,6 +179,17 @@ static void print_text(struct workdir *w, const struct engine_info *ei)
 	buf_printf(&b, "\nrounds   %ld planned, %ld without gain (patience %ld of %ld)\n",
 		   w->st.iteration, w->st.rounds_without_gain, w->st.rounds_without_gain,
 		   w->cfg.patience);
+	bool known = true;
+	double reports = planner_report_spend(w->path, &known);
+	if (w->st.llm_usd > 0 || reports > 0 || strcmp(w->cfg.llm_provider, "offline")) {
+		buf_printf(&b, "model    $%.4f spent", w->st.llm_usd + reports);
+		if (w->cfg.budget_llm_usd >= 0)
+			buf_printf(&b, " of $%.2f (budget.llm_usd)", w->cfg.budget_llm_usd);
+		if (reports > 0 || !known)
+			buf_printf(&b, ", $%.4f%s of it on reports", reports,
+				   known ? "" : " and some unknown");
+		buf_addc(&b, '\n');
+	}
 	if (nq) {
 		buf_printf(&b, "\nqueue (%zu)\n   #  node      prio  status   parent    name\n", nq);
 		for (size_t i = 0; i < nq; i++) {

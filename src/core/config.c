@@ -100,6 +100,11 @@ static const struct ckey keys[] = {
 	{"llm.instrument", CT_BOOL, false, 0, 0, "false", NULL, OFF(llm_instrument),
 	 "Before the baseline runs, ask the model once to make the training script print "
 	 "step=N step_time=S lines; its change becomes the baseline's commit."},
+	{"llm.prices", CT_MAP, false, 0, 0, NULL, NULL, OFF(llm_prices),
+	 "Map of model name to its price in US dollars per million tokens: {\"input\": N, "
+	 "\"output\": N, \"cache_read\": N, \"cache_write\": N}; input and output are "
+	 "required, the cache prices default to the input price. Looked up before the "
+	 "built-in table."},
 	{"budget", CT_OBJ, false, 0, 0, NULL, NULL, NOFF, "Hard caps."},
 	{"budget.llm_usd", CT_NUM, false, 0, BIG, NULL, NULL, OFF(budget_llm_usd),
 	 "Dollars the model may cost; planning stops when spent. Absent: no cap."},
@@ -234,6 +239,44 @@ static int check_param_spec(struct ctx *x, const cJSON *p, const char *at)
 	return 0;
 }
 
+/* One entry of llm.prices: USD per million tokens. */
+static int check_price(const cJSON *p, const char *at, struct err *e)
+{
+	static const char *const fields[] = {"input", "output", "cache_read", "cache_write"};
+	int have = 0;
+
+	if (!cJSON_IsObject(p)) {
+		err_set(e, "%s must be an object of US dollars per million tokens, as in "
+			   "{\"input\": 3, \"output\": 15}",
+			at);
+		return -1;
+	}
+	for (const cJSON *f = p->child; f; f = f->next) {
+		size_t i = 0;
+		while (i < ARRAY_LEN(fields) && strcmp(f->string, fields[i]))
+			i++;
+		if (i == ARRAY_LEN(fields)) {
+			err_set(e, "%s: unknown key \"%s\"; use input, output, cache_read, "
+				   "cache_write",
+				at, f->string);
+			return -1;
+		}
+		if (!cJSON_IsNumber(f) || !isfinite(f->valuedouble) || f->valuedouble < 0) {
+			err_set(e, "%s.%s must be a number of US dollars per million tokens, 0 or "
+				   "more, without quotes",
+				at, f->string);
+			return -1;
+		}
+		have |= i < 2 ? 1 << i : 0;
+	}
+	if (have != 3) {
+		err_set(e, "%s needs \"input\" and \"output\" (US dollars per million tokens)",
+			at);
+		return -1;
+	}
+	return 0;
+}
+
 static int check_value(struct ctx *x, const struct ckey *k, const cJSON *v, const char *leaf)
 {
 	char at[512];
@@ -304,6 +347,9 @@ static int check_value(struct ctx *x, const struct ckey *k, const cJSON *v, cons
 			snprintf(sub, sizeof sub, "%s.%s", at, m->string);
 			if (!strcmp(k->path, "search_space.params")) {
 				if (check_param_spec(x, m, sub) < 0)
+					return -1;
+			} else if (!strcmp(k->path, "llm.prices")) {
+				if (check_price(m, sub, x->e) < 0)
 					return -1;
 			} else if (!cJSON_IsString(m)) {
 				err_set(x->e, "%s must be a string", sub);

@@ -47,6 +47,10 @@ static void state_to_json(const struct run_state *st, struct buf *b)
 		buf_printf(b, ",\"instrument\":\"%s\"", st->instrument);
 	if (st->source_commit[0])
 		buf_printf(b, ",\"source_commit\":\"%s\"", st->source_commit);
+	if (st->stop_asked) {
+		buf_adds(b, ",\"stop_asked\":");
+		json_append_str(b, st->stop_reason);
+	}
 	buf_addc(b, '}');
 }
 
@@ -81,6 +85,16 @@ static int state_from_json(struct run_state *st, const cJSON *j, const char *wha
 	}
 	snprintf(st->instrument, sizeof st->instrument, "%s", instr ? instr : "");
 	snprintf(st->source_commit, sizeof st->source_commit, "%s", source ? source : "");
+	/* Absent: no stop waits to be confirmed. */
+	const cJSON *asked = cJSON_GetObjectItemCaseSensitive(j, "stop_asked");
+	if (asked && !cJSON_IsNull(asked) && !cJSON_IsString(asked)) {
+		err_set(e, "%s: \"stop_asked\" must be a string (the planner's reason) or absent",
+			what);
+		return -1;
+	}
+	st->stop_asked = cJSON_IsString(asked);
+	snprintf(st->stop_reason, sizeof st->stop_reason, "%s",
+		 st->stop_asked ? asked->valuestring : "");
 	st->best = best ? node_id_parse(best) : NODE_NONE;
 	st->best_at_round = at_round ? node_id_parse(at_round) : NODE_NONE;
 	if ((best && st->best == NODE_NONE) || (at_round && st->best_at_round == NODE_NONE)) {

@@ -57,9 +57,8 @@ char *llm_anthropic_body(const struct llm_client *c, const struct llm_call *q, b
 			prev[--n] = '\0';
 		cJSON_AddItemToArray(message(msgs, "assistant"), text_block(prev, false));
 		free(prev);
-		char *ask = xasprintf("That answer cannot be used: %s\n\nAnswer again with the "
-				      "corrected JSON object only.",
-				      q->problem);
+		char *ask = xasprintf("That answer cannot be used: %s\n\n%s", q->problem,
+				      llm_prompt_again(q));
 		cJSON_AddItemToArray(message(msgs, "user"), text_block(ask, false));
 		free(ask);
 	}
@@ -109,7 +108,7 @@ int llm_anthropic_parse(const struct llm_client *c, const char *body, struct llm
 		r->usage.cache_write = json_count(usage, "cache_creation_input_tokens");
 		r->usage.cache_read = json_count(usage, "cache_read_input_tokens");
 		r->has_cost = true;
-		r->cost_known = llm_cost(c->model, &r->usage, &r->usd);
+		r->cost_known = llm_cost(c->prices, c->model, &r->usage, &r->usd);
 	}
 	cJSON_Delete(j);
 	return 0;

@@ -295,8 +295,8 @@ int llm_command_call(struct llm_client *c, const struct llm_call *q, struct llm_
 		   q->request ? q->request : "");
 	if (q->problem)
 		buf_printf(&in, "\n\n# Your previous answer\n\n%s\n\n# That answer cannot be used\n\n"
-				"%s\n\nAnswer again with the corrected JSON object only.\n",
-			   q->prev_answer ? q->prev_answer : "", q->problem);
+				"%s\n\n%s\n",
+			   q->prev_answer ? q->prev_answer : "", q->problem, llm_prompt_again(q));
 	vars[nv++] = xasprintf("HYPOTOP_LLM_KIND=%s", q->kind ? q->kind : "");
 	vars[nv++] = xasprintf("HYPOTOP_LLM_SCHEMA=%s", q->schema ? q->schema : "");
 	if (c->model)

@@ -31,6 +31,8 @@
 #define ANTHROPIC_MODEL "claude-sonnet-5-5"
 #define OPENAI_BASE "https://api.openai.com"
 #define MAX_TOKENS_LIMIT 32768
+/* Room for what a provider adds around the prompt (roles, the request's JSON). */
+#define PROMPT_FRAMING_BYTES 256
 
 typedef int (*call_fn)(struct llm_client *, const struct llm_call *, struct llm_reply *,
 		       struct err *);
@@ -46,6 +48,7 @@ struct llm_planner {
 	bool no_schema;
 	long seq;
 	double spent, prior;
+	double reserved; /* the worst cases of the requests in flight */
 	bool unknown_cost;
 };
 
@@ -59,9 +62,10 @@ static long claim_seq(struct llm_planner *lp)
 	return n;
 }
 
-static void account(struct llm_planner *lp, const struct llm_reply *r)
+/* A report's cost is counted from its log file instead (planner_report_spend). */
+static void account(struct llm_planner *lp, const char *kind, const struct llm_reply *r)
 {
-	if (!r->has_cost)
+	if (!r->has_cost || !strcmp(kind, "report"))
 		return;
 	pthread_mutex_lock(&lp->mu);
 	if (r->cost_known)
@@ -99,194 +103,108 @@ static void llm_cancel_calls(struct planner *p)
 	llm_cancel_set(&lp->cancel);
 }
 
-/* Refuse a call once budget.llm_usd is spent. */
-static int budget_check(struct planner *p, struct err *e)
+/* ---- the budget ---- */
+
+/*
+ * The most a request can cost, in USD: every byte of the prompt taken as a
+ * token (a token holds at least one byte), all of it at the dearer of the
+ * input and cache-write prices, and max_tokens of output. false when the
+ * model's price is unknown, or for the command provider, whose command
+ * may make calls of its own.
+ */
+static bool worst_case(const struct llm_planner *lp, const struct llm_call *q, double *usd,
+		       size_t *bytes)
+{
+	const char *parts[] = {q->system, q->stable, q->request, q->prev_answer, q->problem,
+			       q->schema};
+	struct llm_price pr;
+
+	if (!strcmp(lp->client.provider, "command") ||
+	    !llm_price_find(lp->client.prices, lp->client.model, &pr))
+		return false;
+	*bytes = PROMPT_FRAMING_BYTES;
+	for (size_t i = 0; i < ARRAY_LEN(parts); i++)
+		*bytes += parts[i] ? strlen(parts[i]) : 0;
+	double in = pr.input > pr.cache_write ? pr.input : pr.cache_write;
+	*usd = ((double)*bytes * in + (double)q->max_tokens * pr.output) / 1e6;
+	return true;
+}
+
+/*
+ * budget.llm_usd is a hard cap: a request is sent only when what is spent
+ * (the reports' spend included), what the calls in flight may still cost,
+ * and this request's worst case stay within it. *held: the amount set
+ * aside for the request, to give back with budget_release() once it is
+ * over. A model without a price is checked against what is spent only.
+ */
+static int budget_reserve(struct planner *p, const struct llm_call *q, double *held,
+			  struct err *e)
 {
 	struct llm_planner *lp = p->priv;
-	double cap = lp->cfg->budget_llm_usd;
-	bool known;
-	double spent = llm_spent(p, &known);
+	double cap = lp->cfg->budget_llm_usd, worst = 0;
+	size_t bytes = 0;
+	bool known = true;
 
-	if (cap >= 0 && spent >= cap) {
-		planner_set_kind(planner_kind_name(PK_BUDGET));
+	*held = 0;
+	if (cap < 0)
+		return 0;
+	/* Read before the lock: no lock is held across disk I/O. */
+	double reports = llm_report_spend_in(lp->logs, &known);
+	bool priced = worst_case(lp, q, &worst, &bytes);
+	pthread_mutex_lock(&lp->mu);
+	double spent = lp->prior + lp->spent + reports, pending = lp->reserved;
+	bool over = spent >= cap || (priced && spent + pending + worst > cap);
+	if (!over) {
+		lp->reserved += worst;
+		*held = worst;
+	}
+	pthread_mutex_unlock(&lp->mu);
+	if (!over)
+		return 0;
+	planner_set_kind(planner_kind_name(PK_BUDGET));
+	if (spent >= cap)
 		err_set(e, "budget.llm_usd is spent: $%.4f of $%.2f; raise it in config.json to go on",
 			spent, cap);
-		return -1;
-	}
-	return 0;
-}
-
-/* ---- log files ---- */
-
-/* A node id fit for a file name. */
-static void file_part(char *out, size_t n, const char *s)
-{
-	size_t i = 0;
-
-	for (; s && *s && i + 1 < n && i < 40; s++)
-		out[i++] = isalnum((unsigned char)*s) || *s == '-' || *s == '_' ? *s : '_';
-	out[i] = '\0';
-	if (!i)
-		snprintf(out, n, "none");
-}
-
-/* Markdown text: newlines and tabs kept, other control characters made visible. */
-static void add_md(struct buf *b, const char *s)
-{
-	while (s && *s) {
-		size_t n = strcspn(s, "\n\t");
-		char *part = xstrndup(s, n);
-		buf_add_safe(b, part);
-		free(part);
-		s += n;
-		if (*s)
-			buf_addc(b, *s++);
-	}
-}
-
-static void write_log(struct llm_planner *lp, const char *path, char *text)
-{
-	struct err e = {{0}};
-
-	llm_redact(text, lp->client.key);
-	/* A log that cannot be written must not fail the call: the answer is what counts. */
-	fs_write_atomic(path, text, strlen(text), 0600, &e);
-}
-
-static void cost_text(char *out, size_t n, const struct llm_reply *r)
-{
-	if (!r->has_cost)
-		snprintf(out, n, "$0 (nothing billed)");
-	else if (r->cost_known)
-		snprintf(out, n, "$%.6f", r->usd);
 	else
-		snprintf(out, n, "unknown (no price for this model)");
+		err_set(e, "budget.llm_usd would be passed by up to $%.4f: $%.4f spent and $%.4f "
+			   "held by calls in flight, of $%.2f, and this request may cost up to "
+			   "$%.4f (%zu bytes of prompt taken as tokens and max_tokens %ld at the "
+			   "prices of %s); raise budget.llm_usd in config.json to go on",
+			spent + pending + worst - cap, spent, pending, cap, worst, bytes,
+			q->max_tokens, lp->client.model);
+	return -1;
 }
 
-struct call_log {
-	long seq;
-	const char *kind, *node;
-	int attempt;
-	int64_t started, ms;
-	const char *contract_error; /* the answer's problem, or NULL when it was accepted */
-};
-
-static void log_call(struct llm_planner *lp, const struct call_log *cl, const struct llm_call *q,
-		     const struct llm_reply *r, int rc, const struct err *e)
+static void budget_release(struct llm_planner *lp, double held)
 {
-	char node[48], cost[64];
-	struct buf b;
-
-	file_part(node, sizeof node, cl->node);
-	char *base = xasprintf("%s/%03ld_%s_%s_", lp->logs, cl->seq, cl->kind, node);
-	cost_text(cost, sizeof cost, r);
-
-	buf_init(&b);
-	buf_printf(&b, "# %s %s — request %ld, attempt %d\n\nProvider: %s", cl->kind, node, cl->seq,
-		   cl->attempt, lp->client.provider);
-	if (lp->client.model)
-		buf_printf(&b, ", model %s", lp->client.model);
-	buf_printf(&b, ", max_tokens %ld.\n\n## System\n\n", q->max_tokens);
-	add_md(&b, q->system);
-	buf_adds(&b, "\n## User\n\n");
-	add_md(&b, q->stable);
-	buf_adds(&b, "\n\n");
-	add_md(&b, q->request);
-	if (q->problem) {
-		buf_adds(&b, "\n## Assistant (the answer refused)\n\n");
-		add_md(&b, q->prev_answer);
-		buf_adds(&b, "\n\n## User\n\nThat answer cannot be used: ");
-		add_md(&b, q->problem);
-		buf_adds(&b, "\n\nAnswer again with the corrected JSON object only.\n");
-	}
-	char *path = xasprintf("%sprompt.md", base);
-	char *text = buf_steal(&b);
-	write_log(lp, path, text);
-	free(text);
-	free(path);
-
-	buf_init(&b);
-	if (r->text) {
-		add_md(&b, r->text);
-		buf_adds(&b, "\n");
-	}
-	buf_adds(&b, "\n---\n\n");
-	if (rc < 0)
-		buf_printf(&b, "Failed (%s): %s\n\n", r->kind ? r->kind : "planner", e->msg);
-	if (r->stop)
-		buf_printf(&b, "Stop reason: %s. ", r->stop);
-	if (r->has_usage)
-		buf_printf(&b, "Tokens: input %ld, output %ld, cache write %ld, cache read %ld. ",
-			   r->usage.input, r->usage.output, r->usage.cache_write, r->usage.cache_read);
-	buf_printf(&b, "Cost: %s. Time: %.1f s.\n", cost, (double)cl->ms / 1000);
-	if (rc == 0)
-		buf_printf(&b, "Contract: %s\n", cl->contract_error ? cl->contract_error : "valid");
-	path = xasprintf("%soutput.md", base);
-	text = buf_steal(&b);
-	write_log(lp, path, text);
-	free(text);
-	free(path);
-
-	cJSON *j = cJSON_CreateObject();
-	cJSON_AddNumberToObject(j, "request", (double)cl->seq);
-	cJSON_AddStringToObject(j, "kind", cl->kind);
-	cJSON_AddStringToObject(j, "node", cl->node ? cl->node : "");
-	cJSON_AddNumberToObject(j, "attempt", cl->attempt);
-	cJSON_AddStringToObject(j, "provider", lp->client.provider);
-	if (lp->client.model)
-		cJSON_AddStringToObject(j, "model", lp->client.model);
-	if (lp->client.url)
-		cJSON_AddStringToObject(j, "url", lp->client.url);
-	cJSON_AddNumberToObject(j, "started_ms", (double)cl->started);
-	cJSON_AddNumberToObject(j, "duration_ms", (double)cl->ms);
-	cJSON_AddNumberToObject(j, "max_tokens", (double)q->max_tokens);
-	cJSON_AddBoolToObject(j, "structured_output", q->schema && !r->schema_dropped &&
-						      strcmp(lp->client.provider, "command"));
-	if (r->status)
-		cJSON_AddNumberToObject(j, "status", (double)r->status);
-	if (r->stop)
-		cJSON_AddStringToObject(j, "stop_reason", r->stop);
-	if (r->has_usage) {
-		cJSON *u = cJSON_AddObjectToObject(j, "usage");
-		cJSON_AddNumberToObject(u, "input_tokens", (double)r->usage.input);
-		cJSON_AddNumberToObject(u, "output_tokens", (double)r->usage.output);
-		cJSON_AddNumberToObject(u, "cache_creation_input_tokens", (double)r->usage.cache_write);
-		cJSON_AddNumberToObject(u, "cache_read_input_tokens", (double)r->usage.cache_read);
-	} else {
-		cJSON_AddNullToObject(j, "usage");
-	}
-	if (!r->has_cost)
-		cJSON_AddNumberToObject(j, "cost_usd", 0);
-	else if (r->cost_known)
-		cJSON_AddNumberToObject(j, "cost_usd", r->usd);
-	else
-		cJSON_AddStringToObject(j, "cost_usd", "unknown");
-	if (rc < 0) {
-		cJSON_AddStringToObject(j, "error_kind", r->kind ? r->kind : "planner");
-		cJSON_AddStringToObject(j, "error", e->msg);
-	} else {
-		cJSON_AddBoolToObject(j, "valid", !cl->contract_error);
-		if (cl->contract_error)
-			cJSON_AddStringToObject(j, "contract_error", cl->contract_error);
-	}
-	if (r->attempts)
-		cJSON_AddItemToObject(j, "attempts", cJSON_Duplicate(r->attempts, true));
-	if (r->raw)
-		cJSON_AddItemToObject(j, "response", cJSON_Duplicate(r->raw, true));
-	llm_redact_json(j, lp->client.key);
-	path = xasprintf("%sraw.json", base);
-	text = cJSON_Print(j);
-	cJSON_Delete(j);
-	write_log(lp, path, text);
-	free(text);
-	free(path);
-	free(base);
+	pthread_mutex_lock(&lp->mu);
+	lp->reserved -= held;
+	if (lp->reserved < 1e-12)
+		lp->reserved = 0;
+	pthread_mutex_unlock(&lp->mu);
 }
 
 /* ---- one call, with its one contract retry ---- */
 
 /*
- * Ask until an answer passes check, at most twice; the second request
+ * A Markdown answer (the report): any text but an empty one or one cut
+ * off, which would end mid-sentence.
+ */
+static cJSON *text_answer(const struct llm_reply *r, struct err *e)
+{
+	if (r->stop && !strcmp(r->stop, "max_tokens")) {
+		err_set(e, "the report is incomplete");
+		return NULL;
+	}
+	if (!r->text || !r->text[strspn(r->text, " \t\r\n")]) {
+		err_set(e, "the answer is empty; write the report in Markdown");
+		return NULL;
+	}
+	return cJSON_CreateString(r->text);
+}
+
+/*
+ * Ask until an answer passes check (NULL: text_answer), at most twice; the second request
  * quotes the first answer and its problem. *seq_out: the number of the
  * accepted request's logs.
  */
@@ -300,24 +218,26 @@ static cJSON *ask(struct planner *p, const char *kind, const char *node,
 	char *prev = NULL, *problem = NULL;
 	cJSON *answer = NULL;
 
-	if (budget_check(p, e) < 0)
-		return NULL;
 	for (int attempt = 1; attempt <= 2 && !answer; attempt++) {
 		struct llm_reply r;
 		struct err sub = {{0}};
-		struct call_log cl = {claim_seq(lp), kind, node, attempt, now_ms(), 0, NULL};
-		int64_t t0 = mono_ms();
+		double held;
 
 		q.prev_answer = prev;
 		q.problem = problem;
 		const struct llm_call sent = q;
+		if (budget_reserve(p, &sent, &held, e) < 0)
+			break;
+		struct llm_call_log cl = {claim_seq(lp), kind, node, attempt, now_ms(), 0, NULL};
+		int64_t t0 = mono_ms();
 		llm_reply_init(&r);
 		int rc = lp->call(&lp->client, &sent, &r, e);
 		cl.ms = mono_ms() - t0;
-		account(lp, &r);
+		account(lp, kind, &r);
+		budget_release(lp, held);
 		if (rc == 0 && r.stop && !strcmp(r.stop, "refusal")) {
 			cl.contract_error = "the model refused";
-			log_call(lp, &cl, &sent, &r, rc, e);
+			llm_log_call(lp->logs, &lp->client, &cl, &sent, &r, rc, e);
 			planner_set_kind(planner_kind_name(PK_REFUSED));
 			err_set(e, "%s: the model refused to answer%s%.300s", lp->client.provider,
 				r.text && *r.text ? ": " : "", r.text ? r.text : "");
@@ -328,7 +248,7 @@ static cJSON *ask(struct planner *p, const char *kind, const char *node,
 		if (rc == 0 && r.stop && !strcmp(r.stop, "model_context_window_exceeded")) {
 			/* Asking again would send a longer prompt still. */
 			cl.contract_error = "the prompt filled the model's context window";
-			log_call(lp, &cl, &sent, &r, rc, e);
+			llm_log_call(lp->logs, &lp->client, &cl, &sent, &r, rc, e);
 			planner_set_kind(planner_kind_name(PK_REQUEST));
 			err_set(e, "%s: the prompt is too long for the model's context window; choose "
 				   "a model with a larger one in llm.model",
@@ -338,11 +258,12 @@ static cJSON *ask(struct planner *p, const char *kind, const char *node,
 		}
 		char *next_problem = NULL;
 		if (rc == 0) {
-			answer = contract_extract(r.text, check, &sub);
+			answer = check ? contract_extract(r.text, check, &sub)
+				       : text_answer(&r, &sub);
 			bool cut = r.stop && !strcmp(r.stop, "max_tokens");
 			if (!answer && cut) {
 				next_problem = xasprintf("it was cut off at the max_tokens limit (%ld "
-							 "tokens) before the JSON object was "
+							 "tokens) before the answer was "
 							 "complete; give a shorter answer (%s)",
 							 sent.max_tokens, sub.msg);
 				/* More room for the retry. */
@@ -354,7 +275,7 @@ static cJSON *ask(struct planner *p, const char *kind, const char *node,
 			}
 			cl.contract_error = next_problem;
 		}
-		log_call(lp, &cl, &sent, &r, rc, e);
+		llm_log_call(lp->logs, &lp->client, &cl, &sent, &r, rc, e);
 		free(problem);
 		problem = next_problem;
 		if (rc < 0) {
@@ -374,8 +295,6 @@ static cJSON *ask(struct planner *p, const char *kind, const char *node,
 			prev = xstrdup(r.text ? r.text : "");
 		}
 		llm_reply_free(&r);
-		if (!answer && attempt == 1 && budget_check(p, e) < 0)
-			break;
 	}
 	free(prev);
 	free(problem);
@@ -390,7 +309,7 @@ static void render_analysis(struct buf *b, const struct analyse_request *r, cons
 	const cJSON *x;
 
 	buf_adds(b, "# ");
-	add_md(b, r->node ? r->node : "run");
+	llm_add_md(b, r->node ? r->node : "run");
 	if (r->name) {
 		buf_adds(b, ": ");
 		buf_add_safe(b, r->name);
@@ -398,18 +317,18 @@ static void render_analysis(struct buf *b, const struct analyse_request *r, cons
 	buf_adds(b, "\n\n");
 	if (r->hypothesis && *r->hypothesis) {
 		buf_adds(b, "**Hypothesis.** ");
-		add_md(b, r->hypothesis);
+		llm_add_md(b, r->hypothesis);
 		buf_adds(b, "\n\n");
 	}
 	buf_adds(b, "## Verdict: ");
 	buf_add_safe(b, cJSON_GetObjectItemCaseSensitive(v, "verdict")->valuestring);
 	buf_adds(b, "\n\n");
-	add_md(b, cJSON_GetObjectItemCaseSensitive(v, "summary")->valuestring);
+	llm_add_md(b, cJSON_GetObjectItemCaseSensitive(v, "summary")->valuestring);
 	buf_adds(b, "\n");
 	x = cJSON_GetObjectItemCaseSensitive(v, "bottleneck");
 	if (*x->valuestring) {
 		buf_adds(b, "\n**Bottleneck.** ");
-		add_md(b, x->valuestring);
+		llm_add_md(b, x->valuestring);
 		buf_adds(b, "\n");
 	}
 	x = cJSON_GetObjectItemCaseSensitive(v, "evidence");
@@ -430,7 +349,7 @@ static void render_analysis(struct buf *b, const struct analyse_request *r, cons
 		buf_adds(b, ")");
 	}
 	char node[48];
-	file_part(node, sizeof node, r->node);
+	llm_file_part(node, sizeof node, r->node);
 	buf_printf(b, "; the exchange is in logs/%03ld_analyse_%s_*.*\n", seq, node);
 }
 
@@ -506,6 +425,41 @@ static int llm_instrument(struct planner *p, const struct fix_request *r, cJSON 
 	rr.cfg = rr.cfg ? rr.cfg : lp->cfg;
 	llm_prompt_instrument(&rr, lp->prompts, &pr);
 	return ask_json(p, "instrument", r->node, &pr, contract_check_instrument, answer, e);
+}
+
+static int llm_report(struct planner *p, const struct report_request *r, char **report,
+		      struct err *e)
+{
+	struct llm_planner *lp = p->priv;
+	struct report_request rr = *r;
+	struct llm_prompt pr;
+	long seq = 0;
+
+	if (!rr.cfg)
+		rr.cfg = lp->cfg;
+	llm_prompt_report(&rr, lp->prompts, &pr);
+	cJSON *text = ask(p, "report", "all", &pr, NULL, &seq, e);
+	llm_prompt_free(&pr);
+	if (!text)
+		return -1;
+	struct buf b;
+	buf_init(&b);
+	llm_add_md(&b, text->valuestring);
+	size_t n = b.len;
+	while (n && strchr(" \t\r\n", b.data[n - 1]))
+		n--;
+	b.data[n] = '\0';
+	b.len = n;
+	buf_printf(&b, "\n\n---\n\n*Written by the %s provider", lp->client.provider);
+	if (lp->client.model) {
+		buf_adds(&b, " (");
+		buf_add_safe(&b, lp->client.model);
+		buf_adds(&b, ")");
+	}
+	buf_printf(&b, "; the exchange is in logs/%03ld_report_all_*.*\n", seq);
+	cJSON_Delete(text);
+	*report = buf_steal(&b);
+	return 0;
 }
 
 /* ---- construction ---- */
@@ -625,6 +579,7 @@ struct planner *planner_llm_new_opts(const struct config *cfg, const char *workd
 	p->plan = llm_plan;
 	p->repair = llm_repair;
 	p->instrument = llm_instrument;
+	p->report = llm_report;
 	p->destroy = llm_destroy;
 	p->spent = llm_spent;
 	p->set_prior_spend = llm_set_prior;
@@ -638,6 +593,7 @@ struct planner *planner_llm_new_opts(const struct config *cfg, const char *workd
 	llm_cancel_init(&lp->cancel);
 	lp->client.provider = p->name;
 	lp->client.opts = *o;
+	lp->client.prices = cfg->llm_prices;
 	lp->client.cancel = &lp->cancel;
 	lp->client.mu = &lp->mu;
 	lp->client.no_schema = &lp->no_schema;

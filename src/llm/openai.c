@@ -38,9 +38,8 @@ char *llm_openai_body(const struct llm_client *c, const struct llm_call *q, bool
 	free(user);
 	if (q->problem) {
 		add_msg(msgs, "assistant", q->prev_answer);
-		char *ask = xasprintf("That answer cannot be used: %s\n\nAnswer again with the "
-				      "corrected JSON object only.",
-				      q->problem);
+		char *ask = xasprintf("That answer cannot be used: %s\n\n%s", q->problem,
+				      llm_prompt_again(q));
 		add_msg(msgs, "user", ask);
 		free(ask);
 	}
@@ -93,7 +92,7 @@ int llm_openai_parse(const struct llm_client *c, const char *body, struct llm_re
 		r->usage.input = prompt - r->usage.cache_read;
 		r->usage.output = json_count(usage, "completion_tokens");
 		r->has_cost = true;
-		r->cost_known = llm_cost(c->model, &r->usage, &r->usd);
+		r->cost_known = llm_cost(c->prices, c->model, &r->usage, &r->usd);
 	}
 	cJSON_Delete(j);
 	return 0;

@@ -152,6 +152,30 @@ int planner_instrument(struct planner *p, const struct fix_request *r, cJSON **a
 			  "summary");
 }
 
+int planner_report(struct planner *p, const struct report_request *r, char **report,
+		   const char **kind, struct err *e)
+{
+	int rc = 0;
+
+	*report = NULL;
+	planner_set_kind(NULL);
+	if (p && p->report)
+		rc = p->report(p, r, report, e);
+	else
+		*report = planner_report_offline(r);
+	if (rc < 0) {
+		free(*report);
+		*report = NULL;
+		if (!last_kind)
+			planner_set_kind(planner_kind_name(PK_PLANNER));
+	} else {
+		planner_set_kind(NULL);
+	}
+	if (kind)
+		*kind = last_kind;
+	return rc;
+}
+
 double planner_spent_usd(struct planner *p, bool *known)
 {
 	if (p && p->spent)
@@ -241,6 +265,7 @@ struct plan_request *planner_plan_request_dup(const struct plan_request *r)
 	c->node_params = json_dup(r->node_params);
 	c->node = dup_or_null(r->node);
 	c->directive = dup_or_null(r->directive);
+	c->confirm_stop = dup_or_null(r->confirm_stop);
 	for (size_t i = 0; i < r->nhistory; i++) {
 		const struct plan_entry *x = &r->history[i];
 		h[i] = *x;
@@ -280,5 +305,6 @@ void planner_plan_request_free(struct plan_request *r)
 	json_free_const(r->node_params);
 	free_const(r->node);
 	free_const(r->directive);
+	free_const(r->confirm_stop);
 	free(r);
 }

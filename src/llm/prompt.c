@@ -1,7 +1,7 @@
 /*
- * prompt.c — the prompts of the analyse and plan calls, built only from
- * the request (SPEC §7: every call is stateless), and the contracts as
- * JSON schemas for structured output.
+ * prompt.c — the prompts of the analyse, plan and report calls, built
+ * only from the request (SPEC §7: every call is stateless). The contracts
+ * as JSON schemas are in schema.c.
  *
  * A prompt has three parts, most stable first so that prompt caching
  * (Anthropic's cache_control, vLLM's prefix cache) reuses as much as it
@@ -33,6 +33,9 @@
 #define PARAMS_CELL 300
 #define HYPOTHESIS_CELL 160
 #define CHANGE_BYTES 8000
+/* What a report prompt quotes of the analyses: each, and all together. */
+#define ANALYSIS_BYTES 3000
+#define REPORT_ANALYSES_BYTES 60000
 
 static const char analyse_contract[] =
 	"Answer with one JSON object and nothing else (no prose, no fence), exactly these "
@@ -85,19 +88,19 @@ static const char plan_intro[] =
 	"- Lower priority numbers run first: give the most promising proposal the lowest.\n"
 	"- Set \"stop\" to true only when nothing worth trying is left.\n";
 
-/* Text for a prompt: newlines and tabs kept, every other control character made visible. */
-static void add_text(struct buf *b, const char *s)
-{
-	while (s && *s) {
-		size_t n = strcspn(s, "\n\t");
-		char *part = xstrndup(s, n);
-		buf_add_safe(b, part);
-		free(part);
-		s += n;
-		if (*s)
-			buf_addc(b, *s++);
-	}
-}
+static const char report_contract[] =
+	"Answer with the report itself in Markdown, beginning with a level-1 heading: no JSON, "
+	"no fence around the whole report, no preamble.\n";
+
+static const char report_intro[] =
+	"You are writing the final report of an autonomous machine-learning experiment loop, "
+	"for the researcher who ran it. From the facts and the analyses below, write:\n\n"
+	"- the outcome: the best result and how far it moved from the baseline;\n"
+	"- the path that led to it, step by step, and why each step helped;\n"
+	"- what helped and what hurt, as lessons about this project;\n"
+	"- the failures, by kind, and their causes;\n"
+	"- what to try next, and what not to try again.\n\n"
+	"Quote only numbers given below; say when a difference is within the noise.\n";
 
 /* A table cell: one line, no column breaks. */
 static void add_cell(struct buf *b, const char *s, size_t max)
@@ -125,7 +128,7 @@ static void add_indented(struct buf *b, const char *text, size_t max)
 		if (!next && !*line)
 			break;
 		buf_adds(b, "    ");
-		add_text(b, line);
+		llm_add_md(b, line);
 		buf_addc(b, '\n');
 	}
 	if (n < len)
@@ -185,7 +188,7 @@ static const char *metric_name(const struct config *c)
 static void project_part(struct buf *b, const struct config *c)
 {
 	buf_adds(b, "# Project\n\nMetric: `");
-	add_text(b, metric_name(c));
+	llm_add_md(b, metric_name(c));
 	buf_printf(b, "` (%s is better).\n", goal_max(c) ? "higher" : "lower");
 	if (c && c->noise_k > 0)
 		buf_printf(b, "Noise rule: a difference counts only beyond %g × σ (σ: the "
@@ -193,7 +196,7 @@ static void project_part(struct buf *b, const struct config *c)
 			   c->noise_k);
 	if (c && c->notes && *c->notes) {
 		buf_adds(b, "\nNotes from the researcher:\n\n");
-		add_text(b, c->notes);
+		llm_add_md(b, c->notes);
 		buf_addc(b, '\n');
 	}
 	const cJSON *params = cJSON_GetObjectItemCaseSensitive(c ? c->search_space : NULL, "params");
@@ -202,16 +205,16 @@ static void project_part(struct buf *b, const struct config *c)
 		buf_adds(b, "\nSearch space");
 		if (cJSON_IsString(file)) {
 			buf_adds(b, " (parameters in `");
-			add_text(b, file->valuestring);
+			llm_add_md(b, file->valuestring);
 			buf_adds(b, "`)");
 		}
 		buf_adds(b, ":\n\n");
 		for (const cJSON *m = params->child; m; m = m->next) {
 			buf_adds(b, "- ");
-			add_text(b, m->string);
+			llm_add_md(b, m->string);
 			buf_adds(b, ": ");
 			char *t = cJSON_PrintUnformatted(m);
-			add_text(b, t);
+			llm_add_md(b, t);
 			free(t);
 			buf_addc(b, '\n');
 		}
@@ -248,7 +251,7 @@ static void log_part(struct buf *b, const char *log)
 		size_t n = nl ? (size_t)(nl - start) : (size_t)(end - start);
 		char *line = xstrndup(start, n && start[n - 1] == '\r' ? n - 1 : n);
 		buf_adds(b, "    ");
-		add_text(b, line);
+		llm_add_md(b, line);
 		buf_addc(b, '\n');
 		free(line);
 		start += n + (nl ? 1 : 0);
@@ -269,7 +272,7 @@ static void change_part(struct buf *b, const char *json)
 		   (v = cJSON_GetObjectItemCaseSensitive(ch, "params"))) {
 		char *t = cJSON_PrintUnformatted(v);
 		buf_adds(b, "Parameters: ");
-		add_text(b, t);
+		llm_add_md(b, t);
 		buf_addc(b, '\n');
 		free(t);
 	} else if (!strcmp(kind->valuestring, "patch") &&
@@ -282,7 +285,7 @@ static void change_part(struct buf *b, const char *json)
 			const cJSON *path = cJSON_GetObjectItemCaseSensitive(v, "path");
 			const cJSON *content = cJSON_GetObjectItemCaseSensitive(v, "content");
 			buf_adds(b, "File `");
-			add_text(b, cJSON_IsString(path) ? path->valuestring : "?");
+			llm_add_md(b, cJSON_IsString(path) ? path->valuestring : "?");
 			buf_adds(b, "`:\n\n");
 			if (cJSON_IsString(content)) {
 				add_indented(b, content->valuestring, room);
@@ -310,21 +313,21 @@ void llm_prompt_analyse(const struct analyse_request *r, const char *override_di
 
 	buf_init(&q);
 	buf_adds(&q, "# The run to analyse\n\nNode: ");
-	add_text(&q, r->node ? r->node : "?");
+	llm_add_md(&q, r->node ? r->node : "?");
 	if (r->name) {
 		buf_adds(&q, " (");
-		add_text(&q, r->name);
+		llm_add_md(&q, r->name);
 		buf_adds(&q, ")");
 	}
 	if (r->hypothesis && *r->hypothesis) {
 		buf_adds(&q, "\nHypothesis: ");
-		add_text(&q, r->hypothesis);
+		llm_add_md(&q, r->hypothesis);
 	}
 	buf_adds(&q, "\nStatus: ");
-	add_text(&q, r->status ? r->status : "completed");
+	llm_add_md(&q, r->status ? r->status : "completed");
 	if (r->failure_kind) {
 		buf_adds(&q, " (");
-		add_text(&q, r->failure_kind);
+		llm_add_md(&q, r->failure_kind);
 		buf_adds(&q, ")");
 	}
 	buf_printf(&q, "\n\n| | %s |\n|---|---|\n| this run | ", metric);
@@ -436,6 +439,25 @@ static bool *history_keep(const struct plan_request *r, size_t *left_out)
 	return keep;
 }
 
+/* The round asked again after a stop: why it is asked, and what may be answered. */
+static void confirm_part(struct buf *q, const struct plan_request *r)
+{
+	buf_adds(q, "\n# Your previous answer for this round was stop\n\nYou answered "
+		    "\"stop\": true with the reason: ");
+	llm_add_md(q, *r->confirm_stop ? r->confirm_stop : "(none given)");
+	buf_adds(q, "\n\nThe loop would still go on: ");
+	if (r->patience_left < 0)
+		buf_adds(q, "no patience limit is set");
+	else
+		buf_printf(q, "patience allows %ld more round%s without gain", r->patience_left,
+			   r->patience_left == 1 ? "" : "s");
+	if (r->fixed_left > 0)
+		buf_printf(q, ", and %d fixed experiment%s not finished", r->fixed_left,
+			   r->fixed_left == 1 ? " is" : "s are");
+	buf_adds(q, ". Confirm with \"stop\": true and no proposals if nothing is worth "
+		    "trying, or propose the experiments that are.\n");
+}
+
 void llm_prompt_plan(const struct plan_request *r, const char *override_dir,
 		     struct llm_prompt *p)
 {
@@ -450,7 +472,7 @@ void llm_prompt_plan(const struct plan_request *r, const char *override_dir,
 	if (cJSON_IsObject(r->base_params) && r->base_params->child) {
 		char *t = cJSON_PrintUnformatted(r->base_params);
 		buf_adds(&s, "\nParameters of the baseline: ");
-		add_text(&s, t);
+		llm_add_md(&s, t);
 		buf_addc(&s, '\n');
 		free(t);
 	}
@@ -492,13 +514,13 @@ void llm_prompt_plan(const struct plan_request *r, const char *override_dir,
 	buf_init(&q);
 	if (r->directive && r->directive[strspn(r->directive, " \t\r\n")]) {
 		buf_adds(&q, "# Guidance from the researcher\n\n");
-		add_text(&q, r->directive);
+		llm_add_md(&q, r->directive);
 		buf_adds(&q, "\n\n");
 	}
 	buf_adds(&q, "# This round\n\nPropose ");
 	buf_printf(&q, "%d experiment%s as children of node ", r->want > 0 ? r->want : 2,
 		   r->want == 1 ? "" : "s");
-	add_text(&q, r->node ? r->node : "?");
+	llm_add_md(&q, r->node ? r->node : "?");
 	buf_printf(&q, " (planning round %ld).\n", r->round);
 	for (size_t i = 0; i < r->nhistory; i++) {
 		const struct plan_entry *h = &r->history[i];
@@ -511,11 +533,65 @@ void llm_prompt_plan(const struct plan_request *r, const char *override_dir,
 	if (cJSON_IsObject(r->node_params) && r->node_params->child) {
 		char *t = cJSON_PrintUnformatted(r->node_params);
 		buf_adds(&q, "Its parameters: ");
-		add_text(&q, t);
+		llm_add_md(&q, t);
 		buf_addc(&q, '\n');
 		free(t);
 	}
+	if (r->confirm_stop)
+		confirm_part(&q, r);
 	p->request = buf_steal(&q);
+}
+
+/*
+ * The facts are the built-in report (the same data, already summarised);
+ * the call's part is the analyses themselves, as many as fit.
+ */
+void llm_prompt_report(const struct report_request *r, const char *override_dir,
+		       struct llm_prompt *p)
+{
+	struct buf s, q;
+	size_t room = REPORT_ANALYSES_BYTES, left_out = 0;
+
+	p->system = system_part(override_dir, "report", report_intro, report_contract);
+	p->schema = NULL;
+	buf_init(&s);
+	project_part(&s, r->cfg);
+	char *facts = planner_report_offline(r);
+	/* Built by us, its outside text already made safe: quoted as it is. */
+	buf_adds(&s, "\n# The facts, from the workdir's files\n\n");
+	buf_adds(&s, facts);
+	free(facts);
+	p->stable = buf_steal(&s);
+
+	buf_init(&q);
+	buf_adds(&q, "# The analyses of the runs\n");
+	for (size_t i = 0; i < r->n; i++) {
+		const struct report_entry *x = &r->nodes[i];
+		if (!x->analysis || !*x->analysis)
+			continue;
+		size_t len = strlen(x->analysis);
+		size_t take = len > ANALYSIS_BYTES ? ANALYSIS_BYTES : len;
+		if (take > room) {
+			left_out++;
+			continue;
+		}
+		buf_printf(&q, "\n## %s\n\n", x->e.id);
+		add_indented(&q, x->analysis, take);
+		room -= take;
+	}
+	if (left_out)
+		buf_printf(&q, "\n(%zu more analyses are left out for room; the facts above "
+			       "cover every run.)\n",
+			   left_out);
+	buf_adds(&q, "\nWrite the report now.\n");
+	p->request = buf_steal(&q);
+}
+
+const char *llm_prompt_again(const struct llm_call *q)
+{
+	return q->kind && !strcmp(q->kind, "report") ? "Answer again with the whole report only."
+						     : "Answer again with the corrected JSON "
+						       "object only.";
 }
 
 void llm_prompt_free(struct llm_prompt *p)
@@ -527,146 +603,11 @@ void llm_prompt_free(struct llm_prompt *p)
 	memset(p, 0, sizeof *p);
 }
 
-/* ---- schemas ---- */
-
-static cJSON *closed_object(void)
-{
-	cJSON *o = cJSON_CreateObject();
-
-	cJSON_AddStringToObject(o, "type", "object");
-	cJSON_AddObjectToObject(o, "properties");
-	cJSON_AddArrayToObject(o, "required");
-	cJSON_AddFalseToObject(o, "additionalProperties");
-	return o;
-}
-
-static void add_prop(cJSON *o, const char *name, cJSON *schema, bool required)
-{
-	cJSON_AddItemToObject(cJSON_GetObjectItemCaseSensitive(o, "properties"), name, schema);
-	if (required)
-		cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(o, "required"),
-				     cJSON_CreateString(name));
-}
-
-static cJSON *typed(const char *type)
-{
-	cJSON *o = cJSON_CreateObject();
-
-	cJSON_AddStringToObject(o, "type", type);
-	return o;
-}
-
-static cJSON *string_enum(const char *const *v, size_t n)
-{
-	cJSON *o = typed("string");
-	cJSON *e = cJSON_AddArrayToObject(o, "enum");
-
-	for (size_t i = 0; i < n; i++)
-		cJSON_AddItemToArray(e, cJSON_CreateString(v[i]));
-	return o;
-}
-
-static char *print_free(cJSON *j)
-{
-	char *s = cJSON_PrintUnformatted(j);
-
-	cJSON_Delete(j);
-	return s;
-}
-
-char *llm_schema_analyse(void)
-{
-	static const char *const verdicts[] = {"improved", "no_change", "regressed", "failed"};
-	cJSON *o = closed_object(), *items = typed("array"), *any = cJSON_CreateObject();
-	cJSON *alts = cJSON_AddArrayToObject(any, "anyOf");
-
-	add_prop(o, "summary", typed("string"), true);
-	add_prop(o, "verdict", string_enum(verdicts, ARRAY_LEN(verdicts)), true);
-	add_prop(o, "bottleneck", typed("string"), true);
-	cJSON_AddItemToObject(items, "items", typed("string"));
-	add_prop(o, "evidence", items, true);
-	cJSON_AddItemToArray(alts, typed("boolean"));
-	cJSON_AddItemToArray(alts, typed("null"));
-	add_prop(o, "hypothesis_supported", any, true);
-	return print_free(o);
-}
-
-/* One parameter of the search space: the JSON type a value must have. */
-static cJSON *param_schema(const cJSON *spec)
-{
-	const cJSON *d = cJSON_IsObject(spec) ? spec->child : NULL;
-
-	if (d && !strcmp(d->string, "int"))
-		return typed("integer");
-	if (d && !strcmp(d->string, "choice") && cJSON_IsArray(d)) {
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddItemToObject(o, "enum", cJSON_Duplicate(d, true));
-		return o;
-	}
-	return typed("number");
-}
-
-static cJSON *change_kind(const char *kind)
-{
-	cJSON *o = closed_object();
-	const char *const one[] = {kind};
-
-	add_prop(o, "kind", string_enum(one, 1), true);
-	return o;
-}
-
-/* A change: params (when the search space names them), patch or files. */
-static cJSON *change_schema(const struct config *cfg)
-{
-	cJSON *change = cJSON_CreateObject();
-	cJSON *alts = cJSON_AddArrayToObject(change, "anyOf");
-	const cJSON *space = cJSON_GetObjectItemCaseSensitive(cfg ? cfg->search_space : NULL,
-							      "params");
-
-	/*
-	 * Structured output wants every object closed, so free-form params
-	 * can only be offered when the search space names them.
-	 */
-	if (cJSON_IsObject(space) && space->child) {
-		cJSON *k = change_kind("params"), *ps = closed_object();
-		for (const cJSON *m = space->child; m; m = m->next)
-			add_prop(ps, m->string, param_schema(m), false);
-		add_prop(k, "params", ps, true);
-		cJSON_AddItemToArray(alts, k);
-	}
-	cJSON *patch = change_kind("patch");
-	add_prop(patch, "patch", typed("string"), true);
-	cJSON_AddItemToArray(alts, patch);
-	cJSON *files = change_kind("files"), *fl = typed("array"), *f = closed_object();
-	add_prop(f, "path", typed("string"), true);
-	add_prop(f, "content", typed("string"), true);
-	cJSON_AddItemToObject(fl, "items", f);
-	add_prop(files, "files", fl, true);
-	cJSON_AddItemToArray(alts, files);
-	return change;
-}
-
-char *llm_schema_plan(const struct config *cfg)
-{
-	cJSON *o = closed_object(), *prop = closed_object(), *list = typed("array");
-
-	add_prop(prop, "name", typed("string"), true);
-	add_prop(prop, "hypothesis", typed("string"), true);
-	add_prop(prop, "priority", typed("integer"), true);
-	add_prop(prop, "needs_rebuild", typed("boolean"), true);
-	add_prop(prop, "change", change_schema(cfg), true);
-	cJSON_AddItemToObject(list, "items", prop);
-	add_prop(o, "stop", typed("boolean"), true);
-	add_prop(o, "reason", typed("string"), true);
-	add_prop(o, "proposals", list, true);
-	return print_free(o);
-}
-
 /* ---- for prompt_fix.c (prompt_int.h) ---- */
 
 void prompt_text(struct buf *b, const char *s)
 {
-	add_text(b, s);
+	llm_add_md(b, s);
 }
 
 void prompt_indented(struct buf *b, const char *text, size_t max)
@@ -693,18 +634,4 @@ char *prompt_system(const char *override_dir, const char *kind, const char *intr
 		    const char *contract)
 {
 	return system_part(override_dir, kind, intro, contract);
-}
-
-/*
- * The schema of an answer {text_key: string, "change": CHANGE | null}.
- * Structured output takes a null in place of an object through anyOf.
- */
-char *prompt_change_answer_schema(const struct config *cfg, const char *text_key)
-{
-	cJSON *o = closed_object(), *change = change_schema(cfg);
-
-	cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(change, "anyOf"), typed("null"));
-	add_prop(o, text_key, typed("string"), true);
-	add_prop(o, "change", change, true);
-	return print_free(o);
 }

@@ -7,24 +7,30 @@ each request with the next step of a script the test posts first.
 
 Control endpoints:
     POST /_script   a JSON list of steps; replaces what is left of the script
-    GET  /_log      every model request so far: path, headers, body, time
+                    and starts the count of "auto" plans again
+    GET  /_log      every model request so far: path, headers, body, kind, time
 
 A step: {"status": 200, "headers": {...}, "body": JSON} or {"raw": TEXT};
 {"drop": true} closes the connection without answering; {"hang": S}
 answers only after S seconds (for client timeouts); {"echo_key": true}
 puts the key the client sent into the body's error message.
-{"auto": N} answers whatever is asked with a valid analysis, or a plan of
-two learning-rate proposals (a plan that stops after N plans); with
-"sticky": true the step stays at the head of the script.
-{"route": {KIND: [ANSWER, ...]}} answers by the kind of call the request's
-instructions ask for (analyse, plan, repair, instrument): the next answer
-of that kind's list, a JSON object put in the wire format; {"_status": S}
-answers with that HTTP error, {"_hang": S} waits S seconds first. An
-analysis with no list left gets a valid one; another kind gets a 500.
-Requests seen per kind: GET /_kinds.
+{"auto": N} answers whatever is asked with a valid analysis, a plan of
+two learning-rate proposals (a plan that stops after N plans), or a short
+report; with "sticky": true the step stays at the head of the script.
+{"when": KIND} makes a step wait for a request of that kind (analyse, plan,
+repair, instrument, report): a request takes the first step of the script
+it fits.
+{"route": {KIND: [ANSWER, ...]}} answers by the kind of call: the next
+answer of that kind's list, a JSON object put in the wire format;
+{"_status": S} answers with that HTTP error, {"_hang": S} waits S seconds
+first. An analysis with no list left gets a valid one; another kind gets a
+500. Requests seen per kind: GET /_kinds.
+{"wait_file": PATH} answers only once PATH exists (at most 120 s), so a
+test can hold a call in flight for as long as it needs.
 """
 
 import json
+import os
 import socket
 import sys
 import threading
@@ -47,20 +53,23 @@ def request_system(body):
 
 
 def call_kind(body):
-    """Which call a request is, from the contract its instructions end with."""
+    """Which call a request is, from the contract its instructions carry."""
     system = request_system(body)
     if "hypothesis_supported" in system:
         return "analyse"
-    if '"proposals"' in system:
+    if "needs_rebuild" in system:
         return "plan"
     if '"fix"' in system:
         return "repair"
-    return "instrument"
+    if "step_time" in system:
+        return "instrument"
+    return "report"
 
 
 def wire(body, answer):
-    """A contract answer in the format the request came in."""
-    text = json.dumps(answer)
+    """An answer in the format the request came in: a contract's JSON, or
+    a report's Markdown for None."""
+    text = json.dumps(answer) if answer is not None else "# Report\n\nAll went well.\n"
     if isinstance(body, dict) and "system" in body:
         return {"id": "msg_fake", "type": "message", "role": "assistant",
                 "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
@@ -95,10 +104,12 @@ def route_answer(body, routes):
 
 def auto_answer(body, limit):
     """A valid answer to an Anthropic or OpenAI request, as its kind wants."""
-    system = request_system(body)
-    if "hypothesis_supported" in system:
+    kind = call_kind(body)
+    if kind == "analyse":
         answer = {"summary": "judged", "verdict": "no_change", "bottleneck": "",
                   "evidence": ["a number"], "hypothesis_supported": None}
+    elif kind == "report":
+        answer = None
     else:
         with LOCK:
             PLANS[0] += 1
@@ -149,18 +160,21 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 SCRIPT[:] = json.loads(raw)
                 KINDS.clear()
+                PLANS[0] = 0
             self._send(200, {"ok": True})
             return
         try:
             body = json.loads(raw)
         except ValueError:
             body = raw.decode("utf-8", "replace")
+        kind = call_kind(body)
         with LOCK:
             LOG.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
-                        "body": body, "t": time.monotonic()})
-            step = SCRIPT[0] if SCRIPT else None
+                        "body": body, "kind": kind, "t": time.monotonic()})
+            at = next((i for i, s in enumerate(SCRIPT) if s.get("when", kind) == kind), None)
+            step = SCRIPT[at] if at is not None else None
             if step is not None and not step.get("sticky"):
-                SCRIPT.pop(0)
+                SCRIPT.pop(at)
         if step is None:
             self._send(500, {"type": "error", "error": {"type": "api_error",
                                                         "message": "the test script is used up"}})
@@ -174,6 +188,11 @@ class Handler(BaseHTTPRequestHandler):
             return
         if step.get("hang"):
             STOP.wait(step["hang"])
+        if step.get("wait_file"):
+            deadline = time.monotonic() + 120
+            while not os.path.exists(step["wait_file"]) and time.monotonic() < deadline:
+                if STOP.wait(0.02):
+                    break
         payload = step.get("body", {})
         status = step.get("status", 200)
         if "route" in step:

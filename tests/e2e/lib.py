@@ -117,9 +117,10 @@ def wait_for(pred, what, timeout=10.0, interval=0.01):
     raise Fail("timed out after %.0f s waiting for %s" % (timeout, what))
 
 
-class FakeModel:
-    """tests/e2e/fake_llm.py in a process of its own: a model API on loopback
-    that answers from the script a test posts."""
+class FakeLLM:
+    """tests/e2e/fake_llm.py in a process of its own: a model API on a free
+    port of 127.0.0.1 that answers from the script a test posts, and its
+    control endpoints."""
 
     def __init__(self):
         here = os.path.dirname(os.path.abspath(__file__))
@@ -152,7 +153,7 @@ class FakeModel:
 
     def stop(self):
         if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
+            self.proc.terminate()
             self.proc.wait(timeout=10)
 
 

@@ -3,12 +3,12 @@ speaks the real wire formats and answers from a script per request:
 retries and their delays, the failures that are not retried, answers in
 prose, fences, cut off or refused, the contract retry, the log files and
 their cost, the API key kept out of every file, the command provider, and
-calls on several threads at once. Driven through tests/tools/llm_probe."""
+calls on several threads at once. Driven through tests/tools/llm_probe;
+the engine with a model is in test_model_loop.py."""
 
 import atexit
 import json
 import os
-import signal
 import stat
 import subprocess
 import sys
@@ -35,10 +35,7 @@ GOOD_PLAN = {"stop": False, "reason": "two more steps down the learning rate",
 
 # ---- the fake server -------------------------------------------------------
 
-Server = lib.FakeModel
-
-
-SRV = Server()
+SRV = lib.FakeLLM()
 atexit.register(SRV.stop)
 
 
@@ -414,6 +411,52 @@ def budget_spent_stops_calls_before_they_are_made():
 
 
 @lib.test
+def budget_refuses_a_request_whose_worst_case_would_pass_the_cap():
+    # claude-sonnet-5-5: output $10 per million tokens, so max_tokens 8192 alone may cost $0.082.
+    wd = anthropic_wd(budget={"llm_usd": 0.05})
+    SRV.script([anth(json.dumps(GOOD_PLAN))])
+    c = failed(probe(wd, "plan"), "llm_budget")
+    check("would be passed" in c["error"] and "max_tokens 8192" in c["error"], c["error"])
+    check(not SRV.requests(), "a request was sent that could pass the cap")
+    # With room for the worst case the same call goes out...
+    ok(probe(wd, "plan", "--max-tokens", "1000"))
+    check(len(SRV.requests()) == 1, "%d requests" % len(SRV.requests()))
+    # ...but not when what is spent already leaves too little.
+    SRV.script([anth(json.dumps(GOOD_PLAN))])
+    c = failed(probe(wd, "plan", "--max-tokens", "1000", "--prior", "0.04"), "llm_budget")
+    check("$0.0400 spent" in c["error"], c["error"])
+    check(not SRV.requests(), "a request was sent past the cap")
+
+
+@lib.test
+def budget_holds_the_worst_case_of_calls_in_flight():
+    wd = anthropic_wd()
+    SRV.script([anth(json.dumps(GOOD_PLAN))])
+    ok(probe(wd, "plan", "--max-tokens", "8000"))
+    body = json.dumps(SRV.requests()[0]["body"])
+    # One call's worst case lies between its output alone (8000 tokens at $10
+    # per million) and that plus every byte of the body sent at $2.50 per
+    # million: a cap over two upper bounds and under three lower ones.
+    low, high = 8000 * 10 / 1e6, 8000 * 10 / 1e6 + (len(body) + 256) * 2.5 / 1e6
+    cap = 2 * high + 0.001
+    check(cap < 3 * low, "a plan prompt of %d bytes" % len(body))
+    wd = anthropic_wd(budget={"llm_usd": cap})
+    SRV.script([dict(anth(json.dumps(GOOD_PLAN)), hang=1)] * 4)
+    out = probe(wd, "plan", "--max-tokens", "8000", "--threads", "4")
+    kinds = sorted(str(call(out, i)["kind"]) for i in range(4))
+    check(kinds == ["None", "None", "llm_budget", "llm_budget"], "kinds %r" % kinds)
+    check(len(SRV.requests()) == 2, "%d requests in flight at once" % len(SRV.requests()))
+
+
+@lib.test
+def budget_with_an_unknown_price_counts_what_is_spent_only():
+    wd = anthropic_wd(model="claude-future-9", budget={"llm_usd": 0.0001})
+    SRV.script([anth(json.dumps(GOOD_ANALYSIS))])
+    ok(probe(wd, "analyse"))
+    check(len(SRV.requests()) == 1, "an unpriced model's request was refused")
+
+
+@lib.test
 def missing_key_is_an_auth_failure():
     wd = anthropic_wd()
     c = failed(probe(wd, "analyse", key=None), "llm_auth")
@@ -529,6 +572,20 @@ def openai_answer_with_schema_and_usage():
     check(raw["usage"]["cache_read_input_tokens"] == 200 and raw["usage"]["input_tokens"] == 100,
           "usage %r" % raw["usage"])
     check(raw["cost_usd"] == "unknown" and out["spent_known"] is False, "cost %r" % raw["cost_usd"])
+
+
+@lib.test
+def configured_prices_come_before_the_table():
+    wd = openai_wd(prices={"qwen-7b": {"input": 0.5, "output": 2, "cache_read": 0.05}})
+    usage = {"prompt_tokens": 300000, "completion_tokens": 100000, "total_tokens": 400000,
+             "prompt_tokens_details": {"cached_tokens": 200000}}
+    SRV.script([oai(json.dumps(GOOD_ANALYSIS), usage=usage)])
+    out = probe(wd, "analyse")
+    ok(out)
+    want = (100000 * 0.5 + 200000 * 0.05 + 100000 * 2) / 1e6
+    check(out["spent_known"] and abs(out["spent_usd"] - want) < 1e-9, "spent %r" % out)
+    raw = json.loads(read(wd, "001_analyse_n0003_raw.json"))
+    check(abs(raw["cost_usd"] - want) < 1e-9, "cost_usd %r" % raw["cost_usd"])
 
 
 @lib.test
@@ -650,78 +707,6 @@ def command_error_result_and_timeout_fail():
 def command_that_ignores_stdin_is_fine():
     wd, d = command_wd("echo '%s'\n" % json.dumps(GOOD_ANALYSIS))
     ok(probe(wd, "analyse"))
-
-
-# ---- the engine with a model -------------------------------------------------
-
-def engine_wd(max_iterations=2):
-    """The quickstart project with the anthropic provider on the fake server."""
-    d = lib.tmpdir()
-    qs = os.path.join(lib.ROOT, "examples", "quickstart")
-    files = {n: open(os.path.join(qs, n)).read() for n in ("train.py", "hparams.json")}
-    src = lib.make_repo(d, files=files)
-    with open(os.path.join(qs, "hypotop.json")) as f:
-        cfg = json.load(f)
-    cfg.update({"source_dir": src, "max_iterations": max_iterations, "noise": {"seeds": 1},
-                "fixed_experiments": [],
-                "llm": {"provider": "anthropic", "base_url": SRV.url,
-                        "model": "claude-sonnet-5-5"}})
-    return src, lib.init_config(d, cfg)
-
-
-def engine_env():
-    e = dict(os.environ, ANTHROPIC_API_KEY=KEY)
-    e["NO_PROXY"] = e["no_proxy"] = "127.0.0.1,localhost"
-    return e
-
-
-@lib.test
-def the_loop_runs_on_a_model_end_to_end():
-    SRV.script([{"auto": 2, "sticky": True}])
-    src, wd = engine_wd()
-    r = subprocess.run([lib.BIN, "run", "--headless", wd], capture_output=True, text=True,
-                       timeout=300, env=engine_env())
-    check(r.returncode == 0, "engine: %s" % r.stderr[-1500:])
-    with open(os.path.join(wd, "engine", "tree.json")) as f:
-        t = json.load(f)
-    kids = [n for n in t["nodes"] if n["name"].startswith("lr-")]
-    check(len(kids) == 4, "children from two plans: %s" % [n["name"] for n in t["nodes"]])
-    for n in kids:
-        hp = json.loads(lib.sh("git", "show", n["commit"] + ":hparams.json", cwd=src).stdout)
-        check(hp["lr"] == n["change"]["params"]["lr"], "%s: commit does not carry the change"
-              % n["id"])
-        with open(os.path.join(wd, "runs", n["id"], "analysis.md")) as f:
-            check("judged" in f.read(), "%s: the model's analysis is not in analysis.md" % n["id"])
-    with open(os.path.join(wd, "state.json")) as f:
-        state = json.load(f)
-    calls = [x for x in os.listdir(os.path.join(wd, "logs")) if x.endswith("_raw.json")]
-    check(len(calls) >= 5 and state["llm_usd"] > 0, "calls %d, spend %s" % (len(calls),
-                                                                          state["llm_usd"]))
-    check("planning stops" in r.stderr, "no stop said: %s" % r.stderr[-500:])
-    for base, dirs, files in os.walk(wd):
-        for name in files:
-            with open(os.path.join(base, name), "rb") as f:
-                check(KEY.encode() not in f.read(), "the key is in %s" % name)
-
-
-@lib.test
-def an_unavailable_model_is_asked_again_later():
-    SRV.script([{"status": 529, "sticky": True, "body": {"type": "error", "error": {
-        "type": "overloaded_error", "message": "Overloaded"}}}])
-    src, wd = engine_wd()
-    p = subprocess.Popen([lib.BIN, "run", "--headless", wd], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, text=True, env=engine_env())
-    try:
-        log = os.path.join(wd, "logs", "hypotop.log")
-        lib.wait_for(lambda: os.path.exists(log) and "planning again in" in open(log).read(),
-                     "planning to wait for the model", timeout=120)
-        check(p.poll() is None, "the engine gave up on an unavailable model")
-        s = lib.status_json(wd)
-        check(s["iteration"] == 0, "a failed round was counted: %s" % s["iteration"])
-    finally:
-        p.send_signal(signal.SIGTERM)
-        p.wait(timeout=30)
-    check(p.returncode == 0, "exit %s" % p.returncode)
 
 
 SRV.stop()

@@ -21,7 +21,7 @@ import lib  # noqa: E402
 from lib import check  # noqa: E402
 
 KEY = "sk-ant-test-%s-marker" % uuid.uuid4().hex
-SRV = lib.FakeModel()
+SRV = lib.FakeLLM()
 atexit.register(SRV.stop)
 
 TRAIN = ("import json\n"
@@ -44,6 +44,7 @@ def plan(*names, content=BROKEN):
          "change": files_change(content)} for n in names]}
 
 
+# A stop is asked once more while patience remains: scripts answer it twice.
 STOP = {"stop": True, "reason": "enough", "proposals": []}
 TIMED = TRAIN.replace("import json\n", "import json\nimport time\n").replace(
     "    print('step=%d loss=%.3f' % (step, 1.0 / step), flush=True)\n",
@@ -110,7 +111,7 @@ def read(*parts):
 
 @lib.test
 def a_broken_proposal_is_repaired_and_the_repair_runs():
-    SRV.script([{"route": {"plan": [plan("faster-loop"), STOP],
+    SRV.script([{"route": {"plan": [plan("faster-loop"), STOP, STOP],
                            "repair": [repair(FIXED)]}, "sticky": True}])
     src, wd = project()
     err = run(wd)
@@ -159,7 +160,7 @@ def a_broken_proposal_is_repaired_and_the_repair_runs():
 @lib.test
 def repair_attempts_bound_the_repairs_of_one_experiment():
     # Every fix is broken too: two repairs, then the experiment is given up.
-    SRV.script([{"route": {"plan": [plan("faster-loop"), STOP],
+    SRV.script([{"route": {"plan": [plan("faster-loop"), STOP, STOP],
                            "repair": [repair(BROKEN, "try again")] * 5}, "sticky": True}])
     src, wd = project(repair_attempts=2)
     err = run(wd)
@@ -177,14 +178,14 @@ def repair_attempts_bound_the_repairs_of_one_experiment():
 
 @lib.test
 def no_repair_when_disabled_or_when_the_call_fails():
-    SRV.script([{"route": {"plan": [plan("faster-loop"), STOP]}, "sticky": True}])
+    SRV.script([{"route": {"plan": [plan("faster-loop"), STOP, STOP]}, "sticky": True}])
     src, wd = project(repair_attempts=0)
     run(wd)
     check(not SRV.kinds().get("repair"), "asked with repair_attempts 0: %s" % SRV.kinds())
     check(len(nodes(wd)) == 2, "nodes: %s" % sorted(nodes(wd)))
 
     # A refused request is not retried: the node stays failed, the loop ends.
-    SRV.script([{"route": {"plan": [plan("faster-loop"), STOP],
+    SRV.script([{"route": {"plan": [plan("faster-loop"), STOP, STOP],
                            "repair": [{"_status": 400}]}, "sticky": True}])
     src, wd = project()
     err = run(wd)
@@ -198,7 +199,7 @@ def no_repair_when_disabled_or_when_the_call_fails():
 @lib.test
 def a_run_that_made_progress_is_not_repaired():
     crashing = TRAIN.replace("print('val_loss", "raise SystemExit(3)\nprint('val_loss")
-    SRV.script([{"route": {"plan": [plan("late-crash", content=crashing), STOP],
+    SRV.script([{"route": {"plan": [plan("late-crash", content=crashing), STOP, STOP],
                            "repair": [repair(FIXED)]}, "sticky": True}])
     src, wd = project()
     run(wd)
@@ -209,7 +210,7 @@ def a_run_that_made_progress_is_not_repaired():
 
 @lib.test
 def a_repair_cut_short_by_sigkill_is_asked_again_once():
-    SRV.script([{"route": {"plan": [plan("faster-loop"), STOP],
+    SRV.script([{"route": {"plan": [plan("faster-loop"), STOP, STOP],
                            "repair": [{"_hang": 60, "fix": "x", "change": None},
                                       repair(FIXED)]}, "sticky": True}])
     src, wd = project()
@@ -263,7 +264,7 @@ def instrumented(src, wd, **expect):
 def instrument_adds_step_timing_to_the_baseline_once():
     SRV.script([{"route": {"instrument": [{"summary": "time each step",
                                            "change": files_change(TIMED)}],
-                           "plan": [STOP]}, "sticky": True}])
+                           "plan": [STOP, STOP]}, "sticky": True}])
     src, wd = project(llm={"provider": "anthropic", "base_url": SRV.url,
                            "model": "claude-sonnet-5-5", "instrument": True})
     err = run(wd)
@@ -279,7 +280,7 @@ def instrument_adds_step_timing_to_the_baseline_once():
     check("instrument:" in err and "is the baseline's commit now" in err, err[-1500:])
     # Once only: a later engine asks nothing more and keeps the commit.
     commit = nodes(wd)["n0000"]["commit"]
-    SRV.script([{"route": {"plan": [STOP]}, "sticky": True}])
+    SRV.script([{"route": {"plan": [STOP, STOP]}, "sticky": True}])
     lib.hypotop("retry", wd, "n0000")
     run(wd)
     check(not SRV.kinds().get("instrument"), "asked again: %s" % SRV.kinds())
@@ -293,7 +294,7 @@ def instrument_cut_short_by_sigkill_is_asked_again():
     SRV.script([{"route": {"instrument": [{"_hang": 60, "summary": "x", "change": None},
                                           {"summary": "time each step",
                                            "change": files_change(TIMED)}],
-                           "plan": [STOP]}, "sticky": True}])
+                           "plan": [STOP, STOP]}, "sticky": True}])
     src, wd = project(llm={"provider": "anthropic", "base_url": SRV.url,
                            "model": "claude-sonnet-5-5", "instrument": True})
     p = subprocess.Popen([lib.BIN, "run", "--headless", wd], stdout=subprocess.DEVNULL,
@@ -322,7 +323,7 @@ def without_instrumentation_the_baseline_runs_on_the_source_commit():
                           "the model's change does not apply (patch_conflict)"),
                          ({"summary": "it already prints step times", "change": None},
                           "no change proposed: it already prints step times")):
-        SRV.script([{"route": {"instrument": [answer], "plan": [STOP]}, "sticky": True}])
+        SRV.script([{"route": {"instrument": [answer], "plan": [STOP, STOP]}, "sticky": True}])
         src, wd = project(llm={"provider": "anthropic", "base_url": SRV.url,
                                "model": "claude-sonnet-5-5", "instrument": True})
         err = run(wd)

@@ -91,8 +91,8 @@ int main(int argc, char **argv)
 			o.command_timeout_ms = arg_long(argc, argv, &i);
 		else if (!strcmp(argv[i], "--threads"))
 			threads = arg_long(argc, argv, &i);
-		else if (!strcmp(argv[i], "--prior"))
-			prior = (double)arg_long(argc, argv, &i);
+		else if (!strcmp(argv[i], "--prior") && i + 1 < argc)
+			prior = atof(argv[++i]);
 		else if (!strcmp(argv[i], "--cancel-after-ms"))
 			cancel_after = arg_long(argc, argv, &i);
 		else if (!strcmp(argv[i], "--log-tail") && i + 1 < argc)

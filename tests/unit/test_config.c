@@ -94,6 +94,17 @@ static void bad_configs_name_field_line_and_fix(void)
 		 "\"files\": [{\"path\": \"../etc/passwd\", \"content\": \"\"}]}}]}",
 		 "../etc/passwd", "outside the source tree"},
 		{"[1, 2]", "config.json", "JSON object"},
+		{"{" BASE ", \"llm\": {\"prices\": {\"m\": 3}}}", "\"llm.prices\".m",
+		 "dollars per million tokens"},
+		{"{" BASE ", \"llm\": {\"prices\": {\"m\": {\"input\": 1}}}}", "\"llm.prices\".m",
+		 "needs \"input\" and \"output\""},
+		{"{" BASE ", \"llm\": {\"prices\": {\"m\": {\"input\": 1, \"output\": \"2\"}}}}",
+		 ".m.output", "without quotes"},
+		{"{" BASE ", \"llm\": {\"prices\": {\"m\": {\"input\": 1, \"output\": -2}}}}",
+		 ".m.output", "0 or more"},
+		{"{" BASE ", \"llm\": {\"prices\": {\"m\": {\"input\": 1, \"output\": 2, "
+		 "\"cached\": 0}}}}",
+		 "unknown key \"cached\"", "cache_read"},
 	};
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		struct config c;

@@ -101,16 +101,33 @@ static void prices(void)
 	struct llm_usage u = {1000000, 1000000, 1000000, 1000000};
 	double usd;
 
-	T_CHECK(llm_cost("claude-opus-5-5", &u, &usd) && fabs(usd - (4 + 20 + 5 + 0.20)) < 1e-9,
+	struct llm_price p;
+
+	T_CHECK(llm_cost(NULL, "claude-opus-5-5", &u, &usd) &&
+			fabs(usd - (4 + 20 + 5 + 0.20)) < 1e-9,
 		"opus %g", usd);
-	T_CHECK(llm_cost("claude-sonnet-5-5-20260901", &u, &usd) &&
+	T_CHECK(llm_cost(NULL, "claude-sonnet-5-5-20260901", &u, &usd) &&
 			fabs(usd - (2 + 10 + 2.5 + 0.10)) < 1e-9,
 		"dated sonnet %g", usd);
-	T_CHECK(llm_price_find("claude-haiku-5-5-latest") != NULL, "latest");
-	T_CHECK(llm_price_find("claude-sonnet-5-50") == NULL, "a longer name is another model");
-	T_CHECK(llm_price_find("claude-sonnet-5-5-x") == NULL, "not a date");
-	T_CHECK(!llm_cost("gpt-oss-20b", &u, &usd) && usd == 0, "unknown");
-	T_CHECK(!llm_cost(NULL, &u, &usd), "no model");
+	T_CHECK(llm_price_find(NULL, "claude-haiku-5-5-latest", &p), "latest");
+	T_CHECK(!llm_price_find(NULL, "claude-sonnet-5-50", &p), "a longer name is another model");
+	T_CHECK(!llm_price_find(NULL, "claude-sonnet-5-5-x", &p), "not a date");
+	T_CHECK(!llm_cost(NULL, "gpt-oss-20b", &u, &usd) && usd == 0, "unknown");
+	T_CHECK(!llm_cost(NULL, NULL, &u, &usd), "no model");
+
+	/* The config's table first; cache prices default to the input's. */
+	cJSON *cfg = cJSON_Parse("{\"gpt-oss-20b\": {\"input\": 0.5, \"output\": 1},"
+				 " \"claude-opus-5-5\": {\"input\": 1, \"output\": 2, "
+				 "\"cache_read\": 0, \"cache_write\": 3}}");
+	T_CHECK(llm_cost(cfg, "gpt-oss-20b", &u, &usd) && fabs(usd - (0.5 + 1 + 0.5 + 0.5)) < 1e-9,
+		"configured %g", usd);
+	T_CHECK(llm_cost(cfg, "claude-opus-5-5-20270101", &u, &usd) &&
+			fabs(usd - (1 + 2 + 0 + 3)) < 1e-9,
+		"the config overrides the table %g", usd);
+	T_CHECK(llm_cost(cfg, "claude-sonnet-5-5", &u, &usd) && fabs(usd - 14.6) < 1e-9,
+		"the table still answers %g", usd);
+	T_CHECK(!llm_cost(cfg, "qwen-7b", &u, &usd) && usd == 0, "still unknown");
+	cJSON_Delete(cfg);
 }
 
 static void redaction(void)

@@ -1,0 +1,362 @@
+/*
+ * plan.c — planning rounds (SPEC §5, §7): the stop rules, the request built
+ * from the tree, the call on the planner thread, and the proposals put in
+ * the queue as children of the best node.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hypotop/fsutil.h"
+#include "hypotop/json.h"
+#include "hypotop/ops.h"
+#include "hypotop/sched_int.h"
+
+/* The param file's values for node: base values, then each ancestor's
+ * "params" change from the root down. Caller deletes. */
+static cJSON *effective_params(struct sched *s, uint32_t id)
+{
+	uint32_t chain[256];
+	int depth = 0;
+	cJSON *out = s->base_params ? cJSON_Duplicate(s->base_params, true) : cJSON_CreateObject();
+
+	for (uint32_t x = id; x != NODE_NONE && depth < 256; x = s->wd->tree.nodes[x].parent)
+		chain[depth++] = x;
+	while (depth--) {
+		struct node *n = &s->wd->tree.nodes[chain[depth]];
+		cJSON *ch = n->change ? cJSON_Parse(n->change) : NULL;
+		const cJSON *kind = cJSON_GetObjectItemCaseSensitive(ch, "kind");
+		const cJSON *p = cJSON_GetObjectItemCaseSensitive(ch, "params");
+		if (cJSON_IsString(kind) && !strcmp(kind->valuestring, "params") && cJSON_IsObject(p))
+			for (const cJSON *m = p->child; m; m = m->next) {
+				cJSON_DeleteItemFromObjectCaseSensitive(out, m->string);
+				cJSON_AddItemToObject(out, m->string, cJSON_Duplicate(m, true));
+			}
+		cJSON_Delete(ch);
+	}
+	return out;
+}
+
+static void plan_log(struct sched *s, long round, const char *node, const cJSON *plan)
+{
+	char *dir = path_join(s->wd->path, "logs");
+	char *raw = cJSON_Print(plan);
+	char *path = xasprintf("%s/%03ld_plan_%s_raw.json", dir, round, node);
+	struct err e = {{0}};
+
+	fs_write_atomic(path, raw, strlen(raw), 0600, &e);
+	free(path);
+	struct buf md;
+	buf_init(&md);
+	buf_printf(&md, "# Planning round %ld (planner: %s)\n\n", round, s->planner->name);
+	const cJSON *props = cJSON_GetObjectItemCaseSensitive(plan, "proposals");
+	const cJSON *p;
+	cJSON_ArrayForEach(p, props)
+	{
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(p, "name");
+		const cJSON *hyp = cJSON_GetObjectItemCaseSensitive(p, "hypothesis");
+		buf_printf(&md, "- **%s**: %s\n", cJSON_IsString(name) ? name->valuestring : "?",
+			   cJSON_IsString(hyp) ? hyp->valuestring : "");
+	}
+	const cJSON *reason = cJSON_GetObjectItemCaseSensitive(plan, "reason");
+	if (cJSON_IsString(reason) && reason->valuestring[0])
+		buf_printf(&md, "\n%s\n", reason->valuestring);
+	path = xasprintf("%s/%03ld_plan_%s_output.md", dir, round, node);
+	fs_write_atomic(path, md.data, md.len, 0600, &e);
+	free(path);
+	buf_free(&md);
+	free(raw);
+	free(dir);
+}
+
+static void stop_planning(struct sched *s, const char *fmt, ...) PRINTF_LIKE(2, 3);
+
+/* How long to wait before asking an unavailable model again. */
+#define PLAN_RETRY_MS 60000
+
+/* A planning round in flight on the planner thread, with its own copies. */
+struct plan_task {
+	struct sched *s;
+	uint32_t parent;
+	char pid[NODE_ID_LEN];
+	struct plan_entry *hist;
+	size_t nh;
+	char (*ids)[2][NODE_ID_LEN];
+	char *(*names)[3];
+	char *directive, *confirm;
+	cJSON **params, *base_params, *node_params;
+	struct plan_request req;
+	cJSON *plan;
+	int rc;
+	const char *llm_kind;
+	struct err e;
+};
+
+static void plan_work(void *arg)
+{
+	struct plan_task *t = arg;
+
+	t->rc = planner_plan(t->s->planner, &t->req, &t->plan, &t->llm_kind, &t->e);
+}
+
+static void plan_task_free(struct plan_task *t)
+{
+	for (size_t i = 0; i < t->nh; i++) {
+		cJSON_Delete(t->params[i]);
+		free(t->names[i][0]);
+		free(t->names[i][1]);
+		free(t->names[i][2]);
+	}
+	free(t->params);
+	free(t->names);
+	free(t->hist);
+	free(t->ids);
+	cJSON_Delete(t->base_params);
+	cJSON_Delete(t->node_params);
+	cJSON_Delete(t->plan);
+	free(t->directive);
+	free(t->confirm);
+	free(t);
+}
+
+/* Fixed experiments of the config (children of the baseline, by name) not finished yet. */
+static int fixed_left(struct sched *s)
+{
+	const struct tree *tr = &s->wd->tree;
+	int n = 0;
+
+	for (uint32_t i = 0; i < tr->len; i++) {
+		const struct node *x = &tr->nodes[i];
+		if (!x->present || x->parent != 0 || status_is_final(x->status) || !x->name)
+			continue;
+		const cJSON *fx;
+		cJSON_ArrayForEach(fx, s->wd->cfg.fixed_experiments)
+		{
+			const cJSON *name = cJSON_GetObjectItemCaseSensitive(fx, "name");
+			if (cJSON_IsString(name) && !strcmp(name->valuestring, x->name)) {
+				n++;
+				break;
+			}
+		}
+	}
+	return n;
+}
+
+/* Rounds without gain that patience still allows; -1: no patience rule. */
+static long patience_left(struct sched *s)
+{
+	long p = s->wd->cfg.patience, used = s->wd->st.rounds_without_gain;
+
+	return p <= 0 ? -1 : p > used ? p - used : 0;
+}
+
+static const char *stop_left_text(struct sched *s)
+{
+	return fixed_left(s) ? "fixed experiments" : "rounds of patience";
+}
+
+/*
+ * SPEC §7: a stop with nothing proposed, answered while patience or fixed
+ * experiments remain, is asked once more; the second is accepted.
+ */
+static bool stop_to_confirm(struct sched *s, const cJSON *plan)
+{
+	const cJSON *props = cJSON_GetObjectItemCaseSensitive(plan, "proposals");
+	const cJSON *stop = cJSON_GetObjectItemCaseSensitive(plan, "stop");
+
+	return !s->wd->st.stop_asked && cJSON_IsTrue(stop) && !cJSON_GetArraySize(props) &&
+	       (patience_left(s) != 0 || fixed_left(s) > 0);
+}
+
+/* Back on the main thread: the proposals join the queue as children. */
+static void plan_done(void *arg)
+{
+	struct plan_task *t = arg;
+	struct sched *s = t->s;
+	struct workdir *w = s->wd;
+	struct err e = {{0}};
+	int added = 0;
+
+	s->planning = false;
+	w->st.llm_usd = planner_spent_usd(s->planner, NULL);
+	if (t->rc < 0 && t->llm_kind && !strcmp(t->llm_kind, "llm_unavailable")) {
+		/* The round did not happen and is not counted: try it again later. */
+		stop_planning(s, "the model is unavailable (%s); planning again in %d s", t->e.msg,
+			      PLAN_RETRY_MS / 1000);
+		s->plan_retry_at = mono_ms() + PLAN_RETRY_MS;
+		sched_timer_arm(s);
+	} else if (t->rc < 0) {
+		stop_planning(s, "the planner failed (%s): %s%s",
+			      t->llm_kind ? t->llm_kind : "planner", t->e.msg,
+			      t->llm_kind && !planner_kind_pauses(t->llm_kind)
+				      ? "; start the engine again to retry"
+				      : "");
+		s->planner_stopped = true;
+	} else if (stop_to_confirm(s, t->plan)) {
+		/* Not a round of its own: the same round is asked again at once. */
+		const cJSON *reason = cJSON_GetObjectItemCaseSensitive(t->plan, "reason");
+		w->st.stop_asked = true;
+		snprintf(w->st.stop_reason, sizeof w->st.stop_reason, "%s",
+			 cJSON_IsString(reason) ? reason->valuestring : "");
+		sched_say(s, "the planner says stop (%s) while %s remain; asking it once more",
+			  w->st.stop_reason, stop_left_text(s));
+	} else {
+		w->st.stop_asked = false;
+		w->st.stop_reason[0] = '\0';
+		w->st.iteration++;
+		w->st.best_at_round = t->parent;
+		if (!strcmp(s->planner->name, "offline"))
+			plan_log(s, w->st.iteration, t->pid, t->plan);
+		const cJSON *p;
+		cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(t->plan, "proposals"))
+		{
+			struct op op = {.kind = OP_ADD};
+			uint32_t id;
+			const cJSON *v;
+			node_id_format(t->parent, op.node);
+			v = cJSON_GetObjectItemCaseSensitive(p, "hypothesis");
+			op.hypothesis = xstrdup(cJSON_IsString(v) ? v->valuestring : "");
+			v = cJSON_GetObjectItemCaseSensitive(p, "name");
+			op.name = cJSON_IsString(v) ? xstrdup(v->valuestring) : NULL;
+			v = cJSON_GetObjectItemCaseSensitive(p, "priority");
+			op.has_priority = cJSON_IsNumber(v);
+			op.priority = op.has_priority ? (long)v->valuedouble : 0;
+			op.change = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(p, "change"), true);
+			if (op_apply(w, &op, false, &id, &e) == 0)
+				added++;
+			else
+				sched_say(s, "plan: proposal dropped: %s", e.msg);
+			op_free(&op);
+		}
+		sched_say(s, "round %ld: %d proposal%s under %s", w->st.iteration, added,
+			  added == 1 ? "" : "s", t->pid);
+		const cJSON *stop = cJSON_GetObjectItemCaseSensitive(t->plan, "stop");
+		if (cJSON_IsTrue(stop) && !added) {
+			const cJSON *reason = cJSON_GetObjectItemCaseSensitive(t->plan, "reason");
+			stop_planning(s, "the planner says stop: %s",
+				      cJSON_IsString(reason) ? reason->valuestring : "");
+			s->planner_stopped = true;
+		}
+	}
+	workdir_record_state(w);
+	plan_task_free(t);
+}
+
+/* Why no planning can happen now; said once each time it changes. It is
+ * worked out afresh every time: a person's retry can lift it. */
+static void stop_planning(struct sched *s, const char *fmt, ...)
+{
+	struct buf b;
+	va_list ap;
+
+	buf_init(&b);
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	if (!s->stop_reason || strcmp(s->stop_reason, b.data))
+		sched_say(s, "planning stops: %s", b.data);
+	free(s->stop_reason);
+	s->stop_reason = buf_steal(&b);
+}
+
+int sched_plan(struct sched *s)
+{
+	struct workdir *w = s->wd;
+	struct config *c = &w->cfg;
+
+	if (s->planner_stopped)
+		return 0; /* its reason stands until the engine starts again */
+	if (s->plan_retry_at) {
+		if (mono_ms() < s->plan_retry_at)
+			return 0; /* the reason said when */
+		s->plan_retry_at = 0;
+	}
+	struct node *base = tree_get(&w->tree, 0);
+	if (base && base->status == ST_FAILED && !repair_succeeded(&w->tree, base->id)) {
+		stop_planning(s, "the baseline failed (%s); fix it and 'hypotop retry' n0000",
+			      base->failure_kind ? base->failure_kind : "?");
+		return 0;
+	}
+	if (w->st.best == NODE_NONE) {
+		stop_planning(s, "no run has produced %s yet", c->metric);
+		return 0;
+	}
+	if (!s->planner) {
+		stop_planning(s, "no planner: the offline planner needs a search_space in "
+				 "config.json");
+		return 0;
+	}
+	/* Patience counts rounds whose results did not move the best. A round
+	 * is counted once: when the next one is asked for. */
+	if (w->st.iteration > 0 && w->st.judged != w->st.iteration) {
+		if (w->st.best != w->st.best_at_round)
+			w->st.rounds_without_gain = 0;
+		else
+			w->st.rounds_without_gain++;
+		w->st.judged = w->st.iteration;
+		workdir_record_state(w);
+	}
+	if (w->st.iteration >= c->max_iterations) {
+		stop_planning(s, "max_iterations (%ld) reached", c->max_iterations);
+		return 0;
+	}
+	if (c->patience > 0 && w->st.rounds_without_gain >= c->patience) {
+		stop_planning(s, "no improvement for %ld rounds (patience)", c->patience);
+		return 0;
+	}
+
+	free(s->stop_reason);
+	s->stop_reason = NULL;
+	struct plan_task *t = xcalloc(1, sizeof *t);
+	t->s = s;
+	t->parent = w->st.best;
+	node_id_format(t->parent, t->pid);
+	t->hist = xcalloc(w->tree.len, sizeof *t->hist);
+	t->ids = xcalloc(w->tree.len, sizeof *t->ids);
+	t->names = xcalloc(w->tree.len, sizeof *t->names);
+	t->params = xcalloc(w->tree.len, sizeof *t->params);
+	for (uint32_t i = 0; i < w->tree.len; i++) {
+		struct node *n = &w->tree.nodes[i];
+		if (!n->present)
+			continue;
+		size_t k = t->nh++;
+		t->params[k] = effective_params(s, i);
+		node_id_format(i, t->ids[k][0]);
+		if (n->parent != NODE_NONE)
+			node_id_format(n->parent, t->ids[k][1]);
+		t->names[k][0] = n->name ? xstrdup(n->name) : NULL;
+		t->names[k][1] = n->failure_kind ? xstrdup(n->failure_kind) : NULL;
+		t->names[k][2] = n->hypothesis ? xstrdup(n->hypothesis) : NULL;
+		t->hist[k] = (struct plan_entry){t->ids[k][0],
+						 n->parent != NODE_NONE ? t->ids[k][1] : NULL,
+						 t->names[k][0], status_name(n->status), t->names[k][1],
+						 t->params[k], n->has_metric, n->metric,
+						 t->names[k][2]};
+	}
+	/* The person's guidance for every later round (SPEC §2). */
+	char *dpath = path_join(w->path, "directive.md");
+	t->directive = fs_exists(dpath) ? fs_read(dpath, NULL, NULL) : NULL;
+	free(dpath);
+	t->base_params = s->base_params ? cJSON_Duplicate(s->base_params, true) : NULL;
+	t->confirm = w->st.stop_asked ? xstrdup(w->st.stop_reason) : NULL;
+	t->node_params = effective_params(s, t->parent);
+	t->req = (struct plan_request){c,
+				       t->base_params,
+				       t->hist,
+				       t->nh,
+				       t->pid,
+				       t->node_params,
+				       w->st.iteration + 1,
+				       3,
+				       t->directive,
+				       t->confirm,
+				       patience_left(s),
+				       fixed_left(s)};
+	/* What the request was built from is durable: a restart asks the same. */
+	sched_commit(s);
+	s->planning = true;
+	bg_submit(s->llm, plan_work, plan_done, t);
+	return 1;
+}
+

@@ -1,0 +1,257 @@
+"""The engine with a model (SPEC §7) against the fake server of fake_llm.py:
+the loop end to end, an unavailable model, a stop asked once more before
+it is accepted (across a restart too), and a restart in the middle of a
+call, which repeats that call and nothing else."""
+
+import atexit
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+
+sys.path.insert(0, os.path.dirname(__file__))
+import lib  # noqa: E402
+from lib import check  # noqa: E402
+
+SRV = lib.FakeLLM()
+atexit.register(SRV.stop)
+KEY = "sk-ant-test-%s-marker" % uuid.uuid4().hex
+
+
+def anth_json(obj, when):
+    """A scripted Anthropic answer to the next call of kind `when`."""
+    return {"when": when, "status": 200, "body": {
+        "id": "msg_s", "type": "message", "role": "assistant", "model": "claude-sonnet-5-5",
+        "content": [{"type": "text", "text": json.dumps(obj)}], "stop_reason": "end_turn",
+        "usage": {"input_tokens": 100, "output_tokens": 50, "cache_creation_input_tokens": 0,
+                  "cache_read_input_tokens": 0}}}
+
+
+def stop(reason):
+    return {"stop": True, "reason": reason, "proposals": []}
+
+
+def user_text(req):
+    content = req["body"]["messages"][-1]["content"]
+    return "".join(b.get("text", "") for b in content)
+
+
+def start(wd):
+    return subprocess.Popen([lib.BIN, "run", "--headless", wd], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, env=engine_env())
+
+
+def run_to_end(wd):
+    r = subprocess.run([lib.BIN, "run", "--headless", wd], capture_output=True, text=True,
+                       timeout=300, env=engine_env())
+    check(r.returncode == 0, "engine: exit %d: %s" % (r.returncode, r.stderr[-1500:]))
+    return r.stderr
+
+
+def kill_when(pred, what, p):
+    """SIGKILL the engine once the fake server's log shows pred, within a deadline."""
+    try:
+        lib.wait_for(lambda: pred(SRV.requests()), what, timeout=120)
+    finally:
+        p.kill()
+        p.wait(timeout=30)
+
+
+def state(wd):
+    with open(os.path.join(wd, "state.json")) as f:
+        return json.load(f)
+
+
+def engine_wd(max_iterations=2, **extra):
+    """The quickstart project with the anthropic provider on the fake server."""
+    d = lib.tmpdir()
+    qs = os.path.join(lib.ROOT, "examples", "quickstart")
+    files = {n: open(os.path.join(qs, n)).read() for n in ("train.py", "hparams.json")}
+    src = lib.make_repo(d, files=files)
+    with open(os.path.join(qs, "hypotop.json")) as f:
+        cfg = json.load(f)
+    cfg.update({"source_dir": src, "max_iterations": max_iterations, "noise": {"seeds": 1},
+                "fixed_experiments": [],
+                "llm": {"provider": "anthropic", "base_url": SRV.url,
+                        "model": "claude-sonnet-5-5"}})
+    cfg.update(extra)
+    with open(os.path.join(d, "c.json"), "w") as f:
+        json.dump(cfg, f)
+    wd = os.path.join(d, "wd")
+    rc, out, err = lib.hypotop("init", wd, "--config", os.path.join(d, "c.json"))
+    check(rc == 0, "init: %s" % err)
+    return src, wd
+
+
+def engine_env():
+    e = dict(os.environ, ANTHROPIC_API_KEY=KEY)
+    e["NO_PROXY"] = e["no_proxy"] = "127.0.0.1,localhost"
+    return e
+
+
+@lib.test
+def the_loop_runs_on_a_model_end_to_end():
+    SRV.script([{"auto": 2, "sticky": True}])
+    src, wd = engine_wd()
+    r = subprocess.run([lib.BIN, "run", "--headless", wd], capture_output=True, text=True,
+                       timeout=300, env=engine_env())
+    check(r.returncode == 0, "engine: %s" % r.stderr[-1500:])
+    with open(os.path.join(wd, "engine", "tree.json")) as f:
+        t = json.load(f)
+    kids = [n for n in t["nodes"] if n["name"].startswith("lr-")]
+    check(len(kids) == 4, "children from two plans: %s" % [n["name"] for n in t["nodes"]])
+    for n in kids:
+        hp = json.loads(lib.sh("git", "show", n["commit"] + ":hparams.json", cwd=src).stdout)
+        check(hp["lr"] == n["change"]["params"]["lr"], "%s: commit does not carry the change"
+              % n["id"])
+        with open(os.path.join(wd, "runs", n["id"], "analysis.md")) as f:
+            check("judged" in f.read(), "%s: the model's analysis is not in analysis.md" % n["id"])
+    with open(os.path.join(wd, "state.json")) as f:
+        state = json.load(f)
+    calls = [x for x in os.listdir(os.path.join(wd, "logs")) if x.endswith("_raw.json")]
+    check(len(calls) >= 5 and state["llm_usd"] > 0, "calls %d, spend %s" % (len(calls),
+                                                                          state["llm_usd"]))
+    check("planning stops" in r.stderr, "no stop said: %s" % r.stderr[-500:])
+    for base, dirs, files in os.walk(wd):
+        for name in files:
+            with open(os.path.join(base, name), "rb") as f:
+                check(KEY.encode() not in f.read(), "the key is in %s" % name)
+
+
+@lib.test
+def an_unavailable_model_is_asked_again_later():
+    SRV.script([{"status": 529, "sticky": True, "body": {"type": "error", "error": {
+        "type": "overloaded_error", "message": "Overloaded"}}}])
+    src, wd = engine_wd()
+    p = subprocess.Popen([lib.BIN, "run", "--headless", wd], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True, env=engine_env())
+    try:
+        log = os.path.join(wd, "logs", "hypotop.log")
+        lib.wait_for(lambda: os.path.exists(log) and "planning again in" in open(log).read(),
+                     "planning to wait for the model", timeout=120)
+        check(p.poll() is None, "the engine gave up on an unavailable model")
+        s = lib.status_json(wd)
+        check(s["iteration"] == 0, "a failed round was counted: %s" % s["iteration"])
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=30)
+    check(p.returncode == 0, "exit %s" % p.returncode)
+
+
+
+@lib.test
+def a_stop_is_asked_once_more_then_accepted():
+    SRV.script([anth_json(stop("nothing left to try"), "plan"),
+                anth_json(stop("still nothing"), "plan"), {"auto": 0, "sticky": True}])
+    src, wd = engine_wd(max_iterations=5, patience=3)
+    err = run_to_end(wd)
+    plans = [r for r in SRV.requests() if r["kind"] == "plan"]
+    check(len(plans) == 2, "%d plan requests" % len(plans))
+    check("previous answer for this round was stop" not in user_text(plans[0]), "asked as a confirmation first")
+    second = user_text(plans[1])
+    check("previous answer for this round was stop" in second and "nothing left to try" in second
+          and "patience allows 3 more rounds" in second, "the second ask: %r" % second[-600:])
+    check("asking it once more" in err and "the planner says stop: still nothing" in err,
+          err[-800:])
+    check(state(wd)["iteration"] == 1, "rounds %r" % state(wd)["iteration"])
+
+
+@lib.test
+def a_stop_that_is_not_confirmed_plans_on():
+    plan = {"stop": False, "reason": "one more idea", "proposals": [
+        {"name": "lr-0p05", "hypothesis": "a larger step", "priority": 1, "needs_rebuild": False,
+         "change": {"kind": "params", "params": {"lr": 0.05}}}]}
+    SRV.script([anth_json(stop("done"), "plan"), anth_json(plan, "plan"),
+                anth_json(stop("done now"), "plan"), anth_json(stop("really done"), "plan"),
+                {"auto": 0, "sticky": True}])
+    src, wd = engine_wd(max_iterations=5, patience=3)
+    err = run_to_end(wd)
+    with open(os.path.join(wd, "engine", "tree.json")) as f:
+        names = [n["name"] for n in json.load(f)["nodes"]]
+    check(names.count("lr-0p05") == 1, "nodes %r" % names)
+    plans = [r for r in SRV.requests() if r["kind"] == "plan"]
+    # stop, proposals (round 1), then stop asked again and confirmed (round 2).
+    check(len(plans) == 4, "%d plan requests" % len(plans))
+    check("done now" in user_text(plans[3]), "the confirmation quotes the wrong stop")
+    check(state(wd)["iteration"] == 2, "rounds %r" % state(wd)["iteration"])
+
+
+@lib.test
+def a_restart_between_the_two_asks_asks_once_more_only():
+    hold = os.path.join(lib.tmpdir(), "release")
+    SRV.script([anth_json(stop("first reason"), "plan"),
+                dict(anth_json(stop("never seen"), "plan"), wait_file=hold),
+                {"auto": 0, "sticky": True}])
+    src, wd = engine_wd(max_iterations=5, patience=3)
+    p = start(wd)
+    kill_when(lambda reqs: len([r for r in reqs if r["kind"] == "plan"]) == 2,
+              "the confirmation to be in flight", p)
+    open(hold, "w").close()
+    before = len(SRV.requests())
+    SRV.script([anth_json(stop("second reason"), "plan"), {"auto": 0, "sticky": True}])
+    err = run_to_end(wd)
+    plans = [r for r in SRV.requests() if r["kind"] == "plan"]
+    check(len(plans) == 1, "%d plan requests after the restart" % len(plans))
+    text = user_text(plans[0])
+    check("previous answer for this round was stop" in text and "first reason" in text,
+          "the first stop was lost: %r" % text[-500:])
+    check("the planner says stop: second reason" in err, err[-800:])
+    check(before >= 3, "requests before the kill: %d" % before)
+
+
+def node_of(req):
+    """The node an analyse request is about, from its prompt."""
+    text = user_text(req)
+    return text.split("Node: ", 1)[1].split()[0] if "Node: " in text else None
+
+
+@lib.test
+def a_restart_mid_call_repeats_that_call_only():
+    d = lib.tmpdir()
+    hold, launches = os.path.join(d, "release"), os.path.join(d, "launches")
+    SRV.script([{"when": "analyse", "wait_file": hold, "auto": 1}, {"auto": 1, "sticky": True}])
+    src, wd = engine_wd(max_iterations=1, launch='echo "$HYPOTOP_NODE" >> %s; python3 train.py'
+                        % launches)
+    p = start(wd)
+    kill_when(lambda reqs: any(r["kind"] == "analyse" for r in reqs),
+              "the baseline's analysis to be in flight", p)
+    first = SRV.requests()
+    check([(r["kind"], node_of(r)) for r in first] == [("analyse", "n0000")],
+          "requests before the kill: %r" % [(r["kind"], node_of(r)) for r in first])
+    logs_before = sorted(os.listdir(os.path.join(wd, "logs")))
+    check(not [n for n in logs_before if n[:3].isdigit()],
+          "a call in flight left log files: %r" % logs_before)
+    open(hold, "w").close()
+    SRV.script([{"auto": 1, "sticky": True}])
+    run_to_end(wd)
+    after = SRV.requests()
+    # The call cut short is the first one asked again, with the same prompt.
+    check(after[0]["kind"] == "analyse" and node_of(after[0]) == "n0000",
+          "first request after the restart: %r" % ((after[0]["kind"], node_of(after[0])),))
+    check(after[0]["body"]["messages"] == first[0]["body"]["messages"],
+          "the repeated call asks something else")
+    with open(os.path.join(wd, "engine", "tree.json")) as f:
+        nodes = json.load(f)["nodes"]
+    ids = [n["id"] for n in nodes]
+    analysed = [node_of(r) for r in after if r["kind"] == "analyse"]
+    check(sorted(analysed) == sorted(ids), "analyses after the restart %r, nodes %r"
+          % (analysed, ids))
+    plans = [r for r in after if r["kind"] == "plan"]
+    check(len(plans) == 1, "%d plan requests" % len(plans))
+    kids = [(n["parent"], n["name"]) for n in nodes if n["parent"]]
+    check(len(kids) == 2 and len(set(kids)) == 2, "children %r" % kids)
+    with open(launches) as f:
+        launched = f.read().split()
+    check(sorted(launched) == sorted(ids), "launches %r for nodes %r" % (launched, ids))
+    logs = os.listdir(os.path.join(wd, "logs"))
+    for i in ids:
+        mine = [n for n in logs if n.endswith("_analyse_%s_raw.json" % i)]
+        check(len(mine) == 1, "%s: analyse logs %r" % (i, mine))
+    check(len([n for n in logs if "_plan_" in n and n.endswith("_raw.json")]) == 1,
+          "plan logs %r" % sorted(logs))
+
+
+SRV.stop()
+lib.finish()
