@@ -371,6 +371,21 @@ def failures_are_recorded_and_the_loop_goes_on():
 
 
 @lib.test
+def a_missing_job_supervisor_fails_the_node_and_says_where_it_looked():
+    d = lib.tmpdir()
+    wd = failing(d, "nosupervisor", "python3 train.py")
+    missing = os.path.join(d, "nowhere", "hypotop-job")
+    r = subprocess.run([lib.BIN, "run", "--headless", wd], capture_output=True, text=True,
+                       timeout=60, env=dict(os.environ, HYPOTOP_JOB=missing))
+    check(r.returncode == 0, "engine exit %d: %s" % (r.returncode, r.stderr))
+    n = tree(wd)["nodes"][0]
+    check(n["status"] == "failed" and n["failure"]["kind"] == "launch", "node: %s" % n)
+    with open(os.path.join(wd, "runs", "n0000", "analysis.md")) as f:
+        text = f.read()
+    check(missing in text and "make install" in text, "analysis lacks the path:\n%s" % text)
+
+
+@lib.test
 def bad_param_file_fails_the_node_not_the_loop():
     d = lib.tmpdir()
     # The baseline does not read the param file; a child that changes it fails.
