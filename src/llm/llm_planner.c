@@ -39,7 +39,7 @@ typedef int (*call_fn)(struct llm_client *, const struct llm_call *, struct llm_
 
 struct llm_planner {
 	const struct config *cfg;
-	char *logs, *prompts;
+	char *logs, *prompts, *knowledge;
 	struct llm_client client;
 	call_fn call;
 	struct llm_cancel cancel;
@@ -208,12 +208,45 @@ static cJSON *text_answer(const struct llm_reply *r, struct err *e)
  * quotes the first answer and its problem. *seq_out: the number of the
  * accepted request's logs.
  */
+/* How much of knowledge.md a prompt carries. */
+#define KNOWLEDGE_MAX (64 * 1024)
+
+/*
+ * WORKDIR/knowledge.md, the researcher's knowledge base, goes first in
+ * every call's stable part: read afresh each time (a person may edit it
+ * between calls), and the same from call to call, so a prompt cache keeps it.
+ */
+static char *with_knowledge(const struct llm_planner *lp, const char *stable)
+{
+	size_t len = 0;
+	char *kb = fs_read(lp->knowledge, &len, NULL);
+	struct buf b;
+
+	if (!kb || !kb[strspn(kb, " \t\r\n")]) {
+		free(kb);
+		return xstrdup(stable ? stable : "");
+	}
+	buf_init(&b);
+	buf_adds(&b, "# Knowledge base\n\nWhat the researcher knows about this project "
+		     "(knowledge.md):\n\n");
+	if (len > KNOWLEDGE_MAX)
+		kb[KNOWLEDGE_MAX] = '\0';
+	llm_add_md(&b, kb);
+	if (len > KNOWLEDGE_MAX)
+		buf_printf(&b, "\n…(%zu more bytes not shown)", len - KNOWLEDGE_MAX);
+	buf_adds(&b, "\n\n");
+	buf_adds(&b, stable ? stable : "");
+	free(kb);
+	return buf_steal(&b);
+}
+
 static cJSON *ask(struct planner *p, const char *kind, const char *node,
 		  const struct llm_prompt *pr, int (*check)(const cJSON *, struct err *),
 		  long *seq_out, struct err *e)
 {
 	struct llm_planner *lp = p->priv;
-	struct llm_call q = {kind, pr->system, pr->stable, pr->request, NULL, NULL, pr->schema,
+	char *stable = with_knowledge(lp, pr->stable);
+	struct llm_call q = {kind, pr->system, stable, pr->request, NULL, NULL, pr->schema,
 			     lp->client.opts.max_tokens};
 	char *prev = NULL, *problem = NULL;
 	cJSON *answer = NULL;
@@ -298,6 +331,7 @@ static cJSON *ask(struct planner *p, const char *kind, const char *node,
 	}
 	free(prev);
 	free(problem);
+	free(stable);
 	return answer;
 }
 
@@ -478,6 +512,7 @@ static void llm_destroy(struct planner *p)
 		free(lp->client.command);
 		free(lp->logs);
 		free(lp->prompts);
+		free(lp->knowledge);
 		llm_cancel_destroy(&lp->cancel);
 		pthread_mutex_destroy(&lp->mu);
 		free(lp);
@@ -588,6 +623,7 @@ struct planner *planner_llm_new_opts(const struct config *cfg, const char *workd
 	lp->cfg = cfg;
 	lp->logs = logs;
 	lp->prompts = path_join(workdir, "prompts");
+	lp->knowledge = path_join(workdir, "knowledge.md");
 	lp->seq = last_seq(logs);
 	pthread_mutex_init(&lp->mu, NULL);
 	llm_cancel_init(&lp->cancel);

@@ -121,6 +121,33 @@ def the_loop_runs_on_a_model_end_to_end():
 
 
 @lib.test
+def every_call_carries_the_knowledge_base_first():
+    SRV.script([{"auto": 1, "sticky": True}])
+    src, wd = engine_wd(max_iterations=1)
+    marker = "kb-%s: the loss spikes at step 300 are the data loader's fault" % uuid.uuid4().hex
+    with open(os.path.join(wd, "knowledge.md"), "w") as f:
+        f.write("# Notes\n\n" + marker + "\n")
+    run_to_end(wd)
+    reqs = SRV.requests()
+    kinds = {r["kind"] for r in reqs}
+    check({"analyse", "plan"} <= kinds, "calls: %s" % sorted(kinds))
+    for r in reqs:
+        text = user_text(r)
+        check(marker in text, "a %s call lacks the knowledge base" % r["kind"])
+        check(text.index(marker) < text.index("# Project"),
+              "the knowledge base is not first in a %s call" % r["kind"])
+    # Without the file the prompts have no such part.
+    os.remove(os.path.join(wd, "knowledge.md"))
+    SRV.script([{"auto": 1, "sticky": True}])
+    rc, out, err = lib.hypotop("retry", wd, "n0000")
+    check(rc == 0, "retry: %s" % err)
+    run_to_end(wd)
+    later = SRV.requests()
+    check(later and all("# Knowledge base" not in user_text(r) for r in later),
+          "a knowledge base without the file")
+
+
+@lib.test
 def an_unavailable_model_is_asked_again_later():
     SRV.script([{"status": 529, "sticky": True, "body": {"type": "error", "error": {
         "type": "overloaded_error", "message": "Overloaded"}}}])
