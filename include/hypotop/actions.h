@@ -49,6 +49,8 @@ enum ui_ctx { UC_MAIN = 1, UC_PAGER = 2, UC_ANY = 3 };
 	  "cancel the node (asks); a running job is stopped, its branch and log kept")      \
 	X(RETRY, "retry", "r", UC_MAIN, "retry", "queue a copy of a finished node")          \
 	X(ADD, "add", "a", UC_MAIN, "add", "add a hypothesis of your own under the node")    \
+	X(GUIDE, "guide", "D", UC_MAIN, NULL,                                                \
+	  "type guidance for the planner: added to directive.md, read by every later round") \
 	X(ANALYSIS, "analysis", "Enter", UC_MAIN, "analysis", "read the node's analysis")     \
 	X(DIFF, "diff", "d", UC_MAIN, "diff", "the node's change: parameters, patch or files") \
 	X(LOG, "log", "l", UC_MAIN, "log", "the node's whole log in a pager")                \

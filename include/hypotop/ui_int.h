@@ -85,7 +85,7 @@ struct pager {
 	long match; /* line of the current match, -1 none */
 };
 
-enum prompt_kind { PR_NONE, PR_ADD, PR_FILTER, PR_SEARCH, PR_CANCEL, PR_QUIT };
+enum prompt_kind { PR_NONE, PR_ADD, PR_GUIDE, PR_FILTER, PR_SEARCH, PR_CANCEL, PR_QUIT };
 
 struct prompt {
 	enum prompt_kind kind;

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hypotop/fsutil.h"
+
 static unsigned apply(struct ui *ui, struct op *op, uint32_t *result)
 {
 	struct err e = {{0}};
@@ -102,6 +104,14 @@ unsigned control_act(struct ui *ui, enum ui_action a)
 		ui->host.set_paused(ui->host.ctx, !ui->host.sched->paused);
 		return DIRTY_STATUS;
 	}
+	if (a == ACT_GUIDE) {
+		if (!ui->host.wd)
+			return 0;
+		return prompt_open(ui, PR_GUIDE, NODE_NONE,
+				   "guidance for the planner (Enter adds it to directive.md, Esc "
+				   "aborts): ",
+				   NULL);
+	}
 	if (!n) {
 		ui_say(ui, false, "no node selected");
 		return DIRTY_STATUS;
@@ -148,6 +158,41 @@ unsigned control_act(struct ui *ui, enum ui_action a)
 	}
 }
 
+/*
+ * The directive channel (SPEC §2): a line of guidance joins
+ * WORKDIR/directive.md, which every later planning round carries.
+ */
+static unsigned add_guidance(struct ui *ui, const char *text)
+{
+	while (*text == ' ')
+		text++;
+	if (!*text) {
+		ui_say(ui, false, "no guidance added: the text was empty");
+		return DIRTY_STATUS;
+	}
+	char *path = path_join(ui->host.wd->path, "directive.md");
+	size_t len = 0;
+	char *old = fs_read(path, &len, NULL);
+	struct buf b;
+	struct err e = {{0}};
+
+	buf_init(&b);
+	if (old && len) {
+		buf_add(&b, old, len);
+		if (old[len - 1] != '\n')
+			buf_addc(&b, '\n');
+	}
+	buf_printf(&b, "- %s\n", text);
+	if (fs_write_atomic(path, b.data, b.len, 0644, &e) < 0)
+		ui_say(ui, true, "guidance not saved: %s", e.msg);
+	else
+		ui_say(ui, false, "guidance added to directive.md; the next planning round reads it");
+	buf_free(&b);
+	free(old);
+	free(path);
+	return DIRTY_STATUS;
+}
+
 unsigned control_answer(struct ui *ui, enum prompt_kind kind, uint32_t node, const char *text)
 {
 	struct op op;
@@ -161,6 +206,8 @@ unsigned control_answer(struct ui *ui, enum prompt_kind kind, uint32_t node, con
 	case PR_CANCEL:
 		op_on(&op, OP_CANCEL, node);
 		return apply(ui, &op, NULL);
+	case PR_GUIDE:
+		return add_guidance(ui, text);
 	case PR_ADD: {
 		while (*text == ' ')
 			text++;

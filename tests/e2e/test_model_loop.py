@@ -121,16 +121,21 @@ def the_loop_runs_on_a_model_end_to_end():
 
 
 @lib.test
-def every_call_carries_the_knowledge_base_first():
+def every_call_carries_the_knowledge_base_first_and_plans_the_guidance():
     SRV.script([{"auto": 1, "sticky": True}])
     src, wd = engine_wd(max_iterations=1)
     marker = "kb-%s: the loss spikes at step 300 are the data loader's fault" % uuid.uuid4().hex
     with open(os.path.join(wd, "knowledge.md"), "w") as f:
         f.write("# Notes\n\n" + marker + "\n")
+    guide = "guide-%s: try warmup" % uuid.uuid4().hex
+    with open(os.path.join(wd, "directive.md"), "w") as f:
+        f.write("- " + guide + "\n")
     run_to_end(wd)
     reqs = SRV.requests()
     kinds = {r["kind"] for r in reqs}
     check({"analyse", "plan"} <= kinds, "calls: %s" % sorted(kinds))
+    check(all(guide in user_text(r) for r in reqs if r["kind"] == "plan"),
+          "a plan call lacks the person's guidance (directive.md)")
     for r in reqs:
         text = user_text(r)
         check(marker in text, "a %s call lacks the knowledge base" % r["kind"])

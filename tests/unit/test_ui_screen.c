@@ -514,6 +514,36 @@ static void pause_resume_cancel_retry_add(void)
 	fx_close(&f);
 }
 
+/* D: a line of guidance for the planner joins directive.md, one item per line. */
+static void guidance_goes_to_the_directive_file(void)
+{
+	struct fx f;
+	char *path;
+	size_t len;
+
+	fx_open(&f, 24, 80);
+	path = path_join(f.wd_path, "directive.md");
+	keys(&f, "D");
+	T_CHECK(f.ui->pr.kind == PR_GUIDE, "D does not ask");
+	keys(&f, "prefer smaller learning rates\r");
+	char *text = fs_read(path, &len, NULL);
+	T_CHECK(text && !strcmp(text, "- prefer smaller learning rates\n"), "directive: %s",
+		text ? text : "(none)");
+	free(text);
+	keys(&f, "D  \r");
+	keys(&f, "Dkeep batch size at 32\r");
+	text = fs_read(path, &len, NULL);
+	T_CHECK(text && !strcmp(text, "- prefer smaller learning rates\n- keep batch size at 32\n"),
+		"directive after a second line (and an empty one): %s", text ? text : "(none)");
+	free(text);
+	keys(&f, "Dnot this\033");
+	text = fs_read(path, &len, NULL);
+	T_CHECK(text && !strstr(text, "not this"), "Esc saved the guidance");
+	free(text);
+	free(path);
+	fx_close(&f);
+}
+
 static void engine_pause_and_quit(void)
 {
 	struct fx f;
@@ -663,6 +693,7 @@ int main(void)
 	T_RUN(fold_and_unfold);
 	T_RUN(reorder_the_queue);
 	T_RUN(pause_resume_cancel_retry_add);
+	T_RUN(guidance_goes_to_the_directive_file);
 	T_RUN(engine_pause_and_quit);
 	T_RUN(log_pane_scrolls_and_searches);
 	T_RUN(ascii_and_no_colour);
