@@ -75,6 +75,11 @@ struct sched {
 	size_t nahead;
 	bool *tree_used; /* the work trees, two for every slot */
 	size_t ntrees;
+	/*
+	 * Spent on reports (hypotop report) before this engine started; none
+	 * can be asked of the model while it runs.
+	 */
+	double report_usd;
 	/* The baseline's runs (keep.c): counted when a root ends; -1 not yet. */
 	int base_runs;
 	double base_mean, base_sd;

@@ -539,6 +539,7 @@ int sched_init(struct sched *s, struct workdir *wd, struct loop *loop, sched_say
 	if (!s->planner && strcmp(c->llm_provider, "offline"))
 		return -1; /* a model provider that cannot start: the message says why */
 	planner_set_prior_spend(s->planner, wd->st.llm_usd);
+	s->report_usd = planner_report_spend(wd->path, NULL);
 	e->msg[0] = '\0';
 	loop_watch(loop, s->timer_fd, POLLIN, on_tick, s);
 	load_base_params(s);

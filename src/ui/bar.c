@@ -61,12 +61,13 @@ void status_draw(struct ui *ui)
 			node_id_format(best->id, nid);
 			buf_printf(&b, " | best %.4g %s", best->metric, nid);
 		}
-		/* A model's spend against its cap, and its calls in flight. */
-		if (width >= 110 && (wd->st.llm_usd > 0 || strcmp(wd->cfg.llm_provider, "offline"))) {
-			buf_printf(&b, "  $%.2f", wd->st.llm_usd);
+		/* A model's spend (reports' too) against its cap, and its calls in flight. */
+		struct sched *sc = ui->host.sched;
+		double usd = wd->st.llm_usd + (sc ? sc->report_usd : 0);
+		if (width >= 110 && (usd > 0 || strcmp(wd->cfg.llm_provider, "offline"))) {
+			buf_printf(&b, "  $%.2f", usd);
 			if (wd->cfg.budget_llm_usd >= 0)
 				buf_printf(&b, "/%.2f", wd->cfg.budget_llm_usd);
-			struct sched *sc = ui->host.sched;
 			int calls = sc ? sc->analysing + (sc->planning ? 1 : 0) : 0;
 			if (calls)
 				buf_printf(&b, " model:%d", calls);

@@ -514,6 +514,24 @@ static void pause_resume_cancel_retry_add(void)
 	fx_close(&f);
 }
 
+/* With a model, the status bar shows the spend, reports included, against the cap. */
+static void the_bar_shows_a_models_spend_and_calls(void)
+{
+	struct fx f;
+
+	fx_open(&f, 40, 140);
+	T_CHECK(!on_screen(&f, "$"), "a spend shown for the offline planner");
+	static char anthropic[] = "anthropic"; /* the config's strings belong to its JSON */
+	f.wd.cfg.llm_provider = anthropic;
+	f.wd.cfg.budget_llm_usd = 2;
+	f.wd.st.llm_usd = 0.25;
+	f.sched.report_usd = 0.5;
+	f.sched.analysing = 1;
+	keys(&f, "\014");
+	T_CHECK(on_screen(&f, "$0.75/2.00 model:1"), "bar: %s", last_note(&f));
+	fx_close(&f);
+}
+
 /* D: a line of guidance for the planner joins directive.md, one item per line. */
 static void guidance_goes_to_the_directive_file(void)
 {
@@ -694,6 +712,7 @@ int main(void)
 	T_RUN(reorder_the_queue);
 	T_RUN(pause_resume_cancel_retry_add);
 	T_RUN(guidance_goes_to_the_directive_file);
+	T_RUN(the_bar_shows_a_models_spend_and_calls);
 	T_RUN(engine_pause_and_quit);
 	T_RUN(log_pane_scrolls_and_searches);
 	T_RUN(ascii_and_no_colour);
