@@ -282,17 +282,21 @@ def without_a_terminal_the_ui_says_so():
 def demo_opens_the_ui():
     need_tmux()
     d = lib.tmpdir()
-    ex = os.path.join(d, "exit")
-    cmd = "%s demo %s 2>/dev/null; echo $? > %s" % (
-        shlex.quote(lib.BIN), shlex.quote(os.path.join(d, "demo")), shlex.quote(ex))
+    ex, err = os.path.join(d, "exit"), os.path.join(d, "stderr")
+    cmd = "%s demo %s 2>%s; echo $? > %s" % (
+        shlex.quote(lib.BIN), shlex.quote(os.path.join(d, "demo")), shlex.quote(err),
+        shlex.quote(ex))
     t = Tmux(d, cmd)
     try:
         t.wait_screen(lambda s: "DONE" in s and "max_iterations" in s, "the demo done",
                       timeout=180)
-        t.keys("q", "y")
+        t.keys("q")
+        t.wait_screen(lambda s: "quit hypotop?" in s, "the quit question")
+        t.keys("y")
         lib.wait_for(lambda: os.path.exists(ex), "hypotop to exit")
-        with open(ex) as f:
-            check(f.read().strip() == "0", "exit status")
+        with open(ex) as f, open(err) as e:
+            status = f.read().strip()
+            check(status == "0", "exit status %s: %s" % (status, e.read()[-1500:]))
     finally:
         t.close()
 
