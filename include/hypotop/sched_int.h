@@ -32,7 +32,7 @@ char *sched_tree_path(struct sched *s, int tree);
 int sched_tree_take(struct sched *s);
 void sched_tree_claim(struct sched *s, int tree);
 void sched_tree_free(struct sched *s, int tree);
-/* Remove the work trees no node has: the work is done (git thread idle). */
+/* Remove the work trees no node has, an earlier engine's too: the work is done (git idle). */
 void sched_trees_drop(struct sched *s);
 /* Make node's commit and check it out in tree, on the git thread; then launch it. */
 void sched_prepare(struct sched *s, uint32_t node, int tree);

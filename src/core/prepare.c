@@ -8,6 +8,7 @@
  * two trees for every slot, so that while every slot runs a job the next
  * nodes are prepared ahead, and a slot that frees launches one at once.
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,8 @@ void sched_tree_claim(struct sched *s, int tree)
 {
 	if ((size_t)tree >= s->ntrees) {
 		s->tree_used = xrealloc(s->tree_used, (size_t)(tree + 1) * sizeof *s->tree_used);
-		memset(s->tree_used + s->ntrees, 0, (size_t)(tree + 1) - s->ntrees);
+		memset(s->tree_used + s->ntrees, 0,
+		       ((size_t)tree + 1 - s->ntrees) * sizeof *s->tree_used);
 		s->ntrees = (size_t)tree + 1;
 	}
 	s->tree_used[tree] = true;
@@ -58,18 +60,30 @@ void sched_tree_free(struct sched *s, int tree)
 		s->tree_used[tree] = false;
 }
 
+/* Remove the work trees no node has, those an earlier engine left included. */
 void sched_trees_drop(struct sched *s)
 {
-	for (size_t i = 0; i < s->ntrees; i++) {
-		if (s->tree_used[i])
+	char *dir = path_join(s->wd->path, "worktrees");
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		char *end;
+		if (strncmp(de->d_name, "wt", 2))
 			continue;
-		char name[16], *path = sched_tree_path(s, (int)i);
+		long k = strtol(de->d_name + 2, &end, 10);
+		if (end == de->d_name + 2 || *end || k < 0 ||
+		    ((size_t)k < s->ntrees && s->tree_used[k]))
+			continue;
+		char *path = path_join(dir, de->d_name);
 		struct err e = {{0}};
-		tree_name((int)i, name);
-		if (fs_exists(path) && vcs_worktree_remove(s->wd->cfg.source_dir, name, path, &e) < 0)
+		if (vcs_worktree_remove(s->wd->cfg.source_dir, de->d_name, path, &e) < 0)
 			sched_say(s, "warning: %s", e.msg);
 		free(path);
 	}
+	if (d)
+		closedir(d);
+	free(dir);
 }
 
 /* ---- nodes prepared ahead ---------------------------------------------- */
