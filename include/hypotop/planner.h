@@ -111,7 +111,7 @@ struct planner {
 	 * they read the request and the planner and write only their outputs
 	 * (and the planner's own logs under the workdir). The request, and the
 	 * config it points to, must stay unchanged until the call returns:
-	 * planner_*_request_dup() make a copy a thread can own.
+	 * the engine's tasks own copies of what their requests point to.
 	 */
 	/* *analysis: Markdown for runs/<id>/analysis.md; *verdict: the analyse contract. */
 	int (*analyse)(struct planner *p, const struct analyse_request *r, char **analysis,
@@ -241,15 +241,6 @@ double planner_report_spend(const char *workdir, bool *known);
 double planner_spent_usd(struct planner *p, bool *known);
 void planner_set_prior_spend(struct planner *p, double usd);
 void planner_cancel(struct planner *p);
-
-/*
- * Deep copies of requests, for a call on another thread: strings and JSON
- * are copied, cfg stays a pointer (it must outlive the copy).
- */
-struct analyse_request *planner_analyse_request_dup(const struct analyse_request *r);
-void planner_analyse_request_free(struct analyse_request *r);
-struct plan_request *planner_plan_request_dup(const struct plan_request *r);
-void planner_plan_request_free(struct plan_request *r);
 
 /* The contracts of SPEC §7: 0 when j is valid; unknown keys are refused. */
 int contract_check_analysis(const cJSON *j, struct err *e);

@@ -457,41 +457,6 @@ static void kinds(void)
 	T_CHECK(!planner_last_kind(), "cleared");
 }
 
-static void request_copies(void)
-{
-	struct config c;
-
-	if (load("{" BASE "}", &c) < 0) {
-		T_CHECK(0, "config");
-		return;
-	}
-	cJSON *params = cJSON_Parse("{\"lr\": 0.1}");
-	struct plan_entry h[] = {{"n0000", NULL, "base", "completed", NULL, params, true, 1},
-				 {"n0001", "n0000", "a", "failed", "crash", NULL, false, 0}};
-	struct plan_request pr = {&c, params, h, 2, "n0000", params, 1, 2};
-	pr.directive = "be bold";
-	h[1].hypothesis = "h1";
-	struct plan_request *pc = planner_plan_request_dup(&pr);
-	cJSON_Delete(params);
-	T_STREQ(pc->directive, "be bold");
-	T_STREQ(pc->history[1].hypothesis, "h1");
-	T_STREQ(pc->history[1].failure_kind, "crash");
-	T_CHECK(pc->history[1].params == NULL && pc->cfg == &c, "copy");
-	T_CHECK(cJSON_GetObjectItemCaseSensitive(pc->node_params, "lr")->valuedouble == 0.1, "json");
-	planner_plan_request_free(pc);
-
-	char *tail = xstrdup("log");
-	struct analyse_request ar = {.cfg = &c, .node = "n0001", .log_tail = tail, .metric = 2,
-				     .change = "{}"};
-	struct analyse_request *ac = planner_analyse_request_dup(&ar);
-	free(tail);
-	T_STREQ(ac->log_tail, "log");
-	T_STREQ(ac->change, "{}");
-	T_CHECK(ac->name == NULL && ac->metric == 2, "fields");
-	planner_analyse_request_free(ac);
-	config_free(&c);
-}
-
 static void offline_spends_nothing(void)
 {
 	struct config c;
@@ -719,7 +684,6 @@ int main(void)
 	T_RUN(bodies);
 	T_RUN(prompts);
 	T_RUN(kinds);
-	T_RUN(request_copies);
 	T_RUN(offline_spends_nothing);
 	T_RUN(live_calls);
 	llm_global_cleanup();
