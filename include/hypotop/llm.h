@@ -176,6 +176,8 @@ struct llm_reply {
 };
 
 void llm_reply_init(struct llm_reply *r);
+/* Token counts from a usage object in Anthropic's shape (also a CLI agent's result). */
+void llm_reply_usage(struct llm_reply *r, const cJSON *usage);
 void llm_reply_free(struct llm_reply *r);
 
 /*
@@ -225,6 +227,29 @@ int llm_command_parse(const char *out, struct llm_reply *r, struct err *e);
 enum http_fail llm_post(struct llm_client *c, const struct http_request *rq,
 			bool (*is_final)(const struct http_response *), struct http_response *rs,
 			struct llm_reply *r, struct err *e);
+
+/* What tells one JSON-over-HTTP model API from another (anthropic.c, openai.c). */
+struct llm_wire {
+	const char *provider;
+	char *(*body)(const struct llm_client *c, const struct llm_call *q, bool schema);
+	/* A retryable status that is final all the same (a spend limit). */
+	bool (*is_final)(const struct http_response *rs);
+	/* A non-2xx response: r->kind and a message for a person in e. */
+	void (*classify)(const struct http_response *rs, struct llm_reply *r, struct err *e);
+	int (*parse)(const struct llm_client *c, const char *body, struct llm_reply *r,
+		     struct err *e);
+	/* Words of a 400 that refuses structured output; NULL-terminated. */
+	const char *const *schema_words;
+};
+
+/*
+ * One call through an HTTP provider: the request, llm_post's retries, the
+ * answer parsed or the failure classified. A server that refuses
+ * structured output is asked once more without it, and c remembers. The
+ * key is scrubbed from e and r->raw.
+ */
+int llm_wire_call(struct llm_client *c, const struct llm_wire *w, const char *const *hdrs,
+		  size_t nhdrs, const struct llm_call *q, struct llm_reply *r, struct err *e);
 
 /* ---- prompts -------------------------------------------------------------- */
 

@@ -101,12 +101,8 @@ int llm_anthropic_parse(const struct llm_client *c, const char *body, struct llm
 	}
 	r->text = buf_steal(&text);
 	r->stop = xstrdup(json_string(j, "stop_reason") ? json_string(j, "stop_reason") : "unknown");
-	if (cJSON_IsObject(usage)) {
-		r->has_usage = true;
-		r->usage.input = json_count(usage, "input_tokens");
-		r->usage.output = json_count(usage, "output_tokens");
-		r->usage.cache_write = json_count(usage, "cache_creation_input_tokens");
-		r->usage.cache_read = json_count(usage, "cache_read_input_tokens");
+	llm_reply_usage(r, usage);
+	if (r->has_usage) {
 		r->has_cost = true;
 		r->cost_known = llm_cost(c->prices, c->model, &r->usage, &r->usd);
 	}
@@ -130,13 +126,6 @@ static bool spend_limit(const struct http_response *rs)
 	return v;
 }
 
-/* Whether a 400 says that output_config is what the server does not take. */
-static bool schema_refused(const char *message)
-{
-	return message && (strstr(message, "output_config") || strstr(message, "output_format") ||
-			   strstr(message, "json_schema") || strstr(message, "structured"));
-}
-
 /* The error of a non-2xx response, as a kind and a message for a person. */
 static void classify(const struct http_response *rs, struct llm_reply *r, struct err *e)
 {
@@ -158,60 +147,18 @@ static void classify(const struct http_response *rs, struct llm_reply *r, struct
 	cJSON_Delete(j);
 }
 
-static cJSON *raw_body(const struct http_response *rs)
-{
-	cJSON *j = cJSON_Parse(rs->body.data ? rs->body.data : "");
-
-	return j ? j : cJSON_CreateString(rs->body.data ? rs->body.data : "");
-}
-
 int llm_anthropic_call(struct llm_client *c, const struct llm_call *q, struct llm_reply *r,
 		       struct err *e)
 {
+	static const char *const schema_words[] = {"output_config", "output_format",
+						   "json_schema", "structured", NULL};
+	static const struct llm_wire wire = {"anthropic", llm_anthropic_body, spend_limit,
+					     classify, llm_anthropic_parse, schema_words};
 	char *key_hdr = xasprintf("x-api-key: %s", c->key ? c->key : "");
 	const char *hdrs[] = {key_hdr, "anthropic-version: " API_VERSION,
 			      "content-type: application/json", "accept: application/json"};
-	struct http_response rs;
-	int rc = -1;
+	int rc = llm_wire_call(c, &wire, hdrs, ARRAY_LEN(hdrs), q, r, e);
 
-	http_response_init(&rs);
-	for (int pass = 0; pass < 2; pass++) {
-		pthread_mutex_lock(c->mu);
-		bool schema = !*c->no_schema;
-		pthread_mutex_unlock(c->mu);
-		char *body = llm_anthropic_body(c, q, schema);
-		struct http_request rq = {c->url, hdrs, ARRAY_LEN(hdrs), body, strlen(body),
-					  c->opts.connect_timeout_ms, c->opts.timeout_ms, c->cancel};
-		enum http_fail f = llm_post(c, &rq, spend_limit, &rs, r, e);
-		free(body);
-		if (f != HTTP_OK) {
-			r->kind = planner_kind_name(f == HTTP_CANCELLED ? PK_CANCELLED
-						    : f == HTTP_FATAL   ? PK_REQUEST
-									: PK_UNAVAILABLE);
-			err_prefix(e, "anthropic");
-			break;
-		}
-		cJSON_Delete(r->raw);
-		r->raw = raw_body(&rs);
-		if (rs.status / 100 == 2) {
-			rc = llm_anthropic_parse(c, rs.body.data ? rs.body.data : "", r, e);
-			break;
-		}
-		classify(&rs, r, e);
-		/* A server without structured output: ask once more without it, and remember. */
-		if (rs.status == 400 && schema && pass == 0 && schema_refused(e->msg)) {
-			pthread_mutex_lock(c->mu);
-			*c->no_schema = true;
-			pthread_mutex_unlock(c->mu);
-			r->schema_dropped = true;
-			r->kind = NULL;
-			continue;
-		}
-		break;
-	}
-	llm_redact(e->msg, c->key);
-	llm_redact_json(r->raw, c->key);
-	http_response_free(&rs);
 	/* The header held the key: wipe it before the memory goes back. */
 	explicit_bzero(key_hdr, strlen(key_hdr));
 	free(key_hdr);

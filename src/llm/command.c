@@ -244,13 +244,7 @@ int llm_command_parse(const char *out, struct llm_reply *r, struct err *e)
 	} else {
 		r->has_cost = true;
 	}
-	if (cJSON_IsObject(usage)) {
-		r->has_usage = true;
-		r->usage.input = json_count(usage, "input_tokens");
-		r->usage.output = json_count(usage, "output_tokens");
-		r->usage.cache_write = json_count(usage, "cache_creation_input_tokens");
-		r->usage.cache_read = json_count(usage, "cache_read_input_tokens");
-	}
+	llm_reply_usage(r, usage);
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "is_error")) ||
 	    (subtype && strcmp(subtype, "success"))) {
 		const char *res = json_string(j, "result");

@@ -388,3 +388,61 @@ enum http_fail llm_post(struct llm_client *c, const struct http_request *rq,
 		}
 	}
 }
+
+static bool schema_refused(const struct llm_wire *w, const char *message)
+{
+	for (const char *const *word = w->schema_words; message && *word; word++)
+		if (strstr(message, *word))
+			return true;
+	return false;
+}
+
+int llm_wire_call(struct llm_client *c, const struct llm_wire *w, const char *const *hdrs,
+		  size_t nhdrs, const struct llm_call *q, struct llm_reply *r, struct err *e)
+{
+	struct http_response rs;
+	int rc = -1;
+
+	http_response_init(&rs);
+	for (int pass = 0; pass < 2; pass++) {
+		pthread_mutex_lock(c->mu);
+		bool schema = !*c->no_schema;
+		pthread_mutex_unlock(c->mu);
+		char *body = w->body(c, q, schema);
+		struct http_request rq = {c->url, hdrs, nhdrs, body, strlen(body),
+					  c->opts.connect_timeout_ms, c->opts.timeout_ms, c->cancel};
+		enum http_fail f = llm_post(c, &rq, w->is_final, &rs, r, e);
+		free(body);
+		if (f != HTTP_OK) {
+			r->kind = planner_kind_name(f == HTTP_CANCELLED ? PK_CANCELLED
+						    : f == HTTP_FATAL   ? PK_REQUEST
+									: PK_UNAVAILABLE);
+			err_prefix(e, w->provider);
+			break;
+		}
+		const char *text = rs.body.data ? rs.body.data : "";
+		cJSON_Delete(r->raw);
+		r->raw = cJSON_Parse(text);
+		if (!r->raw)
+			r->raw = cJSON_CreateString(text);
+		if (rs.status / 100 == 2) {
+			rc = w->parse(c, text, r, e);
+			break;
+		}
+		w->classify(&rs, r, e);
+		/* A server without structured output: ask once more without it, and remember. */
+		if (rs.status == 400 && schema && pass == 0 && schema_refused(w, e->msg)) {
+			pthread_mutex_lock(c->mu);
+			*c->no_schema = true;
+			pthread_mutex_unlock(c->mu);
+			r->schema_dropped = true;
+			r->kind = NULL;
+			continue;
+		}
+		break;
+	}
+	llm_redact(e->msg, c->key);
+	llm_redact_json(r->raw, c->key);
+	http_response_free(&rs);
+	return rc;
+}

@@ -124,12 +124,6 @@ static bool quota_exhausted(const struct http_response *rs)
 	return v;
 }
 
-static bool schema_refused(const char *message)
-{
-	return message && (strstr(message, "response_format") || strstr(message, "json_schema") ||
-			   strstr(message, "structured"));
-}
-
 static void classify(const struct http_response *rs, struct llm_reply *r, struct err *e)
 {
 	cJSON *j = cJSON_Parse(rs->body.data ? rs->body.data : "");
@@ -151,51 +145,16 @@ static void classify(const struct http_response *rs, struct llm_reply *r, struct
 int llm_openai_call(struct llm_client *c, const struct llm_call *q, struct llm_reply *r,
 		    struct err *e)
 {
+	static const char *const schema_words[] = {"response_format", "json_schema", "structured",
+						   NULL};
+	static const struct llm_wire wire = {"openai", llm_openai_body, quota_exhausted, classify,
+					     llm_openai_parse, schema_words};
 	char *auth = c->key ? xasprintf("Authorization: Bearer %s", c->key) : NULL;
 	const char *hdrs[] = {"content-type: application/json", "accept: application/json", auth};
-	struct http_response rs;
-	int rc = -1;
+	int rc = llm_wire_call(c, &wire, hdrs, auth ? 3 : 2, q, r, e);
 
-	http_response_init(&rs);
-	for (int pass = 0; pass < 2; pass++) {
-		pthread_mutex_lock(c->mu);
-		bool schema = !*c->no_schema;
-		pthread_mutex_unlock(c->mu);
-		char *body = llm_openai_body(c, q, schema);
-		struct http_request rq = {c->url, hdrs, auth ? 3 : 2, body, strlen(body),
-					  c->opts.connect_timeout_ms, c->opts.timeout_ms, c->cancel};
-		enum http_fail f = llm_post(c, &rq, quota_exhausted, &rs, r, e);
-		free(body);
-		if (f != HTTP_OK) {
-			r->kind = planner_kind_name(f == HTTP_CANCELLED ? PK_CANCELLED
-						    : f == HTTP_FATAL   ? PK_REQUEST
-									: PK_UNAVAILABLE);
-			err_prefix(e, "openai");
-			break;
-		}
-		cJSON_Delete(r->raw);
-		r->raw = cJSON_Parse(rs.body.data ? rs.body.data : "");
-		if (!r->raw)
-			r->raw = cJSON_CreateString(rs.body.data ? rs.body.data : "");
-		if (rs.status / 100 == 2) {
-			rc = llm_openai_parse(c, rs.body.data ? rs.body.data : "", r, e);
-			break;
-		}
-		classify(&rs, r, e);
-		if (rs.status == 400 && schema && pass == 0 && schema_refused(e->msg)) {
-			pthread_mutex_lock(c->mu);
-			*c->no_schema = true;
-			pthread_mutex_unlock(c->mu);
-			r->schema_dropped = true;
-			r->kind = NULL;
-			continue;
-		}
-		break;
-	}
-	llm_redact(e->msg, c->key);
-	llm_redact_json(r->raw, c->key);
-	http_response_free(&rs);
 	if (auth) {
+		/* The header held the key: wipe it before the memory goes back. */
 		explicit_bzero(auth, strlen(auth));
 		free(auth);
 	}

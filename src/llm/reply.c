@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hypotop/json.h"
+
 void llm_reply_init(struct llm_reply *r)
 {
 	memset(r, 0, sizeof *r);
@@ -77,4 +79,15 @@ void llm_http_failure(struct llm_reply *r, const char *provider, long status, bo
 		err_set(e, "%s: %s; gave up after %d retr%s", provider, what, n - 1,
 			n == 2 ? "y" : "ies");
 	}
+}
+
+void llm_reply_usage(struct llm_reply *r, const cJSON *usage)
+{
+	if (!cJSON_IsObject(usage))
+		return;
+	r->has_usage = true;
+	r->usage.input = json_count(usage, "input_tokens");
+	r->usage.output = json_count(usage, "output_tokens");
+	r->usage.cache_write = json_count(usage, "cache_creation_input_tokens");
+	r->usage.cache_read = json_count(usage, "cache_read_input_tokens");
 }
