@@ -49,6 +49,11 @@ struct llm_planner {
 	long seq;
 	double spent, prior;
 	double reserved; /* the worst cases of the requests in flight */
+	/*
+	 * Spent on reports (hypotop report), read once: while an engine runs
+	 * no report asks the model, and a report's own process makes one call.
+	 */
+	double reports;
 	bool unknown_cost;
 };
 
@@ -143,16 +148,13 @@ static int budget_reserve(struct planner *p, const struct llm_call *q, double *h
 	struct llm_planner *lp = p->priv;
 	double cap = lp->cfg->budget_llm_usd, worst = 0;
 	size_t bytes = 0;
-	bool known = true;
 
 	*held = 0;
 	if (cap < 0)
 		return 0;
-	/* Read before the lock: no lock is held across disk I/O. */
-	double reports = llm_report_spend_in(lp->logs, &known);
 	bool priced = worst_case(lp, q, &worst, &bytes);
 	pthread_mutex_lock(&lp->mu);
-	double spent = lp->prior + lp->spent + reports, pending = lp->reserved;
+	double spent = lp->prior + lp->spent + lp->reports, pending = lp->reserved;
 	bool over = spent >= cap || (priced && spent + pending + worst > cap);
 	if (!over) {
 		lp->reserved += worst;
@@ -624,6 +626,7 @@ struct planner *planner_llm_new_opts(const struct config *cfg, const char *workd
 	lp->logs = logs;
 	lp->prompts = path_join(workdir, "prompts");
 	lp->knowledge = path_join(workdir, "knowledge.md");
+	lp->reports = llm_report_spend_in(logs, NULL);
 	lp->seq = last_seq(logs);
 	pthread_mutex_init(&lp->mu, NULL);
 	llm_cancel_init(&lp->cancel);
