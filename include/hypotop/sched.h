@@ -96,8 +96,11 @@ struct sched {
 int sched_init(struct sched *s, struct workdir *wd, struct loop *loop, sched_say_fn say,
 	       void *say_ctx, struct err *e);
 void sched_free(struct sched *s);
-/* Re-attach to jobs recorded as running, then start work. */
-void sched_start(struct sched *s);
+/*
+ * Re-attach to jobs recorded as running, then start work. after_crash: the
+ * last engine did not stop cleanly (see vcs_branches_restore).
+ */
+void sched_start(struct sched *s, bool after_crash);
 /* Once per loop round, before the commit: launch and plan what can be. */
 void sched_step(struct sched *s);
 /* Deliver what the background threads finished (the loop's wake hook). */

@@ -36,6 +36,8 @@ void sched_tree_free(struct sched *s, int tree);
 void sched_trees_drop(struct sched *s);
 /* Make node's commit and check it out in tree, on the git thread; then launch it. */
 void sched_prepare(struct sched *s, uint32_t node, int tree);
+/* Make again, on the git thread, the branches of ended and running nodes a crash lost. */
+void sched_branches_restore(struct sched *s);
 /* Prepare node ahead of a free slot. */
 void sched_ahead_add(struct sched *s, uint32_t node);
 /* A person's operation on a node prepared ahead (cancel drops it). */

@@ -42,6 +42,17 @@ int vcs_commit_change(const char *repo_dir, const char *parent, const char *chan
 		      const char *params_file, const char *branch, const char *message,
 		      char oid[VCS_OID_HEX], const char **kind, struct err *e);
 
+/*
+ * The branches of vcs_commit_change() are written the way git writes a
+ * ref, but neither flushed to disk nor logged in a reflog: a power cut can
+ * lose the newest of them. Each node's commit is in the journal, so an
+ * engine that starts after a crash calls this with every node's branch
+ * and commit: a branch that is missing is made again. Returns how many
+ * were, or -1 with e set (what could be made is made).
+ */
+int vcs_branches_restore(const char *repo_dir, size_t n, char *const branch[],
+			 char *const commit[], struct err *e);
+
 /* Check out commit in a new linked work tree `name` at path (replacing a
  * stale one of that name), and remove it again. */
 int vcs_worktree_add(const char *repo_dir, const char *name, const char *path,

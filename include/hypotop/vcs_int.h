@@ -20,6 +20,13 @@ const char *vcs_git_msg(void);
  */
 int vcs_repo(git_repository **repo, const char *dir, struct err *e);
 
+/*
+ * Create the branch refname ("refs/heads/...", which must not exist) at
+ * id. Not flushed to disk and not logged: see vcs_branches_restore().
+ */
+int vcs_ref_write(git_repository *repo, const char *refname, const git_oid *id,
+		  struct err *e);
+
 /* Close the repositories the calling thread keeps open. */
 void vcs_repo_forget(void);
 

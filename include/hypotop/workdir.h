@@ -97,6 +97,8 @@ int workdir_flush(struct workdir *w, struct err *e);
 int workdir_checkpoint(struct workdir *w, struct err *e);
 /* engine/engine_state.json: running | paused | interrupted | stopped. */
 int workdir_set_engine_state(struct workdir *w, const char *state, struct err *e);
+/* The state it holds ("created" by hypotop init); "" when unknown. */
+void workdir_engine_state(struct workdir *w, char *state, size_t size);
 
 /*
  * Create a new workdir at path from a validated config document, with the

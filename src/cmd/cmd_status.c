@@ -17,19 +17,13 @@ struct engine_info {
 
 static void engine_info(struct workdir *w, struct engine_info *ei)
 {
-	char *lock = workdir_file(w, "engine/lock"), *st = workdir_file(w, "engine/engine_state.json");
+	char *lock = workdir_file(w, "engine/lock");
 	char role[LOCK_ROLE_LEN];
-	struct err e;
 
 	memset(ei, 0, sizeof *ei);
 	ei->running = lock_held(lock, &ei->pid, role) && !strcmp(role, "engine");
-	cJSON *j = json_parse_file(st, &e);
-	const char *s;
-	if (j && json_get_str(j, "state", st, &s, &e) == 1)
-		snprintf(ei->state, sizeof ei->state, "%s", s);
-	cJSON_Delete(j);
+	workdir_engine_state(w, ei->state, sizeof ei->state);
 	free(lock);
-	free(st);
 }
 
 static void add_id(struct buf *b, uint32_t id)

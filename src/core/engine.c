@@ -374,6 +374,10 @@ int engine_main(const struct engine_opts *o)
 		en.exit_status = EXIT_RUNTIME;
 		goto out;
 	}
+	char last[32];
+	workdir_engine_state(&en.wd, last, sizeof last);
+	bool after_crash = strcmp(last, "created") && strcmp(last, "stopped") &&
+			   strcmp(last, "interrupted");
 	if (workdir_set_engine_state(&en.wd, "running", &e) < 0) {
 		fprintf(stderr, "hypotop: %s\n", e.msg);
 		en.exit_status = EXIT_RUNTIME;
@@ -405,7 +409,7 @@ int engine_main(const struct engine_opts *o)
 	loop_watch(en.loop, en.sig_fd, POLLIN, on_signal, &en);
 	loop_set_after(en.loop, after_round, &en);
 	loop_set_wake(en.loop, on_wake, &en);
-	sched_start(&en.sched);
+	sched_start(&en.sched, after_crash);
 	after_round(en.loop, &en);
 	/* Listening last: a socket that answers means an engine fully started. */
 	en.ctl_fd = ctl_listen(en.wd.path, &e);

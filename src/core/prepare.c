@@ -150,6 +150,73 @@ void sched_ahead_changed(struct sched *s, uint32_t node)
 		ahead_drop(s, a); /* one still preparing is dropped when git answers */
 }
 
+/* ---- branches a crash lost ---------------------------------------------- */
+
+/* hypotop/<node id>: every node's branch. */
+static char *node_branch(const struct node *n)
+{
+	char nid[NODE_ID_LEN];
+
+	node_id_format(n->id, nid);
+	return xasprintf("hypotop/%s", nid);
+}
+
+struct restore_task {
+	struct sched *s;
+	char *repo;
+	size_t n;
+	char **branch, **commit;
+	int rc;
+	struct err e;
+};
+
+static void restore_work(void *arg)
+{
+	struct restore_task *t = arg;
+
+	t->rc = vcs_branches_restore(t->repo, t->n, t->branch, t->commit, &t->e);
+}
+
+static void restore_done(void *arg)
+{
+	struct restore_task *t = arg;
+
+	if (t->rc < 0)
+		sched_say(t->s, "warning: %s", t->e.msg);
+	else if (t->rc > 0)
+		sched_say(t->s, "made again %d branch%s the last engine's crash lost", t->rc,
+			  t->rc == 1 ? "" : "es");
+	for (size_t i = 0; i < t->n; i++) {
+		free(t->branch[i]);
+		free(t->commit[i]);
+	}
+	free(t->branch);
+	free(t->commit);
+	free(t->repo);
+	free(t);
+}
+
+void sched_branches_restore(struct sched *s)
+{
+	struct tree *tr = &s->wd->tree;
+	struct restore_task *t = xcalloc(1, sizeof *t);
+
+	t->s = s;
+	t->repo = xstrdup(s->wd->cfg.source_dir);
+	t->branch = xcalloc(tr->len ? tr->len : 1, sizeof *t->branch);
+	t->commit = xcalloc(tr->len ? tr->len : 1, sizeof *t->commit);
+	/* Not those still preparing: their own git task makes their branch. */
+	for (uint32_t id = 0; id < tr->len; id++) {
+		struct node *n = &tr->nodes[id];
+		enum node_status st = n->status == ST_PAUSED ? n->resume_to : n->status;
+		if (!n->present || !n->commit || st == ST_QUEUED || st == ST_PREPARING)
+			continue;
+		t->branch[t->n] = node_branch(n);
+		t->commit[t->n++] = xstrdup(n->commit);
+	}
+	bg_submit(s->git, restore_work, restore_done, t);
+}
+
 /* ---- the commit and the checkout, on the git thread --------------------- */
 
 struct git_task {
@@ -241,7 +308,7 @@ void sched_prepare(struct sched *s, uint32_t node, int tree)
 	const cJSON *ss = s->wd->cfg.search_space;
 	const cJSON *f = ss ? cJSON_GetObjectItemCaseSensitive(ss, "file") : NULL;
 	t->params_file = cJSON_IsString(f) ? xstrdup(f->valuestring) : NULL;
-	t->branch = xasprintf("hypotop/%s", nid);
+	t->branch = node_branch(n);
 	t->message = xasprintf("%s: %s\n\n%s\n", nid, n->name ? n->name : "experiment",
 			       n->hypothesis ? n->hypothesis : "");
 	t->name = xstrdup(name);

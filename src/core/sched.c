@@ -689,7 +689,7 @@ static void resume_node(struct sched *s, struct node *n, enum node_status st, bo
 	start_node(s, n, st, sl);
 }
 
-void sched_start(struct sched *s)
+void sched_start(struct sched *s, bool after_crash)
 {
 	struct tree *t = &s->wd->tree;
 	uint32_t *later = xcalloc(t->len ? t->len : 1, sizeof *later);
@@ -715,6 +715,8 @@ void sched_start(struct sched *s)
 		resume_node(s, n, n->status == ST_PAUSED ? n->resume_to : n->status, false);
 	}
 	free(later);
+	if (after_crash)
+		sched_branches_restore(s);
 	sched_timer_arm(s);
 }
 

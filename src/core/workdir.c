@@ -726,6 +726,19 @@ int workdir_set_engine_state(struct workdir *w, const char *state, struct err *e
 	return rc;
 }
 
+void workdir_engine_state(struct workdir *w, char *state, size_t size)
+{
+	char *path = workdir_file(w, ENGINE_STATE_FILE);
+	struct err e;
+	cJSON *j = json_parse_file(path, &e);
+	const char *s;
+
+	snprintf(state, size, "%s",
+		 j && json_get_str(j, "state", path, &s, &e) == 1 ? s : "");
+	cJSON_Delete(j);
+	free(path);
+}
+
 struct node *workdir_best(struct workdir *w)
 {
 	bool max = w->cfg.goal && !strcmp(w->cfg.goal, "max");

@@ -362,9 +362,7 @@ int vcs_commit_change(const char *repo_dir, const char *parent, const char *chan
 		      char oid[VCS_OID_HEX], const char **kind, struct err *e)
 {
 	struct job j = {.branch = branch, .kind = kind, .e = e};
-	git_reference *ref = NULL;
 	git_object *obj = NULL, *peeled = NULL;
-	git_commit *made = NULL;
 	git_oid id;
 	int rc = -1, valid = 0;
 
@@ -390,32 +388,21 @@ int vcs_commit_change(const char *repo_dir, const char *parent, const char *chan
 		goto out;
 	}
 	j.parent = (git_commit *)peeled;
-	if (git_commit_tree(&j.tree, j.parent) < 0) {
+	if (!change) {
+		git_oid_cpy(&id, git_commit_id(j.parent));
+	} else if (git_commit_tree(&j.tree, j.parent) < 0) {
 		err_set(e, "git: commit %s: %s", parent, vcs_git_msg());
 		goto out;
-	}
-	if (!change)
-		git_oid_cpy(&id, git_commit_id(j.parent));
-	else if (make_commit(&j, change, params_file, message ? message : branch, &id) < 0)
+	} else if (make_commit(&j, change, params_file, message ? message : branch, &id) < 0) {
 		goto out;
+	}
 	/* Last, so that nothing is visible unless everything was made. */
-	if (git_commit_lookup(&made, j.repo, &id) < 0) {
-		err_set(e, "git: commit: %s", vcs_git_msg());
+	if (vcs_ref_write(j.repo, refname, &id, e) < 0)
 		goto out;
-	}
-	r = git_branch_create(&ref, j.repo, branch, made, 0);
-	if (r == GIT_EEXISTS)
-		r = git_reference_name_to_id(&id, j.repo, refname);
-	if (r < 0) {
-		err_set(e, "git: create branch %s: %s", branch, vcs_git_msg());
-		goto out;
-	}
 done:
 	git_oid_tostr(oid, VCS_OID_HEX, &id);
 	rc = 0;
 out:
-	git_commit_free(made);
-	git_reference_free(ref);
 	git_tree_free(j.tree);
 	git_commit_free(j.parent);
 	git_object_free(obj);

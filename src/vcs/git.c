@@ -4,9 +4,13 @@
  */
 #include "hypotop/vcs.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <git2.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hypotop/fsutil.h"
 #include "hypotop/vcs_int.h"
@@ -199,21 +203,136 @@ static bool worktree_usable(git_repository *repo, const char *name, const char *
 }
 
 /*
+ * git's lock-file protocol (gitrepository-layout(5)): <ref>.lock made
+ * exclusively, so that a git command updating the same ref at the same
+ * moment fails rather than mixes, written, and renamed into place. Where
+ * git_branch_create would also append to a reflog and flush both files
+ * and both folders (four fsyncs a node), this writes one small file: the
+ * branch can always be made again from the journal.
+ */
+int vcs_ref_write(git_repository *repo, const char *refname, const git_oid *id,
+		  struct err *e)
+{
+	char *path = path_join(git_repository_commondir(repo), refname);
+	char *lock = xasprintf("%s.lock", path);
+	char line[GIT_OID_HEXSZ + 2];
+	int rc = -1;
+
+	git_oid_tostr(line, GIT_OID_HEXSZ + 1, id);
+	line[GIT_OID_HEXSZ] = '\n';
+	int fd = open(lock, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0 && errno == ENOENT) {
+		/* The first branch under this prefix: its folder first. */
+		char *dir = xstrdup(lock);
+		*strrchr(dir, '/') = '\0';
+		int made = fs_mkdir_p(dir, 0755, e);
+		free(dir);
+		if (made < 0)
+			goto out;
+		fd = open(lock, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	}
+	if (fd < 0) {
+		err_set(e, "git: branch %s: %s: %s%s", refname, lock, strerror(errno),
+			errno == EEXIST ? " (another git command holds the branch; if none "
+					  "runs, remove the lock file)"
+					: "");
+		goto out;
+	}
+	bool ok = write(fd, line, sizeof line - 1) == (ssize_t)(sizeof line - 1);
+	ok &= close(fd) == 0;
+	if (!ok || rename(lock, path) < 0) {
+		err_set(e, "git: branch %s: %s: %s", refname, path, strerror(errno));
+		unlink(lock);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(lock);
+	free(path);
+	return rc;
+}
+
+int vcs_branches_restore(const char *repo_dir, size_t n, char *const branch[],
+			 char *const commit[], struct err *e)
+{
+	git_repository *repo;
+	int made = 0, rc = 0;
+
+	if (vcs_repo(&repo, repo_dir, e) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		char *refname = xasprintf("refs/heads/%s", branch[i]);
+		git_commit *c = NULL;
+		git_oid id;
+		struct err we = {{0}};
+		if (git_reference_name_to_id(&id, repo, refname) == GIT_ENOTFOUND) {
+			if (git_oid_fromstr(&id, commit[i]) < 0 ||
+			    git_commit_lookup(&c, repo, &id) < 0)
+				err_set(&we, "git: branch %s: its commit %s is not in %s", branch[i],
+					commit[i], repo_dir);
+			else if (vcs_ref_write(repo, refname, &id, &we) == 0)
+				made++;
+			if (we.msg[0] && rc == 0) {
+				*e = we;
+				rc = -1;
+			}
+		}
+		git_commit_free(c);
+		free(refname);
+	}
+	return rc < 0 ? rc : made;
+}
+
+/*
  * HEAD of a work tree names refname. Written here, in the one-line format
  * of gitrepository-layout(5), rather than by git_repository_set_head: that
  * would first open every other work tree to see whether one has the
  * branch (none can: each node's branch is its own), and log and fsync a
- * file that can be made again from the branch at any time.
+ * file that can be made again from the branch at any time. It is
+ * rewritten in place, not replaced: the tree is lent to one node at a
+ * time, and a HEAD cut short by a crash fails the next checkout, which
+ * makes the tree again.
  */
 static int symbolic_head(git_repository *wt, const char *refname, struct err *e)
 {
 	char *path = path_join(git_repository_path(wt), "HEAD");
 	char *text = xasprintf("ref: %s\n", refname);
-	int rc = fs_write_view(path, text, strlen(text), 0644, e);
+	size_t len = strlen(text);
+	int rc = 0, fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len) {
+		err_set(e, "git: %s: %s", path, strerror(errno));
+		rc = -1;
+	}
+	if (fd >= 0 && close(fd) < 0 && rc == 0) {
+		err_set(e, "git: %s: %s", path, strerror(errno));
+		rc = -1;
+	}
 	free(text);
 	free(path);
 	return rc;
+}
+
+/*
+ * Whether the tree is at commit id already, with nothing changed, added
+ * or left behind (ignored files included): a node that runs the same
+ * commit as the last one in this tree (a repeat, another seed) needs no
+ * checkout, which would rewrite the index.
+ */
+static bool worktree_clean_at(git_repository *wt, const git_oid *id)
+{
+	git_status_options so = GIT_STATUS_OPTIONS_INIT;
+	git_status_list *st = NULL;
+	git_oid head;
+
+	if (git_reference_name_to_id(&head, wt, "HEAD") < 0 || !git_oid_equal(&head, id))
+		return false;
+	so.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+	so.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_INCLUDE_IGNORED |
+		   GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
+	bool clean = git_status_list_new(&st, wt, &so) == 0 && git_status_list_entrycount(st) == 0;
+	git_status_list_free(st);
+	return clean;
 }
 
 /*
@@ -234,9 +353,11 @@ static int worktree_switch(const char *path, const char *branch, struct err *e)
 	char *refname = xasprintf("refs/heads/%s", branch);
 	co.checkout_strategy =
 		GIT_CHECKOUT_FORCE | GIT_CHECKOUT_REMOVE_UNTRACKED | GIT_CHECKOUT_REMOVE_IGNORED;
-	if (git_reference_name_to_id(&id, wt, refname) < 0 ||
-	    git_commit_lookup(&commit, wt, &id) < 0 ||
-	    git_checkout_tree(wt, (git_object *)commit, &co) < 0)
+	if (git_reference_name_to_id(&id, wt, refname) < 0)
+		err_set(e, "git: worktree %s (branch %s): %s", path, branch, vcs_git_msg());
+	else if (!worktree_clean_at(wt, &id) &&
+		 (git_commit_lookup(&commit, wt, &id) < 0 ||
+		  git_checkout_tree(wt, (git_object *)commit, &co) < 0))
 		err_set(e, "git: worktree %s (branch %s): %s", path, branch, vcs_git_msg());
 	else
 		rc = symbolic_head(wt, refname, e);

@@ -98,6 +98,40 @@ def quickstart_loop_end_to_end():
     check(s["best"]["node"] == best and s["engine"]["state"] == "stopped", "status: %s" % s)
 
 
+@lib.test
+def a_branch_a_crash_lost_is_made_again():
+    # Branches are written without waiting for the disk, so a power cut can
+    # lose the newest; the journal holds every node's commit. An engine that
+    # starts after one that did not stop cleanly makes them again.
+    d = lib.tmpdir()
+    src, wd = quickstart(d, "--max-iterations", "1")
+    rc, err = run_headless(wd)
+    check(rc == 0, "engine exit %d: %s" % (rc, err[-2000:]))
+    nodes = {n["id"]: n for n in tree(wd)["nodes"]}
+    lost = sorted(nodes)[-1]
+    lib.sh("git", "update-ref", "-d", "refs/heads/hypotop/" + lost, cwd=src)
+    check("hypotop/" + lost not in branches(src), "the branch is still there")
+    # After a clean stop nothing is looked for.
+    rc, err = run_headless(wd)
+    check(rc == 0 and "made again" not in err, "after a clean stop: %s" % err[-1500:])
+    check("hypotop/" + lost not in branches(src), "made again after a clean stop")
+    # engine_state.json as an engine that died leaves it.
+    state = os.path.join(wd, "engine", "engine_state.json")
+    with open(state) as f:
+        st = json.load(f)
+    st["state"] = "running"
+    with open(state, "w") as f:
+        json.dump(st, f)
+    rc, err = run_headless(wd)
+    check(rc == 0, "engine exit %d: %s" % (rc, err[-2000:]))
+    check("made again 1 branch the last engine's crash lost" in err, "not said: %s" % err[-1500:])
+    br = branches(src)
+    check(br.get("hypotop/" + lost) == nodes[lost]["commit"],
+          "hypotop/%s at %s, the node's commit is %s" % (lost, br.get("hypotop/" + lost),
+                                                       nodes[lost]["commit"]))
+    check(all(br.get("hypotop/" + n) == nodes[n]["commit"] for n in nodes), "branches: %s" % br)
+
+
 def launches(wd):
     """How often each run's wrapper started the launch command, from the logs."""
     out = {}
@@ -296,12 +330,13 @@ def a_restart_never_lends_a_running_jobs_work_tree():
     p.wait()
 
     def checkouts(node):
-        """The work trees whose HEAD names node's branch, each with its HEAD's inode."""
+        """The work trees whose HEAD names node's branch, each with when HEAD was written."""
         out = set()
         for head in glob.glob(os.path.join(src, ".git", "worktrees", "*", "HEAD")):
             with open(head) as f:
                 if f.read().strip() == "ref: refs/heads/hypotop/" + node:
-                    out.add((head, os.stat(head).st_ino))
+                    st = os.stat(head)
+                    out.add((head, st.st_ino, st.st_mtime_ns))
         return out
 
     before = checkouts("n0002")

@@ -118,15 +118,20 @@ static char *read_at(struct repo *r, const char *commit_id, const char *path)
 	return text;
 }
 
-/* The main work tree, its index and HEAD are never touched. */
-static void check_untouched(struct repo *r)
+/* The main work tree, its index and HEAD (at commit) are never touched. */
+static void check_untouched_at(struct repo *r, const char *commit_id)
 {
 	char *st = sh_out("git -C '%s' status --porcelain | head -1", r->dir);
 	char *head = sh_out("git -C '%s' rev-parse HEAD", r->dir);
 	T_STREQ(st, "");
-	T_STREQ(head, r->head);
+	T_STREQ(head, commit_id);
 	free(st);
 	free(head);
+}
+
+static void check_untouched(struct repo *r)
+{
+	check_untouched_at(r, r->head);
 }
 
 static void params_change_commits_the_param_file(void)
@@ -573,6 +578,112 @@ static void worktree_add_remove_readd(void)
 	repo_free(&r);
 }
 
+/*
+ * A pooled tree lent to the next node: at the same commit and untouched it
+ * is not checked out again (its index stays the file it was); with what a
+ * run changed, added or left ignored, it becomes the commit's exactly.
+ */
+static void worktree_reused_for_the_same_commit(void)
+{
+	struct repo r;
+	struct err e = {{0}};
+	char oid[VCS_OID_HEX], again[VCS_OID_HEX];
+	const char *kind = NULL;
+
+	repo_make(&r);
+	sh("cd '%s' && echo '*.log' > .gitignore && git add .gitignore && "
+	   "git -c user.name=t -c user.email=t@t commit -qm ignore",
+	   r.dir);
+	char *tip = sh_out("git -C '%s' rev-parse HEAD", r.dir);
+	T_CHECK(vcs_commit_change(r.dir, tip, NULL, NULL, "hypotop/n0001", "one", oid, &kind,
+				  &e) == 0,
+		"%s", e.msg);
+	T_CHECK(vcs_commit_change(r.dir, tip, NULL, NULL, "hypotop/n0002", "two", again, &kind,
+				  &e) == 0,
+		"%s", e.msg);
+	T_STREQ(again, oid);
+	char *wt = path_join(r.base, "trees/wt0");
+	T_CHECK(vcs_worktree_add(r.dir, "wt0", wt, "hypotop/n0001", &e) == 0, "%s", e.msg);
+	char *index = sh_out("cd '%s' && realpath \"$(git rev-parse --git-path index)\"", wt);
+	struct stat before, after;
+	T_CHECK(stat(index, &before) == 0, "no index at %s", index);
+
+	/* Untouched: the next node's branch, no checkout. */
+	T_CHECK(vcs_worktree_add(r.dir, "wt0", wt, "hypotop/n0002", &e) == 0, "%s", e.msg);
+	char *br = sh_out("git -C '%s' symbolic-ref HEAD", wt);
+	T_STREQ(br, "refs/heads/hypotop/n0002");
+	free(br);
+	T_CHECK(stat(index, &after) == 0 && after.st_ino == before.st_ino &&
+			after.st_mtim.tv_sec == before.st_mtim.tv_sec &&
+			after.st_mtim.tv_nsec == before.st_mtim.tv_nsec,
+		"the index of an untouched tree was written again");
+
+	/* What a run leaves: an edit, a new file, an ignored one, a new folder. */
+	sh("cd '%s' && echo junk > notes.txt && echo new > new.txt && echo x > run.log && "
+	   "mkdir -p out && echo y > out/f",
+	   wt);
+	T_CHECK(vcs_worktree_add(r.dir, "wt0", wt, "hypotop/n0001", &e) == 0, "%s", e.msg);
+	char *st = sh_out("git -C '%s' status --porcelain --ignored | head -1", wt);
+	T_STREQ(st, "");
+	free(st);
+	char *notes = path_join(wt, "notes.txt"), *text = fs_read(notes, NULL, &e);
+	T_STREQ(text, "a\nb\nc\n");
+	free(text);
+	free(notes);
+	br = sh_out("git -C '%s' symbolic-ref HEAD", wt);
+	T_STREQ(br, "refs/heads/hypotop/n0001");
+	free(br);
+	T_CHECK(vcs_worktree_remove(r.dir, "wt0", wt, &e) == 0, "%s", e.msg);
+	check_untouched_at(&r, tip);
+	free(index);
+	free(wt);
+	free(tip);
+	repo_free(&r);
+}
+
+/* A branch a power cut lost is made again from the commit the journal names. */
+static void lost_branches_are_made_again(void)
+{
+	struct repo r;
+	struct err e = {{0}};
+	char oid[VCS_OID_HEX];
+	const char *kind = NULL;
+
+	repo_make(&r);
+	T_CHECK(commit(&r, "{\"kind\":\"files\",\"files\":[{\"path\":\"z\",\"content\":\"z\"}]}",
+		       NULL, oid, &kind, &e) == 0,
+		"%s", e.msg);
+	char *branch[] = {BR, "hypotop/n0002"};
+	char *commits[] = {oid, r.head};
+	sh("git -C '%s' update-ref -d refs/heads/" BR, r.dir);
+	T_CHECK(!branch_exists(&r, BR), "the branch is still there");
+	T_CHECK(vcs_branches_restore(r.dir, 2, branch, commits, &e) == 2, "%s", e.msg);
+	char *tip = sh_out("git -C '%s' rev-parse " BR, r.dir);
+	T_STREQ(tip, oid);
+	free(tip);
+	tip = sh_out("git -C '%s' rev-parse hypotop/n0002", r.dir);
+	T_STREQ(tip, r.head);
+	free(tip);
+	T_CHECK(vcs_branches_restore(r.dir, 2, branch, commits, &e) == 0, "made twice");
+
+	/* A commit that is not there is said, and the others are still made. */
+	char *lost[] = {"hypotop/n0003", "hypotop/n0004"};
+	char *lost_commits[] = {"feedfacefeedfacefeedfacefeedfacefeedface", r.head};
+	T_CHECK(vcs_branches_restore(r.dir, 2, lost, lost_commits, &e) < 0, "a lost commit");
+	T_CONTAINS(e.msg, "hypotop/n0003");
+	T_CONTAINS(e.msg, "feedface");
+	T_CHECK(branch_exists(&r, "hypotop/n0004"), "the next branch was not made");
+
+	/* A git command holding the branch's lock: refused, and said how to clear it. */
+	sh("touch '%s/.git/refs/heads/hypotop/n0005.lock'", r.dir);
+	char *held[] = {"hypotop/n0005"};
+	T_CHECK(vcs_branches_restore(r.dir, 1, held, commits, &e) < 0, "a held lock");
+	T_CONTAINS(e.msg, "n0005.lock");
+	T_CONTAINS(e.msg, "remove the lock file");
+	check_untouched(&r);
+	repo_free(&r);
+}
+
 static void read_file_at_commit(void)
 {
 	struct repo r;
@@ -646,6 +757,8 @@ int main(void)
 	T_RUN(existing_branch_is_returned_and_nothing_made);
 	T_RUN(no_change_branches_at_the_parent);
 	T_RUN(worktree_add_remove_readd);
+	T_RUN(worktree_reused_for_the_same_commit);
+	T_RUN(lost_branches_are_made_again);
 	T_RUN(read_file_at_commit);
 	T_RUN(diff_between_commits);
 	vcs_shutdown();
