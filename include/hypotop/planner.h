@@ -107,6 +107,12 @@ struct fix_request {
 struct planner {
 	const char *name;
 	/*
+	 * Its answers cost money and time to ask again (a model): the engine
+	 * flushes each analysis to disk before it records the node as ended.
+	 * The offline planner's are computed from the metrics in a moment.
+	 */
+	bool paid;
+	/*
 	 * analyse and plan may run on a background thread, several at once:
 	 * they read the request and the planner and write only their outputs
 	 * (and the planner's own logs under the workdir). The request, and the

@@ -69,12 +69,14 @@ static void analyse_work(void *arg)
 		t->rc = planner_analyse(t->s->planner, &t->r, &t->analysis, &t->verdict,
 					&t->llm_kind, &t->e);
 	repair_work(t->repair, t->s->planner);
-	/* Durable here, off the main thread, before the node is recorded as ended. */
+	/* A model's is durable here, off the main thread, before the node is recorded as ended. */
 	struct buf a;
 	buf_init(&a);
 	compose_analysis(t, &a);
 	char *path = sched_path(t->s, "runs", t->node, "analysis.md");
-	t->written = fs_write_atomic(path, a.data, a.len, 0644, &t->write_e) == 0;
+	bool paid = t->s->planner && t->s->planner->paid;
+	t->written = (paid ? fs_write_atomic : fs_write_view)(path, a.data, a.len, 0644,
+							      &t->write_e) == 0;
 	free(path);
 	buf_free(&a);
 }

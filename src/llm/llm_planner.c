@@ -612,6 +612,7 @@ struct planner *planner_llm_new_opts(const struct config *cfg, const char *workd
 	struct planner *p = xcalloc(1, sizeof *p);
 	struct llm_planner *lp = xcalloc(1, sizeof *lp);
 	p->name = anthropic ? "anthropic" : openai ? "openai" : "command";
+	p->paid = true;
 	p->analyse = llm_analyse;
 	p->plan = llm_plan;
 	p->repair = llm_repair;
