@@ -283,20 +283,36 @@ static void on_signal(struct loop *l, int fd, short revents, void *ctx)
 }
 
 /*
- * After every round: one fsync for all changes of the round, then the
- * answers, so that nothing is acknowledged before it is durable.
+ * Jobs that end many times a second share one fsync of the journal: a
+ * durable change waits at most this long for the disk. A SIGKILL loses
+ * nothing meanwhile (the lines are written); a power cut, at most the
+ * changes of these last milliseconds.
+ */
+#define GROUP_COMMIT_MS 10
+
+/*
+ * After every round: one fsync for all changes of the round (or of the
+ * rounds of GROUP_COMMIT_MS), then the answers, so that nothing is
+ * acknowledged before it is durable.
  */
 static void after_round(struct loop *l, void *ctx)
 {
 	struct engine *en = ctx;
 	struct err e = {{0}};
+	bool answering = false;
+	int wait = -1;
 
 	if (en->sched_ready)
 		sched_step(&en->sched);
-	if (workdir_commit(&en->wd, &e) < 0) {
+	for (struct client *c = en->clients; c; c = c->next)
+		answering |= c->answered;
+	if ((answering ? workdir_commit(&en->wd, &e)
+		       : workdir_commit_grouped(&en->wd, GROUP_COMMIT_MS, &wait, &e)) < 0) {
 		fatal(en, e.msg);
 		return;
 	}
+	if (wait >= 0)
+		loop_set_timeout(l, wait);
 	for (struct client *c = en->clients, *next; c; c = next) {
 		next = c->next;
 		if (!c->answered)

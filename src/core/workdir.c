@@ -582,6 +582,18 @@ int workdir_commit(struct workdir *w, struct err *e)
 	return 0;
 }
 
+int workdir_commit_grouped(struct workdir *w, int group_ms, int *wait_ms, struct err *e)
+{
+	int64_t since = mono_ms() - w->journal.synced_at;
+
+	*wait_ms = -1;
+	if (w->journal.want_sync && since < group_ms) {
+		*wait_ms = (int)(group_ms - since);
+		return journal_write(&w->journal, e);
+	}
+	return workdir_commit(w, e);
+}
+
 int workdir_flush(struct workdir *w, struct err *e)
 {
 	return journal_write(&w->journal, e);
