@@ -64,42 +64,39 @@ pct() { awk "BEGIN { printf \"%.0f\", 100 * $1 }"; }
 
 echo
 JOBS=${BENCH_JOBS:-2000}
+ROUNDS=${BENCH_ROUNDS:-3}
 echo "== trivial jobs through the full lifecycle (SPEC §11): $JOBS x 'echo val_loss=1'," \
-	"2 at a time, durable journal on"
+	"2 at a time, durable journal on; $ROUNDS rounds, the three side by side in each"
+median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 # hypotop: the real engine (prepare: branch and work tree; launch; watch;
 # collect; analyse; reports) for every job; no planning (max_iterations 0).
-# Each engine run gets a source repository of its own (its branches).
-repo "$T/src-jobs"
-./hypotop init "$T/jobs" --source-dir "$T/src-jobs" --launch 'echo val_loss=1' --metric val_loss \
-	--max-iterations 0 --max-concurrency 2 >/dev/null
-build/tools/bench_fill "$T/jobs" $((JOBS - 1)) >/dev/null # and the baseline: JOBS in all
-ours=$(timed --err "$T/jobs.log" ./hypotop run --headless "$T/jobs")
-ran=$(grep -c ': completed, ' "$T/jobs.log" || true)
-ours_js=$(awk "BEGIN { printf \"%.1f\", $JOBS / $(field seconds "$ours") }")
-echo "hypotop run --headless:   $ours jobs_per_s=$ours_js"
-[ "$ran" = "$JOBS" ] || echo "warning: hypotop completed $ran of $JOBS jobs"
+# Each engine run gets a source repository and a workdir of its own.
+ours_round() { # ours_round K
+	repo "$T/src-jobs$1"
+	./hypotop init "$T/jobs$1" --source-dir "$T/src-jobs$1" --launch 'echo val_loss=1' \
+		--metric val_loss --max-iterations 0 --max-concurrency 2 >/dev/null
+	build/tools/bench_fill "$T/jobs$1" $((JOBS - 1)) >/dev/null # and the baseline: JOBS in all
+	ours=$(timed --err "$T/jobs$1.log" ./hypotop run --headless "$T/jobs$1")
+	ran=$(grep -c ': completed, ' "$T/jobs$1.log" || true)
+	[ "$ran" = "$JOBS" ] || echo "warning: hypotop completed $ran of $JOBS jobs" >&2
+	awk "BEGIN { printf \"%.1f\", $JOBS / $(field seconds "$ours") }"
+}
 # GNU parallel: the same command through the same /bin/sh, its output
-# collected as usual (-N0: no argument appended). One warm-up run first:
-# parallel's first run on a machine sets up its own files.
-par_js=
-if command -v parallel >/dev/null 2>&1; then
-	export PARALLEL_SHELL=/bin/sh
-	parallel --will-cite -N0 true ::: 1 >/dev/null 2>&1 || true
+# collected as usual (-N0: no argument appended).
+par_round() {
 	t0=$(now)
-	seq "$JOBS" | parallel -j2 --will-cite -N0 'echo val_loss=1' >/dev/null 2>&1
-	par_js=$(awk "BEGIN { printf \"%.1f\", $JOBS / ($(now) - $t0) }")
-	echo "GNU parallel -j2:         jobs_per_s=$par_js"
-else
-	echo "GNU parallel: not installed (make deps), skipped"
-fi
+	seq "$JOBS" | PARALLEL_SHELL=/bin/sh parallel -j2 --will-cite -N0 'echo val_loss=1' \
+		>/dev/null 2>&1
+	awk "BEGIN { printf \"%.1f\", $JOBS / ($(now) - $t0) }"
+}
 # task-spooler: its own server on its own socket, 2 slots; JOBS enqueued
 # (one client process each, as it is used), then wait until all have run.
-tsp_js=
-if command -v tsp >/dev/null 2>&1; then
-	mkdir "$T/tsp"
+tsp_round() { # tsp_round K
+	mkdir "$T/tsp$1"
 	t0=$(now)
 	(
-		export TS_SOCKET="$T/tsp/socket" TMPDIR="$T/tsp" TS_MAXFINISHED=$((JOBS + 10)) TS_SLOTS=2
+		export TS_SOCKET="$T/tsp$1/socket" TMPDIR="$T/tsp$1" TS_MAXFINISHED=$((JOBS + 10))
+		export TS_SLOTS=2
 		tsp -S 2
 		i=0
 		while [ $i -lt "$JOBS" ]; do
@@ -112,16 +109,46 @@ if command -v tsp >/dev/null 2>&1; then
 		tsp -K
 		[ "$n" = "$JOBS" ] || echo "warning: task-spooler finished $n of $JOBS jobs" >&2
 	)
-	tsp_js=$(awk "BEGIN { printf \"%.1f\", $JOBS / ($(now) - $t0) }")
-	echo "task-spooler (tsp -S 2):  jobs_per_s=$tsp_js"
+	awk "BEGIN { printf \"%.1f\", $JOBS / ($(now) - $t0) }"
+}
+have_par=$(command -v parallel || true)
+have_tsp=$(command -v tsp || true)
+# parallel's first run on a machine sets up its own files.
+[ -z "$have_par" ] || parallel --will-cite -N0 true ::: 1 >/dev/null 2>&1 || true
+all_ours= all_par= all_tsp=
+k=1
+while [ $k -le "$ROUNDS" ]; do
+	o=$(ours_round $k)
+	all_ours="$all_ours $o"
+	line="round $k: hypotop $o"
+	if [ -n "$have_par" ]; then
+		p=$(par_round)
+		all_par="$all_par $p"
+		line="$line, GNU parallel $p"
+	fi
+	if [ -n "$have_tsp" ]; then
+		q=$(tsp_round $k)
+		all_tsp="$all_tsp $q"
+		line="$line, task-spooler $q"
+	fi
+	echo "$line jobs/s"
+	k=$((k + 1))
+done
+ours_js=$(echo "$all_ours" | median)
+echo "hypotop run --headless:   jobs_per_s=$ours_js (median)"
+if [ -n "$have_par" ]; then
+	par_js=$(echo "$all_par" | median)
+	echo "GNU parallel -j2:         jobs_per_s=$par_js (median)"
+	echo "ratio: hypotop $(ratio "$ours_js" "$par_js")x GNU parallel's jobs/s (target > 1)"
+else
+	echo "GNU parallel: not installed (make deps), skipped"
+fi
+if [ -n "$have_tsp" ]; then
+	tsp_js=$(echo "$all_tsp" | median)
+	echo "task-spooler (tsp -S 2):  jobs_per_s=$tsp_js (median)"
+	echo "ratio: hypotop $(ratio "$ours_js" "$tsp_js")x task-spooler's jobs/s (target > 1)"
 else
 	echo "task-spooler: not installed (make deps), skipped"
-fi
-if [ -n "$par_js" ]; then
-	echo "ratio: hypotop $(ratio "$ours_js" "$par_js")x GNU parallel's jobs/s (target > 1)"
-fi
-if [ -n "$tsp_js" ]; then
-	echo "ratio: hypotop $(ratio "$ours_js" "$tsp_js")x task-spooler's jobs/s (target > 1)"
 fi
 
 echo
