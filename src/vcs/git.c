@@ -340,12 +340,12 @@ static bool worktree_clean_at(git_repository *wt, const git_oid *id)
  * written, and what the last run left there, ignored files included, is
  * removed, as if the tree were new. Then HEAD names the branch.
  */
-static int worktree_switch(const char *path, const char *branch, struct err *e)
+static int worktree_switch(const char *path, const char *branch, const git_oid *id,
+			   struct err *e)
 {
 	git_repository *wt;
 	git_commit *commit = NULL;
 	git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
-	git_oid id;
 	int rc = -1;
 
 	if (vcs_repo(&wt, path, e) < 0)
@@ -353,11 +353,8 @@ static int worktree_switch(const char *path, const char *branch, struct err *e)
 	char *refname = xasprintf("refs/heads/%s", branch);
 	co.checkout_strategy =
 		GIT_CHECKOUT_FORCE | GIT_CHECKOUT_REMOVE_UNTRACKED | GIT_CHECKOUT_REMOVE_IGNORED;
-	if (git_reference_name_to_id(&id, wt, refname) < 0)
-		err_set(e, "git: worktree %s (branch %s): %s", path, branch, vcs_git_msg());
-	else if (!worktree_clean_at(wt, &id) &&
-		 (git_commit_lookup(&commit, wt, &id) < 0 ||
-		  git_checkout_tree(wt, (git_object *)commit, &co) < 0))
+	if (!worktree_clean_at(wt, id) && (git_commit_lookup(&commit, wt, id) < 0 ||
+					   git_checkout_tree(wt, (git_object *)commit, &co) < 0))
 		err_set(e, "git: worktree %s (branch %s): %s", path, branch, vcs_git_msg());
 	else
 		rc = symbolic_head(wt, refname, e);
@@ -373,16 +370,22 @@ int vcs_worktree_add(const char *repo_dir, const char *name, const char *path,
 	git_reference *ref = NULL;
 	git_worktree *wt = NULL;
 	git_worktree_add_options opts = GIT_WORKTREE_ADD_OPTIONS_INIT;
+	git_oid id;
 	int rc = -1;
 
 	if (name_ok(name, e) < 0 || vcs_repo(&repo, repo_dir, e) < 0)
 		return -1;
+	char *refname = xasprintf("refs/heads/%s", branch);
+	int found = git_reference_name_to_id(&id, repo, refname);
+	free(refname);
+	if (found < 0) {
+		err_set(e, "git: branch %s: %s", branch, vcs_git_msg());
+		return -1;
+	}
+	if (worktree_usable(repo, name, path) && worktree_switch(path, branch, &id, e) == 0)
+		return 0;
 	if (git_branch_lookup(&ref, repo, branch, GIT_BRANCH_LOCAL) < 0) {
 		err_set(e, "git: branch %s: %s", branch, vcs_git_msg());
-		goto out;
-	}
-	if (worktree_usable(repo, name, path) && worktree_switch(path, branch, e) == 0) {
-		rc = 0;
 		goto out;
 	}
 	if (worktree_drop(repo, name, e) < 0 || remove_leftover(path, repo_dir, e) < 0)
