@@ -317,7 +317,9 @@ static int symbolic_head(git_repository *wt, const char *refname, struct err *e)
  * Whether the tree is at commit id already, with nothing changed, added
  * or left behind (ignored files included): a node that runs the same
  * commit as the last one in this tree (a repeat, another seed) needs no
- * checkout, which would rewrite the index.
+ * checkout, which would rewrite the index. Files git had to read to know
+ * them unchanged (written in the same second as the index) have their
+ * times refreshed in the index, once, rather than read at every reuse.
  */
 static bool worktree_clean_at(git_repository *wt, const git_oid *id)
 {
@@ -329,7 +331,7 @@ static bool worktree_clean_at(git_repository *wt, const git_oid *id)
 		return false;
 	so.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
 	so.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_INCLUDE_IGNORED |
-		   GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
+		   GIT_STATUS_OPT_EXCLUDE_SUBMODULES | GIT_STATUS_OPT_UPDATE_INDEX;
 	bool clean = git_status_list_new(&st, wt, &so) == 0 && git_status_list_entrycount(st) == 0;
 	git_status_list_free(st);
 	return clean;
