@@ -60,30 +60,6 @@ void planner_set_kind(const char *kind)
 	last_kind = !kind ? NULL : i >= 0 ? kinds[i].name : kinds[PK_PLANNER].name;
 }
 
-int planner_analyse(struct planner *p, const struct analyse_request *r, char **analysis,
-		    cJSON **verdict, const char **kind, struct err *e)
-{
-	*analysis = NULL;
-	*verdict = NULL;
-	planner_set_kind(NULL);
-	int rc = p->analyse(p, r, analysis, verdict, e);
-	if (rc == 0 && contract_check_analysis(*verdict, e) < 0)
-		rc = -1;
-	if (rc < 0) {
-		free(*analysis);
-		cJSON_Delete(*verdict);
-		*analysis = NULL;
-		*verdict = NULL;
-		if (!last_kind)
-			planner_set_kind(planner_kind_name(PK_INVALID));
-	} else {
-		planner_set_kind(NULL);
-	}
-	if (kind)
-		*kind = last_kind;
-	return rc;
-}
-
 /* After a call that answers with JSON: the answer checked, the kind reported. */
 static int settle(int rc, cJSON **answer, int (*check)(const cJSON *, struct err *),
 		  const char **kind, struct err *e)
@@ -100,6 +76,21 @@ static int settle(int rc, cJSON **answer, int (*check)(const cJSON *, struct err
 	}
 	if (kind)
 		*kind = last_kind;
+	return rc;
+}
+
+int planner_analyse(struct planner *p, const struct analyse_request *r, char **analysis,
+		    cJSON **verdict, const char **kind, struct err *e)
+{
+	*analysis = NULL;
+	*verdict = NULL;
+	planner_set_kind(NULL);
+	int rc = settle(p->analyse(p, r, analysis, verdict, e), verdict, contract_check_analysis,
+			kind, e);
+	if (rc < 0) {
+		free(*analysis);
+		*analysis = NULL;
+	}
 	return rc;
 }
 
