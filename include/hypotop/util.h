@@ -75,6 +75,18 @@ uint64_t hash64(const void *data, size_t len);
 
 /* Edit distance, for "did you mean" suggestions. */
 size_t edit_distance(const char *a, const char *b);
+/*
+ * The nearest of the names offered to one asked for: nearest_init, then
+ * nearest_offer for each; the first of equally near ones stays. The caller
+ * decides how near is near enough (d).
+ */
+struct nearest {
+	const char *name; /* asked for */
+	const char *best; /* the nearest offered, or NULL */
+	size_t d;         /* its edit distance; SIZE_MAX before any */
+};
+void nearest_init(struct nearest *n, const char *name);
+void nearest_offer(struct nearest *n, const char *candidate);
 
 /*
  * Numbers in files and logs use '.' whatever LC_NUMERIC says: these read

@@ -137,20 +137,18 @@ static void where(struct ctx *x, const char *key, const char *leaf, char *out, s
 
 static const char *suggest(const char *parent, const char *leaf)
 {
-	const char *best = NULL;
-	size_t bestd = SIZE_MAX, pl = parent ? strlen(parent) : 0;
+	struct nearest near;
+	size_t pl = parent ? strlen(parent) : 0;
 
+	nearest_init(&near, leaf);
 	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
 		const char *p = keys[i].path, *dot = strrchr(p, '.');
 		size_t plen = dot ? (size_t)(dot - p) : 0;
 		if (plen != pl || (pl && strncmp(p, parent, pl)))
 			continue;
-		const char *kleaf = dot ? dot + 1 : p;
-		size_t d = edit_distance(leaf, kleaf);
-		if (d < bestd)
-			bestd = d, best = kleaf;
+		nearest_offer(&near, dot ? dot + 1 : p);
 	}
-	return bestd <= 3 || (best && bestd * 2 <= strlen(leaf)) ? best : NULL;
+	return near.d <= 3 || (near.best && near.d * 2 <= strlen(leaf)) ? near.best : NULL;
 }
 
 static int check_range(struct ctx *x, const struct ckey *k, const cJSON *v, const char *at)

@@ -251,22 +251,21 @@ static void unknown_name(const char *path, const char *name, const struct params
 			 enum params_format f, struct err *e)
 {
 	struct buf names, hint;
-	size_t best = SIZE_MAX, shown = 0;
-	const char *near = NULL;
+	size_t shown = 0;
+	struct nearest near;
 
 	buf_init(&names);
 	buf_init(&hint);
+	nearest_init(&near, name);
 	for (size_t i = 0; i < es->len; i++) {
-		size_t d = edit_distance(name, es->v[i].name);
-		if (d < best)
-			best = d, near = es->v[i].name;
+		nearest_offer(&near, es->v[i].name);
 		if (shown < 12)
 			buf_printf(&names, "%s%s", shown++ ? ", " : "", es->v[i].name);
 		else if (shown++ == 12)
 			buf_adds(&names, ", ...");
 	}
-	if (near && best <= 2)
-		buf_printf(&hint, " (did you mean '%s'?)", near);
+	if (near.best && near.d <= 2)
+		buf_printf(&hint, " (did you mean '%s'?)", near.best);
 	err_set(e,
 		"%s: no setting named '%s'%s; the file has %s; add a line '%s%s' to it or "
 		"use one of its names",

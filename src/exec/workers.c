@@ -70,16 +70,13 @@ static int worker_cb(void *ctx, const char *el, size_t len, size_t off, struct e
 		snprintf(what, sizeof what, "%s:%d", l->path,
 			 json_key_line(l->text, off, m->string) ?: line);
 		if (k == ARRAY_LEN(worker_keys)) {
-			const char *best = NULL;
-			size_t bd = SIZE_MAX;
-			for (size_t i = 0; i < ARRAY_LEN(worker_keys); i++) {
-				size_t d = edit_distance(m->string, worker_keys[i].key);
-				if (d < bd)
-					bd = d, best = worker_keys[i].key;
-			}
-			if (bd <= 3)
+			struct nearest near;
+			nearest_init(&near, m->string);
+			for (size_t i = 0; i < ARRAY_LEN(worker_keys); i++)
+				nearest_offer(&near, worker_keys[i].key);
+			if (near.d <= 3)
 				err_set(e, "%s: unknown key \"%s\"; did you mean \"%s\"?", what,
-					m->string, best);
+					m->string, near.best);
 			else
 				err_set(e, "%s: unknown key \"%s\" for a worker", what, m->string);
 			goto fail;

@@ -204,17 +204,12 @@ static int check_conflicts(const struct keymap *km, const char *what, struct err
 
 static const char *closest_action(const char *name)
 {
-	const char *best = NULL;
-	size_t bestd = 3;
+	struct nearest near;
 
-	for (int i = 0; i < ACT__COUNT; i++) {
-		size_t d = edit_distance(name, infos[i].name);
-		if (d < bestd) {
-			bestd = d;
-			best = infos[i].name;
-		}
-	}
-	return best;
+	nearest_init(&near, name);
+	for (int i = 0; i < ACT__COUNT; i++)
+		nearest_offer(&near, infos[i].name);
+	return near.d < 3 ? near.best : NULL;
 }
 
 int keymap_load(struct keymap *km, const cJSON *keys, const char *what, struct err *e)

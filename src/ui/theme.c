@@ -138,15 +138,11 @@ static int parse_line(struct theme *t, char *line, const char *what, int lineno,
 	char *name = trim(line), *save = NULL;
 	int r = role_parse(name);
 	if (r < 0) {
-		const char *near = NULL;
-		size_t bestd = 4;
-		for (int i = 0; i < ROLE__COUNT; i++) {
-			size_t d = edit_distance(name, roles[i].name);
-			if (d < bestd) {
-				bestd = d;
-				near = roles[i].name;
-			}
-		}
+		struct nearest n;
+		nearest_init(&n, name);
+		for (int i = 0; i < ROLE__COUNT; i++)
+			nearest_offer(&n, roles[i].name);
+		const char *near = n.d < 4 ? n.best : NULL;
 		err_set(e, "%s:%d: \"%s\" is not a role%s%s%s", what, lineno, name,
 			near ? "; did you mean \"" : "", near ? near : "", near ? "\"" : "");
 		return -1;

@@ -268,6 +268,23 @@ size_t edit_distance(const char *a, const char *b)
 	return r;
 }
 
+void nearest_init(struct nearest *n, const char *name)
+{
+	n->name = name;
+	n->best = NULL;
+	n->d = SIZE_MAX;
+}
+
+void nearest_offer(struct nearest *n, const char *candidate)
+{
+	size_t d = edit_distance(n->name, candidate);
+
+	if (d < n->d) {
+		n->d = d;
+		n->best = candidate;
+	}
+}
+
 int parse_long(const char *s, long lo, long hi, long *out)
 {
 	char *end;
