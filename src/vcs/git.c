@@ -291,16 +291,17 @@ int vcs_branches_restore(const char *repo_dir, size_t n, char *const branch[],
  * file that can be made again from the branch at any time. It is
  * rewritten in place, not replaced: the tree is lent to one node at a
  * time, and a HEAD cut short by a crash fails the next checkout, which
- * makes the tree again.
+ * makes the tree again. Overwritten, not truncated first: emptied, its
+ * block would be freed (and discarded) and the new text flushed at close.
  */
 static int symbolic_head(git_repository *wt, const char *refname, struct err *e)
 {
 	char *path = path_join(git_repository_path(wt), "HEAD");
 	char *text = xasprintf("ref: %s\n", refname);
 	size_t len = strlen(text);
-	int rc = 0, fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int rc = 0, fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 
-	if (fd < 0 || write(fd, text, len) != (ssize_t)len) {
+	if (fd < 0 || pwrite(fd, text, len, 0) != (ssize_t)len || ftruncate(fd, (off_t)len) < 0) {
 		err_set(e, "git: %s: %s", path, strerror(errno));
 		rc = -1;
 	}
