@@ -21,6 +21,8 @@ void bg_free(struct bg *bg);
 void bg_submit(struct bg *bg, void (*work)(void *arg), void (*done)(void *arg), void *arg);
 /* Run the done callbacks of finished tasks; the loop's wake hook calls it. */
 void bg_deliver(struct bg *bg);
+/* Waits until every task submitted has been worked, then runs their done callbacks. */
+void bg_drain(struct bg *bg);
 /* Tasks submitted and not yet delivered. */
 int bg_pending(const struct bg *bg);
 

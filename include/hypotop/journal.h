@@ -29,7 +29,6 @@ struct journal {
 	uint64_t base;
 	uint64_t lines; /* event lines written */
 	bool want_sync; /* a line was appended that the next commit must make durable */
-	int64_t synced_at; /* mono_ms() of the last fdatasync; 0 none */
 };
 
 struct journal_info {

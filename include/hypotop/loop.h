@@ -26,8 +26,6 @@ void loop_set_after(struct loop *l, loop_hook fn, void *ctx);
 /* Run until loop_stop(); 0, or -1 when poll fails. */
 int loop_run(struct loop *l);
 void loop_stop(struct loop *l);
-/* The next round starts within ms, whether or not anything happens (main thread). */
-void loop_set_timeout(struct loop *l, int ms);
 /* Thread-safe: make the loop return from poll and run wake_fn. */
 void loop_wake(struct loop *l);
 void loop_set_wake(struct loop *l, loop_hook fn, void *ctx);

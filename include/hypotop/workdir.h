@@ -92,12 +92,11 @@ void workdir_record_state(struct workdir *w);
 /* Make recorded events durable (one fsync); checkpoint when due. */
 int workdir_commit(struct workdir *w, struct err *e);
 /*
- * The commit of a loop that may record durable events many times a second:
- * when the last fsync is less than group_ms old, the events are written
- * and wait for the next commit, at most *wait_ms from now (-1: nothing
- * waits), so that a burst of them shares one fsync.
+ * The commit without its fsync: the events are written (a checkpoint made
+ * when due), and w->journal.want_sync says whether an fdatasync of the
+ * journal is still owed, for a caller that makes it elsewhere.
  */
-int workdir_commit_grouped(struct workdir *w, int group_ms, int *wait_ms, struct err *e);
+int workdir_write(struct workdir *w, struct err *e);
 /* Write what is recorded now, without waiting for the disk. */
 int workdir_flush(struct workdir *w, struct err *e);
 /* Write tree.json, checkpoint.json and state.json, then empty the journal. */

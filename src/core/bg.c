@@ -18,9 +18,10 @@ struct bg {
 	pthread_t *threads;
 	int nthreads;
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_cond_t cv, idle;
 	struct task *todo, *todo_tail, *finished, *finished_tail;
 	int pending;
+	int busy; /* tasks being worked on */
 	bool stop;
 };
 
@@ -48,10 +49,14 @@ static void *run(void *p)
 		bg->todo = t->next;
 		if (!bg->todo)
 			bg->todo_tail = NULL;
+		bg->busy++;
 		pthread_mutex_unlock(&bg->mu);
 		t->work(t->arg); /* no lock held across the work */
 		pthread_mutex_lock(&bg->mu);
+		bg->busy--;
 		push(&bg->finished, &bg->finished_tail, t);
+		if (!bg->todo && !bg->busy)
+			pthread_cond_broadcast(&bg->idle);
 		loop_wake(bg->loop);
 	}
 	pthread_mutex_unlock(&bg->mu);
@@ -66,6 +71,7 @@ struct bg *bg_new(struct loop *loop, int nthreads)
 	bg->threads = xcalloc((size_t)nthreads, sizeof *bg->threads);
 	pthread_mutex_init(&bg->mu, NULL);
 	pthread_cond_init(&bg->cv, NULL);
+	pthread_cond_init(&bg->idle, NULL);
 	for (; bg->nthreads < nthreads; bg->nthreads++)
 		if (pthread_create(&bg->threads[bg->nthreads], NULL, run, bg) != 0) {
 			bg_free(bg);
@@ -98,6 +104,7 @@ void bg_free(struct bg *bg)
 	drop(bg->finished);
 	pthread_mutex_destroy(&bg->mu);
 	pthread_cond_destroy(&bg->cv);
+	pthread_cond_destroy(&bg->idle);
 	free(bg);
 }
 
@@ -128,6 +135,15 @@ void bg_deliver(struct bg *bg)
 		free(t);
 		t = next;
 	}
+}
+
+void bg_drain(struct bg *bg)
+{
+	pthread_mutex_lock(&bg->mu);
+	while ((bg->todo || bg->busy) && bg->nthreads)
+		pthread_cond_wait(&bg->idle, &bg->mu);
+	pthread_mutex_unlock(&bg->mu);
+	bg_deliver(bg);
 }
 
 int bg_pending(const struct bg *bg)

@@ -2,6 +2,7 @@
 #include "hypotop/engine.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hypotop/bg.h"
 #include "hypotop/ctl.h"
 #include "hypotop/json.h"
 #include "hypotop/loop.h"
@@ -43,6 +45,8 @@ struct engine {
 	struct buf early; /* lines said before the UI was open */
 	bool said_done;
 	char fatal[1024]; /* an error that stopped the loop, printed once the UI is closed */
+	struct bg *syncer; /* the journal's fdatasync */
+	bool syncing;      /* one is in progress */
 };
 
 /*
@@ -283,36 +287,82 @@ static void on_signal(struct loop *l, int fd, short revents, void *ctx)
 }
 
 /*
- * Jobs that end many times a second share one fsync of the journal: a
- * durable change waits at most this long for the disk. A SIGKILL loses
- * nothing meanwhile (the lines are written); a power cut, at most the
- * changes of these last milliseconds.
+ * The journal's fdatasync runs on a thread of its own, so the main thread
+ * never waits for the disk. Durable records written while one runs wait
+ * for the next, which starts as soon as it ends: when runs end many times
+ * a second they share one flush (group commit). A SIGKILL loses nothing
+ * meanwhile, the lines being written at once; a power cut, the records of
+ * the flush in progress. The descriptor is the task's own, so that a
+ * checkpoint may replace the journal under it.
  */
-#define GROUP_COMMIT_MS 10
+struct sync_task {
+	struct engine *en;
+	int fd, rc, err;
+};
+
+static void sync_work(void *arg)
+{
+	struct sync_task *t = arg;
+
+	t->rc = fdatasync(t->fd);
+	t->err = errno;
+	close(t->fd);
+}
+
+static void sync_done(void *arg)
+{
+	struct sync_task *t = arg;
+	struct engine *en = t->en;
+
+	en->syncing = false;
+	if (t->rc < 0) {
+		char msg[1024];
+		snprintf(msg, sizeof msg, "%s: fdatasync: %s", en->wd.journal.path,
+			 strerror(t->err));
+		fatal(en, msg);
+	}
+	free(t);
+}
+
+static int commit_behind(struct engine *en, struct err *e)
+{
+	struct journal *j = &en->wd.journal;
+
+	if (workdir_write(&en->wd, e) < 0)
+		return -1;
+	if (!j->want_sync || en->syncing)
+		return 0;
+	int fd = fcntl(j->fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return workdir_commit(&en->wd, e); /* then here */
+	struct sync_task *t = xcalloc(1, sizeof *t);
+	t->en = en;
+	t->fd = fd;
+	j->want_sync = false;
+	en->syncing = true;
+	bg_submit(en->syncer, sync_work, sync_done, t);
+	return 0;
+}
 
 /*
- * After every round: one fsync for all changes of the round (or of the
- * rounds of GROUP_COMMIT_MS), then the answers, so that nothing is
- * acknowledged before it is durable.
+ * After every round: the round's records go to the journal and to the
+ * disk behind the loop; a control client's answer waits for its record to
+ * be durable, flushed here, so that nothing is acknowledged before it is.
  */
 static void after_round(struct loop *l, void *ctx)
 {
 	struct engine *en = ctx;
 	struct err e = {{0}};
 	bool answering = false;
-	int wait = -1;
 
 	if (en->sched_ready)
 		sched_step(&en->sched);
 	for (struct client *c = en->clients; c; c = c->next)
 		answering |= c->answered;
-	if ((answering ? workdir_commit(&en->wd, &e)
-		       : workdir_commit_grouped(&en->wd, GROUP_COMMIT_MS, &wait, &e)) < 0) {
+	if ((answering ? workdir_commit(&en->wd, &e) : commit_behind(en, &e)) < 0) {
 		fatal(en, e.msg);
 		return;
 	}
-	if (wait >= 0)
-		loop_set_timeout(l, wait);
 	for (struct client *c = en->clients, *next; c; c = next) {
 		next = c->next;
 		if (!c->answered)
@@ -336,6 +386,7 @@ static void on_wake(struct loop *l, void *ctx)
 	struct engine *en = ctx;
 
 	(void)l;
+	bg_deliver(en->syncer);
 	sched_deliver(&en->sched);
 }
 
@@ -378,6 +429,7 @@ int engine_main(const struct engine_opts *o)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	en.sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	en.loop = loop_new();
+	en.syncer = en.loop ? bg_new(en.loop, 1) : NULL;
 	if (en.loop && sched_init(&en.sched, &en.wd, en.loop, log_line, &en, &e) < 0) {
 		fprintf(stderr, "hypotop: %s\n", e.msg);
 		sched_free(&en.sched);
@@ -385,7 +437,7 @@ int engine_main(const struct engine_opts *o)
 		goto out;
 	}
 	en.sched_ready = en.loop != NULL;
-	if (en.sig_fd < 0 || !en.loop) {
+	if (en.sig_fd < 0 || !en.loop || !en.syncer) {
 		fprintf(stderr, "hypotop: %s\n", strerror(errno));
 		en.exit_status = EXIT_RUNTIME;
 		goto out;
@@ -438,6 +490,7 @@ int engine_main(const struct engine_opts *o)
 		snprintf(msg, sizeof msg, "poll: %s", strerror(errno));
 		fatal(&en, msg);
 	}
+	bg_drain(en.syncer); /* the flush in progress: its error is said below */
 	size_t jobs = 0;
 	for (size_t i = 0; i < en.sched.nslots; i++)
 		jobs += en.sched.slots[i].used && en.sched.slots[i].have_job;
@@ -476,6 +529,7 @@ out:
 		close(en.ctl_fd);
 	if (en.sig_fd >= 0)
 		close(en.sig_fd);
+	bg_free(en.syncer);
 	loop_free(en.loop);
 	workdir_close(&en.wd);
 	return en.exit_status;

@@ -172,12 +172,9 @@ int journal_commit(struct journal *j, struct err *e)
 {
 	if (journal_write(j, e) < 0)
 		return -1;
-	if (j->want_sync) {
-		if (fdatasync(j->fd) < 0) {
-			err_set(e, "%s: fdatasync: %s", j->path, strerror(errno));
-			return -1;
-		}
-		j->synced_at = mono_ms();
+	if (j->want_sync && fdatasync(j->fd) < 0) {
+		err_set(e, "%s: fdatasync: %s", j->path, strerror(errno));
+		return -1;
 	}
 	j->want_sync = false;
 	return 0;

@@ -21,7 +21,6 @@ struct loop {
 	struct watch *w;
 	size_t len, cap;
 	bool stop;
-	int timeout; /* of the next poll, in ms; -1 none */
 	int wake_fd;
 	loop_hook after, wake;
 	void *after_ctx, *wake_ctx;
@@ -42,7 +41,6 @@ static void on_wake(struct loop *l, int fd, short revents, void *ctx)
 struct loop *loop_new(void)
 {
 	struct loop *l = xcalloc(1, sizeof *l);
-	l->timeout = -1;
 
 	l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (l->wake_fd < 0) {
@@ -114,12 +112,6 @@ void loop_set_wake(struct loop *l, loop_hook fn, void *ctx)
 	l->wake_ctx = ctx;
 }
 
-void loop_set_timeout(struct loop *l, int ms)
-{
-	if (l->timeout < 0 || ms < l->timeout)
-		l->timeout = ms < 0 ? 0 : ms;
-}
-
 void loop_stop(struct loop *l)
 {
 	l->stop = true;
@@ -138,8 +130,7 @@ int loop_run(struct loop *l)
 	l->stop = false;
 	while (!l->stop) {
 		compact(l);
-		int n = poll(l->fds, (nfds_t)l->len, l->timeout);
-		l->timeout = -1;
+		int n = poll(l->fds, (nfds_t)l->len, -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

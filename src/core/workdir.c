@@ -573,25 +573,20 @@ void workdir_record_state(struct workdir *w)
 	buf_free(&b);
 }
 
-int workdir_commit(struct workdir *w, struct err *e)
+int workdir_write(struct workdir *w, struct err *e)
 {
-	if (journal_commit(&w->journal, e) < 0)
+	if (journal_write(&w->journal, e) < 0)
 		return -1;
 	if (w->journal.lines >= w->checkpoint_every)
 		return workdir_checkpoint(w, e);
 	return 0;
 }
 
-int workdir_commit_grouped(struct workdir *w, int group_ms, int *wait_ms, struct err *e)
+int workdir_commit(struct workdir *w, struct err *e)
 {
-	int64_t since = mono_ms() - w->journal.synced_at;
-
-	*wait_ms = -1;
-	if (w->journal.want_sync && since < group_ms) {
-		*wait_ms = (int)(group_ms - since);
-		return journal_write(&w->journal, e);
-	}
-	return workdir_commit(w, e);
+	if (workdir_write(w, e) < 0)
+		return -1;
+	return journal_commit(&w->journal, e);
 }
 
 int workdir_flush(struct workdir *w, struct err *e)
