@@ -1,17 +1,20 @@
 /*
  * hypotop-job — the supervisor of one local run (SPEC §6).
  *
- *	hypotop-job RUN_DIR CWD LAUNCH [BUILD]
+ *	hypotop-job RUN_DIR CWD RECORD LAUNCH [BUILD]
  *
  * hypotop starts it as the leader of a new session, with its standard
  * output and error on the run's log and its environment already the
- * job's. It records its own pid and start time in RUN_DIR/pid, runs BUILD
- * (when given) and then LAUNCH through /bin/sh in CWD, writes the build's
- * exit status to RUN_DIR/build_exit and the run's to RUN_DIR/exit_code,
- * and exits with that status. Each record is written to a temporary name
- * and renamed, so a reader sees all of it or nothing. Because the records
- * are files, the outcome survives hypotop: a supervisor that restarts
- * reads them, or finds this process by its pid and start time.
+ * job's. Before anything else it writes RUN_DIR/job.json: RECORD, which
+ * is hypotop's account of the job (a JSON object without its closing
+ * brace), completed with this process's pid and start time. It then runs
+ * BUILD (when given) and LAUNCH through /bin/sh in CWD, writes the
+ * build's exit status to RUN_DIR/build_exit and the run's to
+ * RUN_DIR/exit_code, and exits with that status. Each record is written
+ * to a temporary name and renamed, so a reader sees all of it or nothing.
+ * Because the records are files, the outcome survives hypotop: a
+ * supervisor that restarts reads them, or finds this process by the pid
+ * and start time in job.json.
  *
  * A SIGTERM, SIGINT or SIGHUP to the process group is meant for the job:
  * this process ignores them and records how the job ended. SIGKILL ends it
@@ -29,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *run_dir;
@@ -48,24 +52,24 @@ static void say(const char *what, const char *text)
 	}
 }
 
-/* RUN_DIR/name holds text, or is left as it was. */
-static void record(const char *name, const char *text)
+/* RUN_DIR/name holds text; false when it is left as it was. */
+static bool record(const char *name, const char *text)
 {
 	char tmp[4096], path[4096];
 
 	if (snprintf(path, sizeof path, "%s/%s", run_dir, name) >= (int)sizeof path ||
 	    snprintf(tmp, sizeof tmp, "%s.partial", path) >= (int)sizeof tmp)
-		return;
+		return false;
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return;
+		return false;
 	size_t len = strlen(text);
 	bool ok = write(fd, text, len) == (ssize_t)len;
 	ok &= close(fd) == 0;
-	if (ok)
-		rename(tmp, path);
-	else
+	ok = ok && rename(tmp, path) == 0;
+	if (!ok)
 		unlink(tmp);
+	return ok;
 }
 
 static void record_code(const char *name, int code)
@@ -139,20 +143,36 @@ static int finish(int code)
 
 int main(int argc, char **argv)
 {
-	if (argc < 4 || argc > 5) {
-		fprintf(stderr, "usage: hypotop-job RUN_DIR CWD LAUNCH [BUILD]\n"
+	if (argc < 5 || argc > 6) {
+		fprintf(stderr, "usage: hypotop-job RUN_DIR CWD RECORD LAUNCH [BUILD]\n"
 				"  (started by hypotop for each local run; see hypotop(1))\n");
 		return 2;
 	}
 	run_dir = argv[1];
-	const char *cwd = argv[2], *launch = argv[3], *build = argc == 5 ? argv[4] : NULL;
+	const char *cwd = argv[2], *job = argv[3], *launch = argv[4];
+	const char *build = argc == 6 ? argv[5] : NULL;
 
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
-	char pid[64];
-	snprintf(pid, sizeof pid, "%ld %llu\n", (long)getpid(), start_time());
-	record("pid", pid);
+	/* Recorded first, or not run: a restarted hypotop must find every job. */
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	size_t cap = strlen(job) + 128;
+	char *text = malloc(cap);
+	bool recorded = text != NULL;
+	if (recorded) {
+		snprintf(text, cap,
+			 "%s,\n  \"pid\": %ld,\n  \"start_time\": %llu,\n  \"launched\": %lld\n}\n",
+			 job, (long)getpid(), start_time(),
+			 (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+		recorded = record("job.json", text);
+		free(text);
+	}
+	if (!recorded) {
+		say("error", "cannot write job.json in the run folder; the job is not run");
+		return finish(127);
+	}
 	if (chdir(cwd) < 0) {
 		char why[4096];
 		snprintf(why, sizeof why, "cannot enter the work tree %s: %s", cwd, strerror(errno));

@@ -613,6 +613,8 @@ static void start_node(struct sched *s, struct node *n, enum node_status st, str
 	struct err e = {{0}};
 	local_executor.attach(run_dir, &sl->job, &e);
 	free(run_dir);
+	if (e.msg[0])
+		sched_say(s, "%s: %s", nid, e.msg);
 	sl->have_job = true;
 	sl->started = sl->last_progress = mono_ms();
 	sl->job.paused = n->status == ST_PAUSED;

@@ -156,10 +156,13 @@ static char **job_environ(const struct job_spec *s)
 	return out;
 }
 
-static int write_job_json(const struct job_spec *s, const struct job *j, struct err *e)
+/*
+ * job.json but its last members, which the supervisor adds and writes
+ * (hypotop-job.c): its own pid and start time, and when it started.
+ */
+static char *job_record(const struct job_spec *s)
 {
 	struct buf b;
-	char *path = run_file(j->run_dir, "job.json");
 
 	buf_init(&b);
 	buf_adds(&b, "{\n  \"executor\": \"local\",\n  \"node\": ");
@@ -186,12 +189,8 @@ static int write_job_json(const struct job_spec *s, const struct job *j, struct 
 		json_append_str(&b, eq + 1);
 		free(name);
 	}
-	buf_printf(&b, "\n  },\n  \"pid\": %ld,\n  \"start_time\": %llu,\n  \"launched\": %lld\n}\n",
-		   (long)j->pid, j->start_time, (long long)now_ms());
-	int rc = fs_write_view(path, b.data, b.len, 0644, e); /* the pid file is the record */
-	buf_free(&b);
-	free(path);
-	return rc;
+	buf_adds(&b, "\n  }");
+	return buf_steal(&b);
 }
 
 /*
@@ -205,8 +204,9 @@ static int spawn_helper(const struct job_spec *s, const char *log, pid_t *pid, s
 	posix_spawn_file_actions_t fa;
 	sigset_t none, all;
 	const char *helper = helper_path();
-	char *argv[] = {"hypotop-job", (char *)s->run_dir, (char *)s->cwd, (char *)s->launch,
-			(char *)s->build, NULL};
+	char *record = job_record(s);
+	char *argv[] = {"hypotop-job",	 (char *)s->run_dir, (char *)s->cwd, record,
+			(char *)s->launch, (char *)s->build,	     NULL};
 	char **envp = job_environ(s);
 
 	sigemptyset(&none);
@@ -224,6 +224,7 @@ static int spawn_helper(const struct job_spec *s, const char *log, pid_t *pid, s
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	free(envp);
+	free(record);
 	if (rc != 0)
 		err_set(e, "cannot start the job supervisor %s: %s (is hypotop installed "
 			   "whole? `make install` puts hypotop-job in %s)",
@@ -243,16 +244,14 @@ static int local_launch(const struct job_spec *s, struct job *j, struct err *e)
 	if (spawn_helper(s, log, &pid, e) == 0) {
 		j->pid = pid;
 		j->ours = true;
-		j->start_time = proc_start_time(pid);
 		j->pidfd = open_pidfd(pid);
-		rc = write_job_json(s, j, e);
+		rc = 0;
 	}
 	free(log);
 	return rc;
 }
 
-static int read_int_file(const char *run_dir, const char *name, long long *a,
-			 unsigned long long *b)
+static int read_int_file(const char *run_dir, const char *name, long long *a)
 {
 	char *path = run_file(run_dir, name);
 	char *text = fs_read(path, NULL, NULL);
@@ -261,35 +260,46 @@ static int read_int_file(const char *run_dir, const char *name, long long *a,
 	free(path);
 	if (!text)
 		return 0;
-	if (b)
-		n = sscanf(text, "%lld %llu", a, b);
-	else
-		n = sscanf(text, "%lld", a);
+	n = sscanf(text, "%lld", a);
 	free(text);
 	return n;
 }
 
+/*
+ * job.json, the supervisor's first record, names it by pid and start
+ * time. Missing, the job never started.
+ */
 static int local_attach(const char *run_dir, struct job *j, struct err *e)
 {
-	long long pid = 0;
-	unsigned long long st = 0;
+	char *path = run_file(run_dir, "job.json");
+	cJSON *rec = fs_exists(path) ? json_parse_file(path, e) : NULL;
+	double pid = 0, st = 0;
 
-	(void)e;
 	memset(j, 0, sizeof *j);
 	j->pidfd = -1;
 	j->run_dir = xstrdup(run_dir);
-	/* The wrapper's own record; job.json may be missing after a crash. */
-	if (read_int_file(run_dir, "pid", &pid, &st) == 2 && pid > 0) {
+	if (rec && json_get_num(rec, "pid", path, &pid, e) == 1 &&
+	    json_get_num(rec, "start_time", path, &st, e) == 1 && pid > 0) {
 		j->pid = (pid_t)pid;
-		j->start_time = st;
-		if (proc_start_time(j->pid) == st)
+		j->start_time = (unsigned long long)st;
+		if (proc_start_time(j->pid) == j->start_time)
 			j->pidfd = open_pidfd(j->pid);
+	} else if (rec && !e->msg[0]) {
+		err_set(e, "%s: no \"pid\" and \"start_time\" of the job's supervisor", path);
 	}
+	cJSON_Delete(rec);
+	free(path);
 	return 0;
 }
 
+/*
+ * A child of this process is alive until it is reaped: its pid cannot
+ * be another's meanwhile. Another's is known by its start time.
+ */
 static bool alive(struct job *j)
 {
+	if (j->ours)
+		return true;
 	if (!j->pid || !j->start_time)
 		return false;
 	if (proc_start_time(j->pid) != j->start_time)
@@ -300,7 +310,7 @@ static bool alive(struct job *j)
 static void local_check(struct job *j, struct job_result *r)
 {
 	long long code;
-	char *pidfile = run_file(j->run_dir, "pid");
+	char *record = run_file(j->run_dir, "job.json");
 
 	memset(r, 0, sizeof *r);
 	r->build_code = -1;
@@ -309,20 +319,18 @@ static void local_check(struct job *j, struct job_result *r)
 		if (waitpid(j->pid, &status, WNOHANG) == j->pid)
 			j->ours = false; /* reaped: the exit code file says the rest */
 	}
-	if (read_int_file(j->run_dir, "build_exit", &code, NULL) == 1)
+	if (read_int_file(j->run_dir, "build_exit", &code) == 1)
 		r->build_code = (int)code;
-	if (read_int_file(j->run_dir, "exit_code", &code, NULL) == 1) {
+	if (read_int_file(j->run_dir, "exit_code", &code) == 1) {
 		r->state = JOB_DONE;
 		r->exit_code = (int)code;
 	} else if (alive(j)) {
 		r->state = JOB_RUNNING;
-		r->building = r->build_code < 0 && j->start_time;
-	} else if (j->ours) {
-		r->state = JOB_RUNNING; /* forked, the wrapper not yet recorded */
+		r->building = r->build_code < 0;
 	} else {
-		r->state = fs_exists(pidfile) ? JOB_LOST : JOB_NOT_STARTED;
+		r->state = fs_exists(record) ? JOB_LOST : JOB_NOT_STARTED;
 	}
-	free(pidfile);
+	free(record);
 }
 
 static int local_signal(struct job *j, int sig)

@@ -269,9 +269,10 @@ def start_until_baseline_runs(wd, **popen):
     """Start the engine; return it and the baseline job's pid once it runs."""
     p = subprocess.Popen([lib.BIN, "run", "--headless", wd], stdout=subprocess.DEVNULL,
                          **(popen or {"stderr": subprocess.DEVNULL}))
-    pidfile = os.path.join(wd, "runs", "n0000", "pid")
-    lib.wait_for(lambda: os.path.exists(pidfile), "the baseline to start", timeout=30)
-    return p, int(open(pidfile).read().split()[0])
+    record = os.path.join(wd, "runs", "n0000", "job.json")
+    lib.wait_for(lambda: os.path.exists(record), "the baseline to start", timeout=30)
+    with open(record) as f:
+        return p, json.load(f)["pid"]
 
 
 @lib.test
@@ -320,10 +321,10 @@ def a_restart_never_lends_a_running_jobs_work_tree():
     rc, out, err = hypotop("init", os.path.join(d, "wd2"), "--config", cfg_path)
     wd = os.path.join(d, "wd2")
     check(rc == 0, "init: %s" % err)
-    pids = [os.path.join(wd, "runs", n, "pid") for n in ("n0000", "n0001")]
+    records = [os.path.join(wd, "runs", n, "job.json") for n in ("n0000", "n0001")]
     p = subprocess.Popen([lib.BIN, "run", "--headless", wd], stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
-    lib.wait_for(lambda: all(os.path.exists(f) for f in pids), "two jobs to start", timeout=30)
+    lib.wait_for(lambda: all(os.path.exists(f) for f in records), "two jobs to start", timeout=30)
     lib.wait_for(lambda: any(n["id"] == "n0002" for n in lib.status_json(wd)["running"]),
                  "the third to be taken from the queue", timeout=30)
     p.send_signal(signal.SIGKILL)
@@ -418,6 +419,27 @@ def a_missing_job_supervisor_fails_the_node_and_says_where_it_looked():
     with open(os.path.join(wd, "runs", "n0000", "analysis.md")) as f:
         text = f.read()
     check(missing in text and "make install" in text, "analysis lacks the path:\n%s" % text)
+
+
+@lib.test
+def a_job_the_supervisor_cannot_record_is_not_run():
+    # job.json is how a restarted engine finds a job: none, no run.
+    d = lib.tmpdir()
+    job = os.path.join(os.path.dirname(lib.BIN), "hypotop-job")
+    r = subprocess.run([job, os.path.join(d, "no", "such", "run"), d, '{"node": "n0001"',
+                        "touch ran"], capture_output=True, text=True, timeout=30)
+    check(r.returncode == 127, "exit %d: %s" % (r.returncode, r.stdout + r.stderr))
+    check(not os.path.exists(os.path.join(d, "ran")), "the job ran unrecorded")
+    check("cannot write job.json" in r.stdout, "not said: %r" % r.stdout)
+    run = os.path.join(d, "run")
+    os.makedirs(run)
+    p = subprocess.Popen([job, run, d, '{"node": "n0001"', "touch ran"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    check(p.wait(timeout=30) == 0 and os.path.exists(os.path.join(d, "ran")), "did not run")
+    with open(os.path.join(run, "job.json")) as f:
+        rec = json.load(f)
+    check(rec["node"] == "n0001" and rec["pid"] == p.pid, "record: %s" % rec)
+    check(isinstance(rec["start_time"], int) and rec["start_time"] > 0, "record: %s" % rec)
 
 
 @lib.test
