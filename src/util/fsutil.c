@@ -59,14 +59,17 @@ static int write_replace(const char *path, const void *data, size_t len, mode_t 
 			 bool sync, struct err *e)
 {
 	char *tmp = xasprintf("%s.partial.%ld", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	/* New, so that it has mode (less the umask): one left by a crash is removed first. */
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 
 	if (fd < 0) {
 		err_set(e, "%s: cannot create: %s", tmp, strerror(errno));
 		free(tmp);
 		return -1;
 	}
-	if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 || (sync && fsync(fd) < 0)) {
+	if (write_all(fd, data, len) < 0 || (sync && fsync(fd) < 0)) {
 		err_set(e, "%s: cannot write: %s", tmp, strerror(errno));
 		close(fd);
 		unlink(tmp);

@@ -16,6 +16,13 @@ static void atomic_write_replaces_whole(void)
 	size_t len;
 
 	T_CHECK(fs_write_atomic(p, "old", 3, 0644, &e) == 0, "%s", e.msg);
+	/* A temporary file a crash left under the same name lends it nothing. */
+	char *left = xasprintf("%s.partial.%ld", p, (long)getpid());
+	FILE *lf = fopen(left, "w");
+	T_CHECK(lf && fputs("left over, and longer than what replaces it", lf) >= 0 &&
+			fclose(lf) == 0 && chmod(left, 0666) == 0,
+		"%s", left);
+	free(left);
 	T_CHECK(fs_write_atomic(p, "new text", 8, 0600, &e) == 0, "%s", e.msg);
 	char *got = fs_read(p, &len, &e);
 	T_CHECK(got && len == 8 && !memcmp(got, "new text", 8), "content");
