@@ -1,11 +1,12 @@
 /*
  * vcs_int.h — what the files of src/vcs share. Nothing outside src/vcs
- * includes it.
+ * includes it but the unit tests of src/vcs.
  */
 #ifndef HYPOTOP_VCS_INT_H
 #define HYPOTOP_VCS_INT_H
 
 #include <git2.h>
+#include <stdbool.h>
 
 #include "hypotop/util.h"
 
@@ -26,6 +27,22 @@ int vcs_repo(git_repository **repo, const char *dir, struct err *e);
  */
 int vcs_ref_write(git_repository *repo, const char *refname, const git_oid *id,
 		  struct err *e);
+
+/*
+ * Seals (seal.c): what the kernel says of the work tree at path (its
+ * files and folders, and the index in its gitdir), recorded when hypotop
+ * leaves the tree clean at commit id. Intact: nothing in it changed since,
+ * so it is still clean at id, without asking git. Not sealed when the
+ * tree changed too recently to be told from a later change. Any thread.
+ *
+ * A seal at id that is broken sets *unseen (when given) to the files,
+ * relative to path, that changed where git's own check cannot see it
+ * (size and modification time as they were): a NULL-terminated list the
+ * caller frees, each path and the list; otherwise *unseen is NULL.
+ */
+void vcs_seal(const char *path, const char *gitdir, const git_oid *id);
+bool vcs_seal_intact(const char *path, const char *gitdir, const git_oid *id, char ***unseen);
+void vcs_seal_break(const char *path);
 
 /* Close the repositories the calling thread keeps open. */
 void vcs_repo_forget(void);

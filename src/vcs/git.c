@@ -339,6 +339,27 @@ static bool worktree_clean_at(git_repository *wt, const git_oid *id)
 }
 
 /*
+ * Whether the tree at path is sealed clean at id (seal.c). When the seal
+ * is broken, the files changed where git would not see it are removed
+ * first, for the checkout to write again.
+ */
+static bool sealed(const char *path, const char *gitdir, const git_oid *id)
+{
+	char **unseen;
+
+	if (vcs_seal_intact(path, gitdir, id, &unseen))
+		return true;
+	for (char **f = unseen; f && *f; f++) {
+		char *p = path_join(path, *f);
+		unlink(p);
+		free(p);
+		free(*f);
+	}
+	free(unseen);
+	return false;
+}
+
+/*
  * The files at path become exactly the branch's: files that differ are
  * written, and what the last run left there, ignored files included, is
  * removed, as if the tree were new. Then HEAD names the branch.
@@ -353,14 +374,20 @@ static int worktree_switch(const char *path, const char *branch, const git_oid *
 
 	if (vcs_repo(&wt, path, e) < 0)
 		return -1;
+	const char *gitdir = git_repository_path(wt);
 	char *refname = xasprintf("refs/heads/%s", branch);
 	co.checkout_strategy =
 		GIT_CHECKOUT_FORCE | GIT_CHECKOUT_REMOVE_UNTRACKED | GIT_CHECKOUT_REMOVE_IGNORED;
-	if (!worktree_clean_at(wt, id) && (git_commit_lookup(&commit, wt, id) < 0 ||
-					   git_checkout_tree(wt, (git_object *)commit, &co) < 0))
+	if (!sealed(path, gitdir, id) && !worktree_clean_at(wt, id) &&
+	    (git_commit_lookup(&commit, wt, id) < 0 ||
+	     git_checkout_tree(wt, (git_object *)commit, &co) < 0))
 		err_set(e, "git: worktree %s (branch %s): %s", path, branch, vcs_git_msg());
 	else
 		rc = symbolic_head(wt, refname, e);
+	if (rc == 0)
+		vcs_seal(path, gitdir, id);
+	else
+		vcs_seal_break(path);
 	git_commit_free(commit);
 	free(refname);
 	return rc;
@@ -391,6 +418,7 @@ int vcs_worktree_add(const char *repo_dir, const char *name, const char *path,
 		err_set(e, "git: branch %s: %s", branch, vcs_git_msg());
 		goto out;
 	}
+	vcs_seal_break(path);
 	if (worktree_drop(repo, name, e) < 0 || remove_leftover(path, repo_dir, e) < 0)
 		goto out;
 	char *up = xstrdup(path), *slash = strrchr(up, '/');
@@ -428,6 +456,7 @@ int vcs_worktree_remove(const char *repo_dir, const char *name, const char *path
 
 	if (name_ok(name, e) < 0 || vcs_repo(&repo, repo_dir, e) < 0)
 		return -1;
+	vcs_seal_break(path);
 	if (worktree_drop(repo, name, e) < 0 || remove_leftover(path, repo_dir, e) < 0)
 		return -1;
 	return 0;

@@ -5,13 +5,16 @@
  */
 #include "t.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hypotop/fsutil.h"
 #include "hypotop/json.h"
 #include "hypotop/vcs.h"
+#include "hypotop/vcs_int.h" /* the seals of work trees */
 
 #define BR "hypotop/n0001"
 
@@ -645,6 +648,127 @@ static void worktree_reused_for_the_same_commit(void)
 	repo_free(&r);
 }
 
+/*
+ * Reuse the tree for branch until its seal holds: the files' change times
+ * must fall before a tick of the kernel's coarse clock first (a poll with
+ * a deadline, a few milliseconds in practice).
+ */
+static bool reuse_until_sealed(struct repo *r, const char *wt, const char *gitdir,
+			       const char *branch, const git_oid *id)
+{
+	struct err e = {{0}};
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		if (vcs_worktree_add(r->dir, "wt0", wt, branch, &e) < 0) {
+			printf("# %s\n", e.msg);
+			return false;
+		}
+		if (vcs_seal_intact(wt, gitdir, id, NULL))
+			return true;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (t.tv_sec - t0.tv_sec < 10);
+	return false;
+}
+
+/* The tree is clean at the commit and its branch is checked out: what a seal must keep. */
+static void check_clean(const char *wt, const char *branch)
+{
+	char *st = sh_out("git -C '%s' status --porcelain --ignored | head -1", wt);
+	T_STREQ(st, "");
+	free(st);
+	char *br = sh_out("git -C '%s' symbolic-ref HEAD", wt);
+	char *want = xasprintf("refs/heads/%s", branch);
+	T_STREQ(br, want);
+	free(want);
+	free(br);
+}
+
+/*
+ * A sealed tree is reused without asking git; every kind of change a run
+ * can make breaks the seal, and the tree is cleaned as without one.
+ */
+static void a_sealed_tree_is_reused_and_any_change_breaks_the_seal(void)
+{
+	struct repo r;
+	struct err e = {{0}};
+	char oid[VCS_OID_HEX], again[VCS_OID_HEX];
+	const char *kind = NULL;
+	git_oid id, other;
+
+	repo_make(&r);
+	T_CHECK(vcs_commit_change(r.dir, r.head, NULL, NULL, "hypotop/n0001", "one", oid, &kind,
+				  &e) == 0,
+		"%s", e.msg);
+	T_CHECK(vcs_commit_change(r.dir, r.head, NULL, NULL, "hypotop/n0002", "two", again,
+				  &kind, &e) == 0,
+		"%s", e.msg);
+	git_oid_fromstr(&id, oid);
+	char *wt = path_join(r.base, "trees/wt0");
+	T_CHECK(vcs_worktree_add(r.dir, "wt0", wt, "hypotop/n0001", &e) == 0, "%s", e.msg);
+	char *gitdir = sh_out("cd '%s' && git rev-parse --absolute-git-dir", wt);
+	char *notes = path_join(wt, "notes.txt"), *deep = path_join(wt, "model/train.py");
+	char *index = path_join(gitdir, "index");
+
+	T_CHECK(reuse_until_sealed(&r, wt, gitdir, "hypotop/n0002", &id), "never sealed");
+	check_clean(wt, "hypotop/n0002");
+	git_oid_fromstr(&other, "0123456789012345678901234567890123456789");
+	T_CHECK(!vcs_seal_intact(wt, gitdir, &other, NULL), "sealed at another commit");
+
+	/* The same size written in place, its modification time put back. */
+	struct stat st;
+	T_CHECK(stat(notes, &st) == 0, "%s", notes);
+	T_CHECK(sh("printf 'x\\ny\\nz\\n' > '%s'", notes) == 0, "write");
+	struct timespec times[2] = {st.st_atim, st.st_mtim};
+	T_CHECK(utimensat(AT_FDCWD, notes, times, 0) == 0, "utimensat");
+	char **unseen = NULL;
+	T_CHECK(!vcs_seal_intact(wt, gitdir, &id, &unseen), "an edit in place left the seal");
+	T_CHECK(unseen && unseen[0] && !strcmp(unseen[0], "notes.txt") && !unseen[1],
+		"the edit is not named as one git cannot see: %s", unseen && unseen[0] ? unseen[0] : "(none)");
+	for (char **f = unseen; f && *f; f++)
+		free(*f);
+	free(unseen);
+	T_CHECK(reuse_until_sealed(&r, wt, gitdir, "hypotop/n0001", &id), "not sealed again");
+	check_clean(wt, "hypotop/n0001");
+	char *text = fs_read(notes, NULL, &e);
+	T_STREQ(text, "a\nb\nc\n");
+	free(text);
+
+	/* A file in a folder below, a mode, a rename, the index: each breaks it. */
+	const char *changes[] = {
+		"echo y > model/out.txt",
+		"chmod +x notes.txt",
+		"mv docs/README docs/README.md",
+		"git add -N notes.txt && touch .git 2>/dev/null; touch -c \"$(git rev-parse "
+		"--git-path index)\"",
+		"rm notes_link",
+		"mkdir cache",
+	};
+	for (size_t i = 0; i < sizeof changes / sizeof *changes; i++) {
+		T_CHECK(sh("cd '%s' && %s", wt, changes[i]) == 0, "%s", changes[i]);
+		T_CHECK(!vcs_seal_intact(wt, gitdir, &id, NULL), "the seal held after: %s", changes[i]);
+		T_CHECK(reuse_until_sealed(&r, wt, gitdir, "hypotop/n0002", &id), "after: %s",
+			changes[i]);
+		check_clean(wt, "hypotop/n0002");
+	}
+
+	/* Changed in the tick it is sealed in (here: a time ahead of the clock): not sealed. */
+	T_CHECK(sh("touch -d '+1 hour' '%s'", deep) == 0, "touch");
+	T_CHECK(vcs_worktree_add(r.dir, "wt0", wt, "hypotop/n0001", &e) == 0, "%s", e.msg);
+	T_CHECK(!vcs_seal_intact(wt, gitdir, &id, NULL), "sealed a tree with a file newer than the seal");
+	check_clean(wt, "hypotop/n0001");
+
+	T_CHECK(vcs_worktree_remove(r.dir, "wt0", wt, &e) == 0, "%s", e.msg);
+	T_CHECK(!vcs_seal_intact(wt, gitdir, &id, NULL), "a removed tree is still sealed");
+	free(index);
+	free(deep);
+	free(notes);
+	free(gitdir);
+	free(wt);
+	repo_free(&r);
+}
+
 /* A branch a power cut lost is made again from the commit the journal names. */
 static void lost_branches_are_made_again(void)
 {
@@ -762,6 +886,7 @@ int main(void)
 	T_RUN(no_change_branches_at_the_parent);
 	T_RUN(worktree_add_remove_readd);
 	T_RUN(worktree_reused_for_the_same_commit);
+	T_RUN(a_sealed_tree_is_reused_and_any_change_breaks_the_seal);
 	T_RUN(lost_branches_are_made_again);
 	T_RUN(read_file_at_commit);
 	T_RUN(diff_between_commits);
