@@ -43,6 +43,8 @@ int vcs_ref_write(git_repository *repo, const char *refname, const git_oid *id,
 void vcs_seal(const char *path, const char *gitdir, const git_oid *id);
 bool vcs_seal_intact(const char *path, const char *gitdir, const git_oid *id, char ***unseen);
 void vcs_seal_break(const char *path);
+/* Forget every seal. */
+void vcs_seals_forget(void);
 
 /* Close the repositories the calling thread keeps open. */
 void vcs_repo_forget(void);

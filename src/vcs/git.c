@@ -25,6 +25,7 @@ void vcs_init(void)
 void vcs_shutdown(void)
 {
 	vcs_repo_forget();
+	vcs_seals_forget();
 	git_libgit2_shutdown();
 }
 

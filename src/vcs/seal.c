@@ -296,3 +296,11 @@ void vcs_seal_break(const char *path)
 		seal_clear(s);
 	pthread_mutex_unlock(&seal_mu);
 }
+
+void vcs_seals_forget(void)
+{
+	pthread_mutex_lock(&seal_mu);
+	for (size_t i = 0; i < SEALS; i++)
+		seal_clear(&seals[i]);
+	pthread_mutex_unlock(&seal_mu);
+}
