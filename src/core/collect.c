@@ -225,10 +225,12 @@ static void finish(struct sched *s, struct slot *sl, bool ok, const char *kind,
 	if (!n->finished)
 		n->finished = now_ms();
 	/* A node that failed before launch has no run folder yet: make it. */
-	char *run_dir = sched_path(s, "runs", n->id, NULL);
-	if (fs_mkdir_p(run_dir, 0755, &e) < 0)
-		sched_say(s, "warning: %s", e.msg);
-	free(run_dir);
+	if (!sl->have_job) {
+		char *run_dir = sched_path(s, "runs", n->id, NULL);
+		if (fs_mkdir_p(run_dir, 0755, &e) < 0)
+			sched_say(s, "warning: %s", e.msg);
+		free(run_dir);
+	}
 	if (!ok) {
 		node_set_str(&n->failure_kind, kind);
 		node_set_str(&n->failure_phase, phase);
