@@ -47,6 +47,7 @@ struct engine {
 	char fatal[1024]; /* an error that stopped the loop, printed once the UI is closed */
 	struct bg *syncer; /* the journal's fdatasync */
 	bool syncing;      /* one is in progress */
+	int64_t synced_at; /* mono_ms() when the last one started */
 };
 
 /*
@@ -289,21 +290,33 @@ static void on_signal(struct loop *l, int fd, short revents, void *ctx)
 /*
  * The journal's fdatasync runs on a thread of its own, so the main thread
  * never waits for the disk. Durable records written while one runs wait
- * for the next, which starts as soon as it ends: when runs end many times
- * a second they share one flush (group commit). A SIGKILL loses nothing
- * meanwhile, the lines being written at once; a power cut, the records of
- * the flush in progress. The descriptor is the task's own, so that a
+ * for the next, and flushes start at most every SYNC_EVERY_MS: when runs
+ * end many times a second they share one flush (group commit). On a file
+ * system with a journal of its own every flush commits that journal too,
+ * holding back every file created meanwhile; paced, the flushes cost the
+ * runs little. A SIGKILL loses nothing meanwhile, the lines being written
+ * at once; a power cut, the records of the last SYNC_EVERY_MS and the
+ * flush in progress. The descriptor is the task's own, so that a
  * checkpoint may replace the journal under it.
  */
+#define SYNC_EVERY_MS 10
+
 struct sync_task {
 	struct engine *en;
 	int fd, rc, err;
+	int64_t not_before; /* mono_ms() */
 };
 
 static void sync_work(void *arg)
 {
 	struct sync_task *t = arg;
+	int64_t wait = t->not_before - mono_ms();
 
+	if (wait > 0) {
+		struct timespec ts = {0, (long)wait * 1000000L};
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
 	t->rc = fdatasync(t->fd);
 	t->err = errno;
 	close(t->fd);
@@ -336,8 +349,11 @@ static int commit_behind(struct engine *en, struct err *e)
 	if (fd < 0)
 		return workdir_commit(&en->wd, e); /* then here */
 	struct sync_task *t = xcalloc(1, sizeof *t);
+	int64_t now = mono_ms();
 	t->en = en;
 	t->fd = fd;
+	t->not_before = en->synced_at + SYNC_EVERY_MS;
+	en->synced_at = t->not_before > now ? t->not_before : now;
 	j->want_sync = false;
 	en->syncing = true;
 	bg_submit(en->syncer, sync_work, sync_done, t);
