@@ -379,16 +379,18 @@ static int worktree_switch(const char *path, const char *branch, const git_oid *
 	char *refname = xasprintf("refs/heads/%s", branch);
 	co.checkout_strategy =
 		GIT_CHECKOUT_FORCE | GIT_CHECKOUT_REMOVE_UNTRACKED | GIT_CHECKOUT_REMOVE_IGNORED;
-	if (!sealed(path, gitdir, id) && !worktree_clean_at(wt, id) &&
+	bool was_sealed = sealed(path, gitdir, id);
+	if (!was_sealed && !worktree_clean_at(wt, id) &&
 	    (git_commit_lookup(&commit, wt, id) < 0 ||
 	     git_checkout_tree(wt, (git_object *)commit, &co) < 0))
 		err_set(e, "git: worktree %s (branch %s): %s", path, branch, vcs_git_msg());
 	else
 		rc = symbolic_head(wt, refname, e);
-	if (rc == 0)
-		vcs_seal(path, gitdir, id);
-	else
+	/* HEAD is not part of a seal: an intact one holds as it is. */
+	if (rc < 0)
 		vcs_seal_break(path);
+	else if (!was_sealed)
+		vcs_seal(path, gitdir, id);
 	git_commit_free(commit);
 	free(refname);
 	return rc;
