@@ -35,6 +35,7 @@ struct job {
 	int pidfd;                     /* readable when the wrapper exits; -1 none */
 	bool ours;                     /* our child: reap it */
 	bool paused;
+	bool has_build;                /* a build command runs first */
 };
 
 enum job_state {

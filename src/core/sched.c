@@ -290,8 +290,7 @@ void sched_watch(struct sched *s, struct slot *sl)
 	local_executor.check(&sl->job, &r);
 	if (r.state == JOB_RUNNING) {
 		struct node *n = tree_get(&s->wd->tree, sl->node);
-		bool building = s->wd->cfg.build && r.build_code < 0;
-		if (n && n->status == ST_BUILDING && !building) {
+		if (n && n->status == ST_BUILDING && !r.building) {
 			n->status = ST_RUNNING;
 			sched_record(s, "run", n);
 		}

@@ -244,6 +244,7 @@ static int local_launch(const struct job_spec *s, struct job *j, struct err *e)
 	if (spawn_helper(s, log, &pid, e) == 0) {
 		j->pid = pid;
 		j->ours = true;
+		j->has_build = s->build != NULL;
 		j->pidfd = open_pidfd(pid);
 		rc = 0;
 	}
@@ -282,6 +283,7 @@ static int local_attach(const char *run_dir, struct job *j, struct err *e)
 	    json_get_num(rec, "start_time", path, &st, e) == 1 && pid > 0) {
 		j->pid = (pid_t)pid;
 		j->start_time = (unsigned long long)st;
+		j->has_build = json_string(rec, "build") != NULL;
 		if (proc_start_time(j->pid) == j->start_time)
 			j->pidfd = open_pidfd(j->pid);
 	} else if (rec && !e->msg[0]) {
@@ -319,14 +321,14 @@ static void local_check(struct job *j, struct job_result *r)
 		if (waitpid(j->pid, &status, WNOHANG) == j->pid)
 			j->ours = false; /* reaped: the exit code file says the rest */
 	}
-	if (read_int_file(j->run_dir, "build_exit", &code) == 1)
+	if (j->has_build && read_int_file(j->run_dir, "build_exit", &code) == 1)
 		r->build_code = (int)code;
 	if (read_int_file(j->run_dir, "exit_code", &code) == 1) {
 		r->state = JOB_DONE;
 		r->exit_code = (int)code;
 	} else if (alive(j)) {
 		r->state = JOB_RUNNING;
-		r->building = r->build_code < 0;
+		r->building = j->has_build && r->build_code < 0;
 	} else {
 		r->state = fs_exists(record) ? JOB_LOST : JOB_NOT_STARTED;
 	}

@@ -384,6 +384,35 @@ def failing(d, name, launch, build=None, extra_files=None):
 
 
 @lib.test
+def a_node_whose_build_ends_is_recorded_as_running():
+    # The build writes a file and ends; the run then waits for `go`. The
+    # node must go from building to running while its job still runs.
+    d = lib.tmpdir()
+    src, wd, go = waiting_baseline(d, "print('val_loss=0.5', flush=True)\n",
+                                   "--build", "echo built > built.txt", "--max-iterations", "0")
+    p = subprocess.Popen([lib.BIN, "run", "--headless", wd], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        lib.wait_for(lambda: [n["status"] for n in lib.status_json(wd)["running"]] == ["running"],
+                     "the node to be recorded as running once built", timeout=30)
+        with open(os.path.join(wd, "runs", "n0000", "build_exit")) as f:
+            check(f.read().strip() == "0", "build_exit")
+        open(go, "w").close()
+        check(p.wait(timeout=60) == 0, "engine exit %d" % p.returncode)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    ops = []
+    with open(os.path.join(wd, "engine", "journal.jsonl")) as f:
+        for line in f:
+            ev = json.loads(line)
+            if ev.get("node", {}).get("id") == "n0000":
+                ops.append(ev["op"])
+    check(tree(wd)["nodes"][0]["status"] == "completed", "node: %s" % tree(wd)["nodes"][0])
+    check(not ops or ops.index("build") < ops.index("run"), "journal order: %s" % ops)
+
+
+@lib.test
 def failures_are_recorded_and_the_loop_goes_on():
     d = lib.tmpdir()
     cases = [
