@@ -51,10 +51,11 @@ all: hypotop hypotop-job
 hypotop: build/obj/src/main.o build/libhypotop.a hypotop-job
 	@echo "  LINK $@"; $(CC) $(ALL_CFLAGS) -o $@ build/obj/src/main.o build/libhypotop.a $(LIBS)
 
-# Static and libc only: it starts once for every job. With musl where it
-# is installed (musl-tools): glibc's static start-up probes the CPU with
-# cpuid, which traps to the hypervisor on a virtual machine, and maps ten
-# times the pages; musl's costs a quarter of a millisecond less a job.
+# Static and libc only: it forks once for every job, and the fewer pages
+# it maps the faster that is. With musl where it is installed
+# (musl-tools): a static glibc maps ten times the pages, and its start-up
+# probes the CPU with cpuid, which traps to the hypervisor on a virtual
+# machine.
 JOB_CC  ?= $(shell command -v musl-gcc 2>/dev/null || echo $(CC))
 hypotop-job: src/hypotop-job.c
 	@echo "  LINK $@"; $(JOB_CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -static -o $@ $<

@@ -1,41 +1,73 @@
 /*
- * hypotop-job — the supervisor of one local run (SPEC §6).
+ * hypotop-job — the supervisor of local runs (SPEC §6).
  *
- *	hypotop-job RUN_DIR CWD RECORD LAUNCH [BUILD]
+ * hypotop starts one for each engine, in a session of its own, with a
+ * SOCK_SEQPACKET socket on descriptor 3. Each packet from hypotop asks
+ * for a job:
  *
- * hypotop starts it as the leader of a new session, with its standard
- * output and error on the run's log and its environment already the
- * job's. Before anything else it writes RUN_DIR/job.json: RECORD, which
- * is hypotop's account of the job (a JSON object without its closing
- * brace), completed with this process's pid and start time. It then runs
- * BUILD (when given) and LAUNCH through /bin/sh in CWD, writes the
- * build's exit status to RUN_DIR/build_exit and the run's to
- * RUN_DIR/exit_code, and exits with that status. Each record is written
- * to a temporary name and renamed, so a reader sees all of it or nothing.
- * Because the records are files, the outcome survives hypotop: a
- * supervisor that restarts reads them, or finds this process by the pid
- * and start time in job.json.
+ *	"L" RUN_DIR CWD RECORD LAUNCH BUILD NAME=VALUE...
  *
- * A SIGTERM, SIGINT or SIGHUP to the process group is meant for the job:
- * this process ignores them and records how the job ended. SIGKILL ends it
- * without a record; hypotop then knows the job as lost.
+ * every field ended by a NUL byte; BUILD is "-" for none or "+" and the
+ * command; the variables are the job's whole environment. RECORD is
+ * hypotop's account of the job, a JSON object without its closing brace.
+ * For each, this process forks a child that becomes the leader of a new
+ * session, with standard input from /dev/null and standard output and
+ * error appended to RUN_DIR/log. Before anything else the child writes
+ * RUN_DIR/job.json: RECORD completed with its pid, its start time and
+ * the time. It then runs BUILD (when given) through /bin/sh in CWD and
+ * writes its status to RUN_DIR/build_exit, and execs /bin/sh -c LAUNCH:
+ * the job's shell keeps the child's pid, the one recorded. hypotop hears
+ * back "S PID" (started) or "F REASON" (not started).
  *
- * It is small, links nothing but libc, and spawns the shell once per
- * command: a job costs as little as it can beyond the job itself.
+ * When a job ends, this process writes its status to RUN_DIR/exit_code
+ * (128+N for signal N, as a shell reports it), then reaps it, then tells
+ * hypotop "X PID CODE". Written before the reaping, the record is there
+ * by the time the pid is gone: a restarted hypotop that finds neither
+ * the process nor the record knows the job as lost. Each record is
+ * written to a temporary name and renamed, so a reader sees all of it or
+ * nothing.
+ *
+ * The records are files, so the outcome does not depend on hypotop:
+ * when it goes away this process stays until its last job has ended and
+ * been recorded. It ignores SIGTERM, SIGINT and SIGHUP, which are meant
+ * for jobs. A job that cannot be recorded is not run.
+ *
+ * It is small, links nothing but libc, and stays: a job costs one fork
+ * and one exec of the shell beyond the job itself.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-static const char *run_dir;
+#define SOCK 3
+#define MAX_PACKET (256 * 1024)
+#define MAX_ENV 4096
+
+struct req {
+	const char *run_dir, *cwd, *record, *launch, *build;
+	char *env[MAX_ENV + 1];
+};
+
+struct child {
+	pid_t pid;
+	char *run_dir;
+};
+
+static struct child *kids;
+static size_t nkids, capkids;
 
 static void say(const char *what, const char *text)
 {
@@ -52,8 +84,8 @@ static void say(const char *what, const char *text)
 	}
 }
 
-/* RUN_DIR/name holds text; false when it is left as it was. */
-static bool record(const char *name, const char *text)
+/* run_dir/name holds text; false when it is left as it was. */
+static bool record(const char *run_dir, const char *name, const char *text)
 {
 	char tmp[4096], path[4096];
 
@@ -72,12 +104,12 @@ static bool record(const char *name, const char *text)
 	return ok;
 }
 
-static void record_code(const char *name, int code)
+static void record_code(const char *run_dir, const char *name, int code)
 {
 	char text[16];
 
 	snprintf(text, sizeof text, "%d\n", code);
-	record(name, text);
+	record(run_dir, name, text);
 }
 
 /* Field 22 of /proc/self/stat: what tells this process from a later one with its pid. */
@@ -100,11 +132,14 @@ static unsigned long long start_time(void)
 	return field == 22 ? strtoull(p, NULL, 10) : 0;
 }
 
-/*
- * /bin/sh -c cmd; its status as the shell reports one: 128+N for signal N.
- * posix_spawn, not fork: the child shares this process's memory until it
- * execs, with no page tables to copy.
- */
+static void set_job_signals(void (*how)(int))
+{
+	signal(SIGTERM, how);
+	signal(SIGINT, how);
+	signal(SIGHUP, how);
+}
+
+/* /bin/sh -c cmd, waited for; its status as the shell reports one. */
 static int shell(const char *cmd)
 {
 	extern char **environ;
@@ -135,57 +170,237 @@ static int shell(const char *cmd)
 	return WEXITSTATUS(status);
 }
 
-static int finish(int code)
+/*
+ * The forked child: the job's session leader, and then its shell. Any
+ * return is an exit status; the job did not get to run.
+ */
+static int run_job(struct req *r)
 {
-	record_code("exit_code", code);
-	return code;
-}
+	extern char **environ;
+	sigset_t none;
 
-int main(int argc, char **argv)
-{
-	if (argc < 5 || argc > 6) {
-		fprintf(stderr, "usage: hypotop-job RUN_DIR CWD RECORD LAUNCH [BUILD]\n"
-				"  (started by hypotop for each local run; see hypotop(1))\n");
-		return 2;
-	}
-	run_dir = argv[1];
-	const char *cwd = argv[2], *job = argv[3], *launch = argv[4];
-	const char *build = argc == 6 ? argv[5] : NULL;
+	char log[4096];
 
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
+	close(SOCK);
+	setsid();
+	snprintf(log, sizeof log, "%s/log", r->run_dir);
+	int in = open("/dev/null", O_RDONLY);
+	int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	if (in < 0 || out < 0)
+		return 127; /* nowhere to say why: the exit code tells */
+	dup2(in, 0);
+	dup2(out, 1);
+	dup2(out, 2);
+	if (in > 2)
+		close(in);
+	if (out > 2)
+		close(out);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	environ = r->env;
+
 	/* Recorded first, or not run: a restarted hypotop must find every job. */
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
-	size_t cap = strlen(job) + 128;
+	size_t cap = strlen(r->record) + 128;
 	char *text = malloc(cap);
 	bool recorded = text != NULL;
 	if (recorded) {
 		snprintf(text, cap,
 			 "%s,\n  \"pid\": %ld,\n  \"start_time\": %llu,\n  \"launched\": %lld\n}\n",
-			 job, (long)getpid(), start_time(),
+			 r->record, (long)getpid(), start_time(),
 			 (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
-		recorded = record("job.json", text);
+		recorded = record(r->run_dir, "job.json", text);
 		free(text);
 	}
 	if (!recorded) {
 		say("error", "cannot write job.json in the run folder; the job is not run");
-		return finish(127);
+		return 127;
 	}
-	if (chdir(cwd) < 0) {
+	if (chdir(r->cwd) < 0) {
 		char why[4096];
-		snprintf(why, sizeof why, "cannot enter the work tree %s: %s", cwd, strerror(errno));
+		snprintf(why, sizeof why, "cannot enter the work tree %s: %s", r->cwd, strerror(errno));
 		say("error", why);
-		return finish(127);
+		return 127;
 	}
-	if (build) {
-		say("build", build);
-		int code = shell(build);
-		record_code("build_exit", code);
+	if (r->build) {
+		say("build", r->build);
+		int code = shell(r->build);
+		record_code(r->run_dir, "build_exit", code);
 		if (code != 0)
-			return finish(code);
+			return code;
 	}
-	say("launch", launch);
-	return finish(shell(launch));
+	say("launch", r->launch);
+	set_job_signals(SIG_DFL);
+	char *argv[] = {"sh", "-c", (char *)r->launch, NULL};
+	execve("/bin/sh", argv, environ);
+	char why[4096];
+	snprintf(why, sizeof why, "cannot run /bin/sh: %s", strerror(errno));
+	say("error", why);
+	return 127;
+}
+
+static void tell(bool *connected, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void tell(bool *connected, const char *fmt, ...)
+{
+	char msg[600];
+	va_list ap;
+
+	if (!*connected)
+		return;
+	va_start(ap, fmt);
+	int n = vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (n >= (int)sizeof msg)
+		n = (int)sizeof msg - 1;
+	if (send(SOCK, msg, (size_t)n, MSG_NOSIGNAL) < 0 && errno != EINTR)
+		*connected = false; /* hypotop is gone: its jobs are still recorded */
+}
+
+/* NUL-ended fields of a packet into r; false when it is not a whole request. */
+static bool parse(char *p, size_t len, struct req *r)
+{
+	const char *field[5];
+	char *end = p + len;
+	size_t n = 0, ne = 0;
+
+	if (len < 2 || p[0] != 'L' || p[1] != '\0' || end[-1] != '\0')
+		return false;
+	for (p += 2; p < end && n < 5; p += strlen(p) + 1)
+		field[n++] = p;
+	for (; p < end && ne < MAX_ENV; p += strlen(p) + 1)
+		r->env[ne++] = p;
+	r->env[ne] = NULL;
+	if (n < 5 || p < end || (field[4][0] != '-' && field[4][0] != '+'))
+		return false;
+	r->run_dir = field[0];
+	r->cwd = field[1];
+	r->record = field[2];
+	r->launch = field[3];
+	r->build = field[4][0] == '+' ? field[4] + 1 : NULL;
+	return true;
+}
+
+static void start(char *packet, size_t len, bool *connected)
+{
+	static struct req r;
+
+	if (!parse(packet, len, &r)) {
+		tell(connected, "F the request is malformed (hypotop and hypotop-job of "
+				"different versions?)");
+		return;
+	}
+	if (nkids == capkids) {
+		size_t cap = capkids ? 2 * capkids : 16;
+		struct child *k = realloc(kids, cap * sizeof *k);
+		if (!k) {
+			tell(connected, "F out of memory");
+			return;
+		}
+		kids = k;
+		capkids = cap;
+	}
+	char *run_dir = strdup(r.run_dir);
+	pid_t pid = run_dir ? fork() : -1;
+	if (pid == 0)
+		_exit(run_job(&r));
+	if (pid < 0) {
+		tell(connected, "F cannot fork: %s", strerror(run_dir ? errno : ENOMEM));
+		free(run_dir);
+		return;
+	}
+	kids[nkids].pid = pid;
+	kids[nkids].run_dir = run_dir;
+	nkids++;
+	tell(connected, "S %ld", (long)pid);
+}
+
+/*
+ * Record each job that ended, then reap it: its exit_code is there
+ * before its pid can be gone or taken.
+ */
+static void collect(bool *connected)
+{
+	for (;;) {
+		siginfo_t si;
+		memset(&si, 0, sizeof si);
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
+			return;
+		int code = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+		size_t i = 0;
+		while (i < nkids && kids[i].pid != si.si_pid)
+			i++;
+		if (i < nkids)
+			record_code(kids[i].run_dir, "exit_code", code);
+		while (waitpid(si.si_pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		if (i < nkids) {
+			free(kids[i].run_dir);
+			kids[i] = kids[--nkids];
+		}
+		tell(connected, "X %ld %d", (long)si.si_pid, code);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	int type = 0;
+	socklen_t tl = sizeof type;
+
+	(void)argv;
+	if (argc != 1 || getsockopt(SOCK, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+	    type != SOCK_SEQPACKET) {
+		fprintf(stderr, "usage: hypotop-job\n"
+				"  (the supervisor of local jobs: hypotop starts it, with its "
+				"requests on descriptor 3; see hypotop(1))\n");
+		return 2;
+	}
+	fcntl(SOCK, F_SETFD, FD_CLOEXEC);
+	set_job_signals(SIG_IGN);
+	if (chdir("/") < 0) {
+		/* Only so as not to hold a folder in use; nothing depends on it. */
+	}
+	sigset_t chld;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0)
+		return 1;
+	static char packet[MAX_PACKET];
+	bool connected = true;
+	while (connected || nkids > 0) {
+		struct pollfd pf[2] = {{sfd, POLLIN, 0}, {connected ? SOCK : -1, POLLIN, 0}};
+		if (poll(pf, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return 1;
+		}
+		if (pf[0].revents) {
+			struct signalfd_siginfo info;
+			while (read(sfd, &info, sizeof info) > 0)
+				;
+			collect(&connected);
+		}
+		if (!pf[1].revents)
+			continue;
+		struct iovec iov = {packet, sizeof packet - 1};
+		struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+		ssize_t n = recvmsg(SOCK, &m, MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0) {
+			connected = false; /* hypotop is gone: finish what runs */
+			close(SOCK);
+			continue;
+		}
+		if (m.msg_flags & MSG_TRUNC) {
+			tell(&connected, "F the request is larger than %d bytes", MAX_PACKET - 1);
+			continue;
+		}
+		start(packet, (size_t)n, &connected);
+	}
+	return 0;
 }

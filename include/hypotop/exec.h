@@ -2,13 +2,14 @@
  * exec.h — executors: where a run's commands run (SPEC §6). One table of
  * operations per kind of worker; the local one is src/exec/local.c.
  *
- * A job lives in its run folder, runs/<id>/: run.sh (the wrapper: build
- * command, then launch command, in the node's work tree), log, job.json,
- * pid (written by the wrapper itself, "PID STARTTIME") and exit_code
- * (written by the wrapper when the command ends). The outcome therefore
- * survives the supervisor's death, and a restarted supervisor re-attaches
- * to the job by its run folder alone. A pid is trusted only together with
- * its process start time, so a reused pid is never mistaken for the job.
+ * A job lives in its run folder, runs/<id>/: log, job.json (hypotop's
+ * account of the job, with the pid and start time of its process group's
+ * leader, written before the job runs), build_exit and exit_code
+ * (written by the job's supervisor when each command ends). The outcome
+ * therefore survives hypotop's death, and a restarted hypotop
+ * re-attaches to the job by its run folder alone. A pid is trusted only
+ * together with its process start time, so a reused pid is never
+ * mistaken for the job.
  */
 #ifndef HYPOTOP_EXEC_H
 #define HYPOTOP_EXEC_H
@@ -30,10 +31,11 @@ struct job_spec {
 
 struct job {
 	char *run_dir;
-	pid_t pid;                     /* the wrapper: leader of the job's process group */
+	pid_t pid;                     /* the leader of the job's process group */
 	unsigned long long start_time; /* /proc/PID/stat starttime; 0 unknown */
-	int pidfd;                     /* readable when the wrapper exits; -1 none */
-	bool ours;                     /* our child: reap it */
+	int pidfd;                     /* readable when a re-attached job exits; -1 none */
+	bool ours;                     /* started by this process's supervisor, which tells its end */
+	unsigned gen;                  /* which of the supervisors started it */
 	bool paused;
 	bool has_build;                /* a build command runs first */
 };
@@ -41,7 +43,7 @@ struct job {
 enum job_state {
 	JOB_RUNNING,
 	JOB_DONE,        /* exit code known */
-	JOB_NOT_STARTED, /* the wrapper never ran: safe to launch again */
+	JOB_NOT_STARTED, /* never recorded, so never run: safe to launch again */
 	JOB_LOST,        /* ended without recording an exit code (killed) */
 };
 
@@ -61,6 +63,15 @@ struct executor_ops {
 	/* Signal the job's whole process group (SIGTERM, SIGKILL, SIGSTOP, SIGCONT). */
 	int (*signal)(struct job *j, int sig);
 	void (*release)(struct job *j);
+	/*
+	 * Ends of jobs are told on this fd (-1 none yet; it changes when the
+	 * supervisor is started again): when it is readable, or when
+	 * events_held() says a launch heard some, events() calls ended() with
+	 * the pid of each job that ended.
+	 */
+	int (*events_fd)(void);
+	bool (*events_held)(void);
+	void (*events)(void (*ended)(pid_t pid, void *ctx), void *ctx);
 };
 
 extern const struct executor_ops local_executor;

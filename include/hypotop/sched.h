@@ -84,6 +84,7 @@ struct sched {
 	int base_runs;
 	double base_mean, base_sd;
 	int timer_fd;
+	int events_fd; /* where the executor tells of jobs' ends; -1 none */
 	bool paused;   /* a person paused the engine: no launches, no planning */
 	bool stopping; /* SIGINT/SIGTERM: no launches */
 	bool done;     /* nothing queued, running or left to plan */

@@ -314,6 +314,48 @@ static void on_pidfd(struct loop *l, int fd, short revents, void *ctx)
 	loop_unwatch(l, fd);
 }
 
+static void job_ended(pid_t pid, void *ctx)
+{
+	struct sched *s = ctx;
+
+	for (size_t i = 0; i < s->nslots; i++)
+		if (s->slots[i].used && s->slots[i].have_job && s->slots[i].job.pid == pid) {
+			sched_watch(s, &s->slots[i]);
+			return;
+		}
+}
+
+static void sched_events(struct sched *s);
+
+static void on_events(struct loop *l, int fd, short revents, void *ctx)
+{
+	(void)l;
+	(void)fd;
+	(void)revents;
+	sched_events(ctx);
+}
+
+/* Listen where the executor tells of jobs' ends: its fd is new when its supervisor is. */
+static void sched_listen(struct sched *s)
+{
+	int fd = local_executor.events_fd();
+
+	if (fd == s->events_fd)
+		return;
+	if (s->events_fd >= 0)
+		loop_unwatch(s->loop, s->events_fd);
+	if (fd >= 0)
+		loop_watch(s->loop, fd, POLLIN, on_events, s);
+	s->events_fd = fd;
+}
+
+/* The jobs that ended are watched one last time, and collected. */
+static void sched_events(struct sched *s)
+{
+	local_executor.events(job_ended, s);
+	sched_listen(s);
+}
+
 static void on_tick(struct loop *l, int fd, short revents, void *ctx)
 {
 	struct sched *s = ctx;
@@ -408,16 +450,19 @@ void sched_launch(struct sched *s, struct slot *sl)
 	const char *unset[] = {"ANTHROPIC_API_KEY", "OPENAI_API_KEY", c->llm_api_key_env, NULL};
 	struct job_spec spec = {run_dir, cwd, build, launch, (const char *const *)env, unset, nid,
 				n->commit};
-	if (local_executor.launch(&spec, &sl->job, &e) < 0) {
+	int rc = local_executor.launch(&spec, &sl->job, &e);
+	sched_listen(s);
+	if (rc < 0) {
 		sched_fail(s, sl, "launch", "launch", e.msg);
 		goto out;
 	}
 	sl->have_job = true;
 	sl->started = sl->last_progress = mono_ms();
-	if (sl->job.pidfd >= 0)
-		loop_watch(s->loop, sl->job.pidfd, POLLIN, on_pidfd, s);
 	sched_timer_arm(s);
 	sched_say(s, "%s: %s %s", nid, build ? "building" : "running", n->name ? n->name : "");
+	/* Ends told while it waited to launch: heard from the loop, not from here. */
+	if (local_executor.events_held())
+		loop_wake(s->loop);
 out:
 	for (int i = 0; i < ne; i++)
 		free(env[i]);
@@ -526,6 +571,7 @@ int sched_init(struct sched *s, struct workdir *wd, struct loop *loop, sched_say
 		s->slots[i].gpu = ngpu ? cJSON_GetArrayItem(c->gpus, (int)i)->valueint : -1;
 	}
 	s->base_runs = -1;
+	s->events_fd = -1;
 	s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	/* Two git threads: one prepares a node while the other makes a commit. */
 	s->git = bg_new(loop, s->nslots > 1 ? 2 : 1);
@@ -549,6 +595,7 @@ void sched_deliver(struct sched *s)
 {
 	bg_deliver(s->git);
 	bg_deliver(s->llm);
+	sched_events(s);
 }
 
 void sched_free(struct sched *s)
@@ -620,10 +667,12 @@ static void start_node(struct sched *s, struct node *n, enum node_status st, str
 	struct job_result r;
 	local_executor.check(&sl->job, &r);
 	if (r.state == JOB_NOT_STARTED) {
-		/* Recorded as running, but the wrapper never ran: launch it now. */
+		/* Recorded as running, but the job never ran: prepare and launch it now. */
 		local_executor.release(&sl->job);
 		sl->have_job = false;
 		sched_say(s, "%s: was never started; preparing it again", nid);
+		n->status = ST_PREPARING;
+		sched_record_light(s, "prepare", n);
 		prepare_in_slot(s, sl);
 		return;
 	}

@@ -3,11 +3,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -52,23 +54,6 @@ static unsigned long long proc_start_time(pid_t pid)
 	if (field == 22)
 		v = strtoull(p, NULL, 10);
 	return v;
-}
-
-/* A zombie has exited: it is not running any more. */
-static bool proc_is_zombie(pid_t pid)
-{
-	char path[64], text[512];
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	ssize_t n = read(fd, text, sizeof text - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	text[n] = '\0';
-	char *p = strrchr(text, ')');
-	return p && p[1] == ' ' && p[2] == 'Z';
 }
 
 static int open_pidfd(pid_t pid)
@@ -194,21 +179,62 @@ static char *job_record(const struct job_spec *s)
 }
 
 /*
- * The supervisor starts in a session of its own, so the job outlives
- * hypotop and a signal to its process group reaches everything the job
- * started; with the default disposition of every signal and none blocked.
+ * The supervisor, hypotop-job (hypotop-job.c): one for this engine,
+ * started at the first launch and again when it has gone away. The jobs
+ * of the one running are its children, and it tells when each ends; the
+ * jobs of one that went away are known by their pid and start time.
  */
-static int spawn_helper(const struct job_spec *s, const char *log, pid_t *pid, struct err *e)
+#define SUP_FD 3
+#define SUP_ANSWER_MS 10000
+
+static struct {
+	int fd;       /* our end of its socket; -1 none */
+	pid_t pid;
+	pid_t left;   /* one that went away and is not reaped yet */
+	unsigned gen; /* counts the supervisors started */
+	pid_t *ended; /* told while waiting for an answer; not yet handed on */
+	size_t nended, capended;
+} sup = {-1, 0, 0, 0, NULL, 0, 0};
+
+/*
+ * Closed, it ends once its last job has: reaped then, by the next call
+ * here, so that it does not hold the engine up meanwhile.
+ */
+static void sup_gone(void)
+{
+	if (sup.left > 0 && waitpid(sup.left, NULL, WNOHANG) != 0)
+		sup.left = 0;
+	if (sup.fd < 0)
+		return;
+	close(sup.fd);
+	sup.fd = -1;
+	if (waitpid(sup.pid, NULL, WNOHANG) == 0)
+		sup.left = sup.pid;
+}
+
+/*
+ * In a session of its own, so that it and the jobs outlive hypotop and a
+ * terminal's signals do not reach them; with the default disposition of
+ * every signal and none blocked.
+ */
+static int sup_start(struct err *e)
 {
 	posix_spawnattr_t attr;
 	posix_spawn_file_actions_t fa;
 	sigset_t none, all;
 	const char *helper = helper_path();
-	char *record = job_record(s);
-	char *argv[] = {"hypotop-job",	 (char *)s->run_dir, (char *)s->cwd, record,
-			(char *)s->launch, (char *)s->build,	     NULL};
-	char **envp = job_environ(s);
+	char *argv[] = {"hypotop-job", NULL};
+	int sv[2];
 
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		err_set(e, "cannot make a socket for the job supervisor: %s", strerror(errno));
+		return -1;
+	}
+	if (sv[1] == SUP_FD) { /* dup2 onto itself would leave it close-on-exec */
+		int fd = fcntl(sv[1], F_DUPFD_CLOEXEC, SUP_FD + 1);
+		close(sv[1]);
+		sv[1] = fd;
+	}
 	sigemptyset(&none);
 	sigfillset(&all);
 	posix_spawnattr_init(&attr);
@@ -218,38 +244,155 @@ static int spawn_helper(const struct job_spec *s, const char *log, pid_t *pid, s
 	posix_spawnattr_setsigdefault(&attr, &all);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	int rc = posix_spawn(pid, helper, &fa, &attr, argv, envp);
+	posix_spawn_file_actions_adddup2(&fa, sv[1], SUP_FD);
+	int rc = sv[1] < 0 ? errno : posix_spawn(&sup.pid, helper, &fa, &attr, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
-	free(envp);
-	free(record);
-	if (rc != 0)
+	close(sv[1]);
+	if (rc != 0) {
+		close(sv[0]);
 		err_set(e, "cannot start the job supervisor %s: %s (is hypotop installed "
 			   "whole? `make install` puts hypotop-job in %s)",
 			helper, strerror(rc), HYPOTOP_LIBEXECDIR);
-	return rc == 0 ? 0 : -1;
+		return -1;
+	}
+	sup.fd = sv[0];
+	sup.gen++;
+	return 0;
+}
+
+static void sup_ended(pid_t pid)
+{
+	if (sup.nended == sup.capended) {
+		sup.capended = sup.capended ? 2 * sup.capended : 8;
+		sup.ended = xrealloc(sup.ended, sup.capended * sizeof *sup.ended);
+	}
+	sup.ended[sup.nended++] = pid;
+}
+
+/* One packet from the supervisor into msg; 0 when it has gone away, -1 none yet. */
+static ssize_t sup_read(char *msg, size_t cap, int flags)
+{
+	ssize_t n = recv(sup.fd, msg, cap - 1, flags);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return -1;
+	if (n <= 0) {
+		sup_gone();
+		return 0;
+	}
+	msg[n] = '\0';
+	return n;
+}
+
+/* Hand the supervisor a request and wait for its answer: the job's pid. */
+static int sup_request(const struct buf *req, pid_t *pid, struct err *e)
+{
+	for (int tries = 0;; tries++) {
+		if (sup.fd < 0 && sup_start(e) < 0)
+			return -1;
+		if (send(sup.fd, req->data, req->len, MSG_NOSIGNAL) == (ssize_t)req->len)
+			break;
+		int why = errno;
+		if (why == EMSGSIZE || tries > 0) {
+			err_set(e, "cannot hand the job to its supervisor: %s%s", strerror(why),
+				why == EMSGSIZE ? " (the environment and commands are too large)" : "");
+			return -1;
+		}
+		sup_gone(); /* it went away since the last job: start another */
+	}
+	int64_t deadline = mono_ms() + SUP_ANSWER_MS;
+	for (;;) {
+		char msg[600];
+		struct pollfd pf = {sup.fd, POLLIN, 0};
+		int64_t left = deadline - mono_ms();
+		if (left <= 0 || (poll(&pf, 1, (int)left) < 0 && errno != EINTR)) {
+			err_set(e, "the job supervisor (pid %ld) did not answer in %d s; the next "
+				   "job starts another", (long)sup.pid, SUP_ANSWER_MS / 1000);
+			sup_gone(); /* an answer now would be taken for the next job's */
+			return -1;
+		}
+		ssize_t n = sup_read(msg, sizeof msg, MSG_DONTWAIT);
+		if (n == 0) {
+			err_set(e, "the job supervisor went away before it started the job");
+			return -1;
+		}
+		long v = 0;
+		if (n < 0)
+			continue;
+		if (msg[0] == 'X' && sscanf(msg, "X %ld", &v) == 1) {
+			sup_ended((pid_t)v);
+		} else if (msg[0] == 'S' && sscanf(msg, "S %ld", &v) == 1 && v > 0) {
+			*pid = (pid_t)v;
+			return 0;
+		} else {
+			err_set(e, "the job supervisor did not start the job: %s",
+				msg[0] == 'F' ? msg + 2 : msg);
+			return -1;
+		}
+	}
+}
+
+static void add_field(struct buf *b, const char *text)
+{
+	buf_add(b, text, strlen(text) + 1);
 }
 
 static int local_launch(const struct job_spec *s, struct job *j, struct err *e)
 {
-	char *log = run_file(s->run_dir, "log");
+	struct buf req;
+	char *record = job_record(s);
+	char **envp = job_environ(s);
 	pid_t pid;
-	int rc = -1;
 
+	buf_init(&req);
+	add_field(&req, "L");
+	add_field(&req, s->run_dir);
+	add_field(&req, s->cwd);
+	add_field(&req, record);
+	add_field(&req, s->launch);
+	buf_addc(&req, s->build ? '+' : '-');
+	add_field(&req, s->build ? s->build : "");
+	for (char **v = envp; *v; v++)
+		add_field(&req, *v);
+	int rc = sup_request(&req, &pid, e);
+	buf_free(&req);
+	free(envp);
+	free(record);
 	memset(j, 0, sizeof *j);
 	j->pidfd = -1;
 	j->run_dir = xstrdup(s->run_dir);
-	if (spawn_helper(s, log, &pid, e) == 0) {
-		j->pid = pid;
-		j->ours = true;
-		j->has_build = s->build != NULL;
-		j->pidfd = open_pidfd(pid);
-		rc = 0;
-	}
-	free(log);
-	return rc;
+	if (rc < 0)
+		return -1;
+	j->pid = pid;
+	j->ours = true;
+	j->gen = sup.gen;
+	j->has_build = s->build != NULL;
+	return 0;
+}
+
+static int local_events_fd(void)
+{
+	return sup.fd;
+}
+
+static bool local_events_held(void)
+{
+	return sup.nended > 0;
+}
+
+static void local_events(void (*ended)(pid_t pid, void *ctx), void *ctx)
+{
+	char msg[600];
+	long v;
+
+	while (sup.nended > 0)
+		ended(sup.ended[--sup.nended], ctx);
+	while (sup.fd >= 0 && sup_read(msg, sizeof msg, MSG_DONTWAIT) > 0)
+		if (msg[0] == 'X' && sscanf(msg, "X %ld", &v) == 1)
+			ended((pid_t)v, ctx);
 }
 
 static int read_int_file(const char *run_dir, const char *name, long long *a)
@@ -266,47 +409,54 @@ static int read_int_file(const char *run_dir, const char *name, long long *a)
 	return n;
 }
 
-/*
- * job.json, the supervisor's first record, names it by pid and start
- * time. Missing, the job never started.
- */
-static int local_attach(const char *run_dir, struct job *j, struct err *e)
+/* pid, start time and build from the job's record, job.json. */
+static void read_record(struct job *j, struct err *e)
 {
-	char *path = run_file(run_dir, "job.json");
+	char *path = run_file(j->run_dir, "job.json");
 	cJSON *rec = fs_exists(path) ? json_parse_file(path, e) : NULL;
 	double pid = 0, st = 0;
 
-	memset(j, 0, sizeof *j);
-	j->pidfd = -1;
-	j->run_dir = xstrdup(run_dir);
 	if (rec && json_get_num(rec, "pid", path, &pid, e) == 1 &&
 	    json_get_num(rec, "start_time", path, &st, e) == 1 && pid > 0) {
 		j->pid = (pid_t)pid;
 		j->start_time = (unsigned long long)st;
 		j->has_build = json_string(rec, "build") != NULL;
-		if (proc_start_time(j->pid) == j->start_time)
-			j->pidfd = open_pidfd(j->pid);
 	} else if (rec && !e->msg[0]) {
-		err_set(e, "%s: no \"pid\" and \"start_time\" of the job's supervisor", path);
+		err_set(e, "%s: no \"pid\" and \"start_time\" of the job", path);
 	}
 	cJSON_Delete(rec);
 	free(path);
+}
+
+/* job.json names the job by pid and start time. Missing, it never started. */
+static int local_attach(const char *run_dir, struct job *j, struct err *e)
+{
+	memset(j, 0, sizeof *j);
+	j->pidfd = -1;
+	j->run_dir = xstrdup(run_dir);
+	read_record(j, e);
+	if (j->pid && proc_start_time(j->pid) == j->start_time)
+		j->pidfd = open_pidfd(j->pid);
 	return 0;
 }
 
 /*
- * A child of this process is alive until it is reaped: its pid cannot
- * be another's meanwhile. Another's is known by its start time.
+ * A job of the supervisor running is alive until it says otherwise.
+ * Another is known by its pid and start time, and counts as alive while
+ * it waits, ended, to be reaped: its supervisor records it first.
  */
 static bool alive(struct job *j)
 {
-	if (j->ours)
-		return true;
+	if (j->ours) {
+		if (j->gen == sup.gen && sup.fd >= 0)
+			return true;
+		struct err e = {{0}};
+		j->ours = false; /* its supervisor went away: watch it through /proc */
+		read_record(j, &e);
+	}
 	if (!j->pid || !j->start_time)
 		return false;
-	if (proc_start_time(j->pid) != j->start_time)
-		return false; /* gone, or the pid now belongs to another process */
-	return !proc_is_zombie(j->pid);
+	return proc_start_time(j->pid) == j->start_time; /* or gone, or the pid reused */
 }
 
 static void local_check(struct job *j, struct job_result *r)
@@ -316,11 +466,6 @@ static void local_check(struct job *j, struct job_result *r)
 
 	memset(r, 0, sizeof *r);
 	r->build_code = -1;
-	if (j->ours) {
-		int status;
-		if (waitpid(j->pid, &status, WNOHANG) == j->pid)
-			j->ours = false; /* reaped: the exit code file says the rest */
-	}
 	if (j->has_build && read_int_file(j->run_dir, "build_exit", &code) == 1)
 		r->build_code = (int)code;
 	if (read_int_file(j->run_dir, "exit_code", &code) == 1) {
@@ -337,7 +482,10 @@ static void local_check(struct job *j, struct job_result *r)
 
 static int local_signal(struct job *j, int sig)
 {
-	if (!alive(j))
+	long long code;
+
+	/* Recorded, it may be reaped and its pid another's: the record comes first. */
+	if (read_int_file(j->run_dir, "exit_code", &code) == 1 || !alive(j))
 		return -1;
 	if (kill(-j->pid, sig) < 0)
 		return -1;
@@ -364,4 +512,7 @@ const struct executor_ops local_executor = {
 	.check = local_check,
 	.signal = local_signal,
 	.release = local_release,
+	.events_fd = local_events_fd,
+	.events_held = local_events_held,
+	.events = local_events,
 };

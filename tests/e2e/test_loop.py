@@ -305,6 +305,32 @@ def reattach_to_a_job_that_ended_while_down():
 
 
 @lib.test
+def a_job_recorded_as_running_that_never_started_runs_after_a_restart():
+    # The engine died after it recorded the node as running and before the
+    # job wrote job.json: the restarted engine prepares it again and runs it.
+    d = lib.tmpdir()
+    src, wd, go = waiting_baseline(d, "print('val_loss=0.5', flush=True)\n",
+                                   "--max-iterations", "0")
+    p, job_pid = start_until_baseline_runs(wd)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    os.killpg(job_pid, signal.SIGKILL)
+    run = os.path.join(wd, "runs", "n0000")
+    lib.wait_for(lambda: os.path.exists(os.path.join(run, "exit_code")), "the job to end",
+                 timeout=30)
+    for name in os.listdir(run):
+        os.unlink(os.path.join(run, name))
+    check(lib.status_json(wd)["running"][0]["id"] == "n0000", "not recorded as running")
+    open(go, "w").close()
+    rc, err = run_headless(wd, timeout=60)
+    check(rc == 0, "restart: %s" % err)
+    check("was never started" in err, "not said: %s" % err)
+    n = tree(wd)["nodes"][0]
+    check(n["status"] == "completed" and n["metric"] == 0.5, "node: %s" % n)
+    check(launches(wd)["n0000"] == 1, "launches: %s" % launches(wd))
+
+
+@lib.test
 def a_restart_never_lends_a_running_jobs_work_tree():
     # The baseline and its two seed copies wait for `go`: two run, the third
     # is prepared ahead. After a SIGKILL the restarted engine re-attaches the
@@ -452,23 +478,41 @@ def a_missing_job_supervisor_fails_the_node_and_says_where_it_looked():
 
 @lib.test
 def a_job_the_supervisor_cannot_record_is_not_run():
-    # job.json is how a restarted engine finds a job: none, no run.
+    # job.json is how a restarted engine finds a job: none, no run. A
+    # folder in its place makes the supervisor's rename fail.
     d = lib.tmpdir()
-    job = os.path.join(os.path.dirname(lib.BIN), "hypotop-job")
-    r = subprocess.run([job, os.path.join(d, "no", "such", "run"), d, '{"node": "n0001"',
-                        "touch ran"], capture_output=True, text=True, timeout=30)
-    check(r.returncode == 127, "exit %d: %s" % (r.returncode, r.stdout + r.stderr))
-    check(not os.path.exists(os.path.join(d, "ran")), "the job ran unrecorded")
-    check("cannot write job.json" in r.stdout, "not said: %r" % r.stdout)
-    run = os.path.join(d, "run")
-    os.makedirs(run)
-    p = subprocess.Popen([job, run, d, '{"node": "n0001"', "touch ran"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    check(p.wait(timeout=30) == 0 and os.path.exists(os.path.join(d, "ran")), "did not run")
-    with open(os.path.join(run, "job.json")) as f:
+    ran = os.path.join(d, "ran")
+    wd = failing(d, "norecord", "touch %s; echo val_loss=1" % ran)
+    os.makedirs(os.path.join(wd, "runs", "n0000", "job.json", "x"))
+    rc, err = run_headless(wd, timeout=60)
+    check(rc == 0, "engine exit %d: %s" % (rc, err))
+    n = tree(wd)["nodes"][0]
+    check(n["status"] == "failed", "node: %s" % n)
+    check(not os.path.exists(ran), "the job ran unrecorded")
+    with open(os.path.join(wd, "runs", "n0000", "log")) as f:
+        log = f.read()
+    check("cannot write job.json" in log, "not said: %r" % log)
+    with open(os.path.join(wd, "runs", "n0000", "exit_code")) as f:
+        check(f.read() == "127\n", "exit_code is not 127")
+
+
+@lib.test
+def a_job_is_recorded_by_the_pid_of_its_shell():
+    # The pid in job.json leads the job's process group: it is the shell
+    # that runs the launch command, and its start time is /proc's.
+    d = lib.tmpdir()
+    wd = failing(d, "pid", 'echo $$ > "$HYPOTOP_RUN_DIR/shell_pid"; echo val_loss=1')
+    mark = os.path.join(wd, "runs", "n0000", "shell_pid")
+    rc, err = run_headless(wd, timeout=60)
+    check(rc == 0, "engine exit %d: %s" % (rc, err))
+    check(tree(wd)["nodes"][0]["status"] == "completed", "node: %s" % tree(wd)["nodes"][0])
+    with open(os.path.join(wd, "runs", "n0000", "job.json")) as f:
         rec = json.load(f)
-    check(rec["node"] == "n0001" and rec["pid"] == p.pid, "record: %s" % rec)
+    with open(mark) as f:
+        shell = int(f.read())
+    check(rec["node"] == "n0000" and rec["pid"] == shell, "record %s, shell %d" % (rec, shell))
     check(isinstance(rec["start_time"], int) and rec["start_time"] > 0, "record: %s" % rec)
+    check(isinstance(rec["launched"], int) and rec["launched"] > 0, "record: %s" % rec)
 
 
 @lib.test
