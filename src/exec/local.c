@@ -224,6 +224,7 @@ static int sup_start(struct err *e)
 	sigset_t none, all;
 	const char *helper = helper_path();
 	char *argv[] = {"hypotop-job", NULL};
+	char *envp[] = {NULL}; /* each job is sent its own; the model's key stays here */
 	int sv[2];
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -247,7 +248,7 @@ static int sup_start(struct err *e)
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, 1, 2);
 	posix_spawn_file_actions_adddup2(&fa, sv[1], SUP_FD);
-	int rc = sv[1] < 0 ? errno : posix_spawn(&sup.pid, helper, &fa, &attr, argv, environ);
+	int rc = sv[1] < 0 ? errno : posix_spawn(&sup.pid, helper, &fa, &attr, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	close(sv[1]);

@@ -609,7 +609,9 @@ def gpu_slots_are_never_shared():
 @lib.test
 def jobs_do_not_inherit_api_keys():
     d = lib.tmpdir()
-    wd = failing(d, "keys", "env; echo val_loss=1")
+    # The job's shell is the supervisor's child: $PPID is the supervisor.
+    wd = failing(d, "keys", "env; echo supervisor:; tr '\\0' '\\n' </proc/$PPID/environ; "
+                 "echo; cat /proc/$PPID/comm; echo val_loss=1")
     marker = "sk-test-marker-7f3a9"
     env = dict(os.environ, ANTHROPIC_API_KEY=marker, OPENAI_API_KEY=marker)
     r = subprocess.run([lib.BIN, "run", "--headless", wd], capture_output=True, text=True,
@@ -618,7 +620,8 @@ def jobs_do_not_inherit_api_keys():
     with open(os.path.join(wd, "runs", "n0000", "log")) as f:
         log = f.read()
     check("HYPOTOP_NODE=n0000" in log, "the job's environment was not printed")
-    check(marker not in log, "the job saw the API key")
+    check("hypotop-job" in log, "the supervisor's environment was not printed:\n" + log)
+    check(marker not in log, "the job or its supervisor has the API key:\n" + log)
 
 
 def proc_state(pid):
