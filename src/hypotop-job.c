@@ -5,32 +5,33 @@
  * SOCK_SEQPACKET socket on descriptor 3. Each packet from hypotop asks
  * for a job:
  *
- *	"L" RUN_DIR CWD RECORD LAUNCH BUILD NAME=VALUE...
+ *	"L" TOKEN RUN_DIR CWD RECORD LAUNCH BUILD NAME=VALUE...
  *
- * every field ended by a NUL byte; BUILD is "-" for none or "+" and the
- * command; the variables are the job's whole environment. RECORD is
- * hypotop's account of the job, a JSON object without its closing brace.
- * For each, this process forks a child that becomes the leader of a new
- * session, with standard input from /dev/null and standard output and
- * error appended to RUN_DIR/log. Before anything else the child writes
+ * every field ended by a NUL byte. TOKEN is hypotop's name for the job;
+ * BUILD is "-" for none or "+" and the command; the variables are the
+ * job's whole environment. RECORD is hypotop's account of the job, a
+ * JSON object without its closing brace. For each, this process starts
+ * a child that becomes the leader of a new session, with standard input
+ * from /dev/null and standard output and error appended to RUN_DIR/log,
+ * and tells hypotop "S TOKEN PID". Before anything else the child writes
  * RUN_DIR/job.json: RECORD completed with its pid, its start time and
  * the time. It then runs BUILD (when given) through /bin/sh in CWD and
  * writes its status to RUN_DIR/build_exit, and execs /bin/sh -c LAUNCH:
- * the job's shell keeps the child's pid, the one recorded. hypotop hears
- * back "S PID" (started) or "F REASON" (not started).
+ * the job's shell keeps the child's pid, the one recorded.
  *
  * When a job ends, this process writes its status to RUN_DIR/exit_code
  * (128+N for signal N, as a shell reports it), then reaps it, then tells
- * hypotop "X PID CODE". Written before the reaping, the record is there
+ * hypotop "X TOKEN CODE". Written before the reaping, the record is there
  * by the time the pid is gone: a restarted hypotop that finds neither
  * the process nor the record knows the job as lost. Each record is
  * written to a temporary name and renamed, so a reader sees all of it or
- * nothing.
+ * nothing. A job that cannot be started, or cannot be recorded, is not
+ * run: the log says why, and it ends with status 127.
  *
  * The records are files, so the outcome does not depend on hypotop:
  * when it goes away this process stays until its last job has ended and
  * been recorded. It ignores SIGTERM, SIGINT and SIGHUP, which are meant
- * for jobs. A job that cannot be recorded is not run.
+ * for jobs.
  *
  * It is small, links nothing but libc, and stays: a job costs one fork
  * and one exec of the shell beyond the job itself.
@@ -47,6 +48,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -57,13 +59,13 @@
 #define MAX_ENV 4096
 
 struct req {
-	const char *run_dir, *cwd, *record, *launch, *build;
+	const char *token, *run_dir, *cwd, *record, *launch, *build;
 	char *env[MAX_ENV + 1];
 };
 
 struct child {
 	pid_t pid;
-	char *run_dir;
+	char *token, *run_dir;
 };
 
 static struct child *kids;
@@ -84,8 +86,12 @@ static void say(const char *what, const char *text)
 	}
 }
 
-/* run_dir/name holds text; false when it is left as it was. */
-static bool record(const char *run_dir, const char *name, const char *text)
+/*
+ * run_dir/name holds head and then tail; false when it is left as it
+ * was. No allocation: a job's process calls it before it execs, sharing
+ * this process's memory.
+ */
+static bool record(const char *run_dir, const char *name, const char *head, const char *tail)
 {
 	char tmp[4096], path[4096];
 
@@ -95,8 +101,8 @@ static bool record(const char *run_dir, const char *name, const char *text)
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return false;
-	size_t len = strlen(text);
-	bool ok = write(fd, text, len) == (ssize_t)len;
+	struct iovec v[2] = {{(char *)head, strlen(head)}, {(char *)tail, strlen(tail)}};
+	bool ok = writev(fd, v, 2) == (ssize_t)(v[0].iov_len + v[1].iov_len);
 	ok &= close(fd) == 0;
 	ok = ok && rename(tmp, path) == 0;
 	if (!ok)
@@ -109,7 +115,7 @@ static void record_code(const char *run_dir, const char *name, int code)
 	char text[16];
 
 	snprintf(text, sizeof text, "%d\n", code);
-	record(run_dir, name, text);
+	record(run_dir, name, text, "");
 }
 
 /* Field 22 of /proc/self/stat: what tells this process from a later one with its pid. */
@@ -171,8 +177,10 @@ static int shell(const char *cmd)
 }
 
 /*
- * The forked child: the job's session leader, and then its shell. Any
- * return is an exit status; the job did not get to run.
+ * The job's process: its session leader, and then its shell. Any return
+ * is an exit status; the job did not get to run. Without a build it is
+ * a vfork child, which shares this process's memory until it execs: it
+ * allocates nothing and changes no variable but its own.
  */
 static int run_job(struct req *r)
 {
@@ -197,23 +205,15 @@ static int run_job(struct req *r)
 		close(out);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	environ = r->env;
 
 	/* Recorded first, or not run: a restarted hypotop must find every job. */
 	struct timespec now;
+	char tail[128];
 	clock_gettime(CLOCK_REALTIME, &now);
-	size_t cap = strlen(r->record) + 128;
-	char *text = malloc(cap);
-	bool recorded = text != NULL;
-	if (recorded) {
-		snprintf(text, cap,
-			 "%s,\n  \"pid\": %ld,\n  \"start_time\": %llu,\n  \"launched\": %lld\n}\n",
-			 r->record, (long)getpid(), start_time(),
-			 (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
-		recorded = record(r->run_dir, "job.json", text);
-		free(text);
-	}
-	if (!recorded) {
+	snprintf(tail, sizeof tail,
+		 ",\n  \"pid\": %ld,\n  \"start_time\": %llu,\n  \"launched\": %lld\n}\n",
+		 (long)getpid(), start_time(), (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+	if (!record(r->run_dir, "job.json", r->record, tail)) {
 		say("error", "cannot write job.json in the run folder; the job is not run");
 		return 127;
 	}
@@ -224,6 +224,7 @@ static int run_job(struct req *r)
 		return 127;
 	}
 	if (r->build) {
+		environ = r->env; /* a forked child: its own copy */
 		say("build", r->build);
 		int code = shell(r->build);
 		record_code(r->run_dir, "build_exit", code);
@@ -233,7 +234,7 @@ static int run_job(struct req *r)
 	say("launch", r->launch);
 	set_job_signals(SIG_DFL);
 	char *argv[] = {"sh", "-c", (char *)r->launch, NULL};
-	execve("/bin/sh", argv, environ);
+	execve("/bin/sh", argv, r->env);
 	char why[4096];
 	snprintf(why, sizeof why, "cannot run /bin/sh: %s", strerror(errno));
 	say("error", why);
@@ -259,62 +260,91 @@ static void tell(bool *connected, const char *fmt, ...)
 		*connected = false; /* hypotop is gone: its jobs are still recorded */
 }
 
-/* NUL-ended fields of a packet into r; false when it is not a whole request. */
+/*
+ * NUL-ended fields of a packet into r; false when it is not a whole
+ * request (r->token and r->run_dir are set when the packet has them).
+ */
 static bool parse(char *p, size_t len, struct req *r)
 {
-	const char *field[5];
+	const char *field[6] = {0};
 	char *end = p + len;
 	size_t n = 0, ne = 0;
 
+	r->token = r->run_dir = NULL;
 	if (len < 2 || p[0] != 'L' || p[1] != '\0' || end[-1] != '\0')
 		return false;
-	for (p += 2; p < end && n < 5; p += strlen(p) + 1)
+	for (p += 2; p < end && n < 6; p += strlen(p) + 1)
 		field[n++] = p;
 	for (; p < end && ne < MAX_ENV; p += strlen(p) + 1)
 		r->env[ne++] = p;
 	r->env[ne] = NULL;
-	if (n < 5 || p < end || (field[4][0] != '-' && field[4][0] != '+'))
+	r->token = field[0];
+	r->run_dir = field[1];
+	if (n < 6 || p < end || (field[5][0] != '-' && field[5][0] != '+'))
 		return false;
-	r->run_dir = field[0];
-	r->cwd = field[1];
-	r->record = field[2];
-	r->launch = field[3];
-	r->build = field[4][0] == '+' ? field[4] + 1 : NULL;
+	r->cwd = field[2];
+	r->record = field[3];
+	r->launch = field[4];
+	r->build = field[5][0] == '+' ? field[5] + 1 : NULL;
 	return true;
+}
+
+/* A job that could not be started: said in its log, recorded as 127, told. */
+static void not_started(const struct req *r, const char *why, bool *connected)
+{
+	char line[4096], path[4096];
+
+	if (r->run_dir && snprintf(path, sizeof path, "%s/log", r->run_dir) < (int)sizeof path) {
+		int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		int n = snprintf(line, sizeof line, "[hypotop] error: %s\n", why);
+		if (fd >= 0 && write(fd, line, (size_t)n) < 0) {
+			/* The exit code still tells. */
+		}
+		if (fd >= 0)
+			close(fd);
+		record_code(r->run_dir, "exit_code", 127);
+	}
+	if (r->token)
+		tell(connected, "X %s 127", r->token);
 }
 
 static void start(char *packet, size_t len, bool *connected)
 {
 	static struct req r;
+	char why[256];
 
 	if (!parse(packet, len, &r)) {
-		tell(connected, "F the request is malformed (hypotop and hypotop-job of "
-				"different versions?)");
+		not_started(&r, "hypotop-job cannot read the request: are hypotop and "
+				"hypotop-job of one version?", connected);
 		return;
 	}
 	if (nkids == capkids) {
 		size_t cap = capkids ? 2 * capkids : 16;
 		struct child *k = realloc(kids, cap * sizeof *k);
 		if (!k) {
-			tell(connected, "F out of memory");
+			not_started(&r, "hypotop-job is out of memory", connected);
 			return;
 		}
 		kids = k;
 		capkids = cap;
 	}
-	char *run_dir = strdup(r.run_dir);
-	pid_t pid = run_dir ? fork() : -1;
-	if (pid == 0)
+	struct child *c = &kids[nkids];
+	c->token = strdup(r.token);
+	c->run_dir = strdup(r.run_dir);
+	/* vfork when the shell is all: the quickest way to the exec. */
+	errno = ENOMEM;
+	c->pid = !c->token || !c->run_dir ? -1 : r.build ? fork() : vfork();
+	if (c->pid == 0)
 		_exit(run_job(&r));
-	if (pid < 0) {
-		tell(connected, "F cannot fork: %s", strerror(run_dir ? errno : ENOMEM));
-		free(run_dir);
+	if (c->pid < 0) {
+		snprintf(why, sizeof why, "hypotop-job cannot start the job: %s", strerror(errno));
+		free(c->token);
+		free(c->run_dir);
+		not_started(&r, why, connected);
 		return;
 	}
-	kids[nkids].pid = pid;
-	kids[nkids].run_dir = run_dir;
 	nkids++;
-	tell(connected, "S %ld", (long)pid);
+	tell(connected, "S %s %ld", c->token, (long)c->pid);
 }
 
 /*
@@ -337,10 +367,11 @@ static void collect(bool *connected)
 		while (waitpid(si.si_pid, NULL, 0) < 0 && errno == EINTR)
 			;
 		if (i < nkids) {
+			tell(connected, "X %s %d", kids[i].token, code);
+			free(kids[i].token);
 			free(kids[i].run_dir);
 			kids[i] = kids[--nkids];
 		}
-		tell(connected, "X %ld %d", (long)si.si_pid, code);
 	}
 }
 

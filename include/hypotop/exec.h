@@ -36,6 +36,7 @@ struct job {
 	int pidfd;                     /* readable when a re-attached job exits; -1 none */
 	bool ours;                     /* started by this process's supervisor, which tells its end */
 	unsigned gen;                  /* which of the supervisors started it */
+	unsigned long token;           /* its name with that supervisor */
 	bool paused;
 	bool has_build;                /* a build command runs first */
 };
@@ -66,12 +67,12 @@ struct executor_ops {
 	/*
 	 * Ends of jobs are told on this fd (-1 none yet; it changes when the
 	 * supervisor is started again): when it is readable, or when
-	 * events_held() says a launch heard some, events() calls ended() with
-	 * the pid of each job that ended.
+	 * events_held() says a signal heard some, events() calls ended() with
+	 * the token of each job that ended.
 	 */
 	int (*events_fd)(void);
 	bool (*events_held)(void);
-	void (*events)(void (*ended)(pid_t pid, void *ctx), void *ctx);
+	void (*events)(void (*ended)(unsigned long token, void *ctx), void *ctx);
 };
 
 extern const struct executor_ops local_executor;

@@ -233,6 +233,17 @@ void sched_flush_log(struct slot *sl)
 
 /* ---- stopping a job ---------------------------------------------------- */
 
+/*
+ * Signal a slot's job. Waiting for its pid, the executor may hear of
+ * other jobs' ends: the loop hands those on.
+ */
+static void job_signal(struct sched *s, struct slot *sl, int sig)
+{
+	local_executor.signal(&sl->job, sig);
+	if (local_executor.events_held())
+		loop_wake(s->loop);
+}
+
 void sched_kill(struct sched *s, struct slot *sl, const char *reason)
 {
 	if (!sl->have_job || sl->kill_reason)
@@ -243,8 +254,8 @@ void sched_kill(struct sched *s, struct slot *sl, const char *reason)
 	sl->kill_reason = reason;
 	sl->kill_at = mono_ms() + KILL_GRACE_MS;
 	if (sl->job.paused)
-		local_executor.signal(&sl->job, SIGCONT);
-	local_executor.signal(&sl->job, SIGTERM);
+		job_signal(s, sl, SIGCONT);
+	job_signal(s, sl, SIGTERM);
 }
 
 static void check_health(struct sched *s, struct slot *sl)
@@ -254,7 +265,7 @@ static void check_health(struct sched *s, struct slot *sl)
 
 	if (sl->kill_reason) {
 		if (sl->kill_at && now > sl->kill_at) {
-			local_executor.signal(&sl->job, SIGKILL);
+			job_signal(s, sl, SIGKILL);
 			sl->kill_at = 0;
 		}
 		return;
@@ -314,12 +325,13 @@ static void on_pidfd(struct loop *l, int fd, short revents, void *ctx)
 	loop_unwatch(l, fd);
 }
 
-static void job_ended(pid_t pid, void *ctx)
+static void job_ended(unsigned long token, void *ctx)
 {
 	struct sched *s = ctx;
 
 	for (size_t i = 0; i < s->nslots; i++)
-		if (s->slots[i].used && s->slots[i].have_job && s->slots[i].job.pid == pid) {
+		if (s->slots[i].used && s->slots[i].have_job && s->slots[i].job.ours &&
+		    s->slots[i].job.token == token) {
 			sched_watch(s, &s->slots[i]);
 			return;
 		}
@@ -460,9 +472,6 @@ void sched_launch(struct sched *s, struct slot *sl)
 	sl->started = sl->last_progress = mono_ms();
 	sched_timer_arm(s);
 	sched_say(s, "%s: %s %s", nid, build ? "building" : "running", n->name ? n->name : "");
-	/* Ends told while it waited to launch: heard from the loop, not from here. */
-	if (local_executor.events_held())
-		loop_wake(s->loop);
 out:
 	for (int i = 0; i < ne; i++)
 		free(env[i]);
@@ -790,10 +799,10 @@ void sched_node_changed(struct sched *s, uint32_t id)
 	if (!sl->have_job)
 		return;
 	if (n->status == ST_PAUSED && !sl->job.paused) {
-		local_executor.signal(&sl->job, SIGSTOP);
+		job_signal(s, sl, SIGSTOP);
 		sl->paused_at = mono_ms();
 	} else if (n->status != ST_PAUSED && sl->job.paused) {
-		local_executor.signal(&sl->job, SIGCONT);
+		job_signal(s, sl, SIGCONT);
 		/* Time stopped counts neither as a stall nor against job_timeout. */
 		sl->last_progress = mono_ms();
 		if (sl->paused_at)

@@ -180,21 +180,32 @@ static char *job_record(const struct job_spec *s)
 
 /*
  * The supervisor, hypotop-job (hypotop-job.c): one for this engine,
- * started at the first launch and again when it has gone away. The jobs
- * of the one running are its children, and it tells when each ends; the
- * jobs of one that went away are known by their pid and start time.
+ * started at the first launch and again when it has gone away. Each job
+ * handed to it has a token; it answers with the job's pid ("S TOKEN PID")
+ * and tells when it ended ("X TOKEN CODE"). A launch does not wait for
+ * the answer: only a signal needs the pid. The jobs of one that went
+ * away are known by the pid and start time in their job.json.
  */
 #define SUP_FD 3
 #define SUP_ANSWER_MS 10000
+
+struct told {
+	unsigned long token;
+	pid_t pid;   /* 0 until it says */
+	int code;    /* once ended */
+	bool ended;
+	bool untold; /* ended, and not yet handed on by events() */
+};
 
 static struct {
 	int fd;       /* our end of its socket; -1 none */
 	pid_t pid;
 	pid_t left;   /* one that went away and is not reaped yet */
 	unsigned gen; /* counts the supervisors started */
-	pid_t *ended; /* told while waiting for an answer; not yet handed on */
-	size_t nended, capended;
-} sup = {-1, 0, 0, 0, NULL, 0, 0};
+	unsigned long tokens;
+	struct told *told; /* the jobs handed to it and not yet released */
+	size_t ntold, captold;
+} sup = {-1, 0, 0, 0, 0, NULL, 0, 0};
 
 /*
  * Closed, it ends once its last job has: reaped then, by the next call
@@ -264,76 +275,61 @@ static int sup_start(struct err *e)
 	return 0;
 }
 
-static void sup_ended(pid_t pid)
+static struct told *told_of(unsigned long token)
 {
-	if (sup.nended == sup.capended) {
-		sup.capended = sup.capended ? 2 * sup.capended : 8;
-		sup.ended = xrealloc(sup.ended, sup.capended * sizeof *sup.ended);
-	}
-	sup.ended[sup.nended++] = pid;
+	for (size_t i = 0; i < sup.ntold; i++)
+		if (sup.told[i].token == token)
+			return &sup.told[i];
+	return NULL;
 }
 
-/* One packet from the supervisor into msg; 0 when it has gone away, -1 none yet. */
-static ssize_t sup_read(char *msg, size_t cap, int flags)
+/* Everything the supervisor said so far; false when it has gone away. */
+static bool sup_hear(void)
 {
-	ssize_t n = recv(sup.fd, msg, cap - 1, flags);
+	char msg[128];
+	unsigned long token;
+	long v;
 
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return -1;
-	if (n <= 0) {
-		sup_gone();
-		return 0;
-	}
-	msg[n] = '\0';
-	return n;
-}
-
-/* Hand the supervisor a request and wait for its answer: the job's pid. */
-static int sup_request(const struct buf *req, pid_t *pid, struct err *e)
-{
-	for (int tries = 0;; tries++) {
-		if (sup.fd < 0 && sup_start(e) < 0)
-			return -1;
-		if (send(sup.fd, req->data, req->len, MSG_NOSIGNAL) == (ssize_t)req->len)
-			break;
-		int why = errno;
-		if (why == EMSGSIZE || tries > 0) {
-			err_set(e, "cannot hand the job to its supervisor: %s%s", strerror(why),
-				why == EMSGSIZE ? " (the environment and commands are too large)" : "");
-			return -1;
+	while (sup.fd >= 0) {
+		ssize_t n = recv(sup.fd, msg, sizeof msg - 1, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return true;
+		if (n <= 0) {
+			sup_gone();
+			return false;
 		}
-		sup_gone(); /* it went away since the last job: start another */
+		msg[n] = '\0';
+		char kind = 0;
+		struct told *t = sscanf(msg, "%c %lu %ld", &kind, &token, &v) == 3 ? told_of(token)
+										 : NULL;
+		if (t && kind == 'S' && v > 0) {
+			t->pid = (pid_t)v;
+		} else if (t && kind == 'X') {
+			t->code = (int)v;
+			t->ended = t->untold = true;
+		}
 	}
+	return false;
+}
+
+/* Wait until the supervisor says what became of t (pid or end); false if it does not. */
+static bool sup_settle(struct told *t)
+{
+	unsigned long token = t->token;
 	int64_t deadline = mono_ms() + SUP_ANSWER_MS;
-	for (;;) {
-		char msg[600];
+
+	while (sup_hear()) {
+		t = told_of(token);
+		if (!t || t->pid || t->ended)
+			return t != NULL;
 		struct pollfd pf = {sup.fd, POLLIN, 0};
 		int64_t left = deadline - mono_ms();
-		if (left <= 0 || (poll(&pf, 1, (int)left) < 0 && errno != EINTR)) {
-			err_set(e, "the job supervisor (pid %ld) did not answer in %d s; the next "
-				   "job starts another", (long)sup.pid, SUP_ANSWER_MS / 1000);
-			sup_gone(); /* an answer now would be taken for the next job's */
-			return -1;
-		}
-		ssize_t n = sup_read(msg, sizeof msg, MSG_DONTWAIT);
-		if (n == 0) {
-			err_set(e, "the job supervisor went away before it started the job");
-			return -1;
-		}
-		long v = 0;
-		if (n < 0)
-			continue;
-		if (msg[0] == 'X' && sscanf(msg, "X %ld", &v) == 1) {
-			sup_ended((pid_t)v);
-		} else if (msg[0] == 'S' && sscanf(msg, "S %ld", &v) == 1 && v > 0) {
-			*pid = (pid_t)v;
-			return 0;
-		} else {
-			err_set(e, "the job supervisor did not start the job: %s",
-				msg[0] == 'F' ? msg + 2 : msg);
-			return -1;
-		}
+		if (left <= 0 || (poll(&pf, 1, (int)left) < 0 && errno != EINTR))
+			return false;
 	}
+	return false;
 }
 
 static void add_field(struct buf *b, const char *text)
@@ -346,10 +342,17 @@ static int local_launch(const struct job_spec *s, struct job *j, struct err *e)
 	struct buf req;
 	char *record = job_record(s);
 	char **envp = job_environ(s);
-	pid_t pid;
+	char token[32];
+	int rc = -1;
 
+	memset(j, 0, sizeof *j);
+	j->pidfd = -1;
+	j->run_dir = xstrdup(s->run_dir);
+	j->token = ++sup.tokens;
+	snprintf(token, sizeof token, "%lu", j->token);
 	buf_init(&req);
 	add_field(&req, "L");
+	add_field(&req, token);
 	add_field(&req, s->run_dir);
 	add_field(&req, s->cwd);
 	add_field(&req, record);
@@ -358,16 +361,31 @@ static int local_launch(const struct job_spec *s, struct job *j, struct err *e)
 	add_field(&req, s->build ? s->build : "");
 	for (char **v = envp; *v; v++)
 		add_field(&req, *v);
-	int rc = sup_request(&req, &pid, e);
+	for (int tries = 0; rc < 0; tries++) {
+		if (sup.fd < 0 && sup_start(e) < 0)
+			break;
+		if (send(sup.fd, req.data, req.len, MSG_NOSIGNAL) == (ssize_t)req.len) {
+			rc = 0;
+			break;
+		}
+		int why = errno;
+		if (why == EMSGSIZE || tries > 0) {
+			err_set(e, "cannot hand the job to its supervisor: %s%s", strerror(why),
+				why == EMSGSIZE ? " (the environment and commands are too large)" : "");
+			break;
+		}
+		sup_gone(); /* it went away since the last job: start another */
+	}
 	buf_free(&req);
 	free(envp);
 	free(record);
-	memset(j, 0, sizeof *j);
-	j->pidfd = -1;
-	j->run_dir = xstrdup(s->run_dir);
 	if (rc < 0)
 		return -1;
-	j->pid = pid;
+	if (sup.ntold == sup.captold) {
+		sup.captold = sup.captold ? 2 * sup.captold : 8;
+		sup.told = xrealloc(sup.told, sup.captold * sizeof *sup.told);
+	}
+	sup.told[sup.ntold++] = (struct told){.token = j->token};
 	j->ours = true;
 	j->gen = sup.gen;
 	j->has_build = s->build != NULL;
@@ -381,19 +399,25 @@ static int local_events_fd(void)
 
 static bool local_events_held(void)
 {
-	return sup.nended > 0;
+	for (size_t i = 0; i < sup.ntold; i++)
+		if (sup.told[i].untold)
+			return true;
+	return false;
 }
 
-static void local_events(void (*ended)(pid_t pid, void *ctx), void *ctx)
+static void local_events(void (*ended)(unsigned long token, void *ctx), void *ctx)
 {
-	char msg[600];
-	long v;
-
-	while (sup.nended > 0)
-		ended(sup.ended[--sup.nended], ctx);
-	while (sup.fd >= 0 && sup_read(msg, sizeof msg, MSG_DONTWAIT) > 0)
-		if (msg[0] == 'X' && sscanf(msg, "X %ld", &v) == 1)
-			ended((pid_t)v, ctx);
+	sup_hear();
+	/* Looked for afresh after each call: ended() may launch and release jobs. */
+	for (;;) {
+		size_t i = 0;
+		while (i < sup.ntold && !sup.told[i].untold)
+			i++;
+		if (i == sup.ntold)
+			return;
+		sup.told[i].untold = false;
+		ended(sup.told[i].token, ctx);
+	}
 }
 
 static int read_int_file(const char *run_dir, const char *name, long long *a)
@@ -464,6 +488,7 @@ static void local_check(struct job *j, struct job_result *r)
 {
 	long long code;
 	char *record = run_file(j->run_dir, "job.json");
+	const struct told *t = j->ours ? told_of(j->token) : NULL;
 
 	memset(r, 0, sizeof *r);
 	r->build_code = -1;
@@ -472,6 +497,9 @@ static void local_check(struct job *j, struct job_result *r)
 	if (read_int_file(j->run_dir, "exit_code", &code) == 1) {
 		r->state = JOB_DONE;
 		r->exit_code = (int)code;
+	} else if (t && t->ended) { /* what the supervisor could not write, it said */
+		r->state = JOB_DONE;
+		r->exit_code = t->code;
 	} else if (alive(j)) {
 		r->state = JOB_RUNNING;
 		r->building = j->has_build && r->build_code < 0;
@@ -486,7 +514,16 @@ static int local_signal(struct job *j, int sig)
 	long long code;
 
 	/* Recorded, it may be reaped and its pid another's: the record comes first. */
-	if (read_int_file(j->run_dir, "exit_code", &code) == 1 || !alive(j))
+	if (read_int_file(j->run_dir, "exit_code", &code) == 1)
+		return -1;
+	struct told *t = j->ours ? told_of(j->token) : NULL;
+	if (t && !t->pid && !t->ended && sup_settle(t))
+		t = told_of(j->token);
+	if (t && (t->ended || !t->pid))
+		return -1;
+	if (t)
+		j->pid = t->pid;
+	if (j->pid <= 0 || !alive(j))
 		return -1;
 	if (kill(-j->pid, sig) < 0)
 		return -1;
@@ -499,6 +536,10 @@ static int local_signal(struct job *j, int sig)
 
 static void local_release(struct job *j)
 {
+	struct told *t = j->ours ? told_of(j->token) : NULL;
+
+	if (t)
+		*t = sup.told[--sup.ntold];
 	if (j->pidfd >= 0)
 		close(j->pidfd);
 	free(j->run_dir);
