@@ -223,6 +223,7 @@ struct git_task {
 	struct sched *s;
 	uint32_t node;
 	char *repo, *parent, *change, *params_file, *branch, *message, *name, *path;
+	char *dirs[2]; /* its run folder and its node folder, made here, off the main thread */
 	char oid[VCS_OID_HEX];
 	const char *kind;
 	int rc;
@@ -237,6 +238,10 @@ static void git_work(void *arg)
 				  t->message, t->oid, &t->kind, &t->e);
 	if (t->rc == 0)
 		t->rc = vcs_worktree_add(t->repo, t->name, t->path, t->branch, &t->e);
+	for (size_t i = 0; i < ARRAY_LEN(t->dirs) && t->rc == 0; i++) {
+		struct err e = {{0}};
+		fs_mkdir_p(t->dirs[i], 0755, &e); /* or made again, and said, where needed */
+	}
 }
 
 static void git_task_free(struct git_task *t)
@@ -249,6 +254,8 @@ static void git_task_free(struct git_task *t)
 	free(t->message);
 	free(t->name);
 	free(t->path);
+	for (size_t i = 0; i < ARRAY_LEN(t->dirs); i++)
+		free(t->dirs[i]);
 	free(t);
 }
 
@@ -313,6 +320,8 @@ void sched_prepare(struct sched *s, uint32_t node, int tree)
 			       n->hypothesis ? n->hypothesis : "");
 	t->name = xstrdup(name);
 	t->path = sched_tree_path(s, tree);
+	t->dirs[0] = sched_path(s, "runs", n->id, NULL);
+	t->dirs[1] = sched_path(s, "engine/nodes", n->id, NULL);
 	bg_submit(s->git, git_work, git_done, t);
 }
 
