@@ -71,7 +71,8 @@ struct child {
 static struct child *kids;
 static size_t nkids, capkids;
 
-static void say(const char *what, const char *text)
+/* "[hypotop] what: text" on fd, a log. */
+static void say(int fd, const char *what, const char *text)
 {
 	/* One write: the line is whole in the log even beside the job's output. */
 	char line[4096];
@@ -81,7 +82,7 @@ static void say(const char *what, const char *text)
 		n = (int)sizeof line - 1;
 		line[n - 1] = '\n';
 	}
-	if (n > 0 && write(1, line, (size_t)n) < 0) {
+	if (n > 0 && write(fd, line, (size_t)n) < 0) {
 		/* Nowhere left to say it: the record files still tell. */
 	}
 }
@@ -164,7 +165,7 @@ static int shell(const char *cmd)
 	int rc = posix_spawn(&pid, "/bin/sh", NULL, &attr, argv, environ);
 	posix_spawnattr_destroy(&attr);
 	if (rc != 0) {
-		say("error", strerror(rc));
+		say(1, "error", strerror(rc));
 		return 127;
 	}
 	int status;
@@ -186,7 +187,6 @@ static int run_job(struct req *r)
 {
 	extern char **environ;
 	sigset_t none;
-
 	char log[4096];
 
 	close(SOCK);
@@ -214,30 +214,30 @@ static int run_job(struct req *r)
 		 ",\n  \"pid\": %ld,\n  \"start_time\": %llu,\n  \"launched\": %lld\n}\n",
 		 (long)getpid(), start_time(), (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
 	if (!record(r->run_dir, "job.json", r->record, tail)) {
-		say("error", "cannot write job.json in the run folder; the job is not run");
+		say(1, "error", "cannot write job.json in the run folder; the job is not run");
 		return 127;
 	}
 	if (chdir(r->cwd) < 0) {
 		char why[4096];
 		snprintf(why, sizeof why, "cannot enter the work tree %s: %s", r->cwd, strerror(errno));
-		say("error", why);
+		say(1, "error", why);
 		return 127;
 	}
 	if (r->build) {
 		environ = r->env; /* a forked child: its own copy */
-		say("build", r->build);
+		say(1, "build", r->build);
 		int code = shell(r->build);
 		record_code(r->run_dir, "build_exit", code);
 		if (code != 0)
 			return code;
 	}
-	say("launch", r->launch);
+	say(1, "launch", r->launch);
 	set_job_signals(SIG_DFL);
 	char *argv[] = {"sh", "-c", (char *)r->launch, NULL};
 	execve("/bin/sh", argv, r->env);
 	char why[4096];
 	snprintf(why, sizeof why, "cannot run /bin/sh: %s", strerror(errno));
-	say("error", why);
+	say(1, "error", why);
 	return 127;
 }
 
@@ -292,16 +292,14 @@ static bool parse(char *p, size_t len, struct req *r)
 /* A job that could not be started: said in its log, recorded as 127, told. */
 static void not_started(const struct req *r, const char *why, bool *connected)
 {
-	char line[4096], path[4096];
+	char path[4096];
 
 	if (r->run_dir && snprintf(path, sizeof path, "%s/log", r->run_dir) < (int)sizeof path) {
 		int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-		int n = snprintf(line, sizeof line, "[hypotop] error: %s\n", why);
-		if (fd >= 0 && write(fd, line, (size_t)n) < 0) {
-			/* The exit code still tells. */
-		}
-		if (fd >= 0)
+		if (fd >= 0) {
+			say(fd, "error", why);
 			close(fd);
+		}
 		record_code(r->run_dir, "exit_code", 127);
 	}
 	if (r->token)

@@ -31,12 +31,12 @@ struct job_spec {
 
 struct job {
 	char *run_dir;
-	pid_t pid;                     /* the leader of the job's process group */
+	pid_t pid;                     /* the leader of the job's process group; 0 not yet known */
 	unsigned long long start_time; /* /proc/PID/stat starttime; 0 unknown */
 	int pidfd;                     /* readable when a re-attached job exits; -1 none */
 	bool ours;                     /* started by this process's supervisor, which tells its end */
 	unsigned gen;                  /* which of the supervisors started it */
-	unsigned long token;           /* its name with that supervisor */
+	unsigned long token;           /* its name with that supervisor; 0 re-attached */
 	bool paused;
 	bool has_build;                /* a build command runs first */
 };

@@ -604,7 +604,8 @@ void sched_deliver(struct sched *s)
 {
 	bg_deliver(s->git);
 	bg_deliver(s->llm);
-	sched_events(s);
+	if (local_executor.events_held()) /* heard while a signal waited for a pid */
+		sched_events(s);
 }
 
 void sched_free(struct sched *s)

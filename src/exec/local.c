@@ -536,9 +536,9 @@ static int local_signal(struct job *j, int sig)
 
 static void local_release(struct job *j)
 {
-	struct told *t = j->ours ? told_of(j->token) : NULL;
+	struct told *t = j->token ? told_of(j->token) : NULL;
 
-	if (t)
+	if (t) /* kept even once its supervisor went away (alive()), until now */
 		*t = sup.told[--sup.ntold];
 	if (j->pidfd >= 0)
 		close(j->pidfd);
