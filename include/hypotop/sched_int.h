@@ -1,7 +1,8 @@
 /*
  * sched_int.h — what the scheduler's parts share: sched.c (slots,
- * dispatch, launch, watching), collect.c (collect, analyse, reports) and
- * plan.c (planning). Nothing outside those files includes it.
+ * launch, setup and re-attach), watch.c (running jobs), collect.c
+ * (collect, analyse, reports) and plan.c (planning). Nothing outside
+ * those files includes it.
  */
 #ifndef HYPOTOP_SCHED_INT_H
 #define HYPOTOP_SCHED_INT_H
@@ -18,13 +19,26 @@ void sched_record_light(struct sched *s, const char *op, struct node *n);
 int sched_commit(struct sched *s);
 struct slot *sched_slot_of(struct sched *s, uint32_t node);
 void sched_slot_release(struct sched *s, struct slot *sl);
+struct slot *sched_free_slot(struct sched *s, int gpu);
+struct slot *sched_slot_take(struct sched *s, struct slot *sl, uint32_t node);
+
+/* watch.c */
 bool sched_read_log(struct sched *s, struct slot *sl);
 void sched_flush_log(struct slot *sl);
 char *sched_tail_text(struct slot *sl);
+/* Signal a slot's job; other jobs' ends heard meanwhile are handed on by the loop. */
+void sched_job_signal(struct sched *s, struct slot *sl, int sig);
 void sched_kill(struct sched *s, struct slot *sl, const char *reason);
+/* Read its log, check its health; collect it when it has ended. */
 void sched_watch(struct sched *s, struct slot *sl);
-struct slot *sched_free_slot(struct sched *s, int gpu);
-struct slot *sched_slot_take(struct sched *s, struct slot *sl, uint32_t node);
+/* Listen where the executor tells of jobs' ends (its fd changes with its supervisor). */
+void sched_listen(struct sched *s);
+/* Collect the jobs the executor says ended. */
+void sched_events(struct sched *s);
+/* The tick, four times a second while jobs run (sched_timer_arm). */
+void sched_watch_start(struct sched *s);
+/* A re-attached job's end is heard on its pidfd. */
+void sched_watch_reattached(struct sched *s, struct slot *sl);
 
 /* prepare.c */
 /* worktrees/wtN: the path of a work tree; take one, claim a given one, give it back. */

@@ -1,16 +1,13 @@
-/* sched.c — slots, dispatch, the git thread and job watching (see sched.h). */
+/* sched.c — slots, launch, the engine's step, setup and re-attach (see sched.h). */
 #include "hypotop/sched.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -21,7 +18,6 @@
 #include "hypotop/vcs.h"
 
 #define TICK_MS 250
-#define KILL_GRACE_MS 5000
 
 void sched_say(struct sched *s, const char *fmt, ...)
 {
@@ -145,240 +141,6 @@ struct slot *sched_slot_take(struct sched *s, struct slot *sl, uint32_t node)
 		metrics_init(&sl->metrics, NULL, &e);
 	}
 	return sl;
-}
-
-/* ---- the log: tail, metrics, progress --------------------------------- */
-
-static void tail_add(struct slot *sl, const char *line, size_t len)
-{
-	if (len > 400)
-		len = 400;
-	free(sl->tail[sl->tail_next]);
-	sl->tail[sl->tail_next] = xstrndup(line, len);
-	sl->tail_next = (sl->tail_next + 1) % SCHED_TAIL_LINES;
-}
-
-char *sched_tail_text(struct slot *sl)
-{
-	struct buf b;
-
-	buf_init(&b);
-	for (size_t i = 0; i < SCHED_TAIL_LINES; i++) {
-		const char *l = sl->tail[(sl->tail_next + i) % SCHED_TAIL_LINES];
-		if (l) {
-			buf_adds(&b, l);
-			buf_addc(&b, '\n');
-		}
-	}
-	return buf_steal(&b);
-}
-
-static void feed_line(struct slot *sl, const char *line, size_t len)
-{
-	if (len && line[len - 1] == '\r')
-		len--;
-	metrics_feed(&sl->metrics, line, len);
-	tail_add(sl, line, len);
-}
-
-/* Read what the log gained; true when it grew. */
-bool sched_read_log(struct sched *s, struct slot *sl)
-{
-	char chunk[65536];
-	bool grew = false;
-
-	if (sl->log_fd < 0) {
-		char *log = sched_path(s, "runs", sl->node, "log");
-		sl->log_fd = open(log, O_RDONLY | O_CLOEXEC);
-		free(log);
-		if (sl->log_fd < 0)
-			return false;
-	}
-	for (;;) {
-		ssize_t n = pread(sl->log_fd, chunk, sizeof chunk, sl->log_off);
-		if (n <= 0)
-			break;
-		grew = true;
-		sl->log_off += n;
-		size_t start = 0;
-		for (size_t i = 0; i < (size_t)n; i++) {
-			if (chunk[i] != '\n')
-				continue;
-			if (sl->partial.len) {
-				buf_add(&sl->partial, chunk + start, i - start);
-				feed_line(sl, sl->partial.data, sl->partial.len);
-				buf_reset(&sl->partial);
-			} else {
-				feed_line(sl, chunk + start, i - start);
-			}
-			start = i + 1;
-		}
-		buf_add(&sl->partial, chunk + start, (size_t)n - start);
-		/* A line without an end is cut, not held without bound. */
-		if (sl->partial.len > 1 << 16) {
-			feed_line(sl, sl->partial.data, sl->partial.len);
-			buf_reset(&sl->partial);
-		}
-	}
-	return grew;
-}
-
-void sched_flush_log(struct slot *sl)
-{
-	if (sl->partial.len) {
-		feed_line(sl, sl->partial.data, sl->partial.len);
-		buf_reset(&sl->partial);
-	}
-}
-
-/* ---- stopping a job ---------------------------------------------------- */
-
-/*
- * Signal a slot's job. Waiting for its pid, the executor may hear of
- * other jobs' ends: the loop hands those on.
- */
-static void job_signal(struct sched *s, struct slot *sl, int sig)
-{
-	local_executor.signal(&sl->job, sig);
-	if (local_executor.events_held())
-		loop_wake(s->loop);
-}
-
-void sched_kill(struct sched *s, struct slot *sl, const char *reason)
-{
-	if (!sl->have_job || sl->kill_reason)
-		return;
-	char nid[NODE_ID_LEN];
-	node_id_format(sl->node, nid);
-	sched_say(s, "%s: stopping the job (%s)", nid, reason);
-	sl->kill_reason = reason;
-	sl->kill_at = mono_ms() + KILL_GRACE_MS;
-	if (sl->job.paused)
-		job_signal(s, sl, SIGCONT);
-	job_signal(s, sl, SIGTERM);
-}
-
-static void check_health(struct sched *s, struct slot *sl)
-{
-	struct config *c = &s->wd->cfg;
-	int64_t now = mono_ms();
-
-	if (sl->kill_reason) {
-		if (sl->kill_at && now > sl->kill_at) {
-			job_signal(s, sl, SIGKILL);
-			sl->kill_at = 0;
-		}
-		return;
-	}
-	const struct series *m = metrics_get(&sl->metrics, c->metric);
-	const struct series *loss = metrics_get(&sl->metrics, "loss");
-	if ((m && m->nonfinite) || (loss && loss->nonfinite)) {
-		sched_kill(s, sl, "nan");
-		return;
-	}
-	struct node *n = tree_get(&s->wd->tree, sl->node);
-	int64_t ran = n && n->started ? now_ms() - n->started - sl->paused_ms : now - sl->started;
-	if (c->job_timeout > 0 && !sl->job.paused && ran > (int64_t)(c->job_timeout * 1000)) {
-		sched_kill(s, sl, "timeout");
-		return;
-	}
-	if (!sl->job.paused && now - sl->last_progress > (int64_t)(c->stall_seconds * 1000))
-		sched_kill(s, sl, "stalled");
-}
-
-/* Look at one job: progress, health, and whether it has ended. */
-void sched_watch(struct sched *s, struct slot *sl)
-{
-	struct job_result r;
-
-	if (!sl->used || !sl->have_job)
-		return;
-	bool grew = sched_read_log(s, sl);
-	if (grew || (sl->metrics.step == sl->metrics.step && sl->metrics.step != sl->last_step)) {
-		sl->last_progress = mono_ms();
-		sl->last_step = sl->metrics.step;
-	}
-	local_executor.check(&sl->job, &r);
-	if (r.state == JOB_RUNNING) {
-		struct node *n = tree_get(&s->wd->tree, sl->node);
-		if (n && n->status == ST_BUILDING && !r.building) {
-			n->status = ST_RUNNING;
-			sched_record(s, "run", n);
-		}
-		check_health(s, sl);
-		return;
-	}
-	sched_collect(s, sl, &r);
-}
-
-static void on_pidfd(struct loop *l, int fd, short revents, void *ctx)
-{
-	struct sched *s = ctx;
-
-	(void)revents;
-	for (size_t i = 0; i < s->nslots; i++)
-		if (s->slots[i].used && s->slots[i].have_job && s->slots[i].job.pidfd == fd) {
-			loop_unwatch(l, fd); /* readable for good once it exited */
-			sched_watch(s, &s->slots[i]);
-			return;
-		}
-	loop_unwatch(l, fd);
-}
-
-static void job_ended(unsigned long token, void *ctx)
-{
-	struct sched *s = ctx;
-
-	for (size_t i = 0; i < s->nslots; i++)
-		if (s->slots[i].used && s->slots[i].have_job && s->slots[i].job.ours &&
-		    s->slots[i].job.token == token) {
-			sched_watch(s, &s->slots[i]);
-			return;
-		}
-}
-
-static void sched_events(struct sched *s);
-
-static void on_events(struct loop *l, int fd, short revents, void *ctx)
-{
-	(void)l;
-	(void)fd;
-	(void)revents;
-	sched_events(ctx);
-}
-
-/* Listen where the executor tells of jobs' ends: its fd is new when its supervisor is. */
-static void sched_listen(struct sched *s)
-{
-	int fd = local_executor.events_fd();
-
-	if (fd == s->events_fd)
-		return;
-	if (s->events_fd >= 0)
-		loop_unwatch(s->loop, s->events_fd);
-	if (fd >= 0)
-		loop_watch(s->loop, fd, POLLIN, on_events, s);
-	s->events_fd = fd;
-}
-
-/* The jobs that ended are watched one last time, and collected. */
-static void sched_events(struct sched *s)
-{
-	local_executor.events(job_ended, s);
-	sched_listen(s);
-}
-
-static void on_tick(struct loop *l, int fd, short revents, void *ctx)
-{
-	struct sched *s = ctx;
-	uint64_t n;
-
-	(void)l;
-	(void)revents;
-	while (read(fd, &n, sizeof n) < 0 && errno == EINTR)
-		;
-	for (size_t i = 0; i < s->nslots; i++)
-		sched_watch(s, &s->slots[i]);
 }
 
 /* ---- launch ------------------------------------------------------------ */
@@ -595,7 +357,7 @@ int sched_init(struct sched *s, struct workdir *wd, struct loop *loop, sched_say
 	planner_set_prior_spend(s->planner, wd->st.llm_usd);
 	s->report_usd = planner_report_spend(wd->path, NULL);
 	e->msg[0] = '\0';
-	loop_watch(loop, s->timer_fd, POLLIN, on_tick, s);
+	sched_watch_start(s);
 	load_base_params(s);
 	return 0;
 }
@@ -688,8 +450,7 @@ static void start_node(struct sched *s, struct node *n, enum node_status st, str
 	}
 	sched_say(s, "%s: re-attached (%s)", nid,
 		  r.state == JOB_RUNNING ? "still running" : "it ended while hypotop was down");
-	if (sl->job.pidfd >= 0)
-		loop_watch(s->loop, sl->job.pidfd, POLLIN, on_pidfd, s);
+	sched_watch_reattached(s, sl);
 	sched_watch(s, sl);
 }
 
@@ -800,10 +561,10 @@ void sched_node_changed(struct sched *s, uint32_t id)
 	if (!sl->have_job)
 		return;
 	if (n->status == ST_PAUSED && !sl->job.paused) {
-		job_signal(s, sl, SIGSTOP);
+		sched_job_signal(s, sl, SIGSTOP);
 		sl->paused_at = mono_ms();
 	} else if (n->status != ST_PAUSED && sl->job.paused) {
-		job_signal(s, sl, SIGCONT);
+		sched_job_signal(s, sl, SIGCONT);
 		/* Time stopped counts neither as a stall nor against job_timeout. */
 		sl->last_progress = mono_ms();
 		if (sl->paused_at)
