@@ -4,7 +4,7 @@
  * params.c (reading and rewriting). A file is a list of entries, each a
  * top-level setting with its line and the byte range of its value token,
  * so that a value can be replaced without touching anything else. Nothing
- * outside src/core/params*.c includes it. Pure functions, any thread.
+ * outside src/project/params*.c includes it. Pure functions, any thread.
  */
 #ifndef HYPOTOP_PARAMS_INT_H
 #define HYPOTOP_PARAMS_INT_H

@@ -220,11 +220,11 @@ def call_args(text, start):
 
 def failure_kinds():
     """Every failure kind the engine can record: the kind argument of each
-    sched_fail() and the reason of each sched_kill() in src/core/collect.c,
-    src/core/sched.c and src/core/watch.c, and the kinds src/vcs/apply.c
-    refuses a change with."""
+    sched_fail() and the reason of each sched_kill() in src/engine/, and the
+    kinds src/vcs/apply.c refuses a change with."""
     kinds = {}
-    for rel in ("src/core/collect.c", "src/core/sched.c", "src/core/watch.c"):
+    engine = os.path.join(lib.ROOT, "src", "engine")
+    for rel in sorted("src/engine/" + f for f in os.listdir(engine) if f.endswith(".c")):
         text = read(os.path.join(lib.ROOT, rel))
         for m in re.finditer(r"\bsched_(?:fail|kill)\s*(?=\()", text):
             args = call_args(text, m.end())
