@@ -57,8 +57,9 @@ hypotop: build/obj/src/main.o build/libhypotop.a hypotop-job
 # probes the CPU with cpuid, which traps to the hypervisor on a virtual
 # machine.
 JOB_CC  ?= $(shell command -v musl-gcc 2>/dev/null || echo $(CC))
-hypotop-job: src/hypotop-job.c
-	@echo "  LINK $@"; $(JOB_CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -static -o $@ $<
+JOB_SRC := src/hypotop-job.c src/util/procstat.c
+hypotop-job: $(JOB_SRC) include/hypotop/procstat.h
+	@echo "  LINK $@"; $(JOB_CC) -std=c11 -D_GNU_SOURCE -Iinclude $(WARN) $(CFLAGS) -static -o $@ $(JOB_SRC)
 
 build/obj/%.o: %.c $(wildcard include/hypotop/*.h)
 	@mkdir -p $(dir $@)

@@ -54,6 +54,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hypotop/procstat.h"
+
 #define SOCK 3
 #define MAX_PACKET (256 * 1024)
 #define MAX_ENV 4096
@@ -117,26 +119,6 @@ static void record_code(const char *run_dir, const char *name, int code)
 
 	snprintf(text, sizeof text, "%d\n", code);
 	record(run_dir, name, text, "");
-}
-
-/* Field 22 of /proc/self/stat: what tells this process from a later one with its pid. */
-static unsigned long long start_time(void)
-{
-	char text[1024];
-	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof text - 1);
-
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
-		return 0;
-	text[n] = '\0';
-	char *p = strrchr(text, ')'); /* the name may hold spaces */
-	int field = 2;
-	for (p = p ? p + 1 : text + n; *p && field < 22; p++)
-		if (*p == ' ')
-			field++;
-	return field == 22 ? strtoull(p, NULL, 10) : 0;
 }
 
 static void set_job_signals(void (*how)(int))
@@ -212,7 +194,7 @@ static int run_job(struct req *r)
 	clock_gettime(CLOCK_REALTIME, &now);
 	snprintf(tail, sizeof tail,
 		 ",\n  \"pid\": %ld,\n  \"start_time\": %llu,\n  \"launched\": %lld\n}\n",
-		 (long)getpid(), start_time(), (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+		 (long)getpid(), proc_start_time(0), (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
 	if (!record(r->run_dir, "job.json", r->record, tail)) {
 		say(1, "error", "cannot write job.json in the run folder; the job is not run");
 		return 127;

@@ -4,7 +4,8 @@
  *
  * The main thread submits a task: `work` runs on a background thread and
  * may only touch the task's own data; `done` runs afterwards on the main
- * thread, from the event loop, where it may change the model. With one
+ * thread, from the event loop's wake hook (loop.h), where it may change
+ * the model. With one
  * thread, tasks run in submission order; with more, they start in that
  * order and may finish in any. No lock is held while a task works.
  */
@@ -19,8 +20,6 @@ struct bg *bg_new(struct loop *loop, int nthreads);
 /* Waits for the task in progress, drops queued ones (their done never runs). */
 void bg_free(struct bg *bg);
 void bg_submit(struct bg *bg, void (*work)(void *arg), void (*done)(void *arg), void *arg);
-/* Run the done callbacks of finished tasks; the loop's wake hook calls it. */
-void bg_deliver(struct bg *bg);
 /* Waits until every task submitted has been worked, then runs their done callbacks. */
 void bg_drain(struct bg *bg);
 /* Tasks submitted and not yet delivered. */

@@ -1,6 +1,8 @@
 /*
  * exec.h — executors: where a run's commands run (SPEC §6). One table of
- * operations per kind of worker; the local one is src/exec/local.c.
+ * operations per kind of worker (local, ssh, slurm), each in src/exec/,
+ * and one way their news reaches the engine: exec_news_fn, called from
+ * the event loop. The local one is src/exec/local.c.
  *
  * A job lives in its run folder, runs/<id>/: log, job.json (hypotop's
  * account of the job, with the pid and start time of its process group's
@@ -17,6 +19,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "hypotop/loop.h"
 #include "hypotop/util.h"
 
 struct job_spec {
@@ -29,16 +32,17 @@ struct job_spec {
 	const char *node, *commit;
 };
 
+/*
+ * The engine's handle on a job. The token names it to its executor, in
+ * calls and in news of its end; it is never reused by one executor.
+ * Whatever else an executor keeps of a job (a pid, a connection, a
+ * Slurm job id) is its own, found by the token.
+ */
 struct job {
 	char *run_dir;
-	pid_t pid;                     /* the leader of the job's process group; 0 not yet known */
-	unsigned long long start_time; /* /proc/PID/stat starttime; 0 unknown */
-	int pidfd;                     /* readable when a re-attached job exits; -1 none */
-	bool ours;                     /* started by this process's supervisor, which tells its end */
-	unsigned gen;                  /* which of the supervisors started it */
-	unsigned long token;           /* its name with that supervisor; 0 re-attached */
+	unsigned long token;
 	bool paused;
-	bool has_build;                /* a build command runs first */
+	bool has_build; /* a build command runs first */
 };
 
 enum job_state {
@@ -55,27 +59,77 @@ struct job_result {
 	bool building;  /* JOB_RUNNING: still in the build command */
 };
 
+struct executor;
+
+/*
+ * News from an executor, on the main thread, from the event loop: look
+ * at the job named by token now, for it has ended (check() says how).
+ * Never called from inside the executor's own operations, so it may
+ * launch, signal and release jobs. The one way the engine hears of a
+ * job's end, whatever kind of worker ran it; the engine also looks at
+ * its jobs on a timer, for their logs and health.
+ */
+typedef void (*exec_news_fn)(unsigned long token, void *ctx);
+
 struct executor_ops {
 	const char *kind;
-	int (*launch)(const struct job_spec *s, struct job *j, struct err *e);
-	/* Re-attach to the job of a run folder after a restart. */
-	int (*attach)(const char *run_dir, struct job *j, struct err *e);
-	void (*check)(struct job *j, struct job_result *r);
+	/* Start s's job; j is filled in. The job's end is told by news. */
+	int (*launch)(struct executor *x, const struct job_spec *s, struct job *j,
+		      struct err *e);
+	/* Re-attach, after a restart, to the job of a run folder from its job.json alone. */
+	int (*attach)(struct executor *x, const char *run_dir, struct job *j, struct err *e);
+	void (*check)(struct executor *x, struct job *j, struct job_result *r);
 	/* Signal the job's whole process group (SIGTERM, SIGKILL, SIGSTOP, SIGCONT). */
-	int (*signal)(struct job *j, int sig);
-	void (*release)(struct job *j);
-	/*
-	 * Ends of jobs are told on this fd (-1 none yet; it changes when the
-	 * supervisor is started again): when it is readable, or when
-	 * events_held() says a signal heard some, events() calls ended() with
-	 * the token of each job that ended.
-	 */
-	int (*events_fd)(void);
-	bool (*events_held)(void);
-	void (*events)(void (*ended)(unsigned long token, void *ctx), void *ctx);
+	int (*signal)(struct executor *x, struct job *j, int sig);
+	/* Forget the job (it keeps running if it still does); no news of it after. */
+	void (*release)(struct executor *x, struct job *j);
+	/* Jobs still running keep running. */
+	void (*free)(struct executor *x);
 };
 
-extern const struct executor_ops local_executor;
+/* What every executor starts with; each kind's own state follows it. */
+struct executor {
+	const struct executor_ops *ops;
+	struct loop *loop; /* where it watches its fds, and wakes with news */
+	exec_news_fn news;
+	void *news_ctx;
+};
+
+/* This machine's jobs, under one supervisor process (src/exec/local.c). */
+struct executor *local_executor_new(struct loop *loop, exec_news_fn news, void *ctx);
+
+static inline int exec_launch(struct executor *x, const struct job_spec *s, struct job *j,
+			      struct err *e)
+{
+	return x->ops->launch(x, s, j, e);
+}
+
+static inline int exec_attach(struct executor *x, const char *run_dir, struct job *j,
+			      struct err *e)
+{
+	return x->ops->attach(x, run_dir, j, e);
+}
+
+static inline void exec_check(struct executor *x, struct job *j, struct job_result *r)
+{
+	x->ops->check(x, j, r);
+}
+
+static inline int exec_signal(struct executor *x, struct job *j, int sig)
+{
+	return x->ops->signal(x, j, sig);
+}
+
+static inline void exec_release(struct executor *x, struct job *j)
+{
+	x->ops->release(x, j);
+}
+
+static inline void exec_free(struct executor *x)
+{
+	if (x)
+		x->ops->free(x);
+}
 
 /* 'text' quoted for /bin/sh: 'it'\''s'. Appended to b. */
 void sh_quote(struct buf *b, const char *text);

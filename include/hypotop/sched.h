@@ -52,6 +52,7 @@ struct sched {
 	struct loop *loop;
 	struct bg *git;
 	struct bg *llm;      /* the planner's thread: analyses and plans */
+	struct executor *exec; /* where jobs run: this machine */
 	struct planner *planner;
 	int analysing;       /* analyses in flight */
 	bool planning;       /* a planning round in flight */
@@ -84,7 +85,6 @@ struct sched {
 	int base_runs;
 	double base_mean, base_sd;
 	int timer_fd;
-	int events_fd; /* where the executor tells of jobs' ends; -1 none */
 	bool paused;   /* a person paused the engine: no launches, no planning */
 	bool stopping; /* SIGINT/SIGTERM: no launches */
 	bool done;     /* nothing queued, running or left to plan */
@@ -104,8 +104,6 @@ void sched_free(struct sched *s);
 void sched_start(struct sched *s, bool after_crash);
 /* Once per loop round, before the commit: launch and plan what can be. */
 void sched_step(struct sched *s);
-/* Deliver what the background threads finished (the loop's wake hook). */
-void sched_deliver(struct sched *s);
 /* A person's operation on a node that may be running (pause, resume, cancel). */
 void sched_node_changed(struct sched *s, uint32_t node);
 

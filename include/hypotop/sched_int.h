@@ -26,19 +26,14 @@ struct slot *sched_slot_take(struct sched *s, struct slot *sl, uint32_t node);
 bool sched_read_log(struct sched *s, struct slot *sl);
 void sched_flush_log(struct slot *sl);
 char *sched_tail_text(struct slot *sl);
-/* Signal a slot's job; other jobs' ends heard meanwhile are handed on by the loop. */
 void sched_job_signal(struct sched *s, struct slot *sl, int sig);
 void sched_kill(struct sched *s, struct slot *sl, const char *reason);
 /* Read its log, check its health; collect it when it has ended. */
 void sched_watch(struct sched *s, struct slot *sl);
-/* Listen where the executor tells of jobs' ends (its fd changes with its supervisor). */
-void sched_listen(struct sched *s);
-/* Collect the jobs the executor says ended. */
-void sched_events(struct sched *s);
+/* The executor's news of a job's end (exec_news_fn). */
+void sched_job_news(unsigned long token, void *ctx);
 /* The tick, four times a second while jobs run (sched_timer_arm). */
 void sched_watch_start(struct sched *s);
-/* A re-attached job's end is heard on its pidfd. */
-void sched_watch_reattached(struct sched *s, struct slot *sl);
 
 /* prepare.c */
 /* worktrees/wtN: the path of a work tree; take one, claim a given one, give it back. */

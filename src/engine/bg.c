@@ -63,11 +63,34 @@ static void *run(void *p)
 	return NULL;
 }
 
+/* The done callbacks of the tasks finished so far, in the order they finished. */
+static void deliver(struct bg *bg)
+{
+	pthread_mutex_lock(&bg->mu);
+	struct task *t = bg->finished;
+	bg->finished = bg->finished_tail = NULL;
+	pthread_mutex_unlock(&bg->mu);
+	while (t) {
+		struct task *next = t->next;
+		bg->pending--;
+		t->done(t->arg);
+		free(t);
+		t = next;
+	}
+}
+
+static void on_wake(struct loop *l, void *ctx)
+{
+	(void)l;
+	deliver(ctx);
+}
+
 struct bg *bg_new(struct loop *loop, int nthreads)
 {
 	struct bg *bg = xcalloc(1, sizeof *bg);
 
 	bg->loop = loop;
+	loop_wake_add(loop, on_wake, bg);
 	bg->threads = xcalloc((size_t)nthreads, sizeof *bg->threads);
 	pthread_mutex_init(&bg->mu, NULL);
 	pthread_cond_init(&bg->cv, NULL);
@@ -99,6 +122,7 @@ void bg_free(struct bg *bg)
 	pthread_mutex_unlock(&bg->mu);
 	for (int i = 0; i < bg->nthreads; i++)
 		pthread_join(bg->threads[i], NULL);
+	loop_wake_remove(bg->loop, on_wake, bg);
 	free(bg->threads);
 	drop(bg->todo);
 	drop(bg->finished);
@@ -122,20 +146,6 @@ void bg_submit(struct bg *bg, void (*work)(void *), void (*done)(void *), void *
 	pthread_mutex_unlock(&bg->mu);
 }
 
-void bg_deliver(struct bg *bg)
-{
-	pthread_mutex_lock(&bg->mu);
-	struct task *t = bg->finished;
-	bg->finished = bg->finished_tail = NULL;
-	pthread_mutex_unlock(&bg->mu);
-	while (t) {
-		struct task *next = t->next;
-		bg->pending--;
-		t->done(t->arg);
-		free(t);
-		t = next;
-	}
-}
 
 void bg_drain(struct bg *bg)
 {
@@ -143,7 +153,7 @@ void bg_drain(struct bg *bg)
 	while ((bg->todo || bg->busy) && bg->nthreads)
 		pthread_cond_wait(&bg->idle, &bg->mu);
 	pthread_mutex_unlock(&bg->mu);
-	bg_deliver(bg);
+	deliver(bg);
 }
 
 int bg_pending(const struct bg *bg)

@@ -397,15 +397,6 @@ static void after_round(struct loop *l, void *ctx)
 		ui_draw(en->ui);
 }
 
-static void on_wake(struct loop *l, void *ctx)
-{
-	struct engine *en = ctx;
-
-	(void)l;
-	bg_deliver(en->syncer);
-	sched_deliver(&en->sched);
-}
-
 int engine_main(const struct engine_opts *o)
 {
 	struct engine en;
@@ -492,7 +483,6 @@ int engine_main(const struct engine_opts *o)
 	    en.wd.tree.count, en.wd.queue.len);
 	loop_watch(en.loop, en.sig_fd, POLLIN, on_signal, &en);
 	loop_set_after(en.loop, after_round, &en);
-	loop_set_wake(en.loop, on_wake, &en);
 	sched_start(&en.sched, after_crash);
 	after_round(en.loop, &en);
 	/* Listening last: a socket that answers means an engine fully started. */

@@ -16,14 +16,21 @@ struct watch {
 	void *ctx;
 };
 
+struct hook {
+	loop_hook fn;
+	void *ctx;
+};
+
 struct loop {
 	struct pollfd *fds;
 	struct watch *w;
 	size_t len, cap;
 	bool stop;
 	int wake_fd;
-	loop_hook after, wake;
-	void *after_ctx, *wake_ctx;
+	loop_hook after;
+	void *after_ctx;
+	struct hook *wake; /* every poster's delivery, in the order they were added */
+	size_t nwake;
 };
 
 static void on_wake(struct loop *l, int fd, short revents, void *ctx)
@@ -34,8 +41,9 @@ static void on_wake(struct loop *l, int fd, short revents, void *ctx)
 	(void)ctx;
 	while (read(fd, &n, sizeof n) < 0 && errno == EINTR)
 		;
-	if (l->wake)
-		l->wake(l, l->wake_ctx);
+	/* Counted again each time: a delivery may add or remove a hook. */
+	for (size_t i = 0; i < l->nwake; i++)
+		l->wake[i].fn(l, l->wake[i].ctx);
 }
 
 struct loop *loop_new(void)
@@ -56,6 +64,7 @@ void loop_free(struct loop *l)
 	if (!l)
 		return;
 	close(l->wake_fd);
+	free(l->wake);
 	free(l->fds);
 	free(l->w);
 	free(l);
@@ -106,10 +115,20 @@ void loop_set_after(struct loop *l, loop_hook fn, void *ctx)
 	l->after_ctx = ctx;
 }
 
-void loop_set_wake(struct loop *l, loop_hook fn, void *ctx)
+void loop_wake_add(struct loop *l, loop_hook fn, void *ctx)
 {
-	l->wake = fn;
-	l->wake_ctx = ctx;
+	l->wake = xrealloc(l->wake, (l->nwake + 1) * sizeof *l->wake);
+	l->wake[l->nwake++] = (struct hook){fn, ctx};
+}
+
+void loop_wake_remove(struct loop *l, loop_hook fn, void *ctx)
+{
+	for (size_t i = 0; i < l->nwake; i++)
+		if (l->wake[i].fn == fn && l->wake[i].ctx == ctx) {
+			memmove(&l->wake[i], &l->wake[i + 1], (l->nwake - i - 1) * sizeof *l->wake);
+			l->nwake--;
+			return;
+		}
 }
 
 void loop_stop(struct loop *l)

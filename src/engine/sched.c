@@ -107,11 +107,8 @@ void sched_timer_arm(struct sched *s)
 
 void sched_slot_release(struct sched *s, struct slot *sl)
 {
-	if (sl->have_job) {
-		if (sl->job.pidfd >= 0)
-			loop_unwatch(s->loop, sl->job.pidfd);
-		local_executor.release(&sl->job);
-	}
+	if (sl->have_job)
+		exec_release(s->exec, &sl->job);
 	if (sl->log_fd >= 0)
 		close(sl->log_fd);
 	metrics_free(&sl->metrics);
@@ -224,9 +221,7 @@ void sched_launch(struct sched *s, struct slot *sl)
 	const char *unset[] = {"ANTHROPIC_API_KEY", "OPENAI_API_KEY", c->llm_api_key_env, NULL};
 	struct job_spec spec = {run_dir, cwd, build, launch, (const char *const *)env, unset, nid,
 				n->commit};
-	int rc = local_executor.launch(&spec, &sl->job, &e);
-	sched_listen(s);
-	if (rc < 0) {
+	if (exec_launch(s->exec, &spec, &sl->job, &e) < 0) {
 		sched_fail(s, sl, "launch", "launch", e.msg);
 		goto out;
 	}
@@ -342,11 +337,11 @@ int sched_init(struct sched *s, struct workdir *wd, struct loop *loop, sched_say
 		s->slots[i].gpu = ngpu ? cJSON_GetArrayItem(c->gpus, (int)i)->valueint : -1;
 	}
 	s->base_runs = -1;
-	s->events_fd = -1;
 	s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	/* Two git threads: one prepares a node while the other makes a commit. */
 	s->git = bg_new(loop, s->nslots > 1 ? 2 : 1);
 	s->llm = bg_new(loop, 1);
+	s->exec = local_executor_new(loop, sched_job_news, s);
 	if (s->timer_fd < 0 || !s->git || !s->llm) {
 		err_set(e, "cannot start the scheduler: %s", strerror(errno));
 		return -1;
@@ -362,14 +357,6 @@ int sched_init(struct sched *s, struct workdir *wd, struct loop *loop, sched_say
 	return 0;
 }
 
-void sched_deliver(struct sched *s)
-{
-	bg_deliver(s->git);
-	bg_deliver(s->llm);
-	if (local_executor.events_held()) /* heard while a signal waited for a pid */
-		sched_events(s);
-}
-
 void sched_free(struct sched *s)
 {
 	if (s->wd && s->reports_dirty)
@@ -380,6 +367,8 @@ void sched_free(struct sched *s)
 	for (size_t i = 0; i < s->nslots; i++)
 		if (s->slots[i].used)
 			sched_slot_release(s, &s->slots[i]);
+	exec_free(s->exec); /* the jobs still running keep running */
+	s->exec = NULL;
 	if (s->timer_fd >= 0)
 		close(s->timer_fd);
 	if (s->planner)
@@ -420,7 +409,7 @@ static void start_node(struct sched *s, struct node *n, enum node_status st, str
 		/* The outcome is recorded; only the analysis was cut short. */
 		char *rd = sched_path(s, "runs", id, NULL);
 		struct err e2 = {{0}};
-		local_executor.attach(rd, &sl->job, &e2);
+		exec_attach(s->exec, rd, &sl->job, &e2);
 		free(rd);
 		sl->have_job = true;
 		sched_say(s, "%s: analysing again after a restart", nid);
@@ -429,7 +418,7 @@ static void start_node(struct sched *s, struct node *n, enum node_status st, str
 	}
 	char *run_dir = sched_path(s, "runs", id, NULL);
 	struct err e = {{0}};
-	local_executor.attach(run_dir, &sl->job, &e);
+	exec_attach(s->exec, run_dir, &sl->job, &e);
 	free(run_dir);
 	if (e.msg[0])
 		sched_say(s, "%s: %s", nid, e.msg);
@@ -437,10 +426,10 @@ static void start_node(struct sched *s, struct node *n, enum node_status st, str
 	sl->started = sl->last_progress = mono_ms();
 	sl->job.paused = n->status == ST_PAUSED;
 	struct job_result r;
-	local_executor.check(&sl->job, &r);
+	exec_check(s->exec, &sl->job, &r);
 	if (r.state == JOB_NOT_STARTED) {
 		/* Recorded as running, but the job never ran: prepare and launch it now. */
-		local_executor.release(&sl->job);
+		exec_release(s->exec, &sl->job);
 		sl->have_job = false;
 		sched_say(s, "%s: was never started; preparing it again", nid);
 		n->status = ST_PREPARING;
@@ -450,7 +439,6 @@ static void start_node(struct sched *s, struct node *n, enum node_status st, str
 	}
 	sched_say(s, "%s: re-attached (%s)", nid,
 		  r.state == JOB_RUNNING ? "still running" : "it ended while hypotop was down");
-	sched_watch_reattached(s, sl);
 	sched_watch(s, sl);
 }
 

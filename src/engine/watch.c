@@ -1,7 +1,7 @@
 /*
  * watch.c — the jobs while they run: their logs (tail, metrics,
  * progress), their health and stopping them, and hearing that they
- * ended, from the executor, a re-attached job's pidfd or the tick.
+ * ended, from the executor's news or the tick.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -102,15 +102,9 @@ void sched_flush_log(struct slot *sl)
 
 /* ---- stopping a job ---------------------------------------------------- */
 
-/*
- * Signal a slot's job. Waiting for its pid, the executor may hear of
- * other jobs' ends: the loop hands those on.
- */
 void sched_job_signal(struct sched *s, struct slot *sl, int sig)
 {
-	local_executor.signal(&sl->job, sig);
-	if (local_executor.events_held())
-		loop_wake(s->loop);
+	exec_signal(s->exec, &sl->job, sig);
 }
 
 void sched_kill(struct sched *s, struct slot *sl, const char *reason)
@@ -167,7 +161,7 @@ void sched_watch(struct sched *s, struct slot *sl)
 		sl->last_progress = mono_ms();
 		sl->last_step = sl->metrics.step;
 	}
-	local_executor.check(&sl->job, &r);
+	exec_check(s->exec, &sl->job, &r);
 	if (r.state == JOB_RUNNING) {
 		struct node *n = tree_get(&s->wd->tree, sl->node);
 		if (n && n->status == ST_BUILDING && !r.building) {
@@ -180,59 +174,16 @@ void sched_watch(struct sched *s, struct slot *sl)
 	sched_collect(s, sl, &r);
 }
 
-static void on_pidfd(struct loop *l, int fd, short revents, void *ctx)
-{
-	struct sched *s = ctx;
-
-	(void)revents;
-	for (size_t i = 0; i < s->nslots; i++)
-		if (s->slots[i].used && s->slots[i].have_job && s->slots[i].job.pidfd == fd) {
-			loop_unwatch(l, fd); /* readable for good once it exited */
-			sched_watch(s, &s->slots[i]);
-			return;
-		}
-	loop_unwatch(l, fd);
-}
-
-static void job_ended(unsigned long token, void *ctx)
+/* The executor's news: the job of token has ended. Looked at one last time, and collected. */
+void sched_job_news(unsigned long token, void *ctx)
 {
 	struct sched *s = ctx;
 
 	for (size_t i = 0; i < s->nslots; i++)
-		if (s->slots[i].used && s->slots[i].have_job && s->slots[i].job.ours &&
-		    s->slots[i].job.token == token) {
+		if (s->slots[i].used && s->slots[i].have_job && s->slots[i].job.token == token) {
 			sched_watch(s, &s->slots[i]);
 			return;
 		}
-}
-
-static void on_events(struct loop *l, int fd, short revents, void *ctx)
-{
-	(void)l;
-	(void)fd;
-	(void)revents;
-	sched_events(ctx);
-}
-
-/* Listen where the executor tells of jobs' ends: its fd is new when its supervisor is. */
-void sched_listen(struct sched *s)
-{
-	int fd = local_executor.events_fd();
-
-	if (fd == s->events_fd)
-		return;
-	if (s->events_fd >= 0)
-		loop_unwatch(s->loop, s->events_fd);
-	if (fd >= 0)
-		loop_watch(s->loop, fd, POLLIN, on_events, s);
-	s->events_fd = fd;
-}
-
-/* The jobs that ended are watched one last time, and collected. */
-void sched_events(struct sched *s)
-{
-	local_executor.events(job_ended, s);
-	sched_listen(s);
 }
 
 static void on_tick(struct loop *l, int fd, short revents, void *ctx)
@@ -251,10 +202,4 @@ static void on_tick(struct loop *l, int fd, short revents, void *ctx)
 void sched_watch_start(struct sched *s)
 {
 	loop_watch(s->loop, s->timer_fd, POLLIN, on_tick, s);
-}
-
-void sched_watch_reattached(struct sched *s, struct slot *sl)
-{
-	if (sl->job.pidfd >= 0)
-		loop_watch(s->loop, sl->job.pidfd, POLLIN, on_pidfd, s);
 }

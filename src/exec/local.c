@@ -16,6 +16,7 @@
 
 #include "hypotop/fsutil.h"
 #include "hypotop/json.h"
+#include "hypotop/procstat.h"
 
 void sh_quote(struct buf *b, const char *text)
 {
@@ -27,33 +28,6 @@ void sh_quote(struct buf *b, const char *text)
 			buf_addc(b, *p);
 	}
 	buf_addc(b, '\'');
-}
-
-/* Field 22 of /proc/PID/stat; 0 when the process does not exist. */
-static unsigned long long proc_start_time(pid_t pid)
-{
-	char path[64], text[1024];
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, text, sizeof text - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	text[n] = '\0';
-	/* comm may hold spaces and parentheses: count from the last ')'. */
-	char *p = strrchr(text, ')');
-	if (!p)
-		return 0;
-	unsigned long long v = 0;
-	int field = 2;
-	for (p++; *p && field < 22; p++)
-		if (*p == ' ')
-			field++;
-	if (field == 22)
-		v = strtoull(p, NULL, 10);
-	return v;
 }
 
 static int open_pidfd(pid_t pid)
@@ -183,52 +157,197 @@ static char *job_record(const struct job_spec *s)
  * started at the first launch and again when it has gone away. Each job
  * handed to it has a token; it answers with the job's pid ("S TOKEN PID")
  * and tells when it ended ("X TOKEN CODE"). A launch does not wait for
- * the answer: only a signal needs the pid. The jobs of one that went
- * away are known by the pid and start time in their job.json.
+ * the answer: only a signal needs the pid.
+ *
+ * A job no supervisor of this engine started (one re-attached after a
+ * restart, or one whose supervisor went away) is known by the pid and
+ * start time in its job.json, and its end is heard on a pidfd. Either
+ * way the engine is told the same: news(token), from the loop.
  */
 #define SUP_FD 3
 #define SUP_ANSWER_MS 10000
 
-struct told {
+struct ljob {
 	unsigned long token;
-	pid_t pid;   /* 0 until it says */
-	int code;    /* once ended */
-	bool ended;
-	bool untold; /* ended, and not yet handed on by events() */
+	char *run_dir;
+	pid_t pid;                     /* the leader of its process group; 0 not yet known */
+	unsigned long long start_time; /* from job.json; 0 unknown */
+	int pidfd;                     /* watched while no supervisor tells its end; -1 none */
+	int code;                      /* what its supervisor said it ended with */
+	bool by_sup;                   /* the running supervisor started it, and tells its end */
+	bool ended;                    /* its supervisor said it ended */
+	bool news;                     /* the engine is yet to be told */
+	bool has_build;
 };
 
-static struct {
-	int fd;       /* our end of its socket; -1 none */
+struct local {
+	struct executor x;
+	int fd;     /* our end of the supervisor's socket; -1 none */
 	pid_t pid;
-	pid_t left;   /* one that went away and is not reaped yet */
-	unsigned gen; /* counts the supervisors started */
+	pid_t left; /* one that went away and is not reaped yet */
 	unsigned long tokens;
-	struct told *told; /* the jobs handed to it and not yet released */
-	size_t ntold, captold;
-} sup = {-1, 0, 0, 0, 0, NULL, 0, 0};
+	struct ljob *jobs; /* launched or attached, and not yet released */
+	size_t njobs, capjobs;
+};
+
+static struct ljob *job_of(struct local *L, unsigned long token)
+{
+	for (size_t i = 0; i < L->njobs; i++)
+		if (L->jobs[i].token == token)
+			return &L->jobs[i];
+	return NULL;
+}
+
+static struct ljob *job_add(struct local *L, struct job *j, const char *run_dir)
+{
+	if (L->njobs == L->capjobs) {
+		L->capjobs = L->capjobs ? 2 * L->capjobs : 8;
+		L->jobs = xrealloc(L->jobs, L->capjobs * sizeof *L->jobs);
+	}
+	struct ljob *lj = &L->jobs[L->njobs++];
+	*lj = (struct ljob){.token = ++L->tokens, .run_dir = xstrdup(run_dir), .pidfd = -1};
+	memset(j, 0, sizeof *j);
+	j->run_dir = xstrdup(run_dir);
+	j->token = lj->token;
+	return lj;
+}
+
+/* Tell the engine of every job with news; looked for afresh after each, which may release jobs. */
+static void deliver(struct local *L)
+{
+	for (;;) {
+		size_t i = 0;
+		while (i < L->njobs && !L->jobs[i].news)
+			i++;
+		if (i == L->njobs)
+			return;
+		L->jobs[i].news = false;
+		L->x.news(L->jobs[i].token, L->x.news_ctx);
+	}
+}
+
+static void on_wake(struct loop *l, void *ctx)
+{
+	(void)l;
+	deliver(ctx);
+}
+
+/* News found inside an operation is told from the loop, once the operation has returned. */
+static void news_later(struct local *L, struct ljob *lj)
+{
+	lj->news = true;
+	loop_wake(L->x.loop);
+}
+
+static int read_int_file(const char *run_dir, const char *name, long long *a)
+{
+	char *path = run_file(run_dir, name);
+	char *text = fs_read(path, NULL, NULL);
+	int n = 0;
+
+	free(path);
+	if (!text)
+		return 0;
+	n = sscanf(text, "%lld", a);
+	free(text);
+	return n;
+}
+
+/* pid, start time and build from the job's record, job.json. */
+static void read_record(struct ljob *lj, struct err *e)
+{
+	char *path = run_file(lj->run_dir, "job.json");
+	cJSON *rec = fs_exists(path) ? json_parse_file(path, e) : NULL;
+	double pid = 0, st = 0;
+
+	if (rec && json_get_num(rec, "pid", path, &pid, e) == 1 &&
+	    json_get_num(rec, "start_time", path, &st, e) == 1 && pid > 0) {
+		lj->pid = (pid_t)pid;
+		lj->start_time = (unsigned long long)st;
+		lj->has_build = json_string(rec, "build") != NULL;
+	} else if (rec && !e->msg[0]) {
+		err_set(e, "%s: no \"pid\" and \"start_time\" of the job", path);
+	}
+	cJSON_Delete(rec);
+	free(path);
+}
+
+static void on_pidfd(struct loop *l, int fd, short revents, void *ctx)
+{
+	struct local *L = ctx;
+
+	(void)revents;
+	loop_unwatch(l, fd); /* readable for good once it exited */
+	for (size_t i = 0; i < L->njobs; i++)
+		if (L->jobs[i].pidfd == fd) {
+			close(fd);
+			L->jobs[i].pidfd = -1;
+			L->x.news(L->jobs[i].token, L->x.news_ctx);
+			return;
+		}
+}
+
+/* Known by pid and start time: its end is heard on a pidfd, where the kernel has them. */
+static void watch_pid(struct local *L, struct ljob *lj)
+{
+	if (lj->pidfd >= 0 || !lj->pid || proc_start_time(lj->pid) != lj->start_time)
+		return;
+	lj->pidfd = open_pidfd(lj->pid);
+	if (lj->pidfd >= 0)
+		loop_watch(L->x.loop, lj->pidfd, POLLIN, on_pidfd, L);
+}
+
+static void unwatch_pid(struct local *L, struct ljob *lj)
+{
+	if (lj->pidfd < 0)
+		return;
+	loop_unwatch(L->x.loop, lj->pidfd);
+	close(lj->pidfd);
+	lj->pidfd = -1;
+}
 
 /*
  * Closed, it ends once its last job has: reaped then, by the next call
- * here, so that it does not hold the engine up meanwhile.
+ * here, so that it does not hold the engine up meanwhile. Its jobs are
+ * watched from now on by their records, and looked at once at once: one
+ * may have ended unrecorded.
  */
-static void sup_gone(void)
+static void sup_gone(struct local *L)
 {
-	if (sup.left > 0 && waitpid(sup.left, NULL, WNOHANG) != 0)
-		sup.left = 0;
-	if (sup.fd < 0)
+	if (L->left > 0 && waitpid(L->left, NULL, WNOHANG) != 0)
+		L->left = 0;
+	if (L->fd < 0)
 		return;
-	close(sup.fd);
-	sup.fd = -1;
-	if (waitpid(sup.pid, NULL, WNOHANG) == 0)
-		sup.left = sup.pid;
+	loop_unwatch(L->x.loop, L->fd);
+	close(L->fd);
+	L->fd = -1;
+	if (waitpid(L->pid, NULL, WNOHANG) == 0)
+		L->left = L->pid;
+	for (size_t i = 0; i < L->njobs; i++) {
+		struct ljob *lj = &L->jobs[i];
+		if (!lj->by_sup || lj->ended)
+			continue;
+		struct err e = {{0}};
+		lj->by_sup = false;
+		read_record(lj, &e);
+		watch_pid(L, lj);
+		news_later(L, lj);
+	}
 }
+
+static void add_field(struct buf *b, const char *text)
+{
+	buf_add(b, text, strlen(text) + 1);
+}
+
+static void on_sup(struct loop *l, int fd, short revents, void *ctx);
 
 /*
  * In a session of its own, so that it and the jobs outlive hypotop and a
  * terminal's signals do not reach them; with the default disposition of
  * every signal and none blocked.
  */
-static int sup_start(struct err *e)
+static int sup_start(struct local *L, struct err *e)
 {
 	posix_spawnattr_t attr;
 	posix_spawn_file_actions_t fa;
@@ -259,7 +378,7 @@ static int sup_start(struct err *e)
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, 1, 2);
 	posix_spawn_file_actions_adddup2(&fa, sv[1], SUP_FD);
-	int rc = sv[1] < 0 ? errno : posix_spawn(&sup.pid, helper, &fa, &attr, argv, envp);
+	int rc = sv[1] < 0 ? errno : posix_spawn(&L->pid, helper, &fa, &attr, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	close(sv[1]);
@@ -270,86 +389,91 @@ static int sup_start(struct err *e)
 			helper, strerror(rc), HYPOTOP_LIBEXECDIR);
 		return -1;
 	}
-	sup.fd = sv[0];
-	sup.gen++;
+	L->fd = sv[0];
+	loop_watch(L->x.loop, L->fd, POLLIN, on_sup, L);
 	return 0;
 }
 
-static struct told *told_of(unsigned long token)
-{
-	for (size_t i = 0; i < sup.ntold; i++)
-		if (sup.told[i].token == token)
-			return &sup.told[i];
-	return NULL;
-}
-
 /* Everything the supervisor said so far; false when it has gone away. */
-static bool sup_hear(void)
+static bool sup_hear(struct local *L)
 {
 	char msg[128];
 	unsigned long token;
 	long v;
 
-	while (sup.fd >= 0) {
-		ssize_t n = recv(sup.fd, msg, sizeof msg - 1, MSG_DONTWAIT);
+	while (L->fd >= 0) {
+		ssize_t n = recv(L->fd, msg, sizeof msg - 1, MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			return true;
 		if (n <= 0) {
-			sup_gone();
+			sup_gone(L);
 			return false;
 		}
 		msg[n] = '\0';
 		char kind = 0;
-		struct told *t = sscanf(msg, "%c %lu %ld", &kind, &token, &v) == 3 ? told_of(token)
-										 : NULL;
-		if (t && kind == 'S' && v > 0) {
-			t->pid = (pid_t)v;
-		} else if (t && kind == 'X') {
-			t->code = (int)v;
-			t->ended = t->untold = true;
+		struct ljob *lj = sscanf(msg, "%c %lu %ld", &kind, &token, &v) == 3 ? job_of(L, token)
+										   : NULL;
+		if (lj && kind == 'S' && v > 0) {
+			lj->pid = (pid_t)v;
+		} else if (lj && kind == 'X') {
+			lj->code = (int)v;
+			lj->ended = lj->news = true;
 		}
 	}
 	return false;
 }
 
-/* Wait until the supervisor says what became of t (pid or end); false if it does not. */
-static bool sup_settle(struct told *t)
+static void on_sup(struct loop *l, int fd, short revents, void *ctx)
 {
-	unsigned long token = t->token;
-	int64_t deadline = mono_ms() + SUP_ANSWER_MS;
+	(void)l;
+	(void)fd;
+	(void)revents;
+	sup_hear(ctx);
+	deliver(ctx);
+}
 
-	while (sup_hear()) {
-		t = told_of(token);
-		if (!t || t->pid || t->ended)
-			return t != NULL;
-		struct pollfd pf = {sup.fd, POLLIN, 0};
+/*
+ * Wait until the supervisor says what became of the job (pid or end);
+ * false if it does not. Other jobs' ends heard meanwhile are told from
+ * the loop.
+ */
+static bool sup_settle(struct local *L, unsigned long token)
+{
+	int64_t deadline = mono_ms() + SUP_ANSWER_MS;
+	bool settled = false;
+
+	while (sup_hear(L)) {
+		struct ljob *lj = job_of(L, token);
+		if (!lj || lj->pid || lj->ended) {
+			settled = lj != NULL;
+			break;
+		}
+		struct pollfd pf = {L->fd, POLLIN, 0};
 		int64_t left = deadline - mono_ms();
 		if (left <= 0 || (poll(&pf, 1, (int)left) < 0 && errno != EINTR))
-			return false;
+			break;
 	}
-	return false;
+	for (size_t i = 0; i < L->njobs; i++)
+		if (L->jobs[i].news) {
+			loop_wake(L->x.loop);
+			break;
+		}
+	return settled;
 }
 
-static void add_field(struct buf *b, const char *text)
+static int local_launch(struct executor *x, const struct job_spec *s, struct job *j,
+			struct err *e)
 {
-	buf_add(b, text, strlen(text) + 1);
-}
-
-static int local_launch(const struct job_spec *s, struct job *j, struct err *e)
-{
+	struct local *L = (struct local *)x;
 	struct buf req;
 	char *record = job_record(s);
 	char **envp = job_environ(s);
 	char token[32];
 	int rc = -1;
 
-	memset(j, 0, sizeof *j);
-	j->pidfd = -1;
-	j->run_dir = xstrdup(s->run_dir);
-	j->token = ++sup.tokens;
-	snprintf(token, sizeof token, "%lu", j->token);
+	snprintf(token, sizeof token, "%lu", L->tokens + 1);
 	buf_init(&req);
 	add_field(&req, "L");
 	add_field(&req, token);
@@ -362,9 +486,9 @@ static int local_launch(const struct job_spec *s, struct job *j, struct err *e)
 	for (char **v = envp; *v; v++)
 		add_field(&req, *v);
 	for (int tries = 0; rc < 0; tries++) {
-		if (sup.fd < 0 && sup_start(e) < 0)
+		if (L->fd < 0 && sup_start(L, e) < 0)
 			break;
-		if (send(sup.fd, req.data, req.len, MSG_NOSIGNAL) == (ssize_t)req.len) {
+		if (send(L->fd, req.data, req.len, MSG_NOSIGNAL) == (ssize_t)req.len) {
 			rc = 0;
 			break;
 		}
@@ -374,94 +498,28 @@ static int local_launch(const struct job_spec *s, struct job *j, struct err *e)
 				why == EMSGSIZE ? " (the environment and commands are too large)" : "");
 			break;
 		}
-		sup_gone(); /* it went away since the last job: start another */
+		sup_gone(L); /* it went away since the last job: start another */
 	}
 	buf_free(&req);
 	free(envp);
 	free(record);
 	if (rc < 0)
 		return -1;
-	if (sup.ntold == sup.captold) {
-		sup.captold = sup.captold ? 2 * sup.captold : 8;
-		sup.told = xrealloc(sup.told, sup.captold * sizeof *sup.told);
-	}
-	sup.told[sup.ntold++] = (struct told){.token = j->token};
-	j->ours = true;
-	j->gen = sup.gen;
-	j->has_build = s->build != NULL;
+	struct ljob *lj = job_add(L, j, s->run_dir);
+	lj->by_sup = true;
+	lj->has_build = j->has_build = s->build != NULL;
 	return 0;
 }
 
-static int local_events_fd(void)
-{
-	return sup.fd;
-}
-
-static bool local_events_held(void)
-{
-	for (size_t i = 0; i < sup.ntold; i++)
-		if (sup.told[i].untold)
-			return true;
-	return false;
-}
-
-static void local_events(void (*ended)(unsigned long token, void *ctx), void *ctx)
-{
-	sup_hear();
-	/* Looked for afresh after each call: ended() may launch and release jobs. */
-	for (;;) {
-		size_t i = 0;
-		while (i < sup.ntold && !sup.told[i].untold)
-			i++;
-		if (i == sup.ntold)
-			return;
-		sup.told[i].untold = false;
-		ended(sup.told[i].token, ctx);
-	}
-}
-
-static int read_int_file(const char *run_dir, const char *name, long long *a)
-{
-	char *path = run_file(run_dir, name);
-	char *text = fs_read(path, NULL, NULL);
-	int n = 0;
-
-	free(path);
-	if (!text)
-		return 0;
-	n = sscanf(text, "%lld", a);
-	free(text);
-	return n;
-}
-
-/* pid, start time and build from the job's record, job.json. */
-static void read_record(struct job *j, struct err *e)
-{
-	char *path = run_file(j->run_dir, "job.json");
-	cJSON *rec = fs_exists(path) ? json_parse_file(path, e) : NULL;
-	double pid = 0, st = 0;
-
-	if (rec && json_get_num(rec, "pid", path, &pid, e) == 1 &&
-	    json_get_num(rec, "start_time", path, &st, e) == 1 && pid > 0) {
-		j->pid = (pid_t)pid;
-		j->start_time = (unsigned long long)st;
-		j->has_build = json_string(rec, "build") != NULL;
-	} else if (rec && !e->msg[0]) {
-		err_set(e, "%s: no \"pid\" and \"start_time\" of the job", path);
-	}
-	cJSON_Delete(rec);
-	free(path);
-}
-
 /* job.json names the job by pid and start time. Missing, it never started. */
-static int local_attach(const char *run_dir, struct job *j, struct err *e)
+static int local_attach(struct executor *x, const char *run_dir, struct job *j, struct err *e)
 {
-	memset(j, 0, sizeof *j);
-	j->pidfd = -1;
-	j->run_dir = xstrdup(run_dir);
-	read_record(j, e);
-	if (j->pid && proc_start_time(j->pid) == j->start_time)
-		j->pidfd = open_pidfd(j->pid);
+	struct local *L = (struct local *)x;
+	struct ljob *lj = job_add(L, j, run_dir);
+
+	read_record(lj, e);
+	j->has_build = lj->has_build;
+	watch_pid(L, lj);
 	return 0;
 }
 
@@ -470,25 +528,20 @@ static int local_attach(const char *run_dir, struct job *j, struct err *e)
  * Another is known by its pid and start time, and counts as alive while
  * it waits, ended, to be reaped: its supervisor records it first.
  */
-static bool alive(struct job *j)
+static bool alive(const struct ljob *lj)
 {
-	if (j->ours) {
-		if (j->gen == sup.gen && sup.fd >= 0)
-			return true;
-		struct err e = {{0}};
-		j->ours = false; /* its supervisor went away: watch it through /proc */
-		read_record(j, &e);
-	}
-	if (!j->pid || !j->start_time)
+	if (lj->by_sup)
+		return true;
+	if (!lj->pid || !lj->start_time)
 		return false;
-	return proc_start_time(j->pid) == j->start_time; /* or gone, or the pid reused */
+	return proc_start_time(lj->pid) == lj->start_time; /* or gone, or the pid reused */
 }
 
-static void local_check(struct job *j, struct job_result *r)
+static void local_check(struct executor *x, struct job *j, struct job_result *r)
 {
 	long long code;
 	char *record = run_file(j->run_dir, "job.json");
-	const struct told *t = j->ours ? told_of(j->token) : NULL;
+	const struct ljob *lj = job_of((struct local *)x, j->token);
 
 	memset(r, 0, sizeof *r);
 	r->build_code = -1;
@@ -497,10 +550,10 @@ static void local_check(struct job *j, struct job_result *r)
 	if (read_int_file(j->run_dir, "exit_code", &code) == 1) {
 		r->state = JOB_DONE;
 		r->exit_code = (int)code;
-	} else if (t && t->ended) { /* what the supervisor could not write, it said */
+	} else if (lj && lj->ended) { /* what the supervisor could not write, it said */
 		r->state = JOB_DONE;
-		r->exit_code = t->code;
-	} else if (alive(j)) {
+		r->exit_code = lj->code;
+	} else if (lj && alive(lj)) {
 		r->state = JOB_RUNNING;
 		r->building = j->has_build && r->build_code < 0;
 	} else {
@@ -509,23 +562,21 @@ static void local_check(struct job *j, struct job_result *r)
 	free(record);
 }
 
-static int local_signal(struct job *j, int sig)
+static int local_signal(struct executor *x, struct job *j, int sig)
 {
+	struct local *L = (struct local *)x;
 	long long code;
 
 	/* Recorded, it may be reaped and its pid another's: the record comes first. */
 	if (read_int_file(j->run_dir, "exit_code", &code) == 1)
 		return -1;
-	struct told *t = j->ours ? told_of(j->token) : NULL;
-	if (t && !t->pid && !t->ended && sup_settle(t))
-		t = told_of(j->token);
-	if (t && (t->ended || !t->pid))
+	struct ljob *lj = job_of(L, j->token);
+	if (lj && lj->by_sup && !lj->pid && !lj->ended)
+		sup_settle(L, j->token);
+	lj = job_of(L, j->token);
+	if (!lj || lj->ended || lj->pid <= 0 || !alive(lj))
 		return -1;
-	if (t)
-		j->pid = t->pid;
-	if (j->pid <= 0 || !alive(j))
-		return -1;
-	if (kill(-j->pid, sig) < 0)
+	if (kill(-lj->pid, sig) < 0)
 		return -1;
 	if (sig == SIGSTOP)
 		j->paused = true;
@@ -534,27 +585,52 @@ static int local_signal(struct job *j, int sig)
 	return 0;
 }
 
-static void local_release(struct job *j)
+static void local_release(struct executor *x, struct job *j)
 {
-	struct told *t = j->token ? told_of(j->token) : NULL;
+	struct local *L = (struct local *)x;
+	struct ljob *lj = job_of(L, j->token);
 
-	if (t) /* kept even once its supervisor went away (alive()), until now */
-		*t = sup.told[--sup.ntold];
-	if (j->pidfd >= 0)
-		close(j->pidfd);
+	if (lj) {
+		unwatch_pid(L, lj);
+		free(lj->run_dir);
+		*lj = L->jobs[--L->njobs];
+	}
 	free(j->run_dir);
 	memset(j, 0, sizeof *j);
-	j->pidfd = -1;
 }
 
-const struct executor_ops local_executor = {
+/* The supervisor stays for the jobs still running, and records their ends. */
+static void local_free(struct executor *x)
+{
+	struct local *L = (struct local *)x;
+
+	for (size_t i = 0; i < L->njobs; i++) {
+		unwatch_pid(L, &L->jobs[i]);
+		free(L->jobs[i].run_dir);
+	}
+	L->njobs = 0;
+	sup_gone(L);
+	loop_wake_remove(L->x.loop, on_wake, L);
+	free(L->jobs);
+	free(L);
+}
+
+static const struct executor_ops local_ops = {
 	.kind = "local",
 	.launch = local_launch,
 	.attach = local_attach,
 	.check = local_check,
 	.signal = local_signal,
 	.release = local_release,
-	.events_fd = local_events_fd,
-	.events_held = local_events_held,
-	.events = local_events,
+	.free = local_free,
 };
+
+struct executor *local_executor_new(struct loop *loop, exec_news_fn news, void *ctx)
+{
+	struct local *L = xcalloc(1, sizeof *L);
+
+	L->x = (struct executor){&local_ops, loop, news, ctx};
+	L->fd = -1;
+	loop_wake_add(loop, on_wake, L);
+	return &L->x;
+}
