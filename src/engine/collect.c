@@ -10,7 +10,7 @@
 
 #include "hypotop/fsutil.h"
 #include "hypotop/json.h"
-#include "hypotop/sched_int.h"
+#include "hypotop/lifecycle.h"
 #include "hypotop/vcs.h"
 
 /* A durable record (fsync), or a view of what the run's log already holds. */

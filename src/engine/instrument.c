@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hypotop/sched_int.h"
+#include "hypotop/lifecycle.h"
 #include "hypotop/vcs.h"
 
 #define BRANCH "hypotop/instrument"

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hypotop/sched_int.h"
+#include "hypotop/lifecycle.h"
 
 bool sched_goal_max(struct sched *s)
 {

@@ -11,7 +11,7 @@
 #include "hypotop/fsutil.h"
 #include "hypotop/json.h"
 #include "hypotop/ops.h"
-#include "hypotop/sched_int.h"
+#include "hypotop/lifecycle.h"
 
 /* The param file's values for node: base values, then each ancestor's
  * "params" change from the root down. Caller deletes. */

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "hypotop/fsutil.h"
-#include "hypotop/sched_int.h"
+#include "hypotop/lifecycle.h"
 #include "hypotop/vcs.h"
 
 /* ---- the work trees ---------------------------------------------------- */

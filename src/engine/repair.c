@@ -28,7 +28,7 @@
 #include <string.h>
 
 #include "hypotop/ops.h"
-#include "hypotop/sched_int.h"
+#include "hypotop/lifecycle.h"
 #include "hypotop/vcs.h"
 
 #define SOURCES_LISTED 20000

@@ -14,7 +14,7 @@
 #include "hypotop/fsutil.h"
 #include "hypotop/json.h"
 #include "hypotop/params.h"
-#include "hypotop/sched_int.h"
+#include "hypotop/lifecycle.h"
 #include "hypotop/vcs.h"
 
 #define TICK_MS 250

@@ -1,6 +1,6 @@
 /*
  * watch.c — the jobs while they run: their logs (tail, metrics,
- * progress), their health and stopping them, and hearing that they
+ * progress), stopping them (health.c says when), and hearing that they
  * ended, from the executor's news or the tick.
  */
 #include <errno.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hypotop/sched_int.h"
+#include "hypotop/lifecycle.h"
 
 #define KILL_GRACE_MS 5000
 
@@ -121,34 +121,6 @@ void sched_kill(struct sched *s, struct slot *sl, const char *reason)
 	sched_job_signal(s, sl, SIGTERM);
 }
 
-static void check_health(struct sched *s, struct slot *sl)
-{
-	struct config *c = &s->wd->cfg;
-	int64_t now = mono_ms();
-
-	if (sl->kill_reason) {
-		if (sl->kill_at && now > sl->kill_at) {
-			sched_job_signal(s, sl, SIGKILL);
-			sl->kill_at = 0;
-		}
-		return;
-	}
-	const struct series *m = metrics_get(&sl->metrics, c->metric);
-	const struct series *loss = metrics_get(&sl->metrics, "loss");
-	if ((m && m->nonfinite) || (loss && loss->nonfinite)) {
-		sched_kill(s, sl, "nan");
-		return;
-	}
-	struct node *n = tree_get(&s->wd->tree, sl->node);
-	int64_t ran = n && n->started ? now_ms() - n->started - sl->paused_ms : now - sl->started;
-	if (c->job_timeout > 0 && !sl->job.paused && ran > (int64_t)(c->job_timeout * 1000)) {
-		sched_kill(s, sl, "timeout");
-		return;
-	}
-	if (!sl->job.paused && now - sl->last_progress > (int64_t)(c->stall_seconds * 1000))
-		sched_kill(s, sl, "stalled");
-}
-
 /* Look at one job: progress, health, and whether it has ended. */
 void sched_watch(struct sched *s, struct slot *sl)
 {
@@ -168,7 +140,7 @@ void sched_watch(struct sched *s, struct slot *sl)
 			n->status = ST_RUNNING;
 			sched_record(s, "run", n);
 		}
-		check_health(s, sl);
+		health_check(s, sl);
 		return;
 	}
 	sched_collect(s, sl, &r);

@@ -1,15 +1,21 @@
 /*
- * sched_int.h — what the scheduler's parts share: sched.c (slots,
- * launch, setup and re-attach), watch.c (running jobs), collect.c
- * (collect, analyse, reports) and plan.c (planning). Nothing outside
- * those files includes it.
+ * lifecycle.h — the steps of an experiment's life (SPEC §5), one file of
+ * src/engine/ each, and the scheduler's services they share. A node goes
+ *
+ *	queued → prepare → launch → watch (health) → collect → judge
+ *
+ * and its end may start a planning round, a repair, or (once, before the
+ * baseline) the instrumentation. A step calls the services and the entry
+ * point of the step after it, nothing else of another step's. Nothing
+ * outside src/engine/ includes this: the engine's face is sched.h.
  */
-#ifndef HYPOTOP_SCHED_INT_H
-#define HYPOTOP_SCHED_INT_H
+#ifndef HYPOTOP_LIFECYCLE_H
+#define HYPOTOP_LIFECYCLE_H
 
 #include "hypotop/sched.h"
 
-void sched_timer_arm(struct sched *s);
+/* ---- the scheduler's services (sched.c), for every step ------------------- */
+
 void sched_say(struct sched *s, const char *fmt, ...) PRINTF_LIKE(2, 3);
 /* <workdir>/<dir>/<node>[/<file>]; caller frees. */
 char *sched_path(struct sched *s, const char *dir, uint32_t id, const char *file);
@@ -17,25 +23,15 @@ void sched_record(struct sched *s, const char *op, struct node *n);
 /* For the steps to a local run: written, but not waited for on the disk. */
 void sched_record_light(struct sched *s, const char *op, struct node *n);
 int sched_commit(struct sched *s);
+/* The tick that watches running jobs, and the planner's retry, are due. */
+void sched_timer_arm(struct sched *s);
 struct slot *sched_slot_of(struct sched *s, uint32_t node);
 void sched_slot_release(struct sched *s, struct slot *sl);
 struct slot *sched_free_slot(struct sched *s, int gpu);
 struct slot *sched_slot_take(struct sched *s, struct slot *sl, uint32_t node);
 
-/* watch.c */
-bool sched_read_log(struct sched *s, struct slot *sl);
-void sched_flush_log(struct slot *sl);
-char *sched_tail_text(struct slot *sl);
-void sched_job_signal(struct sched *s, struct slot *sl, int sig);
-void sched_kill(struct sched *s, struct slot *sl, const char *reason);
-/* Read its log, check its health; collect it when it has ended. */
-void sched_watch(struct sched *s, struct slot *sl);
-/* The executor's news of a job's end (exec_news_fn). */
-void sched_job_news(unsigned long token, void *ctx);
-/* The tick, four times a second while jobs run (sched_timer_arm). */
-void sched_watch_start(struct sched *s);
+/* ---- prepare (prepare.c): from the queue to a commit and a work tree ------ */
 
-/* prepare.c */
 /* worktrees/wtN: the path of a work tree; take one, claim a given one, give it back. */
 char *sched_tree_path(struct sched *s, int tree);
 int sched_tree_take(struct sched *s);
@@ -53,9 +49,47 @@ void sched_ahead_add(struct sched *s, uint32_t node);
 void sched_ahead_changed(struct sched *s, uint32_t node);
 /* Launch what is ready, then take nodes from the queue while slots and trees allow. */
 void sched_dispatch(struct sched *s);
+
+/* ---- launch (sched.c): the job handed to the executor --------------------- */
+
 void sched_launch(struct sched *s, struct slot *sl);
 
-/* keep.c: the noise-aware keep rule */
+/* ---- watch (watch.c): a running job --------------------------------------- */
+
+/* Read what its log gained (tail, metrics, progress); true when it grew. */
+bool sched_read_log(struct sched *s, struct slot *sl);
+/* The log's last line, when it has no newline: the job has ended. */
+void sched_flush_log(struct slot *sl);
+/* The last SCHED_TAIL_LINES lines of the log; caller frees. */
+char *sched_tail_text(struct slot *sl);
+void sched_job_signal(struct sched *s, struct slot *sl, int sig);
+/* Stop the job: SIGTERM, then SIGKILL after a grace period (health_check sends it). */
+void sched_kill(struct sched *s, struct slot *sl, const char *reason);
+/* Read its log, check its health; collect it when it has ended. */
+void sched_watch(struct sched *s, struct slot *sl);
+/* The executor's news of a job's end (exec_news_fn). */
+void sched_job_news(unsigned long token, void *ctx);
+/* The tick, four times a second while jobs run (sched_timer_arm). */
+void sched_watch_start(struct sched *s);
+
+/* ---- health (health.c): the rules that judge a running job ---------------- */
+
+/* Stop the job of sl when a rule says so (NaN, timeout, stall); see to a stop under way. */
+void health_check(struct sched *s, struct slot *sl);
+
+/* ---- collect (collect.c): the end of a run, its analysis, the reports ----- */
+
+void sched_collect(struct sched *s, struct slot *sl, const struct job_result *r);
+/* The node of sl failed in phase with kind; frees the slot. */
+void sched_fail(struct sched *s, struct slot *sl, const char *kind, const char *phase,
+		const char *why);
+/* After a restart: redo the analysis of a node recorded as analysing. */
+void sched_reanalyse(struct sched *s, struct slot *sl);
+/* master_table.tsv and summary.md. */
+void sched_write_reports(struct sched *s);
+
+/* ---- judge (keep.c): the noise-aware keep rule ---------------------------- */
+
 bool sched_goal_max(struct sched *s);
 /* How much better a is than b under the goal (positive: better). */
 double sched_gain(struct sched *s, double a, double b);
@@ -68,20 +102,14 @@ double sched_noise_sigma(struct sched *s);
 /* n has ended (ok: completed): decide what it changes about the best. May add nodes. */
 void sched_judge(struct sched *s, struct node *n, bool ok);
 
-/* collect.c */
-void sched_collect(struct sched *s, struct slot *sl, const struct job_result *r);
-/* The node of sl failed in phase with kind; frees the slot. */
-void sched_fail(struct sched *s, struct slot *sl, const char *kind, const char *phase,
-		const char *why);
-/* After a restart: redo the analysis of a node recorded as analysing. */
-void sched_reanalyse(struct sched *s, struct slot *sl);
-/* plan.c: start a planning round (1), or say why none can start (0, s->stop_reason). */
+/* ---- plan (plan.c): a planning round -------------------------------------- */
+
+/* Start a planning round (1), or say why none can start (0, s->stop_reason). */
 int sched_plan(struct sched *s);
 
-/* master_table.tsv and summary.md. */
-void sched_write_reports(struct sched *s);
+/* ---- repair (repair.c): runs that die at start-up ------------------------- */
 
-/* repair.c: the sources a model is shown, and repairs of runs that died at start-up. */
+/* The sources a model is shown. */
 struct sources {
 	struct source_file *v; /* paths and texts owned */
 	size_t n;
@@ -107,7 +135,8 @@ void repair_free(struct repair_task *t);
 /* Whether a repair of node id (or of one of its repairs) has completed. */
 bool repair_succeeded(struct tree *t, uint32_t id);
 
-/* instrument.c: llm.instrument, once, before the baseline. */
+/* ---- instrument (instrument.c): llm.instrument, once, before the baseline - */
+
 /* Whether the root nodes wait for the instrumentation. */
 bool instrument_holds(struct sched *s);
 /* Ask for it when it is due (once a loop round, before dispatch). */
