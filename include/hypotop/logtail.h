@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "hypotop/lines.h"
 #include "hypotop/util.h"
 
 #define LOGTAIL_LINES 2000
@@ -32,8 +33,7 @@ struct logtail {
 	char **lines;       /* ring of LOGTAIL_LINES */
 	size_t head, len;   /* lines[head] is the oldest */
 	uint64_t total;     /* complete lines taken since the file was set */
-	struct buf partial; /* the last line, not ended yet */
-	bool mid_line;      /* reading started inside a line: drop up to its end */
+	struct lines split; /* LINES_HEAD: holds the last line, not ended yet */
 };
 
 void logtail_init(struct logtail *t);

@@ -17,12 +17,15 @@
 
 #include "hypotop/bg.h"
 #include "hypotop/exec.h"
+#include "hypotop/lines.h"
 #include "hypotop/loop.h"
 #include "hypotop/metrics.h"
 #include "hypotop/planner.h"
 #include "hypotop/workdir.h"
 
 #define SCHED_TAIL_LINES 40
+/* A log line without an end is cut past this, not held without bound. */
+#define SCHED_LOG_LINE_MAX (1 << 16)
 
 struct slot {
 	bool used;
@@ -35,7 +38,7 @@ struct slot {
 	struct metrics metrics;
 	int log_fd;
 	off_t log_off;
-	struct buf partial;   /* a log line still being written */
+	struct lines log_lines; /* holds a log line still being written */
 	char *tail[SCHED_TAIL_LINES];
 	size_t tail_next;
 	int64_t started, last_progress;

@@ -11,6 +11,7 @@
 #define HYPOTOP_UTIL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -96,6 +97,19 @@ double strtod_c(const char *s, char **end);
 void snprintf_c(char *out, size_t n, const char *fmt, ...) PRINTF_LIKE(3, 4);
 /* The fewest digits of finite v that read back as v: "0.1", "3", "1e-05". */
 void num_shortest(double v, char out[40]);
+
+/* What else num_scan accepts as a number. */
+enum {
+	NUM_GROUPS = 1 << 0, /* '_' between digits of the whole part, as Python and YAML 1.1 */
+	NUM_WORDS = 1 << 1,  /* nan, inf, infinity after the sign, in any case */
+};
+/*
+ * Length of the decimal number at p[0..n), 0 when there is none: sign,
+ * digits, fraction, exponent (an 'e' without digits after it is not part
+ * of it). No hex, unlike strtod. *is_float: a '.', an exponent or a word
+ * was seen, even when 0 is returned.
+ */
+size_t num_scan(const char *p, size_t n, unsigned flags, bool *is_float);
 
 /* Parse a whole decimal integer / finite number; 0 on success. */
 int parse_long(const char *s, long lo, long hi, long *out);

@@ -70,6 +70,11 @@ enum { WD_OK = 0, WD_BUSY = 1, WD_FAIL = -1 };
 /* Events between automatic checkpoints. */
 #define WD_CHECKPOINT_EVERY 4096
 
+/* The durable files both workdir.c and workdir_load.c name. */
+#define WD_TREE_FILE "engine/tree.json"
+#define WD_CHECKPOINT_FILE "engine/checkpoint.json"
+#define WD_JOURNAL_FILE "engine/journal.jsonl"
+
 /*
  * Open and load a workdir. WD_WRITE takes engine/lock first and returns
  * WD_BUSY, with w->holder set, when another process holds it; with a role
@@ -78,6 +83,12 @@ enum { WD_OK = 0, WD_BUSY = 1, WD_FAIL = -1 };
 int workdir_open(struct workdir *w, const char *path, enum workdir_mode mode,
 		 const char *role, struct err *e);
 void workdir_close(struct workdir *w);
+/*
+ * workdir_open's load step (workdir_load.c), on the workdir it set up:
+ * config, tree, checkpoint edits, journal, into w; WD_BUSY when a
+ * checkpoint was caught half-way (a reader retries). Nothing else calls it.
+ */
+int workdir_load(struct workdir *w, struct journal_info *info, struct err *e);
 /* Path of a file inside the workdir; caller frees. */
 char *workdir_file(const struct workdir *w, const char *rel);
 

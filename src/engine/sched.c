@@ -112,7 +112,7 @@ void sched_slot_release(struct sched *s, struct slot *sl)
 	if (sl->log_fd >= 0)
 		close(sl->log_fd);
 	metrics_free(&sl->metrics);
-	buf_free(&sl->partial);
+	lines_free(&sl->log_lines);
 	for (size_t i = 0; i < SCHED_TAIL_LINES; i++)
 		free(sl->tail[i]);
 	sched_tree_free(s, sl->tree);
@@ -132,7 +132,7 @@ struct slot *sched_slot_take(struct sched *s, struct slot *sl, uint32_t node)
 	sl->node = node;
 	sl->log_fd = -1;
 	sl->last_step = NAN;
-	buf_init(&sl->partial);
+	lines_init(&sl->log_lines, SCHED_LOG_LINE_MAX, LINES_SPLIT);
 	if (metrics_init(&sl->metrics, s->wd->cfg.metric_patterns, &e) < 0) {
 		/* The config was validated: patterns compile. Keep going without them. */
 		metrics_init(&sl->metrics, NULL, &e);

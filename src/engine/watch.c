@@ -42,10 +42,10 @@ char *sched_tail_text(struct slot *sl)
 	return buf_steal(&b);
 }
 
-static void feed_line(struct slot *sl, const char *line, size_t len)
+static void feed_line(void *ctx, const char *line, size_t len)
 {
-	if (len && line[len - 1] == '\r')
-		len--;
+	struct slot *sl = ctx;
+
 	metrics_feed(&sl->metrics, line, len);
 	tail_add(sl, line, len);
 }
@@ -69,35 +69,14 @@ bool sched_read_log(struct sched *s, struct slot *sl)
 			break;
 		grew = true;
 		sl->log_off += n;
-		size_t start = 0;
-		for (size_t i = 0; i < (size_t)n; i++) {
-			if (chunk[i] != '\n')
-				continue;
-			if (sl->partial.len) {
-				buf_add(&sl->partial, chunk + start, i - start);
-				feed_line(sl, sl->partial.data, sl->partial.len);
-				buf_reset(&sl->partial);
-			} else {
-				feed_line(sl, chunk + start, i - start);
-			}
-			start = i + 1;
-		}
-		buf_add(&sl->partial, chunk + start, (size_t)n - start);
-		/* A line without an end is cut, not held without bound. */
-		if (sl->partial.len > 1 << 16) {
-			feed_line(sl, sl->partial.data, sl->partial.len);
-			buf_reset(&sl->partial);
-		}
+		lines_feed(&sl->log_lines, chunk, (size_t)n, feed_line, sl);
 	}
 	return grew;
 }
 
 void sched_flush_log(struct slot *sl)
 {
-	if (sl->partial.len) {
-		feed_line(sl, sl->partial.data, sl->partial.len);
-		buf_reset(&sl->partial);
-	}
+	lines_flush(&sl->log_lines, feed_line, sl);
 }
 
 /* ---- stopping a job ---------------------------------------------------- */

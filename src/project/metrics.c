@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "hypotop/json.h"
 
@@ -81,41 +80,20 @@ static bool is_space(char c)
 /*
  * Length of the value at p[0..n): a decimal number, or nan/inf/infinity
  * with an optional sign (any case: Python's json writes NaN and
- * Infinity); 0 when there is none. No hex, unlike strtod.
+ * Infinity); 0 when there is none.
  */
 static size_t value_scan(const char *p, size_t n, double *v)
 {
-	static const char *const words[] = {"infinity", "inf", "nan"};
-	size_t i = 0, digits = 0;
-	bool neg = false;
+	bool is_float;
+	size_t i = num_scan(p, n, NUM_WORDS, &is_float);
+	size_t sign = i && (p[0] == '+' || p[0] == '-');
 
-	if (n && (p[0] == '+' || p[0] == '-'))
-		neg = p[i++] == '-';
-	for (size_t w = 0; w < ARRAY_LEN(words); w++) {
-		size_t wl = strlen(words[w]);
-		if (n - i >= wl && !strncasecmp(p + i, words[w], wl)) {
-			*v = words[w][0] == 'n' ? NAN : neg ? -INFINITY : INFINITY;
-			return i + wl;
-		}
+	if (i && is_alpha(p[sign])) {
+		bool nan = p[sign] == 'n' || p[sign] == 'N';
+		*v = nan ? NAN : p[0] == '-' ? -INFINITY : INFINITY;
+		return i;
 	}
-	for (; i < n && is_digit(p[i]); i++)
-		digits++;
-	if (i < n && p[i] == '.')
-		for (i++; i < n && is_digit(p[i]); i++)
-			digits++;
-	if (!digits)
-		return 0;
-	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
-		size_t j = i + 1;
-		if (j < n && (p[j] == '+' || p[j] == '-'))
-			j++;
-		if (j < n && is_digit(p[j])) {
-			while (j < n && is_digit(p[j]))
-				j++;
-			i = j;
-		}
-	}
-	if (i > NUM_MAX_LEN)
+	if (!i || i > NUM_MAX_LEN)
 		return 0; /* a wall of digits is not a metric */
 	char tmp[NUM_MAX_LEN + 1];
 	memcpy(tmp, p, i);

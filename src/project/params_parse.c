@@ -30,45 +30,9 @@ void params_num_format(double v, bool keep_float, bool yaml, char out[64])
 }
 
 /*
- * Length of the decimal number at p[0..n), 0 when there is none: sign,
- * digits, fraction, exponent; underscores between digits as Python and
- * YAML 1.1 allow.
+ * The value of a token num_scan accepted with NUM_GROUPS (underscores
+ * between digits, as Python and YAML 1.1 allow); false when it overflows.
  */
-static size_t num_scan(const char *p, size_t n, bool *is_float)
-{
-	size_t i = 0, digits = 0;
-
-	*is_float = false;
-	if (i < n && (p[i] == '+' || p[i] == '-'))
-		i++;
-	for (; i < n; i++) {
-		if (isdigit((unsigned char)p[i]))
-			digits++;
-		else if (!(p[i] == '_' && digits && i + 1 < n && isdigit((unsigned char)p[i + 1])))
-			break;
-	}
-	if (i < n && p[i] == '.') {
-		*is_float = true;
-		for (i++; i < n && isdigit((unsigned char)p[i]); i++)
-			digits++;
-	}
-	if (!digits)
-		return 0;
-	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
-		size_t j = i + 1;
-		if (j < n && (p[j] == '+' || p[j] == '-'))
-			j++;
-		if (j < n && isdigit((unsigned char)p[j])) {
-			while (j < n && isdigit((unsigned char)p[j]))
-				j++;
-			*is_float = true;
-			i = j;
-		}
-	}
-	return i;
-}
-
-/* The value of a token num_scan accepted; false when it overflows. */
 static bool num_value(const char *p, size_t n, double *out)
 {
 	char *s = xmalloc(n + 1);
@@ -86,7 +50,7 @@ static bool num_value(const char *p, size_t n, double *out)
 /* The whole of p[0..n) is a number. */
 static bool num_whole(const char *p, size_t n, double *out, bool *is_float)
 {
-	return n && num_scan(p, n, is_float) == n && num_value(p, n, out);
+	return n && num_scan(p, n, NUM_GROUPS, is_float) == n && num_value(p, n, out);
 }
 
 static void utf8_put(struct buf *b, unsigned long cp)
@@ -540,7 +504,7 @@ static int py_line(const char *path, int line, const char *p, size_t n, size_t b
 		else
 			return 0; /* another name: an expression, not a setting */
 	} else {
-		size_t k = num_scan(p + i, n - i, &en->is_float);
+		size_t k = num_scan(p + i, n - i, NUM_GROUPS, &en->is_float);
 		if (!k || !num_value(p + i, k, &en->num))
 			return 0;
 		en->kind = PARAM_NUM;

@@ -1,4 +1,8 @@
-/* workdir.c — see workdir.h. */
+/*
+ * workdir.c — a workdir opened (its lock taken, then loaded by
+ * workdir_load.c) and closed; changes recorded in the journal, and
+ * checkpoints with the files written beside them. See workdir.h.
+ */
 #include "hypotop/workdir.h"
 
 #include <errno.h>
@@ -11,11 +15,7 @@
 
 #include "hypotop/fsutil.h"
 #include "hypotop/json.h"
-#include "hypotop/workers.h"
 
-#define TREE_FILE "engine/tree.json"
-#define CHECKPOINT_FILE "engine/checkpoint.json"
-#define JOURNAL_FILE "engine/journal.jsonl"
 #define STATE_FILE "state.json"
 #define ENGINE_STATE_FILE "engine/engine_state.json"
 #define LOCK_FILE "engine/lock"
@@ -52,381 +52,6 @@ static void state_to_json(const struct run_state *st, struct buf *b)
 		json_append_str(b, st->stop_reason);
 	}
 	buf_addc(b, '}');
-}
-
-static int state_from_json(struct run_state *st, const cJSON *j, const char *what,
-			   struct err *e)
-{
-	const char *best = NULL, *at_round = NULL, *instr = NULL, *source = NULL;
-
-	if (!cJSON_IsObject(j)) {
-		err_set(e, "%s: \"state\" must be an object", what);
-		return -1;
-	}
-	if (json_get_int(j, "iteration", what, 0, 1L << 40, &st->iteration, e) < 0 ||
-	    json_get_int(j, "judged", what, 0, 1L << 40, &st->judged, e) < 0 ||
-	    json_get_str(j, "best_at_round", what, &at_round, e) < 0 ||
-	    json_get_int(j, "rounds_without_gain", what, 0, 1L << 40, &st->rounds_without_gain,
-			 e) < 0 ||
-	    json_get_num(j, "llm_usd", what, &st->llm_usd, e) < 0 ||
-	    json_get_num(j, "gpu_seconds", what, &st->gpu_seconds, e) < 0 ||
-	    json_get_str(j, "best", what, &best, e) < 0 ||
-	    json_get_str(j, "instrument", what, &instr, e) < 0 ||
-	    json_get_str(j, "source_commit", what, &source, e) < 0)
-		return -1;
-	if (instr && strcmp(instr, "applied") && strcmp(instr, "skipped")) {
-		err_set(e, "%s: \"instrument\" must be \"applied\" or \"skipped\"", what);
-		return -1;
-	}
-	if (source && (strlen(source) >= sizeof st->source_commit ||
-		       strspn(source, "0123456789abcdef") != strlen(source))) {
-		err_set(e, "%s: \"source_commit\" must be a commit id in hex", what);
-		return -1;
-	}
-	snprintf(st->instrument, sizeof st->instrument, "%s", instr ? instr : "");
-	snprintf(st->source_commit, sizeof st->source_commit, "%s", source ? source : "");
-	/* Absent: no stop waits to be confirmed. */
-	const cJSON *asked = cJSON_GetObjectItemCaseSensitive(j, "stop_asked");
-	if (asked && !cJSON_IsNull(asked) && !cJSON_IsString(asked)) {
-		err_set(e, "%s: \"stop_asked\" must be a string (the planner's reason) or absent",
-			what);
-		return -1;
-	}
-	st->stop_asked = cJSON_IsString(asked);
-	snprintf(st->stop_reason, sizeof st->stop_reason, "%s",
-		 st->stop_asked ? asked->valuestring : "");
-	st->best = best ? node_id_parse(best) : NODE_NONE;
-	st->best_at_round = at_round ? node_id_parse(at_round) : NODE_NONE;
-	if ((best && st->best == NODE_NONE) || (at_round && st->best_at_round == NODE_NONE)) {
-		err_set(e, "%s: \"best\" and \"best_at_round\" must be node ids", what);
-		return -1;
-	}
-	return 0;
-}
-
-/* ---- loading ---------------------------------------------------------- */
-
-struct tree_load {
-	struct workdir *w;
-	const char *path, *text;
-	struct json_lines lines;
-	bool have_seq, have_nodes;
-};
-
-static int tree_node_cb(void *ctx, const char *el, size_t len, size_t off, struct err *e)
-{
-	struct tree_load *tl = ctx;
-	char what[4200];
-
-	snprintf(what, sizeof what, "%s:%d", tl->path, json_lines_at(&tl->lines, off));
-	cJSON *j = json_parse(el, len, what, e);
-	if (!j)
-		return -1;
-	struct node *n = tree_load_node(&tl->w->tree, j, what, e);
-	cJSON_Delete(j);
-	if (!n)
-		return -1;
-	n->dirty = false;
-	return 0;
-}
-
-static int tree_member_cb(void *ctx, const char *key, const char *val, size_t len, size_t off,
-			  struct err *e)
-{
-	struct tree_load *tl = ctx;
-	char what[4200];
-
-	snprintf(what, sizeof what, "%s:%d", tl->path, json_lines_at(&tl->lines, off));
-	if (!strcmp(key, "nodes")) {
-		tl->have_nodes = true;
-		return json_walk_array(tl->text, val, len, tl->path, tree_node_cb, tl, e);
-	}
-	cJSON *j = json_parse(val, len, what, e);
-	if (!j)
-		return -1;
-	int rc = 0;
-	if (!strcmp(key, "seq")) {
-		if (!cJSON_IsNumber(j) || j->valuedouble < 0) {
-			err_set(e, "%s: \"seq\" must be a number", what);
-			rc = -1;
-		}
-		tl->w->tree_seq = (uint64_t)j->valuedouble;
-		tl->have_seq = true;
-	} else if (!strcmp(key, "state")) {
-		rc = state_from_json(&tl->w->st, j, what, e);
-	} else if (!strcmp(key, "checkpoint_hash")) {
-		if (!cJSON_IsString(j) || sscanf(j->valuestring, "%16" SCNx64,
-						 &tl->w->checkpoint_hash) != 1) {
-			err_set(e, "%s: \"checkpoint_hash\" must be 16 hex digits", what);
-			rc = -1;
-		}
-	} else if (!strcmp(key, "version")) {
-		if (!cJSON_IsNumber(j) || j->valuedouble != 1) {
-			err_set(e, "%s: \"version\" %g is not one this hypotop reads (1)", what,
-				cJSON_IsNumber(j) ? j->valuedouble : -1);
-			rc = -1;
-		}
-	} else {
-		err_set(e, "%s: unknown key \"%s\"; remove it", what, key);
-		rc = -1;
-	}
-	cJSON_Delete(j);
-	return rc;
-}
-
-static int load_tree(struct workdir *w, struct err *e)
-{
-	char *path = workdir_file(w, TREE_FILE);
-	size_t len;
-	char *text = NULL;
-	int rc = -1;
-
-	if (!fs_exists(path)) {
-		err_set(e, "%s: missing; %s is not a hypotop workdir (create one with 'hypotop "
-			   "init')",
-			path, w->path);
-		goto out;
-	}
-	text = fs_read(path, &len, e);
-	if (!text)
-		goto out;
-	struct tree_load tl = {w, path, text, {0}, false, false};
-	json_lines_init(&tl.lines, text);
-	if (json_walk_object(text, len, path, tree_member_cb, &tl, e) < 0)
-		goto out;
-	if (!tl.have_seq || !tl.have_nodes) {
-		err_set(e, "%s: needs \"seq\" and \"nodes\"; restore the file from a backup",
-			path);
-		goto out;
-	}
-	rc = 0;
-out:
-	free(text);
-	free(path);
-	return rc;
-}
-
-/*
- * A person may edit engine/checkpoint.json while no engine runs: change a
- * queued spec's priority, or remove it (the node is cancelled). Only a
- * checkpoint of the same seq as tree.json is read; an older one is a
- * checkpoint cut short by a crash and is ignored. The file is walked spec
- * by spec, like tree.json, so a queue of 10^5 specs costs little memory.
- */
-struct cp_load {
-	struct workdir *w;
-	const char *path, *text;
-	struct json_lines lines;
-	bool have_seq;
-	double seq;
-	const char *queue; /* raw bytes of "queue" */
-	size_t queue_len;
-	bool *listed;
-};
-
-static int cp_member_cb(void *ctx, const char *key, const char *val, size_t len, size_t off,
-			struct err *e)
-{
-	struct cp_load *c = ctx;
-	int line = json_lines_at(&c->lines, off);
-
-	if (!strcmp(key, "seq")) {
-		cJSON *j = cJSON_ParseWithLength(val, len);
-		c->have_seq = cJSON_IsNumber(j) && j->valuedouble >= 0;
-		c->seq = c->have_seq ? j->valuedouble : 0;
-		cJSON_Delete(j);
-		if (!c->have_seq) {
-			err_set(e, "%s:%d: \"seq\" must be a number; restore the file or remove it",
-				c->path, line);
-			return -1;
-		}
-	} else if (!strcmp(key, "queue")) {
-		if (val[0] != '[') {
-			err_set(e, "%s:%d: \"queue\" must be an array of specs", c->path, line);
-			return -1;
-		}
-		c->queue = val;
-		c->queue_len = len;
-	} else if (strcmp(key, "version") && strcmp(key, "running")) {
-		err_set(e, "%s:%d: unknown key \"%s\"; the file holds version, seq, queue, running",
-			c->path, line, key);
-		return -1;
-	}
-	return 0;
-}
-
-static int cp_spec_cb(void *ctx, const char *el, size_t len, size_t off, struct err *e)
-{
-	struct cp_load *c = ctx;
-	struct workdir *w = c->w;
-	char what[4200];
-	const char *id = NULL;
-	long prio;
-	int rc = -1;
-
-	snprintf(what, sizeof what, "%s:%d", c->path, json_lines_at(&c->lines, off));
-	cJSON *spec = json_parse(el, len, what, e);
-	if (!spec)
-		return -1;
-	if (!cJSON_IsObject(spec) || json_get_str(spec, "id", what, &id, e) != 1) {
-		err_set(e, "%s: every queue entry needs an \"id\"; put back the one you removed",
-			what);
-		goto out;
-	}
-	struct node *n = tree_find(&w->tree, id);
-	if (!n || !(n->status == ST_QUEUED || n->status == ST_PAUSED)) {
-		err_set(e, "%s: \"%s\" is not a queued node; only queued specs may stay in \"queue\"",
-			what, id);
-		goto out;
-	}
-	if (c->listed[n->id]) {
-		err_set(e, "%s: \"%s\" is listed twice; keep one", what, id);
-		goto out;
-	}
-	c->listed[n->id] = true;
-	int r = json_get_int(spec, "priority", what, -1000000, 1000000, &prio, e);
-	if (r < 0) {
-		err_suffix(e, " (lower runs first)");
-		goto out;
-	}
-	if (r == 1 && prio != n->priority) {
-		n->priority = (int)prio;
-		n->dirty = true;
-		w->edits++;
-	}
-	rc = 0;
-out:
-	cJSON_Delete(spec);
-	return rc;
-}
-
-static int load_checkpoint_edits(struct workdir *w, struct err *e)
-{
-	char *path = workdir_file(w, CHECKPOINT_FILE);
-	size_t len;
-	char *text = NULL;
-	uint32_t *order = NULL;
-	struct cp_load c = {w, path, NULL, {0}, false, 0, NULL, 0, NULL};
-	int rc = -1;
-
-	if (!fs_exists(path)) {
-		rc = 0;
-		goto out;
-	}
-	text = fs_read(path, &len, e);
-	if (!text)
-		goto out;
-	/* Unchanged since hypotop wrote it: nothing to apply. */
-	if (w->checkpoint_hash && hash64(text, len) == w->checkpoint_hash) {
-		rc = 0;
-		goto out;
-	}
-	c.text = text;
-	json_lines_init(&c.lines, text);
-	if (json_walk_object(text, len, path, cp_member_cb, &c, e) < 0)
-		goto out;
-	if (!c.have_seq) {
-		err_set(e, "%s: needs a number \"seq\"; restore the file or remove it", path);
-		goto out;
-	}
-	if ((uint64_t)c.seq != w->tree_seq) {
-		rc = 0;
-		goto out;
-	}
-	c.listed = xcalloc(w->tree.len + 1, sizeof *c.listed);
-	if (c.queue &&
-	    json_walk_array(text, c.queue, c.queue_len, path, cp_spec_cb, &c, e) < 0)
-		goto out;
-	/* Specs removed from the queue are cancelled. */
-	size_t nq = queue_order(&w->tree, &order);
-	for (size_t i = 0; i < nq; i++) {
-		struct node *n = &w->tree.nodes[order[i]];
-		if (c.listed[n->id])
-			continue;
-		n->status = ST_CANCELLED;
-		node_set_str(&n->failure_kind, "cancelled");
-		node_set_str(&n->failure_phase, "queued");
-		n->dirty = true;
-		w->edits++;
-	}
-	rc = 0;
-out:
-	free(order);
-	free(c.listed);
-	free(text);
-	free(path);
-	return rc;
-}
-
-struct replay {
-	struct workdir *w;
-	const char *path;
-};
-
-static int replay_cb(void *ctx, const cJSON *ev, int line, struct err *e)
-{
-	struct replay *r = ctx;
-	struct workdir *w = r->w;
-	char what[4200];
-	double seq;
-
-	snprintf(what, sizeof what, "%s:%d", r->path, line);
-	if (json_get_num(ev, "seq", what, &seq, e) != 1) {
-		err_set(e, "%s: event without \"seq\"; the journal is damaged", what);
-		return -1;
-	}
-	if ((uint64_t)seq <= w->tree_seq)
-		return 0; /* already in the checkpoint */
-	if ((uint64_t)seq <= w->seq) {
-		err_set(e, "%s: seq %.0f does not follow %llu; the journal is damaged", what, seq,
-			(unsigned long long)w->seq);
-		return -1;
-	}
-	w->seq = (uint64_t)seq;
-	const cJSON *node = cJSON_GetObjectItemCaseSensitive(ev, "node");
-	const cJSON *state = cJSON_GetObjectItemCaseSensitive(ev, "state");
-	if (node) {
-		struct node *n = tree_load_node(&w->tree, node, what, e);
-		if (!n)
-			return -1;
-		n->dirty = true;
-	}
-	if (state && state_from_json(&w->st, state, what, e) < 0)
-		return -1;
-	return 0;
-}
-
-static int load_all(struct workdir *w, struct journal_info *info, struct err *e)
-{
-	char *cfg = workdir_file(w, "config.json");
-	char *workers = workdir_file(w, "workers.json");
-	char *jpath = workdir_file(w, JOURNAL_FILE);
-	int rc = -1;
-
-	if (config_load(&w->cfg, cfg, e) < 0 || workers_check(workers, e) < 0)
-		goto out;
-	if (load_tree(w, e) < 0)
-		goto out;
-	w->seq = w->tree_seq;
-	if (load_checkpoint_edits(w, e) < 0)
-		goto out;
-	struct replay r = {w, jpath};
-	if (journal_replay(jpath, replay_cb, &r, info, e) < 0)
-		goto out;
-	if (info->base > w->tree_seq) {
-		err_set(e, "%s: continues from checkpoint %llu but %s is at %llu; restore "
-			   "engine/tree.json from a backup",
-			jpath, (unsigned long long)info->base, TREE_FILE,
-			(unsigned long long)w->tree_seq);
-		rc = WD_BUSY; /* a reader raced a checkpoint; retry */
-		goto out;
-	}
-	rc = 0;
-out:
-	free(cfg);
-	free(workers);
-	free(jpath);
-	return rc;
 }
 
 static void reset_state(struct workdir *w)
@@ -484,7 +109,7 @@ int workdir_open(struct workdir *w, const char *path, enum workdir_mode mode,
 	/* A reader can catch a checkpoint between its two renames: retry. */
 	int rc;
 	for (int attempt = 0;; attempt++) {
-		rc = load_all(w, &info, e);
+		rc = workdir_load(w, &info, e);
 		if (rc != WD_BUSY || mode == WD_WRITE || attempt == 50)
 			break;
 		reset_state(w);
@@ -497,7 +122,7 @@ int workdir_open(struct workdir *w, const char *path, enum workdir_mode mode,
 	w->torn_bytes = info.torn_bytes;
 	queue_rebuild(&w->queue);
 	if (mode == WD_WRITE) {
-		char *jpath = workdir_file(w, JOURNAL_FILE);
+		char *jpath = workdir_file(w, WD_JOURNAL_FILE);
 		rc = journal_open(&w->journal, jpath, &info, e);
 		free(jpath);
 		if (rc < 0) {
@@ -690,9 +315,9 @@ int workdir_checkpoint(struct workdir *w, struct err *e)
 	checkpoint_to_json(w, &cp);
 	uint64_t h = hash64(cp.data, cp.len);
 	tree_to_json(w, h, &b);
-	if (write_file(w, TREE_FILE, &b, e) < 0)
+	if (write_file(w, WD_TREE_FILE, &b, e) < 0)
 		goto out;
-	if (write_file(w, CHECKPOINT_FILE, &cp, e) < 0)
+	if (write_file(w, WD_CHECKPOINT_FILE, &cp, e) < 0)
 		goto out;
 	w->checkpoint_hash = h;
 	buf_reset(&b);

@@ -12,7 +12,7 @@ void logtail_init(struct logtail *t)
 	memset(t, 0, sizeof *t);
 	t->fd = -1;
 	t->lines = xcalloc(LOGTAIL_LINES, sizeof *t->lines);
-	buf_init(&t->partial);
+	lines_init(&t->split, LOGTAIL_LINE_MAX, LINES_HEAD);
 }
 
 static void drop(struct logtail *t)
@@ -22,11 +22,10 @@ static void drop(struct logtail *t)
 		t->lines[(t->head + i) % LOGTAIL_LINES] = NULL;
 	}
 	t->head = t->len = 0;
-	buf_reset(&t->partial);
+	lines_reset(&t->split, false);
 	t->off = t->size = 0;
 	t->skipped = 0;
 	t->total = 0;
-	t->mid_line = false;
 }
 
 void logtail_free(struct logtail *t)
@@ -36,7 +35,7 @@ void logtail_free(struct logtail *t)
 		close(t->fd);
 	free(t->lines);
 	free(t->path);
-	buf_free(&t->partial);
+	lines_free(&t->split);
 }
 
 void logtail_set(struct logtail *t, const char *path)
@@ -54,13 +53,11 @@ bool logtail_open(const struct logtail *t)
 	return t->fd >= 0;
 }
 
-static void push(struct logtail *t, const char *s, size_t n)
+static void push(void *ctx, const char *s, size_t n)
 {
-	if (n && s[n - 1] == '\r')
-		n--;
-	if (n > LOGTAIL_LINE_MAX)
-		n = LOGTAIL_LINE_MAX;
+	struct logtail *t = ctx;
 	size_t slot;
+
 	if (t->len == LOGTAIL_LINES) {
 		slot = t->head;
 		free(t->lines[slot]);
@@ -70,32 +67,6 @@ static void push(struct logtail *t, const char *s, size_t n)
 	}
 	t->lines[slot] = xstrndup(s, n);
 	t->total++;
-}
-
-static void feed(struct logtail *t, const char *p, size_t n)
-{
-	size_t start = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] != '\n')
-			continue;
-		if (t->mid_line) {
-			t->mid_line = false;
-		} else if (t->partial.len) {
-			buf_add(&t->partial, p + start, i - start);
-			push(t, t->partial.data, t->partial.len);
-			buf_reset(&t->partial);
-		} else {
-			push(t, p + start, i - start);
-		}
-		start = i + 1;
-	}
-	if (t->mid_line || start == n)
-		return;
-	/* Keep only what a line may show; the rest of a huge line is dropped. */
-	size_t room = t->partial.len < LOGTAIL_LINE_MAX ? LOGTAIL_LINE_MAX - t->partial.len : 0;
-	size_t take = n - start < room ? n - start : room;
-	buf_add(&t->partial, p + start, take);
 }
 
 bool logtail_poll(struct logtail *t)
@@ -123,12 +94,10 @@ bool logtail_poll(struct logtail *t)
 	if (st.st_size - t->off > LOGTAIL_READ_MAX) {
 		off_t to = st.st_size - LOGTAIL_READ_MAX;
 		t->skipped += (uint64_t)(to - t->off);
-		if (t->len || t->partial.len) {
+		if (t->len || t->split.pending.len)
 			push(t, "[...]", 5);
-			buf_reset(&t->partial);
-		}
+		lines_reset(&t->split, true);
 		t->off = to;
-		t->mid_line = true;
 		changed = true;
 	}
 	while (t->off < st.st_size) {
@@ -139,7 +108,7 @@ bool logtail_poll(struct logtail *t)
 		if (n <= 0)
 			break;
 		t->off += n;
-		feed(t, chunk, (size_t)n);
+		lines_feed(&t->split, chunk, (size_t)n, push, t);
 		changed = true;
 	}
 	return changed;
@@ -147,7 +116,7 @@ bool logtail_poll(struct logtail *t)
 
 size_t logtail_count(const struct logtail *t)
 {
-	return t->len + (t->partial.len ? 1 : 0);
+	return t->len + (t->split.pending.len ? 1 : 0);
 }
 
 const char *logtail_line(const struct logtail *t, size_t i, size_t *len)
@@ -159,6 +128,6 @@ const char *logtail_line(const struct logtail *t, size_t i, size_t *len)
 		return s;
 	}
 	if (len)
-		*len = t->partial.len;
-	return t->partial.data ? t->partial.data : "";
+		*len = t->split.pending.len;
+	return t->split.pending.data ? t->split.pending.data : "";
 }

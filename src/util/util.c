@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 static void oom(size_t n)
@@ -345,4 +346,52 @@ void num_shortest(double v, char out[40])
 		if (strtod_c(out, NULL) == v)
 			return;
 	}
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+size_t num_scan(const char *p, size_t n, unsigned flags, bool *is_float)
+{
+	static const char *const words[] = {"infinity", "inf", "nan"};
+	size_t i = 0, digits = 0;
+
+	*is_float = false;
+	if (i < n && (p[i] == '+' || p[i] == '-'))
+		i++;
+	for (size_t w = 0; (flags & NUM_WORDS) && w < ARRAY_LEN(words); w++) {
+		size_t wl = strlen(words[w]);
+		if (n - i >= wl && !strncasecmp(p + i, words[w], wl)) {
+			*is_float = true;
+			return i + wl;
+		}
+	}
+	for (; i < n; i++) {
+		if (is_digit(p[i]))
+			digits++;
+		else if (!((flags & NUM_GROUPS) && p[i] == '_' && digits && i + 1 < n &&
+			   is_digit(p[i + 1])))
+			break;
+	}
+	if (i < n && p[i] == '.') {
+		*is_float = true;
+		for (i++; i < n && is_digit(p[i]); i++)
+			digits++;
+	}
+	if (!digits)
+		return 0;
+	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+		size_t j = i + 1;
+		if (j < n && (p[j] == '+' || p[j] == '-'))
+			j++;
+		if (j < n && is_digit(p[j])) {
+			while (j < n && is_digit(p[j]))
+				j++;
+			*is_float = true;
+			i = j;
+		}
+	}
+	return i;
 }

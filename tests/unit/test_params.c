@@ -147,6 +147,32 @@ static void numbers_are_written_shortest(void)
 	check_write("h.json", "{\"a\": 1}", "{\"a\": 12345678901234}", "{\"a\": 12345678901234}");
 	check_read("h.yaml", "a: 1e-4\nb: 3\nc: 0.1\nd: -2.\ne: .5\nf: 1_000\n",
 		   "{\"a\":0.0001,\"b\":3,\"c\":0.1,\"d\":-2,\"e\":0.5,\"f\":1000}");
+	/* num_scan, the lexer of param files (NUM_GROUPS) and of log metrics (NUM_WORDS). */
+	static const struct {
+		const char *text;
+		unsigned flags;
+		size_t len;
+		bool is_float;
+	} scans[] = {
+		{"12 ", 0, 2, false},               {"-2.", 0, 3, true},
+		{".5e", 0, 2, true},                {"+1e-3x", 0, 5, true},
+		{"1E+", 0, 1, false},               {"0x1f", 0, 1, false},
+		{".", 0, 0, true},                  {"-", 0, 0, false},
+		{"", 0, 0, false},                  {"1_000", 0, 1, false},
+		{"1_000", NUM_GROUPS, 5, false},    {"1__0", NUM_GROUPS, 1, false},
+		{"_1", NUM_GROUPS, 0, false},       {"1_", NUM_GROUPS, 1, false},
+		{"1.0_5", NUM_GROUPS, 3, true},     {"nan", 0, 0, false},
+		{"nan", NUM_GROUPS, 0, false},      {"NaN,", NUM_WORDS, 3, true},
+		{"-Infinity", NUM_WORDS, 9, true},  {"+inff", NUM_WORDS, 4, true},
+		{"in", NUM_WORDS, 0, false},        {"1_0", NUM_WORDS, 1, false},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(scans); i++) {
+		bool is_float;
+		size_t len = num_scan(scans[i].text, strlen(scans[i].text), scans[i].flags, &is_float);
+		T_CHECK(len == scans[i].len && is_float == scans[i].is_float,
+			"num_scan(\"%s\", %u): %zu %d", scans[i].text, scans[i].flags, len,
+			is_float);
+	}
 }
 
 static void json_errors_name_the_line(void)
