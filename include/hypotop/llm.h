@@ -10,9 +10,11 @@
  * thread-safe) and llm_global_cleanup() after the last one ended.
  *
  * Secrets: the API key lives only in memory (struct llm_client.key) and in
- * the request header that carries it. Everything written to disk or put
- * into an error message passes through llm_redact() first, so a server
- * or a command that echoes the key does not leak it either.
+ * the request header that carries it. The other keys of the environment
+ * are kept beside it (struct llm_client.secrets), and everything written
+ * to disk or put into an error message passes through llm_scrub() first,
+ * so a server or a command that echoes a key does not leak it either.
+ * An answer is scrubbed before anything reads it (llm_planner.c).
  */
 #ifndef HYPOTOP_LLM_H
 #define HYPOTOP_LLM_H
@@ -133,10 +135,22 @@ bool llm_cost(const cJSON *prices, const char *model, const struct llm_usage *u,
 
 /* ---- one exchange with a model ------------------------------------------- */
 
+/* A value never to be written: a key of the environment, and its variable. */
+struct llm_secret {
+	const char *var;
+	char *value;
+};
+
+/* The variable llm.api_key_env names, ANTHROPIC_API_KEY and OPENAI_API_KEY. */
+#define LLM_SECRETS_MAX 3
+
 struct llm_client {
 	const char *provider;      /* "anthropic", "openai" or "command" */
 	char *model, *url, *command;
-	char *key;                 /* or NULL; never written anywhere */
+	char *key;                 /* or NULL; one of the secrets' values, sent only */
+	/* Every key of the environment, the longest first; see llm_secrets_load(). */
+	struct llm_secret secrets[LLM_SECRETS_MAX];
+	size_t nsecrets;
 	const cJSON *prices;       /* the config's llm.prices, or NULL */
 	struct llm_opts opts;
 	struct llm_cancel *cancel;
@@ -283,10 +297,26 @@ char *llm_schema_plan(const struct config *cfg);
 
 /* ---- secrets ------------------------------------------------------------------ */
 
-/* Every occurrence of key in s replaced by "[redacted]"; s itself when key is empty. */
-void llm_redact(char *s, const char *key);
-/* The same on every string of a JSON tree. */
-void llm_redact_json(cJSON *j, const char *key);
+/*
+ * Every occurrence of key in s replaced by "[redacted]" (starred out when
+ * shorter); s itself when key is empty. Whether there was one.
+ */
+bool llm_redact(char *s, const char *key);
+/* The same on every string (and member name) of a JSON tree. */
+bool llm_redact_json(cJSON *j, const char *key);
+/*
+ * The secrets of c: the value of key_var, which becomes c->key (NULL when
+ * unset or empty), then those of ANTHROPIC_API_KEY and OPENAI_API_KEY
+ * when set, whoever they are for. key_var must outlive c. Freed (and
+ * wiped) by llm_secrets_free().
+ */
+void llm_secrets_load(struct llm_client *c, const char *key_var);
+void llm_secrets_free(struct llm_client *c);
+/*
+ * llm_redact() of every secret of c out of s and llm_redact_json() out of
+ * j (either may be NULL): the variable of a secret found, or NULL.
+ */
+const char *llm_scrub(const struct llm_client *c, char *s, cJSON *j);
 
 /* ---- call logs (calllog.c) ------------------------------------------------- */
 

@@ -176,6 +176,9 @@ struct planner *planner_new(const struct config *cfg, const char *workdir, struc
 	X(PK_INVALID, "llm_invalid", false,                                                \
 	  "the answer broke the JSON contract (or was cut off) even after one retry")      \
 	X(PK_REFUSED, "llm_refused", false, "the model refused to answer")                 \
+	X(PK_SECRET, "llm_secret", true,                                                   \
+	  "the answer carried an API key of the environment, so it was refused: check "    \
+	  "the server or the command that answers")                                        \
 	X(PK_SPEND_LIMIT, "llm_spend_limit", true,                                         \
 	  "the provider's spend limit is reached: raise it, then resume planning")         \
 	X(PK_BUDGET, "llm_budget", true,                                                   \

@@ -47,7 +47,7 @@ static void write_log(const struct llm_client *c, const char *path, char *text)
 {
 	struct err e = {{0}};
 
-	llm_redact(text, c->key);
+	llm_scrub(c, text, NULL);
 	/* A log that cannot be written must not fail the call: the answer is what counts. */
 	fs_write_atomic(path, text, strlen(text), 0600, &e);
 }
@@ -164,7 +164,7 @@ void llm_log_call(const char *logs, const struct llm_client *c, const struct llm
 		cJSON_AddItemToObject(j, "attempts", cJSON_Duplicate(r->attempts, true));
 	if (r->raw)
 		cJSON_AddItemToObject(j, "response", cJSON_Duplicate(r->raw, true));
-	llm_redact_json(j, c->key);
+	llm_scrub(c, NULL, j);
 	path = xasprintf("%sraw.json", base);
 	text = cJSON_Print(j);
 	cJSON_Delete(j);

@@ -338,8 +338,7 @@ int llm_command_call(struct llm_client *c, const struct llm_call *q, struct llm_
 		rc = llm_command_parse(res.out.data ? res.out.data : "", r, e);
 	}
 out:
-	llm_redact(e->msg, c->key);
-	llm_redact_json(r->raw, c->key);
+	llm_scrub(c, e->msg, r->raw);
 	buf_free(&res.out);
 	buf_free(&res.err);
 	return rc;

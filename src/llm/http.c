@@ -377,7 +377,7 @@ enum http_fail llm_post(struct llm_client *c, const struct http_request *rq,
 			r->status = rs->status;
 			note_attempt(r, rs->status, NULL, delay);
 		} else {
-			llm_redact(e->msg, c->key);
+			llm_scrub(c, e->msg, NULL);
 			note_attempt(r, 0, e->msg, delay);
 		}
 		if (!retry || !more)
@@ -441,8 +441,7 @@ int llm_wire_call(struct llm_client *c, const struct llm_wire *w, const char *co
 		}
 		break;
 	}
-	llm_redact(e->msg, c->key);
-	llm_redact_json(r->raw, c->key);
+	llm_scrub(c, e->msg, r->raw);
 	http_response_free(&rs);
 	return rc;
 }

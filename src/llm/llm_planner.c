@@ -242,9 +242,32 @@ static char *with_knowledge(const struct llm_planner *lp, const char *stable)
 	return buf_steal(&b);
 }
 
+/*
+ * The answer taken out of r's text (already scrubbed) and checked, then
+ * scrubbed again: a key may hide behind a JSON escape ("\u002d") until
+ * the text is parsed. *leak: the variable of a secret the answer held, or
+ * NULL; sub: what was wrong with it, scrubbed too.
+ */
+static cJSON *take_answer(const struct llm_planner *lp, const struct llm_reply *r,
+			  int (*check)(const cJSON *, struct err *), const char **leak,
+			  struct err *sub)
+{
+	cJSON *answer = check ? contract_extract(r->text, check, sub) : text_answer(r, sub);
+	const char *hidden = llm_scrub(&lp->client, sub->msg, answer);
+
+	if (!*leak)
+		*leak = hidden;
+	return answer;
+}
+
+/*
+ * committed: the answer's words and change go into commits and later
+ * prompts (a plan, a repair, an instrumentation), so one that carried a
+ * secret is refused, not scrubbed and used.
+ */
 static cJSON *ask(struct planner *p, const char *kind, const char *node,
 		  const struct llm_prompt *pr, int (*check)(const cJSON *, struct err *),
-		  long *seq_out, struct err *e)
+		  bool committed, long *seq_out, struct err *e)
 {
 	struct llm_planner *lp = p->priv;
 	char *stable = with_knowledge(lp, pr->stable);
@@ -267,6 +290,8 @@ static cJSON *ask(struct planner *p, const char *kind, const char *node,
 		int64_t t0 = mono_ms();
 		llm_reply_init(&r);
 		int rc = lp->call(&lp->client, &sent, &r, e);
+		/* The one way in for what a model says: no secret goes past this line. */
+		const char *leak = llm_scrub(&lp->client, r.text, NULL);
 		cl.ms = mono_ms() - t0;
 		account(lp, kind, &r);
 		budget_release(lp, held);
@@ -276,7 +301,7 @@ static cJSON *ask(struct planner *p, const char *kind, const char *node,
 			planner_set_kind(planner_kind_name(PK_REFUSED));
 			err_set(e, "%s: the model refused to answer%s%.300s", lp->client.provider,
 				r.text && *r.text ? ": " : "", r.text ? r.text : "");
-			llm_redact(e->msg, lp->client.key);
+			llm_scrub(&lp->client, e->msg, NULL);
 			llm_reply_free(&r);
 			break;
 		}
@@ -292,9 +317,23 @@ static cJSON *ask(struct planner *p, const char *kind, const char *node,
 			break;
 		}
 		char *next_problem = NULL;
+		if (rc == 0)
+			answer = take_answer(lp, &r, check, &leak, &sub);
+		if (rc == 0 && leak && committed) {
+			cJSON_Delete(answer);
+			answer = NULL;
+			err_set(e, "%s: the answer carried the value of %s, an API key, so the %s "
+				   "answer is refused: nothing of it may reach a commit or a file; "
+				   "check what answers at llm.%s",
+				lp->client.provider, leak, kind,
+				lp->client.command ? "command" : "base_url");
+			cl.contract_error = e->msg;
+			llm_log_call(lp->logs, &lp->client, &cl, &sent, &r, rc, e);
+			planner_set_kind(planner_kind_name(PK_SECRET));
+			llm_reply_free(&r);
+			break;
+		}
 		if (rc == 0) {
-			answer = check ? contract_extract(r.text, check, &sub)
-				       : text_answer(&r, &sub);
 			bool cut = r.stop && !strcmp(r.stop, "max_tokens");
 			if (!answer && cut) {
 				next_problem = xasprintf("it was cut off at the max_tokens limit (%ld "
@@ -324,7 +363,7 @@ static cJSON *ask(struct planner *p, const char *kind, const char *node,
 			planner_set_kind(planner_kind_name(PK_INVALID));
 			err_set(e, "%s: the answer broke the contract even after a retry: %s",
 				lp->client.provider, problem);
-			llm_redact(e->msg, lp->client.key);
+			llm_scrub(&lp->client, e->msg, NULL);
 		} else {
 			free(prev);
 			prev = xstrdup(r.text ? r.text : "");
@@ -400,7 +439,7 @@ static int llm_analyse(struct planner *p, const struct analyse_request *r, char 
 	if (!rr.cfg)
 		rr.cfg = lp->cfg;
 	llm_prompt_analyse(&rr, lp->prompts, &pr);
-	cJSON *v = ask(p, "analyse", r->node, &pr, contract_check_analysis, &seq, e);
+	cJSON *v = ask(p, "analyse", r->node, &pr, contract_check_analysis, false, &seq, e);
 	llm_prompt_free(&pr);
 	if (!v)
 		return -1;
@@ -412,14 +451,14 @@ static int llm_analyse(struct planner *p, const struct analyse_request *r, char 
 	return 0;
 }
 
-/* ask() for an answer that needs no rendering; pr is freed. */
+/* ask() for an answer that needs no rendering, a proposal; pr is freed. */
 static int ask_json(struct planner *p, const char *kind, const char *node,
 		    struct llm_prompt *pr, int (*check)(const cJSON *, struct err *),
 		    cJSON **answer, struct err *e)
 {
 	long seq = 0;
 
-	*answer = ask(p, kind, node, pr, check, &seq, e);
+	*answer = ask(p, kind, node, pr, check, true, &seq, e);
 	llm_prompt_free(pr);
 	return *answer ? 0 : -1;
 }
@@ -474,7 +513,7 @@ static int llm_report(struct planner *p, const struct report_request *r, char **
 	if (!rr.cfg)
 		rr.cfg = lp->cfg;
 	llm_prompt_report(&rr, lp->prompts, &pr);
-	cJSON *text = ask(p, "report", "all", &pr, NULL, &seq, e);
+	cJSON *text = ask(p, "report", "all", &pr, NULL, false, &seq, e);
 	llm_prompt_free(&pr);
 	if (!text)
 		return -1;
@@ -505,10 +544,7 @@ static void llm_destroy(struct planner *p)
 	struct llm_planner *lp = p ? p->priv : NULL;
 
 	if (lp) {
-		if (lp->client.key) {
-			explicit_bzero(lp->client.key, strlen(lp->client.key));
-			free(lp->client.key);
-		}
+		llm_secrets_free(&lp->client);
 		free(lp->client.model);
 		free(lp->client.url);
 		free(lp->client.command);
@@ -638,7 +674,7 @@ struct planner *planner_llm_new_opts(const struct config *cfg, const char *workd
 	lp->client.mu = &lp->mu;
 	lp->client.no_schema = &lp->no_schema;
 	/* The command provider never sends it, but scrubs it from what it writes all the same. */
-	lp->client.key = key ? xstrdup(key) : NULL;
+	llm_secrets_load(&lp->client, env);
 	if (anthropic) {
 		lp->client.model = xstrdup(cfg->llm_model ? cfg->llm_model : ANTHROPIC_MODEL);
 		lp->client.url = api_url(cfg->llm_base_url ? cfg->llm_base_url : ANTHROPIC_BASE,

@@ -1,6 +1,7 @@
 /*
  * reply.c — one model exchange's result (struct llm_reply) and the
- * scrubbing of the API key out of anything that could reach a file.
+ * scrubbing of the keys of the environment out of anything that could
+ * reach a file.
  */
 #include "hypotop/llm.h"
 
@@ -26,14 +27,16 @@ void llm_reply_free(struct llm_reply *r)
 
 #define REDACTED "[redacted]"
 
-void llm_redact(char *s, const char *key)
+bool llm_redact(char *s, const char *key)
 {
 	size_t kl = key ? strlen(key) : 0, rl = strlen(REDACTED);
+	bool found = false;
 	char *p;
 
 	if (!s || !kl)
-		return;
+		return false;
 	while ((p = strstr(s, key))) {
+		found = true;
 		/* In place: the text never grows, a short key is starred out instead. */
 		if (kl >= rl) {
 			memcpy(p, REDACTED, rl);
@@ -44,19 +47,71 @@ void llm_redact(char *s, const char *key)
 			s = p + kl;
 		}
 	}
+	return found;
 }
 
-void llm_redact_json(cJSON *j, const char *key)
+bool llm_redact_json(cJSON *j, const char *key)
 {
+	bool found = false;
+
 	if (!j || !key || !*key)
-		return;
+		return false;
 	for (cJSON *c = j; c; c = c->next) {
 		if (cJSON_IsString(c))
-			llm_redact(c->valuestring, key);
+			found |= llm_redact(c->valuestring, key);
 		if (c->string)
-			llm_redact(c->string, key);
-		llm_redact_json(c->child, key);
+			found |= llm_redact(c->string, key);
+		found |= llm_redact_json(c->child, key);
 	}
+	return found;
+}
+
+/* The value of var kept among c's secrets, the longer ones first: none is left half scrubbed. */
+static char *secret_add(struct llm_client *c, const char *var)
+{
+	const char *v = getenv(var);
+	size_t i;
+
+	for (i = 0; i < c->nsecrets; i++)
+		if (!strcmp(c->secrets[i].var, var))
+			return c->secrets[i].value;
+	if (!v || !*v || c->nsecrets == LLM_SECRETS_MAX)
+		return NULL;
+	for (i = c->nsecrets; i > 0 && strlen(c->secrets[i - 1].value) < strlen(v); i--)
+		c->secrets[i] = c->secrets[i - 1];
+	c->secrets[i] = (struct llm_secret){var, xstrdup(v)};
+	c->nsecrets++;
+	return c->secrets[i].value;
+}
+
+void llm_secrets_load(struct llm_client *c, const char *key_var)
+{
+	c->key = secret_add(c, key_var);
+	secret_add(c, "ANTHROPIC_API_KEY");
+	secret_add(c, "OPENAI_API_KEY");
+}
+
+void llm_secrets_free(struct llm_client *c)
+{
+	for (size_t i = 0; i < c->nsecrets; i++) {
+		explicit_bzero(c->secrets[i].value, strlen(c->secrets[i].value));
+		free(c->secrets[i].value);
+	}
+	c->nsecrets = 0;
+	c->key = NULL;
+}
+
+const char *llm_scrub(const struct llm_client *c, char *s, cJSON *j)
+{
+	const char *found = NULL;
+
+	for (size_t i = 0; i < c->nsecrets; i++) {
+		bool in_s = llm_redact(s, c->secrets[i].value);
+		bool in_j = llm_redact_json(j, c->secrets[i].value);
+		if ((in_s || in_j) && !found)
+			found = c->secrets[i].var;
+	}
+	return found;
 }
 
 void llm_http_failure(struct llm_reply *r, const char *provider, long status, bool spend_limit,

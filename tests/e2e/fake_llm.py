@@ -21,10 +21,11 @@ report; with "sticky": true the step stays at the head of the script.
 repair, instrument, report): a request takes the first step of the script
 it fits.
 {"route": {KIND: [ANSWER, ...]}} answers by the kind of call: the next
-answer of that kind's list, a JSON object put in the wire format;
-{"_status": S} answers with that HTTP error, {"_hang": S} waits S seconds
-first. An analysis with no list left gets a valid one; another kind gets a
-500. Requests seen per kind: GET /_kinds.
+answer of that kind's list, a JSON object put in the wire format (a
+string is the answer's text as it is); {"_status": S} answers with that
+HTTP error, {"_hang": S} waits S seconds first. An analysis with no list
+left gets a valid one; another kind gets a 500. Requests seen per kind:
+GET /_kinds.
 {"wait_file": PATH} answers only once PATH exists (at most 120 s), so a
 test can hold a call in flight for as long as it needs.
 """
@@ -67,9 +68,10 @@ def call_kind(body):
 
 
 def wire(body, answer):
-    """An answer in the format the request came in: a contract's JSON, or
-    a report's Markdown for None."""
-    text = json.dumps(answer) if answer is not None else "# Report\n\nAll went well.\n"
+    """An answer in the format the request came in: a contract's JSON, a
+    text as it is, or a report's Markdown for None."""
+    text = (answer if isinstance(answer, str) else json.dumps(answer) if answer is not None
+            else "# Report\n\nAll went well.\n")
     if isinstance(body, dict) and "system" in body:
         return {"id": "msg_fake", "type": "message", "role": "assistant",
                 "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
@@ -94,6 +96,8 @@ def route_answer(body, routes):
     if answer is None:
         return 500, {"type": "error", "error": {"type": "api_error",
                                                 "message": "no %s answer scripted" % kind}}, 0
+    if isinstance(answer, str):
+        return 200, wire(body, answer), 0
     if "_status" in answer:
         return answer["_status"], {"type": "error", "error": {
             "type": "invalid_request_error", "message": "scripted failure"}}, 0

@@ -6,7 +6,10 @@ interrupted by SIGKILL is asked again, once; a repair that cannot be had
 leaves the node failed; the offline planner says it cannot repair code.
 llm.instrument (SPEC §7): step timing is added to the baseline's commit
 once, survives a restart, and a failed call or a change that does not
-apply leaves the baseline on the source commit."""
+apply leaves the baseline on the source commit. A server that echoes an
+API key (SPEC §12): an analysis or a report keeps its text with the key
+redacted, a plan, repair or instrument answer that carried it is refused,
+and the key is found nowhere in the workdir or the source repository."""
 
 import atexit
 import json
@@ -21,6 +24,9 @@ import lib  # noqa: E402
 from lib import check  # noqa: E402
 
 KEY = "sk-ant-test-%s-marker" % uuid.uuid4().hex
+# Another provider's key, only in the environment, and one llm.api_key_env names.
+OTHER = "sk-openai-echo-%s" % uuid.uuid4().hex
+NAMED = "sk-named-echo-%s" % uuid.uuid4().hex
 SRV = lib.FakeLLM()
 atexit.register(SRV.stop)
 
@@ -71,7 +77,7 @@ def project(llm=None, train=TRAIN, **extra):
 
 
 def env():
-    e = dict(os.environ, ANTHROPIC_API_KEY=KEY)
+    e = dict(os.environ, ANTHROPIC_API_KEY=KEY, OPENAI_API_KEY=OTHER, HYPOTOP_E2E_KEY=NAMED)
     e["NO_PROXY"] = e["no_proxy"] = "127.0.0.1,localhost"
     return e
 
@@ -336,6 +342,92 @@ def without_instrumentation_the_baseline_runs_on_the_source_commit():
             state = json.load(f)
         check(state["instrument"] == "skipped" and state["source_commit"] is None,
               "state.json: %s" % state)
+
+
+def nowhere(src, wd, *secrets):
+    """No byte of any secret in the workdir, nor in the source repository:
+    its files and .git (refs, reflogs, messages), every object of its
+    store (reachable or not), every branch's history."""
+    for top in (wd, src):
+        for base, dirs, names in os.walk(top):
+            for name in names:
+                path = os.path.join(base, name)
+                if os.path.islink(path) or not os.path.isfile(path):
+                    continue
+                with open(path, "rb") as f:
+                    data = f.read()
+                for s in secrets:
+                    check(s.encode() not in data, "a key is in %s" % path)
+    history = lib.sh("git", "log", "--all", "--reflog", "-p", "--format=raw", cwd=src).stdout
+    objects = subprocess.run(["git", "cat-file", "--batch-all-objects", "--batch"], cwd=src,
+                             capture_output=True, check=True).stdout
+    refs = lib.sh("git", "for-each-ref", cwd=src).stdout
+    check(len(history) > 0 and len(objects) > 0, "the source repository shows nothing")
+    for s in secrets:
+        check(s not in history, "a key is in the history of the source repository")
+        check(s.encode() not in objects, "a key is in an object of the source repository")
+        check(s not in refs, "a key names a ref of the source repository")
+
+
+@lib.test
+def a_plan_that_echoes_the_key_is_refused_and_an_analysis_is_scrubbed():
+    # The key in a hypothesis and in a file's content; the analysis carries
+    # both keys, one of them written with a JSON escape.
+    leaky = {"stop": False, "reason": "try it", "proposals": [
+        {"name": "with-key", "hypothesis": "the key %s helps" % KEY, "priority": 1,
+         "needs_rebuild": False, "change": files_change(TRAIN + "# %s\n" % KEY)},
+        {"name": "clean", "hypothesis": "a smaller lr", "priority": 2,
+         "needs_rebuild": False, "change": {"kind": "params", "params": {"lr": 0.05}}}]}
+    analysis = json.dumps({"summary": "the loss fell with %s" % KEY, "verdict": "no_change",
+                           "bottleneck": "ESCAPED", "evidence": ["the key " + OTHER],
+                           "hypothesis_supported": None})
+    analysis = analysis.replace("ESCAPED", KEY.replace("-", "\\u002d"))
+    report = "# Report\n\nThe key was %s and the other %s.\n" % (KEY, OTHER)
+    SRV.script([{"route": {"analyse": [analysis], "plan": [leaky, STOP, STOP],
+                           "report": [report]}, "sticky": True}])
+    src, wd = project()
+    err = run(wd)
+    t = nodes(wd)
+    check(sorted(t) == ["n0000"], "a node came of the plan that carried the key: %s" % sorted(t))
+    check(SRV.kinds().get("plan") == 1, "plan calls: %s" % SRV.kinds())
+    check("the planner failed (llm_secret)" in err and
+          "the answer carried the value of ANTHROPIC_API_KEY" in err and "refused" in err,
+          "the refusal is not said: %s" % err[-2000:])
+    out = [x for x in logs(wd, "plan") if x.endswith("_output.md")]
+    check(len(out) == 1 and "[redacted]" in read(wd, "logs", out[0]) and
+          "refused" in read(wd, "logs", out[0]), "the plan's log: %s" % out)
+    text = read(wd, "runs", "n0000", "analysis.md")
+    check(text.count("[redacted]") == 3, "the analysis is not kept scrubbed:\n%s" % text)
+    check("the loss fell with [redacted]" in text, "analysis:\n%s" % text)
+    rc, o, e = lib.hypotop("report", wd, env=env())
+    check(rc == 0, "report: %s" % e)
+    check("The key was [redacted] and the other [redacted]." in read(wd, "report.md"),
+          "report.md:\n%s" % read(wd, "report.md"))
+    nowhere(src, wd, KEY, OTHER)
+
+
+@lib.test
+def repair_and_instrument_answers_that_echo_the_key_are_refused():
+    # llm.api_key_env names the key; the baseline dies at start-up.
+    timing = {"summary": "time each step with %s" % NAMED,
+              "change": files_change(BROKEN + "# %s\n" % NAMED)}
+    fix = repair(TRAIN.replace("0.5 + hp['lr']", "0.5 + hp['lr']  # %s" % NAMED))
+    SRV.script([{"route": {"instrument": [timing], "repair": [fix], "plan": [STOP, STOP]},
+                 "sticky": True}])
+    src, wd = project({"provider": "openai", "base_url": SRV.url, "model": "local",
+                       "api_key_env": "HYPOTOP_E2E_KEY", "instrument": True}, train=BROKEN)
+    err = run(wd)
+    check(SRV.kinds().get("instrument") == 1 and SRV.kinds().get("repair") == 1,
+          "calls: %s" % SRV.kinds())
+    said = "the answer carried the value of HYPOTOP_E2E_KEY"
+    check("instrument: the model gave no instrumentation (llm_secret)" in err and said in err,
+          "the instrument refusal is not said: %s" % err[-2000:])
+    check("n0000: no repair (llm_secret)" in err, "the repair refusal: %s" % err[-2000:])
+    t = nodes(wd)
+    head = lib.sh("git", "rev-parse", "HEAD", cwd=src).stdout.strip()
+    check(sorted(t) == ["n0000"] and t["n0000"]["commit"] == head,
+          "nodes: %s" % {k: (n["status"], n.get("commit")) for k, n in t.items()})
+    nowhere(src, wd, NAMED)
 
 
 SRV.stop()

@@ -152,6 +152,27 @@ static void redaction(void)
 	T_CONTAINS(p, "x [redacted] y");
 	free(p);
 	cJSON_Delete(j);
+
+	/* Every key of the environment, the longest first, so none is left half scrubbed. */
+	struct llm_client c = {0};
+	setenv("HYPOTOP_UNIT_KEY", "sk-named-0123456789", 1);
+	setenv("ANTHROPIC_API_KEY", "sk-named-0123456789-and-more", 1);
+	unsetenv("OPENAI_API_KEY");
+	llm_secrets_load(&c, "HYPOTOP_UNIT_KEY");
+	T_CHECK(c.nsecrets == 2 && c.key && !strcmp(c.key, "sk-named-0123456789"), "%zu",
+		c.nsecrets);
+	T_STREQ(c.secrets[0].var, "ANTHROPIC_API_KEY");
+	char v[128] = "a sk-named-0123456789-and-more b sk-named-0123456789 c";
+	T_STREQ(llm_scrub(&c, v, NULL), "ANTHROPIC_API_KEY");
+	T_STREQ(v, "a [redacted] b [redacted] c");
+	T_CHECK(!llm_scrub(&c, v, NULL), "scrubbed twice");
+	j = cJSON_Parse("{\"a\": \"sk\\u002dnamed-0123456789\"}");
+	T_STREQ(llm_scrub(&c, NULL, j), "HYPOTOP_UNIT_KEY");
+	cJSON_Delete(j);
+	llm_secrets_free(&c);
+	T_CHECK(!c.key && !c.nsecrets, "not freed");
+	unsetenv("HYPOTOP_UNIT_KEY");
+	unsetenv("ANTHROPIC_API_KEY");
 }
 
 static struct llm_client client(const char *provider, const char *model)
@@ -577,6 +598,34 @@ static void *plan_job(void *arg)
 	return NULL;
 }
 
+/* planner_plan() of a command provider that runs command (JSON-escaped). */
+static int command_plan(const char *command, const struct plan_request *pr,
+			const struct llm_opts *o, const char *wd, cJSON **plan, const char **kind,
+			struct err *e)
+{
+	char *cfg = xasprintf("{" BASE ", \"llm\": {\"provider\": \"command\", \"command\": "
+			      "\"%s\"}}",
+			      command);
+	struct plan_request r = *pr;
+	struct config c;
+	int rc = -1;
+
+	if (load(cfg, &c) < 0) {
+		err_set(e, "the config does not load: %s", cfg);
+		free(cfg);
+		return -1;
+	}
+	r.cfg = &c;
+	struct planner *p = planner_llm_new_opts(&c, wd, o, e);
+	if (p) {
+		rc = planner_plan(p, &r, plan, kind, e);
+		p->destroy(p);
+	}
+	config_free(&c);
+	free(cfg);
+	return rc;
+}
+
 static void live_calls(void)
 {
 	struct server s;
@@ -639,26 +688,21 @@ static void live_calls(void)
 	p->destroy(p);
 
 	/* The command provider, under the sanitizers too. */
-	config_free(&c);
-	free(cfg);
-	cfg = xstrdup("{" BASE ", \"llm\": {\"provider\": \"command\", \"command\": \"cat >/dev/null; "
-		      "printf '%s' '{\\\"stop\\\": true, \\\"reason\\\": \\\"done\\\", "
-		      "\\\"proposals\\\": []}'\"}}");
-	if (load(cfg, &c) < 0) {
-		T_CHECK(0, "command config");
-		goto out;
-	}
-	p = planner_llm_new_opts(&c, wd, &o, &e);
-	T_CHECK(p != NULL, "%s", e.msg);
-	if (p) {
-		cJSON *plan = NULL;
-		const char *kind = NULL;
-		int rc = planner_plan(p, &pr, &plan, &kind, &e);
-		T_CHECK(rc == 0 && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(plan, "stop")), "%s",
-			e.msg);
-		cJSON_Delete(plan);
-		p->destroy(p);
-	}
+	cJSON *plan = NULL;
+	const char *kind = NULL;
+	int rc = command_plan("cat >/dev/null; printf '%s' '{\\\"stop\\\": true, \\\"reason\\\": "
+			      "\\\"done\\\", \\\"proposals\\\": []}'",
+			      &pr, &o, wd, &plan, &kind, &e);
+	T_CHECK(rc == 0 && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(plan, "stop")), "%s",
+		e.msg);
+	cJSON_Delete(plan);
+	plan = NULL;
+	/* A command that echoes the key: its plan is refused, whatever else it holds. */
+	rc = command_plan("cat >/dev/null; printf '{\\\"stop\\\": true, \\\"reason\\\": "
+			  "\\\"%s\\\", \\\"proposals\\\": []}' \\\"$ANTHROPIC_API_KEY\\\"",
+			  &pr, &o, wd, &plan, &kind, &e);
+	T_CHECK(rc < 0 && !plan && kind && !strcmp(kind, "llm_secret"), "%d %s", rc, e.msg);
+	T_CONTAINS(e.msg, "the value of ANTHROPIC_API_KEY");
 out_cfg:
 	config_free(&c);
 out:
