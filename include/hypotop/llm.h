@@ -143,6 +143,8 @@ struct llm_secret {
 
 /* The variable llm.api_key_env names, ANTHROPIC_API_KEY and OPENAI_API_KEY. */
 #define LLM_SECRETS_MAX 3
+/* Shorter values are placeholders, not keys: llm_scrub() leaves them. */
+#define LLM_SECRET_MIN 8
 
 struct llm_client {
 	const char *provider;      /* "anthropic", "openai" or "command" */
@@ -313,8 +315,9 @@ bool llm_redact_json(cJSON *j, const char *key);
 void llm_secrets_load(struct llm_client *c, const char *key_var);
 void llm_secrets_free(struct llm_client *c);
 /*
- * llm_redact() of every secret of c out of s and llm_redact_json() out of
- * j (either may be NULL): the variable of a secret found, or NULL.
+ * llm_redact() of every secret of c (of LLM_SECRET_MIN characters or
+ * more) out of s and llm_redact_json() out of j (either may be NULL): the
+ * variable of a secret found, or NULL.
  */
 const char *llm_scrub(const struct llm_client *c, char *s, cJSON *j);
 

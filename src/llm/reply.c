@@ -106,6 +106,13 @@ const char *llm_scrub(const struct llm_client *c, char *s, cJSON *j)
 	const char *found = NULL;
 
 	for (size_t i = 0; i < c->nsecrets; i++) {
+		/*
+		 * A placeholder such as "x" or "none", which a local server takes,
+		 * is ordinary text: scrubbing it would garble every answer, and
+		 * refuse every proposal that used the letter.
+		 */
+		if (strlen(c->secrets[i].value) < LLM_SECRET_MIN)
+			continue;
 		bool in_s = llm_redact(s, c->secrets[i].value);
 		bool in_j = llm_redact_json(j, c->secrets[i].value);
 		if ((in_s || in_j) && !found)

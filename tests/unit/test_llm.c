@@ -171,6 +171,13 @@ static void redaction(void)
 	cJSON_Delete(j);
 	llm_secrets_free(&c);
 	T_CHECK(!c.key && !c.nsecrets, "not freed");
+	/* A placeholder key that a local server takes is not looked for in answers. */
+	setenv("HYPOTOP_UNIT_KEY", "x", 1);
+	llm_secrets_load(&c, "HYPOTOP_UNIT_KEY");
+	char w[64] = "max_len=2 x";
+	T_CHECK(!llm_scrub(&c, w, NULL), "a placeholder key counted as a secret");
+	T_STREQ(w, "max_len=2 x");
+	llm_secrets_free(&c);
 	unsetenv("HYPOTOP_UNIT_KEY");
 	unsetenv("ANTHROPIC_API_KEY");
 }
