@@ -56,10 +56,13 @@ void sched_launch(struct sched *s, struct slot *sl);
 
 /* ---- watch (watch.c): a running job --------------------------------------- */
 
-/* Read what its log gained (tail, metrics, progress); true when it grew. */
+/*
+ * Read what its log gained (tail, metrics, progress), a slice at most;
+ * true when it grew. More left: sl->log_more, and the tick comes at once.
+ */
 bool sched_read_log(struct sched *s, struct slot *sl);
-/* The log's last line, when it has no newline: the job has ended. */
-void sched_flush_log(struct slot *sl);
+/* The job has ended: read its log to the end, the last line without a newline too. */
+void sched_finish_log(struct sched *s, struct slot *sl);
 /* The last SCHED_TAIL_LINES lines of the log; caller frees. */
 char *sched_tail_text(struct slot *sl);
 void sched_job_signal(struct sched *s, struct slot *sl, int sig);
@@ -69,7 +72,7 @@ void sched_kill(struct sched *s, struct slot *sl, const char *reason);
 void sched_watch(struct sched *s, struct slot *sl);
 /* The executor's news of a job's end (exec_news_fn). */
 void sched_job_news(unsigned long token, void *ctx);
-/* The tick, four times a second while jobs run (sched_timer_arm). */
+/* The tick, four times a second while jobs run, at once while a log has more (sched_timer_arm). */
 void sched_watch_start(struct sched *s);
 
 /* ---- health (health.c): the rules that judge a running job ---------------- */

@@ -38,6 +38,9 @@ struct slot {
 	struct metrics metrics;
 	int log_fd;
 	off_t log_off;
+	bool log_more;        /* the last read left some unread: read on soon */
+	uint64_t log_passed;  /* bytes of the log passed over, unread (watch.c) */
+	off_t log_end;        /* the job has ended: its log is read to here, then collected; -1 */
 	struct lines log_lines; /* holds a log line still being written */
 	char *tail[SCHED_TAIL_LINES];
 	size_t tail_next;

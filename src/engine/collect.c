@@ -287,8 +287,7 @@ void sched_reanalyse(struct sched *s, struct slot *sl)
 {
 	struct node *n = tree_get(&s->wd->tree, sl->node);
 
-	sched_read_log(s, sl);
-	sched_flush_log(sl);
+	sched_finish_log(s, sl);
 	const struct series *m = metrics_get(&sl->metrics, s->wd->cfg.metric);
 	if (m && m->count) {
 		n->has_metric = true;
@@ -314,8 +313,7 @@ void sched_collect(struct sched *s, struct slot *sl, const struct job_result *r)
 	const char *metric = s->wd->cfg.metric;
 	char why[512];
 
-	sched_read_log(s, sl);
-	sched_flush_log(sl);
+	sched_finish_log(s, sl);
 	const struct series *m = metrics_get(&sl->metrics, metric);
 	if (m && m->count) {
 		n->has_metric = true;

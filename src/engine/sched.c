@@ -18,6 +18,8 @@
 #include "hypotop/vcs.h"
 
 #define TICK_MS 250
+/* The next round after a log read that left some unread (watch.c). */
+#define LOG_MORE_MS 1
 
 void sched_say(struct sched *s, const char *fmt, ...)
 {
@@ -86,15 +88,22 @@ struct slot *sched_free_slot(struct sched *s, int gpu)
 	return NULL;
 }
 
-/* Tick while jobs run; otherwise sleep, or wake once for a planning retry. */
+/*
+ * Tick while jobs run, the first tick at once while a log has more to read;
+ * otherwise sleep, or wake once for a planning retry.
+ */
 void sched_timer_arm(struct sched *s)
 {
-	bool any = false;
-	for (size_t i = 0; i < s->nslots; i++)
+	bool any = false, more = false;
+	for (size_t i = 0; i < s->nslots; i++) {
 		any |= s->slots[i].used && s->slots[i].have_job;
+		more |= s->slots[i].used && s->slots[i].have_job && s->slots[i].log_more;
+	}
 	struct itimerspec its = {{0, 0}, {0, 0}};
 	if (any) {
 		its.it_interval.tv_nsec = its.it_value.tv_nsec = TICK_MS * 1000000L;
+		if (more)
+			its.it_value.tv_nsec = LOG_MORE_MS * 1000000L;
 	} else if (s->plan_retry_at) {
 		int64_t left = s->plan_retry_at - mono_ms();
 		if (left < 1)
@@ -131,6 +140,7 @@ struct slot *sched_slot_take(struct sched *s, struct slot *sl, uint32_t node)
 	sl->used = true;
 	sl->node = node;
 	sl->log_fd = -1;
+	sl->log_end = -1;
 	sl->last_step = NAN;
 	lines_init(&sl->log_lines, SCHED_LOG_LINE_MAX, LINES_SPLIT);
 	if (metrics_init(&sl->metrics, s->wd->cfg.metric_patterns, &e) < 0) {

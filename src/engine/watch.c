@@ -10,11 +10,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "hypotop/lifecycle.h"
 
 #define KILL_GRACE_MS 5000
+
+/*
+ * A job may write faster than its log is read (every line goes through
+ * metrics_feed: some 20-50 MB, a million lines or so, a second), and the
+ * loop that reads it also answers the keys. So a read takes at most a
+ * slice, a loop round's bytes shared by the running jobs, and leaves the
+ * rest to the next round, which comes at once (sched_timer_arm).
+ */
+#define LOG_ROUND_BYTES (256 * 1024)
+#define LOG_SLICE_MIN (32 * 1024)
+/*
+ * Further behind than this, the reading would never catch up with a job
+ * that floods its log, nor end soon after the job does: the engine passes
+ * over the middle, to this much before the end. The lines passed over are
+ * not in the metrics (nor counted in their "lines"); the end of the log is
+ * always read, so a final result printed last is recorded.
+ */
+#define LOG_BEHIND_MAX ((off_t)32 << 20)
 
 /* ---- the log: tail, metrics, progress --------------------------------- */
 
@@ -50,12 +69,48 @@ static void feed_line(void *ctx, const char *line, size_t len)
 	tail_add(sl, line, len);
 }
 
-/* Read what the log gained; true when it grew. */
+/* Its size now; what was read of it when it cannot be known. */
+static off_t log_size(const struct slot *sl)
+{
+	struct stat st;
+
+	return sl->log_fd >= 0 && fstat(sl->log_fd, &st) == 0 ? st.st_size : sl->log_off;
+}
+
+/* This round's bytes for the log of one job. */
+static size_t log_slice(const struct sched *s)
+{
+	size_t jobs = 0;
+
+	for (size_t i = 0; i < s->nslots; i++)
+		jobs += s->slots[i].used && s->slots[i].have_job;
+	size_t b = LOG_ROUND_BYTES / (jobs ? jobs : 1);
+	return b < LOG_SLICE_MIN ? LOG_SLICE_MIN : b;
+}
+
+/* Go on reading at `to`, the line it falls in dropped; said once a run, and at its end. */
+static void pass_over(struct sched *s, struct slot *sl, off_t to)
+{
+	if (!sl->log_passed) {
+		char nid[NODE_ID_LEN];
+		node_id_format(sl->node, nid);
+		sched_say(s,
+			  "%s: hypotop is over %lld MiB behind in its log: passing over parts "
+			  "of it, which the metrics miss; the end of the log is read",
+			  nid, (long long)(LOG_BEHIND_MAX >> 20));
+	}
+	sl->log_passed += (uint64_t)(to - sl->log_off);
+	sl->log_off = to;
+	lines_reset(&sl->log_lines, true);
+	tail_add(sl, "[...]", 5);
+}
+
 bool sched_read_log(struct sched *s, struct slot *sl)
 {
 	char chunk[65536];
 	bool grew = false;
 
+	sl->log_more = false;
 	if (sl->log_fd < 0) {
 		char *log = sched_path(s, "runs", sl->node, "log");
 		sl->log_fd = open(log, O_RDONLY | O_CLOEXEC);
@@ -63,20 +118,43 @@ bool sched_read_log(struct sched *s, struct slot *sl)
 		if (sl->log_fd < 0)
 			return false;
 	}
-	for (;;) {
-		ssize_t n = pread(sl->log_fd, chunk, sizeof chunk, sl->log_off);
+	off_t size = log_size(sl);
+	if (size - sl->log_off > LOG_BEHIND_MAX)
+		pass_over(s, sl, size - LOG_BEHIND_MAX);
+	for (size_t left = log_slice(s); left && sl->log_off < size;) {
+		size_t want = left < sizeof chunk ? left : sizeof chunk;
+		ssize_t n = pread(sl->log_fd, chunk, want, sl->log_off);
 		if (n <= 0)
-			break;
+			return grew;
 		grew = true;
 		sl->log_off += n;
+		left -= (size_t)n;
 		lines_feed(&sl->log_lines, chunk, (size_t)n, feed_line, sl);
+	}
+	if (sl->log_off < size) {
+		sl->log_more = true;
+		sched_timer_arm(s);
 	}
 	return grew;
 }
 
-void sched_flush_log(struct slot *sl)
+/*
+ * To its size now, not to an end that never comes: a process the job left
+ * behind may write on. Passing over what lies further back than
+ * LOG_BEHIND_MAX, this costs a second or two at most.
+ */
+void sched_finish_log(struct sched *s, struct slot *sl)
 {
+	sched_read_log(s, sl);
+	for (off_t end = log_size(sl); sl->log_more && sl->log_off < end;)
+		sched_read_log(s, sl);
 	lines_flush(&sl->log_lines, feed_line, sl);
+	if (sl->log_passed) {
+		char nid[NODE_ID_LEN];
+		node_id_format(sl->node, nid);
+		sched_say(s, "%s: %.1f of its log's %.1f MiB were passed over unread", nid,
+			  (double)sl->log_passed / (1 << 20), (double)sl->log_off / (1 << 20));
+	}
 }
 
 /* ---- stopping a job ---------------------------------------------------- */
@@ -120,6 +198,14 @@ void sched_watch(struct sched *s, struct slot *sl)
 			sched_record(s, "run", n);
 		}
 		health_check(s, sl);
+		return;
+	}
+	/* Ended: collected once its log is read to where it ends now, a slice a round. */
+	if (sl->log_end < 0)
+		sl->log_end = log_size(sl);
+	if (sl->log_off < sl->log_end) {
+		sl->log_more = true;
+		sched_timer_arm(s);
 		return;
 	}
 	sched_collect(s, sl, &r);

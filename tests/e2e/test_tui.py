@@ -10,6 +10,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import lib  # noqa: E402
@@ -27,6 +28,25 @@ while not os.path.exists(go):
     time.sleep(0.05)
 print("step=100 loss=0.5", flush=True)
 print("val_loss=0.5", flush=True)
+'''
+
+# A run that floods its log: 5 million lines a second (100 MB/s) until the
+# stop file exists, every one with a metric value, then the final value.
+FLOOD = r'''import os, sys, time
+stop = sys.argv[1]
+block = b"step=1 val_loss=0.5\n" * 50000
+rate = 100e6
+out = sys.stdout.buffer
+t0 = time.monotonic()
+n = 0
+while not os.path.exists(stop) and n < 6e9:
+    ahead = n / rate - (time.monotonic() - t0)
+    if ahead > 0:
+        time.sleep(ahead)
+    out.write(block)
+    n += len(block)
+out.flush()
+print("val_loss=0.25", flush=True)
 '''
 
 
@@ -298,6 +318,74 @@ def demo_opens_the_ui():
             status = f.read().strip()
             check(status == "0", "exit status %s: %s" % (status, e.read()[-1500:]))
     finally:
+        t.close()
+
+
+def answer_time(t, key, want, limit=10.0):
+    """Seconds from sending key to the screen showing want; limit if never."""
+    t0 = time.monotonic()
+    t.keys(key)
+    while time.monotonic() - t0 < limit:
+        if want in t.screen():
+            return time.monotonic() - t0
+    return limit
+
+
+@lib.test
+def keys_are_answered_while_a_job_floods_its_log():
+    need_tmux()
+    d = lib.tmpdir()
+    stop = os.path.join(d, "stop")
+    src = lib.make_repo(d, files={"train.py": FLOOD, "hparams.json": '{"lr": 0.01}\n'})
+    wd = os.path.join(d, "wd")
+    rc, out, err = hypotop("init", wd, "--source-dir", src, "--launch",
+                           "python3 train.py " + shlex.quote(stop), "--metric", "val_loss",
+                           "--max-concurrency", "1")
+    check(rc == 0, "init: %s" % err)
+    rc, out, err = hypotop("add", wd, "n0000", "second idea")
+    check(rc == 0, "add: %s" % err)
+    log = os.path.join(wd, "runs", "n0000", "log")
+    cmd, ex = ui_command(d, wd, 1)
+    t = Tmux(d, cmd)
+    try:
+        t.wait_screen(lambda s: "Log n0000" in s and "n0001" in s, "the UI")
+        lib.wait_for(lambda: os.path.exists(log) and os.path.getsize(log) > 64e6,
+                     "the flood under way", timeout=60)
+        size0, t0 = os.path.getsize(log), time.monotonic()
+        # Down to n0001 and back up to the flooding n0000, whose log the pane reads;
+        # a key left unanswered leaves the screen as it was: the next is not timed.
+        times = []
+        for i in range(10):
+            times.append(answer_time(t, "j" if i % 2 == 0 else "k",
+                                     "Log n0001" if i % 2 == 0 else "Log n0000"))
+            if times[-1] >= 1.0:
+                break
+        rate = (os.path.getsize(log) - size0) / (time.monotonic() - t0) / 1e6
+        figures = "key to screen: %s s (the log grew %.0f MB/s meanwhile)" % (
+            " ".join("%.3f" % x for x in times), rate)
+        print("# " + figures)
+        check(max(times) < 1.0, "a key waited too long: " + figures)
+        check(not os.path.exists(ex), "hypotop exited during the flood")
+        check(lib.status_json(wd)["running"], "the flood ended before the keys were timed")
+
+        # The last line holds the final metric: it is read, whatever was passed over.
+        with open(stop, "w"):
+            pass
+        lib.wait_for(lambda: lib.status_json(wd)["counts"]["completed"] == 2,
+                     "the flooding run and the next collected", timeout=120)
+        with open(os.path.join(wd, "runs", "n0000", "metrics.json")) as f:
+            last = json.load(f)["series"]["val_loss"]["last"]
+        check(last == 0.25, "metrics.json: val_loss last %s" % last)
+        t.keys("q")
+        t.wait_screen(lambda s: "quit hypotop?" in s, "the quit question")
+        t.keys("y")
+        lib.wait_for(lambda: os.path.exists(ex), "hypotop to exit")
+        with open(os.path.join(wd, "engine", "tree.json")) as f:
+            n = [n for n in json.load(f)["nodes"] if n["id"] == "n0000"][0]
+        check(n["status"] == "completed" and n["metric"] == 0.25, "n0000: %s" % n)
+    finally:
+        with open(stop, "w"):
+            pass
         t.close()
 
 
