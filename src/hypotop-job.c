@@ -28,6 +28,13 @@
  * nothing. A job that cannot be started, or cannot be recorded, is not
  * run: the log says why, and it ends with status 127.
  *
+ * RUN_DIR is opened once, when the job is asked for, and every record of
+ * the job is written relative to that descriptor, never by the path: a
+ * folder deleted while the job runs, and made again for another attempt,
+ * is not the job's, and gets nothing of it. Into a deleted folder nothing
+ * can be written; the record is lost, and hypotop hears the end from
+ * "X TOKEN CODE".
+ *
  * The records are files, so the outcome does not depend on hypotop:
  * when it goes away this process stays until its last job has ended and
  * been recorded. It ignores SIGTERM, SIGINT and SIGHUP, which are meant
@@ -62,12 +69,14 @@
 
 struct req {
 	const char *token, *run_dir, *cwd, *record, *launch, *build;
+	int dir; /* RUN_DIR, opened; -1 when it cannot be */
 	char *env[MAX_ENV + 1];
 };
 
 struct child {
 	pid_t pid;
-	char *token, *run_dir;
+	int dir;
+	char *token;
 };
 
 static struct child *kids;
@@ -90,35 +99,40 @@ static void say(int fd, const char *what, const char *text)
 }
 
 /*
- * run_dir/name holds head and then tail; false when it is left as it
- * was. No allocation: a job's process calls it before it execs, sharing
- * this process's memory.
+ * name in the folder dir holds head and then tail; false when it is left
+ * as it was. No allocation: a job's process calls it before it execs,
+ * sharing this process's memory.
  */
-static bool record(const char *run_dir, const char *name, const char *head, const char *tail)
+static bool record(int dir, const char *name, const char *head, const char *tail)
 {
-	char tmp[4096], path[4096];
+	char tmp[64];
 
-	if (snprintf(path, sizeof path, "%s/%s", run_dir, name) >= (int)sizeof path ||
-	    snprintf(tmp, sizeof tmp, "%s.partial", path) >= (int)sizeof tmp)
+	if (snprintf(tmp, sizeof tmp, "%s.partial", name) >= (int)sizeof tmp)
 		return false;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return false;
 	struct iovec v[2] = {{(char *)head, strlen(head)}, {(char *)tail, strlen(tail)}};
 	bool ok = writev(fd, v, 2) == (ssize_t)(v[0].iov_len + v[1].iov_len);
 	ok &= close(fd) == 0;
-	ok = ok && rename(tmp, path) == 0;
+	ok = ok && renameat(dir, tmp, dir, name) == 0;
 	if (!ok)
-		unlink(tmp);
+		unlinkat(dir, tmp, 0);
 	return ok;
 }
 
-static void record_code(const char *run_dir, const char *name, int code)
+static void record_code(int dir, const char *name, int code)
 {
 	char text[16];
 
 	snprintf(text, sizeof text, "%d\n", code);
-	record(run_dir, name, text, "");
+	record(dir, name, text, "");
+}
+
+/* The log of the job in the folder dir, to append to; -1 when it cannot be. */
+static int open_log(int dir)
+{
+	return openat(dir, "log", O_WRONLY | O_CREAT | O_APPEND, 0644);
 }
 
 static void set_job_signals(void (*how)(int))
@@ -169,13 +183,11 @@ static int run_job(struct req *r)
 {
 	extern char **environ;
 	sigset_t none;
-	char log[4096];
 
 	close(SOCK);
 	setsid();
-	snprintf(log, sizeof log, "%s/log", r->run_dir);
 	int in = open("/dev/null", O_RDONLY);
-	int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	int out = open_log(r->dir);
 	if (in < 0 || out < 0)
 		return 127; /* nowhere to say why: the exit code tells */
 	dup2(in, 0);
@@ -195,7 +207,7 @@ static int run_job(struct req *r)
 	snprintf(tail, sizeof tail,
 		 ",\n  \"pid\": %ld,\n  \"start_time\": %llu,\n  \"launched\": %lld\n}\n",
 		 (long)getpid(), proc_start_time(0), (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
-	if (!record(r->run_dir, "job.json", r->record, tail)) {
+	if (!record(r->dir, "job.json", r->record, tail)) {
 		say(1, "error", "cannot write job.json in the run folder; the job is not run");
 		return 127;
 	}
@@ -209,7 +221,7 @@ static int run_job(struct req *r)
 		environ = r->env; /* a forked child: its own copy */
 		say(1, "build", r->build);
 		int code = shell(r->build);
-		record_code(r->run_dir, "build_exit", code);
+		record_code(r->dir, "build_exit", code);
 		if (code != 0)
 			return code;
 	}
@@ -274,15 +286,14 @@ static bool parse(char *p, size_t len, struct req *r)
 /* A job that could not be started: said in its log, recorded as 127, told. */
 static void not_started(const struct req *r, const char *why, bool *connected)
 {
-	char path[4096];
-
-	if (r->run_dir && snprintf(path, sizeof path, "%s/log", r->run_dir) < (int)sizeof path) {
-		int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (r->dir >= 0) {
+		int fd = open_log(r->dir);
 		if (fd >= 0) {
 			say(fd, "error", why);
 			close(fd);
 		}
-		record_code(r->run_dir, "exit_code", 127);
+		record_code(r->dir, "exit_code", 127);
+		close(r->dir);
 	}
 	if (r->token)
 		tell(connected, "X %s 127", r->token);
@@ -291,11 +302,20 @@ static void not_started(const struct req *r, const char *why, bool *connected)
 static void start(char *packet, size_t len, bool *connected)
 {
 	static struct req r;
-	char why[256];
+	char why[4200];
 
-	if (!parse(packet, len, &r)) {
+	bool whole = parse(packet, len, &r);
+	r.dir = r.run_dir ? open(r.run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	if (!whole) {
 		not_started(&r, "hypotop-job cannot read the request: are hypotop and "
 				"hypotop-job of one version?", connected);
+		return;
+	}
+	if (r.dir < 0) {
+		/* Not recorded: there is no folder to record it in. */
+		snprintf(why, sizeof why, "hypotop-job cannot open the run folder %s: %s",
+			 r.run_dir, strerror(errno));
+		not_started(&r, why, connected);
 		return;
 	}
 	if (nkids == capkids) {
@@ -310,16 +330,15 @@ static void start(char *packet, size_t len, bool *connected)
 	}
 	struct child *c = &kids[nkids];
 	c->token = strdup(r.token);
-	c->run_dir = strdup(r.run_dir);
+	c->dir = r.dir;
 	/* vfork when the shell is all: the quickest way to the exec. */
 	errno = ENOMEM;
-	c->pid = !c->token || !c->run_dir ? -1 : r.build ? fork() : vfork();
+	c->pid = !c->token ? -1 : r.build ? fork() : vfork();
 	if (c->pid == 0)
 		_exit(run_job(&r));
 	if (c->pid < 0) {
 		snprintf(why, sizeof why, "hypotop-job cannot start the job: %s", strerror(errno));
 		free(c->token);
-		free(c->run_dir);
 		not_started(&r, why, connected);
 		return;
 	}
@@ -343,13 +362,13 @@ static void collect(bool *connected)
 		while (i < nkids && kids[i].pid != si.si_pid)
 			i++;
 		if (i < nkids)
-			record_code(kids[i].run_dir, "exit_code", code);
+			record_code(kids[i].dir, "exit_code", code);
 		while (waitpid(si.si_pid, NULL, 0) < 0 && errno == EINTR)
 			;
 		if (i < nkids) {
 			tell(connected, "X %s %d", kids[i].token, code);
 			free(kids[i].token);
-			free(kids[i].run_dir);
+			close(kids[i].dir);
 			kids[i] = kids[--nkids];
 		}
 	}

@@ -18,6 +18,13 @@
 
 /* Parse text (of len bytes) named `what` in messages. */
 cJSON *json_parse(const char *text, size_t len, const char *what, struct err *e);
+/*
+ * Parse the len bytes at val, a value inside the whole text named `what`
+ * (as a walk below hands it): an error names its line and column in the
+ * whole text.
+ */
+cJSON *json_parse_in(const char *text, const char *val, size_t len, const char *what,
+		     struct err *e);
 /* Read and parse a file. */
 cJSON *json_parse_file(const char *path, struct err *e);
 /* 1-based line and column of byte offset off. */

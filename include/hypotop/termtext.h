@@ -20,6 +20,13 @@
 
 /* Append the clean form of s[0..len) to out. */
 void text_clean(struct buf *out, const char *s, size_t len, bool utf8);
+/*
+ * Append s[0..len) with every control character (ESC, tab and newline
+ * too) as the visible escape text_clean shows (\x1b): for a name, which
+ * must be seen as it is, where text_clean would drop an escape sequence.
+ * What it appends is still to be cleaned.
+ */
+void text_escape_controls(struct buf *out, const char *s, size_t len);
 /* Columns that clean text takes. */
 int text_width(const char *s, bool utf8);
 /*

@@ -547,12 +547,13 @@ static void local_check(struct executor *x, struct job *j, struct job_result *r)
 	r->build_code = -1;
 	if (j->has_build && read_int_file(j->run_dir, "build_exit", &code) == 1)
 		r->build_code = (int)code;
-	if (read_int_file(j->run_dir, "exit_code", &code) == 1) {
-		r->state = JOB_DONE;
-		r->exit_code = (int)code;
-	} else if (lj && lj->ended) { /* what the supervisor could not write, it said */
+	if (lj && lj->ended) {
+		/* Its supervisor's word first: the folder may have been made anew since. */
 		r->state = JOB_DONE;
 		r->exit_code = lj->code;
+	} else if (read_int_file(j->run_dir, "exit_code", &code) == 1) {
+		r->state = JOB_DONE;
+		r->exit_code = (int)code;
 	} else if (lj && alive(lj)) {
 		r->state = JOB_RUNNING;
 		r->building = j->has_build && r->build_code < 0;

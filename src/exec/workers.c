@@ -44,7 +44,7 @@ static int worker_cb(void *ctx, const char *el, size_t len, size_t off, struct e
 	int line = json_lines_at(&l->lines, off);
 
 	snprintf(what, sizeof what, "%s:%d", l->path, line);
-	cJSON *j = json_parse(el, len, what, e);
+	cJSON *j = json_parse_in(l->text, el, len, l->path, e);
 	if (!j)
 		return -1;
 	if (!cJSON_IsObject(j)) {

@@ -80,7 +80,7 @@ static int tree_node_cb(void *ctx, const char *el, size_t len, size_t off, struc
 	char what[4200];
 
 	snprintf(what, sizeof what, "%s:%d", tl->path, json_lines_at(&tl->lines, off));
-	cJSON *j = json_parse(el, len, what, e);
+	cJSON *j = json_parse_in(tl->text, el, len, tl->path, e);
 	if (!j)
 		return -1;
 	struct node *n = tree_load_node(&tl->w->tree, j, what, e);
@@ -102,7 +102,7 @@ static int tree_member_cb(void *ctx, const char *key, const char *val, size_t le
 		tl->have_nodes = true;
 		return json_walk_array(tl->text, val, len, tl->path, tree_node_cb, tl, e);
 	}
-	cJSON *j = json_parse(val, len, what, e);
+	cJSON *j = json_parse_in(tl->text, val, len, tl->path, e);
 	if (!j)
 		return -1;
 	int rc = 0;
@@ -226,7 +226,7 @@ static int cp_spec_cb(void *ctx, const char *el, size_t len, size_t off, struct 
 	int rc = -1;
 
 	snprintf(what, sizeof what, "%s:%d", c->path, json_lines_at(&c->lines, off));
-	cJSON *spec = json_parse(el, len, what, e);
+	cJSON *spec = json_parse_in(c->text, el, len, c->path, e);
 	if (!spec)
 		return -1;
 	if (!cJSON_IsObject(spec) || json_get_str(spec, "id", what, &id, e) != 1) {

@@ -92,6 +92,32 @@ static void build_analysis(struct ui *ui, const struct node *n, struct buf *b)
 	free(path);
 }
 
+/* A file name, its control characters shown (text_clean would hide an escape sequence). */
+static void add_name(struct buf *b, const char *name)
+{
+	text_escape_controls(b, name, strlen(name));
+}
+
+/* A git-format patch, the file names in its header lines shown as add_name does. */
+static void add_patch(struct buf *b, const char *patch)
+{
+	static const char *const heads[] = {"diff --git ", "--- ", "+++ ", "rename ", "copy "};
+
+	for (const char *p = patch; *p;) {
+		size_t len = strcspn(p, "\n");
+		bool names = false;
+		for (size_t i = 0; i < ARRAY_LEN(heads) && !names; i++)
+			names = !strncmp(p, heads[i], strlen(heads[i]));
+		if (names)
+			text_escape_controls(b, p, len);
+		else
+			buf_add(b, p, len);
+		p += len;
+		if (*p == '\n')
+			buf_addc(b, *p++);
+	}
+}
+
 static void build_diff(struct ui *ui, const struct node *n, struct buf *b)
 {
 	char nid[NODE_ID_LEN];
@@ -113,8 +139,13 @@ static void build_diff(struct ui *ui, const struct node *n, struct buf *b)
 	if (!strcmp(kind->valuestring, "params")) {
 		const cJSON *ss = ui->host.wd->cfg.search_space;
 		const cJSON *f = ss ? cJSON_GetObjectItemCaseSensitive(ss, "file") : NULL;
-		if (cJSON_IsString(f))
-			buf_printf(b, "--- %s\n+++ %s\n", f->valuestring, f->valuestring);
+		if (cJSON_IsString(f)) {
+			buf_adds(b, "--- ");
+			add_name(b, f->valuestring);
+			buf_adds(b, "\n+++ ");
+			add_name(b, f->valuestring);
+			buf_addc(b, '\n');
+		}
 		const cJSON *p = cJSON_GetObjectItemCaseSensitive(c, "params");
 		for (const cJSON *it = p ? p->child : NULL; it; it = it->next) {
 			char *v = cJSON_PrintUnformatted(it);
@@ -124,14 +155,15 @@ static void build_diff(struct ui *ui, const struct node *n, struct buf *b)
 	} else if (!strcmp(kind->valuestring, "patch")) {
 		const cJSON *p = cJSON_GetObjectItemCaseSensitive(c, "patch");
 		if (cJSON_IsString(p))
-			buf_adds(b, p->valuestring);
+			add_patch(b, p->valuestring);
 	} else if (!strcmp(kind->valuestring, "files")) {
 		const cJSON *files = cJSON_GetObjectItemCaseSensitive(c, "files");
 		for (const cJSON *f = files ? files->child : NULL; f; f = f->next) {
 			const cJSON *path = cJSON_GetObjectItemCaseSensitive(f, "path");
 			const cJSON *content = cJSON_GetObjectItemCaseSensitive(f, "content");
-			buf_printf(b, "=== %s (whole file)\n",
-				   cJSON_IsString(path) ? path->valuestring : "?");
+			buf_adds(b, "=== ");
+			add_name(b, cJSON_IsString(path) ? path->valuestring : "?");
+			buf_adds(b, " (whole file)\n");
 			if (cJSON_IsString(content))
 				buf_adds(b, content->valuestring);
 			buf_addc(b, '\n');

@@ -87,6 +87,21 @@ static size_t escape_len(const unsigned char *s, size_t n)
 	return 2; /* ESC and one byte (ESC c, ESC 7, ...) */
 }
 
+static bool is_control(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f;
+}
+
+void text_escape_controls(struct buf *out, const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (is_control((unsigned char)s[i]))
+			buf_printf(out, "\\x%02x", (unsigned char)s[i]);
+		else
+			buf_addc(out, s[i]);
+	}
+}
+
 void text_clean(struct buf *out, const char *str, size_t len, bool utf8)
 {
 	const unsigned char *s = (const unsigned char *)str;
@@ -116,7 +131,7 @@ void text_clean(struct buf *out, const char *str, size_t len, bool utf8)
 			i++;
 			continue;
 		}
-		if (c < 0x20 || c == 0x7f) {
+		if (is_control(c)) {
 			buf_printf(out, "\\x%02x", c);
 			col += 4;
 			i++;

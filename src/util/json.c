@@ -88,42 +88,61 @@ static bool runs_off_end(const char *p, size_t len)
 	return in_str || depth > 0;
 }
 
-static void parse_error(const char *what, const char *text, size_t len, size_t off,
-			const char *problem, struct err *e)
+/*
+ * A problem at byte off of the len bytes at text + base, which may be a
+ * value inside a larger text: its line and column are counted in the
+ * whole text from its start.
+ */
+static void parse_error_at(const char *what, const char *text, size_t base, size_t len,
+			   size_t off, const char *problem, struct err *e)
 {
 	int line, col;
 
-	if (runs_off_end(text, len))
+	if (runs_off_end(text + base, len))
 		off = len;
-	json_position(text, off, &line, &col);
+	json_position(text, base + off, &line, &col);
 	if (off >= len)
 		err_set(e, "%s:%d:%d: %s: the file ends early (truncated?); restore it or fix "
 			   "the JSON by hand",
 			what, line, col, problem);
 	else
 		err_set(e, "%s:%d:%d: %s near '%.12s'; fix the JSON at that spot", what, line,
-			col, problem, text + off);
+			col, problem, text + base + off);
 }
 
-cJSON *json_parse(const char *text, size_t len, const char *what, struct err *e)
+static void parse_error(const char *what, const char *text, size_t len, size_t off,
+			const char *problem, struct err *e)
+{
+	parse_error_at(what, text, 0, len, off, problem, e);
+}
+
+cJSON *json_parse_in(const char *text, const char *val, size_t len, const char *what,
+		     struct err *e)
 {
 	const char *end = NULL;
-	cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, false);
+	size_t base = (size_t)(val - text);
+	cJSON *j = cJSON_ParseWithLengthOpts(val, len, &end, false);
 
 	if (!j) {
-		size_t off = end ? (size_t)(end - text) : 0;
-		parse_error(what, text, len, off, "malformed JSON", e);
+		parse_error_at(what, text, base, len, end ? (size_t)(end - val) : 0,
+			       "malformed JSON", e);
 		return NULL;
 	}
 	/* Only white space may follow the value. */
-	for (size_t i = (size_t)(end - text); i < len; i++) {
-		if (!strchr(" \t\r\n", text[i]) && text[i]) {
-			parse_error(what, text, len, i, "malformed JSON: text after the JSON value", e);
+	for (size_t i = (size_t)(end - val); i < len; i++) {
+		if (!strchr(" \t\r\n", val[i]) && val[i]) {
+			parse_error_at(what, text, base, len, i,
+				       "malformed JSON: text after the JSON value", e);
 			cJSON_Delete(j);
 			return NULL;
 		}
 	}
 	return j;
+}
+
+cJSON *json_parse(const char *text, size_t len, const char *what, struct err *e)
+{
+	return json_parse_in(text, text, len, what, e);
 }
 
 cJSON *json_parse_file(const char *path, struct err *e)

@@ -72,6 +72,40 @@ def truncated_tree():
     refused_everywhere(wd, "engine/tree.json:", "restore")
 
 
+def replace_in_line(wd, rel, line, old, new):
+    """Put new for the first old in line `line` of rel; the column just after it."""
+    path = os.path.join(wd, rel)
+    with open(path) as f:
+        lines = f.read().split("\n")
+    check(old in lines[line - 1], "%s:%d lacks %r: %r" % (rel, line, old, lines[line - 1]))
+    col = lines[line - 1].index(old) + len(new) + 1
+    lines[line - 1] = lines[line - 1].replace(old, new, 1)
+    edit(wd, rel, lambda t: "\n".join(lines))
+    return col
+
+
+@lib.test
+def malformed_node_names_its_position_once():
+    # A node's (or a queued spec's) bytes are parsed alone; the error is
+    # placed in the whole file.
+    wd = fresh()
+    col = replace_in_line(wd, "engine/tree.json", 3, '"priority":0,', '"priority":0,,')
+    refused_everywhere(wd, "engine/tree.json:3:%d: malformed JSON" % col)
+
+    wd = fresh()
+    col = replace_in_line(wd, "engine/checkpoint.json", 6, '"priority":0,', '"priority":0,,')
+    refused_everywhere(wd, "engine/checkpoint.json:6:%d: malformed JSON" % col)
+
+
+@lib.test
+def malformed_worker_names_its_position_once():
+    wd = fresh()
+    with open(os.path.join(wd, "workers.json"), "w") as f:
+        f.write('{\n  "version": 1,\n  "workers": [\n    {"name": "local", "kind": "local"},\n'
+                '    {"name": "gpu1",, "kind": "ssh"}\n  ]\n}\n')
+    refused_everywhere(wd, "workers.json:5:22: malformed JSON")
+
+
 @lib.test
 def malformed_workers_json():
     wd = fresh()

@@ -309,4 +309,38 @@ def every_planner_kind_in_man_page():
                   % (name, "" if pauses else "not ", text))
 
 
+def man_subsection(text, name):
+    """Text of one .SS subsection (up to the next .SS or .SH)."""
+    m = re.search(r'^\.SS "?%s"?\s*$(.*?)(?=^\.S[SH] |\Z)' % re.escape(name), text,
+                  re.M | re.S)
+    lib.check(m, "man page has no subsection %s" % name)
+    return m.group(1)
+
+
+def sentences(roff):
+    """Roff source as prose (macro names dropped, white space folded), in sentences."""
+    lines = [line.split(None, 1)[1] if line.startswith(".") and " " in line
+             else "" if line.startswith(".") else line for line in roff.splitlines()]
+    prose = " ".join(" ".join(lines).replace("\\c", "").split())
+    return re.split(r"(?<=[.!?])\s+(?=[A-Z])", prose)
+
+
+@lib.test
+def man_page_says_jobs_never_see_the_api_keys():
+    # A job is launched without these variables (sched.c hands them to the
+    # executor as unset; local.c's job_environ drops them).
+    text = man_text()
+    keys = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "llm.api_key_env")
+    for where, part in (("ENVIRONMENT", man_section(text, "ENVIRONMENT")),
+                        ("The API key", man_subsection(text, "The API key"))):
+        said = [s for s in sentences(part) if s.startswith("Jobs never see")]
+        lib.check(said and all(k in said[0] for k in keys),
+                  "%s in man/hypotop.1 does not say that jobs never see %s: %r"
+                  % (where, ", ".join(keys), said))
+    for s in sentences(text):
+        lib.check(not (re.search(r"\bjobs?\b", s, re.I) and re.search(r"\binherit", s) and
+                       re.search(r"\bkeys?\b", s, re.I) and "never" not in s),
+                  "man/hypotop.1 says jobs inherit the API key: %r" % s)
+
+
 lib.finish()

@@ -330,6 +330,134 @@ def a_job_recorded_as_running_that_never_started_runs_after_a_restart():
     check(launches(wd)["n0000"] == 1, "launches: %s" % launches(wd))
 
 
+def attempts_baseline(d):
+    """A workdir whose baseline counts its attempts in the file `attempts`,
+    waits for the file `go<N>` (N its attempt), and then ends: the first
+    attempt with status 42, a later one with val_loss=0.5; returns (wd, go)
+    with go(N) making that file."""
+    train = ("import os, time\n"
+             "with open(%r, 'a') as f:\n    f.write('x')\n"
+             "n = len(open(%r).read())\n"
+             "print('step=1 loss=1.0 attempt=%%d' %% n, flush=True)\n"
+             "deadline = time.time() + 120\n"
+             "while not os.path.exists(%r + str(n)) and time.time() < deadline:\n"
+             "    time.sleep(0.02)\n"
+             "if n == 1:\n    raise SystemExit(42)\n"
+             "print('val_loss=0.5', flush=True)\n"
+             % ((os.path.join(d, "attempts"),) * 2 + (os.path.join(d, "go"),)))
+    src = small_repo(d, train)
+    wd = os.path.join(d, "wd")
+    rc, out, err = hypotop("init", wd, "--source-dir", src, "--launch", "python3 train.py",
+                           "--metric", "val_loss", "--max-iterations", "0")
+    check(rc == 0, err)
+
+    def go(n):
+        open(os.path.join(d, "go%d" % n), "w").close()
+    return wd, go
+
+
+def attempts(d):
+    """How many attempts of attempts_baseline's job have started."""
+    try:
+        with open(os.path.join(d, "attempts")) as f:
+            return len(f.read())
+    except FileNotFoundError:
+        return 0
+
+
+def stop(p, go):
+    """Kill engine p if it still runs, and let every attempt end: nothing outlives a test."""
+    if p.poll() is None:
+        p.kill()
+        p.wait()
+    go(1)
+    go(2)
+
+
+def ended(record):
+    """Whether the process a job.json names is gone (reaped, or its pid another's)."""
+    try:
+        with open("/proc/%d/stat" % record["pid"]) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19]) != record["start_time"]
+    except FileNotFoundError:
+        return True
+
+
+@lib.test
+def a_job_whose_run_folder_was_made_anew_writes_nothing_there():
+    # The engine keeps running while the job's folder is deleted and made
+    # again, as for another attempt. The job's supervisor writes its end
+    # only into the folder it started the job in: that one is gone, so the
+    # end is recorded from what the supervisor told the engine.
+    d = lib.tmpdir()
+    wd, go = attempts_baseline(d)
+    run = os.path.join(wd, "runs", "n0000")
+    p, _ = start_until_baseline_runs(wd, stderr=subprocess.PIPE, text=True)
+    try:
+        lib.wait_for(lambda: attempts(d) == 1, "the job to start", timeout=30)
+        with open(os.path.join(run, "job.json")) as f:
+            first = json.load(f)
+        shutil.rmtree(run)
+        os.mkdir(run)
+        other = '{"executor": "local", "node": "n0000", "note": "another attempt"}\n'
+        with open(os.path.join(run, "job.json"), "w") as f:
+            f.write(other)
+        go(1)
+        err = p.communicate(timeout=60)[1]
+    finally:
+        stop(p, go)
+    check(p.returncode == 0, "engine exit %d: %s" % (p.returncode, err[-1500:]))
+    check(ended(first), "the first attempt still runs")
+    with open(os.path.join(run, "job.json")) as f:
+        check(f.read() == other, "job.json of the new folder was rewritten")
+    left = [f for f in os.listdir(run) if f in ("exit_code", "build_exit", "log")
+            or f.endswith(".partial")]
+    check(not left, "the first attempt's supervisor wrote into the new folder: %s" % left)
+    n = tree(wd)["nodes"][0]
+    check(n["status"] == "failed" and n["failure"]["kind"] == "crash", "node: %s" % n)
+    with open(os.path.join(run, "analysis.md")) as f:
+        check("status 42" in f.read(), "the exit code is not in the analysis")
+
+
+@lib.test
+def a_restart_that_runs_a_node_again_is_not_given_the_first_jobs_end():
+    # The engine dies and a person deletes the running job's folder: the
+    # restarted engine finds no job.json and runs the node again, in a new
+    # folder of the same path. The first job, still under its own
+    # supervisor, then ends with 42: that must land neither in the new
+    # folder nor on the node, which ends as its second attempt does.
+    d = lib.tmpdir()
+    wd, go = attempts_baseline(d)
+    run = os.path.join(wd, "runs", "n0000")
+    p, _ = start_until_baseline_runs(wd)
+    lib.wait_for(lambda: attempts(d) == 1, "the job to start", timeout=30)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    with open(os.path.join(run, "job.json")) as f:
+        first = json.load(f)
+    shutil.rmtree(run)
+    p = subprocess.Popen([lib.BIN, "run", "--headless", wd], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        lib.wait_for(lambda: attempts(d) == 2, "the second attempt", timeout=30)
+        go(1)
+        lib.wait_for(lambda: ended(first), "the first attempt to end", timeout=30)
+        check(not os.path.exists(os.path.join(run, "exit_code")),
+              "the first attempt's end was written into the new folder")
+        check([r["id"] for r in lib.status_json(wd)["running"]] == ["n0000"],
+              "the node is no longer running: %s" % tree(wd)["nodes"][0])
+        go(2)
+        err = p.communicate(timeout=60)[1]
+    finally:
+        stop(p, go)
+    check(p.returncode == 0, "restart: %s" % err[-1500:])
+    check("was never started" in err, "not said: %s" % err[-1500:])
+    n = tree(wd)["nodes"][0]
+    check(n["status"] == "completed" and n["metric"] == 0.5, "node: %s" % n)
+    with open(os.path.join(run, "exit_code")) as f:
+        check(f.read() == "0\n", "exit_code is not the second attempt's")
+
+
 @lib.test
 def a_restart_never_lends_a_running_jobs_work_tree():
     # The baseline and its two seed copies wait for `go`: two run, the third

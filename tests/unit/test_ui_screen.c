@@ -393,6 +393,42 @@ static void pagers(void)
 	fx_close(&f);
 }
 
+/* A node's change replaced by the JSON text change. */
+static void set_change(struct fx *f, uint32_t id, const char *change)
+{
+	struct node *n = tree_get(&f->wd.tree, id);
+
+	free(n->change);
+	n->change = xstrdup(change);
+}
+
+static void diff_shows_the_escapes_in_file_names(void)
+{
+	struct fx f;
+
+	/* Escape sequences in a name are shown, not obeyed nor dropped; the content's are dropped. */
+	fx_open(&f, 24, 80);
+	set_change(&f, 1, "{\"kind\":\"files\",\"files\":["
+			  "{\"path\":\"src/a\\u001b[31mred\\u001b[0m.py\",\"content\":\"x = 1\"},"
+			  "{\"path\":\"t\\u001b]0;pwned\\u0007\\tb.py\",\"content\":\"y = \\u001b[1m2\"}]}");
+	keys(&f, "jd");
+	golden(&f, "diff_names_80x24");
+	T_CHECK(on_screen(&f, "=== src/a\\x1b[31mred\\x1b[0m.py (whole file)"),
+		"a CSI in a file name is not shown escaped");
+	T_CHECK(on_screen(&f, "=== t\\x1b]0;pwned\\x07\\x09b.py (whole file)"),
+		"an OSC or a tab in a file name is not shown escaped");
+	T_CHECK(on_screen(&f, "y = 2"), "the content's escape sequence is not dropped");
+	keys(&f, "q");
+	set_change(&f, 1, "{\"kind\":\"patch\",\"patch\":\"diff --git a/p\\u001b[1mq.py "
+			  "b/p\\u001b[1mq.py\\n--- a/p\\u001b[1mq.py\\n+++ b/p\\u001b[1mq.py\\n"
+			  "@@ -1 +1 @@\\n-x = 1\\n+x = 2\\n\"}");
+	keys(&f, "d");
+	T_CHECK(on_screen(&f, "diff --git a/p\\x1b[1mq.py b/p\\x1b[1mq.py") &&
+			on_screen(&f, "--- a/p\\x1b[1mq.py") && on_screen(&f, "+++ b/p\\x1b[1mq.py"),
+		"a patch's file names are not shown escaped");
+	fx_close(&f);
+}
+
 static void filter_the_tree(void)
 {
 	struct fx f;
@@ -707,6 +743,7 @@ int main(void)
 	T_RUN(narrow_terminal);
 	T_RUN(resize_and_back);
 	T_RUN(pagers);
+	T_RUN(diff_shows_the_escapes_in_file_names);
 	T_RUN(filter_the_tree);
 	T_RUN(fold_and_unfold);
 	T_RUN(reorder_the_queue);
