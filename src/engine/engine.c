@@ -413,9 +413,12 @@ int engine_main(const struct engine_opts *o)
 			o->workdir);
 		return EXIT_USAGE;
 	}
-	int rc = workdir_open(&en.wd, o->workdir, WD_WRITE, "engine", &e);
+	int rc = workdir_open_wait(&en.wd, o->workdir, "engine", &e);
 	if (rc != WD_OK) {
 		fprintf(stderr, "hypotop: %s\n", e.msg);
+		/* A command that held the lock too long is a run-time failure, as for the CLI. */
+		if (rc == WD_BUSY && !en.wd.holder)
+			return EXIT_RUNTIME;
 		return rc == WD_BUSY || !fs_is_dir(o->workdir) || strstr(e.msg, ".json") ||
 				       strstr(e.msg, "workdir")
 			       ? EXIT_USAGE
