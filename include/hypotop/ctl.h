@@ -14,7 +14,12 @@
 #include "hypotop/util.h"
 
 #define CTL_SOCKET "engine/control.sock"
-
+/*
+ * Whether the socket's path is free for the engine: absent, or a stale
+ * socket. Anything else there (a folder, a file) is refused, naming the
+ * path and the fix, and left as it is.
+ */
+int ctl_check(const char *workdir, struct err *e);
 /* Bind and listen (non-blocking); removes a stale socket first. */
 int ctl_listen(const char *workdir, struct err *e);
 void ctl_unlink(const char *workdir);

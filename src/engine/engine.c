@@ -424,6 +424,13 @@ int engine_main(const struct engine_opts *o)
 			       ? EXIT_USAGE
 			       : EXIT_RUNTIME;
 	}
+	/* Before any job runs or the state says running: the socket's place is free. */
+	if (ctl_check(en.wd.path, &e) < 0) {
+		fprintf(stderr, "hypotop: %s\n", e.msg);
+		lock_clear(en.wd.lock_fd);
+		workdir_close(&en.wd);
+		return EXIT_USAGE;
+	}
 	char *logpath = workdir_file(&en.wd, "logs/hypotop.log");
 	tzset();
 	en.log = fopen(logpath, "ae");

@@ -1,4 +1,5 @@
-"""End to end: an engine started while a queue command holds the lock."""
+"""End to end: an engine started while a queue command holds the lock, and
+something other than a socket in the control socket's place."""
 
 import fcntl
 import json
@@ -72,6 +73,34 @@ def an_engine_waits_for_a_queue_commands_lock():
             p.send_signal(signal.SIGTERM)
         rc = finish(p)
     check(rc == 0, "engine exit %d: %s" % (rc, said(d)))
+
+
+@lib.test
+def something_in_the_sockets_place_is_refused_before_start():
+    for kind in ("folder", "file"):
+        d = lib.tmpdir()
+        wd = lib.make_workdir(d)
+        sock = os.path.join(wd, "engine", "control.sock")
+        if kind == "folder":
+            os.mkdir(sock)
+            with open(os.path.join(sock, "keep"), "w") as f:
+                f.write("mine")
+        else:
+            with open(sock, "w") as f:
+                f.write("mine")
+        before = lib.snapshot(os.path.join(wd, "engine"))
+        rc, out, err = hypotop("run", "--headless", wd)
+        check(rc == 2, "%s: exit %d: %s" % (kind, rc, err))
+        check(sock in err and "a %s" % kind in err and "move it away or remove it" in err,
+              "%s: message: %s" % (kind, err))
+        check(not os.path.exists(os.path.join(wd, "runs", "n0000")), "%s: a job ran" % kind)
+        with open(os.path.join(wd, "engine", "engine_state.json")) as f:
+            state = json.load(f)["state"]
+        check(state == "created", "%s: engine state %s" % (kind, state))
+        after = lib.snapshot(os.path.join(wd, "engine"))
+        check({k: v for k, v in after.items() if k.startswith("control.sock")} ==
+              {k: v for k, v in before.items() if k.startswith("control.sock")},
+              "%s: control.sock changed" % kind)
 
 
 lib.finish()
