@@ -15,6 +15,13 @@
 
 #define CTL_SOCKET "engine/control.sock"
 /*
+ * Clients served at once (fewer under a low descriptor limit, see
+ * engine.c), and how long one may take to send its request.
+ */
+#define CTL_MAX_CLIENTS 16
+#define CTL_IDLE_MS 5000
+
+/*
  * Whether the socket's path is free for the engine: absent, or a stale
  * socket. Anything else there (a folder, a file) is refused, naming the
  * path and the fix, and left as it is.

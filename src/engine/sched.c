@@ -92,17 +92,7 @@ void sched_timer_arm(struct sched *s)
 	bool any = false;
 	for (size_t i = 0; i < s->nslots; i++)
 		any |= s->slots[i].used && s->slots[i].have_job;
-	struct itimerspec its = {{0, 0}, {0, 0}};
-	if (any) {
-		its.it_interval.tv_nsec = its.it_value.tv_nsec = TICK_MS * 1000000L;
-	} else if (s->plan_retry_at) {
-		int64_t left = s->plan_retry_at - mono_ms();
-		if (left < 1)
-			left = 1;
-		its.it_value.tv_sec = left / 1000;
-		its.it_value.tv_nsec = (left % 1000) * 1000000L;
-	}
-	timerfd_settime(s->timer_fd, 0, &its, NULL);
+	loop_timer_set(s->timer_fd, s->plan_retry_at, any ? TICK_MS : 0);
 }
 
 void sched_slot_release(struct sched *s, struct slot *sl)

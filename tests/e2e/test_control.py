@@ -1,5 +1,6 @@
-"""End to end: an engine started while a queue command holds the lock, and
-something other than a socket in the control socket's place."""
+"""End to end: the control socket under misuse (idle clients by the
+hundred, a folder in its place), and an engine started while a queue
+command holds the lock."""
 
 import fcntl
 import json
@@ -14,6 +15,29 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 import lib  # noqa: E402
 from lib import check, hypotop  # noqa: E402
+
+IDLE_S = 5  # CTL_IDLE_MS: how long a client may take to send its request
+
+
+def waiting_workdir(d, fixed=3, max_iterations=1):
+    """A workdir whose runs wait for the file `go`, then print a val_loss;
+    the baseline, `fixed` fixed experiments and max_iterations rounds of
+    the offline planner. Returns (wd, go)."""
+    go = os.path.join(d, "go")
+    train = ("import json, os, time\n"
+             "while not os.path.exists(%r):\n    time.sleep(0.02)\n"
+             "print('val_loss=%%g' %% json.load(open('hparams.json'))['lr'])\n" % go)
+    src = lib.make_repo(d, files={"train.py": train, "hparams.json": '{"lr": 0.5}\n'})
+    cfg = {"source_dir": src, "launch": "python3 train.py", "metric": "val_loss",
+           "goal": "min", "max_iterations": max_iterations, "max_concurrency": 2, "seed": 0,
+           "noise": {"seeds": 1},
+           "search_space": {"file": "hparams.json",
+                            "params": {"lr": {"uniform": [0.01, 1.0]}}},
+           "fixed_experiments": [
+               {"name": "f%d" % i, "hypothesis": "a smaller step %d" % i,
+                "change": {"kind": "params", "params": {"lr": 0.1 + i / 100}}}
+               for i in range(fixed)]}
+    return lib.init_config(d, cfg), go
 
 
 def start(wd, d, **popen):
@@ -30,6 +54,12 @@ def said(d):
         return f.read()
 
 
+def nodes(wd):
+    with open(os.path.join(wd, "engine", "tree.json")) as f:
+        t = json.load(f)
+    return t["nodes"], t["state"]
+
+
 def finish(p, timeout=120):
     try:
         return p.wait(timeout=timeout)
@@ -37,6 +67,81 @@ def finish(p, timeout=120):
         p.kill()
         p.wait()
         raise lib.Fail("the engine did not finish within %d s" % timeout)
+
+
+def fds(pid):
+    return [int(n) for n in os.listdir("/proc/%d/fd" % pid)]
+
+
+def idle_clients(sock, n):
+    """Up to n connections that never send a byte: those the engine takes,
+    and those its socket's backlog holds."""
+    conns = []
+    for _ in range(n):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.setblocking(False)
+        try:
+            s.connect(sock)
+            conns.append(s)
+        except (BlockingIOError, ConnectionRefusedError):
+            s.close()
+    return conns
+
+
+def closed(s):
+    try:
+        return s.recv(1) == b""
+    except BlockingIOError:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+def all_done(wd, d, rc, rounds):
+    check(rc == 0, "engine exit %d: %s" % (rc, said(d)[-2000:]))
+    ns, st = nodes(wd)
+    bad = [(n["id"], n["status"], n.get("failure")) for n in ns if n["status"] != "completed"]
+    check(not bad, "nodes not completed: %s\n%s" % (bad, said(d)[-2000:]))
+    # Every round planned was one the engine meant to plan, and its nodes ran.
+    check(st["iteration"] == rounds, "planning rounds: %s, want %d" % (st["iteration"], rounds))
+    check(len(ns) > 1 + 3, "no proposals ran: %s" % [n["id"] for n in ns])
+    failed = [line for line in said(d).splitlines()
+              if "Too many open files" in line and "out of file descriptors" not in line]
+    check(not failed, "a step failed for want of descriptors:\n%s" % "\n".join(failed))
+    with open(os.path.join(wd, "engine", "engine_state.json")) as f:
+        check(json.load(f)["state"] == "stopped", "engine state not stopped")
+
+
+@lib.test
+def idle_clients_beyond_the_descriptor_limit_do_not_hurt_the_engine():
+    limit = 64
+    d = lib.tmpdir()
+    wd, go = waiting_workdir(d)
+    p = start(wd, d, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE,
+                                                            (limit, limit)))
+    try:
+        lib.wait_for(lambda: os.path.exists(os.path.join(wd, "runs", "n0000", "job.json")) or
+                     p.poll() is not None, "the baseline to run", timeout=30)
+        check(p.poll() is None, "engine exited: %s" % said(d))
+        t0 = time.monotonic()
+        conns = idle_clients(os.path.join(wd, "engine", "control.sock"), limit + 40)
+        check(len(conns) > limit, "only %d connections made" % len(conns))
+        # The first ones taken are closed once their time is up; the engine runs on.
+        first = lib.wait_for(lambda: [s for s in conns if closed(s)] or p.poll() is not None,
+                             "an idle client to be closed", timeout=IDLE_S + 10)
+        check(p.poll() is None, "engine exited: %s" % said(d)[-2000:])
+        took = time.monotonic() - t0
+        check(took >= IDLE_S - 0.5, "an idle client closed after %.1f s" % took)
+        check(len(fds(p.pid)) < limit - 8, "the engine holds %d descriptors" % len(fds(p.pid)))
+        open(go, "w").close()
+        rc = finish(p)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    check(len(first) >= 1, "none closed")
+    all_done(wd, d, rc, 1)
+    for s in conns:
+        s.close()
 
 
 @lib.test
