@@ -31,6 +31,7 @@ struct client {
 	struct buf in, out;
 	bool answered;
 	int64_t deadline; /* mono_ms() by which its request must be in */
+	char *refused;    /* why it may not change anything: its request gets this answer */
 	struct client *next;
 };
 
@@ -45,7 +46,7 @@ struct engine {
 	bool listening;          /* ctl_fd is watched: a client may be taken */
 	int ctl_timer;           /* a timerfd: clients' deadlines, the next accept */
 	int64_t accept_at;       /* accept() ran out of descriptors: try again then; 0 none */
-	bool said_idle;
+	bool said_idle, said_refused;
 	bool headless;
 	int exit_status;
 	FILE *log; /* logs/hypotop.log */
@@ -166,6 +167,7 @@ static void client_close(struct engine *en, struct client *c)
 	close(c->fd);
 	buf_free(&c->in);
 	buf_free(&c->out);
+	free(c->refused);
 	free(c);
 	listen_update(en);
 }
@@ -294,7 +296,10 @@ static bool client_read(struct engine *en, struct client *c)
 	buf_add(&c->in, chunk, (size_t)n);
 	char *nl = memchr(c->in.data, '\n', c->in.len);
 	if (nl && !c->answered) {
-		handle_request(en, c, c->in.data, (size_t)(nl - c->in.data));
+		if (c->refused)
+			answer(c, false, NULL, NULL, c->refused);
+		else
+			handle_request(en, c, c->in.data, (size_t)(nl - c->in.data));
 		loop_unwatch(en->loop, c->fd); /* one request per connection */
 	} else if (c->in.len > 1 << 20) {
 		answer(c, false, NULL, NULL, "request too long");
@@ -319,6 +324,7 @@ static void on_client(struct loop *l, int fd, short revents, void *ctx)
 static void client_add(struct engine *en, int fd)
 {
 	struct client *c = xcalloc(1, sizeof *c);
+	struct err e = {{0}};
 
 	c->fd = fd;
 	c->deadline = mono_ms() + CTL_IDLE_MS;
@@ -328,6 +334,13 @@ static void client_add(struct engine *en, int fd)
 	en->clients = c;
 	en->nclients++;
 	loop_watch(en->loop, fd, POLLIN, on_client, en);
+	if (ctl_peer_allowed(fd, &e))
+		return;
+	/* Answered once its request is in, as the protocol has it, so that the client reads why. */
+	c->refused = xstrdup(e.msg);
+	if (!en->said_refused)
+		say(en, "refused a client of the control socket (said once): %s", e.msg);
+	en->said_refused = true;
 }
 
 static void on_accept(struct loop *l, int fd, short revents, void *ctx)

@@ -86,7 +86,12 @@ int ctl_listen(const char *workdir, struct err *e)
 		return -1;
 	ctl_unlink(workdir); /* the caller holds engine/lock: a socket there is stale */
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 64) < 0) {
+	/*
+	 * bind makes the file as the umask says; it is made private before
+	 * listen, and until then nobody can connect.
+	 */
+	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 ||
+	    chmod(addr.sun_path, 0600) < 0 || listen(fd, 64) < 0) {
 		err_set(e, "%s/%s: cannot listen: %s", workdir, CTL_SOCKET, strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -95,6 +100,24 @@ int ctl_listen(const char *workdir, struct err *e)
 	if (dirfd >= 0)
 		close(dirfd);
 	return fd;
+}
+
+bool ctl_peer_allowed(int fd, struct err *e)
+{
+	struct ucred cr;
+	socklen_t len = sizeof cr;
+	uid_t me = geteuid();
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0) {
+		err_set(e, "%s: cannot tell who connected: %s", CTL_SOCKET, strerror(errno));
+		return false;
+	}
+	if (cr.uid == me || cr.uid == 0)
+		return true;
+	err_set(e, "%s: uid %lu may not change this workdir; only the engine's user (uid %lu) "
+		   "and root may",
+		CTL_SOCKET, (unsigned long)cr.uid, (unsigned long)me);
+	return false;
 }
 
 int ctl_request(const char *workdir, const char *request, char **reply, int timeout_ms,

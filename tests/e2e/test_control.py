@@ -1,6 +1,6 @@
 """End to end: the control socket under misuse (idle clients by the
-hundred, a folder in its place), and an engine started while a queue
-command holds the lock."""
+hundred, other users, a folder in its place), and an engine started while
+a queue command holds the lock."""
 
 import fcntl
 import json
@@ -142,6 +142,78 @@ def idle_clients_beyond_the_descriptor_limit_do_not_hurt_the_engine():
     all_done(wd, d, rc, 1)
     for s in conns:
         s.close()
+
+
+@lib.test
+def the_socket_is_private_under_a_permissive_umask():
+    d = lib.tmpdir()
+    wd = lib.make_workdir(d)
+    check(hypotop("pause", wd, "n0000")[0] == 0, "pause")
+    p = start(wd, d, preexec_fn=lambda: os.umask(0))
+    sock = os.path.join(wd, "engine", "control.sock")
+    try:
+        lib.wait_for(lambda: os.path.exists(sock) or p.poll() is not None, "the socket")
+        check(p.poll() is None, "engine exited: %s" % said(d))
+        rc, out, err = hypotop("prio", wd, "n0000", "1")  # it listens: the file is as it stays
+        check(rc == 0, "prio: %s" % err)
+        mode = os.stat(sock).st_mode & 0o777
+        check(mode == 0o600, "control.sock has mode %o" % mode)
+    finally:
+        p.send_signal(signal.SIGTERM)
+        finish(p)
+
+
+def as_nobody(sock, request):
+    """What the engine answers a client of uid 65534."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            os.setuid(65534)
+            s = socket.socket(socket.AF_UNIX)
+            s.settimeout(30)
+            s.connect(sock)
+            s.sendall(request)
+            os.write(w, s.makefile("rb").readline())
+        except Exception as e:
+            os.write(w, ("%s: %s" % (type(e).__name__, e)).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        out = f.read()
+    os.waitpid(pid, 0)
+    check(out.startswith(b"{"), "uid 65534 got no answer: %s" % out)
+    return out
+
+
+@lib.test
+def another_users_client_is_refused():
+    if os.geteuid() != 0:
+        print("# another_users_client_is_refused: not run; it needs root to act as another user")
+        return
+    d = lib.tmpdir()
+    os.chmod(d, 0o755)
+    wd = lib.make_workdir(d)
+    check(hypotop("pause", wd, "n0000")[0] == 0, "pause")
+    p = start(wd, d)
+    sock = os.path.join(wd, "engine", "control.sock")
+    try:
+        lib.wait_for(lambda: os.path.exists(sock) or p.poll() is not None, "the socket")
+        check(p.poll() is None, "engine exited: %s" % said(d))
+        # Root is let in (and the engine listens: its socket's mode is set).
+        rc, out, err = hypotop("prio", wd, "n0000", "4")
+        check(rc == 0, "root refused: %s" % err)
+        # As if the file's mode let everybody in: the engine itself says no.
+        os.chmod(sock, 0o666)
+        answer = json.loads(as_nobody(sock, b'{"op":"prio","node":"n0000","priority":9}\n'))
+        check(answer["ok"] is False and "uid 65534" in answer["error"] and
+              "uid 0" in answer["error"], "answer: %s" % answer)
+    finally:
+        p.send_signal(signal.SIGTERM)
+        finish(p)
+    check(lib.status_json(wd)["queue"][0]["priority"] == 4, "priority: root's change lost")
 
 
 @lib.test
