@@ -50,6 +50,7 @@ struct engine {
 	bool headless;
 	int exit_status;
 	FILE *log; /* logs/hypotop.log */
+	char *log_path;
 	struct ui *ui;    /* the terminal UI, unless headless */
 	struct buf early; /* lines said before the UI was open */
 	bool said_done;
@@ -70,6 +71,9 @@ static void log_line(void *ctx, const char *msg)
 
 	buf_init(&b);
 	buf_add_safe(&b, msg);
+	/* Not opened for want of a descriptor: tried again with each line. */
+	if (!en->log && en->log_path)
+		en->log = fopen(en->log_path, "ae");
 	if (en->ui) {
 		ui_note(en->ui, b.data);
 	} else if (en->headless) {
@@ -126,9 +130,6 @@ static size_t client_cap(void)
 }
 
 static void on_accept(struct loop *l, int fd, short revents, void *ctx);
-
-/* How long accept() rests after a failure other than "none waiting". */
-#define ACCEPT_REST_MS 1000
 
 /* Take clients while there is room and accept() is not resting. */
 static void listen_update(struct engine *en)
@@ -359,7 +360,9 @@ static void on_accept(struct loop *l, int fd, short revents, void *ctx)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK) {
 			/* Out of descriptors or memory: the socket stays readable, so rest a while. */
-			en->accept_at = mono_ms() + ACCEPT_REST_MS;
+			if (errno_out_of_fds(errno))
+				sched_fds_short(&en->sched, "taking a control client", strerror(errno));
+			en->accept_at = mono_ms() + SCHED_FDS_RETRY_MS;
 		}
 		break;
 	}
@@ -508,8 +511,15 @@ static void after_round(struct loop *l, void *ctx)
 	for (struct client *c = en->clients; c; c = c->next)
 		answering |= c->answered;
 	if ((answering ? workdir_commit(&en->wd, &e) : commit_behind(en, &e)) < 0) {
-		fatal(en, e.msg);
-		return;
+		if (!err_out_of_fds(&e)) {
+			fatal(en, e.msg);
+			return;
+		}
+		/*
+		 * Only the checkpoint opens files: it made the journal durable
+		 * first, and is made again at the next commit.
+		 */
+		sched_fds_short(&en->sched, "writing the checkpoint", e.msg);
 	}
 	for (struct client *c = en->clients, *next; c; c = next) {
 		next = c->next;
@@ -564,10 +574,9 @@ int engine_main(const struct engine_opts *o)
 		workdir_close(&en.wd);
 		return EXIT_USAGE;
 	}
-	char *logpath = workdir_file(&en.wd, "logs/hypotop.log");
+	en.log_path = workdir_file(&en.wd, "logs/hypotop.log");
 	tzset();
-	en.log = fopen(logpath, "ae");
-	free(logpath);
+	en.log = fopen(en.log_path, "ae");
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
@@ -681,6 +690,7 @@ out:
 		close(en.ctl_timer);
 	if (en.sig_fd >= 0)
 		close(en.sig_fd);
+	free(en.log_path);
 	bg_free(en.syncer);
 	loop_free(en.loop);
 	workdir_close(&en.wd);

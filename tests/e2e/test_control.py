@@ -1,6 +1,7 @@
 """End to end: the control socket under misuse (idle clients by the
-hundred, other users, a folder in its place), and an engine started while
-a queue command holds the lock."""
+hundred, other users, a folder in its place), an engine that runs short of
+file descriptors, and an engine started while a queue command holds the
+lock."""
 
 import fcntl
 import json
@@ -73,6 +74,11 @@ def fds(pid):
     return [int(n) for n in os.listdir("/proc/%d/fd" % pid)]
 
 
+def cpu_s(pid):
+    fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def idle_clients(sock, n):
     """Up to n connections that never send a byte: those the engine takes,
     and those its socket's backlog holds."""
@@ -142,6 +148,61 @@ def idle_clients_beyond_the_descriptor_limit_do_not_hurt_the_engine():
     all_done(wd, d, rc, 1)
     for s in conns:
         s.close()
+
+
+@lib.test
+def running_out_of_descriptors_delays_steps_and_fails_none():
+    d = lib.tmpdir()
+    wd, go = waiting_workdir(d)
+    p = start(wd, d)
+    client = None
+    try:
+        lib.wait_for(lambda: os.path.exists(os.path.join(wd, "runs", "n0000", "job.json")) or
+                     p.poll() is not None, "the baseline to run", timeout=30)
+        check(p.poll() is None, "engine exited: %s" % said(d))
+        # Wait until the engine reads the baseline's log, then leave it no
+        # descriptor to spare: the limit at its lowest free number.
+        log = os.path.join(wd, "runs", "n0000", "log")
+        lib.wait_for(lambda: any(os.path.realpath("/proc/%d/fd/%d" % (p.pid, fd)) == log
+                                 for fd in fds(p.pid)), "the engine to open the log")
+        used = set(fds(p.pid)) & set(fds(p.pid))  # not one open for a moment
+        low = min(n for n in range(len(used) + 1) if n not in used)
+        hard = resource.prlimit(p.pid, resource.RLIMIT_NOFILE)[1]
+        resource.prlimit(p.pid, resource.RLIMIT_NOFILE, (low, hard))
+        # A queue command now waits: the engine cannot take it, and does not spin.
+        client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        client.connect(os.path.join(wd, "engine", "control.sock"))
+        client.sendall(b'{"op":"add","node":"n0000","hypothesis":"sent while short"}\n')
+        open(go, "w").close()
+        lib.wait_for(lambda: "out of file descriptors" in said(d) or p.poll() is not None,
+                     "the shortage to be said", timeout=30)
+        # The baseline's children wait to be prepared, each tried again later.
+        lib.wait_for(lambda: lib.status_json(wd)["counts"]["completed"] == 1,
+                     "the baseline to be recorded", timeout=30)
+        check(p.poll() is None, "engine exited: %s" % said(d)[-2000:])
+        before = cpu_s(p.pid)
+        t0 = time.monotonic()
+        lib.wait_for(lambda: time.monotonic() - t0 >= 2 or p.poll() is not None,
+                     "two seconds of shortage")
+        check(p.poll() is None, "engine exited: %s" % said(d)[-2000:])
+        check(cpu_s(p.pid) - before < 1.0, "the engine spins while short of descriptors")
+        s = lib.status_json(wd)
+        check(s["counts"]["failed"] == 0, "failed: %s\n%s" % (s["counts"], said(d)[-2000:]))
+        check(s["iteration"] == 0, "a round was planned while short: %s" % s)
+        resource.prlimit(p.pid, resource.RLIMIT_NOFILE, (hard, hard))
+        client.settimeout(30)
+        answer = json.loads(client.makefile().readline())
+        check(answer["ok"] is True and answer["status"] == "queued", "answer: %s" % answer)
+        rc = finish(p)
+    finally:
+        if p.poll() is None:
+            p.kill()
+        if client:
+            client.close()
+    all_done(wd, d, rc, 1)
+    check(said(d).count("out of file descriptors") == 1,
+          "the shortage said %d times:\n%s" % (said(d).count("out of file descriptors"),
+                                               said(d)[-3000:]))
 
 
 @lib.test
