@@ -7,17 +7,37 @@
  * {"ok": true, "node": ID, "status": S} or {"ok": false, "error": TEXT},
  * after the change is durable. Paths too long for sockaddr_un are reached
  * through /proc/self/fd.
+ *
+ * The socket is its user's alone: made mode 0600 whatever the umask, and
+ * each client's uid checked (SO_PEERCRED) against the engine's own; root
+ * is let in, as file modes would let it in anyway.
  */
 #ifndef HYPOTOP_CTL_H
 #define HYPOTOP_CTL_H
 
+#include <stdbool.h>
+
 #include "hypotop/util.h"
 
 #define CTL_SOCKET "engine/control.sock"
+/*
+ * Clients served at once (fewer under a low descriptor limit, see
+ * engine.c), and how long one may take to send its request.
+ */
+#define CTL_MAX_CLIENTS 16
+#define CTL_IDLE_MS 5000
 
-/* Bind and listen (non-blocking); removes a stale socket first. */
+/*
+ * Whether the socket's path is free for the engine: absent, or a stale
+ * socket. Anything else there (a folder, a file) is refused, naming the
+ * path and the fix, and left as it is.
+ */
+int ctl_check(const char *workdir, struct err *e);
+/* Bind (mode 0600) and listen (non-blocking); removes a stale socket first. */
 int ctl_listen(const char *workdir, struct err *e);
 void ctl_unlink(const char *workdir);
+/* Whether the client on fd may talk to the engine: its uid is ours, or root's. */
+bool ctl_peer_allowed(int fd, struct err *e);
 /*
  * Send one request and wait up to timeout_ms for the answer line. Returns
  * 0 with *reply set (caller frees), 1 when no engine listens, -1 on error.

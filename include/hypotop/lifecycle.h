@@ -23,8 +23,30 @@ void sched_record(struct sched *s, const char *op, struct node *n);
 /* For the steps to a local run: written, but not waited for on the disk. */
 void sched_record_light(struct sched *s, const char *op, struct node *n);
 int sched_commit(struct sched *s);
-/* The tick that watches running jobs, and the planner's retry, are due. */
+/* The tick that watches running jobs, the planner's retry and deferred steps are due. */
 void sched_timer_arm(struct sched *s);
+/*
+ * Run run(s, arg) SCHED_FDS_RETRY_MS from now, on the main thread, from
+ * the tick; drop(arg) (may be NULL) frees arg if the engine stops first.
+ * For a step that met a want of descriptors: why (its error) is said
+ * through sched_fds_short; NULL for one that only waits on.
+ */
+typedef void (*sched_step_fn)(struct sched *s, void *arg);
+void sched_defer(struct sched *s, const char *what, const char *why, sched_step_fn run,
+		 void (*drop)(void *), void *arg);
+/* The deferred steps now due (the tick); when the next is (mono_ms(), 0 none). */
+void sched_run_deferred(struct sched *s);
+int64_t sched_deferred_due(struct sched *s);
+/* Drop the deferred steps, and try the waiting files once more (sched_free). */
+void sched_defer_free(struct sched *s);
+/*
+ * Write a whole file of the workdir: durable (fs_write_atomic) or a view
+ * of what the journal or a run's log hold (fs_write_view). Without a
+ * descriptor to spare it is written later, its newest text; another
+ * failure is said as a warning. 0 when written now.
+ */
+int sched_write(struct sched *s, const char *path, const char *text, size_t len, mode_t mode,
+		bool durable);
 struct slot *sched_slot_of(struct sched *s, uint32_t node);
 void sched_slot_release(struct sched *s, struct slot *sl);
 struct slot *sched_free_slot(struct sched *s, int gpu);

@@ -15,6 +15,7 @@
 #define HYPOTOP_LOOP_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct loop;
 typedef void (*loop_fn)(struct loop *l, int fd, short revents, void *ctx);
@@ -29,6 +30,12 @@ void loop_set_after(struct loop *l, loop_hook fn, void *ctx);
 /* Run until loop_stop(); 0, or -1 when poll fails. */
 int loop_run(struct loop *l);
 void loop_stop(struct loop *l);
+/*
+ * Arm the timerfd fd: every interval_ms when that is not 0, the first time
+ * at mono_ms() time at if that comes sooner; without an interval once at
+ * at (soon, if that is past); both 0, not at all.
+ */
+void loop_timer_set(int fd, int64_t at, int interval_ms);
 /* Thread-safe: make the loop return from poll and run every wake hook. */
 void loop_wake(struct loop *l);
 /* A hook run on the main thread after each wake: it delivers what its owner queued. */

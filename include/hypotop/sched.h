@@ -37,6 +37,7 @@ struct slot {
 	struct job job;
 	struct metrics metrics;
 	int log_fd;
+	bool log_waits;       /* its log could not be opened for want of descriptors */
 	off_t log_off;
 	bool log_more;        /* the last read left some unread: read on soon */
 	uint64_t log_passed;  /* bytes of the log passed over, unread (watch.c) */
@@ -52,6 +53,14 @@ struct slot {
 };
 
 typedef void (*sched_say_fn)(void *ctx, const char *msg);
+
+/*
+ * A step that ran out of file descriptors (EMFILE, ENFILE) fails no node:
+ * it waits and is tried again this much later (sched_defer, lifecycle.h).
+ */
+#define SCHED_FDS_RETRY_MS 1000
+struct deferred;
+struct late_file;
 
 struct sched {
 	struct workdir *wd;
@@ -91,6 +100,11 @@ struct sched {
 	int base_runs;
 	double base_mean, base_sd;
 	int timer_fd;
+	struct deferred *deferred; /* steps waiting for descriptors, in no order */
+	size_t ndeferred;
+	struct late_file *late;    /* files to write again, for the same want */
+	size_t nlate;
+	int64_t fds_short_at;      /* when a step last lacked one (monotonic ms); 0 never */
 	bool paused;   /* a person paused the engine: no launches, no planning */
 	bool stopping; /* SIGINT/SIGTERM: no launches */
 	bool done;     /* nothing queued, running or left to plan */
@@ -112,5 +126,10 @@ void sched_start(struct sched *s, bool after_crash);
 void sched_step(struct sched *s);
 /* A person's operation on a node that may be running (pause, resume, cancel). */
 void sched_node_changed(struct sched *s, uint32_t node);
+/*
+ * A step (what) found no file descriptor free (why: the error): said once
+ * a spell, a spell being over after a minute without one.
+ */
+void sched_fds_short(struct sched *s, const char *what, const char *why);
 
 #endif

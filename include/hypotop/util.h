@@ -63,6 +63,14 @@ void err_set(struct err *e, const char *fmt, ...) PRINTF_LIKE(2, 3);
 void err_prefix(struct err *e, const char *fmt, ...) PRINTF_LIKE(2, 3);
 /* Append text to the current message. */
 void err_suffix(struct err *e, const char *text);
+/*
+ * Whether a failure was this process or the system running out of file
+ * descriptors (EMFILE, ENFILE): a passing want, to wait out, not a fault
+ * of the step that met it. err_out_of_fds reads the message, for those
+ * (libgit2's) that keep only strerror's text.
+ */
+bool errno_out_of_fds(int errnum);
+bool err_out_of_fds(const struct err *e);
 
 /* Exit statuses of SPEC §3. */
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };

@@ -82,6 +82,14 @@ enum { WD_OK = 0, WD_BUSY = 1, WD_FAIL = -1 };
  */
 int workdir_open(struct workdir *w, const char *path, enum workdir_mode mode,
 		 const char *role, struct err *e);
+/*
+ * workdir_open for writing, waiting up to WD_WAIT_MS while another
+ * command holds the lock for its moment. An engine's lock is refused at
+ * once (WD_BUSY, w->holder set); a command's held past the wait gives
+ * WD_BUSY with w->holder 0.
+ */
+#define WD_WAIT_MS 10000
+int workdir_open_wait(struct workdir *w, const char *path, const char *role, struct err *e);
 void workdir_close(struct workdir *w);
 /*
  * workdir_open's load step (workdir_load.c), on the workdir it set up:

@@ -18,7 +18,7 @@
 #include "hypotop/workdir.h"
 
 /* How long a command waits for a workdir that another command holds. */
-#define QUEUE_WAIT_MS 10000
+#define QUEUE_WAIT_MS WD_WAIT_MS
 
 static int parse_param(cJSON **change, const char *kv, struct err *e)
 {

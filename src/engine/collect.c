@@ -18,11 +18,8 @@ static void write_text(struct sched *s, uint32_t id, const char *file, const cha
 		       bool durable)
 {
 	char *path = sched_path(s, "runs", id, file);
-	struct err e = {{0}};
-	size_t len = strlen(text);
 
-	if ((durable ? fs_write_atomic : fs_write_view)(path, text, len, 0644, &e) < 0)
-		sched_say(s, "warning: %s", e.msg);
+	sched_write(s, path, text, strlen(text), 0644, durable);
 	free(path);
 }
 
@@ -118,12 +115,12 @@ static void write_node_files(struct sched *s, struct node *n, const cJSON *verdi
 	node_to_json(n, &b);
 	buf_addc(&b, '\n');
 	char *path = path_join(dir, "spec.json");
-	fs_write_view(path, b.data, b.len, 0644, &e);
+	sched_write(s, path, b.data, b.len, 0644, false);
 	free(path);
 	buf_reset(&b);
 	buf_printf(&b, "%s\n", status_name(n->status));
 	path = path_join(dir, "status.txt");
-	fs_write_view(path, b.data, b.len, 0644, &e);
+	sched_write(s, path, b.data, b.len, 0644, false);
 	free(path);
 	buf_reset(&b);
 	buf_adds(&b, "{\n  \"metric\": ");
@@ -155,8 +152,7 @@ static void write_node_files(struct sched *s, struct node *n, const cJSON *verdi
 		buf_adds(&b, "null");
 	buf_adds(&b, "\n}\n");
 	path = path_join(dir, "result.json");
-	if (fs_write_view(path, b.data, b.len, 0644, &e) < 0)
-		sched_say(s, "warning: %s", e.msg);
+	sched_write(s, path, b.data, b.len, 0644, false);
 	free(path);
 	buf_free(&b);
 	free(dir);
@@ -194,8 +190,16 @@ static void analyse_done(void *arg)
 	else
 		sched_say(s, "%s: %s (%s): %s", t->nid, status_name(n->status), t->kind,
 			  t->why ? t->why : "");
-	if (!t->written)
+	if (!t->written && err_out_of_fds(&t->write_e)) {
+		/* The planner thread had no descriptor to spare: written from here, later. */
+		struct buf a;
+		buf_init(&a);
+		compose_analysis(t, &a);
+		write_text(s, t->node, "analysis.md", a.data, s->planner && s->planner->paid);
+		buf_free(&a);
+	} else if (!t->written) {
 		sched_say(s, "warning: %s", t->write_e.msg);
+	}
 	if (t->repair) {
 		/* What the repair call gave joins the analysis. */
 		struct buf a;
@@ -368,7 +372,6 @@ void sched_write_reports(struct sched *s)
 {
 	struct workdir *w = s->wd;
 	struct buf t, m;
-	struct err e = {{0}};
 	char id[NODE_ID_LEN];
 	int counts[ST__COUNT] = {0};
 
@@ -405,8 +408,7 @@ void sched_write_reports(struct sched *s)
 		buf_addc(&t, '\n');
 	}
 	char *path = path_join(w->path, "master_table.tsv");
-	if (fs_write_view(path, t.data, t.len, 0644, &e) < 0)
-		sched_say(s, "warning: %s", e.msg);
+	sched_write(s, path, t.data, t.len, 0644, false);
 	free(path);
 
 	struct node *best = w->st.best == NODE_NONE ? NULL : tree_get(&w->tree, w->st.best);
@@ -435,8 +437,7 @@ void sched_write_reports(struct sched *s)
 	buf_adds(&m, "\nEvery experiment is in `master_table.tsv`; each run's log and analysis are in "
 		     "`runs/<id>/`.\n");
 	path = path_join(w->path, "summary.md");
-	if (fs_write_view(path, m.data, m.len, 0644, &e) < 0)
-		sched_say(s, "warning: %s", e.msg);
+	sched_write(s, path, m.data, m.len, 0644, false);
 	free(path);
 	buf_free(&t);
 	buf_free(&m);

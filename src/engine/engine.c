@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +30,8 @@ struct client {
 	int fd;
 	struct buf in, out;
 	bool answered;
+	int64_t deadline; /* mono_ms() by which its request must be in */
+	char *refused;    /* why it may not change anything: its request gets this answer */
 	struct client *next;
 };
 
@@ -38,9 +42,15 @@ struct engine {
 	struct loop *loop;
 	int sig_fd, ctl_fd;
 	struct client *clients;
+	size_t nclients, max_clients;
+	bool listening;          /* ctl_fd is watched: a client may be taken */
+	int ctl_timer;           /* a timerfd: clients' deadlines, the next accept */
+	int64_t accept_at;       /* accept() ran out of descriptors: try again then; 0 none */
+	bool said_idle, said_refused;
 	bool headless;
 	int exit_status;
 	FILE *log; /* logs/hypotop.log */
+	char *log_path;
 	struct ui *ui;    /* the terminal UI, unless headless */
 	struct buf early; /* lines said before the UI was open */
 	bool said_done;
@@ -61,6 +71,9 @@ static void log_line(void *ctx, const char *msg)
 
 	buf_init(&b);
 	buf_add_safe(&b, msg);
+	/* Not opened for want of a descriptor: tried again with each line. */
+	if (!en->log && en->log_path)
+		en->log = fopen(en->log_path, "ae");
 	if (en->ui) {
 		ui_note(en->ui, b.data);
 	} else if (en->headless) {
@@ -93,6 +106,56 @@ static void say(struct engine *en, const char *fmt, ...)
 	log_line(en, msg);
 }
 
+/* ---- the control socket's clients ---- */
+
+/*
+ * At most max_clients at once, each given CTL_IDLE_MS to send its whole
+ * request. Past the cap the engine stops taking clients, and the rest
+ * wait in the socket's backlog, then in connect(). Taking them only to
+ * close them would cost a descriptor each just when descriptors run
+ * short, turn a flood into a busy round of accept and close, and fail a
+ * person's queue command that could have waited its turn; waiting costs
+ * the engine nothing. The cap is at most a quarter of the descriptor
+ * limit, so that clients never take what jobs, logs and git need.
+ */
+static size_t client_cap(void)
+{
+	struct rlimit rl;
+	size_t cap = CTL_MAX_CLIENTS;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur / 4 < cap)
+		cap = rl.rlim_cur >= 8 ? (size_t)rl.rlim_cur / 4 : 1;
+	return cap;
+}
+
+static void on_accept(struct loop *l, int fd, short revents, void *ctx);
+
+/* Take clients while there is room and accept() is not resting. */
+static void listen_update(struct engine *en)
+{
+	bool want = en->ctl_fd >= 0 && en->nclients < en->max_clients && !en->accept_at;
+
+	if (want == en->listening)
+		return;
+	if (want)
+		loop_watch(en->loop, en->ctl_fd, POLLIN, on_accept, en);
+	else
+		loop_unwatch(en->loop, en->ctl_fd);
+	en->listening = want;
+}
+
+/* The timer: the first client's deadline, or accept()'s next try. */
+static void timer_update(struct engine *en)
+{
+	int64_t at = en->accept_at;
+
+	for (struct client *c = en->clients; c; c = c->next)
+		if (!c->answered && (!at || c->deadline < at))
+			at = c->deadline;
+	loop_timer_set(en->ctl_timer, at, 0);
+}
+
 static void client_close(struct engine *en, struct client *c)
 {
 	struct client **pp = &en->clients;
@@ -100,11 +163,14 @@ static void client_close(struct engine *en, struct client *c)
 	while (*pp != c)
 		pp = &(*pp)->next;
 	*pp = c->next;
+	en->nclients--;
 	loop_unwatch(en->loop, c->fd);
 	close(c->fd);
 	buf_free(&c->in);
 	buf_free(&c->out);
+	free(c->refused);
 	free(c);
+	listen_update(en);
 }
 
 static void answer(struct client *c, bool ok, const char *node, const char *status,
@@ -216,52 +282,121 @@ static void on_tty(struct loop *l, int fd, short revents, void *ctx)
 	ui_input(en->ui);
 }
 
-static void on_client(struct loop *l, int fd, short revents, void *ctx)
+/* Read what the client sent; false when it is gone (closed here). */
+static bool client_read(struct engine *en, struct client *c)
 {
-	struct engine *en = ctx;
-	struct client *c = en->clients;
 	char chunk[4096];
+	ssize_t n = read(c->fd, chunk, sizeof chunk);
 
-	(void)l;
-	while (c && c->fd != fd)
-		c = c->next;
-	if (!c)
-		return;
-	ssize_t n = read(fd, chunk, sizeof chunk);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0 || (revents & (POLLERR | POLLHUP) && n <= 0)) {
+		return true;
+	if (n <= 0) {
 		client_close(en, c);
-		return;
+		return false;
 	}
 	buf_add(&c->in, chunk, (size_t)n);
 	char *nl = memchr(c->in.data, '\n', c->in.len);
 	if (nl && !c->answered) {
-		handle_request(en, c, c->in.data, (size_t)(nl - c->in.data));
-		loop_unwatch(en->loop, fd); /* one request per connection */
+		if (c->refused)
+			answer(c, false, NULL, NULL, c->refused);
+		else
+			handle_request(en, c, c->in.data, (size_t)(nl - c->in.data));
+		loop_unwatch(en->loop, c->fd); /* one request per connection */
 	} else if (c->in.len > 1 << 20) {
 		answer(c, false, NULL, NULL, "request too long");
-		loop_unwatch(en->loop, fd);
+		loop_unwatch(en->loop, c->fd);
 	}
+	return true;
+}
+
+static void on_client(struct loop *l, int fd, short revents, void *ctx)
+{
+	struct engine *en = ctx;
+	struct client *c = en->clients;
+
+	(void)l;
+	(void)revents;
+	while (c && c->fd != fd)
+		c = c->next;
+	if (c)
+		client_read(en, c);
+}
+
+static void client_add(struct engine *en, int fd)
+{
+	struct client *c = xcalloc(1, sizeof *c);
+	struct err e = {{0}};
+
+	c->fd = fd;
+	c->deadline = mono_ms() + CTL_IDLE_MS;
+	buf_init(&c->in);
+	buf_init(&c->out);
+	c->next = en->clients;
+	en->clients = c;
+	en->nclients++;
+	loop_watch(en->loop, fd, POLLIN, on_client, en);
+	if (ctl_peer_allowed(fd, &e))
+		return;
+	/* Answered once its request is in, as the protocol has it, so that the client reads why. */
+	c->refused = xstrdup(e.msg);
+	if (!en->said_refused)
+		say(en, "refused a client of the control socket (said once): %s", e.msg);
+	en->said_refused = true;
 }
 
 static void on_accept(struct loop *l, int fd, short revents, void *ctx)
 {
 	struct engine *en = ctx;
 
+	(void)l;
 	(void)revents;
-	for (;;) {
+	while (en->nclients < en->max_clients) {
 		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (cfd < 0)
-			return;
-		struct client *c = xcalloc(1, sizeof *c);
-		c->fd = cfd;
-		buf_init(&c->in);
-		buf_init(&c->out);
-		c->next = en->clients;
-		en->clients = c;
-		loop_watch(l, cfd, POLLIN, on_client, en);
+		if (cfd >= 0) {
+			client_add(en, cfd);
+			continue;
+		}
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			/* Out of descriptors or memory: the socket stays readable, so rest a while. */
+			if (errno_out_of_fds(errno))
+				sched_fds_short(&en->sched, "taking a control client", strerror(errno));
+			en->accept_at = mono_ms() + SCHED_FDS_RETRY_MS;
+		}
+		break;
 	}
+	listen_update(en);
+	timer_update(en);
+}
+
+/* A client's time is up (unless its request came in meanwhile); accept() may try again. */
+static void on_ctl_timer(struct loop *l, int fd, short revents, void *ctx)
+{
+	struct engine *en = ctx;
+	int64_t now = mono_ms();
+	uint64_t n;
+
+	(void)l;
+	(void)revents;
+	while (read(fd, &n, sizeof n) < 0 && errno == EINTR)
+		;
+	if (en->accept_at && now >= en->accept_at) {
+		en->accept_at = 0;
+		listen_update(en);
+	}
+	for (struct client *c = en->clients, *next; c; c = next) {
+		next = c->next;
+		if (c->answered || c->deadline > now || !client_read(en, c) || c->answered)
+			continue;
+		if (!en->said_idle)
+			say(en, "closed a client of the control socket that sent no request within "
+				"%d s (said once)",
+			    CTL_IDLE_MS / 1000);
+		en->said_idle = true;
+		client_close(en, c);
+	}
+	timer_update(en);
 }
 
 static void on_signal(struct loop *l, int fd, short revents, void *ctx)
@@ -376,8 +511,15 @@ static void after_round(struct loop *l, void *ctx)
 	for (struct client *c = en->clients; c; c = c->next)
 		answering |= c->answered;
 	if ((answering ? workdir_commit(&en->wd, &e) : commit_behind(en, &e)) < 0) {
-		fatal(en, e.msg);
-		return;
+		if (!err_out_of_fds(&e)) {
+			fatal(en, e.msg);
+			return;
+		}
+		/*
+		 * Only the checkpoint opens files: it made the journal durable
+		 * first, and is made again at the next commit.
+		 */
+		sched_fds_short(&en->sched, "writing the checkpoint", e.msg);
 	}
 	for (struct client *c = en->clients, *next; c; c = next) {
 		next = c->next;
@@ -405,7 +547,8 @@ int engine_main(const struct engine_opts *o)
 
 	memset(&en, 0, sizeof en);
 	en.headless = o->headless;
-	en.sig_fd = en.ctl_fd = -1;
+	en.sig_fd = en.ctl_fd = en.ctl_timer = -1;
+	en.max_clients = client_cap();
 	buf_init(&en.early);
 	if (!o->headless && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
 		fprintf(stderr, "hypotop: the terminal UI needs a terminal on stdin and stdout; "
@@ -413,18 +556,27 @@ int engine_main(const struct engine_opts *o)
 			o->workdir);
 		return EXIT_USAGE;
 	}
-	int rc = workdir_open(&en.wd, o->workdir, WD_WRITE, "engine", &e);
+	int rc = workdir_open_wait(&en.wd, o->workdir, "engine", &e);
 	if (rc != WD_OK) {
 		fprintf(stderr, "hypotop: %s\n", e.msg);
+		/* A command that held the lock too long is a run-time failure, as for the CLI. */
+		if (rc == WD_BUSY && !en.wd.holder)
+			return EXIT_RUNTIME;
 		return rc == WD_BUSY || !fs_is_dir(o->workdir) || strstr(e.msg, ".json") ||
 				       strstr(e.msg, "workdir")
 			       ? EXIT_USAGE
 			       : EXIT_RUNTIME;
 	}
-	char *logpath = workdir_file(&en.wd, "logs/hypotop.log");
+	/* Before any job runs or the state says running: the socket's place is free. */
+	if (ctl_check(en.wd.path, &e) < 0) {
+		fprintf(stderr, "hypotop: %s\n", e.msg);
+		lock_clear(en.wd.lock_fd);
+		workdir_close(&en.wd);
+		return EXIT_USAGE;
+	}
+	en.log_path = workdir_file(&en.wd, "logs/hypotop.log");
 	tzset();
-	en.log = fopen(logpath, "ae");
-	free(logpath);
+	en.log = fopen(en.log_path, "ae");
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
@@ -435,6 +587,7 @@ int engine_main(const struct engine_opts *o)
 	}
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	en.sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	en.ctl_timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	en.loop = loop_new();
 	en.syncer = en.loop ? bg_new(en.loop, 1) : NULL;
 	if (en.loop && sched_init(&en.sched, &en.wd, en.loop, log_line, &en, &e) < 0) {
@@ -444,7 +597,7 @@ int engine_main(const struct engine_opts *o)
 		goto out;
 	}
 	en.sched_ready = en.loop != NULL;
-	if (en.sig_fd < 0 || !en.loop || !en.syncer) {
+	if (en.sig_fd < 0 || en.ctl_timer < 0 || !en.loop || !en.syncer) {
 		fprintf(stderr, "hypotop: %s\n", strerror(errno));
 		en.exit_status = EXIT_RUNTIME;
 		goto out;
@@ -482,6 +635,7 @@ int engine_main(const struct engine_opts *o)
 	say(&en, "engine pid %ld on %s: %u nodes, %zu queued", (long)getpid(), en.wd.path,
 	    en.wd.tree.count, en.wd.queue.len);
 	loop_watch(en.loop, en.sig_fd, POLLIN, on_signal, &en);
+	loop_watch(en.loop, en.ctl_timer, POLLIN, on_ctl_timer, &en);
 	loop_set_after(en.loop, after_round, &en);
 	sched_start(&en.sched, after_crash);
 	after_round(en.loop, &en);
@@ -489,8 +643,7 @@ int engine_main(const struct engine_opts *o)
 	en.ctl_fd = ctl_listen(en.wd.path, &e);
 	if (en.ctl_fd < 0)
 		fatal(&en, e.msg);
-	else
-		loop_watch(en.loop, en.ctl_fd, POLLIN, on_accept, &en);
+	listen_update(&en);
 	if ((en.ui || !en.sched.done) && !en.fatal[0] && loop_run(en.loop) < 0) {
 		char msg[128];
 		snprintf(msg, sizeof msg, "poll: %s", strerror(errno));
@@ -533,8 +686,11 @@ out:
 		client_close(&en, en.clients);
 	if (en.ctl_fd >= 0)
 		close(en.ctl_fd);
+	if (en.ctl_timer >= 0)
+		close(en.ctl_timer);
 	if (en.sig_fd >= 0)
 		close(en.sig_fd);
+	free(en.log_path);
 	bg_free(en.syncer);
 	loop_free(en.loop);
 	workdir_close(&en.wd);

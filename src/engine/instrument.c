@@ -79,6 +79,21 @@ static void commit_work(void *arg)
 				  t->oid, &t->kind, &t->e);
 }
 
+static void commit_done(void *arg);
+
+static void task_drop(void *arg)
+{
+	task_free(arg);
+}
+
+static void commit_again(struct sched *s, void *arg)
+{
+	struct instrument_task *t = arg;
+
+	memset(&t->e, 0, sizeof t->e);
+	bg_submit(s->git, commit_work, commit_done, t);
+}
+
 static void commit_done(void *arg)
 {
 	struct instrument_task *t = arg;
@@ -86,6 +101,11 @@ static void commit_done(void *arg)
 	struct tree *tr = &s->wd->tree;
 	char *why;
 
+	if (t->rc < 0 && err_out_of_fds(&t->e)) {
+		sched_defer(s, "instrument: committing the change", t->e.msg, commit_again,
+			    task_drop, t);
+		return;
+	}
 	if (t->rc < 0) {
 		why = xasprintf("the model's change does not apply (%s): %s",
 				t->kind ? t->kind : "prepare", t->e.msg);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "hypotop/util.h"
@@ -129,6 +130,25 @@ void loop_wake_remove(struct loop *l, loop_hook fn, void *ctx)
 			l->nwake--;
 			return;
 		}
+}
+
+void loop_timer_set(int fd, int64_t at, int interval_ms)
+{
+	struct itimerspec its = {{0, 0}, {0, 0}};
+	int64_t first = interval_ms;
+
+	if (at) {
+		int64_t left = at - mono_ms();
+		if (left < 1)
+			left = 1;
+		if (!interval_ms || left < first)
+			first = left;
+	}
+	its.it_interval.tv_sec = interval_ms / 1000;
+	its.it_interval.tv_nsec = (interval_ms % 1000) * 1000000L;
+	its.it_value.tv_sec = first / 1000;
+	its.it_value.tv_nsec = (first % 1000) * 1000000L;
+	timerfd_settime(fd, 0, &its, NULL);
 }
 
 void loop_stop(struct loop *l)

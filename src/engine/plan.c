@@ -43,9 +43,8 @@ static void plan_log(struct sched *s, long round, const char *node, const cJSON 
 	char *dir = path_join(s->wd->path, "logs");
 	char *raw = cJSON_Print(plan);
 	char *path = xasprintf("%s/%03ld_plan_%s_raw.json", dir, round, node);
-	struct err e = {{0}};
 
-	fs_write_atomic(path, raw, strlen(raw), 0600, &e);
+	sched_write(s, path, raw, strlen(raw), 0600, true);
 	free(path);
 	struct buf md;
 	buf_init(&md);
@@ -63,7 +62,7 @@ static void plan_log(struct sched *s, long round, const char *node, const cJSON 
 	if (cJSON_IsString(reason) && reason->valuestring[0])
 		buf_printf(&md, "\n%s\n", reason->valuestring);
 	path = xasprintf("%s/%03ld_plan_%s_output.md", dir, round, node);
-	fs_write_atomic(path, md.data, md.len, 0600, &e);
+	sched_write(s, path, md.data, md.len, 0600, true);
 	free(path);
 	buf_free(&md);
 	free(raw);

@@ -259,6 +259,24 @@ static void git_task_free(struct git_task *t)
 	free(t);
 }
 
+static void git_done(void *arg);
+
+static void git_task_drop(void *arg)
+{
+	git_task_free(arg);
+}
+
+/* The same task again: what it made before it ran short is kept (vcs.h). */
+static void prepare_again(struct sched *s, void *arg)
+{
+	struct git_task *t = arg;
+
+	t->rc = 0;
+	t->kind = NULL;
+	memset(&t->e, 0, sizeof t->e);
+	bg_submit(s->git, git_work, git_done, t);
+}
+
 static void git_done(void *arg)
 {
 	struct git_task *t = arg;
@@ -267,6 +285,13 @@ static void git_done(void *arg)
 	struct ahead *a = sl ? NULL : ahead_of(s, t->node);
 	struct node *n = tree_get(&s->wd->tree, t->node);
 
+	if (t->rc < 0 && err_out_of_fds(&t->e) && n && n->status != ST_CANCELLED && (sl || a)) {
+		char what[64];
+		node_id_format(t->node, what);
+		snprintf(what + strlen(what), sizeof what - strlen(what), ": preparing");
+		sched_defer(s, what, t->e.msg, prepare_again, git_task_drop, t);
+		return;
+	}
 	if (!n || n->status == ST_CANCELLED || (!sl && !a)) {
 		if (sl)
 			sched_slot_release(s, sl);

@@ -90,7 +90,7 @@ struct slot *sched_free_slot(struct sched *s, int gpu)
 
 /*
  * Tick while jobs run, the first tick at once while a log has more to read;
- * otherwise sleep, or wake once for a planning retry.
+ * otherwise sleep, or wake once for a planning retry or a deferred step.
  */
 void sched_timer_arm(struct sched *s)
 {
@@ -99,19 +99,13 @@ void sched_timer_arm(struct sched *s)
 		any |= s->slots[i].used && s->slots[i].have_job;
 		more |= s->slots[i].used && s->slots[i].have_job && s->slots[i].log_more;
 	}
-	struct itimerspec its = {{0, 0}, {0, 0}};
-	if (any) {
-		its.it_interval.tv_nsec = its.it_value.tv_nsec = TICK_MS * 1000000L;
-		if (more)
-			its.it_value.tv_nsec = LOG_MORE_MS * 1000000L;
-	} else if (s->plan_retry_at) {
-		int64_t left = s->plan_retry_at - mono_ms();
-		if (left < 1)
-			left = 1;
-		its.it_value.tv_sec = left / 1000;
-		its.it_value.tv_nsec = (left % 1000) * 1000000L;
-	}
-	timerfd_settime(s->timer_fd, 0, &its, NULL);
+	int64_t at = s->plan_retry_at;
+	int64_t next = sched_deferred_due(s);
+	if (next && (!at || next < at))
+		at = next;
+	if (more)
+		at = mono_ms() + LOG_MORE_MS;
+	loop_timer_set(s->timer_fd, at, any ? TICK_MS : 0);
 }
 
 void sched_slot_release(struct sched *s, struct slot *sl)
@@ -186,6 +180,38 @@ static char *with_image(const char *cmd, const char *image)
 	return buf_steal(&b);
 }
 
+static void launch_again(struct sched *s, void *arg)
+{
+	uint32_t id = (uint32_t)(uintptr_t)arg;
+	struct slot *sl = sched_slot_of(s, id);
+	struct node *n = tree_get(&s->wd->tree, id);
+
+	if (!sl || sl->have_job || !n)
+		return;
+	if (n->status == ST_CANCELLED)
+		sched_slot_release(s, sl);
+	else if (n->status != ST_PREPARING || s->paused || s->stopping)
+		sched_defer(s, NULL, NULL, launch_again, NULL, arg); /* held: it waits on */
+	else
+		sched_launch(s, sl);
+}
+
+/*
+ * No descriptor to start the job with: the node stays prepared in its
+ * slot, recorded so (a restart prepares it again), and is launched later.
+ */
+static void launch_later(struct sched *s, struct slot *sl, const char *why)
+{
+	struct node *n = tree_get(&s->wd->tree, sl->node);
+	char what[64];
+
+	node_id_format(sl->node, what);
+	snprintf(what + strlen(what), sizeof what - strlen(what), ": launching");
+	n->status = ST_PREPARING;
+	sched_record_light(s, "prepared", n);
+	sched_defer(s, what, why, launch_again, NULL, (void *)(uintptr_t)sl->node);
+}
+
 void sched_launch(struct sched *s, struct slot *sl)
 {
 	struct node *n = tree_get(&s->wd->tree, sl->node);
@@ -232,7 +258,10 @@ void sched_launch(struct sched *s, struct slot *sl)
 	struct job_spec spec = {run_dir, cwd, build, launch, (const char *const *)env, unset, nid,
 				n->commit};
 	if (exec_launch(s->exec, &spec, &sl->job, &e) < 0) {
-		sched_fail(s, sl, "launch", "launch", e.msg);
+		if (err_out_of_fds(&e))
+			launch_later(s, sl, e.msg);
+		else
+			sched_fail(s, sl, "launch", "launch", e.msg);
 		goto out;
 	}
 	sl->have_job = true;
@@ -374,6 +403,7 @@ void sched_free(struct sched *s)
 	planner_cancel(s->planner); /* a model call in flight returns now */
 	bg_free(s->llm);
 	bg_free(s->git);
+	sched_defer_free(s);
 	for (size_t i = 0; i < s->nslots; i++)
 		if (s->slots[i].used)
 			sched_slot_release(s, &s->slots[i]);

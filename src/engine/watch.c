@@ -114,6 +114,9 @@ bool sched_read_log(struct sched *s, struct slot *sl)
 	if (sl->log_fd < 0) {
 		char *log = sched_path(s, "runs", sl->node, "log");
 		sl->log_fd = open(log, O_RDONLY | O_CLOEXEC);
+		sl->log_waits = sl->log_fd < 0 && errno_out_of_fds(errno);
+		if (sl->log_waits)
+			sched_fds_short(s, log, strerror(errno));
 		free(log);
 		if (sl->log_fd < 0)
 			return false;
@@ -186,6 +189,11 @@ void sched_watch(struct sched *s, struct slot *sl)
 	if (!sl->used || !sl->have_job)
 		return;
 	bool grew = sched_read_log(s, sl);
+	if (sl->log_waits) {
+		/* Neither judged nor collected unread: looked at again at the next tick. */
+		sl->last_progress = mono_ms();
+		return;
+	}
 	if (grew || (sl->metrics.step == sl->metrics.step && sl->metrics.step != sl->last_step)) {
 		sl->last_progress = mono_ms();
 		sl->last_step = sl->metrics.step;
@@ -234,6 +242,7 @@ static void on_tick(struct loop *l, int fd, short revents, void *ctx)
 		;
 	for (size_t i = 0; i < s->nslots; i++)
 		sched_watch(s, &s->slots[i]);
+	sched_run_deferred(s);
 }
 
 void sched_watch_start(struct sched *s)

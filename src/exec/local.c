@@ -527,14 +527,19 @@ static int local_attach(struct executor *x, const char *run_dir, struct job *j, 
  * A job of the supervisor running is alive until it says otherwise.
  * Another is known by its pid and start time, and counts as alive while
  * it waits, ended, to be reaped: its supervisor records it first.
+ * 1 alive, 0 not, -1 not known now: no descriptor to read /proc with.
  */
-static bool alive(const struct ljob *lj)
+static int alive(const struct ljob *lj)
 {
 	if (lj->by_sup)
-		return true;
+		return 1;
 	if (!lj->pid || !lj->start_time)
-		return false;
-	return proc_start_time(lj->pid) == lj->start_time; /* or gone, or the pid reused */
+		return 0;
+	errno = 0;
+	unsigned long long st = proc_start_time(lj->pid);
+	if (!st && errno_out_of_fds(errno))
+		return -1;
+	return st == lj->start_time; /* or gone, or the pid reused */
 }
 
 static void local_check(struct executor *x, struct job *j, struct job_result *r)
@@ -554,7 +559,8 @@ static void local_check(struct executor *x, struct job *j, struct job_result *r)
 	} else if (read_int_file(j->run_dir, "exit_code", &code) == 1) {
 		r->state = JOB_DONE;
 		r->exit_code = (int)code;
-	} else if (lj && alive(lj)) {
+	} else if (lj && alive(lj) != 0) {
+		/* Not known now counts as running: looked at again at the next tick. */
 		r->state = JOB_RUNNING;
 		r->building = j->has_build && r->build_code < 0;
 	} else {
@@ -575,7 +581,7 @@ static int local_signal(struct executor *x, struct job *j, int sig)
 	if (lj && lj->by_sup && !lj->pid && !lj->ended)
 		sup_settle(L, j->token);
 	lj = job_of(L, j->token);
-	if (!lj || lj->ended || lj->pid <= 0 || !alive(lj))
+	if (!lj || lj->ended || lj->pid <= 0 || alive(lj) != 1)
 		return -1;
 	if (kill(-lj->pid, sig) < 0)
 		return -1;

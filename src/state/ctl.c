@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -51,16 +52,46 @@ void ctl_unlink(const char *workdir)
 	free(path);
 }
 
+int ctl_check(const char *workdir, struct err *e)
+{
+	char *path = path_join(workdir, CTL_SOCKET);
+	struct stat st;
+	int rc = 0;
+
+	if (lstat(path, &st) < 0) {
+		if (errno != ENOENT) {
+			err_set(e, "%s: %s", path, strerror(errno));
+			rc = -1;
+		}
+	} else if (!S_ISSOCK(st.st_mode)) {
+		const char *what = S_ISDIR(st.st_mode)   ? "a folder"
+				   : S_ISREG(st.st_mode) ? "a file"
+				   : S_ISLNK(st.st_mode) ? "a symbolic link"
+							 : "something other than a socket";
+		err_set(e, "%s: %s is where the engine's control socket goes; move it away or "
+			   "remove it, and start the engine again (the engine makes the socket itself)",
+			path, what);
+		rc = -1;
+	}
+	free(path);
+	return rc;
+}
+
 int ctl_listen(const char *workdir, struct err *e)
 {
 	struct sockaddr_un addr;
 	int dirfd, fd;
 
-	if (make_addr(workdir, &addr, &dirfd, e) < 0)
+	if (ctl_check(workdir, e) < 0 || make_addr(workdir, &addr, &dirfd, e) < 0)
 		return -1;
-	ctl_unlink(workdir); /* the caller holds engine/lock: any socket is stale */
+	ctl_unlink(workdir); /* the caller holds engine/lock: a socket there is stale */
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 64) < 0) {
+	/*
+	 * bind makes the file as the umask says; it is made private before
+	 * listen, and until then nobody can connect.
+	 */
+	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 ||
+	    chmod(addr.sun_path, 0600) < 0 || listen(fd, 64) < 0) {
 		err_set(e, "%s/%s: cannot listen: %s", workdir, CTL_SOCKET, strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -69,6 +100,24 @@ int ctl_listen(const char *workdir, struct err *e)
 	if (dirfd >= 0)
 		close(dirfd);
 	return fd;
+}
+
+bool ctl_peer_allowed(int fd, struct err *e)
+{
+	struct ucred cr;
+	socklen_t len = sizeof cr;
+	uid_t me = geteuid();
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0) {
+		err_set(e, "%s: cannot tell who connected: %s", CTL_SOCKET, strerror(errno));
+		return false;
+	}
+	if (cr.uid == me || cr.uid == 0)
+		return true;
+	err_set(e, "%s: uid %lu may not change this workdir; only the engine's user (uid %lu) "
+		   "and root may",
+		CTL_SOCKET, (unsigned long)cr.uid, (unsigned long)me);
+	return false;
 }
 
 int ctl_request(const char *workdir, const char *request, char **reply, int timeout_ms,

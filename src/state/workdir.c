@@ -7,10 +7,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hypotop/fsutil.h"
@@ -144,6 +146,33 @@ int workdir_open(struct workdir *w, const char *path, enum workdir_mode mode,
 		}
 	}
 	return WD_OK;
+}
+
+/* A holder that wrote its pid and still lives: an engine, not a command. */
+static bool holder_alive(pid_t pid)
+{
+	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+int workdir_open_wait(struct workdir *w, const char *path, const char *role, struct err *e)
+{
+	int64_t deadline = mono_ms() + WD_WAIT_MS;
+
+	for (;;) {
+		int rc = workdir_open(w, path, WD_WRITE, role, e);
+		if (rc != WD_BUSY || holder_alive(w->holder))
+			return rc;
+		w->holder = 0; /* what a dead engine left in the file */
+		if (mono_ms() > deadline) {
+			err_set(e, "%s: still in use by another hypotop command after %d s "
+				   "(engine/lock); try again once it is done",
+				w->path, WD_WAIT_MS / 1000);
+			return rc;
+		}
+		workdir_close(w);
+		struct timespec ts = {0, 5 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
 }
 
 void workdir_close(struct workdir *w)

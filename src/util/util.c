@@ -207,6 +207,17 @@ void err_suffix(struct err *e, const char *text)
 	snprintf(e->msg + n, sizeof e->msg - n, "%s", text);
 }
 
+bool errno_out_of_fds(int errnum)
+{
+	return errnum == EMFILE || errnum == ENFILE;
+}
+
+bool err_out_of_fds(const struct err *e)
+{
+	/* strerror(ENFILE) begins with strerror(EMFILE): one search finds both. */
+	return e && strstr(e->msg, strerror(EMFILE)) != NULL;
+}
+
 int64_t now_ms(void)
 {
 	struct timespec ts;
