@@ -361,37 +361,60 @@ static bool sealed(const char *path, const char *gitdir, const git_oid *id)
 }
 
 /*
- * The files at path become exactly the branch's: files that differ are
- * written, and what the last run left there, ignored files included, is
- * removed, as if the tree were new. Then HEAD names the branch.
+ * The files at path become exactly the commit's: what the last run left
+ * there, ignored files included, is removed without following it
+ * (scrub.c), as if the tree were new, and files that differ are written,
+ * unless git finds the tree clean at id already.
+ */
+static int worktree_checkout(git_repository *wt, const char *path, const char *branch,
+			     const git_oid *id, struct err *e)
+{
+	git_commit *commit = NULL;
+	git_tree *tree = NULL;
+	git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
+	int rc = -1;
+
+	co.checkout_strategy =
+		GIT_CHECKOUT_FORCE | GIT_CHECKOUT_REMOVE_UNTRACKED | GIT_CHECKOUT_REMOVE_IGNORED;
+	if (git_commit_lookup(&commit, wt, id) < 0 || git_commit_tree(&tree, commit) < 0)
+		err_set(e, "git: worktree %s (branch %s): %s", path, branch, vcs_git_msg());
+	else if (vcs_scrub(path, tree, e) == 0) {
+		if (!worktree_clean_at(wt, id) &&
+		    git_checkout_tree(wt, (git_object *)tree, &co) < 0)
+			err_set(e, "git: worktree %s (branch %s): %s", path, branch,
+				vcs_git_msg());
+		else
+			rc = 0;
+	}
+	git_tree_free(tree);
+	git_commit_free(commit);
+	return rc;
+}
+
+/*
+ * The tree at path lent to the node of branch: its files become the
+ * commit's unless it is sealed clean at id, and HEAD names the branch.
  */
 static int worktree_switch(const char *path, const char *branch, const git_oid *id,
 			   struct err *e)
 {
 	git_repository *wt;
-	git_commit *commit = NULL;
-	git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
-	int rc = -1;
+	int rc = 0;
 
 	if (vcs_repo(&wt, path, e) < 0)
 		return -1;
 	const char *gitdir = git_repository_path(wt);
 	char *refname = xasprintf("refs/heads/%s", branch);
-	co.checkout_strategy =
-		GIT_CHECKOUT_FORCE | GIT_CHECKOUT_REMOVE_UNTRACKED | GIT_CHECKOUT_REMOVE_IGNORED;
 	bool was_sealed = sealed(path, gitdir, id);
-	if (!was_sealed && !worktree_clean_at(wt, id) &&
-	    (git_commit_lookup(&commit, wt, id) < 0 ||
-	     git_checkout_tree(wt, (git_object *)commit, &co) < 0))
-		err_set(e, "git: worktree %s (branch %s): %s", path, branch, vcs_git_msg());
-	else
+	if (!was_sealed)
+		rc = worktree_checkout(wt, path, branch, id, e);
+	if (rc == 0)
 		rc = symbolic_head(wt, refname, e);
 	/* HEAD is not part of a seal: an intact one holds as it is. */
 	if (rc < 0)
 		vcs_seal_break(path);
 	else if (!was_sealed)
 		vcs_seal(path, gitdir, id);
-	git_commit_free(commit);
 	free(refname);
 	return rc;
 }
