@@ -20,12 +20,13 @@ def nodes_of(wd):
         return {n["id"]: n for n in json.load(f)["nodes"]}
 
 
-def run_jobs(d, files, launch, links=None, patch=None):
-    """A repository of files (and symlinks: name -> target), one slot, and
+def run_jobs(d, files, launch, links=None, patch=None, src=None):
+    """A repository of files (or src, made already; and symlinks: name ->
+    target), one slot, and
     four nodes on the baseline's commit (the last with patch, when given):
     more nodes than the pool has trees, so trees are lent again. Returns
     the workdir, its nodes, and the folder each node ran in."""
-    src = lib.make_repo(d, files=files)
+    src = src or lib.make_repo(d, files=files)
     for name, target in (links or {}).items():
         os.symlink(target, os.path.join(src, name))
         lib.sh("git", "add", name, cwd=src)
@@ -111,6 +112,31 @@ def symlinks_the_commit_tracks_are_kept():
                               launch, links={"latest": "conf"})
     check(os.listdir(outside) == [], "outside: %s" % os.listdir(outside))
     all_saw_the_commit(nodes)
+
+
+@lib.test
+def a_tree_whose_git_link_a_job_replaced_is_made_again():
+    # A .git that leads to the source repository, or a link in place of the
+    # tree itself, would have the next checkout write into the user's own
+    # repository: its HEAD, its index, its files.
+    # Each job checks it runs in a work tree of its own (.git a file, not the
+    # repository's folder), then plants the link, where it is in one.
+    for what, plant in ((".git", "rm .git && ln -s {src}/.git .git"),
+                        ("the tree", "d=$(pwd) && cd .. && rm -rf \"$d\" && ln -s {src} \"$d\"")):
+        d = lib.tmpdir()
+        src = lib.make_repo(d, files={"train.py": "print('val_loss=1.0')\n"})
+        with open(os.path.join(src, "mine.txt"), "w") as f:
+            f.write("work in progress\n")
+        head = lib.sh("git", "symbolic-ref", "HEAD", cwd=src).stdout
+        launch = ("if test -f .git; then echo val_loss=1; " + plant.format(src=src) +
+                  "; else echo val_loss=9; fi")
+        wd, nodes, cwd = run_jobs(d, {"train.py": "print('val_loss=1.0')\n"}, launch, src=src)
+        check(lib.sh("git", "symbolic-ref", "HEAD", cwd=src).stdout == head,
+              "%s: the source repository's HEAD was moved" % what)
+        check(lib.sh("git", "status", "--porcelain", cwd=src).stdout == "?? mine.txt\n",
+              "%s: the source repository changed: %s" % (what, lib.sh("git", "status",
+                                                                      "--porcelain", cwd=src).stdout))
+        all_saw_the_commit(nodes)
 
 
 lib.finish()

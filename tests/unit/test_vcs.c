@@ -905,6 +905,58 @@ static void scrub_removes_what_is_not_the_commits(void)
 	repo_free(&r);
 }
 
+/*
+ * A link a run put in place of the tree's .git or of the tree itself
+ * leads into another repository, here the source's own: the tree is made
+ * again, and its removal removes the link, not what it names.
+ */
+static void a_tree_a_run_replaced_with_a_link_is_made_again(void)
+{
+	struct repo r;
+	struct err e = {{0}};
+	char oid[VCS_OID_HEX];
+	const char *kind = NULL;
+	struct stat st;
+
+	repo_make(&r);
+	T_CHECK(vcs_commit_change(r.dir, r.head, NULL, NULL, "hypotop/n0001", "one", oid, &kind,
+				  &e) == 0,
+		"%s", e.msg);
+	char *wt = path_join(r.base, "trees/wt0"), *dotgit = path_join(wt, ".git");
+	char *mine = path_join(r.dir, "mine.txt");
+	T_CHECK(sh("echo work > '%s'", mine) == 0, "mine.txt");
+	const char *plants[] = {
+		"rm \"$wt/.git\" && ln -s \"$src/.git\" \"$wt/.git\"",
+		"rm -r \"$wt\" && ln -s \"$src\" \"$wt\"",
+		"rm \"$wt/.git\" && mkfifo \"$wt/.git\"",
+	};
+	for (size_t i = 0; i < sizeof plants / sizeof *plants; i++) {
+		T_CHECK(vcs_worktree_add(r.dir, "wt0", wt, "hypotop/n0001", &e) == 0, "%s", e.msg);
+		T_CHECK(sh("wt='%s' src='%s'; %s", wt, r.dir, plants[i]) == 0, "%s", plants[i]);
+		T_CHECK(vcs_worktree_add(r.dir, "wt0", wt, "hypotop/n0001", &e) == 0, "%s: %s",
+			plants[i], e.msg);
+		T_CHECK(lstat(wt, &st) == 0 && S_ISDIR(st.st_mode) && lstat(dotgit, &st) == 0 &&
+				S_ISREG(st.st_mode),
+			"not made again after: %s", plants[i]);
+		check_clean(wt, "hypotop/n0001");
+		char *st_src = sh_out("git -C '%s' status --porcelain", r.dir);
+		char *head = sh_out("git -C '%s' symbolic-ref HEAD", r.dir);
+		T_STREQ(st_src, "?? mine.txt");
+		T_STREQ(head, "refs/heads/main");
+		free(head);
+		free(st_src);
+	}
+	T_CHECK(sh("rm -r '%s' && ln -s '%s' '%s'", wt, r.dir, wt) == 0, "link");
+	T_CHECK(vcs_worktree_remove(r.dir, "wt0", wt, &e) == 0, "%s", e.msg);
+	T_CHECK(lstat(wt, &st) < 0 && fs_exists(mine), "removed through the link");
+	unlink(mine);
+	check_untouched(&r);
+	free(mine);
+	free(dotgit);
+	free(wt);
+	repo_free(&r);
+}
+
 /* A branch a power cut lost is made again from the commit the journal names. */
 static void lost_branches_are_made_again(void)
 {
@@ -1025,6 +1077,7 @@ int main(void)
 	T_RUN(a_sealed_tree_is_reused_and_any_change_breaks_the_seal);
 	T_RUN(a_reused_tree_is_cleaned_without_following_links);
 	T_RUN(scrub_removes_what_is_not_the_commits);
+	T_RUN(a_tree_a_run_replaced_with_a_link_is_made_again);
 	T_RUN(lost_branches_are_made_again);
 	T_RUN(read_file_at_commit);
 	T_RUN(diff_between_commits);
