@@ -29,8 +29,16 @@ int fs_fsync_parent(const char *path, struct err *e);
 char *fs_read(const char *path, size_t *len, struct err *e);
 int fs_mkdir_p(const char *path, mode_t mode, struct err *e);
 int fs_exists(const char *path);
-/* Remove a folder and everything under it (links are not followed). */
+/*
+ * Remove a folder and everything under it, or a file. A link is removed,
+ * never followed, and each folder is entered through a descriptor of the
+ * one above it, so that no folder outside can be reached by a name that
+ * changes meanwhile. fs_remove_at() removes `name` in the folder open at
+ * dirfd. 0, or -1 with errno set (ENOENT: nothing there; ELOOP: folders
+ * nested more than 128 deep).
+ */
 int fs_remove_tree(const char *path);
+int fs_remove_at(int dirfd, const char *name);
 int fs_is_dir(const char *path);
 /* Join two path parts with one '/'; caller frees. */
 char *path_join(const char *a, const char *b);

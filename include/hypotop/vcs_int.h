@@ -46,6 +46,18 @@ void vcs_seal_break(const char *path);
 /* Forget every seal. */
 void vcs_seals_forget(void);
 
+/*
+ * Before a checkout of tree into the work tree at path (scrub.c): remove
+ * what is not of the kind of the tree's entry at its place, never
+ * following it: what the tree has no entry for (what a run left, ignored
+ * files included), a symlink where the tree has none, a file where it has
+ * a folder and the reverse, fifos, sockets and devices, a file with more
+ * than one hard link. What stays are the tree's folders and plain files,
+ * and its symlinks whatever they point to (the checkout writes a changed
+ * one again). The .git of the top folder is not looked at.
+ */
+int vcs_scrub(const char *path, const git_tree *tree, struct err *e);
+
 /* Close the repositories the calling thread keeps open. */
 void vcs_repo_forget(void);
 

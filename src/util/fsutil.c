@@ -1,9 +1,9 @@
 /* fsutil.c — see fsutil.h. */
 #include "hypotop/fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdbool.h>
 #include <limits.h>
 #include <stdio.h>
@@ -207,15 +207,55 @@ char *path_real(const char *path, struct err *e)
 	return r;
 }
 
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+/* Folders a removal enters below its first: each holds a descriptor open. */
+#define REMOVE_DEPTH 128
+
+static int remove_at(int at, const char *name, int depth)
 {
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
+	/* Most of what is removed is files: no stat first. */
+	if (unlinkat(at, name, 0) == 0)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -1;
+	if (depth == REMOVE_DEPTH) {
+		errno = ELOOP;
+		return -1;
+	}
+	int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	struct dirent *de;
+	int rc = 0, err = 0;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		else if (errno == ENOTDIR)
+			errno = EPERM; /* a file that cannot be removed */
+		return -1;
+	}
+	while ((errno = 0, de = readdir(d))) {
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    remove_at(dirfd(d), de->d_name, depth + 1) < 0 && errno != ENOENT && !err)
+			err = errno;
+	}
+	if (errno && !err)
+		err = errno;
+	closedir(d);
+	if (unlinkat(at, name, AT_REMOVEDIR) < 0)
+		rc = -1;
+	if (err) {
+		errno = err;
+		rc = -1;
+	}
+	return rc;
+}
+
+int fs_remove_at(int dirfd, const char *name)
+{
+	return remove_at(dirfd, name, 0);
 }
 
 int fs_remove_tree(const char *path)
 {
-	return nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	return remove_at(AT_FDCWD, path, 0);
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "hypotop/fsutil.h"
@@ -137,36 +138,57 @@ static bool holds_repo(const char *path, const char *repo_dir)
 	return holds;
 }
 
-/* Remove what is left at path: a folder and its contents, or a file. */
+/*
+ * Remove what is left at path: a folder and its contents, or a file or a
+ * link, which is not followed.
+ */
 static int remove_leftover(const char *path, const char *repo_dir, struct err *e)
 {
-	if (!fs_exists(path))
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
 		return 0;
-	if (holds_repo(path, repo_dir)) {
+	if (S_ISDIR(st.st_mode) && holds_repo(path, repo_dir)) {
 		err_set(e, "worktree %s: holds the repository %s; refusing to remove it", path,
 			repo_dir);
 		return -1;
 	}
-	if (fs_remove_tree(path) != 0 && fs_exists(path)) {
+	if (fs_remove_tree(path) != 0 && lstat(path, &st) == 0) {
 		err_set(e, "worktree %s: cannot remove what is left there", path);
 		return -1;
 	}
 	return 0;
 }
 
+/* Where the repository records work tree `name`; caller frees. */
+static char *worktree_meta(git_repository *repo, const char *name)
+{
+	char *all = path_join(git_repository_commondir(repo), "worktrees");
+	char *meta = path_join(all, name);
+
+	free(all);
+	return meta;
+}
+
 /*
- * Forget worktree `name` and delete its files, whatever state it is in
- * (valid, locked, or with its folder already gone). Metadata a crash left
- * half-written, which git_worktree_lookup cannot read, is removed by hand.
+ * Remove work tree `name` at path, whatever state it is in (valid,
+ * locked, or with its folder already gone): its files first, here, for
+ * git's own removal would follow a link a run put in place of the folder
+ * and empty the folder it names; then the repository's record of it.
+ * A record a crash left half-written, which git_worktree_lookup cannot
+ * read, is removed by hand.
  */
-static int worktree_drop(git_repository *repo, const char *name, struct err *e)
+static int worktree_drop(git_repository *repo, const char *repo_dir, const char *name,
+			 const char *path, struct err *e)
 {
 	git_worktree *wt = NULL;
 	git_worktree_prune_options po = GIT_WORKTREE_PRUNE_OPTIONS_INIT;
 	int rc = 0;
 
-	po.flags = GIT_WORKTREE_PRUNE_VALID | GIT_WORKTREE_PRUNE_WORKING_TREE |
-		   GIT_WORKTREE_PRUNE_LOCKED;
+	vcs_seal_break(path);
+	if (remove_leftover(path, repo_dir, e) < 0)
+		return -1;
+	po.flags = GIT_WORKTREE_PRUNE_VALID | GIT_WORKTREE_PRUNE_LOCKED;
 	if (git_worktree_lookup(&wt, repo, name) == 0) {
 		if (git_worktree_prune(wt, &po) < 0) {
 			err_set(e, "git: worktree %s: prune: %s", name, vcs_git_msg());
@@ -175,9 +197,7 @@ static int worktree_drop(git_repository *repo, const char *name, struct err *e)
 		git_worktree_free(wt);
 		return rc;
 	}
-	char *all = path_join(git_repository_commondir(repo), "worktrees");
-	char *meta = path_join(all, name);
-	free(all);
+	char *meta = worktree_meta(repo, name);
 	if (fs_exists(meta) && fs_remove_tree(meta) != 0 && fs_exists(meta)) {
 		err_set(e, "git: worktree %s: cannot remove %s", name, meta);
 		rc = -1;
@@ -186,19 +206,47 @@ static int worktree_drop(git_repository *repo, const char *name, struct err *e)
 	return rc;
 }
 
+/* The first line of the plain file name in the folder open at dirfd ("" if none). */
+static void first_line(int dirfd, const char *name, char *line, size_t size)
+{
+	/* Not a link, and no fifo is waited on. */
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	ssize_t n = -1;
+
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		n = read(fd, line, size - 1);
+	if (fd >= 0)
+		close(fd);
+	line[n > 0 ? n : 0] = '\0';
+	line[strcspn(line, "\r\n")] = '\0';
+}
+
 /*
- * Whether work tree `name` looks whole at path, fit to reuse: its folder
- * points to the repository, which knows it. Cheap, where a full check
- * would read and resolve half a dozen files for every node: a tree that
- * only looks whole fails its checkout and is made again.
+ * Whether work tree `name` looks whole at path, fit to reuse: a folder
+ * whose .git is a file that names the repository's record of it, which
+ * is there. Cheap, where a full check would read and resolve half a dozen
+ * files for every node: a tree that only looks whole fails its checkout
+ * and is made again. A run can put a link in place of either, which
+ * would lead the checkout into the repository the link names, the
+ * source's own included: such a tree is made again too.
  */
 static bool worktree_usable(git_repository *repo, const char *name, const char *path)
 {
-	char *dotgit = path_join(path, ".git");
-	char *meta = xasprintf("%s/worktrees/%s/gitdir", git_repository_commondir(repo), name);
-	bool ok = fs_exists(dotgit) && fs_exists(meta);
+	char *meta = worktree_meta(repo, name), *record = path_join(meta, "gitdir");
+	char line[4096];
+	size_t len = strlen(meta);
+	bool ok = false;
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
-	free(dotgit);
+	if (fd >= 0) {
+		first_line(fd, ".git", line, sizeof line);
+		close(fd);
+		const char *to = strncmp(line, "gitdir: ", 8) ? "" : line + 8;
+		ok = !strncmp(to, meta, len) && strspn(to + len, "/") == strlen(to + len) &&
+		     fs_exists(record);
+	}
+	free(record);
 	free(meta);
 	return ok;
 }
@@ -361,37 +409,60 @@ static bool sealed(const char *path, const char *gitdir, const git_oid *id)
 }
 
 /*
- * The files at path become exactly the branch's: files that differ are
- * written, and what the last run left there, ignored files included, is
- * removed, as if the tree were new. Then HEAD names the branch.
+ * The files at path become exactly the commit's: what the last run left
+ * there, ignored files included, is removed without following it
+ * (scrub.c), as if the tree were new, and files that differ are written,
+ * unless git finds the tree clean at id already.
+ */
+static int worktree_checkout(git_repository *wt, const char *path, const char *branch,
+			     const git_oid *id, struct err *e)
+{
+	git_commit *commit = NULL;
+	git_tree *tree = NULL;
+	git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
+	int rc = -1;
+
+	co.checkout_strategy =
+		GIT_CHECKOUT_FORCE | GIT_CHECKOUT_REMOVE_UNTRACKED | GIT_CHECKOUT_REMOVE_IGNORED;
+	if (git_commit_lookup(&commit, wt, id) < 0 || git_commit_tree(&tree, commit) < 0)
+		err_set(e, "git: worktree %s (branch %s): %s", path, branch, vcs_git_msg());
+	else if (vcs_scrub(path, tree, e) == 0) {
+		if (!worktree_clean_at(wt, id) &&
+		    git_checkout_tree(wt, (git_object *)tree, &co) < 0)
+			err_set(e, "git: worktree %s (branch %s): %s", path, branch,
+				vcs_git_msg());
+		else
+			rc = 0;
+	}
+	git_tree_free(tree);
+	git_commit_free(commit);
+	return rc;
+}
+
+/*
+ * The tree at path lent to the node of branch: its files become the
+ * commit's unless it is sealed clean at id, and HEAD names the branch.
  */
 static int worktree_switch(const char *path, const char *branch, const git_oid *id,
 			   struct err *e)
 {
 	git_repository *wt;
-	git_commit *commit = NULL;
-	git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
-	int rc = -1;
+	int rc = 0;
 
 	if (vcs_repo(&wt, path, e) < 0)
 		return -1;
 	const char *gitdir = git_repository_path(wt);
 	char *refname = xasprintf("refs/heads/%s", branch);
-	co.checkout_strategy =
-		GIT_CHECKOUT_FORCE | GIT_CHECKOUT_REMOVE_UNTRACKED | GIT_CHECKOUT_REMOVE_IGNORED;
 	bool was_sealed = sealed(path, gitdir, id);
-	if (!was_sealed && !worktree_clean_at(wt, id) &&
-	    (git_commit_lookup(&commit, wt, id) < 0 ||
-	     git_checkout_tree(wt, (git_object *)commit, &co) < 0))
-		err_set(e, "git: worktree %s (branch %s): %s", path, branch, vcs_git_msg());
-	else
+	if (!was_sealed)
+		rc = worktree_checkout(wt, path, branch, id, e);
+	if (rc == 0)
 		rc = symbolic_head(wt, refname, e);
 	/* HEAD is not part of a seal: an intact one holds as it is. */
 	if (rc < 0)
 		vcs_seal_break(path);
 	else if (!was_sealed)
 		vcs_seal(path, gitdir, id);
-	git_commit_free(commit);
 	free(refname);
 	return rc;
 }
@@ -421,8 +492,7 @@ int vcs_worktree_add(const char *repo_dir, const char *name, const char *path,
 		err_set(e, "git: branch %s: %s", branch, vcs_git_msg());
 		goto out;
 	}
-	vcs_seal_break(path);
-	if (worktree_drop(repo, name, e) < 0 || remove_leftover(path, repo_dir, e) < 0)
+	if (worktree_drop(repo, repo_dir, name, path, e) < 0)
 		goto out;
 	char *up = xstrdup(path), *slash = strrchr(up, '/');
 	if (slash && slash != up) {
@@ -459,10 +529,7 @@ int vcs_worktree_remove(const char *repo_dir, const char *name, const char *path
 
 	if (name_ok(name, e) < 0 || vcs_repo(&repo, repo_dir, e) < 0)
 		return -1;
-	vcs_seal_break(path);
-	if (worktree_drop(repo, name, e) < 0 || remove_leftover(path, repo_dir, e) < 0)
-		return -1;
-	return 0;
+	return worktree_drop(repo, repo_dir, name, path, e);
 }
 
 int vcs_read_file(const char *repo_dir, const char *commit, const char *path, char **text,

@@ -687,7 +687,8 @@ static void check_clean(const char *wt, const char *branch)
 
 /*
  * A sealed tree is reused without asking git; every kind of change a run
- * can make breaks the seal, and the tree is cleaned as without one.
+ * can make breaks the seal (a link or a fifo in place of what was there
+ * too), and the tree is cleaned as without one.
  */
 static void a_sealed_tree_is_reused_and_any_change_breaks_the_seal(void)
 {
@@ -744,6 +745,9 @@ static void a_sealed_tree_is_reused_and_any_change_breaks_the_seal(void)
 		"--git-path index)\"",
 		"rm notes_link",
 		"mkdir cache",
+		"mkdir -p ../../outside && rm -r model && ln -s ../../outside model",
+		"rm notes.txt && mkfifo notes.txt",
+		"rm -r docs && echo x > docs",
 	};
 	for (size_t i = 0; i < sizeof changes / sizeof *changes; i++) {
 		T_CHECK(sh("cd '%s' && %s", wt, changes[i]) == 0, "%s", changes[i]);
@@ -752,6 +756,10 @@ static void a_sealed_tree_is_reused_and_any_change_breaks_the_seal(void)
 			changes[i]);
 		check_clean(wt, "hypotop/n0002");
 	}
+
+	char *outside = path_join(r.base, "outside");
+	T_CHECK(sh("test -z \"$(ls -A '%s')\"", outside) == 0, "written through the link");
+	free(outside);
 
 	/* Changed in the tick it is sealed in (here: a time ahead of the clock): not sealed. */
 	T_CHECK(sh("touch -d '+1 hour' '%s'", deep) == 0, "touch");
@@ -765,6 +773,186 @@ static void a_sealed_tree_is_reused_and_any_change_breaks_the_seal(void)
 	free(deep);
 	free(notes);
 	free(gitdir);
+	free(wt);
+	repo_free(&r);
+}
+
+/* The target of the symlink at path, or "" when it is none; caller frees. */
+static char *link_at(const char *path)
+{
+	char buf[4096];
+	ssize_t n = readlink(path, buf, sizeof buf - 1);
+
+	buf[n > 0 ? n : 0] = '\0';
+	return xstrdup(buf);
+}
+
+/*
+ * What a run leaves in a tree that is not the commit's is removed before
+ * the next checkout, never followed: a link in place of a tracked folder,
+ * a file where a folder was and the reverse, a hard link to a file
+ * outside, links in an untracked folder. The commit's own links stay.
+ */
+static void a_reused_tree_is_cleaned_without_following_links(void)
+{
+	struct repo r;
+	struct err e = {{0}};
+	char oid[VCS_OID_HEX];
+	const char *kind = NULL;
+	struct stat st, link_before, link_after;
+
+	repo_make(&r);
+	T_CHECK(vcs_commit_change(r.dir, r.head, NULL, NULL, "hypotop/n0001", "one", oid, &kind,
+				  &e) == 0,
+		"%s", e.msg);
+	char *wt = path_join(r.base, "trees/wt0"), *out = path_join(r.base, "outside");
+	T_CHECK(vcs_worktree_add(r.dir, "wt0", wt, "hypotop/n0001", &e) == 0, "%s", e.msg);
+	char *lnk = path_join(wt, "notes_link");
+	T_CHECK(lstat(lnk, &link_before) == 0, "%s", lnk);
+	T_CHECK(sh("set -e; mkdir '%s'; cd '%s'; echo outside > train.py; echo keep > notes.txt;"
+		   "cd '%s'; rm -r model docs run.sh notes.txt; ln -s '%s' model; echo x > docs;"
+		   "mkdir -p run.sh/sub; ln -s '%s' run.sh/sub/out; ln '%s/notes.txt' notes.txt;"
+		   "mkdir ckpt; ln -s '%s' ckpt/out; ln -s '%s/train.py' ckpt/train.py",
+		   out, out, wt, out, out, out, out, out) == 0,
+		"plant");
+
+	T_CHECK(vcs_worktree_add(r.dir, "wt0", wt, "hypotop/n0001", &e) == 0, "%s", e.msg);
+	char *sum = sh_out("cd '%s' && ls -A | tr '\\n' ' ' && cat train.py notes.txt | tr '\\n' ' '",
+			   out);
+	T_STREQ(sum, "notes.txt train.py outside keep ");
+	free(sum);
+	check_clean(wt, "hypotop/n0001");
+	char *model = path_join(wt, "model"), *notes = path_join(wt, "notes.txt");
+	T_CHECK(lstat(model, &st) == 0 && S_ISDIR(st.st_mode), "model is not a folder");
+	T_CHECK(lstat(notes, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1,
+		"notes.txt is still linked to the file outside");
+	char *ckpt = path_join(wt, "ckpt");
+	T_CHECK(!fs_exists(ckpt), "an untracked folder was left");
+	T_CHECK(lstat(lnk, &link_after) == 0 && link_after.st_ino == link_before.st_ino,
+		"the commit's own link was made again");
+	char *target = link_at(lnk);
+	T_STREQ(target, "notes.txt");
+	free(target);
+
+	T_CHECK(vcs_worktree_remove(r.dir, "wt0", wt, &e) == 0, "%s", e.msg);
+	check_untouched(&r);
+	free(ckpt);
+	free(notes);
+	free(model);
+	free(lnk);
+	free(out);
+	free(wt);
+	repo_free(&r);
+}
+
+/*
+ * The cleaning itself, on a tree git made: each kind of thing a run can
+ * leave is removed, none is followed or opened (a fifo would block), and
+ * what is the commit's is kept as it is.
+ */
+static void scrub_removes_what_is_not_the_commits(void)
+{
+	struct repo r;
+	struct err e = {{0}};
+	git_repository *repo;
+	git_object *tree = NULL;
+	struct stat st;
+
+	repo_make(&r);
+	char *wt = path_join(r.base, "wt"), *out = path_join(r.base, "outside");
+	T_CHECK(sh("set -e; git -C '%s' worktree add -q --detach '%s'; mkdir '%s';"
+		   "echo keep > '%s/f'; cd '%s';"
+		   "rm -r docs && ln -s '%s' docs;"               /* a link for a folder */
+		   "rm notes.txt && mkfifo notes.txt;"            /* a fifo for a file */
+		   "rm -r model && echo x > model;"               /* a file for a folder */
+		   "rm run.sh && mkdir -p run.sh/a;"              /* a folder for a file */
+		   "rm notes_link && echo x > notes_link;"        /* a file for a link */
+		   "rm hparams.json && ln '%s/f' hparams.json;"   /* a hard link */
+		   "python3 -c 'import socket; socket.socket(socket.AF_UNIX).bind(\"sock\")';"
+		   "mkdir -p ckpt/deep/er .git-not; ln -s '%s' ckpt/out; mkfifo ckpt/deep/er/p;"
+		   "echo 1 > ckpt/deep/w; echo 1 > top.log",
+		   r.dir, wt, out, out, wt, out, out, out) == 0,
+		"plant");
+	char *linkdir = path_join(wt, "linkdir");
+	struct stat before;
+	T_CHECK(lstat(linkdir, &before) == 0, "no tracked link");
+
+	T_CHECK(vcs_repo(&repo, r.dir, &e) == 0, "%s", e.msg);
+	T_CHECK(git_revparse_single(&tree, repo, "HEAD^{tree}") == 0, "%s", vcs_git_msg());
+	T_CHECK(vcs_scrub(wt, (git_tree *)tree, &e) == 0, "%s", e.msg);
+	char *left = sh_out("cd '%s' && find . -path ./.git -prune -o -printf '%%y:%%p\\n' | "
+			    "sort | tr '\\n' ' '",
+			    wt);
+	T_STREQ(left, "d:. f:./broken.json l:./linkdir ");
+	free(left);
+	T_CHECK(lstat(linkdir, &st) == 0 && st.st_ino == before.st_ino, "the tracked link was replaced");
+	char *sum = sh_out("cd '%s' && ls -A | tr '\\n' ' ' && cat f", out);
+	T_STREQ(sum, "f keep");
+	free(sum);
+	char *dotgit = path_join(wt, ".git");
+	T_CHECK(lstat(dotgit, &st) == 0 && S_ISREG(st.st_mode), "the tree's .git was removed");
+	free(dotgit);
+
+	/* Then git makes it the commit's again. */
+	T_CHECK(sh("git -C '%s' checkout -q -f HEAD -- . && test -z \"$(git -C '%s' status "
+		   "--porcelain --ignored)\"",
+		   wt, wt) == 0,
+		"not the commit's after a checkout");
+	git_object_free(tree);
+	free(linkdir);
+	free(out);
+	free(wt);
+	repo_free(&r);
+}
+
+/*
+ * A link a run put in place of the tree's .git or of the tree itself
+ * leads into another repository, here the source's own: the tree is made
+ * again, and its removal removes the link, not what it names.
+ */
+static void a_tree_a_run_replaced_with_a_link_is_made_again(void)
+{
+	struct repo r;
+	struct err e = {{0}};
+	char oid[VCS_OID_HEX];
+	const char *kind = NULL;
+	struct stat st;
+
+	repo_make(&r);
+	T_CHECK(vcs_commit_change(r.dir, r.head, NULL, NULL, "hypotop/n0001", "one", oid, &kind,
+				  &e) == 0,
+		"%s", e.msg);
+	char *wt = path_join(r.base, "trees/wt0"), *dotgit = path_join(wt, ".git");
+	char *mine = path_join(r.dir, "mine.txt");
+	T_CHECK(sh("echo work > '%s'", mine) == 0, "mine.txt");
+	const char *plants[] = {
+		"rm \"$wt/.git\" && ln -s \"$src/.git\" \"$wt/.git\"",
+		"rm -r \"$wt\" && ln -s \"$src\" \"$wt\"",
+		"rm \"$wt/.git\" && mkfifo \"$wt/.git\"",
+	};
+	for (size_t i = 0; i < sizeof plants / sizeof *plants; i++) {
+		T_CHECK(vcs_worktree_add(r.dir, "wt0", wt, "hypotop/n0001", &e) == 0, "%s", e.msg);
+		T_CHECK(sh("wt='%s' src='%s'; %s", wt, r.dir, plants[i]) == 0, "%s", plants[i]);
+		T_CHECK(vcs_worktree_add(r.dir, "wt0", wt, "hypotop/n0001", &e) == 0, "%s: %s",
+			plants[i], e.msg);
+		T_CHECK(lstat(wt, &st) == 0 && S_ISDIR(st.st_mode) && lstat(dotgit, &st) == 0 &&
+				S_ISREG(st.st_mode),
+			"not made again after: %s", plants[i]);
+		check_clean(wt, "hypotop/n0001");
+		char *st_src = sh_out("git -C '%s' status --porcelain", r.dir);
+		char *head = sh_out("git -C '%s' symbolic-ref HEAD", r.dir);
+		T_STREQ(st_src, "?? mine.txt");
+		T_STREQ(head, "refs/heads/main");
+		free(head);
+		free(st_src);
+	}
+	T_CHECK(sh("rm -r '%s' && ln -s '%s' '%s'", wt, r.dir, wt) == 0, "link");
+	T_CHECK(vcs_worktree_remove(r.dir, "wt0", wt, &e) == 0, "%s", e.msg);
+	T_CHECK(lstat(wt, &st) < 0 && fs_exists(mine), "removed through the link");
+	unlink(mine);
+	check_untouched(&r);
+	free(mine);
+	free(dotgit);
 	free(wt);
 	repo_free(&r);
 }
@@ -887,6 +1075,9 @@ int main(void)
 	T_RUN(worktree_add_remove_readd);
 	T_RUN(worktree_reused_for_the_same_commit);
 	T_RUN(a_sealed_tree_is_reused_and_any_change_breaks_the_seal);
+	T_RUN(a_reused_tree_is_cleaned_without_following_links);
+	T_RUN(scrub_removes_what_is_not_the_commits);
+	T_RUN(a_tree_a_run_replaced_with_a_link_is_made_again);
 	T_RUN(lost_branches_are_made_again);
 	T_RUN(read_file_at_commit);
 	T_RUN(diff_between_commits);
