@@ -174,13 +174,21 @@ static int apply_offline(const char *workdir, const struct op *op, struct err *e
 
 	if (rc != WD_OK)
 		return rc;
-	/* Without an engine the checkpoint is folded at once, so that
-	 * engine/checkpoint.json always shows the queue a person may edit. */
-	if (op_apply(&w, op, false, &id, e) < 0 || workdir_commit(&w, e) < 0 ||
-	    workdir_checkpoint(&w, e) < 0) {
+	if (op_apply(&w, op, false, &id, e) < 0 || workdir_commit(&w, e) < 0) {
 		workdir_close(&w);
 		return WD_FAIL;
 	}
+	/* Without an engine the checkpoint is folded at once, so that
+	 * engine/checkpoint.json always shows the queue a person may edit.
+	 * The operation is done once committed: a checkpoint that fails (a
+	 * full disk) is said, and left to the next command; repeating the
+	 * operation would apply it twice. */
+	struct err ce = {{0}};
+	if (workdir_checkpoint(&w, &ce) < 0)
+		fprintf(stderr, "hypotop: warning: the change is recorded in engine/journal.jsonl; "
+				"only the checkpoint after it failed, which the next command makes: "
+				"%s\n",
+			ce.msg);
 	char nid[NODE_ID_LEN];
 	node_id_format(id, nid);
 	done(op, nid, status_name(w.tree.nodes[id].status));

@@ -45,7 +45,8 @@ static void plan_log(struct sched *s, long round, const char *node, const cJSON 
 	char *path = xasprintf("%s/%03ld_plan_%s_raw.json", dir, round, node);
 	struct err e = {{0}};
 
-	fs_write_atomic(path, raw, strlen(raw), 0600, &e);
+	if (fs_write_atomic(path, raw, strlen(raw), 0600, &e) < 0)
+		sched_say(s, "warning: %s", e.msg);
 	free(path);
 	struct buf md;
 	buf_init(&md);
@@ -63,7 +64,8 @@ static void plan_log(struct sched *s, long round, const char *node, const cJSON 
 	if (cJSON_IsString(reason) && reason->valuestring[0])
 		buf_printf(&md, "\n%s\n", reason->valuestring);
 	path = xasprintf("%s/%03ld_plan_%s_output.md", dir, round, node);
-	fs_write_atomic(path, md.data, md.len, 0600, &e);
+	if (fs_write_atomic(path, md.data, md.len, 0600, &e) < 0)
+		sched_say(s, "warning: %s", e.msg);
 	free(path);
 	buf_free(&md);
 	free(raw);

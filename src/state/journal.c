@@ -112,8 +112,9 @@ int journal_open(struct journal *j, const char *path, const struct journal_info 
 		err_set(e, "%s: %s", path, strerror(errno));
 		return -1;
 	}
+	j->size = (off_t)info->good_len;
 	if (info->torn_line) {
-		if (ftruncate(j->fd, (off_t)info->good_len) < 0 || fdatasync(j->fd) < 0) {
+		if (ftruncate(j->fd, j->size) < 0 || fdatasync(j->fd) < 0) {
 			err_set(e, "%s: cannot cut the torn last line: %s", path, strerror(errno));
 			return -1;
 		}
@@ -151,17 +152,34 @@ int journal_write(struct journal *j, struct err *e)
 
 	if (!j->pending_lines)
 		return 0;
+	if (j->fd < 0) {
+		err_set(e, "%s: not open for writing after an earlier failure", j->path);
+		return -1;
+	}
 	while (left) {
 		ssize_t n = write(j->fd, p, left);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			err_set(e, "%s: write: %s", j->path, strerror(errno));
+			int err = errno;
+			/* Part of the lines may be in the file: cut it back to its
+			 * last whole line, so that another try neither tears nor
+			 * repeats one. */
+			if (ftruncate(j->fd, j->size) < 0) {
+				err_set(e, "%s: write: %s, and cannot cut the part written: %s; "
+					   "free some space, then run hypotop again",
+					j->path, strerror(err), strerror(errno));
+				close(j->fd);
+				j->fd = -1;
+				return -1;
+			}
+			err_set(e, "%s: write: %s%s", j->path, strerror(err), fs_full_hint(err));
 			return -1;
 		}
 		p += n;
 		left -= (size_t)n;
 	}
+	j->size += (off_t)j->pending.len;
 	j->lines += j->pending_lines;
 	j->pending_lines = 0;
 	buf_reset(&j->pending);
@@ -183,7 +201,8 @@ int journal_commit(struct journal *j, struct err *e)
 int journal_reset(struct journal *j, uint64_t base, struct err *e)
 {
 	char *h = header_line(base);
-	int rc = fs_write_atomic(j->path, h, strlen(h), 0644, e);
+	size_t len = strlen(h);
+	int rc = fs_write_atomic(j->path, h, len, 0644, e);
 
 	free(h);
 	if (rc < 0)
@@ -197,6 +216,10 @@ int journal_reset(struct journal *j, uint64_t base, struct err *e)
 	}
 	j->base = base;
 	j->lines = 0;
+	j->size = (off_t)len;
 	j->want_sync = false;
+	/* What was queued is in the checkpoint the new journal continues from. */
+	buf_reset(&j->pending);
+	j->pending_lines = 0;
 	return 0;
 }

@@ -306,9 +306,13 @@ int workdir_checkpoint(struct workdir *w, struct err *e)
 	struct buf b, cp;
 	int rc = -1;
 
-	/* Events recorded but not committed go into the checkpoint too. */
-	if (journal_commit(&w->journal, e) < 0)
-		return -1;
+	/*
+	 * Events recorded but not committed go into the checkpoint too: into
+	 * the journal first, in case the checkpoint fails. When the journal
+	 * cannot take them (a full disk), the checkpoint may still: it holds
+	 * them all.
+	 */
+	(void)journal_commit(&w->journal, e);
 	/* tree.json first, naming the checkpoint.json that follows it. */
 	buf_init(&b);
 	buf_init(&cp);
