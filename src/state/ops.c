@@ -141,16 +141,31 @@ static const char *allowed_list(unsigned mask, char *buf, size_t n)
 	return buf;
 }
 
+static int tree_full(struct err *e)
+{
+	char last[NODE_ID_LEN];
+
+	node_id_format(NODE_ID_MAX, last);
+	err_set(e, "the tree is full: %s is the last node id; start a new workdir", last);
+	return -1;
+}
+
 int op_apply(struct workdir *w, const struct op *op, bool live, uint32_t *result,
 	     struct err *e)
 {
 	const struct op_info *in = &infos[op->kind];
 	struct node *n = tree_find(&w->tree, op->node);
 	char allowed[256];
+	struct err why = {{0}};
+	uint32_t id;
 
 	if (!n) {
-		err_set(e, "%s: no node \"%s\"; 'hypotop status %s' lists the nodes", w->path,
-			op->node, w->path);
+		if (node_id_read(op->node, &id, &why) < 0)
+			err_set(e, "%s: no node \"%s\": %s; 'hypotop status %s' lists the nodes",
+				w->path, op->node, why.msg, w->path);
+		else
+			err_set(e, "%s: no node \"%s\"; 'hypotop status %s' lists the nodes",
+				w->path, op->node, w->path);
 		return -1;
 	}
 	if (!(in->statuses & (1u << n->status))) {
@@ -186,6 +201,8 @@ int op_apply(struct workdir *w, const struct op *op, bool live, uint32_t *result
 		}
 		uint32_t parent = n->id;
 		struct node *c = tree_add(&w->tree, parent);
+		if (!c)
+			return tree_full(e);
 		char *slug = op->name ? xstrdup(op->name) : slugify(op->hypothesis);
 		c->name = slug;
 		node_set_str(&c->hypothesis, op->hypothesis);
@@ -223,6 +240,8 @@ int op_apply(struct workdir *w, const struct op *op, bool live, uint32_t *result
 	case OP_RETRY: {
 		uint32_t src = n->id;
 		struct node *c = tree_add(&w->tree, n->parent);
+		if (!c)
+			return tree_full(e);
 		n = &w->tree.nodes[src]; /* tree_add may move nodes */
 		node_set_str(&c->name, n->name);
 		node_set_str(&c->hypothesis, n->hypothesis);

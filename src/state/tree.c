@@ -84,18 +84,40 @@ void node_id_format(uint32_t id, char *buf)
 	snprintf(buf, NODE_ID_LEN, "n%04u", (unsigned)id);
 }
 
-uint32_t node_id_parse(const char *s)
+int node_id_read(const char *s, uint32_t *id, struct err *e)
 {
 	unsigned long v = 0;
+	size_t digits = s && s[0] == 'n' ? strspn(s + 1, "0123456789") : 0;
+	char right[NODE_ID_LEN];
 
-	if (!s || s[0] != 'n' || !s[1])
-		return NODE_NONE;
-	for (const char *p = s + 1; *p; p++) {
-		if (*p < '0' || *p > '9' || p - s > 9)
-			return NODE_NONE;
-		v = v * 10 + (unsigned long)(*p - '0');
+	*id = NODE_NONE;
+	if (!digits || s[1 + digits]) {
+		err_set(e, "\"%s\" is not a node id: n and 4 or more digits, like n0012",
+			s ? s : "");
+		return -1;
 	}
-	return v > NODE_ID_MAX ? NODE_NONE : (uint32_t)v;
+	for (size_t i = 1; i <= digits && v <= NODE_ID_MAX; i++)
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	if (v > NODE_ID_MAX) {
+		node_id_format(NODE_ID_MAX, right);
+		err_set(e, "\"%s\" is beyond the last node id, %s", s, right);
+		return -1;
+	}
+	/* One spelling per id, so that an id also names its branch and folders. */
+	node_id_format((uint32_t)v, right);
+	if (strcmp(right, s)) {
+		err_set(e, "\"%s\" is not how a node id is written: write %s", s, right);
+		return -1;
+	}
+	*id = (uint32_t)v;
+	return 0;
+}
+
+uint32_t node_id_parse(const char *s)
+{
+	uint32_t id;
+
+	return node_id_read(s, &id, NULL) == 0 ? id : NODE_NONE;
 }
 
 struct node *tree_get(struct tree *t, uint32_t id)
@@ -148,6 +170,8 @@ struct node *tree_add(struct tree *t, uint32_t parent)
 {
 	uint32_t id = t->len;
 
+	if (id > NODE_ID_MAX)
+		return NULL;
 	tree_grow(t, id + 1);
 	struct node *n = &t->nodes[id];
 	n->present = true;
@@ -181,9 +205,8 @@ static int node_ref(const cJSON *v, const char *key, const char *what, uint32_t 
 	*out = NODE_NONE;
 	if (rc <= 0)
 		return rc;
-	*out = node_id_parse(s);
-	if (*out == NODE_NONE) {
-		err_set(e, "%s: \"%s\": \"%s\" is not a node id (like \"n0012\")", what, key, s);
+	if (node_id_read(s, out, e) < 0) {
+		err_prefix(e, "%s: \"%s\"", what, key);
 		return -1;
 	}
 	return 1;

@@ -91,6 +91,10 @@ int workdir_create(const char *path, const cJSON *config, const char *commit, st
 	cJSON_ArrayForEach(fx, w.cfg.fixed_experiments)
 	{
 		struct node *n = tree_add(&w.tree, 0);
+		if (!n) {
+			err_set(e, "config.json: \"fixed_experiments\": more than a tree holds");
+			goto out;
+		}
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(fx, "name");
 		node_set_str(&n->name, cJSON_IsString(v) ? v->valuestring : "fixed");
 		v = cJSON_GetObjectItemCaseSensitive(fx, "hypothesis");

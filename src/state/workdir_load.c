@@ -234,7 +234,13 @@ static int cp_spec_cb(void *ctx, const char *el, size_t len, size_t off, struct 
 			what);
 		goto out;
 	}
-	struct node *n = tree_find(&w->tree, id);
+	uint32_t nid;
+	struct err why = {{0}};
+	if (node_id_read(id, &nid, &why) < 0) {
+		err_set(e, "%s: \"id\": %s", what, why.msg);
+		goto out;
+	}
+	struct node *n = tree_get(&w->tree, nid);
 	if (!n || !(n->status == ST_QUEUED || n->status == ST_PAUSED)) {
 		err_set(e, "%s: \"%s\" is not a queued node; only queued specs may stay in \"queue\"",
 			what, id);

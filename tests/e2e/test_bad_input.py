@@ -4,6 +4,7 @@ byte-for-byte as it was — whichever command meets it."""
 
 import json
 import os
+import resource
 import subprocess
 import sys
 
@@ -134,6 +135,62 @@ def journal_damaged_in_the_middle():
     good = json.dumps({"seq": seq + 2, "op": "prio", "node": node})
     append_events(wd, '{"seq":%d,"op":"prio","node": BROKEN' % (seq + 1), good)
     refused_everywhere(wd, "engine/journal.jsonl:2:", "damaged")
+
+
+def journal_node(wd, nid="n0001"):
+    """Node nid as tree.json holds it, and the seq the next event takes."""
+    with open(os.path.join(wd, "engine/tree.json")) as f:
+        t = json.load(f)
+    return [n for n in t["nodes"] if n["id"] == nid][0], lib.status_json(wd)["seq"] + 1
+
+
+def small_and_quick():
+    """In a loader, before exec: at most 1 GB of memory (a refusal needs
+    little; without the bound an id was sized at 13 GB)."""
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
+@lib.test
+def journal_id_beyond_the_bound():
+    wd = fresh()
+    node, seq = journal_node(wd)
+    node["id"], node["parent"] = "n99999999", "n0001"
+    append_events(wd, json.dumps({"seq": seq, "op": "add", "at": 1, "node": node}))
+    before = lib.snapshot(wd)
+    for args in LOADERS:
+        args = [a.format(wd=wd) for a in args]
+        try:
+            r = subprocess.run([lib.BIN] + args, capture_output=True, text=True, timeout=20,
+                               preexec_fn=small_and_quick)
+        except subprocess.TimeoutExpired:
+            raise lib.Fail("%s: still loading after 20 s" % args[0])
+        check(r.returncode == 2, "%s: exit %d, want 2 (%s)" % (args[0], r.returncode, r.stderr))
+        for w in ("engine/journal.jsonl:2:", '"id": "n99999999" is beyond the last node id'):
+            check(w in r.stderr, "%s: message %r lacks %r" % (args[0], r.stderr.strip(), w))
+    check(lib.snapshot(wd) == before, "files changed")
+
+
+@lib.test
+def journal_id_of_another_spelling():
+    wd = fresh()
+    node, seq = journal_node(wd)
+    node["id"], node["priority"] = "n001", 7
+    append_events(wd, json.dumps({"seq": seq, "op": "prio", "at": 1, "node": node}))
+    refused_everywhere(wd, "engine/journal.jsonl:2:",
+                       '"id": "n001" is not how a node id is written: write n0001')
+
+
+@lib.test
+def command_line_id_of_another_spelling():
+    wd = fresh()
+    before = lib.snapshot(wd)
+    for args, right in ((("pause", wd, "n001"), "write n0001"),
+                        (("prio", wd, "n00001", "3"), "write n0001"),
+                        (("add", wd, "n0", "h"), "write n0000")):
+        rc, out, err = hypotop(*args)
+        check(rc == 2 and right in err and "hypotop status" in err,
+              "%s %s: %d %r" % (args[0], args[2], rc, err))
+    check(lib.snapshot(wd) == before, "files changed")
 
 
 @lib.test

@@ -21,6 +21,64 @@ static void node_ids_round_trip(void)
 	T_CHECK(node_id_parse("n99999999999") == NODE_NONE, "too big");
 }
 
+/* An id is read only as node_id_format writes it, and only up to NODE_ID_MAX. */
+static void node_ids_have_one_spelling_and_a_bound(void)
+{
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+		{"n000", "write n0000"},     {"n00012", "write n0012"},
+		{"n012345", "write n12345"}, {"n1000000", "beyond the last node id, n999999"},
+		{"n99999999", "beyond"},     {"N0001", "not a node id"},
+		{"n-001", "not a node id"},  {"n0001 ", "not a node id"},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		struct err e = {{0}};
+		uint32_t id = 0;
+		T_CHECK(node_id_read(bad[i].text, &id, &e) < 0 && id == NODE_NONE, "%s accepted",
+			bad[i].text);
+		T_CONTAINS(e.msg, bad[i].want);
+	}
+	uint32_t id;
+	struct err e = {{0}};
+	T_CHECK(node_id_read("n999999", &id, &e) == 0 && id == NODE_ID_MAX, "%s", e.msg);
+	T_CHECK(node_id_read("n0000", &id, &e) == 0 && id == 0, "%s", e.msg);
+	/* Every id hypotop writes, it reads back. */
+	for (uint32_t v = 0; v <= NODE_ID_MAX; v += v < 20000 ? 1 : 997) {
+		char b[NODE_ID_LEN];
+		node_id_format(v, b);
+		if (node_id_parse(b) != v) {
+			T_CHECK(0, "%s does not read back as %u", b, v);
+			break;
+		}
+	}
+	/* In a node, the field is named. */
+	cJSON *j = cJSON_Parse("{\"id\":\"n001\",\"status\":\"queued\"}");
+	struct tree t;
+	tree_init(&t);
+	T_CHECK(!tree_load_node(&t, j, "f:3", &e), "n001 loaded");
+	T_CONTAINS(e.msg, "f:3: \"id\": \"n001\" is not how a node id is written: write n0001");
+	cJSON_Delete(j);
+	tree_free(&t);
+}
+
+/* A tree whose last id is taken makes no node past it: hypotop never writes an id it would refuse. */
+static void a_full_tree_adds_no_node(void)
+{
+	struct tree t;
+	struct err e = {{0}};
+	char text[128];
+
+	tree_init(&t);
+	snprintf(text, sizeof text, "{\"id\":\"n%u\",\"status\":\"queued\"}", NODE_ID_MAX);
+	cJSON *j = cJSON_Parse(text);
+	T_CHECK(tree_load_node(&t, j, "x", &e), "the last id: %s", e.msg);
+	T_CHECK(!tree_add(&t, NODE_NONE), "a node past the last id");
+	T_CHECK(t.count == 1, "count %u", t.count);
+	cJSON_Delete(j);
+	tree_free(&t);
+}
+
 static void statuses_from_one_list(void)
 {
 	for (int s = 0; s < ST__COUNT; s++)
@@ -213,6 +271,8 @@ static void queue_heap_survives_random_updates(void)
 int main(void)
 {
 	T_RUN(node_ids_round_trip);
+	T_RUN(node_ids_have_one_spelling_and_a_bound);
+	T_RUN(a_full_tree_adds_no_node);
 	T_RUN(statuses_from_one_list);
 	T_RUN(children_link_in_order);
 	T_RUN(node_json_round_trip);
