@@ -92,6 +92,20 @@ int workdir_load(struct workdir *w, struct journal_info *info, struct err *e);
 /* Path of a file inside the workdir; caller frees. */
 char *workdir_file(const struct workdir *w, const char *rel);
 
+/*
+ * The operations a journal event may carry, one list for recording and
+ * loading: the queue commands (QUEUE_OPS in ops.h), the engine's steps,
+ * and "state" (the run counters). An event of any other is refused.
+ */
+#define JOURNAL_OPS(X)                                                             \
+	X("add") X("pause") X("resume") X("cancel") X("prio") X("retry")          \
+	X("instrumented") X("prepare") X("prepared") X("build") X("run")          \
+	X("analyze") X("completed") X("failed") X("cancelled") X("judged")        \
+	X("repair") X("state")
+
+/* Whether op is one of JOURNAL_OPS. */
+bool journal_op_known(const char *op);
+
 /* Record a node's new state as event `op` (not yet durable). */
 void workdir_record(struct workdir *w, const char *op, struct node *n);
 /*

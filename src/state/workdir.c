@@ -160,10 +160,29 @@ void workdir_close(struct workdir *w)
 
 /* ---- recording and checkpoints ---------------------------------------- */
 
+bool journal_op_known(const char *op)
+{
+	static const char *const ops[] = {
+#define X(name) name,
+		JOURNAL_OPS(X)
+#undef X
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(ops); i++)
+		if (!strcmp(ops[i], op))
+			return true;
+	return false;
+}
+
 static void record(struct workdir *w, const char *op, struct node *n, bool durable)
 {
 	struct buf b;
 
+	/* A bug, caught before it writes an event that no load would accept. */
+	if (!journal_op_known(op)) {
+		fprintf(stderr, "hypotop: journal operation \"%s\" is not in JOURNAL_OPS\n", op);
+		abort();
+	}
 	buf_init(&b);
 	buf_printf(&b, "{\"seq\":%llu,\"op\":\"%s\",\"at\":%lld,\"node\":",
 		   (unsigned long long)++w->seq, op, (long long)now_ms());

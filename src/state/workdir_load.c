@@ -350,8 +350,23 @@ static int replay_cb(void *ctx, const cJSON *ev, int line, struct err *e)
 		return -1;
 	}
 	w->seq = (uint64_t)seq;
+	const char *op = NULL;
+	if (json_get_str(ev, "op", what, &op, e) != 1 || !journal_op_known(op)) {
+		err_set(e, "%s: \"op\": %s%s%s is not an operation of the journal (see "
+			   "engine/journal.jsonl in hypotop(1)); the journal is damaged: restore it "
+			   "from a backup",
+			what, op ? "\"" : "", op ? op : "none", op ? "\"" : "");
+		return -1;
+	}
 	const cJSON *node = cJSON_GetObjectItemCaseSensitive(ev, "node");
 	const cJSON *state = cJSON_GetObjectItemCaseSensitive(ev, "state");
+	bool is_state = !strcmp(op, "state");
+	if (is_state ? !state || node : !node || state) {
+		err_set(e, "%s: a \"%s\" event holds %s; the journal is damaged: restore it from "
+			   "a backup",
+			what, op, is_state ? "\"state\" and no \"node\"" : "\"node\" and no \"state\"");
+		return -1;
+	}
 	if (node) {
 		struct node *n = tree_load_node(&w->tree, node, what, e);
 		if (!n)

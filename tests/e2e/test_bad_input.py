@@ -181,6 +181,32 @@ def journal_id_of_another_spelling():
 
 
 @lib.test
+def journal_event_of_no_known_operation():
+    wd = fresh()
+    node, seq = journal_node(wd)
+    append_events(wd, json.dumps({"seq": seq, "op": "teleport", "at": 1, "node": node}))
+    refused_everywhere(wd, "engine/journal.jsonl:2:",
+                       '"op": "teleport" is not an operation of the journal', "backup")
+    wd = fresh()
+    node, seq = journal_node(wd)
+    append_events(wd, json.dumps({"seq": seq, "at": 1, "node": node}))
+    refused_everywhere(wd, "engine/journal.jsonl:2:", '"op": none is not an operation')
+
+
+@lib.test
+def journal_event_without_its_node():
+    wd = fresh()
+    node, seq = journal_node(wd)
+    append_events(wd, json.dumps({"seq": seq, "op": "pause", "at": 1}))
+    refused_everywhere(wd, "engine/journal.jsonl:2:",
+                       'a "pause" event holds "node" and no "state"', "backup")
+    wd = fresh()
+    node, seq = journal_node(wd)
+    append_events(wd, json.dumps({"seq": seq, "op": "state", "at": 1, "node": node}))
+    refused_everywhere(wd, "engine/journal.jsonl:2:", 'a "state" event holds "state"')
+
+
+@lib.test
 def command_line_id_of_another_spelling():
     wd = fresh()
     before = lib.snapshot(wd)

@@ -251,6 +251,17 @@ static void refused_ops_change_nothing(void)
 	free(base);
 }
 
+/* Every queue operation is recorded under its own name, so each must load. */
+static void queue_ops_are_journal_ops(void)
+{
+	for (int k = 0; k < OP__COUNT; k++)
+		T_CHECK(journal_op_known(op_info((enum op_kind)k)->name), "%s",
+			op_info((enum op_kind)k)->name);
+	T_CHECK(journal_op_known("state") && !journal_op_known("teleport") &&
+			!journal_op_known(""),
+		"the list");
+}
+
 int main(void)
 {
 	T_RUN(create_then_reload);
@@ -259,5 +270,6 @@ int main(void)
 	T_RUN(crash_between_checkpoint_files);
 	T_RUN(second_writer_is_refused_with_pid);
 	T_RUN(refused_ops_change_nothing);
+	T_RUN(queue_ops_are_journal_ops);
 	T_END();
 }
