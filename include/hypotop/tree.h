@@ -97,6 +97,18 @@ int node_id_read(const char *s, uint32_t *id, struct err *e);
 /* The same, NODE_NONE when the text is not a node id. */
 uint32_t node_id_parse(const char *s);
 
+/* A slug from free text: lowercase words joined by '-', cut after a whole
+ * word near 32 bytes. slug_ok: 1-48 of [a-z0-9-]. */
+char *slugify(const char *text);
+bool slug_ok(const char *s);
+/*
+ * A node's name is a label, shown and searched, and never part of a path
+ * (ids name branches and folders): still, so that no script that uses it
+ * as one is led astray, it is not empty, "." or "..", and holds no '/'
+ * and no control character. Names hypotop makes are slugs.
+ */
+bool node_name_ok(const char *s);
+
 struct node *tree_get(struct tree *t, uint32_t id);
 struct node *tree_find(struct tree *t, const char *id);
 

@@ -1,7 +1,6 @@
 /* ops.c — see ops.h. */
 #include "hypotop/ops.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,43 +90,6 @@ int op_from_json(struct op *op, const cJSON *j, struct err *e)
 	if (ch && !cJSON_IsNull(ch))
 		op->change = cJSON_Duplicate(ch, true);
 	return 0;
-}
-
-bool slug_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	return n && n <= 48 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
-}
-
-char *slugify(const char *text)
-{
-	struct buf b;
-	size_t word_end = 0;
-	bool dash = false;
-
-	buf_init(&b);
-	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-		if (isalnum(*p)) {
-			if (dash && b.len) {
-				word_end = b.len;
-				buf_addc(&b, '-');
-			}
-			buf_addc(&b, (char)tolower(*p));
-			dash = false;
-		} else {
-			dash = true;
-		}
-		if (b.len > 32) {
-			/* Cut at the end of the last whole word. */
-			b.len = word_end ? word_end : 32;
-			b.data[b.len] = '\0';
-			break;
-		}
-	}
-	if (!b.len)
-		buf_adds(&b, "hypothesis");
-	return buf_steal(&b);
 }
 
 static const char *allowed_list(unsigned mask, char *buf, size_t n)

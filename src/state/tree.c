@@ -1,6 +1,7 @@
 /* tree.c — see tree.h. */
 #include "hypotop/tree.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +119,53 @@ uint32_t node_id_parse(const char *s)
 	uint32_t id;
 
 	return node_id_read(s, &id, NULL) == 0 ? id : NODE_NONE;
+}
+
+bool slug_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n && n <= 48 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
+char *slugify(const char *text)
+{
+	struct buf b;
+	size_t word_end = 0;
+	bool dash = false;
+
+	buf_init(&b);
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		if (isalnum(*p)) {
+			if (dash && b.len) {
+				word_end = b.len;
+				buf_addc(&b, '-');
+			}
+			buf_addc(&b, (char)tolower(*p));
+			dash = false;
+		} else {
+			dash = true;
+		}
+		if (b.len > 32) {
+			/* Cut at the end of the last whole word. */
+			b.len = word_end ? word_end : 32;
+			b.data[b.len] = '\0';
+			break;
+		}
+	}
+	if (!b.len)
+		buf_adds(&b, "hypothesis");
+	return buf_steal(&b);
+}
+
+bool node_name_ok(const char *s)
+{
+	if (!*s || !strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p == '/' || *p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
 }
 
 struct node *tree_get(struct tree *t, uint32_t id)
@@ -358,6 +406,19 @@ struct node *tree_load_node(struct tree *t, const cJSON *j, const char *what, st
 		      &tmp.failure_kind, e) < 0 ||
 	      dup_str(cJSON_GetObjectItemCaseSensitive(fl, "phase"), "failure.phase", what,
 		      &tmp.failure_phase, e) < 0))) {
+		node_free_fields(&tmp);
+		return NULL;
+	}
+	if (tmp.name && !node_name_ok(tmp.name)) {
+		char *slug = slugify(tmp.name);
+		struct buf shown;
+		buf_init(&shown);
+		buf_add_safe(&shown, tmp.name);
+		err_set(e, "%s: \"name\": \"%s\" is not a node name (a label: not empty, \".\" or "
+			   "\"..\", no '/' and no control character); write it as \"%s\"",
+			what, shown.data, slug);
+		buf_free(&shown);
+		free(slug);
 		node_free_fields(&tmp);
 		return NULL;
 	}

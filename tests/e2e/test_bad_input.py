@@ -207,6 +207,16 @@ def journal_event_without_its_node():
 
 
 @lib.test
+def journal_node_name_that_is_a_path():
+    wd = fresh()
+    node, seq = journal_node(wd)
+    node["name"] = "../../evil"
+    append_events(wd, json.dumps({"seq": seq, "op": "prio", "at": 1, "node": node}))
+    refused_everywhere(wd, "engine/journal.jsonl:2:", '"name": "../../evil" is not a node name',
+                       'write it as "evil"')
+
+
+@lib.test
 def command_line_id_of_another_spelling():
     wd = fresh()
     before = lib.snapshot(wd)

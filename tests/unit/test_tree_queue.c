@@ -167,6 +167,12 @@ static void bad_nodes_are_refused(void)
 		{"{\"id\":\"n0000\",\"status\":\"queued\",\"priority\":1.5}", "whole number"},
 		{"{\"id\":\"n0000\",\"status\":\"queued\",\"colour\":1}", "unknown node field"},
 		{"{\"id\":\"n0000\",\"status\":\"queued\",\"change\":3}", "\"change\""},
+		{"{\"id\":\"n0000\",\"status\":\"queued\",\"name\":\"../../evil\"}",
+		 "\"name\": \"../../evil\" is not a node name"},
+		{"{\"id\":\"n0000\",\"status\":\"queued\",\"name\":\"..\"}", "write it as"},
+		{"{\"id\":\"n0000\",\"status\":\"queued\",\"name\":\"\"}", "not a node name"},
+		{"{\"id\":\"n0000\",\"status\":\"queued\",\"name\":\"a\\u001b[2Jb\"}",
+		 "\"a\\e[2Jb\" is not a node name"},
 	};
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		struct tree t;
@@ -178,6 +184,16 @@ static void bad_nodes_are_refused(void)
 		cJSON_Delete(j);
 		tree_free(&t);
 	}
+}
+
+static void names_are_labels(void)
+{
+	T_CHECK(node_name_ok("lr-0p01") && node_name_ok("Wider net (x2)") &&
+			node_name_ok("...") && node_name_ok("é"),
+		"a label refused");
+	T_CHECK(!node_name_ok("") && !node_name_ok(".") && !node_name_ok("..") &&
+			!node_name_ok("a/b") && !node_name_ok("a\nb") && !node_name_ok("a\x7f"),
+		"a path or control character accepted");
 }
 
 static void queue_orders_by_priority_then_age(void)
@@ -277,6 +293,7 @@ int main(void)
 	T_RUN(children_link_in_order);
 	T_RUN(node_json_round_trip);
 	T_RUN(bad_nodes_are_refused);
+	T_RUN(names_are_labels);
 	T_RUN(queue_orders_by_priority_then_age);
 	T_RUN(queue_heap_survives_random_updates);
 	T_END();
