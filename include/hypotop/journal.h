@@ -36,7 +36,12 @@ struct journal {
 	bool want_sync; /* a line was appended that the next commit must make durable */
 };
 
+/* The first line of a journal, continuing from the checkpoint at seq base. */
+#define JOURNAL_HEADER "{\"journal\":1,\"base\":%llu}"
+
 struct journal_info {
+	bool no_header;    /* missing, empty, or its first line cut short */
+	bool bad_header;   /* its first line is not a header (an error) */
 	uint64_t base;
 	uint64_t lines;    /* good event lines */
 	size_t good_len;   /* bytes up to the end of the last good line */
@@ -47,7 +52,11 @@ struct journal_info {
 /* Called for each event line in order; line is 1-based in the file. */
 typedef int (*journal_fn)(void *ctx, const cJSON *ev, int line, struct err *e);
 
-/* Read a journal. A missing file reads as empty with base 0. */
+/*
+ * Read a journal. A file that is missing or has no whole first line
+ * reads as empty with base 0, and says so in info->no_header: hypotop
+ * never leaves one so, and the caller decides.
+ */
 int journal_replay(const char *path, journal_fn fn, void *ctx, struct journal_info *info,
 		   struct err *e);
 /* Open for appending after replay; cuts a torn tail off. */

@@ -80,6 +80,7 @@ struct tree {
 	struct node *nodes; /* indexed by id */
 	uint32_t len, cap;
 	uint32_t count;     /* present nodes */
+	uint32_t next;      /* no new node gets a smaller id (tree_reserve) */
 };
 
 void tree_init(struct tree *t);
@@ -117,6 +118,12 @@ struct node *tree_find(struct tree *t, const char *id);
  * when the tree is full (NODE_ID_MAX).
  */
 struct node *tree_add(struct tree *t, uint32_t parent);
+/*
+ * Id `id` is taken outside the tree (a branch or folder of a node the
+ * workdir lost): tree_add gives only larger ones. Ids are never given
+ * twice, so a new node never inherits an old one's branch or run folder.
+ */
+void tree_reserve(struct tree *t, uint32_t id);
 
 /*
  * Insert or replace the node described by JSON object j (as written by

@@ -59,6 +59,11 @@ struct workdir {
 	unsigned checkpoint_every;
 	int torn_line;     /* a torn last journal line that was ignored */
 	size_t torn_bytes;
+	/*
+	 * What a command that opens the workdir says before anything else (a
+	 * folder of runs/ or engine/nodes/ of a node it does not hold), or NULL.
+	 */
+	char *warning;
 	int edits;         /* a person's checkpoint.json edits applied on open */
 	pid_t holder;      /* after WD_BUSY: who holds the lock */
 	char holder_role[LOCK_ROLE_LEN];

@@ -214,9 +214,15 @@ static void link_child(struct tree *t, struct node *n)
 	p->last_child = n->id;
 }
 
+void tree_reserve(struct tree *t, uint32_t id)
+{
+	if (id <= NODE_ID_MAX && id >= t->next)
+		t->next = id + 1;
+}
+
 struct node *tree_add(struct tree *t, uint32_t parent)
 {
-	uint32_t id = t->len;
+	uint32_t id = t->len > t->next ? t->len : t->next;
 
 	if (id > NODE_ID_MAX)
 		return NULL;

@@ -64,6 +64,8 @@ static void reset_state(struct workdir *w)
 	w->st.best = w->st.best_at_round = NODE_NONE;
 	w->seq = w->tree_seq = 0;
 	w->edits = 0;
+	free(w->warning);
+	w->warning = NULL;
 }
 
 int workdir_open(struct workdir *w, const char *path, enum workdir_mode mode,
@@ -156,6 +158,8 @@ void workdir_close(struct workdir *w)
 	tree_free(&w->tree);
 	free(w->path);
 	w->path = NULL;
+	free(w->warning);
+	w->warning = NULL;
 }
 
 /* ---- recording and checkpoints ---------------------------------------- */

@@ -43,6 +43,7 @@ def refused_everywhere(wd, *wants):
         after = lib.snapshot(wd)
         changed = [k for k in set(before) | set(after) if before.get(k) != after.get(k)]
         check(not changed, "%s changed %s" % (args[0], changed))
+    return err
 
 
 @lib.test
@@ -134,7 +135,24 @@ def journal_damaged_in_the_middle():
     node["priority"] = 5
     good = json.dumps({"seq": seq + 2, "op": "prio", "node": node})
     append_events(wd, '{"seq":%d,"op":"prio","node": BROKEN' % (seq + 1), good)
-    refused_everywhere(wd, "engine/journal.jsonl:2:", "damaged")
+    refused_everywhere(wd, "engine/journal.jsonl:2:", "damaged",
+                       "remove this line, which gives up the change it held")
+
+
+@lib.test
+def journal_header_damaged():
+    # The way out it offers says what it loses.
+    wd = fresh()
+    seq = lib.status_json(wd)["seq"]
+    edit(wd, "engine/journal.jsonl", lambda t: '{"journal":2}\n' + t.split("\n", 1)[1])
+    err = refused_everywhere(wd, "engine/journal.jsonl:1:", "backup",
+                             'write {"journal":1,"base":%d} in place of that line alone' % seq,
+                             "the events after it are kept")
+    check("remove it" not in err, "suggests removing the journal: %r" % err)
+    # Doing so keeps the queued node the journal holds.
+    edit(wd, "engine/journal.jsonl",
+         lambda t: '{"journal":1,"base":%d}\n' % seq + t.split("\n", 1)[1])
+    check([q["id"] for q in lib.status_json(wd)["queue"]] == ["n0000", "n0001"], "node lost")
 
 
 def journal_node(wd, nid="n0001"):

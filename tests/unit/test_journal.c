@@ -201,6 +201,35 @@ static void a_write_cut_short_is_undone_not_repeated(void)
 	free(dir);
 }
 
+/* Missing, empty, or with its first line cut short: said, for the caller to refuse. */
+static void a_journal_without_its_header_says_so(void)
+{
+	char *dir = t_tmpdir(), *p = path_join(dir, "journal.jsonl");
+	struct err e = {{0}};
+	struct journal_info info;
+	static const char *const texts[] = {NULL, "", "{\"journal\":1,\"ba"};
+
+	for (size_t i = 0; i < ARRAY_LEN(texts); i++) {
+		unlink(p);
+		if (texts[i]) {
+			FILE *f = fopen(p, "w");
+			fputs(texts[i], f);
+			fclose(f);
+		}
+		T_CHECK(journal_replay(p, collect, NULL, &info, &e) == 0, "%s", e.msg);
+		T_CHECK(info.no_header && !info.lines && !info.torn_line, "case %zu", i);
+	}
+	FILE *f = fopen(p, "w");
+	fputs("{\"journal\":1,\"base\":3}\n", f);
+	fclose(f);
+	T_CHECK(journal_replay(p, collect, NULL, &info, &e) == 0 && !info.no_header &&
+			info.base == 3,
+		"a header alone");
+	fs_remove_tree(dir);
+	free(p);
+	free(dir);
+}
+
 static void damage_in_the_middle_is_an_error(void)
 {
 	char *dir = t_tmpdir(), *p = path_join(dir, "journal.jsonl");
@@ -272,6 +301,7 @@ int main(void)
 	T_RUN(light_lines_are_written_in_order);
 	T_RUN(torn_last_line_is_ignored_and_cut);
 	T_RUN(a_write_cut_short_is_undone_not_repeated);
+	T_RUN(a_journal_without_its_header_says_so);
 	T_RUN(damage_in_the_middle_is_an_error);
 	T_RUN(reset_starts_from_a_new_base);
 	T_RUN(json_errors_name_line_and_column);

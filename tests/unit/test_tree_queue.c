@@ -62,6 +62,25 @@ static void node_ids_have_one_spelling_and_a_bound(void)
 	tree_free(&t);
 }
 
+/* An id taken outside the tree is never given to a new node. */
+static void reserved_ids_are_skipped(void)
+{
+	struct tree t;
+
+	tree_init(&t);
+	tree_add(&t, NODE_NONE);
+	tree_reserve(&t, 6);
+	tree_reserve(&t, 3);
+	struct node *n = tree_add(&t, 0);
+	T_CHECK(n && n->id == 7 && t.count == 2 && !tree_get(&t, 4), "id %u", n ? n->id : 0);
+	T_CHECK(t.nodes[0].first_child == 7, "linked");
+	n = tree_add(&t, 0);
+	T_CHECK(n && n->id == 8, "then %u", n ? n->id : 0);
+	tree_reserve(&t, NODE_ID_MAX);
+	T_CHECK(!tree_add(&t, 0), "a node past the last id");
+	tree_free(&t);
+}
+
 /* A tree whose last id is taken makes no node past it: hypotop never writes an id it would refuse. */
 static void a_full_tree_adds_no_node(void)
 {
@@ -289,6 +308,7 @@ int main(void)
 	T_RUN(node_ids_round_trip);
 	T_RUN(node_ids_have_one_spelling_and_a_bound);
 	T_RUN(a_full_tree_adds_no_node);
+	T_RUN(reserved_ids_are_skipped);
 	T_RUN(statuses_from_one_list);
 	T_RUN(children_link_in_order);
 	T_RUN(node_json_round_trip);
