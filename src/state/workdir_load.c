@@ -198,7 +198,8 @@ static int cp_member_cb(void *ctx, const char *key, const char *val, size_t len,
 		c->seq = c->have_seq ? j->valuedouble : 0;
 		cJSON_Delete(j);
 		if (!c->have_seq) {
-			err_set(e, "%s:%d: \"seq\" must be a number; restore the file or remove it",
+			err_set(e, "%s:%d: \"seq\" must be a number; restore the file, or remove "
+				   "it, which drops only the edits made in it",
 				c->path, line);
 			return -1;
 		}
@@ -294,7 +295,9 @@ static int load_checkpoint_edits(struct workdir *w, struct err *e)
 	if (json_walk_object(text, len, path, cp_member_cb, &c, e) < 0)
 		goto out;
 	if (!c.have_seq) {
-		err_set(e, "%s: needs a number \"seq\"; restore the file or remove it", path);
+		err_set(e, "%s: needs a number \"seq\"; restore the file, or remove it, which "
+			   "drops only the edits made in it",
+			path);
 		goto out;
 	}
 	if ((uint64_t)c.seq != w->tree_seq) {

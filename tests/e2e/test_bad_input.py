@@ -4,6 +4,7 @@ byte-for-byte as it was — whichever command meets it."""
 
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -58,6 +59,15 @@ def malformed_checkpoint_json():
     wd = fresh()
     edit(wd, "engine/checkpoint.json", lambda t: t.replace('"queue": [', '"queue": [,', 1))
     refused_everywhere(wd, "engine/checkpoint.json:4:", "malformed JSON")
+
+
+@lib.test
+def checkpoint_seq_not_a_number():
+    # Removing the file is offered, with what it gives up.
+    wd = fresh()
+    edit(wd, "engine/checkpoint.json", lambda t: re.sub(r'"seq": \d+', '"seq": "x"', t, 1))
+    refused_everywhere(wd, "engine/checkpoint.json:3:", '"seq" must be a number',
+                       "remove it, which drops only the edits made in it")
 
 
 @lib.test
