@@ -23,6 +23,11 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
  */
 int fs_write_view(const char *path, const void *data, size_t len, mode_t mode,
 		  struct err *e);
+/*
+ * What to add to a message about a failed write: for a full disk (or
+ * quota), what to do about it; otherwise "".
+ */
+const char *fs_full_hint(int errnum);
 int fs_fsync_dir(const char *dir, struct err *e);
 int fs_fsync_parent(const char *path, struct err *e);
 /* Read a whole file; NUL-terminated; NULL with e set on failure. */

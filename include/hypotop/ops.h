@@ -72,9 +72,4 @@ int op_from_json(struct op *op, const cJSON *j, struct err *e);
 int op_apply(struct workdir *w, const struct op *op, bool live, uint32_t *result,
 	     struct err *e);
 
-/* A slug from free text: lowercase words joined by '-', cut after a whole
- * word near 32 bytes. slug_ok: 1-48 of [a-z0-9-]. */
-char *slugify(const char *text);
-bool slug_ok(const char *s);
-
 #endif

@@ -43,7 +43,13 @@ bool status_is_active(enum node_status s); /* preparing .. analyzing */
 bool status_is_final(enum node_status s);  /* completed, failed, cancelled */
 
 #define NODE_NONE UINT32_MAX
-#define NODE_ID_MAX 99999999u
+/*
+ * The last id, n999999. The tree is an array indexed by id, so an id costs
+ * its place (about 140 bytes) before anything in its node is checked: a
+ * million ids bound what one line of a file can make a load allocate
+ * (about 150 MB), ten times the largest tree hypotop is measured with.
+ */
+#define NODE_ID_MAX 999999u
 
 struct node {
 	uint32_t id, parent;
@@ -74,6 +80,7 @@ struct tree {
 	struct node *nodes; /* indexed by id */
 	uint32_t len, cap;
 	uint32_t count;     /* present nodes */
+	uint32_t next;      /* no new node gets a smaller id (tree_reserve) */
 };
 
 void tree_init(struct tree *t);
@@ -82,14 +89,41 @@ void tree_free(struct tree *t);
 /* Node id text: "n0001". buf holds at least NODE_ID_LEN bytes. */
 #define NODE_ID_LEN 16
 void node_id_format(uint32_t id, char *buf);
-/* NODE_NONE when the text is not a node id. */
+/*
+ * The id s names, spelled exactly as node_id_format writes it (n0012, not
+ * n012 or n00012) and at most NODE_ID_MAX; otherwise -1 with e saying why
+ * and, for another spelling, the right one.
+ */
+int node_id_read(const char *s, uint32_t *id, struct err *e);
+/* The same, NODE_NONE when the text is not a node id. */
 uint32_t node_id_parse(const char *s);
+
+/* A slug from free text: lowercase words joined by '-', cut after a whole
+ * word near 32 bytes. slug_ok: 1-48 of [a-z0-9-]. */
+char *slugify(const char *text);
+bool slug_ok(const char *s);
+/*
+ * A node's name is a label, shown and searched, and never part of a path
+ * (ids name branches and folders): still, so that no script that uses it
+ * as one is led astray, it is not empty, "." or "..", and holds no '/'
+ * and no control character. Names hypotop makes are slugs.
+ */
+bool node_name_ok(const char *s);
 
 struct node *tree_get(struct tree *t, uint32_t id);
 struct node *tree_find(struct tree *t, const char *id);
 
-/* A fresh node with the next id under parent (NODE_NONE for a root). */
+/*
+ * A fresh node with the next id under parent (NODE_NONE for a root); NULL
+ * when the tree is full (NODE_ID_MAX).
+ */
 struct node *tree_add(struct tree *t, uint32_t parent);
+/*
+ * Id `id` is taken outside the tree (a branch or folder of a node the
+ * workdir lost): tree_add gives only larger ones. Ids are never given
+ * twice, so a new node never inherits an old one's branch or run folder.
+ */
+void tree_reserve(struct tree *t, uint32_t id);
 
 /*
  * Insert or replace the node described by JSON object j (as written by

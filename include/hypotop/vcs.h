@@ -77,6 +77,14 @@ int vcs_create_repo(const char *dir, const char *message, char oid[VCS_OID_HEX],
 
 /* How many local branches start with prefix; -1 with e set on failure. */
 int vcs_count_branches(const char *dir, const char *prefix, struct err *e);
+/*
+ * *top: the largest N, up to max, of the local branches named prefix and
+ * then digits only (prefix "hypotop/n": a node's branch), or -1 when
+ * there is none. Only those refs are read (refs/heads/PREFIX* and
+ * packed-refs), not every branch.
+ */
+int vcs_branch_top(const char *dir, const char *prefix, unsigned long max, long *top,
+		   struct err *e);
 
 /* Unified diff (git format) from commit `from` to commit `to`; caller frees. */
 int vcs_diff(const char *repo_dir, const char *from, const char *to, char **text,

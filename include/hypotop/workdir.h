@@ -59,6 +59,11 @@ struct workdir {
 	unsigned checkpoint_every;
 	int torn_line;     /* a torn last journal line that was ignored */
 	size_t torn_bytes;
+	/*
+	 * What a command that opens the workdir says before anything else (a
+	 * folder of runs/ or engine/nodes/ of a node it does not hold), or NULL.
+	 */
+	char *warning;
 	int edits;         /* a person's checkpoint.json edits applied on open */
 	pid_t holder;      /* after WD_BUSY: who holds the lock */
 	char holder_role[LOCK_ROLE_LEN];
@@ -99,6 +104,20 @@ void workdir_close(struct workdir *w);
 int workdir_load(struct workdir *w, struct journal_info *info, struct err *e);
 /* Path of a file inside the workdir; caller frees. */
 char *workdir_file(const struct workdir *w, const char *rel);
+
+/*
+ * The operations a journal event may carry, one list for recording and
+ * loading: the queue commands (QUEUE_OPS in ops.h), the engine's steps,
+ * and "state" (the run counters). An event of any other is refused.
+ */
+#define JOURNAL_OPS(X)                                                             \
+	X("add") X("pause") X("resume") X("cancel") X("prio") X("retry")          \
+	X("instrumented") X("prepare") X("prepared") X("build") X("run")          \
+	X("analyze") X("completed") X("failed") X("cancelled") X("judged")        \
+	X("repair") X("state")
+
+/* Whether op is one of JOURNAL_OPS. */
+bool journal_op_known(const char *op);
 
 /* Record a node's new state as event `op` (not yet durable). */
 void workdir_record(struct workdir *w, const char *op, struct node *n);

@@ -15,6 +15,7 @@
 #include "hypotop/fsutil.h"
 #include "hypotop/json.h"
 #include "hypotop/ops.h"
+#include "hypotop/vcs.h"
 #include "hypotop/workdir.h"
 
 /* How long a command waits for a workdir that another command holds. */
@@ -174,13 +175,31 @@ static int apply_offline(const char *workdir, const struct op *op, struct err *e
 
 	if (rc != WD_OK)
 		return rc;
-	/* Without an engine the checkpoint is folded at once, so that
-	 * engine/checkpoint.json always shows the queue a person may edit. */
-	if (op_apply(&w, op, false, &id, e) < 0 || workdir_commit(&w, e) < 0 ||
-	    workdir_checkpoint(&w, e) < 0) {
+	if (w.warning)
+		fprintf(stderr, "hypotop: warning: %s\n", w.warning);
+	/* The id of a node the workdir lost may still name a branch. */
+	long top = -1;
+	struct err be = {{0}};
+	if ((op->kind == OP_ADD || op->kind == OP_RETRY) &&
+	    vcs_branch_top(w.cfg.source_dir, "hypotop/n", NODE_ID_MAX, &top, &be) < 0)
+		fprintf(stderr, "hypotop: warning: %s\n", be.msg);
+	if (top >= 0)
+		tree_reserve(&w.tree, (uint32_t)top);
+	if (op_apply(&w, op, false, &id, e) < 0 || workdir_commit(&w, e) < 0) {
 		workdir_close(&w);
 		return WD_FAIL;
 	}
+	/* Without an engine the checkpoint is folded at once, so that
+	 * engine/checkpoint.json always shows the queue a person may edit.
+	 * The operation is done once committed: a checkpoint that fails (a
+	 * full disk) is said, and left to the next command; repeating the
+	 * operation would apply it twice. */
+	struct err ce = {{0}};
+	if (workdir_checkpoint(&w, &ce) < 0)
+		fprintf(stderr, "hypotop: warning: the change is recorded in engine/journal.jsonl; "
+				"only the checkpoint after it failed, which the next command makes: "
+				"%s\n",
+			ce.msg);
 	char nid[NODE_ID_LEN];
 	node_id_format(id, nid);
 	done(op, nid, status_name(w.tree.nodes[id].status));

@@ -257,6 +257,8 @@ int cmd_status(int argc, char **argv)
 		return cmd_fail(EXIT_USAGE, "%s", e.msg);
 	struct engine_info ei;
 	engine_info(&w, &ei);
+	if (w.warning && !ei.running)
+		fprintf(stderr, "hypotop: warning: %s\n", w.warning);
 	if (w.torn_line && !ei.running)
 		fprintf(stderr, "hypotop: warning: %s/engine/journal.jsonl:%d: a torn last line "
 				"(%zu bytes, from an interrupted write) was ignored\n",

@@ -93,6 +93,16 @@ static void analyse_task_free(struct analyse_task *t)
 	free(t);
 }
 
+/* One file of engine/nodes/<id>/; a failure (a full disk) is said. */
+static void write_node_file(struct sched *s, const char *dir, const char *name,
+			    const struct buf *b)
+{
+	char *path = path_join(dir, name);
+
+	sched_write(s, path, b->data, b->len, 0644, false);
+	free(path);
+}
+
 /*
  * engine/nodes/<id>/: the node's spec, status and result as separate small
  * files, for people and scripts (the source of truth stays tree.json and
@@ -114,14 +124,10 @@ static void write_node_files(struct sched *s, struct node *n, const cJSON *verdi
 	buf_init(&b);
 	node_to_json(n, &b);
 	buf_addc(&b, '\n');
-	char *path = path_join(dir, "spec.json");
-	sched_write(s, path, b.data, b.len, 0644, false);
-	free(path);
+	write_node_file(s, dir, "spec.json", &b);
 	buf_reset(&b);
 	buf_printf(&b, "%s\n", status_name(n->status));
-	path = path_join(dir, "status.txt");
-	sched_write(s, path, b.data, b.len, 0644, false);
-	free(path);
+	write_node_file(s, dir, "status.txt", &b);
 	buf_reset(&b);
 	buf_adds(&b, "{\n  \"metric\": ");
 	if (n->has_metric)
@@ -151,9 +157,7 @@ static void write_node_files(struct sched *s, struct node *n, const cJSON *verdi
 	else
 		buf_adds(&b, "null");
 	buf_adds(&b, "\n}\n");
-	path = path_join(dir, "result.json");
-	sched_write(s, path, b.data, b.len, 0644, false);
-	free(path);
+	write_node_file(s, dir, "result.json", &b);
 	buf_free(&b);
 	free(dir);
 }

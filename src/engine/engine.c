@@ -628,6 +628,8 @@ int engine_main(const struct engine_opts *o)
 		buf_reset(&en.early);
 		loop_watch(en.loop, ui_fd(en.ui), POLLIN, on_tty, &en);
 	}
+	if (en.wd.warning)
+		say(&en, "warning: %s", en.wd.warning);
 	if (en.wd.torn_line)
 		say(&en, "engine/journal.jsonl:%d: ignored a torn last line (%zu bytes) left by an "
 			 "interrupted write",

@@ -120,6 +120,10 @@ static void add_repeats(struct sched *s, struct node *c)
 	node_id_format(c->id, cid);
 	for (long k = 1; k < s->wd->cfg.noise_seeds; k++) {
 		struct node *n = tree_add(&s->wd->tree, c->id);
+		if (!n) {
+			sched_say(s, "warning: %s: no repeat added: the tree is full", cid);
+			return;
+		}
 		c = tree_get(&s->wd->tree, n->parent); /* the tree may have moved */
 		n->name = xasprintf("%s-seed-%ld", c->name ? c->name : cid, k);
 		n->hypothesis = xasprintf("%s again with seed +%ld, to confirm that it beats the "

@@ -376,6 +376,13 @@ int sched_init(struct sched *s, struct workdir *wd, struct loop *loop, sched_say
 		s->slots[i].gpu = ngpu ? cJSON_GetArrayItem(c->gpus, (int)i)->valueint : -1;
 	}
 	s->base_runs = -1;
+	/* The id of a node the workdir lost may still name a branch. */
+	long top;
+	struct err be = {{0}};
+	if (vcs_branch_top(c->source_dir, "hypotop/n", NODE_ID_MAX, &top, &be) < 0)
+		sched_say(s, "warning: %s", be.msg);
+	else if (top >= 0)
+		tree_reserve(&wd->tree, (uint32_t)top);
 	s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	/* Two git threads: one prepares a node while the other makes a commit. */
 	s->git = bg_new(loop, s->nslots > 1 ? 2 : 1);

@@ -21,9 +21,7 @@ static int header_parse(const char *line, size_t len, const char *path, uint64_t
 	if (!h || json_get_int(h, "journal", path, 1, 1, &version, e) != 1 ||
 	    json_get_num(h, "base", path, &b, e) != 1 || b < 0) {
 		cJSON_Delete(h);
-		err_set(e, "%s:1: the first line must be {\"journal\":1,\"base\":N}; restore the "
-			   "file or remove it to drop the changes since the last checkpoint",
-			path);
+		err_set(e, "%s:1: the first line must be {\"journal\":1,\"base\":N}", path);
 		return -1;
 	}
 	cJSON_Delete(h);
@@ -38,11 +36,14 @@ int journal_replay(const char *path, journal_fn fn, void *ctx, struct journal_in
 	char *text;
 
 	memset(info, 0, sizeof *info);
-	if (!fs_exists(path))
+	if (!fs_exists(path)) {
+		info->no_header = true;
 		return 0;
+	}
 	text = fs_read(path, &len, e);
 	if (!text)
 		return -1;
+	info->no_header = len == 0;
 	size_t pos = 0;
 	int line = 0;
 	while (pos < len) {
@@ -52,13 +53,14 @@ int journal_replay(const char *path, journal_fn fn, void *ctx, struct journal_in
 		line++;
 		if (line == 1) {
 			if (!nl) {
-				/* A header torn by a crash: an empty journal. */
-				info->torn_line = 1;
-				info->torn_bytes = len;
+				/* Never written so: the header is replaced whole. */
+				info->no_header = true;
 				break;
 			}
-			if (header_parse(text, end, path, &info->base, e) < 0)
+			if (header_parse(text, end, path, &info->base, e) < 0) {
+				info->bad_header = true;
 				goto fail;
+			}
 			info->good_len = end + 1;
 			pos = end + 1;
 			continue;
@@ -72,7 +74,8 @@ int journal_replay(const char *path, journal_fn fn, void *ctx, struct journal_in
 				break;
 			}
 			err_set(e, "%s:%d: this line is not a JSON event but later lines are; the "
-				   "journal is damaged: restore it from a backup or remove this line",
+				   "journal is damaged: restore it from a backup, or remove this line, "
+				   "which gives up the change it held",
 				path, line);
 			goto fail;
 		}
@@ -93,7 +96,7 @@ fail:
 
 static char *header_line(uint64_t base)
 {
-	return xasprintf("{\"journal\":1,\"base\":%llu}\n", (unsigned long long)base);
+	return xasprintf(JOURNAL_HEADER "\n", (unsigned long long)base);
 }
 
 int journal_open(struct journal *j, const char *path, const struct journal_info *info,
@@ -112,8 +115,9 @@ int journal_open(struct journal *j, const char *path, const struct journal_info 
 		err_set(e, "%s: %s", path, strerror(errno));
 		return -1;
 	}
+	j->size = (off_t)info->good_len;
 	if (info->torn_line) {
-		if (ftruncate(j->fd, (off_t)info->good_len) < 0 || fdatasync(j->fd) < 0) {
+		if (ftruncate(j->fd, j->size) < 0 || fdatasync(j->fd) < 0) {
 			err_set(e, "%s: cannot cut the torn last line: %s", path, strerror(errno));
 			return -1;
 		}
@@ -151,17 +155,34 @@ int journal_write(struct journal *j, struct err *e)
 
 	if (!j->pending_lines)
 		return 0;
+	if (j->fd < 0) {
+		err_set(e, "%s: not open for writing after an earlier failure", j->path);
+		return -1;
+	}
 	while (left) {
 		ssize_t n = write(j->fd, p, left);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			err_set(e, "%s: write: %s", j->path, strerror(errno));
+			int err = errno;
+			/* Part of the lines may be in the file: cut it back to its
+			 * last whole line, so that another try neither tears nor
+			 * repeats one. */
+			if (ftruncate(j->fd, j->size) < 0) {
+				err_set(e, "%s: write: %s, and cannot cut the part written: %s; "
+					   "free some space, then run hypotop again",
+					j->path, strerror(err), strerror(errno));
+				close(j->fd);
+				j->fd = -1;
+				return -1;
+			}
+			err_set(e, "%s: write: %s%s", j->path, strerror(err), fs_full_hint(err));
 			return -1;
 		}
 		p += n;
 		left -= (size_t)n;
 	}
+	j->size += (off_t)j->pending.len;
 	j->lines += j->pending_lines;
 	j->pending_lines = 0;
 	buf_reset(&j->pending);
@@ -183,7 +204,8 @@ int journal_commit(struct journal *j, struct err *e)
 int journal_reset(struct journal *j, uint64_t base, struct err *e)
 {
 	char *h = header_line(base);
-	int rc = fs_write_atomic(j->path, h, strlen(h), 0644, e);
+	size_t len = strlen(h);
+	int rc = fs_write_atomic(j->path, h, len, 0644, e);
 
 	free(h);
 	if (rc < 0)
@@ -197,6 +219,10 @@ int journal_reset(struct journal *j, uint64_t base, struct err *e)
 	}
 	j->base = base;
 	j->lines = 0;
+	j->size = (off_t)len;
 	j->want_sync = false;
+	/* What was queued is in the checkpoint the new journal continues from. */
+	buf_reset(&j->pending);
+	j->pending_lines = 0;
 	return 0;
 }

@@ -1,7 +1,6 @@
 /* ops.c — see ops.h. */
 #include "hypotop/ops.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,43 +92,6 @@ int op_from_json(struct op *op, const cJSON *j, struct err *e)
 	return 0;
 }
 
-bool slug_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	return n && n <= 48 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
-}
-
-char *slugify(const char *text)
-{
-	struct buf b;
-	size_t word_end = 0;
-	bool dash = false;
-
-	buf_init(&b);
-	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-		if (isalnum(*p)) {
-			if (dash && b.len) {
-				word_end = b.len;
-				buf_addc(&b, '-');
-			}
-			buf_addc(&b, (char)tolower(*p));
-			dash = false;
-		} else {
-			dash = true;
-		}
-		if (b.len > 32) {
-			/* Cut at the end of the last whole word. */
-			b.len = word_end ? word_end : 32;
-			b.data[b.len] = '\0';
-			break;
-		}
-	}
-	if (!b.len)
-		buf_adds(&b, "hypothesis");
-	return buf_steal(&b);
-}
-
 static const char *allowed_list(unsigned mask, char *buf, size_t n)
 {
 	buf[0] = '\0';
@@ -141,16 +103,31 @@ static const char *allowed_list(unsigned mask, char *buf, size_t n)
 	return buf;
 }
 
+static int tree_full(struct err *e)
+{
+	char last[NODE_ID_LEN];
+
+	node_id_format(NODE_ID_MAX, last);
+	err_set(e, "the tree is full: %s is the last node id; start a new workdir", last);
+	return -1;
+}
+
 int op_apply(struct workdir *w, const struct op *op, bool live, uint32_t *result,
 	     struct err *e)
 {
 	const struct op_info *in = &infos[op->kind];
 	struct node *n = tree_find(&w->tree, op->node);
 	char allowed[256];
+	struct err why = {{0}};
+	uint32_t id;
 
 	if (!n) {
-		err_set(e, "%s: no node \"%s\"; 'hypotop status %s' lists the nodes", w->path,
-			op->node, w->path);
+		if (node_id_read(op->node, &id, &why) < 0)
+			err_set(e, "%s: no node \"%s\": %s; 'hypotop status %s' lists the nodes",
+				w->path, op->node, why.msg, w->path);
+		else
+			err_set(e, "%s: no node \"%s\"; 'hypotop status %s' lists the nodes",
+				w->path, op->node, w->path);
 		return -1;
 	}
 	if (!(in->statuses & (1u << n->status))) {
@@ -186,6 +163,8 @@ int op_apply(struct workdir *w, const struct op *op, bool live, uint32_t *result
 		}
 		uint32_t parent = n->id;
 		struct node *c = tree_add(&w->tree, parent);
+		if (!c)
+			return tree_full(e);
 		char *slug = op->name ? xstrdup(op->name) : slugify(op->hypothesis);
 		c->name = slug;
 		node_set_str(&c->hypothesis, op->hypothesis);
@@ -223,6 +202,8 @@ int op_apply(struct workdir *w, const struct op *op, bool live, uint32_t *result
 	case OP_RETRY: {
 		uint32_t src = n->id;
 		struct node *c = tree_add(&w->tree, n->parent);
+		if (!c)
+			return tree_full(e);
 		n = &w->tree.nodes[src]; /* tree_add may move nodes */
 		node_set_str(&c->name, n->name);
 		node_set_str(&c->hypothesis, n->hypothesis);

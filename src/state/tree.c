@@ -1,6 +1,7 @@
 /* tree.c — see tree.h. */
 #include "hypotop/tree.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,18 +85,87 @@ void node_id_format(uint32_t id, char *buf)
 	snprintf(buf, NODE_ID_LEN, "n%04u", (unsigned)id);
 }
 
-uint32_t node_id_parse(const char *s)
+int node_id_read(const char *s, uint32_t *id, struct err *e)
 {
 	unsigned long v = 0;
+	size_t digits = s && s[0] == 'n' ? strspn(s + 1, "0123456789") : 0;
+	char right[NODE_ID_LEN];
 
-	if (!s || s[0] != 'n' || !s[1])
-		return NODE_NONE;
-	for (const char *p = s + 1; *p; p++) {
-		if (*p < '0' || *p > '9' || p - s > 9)
-			return NODE_NONE;
-		v = v * 10 + (unsigned long)(*p - '0');
+	*id = NODE_NONE;
+	if (!digits || s[1 + digits]) {
+		err_set(e, "\"%s\" is not a node id: n and 4 or more digits, like n0012",
+			s ? s : "");
+		return -1;
 	}
-	return v > NODE_ID_MAX ? NODE_NONE : (uint32_t)v;
+	for (size_t i = 1; i <= digits && v <= NODE_ID_MAX; i++)
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	if (v > NODE_ID_MAX) {
+		node_id_format(NODE_ID_MAX, right);
+		err_set(e, "\"%s\" is beyond the last node id, %s", s, right);
+		return -1;
+	}
+	/* One spelling per id, so that an id also names its branch and folders. */
+	node_id_format((uint32_t)v, right);
+	if (strcmp(right, s)) {
+		err_set(e, "\"%s\" is not how a node id is written: write %s", s, right);
+		return -1;
+	}
+	*id = (uint32_t)v;
+	return 0;
+}
+
+uint32_t node_id_parse(const char *s)
+{
+	uint32_t id;
+
+	return node_id_read(s, &id, NULL) == 0 ? id : NODE_NONE;
+}
+
+bool slug_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n && n <= 48 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
+char *slugify(const char *text)
+{
+	struct buf b;
+	size_t word_end = 0;
+	bool dash = false;
+
+	buf_init(&b);
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		if (isalnum(*p)) {
+			if (dash && b.len) {
+				word_end = b.len;
+				buf_addc(&b, '-');
+			}
+			buf_addc(&b, (char)tolower(*p));
+			dash = false;
+		} else {
+			dash = true;
+		}
+		if (b.len > 32) {
+			/* Cut at the end of the last whole word. */
+			b.len = word_end ? word_end : 32;
+			b.data[b.len] = '\0';
+			break;
+		}
+	}
+	if (!b.len)
+		buf_adds(&b, "hypothesis");
+	return buf_steal(&b);
+}
+
+bool node_name_ok(const char *s)
+{
+	if (!*s || !strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p == '/' || *p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
 }
 
 struct node *tree_get(struct tree *t, uint32_t id)
@@ -144,10 +214,18 @@ static void link_child(struct tree *t, struct node *n)
 	p->last_child = n->id;
 }
 
+void tree_reserve(struct tree *t, uint32_t id)
+{
+	if (id <= NODE_ID_MAX && id >= t->next)
+		t->next = id + 1;
+}
+
 struct node *tree_add(struct tree *t, uint32_t parent)
 {
-	uint32_t id = t->len;
+	uint32_t id = t->len > t->next ? t->len : t->next;
 
+	if (id > NODE_ID_MAX)
+		return NULL;
 	tree_grow(t, id + 1);
 	struct node *n = &t->nodes[id];
 	n->present = true;
@@ -181,9 +259,8 @@ static int node_ref(const cJSON *v, const char *key, const char *what, uint32_t 
 	*out = NODE_NONE;
 	if (rc <= 0)
 		return rc;
-	*out = node_id_parse(s);
-	if (*out == NODE_NONE) {
-		err_set(e, "%s: \"%s\": \"%s\" is not a node id (like \"n0012\")", what, key, s);
+	if (node_id_read(s, out, e) < 0) {
+		err_prefix(e, "%s: \"%s\"", what, key);
 		return -1;
 	}
 	return 1;
@@ -335,6 +412,19 @@ struct node *tree_load_node(struct tree *t, const cJSON *j, const char *what, st
 		      &tmp.failure_kind, e) < 0 ||
 	      dup_str(cJSON_GetObjectItemCaseSensitive(fl, "phase"), "failure.phase", what,
 		      &tmp.failure_phase, e) < 0))) {
+		node_free_fields(&tmp);
+		return NULL;
+	}
+	if (tmp.name && !node_name_ok(tmp.name)) {
+		char *slug = slugify(tmp.name);
+		struct buf shown;
+		buf_init(&shown);
+		buf_add_safe(&shown, tmp.name);
+		err_set(e, "%s: \"name\": \"%s\" is not a node name (a label: not empty, \".\" or "
+			   "\"..\", no '/' and no control character); write it as \"%s\"",
+			what, shown.data, slug);
+		buf_free(&shown);
+		free(slug);
 		node_free_fields(&tmp);
 		return NULL;
 	}

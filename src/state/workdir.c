@@ -66,6 +66,8 @@ static void reset_state(struct workdir *w)
 	w->st.best = w->st.best_at_round = NODE_NONE;
 	w->seq = w->tree_seq = 0;
 	w->edits = 0;
+	free(w->warning);
+	w->warning = NULL;
 }
 
 int workdir_open(struct workdir *w, const char *path, enum workdir_mode mode,
@@ -185,14 +187,35 @@ void workdir_close(struct workdir *w)
 	tree_free(&w->tree);
 	free(w->path);
 	w->path = NULL;
+	free(w->warning);
+	w->warning = NULL;
 }
 
 /* ---- recording and checkpoints ---------------------------------------- */
+
+bool journal_op_known(const char *op)
+{
+	static const char *const ops[] = {
+#define X(name) name,
+		JOURNAL_OPS(X)
+#undef X
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(ops); i++)
+		if (!strcmp(ops[i], op))
+			return true;
+	return false;
+}
 
 static void record(struct workdir *w, const char *op, struct node *n, bool durable)
 {
 	struct buf b;
 
+	/* A bug, caught before it writes an event that no load would accept. */
+	if (!journal_op_known(op)) {
+		fprintf(stderr, "hypotop: journal operation \"%s\" is not in JOURNAL_OPS\n", op);
+		abort();
+	}
 	buf_init(&b);
 	buf_printf(&b, "{\"seq\":%llu,\"op\":\"%s\",\"at\":%lld,\"node\":",
 		   (unsigned long long)++w->seq, op, (long long)now_ms());
@@ -335,9 +358,13 @@ int workdir_checkpoint(struct workdir *w, struct err *e)
 	struct buf b, cp;
 	int rc = -1;
 
-	/* Events recorded but not committed go into the checkpoint too. */
-	if (journal_commit(&w->journal, e) < 0)
-		return -1;
+	/*
+	 * Events recorded but not committed go into the checkpoint too: into
+	 * the journal first, in case the checkpoint fails. When the journal
+	 * cannot take them (a full disk), the checkpoint may still: it holds
+	 * them all.
+	 */
+	(void)journal_commit(&w->journal, e);
 	/* tree.json first, naming the checkpoint.json that follows it. */
 	buf_init(&b);
 	buf_init(&cp);

@@ -91,8 +91,14 @@ int workdir_create(const char *path, const cJSON *config, const char *commit, st
 	cJSON_ArrayForEach(fx, w.cfg.fixed_experiments)
 	{
 		struct node *n = tree_add(&w.tree, 0);
+		if (!n) {
+			err_set(e, "config.json: \"fixed_experiments\": more than a tree holds");
+			goto out;
+		}
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(fx, "name");
-		node_set_str(&n->name, cJSON_IsString(v) ? v->valuestring : "fixed");
+		/* A name that is no label (a '/', a control character) becomes a slug. */
+		const char *name = cJSON_IsString(v) ? v->valuestring : "fixed";
+		n->name = node_name_ok(name) ? xstrdup(name) : slugify(name);
 		v = cJSON_GetObjectItemCaseSensitive(fx, "hypothesis");
 		node_set_str(&n->hypothesis, cJSON_IsString(v) ? v->valuestring : n->name);
 		v = cJSON_GetObjectItemCaseSensitive(fx, "priority");

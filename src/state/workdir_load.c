@@ -7,6 +7,7 @@
  */
 #include "hypotop/workdir.h"
 
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,7 +198,8 @@ static int cp_member_cb(void *ctx, const char *key, const char *val, size_t len,
 		c->seq = c->have_seq ? j->valuedouble : 0;
 		cJSON_Delete(j);
 		if (!c->have_seq) {
-			err_set(e, "%s:%d: \"seq\" must be a number; restore the file or remove it",
+			err_set(e, "%s:%d: \"seq\" must be a number; restore the file, or remove "
+				   "it, which drops only the edits made in it",
 				c->path, line);
 			return -1;
 		}
@@ -234,7 +236,13 @@ static int cp_spec_cb(void *ctx, const char *el, size_t len, size_t off, struct 
 			what);
 		goto out;
 	}
-	struct node *n = tree_find(&w->tree, id);
+	uint32_t nid;
+	struct err why = {{0}};
+	if (node_id_read(id, &nid, &why) < 0) {
+		err_set(e, "%s: \"id\": %s", what, why.msg);
+		goto out;
+	}
+	struct node *n = tree_get(&w->tree, nid);
 	if (!n || !(n->status == ST_QUEUED || n->status == ST_PAUSED)) {
 		err_set(e, "%s: \"%s\" is not a queued node; only queued specs may stay in \"queue\"",
 			what, id);
@@ -287,7 +295,9 @@ static int load_checkpoint_edits(struct workdir *w, struct err *e)
 	if (json_walk_object(text, len, path, cp_member_cb, &c, e) < 0)
 		goto out;
 	if (!c.have_seq) {
-		err_set(e, "%s: needs a number \"seq\"; restore the file or remove it", path);
+		err_set(e, "%s: needs a number \"seq\"; restore the file, or remove it, which "
+			   "drops only the edits made in it",
+			path);
 		goto out;
 	}
 	if ((uint64_t)c.seq != w->tree_seq) {
@@ -344,8 +354,23 @@ static int replay_cb(void *ctx, const cJSON *ev, int line, struct err *e)
 		return -1;
 	}
 	w->seq = (uint64_t)seq;
+	const char *op = NULL;
+	if (json_get_str(ev, "op", what, &op, e) != 1 || !journal_op_known(op)) {
+		err_set(e, "%s: \"op\": %s%s%s is not an operation of the journal (see "
+			   "engine/journal.jsonl in hypotop(1)); the journal is damaged: restore it "
+			   "from a backup",
+			what, op ? "\"" : "", op ? op : "none", op ? "\"" : "");
+		return -1;
+	}
 	const cJSON *node = cJSON_GetObjectItemCaseSensitive(ev, "node");
 	const cJSON *state = cJSON_GetObjectItemCaseSensitive(ev, "state");
+	bool is_state = !strcmp(op, "state");
+	if (is_state ? !state || node : !node || state) {
+		err_set(e, "%s: a \"%s\" event holds %s; the journal is damaged: restore it from "
+			   "a backup",
+			what, op, is_state ? "\"state\" and no \"node\"" : "\"node\" and no \"state\"");
+		return -1;
+	}
 	if (node) {
 		struct node *n = tree_load_node(&w->tree, node, what, e);
 		if (!n)
@@ -355,6 +380,61 @@ static int replay_cb(void *ctx, const cJSON *ev, int line, struct err *e)
 	if (state && state_from_json(&w->st, state, what, e) < 0)
 		return -1;
 	return 0;
+}
+
+/*
+ * The folders of runs/ and engine/nodes/ named by node ids: the highest
+ * id among them is never given again, whether its node is in the tree or
+ * was lost (with the journal, or in a crash before it was recorded). One
+ * beyond the tree's last node is returned, with the folder that shows it
+ * in *where; NODE_NONE when there is none.
+ */
+static uint32_t reserve_folder_ids(struct workdir *w, char *where, size_t size)
+{
+	static const char *const dirs[] = {"runs", "engine/nodes"};
+	uint32_t top = NODE_NONE, len = w->tree.len;
+
+	for (size_t i = 0; i < ARRAY_LEN(dirs); i++) {
+		char *path = workdir_file(w, dirs[i]);
+		DIR *d = opendir(path);
+		free(path);
+		for (struct dirent *de; d && (de = readdir(d));) {
+			uint32_t id;
+			if (de->d_name[0] != 'n' || node_id_read(de->d_name, &id, NULL) < 0)
+				continue;
+			tree_reserve(&w->tree, id);
+			if (id >= len && (top == NODE_NONE || id > top)) {
+				top = id;
+				snprintf(where, size, "%s/%s", dirs[i], de->d_name);
+			}
+		}
+		if (d)
+			closedir(d);
+	}
+	return top;
+}
+
+/*
+ * A journal missing or emptied (hypotop replaces it whole, never leaves
+ * it so) has lost the changes since the checkpoint: refused, with the way
+ * back and the way on, which says what it gives up.
+ */
+static void journal_lost(struct workdir *w, const char *jpath, uint32_t stray, const char *where,
+			 struct err *e)
+{
+	char last[NODE_ID_LEN], among[4200] = "";
+
+	if (stray != NODE_NONE) {
+		node_id_format(stray, last);
+		snprintf(among, sizeof among, ", among them the nodes up to %s (%s)", last, where);
+	}
+	err_set(e, "%s is %s: the changes since the last checkpoint (engine/tree.json, seq %llu) "
+		   "went with it%s; restore it from a backup, or, to go on from that checkpoint "
+		   "and give those changes up for good, write its first line back: echo '"
+		   JOURNAL_HEADER "' > %s (the folders and branches of the nodes lost are kept, "
+		   "and their ids never given again)",
+		jpath, fs_exists(jpath) ? "empty" : "missing", (unsigned long long)w->tree_seq, among,
+		(unsigned long long)w->tree_seq, jpath);
 }
 
 int workdir_load(struct workdir *w, struct journal_info *info, struct err *e)
@@ -372,8 +452,31 @@ int workdir_load(struct workdir *w, struct journal_info *info, struct err *e)
 	if (load_checkpoint_edits(w, e) < 0)
 		goto out;
 	struct replay r = {w, jpath};
-	if (journal_replay(jpath, replay_cb, &r, info, e) < 0)
+	if (journal_replay(jpath, replay_cb, &r, info, e) < 0) {
+		if (info->bad_header) {
+			char h[64];
+			snprintf(h, sizeof h, JOURNAL_HEADER, (unsigned long long)w->tree_seq);
+			err_suffix(e, "; restore the file from a backup, or write ");
+			err_suffix(e, h);
+			err_suffix(e, " in place of that line alone: the events after it are kept");
+		}
 		goto out;
+	}
+	char where[300];
+	uint32_t stray = reserve_folder_ids(w, where, sizeof where);
+	if (info->no_header) {
+		journal_lost(w, jpath, stray, where, e);
+		goto out;
+	}
+	if (stray != NODE_NONE && w->tree.len) {
+		char last[NODE_ID_LEN];
+		node_id_format(w->tree.len - 1, last);
+		w->warning = xasprintf("%s: %s belongs to no node (the last in engine/tree.json and "
+				       "engine/journal.jsonl is %s): a journal emptied or replaced, or "
+				       "a crash before the node was recorded; a journal restored from "
+				       "a backup brings it back, and new nodes are numbered after it",
+				       w->path, where, last);
+	}
 	if (info->base > w->tree_seq) {
 		err_set(e, "%s: continues from checkpoint %llu but %s is at %llu; restore "
 			   "engine/tree.json from a backup",

@@ -27,6 +27,13 @@ static int write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
+const char *fs_full_hint(int errnum)
+{
+	return errnum == ENOSPC || errnum == EDQUOT
+		       ? "; free some space on that disk, then run hypotop again"
+		       : "";
+}
+
 int fs_fsync_dir(const char *dir, struct err *e)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -64,20 +71,23 @@ static int write_replace(const char *path, const void *data, size_t len, mode_t 
 	if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
 		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 
+	/* A failure names the file replaced, which is left as it was; the
+	 * temporary file is removed. */
 	if (fd < 0) {
-		err_set(e, "%s: cannot create: %s", tmp, strerror(errno));
+		err_set(e, "%s: cannot create %s: %s%s", path, tmp, strerror(errno),
+			fs_full_hint(errno));
 		free(tmp);
 		return -1;
 	}
 	if (write_all(fd, data, len) < 0 || (sync && fsync(fd) < 0)) {
-		err_set(e, "%s: cannot write: %s", tmp, strerror(errno));
+		err_set(e, "%s: cannot write: %s%s", path, strerror(errno), fs_full_hint(errno));
 		close(fd);
 		unlink(tmp);
 		free(tmp);
 		return -1;
 	}
 	if (close(fd) < 0 || rename(tmp, path) < 0) {
-		err_set(e, "%s: cannot replace: %s", path, strerror(errno));
+		err_set(e, "%s: cannot replace: %s%s", path, strerror(errno), fs_full_hint(errno));
 		unlink(tmp);
 		free(tmp);
 		return -1;

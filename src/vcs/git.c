@@ -1,6 +1,7 @@
 /*
- * git.c — see vcs.h: HEAD of the source tree, linked work trees, and
- * reading commits. Making a node's commit is in apply.c.
+ * git.c — see vcs.h: HEAD of the source tree, linked work trees, reading
+ * commits, and the highest of the nodes' branches. Making a node's commit
+ * is in apply.c.
  */
 #include "hypotop/vcs.h"
 
@@ -638,4 +639,37 @@ out:
 	git_tree_free(b);
 	git_tree_free(a);
 	return rc;
+}
+
+int vcs_branch_top(const char *dir, const char *prefix, unsigned long max, long *top,
+		   struct err *e)
+{
+	git_repository *repo;
+	git_reference_iterator *it = NULL;
+	char *glob = xasprintf("refs/heads/%s*", prefix);
+	size_t skip = strlen(glob) - 1;
+	const char *name;
+
+	*top = -1;
+	if (vcs_repo(&repo, dir, e) < 0) {
+		free(glob);
+		return -1;
+	}
+	if (git_reference_iterator_glob_new(&it, repo, glob) < 0) {
+		err_set(e, "git: %s: cannot list its %s branches: %s", dir, prefix, vcs_git_msg());
+		free(glob);
+		return -1;
+	}
+	while (git_reference_next_name(&name, it) == 0) {
+		const char *digits = name + skip;
+		size_t n = strlen(digits);
+		if (!n || n > 9 || strspn(digits, "0123456789") != n)
+			continue;
+		unsigned long v = strtoul(digits, NULL, 10);
+		if (v <= max && (long)v > *top)
+			*top = (long)v;
+	}
+	git_reference_iterator_free(it);
+	free(glob);
+	return 0;
 }

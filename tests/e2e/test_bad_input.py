@@ -4,6 +4,8 @@ byte-for-byte as it was — whichever command meets it."""
 
 import json
 import os
+import re
+import resource
 import subprocess
 import sys
 
@@ -42,6 +44,7 @@ def refused_everywhere(wd, *wants):
         after = lib.snapshot(wd)
         changed = [k for k in set(before) | set(after) if before.get(k) != after.get(k)]
         check(not changed, "%s changed %s" % (args[0], changed))
+    return err
 
 
 @lib.test
@@ -56,6 +59,15 @@ def malformed_checkpoint_json():
     wd = fresh()
     edit(wd, "engine/checkpoint.json", lambda t: t.replace('"queue": [', '"queue": [,', 1))
     refused_everywhere(wd, "engine/checkpoint.json:4:", "malformed JSON")
+
+
+@lib.test
+def checkpoint_seq_not_a_number():
+    # Removing the file is offered, with what it gives up.
+    wd = fresh()
+    edit(wd, "engine/checkpoint.json", lambda t: re.sub(r'"seq": \d+', '"seq": "x"', t, 1))
+    refused_everywhere(wd, "engine/checkpoint.json:3:", '"seq" must be a number',
+                       "remove it, which drops only the edits made in it")
 
 
 @lib.test
@@ -167,7 +179,116 @@ def journal_damaged_in_the_middle():
     node["priority"] = 5
     good = json.dumps({"seq": seq + 2, "op": "prio", "node": node})
     append_events(wd, '{"seq":%d,"op":"prio","node": BROKEN' % (seq + 1), good)
-    refused_everywhere(wd, "engine/journal.jsonl:2:", "damaged")
+    refused_everywhere(wd, "engine/journal.jsonl:2:", "damaged",
+                       "remove this line, which gives up the change it held")
+
+
+@lib.test
+def journal_header_damaged():
+    # The way out it offers says what it loses.
+    wd = fresh()
+    seq = lib.status_json(wd)["seq"]
+    edit(wd, "engine/journal.jsonl", lambda t: '{"journal":2}\n' + t.split("\n", 1)[1])
+    err = refused_everywhere(wd, "engine/journal.jsonl:1:", "backup",
+                             'write {"journal":1,"base":%d} in place of that line alone' % seq,
+                             "the events after it are kept")
+    check("remove it" not in err, "suggests removing the journal: %r" % err)
+    # Doing so keeps the queued node the journal holds.
+    edit(wd, "engine/journal.jsonl",
+         lambda t: '{"journal":1,"base":%d}\n' % seq + t.split("\n", 1)[1])
+    check([q["id"] for q in lib.status_json(wd)["queue"]] == ["n0000", "n0001"], "node lost")
+
+
+def journal_node(wd, nid="n0001"):
+    """Node nid as tree.json holds it, and the seq the next event takes."""
+    with open(os.path.join(wd, "engine/tree.json")) as f:
+        t = json.load(f)
+    return [n for n in t["nodes"] if n["id"] == nid][0], lib.status_json(wd)["seq"] + 1
+
+
+def small_and_quick():
+    """In a loader, before exec: at most 1 GB of memory (a refusal needs
+    little; without the bound an id was sized at 13 GB)."""
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
+@lib.test
+def journal_id_beyond_the_bound():
+    wd = fresh()
+    node, seq = journal_node(wd)
+    node["id"], node["parent"] = "n99999999", "n0001"
+    append_events(wd, json.dumps({"seq": seq, "op": "add", "at": 1, "node": node}))
+    before = lib.snapshot(wd)
+    for args in LOADERS:
+        args = [a.format(wd=wd) for a in args]
+        try:
+            r = subprocess.run([lib.BIN] + args, capture_output=True, text=True, timeout=20,
+                               preexec_fn=small_and_quick)
+        except subprocess.TimeoutExpired:
+            raise lib.Fail("%s: still loading after 20 s" % args[0])
+        check(r.returncode == 2, "%s: exit %d, want 2 (%s)" % (args[0], r.returncode, r.stderr))
+        for w in ("engine/journal.jsonl:2:", '"id": "n99999999" is beyond the last node id'):
+            check(w in r.stderr, "%s: message %r lacks %r" % (args[0], r.stderr.strip(), w))
+    check(lib.snapshot(wd) == before, "files changed")
+
+
+@lib.test
+def journal_id_of_another_spelling():
+    wd = fresh()
+    node, seq = journal_node(wd)
+    node["id"], node["priority"] = "n001", 7
+    append_events(wd, json.dumps({"seq": seq, "op": "prio", "at": 1, "node": node}))
+    refused_everywhere(wd, "engine/journal.jsonl:2:",
+                       '"id": "n001" is not how a node id is written: write n0001')
+
+
+@lib.test
+def journal_event_of_no_known_operation():
+    wd = fresh()
+    node, seq = journal_node(wd)
+    append_events(wd, json.dumps({"seq": seq, "op": "teleport", "at": 1, "node": node}))
+    refused_everywhere(wd, "engine/journal.jsonl:2:",
+                       '"op": "teleport" is not an operation of the journal', "backup")
+    wd = fresh()
+    node, seq = journal_node(wd)
+    append_events(wd, json.dumps({"seq": seq, "at": 1, "node": node}))
+    refused_everywhere(wd, "engine/journal.jsonl:2:", '"op": none is not an operation')
+
+
+@lib.test
+def journal_event_without_its_node():
+    wd = fresh()
+    node, seq = journal_node(wd)
+    append_events(wd, json.dumps({"seq": seq, "op": "pause", "at": 1}))
+    refused_everywhere(wd, "engine/journal.jsonl:2:",
+                       'a "pause" event holds "node" and no "state"', "backup")
+    wd = fresh()
+    node, seq = journal_node(wd)
+    append_events(wd, json.dumps({"seq": seq, "op": "state", "at": 1, "node": node}))
+    refused_everywhere(wd, "engine/journal.jsonl:2:", 'a "state" event holds "state"')
+
+
+@lib.test
+def journal_node_name_that_is_a_path():
+    wd = fresh()
+    node, seq = journal_node(wd)
+    node["name"] = "../../evil"
+    append_events(wd, json.dumps({"seq": seq, "op": "prio", "at": 1, "node": node}))
+    refused_everywhere(wd, "engine/journal.jsonl:2:", '"name": "../../evil" is not a node name',
+                       'write it as "evil"')
+
+
+@lib.test
+def command_line_id_of_another_spelling():
+    wd = fresh()
+    before = lib.snapshot(wd)
+    for args, right in ((("pause", wd, "n001"), "write n0001"),
+                        (("prio", wd, "n00001", "3"), "write n0001"),
+                        (("add", wd, "n0", "h"), "write n0000")):
+        rc, out, err = hypotop(*args)
+        check(rc == 2 and right in err and "hypotop status" in err,
+              "%s %s: %d %r" % (args[0], args[2], rc, err))
+    check(lib.snapshot(wd) == before, "files changed")
 
 
 @lib.test

@@ -1,6 +1,6 @@
 """The documentation against the binary: every config key, command, queue
-operation, status field, failure kind and planner failure kind the program
-knows is in the man page, and config.example.json uses every key and is
+operation, journal operation, status field, failure kind and planner
+failure kind the program knows is in the man page, and config.example.json uses every key and is
 accepted by `hypotop init`."""
 
 import json
@@ -249,6 +249,28 @@ def every_failure_kind_in_man_page():
         lib.check(kind in entries,
                   "failure kind %s (used in %s) has no entry in FAILURES in man/hypotop.1"
                   % (kind, where))
+
+
+def journal_ops():
+    """The names of JOURNAL_OPS in include/hypotop/workdir.h."""
+    text = read(os.path.join(lib.ROOT, "include", "hypotop", "workdir.h"))
+    m = re.search(r"^#define JOURNAL_OPS\(X\)(.*?)(?<!\\)$", text, re.M | re.S)
+    lib.check(m, "include/hypotop/workdir.h has no JOURNAL_OPS table")
+    return re.findall(r'X\("([a-z_]+)"\)', m.group(1))
+
+
+@lib.test
+def every_journal_op_in_man_page():
+    ops = journal_ops()
+    lib.check(set(QUEUE_OPS) | {"prepare", "state"} <= set(ops),
+              "JOURNAL_OPS lacks a queue operation or the search is out of date: %r" % ops)
+    text = man_text()
+    m = re.search(r"The operations are the queue commands(.*?\n\.BR state \.)", text, re.S)
+    lib.check(m, "man/hypotop.1 has no list of the journal's operations")
+    listed = re.findall(r"^\.[BR]+ (?:\( )?([a-z_]+)", m.group(1), re.M)
+    lib.check(sorted(listed) == sorted(ops),
+              "the journal's operations in man/hypotop.1 (%s) are not JOURNAL_OPS (%s)"
+              % (sorted(listed), sorted(ops)))
 
 
 def planner_kinds():

@@ -2,6 +2,8 @@
 #include "t.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -153,6 +155,81 @@ static void torn_last_line_is_ignored_and_cut(void)
 	free(dir);
 }
 
+/*
+ * A write cut short (here by a file size limit, as a full disk cuts it) is
+ * undone: the file keeps its whole lines, and the next commit writes the
+ * queued lines once, whole.
+ */
+static void a_write_cut_short_is_undone_not_repeated(void)
+{
+	char *dir = t_tmpdir(), *p = path_join(dir, "journal.jsonl");
+	struct err e = {{0}};
+	struct journal j;
+	struct journal_info info = {0};
+	struct seen s = {0};
+	struct rlimit old, small;
+	struct stat before, after;
+	char line[600];
+
+	T_CHECK(journal_open(&j, p, &info, &e) == 0, "%s", e.msg);
+	journal_append(&j, "{\"seq\":1}", 9);
+	T_CHECK(journal_commit(&j, &e) == 0, "%s", e.msg);
+	int n = snprintf(line, sizeof line, "{\"seq\":2,\"pad\":\"%0500d\"}", 0);
+	journal_append(&j, line, (size_t)n);
+	journal_append(&j, "{\"seq\":3}", 9);
+	stat(p, &before);
+	void (*was)(int) = signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &old);
+	small = old;
+	small.rlim_cur = (rlim_t)before.st_size + 100;
+	T_CHECK(setrlimit(RLIMIT_FSIZE, &small) == 0, "setrlimit");
+	T_CHECK(journal_commit(&j, &e) < 0, "a write past the limit succeeded");
+	setrlimit(RLIMIT_FSIZE, &old);
+	signal(SIGXFSZ, was);
+	T_CONTAINS(e.msg, "journal.jsonl: write:");
+	stat(p, &after);
+	T_CHECK(after.st_size == before.st_size, "the part written is left: %lld bytes, was %lld",
+		(long long)after.st_size, (long long)before.st_size);
+	/* With room again, the lines go in once, whole. */
+	T_CHECK(journal_commit(&j, &e) == 0, "%s", e.msg);
+	journal_close(&j);
+	T_CHECK(journal_replay(p, collect, &s, &info, &e) == 0, "%s", e.msg);
+	T_CHECK(s.n == 3 && s.seqs[1] == 2 && s.seqs[2] == 3 && !info.torn_line,
+		"replayed %d lines, torn %d", s.n, info.torn_line);
+	fs_remove_tree(dir);
+	free(p);
+	free(dir);
+}
+
+/* Missing, empty, or with its first line cut short: said, for the caller to refuse. */
+static void a_journal_without_its_header_says_so(void)
+{
+	char *dir = t_tmpdir(), *p = path_join(dir, "journal.jsonl");
+	struct err e = {{0}};
+	struct journal_info info;
+	static const char *const texts[] = {NULL, "", "{\"journal\":1,\"ba"};
+
+	for (size_t i = 0; i < ARRAY_LEN(texts); i++) {
+		unlink(p);
+		if (texts[i]) {
+			FILE *f = fopen(p, "w");
+			fputs(texts[i], f);
+			fclose(f);
+		}
+		T_CHECK(journal_replay(p, collect, NULL, &info, &e) == 0, "%s", e.msg);
+		T_CHECK(info.no_header && !info.lines && !info.torn_line, "case %zu", i);
+	}
+	FILE *f = fopen(p, "w");
+	fputs("{\"journal\":1,\"base\":3}\n", f);
+	fclose(f);
+	T_CHECK(journal_replay(p, collect, NULL, &info, &e) == 0 && !info.no_header &&
+			info.base == 3,
+		"a header alone");
+	fs_remove_tree(dir);
+	free(p);
+	free(dir);
+}
+
 static void damage_in_the_middle_is_an_error(void)
 {
 	char *dir = t_tmpdir(), *p = path_join(dir, "journal.jsonl");
@@ -223,6 +300,8 @@ int main(void)
 	T_RUN(journal_group_commit_and_replay);
 	T_RUN(light_lines_are_written_in_order);
 	T_RUN(torn_last_line_is_ignored_and_cut);
+	T_RUN(a_write_cut_short_is_undone_not_repeated);
+	T_RUN(a_journal_without_its_header_says_so);
 	T_RUN(damage_in_the_middle_is_an_error);
 	T_RUN(reset_starts_from_a_new_base);
 	T_RUN(json_errors_name_line_and_column);

@@ -21,6 +21,83 @@ static void node_ids_round_trip(void)
 	T_CHECK(node_id_parse("n99999999999") == NODE_NONE, "too big");
 }
 
+/* An id is read only as node_id_format writes it, and only up to NODE_ID_MAX. */
+static void node_ids_have_one_spelling_and_a_bound(void)
+{
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+		{"n000", "write n0000"},     {"n00012", "write n0012"},
+		{"n012345", "write n12345"}, {"n1000000", "beyond the last node id, n999999"},
+		{"n99999999", "beyond"},     {"N0001", "not a node id"},
+		{"n-001", "not a node id"},  {"n0001 ", "not a node id"},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		struct err e = {{0}};
+		uint32_t id = 0;
+		T_CHECK(node_id_read(bad[i].text, &id, &e) < 0 && id == NODE_NONE, "%s accepted",
+			bad[i].text);
+		T_CONTAINS(e.msg, bad[i].want);
+	}
+	uint32_t id;
+	struct err e = {{0}};
+	T_CHECK(node_id_read("n999999", &id, &e) == 0 && id == NODE_ID_MAX, "%s", e.msg);
+	T_CHECK(node_id_read("n0000", &id, &e) == 0 && id == 0, "%s", e.msg);
+	/* Every id hypotop writes, it reads back. */
+	for (uint32_t v = 0; v <= NODE_ID_MAX; v += v < 20000 ? 1 : 997) {
+		char b[NODE_ID_LEN];
+		node_id_format(v, b);
+		if (node_id_parse(b) != v) {
+			T_CHECK(0, "%s does not read back as %u", b, v);
+			break;
+		}
+	}
+	/* In a node, the field is named. */
+	cJSON *j = cJSON_Parse("{\"id\":\"n001\",\"status\":\"queued\"}");
+	struct tree t;
+	tree_init(&t);
+	T_CHECK(!tree_load_node(&t, j, "f:3", &e), "n001 loaded");
+	T_CONTAINS(e.msg, "f:3: \"id\": \"n001\" is not how a node id is written: write n0001");
+	cJSON_Delete(j);
+	tree_free(&t);
+}
+
+/* An id taken outside the tree is never given to a new node. */
+static void reserved_ids_are_skipped(void)
+{
+	struct tree t;
+
+	tree_init(&t);
+	tree_add(&t, NODE_NONE);
+	tree_reserve(&t, 6);
+	tree_reserve(&t, 3);
+	struct node *n = tree_add(&t, 0);
+	T_CHECK(n && n->id == 7 && t.count == 2 && !tree_get(&t, 4), "id %u", n ? n->id : 0);
+	T_CHECK(t.nodes[0].first_child == 7, "linked");
+	n = tree_add(&t, 0);
+	T_CHECK(n && n->id == 8, "then %u", n ? n->id : 0);
+	tree_reserve(&t, NODE_ID_MAX);
+	T_CHECK(!tree_add(&t, 0), "a node past the last id");
+	tree_free(&t);
+}
+
+/* A tree whose last id is taken makes no node past it: hypotop never writes an id it would refuse. */
+static void a_full_tree_adds_no_node(void)
+{
+	struct tree t;
+	struct err e = {{0}};
+	char text[128];
+
+	tree_init(&t);
+	snprintf(text, sizeof text, "{\"id\":\"n%u\",\"status\":\"queued\"}", NODE_ID_MAX);
+	cJSON *j = cJSON_Parse(text);
+	T_CHECK(tree_load_node(&t, j, "x", &e), "the last id: %s", e.msg);
+	T_CHECK(!tree_add(&t, NODE_NONE), "a node past the last id");
+	T_CHECK(t.count == 1, "count %u", t.count);
+	cJSON_Delete(j);
+	tree_free(&t);
+}
+
 static void statuses_from_one_list(void)
 {
 	for (int s = 0; s < ST__COUNT; s++)
@@ -109,6 +186,12 @@ static void bad_nodes_are_refused(void)
 		{"{\"id\":\"n0000\",\"status\":\"queued\",\"priority\":1.5}", "whole number"},
 		{"{\"id\":\"n0000\",\"status\":\"queued\",\"colour\":1}", "unknown node field"},
 		{"{\"id\":\"n0000\",\"status\":\"queued\",\"change\":3}", "\"change\""},
+		{"{\"id\":\"n0000\",\"status\":\"queued\",\"name\":\"../../evil\"}",
+		 "\"name\": \"../../evil\" is not a node name"},
+		{"{\"id\":\"n0000\",\"status\":\"queued\",\"name\":\"..\"}", "write it as"},
+		{"{\"id\":\"n0000\",\"status\":\"queued\",\"name\":\"\"}", "not a node name"},
+		{"{\"id\":\"n0000\",\"status\":\"queued\",\"name\":\"a\\u001b[2Jb\"}",
+		 "\"a\\e[2Jb\" is not a node name"},
 	};
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		struct tree t;
@@ -120,6 +203,16 @@ static void bad_nodes_are_refused(void)
 		cJSON_Delete(j);
 		tree_free(&t);
 	}
+}
+
+static void names_are_labels(void)
+{
+	T_CHECK(node_name_ok("lr-0p01") && node_name_ok("Wider net (x2)") &&
+			node_name_ok("...") && node_name_ok("é"),
+		"a label refused");
+	T_CHECK(!node_name_ok("") && !node_name_ok(".") && !node_name_ok("..") &&
+			!node_name_ok("a/b") && !node_name_ok("a\nb") && !node_name_ok("a\x7f"),
+		"a path or control character accepted");
 }
 
 static void queue_orders_by_priority_then_age(void)
@@ -213,10 +306,14 @@ static void queue_heap_survives_random_updates(void)
 int main(void)
 {
 	T_RUN(node_ids_round_trip);
+	T_RUN(node_ids_have_one_spelling_and_a_bound);
+	T_RUN(a_full_tree_adds_no_node);
+	T_RUN(reserved_ids_are_skipped);
 	T_RUN(statuses_from_one_list);
 	T_RUN(children_link_in_order);
 	T_RUN(node_json_round_trip);
 	T_RUN(bad_nodes_are_refused);
+	T_RUN(names_are_labels);
 	T_RUN(queue_orders_by_priority_then_age);
 	T_RUN(queue_heap_survives_random_updates);
 	T_END();

@@ -1000,6 +1000,28 @@ static void lost_branches_are_made_again(void)
 	repo_free(&r);
 }
 
+/* The highest node branch, loose or packed; other names and other branches do not count. */
+static void the_highest_node_branch(void)
+{
+	struct repo r;
+	struct err e = {{0}};
+	long top = 0;
+
+	repo_make(&r);
+	T_CHECK(vcs_branch_top(r.dir, "hypotop/n", 999999, &top, &e) == 0 && top == -1,
+		"no branch: %ld %s", top, e.msg);
+	sh("set -e; cd '%s'; for b in hypotop/n0003 hypotop/n0012 other/n0099 hypotop/n0040x "
+	   "hypotop/n1000000 hypotop/notes; do git branch $b; done; git pack-refs --all; "
+	   "git branch hypotop/n0007",
+	   r.dir);
+	T_CHECK(vcs_branch_top(r.dir, "hypotop/n", 999999, &top, &e) == 0 && top == 12,
+		"top %ld %s", top, e.msg);
+	sh("git -C '%s' branch hypotop/n0031", r.dir);
+	T_CHECK(vcs_branch_top(r.dir, "hypotop/n", 999999, &top, &e) == 0 && top == 31,
+		"loose: top %ld %s", top, e.msg);
+	repo_free(&r);
+}
+
 static void read_file_at_commit(void)
 {
 	struct repo r;
@@ -1079,6 +1101,7 @@ int main(void)
 	T_RUN(scrub_removes_what_is_not_the_commits);
 	T_RUN(a_tree_a_run_replaced_with_a_link_is_made_again);
 	T_RUN(lost_branches_are_made_again);
+	T_RUN(the_highest_node_branch);
 	T_RUN(read_file_at_commit);
 	T_RUN(diff_between_commits);
 	vcs_shutdown();

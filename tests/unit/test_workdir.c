@@ -251,6 +251,45 @@ static void refused_ops_change_nothing(void)
 	free(base);
 }
 
+/* A fixed experiment's name from the config that is no label becomes a slug. */
+static void fixed_experiment_names_become_labels(void)
+{
+	char *base = t_tmpdir(), *wd = path_join(base, "wd");
+	struct workdir w;
+	struct err e = {{0}};
+	cJSON *cfg = cJSON_Parse("{\"source_dir\":\"/src\",\"launch\":\"true\",\"metric\":"
+				 "\"loss\",\"fixed_experiments\":[{\"name\":\"../../Wide Net\","
+				 "\"hypothesis\":\"h\",\"change\":{\"kind\":\"params\",\"params\":"
+				 "{\"w\":2}}},{\"name\":\"Deep (x2)\",\"hypothesis\":\"h\",\"change\":"
+				 "{\"kind\":\"params\",\"params\":{\"d\":2}}}]}");
+
+	config_fill_defaults(cfg);
+	T_CHECK(workdir_create(wd, cfg, "0123456789abcdef0123456789abcdef01234567", &e) == 0,
+		"%s", e.msg);
+	T_CHECK(workdir_open(&w, wd, WD_READ, NULL, &e) == WD_OK, "%s", e.msg);
+	T_CHECK(w.tree.count == 3, "count %u", w.tree.count);
+	if (w.tree.count == 3) {
+		T_STREQ(w.tree.nodes[1].name, "wide-net");
+		T_STREQ(w.tree.nodes[2].name, "Deep (x2)");
+	}
+	workdir_close(&w);
+	cJSON_Delete(cfg);
+	fs_remove_tree(base);
+	free(wd);
+	free(base);
+}
+
+/* Every queue operation is recorded under its own name, so each must load. */
+static void queue_ops_are_journal_ops(void)
+{
+	for (int k = 0; k < OP__COUNT; k++)
+		T_CHECK(journal_op_known(op_info((enum op_kind)k)->name), "%s",
+			op_info((enum op_kind)k)->name);
+	T_CHECK(journal_op_known("state") && !journal_op_known("teleport") &&
+			!journal_op_known(""),
+		"the list");
+}
+
 int main(void)
 {
 	T_RUN(create_then_reload);
@@ -259,5 +298,7 @@ int main(void)
 	T_RUN(crash_between_checkpoint_files);
 	T_RUN(second_writer_is_refused_with_pid);
 	T_RUN(refused_ops_change_nothing);
+	T_RUN(queue_ops_are_journal_ops);
+	T_RUN(fixed_experiment_names_become_labels);
 	T_END();
 }
