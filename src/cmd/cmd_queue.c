@@ -123,7 +123,7 @@ static int parse_args(int argc, char **argv, struct op *op, const char **workdir
 				err_set(e, "--patch: give one patch, and no --param with it");
 				return -1;
 			}
-			char *text = fs_read(val, NULL, e);
+			char *text = fs_read_max(val, FS_MAX_PATCH, NULL, e);
 			if (!text) {
 				err_prefix(e, "--patch");
 				return -1;

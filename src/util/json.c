@@ -128,8 +128,13 @@ cJSON *json_parse(const char *text, size_t len, const char *what, struct err *e)
 
 cJSON *json_parse_file(const char *path, struct err *e)
 {
+	return json_parse_file_max(path, FS_MAX_STATE, e);
+}
+
+cJSON *json_parse_file_max(const char *path, size_t max, struct err *e)
+{
 	size_t len;
-	char *text = fs_read(path, &len, e);
+	char *text = fs_read_max(path, max, &len, e);
 
 	if (!text)
 		return NULL;

@@ -4,6 +4,7 @@ byte-for-byte as it was — whichever command meets it."""
 
 import json
 import os
+import resource
 import subprocess
 import sys
 
@@ -268,6 +269,88 @@ def queue_command_in_forbidden_status():
     hypotop("cancel", wd, "n0001")
     rc, out, err = hypotop("pause", wd, "n0001")
     check(rc == 2 and "n0001 is cancelled" in err, "pause of cancelled: %r" % err)
+
+
+def bounded(*args):
+    """Run the binary with 15 s and 1 GiB of address space: a read that hangs
+    or grows without end fails the test instead of holding the suite."""
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+    try:
+        r = subprocess.run([lib.BIN] + list(args), capture_output=True, text=True,
+                           timeout=15, preexec_fn=limit)
+    except subprocess.TimeoutExpired:
+        raise lib.Fail("%s: still running after 15 s (a hang)" % " ".join(args[:4]))
+    return r.returncode, r.stdout, r.stderr
+
+
+def special_files(d, big_name, big_text):
+    """(path, words the refusal must hold) for each kind of file that is not a
+    regular file of a sane size."""
+    fifo = os.path.join(d, "fifo")
+    os.mkfifo(fifo)
+    folder = os.path.join(d, "folder")
+    os.makedirs(folder)
+    big = os.path.join(d, big_name)
+    with open(big, "w") as f:
+        f.write(big_text)
+    return [("/dev/zero", ["/dev/zero", "character device", "not a regular file"]),
+            ("/dev/urandom", ["/dev/urandom", "character device", "not a regular file"]),
+            (fifo, [fifo, "a fifo", "not a regular file"]),
+            (folder, [folder, "a folder", "not a regular file"]),
+            (big, [big, "more than the"])]
+
+
+@lib.test
+def patch_must_be_a_regular_file_of_at_most_16_mib():
+    wd = fresh()
+    before = lib.snapshot(wd)
+    d = lib.tmpdir()
+    patch = "diff --git a/train.py b/train.py\n--- a/train.py\n+++ b/train.py\n@@ -1 +1,1 @@\n"
+    cases = special_files(d, "big.patch", patch + "+#" + "x" * (17 << 20) + "\n")
+    for path, wants in cases:
+        rc, out, err = bounded("add", wd, "n0000", "a hypothesis", "--patch", path)
+        check(rc == 2, "--patch %s: exit %d, want 2 (%s)" % (path, rc, err.strip()))
+        for w in wants + ["--patch"]:
+            check(w in err, "--patch %s: message %r lacks %r" % (path, err.strip(), w))
+    check("16 MiB" in err, "the limit is not named: %r" % err)
+    check(lib.snapshot(wd) == before, "files changed")
+
+
+@lib.test
+def init_config_must_be_a_regular_file_of_at_most_1_mib():
+    d = lib.tmpdir()
+    src = lib.make_repo(d)
+    files = lib.tmpdir()
+    doc = json.dumps({"source_dir": src, "launch": "python3 train.py", "metric": "val_loss"})
+    cases = special_files(files, "big.json", doc[:-1] + " " * (2 << 20) + "}")
+    for path, wants in cases:
+        rc, out, err = bounded("init", os.path.join(d, "wd"), "--config", path)
+        check(rc == 2, "--config %s: exit %d, want 2 (%s)" % (path, rc, err.strip()))
+        for w in wants + ["--config"]:
+            check(w in err, "--config %s: message %r lacks %r" % (path, err.strip(), w))
+        check(sorted(os.listdir(d)) == ["src"], "leftovers: %s" % os.listdir(d))
+    check("1 MiB" in err, "the limit is not named: %r" % err)
+
+
+@lib.test
+def workdir_files_must_be_regular_files():
+    for rel, make in (("config.json", os.mkfifo), ("workers.json", os.mkfifo),
+                      ("config.json", os.makedirs)):
+        wd = fresh()
+        path = os.path.join(wd, rel)
+        os.unlink(path)
+        make(path)
+        for args in (("status", wd), ("pause", wd, "n0001")):
+            rc, out, err = bounded(*args)
+            check(rc == 2 and path in err and "not a regular file" in err,
+                  "%s with %s a %s: %d %r" % (args[0], rel, make.__name__, rc, err))
+    wd = fresh()
+    with open(os.path.join(wd, "workers.json"), "a") as f:
+        f.write(" " * (2 << 20))
+    rc, out, err = bounded("status", wd)
+    check(rc == 2 and "workers.json" in err and "more than the 1 MiB" in err,
+          "an oversize workers.json: %d %r" % (rc, err))
 
 
 lib.finish()
