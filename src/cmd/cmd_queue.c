@@ -84,7 +84,8 @@ static int parse_args(int argc, char **argv, struct op *op, const char **workdir
 		}
 		const char *eq = strchr(a, '=');
 		size_t nl = eq ? (size_t)(eq - a) : strlen(a);
-		static const char *const names[] = {"--name", "--priority", "--param", "--patch"};
+		static const char *const names[] = {"--name", "--priority", "--param", "--patch",
+						    "--request-id"};
 		size_t k = 0;
 		while (k < ARRAY_LEN(names) && (strlen(names[k]) != nl || strncmp(a, names[k], nl)))
 			k++;
@@ -134,6 +135,10 @@ static int parse_args(int argc, char **argv, struct op *op, const char **workdir
 			free(text);
 			break;
 		}
+		case 4:
+			free(op->request_id);
+			op->request_id = xstrdup(val);
+			break;
 		}
 	}
 	if (npos != want) {

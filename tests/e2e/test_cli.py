@@ -190,4 +190,44 @@ def sigkilled_engine_leaves_a_loadable_workdir():
     stop_engine(p)
 
 
+@lib.test
+def add_with_a_request_id_adds_once():
+    d = lib.tmpdir()
+    wd = lib.make_workdir(d)
+    check(hypotop("pause", wd, "n0000")[0] == 0, "pause")  # nothing to launch
+    args = ("add", wd, "n0000", "wider layers", "--param", "width=256", "--request-id", "job-7")
+    rc, first, err = hypotop(*args)
+    check(rc == 0 and first.startswith("n0001 queued"), "add: %d %r %s" % (rc, first, err))
+    # Again without an engine, through one, after its clean stop and after a
+    # SIGKILL (the id read back from the checkpoint, then from the journal).
+    rc, out, err = hypotop(*args)
+    check(rc == 0 and out == first, "again: %d %r, want %r (%s)" % (rc, out, first, err))
+    for hyp, made, how in (("narrower", "n0002", signal.SIGTERM),
+                           ("shallower", "n0003", signal.SIGKILL)):
+        p = start_engine(wd)
+        try:
+            rc, out, err = hypotop(*args)
+            check(rc == 0 and out == first, "via the engine: %d %r (%s)" % (rc, out, err))
+            rc, out, err = hypotop("add", wd, "n0000", hyp, "--request-id", hyp)
+            check(rc == 0 and out.startswith(made + " queued"), "a new id: %d %r %s"
+                  % (rc, out, err))
+        finally:
+            stop_engine(p, how)
+    for a, made in ((args, "n0001"),
+                    (("add", wd, "n0000", "shallower", "--request-id", "shallower"), "n0003")):
+        rc, out, err = hypotop(*a)
+        check(rc == 0 and out.startswith(made + " queued"), "after SIGKILL: %d %r %s"
+              % (rc, out, err))
+    names = [q["name"] for q in lib.status_json(wd)["queue"]]
+    check(sorted(names) == ["baseline", "narrower", "shallower", "wider-layers"],
+          "nodes: %s" % names)
+    # The id of another add is refused, naming the node it made.
+    before = lib.snapshot(wd)
+    rc, out, err = hypotop("add", wd, "n0000", "something else", "--request-id", "job-7")
+    check(rc == 2 and "job-7" in err and "n0001" in err, "reused id: %d %r" % (rc, err))
+    rc, out, err = hypotop("add", wd, "n0000", "h", "--request-id", "has space")
+    check(rc == 2 and "--request-id" in err, "bad id: %d %r" % (rc, err))
+    check(lib.snapshot(wd) == before, "a refused add changed files")
+
+
 lib.finish()
