@@ -64,8 +64,11 @@ void err_prefix(struct err *e, const char *fmt, ...) PRINTF_LIKE(2, 3);
 /* Append text to the current message. */
 void err_suffix(struct err *e, const char *text);
 
-/* Exit statuses of SPEC §3. */
-enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+/*
+ * Exit statuses of SPEC §3. EXIT_UNKNOWN: a request reached an engine that
+ * never answered, so whether it was applied is not known.
+ */
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_UNKNOWN = 3 };
 
 /* Wall-clock milliseconds since the epoch, and a monotonic clock. */
 int64_t now_ms(void);

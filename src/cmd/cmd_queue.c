@@ -193,7 +193,10 @@ static int apply_offline(const char *workdir, const struct op *op, struct err *e
 	return WD_OK;
 }
 
-/* Send to the engine. 0 done, 1 no engine listening, -1 refused or failed. */
+/*
+ * Send to the engine. 0 done, 1 no engine listening, -1 refused or failed,
+ * 2 sent and never answered.
+ */
 static int apply_engine(const char *workdir, const struct op *op, struct err *e)
 {
 	struct buf req;
@@ -266,6 +269,18 @@ int cmd_queue(int argc, char **argv)
 		}
 		if (rc < 0) {
 			cmd_fail(EXIT_USAGE, "%s", e.msg);
+			break;
+		}
+		if (rc == 2) {
+			const char *next = "see 'hypotop status'";
+			if (op.kind == OP_ADD && op.request_id)
+				next = "run the same command again: with the same --request-id it "
+				       "adds the node only if it is missing";
+			else if (op.kind == OP_ADD)
+				next = "see 'hypotop status' before adding it again (--request-id "
+				       "makes an add safe to repeat)";
+			status = cmd_fail(EXIT_UNKNOWN, "%s; whether the %s was applied is unknown: %s",
+					  e.msg, argv[0], next);
 			break;
 		}
 		if (mono_ms() > deadline) {
