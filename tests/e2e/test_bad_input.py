@@ -353,4 +353,24 @@ def workdir_files_must_be_regular_files():
           "an oversize workers.json: %d %r" % (rc, err))
 
 
+
+@lib.test
+def nul_in_a_config_string():
+    # Either spelling would cut the launch command short without a word.
+    for nul in ("\\u0000", "\0"):
+        wd = fresh()
+        edit(wd, "config.json", lambda t: t.replace('"python3 train.py"',
+                                                    '"python3 train.py%s; rm -rf ~"' % nul, 1))
+        refused_everywhere(wd, "config.json:", '"launch"', "NUL")
+    d = lib.tmpdir()
+    cfg = os.path.join(d, "c.json")
+    with open(cfg, "w") as f:
+        f.write('{"source_dir": %s, "launch": "python3 train.py", "metric": "val\\u0000loss"}'
+                % json.dumps(lib.make_repo(d)))
+    rc, out, err = hypotop("init", os.path.join(d, "wd"), "--config", cfg)
+    check(rc == 2 and "c.json:1:" in err and '"metric"' in err and "NUL" in err,
+          "init: %d %r" % (rc, err))
+    check(not os.path.exists(os.path.join(d, "wd")), "a workdir was created")
+
+
 lib.finish()
