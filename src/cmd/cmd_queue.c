@@ -5,6 +5,7 @@
  * socket; without one, it is applied to the files under engine/lock. Either
  * way it is durable before the command says it is done.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,12 @@
 /* How long a command waits for a workdir that another command holds. */
 #define QUEUE_WAIT_MS 10000
 
+/*
+ * --param NAME=VALUE. A value that is JSON as a whole (a number, true,
+ * false, "text") keeps its type; anything else is text. A param file holds
+ * finite numbers only (params_parse.c reads no other), so 1e999, NaN, inf
+ * and Infinity are refused: quoted, they are text.
+ */
 static int parse_param(cJSON **change, const char *kv, struct err *e)
 {
 	const char *eq = strchr(kv, '=');
@@ -38,13 +45,27 @@ static int parse_param(cJSON **change, const char *kv, struct err *e)
 		err_set(e, "--param and --patch cannot be combined; use one kind of change");
 		return -1;
 	}
-	char *name = xstrndup(kv, (size_t)(eq - kv));
-	/* A value that reads as JSON (number, true, "text") keeps its type. */
-	cJSON *v = cJSON_Parse(eq + 1);
-	if (!v || !(cJSON_IsNumber(v) || cJSON_IsBool(v) || cJSON_IsString(v))) {
+	const char *val = eq + 1;
+	size_t vlen = strlen(val);
+	bool is_float;
+	cJSON *v = cJSON_ParseWithOpts(val, NULL, true);
+	if (v && !(cJSON_IsNumber(v) || cJSON_IsBool(v) || cJSON_IsString(v))) {
 		cJSON_Delete(v);
-		v = cJSON_CreateString(eq + 1);
+		v = NULL;
 	}
+	if (v ? cJSON_IsNumber(v) && !isfinite(v->valuedouble)
+	      : vlen && num_scan(val, vlen, NUM_WORDS, &is_float) == vlen) {
+		err_set(e, "--param %s: %s; a value is a finite number, true, false or text (to "
+			   "mean the text, quote it: %.*s='\"%s\"')",
+			kv, v ? "the number is too large (beyond 1.8e308)"
+			      : "not a number a param file can hold",
+			(int)(eq - kv), kv, val);
+		cJSON_Delete(v);
+		return -1;
+	}
+	if (!v)
+		v = cJSON_CreateString(val);
+	char *name = xstrndup(kv, (size_t)(eq - kv));
 	cJSON_DeleteItemFromObjectCaseSensitive(params, name);
 	cJSON_AddItemToObject(params, name, v);
 	free(name);

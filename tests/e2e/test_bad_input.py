@@ -373,4 +373,29 @@ def nul_in_a_config_string():
     check(not os.path.exists(os.path.join(d, "wd")), "a workdir was created")
 
 
+
+@lib.test
+def param_value_that_is_not_a_finite_number():
+    wd = fresh()
+    before = lib.snapshot(wd)
+    for kv, want in (("lr=1e999", "too large"), ("lr=-1E400", "too large"),
+                     ("wd=NaN", "not a number"), ("wd=nan", "not a number"),
+                     ("wd=-Infinity", "not a number"), ("wd=inf", "not a number")):
+        rc, out, err = hypotop("add", wd, "n0000", "h", "--param", kv)
+        name, value = kv.split("=")
+        check(rc == 2 and ("--param %s" % kv) in err and want in err
+              and ("%s='\"%s\"'" % (name, value)) in err, "%s: %d %r" % (kv, rc, err))
+    check(lib.snapshot(wd) == before, "files changed")
+    # A value is JSON as a whole or text: quoted, NaN is text; a number with
+    # more after it is text too, not the number it starts with.
+    rc, out, err = hypotop("add", wd, "n0000", "h", "--param", 'wd="NaN"', "--param",
+                           "lr=0.01abc", "--param", "flag=true_story", "--param", "n=-2.5e3")
+    check(rc == 0, "quoted NaN: %d %s" % (rc, err))
+    with open(os.path.join(wd, "engine/checkpoint.json")) as f:
+        changes = [q["change"] for q in json.load(f)["queue"] if q["change"]]
+    check(changes == [{"kind": "params", "params": {"wd": "NaN", "lr": "0.01abc",
+                                                    "flag": "true_story", "n": -2500}}],
+          "stored as %s" % changes)
+
+
 lib.finish()

@@ -154,6 +154,7 @@ static void changes_are_validated(void)
 		{"{\"kind\":\"params\",\"params\":{\"lr\":0.1,\"name\":\"x\",\"on\":true}}", NULL},
 		{"{\"kind\":\"params\",\"params\":{}}", "non-empty"},
 		{"{\"kind\":\"params\",\"params\":{\"lr\":[1]}}", "number, string or boolean"},
+		{"{\"kind\":\"params\",\"params\":{\"lr\":-1e999}}", "\"lr\" is too large a number"},
 		{"{\"kind\":\"params\",\"params\":{\"a b\":1}}", "not a parameter name"},
 		{"{\"kind\":\"params\",\"params\":{\"a\":1},\"extra\":1}", "unknown key \"extra\""},
 		{"{\"kind\":\"patch\",\"patch\":\"diff --git a/x.py b/x.py\\n--- a/x.py\\n+++ b/x.py\\n@@ -1 +1 @@\\n-a\\n+b\\n\"}",
