@@ -145,9 +145,18 @@ static int parse_args(int argc, char **argv, struct op *op, const char **workdir
 				err_set(e, "--patch: give one patch, and no --param with it");
 				return -1;
 			}
-			char *text = fs_read_max(val, FS_MAX_PATCH, NULL, e);
+			size_t len;
+			char *text = fs_read_max(val, FS_MAX_PATCH, &len, e);
 			if (!text) {
 				err_prefix(e, "--patch");
+				return -1;
+			}
+			const char *nul = memchr(text, '\0', len);
+			if (nul) { /* the change keeps it as text, which would end there */
+				err_set(e, "--patch: %s: a NUL byte at offset %zu; a patch is text "
+					   "(git diff --binary writes binary changes as text)",
+					val, (size_t)(nul - text));
+				free(text);
 				return -1;
 			}
 			op->change = cJSON_CreateObject();

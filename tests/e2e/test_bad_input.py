@@ -314,6 +314,13 @@ def patch_must_be_a_regular_file_of_at_most_16_mib():
         for w in wants + ["--patch"]:
             check(w in err, "--patch %s: message %r lacks %r" % (path, err.strip(), w))
     check("16 MiB" in err, "the limit is not named: %r" % err)
+    # A NUL byte would cut the patch short where it is kept as text.
+    nul = os.path.join(d, "nul.patch")
+    with open(nul, "w") as f:
+        f.write(patch + "-print(1)\n+print(2)\0\n")
+    rc, out, err = bounded("add", wd, "n0000", "a hypothesis", "--patch", nul)
+    check(rc == 2 and nul in err and "NUL byte" in err and "--binary" in err,
+          "--patch with a NUL byte: %d %r" % (rc, err))
     check(lib.snapshot(wd) == before, "files changed")
 
 
