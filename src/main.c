@@ -89,7 +89,8 @@ static void help(void)
 		printf("  hypotop %s %s%s\n      %s\n", c->name, k >= 0 ? "WORKDIR " : "", args,
 		       doc);
 	}
-	printf("\nExit status: 0 success, 1 run-time failure, 2 bad usage or bad input.\n"
+	printf("\nExit status: 0 success, 1 run-time failure, 2 bad usage or bad input,\n"
+	       "3 a queue command whose engine never answered (outcome unknown).\n"
 	       "See hypotop(1) for the workdir, the config keys and the JSON formats.\n");
 }
 

@@ -1,7 +1,8 @@
 /*
  * cmd.h — the subcommands of the hypotop binary (SPEC §3). Each takes the
  * arguments after its name (argv[0] is the subcommand) and returns an exit
- * status: 0 success, 1 run-time failure, 2 bad usage or bad input.
+ * status: 0 success, 1 run-time failure, 2 bad usage or bad input, 3 (a
+ * queue command) the engine took the request and never answered.
  */
 #ifndef HYPOTOP_CMD_H
 #define HYPOTOP_CMD_H

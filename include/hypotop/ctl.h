@@ -40,7 +40,9 @@ void ctl_unlink(const char *workdir);
 bool ctl_peer_allowed(int fd, struct err *e);
 /*
  * Send one request and wait up to timeout_ms for the answer line. Returns
- * 0 with *reply set (caller frees), 1 when no engine listens, -1 on error.
+ * 0 with *reply set (caller frees), 1 when no engine listens (nothing was
+ * applied), -1 on error, 2 when the whole request was sent and no answer
+ * came (the engine died or hung): it may or may not have been applied.
  */
 int ctl_request(const char *workdir, const char *request, char **reply, int timeout_ms,
 		struct err *e);

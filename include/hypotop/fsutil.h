@@ -30,7 +30,24 @@ int fs_write_view(const char *path, const void *data, size_t len, mode_t mode,
 const char *fs_full_hint(int errnum);
 int fs_fsync_dir(const char *dir, struct err *e);
 int fs_fsync_parent(const char *path, struct err *e);
-/* Read a whole file; NUL-terminated; NULL with e set on failure. */
+/*
+ * Read a whole regular file of at most max bytes, NUL-terminated; NULL with
+ * e set on failure. A folder, device, fifo or socket is refused without
+ * waiting on it ("PATH: a fifo, not a regular file"), and so is a file over
+ * max ("PATH: 17 MiB, more than the 16 MiB allowed"): whatever path a person
+ * gives, reading it neither hangs nor fills the memory.
+ */
+char *fs_read_max(const char *path, size_t max, size_t *len, struct err *e);
+/*
+ * The limits, by kind of file (man page, FILES): what a person writes
+ * (config files, workers.json, themes, directive.md, knowledge.md, prompts),
+ * a patch given to add --patch, and the workdir's own files (tree, journal,
+ * checkpoint, a run's files).
+ */
+#define FS_MAX_CONFIG ((size_t)1 << 20)
+#define FS_MAX_PATCH ((size_t)16 << 20)
+#define FS_MAX_STATE ((size_t)1 << 30)
+/* fs_read_max of a file of the workdir's own, up to FS_MAX_STATE. */
 char *fs_read(const char *path, size_t *len, struct err *e);
 int fs_mkdir_p(const char *path, mode_t mode, struct err *e);
 int fs_exists(const char *path);

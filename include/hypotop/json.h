@@ -25,8 +25,9 @@ cJSON *json_parse(const char *text, size_t len, const char *what, struct err *e)
  */
 cJSON *json_parse_in(const char *text, const char *val, size_t len, const char *what,
 		     struct err *e);
-/* Read and parse a file. */
+/* Read and parse a file of the workdir's own; _max: one of at most max bytes (fsutil.h). */
 cJSON *json_parse_file(const char *path, struct err *e);
+cJSON *json_parse_file_max(const char *path, size_t max, struct err *e);
 /* 1-based line and column of byte offset off. */
 void json_position(const char *text, size_t off, int *line, int *col);
 

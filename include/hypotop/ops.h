@@ -20,7 +20,7 @@
 #define OPS_ST(x) (1u << ST_##x)
 #define QUEUE_OPS(X)                                                                   \
 	X(ADD, "add", "NODE HYPOTHESIS [--name SLUG] [--priority N] [--param K=V]... "  \
-		      "[--patch FILE]",                                                 \
+		      "[--patch FILE] [--request-id ID]",                               \
 	  ~OPS_ST(CANCELLED), "add a hypothesis of your own as a child of NODE")             \
 	X(PAUSE, "pause", "NODE", OPS_ST(QUEUED) | OPS_ST(BUILDING) | OPS_ST(RUNNING),          \
 	  "hold a queued node (skipped until resumed) or stop a running one (SIGSTOP)")   \
@@ -55,6 +55,7 @@ struct op {
 	long priority;
 	bool has_priority;
 	char *hypothesis, *name;
+	char *request_id; /* add: the caller's id, which makes a repeated add answer the node made */
 	cJSON *change; /* owned */
 };
 
@@ -67,7 +68,9 @@ int op_from_json(struct op *op, const cJSON *j, struct err *e);
  * Check op against w and record it. On success *result is the node it
  * made or changed. A refusal names the node, its status and what is
  * allowed. `live`: an engine applies it and will act on running jobs;
- * without one, operations on running nodes are refused.
+ * without one, operations on running nodes are refused. An add whose
+ * request_id a node already carries records nothing: *result is that node
+ * (the same parent and hypothesis, or a refusal).
  */
 int op_apply(struct workdir *w, const struct op *op, bool live, uint32_t *result,
 	     struct err *e);

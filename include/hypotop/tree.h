@@ -74,6 +74,7 @@ struct node {
 	char *commit;       /* hex, or NULL until prepared */
 	char *worker;
 	char *failure_kind, *failure_phase;
+	char *request_id;   /* of the add that made it (add --request-id), or NULL */
 };
 
 struct tree {

@@ -72,8 +72,11 @@ void err_suffix(struct err *e, const char *text);
 bool errno_out_of_fds(int errnum);
 bool err_out_of_fds(const struct err *e);
 
-/* Exit statuses of SPEC §3. */
-enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+/*
+ * Exit statuses of SPEC §3. EXIT_UNKNOWN: a request reached an engine that
+ * never answered, so whether it was applied is not known.
+ */
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_UNKNOWN = 3 };
 
 /* Wall-clock milliseconds since the epoch, and a monotonic clock. */
 int64_t now_ms(void);

@@ -63,9 +63,9 @@ int cmd_init(int argc, char **argv)
 		if (c == 'c')
 			config_file = optarg;
 	if (config_file) {
-		doc = json_parse_file(config_file, &e);
+		doc = json_parse_file_max(config_file, FS_MAX_CONFIG, &e);
 		if (!doc)
-			return cmd_fail(EXIT_USAGE, "%s", e.msg);
+			return cmd_fail(EXIT_USAGE, "--config: %s", e.msg);
 		if (!cJSON_IsObject(doc)) {
 			cJSON_Delete(doc);
 			return cmd_fail(EXIT_USAGE, "%s: the configuration must be a JSON object",

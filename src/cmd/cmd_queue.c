@@ -5,6 +5,7 @@
  * socket; without one, it is applied to the files under engine/lock. Either
  * way it is durable before the command says it is done.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,12 @@
 /* How long a command waits for a workdir that another command holds. */
 #define QUEUE_WAIT_MS WD_WAIT_MS
 
+/*
+ * --param NAME=VALUE. A value that is JSON as a whole (a number, true,
+ * false, "text") keeps its type; anything else is text. A param file holds
+ * finite numbers only (params_parse.c reads no other), so 1e999, NaN, inf
+ * and Infinity are refused: quoted, they are text.
+ */
 static int parse_param(cJSON **change, const char *kv, struct err *e)
 {
 	const char *eq = strchr(kv, '=');
@@ -39,13 +46,27 @@ static int parse_param(cJSON **change, const char *kv, struct err *e)
 		err_set(e, "--param and --patch cannot be combined; use one kind of change");
 		return -1;
 	}
-	char *name = xstrndup(kv, (size_t)(eq - kv));
-	/* A value that reads as JSON (number, true, "text") keeps its type. */
-	cJSON *v = cJSON_Parse(eq + 1);
-	if (!v || !(cJSON_IsNumber(v) || cJSON_IsBool(v) || cJSON_IsString(v))) {
+	const char *val = eq + 1;
+	size_t vlen = strlen(val);
+	bool is_float;
+	cJSON *v = cJSON_ParseWithOpts(val, NULL, true);
+	if (v && !(cJSON_IsNumber(v) || cJSON_IsBool(v) || cJSON_IsString(v))) {
 		cJSON_Delete(v);
-		v = cJSON_CreateString(eq + 1);
+		v = NULL;
 	}
+	if (v ? cJSON_IsNumber(v) && !isfinite(v->valuedouble)
+	      : vlen && num_scan(val, vlen, NUM_WORDS, &is_float) == vlen) {
+		err_set(e, "--param %s: %s; a value is a finite number, true, false or text (to "
+			   "mean the text, quote it: %.*s='\"%s\"')",
+			kv, v ? "the number is too large (beyond 1.8e308)"
+			      : "not a number a param file can hold",
+			(int)(eq - kv), kv, val);
+		cJSON_Delete(v);
+		return -1;
+	}
+	if (!v)
+		v = cJSON_CreateString(val);
+	char *name = xstrndup(kv, (size_t)(eq - kv));
 	cJSON_DeleteItemFromObjectCaseSensitive(params, name);
 	cJSON_AddItemToObject(params, name, v);
 	free(name);
@@ -85,7 +106,8 @@ static int parse_args(int argc, char **argv, struct op *op, const char **workdir
 		}
 		const char *eq = strchr(a, '=');
 		size_t nl = eq ? (size_t)(eq - a) : strlen(a);
-		static const char *const names[] = {"--name", "--priority", "--param", "--patch"};
+		static const char *const names[] = {"--name", "--priority", "--param", "--patch",
+						    "--request-id"};
 		size_t k = 0;
 		while (k < ARRAY_LEN(names) && (strlen(names[k]) != nl || strncmp(a, names[k], nl)))
 			k++;
@@ -124,9 +146,18 @@ static int parse_args(int argc, char **argv, struct op *op, const char **workdir
 				err_set(e, "--patch: give one patch, and no --param with it");
 				return -1;
 			}
-			char *text = fs_read(val, NULL, e);
+			size_t len;
+			char *text = fs_read_max(val, FS_MAX_PATCH, &len, e);
 			if (!text) {
 				err_prefix(e, "--patch");
+				return -1;
+			}
+			const char *nul = memchr(text, '\0', len);
+			if (nul) { /* the change keeps it as text, which would end there */
+				err_set(e, "--patch: %s: a NUL byte at offset %zu; a patch is text "
+					   "(git diff --binary writes binary changes as text)",
+					val, (size_t)(nul - text));
+				free(text);
 				return -1;
 			}
 			op->change = cJSON_CreateObject();
@@ -135,6 +166,10 @@ static int parse_args(int argc, char **argv, struct op *op, const char **workdir
 			free(text);
 			break;
 		}
+		case 4:
+			free(op->request_id);
+			op->request_id = xstrdup(val);
+			break;
 		}
 	}
 	if (npos != want) {
@@ -207,7 +242,10 @@ static int apply_offline(const char *workdir, const struct op *op, struct err *e
 	return WD_OK;
 }
 
-/* Send to the engine. 0 done, 1 no engine listening, -1 refused or failed. */
+/*
+ * Send to the engine. 0 done, 1 no engine listening, -1 refused or failed,
+ * 2 sent and never answered.
+ */
 static int apply_engine(const char *workdir, const struct op *op, struct err *e)
 {
 	struct buf req;
@@ -280,6 +318,18 @@ int cmd_queue(int argc, char **argv)
 		}
 		if (rc < 0) {
 			cmd_fail(EXIT_USAGE, "%s", e.msg);
+			break;
+		}
+		if (rc == 2) {
+			const char *next = "see 'hypotop status'";
+			if (op.kind == OP_ADD && op.request_id)
+				next = "run the same command again: with the same --request-id it "
+				       "adds the node only if it is missing";
+			else if (op.kind == OP_ADD)
+				next = "see 'hypotop status' before adding it again (--request-id "
+				       "makes an add safe to repeat)";
+			status = cmd_fail(EXIT_UNKNOWN, "%s; whether the %s was applied is unknown: %s",
+					  e.msg, argv[0], next);
 			break;
 		}
 		if (mono_ms() > deadline) {

@@ -305,6 +305,17 @@ int sched_plan(struct sched *s)
 		return 0;
 	}
 
+	/* The person's guidance for every later round (SPEC §2); planning waits
+	 * for a directive.md it cannot read rather than go on without it. */
+	char *dpath = path_join(w->path, "directive.md"), *directive = NULL;
+	struct err de = {{0}};
+	if (fs_exists(dpath) && !(directive = fs_read_max(dpath, FS_MAX_CONFIG, NULL, &de))) {
+		stop_planning(s, "%s; make it a text file of at most 1 MiB, or remove it",
+			      de.msg);
+		free(dpath);
+		return 0;
+	}
+	free(dpath);
 	free(s->stop_reason);
 	s->stop_reason = NULL;
 	struct plan_task *t = xcalloc(1, sizeof *t);
@@ -333,10 +344,7 @@ int sched_plan(struct sched *s)
 						 t->params[k], n->has_metric, n->metric,
 						 t->names[k][2]};
 	}
-	/* The person's guidance for every later round (SPEC §2). */
-	char *dpath = path_join(w->path, "directive.md");
-	t->directive = fs_exists(dpath) ? fs_read(dpath, NULL, NULL) : NULL;
-	free(dpath);
+	t->directive = directive;
 	t->base_params = s->base_params ? cJSON_Duplicate(s->base_params, true) : NULL;
 	t->confirm = w->st.stop_asked ? xstrdup(w->st.stop_reason) : NULL;
 	t->node_params = effective_params(s, t->parent);

@@ -189,7 +189,7 @@ int workers_load(const char *path, struct workers *ws, struct err *e)
 		ws->len = 1;
 		return 0;
 	}
-	text = fs_read(path, &len, e);
+	text = fs_read_max(path, FS_MAX_CONFIG, &len, e);
 	if (!text)
 		return -1;
 	struct load l = {path, text, {0}, ws, false};

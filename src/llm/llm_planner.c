@@ -217,13 +217,19 @@ static cJSON *text_answer(const struct llm_reply *r, struct err *e)
  * WORKDIR/knowledge.md, the researcher's knowledge base, goes first in
  * every call's stable part: read afresh each time (a person may edit it
  * between calls), and the same from call to call, so a prompt cache keeps it.
+ * One that cannot be read fails the call rather than go unsaid.
  */
-static char *with_knowledge(const struct llm_planner *lp, const char *stable)
+static char *with_knowledge(const struct llm_planner *lp, const char *stable, struct err *e)
 {
 	size_t len = 0;
-	char *kb = fs_read(lp->knowledge, &len, NULL);
+	char *kb = NULL;
 	struct buf b;
 
+	if (fs_exists(lp->knowledge) &&
+	    !(kb = fs_read_max(lp->knowledge, FS_MAX_CONFIG, &len, e))) {
+		err_suffix(e, "; make it a text file of at most 1 MiB, or remove it");
+		return NULL;
+	}
 	if (!kb || !kb[strspn(kb, " \t\r\n")]) {
 		free(kb);
 		return xstrdup(stable ? stable : "");
@@ -270,7 +276,9 @@ static cJSON *ask(struct planner *p, const char *kind, const char *node,
 		  bool committed, long *seq_out, struct err *e)
 {
 	struct llm_planner *lp = p->priv;
-	char *stable = with_knowledge(lp, pr->stable);
+	char *stable = with_knowledge(lp, pr->stable, e);
+	if (!stable)
+		return NULL;
 	struct llm_call q = {kind, pr->system, stable, pr->request, NULL, NULL, pr->schema,
 			     lp->client.opts.max_tokens};
 	char *prev = NULL, *problem = NULL;

@@ -160,7 +160,7 @@ static char *system_part(const char *override_dir, const char *kind, const char 
 		char *path = path_join(override_dir, name);
 		struct err e = {{0}};
 		if (fs_exists(path))
-			text = fs_read(path, NULL, &e);
+			text = fs_read_max(path, FS_MAX_CONFIG, NULL, &e);
 		free(path);
 		free(name);
 	}

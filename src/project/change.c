@@ -1,6 +1,7 @@
 /* change.c — see change.h. */
 #include "hypotop/change.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -124,6 +125,12 @@ int change_validate(const cJSON *ch, const char *what, struct err *e)
 			if (!(cJSON_IsNumber(m) || cJSON_IsString(m) || cJSON_IsBool(m))) {
 				err_set(e, "%s: change: param \"%s\" must be a number, string or "
 					   "boolean",
+					what, m->string);
+				return -1;
+			}
+			if (cJSON_IsNumber(m) && !isfinite(m->valuedouble)) {
+				err_set(e, "%s: change: param \"%s\" is too large a number (beyond "
+					   "1.8e308); a param file holds finite numbers only",
 					what, m->string);
 				return -1;
 			}

@@ -520,7 +520,7 @@ void config_fill_defaults(cJSON *doc)
 int config_load(struct config *c, const char *path, struct err *e)
 {
 	size_t len;
-	char *text = fs_read(path, &len, e);
+	char *text = fs_read_max(path, FS_MAX_CONFIG, &len, e);
 
 	memset(c, 0, sizeof *c);
 	if (!text)

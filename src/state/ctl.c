@@ -188,7 +188,7 @@ int ctl_request(const char *workdir, const char *request, char **reply, int time
 			err_set(e, "%s: the engine closed the connection without an answer; see "
 				   "logs/hypotop.log",
 				workdir);
-		return -1;
+		return 2;
 	}
 	*reply = buf_steal(&in);
 	return 0;

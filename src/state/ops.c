@@ -31,6 +31,7 @@ void op_free(struct op *op)
 {
 	free(op->hypothesis);
 	free(op->name);
+	free(op->request_id);
 	cJSON_Delete(op->change);
 	memset(op, 0, sizeof *op);
 }
@@ -48,6 +49,10 @@ void op_to_json(const struct op *op, struct buf *b)
 	if (op->name) {
 		buf_adds(b, ",\"name\":");
 		json_append_str(b, op->name);
+	}
+	if (op->request_id) {
+		buf_adds(b, ",\"request_id\":");
+		json_append_str(b, op->request_id);
 	}
 	if (op->change) {
 		buf_adds(b, ",\"change\":");
@@ -86,6 +91,11 @@ int op_from_json(struct op *op, const cJSON *j, struct err *e)
 		return -1;
 	if (rc == 1)
 		op->name = xstrdup(s);
+	rc = json_get_str(j, "request_id", "request", &s, e);
+	if (rc < 0)
+		return -1;
+	if (rc == 1)
+		op->request_id = xstrdup(s);
 	const cJSON *ch = cJSON_GetObjectItemCaseSensitive(j, "change");
 	if (ch && !cJSON_IsNull(ch))
 		op->change = cJSON_Duplicate(ch, true);
@@ -112,6 +122,43 @@ static int tree_full(struct err *e)
 	return -1;
 }
 
+/* add --request-id: chosen by a script, so kept to characters that need no quoting. */
+static bool request_id_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n && n <= 64 &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") == n;
+}
+
+/*
+ * The node an earlier add with op's request id made: 1 with *found set, 0
+ * when there is none, -1 when that add was another (parent or hypothesis).
+ */
+static int added_before(const struct workdir *w, const struct op *op, uint32_t parent,
+			uint32_t *found, struct err *e)
+{
+	const char *hyp = op->hypothesis ? op->hypothesis : "";
+
+	for (uint32_t i = 0; i < w->tree.len; i++) {
+		const struct node *c = &w->tree.nodes[i];
+		if (!c->present || !c->request_id || strcmp(c->request_id, op->request_id))
+			continue;
+		if (c->parent != parent || !c->hypothesis || strcmp(c->hypothesis, hyp)) {
+			char nid[NODE_ID_LEN], pid[NODE_ID_LEN];
+			node_id_format(c->id, nid);
+			node_id_format(c->parent, pid);
+			err_set(e, "add: --request-id %s made %s, a child of %s with another "
+				   "hypothesis; give each new add an id of its own",
+				op->request_id, nid, pid);
+			return -1;
+		}
+		*found = c->id;
+		return 1;
+	}
+	return 0;
+}
+
 int op_apply(struct workdir *w, const struct op *op, bool live, uint32_t *result,
 	     struct err *e)
 {
@@ -129,6 +176,18 @@ int op_apply(struct workdir *w, const struct op *op, bool live, uint32_t *result
 			err_set(e, "%s: no node \"%s\"; 'hypotop status %s' lists the nodes",
 				w->path, op->node, w->path);
 		return -1;
+	}
+	/* A repeated add answers with its node, whatever became of the parent since. */
+	if (op->kind == OP_ADD && op->request_id) {
+		if (!request_id_ok(op->request_id)) {
+			err_set(e, "add: --request-id \"%s\": use 1 to 64 letters, digits and . _ "
+				   ": -",
+				op->request_id);
+			return -1;
+		}
+		int rc = added_before(w, op, n->id, result, e);
+		if (rc)
+			return rc < 0 ? -1 : 0;
 	}
 	if (!(in->statuses & (1u << n->status))) {
 		if (op->kind == OP_ADD)
@@ -175,6 +234,7 @@ int op_apply(struct workdir *w, const struct op *op, bool live, uint32_t *result
 		}
 		c->priority = op->has_priority ? (int)op->priority : 0;
 		c->status = c->resume_to = ST_QUEUED;
+		node_set_str(&c->request_id, op->request_id);
 		workdir_record(w, "add", c);
 		*result = c->id;
 		return 0;

@@ -62,6 +62,7 @@ void node_free_fields(struct node *n)
 	free(n->worker);
 	free(n->failure_kind);
 	free(n->failure_phase);
+	free(n->request_id);
 }
 
 void tree_free(struct tree *t)
@@ -241,13 +242,13 @@ struct node *tree_add(struct tree *t, uint32_t parent)
 enum node_key {
 	K_ID, K_PARENT, K_NAME, K_HYPOTHESIS, K_CHANGE, K_PRIORITY, K_STATUS, K_RESUME_TO,
 	K_SEED, K_CREATED, K_STARTED, K_FINISHED, K_COMMIT, K_WORKER, K_METRIC, K_IMPROVED,
-	K_FAILURE, K_RETRY_OF, K_REPAIR_OF, K__COUNT
+	K_FAILURE, K_RETRY_OF, K_REPAIR_OF, K_REQUEST_ID, K__COUNT
 };
 
 static const char *const node_keys[K__COUNT] = {
 	"id", "parent", "name", "hypothesis", "change", "priority", "status", "resume_to",
 	"seed", "created", "started", "finished", "commit", "worker", "metric", "improved",
-	"failure", "retry_of", "repair_of",
+	"failure", "retry_of", "repair_of", "request_id",
 };
 
 static int node_ref(const cJSON *v, const char *key, const char *what, uint32_t *out,
@@ -407,6 +408,7 @@ struct node *tree_load_node(struct tree *t, const cJSON *j, const char *what, st
 	    dup_str(f[K_HYPOTHESIS], "hypothesis", what, &tmp.hypothesis, e) < 0 ||
 	    dup_str(f[K_COMMIT], "commit", what, &tmp.commit, e) < 0 ||
 	    dup_str(f[K_WORKER], "worker", what, &tmp.worker, e) < 0 ||
+	    dup_str(f[K_REQUEST_ID], "request_id", what, &tmp.request_id, e) < 0 ||
 	    (cJSON_IsObject(fl) &&
 	     (dup_str(cJSON_GetObjectItemCaseSensitive(fl, "kind"), "failure.kind", what,
 		      &tmp.failure_kind, e) < 0 ||
@@ -465,6 +467,7 @@ struct node *tree_load_node(struct tree *t, const cJSON *j, const char *what, st
 	n->worker = tmp.worker;
 	n->failure_kind = tmp.failure_kind;
 	n->failure_phase = tmp.failure_phase;
+	n->request_id = tmp.request_id;
 	n->dirty = true;
 	if (fresh) {
 		n->present = true;
@@ -536,5 +539,7 @@ void node_to_json(const struct node *n, struct buf *b)
 		node_id_format(n->repair_of, id);
 		buf_printf(b, ",\"repair_of\":\"%s\"", id);
 	}
+	if (n->request_id)
+		put_str(b, "request_id", n->request_id);
 	buf_addc(b, '}');
 }

@@ -172,10 +172,15 @@ static unsigned add_guidance(struct ui *ui, const char *text)
 	}
 	char *path = path_join(ui->host.wd->path, "directive.md");
 	size_t len = 0;
-	char *old = fs_read(path, &len, NULL);
 	struct buf b;
 	struct err e = {{0}};
+	char *old = fs_exists(path) ? fs_read_max(path, FS_MAX_CONFIG, &len, &e) : NULL;
 
+	if (!old && e.msg[0]) { /* kept as it is: the guidance is not saved over it */
+		ui_say(ui, true, "guidance not saved: %s", e.msg);
+		free(path);
+		return DIRTY_STATUS;
+	}
 	buf_init(&b);
 	if (old && len) {
 		buf_add(&b, old, len);

@@ -266,7 +266,7 @@ int theme_load(struct theme *t, const char *name, struct err *e)
 	if (dir) {
 		path = xasprintf("%s/themes/%s.theme", dir, name);
 		if (fs_exists(path)) {
-			text = fs_read(path, NULL, &fe);
+			text = fs_read_max(path, FS_MAX_CONFIG, NULL, &fe);
 			if (!text) {
 				err_set(e, "%s; using the default theme", fe.msg);
 				rc = -1;

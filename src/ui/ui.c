@@ -190,7 +190,7 @@ static void load_config(struct ui *ui, char **theme)
 				 : "default");
 	if (!path || !fs_exists(path))
 		goto out;
-	cJSON *j = json_parse_file(path, &e);
+	cJSON *j = json_parse_file_max(path, FS_MAX_CONFIG, &e);
 	if (!j) {
 		ui_say(ui, true, "%s; using the default keys and theme", e.msg);
 		goto out;

@@ -108,9 +108,45 @@ int fs_write_view(const char *path, const void *data, size_t len, mode_t mode,
 	return write_replace(path, data, len, mode, false, e);
 }
 
-char *fs_read(const char *path, size_t *lenp, struct err *e)
+static const char *file_kind(mode_t m)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	return S_ISDIR(m)    ? "a folder"
+	       : S_ISCHR(m)  ? "a character device"
+	       : S_ISBLK(m)  ? "a block device"
+	       : S_ISFIFO(m) ? "a fifo"
+	       : S_ISSOCK(m) ? "a socket"
+			     : "a special file";
+}
+
+/* "16 MiB", "1.5 KiB", "300 bytes". */
+static void size_text(char *out, size_t n, unsigned long long v)
+{
+	if (v >= 1 << 20)
+		snprintf(out, n, v % (1 << 20) ? "%.1f MiB" : "%.0f MiB", (double)v / (1 << 20));
+	else if (v >= 1 << 10)
+		snprintf(out, n, v % (1 << 10) ? "%.1f KiB" : "%.0f KiB", (double)v / (1 << 10));
+	else
+		snprintf(out, n, "%llu bytes", v);
+}
+
+static void too_big(const char *path, unsigned long long size, size_t max, struct err *e)
+{
+	char has[32], lim[32];
+
+	size_text(lim, sizeof lim, max);
+	if (size) {
+		size_text(has, sizeof has, size);
+		err_set(e, "%s: %s, more than the %s allowed", path, has, lim);
+	} else {
+		err_set(e, "%s: more than the %s allowed", path, lim);
+	}
+}
+
+char *fs_read_max(const char *path, size_t max, size_t *lenp, struct err *e)
+{
+	/* Non-blocking, so that opening a fifo does not wait for a writer. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	struct stat st;
 	struct buf b;
 	char chunk[65536];
 
@@ -118,10 +154,23 @@ char *fs_read(const char *path, size_t *lenp, struct err *e)
 		err_set(e, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
+	if (fstat(fd, &st) < 0) {
+		err_set(e, "%s: %s", path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err_set(e, "%s: %s, not a regular file", path, file_kind(st.st_mode));
+		close(fd);
+		return NULL;
+	}
+	if ((unsigned long long)st.st_size > max) {
+		too_big(path, (unsigned long long)st.st_size, max, e);
+		close(fd);
+		return NULL;
+	}
 	buf_init(&b);
-	struct stat st;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
-		buf_reserve(&b, (size_t)st.st_size);
+	buf_reserve(&b, (size_t)st.st_size);
 	for (;;) {
 		ssize_t n = read(fd, chunk, sizeof chunk);
 		if (n < 0) {
@@ -134,6 +183,12 @@ char *fs_read(const char *path, size_t *lenp, struct err *e)
 		}
 		if (n == 0)
 			break;
+		if ((size_t)n > max - b.len) { /* it grew while read */
+			too_big(path, 0, max, e);
+			close(fd);
+			buf_free(&b);
+			return NULL;
+		}
 		buf_add(&b, chunk, (size_t)n);
 	}
 	close(fd);
@@ -142,6 +197,11 @@ char *fs_read(const char *path, size_t *lenp, struct err *e)
 	if (!b.data)
 		buf_reserve(&b, 0), b.data[0] = '\0';
 	return buf_steal(&b);
+}
+
+char *fs_read(const char *path, size_t *lenp, struct err *e)
+{
+	return fs_read_max(path, FS_MAX_STATE, lenp, e);
 }
 
 int fs_mkdir_p(const char *path, mode_t mode, struct err *e)

@@ -88,6 +88,55 @@ static bool runs_off_end(const char *p, size_t len)
 	return in_str || depth > 0;
 }
 
+static size_t skip_ws(const char *p, size_t i, size_t len)
+{
+	while (i < len && strchr(" \t\r\n", p[i]) && p[i])
+		i++;
+	return i;
+}
+
+/*
+ * Where a string holds a NUL character, raw or written \u0000, which would
+ * cut the text short wherever it is used (cJSON keeps C strings): its
+ * offset, or len when none does. *key (klen bytes): the name of the member
+ * whose name or value that string is, or NULL.
+ */
+static size_t nul_at(const char *p, size_t len, const char **key, size_t *klen)
+{
+	size_t start = 0;
+	bool in = false;
+
+	*key = NULL;
+	*klen = 0;
+	if (!memchr(p, '\0', len) && !memmem(p, len, "\\u0000", 6))
+		return len;
+	for (size_t i = 0; i < len; i++) {
+		if (!in) {
+			if (p[i] == '"')
+				in = true, start = i + 1;
+			continue;
+		}
+		if (!p[i] || (p[i] == '\\' && i + 6 <= len && !memcmp(p + i + 1, "u0000", 5))) {
+			size_t j = i; /* the string's own name, when it is one */
+			while (j < len && p[j] != '"')
+				j += p[j] == '\\' ? 2 : 1;
+			j = skip_ws(p, j + 1, len);
+			if (j < len && p[j] == ':')
+				*key = p + start, *klen = i - start;
+			return i;
+		}
+		if (p[i] == '\\') {
+			i++;
+		} else if (p[i] == '"') {
+			in = false;
+			size_t j = skip_ws(p, i + 1, len);
+			if (j < len && p[j] == ':')
+				*key = p + start, *klen = i - start;
+		}
+	}
+	return len;
+}
+
 /*
  * A problem at byte off of the len bytes at text + base, which may be a
  * value inside a larger text: its line and column are counted in the
@@ -119,8 +168,18 @@ static void parse_error(const char *what, const char *text, size_t len, size_t o
 cJSON *json_parse_in(const char *text, const char *val, size_t len, const char *what,
 		     struct err *e)
 {
-	const char *end = NULL;
-	size_t base = (size_t)(val - text);
+	const char *end = NULL, *key;
+	size_t base = (size_t)(val - text), klen, nul = nul_at(val, len, &key, &klen);
+
+	if (nul < len) {
+		int line, col;
+		json_position(text, base + nul, &line, &col);
+		err_set(e, "%s:%d:%d: %s%.*s%sa NUL character (\\u0000) in a string; remove it "
+			   "(the text would be cut short there)",
+			what, line, col, key ? "\"" : "", (int)(klen < 64 ? klen : 64),
+			key ? key : "", key ? "\": " : "");
+		return NULL;
+	}
 	cJSON *j = cJSON_ParseWithLengthOpts(val, len, &end, false);
 
 	if (!j) {
@@ -147,21 +206,19 @@ cJSON *json_parse(const char *text, size_t len, const char *what, struct err *e)
 
 cJSON *json_parse_file(const char *path, struct err *e)
 {
+	return json_parse_file_max(path, FS_MAX_STATE, e);
+}
+
+cJSON *json_parse_file_max(const char *path, size_t max, struct err *e)
+{
 	size_t len;
-	char *text = fs_read(path, &len, e);
+	char *text = fs_read_max(path, max, &len, e);
 
 	if (!text)
 		return NULL;
 	cJSON *j = json_parse(text, len, path, e);
 	free(text);
 	return j;
-}
-
-static size_t skip_ws(const char *p, size_t i, size_t len)
-{
-	while (i < len && strchr(" \t\r\n", p[i]) && p[i])
-		i++;
-	return i;
 }
 
 /* Index of the '"' closing the string whose body starts at p[i], or 0. */

@@ -425,4 +425,138 @@ def queue_command_in_forbidden_status():
     check(rc == 2 and "n0001 is cancelled" in err, "pause of cancelled: %r" % err)
 
 
+def bounded(*args):
+    """Run the binary with 15 s and 1 GiB of address space: a read that hangs
+    or grows without end fails the test instead of holding the suite."""
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+    try:
+        r = subprocess.run([lib.BIN] + list(args), capture_output=True, text=True,
+                           timeout=15, preexec_fn=limit)
+    except subprocess.TimeoutExpired:
+        raise lib.Fail("%s: still running after 15 s (a hang)" % " ".join(args[:4]))
+    return r.returncode, r.stdout, r.stderr
+
+
+def special_files(d, big_name, big_text):
+    """(path, words the refusal must hold) for each kind of file that is not a
+    regular file of a sane size."""
+    fifo = os.path.join(d, "fifo")
+    os.mkfifo(fifo)
+    folder = os.path.join(d, "folder")
+    os.makedirs(folder)
+    big = os.path.join(d, big_name)
+    with open(big, "w") as f:
+        f.write(big_text)
+    return [("/dev/zero", ["/dev/zero", "character device", "not a regular file"]),
+            ("/dev/urandom", ["/dev/urandom", "character device", "not a regular file"]),
+            (fifo, [fifo, "a fifo", "not a regular file"]),
+            (folder, [folder, "a folder", "not a regular file"]),
+            (big, [big, "more than the"])]
+
+
+@lib.test
+def patch_must_be_a_regular_file_of_at_most_16_mib():
+    wd = fresh()
+    before = lib.snapshot(wd)
+    d = lib.tmpdir()
+    patch = "diff --git a/train.py b/train.py\n--- a/train.py\n+++ b/train.py\n@@ -1 +1,1 @@\n"
+    cases = special_files(d, "big.patch", patch + "+#" + "x" * (17 << 20) + "\n")
+    for path, wants in cases:
+        rc, out, err = bounded("add", wd, "n0000", "a hypothesis", "--patch", path)
+        check(rc == 2, "--patch %s: exit %d, want 2 (%s)" % (path, rc, err.strip()))
+        for w in wants + ["--patch"]:
+            check(w in err, "--patch %s: message %r lacks %r" % (path, err.strip(), w))
+    check("16 MiB" in err, "the limit is not named: %r" % err)
+    # A NUL byte would cut the patch short where it is kept as text.
+    nul = os.path.join(d, "nul.patch")
+    with open(nul, "w") as f:
+        f.write(patch + "-print(1)\n+print(2)\0\n")
+    rc, out, err = bounded("add", wd, "n0000", "a hypothesis", "--patch", nul)
+    check(rc == 2 and nul in err and "NUL byte" in err and "--binary" in err,
+          "--patch with a NUL byte: %d %r" % (rc, err))
+    check(lib.snapshot(wd) == before, "files changed")
+
+
+@lib.test
+def init_config_must_be_a_regular_file_of_at_most_1_mib():
+    d = lib.tmpdir()
+    src = lib.make_repo(d)
+    files = lib.tmpdir()
+    doc = json.dumps({"source_dir": src, "launch": "python3 train.py", "metric": "val_loss"})
+    cases = special_files(files, "big.json", doc[:-1] + " " * (2 << 20) + "}")
+    for path, wants in cases:
+        rc, out, err = bounded("init", os.path.join(d, "wd"), "--config", path)
+        check(rc == 2, "--config %s: exit %d, want 2 (%s)" % (path, rc, err.strip()))
+        for w in wants + ["--config"]:
+            check(w in err, "--config %s: message %r lacks %r" % (path, err.strip(), w))
+        check(sorted(os.listdir(d)) == ["src"], "leftovers: %s" % os.listdir(d))
+    check("1 MiB" in err, "the limit is not named: %r" % err)
+
+
+@lib.test
+def workdir_files_must_be_regular_files():
+    for rel, make in (("config.json", os.mkfifo), ("workers.json", os.mkfifo),
+                      ("config.json", os.makedirs)):
+        wd = fresh()
+        path = os.path.join(wd, rel)
+        os.unlink(path)
+        make(path)
+        for args in (("status", wd), ("pause", wd, "n0001")):
+            rc, out, err = bounded(*args)
+            check(rc == 2 and path in err and "not a regular file" in err,
+                  "%s with %s a %s: %d %r" % (args[0], rel, make.__name__, rc, err))
+    wd = fresh()
+    with open(os.path.join(wd, "workers.json"), "a") as f:
+        f.write(" " * (2 << 20))
+    rc, out, err = bounded("status", wd)
+    check(rc == 2 and "workers.json" in err and "more than the 1 MiB" in err,
+          "an oversize workers.json: %d %r" % (rc, err))
+
+
+
+@lib.test
+def nul_in_a_config_string():
+    # Either spelling would cut the launch command short without a word.
+    for nul in ("\\u0000", "\0"):
+        wd = fresh()
+        edit(wd, "config.json", lambda t: t.replace('"python3 train.py"',
+                                                    '"python3 train.py%s; rm -rf ~"' % nul, 1))
+        refused_everywhere(wd, "config.json:", '"launch"', "NUL")
+    d = lib.tmpdir()
+    cfg = os.path.join(d, "c.json")
+    with open(cfg, "w") as f:
+        f.write('{"source_dir": %s, "launch": "python3 train.py", "metric": "val\\u0000loss"}'
+                % json.dumps(lib.make_repo(d)))
+    rc, out, err = hypotop("init", os.path.join(d, "wd"), "--config", cfg)
+    check(rc == 2 and "c.json:1:" in err and '"metric"' in err and "NUL" in err,
+          "init: %d %r" % (rc, err))
+    check(not os.path.exists(os.path.join(d, "wd")), "a workdir was created")
+
+
+
+@lib.test
+def param_value_that_is_not_a_finite_number():
+    wd = fresh()
+    before = lib.snapshot(wd)
+    for kv, want in (("lr=1e999", "too large"), ("lr=-1E400", "too large"),
+                     ("wd=NaN", "not a number"), ("wd=nan", "not a number"),
+                     ("wd=-Infinity", "not a number"), ("wd=inf", "not a number")):
+        rc, out, err = hypotop("add", wd, "n0000", "h", "--param", kv)
+        name, value = kv.split("=")
+        check(rc == 2 and ("--param %s" % kv) in err and want in err
+              and ("%s='\"%s\"'" % (name, value)) in err, "%s: %d %r" % (kv, rc, err))
+    check(lib.snapshot(wd) == before, "files changed")
+    # A value is JSON as a whole or text: quoted, NaN is text; a number with
+    # more after it is text too, not the number it starts with.
+    rc, out, err = hypotop("add", wd, "n0000", "h", "--param", 'wd="NaN"', "--param",
+                           "lr=0.01abc", "--param", "flag=true_story", "--param", "n=-2.5e3")
+    check(rc == 0, "quoted NaN: %d %s" % (rc, err))
+    with open(os.path.join(wd, "engine/checkpoint.json")) as f:
+        changes = [q["change"] for q in json.load(f)["queue"] if q["change"]]
+    check(changes == [{"kind": "params", "params": {"wd": "NaN", "lr": "0.01abc",
+                                                    "flag": "true_story", "n": -2500}}],
+          "stored as %s" % changes)
+
+
 lib.finish()

@@ -3,6 +3,7 @@ the lock, the control socket and SIGTERM, on the real binary."""
 
 import json
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -188,6 +189,105 @@ def sigkilled_engine_leaves_a_loadable_workdir():
     hypotop("pause", wd, "n0001")
     p = start_engine(wd)
     stop_engine(p)
+
+
+@lib.test
+def add_with_a_request_id_adds_once():
+    d = lib.tmpdir()
+    wd = lib.make_workdir(d)
+    check(hypotop("pause", wd, "n0000")[0] == 0, "pause")  # nothing to launch
+    args = ("add", wd, "n0000", "wider layers", "--param", "width=256", "--request-id", "job-7")
+    rc, first, err = hypotop(*args)
+    check(rc == 0 and first.startswith("n0001 queued"), "add: %d %r %s" % (rc, first, err))
+    # Again without an engine, through one, after its clean stop and after a
+    # SIGKILL (the id read back from the checkpoint, then from the journal).
+    rc, out, err = hypotop(*args)
+    check(rc == 0 and out == first, "again: %d %r, want %r (%s)" % (rc, out, first, err))
+    for hyp, made, how in (("narrower", "n0002", signal.SIGTERM),
+                           ("shallower", "n0003", signal.SIGKILL)):
+        p = start_engine(wd)
+        try:
+            rc, out, err = hypotop(*args)
+            check(rc == 0 and out == first, "via the engine: %d %r (%s)" % (rc, out, err))
+            rc, out, err = hypotop("add", wd, "n0000", hyp, "--request-id", hyp)
+            check(rc == 0 and out.startswith(made + " queued"), "a new id: %d %r %s"
+                  % (rc, out, err))
+        finally:
+            stop_engine(p, how)
+    for a, made in ((args, "n0001"),
+                    (("add", wd, "n0000", "shallower", "--request-id", "shallower"), "n0003")):
+        rc, out, err = hypotop(*a)
+        check(rc == 0 and out.startswith(made + " queued"), "after SIGKILL: %d %r %s"
+              % (rc, out, err))
+    names = [q["name"] for q in lib.status_json(wd)["queue"]]
+    check(sorted(names) == ["baseline", "narrower", "shallower", "wider-layers"],
+          "nodes: %s" % names)
+    # The id of another add is refused, naming the node it made.
+    before = lib.snapshot(wd)
+    rc, out, err = hypotop("add", wd, "n0000", "something else", "--request-id", "job-7")
+    check(rc == 2 and "job-7" in err and "n0001" in err, "reused id: %d %r" % (rc, err))
+    rc, out, err = hypotop("add", wd, "n0000", "h", "--request-id", "has space")
+    check(rc == 2 and "--request-id" in err, "bad id: %d %r" % (rc, err))
+    check(lib.snapshot(wd) == before, "a refused add changed files")
+
+
+# poll(2) and ppoll(2) by machine, for where /proc/PID/wchan says nothing.
+POLL_CALLS = {"x86_64": ("7", "271"), "aarch64": ("73",)}
+
+
+def waiting_in_poll(pid):
+    """Whether pid sleeps in poll(2): a queue command that has sent its whole
+    request and waits for the engine's answer (it polls nowhere else)."""
+    try:
+        with open("/proc/%d/wchan" % pid) as f:
+            if "poll" in f.read():
+                return True
+        with open("/proc/%d/syscall" % pid) as f:
+            return f.read().split()[0] in POLL_CALLS.get(platform.machine(), ())
+    except (OSError, IndexError):
+        return False
+
+
+@lib.test
+def engine_killed_before_answering_is_exit_3():
+    d = lib.tmpdir()
+    wd = lib.make_workdir(d)
+    check(hypotop("pause", wd, "n0000")[0] == 0, "pause")  # nothing to launch
+    args = ("add", wd, "n0000", "answer lost", "--request-id", "lost-1")
+    p = start_engine(wd)
+    try:
+        # Once it has answered a command, stopped, it cannot read the request
+        # of the next; the kernel queues it.
+        rc, out, err = hypotop("prio", wd, "n0000", "1")
+        check(rc == 0, "prio through the engine: %d %s" % (rc, err))
+        p.send_signal(signal.SIGSTOP)
+        lib.wait_for(lambda: open("/proc/%d/stat" % p.pid).read().split(") ")[1][0] == "T",
+                     "the engine to stop")
+        cli = subprocess.Popen([lib.BIN] + list(args), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+        try:
+            lib.wait_for(lambda: cli.poll() is not None or waiting_in_poll(cli.pid),
+                         "the add to wait for the engine's answer")
+            if cli.poll() is not None:
+                raise lib.Fail("the add ended early: %r" % (cli.communicate(),))
+        finally:
+            p.send_signal(signal.SIGKILL)
+            out, err = cli.communicate(timeout=30)
+    finally:
+        stop_engine(p, signal.SIGKILL)
+    check(cli.returncode == 3, "exit %d, want 3 (outcome unknown): %r" % (cli.returncode, err))
+    check("unknown" in err and "--request-id" in err, "message: %r" % err)
+    # After a restart, the same add with the same id adds the node once.
+    p = start_engine(wd)
+    try:
+        rc, first, err = hypotop(*args)
+        check(rc == 0 and first.startswith("n0001 queued"), "retry: %d %r %s" % (rc, first, err))
+        rc, out, err = hypotop(*args)
+        check(rc == 0 and out == first, "second retry: %d %r %s" % (rc, out, err))
+    finally:
+        stop_engine(p)
+    names = [q["name"] for q in lib.status_json(wd)["queue"]]
+    check(names.count("answer-lost") == 1, "nodes: %s" % names)
 
 
 lib.finish()

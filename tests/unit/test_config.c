@@ -105,6 +105,7 @@ static void bad_configs_name_field_line_and_fix(void)
 		{"{" BASE ", \"llm\": {\"prices\": {\"m\": {\"input\": 1, \"output\": 2, "
 		 "\"cached\": 0}}}}",
 		 "unknown key \"cached\"", "cache_read"},
+		{"{" BASE ", \"notes\": \"a\\u0000b\"}", "config.json:1:", "\"notes\": a NUL character"},
 	};
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		struct config c;
@@ -113,6 +114,12 @@ static void bad_configs_name_field_line_and_fix(void)
 		T_CONTAINS(e.msg, cases[i].want1);
 		T_CONTAINS(e.msg, cases[i].want2);
 	}
+	/* A backslash written \\ before u0000 is text, not a NUL. */
+	struct config c;
+	struct err e = {{0}};
+	T_CHECK(load("{" BASE ", \"notes\": \"C:\\\\u0000\"}", &c, &e) == 0, "%s", e.msg);
+	T_STREQ(c.notes, "C:\\u0000");
+	config_free(&c);
 }
 
 static void reference_lists_every_key(void)
@@ -147,6 +154,7 @@ static void changes_are_validated(void)
 		{"{\"kind\":\"params\",\"params\":{\"lr\":0.1,\"name\":\"x\",\"on\":true}}", NULL},
 		{"{\"kind\":\"params\",\"params\":{}}", "non-empty"},
 		{"{\"kind\":\"params\",\"params\":{\"lr\":[1]}}", "number, string or boolean"},
+		{"{\"kind\":\"params\",\"params\":{\"lr\":-1e999}}", "\"lr\" is too large a number"},
 		{"{\"kind\":\"params\",\"params\":{\"a b\":1}}", "not a parameter name"},
 		{"{\"kind\":\"params\",\"params\":{\"a\":1},\"extra\":1}", "unknown key \"extra\""},
 		{"{\"kind\":\"patch\",\"patch\":\"diff --git a/x.py b/x.py\\n--- a/x.py\\n+++ b/x.py\\n@@ -1 +1 @@\\n-a\\n+b\\n\"}",

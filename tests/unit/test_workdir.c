@@ -24,21 +24,28 @@ static char *make_workdir(char **base)
 	return wd;
 }
 
+/* Apply and free op; the node it made or changed, or NODE_NONE with e set. */
+static uint32_t apply(struct workdir *w, struct op *op, struct err *e)
+{
+	uint32_t id = NODE_NONE;
+
+	if (op_apply(w, op, false, &id, e) < 0)
+		id = NODE_NONE;
+	op_free(op);
+	return id;
+}
+
 static uint32_t do_op(struct workdir *w, enum op_kind k, const char *node, long prio,
 		      const char *hyp)
 {
-	struct op op = {0};
+	struct op op = {.kind = k, .priority = prio, .has_priority = k == OP_PRIO};
 	struct err e = {{0}};
-	uint32_t id = NODE_NONE;
 
-	op.kind = k;
 	snprintf(op.node, sizeof op.node, "%s", node);
-	op.priority = prio;
-	op.has_priority = k == OP_PRIO;
 	op.hypothesis = hyp ? xstrdup(hyp) : NULL;
-	if (op_apply(w, &op, false, &id, &e) < 0)
+	uint32_t id = apply(w, &op, &e);
+	if (id == NODE_NONE)
 		printf("# op: %s\n", e.msg);
-	op_free(&op);
 	return id;
 }
 
@@ -279,6 +286,43 @@ static void fixed_experiment_names_become_labels(void)
 	free(base);
 }
 
+static uint32_t add_once(struct workdir *w, const char *hyp, const char *request_id,
+			 struct err *e)
+{
+	struct op op = {.kind = OP_ADD, .node = "n0000", .hypothesis = xstrdup(hyp),
+			.request_id = xstrdup(request_id)};
+
+	return apply(w, &op, e);
+}
+
+/* The request id is kept in the add's journal event and in tree.json. */
+static void add_with_a_request_id_once(void)
+{
+	char *base, *wd = make_workdir(&base);
+	struct workdir w;
+	struct err e = {{0}};
+
+	T_CHECK(workdir_open(&w, wd, WD_WRITE, "test", &e) == WD_OK, "%s", e.msg);
+	T_CHECK(add_once(&w, "wider", "r-1", &e) == 1, "first add: %s", e.msg);
+	uint64_t seq = w.seq;
+	T_CHECK(add_once(&w, "wider", "r-1", &e) == 1 && w.seq == seq, "repeat recorded");
+	T_CHECK(workdir_commit(&w, &e) == 0, "%s", e.msg);
+	workdir_close(&w);
+	for (int pass = 0; pass < 2; pass++) { /* from the journal, then from tree.json */
+		T_CHECK(workdir_open(&w, wd, WD_WRITE, "test", &e) == WD_OK, "%s", e.msg);
+		T_CHECK(add_once(&w, "wider", "r-1", &e) == 1, "after reload: %s", e.msg);
+		T_CHECK(add_once(&w, "deeper", "r-1", &e) == NODE_NONE, "other add took the id");
+		T_CONTAINS(e.msg, "--request-id r-1 made n0001");
+		T_CHECK(w.tree.count == 2 && w.journal.pending_lines == 0, "count %u",
+			w.tree.count);
+		T_CHECK(pass || workdir_checkpoint(&w, &e) == 0, "%s", e.msg);
+		workdir_close(&w);
+	}
+	fs_remove_tree(base);
+	free(wd);
+	free(base);
+}
+
 /* Every queue operation is recorded under its own name, so each must load. */
 static void queue_ops_are_journal_ops(void)
 {
@@ -300,5 +344,6 @@ int main(void)
 	T_RUN(refused_ops_change_nothing);
 	T_RUN(queue_ops_are_journal_ops);
 	T_RUN(fixed_experiment_names_become_labels);
+	T_RUN(add_with_a_request_id_once);
 	T_END();
 }
