@@ -101,8 +101,8 @@ static void parse_error(const char *what, const char *text, size_t len, size_t o
 			   "the JSON by hand",
 			what, line, col, problem);
 	else
-		err_set(e, "%s:%d:%d: %s near '%.12s'; fix the JSON at that spot", what, line,
-			col, problem, text + off);
+		err_set(e, "%s:%d:%d: %s near '%.*s'; fix the JSON at that spot", what, line,
+			col, problem, (int)(len - off < 12 ? len - off : 12), text + off);
 }
 
 cJSON *json_parse(const char *text, size_t len, const char *what, struct err *e)
