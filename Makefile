@@ -1,9 +1,12 @@
 # hypotop — build, test, benchmark, install.
 #   make            build ./hypotop
-#   make check      every test; ends with "N passed, N failed"
+#   make check      every test, the fuzz corpora included; ends with
+#                   "N passed, N failed"
 #   make golden     rewrite the screen tests' golden files (tests/golden/) from
 #                   what the UI draws now; review the diff before committing
 #   make bench      the benchmarks of tests/bench
+#   make fuzz       the fuzz harnesses of tests/fuzz, FUZZ_SECONDS each (clang;
+#                   see the fuzzing block at the end)
 #   make deps       install the Debian 12 packages the build and tests need
 #   make install PREFIX=/usr/local
 
@@ -127,3 +130,52 @@ uninstall:
 
 clean:
 	rm -rf build hypotop hypotop-job
+
+# ---- fuzzing (SPEC §12) -----------------------------------------------------
+# One libFuzzer harness per parser of outside input: tests/fuzz/fuzz_NAME.c,
+# its corpus tests/fuzz/corpus/NAME/ and, where it helps, a dictionary
+# tests/fuzz/dict/NAME.dict. They link the library built again with clang
+# and the sanitizers into build/fuzz/, apart from the gcc objects.
+#   make fuzz                  each harness for FUZZ_SECONDS, one after another;
+#                              new inputs go to build/fuzz/new/NAME, crashes to
+#                              build/fuzz/crash/NAME (never into the corpus)
+#   make fuzz FUZZ="config journal" FUZZ_SECONDS=600
+# make check runs each harness over its committed corpus only, and fails
+# when clang is missing.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES   := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+FUZZ         ?= $(FUZZ_NAMES)
+FUZZERS      := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_OBJ     := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
+HAVE_FUZZ_CC := $(shell command -v $(FUZZ_CC) 2>/dev/null)
+export FUZZ_CC
+DEB_PKGS     += clang libclang-rt-14-dev
+
+.PHONY: fuzz fuzzers
+
+fuzzers: $(FUZZERS)
+
+fuzz: $(FUZZERS)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/fuzz.sh $(FUZZ)
+
+# A plain `make check` builds the harnesses when it can; tests/fuzz/regress.sh
+# reports each one missing as a failure.
+check: $(if $(HAVE_FUZZ_CC),$(FUZZERS))
+
+build/fuzz/obj/%.o: %.c $(wildcard include/hypotop/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  CC   $< (fuzz)"; $(FUZZ_CC) $(ALL_CFLAGS) -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build/fuzz/libhypotop.a: $(FUZZ_OBJ)
+	@rm -f $@; ar rcs $@ $^
+
+build/fuzz/common.o: tests/fuzz/common.c tests/fuzz/fuzz.h $(wildcard include/hypotop/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  CC   $< (fuzz)"; $(FUZZ_CC) $(ALL_CFLAGS) -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h build/fuzz/common.o build/fuzz/libhypotop.a
+	@echo "  FUZZ $@"; $(FUZZ_CC) $(ALL_CFLAGS) -O1 $(FUZZ_SAN) -fsanitize=fuzzer -Itests/fuzz \
+		-o $@ $< build/fuzz/common.o build/fuzz/libhypotop.a $(LIBS)

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Runs every test: the unit tests (plain and under ASan+UBSan), then the
-# end-to-end tests of tests/e2e against the real binary. Each test prints
+# Runs every test: the unit tests (plain and under ASan+UBSan), the fuzz
+# harnesses over their corpora, then the end-to-end tests of tests/e2e
+# against the real binary. Each test prints
 # "ok - NAME" or "not ok - NAME: WHY"; this script counts them and ends
 # with one line "N passed, N failed". A test program that dies without
 # reporting counts as a failure.
@@ -41,6 +42,8 @@ done
 for t in build/asan-tests/test_*; do
 	run "asan $(basename "$t")" "$t"
 done
+# Each fuzz harness over its committed corpus (tests/fuzz/regress.sh).
+run fuzz sh tests/fuzz/regress.sh
 for t in tests/e2e/test_*.py; do
 	run "$(basename "$t" .py)" "$PY" "$t"
 done

@@ -417,7 +417,7 @@ int llm_wire_call(struct llm_client *c, const struct llm_wire *w, const char *co
 			r->kind = planner_kind_name(f == HTTP_CANCELLED ? PK_CANCELLED
 						    : f == HTTP_FATAL   ? PK_REQUEST
 									: PK_UNAVAILABLE);
-			err_prefix(e, w->provider);
+			err_prefix(e, "%s", w->provider);
 			break;
 		}
 		const char *text = rs.body.data ? rs.body.data : "";

@@ -296,6 +296,27 @@ static int status_field(const cJSON *v, const char *key, const char *what, int *
 	return 1;
 }
 
+/*
+ * A time in ms since 1970 (0: not known yet). Beyond 2^53 ms a double no
+ * longer holds every millisecond, and far beyond it int64_t holds nothing.
+ */
+static int time_field(const cJSON *v, const char *key, const char *what, int64_t *out,
+		      struct err *e)
+{
+	double d = 0;
+
+	if (json_num(v, key, what, &d, e) < 0)
+		return -1;
+	if (d < 0 || d > 9007199254740992.0) {
+		err_set(e, "%s: \"%s\": %g is not a time in milliseconds since 1970; restore the "
+			   "node from a backup",
+			what, key, d);
+		return -1;
+	}
+	*out = (int64_t)d;
+	return 0;
+}
+
 /* Find each member's field in one pass; files list them in order, so the
  * search starts after the previous match and usually hits at once. */
 static int index_fields(const cJSON *j, const cJSON *f[K__COUNT], const char *what,
@@ -360,22 +381,16 @@ struct node *tree_load_node(struct tree *t, const cJSON *j, const char *what, st
 	tmp.status = (uint8_t)st;
 	tmp.resume_to = (uint8_t)resume;
 	if (json_int(f[K_PRIORITY], "priority", what, -1000000, 1000000, &prio, e) < 0 ||
-	    json_num(f[K_CREATED], "created", what, &d, e) < 0)
+	    time_field(f[K_CREATED], "created", what, &tmp.created, e) < 0)
 		return NULL;
 	tmp.priority = (int)prio;
-	tmp.created = (int64_t)d;
 	long seed = 0;
 	if (json_int(f[K_SEED], "seed", what, 0, 1000000, &seed, e) < 0)
 		return NULL;
 	tmp.seed = (int)seed;
-	d = 0;
-	if (json_num(f[K_STARTED], "started", what, &d, e) < 0)
+	if (time_field(f[K_STARTED], "started", what, &tmp.started, e) < 0 ||
+	    time_field(f[K_FINISHED], "finished", what, &tmp.finished, e) < 0)
 		return NULL;
-	tmp.started = (int64_t)d;
-	d = 0;
-	if (json_num(f[K_FINISHED], "finished", what, &d, e) < 0)
-		return NULL;
-	tmp.finished = (int64_t)d;
 	rc = json_num(f[K_METRIC], "metric", what, &d, e);
 	if (rc < 0)
 		return NULL;

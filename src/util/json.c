@@ -155,8 +155,8 @@ static void parse_error_at(const char *what, const char *text, size_t base, size
 			   "the JSON by hand",
 			what, line, col, problem);
 	else
-		err_set(e, "%s:%d:%d: %s near '%.12s'; fix the JSON at that spot", what, line,
-			col, problem, text + base + off);
+		err_set(e, "%s:%d:%d: %s near '%.*s'; fix the JSON at that spot", what, line,
+			col, problem, (int)(len - off < 12 ? len - off : 12), text + base + off);
 }
 
 static void parse_error(const char *what, const char *text, size_t len, size_t off,

@@ -250,3 +250,9 @@ if command -v tmux >/dev/null; then
 	fi
 	tmux -S "$sock" kill-server 2>/dev/null || true
 fi
+
+echo
+# SIGKILLs of the engine under queue commands, then a full disk (root only):
+# figures and a line per failed check, never a failure of the bench itself.
+# Alone and longer: TORTURE_KILLS=1000 python3 tests/bench/torture.py
+$PY tests/bench/torture.py || echo "torture: some checks failed (see above)"
