@@ -35,12 +35,31 @@ static int only_keys(const cJSON *o, const char *what, const char *a, const char
 	return 0;
 }
 
-/* Check every path a git-format patch names. */
+/* Whether a quoted name ("a\"b") ends with its closing quote (blanks may follow). */
+static bool quote_closed(const char *s)
+{
+	size_t n = strlen(s), bs = 0;
+
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\r'))
+		n--;
+	if (n < 2 || s[n - 1] != '"')
+		return false;
+	while (bs < n - 2 && s[n - 2 - bs] == '\\')
+		bs++;
+	return bs % 2 == 0;
+}
+
+/*
+ * Check every path a git-format patch names. A file's rename and copy lines
+ * must come once each and close their quotes: libgit2 keeps the last of
+ * two and loses the memory of the first (and of an unclosed name).
+ */
 static int patch_paths(const char *patch, const char *what, struct err *e)
 {
 	static const char *const heads[] = {"--- ", "+++ ", "rename from ", "rename to ",
 					    "copy from ", "copy to "};
 	int line = 0;
+	unsigned seen = 0; /* heads met since this file's "diff --git" line */
 
 	if (strncmp(patch, "diff --git ", 11) && !strstr(patch, "\ndiff --git ")) {
 		err_set(e, "%s: change: \"patch\" must be a git-format diff (starting with "
@@ -55,6 +74,7 @@ static int patch_paths(const char *patch, const char *what, struct err *e)
 		const char *rest = NULL;
 		bool strip = false;
 		if (!strncmp(p, "diff --git ", 11)) {
+			seen = 0;
 			/* "diff --git a/X b/Y": both sides. */
 			const char *a = p + 11, *sp = memchr(a, ' ', len - 11);
 			if (!sp) {
@@ -69,11 +89,13 @@ static int patch_paths(const char *patch, const char *what, struct err *e)
 			if (strncmp(path, "b/", 2) || !change_path_ok(path + 2))
 				goto bad;
 		}
+		size_t head = 0;
 		for (size_t i = 0; i < ARRAY_LEN(heads); i++) {
 			size_t hl = strlen(heads[i]);
 			if (len > hl && !strncmp(p, heads[i], hl)) {
 				rest = p + hl;
 				strip = i < 2;
+				head = i;
 			}
 		}
 		if (rest) {
@@ -81,6 +103,19 @@ static int patch_paths(const char *patch, const char *what, struct err *e)
 			char *tab = strchr(path, '\t');
 			if (tab)
 				*tab = '\0';
+			if (head >= 2 && (seen & 1u << head)) {
+				err_set(e, "%s: change: patch line %d: a second \"%.*s\" line for one "
+					   "file; give each file's rename and copy lines once",
+					what, line + 1, (int)strlen(heads[head]) - 1, heads[head]);
+				return -1;
+			}
+			seen |= 1u << head;
+			if (path[0] == '"' && !quote_closed(path)) {
+				err_set(e, "%s: change: patch line %d: the quoted file name %s has no "
+					   "closing quote; close it",
+					what, line + 1, path);
+				return -1;
+			}
 			if (strip && strcmp(path, "/dev/null")) {
 				if (strncmp(path, "a/", 2) && strncmp(path, "b/", 2))
 					goto bad;
