@@ -9,12 +9,17 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 secs=${FUZZ_SECONDS:-60}
-# The workdir harnesses write files for every input: on tmpfs when there is one.
+# The workdir harnesses write files for every input: on tmpfs when there is
+# one, in a folder of this run, which also takes what a crashed harness
+# leaves behind.
+base=${TMPDIR:-/tmp}
 if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
-	export TMPDIR=/dev/shm
+	base=/dev/shm
 fi
-summary=$(mktemp)
-trap 'rm -f "$summary"' EXIT
+TMPDIR=$(mktemp -d "$base/hypotop-fuzz-run.XXXXXX") || exit 2
+export TMPDIR
+summary=$TMPDIR/summary
+trap 'rm -rf "$TMPDIR"' EXIT
 found=0
 for name in "$@"; do
 	bin=build/fuzz/fuzz_$name
@@ -47,4 +52,6 @@ for name in "$@"; do
 	[ "$after" -gt "$before" ] && found=1
 done
 cat "$summary"
+# Every run's figures, for comparing runs.
+sed "s/^/$(date '+%Y-%m-%d %H:%M') /" "$summary" >>build/fuzz/history.txt
 [ "$found" -eq 0 ]
