@@ -144,7 +144,8 @@ clean:
 # when clang is missing.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS   = $(ALL_CFLAGS) -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
+               -fno-omit-frame-pointer
 FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_NAMES   := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
 FUZZ         ?= $(FUZZ_NAMES)
@@ -165,17 +166,17 @@ fuzz: $(FUZZERS)
 # reports each one missing as a failure.
 check: $(if $(HAVE_FUZZ_CC),$(FUZZERS))
 
+# The library's sources, and the harnesses' shared tests/fuzz/common.c.
 build/fuzz/obj/%.o: %.c $(wildcard include/hypotop/*.h)
 	@mkdir -p $(dir $@)
-	@echo "  CC   $< (fuzz)"; $(FUZZ_CC) $(ALL_CFLAGS) -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c -o $@ $<
+	@echo "  CC   $< (fuzz)"; $(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build/fuzz/obj/tests/fuzz/common.o: tests/fuzz/fuzz.h
 
 build/fuzz/libhypotop.a: $(FUZZ_OBJ)
 	@rm -f $@; ar rcs $@ $^
 
-build/fuzz/common.o: tests/fuzz/common.c tests/fuzz/fuzz.h $(wildcard include/hypotop/*.h)
-	@mkdir -p $(dir $@)
-	@echo "  CC   $< (fuzz)"; $(FUZZ_CC) $(ALL_CFLAGS) -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c -o $@ $<
-
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h build/fuzz/common.o build/fuzz/libhypotop.a
-	@echo "  FUZZ $@"; $(FUZZ_CC) $(ALL_CFLAGS) -O1 $(FUZZ_SAN) -fsanitize=fuzzer -Itests/fuzz \
-		-o $@ $< build/fuzz/common.o build/fuzz/libhypotop.a $(LIBS)
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h build/fuzz/obj/tests/fuzz/common.o \
+		build/fuzz/libhypotop.a
+	@echo "  FUZZ $@"; $(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz \
+		-o $@ $< build/fuzz/obj/tests/fuzz/common.o build/fuzz/libhypotop.a $(LIBS)

@@ -25,6 +25,9 @@
 
 #include "hypotop/util.h"
 
+/* The largest seq (2^53): a JSON number holds every whole number up to it. */
+#define JOURNAL_SEQ_MAX (1L << 53)
+
 struct journal {
 	int fd;
 	char *path;

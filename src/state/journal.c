@@ -15,11 +15,10 @@ static int header_parse(const char *line, size_t len, const char *path, uint64_t
 			struct err *e)
 {
 	cJSON *h = cJSON_ParseWithLength(line, len);
-	long version = 0;
-	double b = -1;
+	long version = 0, b = 0;
 
 	if (!h || json_get_int(h, "journal", path, 1, 1, &version, e) != 1 ||
-	    json_get_num(h, "base", path, &b, e) != 1 || b < 0) {
+	    json_get_int(h, "base", path, 0, JOURNAL_SEQ_MAX, &b, e) != 1) {
 		cJSON_Delete(h);
 		err_set(e, "%s:1: the first line must be {\"journal\":1,\"base\":N}", path);
 		return -1;

@@ -68,6 +68,20 @@ static int state_from_json(struct run_state *st, const cJSON *j, const char *wha
 	return 0;
 }
 
+/* The "seq" of tree.json, checkpoint.json or a journal event. */
+static int seq_from_json(const cJSON *v, const char *what, uint64_t *out, struct err *e)
+{
+	long seq = 0;
+
+	if (json_int(v, "seq", what, 0, JOURNAL_SEQ_MAX, &seq, e) != 1) {
+		err_set(e, "%s: \"seq\" must be a whole number from 0 to %ld", what,
+			JOURNAL_SEQ_MAX);
+		return -1;
+	}
+	*out = (uint64_t)seq;
+	return 0;
+}
+
 struct tree_load {
 	struct workdir *w;
 	const char *path, *text;
@@ -108,11 +122,9 @@ static int tree_member_cb(void *ctx, const char *key, const char *val, size_t le
 		return -1;
 	int rc = 0;
 	if (!strcmp(key, "seq")) {
-		if (!cJSON_IsNumber(j) || j->valuedouble < 0) {
-			err_set(e, "%s: \"seq\" must be a number", what);
-			rc = -1;
-		}
-		tl->w->tree_seq = (uint64_t)j->valuedouble;
+		rc = seq_from_json(j, what, &tl->w->tree_seq, e);
+		if (rc < 0)
+			err_suffix(e, "; restore the file from a backup");
 		tl->have_seq = true;
 	} else if (!strcmp(key, "state")) {
 		rc = state_from_json(&tl->w->st, j, what, e);
@@ -180,7 +192,7 @@ struct cp_load {
 	const char *path, *text;
 	struct json_lines lines;
 	bool have_seq;
-	double seq;
+	uint64_t seq;
 	const char *queue; /* raw bytes of "queue" */
 	size_t queue_len;
 	bool *listed;
@@ -193,16 +205,17 @@ static int cp_member_cb(void *ctx, const char *key, const char *val, size_t len,
 	int line = json_lines_at(&c->lines, off);
 
 	if (!strcmp(key, "seq")) {
+		char what[4200];
+		snprintf(what, sizeof what, "%s:%d", c->path, line);
 		cJSON *j = cJSON_ParseWithLength(val, len);
-		c->have_seq = cJSON_IsNumber(j) && j->valuedouble >= 0;
-		c->seq = c->have_seq ? j->valuedouble : 0;
+		int rc = seq_from_json(j, what, &c->seq, e);
 		cJSON_Delete(j);
-		if (!c->have_seq) {
-			err_set(e, "%s:%d: \"seq\" must be a number; restore the file, or remove "
-				   "it, which drops only the edits made in it",
-				c->path, line);
+		if (rc < 0) {
+			err_suffix(e, "; restore the file, or remove it, which drops only the "
+				      "edits made in it");
 			return -1;
 		}
+		c->have_seq = true;
 	} else if (!strcmp(key, "queue")) {
 		if (val[0] != '[') {
 			err_set(e, "%s:%d: \"queue\" must be an array of specs", c->path, line);
@@ -300,7 +313,7 @@ static int load_checkpoint_edits(struct workdir *w, struct err *e)
 			path);
 		goto out;
 	}
-	if ((uint64_t)c.seq != w->tree_seq) {
+	if (c.seq != w->tree_seq) {
 		rc = 0;
 		goto out;
 	}
@@ -339,21 +352,21 @@ static int replay_cb(void *ctx, const cJSON *ev, int line, struct err *e)
 	struct replay *r = ctx;
 	struct workdir *w = r->w;
 	char what[4200];
-	double seq;
+	uint64_t seq;
 
 	snprintf(what, sizeof what, "%s:%d", r->path, line);
-	if (json_get_num(ev, "seq", what, &seq, e) != 1) {
-		err_set(e, "%s: event without \"seq\"; the journal is damaged", what);
+	if (seq_from_json(cJSON_GetObjectItemCaseSensitive(ev, "seq"), what, &seq, e) < 0) {
+		err_suffix(e, "; the journal is damaged");
 		return -1;
 	}
-	if ((uint64_t)seq <= w->tree_seq)
+	if (seq <= w->tree_seq)
 		return 0; /* already in the checkpoint */
-	if ((uint64_t)seq <= w->seq) {
-		err_set(e, "%s: seq %.0f does not follow %llu; the journal is damaged", what, seq,
-			(unsigned long long)w->seq);
+	if (seq <= w->seq) {
+		err_set(e, "%s: seq %llu does not follow %llu; the journal is damaged", what,
+			(unsigned long long)seq, (unsigned long long)w->seq);
 		return -1;
 	}
-	w->seq = (uint64_t)seq;
+	w->seq = seq;
 	const char *op = NULL;
 	if (json_get_str(ev, "op", what, &op, e) != 1 || !journal_op_known(op)) {
 		err_set(e, "%s: \"op\": %s%s%s is not an operation of the journal (see "

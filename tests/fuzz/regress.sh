@@ -7,8 +7,12 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 fcc=${FUZZ_CC:-clang}
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# The harnesses' temp folders go in one of this run, which also takes what
+# a crashed harness leaves behind.
+TMPDIR=$(mktemp -d) || exit 2
+export TMPDIR
+log=$TMPDIR/log
+trap 'rm -rf "$TMPDIR"' EXIT
 for src in tests/fuzz/fuzz_*.c; do
 	name=$(basename "$src" .c)
 	bin=build/fuzz/$name
