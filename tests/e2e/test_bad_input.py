@@ -66,7 +66,7 @@ def checkpoint_seq_not_a_number():
     # Removing the file is offered, with what it gives up.
     wd = fresh()
     edit(wd, "engine/checkpoint.json", lambda t: re.sub(r'"seq": \d+', '"seq": "x"', t, 1))
-    refused_everywhere(wd, "engine/checkpoint.json:3:", '"seq" must be a number',
+    refused_everywhere(wd, "engine/checkpoint.json:3:", '"seq" must be a whole number',
                        "remove it, which drops only the edits made in it")
 
 
