@@ -296,10 +296,10 @@ int sched_plan(struct sched *s)
 	if (base) {
 		char nid[NODE_ID_LEN], again[64] = "";
 		node_id_format(base->id, nid);
-		if (base->id)
-			snprintf(again, sizeof again, ", again in its retry %s", nid);
-		stop_planning(s, "the baseline failed (%s%s); fix it and 'hypotop retry' n0000",
-			      base->failure_kind ? base->failure_kind : "?", again);
+		if (base->id) /* a seed copy or a retry: the newest run of it */
+			snprintf(again, sizeof again, ", and its newest run %s too", nid);
+		stop_planning(s, "the baseline failed%s (%s); fix it and 'hypotop retry' n0000",
+			      again, base->failure_kind ? base->failure_kind : "?");
 		return 0;
 	}
 	if (w->st.best == NODE_NONE) {
