@@ -37,12 +37,12 @@ void status_draw(struct ui *ui)
 		char q[32];
 		keymap_first(&ui->keys, ACT_QUIT, q, sizeof q);
 		if (ew >= ENGINE_STOPPING)
-			snprintf(piece, sizeof piece, " engine pid %ld stopped",
+			snprintf(piece, sizeof piece, " engine pid %ld stopped |",
 				 (long)ui->host.attached);
 		else
 			snprintf(piece, sizeof piece,
-				 width >= 100 && *q ? " attached to pid %ld, %s detaches"
-						    : " attached to pid %ld",
+				 width >= 100 && *q ? " attached to pid %ld, %s detaches |"
+						    : " attached to pid %ld |",
 				 (long)ui->host.attached, q);
 		x += draw_text(ui, w, 0, x, width - x, ROLE_BAR, piece);
 	}

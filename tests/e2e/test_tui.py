@@ -114,9 +114,11 @@ def leave(t, question, ex):
     t.keys("q")
     t.wait_screen(lambda s: question in s, "the question %r" % question)
     t.keys("y")
-    lib.wait_for(lambda: os.path.exists(ex), "the UI to exit")
+    lib.wait_for(lambda: os.path.exists(ex) and os.path.getsize(ex) > 0,
+                 "the UI to exit and its status written")
     with open(ex) as f:
-        check(f.read().strip() == "0", "exit status after %r" % question)
+        status = f.read().strip()
+    check(status == "0", "exit status %s after %r" % (status, question))
 
 
 def node(st, nid):
