@@ -79,7 +79,8 @@ int cmd_fail(int status, const char *fmt, ...)
 static void help(void)
 {
 	printf("hypotop — a terminal supervisor for autonomous ML experimentation\n\n"
-	       "usage: hypotop WORKDIR          the engine on a workdir, in the terminal UI\n"
+	       "usage: hypotop WORKDIR          the engine on a workdir, in the terminal UI (or the\n"
+	       "                                UI attached to the engine that runs there)\n"
 	       "       hypotop COMMAND [ARGS]\n\n");
 	for (size_t i = 0; i < ARRAY_LEN(commands); i++) {
 		const struct command *c = &commands[i];

@@ -67,7 +67,8 @@ enum ui_ctx { UC_MAIN = 1, UC_PAGER = 2, UC_ANY = 3 };
 	X(HELP, "help", "? F1", UC_ANY, "help", "this help")                                 \
 	X(REDRAW, "redraw", "C-l", UC_ANY, NULL, "redraw the whole screen")                  \
 	X(BACK, "back", "q Esc", UC_PAGER, "back", "leave the pager")                        \
-	X(QUIT, "quit", "q", UC_MAIN, "quit", "quit (asks); running jobs keep running")
+	X(QUIT, "quit", "q", UC_MAIN, "quit",                                                \
+	  "quit (asks); running jobs keep running; attached to a running engine, detach")
 
 enum ui_action {
 	ACT_NONE = -1,

@@ -19,6 +19,8 @@
 
 #include "hypotop/util.h"
 
+struct op;
+
 #define CTL_SOCKET "engine/control.sock"
 /*
  * Clients served at once (fewer under a low descriptor limit, see
@@ -46,5 +48,13 @@ bool ctl_peer_allowed(int fd, struct err *e);
  */
 int ctl_request(const char *workdir, const char *request, char **reply, int timeout_ms,
 		struct err *e);
+/*
+ * A queue operation (ops.h) sent as a request, its answer read: 0 when
+ * applied, node (NODE_ID_LEN bytes) and status (CTL_STATUS_LEN) then
+ * filled in; -1 when refused, e saying why; 1 and 2 as for ctl_request.
+ */
+#define CTL_STATUS_LEN 32
+int ctl_op(const char *workdir, const struct op *op, int timeout_ms, char *node, char *status,
+	   struct err *e);
 
 #endif

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "hypotop/ops.h"
 #include "hypotop/sched.h"
@@ -28,6 +29,11 @@ struct ui_host {
 	/* The person asked to quit: the engine checkpoints and exits; jobs go on. */
 	void (*quit)(void *ctx);
 	void *ctx;
+	/*
+	 * The engine's pid when the UI is attached to an engine that runs
+	 * elsewhere (attach.h); 0 when this process runs the engine.
+	 */
+	pid_t attached;
 };
 
 struct ui;
@@ -45,5 +51,11 @@ void ui_resize(struct ui *ui);
 void ui_draw(struct ui *ui);
 /* A line of the engine's log, for the status bar and the log view. */
 void ui_note(struct ui *ui, const char *msg);
+/*
+ * Attached: the model read again (a new workdir, the same scheduler's
+ * view), and the engine's pid. The old workdir is the caller's to free,
+ * after this returns.
+ */
+void ui_set_model(struct ui *ui, struct workdir *wd, pid_t attached);
 
 #endif

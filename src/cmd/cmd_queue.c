@@ -14,7 +14,6 @@
 #include "hypotop/cmd.h"
 #include "hypotop/ctl.h"
 #include "hypotop/fsutil.h"
-#include "hypotop/json.h"
 #include "hypotop/ops.h"
 #include "hypotop/vcs.h"
 #include "hypotop/workdir.h"
@@ -248,40 +247,14 @@ static int apply_offline(const char *workdir, const struct op *op, struct err *e
  */
 static int apply_engine(const char *workdir, const struct op *op, struct err *e)
 {
-	struct buf req;
-	char *reply = NULL;
-	const char *s;
-
-	buf_init(&req);
-	op_to_json(op, &req);
+	char node[NODE_ID_LEN], status[CTL_STATUS_LEN];
 	char *wd = path_real(workdir, e);
-	int rc = wd ? ctl_request(wd, req.data, &reply, QUEUE_WAIT_MS, e) : -1;
+	int rc = wd ? ctl_op(wd, op, QUEUE_WAIT_MS, node, status, e) : -1;
+
 	free(wd);
-	buf_free(&req);
-	if (rc != 0)
-		return rc;
-	cJSON *j = cJSON_Parse(reply);
-	free(reply);
-	bool ok = false;
-	if (!j || json_get_bool(j, "ok", "reply", &ok, e) != 1) {
-		err_set(e, "%s: the engine's answer is not understood", workdir);
-		cJSON_Delete(j);
-		return -1;
-	}
-	if (!ok) {
-		const char *msg = "refused";
-		json_get_str(j, "error", "reply", &msg, e);
-		err_set(e, "%s", msg);
-		cJSON_Delete(j);
-		return -1;
-	}
-	const char *node = "?";
-	s = "?";
-	json_get_str(j, "node", "reply", &node, e);
-	json_get_str(j, "status", "reply", &s, e);
-	done(op, node, s);
-	cJSON_Delete(j);
-	return 0;
+	if (rc == 0)
+		done(op, node, status);
+	return rc;
 }
 
 int cmd_queue(int argc, char **argv)

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hypotop/attach.h"
 #include "hypotop/bg.h"
 #include "hypotop/ctl.h"
 #include "hypotop/json.h"
@@ -557,6 +558,17 @@ int engine_main(const struct engine_opts *o)
 		return EXIT_USAGE;
 	}
 	int rc = workdir_open_wait(&en.wd, o->workdir, "engine", &e);
+	if (rc == WD_BUSY && !o->headless && en.wd.holder && en.wd.path &&
+	    !strcmp(en.wd.holder_role, "engine")) {
+		/* An engine runs there already (headless, say): the UI attaches to it. */
+		char *path = xstrdup(en.wd.path);
+		pid_t pid = en.wd.holder;
+		workdir_close(&en.wd);
+		buf_free(&en.early);
+		rc = attach_main(path, pid);
+		free(path);
+		return rc;
+	}
 	if (rc != WD_OK) {
 		fprintf(stderr, "hypotop: %s\n", e.msg);
 		/* A command that held the lock too long is a run-time failure, as for the CLI. */

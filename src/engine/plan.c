@@ -259,6 +259,27 @@ static void stop_planning(struct sched *s, const char *fmt, ...)
 	s->stop_reason = buf_steal(&b);
 }
 
+/*
+ * The baseline's runs are every root: it, its seed copies and their
+ * retries. One that completed (or was repaired) lets planning go on, so
+ * that a person's retry after fixing config.json lifts the stop. Returns
+ * the newest failed root when none worked and none is still to run.
+ */
+static const struct node *baseline_failed(struct tree *t)
+{
+	const struct node *failed = NULL;
+
+	for (uint32_t i = 0; i < t->len; i++) {
+		const struct node *n = &t->nodes[i];
+		if (!n->present || n->parent != NODE_NONE || n->status == ST_CANCELLED)
+			continue;
+		if (n->status != ST_FAILED || repair_succeeded(t, i))
+			return NULL;
+		failed = n;
+	}
+	return failed;
+}
+
 int sched_plan(struct sched *s)
 {
 	struct workdir *w = s->wd;
@@ -271,10 +292,14 @@ int sched_plan(struct sched *s)
 			return 0; /* the reason said when */
 		s->plan_retry_at = 0;
 	}
-	struct node *base = tree_get(&w->tree, 0);
-	if (base && base->status == ST_FAILED && !repair_succeeded(&w->tree, base->id)) {
-		stop_planning(s, "the baseline failed (%s); fix it and 'hypotop retry' n0000",
-			      base->failure_kind ? base->failure_kind : "?");
+	const struct node *base = baseline_failed(&w->tree);
+	if (base) {
+		char nid[NODE_ID_LEN], again[64] = "";
+		node_id_format(base->id, nid);
+		if (base->id) /* a seed copy or a retry: the newest run of it */
+			snprintf(again, sizeof again, ", and its newest run %s too", nid);
+		stop_planning(s, "the baseline failed%s (%s); fix it and 'hypotop retry' n0000",
+			      again, base->failure_kind ? base->failure_kind : "?");
 		return 0;
 	}
 	if (w->st.best == NODE_NONE) {

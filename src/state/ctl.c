@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "hypotop/fsutil.h"
+#include "hypotop/json.h"
+#include "hypotop/ops.h"
 
 /*
  * Fill addr for the socket of workdir. A path longer than sun_path goes
@@ -191,5 +193,43 @@ int ctl_request(const char *workdir, const char *request, char **reply, int time
 		return 2;
 	}
 	*reply = buf_steal(&in);
+	return 0;
+}
+
+int ctl_op(const char *workdir, const struct op *op, int timeout_ms, char *node, char *status,
+	   struct err *e)
+{
+	struct buf req;
+	char *reply = NULL;
+	const char *s;
+	bool ok = false;
+
+	buf_init(&req);
+	op_to_json(op, &req);
+	int rc = ctl_request(workdir, req.data, &reply, timeout_ms, e);
+	buf_free(&req);
+	if (rc != 0)
+		return rc;
+	cJSON *j = cJSON_Parse(reply);
+	free(reply);
+	if (!j || json_get_bool(j, "ok", "reply", &ok, e) != 1) {
+		err_set(e, "%s: the engine's answer is not understood", workdir);
+		cJSON_Delete(j);
+		return -1;
+	}
+	if (!ok) {
+		s = "refused";
+		json_get_str(j, "error", "reply", &s, e);
+		err_set(e, "%s", s);
+		cJSON_Delete(j);
+		return -1;
+	}
+	s = "?";
+	json_get_str(j, "node", "reply", &s, e);
+	snprintf(node, NODE_ID_LEN, "%s", s);
+	s = "?";
+	json_get_str(j, "status", "reply", &s, e);
+	snprintf(status, CTL_STATUS_LEN, "%s", s);
+	cJSON_Delete(j);
 	return 0;
 }

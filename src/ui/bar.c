@@ -33,6 +33,19 @@ void status_draw(struct ui *ui)
 						: ROLE_ENGINE_STOPPING;
 	snprintf(piece, sizeof piece, " %s ", engine_words[ew]);
 	int x = draw_text(ui, w, 0, 0, width, er, piece);
+	if (ui->host.attached) {
+		char q[32];
+		keymap_first(&ui->keys, ACT_QUIT, q, sizeof q);
+		if (ew >= ENGINE_STOPPING)
+			snprintf(piece, sizeof piece, " engine pid %ld stopped |",
+				 (long)ui->host.attached);
+		else
+			snprintf(piece, sizeof piece,
+				 width >= 100 && *q ? " attached to pid %ld, %s detaches |"
+						    : " attached to pid %ld |",
+				 (long)ui->host.attached, q);
+		x += draw_text(ui, w, 0, x, width - x, ROLE_BAR, piece);
+	}
 	buf_init(&b);
 	if (wd) {
 		const int *c = ui->tv.counts;
@@ -179,6 +192,9 @@ void hints_draw(struct ui *ui)
 			word = "next";
 		else if (a == ACT_WRAP)
 			word = "wrap";
+		else if (a == ACT_QUIT && ui->host.attached &&
+			 ui_engine_state(ui) < ENGINE_STOPPING)
+			word = "detach";
 		else if (a == ACT_PAUSE) {
 			struct node *sel = tree_selected(ui);
 			word = sel && sel->status == ST_PAUSED ? "resume" : "pause";

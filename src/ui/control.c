@@ -93,11 +93,31 @@ unsigned control_act(struct ui *ui, enum ui_action a)
 	char nid[NODE_ID_LEN], label[192];
 	struct op op;
 
+	if (a == ACT_QUIT && ui->host.attached) {
+		snprintf(label, sizeof label,
+			 ui_engine_state(ui) >= ENGINE_STOPPING
+				 ? "leave hypotop? the engine (pid %ld) has stopped; its jobs go on "
+				   "(y/n) "
+				 : "detach from the engine (pid %ld)? it goes on, and so do its jobs "
+				   "(y/n) ",
+			 (long)ui->host.attached);
+		return prompt_open(ui, PR_QUIT, NODE_NONE, label, NULL);
+	}
 	if (a == ACT_QUIT)
 		return prompt_open(ui, PR_QUIT, NODE_NONE,
 				   "quit hypotop? running jobs keep running, and the next start "
 				   "re-attaches them (y/n) ",
 				   NULL);
+	if (a == ACT_PAUSE_ENGINE && ui->host.attached) {
+		/* The engine's pause is not a queue operation: the socket cannot carry it. */
+		char k[32], kp[32];
+		keymap_first(&ui->keys, a, k, sizeof k);
+		keymap_first(&ui->keys, ACT_PAUSE, kp, sizeof kp);
+		ui_say(ui, true, "%s pauses the engine only in the UI that runs it; attached, "
+				 "pause nodes one by one (%s)",
+		       k, kp);
+		return DIRTY_STATUS;
+	}
 	if (a == ACT_PAUSE_ENGINE) {
 		if (!ui->host.set_paused || !ui->host.sched)
 			return 0;

@@ -356,6 +356,14 @@ void ui_close(struct ui *ui)
 	free(ui);
 }
 
+void ui_set_model(struct ui *ui, struct workdir *wd, pid_t attached)
+{
+	ui->host.wd = wd;
+	ui->host.attached = attached;
+	ui->tv.stale = true;
+	ui->dirty |= DIRTY_ALL;
+}
+
 int ui_fd(const struct ui *ui)
 {
 	return fileno(ui->in);

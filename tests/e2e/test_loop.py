@@ -590,6 +590,37 @@ def failures_are_recorded_and_the_loop_goes_on():
 
 
 @lib.test
+def a_retried_baseline_that_works_lets_planning_go_on():
+    d = lib.tmpdir()
+    wd = failing(d, "fixed", "no-such-command-xyz")
+    rc, err = run_headless(wd, timeout=60)
+    check(rc == 0 and "the baseline failed (launch)" in err, "%d %s" % (rc, err))
+    # A retry that fails again keeps planning stopped, and says why.
+    rc, out, err = hypotop("retry", wd, "n0000")
+    check(rc == 0 and out.startswith("n0001 queued"), "retry: %d %s %s" % (rc, out, err))
+    rc, err = run_headless(wd, timeout=60)
+    check(rc == 0 and "planning stops: the baseline failed, and its newest run n0001 too "
+          "(launch)" in err, "%d %s" % (rc, err))
+    # The person fixes the launch in config.json and retries the baseline.
+    path = os.path.join(wd, "config.json")
+    with open(path) as f:
+        cfg = json.load(f)
+    cfg["launch"] = "python3 train.py"
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    rc, out, err = hypotop("retry", wd, "n0000")
+    check(rc == 0 and out.startswith("n0002 queued"), "retry: %d %s %s" % (rc, out, err))
+    rc, err = run_headless(wd, timeout=60)
+    check(rc == 0, "engine exit %d: %s" % (rc, err))
+    check("n0002: completed" in err, "the retry did not complete: %s" % err)
+    check("the baseline failed" not in err, "planning still stopped: %s" % err)
+    check("round 1:" in err and "max_iterations (1) reached" in err,
+          "no planning after the retry: %s" % err)
+    planned = [n for n in tree(wd)["nodes"] if n.get("parent") == "n0002"]
+    check(planned, "no proposal under the working baseline: %s" % tree(wd)["nodes"])
+
+
+@lib.test
 def a_missing_job_supervisor_fails_the_node_and_says_where_it_looked():
     d = lib.tmpdir()
     wd = failing(d, "nosupervisor", "python3 train.py")

@@ -109,6 +109,18 @@ def ui_command(d, wd, n):
                                          shlex.quote(ex + ".err"), shlex.quote(ex)), ex
 
 
+def leave(t, question, ex):
+    """q asks the question, y answers it: the UI ends with status 0."""
+    t.keys("q")
+    t.wait_screen(lambda s: question in s, "the question %r" % question)
+    t.keys("y")
+    lib.wait_for(lambda: os.path.exists(ex) and os.path.getsize(ex) > 0,
+                 "the UI to exit and its status written")
+    with open(ex) as f:
+        status = f.read().strip()
+    check(status == "0", "exit status %s after %r" % (status, question))
+
+
 def node(st, nid):
     for q in st["queue"]:
         if q["id"] == nid:
@@ -196,12 +208,7 @@ def steer_the_queue_from_the_ui_quit_and_reopen():
                       "the 120x40 layout")
 
         # q asks; y quits; the engine checkpoints as interrupted.
-        t.keys("q")
-        t.wait_screen(lambda s: "quit hypotop?" in s, "the quit question")
-        t.keys("y")
-        lib.wait_for(lambda: os.path.exists(ex), "hypotop to exit")
-        with open(ex) as f:
-            check(f.read().strip() == "0", "exit status")
+        leave(t, "quit hypotop?", ex)
         st = lib.status_json(wd)
         check(not st["engine"]["running"] and st["engine"]["state"] == "interrupted",
               "engine after quit: %s" % st["engine"])
@@ -281,6 +288,65 @@ def closing_the_terminal_stops_the_engine_cleanly():
     rc, out, err = hypotop("run", "--headless", wd)
     check(rc == 0 and "re-attached" in err, "%d %s" % (rc, err[-800:]))
     check(lib.status_json(wd)["counts"]["completed"] == 4, "not all ran")
+
+
+@lib.test
+def the_ui_attaches_to_a_headless_engine_steers_it_and_detaches():
+    need_tmux()
+    d = lib.tmpdir()
+    wd, go = workdir(d)
+    with open(os.path.join(d, "engine.err"), "w") as err:
+        p = subprocess.Popen([lib.BIN, "run", "--headless", wd], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=err)
+    t = None
+    try:
+        lib.wait_for(lambda: lib.status_json(wd)["running"], "the baseline running", timeout=30)
+        cmd, ex = ui_command(d, wd, 1)
+        t = Tmux(d, cmd)
+        t.wait_screen(lambda s: "attached to pid %d" % p.pid in s and "q detaches" in s and
+                      "third-idea" in s, "the UI attached to the engine")
+        # The running baseline's log, read from its file; its slot in the workers pane.
+        t.wait_screen(lambda s: "Log n0000" in s and "step=1 loss=1.0" in s and
+                      "1/1 slots busy" in s, "the baseline's log and slot")
+
+        # Live: a node another command adds shows up.
+        rc, out, e = hypotop("add", wd, "n0000", "fourth idea")
+        check(rc == 0 and out.startswith("n0004"), "add: %s %s" % (out, e))
+        t.wait_screen(lambda s: "n0004" in s and "fourth-idea" in s, "n0004 on the screen")
+
+        # p on a queued node is the engine's pause: journalled, and said in its log.
+        t.keys("G")
+        t.wait_screen(lambda s: "Log n0004" in s, "n0004 selected")
+        t.keys("p")
+        lib.wait_for(lambda: node(lib.status_json(wd), "n0004")["status"] == "paused",
+                     "n0004 paused by the engine")
+        t.wait_screen(lambda s: "p resume" in s, "the hint offers resume")
+        with open(os.path.join(wd, "engine", "journal.jsonl")) as f:
+            ops = [json.loads(ln) for ln in f if ln.strip()]
+        check(any(ev.get("op") == "pause" and ev["node"]["id"] == "n0004" for ev in ops),
+              "no pause of n0004 in the journal")
+        with open(os.path.join(wd, "logs", "hypotop.log")) as f:
+            check("pause n0004: n0004 is paused" in f.read(), "the engine did not say so")
+        # The engine's own pause is not a control operation: the key says why.
+        t.keys("P")
+        t.wait_screen(lambda s: "P pauses the engine only" in s, "why P does nothing")
+
+        # q detaches; the engine and its job go on.
+        leave(t, "detach from the engine", ex)
+        check(p.poll() is None, "the engine stopped with the UI")
+        st = lib.status_json(wd)
+        check(st["engine"]["running"] and st["engine"]["pid"] == p.pid and st["running"],
+              "engine after detaching: %s" % st["engine"])
+        with open(go, "w"):
+            pass
+        lib.wait_for(lambda: lib.status_json(wd)["counts"]["completed"] == 4,
+                     "the engine to run the queue after the UI left", timeout=60)
+    finally:
+        if t:
+            t.close()
+        p.terminate()
+        p.wait(timeout=30)
+    check(p.returncode == 0, "engine exit %d" % p.returncode)
 
 
 @lib.test
