@@ -38,11 +38,11 @@ enum ui_ctx { UC_MAIN = 1, UC_PAGER = 2, UC_ANY = 3 };
 	  "fold the node's children away; on a leaf, go to its parent")                     \
 	X(EXPAND, "expand", "Right", UC_MAIN, NULL, "unfold the node's children")            \
 	X(EARLIER, "earlier", "+ K", UC_MAIN, "order",                                       \
-	  "run a queued node earlier: priority one less than the node before it")           \
+	  "run a node not yet running earlier: priority one less than the node before it") \
 	X(LATER, "later", "- J", UC_MAIN, NULL,                                               \
-	  "run a queued node later: priority one more than the node after it")              \
+	  "run a node not yet running later: priority one more than the node after it")   \
 	X(PAUSE, "pause", "p", UC_MAIN, "pause",                                             \
-	  "pause the node (a queued one is skipped, a running job stopped), or resume it")   \
+	  "pause the node (one not yet running is skipped, a running job stopped), or resume it") \
 	X(PAUSE_ENGINE, "pause-engine", "P", UC_MAIN, NULL,                                  \
 	  "pause or resume the engine: no launches and no planning while paused")           \
 	X(CANCEL, "cancel", "c", UC_MAIN, "cancel",                                          \

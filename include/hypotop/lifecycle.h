@@ -51,6 +51,13 @@ struct slot *sched_slot_of(struct sched *s, uint32_t node);
 void sched_slot_release(struct sched *s, struct slot *sl);
 struct slot *sched_free_slot(struct sched *s, int gpu);
 struct slot *sched_slot_take(struct sched *s, struct slot *sl, uint32_t node);
+/*
+ * How many runs can go at once (the slots; remote workers would add to
+ * it), and how many of those would idle now: not running, preparing or
+ * claimed by a node prepared ahead or waiting in the queue.
+ */
+size_t sched_capacity(struct sched *s);
+size_t sched_idle_capacity(struct sched *s);
 
 /* ---- prepare (prepare.c): from the queue to a commit and a work tree ------ */
 

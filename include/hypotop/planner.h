@@ -40,6 +40,11 @@ struct analyse_request {
 	const char *change;       /* the node's change as JSON (change.h), or NULL */
 };
 
+/* Proposals a planning round asks for: the engine's free slots, within these. */
+#define PLAN_WANT_MIN 3
+#define PLAN_WANT_MAX 16
+#define WANT_MAX_TEXT "16" /* PLAN_WANT_MAX, for the prompt's text */
+
 struct plan_request {
 	const struct config *cfg;
 	const cJSON *base_params;  /* the param file at the baseline commit, or NULL */
@@ -48,7 +53,7 @@ struct plan_request {
 	const char *node;          /* the node the proposals will be children of */
 	const cJSON *node_params;  /* its effective parameters */
 	long round;                /* planning round, 1-based: seeds the offline planner */
-	int want;                  /* proposals wanted, 2 or 3 */
+	int want;                  /* proposals wanted, PLAN_WANT_MIN to PLAN_WANT_MAX */
 	const char *directive;     /* the person's guidance (directive.md), or NULL */
 	/*
 	 * SPEC §7: a stop answered while patience or fixed experiments remain

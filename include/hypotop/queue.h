@@ -33,5 +33,7 @@ uint32_t queue_peek(const struct queue *q);
 int queue_before(const struct tree *t, uint32_t a, uint32_t b);
 /* Queued and paused-in-queue nodes in run order; caller frees *ids. */
 size_t queue_order(const struct tree *t, uint32_t **ids);
+/* The same with the nodes being prepared: every node that has not started. */
+size_t queue_order_unstarted(const struct tree *t, uint32_t **ids);
 
 #endif

@@ -187,7 +187,7 @@ struct node *tree_selected(struct ui *ui);
 unsigned tree_select(struct ui *ui, uint32_t id);
 unsigned tree_set_filter(struct ui *ui, const char *text);
 unsigned tree_next_match(struct ui *ui, int dir);
-/* Queue order of the queued (and held) nodes, for earlier / later. */
+/* Queue order of the nodes not started (queued, held, prepared), for earlier / later. */
 size_t tree_queue_order(struct ui *ui, uint32_t **ids);
 /* A running node's progress in width columns: bar, percent and ETA, or step and time. */
 void draw_progress(struct ui *ui, WINDOW *w, int y, int x, int width, const struct node *n,

@@ -280,6 +280,18 @@ static const struct node *baseline_failed(struct tree *t)
 	return failed;
 }
 
+/*
+ * Proposals a round asks for: one for every slot that would idle, and no
+ * fewer than PLAN_WANT_MIN, so that a round on a small machine still
+ * leaves the next run waiting in the queue when a slot frees.
+ */
+static int plan_want(struct sched *s)
+{
+	size_t free = sched_idle_capacity(s);
+
+	return free < PLAN_WANT_MIN ? PLAN_WANT_MIN : free > PLAN_WANT_MAX ? PLAN_WANT_MAX : (int)free;
+}
+
 int sched_plan(struct sched *s)
 {
 	struct workdir *w = s->wd;
@@ -319,6 +331,12 @@ int sched_plan(struct sched *s)
 		else
 			w->st.rounds_without_gain++;
 		w->st.judged = w->st.iteration;
+		workdir_record_state(w);
+	}
+	/* Rounds overlap the runs: a result that moved the best after the
+	 * newest round was judged lifts a patience stop. */
+	if (w->st.rounds_without_gain && w->st.best != w->st.best_at_round) {
+		w->st.rounds_without_gain = 0;
 		workdir_record_state(w);
 	}
 	if (w->st.iteration >= c->max_iterations) {
@@ -380,7 +398,7 @@ int sched_plan(struct sched *s)
 				       t->pid,
 				       t->node_params,
 				       w->st.iteration + 1,
-				       3,
+				       plan_want(s),
 				       t->directive,
 				       t->confirm,
 				       patience_left(s),

@@ -123,31 +123,56 @@ static struct slot *ahead_to_slot(struct sched *s, struct ahead *a, struct slot 
 	return sl;
 }
 
-/* Ready nodes into free slots, in the order they were taken from the queue. */
-static void launch_ready(struct sched *s)
+/*
+ * The node prepared ahead that runs next: the first in queue order
+ * (priority, then age) of those ready. One a person paused or cancelled
+ * meanwhile is not among them: it is dropped, or dropped once ready.
+ */
+static struct ahead *next_ready(struct sched *s)
 {
-	for (size_t i = 0; i < s->nahead && !s->paused && !s->stopping;) {
+	struct ahead *best = NULL;
+
+	for (size_t i = 0; i < s->nahead; i++) {
 		struct ahead *a = &s->ahead[i];
 		struct node *n = tree_get(&s->wd->tree, a->node);
-		struct slot *sl = sched_free_slot(s, -1);
-		if (!sl)
-			return;
-		/* One paused while it was prepared waits here until resumed. */
-		if (!a->ready || !n || n->status != ST_PREPARING) {
-			i++;
-			continue;
-		}
-		sched_launch(s, ahead_to_slot(s, a, sl));
+		if (a->ready && n && n->status == ST_PREPARING &&
+		    (!best || queue_before(&s->wd->tree, a->node, best->node)))
+			best = a;
 	}
+	return best;
 }
 
+/* Nodes prepared ahead, still on the git thread, that run before node id. */
+static size_t pending_before(struct sched *s, uint32_t id)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < s->nahead; i++) {
+		struct node *n = tree_get(&s->wd->tree, s->ahead[i].node);
+		k += !s->ahead[i].ready && n && n->status == ST_PREPARING &&
+		     queue_before(&s->wd->tree, s->ahead[i].node, id);
+	}
+	return k;
+}
+
+/*
+ * The node is the person's again: held (paused) or cancelled while it was
+ * prepared ahead, it gives its place back; resumed before the git thread
+ * answered, it is still being prepared, and stays so.
+ */
 void sched_ahead_changed(struct sched *s, uint32_t node)
 {
 	struct ahead *a = ahead_of(s, node);
 	struct node *n = tree_get(&s->wd->tree, node);
 
-	if (a && a->ready && (!n || n->status == ST_CANCELLED))
+	if (!a)
+		return;
+	if (n && n->status == ST_QUEUED) {
+		n->status = ST_PREPARING;
+		sched_record_light(s, "prepare", n);
+	} else if (a->ready && (!n || n->status != ST_PREPARING)) {
 		ahead_drop(s, a); /* one still preparing is dropped when git answers */
+	}
 }
 
 /* ---- branches a crash lost ---------------------------------------------- */
@@ -315,9 +340,13 @@ static void git_done(void *arg)
 		/* Stopping: it stays prepared and the next start launches it. */
 		if (!s->stopping && n->status == ST_PREPARING)
 			sched_launch(s, sl);
+		else if (n->status != ST_PREPARING)
+			sched_slot_release(s, sl); /* a person paused it: it waits in the queue */
 	} else {
 		a->ready = true;
-		launch_ready(s);
+		if (n->status != ST_PREPARING)
+			ahead_drop(s, a);
+		sched_dispatch(s);
 	}
 	git_task_free(t);
 }
@@ -370,20 +399,29 @@ static size_t free_slots(struct sched *s)
 	return n;
 }
 
+/*
+ * Fill the free slots in queue order, nodes prepared ahead and queued ones
+ * alike: a node a person moved up, or a candidate's repeats, go before
+ * the nodes prepared earlier. Then prepare the next ones ahead.
+ */
 void sched_dispatch(struct sched *s)
 {
+	struct tree *t = &s->wd->tree;
 	uint32_t held[64];
 	size_t nheld = 0;
 
-	launch_ready(s);
 	while (!s->paused && !s->stopping) {
-		/* Straight into a slot that no node prepared ahead will claim. */
-		struct slot *sl = free_slots(s) > s->nahead ? sched_free_slot(s, -1) : NULL;
+		struct slot *sl = sched_free_slot(s, -1);
 		uint32_t id = queue_peek(&s->wd->queue);
+		struct ahead *a = sl ? next_ready(s) : NULL;
+		if (a && (id == NODE_NONE || queue_before(t, a->node, id))) {
+			sched_launch(s, ahead_to_slot(s, a, sl));
+			continue;
+		}
 		if ((!sl && s->nahead >= s->nslots) || id == NODE_NONE)
 			break;
-		struct node *n = tree_get(&s->wd->tree, id);
-		struct node *p = n->parent == NODE_NONE ? NULL : tree_get(&s->wd->tree, n->parent);
+		struct node *n = tree_get(t, id);
+		struct node *p = n->parent == NODE_NONE ? NULL : tree_get(t, n->parent);
 		if (p && status_is_final(p->status) && !p->commit) {
 			/* Its parent ended before it had code: it never will. */
 			struct slot tmp = {.gpu = -1, .tree = -1};
@@ -406,6 +444,11 @@ void sched_dispatch(struct sched *s)
 			queue_update(&s->wd->queue, id);
 			continue;
 		}
+		/* Straight into a slot that no node prepared ahead before it will claim. */
+		if (sl && free_slots(s) <= pending_before(s, id))
+			sl = NULL;
+		if (!sl && s->nahead >= s->nslots)
+			break;
 		n->status = ST_PREPARING;
 		sched_record_light(s, "prepare", n);
 		if (sl) {
@@ -418,7 +461,7 @@ void sched_dispatch(struct sched *s)
 		}
 	}
 	for (size_t i = 0; i < nheld; i++) {
-		s->wd->tree.nodes[held[i]].status = ST_QUEUED;
+		t->nodes[held[i]].status = ST_QUEUED;
 		queue_update(&s->wd->queue, held[i]);
 	}
 }

@@ -186,10 +186,10 @@ static void launch_again(struct sched *s, void *arg)
 	struct slot *sl = sched_slot_of(s, id);
 	struct node *n = tree_get(&s->wd->tree, id);
 
-	if (!sl || sl->have_job || !n)
+	if (!sl || sl->have_job || sl->preparing || !n)
 		return;
-	if (n->status == ST_CANCELLED)
-		sched_slot_release(s, sl);
+	if (n->status == ST_CANCELLED || n->status == ST_PAUSED)
+		sched_slot_release(s, sl); /* a paused one waits in the queue */
 	else if (n->status != ST_PREPARING || s->paused || s->stopping)
 		sched_defer(s, NULL, NULL, launch_again, NULL, arg); /* held: it waits on */
 	else
@@ -287,6 +287,19 @@ static size_t busy_slots(struct sched *s)
 	return n;
 }
 
+size_t sched_capacity(struct sched *s)
+{
+	return s->nslots;
+}
+
+size_t sched_idle_capacity(struct sched *s)
+{
+	size_t claimed = busy_slots(s) + s->nahead + s->wd->queue.len;
+	size_t cap = sched_capacity(s);
+
+	return claimed < cap ? cap - claimed : 0;
+}
+
 /* Nodes held by a person in the queue: the work is not over while they wait. */
 static bool any_held(struct sched *s)
 {
@@ -308,6 +321,24 @@ static void maybe_write_reports(struct sched *s, bool now)
 	s->reports_at = mono_ms();
 }
 
+/*
+ * Plan while other runs go, as soon as a slot would otherwise idle: nothing
+ * queued or prepared for it, and no result still being judged (the round
+ * is planned under the best known then, and the planner's thread would
+ * take the analysis first anyway).
+ */
+static bool plan_due(struct sched *s, bool idle)
+{
+	if (s->paused || s->stopping || s->planning)
+		return false;
+	/* While runs go, only once there is a best to plan under: the
+	 * reasons no round can start are said when the work is over. */
+	if (!idle && (s->analysing || bg_pending(s->git) || s->wd->st.best == NODE_NONE ||
+		      !sched_idle_capacity(s)))
+		return false;
+	return !any_held(s);
+}
+
 void sched_step(struct sched *s)
 {
 	instrument_step(s);
@@ -317,15 +348,15 @@ void sched_step(struct sched *s)
 		    !s->analysing && !s->planning;
 	if (idle)
 		maybe_write_reports(s, true);
+	if (plan_due(s, idle) && sched_plan(s) > 0) {
+		s->done = false;
+		return;
+	}
 	if (!idle) {
 		s->done = false;
 		return;
 	}
 	bool held = any_held(s);
-	if (!s->paused && !s->stopping && !held && sched_plan(s) > 0) {
-		s->done = false;
-		return;
-	}
 	s->done = !held && !s->paused && s->stop_reason && !s->plan_retry_at;
 	if (!s->done)
 		s->reported_done = false;
@@ -593,8 +624,17 @@ void sched_node_changed(struct sched *s, uint32_t id)
 		/* A node still preparing is dropped when the git thread answers. */
 		return;
 	}
-	if (!sl->have_job)
+	if (!sl->have_job) {
+		/* Not started: paused, it waits in the queue (when the git thread
+		 * has answered); resumed meanwhile, it is still being prepared. */
+		if (n->status == ST_QUEUED) {
+			n->status = ST_PREPARING;
+			sched_record_light(s, "prepare", n);
+		} else if (n->status == ST_PAUSED && !sl->preparing) {
+			sched_slot_release(s, sl);
+		}
 		return;
+	}
 	if (n->status == ST_PAUSED && !sl->job.paused) {
 		sched_job_signal(s, sl, SIGSTOP);
 		sl->paused_at = mono_ms();

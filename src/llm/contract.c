@@ -18,7 +18,6 @@
 #include "hypotop/json.h"
 
 #define NAME_MAX_LEN 48
-#define MAX_PROPOSALS 5
 /* The range the queue accepts for a priority (tree.c, workdir.c). */
 #define PRIORITY_LIMIT 1000000L
 /*
@@ -245,10 +244,10 @@ int contract_check_plan(const cJSON *j, struct err *e)
 		return -1;
 	}
 	n = cJSON_GetArraySize(props);
-	if (n > MAX_PROPOSALS || (n == 0 && !cJSON_IsTrue(stop))) {
+	if (n > PLAN_WANT_MAX || (n == 0 && !cJSON_IsTrue(stop))) {
 		err_set(e, "plan: proposals: must hold 1 to %d proposals (none only with \"stop\": "
 			   "true); got %d",
-			MAX_PROPOSALS, n);
+			PLAN_WANT_MAX, n);
 		return -1;
 	}
 	int i = 0;

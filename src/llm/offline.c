@@ -27,7 +27,6 @@
 #define SAMPLE_TRIES 200
 /* A space of only int and choice parameters up to this many points is walked whole. */
 #define WALK_LIMIT 10000
-#define MAX_WANT 5
 
 enum dist { D_LOG, D_UNIFORM, D_INT, D_CHOICE };
 
@@ -293,7 +292,7 @@ static cJSON *try_point(const struct offline *o, const struct plan_request *r, s
 
 /* The configurations of one answer so far. */
 struct answer {
-	cJSON *full[MAX_WANT];
+	cJSON *full[PLAN_WANT_MAX];
 	size_t n;
 };
 
@@ -436,7 +435,7 @@ static int offline_plan(struct planner *p, const struct plan_request *r, cJSON *
 	struct offline *o = p->priv;
 	struct answer ans = {{0}};
 	struct rng g = {(uint64_t)(r->cfg ? r->cfg->seed : 0)};
-	int want = r->want < 1 ? 2 : r->want > MAX_WANT ? MAX_WANT : r->want;
+	int want = r->want < 1 ? 2 : r->want > PLAN_WANT_MAX ? PLAN_WANT_MAX : r->want;
 	uint64_t size = space_size(o), cursor;
 	const char *node = r->node ? r->node : "the node";
 	bool explored = false;

@@ -61,7 +61,8 @@ static const char plan_contract[] =
 	"                | {\"kind\": \"patch\", \"patch\": \"diff --git a/PATH b/PATH ...\"}\n"
 	"                | {\"kind\": \"files\", \"files\": [{\"path\": PATH, \"content\": "
 	"TEXT}, ...]}}]}\n\n"
-	"No other key is accepted. \"proposals\" holds 1 to 5 proposals; it may be empty only "
+	"No other key is accepted. \"proposals\" holds 1 to " WANT_MAX_TEXT " proposals; it may "
+	"be empty only "
 	"with \"stop\": true. Paths are relative to the source tree: no absolute path, no "
 	"\"..\", nothing under .git/. A patch is a git-format diff that applies to the "
 	"parent's commit without fuzz.\n";

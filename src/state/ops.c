@@ -200,8 +200,9 @@ int op_apply(struct workdir *w, const struct op *op, bool live, uint32_t *result
 		return -1;
 	}
 	enum node_status effective = n->status == ST_PAUSED ? n->resume_to : n->status;
+	/* A node being prepared has no job yet: without an engine it is the queue's. */
 	if (!live && op->kind != OP_ADD && op->kind != OP_RETRY && op->kind != OP_PRIO &&
-	    status_is_active(effective)) {
+	    status_is_active(effective) && effective != ST_PREPARING) {
 		err_set(e, "%s is %s and no engine is running to act on its job; start it with "
 			   "'hypotop run --headless %s' and try again",
 			op->node, status_name(n->status), w->path);
@@ -240,7 +241,8 @@ int op_apply(struct workdir *w, const struct op *op, bool live, uint32_t *result
 		return 0;
 	}
 	case OP_PAUSE:
-		n->resume_to = n->status;
+		/* Not started yet: it is held in the queue, its preparation given up. */
+		n->resume_to = n->status == ST_PREPARING ? ST_QUEUED : n->status;
 		n->status = ST_PAUSED;
 		break;
 	case OP_RESUME:

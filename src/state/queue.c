@@ -1,6 +1,7 @@
 /* queue.c — see queue.h. */
 #include "hypotop/queue.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 
 void queue_init(struct queue *q, struct tree *t)
@@ -126,7 +127,7 @@ static int cmp_order(const void *a, const void *b, void *tree)
 	return queue_before(tree, x, y) ? -1 : 1;
 }
 
-size_t queue_order(const struct tree *t, uint32_t **ids)
+static size_t order(const struct tree *t, uint32_t **ids, bool prepared)
 {
 	size_t n = 0;
 
@@ -134,9 +135,20 @@ size_t queue_order(const struct tree *t, uint32_t **ids)
 	for (uint32_t id = 0; id < t->len; id++) {
 		const struct node *x = &t->nodes[id];
 		if (x->present && (x->status == ST_QUEUED ||
-				   (x->status == ST_PAUSED && x->resume_to == ST_QUEUED)))
+				   (x->status == ST_PAUSED && x->resume_to == ST_QUEUED) ||
+				   (prepared && x->status == ST_PREPARING)))
 			(*ids)[n++] = id;
 	}
 	qsort_r(*ids, n, sizeof **ids, cmp_order, (void *)t);
 	return n;
+}
+
+size_t queue_order(const struct tree *t, uint32_t **ids)
+{
+	return order(t, ids, false);
+}
+
+size_t queue_order_unstarted(const struct tree *t, uint32_t **ids)
+{
+	return order(t, ids, true);
 }

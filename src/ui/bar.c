@@ -49,17 +49,23 @@ void status_draw(struct ui *ui)
 	buf_init(&b);
 	if (wd) {
 		const int *c = ui->tv.counts;
-		int active = c[ST_PREPARING] + c[ST_BUILDING] + c[ST_RUNNING] + c[ST_ANALYZING];
+		/* Running, prepared (ahead of a slot, or in one) and queued apart:
+		 * only the first hold slots. */
+		int run = c[ST_BUILDING] + c[ST_RUNNING];
 		if (width >= 110) {
-			buf_printf(&b, " run %d  queued %d  done %d  failed %d", active, c[ST_QUEUED],
-				   c[ST_COMPLETED], c[ST_FAILED]);
+			buf_printf(&b, " run %d  prep %d  queued %d  done %d  failed %d", run,
+				   c[ST_PREPARING], c[ST_QUEUED], c[ST_COMPLETED], c[ST_FAILED]);
+			if (c[ST_ANALYZING])
+				buf_printf(&b, "  analysing %d", c[ST_ANALYZING]);
 			if (c[ST_PAUSED])
 				buf_printf(&b, "  paused %d", c[ST_PAUSED]);
 		} else {
 			/* Narrow: the counts by status glyph, to leave room for the news. */
-			const enum node_status order[] = {ST_RUNNING, ST_QUEUED, ST_COMPLETED,
-							  ST_FAILED, ST_PAUSED};
-			const int val[] = {active, c[ST_QUEUED], c[ST_COMPLETED], c[ST_FAILED],
+			const enum node_status order[] = {ST_RUNNING,   ST_QUEUED,   ST_COMPLETED,
+							  ST_PREPARING, ST_ANALYZING, ST_FAILED,
+							  ST_PAUSED};
+			const int val[] = {run,		c[ST_QUEUED],	 c[ST_COMPLETED],
+					   c[ST_PREPARING], c[ST_ANALYZING], c[ST_FAILED],
 					   c[ST_PAUSED]};
 			for (size_t i = 0; i < ARRAY_LEN(order); i++) {
 				struct node g = {0};

@@ -69,7 +69,7 @@ static unsigned move_node(struct ui *ui, struct node *n, int dir)
 		;
 	if (i == nq) {
 		free(ids);
-		ui_say(ui, true, "%s is %s, not in the queue: only queued or held nodes move", nid,
+		ui_say(ui, true, "%s is %s, not in the queue: only nodes not yet running move", nid,
 		       status_name((enum node_status)n->status));
 		return DIRTY_STATUS;
 	}

@@ -221,7 +221,7 @@ unsigned tree_select(struct ui *ui, uint32_t id)
 
 size_t tree_queue_order(struct ui *ui, uint32_t **ids)
 {
-	return queue_order(&ui->host.wd->tree, ids);
+	return queue_order_unstarted(&ui->host.wd->tree, ids);
 }
 
 unsigned tree_set_filter(struct ui *ui, const char *text)

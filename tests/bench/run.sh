@@ -252,6 +252,11 @@ if command -v tmux >/dev/null; then
 fi
 
 echo
+# Busy slots: the quickstart in 4 slots, 30 s runs (a few minutes; shorter
+# with BENCH_SLOTS_RUN_S, beside an earlier revision with BENCH_SLOTS_BEFORE).
+$PY tests/bench/slots.py || echo "slots: the benchmark failed (see above)"
+
+echo
 # SIGKILLs of the engine under queue commands, then a full disk (root only):
 # figures and a line per failed check, never a failure of the bench itself.
 # Alone and longer: TORTURE_KILLS=1000 python3 tests/bench/torture.py

@@ -86,6 +86,7 @@ static void analysis_contract(void)
 	"\"change\":" change "}"
 #define PARAMS "{\"kind\":\"params\",\"params\":{\"lr\":0.01}}"
 #define PLAN(stop, props) "{\"stop\":" stop ",\"reason\":\"r\",\"proposals\":[" props "]}"
+#define PROP4 PROP("a", PARAMS) "," PROP("b", PARAMS) "," PROP("c", PARAMS) "," PROP("d", PARAMS)
 
 static void plan_contract(void)
 {
@@ -100,10 +101,12 @@ static void plan_contract(void)
 		{PLAN("true", ""), NULL},
 		{"{\"stop\":false,\"reason\":\"r\",\"proposals\":[{\"name\":\"x\",\"hypothesis\":\"h\","
 		 "\"priority\":-3,\"needs_rebuild\":true,\"change\":" PARAMS "}]}", NULL},
-		{PLAN("false", ""), "plan: proposals: must hold 1 to 5"},
+		{PLAN("false", ""), "plan: proposals: must hold 1 to 16"},
 		{PLAN("false", PROP("a", PARAMS) "," PROP("b", PARAMS) "," PROP("c", PARAMS) ","
 			PROP("d", PARAMS) "," PROP("e", PARAMS) "," PROP("f", PARAMS)),
-		 "plan: proposals: must hold 1 to 5"},
+		 NULL},
+		{PLAN("false", PROP4 "," PROP4 "," PROP4 "," PROP4 "," PROP("q", PARAMS)),
+		 "plan: proposals: must hold 1 to 16"},
 		{PLAN("\"yes\"", PROP("a", PARAMS)), "plan: stop: must be true or false"},
 		{"{\"stop\":false,\"proposals\":[" PROP("a", PARAMS) "]}", "plan: reason: missing"},
 		{"{\"stop\":false,\"reason\":\"r\",\"proposals\":[],\"why\":1}", "plan: why: unknown key"},

@@ -291,7 +291,7 @@ static void reference_for_the_man_page(void)
 
 	buf_init(&b);
 	actions_print_reference(&b, true);
-	T_CONTAINS(b.data, ".TP\n.B +, K\nrun a queued node earlier");
+	T_CONTAINS(b.data, ".TP\n.B +, K\nrun a node not yet running earlier");
 	T_CONTAINS(b.data, ".B C\\-l\n");
 	buf_reset(&b);
 	actions_print_reference(&b, false);

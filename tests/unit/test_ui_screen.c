@@ -568,6 +568,34 @@ static void the_bar_shows_a_models_spend_and_calls(void)
 	fx_close(&f);
 }
 
+/*
+ * A node prepared ahead is neither running nor queued in the bar, and it is
+ * still the person's: it moves, and it can be held.
+ */
+static void prepared_ahead_apart_and_steerable(void)
+{
+	struct fx f;
+
+	fx_open(&f, 40, 140);
+	/* n0004 is taken from the queue and prepared ahead while n0003 runs. */
+	f.wd.tree.nodes[4].status = ST_PREPARING;
+	queue_update(&f.wd.queue, 4);
+	f.ui->tv.stale = true;
+	keys(&f, "\014");
+	T_CHECK(on_screen(&f, "run 1  prep 1  queued 1  done 3  failed 1  analysing 1  paused 1"),
+		"bar counts the prepared node as running");
+	keys(&f, "jjj");
+	T_CHECK(f.ui->tv.sel == 4, "sel %u", f.ui->tv.sel);
+	keys(&f, "-");
+	T_CHECK(f.last_op == OP_PRIO && f.wd.tree.nodes[4].priority == 1,
+		"-: priority %d (%s)", f.wd.tree.nodes[4].priority, last_note(&f));
+	keys(&f, "p");
+	T_CHECK(f.last_op == OP_PAUSE && f.wd.tree.nodes[4].status == ST_PAUSED &&
+			f.wd.tree.nodes[4].resume_to == ST_QUEUED,
+		"p: %s (%s)", status_name(f.wd.tree.nodes[4].status), last_note(&f));
+	fx_close(&f);
+}
+
 /* D: a line of guidance for the planner joins directive.md, one item per line. */
 static void guidance_goes_to_the_directive_file(void)
 {
@@ -750,6 +778,7 @@ int main(void)
 	T_RUN(pause_resume_cancel_retry_add);
 	T_RUN(guidance_goes_to_the_directive_file);
 	T_RUN(the_bar_shows_a_models_spend_and_calls);
+	T_RUN(prepared_ahead_apart_and_steerable);
 	T_RUN(engine_pause_and_quit);
 	T_RUN(log_pane_scrolls_and_searches);
 	T_RUN(ascii_and_no_colour);
