@@ -126,6 +126,10 @@ struct ui {
 	struct prompt pr;
 	struct note notes[UI_NOTES];
 	size_t nnotes; /* notes[(nnotes - 1) % UI_NOTES] is the newest */
+	/* An alert the UI answered a key with (the nnotes it had; 0: none):
+	 * the hint line shows it until the next key, where the status bar
+	 * may have no room for it. */
+	size_t answer;
 	struct workers reg;
 	int64_t (*clock)(void);
 	/* What the last draw showed, to tell what has changed since. */

@@ -181,6 +181,14 @@ void hints_draw(struct ui *ui)
 		wnoutrefresh(w);
 		return;
 	}
+	if (ui->answer && ui->nnotes - ui->answer < UI_NOTES) {
+		const struct note *n = &ui->notes[(ui->answer - 1) % UI_NOTES];
+		char *t = draw_cut(ui, n->text, width - 1);
+		draw_text(ui, w, 0, 1, width - 1, ROLE_BAR_ALERT, t);
+		free(t);
+		wnoutrefresh(w);
+		return;
+	}
 	const enum ui_action *list = ui->pg.open ? pager_hints : main_hints;
 	size_t n = ui->pg.open ? ARRAY_LEN(pager_hints) : ARRAY_LEN(main_hints);
 	for (size_t i = 0; i < n && x < width; i++) {

@@ -72,6 +72,10 @@ void ui_say(struct ui *ui, bool alert, const char *fmt, ...)
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	note_add(ui, alert, msg);
+	if (alert) {
+		ui->answer = ui->nnotes;
+		ui->dirty |= DIRTY_HINTS;
+	}
 }
 
 enum engine_word ui_engine_state(const struct ui *ui)
@@ -467,6 +471,10 @@ static unsigned act(struct ui *ui, enum ui_action a)
 
 static unsigned key(struct ui *ui, int k)
 {
+	if (ui->answer) {
+		ui->answer = 0;
+		ui->dirty |= DIRTY_HINTS;
+	}
 	if (ui->pr.kind != PR_NONE)
 		return prompt_key(ui, k);
 	enum ui_action a = keymap_lookup(&ui->keys, k, ui->pg.open ? UC_PAGER : UC_MAIN);
