@@ -24,6 +24,7 @@ struct plan_entry {
 	bool has_metric;
 	double metric;
 	const char *hypothesis;   /* or NULL */
+	const char *change;       /* the node's own change as JSON (change.h), or NULL */
 };
 
 struct analyse_request {

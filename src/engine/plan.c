@@ -82,7 +82,7 @@ struct plan_task {
 	struct plan_entry *hist;
 	size_t nh;
 	char (*ids)[2][NODE_ID_LEN];
-	char *(*names)[3];
+	char *(*names)[4];
 	char *directive, *confirm;
 	cJSON **params, *base_params, *node_params;
 	struct plan_request req;
@@ -106,6 +106,7 @@ static void plan_task_free(struct plan_task *t)
 		free(t->names[i][0]);
 		free(t->names[i][1]);
 		free(t->names[i][2]);
+		free(t->names[i][3]);
 	}
 	free(t->params);
 	free(t->names);
@@ -338,11 +339,12 @@ int sched_plan(struct sched *s)
 		t->names[k][0] = n->name ? xstrdup(n->name) : NULL;
 		t->names[k][1] = n->failure_kind ? xstrdup(n->failure_kind) : NULL;
 		t->names[k][2] = n->hypothesis ? xstrdup(n->hypothesis) : NULL;
+		t->names[k][3] = n->change ? xstrdup(n->change) : NULL;
 		t->hist[k] = (struct plan_entry){t->ids[k][0],
 						 n->parent != NODE_NONE ? t->ids[k][1] : NULL,
 						 t->names[k][0], status_name(n->status), t->names[k][1],
 						 t->params[k], n->has_metric, n->metric,
-						 t->names[k][2]};
+						 t->names[k][2], t->names[k][3]};
 	}
 	t->directive = directive;
 	t->base_params = s->base_params ? cJSON_Duplicate(s->base_params, true) : NULL;
