@@ -229,8 +229,12 @@ static void plan_done(void *arg)
 				sched_say(s, "plan: proposal dropped: %s", e.msg);
 			op_free(&op);
 		}
-		sched_say(s, "round %ld: %d proposal%s under %s", w->st.iteration, added,
-			  added == 1 ? "" : "s", t->pid);
+		/* The offline planner's reason says what it made of directive.md. */
+		const cJSON *why = cJSON_GetObjectItemCaseSensitive(t->plan, "reason");
+		bool offline = !strcmp(s->planner->name, "offline") && cJSON_IsString(why);
+		sched_say(s, "round %ld: %d proposal%s under %s%s%s", w->st.iteration, added,
+			  added == 1 ? "" : "s", t->pid, offline ? ": " : "",
+			  offline ? why->valuestring : "");
 		const cJSON *stop = cJSON_GetObjectItemCaseSensitive(t->plan, "stop");
 		if (cJSON_IsTrue(stop) && !added) {
 			const cJSON *reason = cJSON_GetObjectItemCaseSensitive(t->plan, "reason");
