@@ -83,7 +83,7 @@ struct plan_task {
 	size_t nh;
 	char (*ids)[2][NODE_ID_LEN];
 	char *(*names)[4];
-	char *directive, *confirm;
+	char *directive, *confirm, *commit;
 	cJSON **params, *base_params, *node_params;
 	struct plan_request req;
 	cJSON *plan;
@@ -96,7 +96,14 @@ static void plan_work(void *arg)
 {
 	struct plan_task *t = arg;
 
+	struct place pl;
+
+	t->rc = -1;
+	if (place_open(&pl, t->req.cfg, t->s->wd->path, t->pid, t->commit, &t->e) < 0)
+		return;
+	t->req.place = &pl.pl;
 	t->rc = planner_plan(t->s->planner, &t->req, &t->plan, &t->llm_kind, &t->e);
+	place_close(&pl);
 }
 
 static void plan_task_free(struct plan_task *t)
@@ -117,6 +124,7 @@ static void plan_task_free(struct plan_task *t)
 	cJSON_Delete(t->plan);
 	free(t->directive);
 	free(t->confirm);
+	free(t->commit);
 	free(t);
 }
 
@@ -351,6 +359,8 @@ int sched_plan(struct sched *s)
 						 t->names[k][2], t->names[k][3]};
 	}
 	t->directive = directive;
+	t->commit = w->tree.nodes[t->parent].commit ? xstrdup(w->tree.nodes[t->parent].commit)
+						    : NULL;
 	t->base_params = s->base_params ? cJSON_Duplicate(s->base_params, true) : NULL;
 	t->confirm = w->st.stop_asked ? xstrdup(w->st.stop_reason) : NULL;
 	t->node_params = effective_params(s, t->parent);

@@ -152,6 +152,7 @@ void sources_free(struct sources *s)
 
 struct repair_task {
 	const struct config *cfg;
+	const char *workdir;
 	uint32_t node;
 	int attempt;
 	char nid[NODE_ID_LEN];
@@ -202,6 +203,7 @@ struct repair_task *repair_begin(struct sched *s, struct node *n, const struct m
 	}
 	struct repair_task *t = xcalloc(1, sizeof *t);
 	t->cfg = c;
+	t->workdir = s->wd->path;
 	t->node = n->id;
 	t->attempt = used + 1;
 	memcpy(t->nid, nid, sizeof nid);
@@ -237,7 +239,13 @@ void repair_work(struct repair_task *t, struct planner *p)
 		.attempt = t->attempt,
 		.attempts = (int)t->cfg->repair_attempts,
 	};
+	struct place pl;
+	t->rc = -1;
+	if (place_open(&pl, t->cfg, t->workdir, t->nid, t->commit, &t->e) < 0)
+		return;
+	r.place = &pl.pl;
 	t->rc = planner_repair(p, &r, &t->answer, &t->llm_kind, &t->e);
+	place_close(&pl);
 }
 
 void repair_free(struct repair_task *t)
