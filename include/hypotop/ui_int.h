@@ -132,6 +132,7 @@ struct ui {
 	int64_t drawn_sec;
 	double drawn_progress;
 	int drawn_engine;
+	bool drawn_pager; /* the pager covers the panes and the divider */
 };
 
 /* ---- ui.c ---- */

@@ -109,6 +109,15 @@ def ui_command(d, wd, n):
                                          shlex.quote(ex + ".err"), shlex.quote(ex)), ex
 
 
+def open_ui(x, y):
+    """A new workdir (workdir()) and hypotop WORKDIR in an x by y terminal."""
+    need_tmux()
+    d = lib.tmpdir()
+    wd, go = workdir(d)
+    cmd, ex = ui_command(d, wd, 1)
+    return d, wd, go, ex, Tmux(d, cmd, x=x, y=y)
+
+
 def node(st, nid):
     for q in st["queue"]:
         if q["id"] == nid:
@@ -231,11 +240,7 @@ def steer_the_queue_from_the_ui_quit_and_reopen():
 
 @lib.test
 def engine_pause_from_the_ui():
-    need_tmux()
-    d = lib.tmpdir()
-    wd, go = workdir(d)
-    cmd, ex = ui_command(d, wd, 1)
-    t = Tmux(d, cmd, x=100, y=30)
+    d, wd, go, ex, t = open_ui(100, 30)
     try:
         t.wait_screen(lambda s: "RUNNING" in s, "the engine running")
         t.keys("P")
@@ -253,6 +258,36 @@ def engine_pause_from_the_ui():
         t.wait_screen(lambda s: "RUNNING" in s or "DONE" in s, "the engine resumed")
         lib.wait_for(lambda: lib.status_json(wd)["counts"]["completed"] == 4,
                      "the queue run after resume", timeout=60)
+        t.keys("q", "y")
+        lib.wait_for(lambda: os.path.exists(ex), "hypotop to exit")
+    finally:
+        t.close()
+
+
+def divider_column(screen):
+    """The column of the pane divider in the tree's first row, or None."""
+    rows = screen.splitlines()
+    return rows[1].find("│") if len(rows) > 1 and "│" in rows[1] else None
+
+
+@lib.test
+def closing_a_pager_gives_back_the_divider_and_leaves_nothing():
+    d, wd, go, ex, t = open_ui(100, 30)
+    try:
+        t.wait_screen(lambda s: "n0003" in s and divider_column(s), "the tree and the divider")
+        col = divider_column(t.screen())
+        rows = range(1, 27)  # the panes: below the title row, above the bars
+        for key, shown in (("?", "Help"), ("d", "no change"), ("s", "spec.json"),
+                           ("l", "evil title")):
+            t.keys(key)
+            t.wait_screen(lambda s: shown in s and "│" not in "".join(
+                ln[col:col + 1] for ln in s.splitlines()[2:20]), "the pager of %s" % key)
+            t.keys("q")
+
+            def restored(s):
+                lines = s.splitlines()
+                return len(lines) > 27 and all(lines[r][col:col + 1] == "│" for r in rows)
+            t.wait_screen(restored, "the divider back after the pager of %s" % key, timeout=5)
         t.keys("q", "y")
         lib.wait_for(lambda: os.path.exists(ex), "hypotop to exit")
     finally:

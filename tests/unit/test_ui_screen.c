@@ -393,6 +393,28 @@ static void pagers(void)
 	fx_close(&f);
 }
 
+/* Closing any pager gives back the screen as it was: the divider, and nothing of the pager. */
+static void a_closed_pager_leaves_no_trace(void)
+{
+	struct fx f;
+	static const char *const opens[] = {"?", "d", "s", "l", "\r"};
+
+	fx_open(&f, 24, 80);
+	keys(&f, "j");
+	char *before = screen(&f);
+	for (size_t i = 0; i < ARRAY_LEN(opens); i++) {
+		keys(&f, opens[i]);
+		T_CHECK(f.ui->pg.open, "%s opened no pager", opens[i]);
+		keys(&f, "q");
+		char *after = screen(&f);
+		T_CHECK(!strcmp(before, after), "after the pager of %s:\n%s\nbefore:\n%s", opens[i],
+			after, before);
+		free(after);
+	}
+	free(before);
+	fx_close(&f);
+}
+
 /* A node's change replaced by the JSON text change. */
 static void set_change(struct fx *f, uint32_t id, const char *change)
 {
@@ -743,6 +765,7 @@ int main(void)
 	T_RUN(narrow_terminal);
 	T_RUN(resize_and_back);
 	T_RUN(pagers);
+	T_RUN(a_closed_pager_leaves_no_trace);
 	T_RUN(diff_shows_the_escapes_in_file_names);
 	T_RUN(filter_the_tree);
 	T_RUN(fold_and_unfold);
