@@ -52,7 +52,9 @@ enum ui_ctx { UC_MAIN = 1, UC_PAGER = 2, UC_ANY = 3 };
 	X(GUIDE, "guide", "D", UC_MAIN, NULL,                                                \
 	  "type guidance for the planner: added to directive.md, read by every later round") \
 	X(ANALYSIS, "analysis", "Enter", UC_MAIN, "analysis", "read the node's analysis")     \
-	X(DIFF, "diff", "d", UC_MAIN, "diff", "the node's change: parameters, patch or files") \
+	X(DIFF, "diff", "d", UC_MAIN, "diff",                                                \
+	  "the node's change: its commit's git diff against the parent's (before the "     \
+	  "commit, the change as proposed)")                                               \
 	X(LOG, "log", "l", UC_MAIN, "log", "the node's whole log in a pager")                \
 	X(JSON, "json", "s", UC_MAIN, NULL, "the node's spec and result as JSON")            \
 	X(MESSAGES, "messages", "m", UC_MAIN, NULL, "the engine's messages and alerts")      \

@@ -295,6 +295,39 @@ def closing_a_pager_gives_back_the_divider_and_leaves_nothing():
 
 
 @lib.test
+def d_shows_the_git_diff_of_the_nodes_commit():
+    need_tmux()
+    d = lib.tmpdir()
+    src = lib.make_repo(d, files={"train.py": TRAIN, "hparams.json": '{"lr": 0.01}\n'})
+    go = os.path.join(d, "go")
+    with open(go, "w"):
+        pass
+    wd = lib.init_config(d, {"source_dir": src, "launch": "python3 train.py " + shlex.quote(go),
+                             "metric": "val_loss", "max_concurrency": 1, "max_iterations": 0,
+                             "search_space": {"file": "hparams.json",
+                                              "params": {"lr": {"log_uniform": [1e-3, 1]}}}})
+    rc, out, err = hypotop("add", wd, "n0000", "a higher lr", "--param", "lr=0.02")
+    check(rc == 0, "add: %s" % err)
+    cmd, ex = ui_command(d, wd, 1)
+    t = Tmux(d, cmd, x=120, y=40)
+    try:
+        lib.wait_for(lambda: lib.status_json(wd)["counts"]["completed"] == 2, "n0001 run",
+                     timeout=60)
+        t.keys("G")
+        t.wait_screen(lambda s: "Log n0001" in s, "n0001 selected")
+        t.keys("d")
+        t.wait_screen(lambda s: "diff --git a/hparams.json b/hparams.json" in s and
+                      '-{"lr": 0.01}' in s and '+{"lr": 0.02}' in s,
+                      "the diff of n0001's commit against n0000's")
+        t.keys("q", "g", "d")
+        t.wait_screen(lambda s: "n0000" in s and "no change" in s, "the baseline's diff")
+        t.keys("q", "q", "y")
+        lib.wait_for(lambda: os.path.exists(ex), "hypotop to exit")
+    finally:
+        t.close()
+
+
+@lib.test
 def closing_the_terminal_stops_the_engine_cleanly():
     need_tmux()
     d = lib.tmpdir()
