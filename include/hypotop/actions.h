@@ -48,7 +48,9 @@ enum ui_ctx { UC_MAIN = 1, UC_PAGER = 2, UC_ANY = 3 };
 	X(CANCEL, "cancel", "c", UC_MAIN, "cancel",                                          \
 	  "cancel the node (asks); a running job is stopped, its branch and log kept")      \
 	X(RETRY, "retry", "r", UC_MAIN, "retry", "queue a copy of a finished node")          \
-	X(ADD, "add", "a", UC_MAIN, "add", "add a hypothesis of your own under the node")    \
+	X(ADD, "add", "a", UC_MAIN, "add",                                                   \
+	  "add a hypothesis of your own under the node, then its change: params as "       \
+	  "name=value pairs, or Enter alone to write a patch in $EDITOR")                  \
 	X(GUIDE, "guide", "D", UC_MAIN, NULL,                                                \
 	  "type guidance for the planner: added to directive.md, read by every later round") \
 	X(ANALYSIS, "analysis", "Enter", UC_MAIN, "analysis", "read the node's analysis")     \

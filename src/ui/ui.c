@@ -347,6 +347,7 @@ void ui_close(struct ui *ui)
 	delscreen(ui->scr);
 	buf_free(&ui->pr.text);
 	free(ui->pr.before);
+	free(ui->pr.adding);
 	tree_view_free(&ui->tv);
 	log_view_free(&ui->lv);
 	workers_free(&ui->reg);

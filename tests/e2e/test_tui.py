@@ -53,10 +53,10 @@ print("val_loss=0.25", flush=True)
 class Tmux:
     """One tmux server on a private socket, one session "t" running cmd."""
 
-    def __init__(self, d, cmd, x=120, y=40):
+    def __init__(self, d, cmd, x=120, y=40, env=None):
         self.sock = os.path.join(d, "tmux.sock")
         self.env = dict(os.environ, LANG="C.UTF-8", LC_ALL="C.UTF-8", HOME=d,
-                        XDG_CONFIG_HOME=os.path.join(d, "config"))
+                        XDG_CONFIG_HOME=os.path.join(d, "config"), **(env or {}))
         self.env.pop("NO_COLOR", None)
         self.env.pop("HYPOTOP_THEME", None)
         self.env.pop("TMUX", None)
@@ -325,6 +325,69 @@ def d_shows_the_git_diff_of_the_nodes_commit():
         lib.wait_for(lambda: os.path.exists(ex), "hypotop to exit")
     finally:
         t.close()
+
+
+# An editor for `a`: writes a patch into the file, or leaves it as it is
+# when the file "empty" exists beside it.
+EDITOR = r"""#!/bin/sh
+here=$(dirname "$0")
+[ -e "$here/empty" ] && exit 0
+printf 'diff --git a/train.py b/train.py\n--- a/train.py\n+++ b/train.py\n@@ -1 +1 @@\n-import os, sys, time\n+import os, sys, time  # patched\n' >> "$1"
+"""
+
+
+def tree_node(wd, nid):
+    with open(os.path.join(wd, "engine", "tree.json")) as f:
+        return next((n for n in json.load(f)["nodes"] if n["id"] == nid), None)
+
+
+@lib.test
+def a_asks_for_the_change_params_or_a_patch_in_the_editor():
+    need_tmux()
+    d = lib.tmpdir()
+    wd, go = workdir(d)
+    editor = os.path.join(d, "editor.sh")
+    with open(editor, "w") as f:
+        f.write(EDITOR)
+    os.chmod(editor, 0o755)
+    cmd, ex = ui_command(d, wd, 1)
+    t = Tmux(d, cmd, env={"EDITOR": editor, "VISUAL": ""})
+    try:
+        t.wait_screen(lambda s: "n0003" in s and "Log n0000" in s, "the tree")
+
+        def add(hypothesis, change):
+            """a under n0000, the hypothesis, then the change (None: Enter alone)."""
+            t.keys("g", "a")
+            t.wait_screen(lambda s: "hypothesis under n0000" in s, "the question")
+            t.keys("-l", hypothesis)
+            t.keys("Enter")
+            t.wait_screen(lambda s: "name=value" in s and "$EDITOR" in s, "the change asked for")
+            if change:
+                t.keys("-l", change)
+            t.keys("Enter")
+
+        add("a higher lr", "lr=0.02")
+        lib.wait_for(lambda: node(lib.status_json(wd), "n0004"), "n0004 added")
+        add("mark the import", None)
+        lib.wait_for(lambda: node(lib.status_json(wd), "n0005"), "n0005 added")
+        t.wait_screen(lambda s: "Hypotheses" in s and "n0005" in s, "the screen back")
+        with open(os.path.join(d, "empty"), "w"):
+            pass
+        add("nothing really", None)
+        t.wait_screen(lambda s: "nothing added" in s and "no change" in s, "the refusal")
+        check(node(lib.status_json(wd), "n0006") is None, "a node with no change was added")
+        t.keys("q", "y")
+        lib.wait_for(lambda: os.path.exists(ex), "hypotop to exit")
+    finally:
+        t.close()
+    # tree.json, written as the engine stops, has the changes.
+    n = tree_node(wd, "n0004")
+    check(n["hypothesis"] == "a higher lr" and
+          n["change"] == {"kind": "params", "params": {"lr": 0.02}}, "n0004: %s" % n)
+    n = tree_node(wd, "n0005")
+    check(n["change"]["kind"] == "patch" and "# patched" in n["change"]["patch"] and
+          "# The patch" not in n["change"]["patch"], "n0005: %s" % n)
+    check(tree_node(wd, "n0006") is None, "n0006 in tree.json")
 
 
 @lib.test
