@@ -75,6 +75,10 @@ static const char *read_fix(struct steer *st, char *rest)
 	cJSON *v = value_read(str_trim(eq + 1));
 	if (!v)
 		return "the value is missing";
+	if (numeric(sp) && !cJSON_IsNumber(v)) {
+		cJSON_Delete(v);
+		return "the parameter takes numbers";
+	}
 	cJSON *one = cJSON_CreateArray();
 	cJSON_AddItemToArray(one, cJSON_Duplicate(v, true));
 	set_choices(sp, one);
