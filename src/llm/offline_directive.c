@@ -233,7 +233,7 @@ void steer_read(struct steer *st, const struct offline *o, const char *directive
 		char *line = xstrndup(p, len), *s = str_trim(line);
 		lineno++;
 		p += len + (p[len] == '\n');
-		if (strchr("-*+", *s) && (s[1] == ' ' || s[1] == '\t'))
+		if (*s && strchr("-*+", *s) && (s[1] == ' ' || s[1] == '\t'))
 			s = str_trim(s + 1);
 		if (!*s || *s == '#') {
 			free(line);

@@ -144,7 +144,8 @@ static void build_diff(struct ui *ui, const struct node *n, struct buf *b)
 		char pid[NODE_ID_LEN];
 		node_id_format(n->parent, pid);
 		buf_printf(b, "\n(git diff against %s's commit)\n\n", pid);
-		add_patch(b, diff);
+		add_patch(b, *diff ? diff : "The commit changes no file: the change sets what the "
+					   "parent had.\n");
 		if (skipped)
 			buf_printf(b, "[the last %zu bytes are not shown]\n", skipped);
 		free(diff);
