@@ -274,7 +274,9 @@ def divider_column(screen):
 def closing_a_pager_gives_back_the_divider_and_leaves_nothing():
     d, wd, go, ex, t = open_ui(100, 30)
     try:
-        t.wait_screen(lambda s: "n0003" in s and divider_column(s), "the tree and the divider")
+        # The log pane has the line the log pager is known by: the pager shows no less.
+        t.wait_screen(lambda s: "n0003" in s and divider_column(s) and "evil title" in s,
+                      "the tree, the divider and the log")
         col = divider_column(t.screen())
         rows = range(1, 27)  # the panes: below the title row, above the bars
         for key, shown in (("?", "Help"), ("d", "no change"), ("s", "spec.json"),
