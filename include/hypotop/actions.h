@@ -48,11 +48,15 @@ enum ui_ctx { UC_MAIN = 1, UC_PAGER = 2, UC_ANY = 3 };
 	X(CANCEL, "cancel", "c", UC_MAIN, "cancel",                                          \
 	  "cancel the node (asks); a running job is stopped, its branch and log kept")      \
 	X(RETRY, "retry", "r", UC_MAIN, "retry", "queue a copy of a finished node")          \
-	X(ADD, "add", "a", UC_MAIN, "add", "add a hypothesis of your own under the node")    \
+	X(ADD, "add", "a", UC_MAIN, "add",                                                   \
+	  "add a hypothesis of your own under the node, then its change: params as "       \
+	  "name=value pairs, or Enter alone to write a patch in $EDITOR")                  \
 	X(GUIDE, "guide", "D", UC_MAIN, NULL,                                                \
 	  "type guidance for the planner: added to directive.md, read by every later round") \
 	X(ANALYSIS, "analysis", "Enter", UC_MAIN, "analysis", "read the node's analysis")     \
-	X(DIFF, "diff", "d", UC_MAIN, "diff", "the node's change: parameters, patch or files") \
+	X(DIFF, "diff", "d", UC_MAIN, "diff",                                                \
+	  "the node's change: its commit's git diff against the parent's (before the "     \
+	  "commit, the change as proposed)")                                               \
 	X(LOG, "log", "l", UC_MAIN, "log", "the node's whole log in a pager")                \
 	X(JSON, "json", "s", UC_MAIN, NULL, "the node's spec and result as JSON")            \
 	X(MESSAGES, "messages", "m", UC_MAIN, NULL, "the engine's messages and alerts")      \

@@ -18,6 +18,11 @@
 #include "hypotop/util.h"
 
 int change_validate(const cJSON *ch, const char *what, struct err *e);
+/*
+ * What a change does, in one line: "lr=0.003 dropout=0.2", "patch: a.py
+ * b.py" (the files it touches) or "files: a.py b.py"; nothing for none.
+ */
+void change_describe(const cJSON *ch, struct buf *out);
 /* True when a relative path stays inside the tree and out of .git. */
 bool change_path_ok(const char *path);
 

@@ -139,6 +139,23 @@ void sched_judge(struct sched *s, struct node *n, bool ok);
 /* Start a planning round (1), or say why none can start (0, s->stop_reason). */
 int sched_plan(struct sched *s);
 
+/* ---- place (place.c): where a planner call about a node runs --------------- */
+
+struct place {
+	struct planner_place pl; /* what the request points to */
+	const char *repo;
+	char *name, *path;       /* the checkout, when one was made */
+};
+/*
+ * On the planner thread, before a call about node at commit: for the
+ * command provider, a checkout of commit under workdir; for others
+ * nothing. -1 with e set when the checkout cannot be made.
+ */
+int place_open(struct place *p, const struct config *cfg, const char *workdir,
+	       const char *node, const char *commit, struct err *e);
+/* After the call: the checkout removed (one left behind is replaced later). */
+void place_close(struct place *p);
+
 /* ---- repair (repair.c): runs that die at start-up ------------------------- */
 
 /* The sources a model is shown. */

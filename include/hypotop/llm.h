@@ -174,6 +174,8 @@ struct llm_call {
 	const char *prev_answer, *problem;
 	const char *schema; /* JSON schema of the contract (text) */
 	long max_tokens;
+	const char *source_dir;            /* the project's, or NULL */
+	const struct planner_place *place; /* where it runs (command), or NULL */
 };
 
 /* What came back. Every field is owned and freed by llm_reply_free(). */

@@ -61,6 +61,13 @@ struct op {
 };
 
 void op_free(struct op *op);
+/*
+ * An add's change, as `hypotop add` and the UI take it: a param
+ * NAME=VALUE joins a params change; a patch (text of len bytes, no NUL)
+ * is the whole change. what starts the message of a refusal ("--param").
+ */
+int op_add_param(struct op *op, const char *kv, const char *what, struct err *e);
+int op_set_patch(struct op *op, const char *text, size_t len, const char *what, struct err *e);
 /* The wire form, one JSON object (the control socket's request). */
 void op_to_json(const struct op *op, struct buf *b);
 int op_from_json(struct op *op, const cJSON *j, struct err *e);

@@ -17,6 +17,16 @@
 #include "hypotop/config.h"
 #include "hypotop/util.h"
 
+/*
+ * Where a call about a node runs: a checkout of the node's commit that the
+ * engine makes for a command provider (SPEC §7), which runs there and is
+ * told the node and commit. NULL in a request, or dir NULL: where hypotop
+ * runs.
+ */
+struct planner_place {
+	const char *dir, *node, *commit;
+};
+
 /* One experiment of the history, as the planner sees it. */
 struct plan_entry {
 	const char *id, *parent, *name, *status, *failure_kind;
@@ -24,6 +34,7 @@ struct plan_entry {
 	bool has_metric;
 	double metric;
 	const char *hypothesis;   /* or NULL */
+	const char *change;       /* the node's own change as JSON (change.h), or NULL */
 };
 
 struct analyse_request {
@@ -38,6 +49,7 @@ struct analyse_request {
 	const char *metrics_json; /* metrics_to_json() of the run, or NULL */
 	const char *log_tail;     /* last lines of the log, or NULL */
 	const char *change;       /* the node's change as JSON (change.h), or NULL */
+	const struct planner_place *place;
 };
 
 /* Proposals a planning round asks for: the engine's free slots, within these. */
@@ -65,6 +77,7 @@ struct plan_request {
 	const char *confirm_stop;
 	long patience_left;
 	int fixed_left;
+	const struct planner_place *place;
 };
 
 /* One experiment in a report: its history row and what its analysis said. */
@@ -107,6 +120,7 @@ struct fix_request {
 	const struct source_file *files; /* the sources in scope, at the node's commit */
 	size_t nfiles;
 	int attempt, attempts;          /* repair: this is attempt N of repair_attempts */
+	const struct planner_place *place;
 };
 
 struct planner {

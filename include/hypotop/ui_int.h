@@ -85,7 +85,16 @@ struct pager {
 	long match; /* line of the current match, -1 none */
 };
 
-enum prompt_kind { PR_NONE, PR_ADD, PR_GUIDE, PR_FILTER, PR_SEARCH, PR_CANCEL, PR_QUIT };
+enum prompt_kind {
+	PR_NONE,
+	PR_ADD,
+	PR_ADD_CHANGE,
+	PR_GUIDE,
+	PR_FILTER,
+	PR_SEARCH,
+	PR_CANCEL,
+	PR_QUIT
+};
 
 struct prompt {
 	enum prompt_kind kind;
@@ -94,6 +103,7 @@ struct prompt {
 	size_t cur;    /* byte offset of the cursor */
 	uint32_t node; /* the node it is about */
 	char *before;  /* the filter or search before typing, restored by Esc */
+	char *adding;  /* PR_ADD_CHANGE: the hypothesis typed first (not freed on close) */
 };
 
 #define UI_NOTES 256
@@ -136,6 +146,7 @@ struct ui {
 	int64_t drawn_sec;
 	double drawn_progress;
 	int drawn_engine;
+	bool drawn_pager; /* the pager covers the panes and the divider */
 };
 
 /* ---- ui.c ---- */

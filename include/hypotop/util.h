@@ -28,6 +28,8 @@ void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
+/* s without its leading blanks, its trailing ones (and \r) cut off in place. */
+char *str_trim(char *s);
 char *xasprintf(const char *fmt, ...) PRINTF_LIKE(1, 2);
 
 /* A growable, always NUL-terminated byte string. */

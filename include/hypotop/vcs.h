@@ -60,6 +60,16 @@ int vcs_worktree_add(const char *repo_dir, const char *name, const char *path,
 int vcs_worktree_remove(const char *repo_dir, const char *name, const char *path,
 			struct err *e);
 
+/*
+ * A checkout of commit in a linked work tree `name` at path, on a branch of
+ * its own (hypotop-call/NAME, made at commit), for a program to work in;
+ * removed again with its branch. Any thread (its own repository handle).
+ */
+int vcs_checkout_add(const char *repo_dir, const char *name, const char *path,
+		     const char *commit, struct err *e);
+int vcs_checkout_remove(const char *repo_dir, const char *name, const char *path,
+			struct err *e);
+
 /* The bytes of path at commit; NUL-terminated, caller frees. */
 int vcs_read_file(const char *repo_dir, const char *commit, const char *path, char **text,
 		  size_t *len, struct err *e);

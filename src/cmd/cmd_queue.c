@@ -5,7 +5,6 @@
  * socket; without one, it is applied to the files under engine/lock. Either
  * way it is durable before the command says it is done.
  */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,57 +19,6 @@
 
 /* How long a command waits for a workdir that another command holds. */
 #define QUEUE_WAIT_MS WD_WAIT_MS
-
-/*
- * --param NAME=VALUE. A value that is JSON as a whole (a number, true,
- * false, "text") keeps its type; anything else is text. A param file holds
- * finite numbers only (params_parse.c reads no other), so 1e999, NaN, inf
- * and Infinity are refused: quoted, they are text.
- */
-static int parse_param(cJSON **change, const char *kv, struct err *e)
-{
-	const char *eq = strchr(kv, '=');
-
-	if (!eq || eq == kv) {
-		err_set(e, "--param %s: write NAME=VALUE", kv);
-		return -1;
-	}
-	if (!*change) {
-		*change = cJSON_CreateObject();
-		cJSON_AddStringToObject(*change, "kind", "params");
-		cJSON_AddObjectToObject(*change, "params");
-	}
-	cJSON *params = cJSON_GetObjectItemCaseSensitive(*change, "params");
-	if (!params) {
-		err_set(e, "--param and --patch cannot be combined; use one kind of change");
-		return -1;
-	}
-	const char *val = eq + 1;
-	size_t vlen = strlen(val);
-	bool is_float;
-	cJSON *v = cJSON_ParseWithOpts(val, NULL, true);
-	if (v && !(cJSON_IsNumber(v) || cJSON_IsBool(v) || cJSON_IsString(v))) {
-		cJSON_Delete(v);
-		v = NULL;
-	}
-	if (v ? cJSON_IsNumber(v) && !isfinite(v->valuedouble)
-	      : vlen && num_scan(val, vlen, NUM_WORDS, &is_float) == vlen) {
-		err_set(e, "--param %s: %s; a value is a finite number, true, false or text (to "
-			   "mean the text, quote it: %.*s='\"%s\"')",
-			kv, v ? "the number is too large (beyond 1.8e308)"
-			      : "not a number a param file can hold",
-			(int)(eq - kv), kv, val);
-		cJSON_Delete(v);
-		return -1;
-	}
-	if (!v)
-		v = cJSON_CreateString(val);
-	char *name = xstrndup(kv, (size_t)(eq - kv));
-	cJSON_DeleteItemFromObjectCaseSensitive(params, name);
-	cJSON_AddItemToObject(params, name, v);
-	free(name);
-	return 0;
-}
 
 /*
  * Options may stand anywhere; anything else is positional, including a
@@ -137,32 +85,22 @@ static int parse_args(int argc, char **argv, struct op *op, const char **workdir
 			op->has_priority = true;
 			break;
 		case 2:
-			if (parse_param(&op->change, val, e) < 0)
+			if (op_add_param(op, val, "--param", e) < 0)
 				return -1;
 			break;
 		case 3: {
-			if (op->change) {
-				err_set(e, "--patch: give one patch, and no --param with it");
-				return -1;
-			}
 			size_t len;
 			char *text = fs_read_max(val, FS_MAX_PATCH, &len, e);
 			if (!text) {
 				err_prefix(e, "--patch");
 				return -1;
 			}
-			const char *nul = memchr(text, '\0', len);
-			if (nul) { /* the change keeps it as text, which would end there */
-				err_set(e, "--patch: %s: a NUL byte at offset %zu; a patch is text "
-					   "(git diff --binary writes binary changes as text)",
-					val, (size_t)(nul - text));
-				free(text);
-				return -1;
-			}
-			op->change = cJSON_CreateObject();
-			cJSON_AddStringToObject(op->change, "kind", "patch");
-			cJSON_AddStringToObject(op->change, "patch", text);
+			char *what = xasprintf("--patch: %s", val);
+			int rc = op_set_patch(op, text, len, what, e);
+			free(what);
 			free(text);
+			if (rc < 0)
+				return -1;
 			break;
 		}
 		case 4:

@@ -33,7 +33,7 @@ struct analyse_task {
 	bool ok;
 	char *kind, *why;
 	char nid[NODE_ID_LEN], bid[NODE_ID_LEN];
-	char *name, *hypothesis, *metrics_json, *tail, *change;
+	char *name, *hypothesis, *metrics_json, *tail, *change, *commit;
 	struct analyse_request r;
 	char *analysis;
 	cJSON *verdict;
@@ -61,10 +61,16 @@ static void analyse_work(void *arg)
 {
 	struct analyse_task *t = arg;
 
+	struct place pl;
+
 	t->rc = -1;
-	if (t->s->planner)
+	if (t->s->planner && place_open(&pl, t->r.cfg, t->s->wd->path, t->nid, t->commit,
+					&t->e) == 0) {
+		t->r.place = &pl.pl;
 		t->rc = planner_analyse(t->s->planner, &t->r, &t->analysis, &t->verdict,
 					&t->llm_kind, &t->e);
+		place_close(&pl);
+	}
 	repair_work(t->repair, t->s->planner);
 	/* A model's is durable here, off the main thread, before the node is recorded as ended. */
 	struct buf a;
@@ -87,6 +93,7 @@ static void analyse_task_free(struct analyse_task *t)
 	free(t->metrics_json);
 	free(t->tail);
 	free(t->change);
+	free(t->commit);
 	free(t->analysis);
 	cJSON_Delete(t->verdict);
 	repair_free(t->repair);
@@ -261,6 +268,7 @@ static void finish(struct sched *s, struct slot *sl, bool ok, const char *kind,
 	t->metrics_json = buf_steal(&mj);
 	t->tail = sched_tail_text(sl);
 	t->change = n->change ? xstrdup(n->change) : NULL;
+	t->commit = n->commit ? xstrdup(n->commit) : NULL;
 	if (!ok)
 		t->repair = repair_begin(s, n, &sl->metrics, kind, why, t->tail);
 	t->r = (struct analyse_request){

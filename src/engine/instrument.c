@@ -147,7 +147,13 @@ static void ask_work(void *arg)
 	sources_gather(t->repo, t->commit, hints, ARRAY_LEN(hints), &t->src);
 	struct fix_request r = {.cfg = t->cfg, .node = nid, .name = "baseline",
 				.files = t->src.v, .nfiles = t->src.n};
+	struct place pl;
+	t->rc = -1;
+	if (place_open(&pl, t->cfg, t->s->wd->path, nid, t->commit, &t->e) < 0)
+		return;
+	r.place = &pl.pl;
 	t->rc = planner_instrument(t->s->planner, &r, &t->answer, &t->kind, &t->e);
+	place_close(&pl);
 }
 
 static void ask_done(void *arg)

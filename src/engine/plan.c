@@ -82,8 +82,8 @@ struct plan_task {
 	struct plan_entry *hist;
 	size_t nh;
 	char (*ids)[2][NODE_ID_LEN];
-	char *(*names)[3];
-	char *directive, *confirm;
+	char *(*names)[4];
+	char *directive, *confirm, *commit;
 	cJSON **params, *base_params, *node_params;
 	struct plan_request req;
 	cJSON *plan;
@@ -96,7 +96,14 @@ static void plan_work(void *arg)
 {
 	struct plan_task *t = arg;
 
+	struct place pl;
+
+	t->rc = -1;
+	if (place_open(&pl, t->req.cfg, t->s->wd->path, t->pid, t->commit, &t->e) < 0)
+		return;
+	t->req.place = &pl.pl;
 	t->rc = planner_plan(t->s->planner, &t->req, &t->plan, &t->llm_kind, &t->e);
+	place_close(&pl);
 }
 
 static void plan_task_free(struct plan_task *t)
@@ -106,6 +113,7 @@ static void plan_task_free(struct plan_task *t)
 		free(t->names[i][0]);
 		free(t->names[i][1]);
 		free(t->names[i][2]);
+		free(t->names[i][3]);
 	}
 	free(t->params);
 	free(t->names);
@@ -116,6 +124,7 @@ static void plan_task_free(struct plan_task *t)
 	cJSON_Delete(t->plan);
 	free(t->directive);
 	free(t->confirm);
+	free(t->commit);
 	free(t);
 }
 
@@ -228,8 +237,12 @@ static void plan_done(void *arg)
 				sched_say(s, "plan: proposal dropped: %s", e.msg);
 			op_free(&op);
 		}
-		sched_say(s, "round %ld: %d proposal%s under %s", w->st.iteration, added,
-			  added == 1 ? "" : "s", t->pid);
+		/* The offline planner's reason says what it made of directive.md. */
+		const cJSON *why = cJSON_GetObjectItemCaseSensitive(t->plan, "reason");
+		bool offline = !strcmp(s->planner->name, "offline") && cJSON_IsString(why);
+		sched_say(s, "round %ld: %d proposal%s under %s%s%s", w->st.iteration, added,
+			  added == 1 ? "" : "s", t->pid, offline ? ": " : "",
+			  offline ? why->valuestring : "");
 		const cJSON *stop = cJSON_GetObjectItemCaseSensitive(t->plan, "stop");
 		if (cJSON_IsTrue(stop) && !added) {
 			const cJSON *reason = cJSON_GetObjectItemCaseSensitive(t->plan, "reason");
@@ -381,13 +394,16 @@ int sched_plan(struct sched *s)
 		t->names[k][0] = n->name ? xstrdup(n->name) : NULL;
 		t->names[k][1] = n->failure_kind ? xstrdup(n->failure_kind) : NULL;
 		t->names[k][2] = n->hypothesis ? xstrdup(n->hypothesis) : NULL;
+		t->names[k][3] = n->change ? xstrdup(n->change) : NULL;
 		t->hist[k] = (struct plan_entry){t->ids[k][0],
 						 n->parent != NODE_NONE ? t->ids[k][1] : NULL,
 						 t->names[k][0], status_name(n->status), t->names[k][1],
 						 t->params[k], n->has_metric, n->metric,
-						 t->names[k][2]};
+						 t->names[k][2], t->names[k][3]};
 	}
 	t->directive = directive;
+	t->commit = w->tree.nodes[t->parent].commit ? xstrdup(w->tree.nodes[t->parent].commit)
+						    : NULL;
 	t->base_params = s->base_params ? cJSON_Duplicate(s->base_params, true) : NULL;
 	t->confirm = w->st.stop_asked ? xstrdup(w->st.stop_reason) : NULL;
 	t->node_params = effective_params(s, t->parent);

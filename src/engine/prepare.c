@@ -267,6 +267,15 @@ static void git_work(void *arg)
 		struct err e = {{0}};
 		fs_mkdir_p(t->dirs[i], 0755, &e); /* or made again, and said, where needed */
 	}
+	/* engine/nodes/<id>/change.diff: what the commit changed, for `d` and for people. */
+	char *diff = NULL;
+	struct err de = {{0}};
+	if (t->rc == 0 && vcs_diff(t->repo, t->parent, t->oid, &diff, &de) == 0) {
+		char *path = path_join(t->dirs[1], "change.diff");
+		fs_write_atomic(path, diff, strlen(diff), 0644, &de); /* without it, `d` shows the change */
+		free(path);
+	}
+	free(diff);
 }
 
 static void git_task_free(struct git_task *t)

@@ -23,9 +23,11 @@
  */
 #include <ctype.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "hypotop/ops.h"
 #include "hypotop/lifecycle.h"
@@ -54,18 +56,48 @@ static bool names_path(const char *text, const char *path)
 	return false;
 }
 
-static bool named_by_any(const char *const *hints, size_t nhints, const char *path)
+/* The rank of the first hint that names path (hints come in order of rank); nhints: none. */
+static size_t rank_of(const char *const *hints, size_t nhints, const char *path)
 {
-	for (size_t i = 0; i < nhints; i++)
-		if (names_path(hints[i], path))
+	size_t i = 0;
+
+	while (i < nhints && !names_path(hints[i], path))
+		i++;
+	return i;
+}
+
+/*
+ * Data, not code: what a program reads or writes (text data sets, tables,
+ * arrays, checkpoints, logs). Shown to a model, it only crowds the sources
+ * out, however often the log names it.
+ */
+static bool is_data(const char *path)
+{
+	static const char *const exts[] = {
+		"txt", "csv", "tsv", "jsonl", "ndjson", "npy", "npz", "pt", "pth", "ckpt",
+		"bin", "pkl", "pickle", "h5", "hdf5", "parquet", "arrow", "feather", "dat",
+		"log", "safetensors", "tfrecord", "gz", "zip", "tar", "xz", "bz2", "zst",
+		"png", "jpg", "jpeg", "gif", "wav", "mp3", "flac", "svg", "pdf"};
+	const char *base = strrchr(path, '/'), *dot;
+
+	base = base ? base + 1 : path;
+	dot = strrchr(base, '.');
+	if (!dot || dot == base)
+		return false;
+	if (!strncmp(base, "requirements", 12) || !strcmp(base, "CMakeLists.txt"))
+		return false;
+	for (size_t i = 0; i < ARRAY_LEN(exts); i++)
+		if (!strcasecmp(dot + 1, exts[i]))
 			return true;
 	return false;
 }
 
 /*
- * The text files of commit that the hints name (the launch command, a log,
- * a change); when they name none, the first text files of the tree. At
- * most SOURCES_FILES, each under SOURCE_BYTES. Any thread.
+ * The text files of commit that the hints name, in the order of the hints
+ * (the launch and build commands, the log's traceback, a change): the
+ * first hint that names a file ranks it. When they name none, the first
+ * text files of the tree. Never a data file. At most SOURCES_FILES, each
+ * under SOURCE_BYTES. Any thread.
  */
 void sources_gather(const char *repo, const char *commit, const char *const *hints,
 		    size_t nhints, struct sources *out)
@@ -78,11 +110,17 @@ void sources_gather(const char *repo, const char *commit, const char *const *hin
 	if (!commit || vcs_list_files(repo, commit, SOURCES_LISTED, &paths, &n, &e) < 0)
 		return;
 	out->v = xcalloc(SOURCES_FILES, sizeof *out->v);
-	for (int pass = 0; pass < 2 && !out->n; pass++)
+	/* Ranks 0..nhints-1: named by that hint; nhints: named by none; data: never. */
+	size_t *ranks = xcalloc(n ? n : 1, sizeof *ranks);
+	for (size_t i = 0; i < n; i++)
+		ranks[i] = is_data(paths[i]) ? SIZE_MAX : rank_of(hints, nhints, paths[i]);
+	for (size_t rank = 0; rank <= nhints && out->n < SOURCES_FILES; rank++) {
+		if (rank == nhints && out->n)
+			break; /* the tree only when no hint names a file */
 		for (size_t i = 0; i < n && out->n < SOURCES_FILES; i++) {
 			char *text;
 			size_t len;
-			if (pass == 0 && !named_by_any(hints, nhints, paths[i]))
+			if (ranks[i] != rank)
 				continue;
 			if (vcs_read_file(repo, commit, paths[i], &text, &len, &e) < 0)
 				continue;
@@ -93,9 +131,11 @@ void sources_gather(const char *repo, const char *commit, const char *const *hin
 			out->v[out->n].path = xstrdup(paths[i]);
 			out->v[out->n++].text = text;
 		}
+	}
 	for (size_t i = 0; i < n; i++)
 		free(paths[i]);
 	free(paths);
+	free(ranks);
 }
 
 void sources_free(struct sources *s)
@@ -112,6 +152,7 @@ void sources_free(struct sources *s)
 
 struct repair_task {
 	const struct config *cfg;
+	const char *workdir;
 	uint32_t node;
 	int attempt;
 	char nid[NODE_ID_LEN];
@@ -162,6 +203,7 @@ struct repair_task *repair_begin(struct sched *s, struct node *n, const struct m
 	}
 	struct repair_task *t = xcalloc(1, sizeof *t);
 	t->cfg = c;
+	t->workdir = s->wd->path;
 	t->node = n->id;
 	t->attempt = used + 1;
 	memcpy(t->nid, nid, sizeof nid);
@@ -197,7 +239,13 @@ void repair_work(struct repair_task *t, struct planner *p)
 		.attempt = t->attempt,
 		.attempts = (int)t->cfg->repair_attempts,
 	};
+	struct place pl;
+	t->rc = -1;
+	if (place_open(&pl, t->cfg, t->workdir, t->nid, t->commit, &t->e) < 0)
+		return;
+	r.place = &pl.pl;
 	t->rc = planner_repair(p, &r, &t->answer, &t->llm_kind, &t->e);
+	place_close(&pl);
 }
 
 void repair_free(struct repair_task *t)

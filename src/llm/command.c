@@ -7,7 +7,10 @@
  *
  * The child also gets HYPOTOP_LLM_KIND (analyse or plan), HYPOTOP_LLM_MODEL
  * (llm.model, when set) and HYPOTOP_LLM_SCHEMA (the contract as a JSON
- * schema), so that a wrapper can pass `--json-schema "$HYPOTOP_LLM_SCHEMA"`.
+ * schema), so that a wrapper can pass `--json-schema "$HYPOTOP_LLM_SCHEMA"`,
+ * and HYPOTOP_SOURCE_DIR. A call about a node runs in the checkout of the
+ * node's commit that the engine made for it, with HYPOTOP_NODE and
+ * HYPOTOP_COMMIT set.
  *
  * It runs in its own session and is killed, with everything it started,
  * when it outlives the timeout or the call is cancelled. posix_spawn keeps
@@ -90,7 +93,7 @@ struct run {
  * set when it could not start.
  */
 static int run_command(struct llm_client *c, const char *cmd, const char *input, char **env,
-		       struct run *res, struct err *e)
+		       const char *dir, struct run *res, struct err *e)
 {
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, er[2] = {-1, -1};
 	posix_spawn_file_actions_t fa;
@@ -115,6 +118,8 @@ static int run_command(struct llm_client *c, const char *cmd, const char *input,
 	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, er[1], 2);
+	if (dir)
+		posix_spawn_file_actions_addchdir_np(&fa, dir);
 	posix_spawnattr_init(&at);
 	sigset_t none, dfl;
 	sigemptyset(&none);
@@ -132,7 +137,8 @@ static int run_command(struct llm_client *c, const char *cmd, const char *input,
 	close(out[1]);
 	close(er[1]);
 	if (rc != 0) {
-		err_set(e, "command: cannot run /bin/sh: %s", strerror(rc));
+		err_set(e, "command: cannot run /bin/sh%s%s: %s", dir ? " in " : "", dir ? dir : "",
+			strerror(rc));
 		close(in[1]);
 		close(out[0]);
 		close(er[0]);
@@ -281,8 +287,9 @@ int llm_command_call(struct llm_client *c, const struct llm_call *q, struct llm_
 {
 	struct buf in;
 	struct run res = {0};
-	char *vars[3];
+	char *vars[6];
 	size_t nv = 0;
+	const struct planner_place *pl = q->place;
 
 	buf_init(&in);
 	buf_printf(&in, "%s\n\n%s\n\n%s", q->system ? q->system : "", q->stable ? q->stable : "",
@@ -295,10 +302,16 @@ int llm_command_call(struct llm_client *c, const struct llm_call *q, struct llm_
 	vars[nv++] = xasprintf("HYPOTOP_LLM_SCHEMA=%s", q->schema ? q->schema : "");
 	if (c->model)
 		vars[nv++] = xasprintf("HYPOTOP_LLM_MODEL=%s", c->model);
+	if (q->source_dir)
+		vars[nv++] = xasprintf("HYPOTOP_SOURCE_DIR=%s", q->source_dir);
+	if (pl && pl->node)
+		vars[nv++] = xasprintf("HYPOTOP_NODE=%s", pl->node);
+	if (pl && pl->commit)
+		vars[nv++] = xasprintf("HYPOTOP_COMMIT=%s", pl->commit);
 	char **env = child_env(vars, nv);
 	buf_init(&res.out);
 	buf_init(&res.err);
-	int rc = run_command(c, c->command, in.data, env, &res, e);
+	int rc = run_command(c, c->command, in.data, env, pl ? pl->dir : NULL, &res, e);
 	free(env);
 	for (size_t i = 0; i < nv; i++)
 		free(vars[i]);

@@ -272,15 +272,16 @@ static cJSON *take_answer(const struct llm_planner *lp, const struct llm_reply *
  * secret is refused, not scrubbed and used.
  */
 static cJSON *ask(struct planner *p, const char *kind, const char *node,
-		  const struct llm_prompt *pr, int (*check)(const cJSON *, struct err *),
-		  bool committed, long *seq_out, struct err *e)
+		  const struct planner_place *place, const struct llm_prompt *pr,
+		  int (*check)(const cJSON *, struct err *), bool committed, long *seq_out,
+		  struct err *e)
 {
 	struct llm_planner *lp = p->priv;
 	char *stable = with_knowledge(lp, pr->stable, e);
 	if (!stable)
 		return NULL;
 	struct llm_call q = {kind, pr->system, stable, pr->request, NULL, NULL, pr->schema,
-			     lp->client.opts.max_tokens};
+			     lp->client.opts.max_tokens, lp->cfg->source_dir, place};
 	char *prev = NULL, *problem = NULL;
 	cJSON *answer = NULL;
 
@@ -447,7 +448,8 @@ static int llm_analyse(struct planner *p, const struct analyse_request *r, char 
 	if (!rr.cfg)
 		rr.cfg = lp->cfg;
 	llm_prompt_analyse(&rr, lp->prompts, &pr);
-	cJSON *v = ask(p, "analyse", r->node, &pr, contract_check_analysis, false, &seq, e);
+	cJSON *v = ask(p, "analyse", r->node, r->place, &pr, contract_check_analysis, false, &seq,
+		       e);
 	llm_prompt_free(&pr);
 	if (!v)
 		return -1;
@@ -461,12 +463,12 @@ static int llm_analyse(struct planner *p, const struct analyse_request *r, char 
 
 /* ask() for an answer that needs no rendering, a proposal; pr is freed. */
 static int ask_json(struct planner *p, const char *kind, const char *node,
-		    struct llm_prompt *pr, int (*check)(const cJSON *, struct err *),
-		    cJSON **answer, struct err *e)
+		    const struct planner_place *place, struct llm_prompt *pr,
+		    int (*check)(const cJSON *, struct err *), cJSON **answer, struct err *e)
 {
 	long seq = 0;
 
-	*answer = ask(p, kind, node, pr, check, true, &seq, e);
+	*answer = ask(p, kind, node, place, pr, check, true, &seq, e);
 	llm_prompt_free(pr);
 	return *answer ? 0 : -1;
 }
@@ -481,7 +483,7 @@ static int llm_plan(struct planner *p, const struct plan_request *r, cJSON **pla
 	if (!rr.cfg)
 		rr.cfg = lp->cfg;
 	llm_prompt_plan(&rr, lp->prompts, &pr);
-	return ask_json(p, "plan", r->node, &pr, contract_check_plan, plan, e);
+	return ask_json(p, "plan", r->node, r->place, &pr, contract_check_plan, plan, e);
 }
 
 /* ---- repair and instrument: changes to the code ---- */
@@ -495,7 +497,7 @@ static int llm_repair(struct planner *p, const struct fix_request *r, cJSON **an
 
 	rr.cfg = rr.cfg ? rr.cfg : lp->cfg;
 	llm_prompt_repair(&rr, lp->prompts, &pr);
-	return ask_json(p, "repair", r->node, &pr, contract_check_repair, answer, e);
+	return ask_json(p, "repair", r->node, r->place, &pr, contract_check_repair, answer, e);
 }
 
 static int llm_instrument(struct planner *p, const struct fix_request *r, cJSON **answer,
@@ -507,7 +509,7 @@ static int llm_instrument(struct planner *p, const struct fix_request *r, cJSON 
 
 	rr.cfg = rr.cfg ? rr.cfg : lp->cfg;
 	llm_prompt_instrument(&rr, lp->prompts, &pr);
-	return ask_json(p, "instrument", r->node, &pr, contract_check_instrument, answer, e);
+	return ask_json(p, "instrument", r->node, r->place, &pr, contract_check_instrument, answer, e);
 }
 
 static int llm_report(struct planner *p, const struct report_request *r, char **report,
@@ -521,7 +523,7 @@ static int llm_report(struct planner *p, const struct report_request *r, char **
 	if (!rr.cfg)
 		rr.cfg = lp->cfg;
 	llm_prompt_report(&rr, lp->prompts, &pr);
-	cJSON *text = ask(p, "report", "all", &pr, NULL, false, &seq, e);
+	cJSON *text = ask(p, "report", "all", NULL, &pr, NULL, false, &seq, e);
 	llm_prompt_free(&pr);
 	if (!text)
 		return -1;

@@ -28,21 +28,6 @@
 /* A space of only int and choice parameters up to this many points is walked whole. */
 #define WALK_LIMIT 10000
 
-enum dist { D_LOG, D_UNIFORM, D_INT, D_CHOICE };
-
-struct sparam {
-	char *name;
-	enum dist dist;
-	double lo, hi;  /* numeric kinds */
-	cJSON *choices; /* D_CHOICE: its elements (all scalars), owned */
-	int nchoices;
-};
-
-/* The search space, copied so that the planner does not outlive its config's parse. */
-struct offline {
-	struct sparam *v;
-	size_t n;
-};
 
 /* ---- random numbers: splitmix64, one stream per call, no global state ---- */
 
@@ -116,7 +101,7 @@ static bool scalar(const cJSON *v)
 	return v && (cJSON_IsNumber(v) || cJSON_IsString(v) || cJSON_IsBool(v));
 }
 
-static bool value_equal(const cJSON *a, const cJSON *b)
+bool offline_value_equal(const cJSON *a, const cJSON *b)
 {
 	if (cJSON_IsNumber(a) && cJSON_IsNumber(b)) {
 		double x = a->valuedouble, y = b->valuedouble;
@@ -145,7 +130,7 @@ static bool same_config(const struct offline *o, const cJSON *a, const cJSON *b)
 		const cJSON *x = pass ? b : a, *y = pass ? a : b;
 		for (const cJSON *m = x->child; m; m = m->next) {
 			const cJSON *w = cJSON_GetObjectItemCaseSensitive(y, m->string);
-			if (w ? !value_equal(m, w) : space_find(o, m->string) != NULL)
+			if (w ? !offline_value_equal(m, w) : space_find(o, m->string) != NULL)
 				return false;
 		}
 	}
@@ -184,7 +169,7 @@ static cJSON *perturb(const struct sparam *sp, const cJSON *actual, struct rng *
 					  : cJSON_GetArrayItem(sp->choices, (sp->nchoices - 1) / 2);
 		const cJSON *c = cJSON_GetArrayItem(sp->choices,
 						    (int)rng_below(g, (uint64_t)sp->nchoices));
-		if (value_equal(c, cur))
+		if (offline_value_equal(c, cur))
 			return NULL; /* the caller draws again */
 		return cJSON_Duplicate(c, true);
 	}
@@ -199,7 +184,7 @@ static cJSON *perturb(const struct sparam *sp, const cJSON *actual, struct rng *
 		v = clampd(v, sp->lo, sp->hi);
 	}
 	nv = cJSON_CreateNumber(v);
-	if (actual && value_equal(nv, actual)) {
+	if (actual && offline_value_equal(nv, actual)) {
 		cJSON_Delete(nv);
 		return NULL;
 	}
@@ -279,7 +264,7 @@ static cJSON *try_point(const struct offline *o, const struct plan_request *r, s
 					       : cJSON_Duplicate(cJSON_GetArrayItem(sp->choices, (int)d), true);
 		idx = g ? 0 : idx / radix(sp);
 		const cJSON *actual = actual_value(sp, r);
-		if (actual && value_equal(v, actual))
+		if (actual && offline_value_equal(v, actual))
 			cJSON_Delete(v);
 		else
 			cJSON_AddItemToObject(changes, sp->name, v);
@@ -296,19 +281,30 @@ struct answer {
 	size_t n;
 };
 
-/* changes, when they lead to a configuration neither run nor proposed; else NULL (freed). */
-static cJSON *keep_if_new(const struct offline *o, const struct plan_request *r,
+/*
+ * changes, with the directive's fixed values added, when they lead to a
+ * configuration neither run nor proposed nor avoided; else NULL (freed).
+ */
+static cJSON *keep_if_new(const struct steer *st, const struct plan_request *r,
 			  struct answer *ans, cJSON *changes)
 {
+	const struct offline *o = &st->view;
+
 	if (!changes)
 		return NULL;
+	for (const cJSON *f = st->fixed->child; f; f = f->next) {
+		const cJSON *actual = actual_value(space_find(o, f->string), r);
+		if (!cJSON_GetObjectItemCaseSensitive(changes, f->string) &&
+		    !(actual && offline_value_equal(actual, f)))
+			cJSON_AddItemToObject(changes, f->string, cJSON_Duplicate(f, true));
+	}
 	const cJSON *basis = cJSON_IsObject(r->node_params) ? r->node_params : r->base_params;
 	cJSON *full = cJSON_IsObject(basis) ? cJSON_Duplicate(basis, true) : cJSON_CreateObject();
 	for (const cJSON *c = changes->child; c; c = c->next) {
 		cJSON_DeleteItemFromObjectCaseSensitive(full, c->string);
 		cJSON_AddItemToObject(full, c->string, cJSON_Duplicate(c, true));
 	}
-	bool seen = false;
+	bool seen = !steer_allows(st, full);
 	for (size_t i = 0; i < r->nhistory && !seen; i++)
 		seen = cJSON_IsObject(r->history[i].params) &&
 		       same_config(o, full, r->history[i].params);
@@ -432,16 +428,18 @@ static cJSON *proposal_new(const struct offline *o, const struct plan_request *r
 static int offline_plan(struct planner *p, const struct plan_request *r, cJSON **plan,
 			struct err *e)
 {
-	struct offline *o = p->priv;
+	struct steer st;
 	struct answer ans = {{0}};
 	struct rng g = {(uint64_t)(r->cfg ? r->cfg->seed : 0)};
 	int want = r->want < 1 ? 2 : r->want > PLAN_WANT_MAX ? PLAN_WANT_MAX : r->want;
-	uint64_t size = space_size(o), cursor;
 	const char *node = r->node ? r->node : "the node";
 	bool explored = false;
 	cJSON *props = cJSON_CreateArray();
 
 	(void)e;
+	steer_read(&st, p->priv, r->directive);
+	const struct offline *o = &st.view;
+	uint64_t size = space_size(o), cursor;
 	/* Seed and round go through the mixer, so that nearby rounds share nothing. */
 	g.s = rng_next(&g) ^ ((uint64_t)r->round * 0xD1B54A32D192ED03ull);
 	g.s = rng_next(&g);
@@ -449,13 +447,13 @@ static int offline_plan(struct planner *p, const struct plan_request *r, cJSON *
 	for (int k = 0; k < want; k++) {
 		cJSON *changes = NULL;
 		for (int t = 0; t < PERTURB_TRIES && !changes; t++)
-			changes = keep_if_new(o, r, &ans, try_perturb(o, r, &g));
+			changes = keep_if_new(&st, r, &ans, try_perturb(o, r, &g));
 		bool explore = !changes;
 		for (int t = 0; t < SAMPLE_TRIES && !changes; t++)
-			changes = keep_if_new(o, r, &ans, try_point(o, r, &g, 0));
+			changes = keep_if_new(&st, r, &ans, try_point(o, r, &g, 0));
 		/* The walk goes on where the last proposal's stopped: each point once. */
 		for (uint64_t t = 0; t < size && !changes; t++) {
-			changes = keep_if_new(o, r, &ans, try_point(o, r, NULL, cursor));
+			changes = keep_if_new(&st, r, &ans, try_point(o, r, NULL, cursor));
 			cursor = (cursor + 1) % size;
 		}
 		if (!changes)
@@ -467,23 +465,27 @@ static int offline_plan(struct planner *p, const struct plan_request *r, cJSON *
 		cJSON_Delete(ans.full[i]);
 
 	int n = cJSON_GetArraySize(props);
-	char reason[256];
+	struct buf reason;
+	buf_init(&reason);
 	if (!n)
-		snprintf(reason, sizeof reason, "the search space holds no configuration not yet "
-						"tried, near %s or anywhere sampled",
-			 node);
+		buf_printf(&reason, "the search space%s holds no configuration not yet tried, near "
+				    "%s or anywhere sampled",
+			   st.fixed->child || st.navoid ? ", as directive.md narrows it," : "", node);
 	else if (n < want)
-		snprintf(reason, sizeof reason, "only %d untried configuration%s found in the "
-						"search space",
-			 n, n == 1 ? "" : "s");
+		buf_printf(&reason, "only %d untried configuration%s found in the search space", n,
+			   n == 1 ? "" : "s");
 	else
-		snprintf(reason, sizeof reason, "%d %s", n,
-			 explored ? "samples of the search space: the neighbourhood is used up"
-				  : "small steps from the node's parameters");
+		buf_printf(&reason, "%d %s", n,
+			   explored ? "samples of the search space: the neighbourhood is used up"
+				    : "small steps from the node's parameters");
+	if (st.notes.len)
+		buf_add(&reason, st.notes.data, st.notes.len);
 	*plan = cJSON_CreateObject();
 	cJSON_AddBoolToObject(*plan, "stop", n == 0);
-	cJSON_AddStringToObject(*plan, "reason", reason);
+	cJSON_AddStringToObject(*plan, "reason", reason.data);
 	cJSON_AddItemToObject(*plan, "proposals", props);
+	buf_free(&reason);
+	steer_free(&st);
 	return 0;
 }
 

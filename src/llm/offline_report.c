@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hypotop/change.h"
 #include "hypotop/json.h"
 #include "hypotop/offline_int.h"
 
@@ -81,36 +82,15 @@ static const struct report_entry *parent_of(const struct report_request *r,
 	return find(r, x->e.parent);
 }
 
-/* "lr=0.003 dropout=0.2", "patch", "files: a.py b.py", or "–" for none. */
+/* "lr=0.003 dropout=0.2", "patch: a.py", "files: a.py b.py", or "–" for none. */
 static void change_cell(struct buf *b, const char *change)
 {
 	cJSON *ch = change ? cJSON_Parse(change) : NULL;
-	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(ch, "kind");
 	struct buf t;
 
 	buf_init(&t);
-	if (!cJSON_IsString(kind)) {
-		buf_adds(&t, "–");
-	} else if (!strcmp(kind->valuestring, "params")) {
-		const cJSON *m;
-		cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(ch, "params"))
-		{
-			char *v = cJSON_PrintUnformatted(m);
-			buf_printf(&t, "%s%s=%s", t.len ? " " : "", m->string, v);
-			free(v);
-		}
-	} else if (!strcmp(kind->valuestring, "files")) {
-		const cJSON *f;
-		buf_adds(&t, "files:");
-		cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(ch, "files"))
-		{
-			const cJSON *path = cJSON_GetObjectItemCaseSensitive(f, "path");
-			buf_printf(&t, " %s", cJSON_IsString(path) ? path->valuestring : "?");
-		}
-	} else {
-		buf_adds(&t, kind->valuestring);
-	}
-	cell(b, t.data, CELL_MAX);
+	change_describe(ch, &t);
+	cell(b, t.len ? t.data : "–", CELL_MAX);
 	buf_free(&t);
 	cJSON_Delete(ch);
 }

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hypotop/change.h"
 #include "hypotop/fsutil.h"
 #include "hypotop/json.h"
 #include "hypotop/prompt_int.h"
@@ -376,28 +377,34 @@ void llm_prompt_analyse(const struct analyse_request *r, const char *override_di
 	p->request = buf_steal(&q);
 }
 
-/* The params that differ from the baseline's, compactly. */
-static void params_cell(struct buf *b, const cJSON *params, const cJSON *base)
+/*
+ * A node's change, compactly: for params, the effective params that differ
+ * from the baseline's; for a patch or files, the files it touched.
+ */
+static void change_cell(struct buf *b, const struct plan_entry *h, const cJSON *base)
 {
+	cJSON *ch = h->change ? cJSON_Parse(h->change) : NULL;
+	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ch, "kind"));
 	struct buf t;
-	bool any = false;
 
-	if (!cJSON_IsObject(params)) {
-		buf_adds(b, "–");
-		return;
-	}
 	buf_init(&t);
-	for (const cJSON *m = params->child; m; m = m->next) {
-		const cJSON *was = cJSON_GetObjectItemCaseSensitive(base, m->string);
-		if (was && cJSON_Compare(was, m, true))
-			continue;
-		char *v = cJSON_PrintUnformatted(m);
-		buf_printf(&t, "%s%s=%s", any ? " " : "", m->string, v);
-		free(v);
-		any = true;
+	if (kind && !strcmp(kind, "params") && cJSON_IsObject(h->params)) {
+		for (const cJSON *m = h->params->child; m; m = m->next) {
+			const cJSON *was = cJSON_GetObjectItemCaseSensitive(base, m->string);
+			if (was && cJSON_Compare(was, m, true))
+				continue;
+			char *v = cJSON_PrintUnformatted(m);
+			buf_printf(&t, "%s%s=%s", t.len ? " " : "", m->string, v);
+			free(v);
+		}
 	}
-	add_cell(b, any ? t.data : "(baseline)", PARAMS_CELL);
+	if (!t.len)
+		change_describe(ch, &t);
+	if (!t.len && h->parent)
+		buf_printf(&t, "(no change: a repeat of %s)", h->parent);
+	add_cell(b, t.len ? t.data : "(baseline)", PARAMS_CELL);
 	buf_free(&t);
+	cJSON_Delete(ch);
 }
 
 static bool better(const struct config *c, double a, double b)
@@ -483,8 +490,9 @@ void llm_prompt_plan(const struct plan_request *r, const char *override_dir,
 		buf_printf(&s, "%zu experiments are left out; shown: the %d best and the most "
 			       "recent.\n\n",
 			   left_out, HISTORY_BEST);
-	buf_printf(&s, "| id | parent | name | status | %s | failure | params vs baseline | "
-		       "hypothesis |\n|---|---|---|---|---|---|---|---|\n",
+	buf_printf(&s, "| id | parent | name | status | %s | failure | change (params vs "
+		       "baseline, or files touched) | hypothesis |\n"
+		       "|---|---|---|---|---|---|---|---|\n",
 		   metric_name(c));
 	for (size_t i = 0; i < r->nhistory; i++) {
 		const struct plan_entry *h = &r->history[i];
@@ -504,7 +512,7 @@ void llm_prompt_plan(const struct plan_request *r, const char *override_dir,
 		buf_adds(&s, " | ");
 		add_cell(&s, h->failure_kind ? h->failure_kind : "", 32);
 		buf_adds(&s, " | ");
-		params_cell(&s, h->params, r->base_params);
+		change_cell(&s, h, r->base_params);
 		buf_adds(&s, " | ");
 		add_cell(&s, h->hypothesis ? h->hypothesis : "", HYPOTHESIS_CELL);
 		buf_adds(&s, " |\n");

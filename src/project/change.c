@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hypotop/json.h"
@@ -21,6 +22,60 @@ bool change_path_ok(const char *path)
 			p++;
 	}
 	return true;
+}
+
+/* A patch's files, each once, as its "diff --git a/X b/Y" lines name them (Y). */
+static void patch_files(const char *patch, struct buf *out)
+{
+	size_t first = out->len;
+
+	for (const char *p = patch; p && *p;) {
+		size_t len = strcspn(p, "\n");
+		const char *b = len > 11 && !strncmp(p, "diff --git ", 11) ? strstr(p, " b/") : NULL;
+		if (b && b < p + len) {
+			char *name = xstrndup(b + 3, (size_t)(p + len - b - 3));
+			size_t nl = strlen(name);
+			bool seen = false;
+			for (const char *q = out->data ? strstr(out->data + first, name) : NULL;
+			     q && !seen; q = strstr(q + 1, name))
+				seen = q[-1] == ' ' && (q[nl] == ' ' || !q[nl]);
+			if (!seen)
+				buf_printf(out, " %s", name);
+			free(name);
+		}
+		p += len;
+		if (*p == '\n')
+			p++;
+	}
+}
+
+void change_describe(const cJSON *ch, struct buf *out)
+{
+	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(ch, "kind"), *m;
+	size_t start = out->len;
+
+	if (!cJSON_IsString(kind))
+		return;
+	if (!strcmp(kind->valuestring, "params")) {
+		cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(ch, "params"))
+		{
+			char *v = cJSON_PrintUnformatted(m);
+			buf_printf(out, "%s%s=%s", out->len > start ? " " : "", m->string, v);
+			free(v);
+		}
+	} else if (!strcmp(kind->valuestring, "files")) {
+		buf_adds(out, "files:");
+		cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(ch, "files"))
+		{
+			const cJSON *path = cJSON_GetObjectItemCaseSensitive(m, "path");
+			buf_printf(out, " %s", cJSON_IsString(path) ? path->valuestring : "?");
+		}
+	} else if (!strcmp(kind->valuestring, "patch")) {
+		buf_adds(out, "patch:");
+		patch_files(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ch, "patch")), out);
+	} else {
+		buf_adds(out, kind->valuestring);
+	}
 }
 
 static int only_keys(const cJSON *o, const char *what, const char *a, const char *b,

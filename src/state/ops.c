@@ -1,6 +1,7 @@
 /* ops.c — see ops.h. */
 #include "hypotop/ops.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,5 +286,77 @@ int op_apply(struct workdir *w, const struct op *op, bool live, uint32_t *result
 	}
 	workdir_record(w, in->name, n);
 	*result = n->id;
+	return 0;
+}
+
+/*
+ * NAME=VALUE. A value that is JSON as a whole (a number, true, false,
+ * "text") keeps its type; anything else is text. A param file holds
+ * finite numbers only (params_parse.c reads no other), so 1e999, NaN, inf
+ * and Infinity are refused: quoted, they are text.
+ */
+int op_add_param(struct op *op, const char *kv, const char *what, struct err *e)
+{
+	const char *eq = strchr(kv, '='), *sp = *what ? " " : "";
+
+	if (!eq || eq == kv) {
+		err_set(e, "%s%s%s: write NAME=VALUE", what, sp, kv);
+		return -1;
+	}
+	if (!op->change) {
+		op->change = cJSON_CreateObject();
+		cJSON_AddStringToObject(op->change, "kind", "params");
+		cJSON_AddObjectToObject(op->change, "params");
+	}
+	cJSON *params = cJSON_GetObjectItemCaseSensitive(op->change, "params");
+	if (!params) {
+		err_set(e, "%s%s%s: params and a patch cannot be combined; give one kind of change",
+			what, sp, kv);
+		return -1;
+	}
+	const char *val = eq + 1;
+	size_t vlen = strlen(val);
+	bool is_float;
+	cJSON *v = cJSON_ParseWithOpts(val, NULL, true);
+	if (v && !(cJSON_IsNumber(v) || cJSON_IsBool(v) || cJSON_IsString(v))) {
+		cJSON_Delete(v);
+		v = NULL;
+	}
+	if (v ? cJSON_IsNumber(v) && !isfinite(v->valuedouble)
+	      : vlen && num_scan(val, vlen, NUM_WORDS, &is_float) == vlen) {
+		err_set(e, "%s%s%s: %s; a value is a finite number, true, false or text (to mean "
+			   "the text, quote it: %.*s='\"%s\"')",
+			what, sp, kv, v ? "the number is too large (beyond 1.8e308)"
+					: "not a number a param file can hold",
+			(int)(eq - kv), kv, val);
+		cJSON_Delete(v);
+		return -1;
+	}
+	if (!v)
+		v = cJSON_CreateString(val);
+	char *name = xstrndup(kv, (size_t)(eq - kv));
+	cJSON_DeleteItemFromObjectCaseSensitive(params, name);
+	cJSON_AddItemToObject(params, name, v);
+	free(name);
+	return 0;
+}
+
+int op_set_patch(struct op *op, const char *text, size_t len, const char *what, struct err *e)
+{
+	const char *nul = memchr(text, '\0', len);
+
+	if (op->change) {
+		err_set(e, "%s: give one patch, and no params with it", what);
+		return -1;
+	}
+	if (nul) { /* the change keeps it as text, which would end there */
+		err_set(e, "%s: a NUL byte at offset %zu; a patch is text (git diff --binary writes "
+			   "binary changes as text)",
+			what, (size_t)(nul - text));
+		return -1;
+	}
+	op->change = cJSON_CreateObject();
+	cJSON_AddStringToObject(op->change, "kind", "patch");
+	cJSON_AddStringToObject(op->change, "patch", text);
 	return 0;
 }

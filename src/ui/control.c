@@ -9,11 +9,18 @@
  */
 #include "hypotop/ui_int.h"
 
+#include <errno.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "hypotop/fsutil.h"
+
+extern char **environ;
 
 static unsigned apply(struct ui *ui, struct op *op, uint32_t *result)
 {
@@ -171,7 +178,8 @@ unsigned control_act(struct ui *ui, enum ui_action a)
 	case ACT_ADD:
 		if (!allowed(ui, OP_ADD, n))
 			return DIRTY_STATUS;
-		snprintf(label, sizeof label, "hypothesis under %s (Enter adds, Esc aborts): ", nid);
+		snprintf(label, sizeof label, "hypothesis under %s (Enter, then the change): ",
+			 nid);
 		return prompt_open(ui, PR_ADD, n->id, label, NULL);
 	default:
 		return 0;
@@ -218,10 +226,133 @@ static unsigned add_guidance(struct ui *ui, const char *text)
 	return DIRTY_STATUS;
 }
 
+/* The patch file's first lines, which are left out of the patch (no patch line starts with #). */
+static const char patch_help[] = "# The patch of \"%s\" under %s: a git-format diff, as git diff\n"
+				 "# writes it (diff --git a/PATH b/PATH ...). Lines that start with #\n"
+				 "# are left out; save it empty to add nothing.\n";
+
+/* The lines of text that do not start with #. */
+static void drop_comments(struct buf *out, const char *text)
+{
+	for (const char *p = text; *p;) {
+		size_t len = strcspn(p, "\n");
+		if (*p != '#')
+			buf_add(out, p, len + (p[len] == '\n'));
+		p += len + (p[len] == '\n');
+	}
+}
+
+/*
+ * Enter alone at the change: $VISUAL or $EDITOR (else vi) on a patch file,
+ * with the screen handed over while it runs; the engine waits meanwhile
+ * (jobs go on). A patch the editor could not finish is kept and named.
+ */
+static void edit_patch(struct ui *ui, struct op *op, struct err *e)
+{
+	const char *tmp = getenv("TMPDIR"), *ed = getenv("VISUAL");
+	char *path = xasprintf("%s/hypotop-%s-XXXXXX.diff", tmp && *tmp ? tmp : "/tmp", op->node);
+	int fd = mkstemps(path, 5);
+
+	if (!ed || !*ed)
+		ed = getenv("EDITOR");
+	if (!ed || !*ed)
+		ed = "vi";
+	if (fd < 0) {
+		err_set(e, "no file for the patch: %s: %s", path, strerror(errno));
+		free(path);
+		return;
+	}
+	FILE *f = fdopen(fd, "w");
+	fprintf(f, patch_help, op->hypothesis, op->node);
+	fclose(f);
+	char *cmd = xasprintf("%s \"$1\"", ed);
+	char *argv[] = {"sh", "-c", cmd, "sh", path, NULL};
+	posix_spawnattr_t at;
+	sigset_t none, dfl;
+	sigemptyset(&none);
+	sigfillset(&dfl);
+	posix_spawnattr_init(&at);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &dfl);
+	def_prog_mode();
+	endwin();
+	fflush(ui->out); /* the terminal as it was, before the editor writes to it */
+	pid_t pid;
+	int status = 0, rc = posix_spawn(&pid, "/bin/sh", NULL, &at, argv, environ);
+	while (rc == 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	posix_spawnattr_destroy(&at);
+	reset_prog_mode();
+	free(cmd);
+	if (rc != 0 || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		err_set(e, "the editor (%s) %s; what it wrote is kept in %s", ed,
+			rc ? strerror(rc) : "failed", path);
+		free(path);
+		return;
+	}
+	size_t len;
+	char *text = fs_read_max(path, FS_MAX_PATCH, &len, e);
+	if (text && memchr(text, '\0', len)) {
+		op_set_patch(op, text, len, path, e); /* refused: it says where the NUL is */
+	} else if (text) {
+		struct buf b;
+		buf_init(&b);
+		drop_comments(&b, text);
+		if (b.len && b.data[strspn(b.data, " \t\r\n")])
+			op_set_patch(op, b.data, b.len, path, e);
+		buf_free(&b);
+		unlink(path);
+	}
+	free(text);
+	free(path);
+}
+
+/*
+ * The add itself, once its change is given: params as NAME=VALUE pairs
+ * (as `hypotop add --param` takes them), or, for no text, a patch
+ * written in the editor. A node with no change would only rerun its
+ * parent: refused.
+ */
+static unsigned add_with_change(struct ui *ui, uint32_t node, const char *text)
+{
+	struct op op;
+	struct err e = {{0}};
+	uint32_t made = NODE_NONE;
+	unsigned d = DIRTY_STATUS;
+
+	op_on(&op, OP_ADD, node);
+	op.hypothesis = ui->pr.adding;
+	ui->pr.adding = NULL;
+	while (*text == ' ')
+		text++;
+	if (*text) {
+		char *copy = xstrdup(text), *save = NULL;
+		for (char *kv = strtok_r(copy, " \t", &save); kv && !e.msg[0];
+		     kv = strtok_r(NULL, " \t", &save))
+			op_add_param(&op, kv, "", &e);
+		free(copy);
+	} else {
+		edit_patch(ui, &op, &e);
+		d = DIRTY_ALL | DIRTY_CLEAR;
+	}
+	if (!e.msg[0] && !op.change)
+		err_set(&e, "no change given, and a node with no change only reruns its parent's "
+			    "commit: give params as name=value, or a patch (Enter alone)");
+	if (e.msg[0]) {
+		ui_say(ui, true, "nothing added: %s", e.msg);
+		op_free(&op);
+		return d;
+	}
+	d |= apply(ui, &op, &made);
+	if (made != NODE_NONE)
+		d |= tree_select(ui, made);
+	return d;
+}
+
 unsigned control_answer(struct ui *ui, enum prompt_kind kind, uint32_t node, const char *text)
 {
 	struct op op;
-	uint32_t made = NODE_NONE;
 
 	switch (kind) {
 	case PR_QUIT:
@@ -233,20 +364,20 @@ unsigned control_answer(struct ui *ui, enum prompt_kind kind, uint32_t node, con
 		return apply(ui, &op, NULL);
 	case PR_GUIDE:
 		return add_guidance(ui, text);
-	case PR_ADD: {
+	case PR_ADD:
 		while (*text == ' ')
 			text++;
 		if (!*text) {
 			ui_say(ui, false, "nothing added: the hypothesis was empty");
 			return DIRTY_STATUS;
 		}
-		op_on(&op, OP_ADD, node);
-		op.hypothesis = xstrdup(text);
-		unsigned d = apply(ui, &op, &made);
-		if (made != NODE_NONE)
-			d |= tree_select(ui, made);
-		return d;
-	}
+		free(ui->pr.adding);
+		ui->pr.adding = xstrdup(text);
+		return prompt_open(ui, PR_ADD_CHANGE, node,
+				   "change: name=value ..., or Enter alone for a patch in $EDITOR: ",
+				   NULL);
+	case PR_ADD_CHANGE:
+		return add_with_change(ui, node, text);
 	case PR_FILTER:
 	case PR_SEARCH:
 	case PR_NONE:

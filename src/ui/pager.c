@@ -135,7 +135,24 @@ static void build_diff(struct ui *ui, const struct node *n, struct buf *b)
 	buf_printf(b, "# %s %s: %s change", nid, n->name ? n->name : "", kind->valuestring);
 	if (n->commit)
 		buf_printf(b, ", commit %.12s on branch hypotop/%s", n->commit, nid);
-	buf_adds(b, "\n\n");
+	/* What the commit changed, as git diff shows it against the parent's commit. */
+	size_t skipped;
+	char *file = node_file(ui, "engine/nodes", n, "change.diff");
+	char *diff = n->commit ? read_capped(file, false, &skipped) : NULL;
+	free(file);
+	if (diff) {
+		char pid[NODE_ID_LEN];
+		node_id_format(n->parent, pid);
+		buf_printf(b, "\n(git diff against %s's commit)\n\n", pid);
+		add_patch(b, *diff ? diff : "The commit changes no file: the change sets what the "
+					   "parent had.\n");
+		if (skipped)
+			buf_printf(b, "[the last %zu bytes are not shown]\n", skipped);
+		free(diff);
+		cJSON_Delete(c);
+		return;
+	}
+	buf_adds(b, n->commit ? "\n\n" : "\n(not committed yet: the change as proposed)\n\n");
 	if (!strcmp(kind->valuestring, "params")) {
 		const cJSON *ss = ui->host.wd->cfg.search_space;
 		const cJSON *f = ss ? cJSON_GetObjectItemCaseSensitive(ss, "file") : NULL;

@@ -109,23 +109,13 @@ static int parse_color(const char *s, struct color *c)
 	return 0;
 }
 
-static char *trim(char *s)
-{
-	while (*s == ' ' || *s == '\t')
-		s++;
-	size_t n = strlen(s);
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
-		s[--n] = '\0';
-	return s;
-}
-
 static int parse_line(struct theme *t, char *line, const char *what, int lineno,
 		      struct err *e)
 {
 	char *hash = strchr(line, '#');
 	if (hash)
 		*hash = '\0';
-	line = trim(line);
+	line = str_trim(line);
 	if (!*line)
 		return 0;
 	char *eq = strchr(line, '=');
@@ -135,7 +125,7 @@ static int parse_line(struct theme *t, char *line, const char *what, int lineno,
 		return -1;
 	}
 	*eq = '\0';
-	char *name = trim(line), *save = NULL;
+	char *name = str_trim(line), *save = NULL;
 	int r = role_parse(name);
 	if (r < 0) {
 		struct nearest n;

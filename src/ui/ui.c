@@ -351,6 +351,7 @@ void ui_close(struct ui *ui)
 	delscreen(ui->scr);
 	buf_free(&ui->pr.text);
 	free(ui->pr.before);
+	free(ui->pr.adding);
 	tree_view_free(&ui->tv);
 	log_view_free(&ui->lv);
 	workers_free(&ui->reg);
@@ -572,6 +573,8 @@ void ui_draw(struct ui *ui)
 			ui->dirty |= DIRTY_TREE | DIRTY_WORKERS | DIRTY_LOG;
 		}
 	}
+	if (ui->drawn_pager && !ui->pg.open)
+		ui->dirty |= DIRTY_ALL; /* everything the pager covered */
 	if (!ui->dirty)
 		return;
 	if (ui->dirty & DIRTY_LAYOUT)
@@ -584,7 +587,8 @@ void ui_draw(struct ui *ui)
 		if (ui->dirty & (DIRTY_PAGER | DIRTY_LAYOUT | DIRTY_CLEAR))
 			pager_draw(ui);
 	} else {
-		if (ui->dirty & (DIRTY_LAYOUT | DIRTY_CLEAR))
+		/* The divider is drawn only when what covered it goes. */
+		if ((ui->dirty & (DIRTY_LAYOUT | DIRTY_CLEAR)) || ui->drawn_pager)
 			draw_border(ui);
 		if (ui->dirty & DIRTY_TREE)
 			tree_draw(ui);
@@ -599,6 +603,7 @@ void ui_draw(struct ui *ui)
 		if (ui->dirty & DIRTY_HINTS)
 			hints_draw(ui);
 	}
+	ui->drawn_pager = ui->pg.open && !ui->lay.too_small;
 	doupdate();
 	ui->dirty = 0;
 }

@@ -42,6 +42,16 @@ void *xrealloc(void *p, size_t n)
 	return q;
 }
 
+char *str_trim(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+		s[--n] = '\0';
+	return s;
+}
+
 char *xstrdup(const char *s)
 {
 	return xstrndup(s, strlen(s));

@@ -91,6 +91,67 @@ def engine_env():
     return e
 
 
+# A command provider that records where it ran and what it was told, then
+# answers: an analysis, or one proposal of a higher lr.
+AGENT = r"""#!/usr/bin/env python3
+import json, os, subprocess, sys
+sys.stdin.read()
+kind = os.environ.get("HYPOTOP_LLM_KIND", "")
+cwd = os.getcwd()
+head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=cwd)
+rec = {"kind": kind, "cwd": cwd, "head": head.stdout.strip(),
+       "hparams": open("hparams.json").read() if os.path.exists("hparams.json") else None,
+       "source_dir": os.environ.get("HYPOTOP_SOURCE_DIR"),
+       "node": os.environ.get("HYPOTOP_NODE"), "commit": os.environ.get("HYPOTOP_COMMIT")}
+with open(sys.argv[1], "a") as f:
+    f.write(json.dumps(rec) + "\n")
+if kind == "analyse":
+    print(json.dumps({"summary": "judged", "verdict": "no_change", "bottleneck": "none",
+                      "evidence": ["seen"], "hypothesis_supported": None}))
+else:
+    print(json.dumps({"stop": False, "reason": "one more", "proposals": [
+        {"name": "lr-up", "hypothesis": "a higher lr", "priority": 0, "needs_rebuild": False,
+         "change": {"kind": "params", "params": {"lr": 0.02}}}]}))
+"""
+
+
+@lib.test
+def a_command_provider_runs_in_a_checkout_of_the_nodes_commit():
+    d = lib.tmpdir()
+    agent = os.path.join(d, "agent.py")
+    with open(agent, "w") as f:
+        f.write(AGENT)
+    os.chmod(agent, 0o755)
+    calls = os.path.join(d, "calls.jsonl")
+    src, wd = engine_wd(max_iterations=1, llm={"provider": "command",
+                                               "command": "%s %s" % (agent, calls)})
+    r = subprocess.run([lib.BIN, "run", "--headless", wd], capture_output=True, text=True,
+                       timeout=300, env=engine_env(), cwd=d)
+    check(r.returncode == 0, "engine: exit %d: %s" % (r.returncode, r.stderr[-1500:]))
+    with open(os.path.join(wd, "engine", "tree.json")) as f:
+        commits = {n["id"]: n["commit"] for n in json.load(f)["nodes"]}
+    with open(calls) as f:
+        recs = [json.loads(ln) for ln in f]
+    kinds = sorted(x["kind"] for x in recs)
+    check(kinds.count("analyse") == 2 and kinds.count("plan") == 1, "calls %s" % kinds)
+    for x in recs:
+        what = "%s of %s" % (x["kind"], x["node"])
+        check(x["node"] in commits, "%s: HYPOTOP_NODE %r" % (what, x["node"]))
+        check(x["commit"] == commits[x["node"]], "%s: HYPOTOP_COMMIT %r, the node's %r"
+              % (what, x["commit"], commits[x["node"]]))
+        check(x["source_dir"] == src, "%s: HYPOTOP_SOURCE_DIR %r" % (what, x["source_dir"]))
+        check(x["head"] == x["commit"], "%s: ran at %r (%s), not in a checkout of the node's "
+              "commit" % (what, x["cwd"], x["head"] or "no commit"))
+        check(os.path.realpath(x["cwd"]) not in (os.path.realpath(d), os.path.realpath(src)),
+              "%s: ran in %s" % (what, x["cwd"]))
+        check(not os.path.exists(x["cwd"]), "%s: the checkout %s is left" % (what, x["cwd"]))
+    up = [x for x in recs if x["kind"] == "analyse" and x["node"] != "n0000"]
+    check(up and json.loads(up[0]["hparams"])["lr"] == 0.02, "the child's checkout: %r" % up)
+    branches = lib.sh("git", "branch", "--list", cwd=src).stdout
+    check("call" not in branches, "branches left: %s" % branches)
+
+
+
 @lib.test
 def the_loop_runs_on_a_model_end_to_end():
     SRV.script([{"auto": 2, "sticky": True}])

@@ -53,10 +53,10 @@ print("val_loss=0.25", flush=True)
 class Tmux:
     """One tmux server on a private socket, one session "t" running cmd."""
 
-    def __init__(self, d, cmd, x=120, y=40):
+    def __init__(self, d, cmd, x=120, y=40, env=None):
         self.sock = os.path.join(d, "tmux.sock")
         self.env = dict(os.environ, LANG="C.UTF-8", LC_ALL="C.UTF-8", HOME=d,
-                        XDG_CONFIG_HOME=os.path.join(d, "config"))
+                        XDG_CONFIG_HOME=os.path.join(d, "config"), **(env or {}))
         self.env.pop("NO_COLOR", None)
         self.env.pop("HYPOTOP_THEME", None)
         self.env.pop("TMUX", None)
@@ -119,6 +119,15 @@ def leave(t, question, ex):
     with open(ex) as f:
         status = f.read().strip()
     check(status == "0", "exit status %s after %r" % (status, question))
+
+
+def open_ui(x, y):
+    """A new workdir (workdir()) and hypotop WORKDIR in an x by y terminal."""
+    need_tmux()
+    d = lib.tmpdir()
+    wd, go = workdir(d)
+    cmd, ex = ui_command(d, wd, 1)
+    return d, wd, go, ex, Tmux(d, cmd, x=x, y=y)
 
 
 def node(st, nid):
@@ -238,11 +247,7 @@ def steer_the_queue_from_the_ui_quit_and_reopen():
 
 @lib.test
 def engine_pause_from_the_ui():
-    need_tmux()
-    d = lib.tmpdir()
-    wd, go = workdir(d)
-    cmd, ex = ui_command(d, wd, 1)
-    t = Tmux(d, cmd, x=100, y=30)
+    d, wd, go, ex, t = open_ui(100, 30)
     try:
         t.wait_screen(lambda s: "RUNNING" in s, "the engine running")
         t.keys("P")
@@ -264,6 +269,134 @@ def engine_pause_from_the_ui():
         lib.wait_for(lambda: os.path.exists(ex), "hypotop to exit")
     finally:
         t.close()
+
+
+def divider_column(screen):
+    """The column of the pane divider in the tree's first row, or None."""
+    rows = screen.splitlines()
+    return rows[1].find("│") if len(rows) > 1 and "│" in rows[1] else None
+
+
+@lib.test
+def closing_a_pager_gives_back_the_divider_and_leaves_nothing():
+    d, wd, go, ex, t = open_ui(100, 30)
+    try:
+        # The log pane has the line the log pager is known by: the pager shows no less.
+        t.wait_screen(lambda s: "n0003" in s and divider_column(s) and "evil title" in s,
+                      "the tree, the divider and the log")
+        col = divider_column(t.screen())
+        rows = range(1, 27)  # the panes: below the title row, above the bars
+        for key, shown in (("?", "Help"), ("d", "no change"), ("s", "spec.json"),
+                           ("l", "evil title")):
+            t.keys(key)
+            t.wait_screen(lambda s: shown in s and "│" not in "".join(
+                ln[col:col + 1] for ln in s.splitlines()[2:20]), "the pager of %s" % key)
+            t.keys("q")
+
+            def restored(s):
+                lines = s.splitlines()
+                return len(lines) > 27 and all(lines[r][col:col + 1] == "│" for r in rows)
+            t.wait_screen(restored, "the divider back after the pager of %s" % key, timeout=5)
+        t.keys("q", "y")
+        lib.wait_for(lambda: os.path.exists(ex), "hypotop to exit")
+    finally:
+        t.close()
+
+
+@lib.test
+def d_shows_the_git_diff_of_the_nodes_commit():
+    need_tmux()
+    d = lib.tmpdir()
+    src = lib.make_repo(d, files={"train.py": TRAIN, "hparams.json": '{"lr": 0.01}\n'})
+    go = os.path.join(d, "go")
+    with open(go, "w"):
+        pass
+    wd = lib.init_config(d, {"source_dir": src, "launch": "python3 train.py " + shlex.quote(go),
+                             "metric": "val_loss", "max_concurrency": 1, "max_iterations": 0,
+                             "search_space": {"file": "hparams.json",
+                                              "params": {"lr": {"log_uniform": [1e-3, 1]}}}})
+    rc, out, err = hypotop("add", wd, "n0000", "a higher lr", "--param", "lr=0.02")
+    check(rc == 0, "add: %s" % err)
+    cmd, ex = ui_command(d, wd, 1)
+    t = Tmux(d, cmd, x=120, y=40)
+    try:
+        lib.wait_for(lambda: lib.status_json(wd)["counts"]["completed"] == 2, "n0001 run",
+                     timeout=60)
+        t.keys("G")
+        t.wait_screen(lambda s: "Log n0001" in s, "n0001 selected")
+        t.keys("d")
+        t.wait_screen(lambda s: "diff --git a/hparams.json b/hparams.json" in s and
+                      '-{"lr": 0.01}' in s and '+{"lr": 0.02}' in s,
+                      "the diff of n0001's commit against n0000's")
+        t.keys("q", "g", "d")
+        t.wait_screen(lambda s: "n0000" in s and "no change" in s, "the baseline's diff")
+        t.keys("q", "q", "y")
+        lib.wait_for(lambda: os.path.exists(ex), "hypotop to exit")
+    finally:
+        t.close()
+
+
+# An editor for `a`: writes a patch into the file, or leaves it as it is
+# when the file "empty" exists beside it.
+EDITOR = r"""#!/bin/sh
+here=$(dirname "$0")
+[ -e "$here/empty" ] && exit 0
+printf 'diff --git a/train.py b/train.py\n--- a/train.py\n+++ b/train.py\n@@ -1 +1 @@\n-import os, sys, time\n+import os, sys, time  # patched\n' >> "$1"
+"""
+
+
+def tree_node(wd, nid):
+    with open(os.path.join(wd, "engine", "tree.json")) as f:
+        return next((n for n in json.load(f)["nodes"] if n["id"] == nid), None)
+
+
+@lib.test
+def a_asks_for_the_change_params_or_a_patch_in_the_editor():
+    need_tmux()
+    d = lib.tmpdir()
+    wd, go = workdir(d)
+    editor = os.path.join(d, "editor.sh")
+    with open(editor, "w") as f:
+        f.write(EDITOR)
+    os.chmod(editor, 0o755)
+    cmd, ex = ui_command(d, wd, 1)
+    t = Tmux(d, cmd, env={"EDITOR": editor, "VISUAL": ""})
+    try:
+        t.wait_screen(lambda s: "n0003" in s and "Log n0000" in s, "the tree")
+
+        def add(hypothesis, change):
+            """a under n0000, the hypothesis, then the change (None: Enter alone)."""
+            t.keys("g", "a")
+            t.wait_screen(lambda s: "hypothesis under n0000" in s, "the question")
+            t.keys("-l", hypothesis)
+            t.keys("Enter")
+            t.wait_screen(lambda s: "name=value" in s and "$EDITOR" in s, "the change asked for")
+            if change:
+                t.keys("-l", change)
+            t.keys("Enter")
+
+        add("a higher lr", "lr=0.02")
+        lib.wait_for(lambda: node(lib.status_json(wd), "n0004"), "n0004 added")
+        add("mark the import", None)
+        lib.wait_for(lambda: node(lib.status_json(wd), "n0005"), "n0005 added")
+        t.wait_screen(lambda s: "Hypotheses" in s and "n0005" in s, "the screen back")
+        with open(os.path.join(d, "empty"), "w"):
+            pass
+        add("nothing really", None)
+        t.wait_screen(lambda s: "nothing added" in s and "no change" in s, "the refusal")
+        check(node(lib.status_json(wd), "n0006") is None, "a node with no change was added")
+        t.keys("q", "y")
+        lib.wait_for(lambda: os.path.exists(ex), "hypotop to exit")
+    finally:
+        t.close()
+    # tree.json, written as the engine stops, has the changes.
+    n = tree_node(wd, "n0004")
+    check(n["hypothesis"] == "a higher lr" and
+          n["change"] == {"kind": "params", "params": {"lr": 0.02}}, "n0004: %s" % n)
+    n = tree_node(wd, "n0005")
+    check(n["change"]["kind"] == "patch" and "# patched" in n["change"]["patch"] and
+          "# The patch" not in n["change"]["patch"], "n0005: %s" % n)
+    check(tree_node(wd, "n0006") is None, "n0006 in tree.json")
 
 
 @lib.test

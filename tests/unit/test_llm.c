@@ -436,7 +436,7 @@ static void prompts(void)
 	T_CHECK(!strstr(p.stable, "| n0300 |"), "an old, poor row is kept");
 	T_CONTAINS(p.request, "Propose 3 experiments as children of node n0007");
 	T_CONTAINS(p.request, "Its val_loss: 99");
-	T_CONTAINS(p.stable, "| 99 |  | – | wider \\| deeper |");
+	T_CONTAINS(p.stable, "| 99 |  | (no change: a repeat of n0000) | wider \\| deeper |");
 	T_CONTAINS(p.request, "# Guidance from the researcher\n\nTry \\e[2Jwarmup.");
 	llm_prompt_free(&p);
 	free(h);
@@ -453,6 +453,45 @@ static void prompts(void)
 	fs_remove_tree(dir);
 	free(file);
 	free(dir);
+	config_free(&c);
+}
+
+/* The history shows each node's own change: params against the baseline, or the files it touched. */
+static void plan_history_shows_changes(void)
+{
+	struct config c;
+	struct llm_prompt p;
+
+	if (load("{" BASE "}", &c) < 0) {
+		T_CHECK(0, "config");
+		return;
+	}
+	cJSON *base = cJSON_Parse("{\"lr\": 0.01, \"depth\": 2}");
+	cJSON *lr = cJSON_Parse("{\"lr\": 0.02, \"depth\": 2}");
+	struct plan_entry h[] = {
+		{"n0000", NULL, "base", "completed", NULL, base, true, 1, NULL, NULL},
+		{"n0001", "n0000", "wider", "completed", NULL, base, true, 0.9, NULL,
+		 "{\"kind\": \"patch\", \"patch\": \"diff --git a/model.py b/model.py\\n--- "
+		 "a/model.py\\n+++ b/model.py\\n@@ -1 +1 @@\\n-w = 1\\n+w = 2\\ndiff --git "
+		 "a/train.py b/train.py\\n--- a/train.py\\n+++ b/train.py\\n@@ -1 +1 @@\\n-a\\n+b\\n\"}"},
+		{"n0002", "n0001", "lr-up", "completed", NULL, lr, true, 0.8, NULL,
+		 "{\"kind\": \"params\", \"params\": {\"lr\": 0.02}}"},
+		{"n0003", "n0000", "data", "failed", "crash", base, false, 0, NULL,
+		 "{\"kind\": \"files\", \"files\": [{\"path\": \"data.py\", \"content\": \"x\"}]}"},
+		{"n0004", "n0001", "again", "completed", NULL, base, true, 0.91, NULL, NULL},
+	};
+	struct plan_request pr = {&c, base, h, ARRAY_LEN(h), "n0002", lr, 3, 3, NULL};
+	llm_prompt_plan(&pr, NULL, &p);
+	T_CONTAINS(p.stable, "| n0000 | – | base | completed | 1 |  | (baseline) |");
+	T_CONTAINS(p.stable, "| n0001 | n0000 | wider | completed | 0.9 |  | patch: model.py "
+			     "train.py |");
+	T_CONTAINS(p.stable, "| n0002 | n0001 | lr-up | completed | 0.8 |  | lr=0.02 |");
+	T_CONTAINS(p.stable, "| n0003 | n0000 | data | failed |  | crash | files: data.py |");
+	T_CONTAINS(p.stable, "| n0004 | n0001 | again | completed | 0.91 |  | (no change: a "
+			     "repeat of n0001) |");
+	llm_prompt_free(&p);
+	cJSON_Delete(base);
+	cJSON_Delete(lr);
 	config_free(&c);
 }
 
@@ -734,6 +773,7 @@ int main(void)
 	T_RUN(schemas);
 	T_RUN(bodies);
 	T_RUN(prompts);
+	T_RUN(plan_history_shows_changes);
 	T_RUN(kinds);
 	T_RUN(offline_spends_nothing);
 	T_RUN(live_calls);

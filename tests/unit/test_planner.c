@@ -667,6 +667,70 @@ static void offline_cannot_change_code(void)
 	config_free(&c);
 }
 
+/*
+ * The person's guidance in directive.md, in the offline planner's grammar:
+ * every proposal keeps to it, and the lines it cannot read are named.
+ */
+static void offline_follows_the_directive(void)
+{
+	struct config c;
+	struct err e = {{0}};
+
+	T_CHECK(load("{" BASE ", " SPACE "}", &c, &e) == 0, "%s", e.msg);
+	struct planner *p = planner_offline_new(&c, &e);
+	if (!p) {
+		T_CHECK(0, "%s", e.msg);
+		config_free(&c);
+		return;
+	}
+	cJSON *node = parse("{\"lr\": 0.01, \"dropout\": 0.1, \"layers\": 2, \"batch_size\": 32}");
+	struct plan_request r = {.cfg = &c,
+				 .node = "n3",
+				 .node_params = node,
+				 .want = 3,
+				 .directive = "# guidance\n"
+					      "- fix lr=3e-4\n"
+					      "- avoid layers>2\n"
+					      "* try dropout 0.2..0.3\n"
+					      "- please try something bold\n"
+					      "- avoid nosuch<3\n"
+					      "\n"
+					      "fix batch_size = 64\n"};
+	for (long round = 1; round <= 200; round++) {
+		cJSON *plan = plan_round(p, &r, round);
+		const cJSON *props = cJSON_GetObjectItem(plan, "proposals");
+		T_CHECK(cJSON_GetArraySize(props) >= 1, "round %ld: no proposal", round);
+		for (const cJSON *q = props ? props->child : NULL; q; q = q->next) {
+			const cJSON *ps = cJSON_GetObjectItem(cJSON_GetObjectItem(q, "change"), "params");
+			cJSON *full = applied(node, q);
+			double lr = cJSON_GetObjectItem(full, "lr")->valuedouble;
+			double layers = cJSON_GetObjectItem(full, "layers")->valuedouble;
+			double bs = cJSON_GetObjectItem(full, "batch_size")->valuedouble;
+			const cJSON *dropout = cJSON_GetObjectItem(ps, "dropout");
+			char *t = print(ps);
+			T_CHECK(lr == 3e-4 && bs == 64, "round %ld: not fixed: %s", round, t);
+			T_CHECK(layers <= 2, "round %ld: avoided: %s", round, t);
+			T_CHECK(!dropout || (dropout->valuedouble >= 0.2 && dropout->valuedouble <= 0.3),
+				"round %ld: dropout outside what to try: %s", round, t);
+			free(t);
+			cJSON_Delete(full);
+		}
+		if (round == 1) {
+			const char *why = cJSON_GetObjectItem(plan, "reason")->valuestring;
+			T_CONTAINS(why, "directive.md:5: \"please try something bold\" not read");
+			T_CONTAINS(why, "directive.md:6: \"avoid nosuch<3\" not read: nosuch is not a "
+					"search_space parameter");
+			T_CONTAINS(why, "followed lines 2, 3, 4, 8");
+			T_CHECK(!strstr(why, "directive.md:1:") && !strstr(why, "directive.md:7:"),
+				"a heading or a blank line named: %s", why);
+		}
+		cJSON_Delete(plan);
+	}
+	cJSON_Delete(node);
+	p->destroy(p);
+	config_free(&c);
+}
+
 int main(void)
 {
 	T_RUN(analysis_contract);
@@ -678,6 +742,7 @@ int main(void)
 	T_RUN(offline_values_stay_in_range);
 	T_RUN(offline_never_repeats_and_then_stops);
 	T_RUN(offline_tiny_choice_space_runs_out);
+	T_RUN(offline_follows_the_directive);
 	T_RUN(offline_analyse_verdicts);
 	T_RUN(fix_contracts);
 	T_RUN(offline_cannot_change_code);

@@ -393,6 +393,28 @@ static void pagers(void)
 	fx_close(&f);
 }
 
+/* Closing any pager gives back the screen as it was: the divider, and nothing of the pager. */
+static void a_closed_pager_leaves_no_trace(void)
+{
+	struct fx f;
+	static const char *const opens[] = {"?", "d", "s", "l", "\r"};
+
+	fx_open(&f, 24, 80);
+	keys(&f, "j");
+	char *before = screen(&f);
+	for (size_t i = 0; i < ARRAY_LEN(opens); i++) {
+		keys(&f, opens[i]);
+		T_CHECK(f.ui->pg.open, "%s opened no pager", opens[i]);
+		keys(&f, "q");
+		char *after = screen(&f);
+		T_CHECK(!strcmp(before, after), "after the pager of %s:\n%s\nbefore:\n%s", opens[i],
+			after, before);
+		free(after);
+	}
+	free(before);
+	fx_close(&f);
+}
+
 /* A node's change replaced by the JSON text change. */
 static void set_change(struct fx *f, uint32_t id, const char *change)
 {
@@ -540,13 +562,62 @@ static void pause_resume_cancel_retry_add(void)
 	keys(&f, "try a wider layer\177\177\177\177\177deeper one");
 	golden(&f, "add_ask_80x24");
 	keys(&f, "\r");
+	T_CHECK(f.ui->pr.kind == PR_ADD_CHANGE && f.wd.tree.count == 11,
+		"the change is not asked for");
+	T_CHECK(on_screen(&f, "name=value"), "the question does not say what to give");
+	keys(&f, "lr=0.02 hidden=24\r");
 	struct node *n = tree_get(&f.wd.tree, 11);
 	T_CHECK(f.last_op == OP_ADD && n && n->parent == 1 && n->status == ST_QUEUED &&
 			!strcmp(n->hypothesis, "try a wider deeper one"),
 		"added: %s", n && n->hypothesis ? n->hypothesis : "(none)");
+	T_CHECK(n && n->change && strstr(n->change, "\"params\"") &&
+			strstr(n->change, "\"lr\":0.02") && strstr(n->change, "\"hidden\":24"),
+		"change: %s", n && n->change ? n->change : "(none)");
 	T_CHECK(f.ui->tv.sel == 11, "new node selected");
 	keys(&f, "a\033");
 	T_CHECK(f.ui->pr.kind == PR_NONE && f.wd.tree.count == 12, "Esc added something");
+	keys(&f, "ahalf\r\033");
+	T_CHECK(f.ui->pr.kind == PR_NONE && f.wd.tree.count == 12, "Esc at the change added");
+	/* A param that is not NAME=VALUE is refused, and nothing is added. */
+	keys(&f, "aoops\rlr\r");
+	T_CHECK(f.wd.tree.count == 12 && strstr(last_note(&f), "NAME=VALUE"), "lr alone: %s",
+		last_note(&f));
+	fx_close(&f);
+}
+
+/* Enter alone at the change opens $EDITOR on a patch; a patch left empty adds nothing. */
+static void add_a_patch_in_the_editor(void)
+{
+	struct fx f;
+	struct err e = {{0}};
+
+	fx_open(&f, 24, 80);
+	char *editor = path_join(f.base, "editor.sh");
+	const char *script = "#!/bin/sh\n"
+			     "grep -q 'wider-please' \"$1\" || exit 1\n"
+			     "printf 'diff --git a/m.py b/m.py\\n--- a/m.py\\n+++ b/m.py\\n"
+			     "@@ -1 +1 @@\\n-x = 1\\n+x = 2\\n' >> \"$1\"\n";
+	T_CHECK(fs_write_atomic(editor, script, strlen(script), 0755, &e) == 0, "%s", e.msg);
+	setenv("EDITOR", editor, 1);
+	unsetenv("VISUAL");
+	keys(&f, "gjawider-please\r\r");
+	struct node *n = tree_get(&f.wd.tree, 10);
+	T_CHECK(f.last_op == OP_ADD && n && n->parent == 1 && n->change &&
+			strstr(n->change, "\"kind\":\"patch\"") && strstr(n->change, "+x = 2"),
+		"added: %s", n && n->change ? n->change : "(none)");
+	T_CHECK(on_screen(&f, "Hypotheses"), "the screen is not back");
+
+	/* An editor that leaves the patch empty: refused, with the reason. */
+	setenv("EDITOR", "true", 1);
+	keys(&f, "aempty one\r\r");
+	T_CHECK(f.wd.tree.count == 11, "a node with no change added");
+	T_CHECK(strstr(last_note(&f), "no change"), "no reason: %s", last_note(&f));
+	/* An editor that fails: nothing added, said. */
+	setenv("EDITOR", "false", 1);
+	keys(&f, "afails\r\r");
+	T_CHECK(f.wd.tree.count == 11 && strstr(last_note(&f), "editor"), "%s", last_note(&f));
+	unsetenv("EDITOR");
+	free(editor);
 	fx_close(&f);
 }
 
@@ -771,6 +842,8 @@ int main(void)
 	T_RUN(narrow_terminal);
 	T_RUN(resize_and_back);
 	T_RUN(pagers);
+	T_RUN(add_a_patch_in_the_editor);
+	T_RUN(a_closed_pager_leaves_no_trace);
 	T_RUN(diff_shows_the_escapes_in_file_names);
 	T_RUN(filter_the_tree);
 	T_RUN(fold_and_unfold);

@@ -13,6 +13,7 @@
 
 #include "hypotop/fsutil.h"
 #include "hypotop/json.h"
+#include "hypotop/lifecycle.h"
 #include "hypotop/vcs.h"
 #include "hypotop/vcs_int.h" /* the seals of work trees */
 
@@ -1082,6 +1083,56 @@ static void diff_between_commits(void)
 	repo_free(&r);
 }
 
+/*
+ * The sources a repair is shown: the launch and build scripts first, then
+ * the files of the traceback, then those the change names; never a data
+ * file, however loudly the log names it.
+ */
+static void repair_sources_are_ranked_and_no_data(void)
+{
+	struct repo r;
+	struct err e = {{0}};
+	struct sources src;
+
+	repo_make(&r);
+	if (sh("set -e; cd '%s'; mkdir -p data;"
+	       "python3 -c \"print('the quick brown fox\\n' * 2500, end='')\" > data/input.txt;"
+	       "printf 'x,y\\n1,2\\n' > data/rows.csv;"
+	       "printf 'import model\\n' > train.py; printf 'def f(): pass\\n' > model.py;"
+	       "printf 'pass\\n' > aaa_helpers.py;"
+	       "git add -A; git -c user.name=t -c user.email=t@t commit -qm data",
+	       r.dir) != 0 ||
+	    vcs_head(r.dir, r.head, NULL, &e) < 0) {
+		T_CHECK(0, "repository: %s", e.msg);
+		repo_free(&r);
+		return;
+	}
+	const char *hints[] = {"python3 train.py --data data/input.txt", NULL,
+			       "loading data/input.txt and data/rows.csv\nTraceback (most recent "
+			       "call last):\n  File \"/w/src/model.py\", line 1, in <module>\n"
+			       "NameError: name 'x' is not defined\n",
+			       NULL, "the program exited with status 1"};
+	sources_gather(r.dir, r.head, hints, ARRAY_LEN(hints), &src);
+	T_CHECK(src.n == 2, "%zu sources", src.n);
+	T_CHECK(src.n > 0 && !strcmp(src.v[0].path, "train.py"), "first: %s",
+		src.n ? src.v[0].path : "none");
+	T_CHECK(src.n > 1 && !strcmp(src.v[1].path, "model.py"), "second: %s",
+		src.n > 1 ? src.v[1].path : "none");
+	for (size_t i = 0; i < src.n; i++)
+		T_CHECK(strncmp(src.v[i].path, "data/", 5), "a data file: %s", src.v[i].path);
+	sources_free(&src);
+
+	/* Nothing named: the tree's sources, still no data. */
+	const char *none[] = {"./run.sh", NULL};
+	sources_gather(r.dir, r.head, none + 1, 1, &src);
+	T_CHECK(src.n > 0, "no sources");
+	for (size_t i = 0; i < src.n; i++)
+		T_CHECK(strncmp(src.v[i].path, "data/", 5) && strcmp(src.v[i].path, "notes.txt"),
+			"a data file: %s", src.v[i].path);
+	sources_free(&src);
+	repo_free(&r);
+}
+
 int main(void)
 {
 	vcs_init();
@@ -1104,6 +1155,7 @@ int main(void)
 	T_RUN(the_highest_node_branch);
 	T_RUN(read_file_at_commit);
 	T_RUN(diff_between_commits);
+	T_RUN(repair_sources_are_ranked_and_no_data);
 	vcs_shutdown();
 	T_END();
 }
