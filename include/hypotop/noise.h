@@ -67,4 +67,17 @@ void noise_format_runs(struct buf *b, const struct runs *r, int decimals);
 /* "σ 0.02 from 6 runs", "σ unknown (no repeats yet)"; weak ones end "(few runs)". */
 void noise_format(struct buf *b, const struct noise *nz, int decimals);
 
+/*
+ * The headline every report gives: the best's runs against the baseline's,
+ * "n0003 (good): 0.50 ± 0.02 (3 runs), against the baseline's 1.00 ± 0.10
+ * (3 runs), -50.00 %"; markdown: the id in bold. Nothing without a best.
+ */
+void noise_headline(struct buf *b, const struct tree *t, uint32_t best, bool markdown);
+
+/* Said at init and in summary.md while noise.seeds is 1. */
+#define NOISE_ONE_SEED                                                                      \
+	"noise.seeds is 1: nothing measures the run-to-run noise, so any strict gain, one "  \
+	"lucky seed included, counts as an improvement; set noise.seeds to 3 in config.json " \
+	"to measure it"
+
 #endif

@@ -26,15 +26,36 @@ struct plan_entry {
 	const char *hypothesis;   /* or NULL */
 };
 
+/*
+ * What the engine's keep rule makes of a run (keep.c), for its analysis to
+ * agree with: the engine alone decides what improved.
+ */
+enum keep_call {
+	KEEP_UNSAID,    /* not told: the analysis judges on the numbers alone */
+	KEEP_REFERENCE, /* a run of the baseline: the reference, judged on nothing */
+	KEEP_REPEAT,    /* a seed repeat of its parent, to confirm it */
+	KEEP_NO,        /* does not beat the best beyond the noise */
+	KEEP_CANDIDATE, /* beats it on one run: improved only if its repeats confirm it */
+	KEEP_IMPROVED,  /* beats it, and is kept as the best */
+};
+
 struct analyse_request {
 	const struct config *cfg;
 	const char *node, *name, *hypothesis;
 	const char *status;       /* "completed" or "failed" */
 	const char *failure_kind; /* when failed */
 	bool has_metric, has_parent_metric, has_best;
+	/* parent_metric, best_metric: the means of their runs (parent_runs, best_runs). */
 	double metric, parent_metric, best_metric;
-	const char *best_node;
-	double noise_sigma;       /* run-to-run spread of the baseline; 0: unknown */
+	double parent_sd, best_sd;
+	int parent_runs, best_runs;
+	const char *best_node, *parent_node;
+	double noise_sigma;       /* run-to-run spread, pooled (noise.h); 0: unknown */
+	int noise_runs;           /* the runs σ rests on */
+	enum keep_call keep;
+	const char *repeat_of;    /* KEEP_REPEAT: the node it repeats */
+	bool has_decimals;        /* the metric's precision is known: */
+	int decimals;             /* noise_decimals() */
 	const char *metrics_json; /* metrics_to_json() of the run, or NULL */
 	const char *log_tail;     /* last lines of the log, or NULL */
 	const char *change;       /* the node's change as JSON (change.h), or NULL */
@@ -65,7 +86,8 @@ struct plan_request {
 /* One experiment in a report: its history row and what its analysis said. */
 struct report_entry {
 	struct plan_entry e;
-	int improved;          /* 1 yes, 0 no, -1 not judged */
+	int improved;          /* 1 yes, 0 no, -1 not judged: node_improved() (noise.h) */
+	const char *repeat_of; /* a seed repeat (or a baseline copy): the node it runs again */
 	const char *change;    /* the node's own change as JSON (change.h), or NULL */
 	const cJSON *verdict;  /* its analysis as the analyse contract, or NULL */
 	const char *analysis;  /* runs/<id>/analysis.md, or NULL */
@@ -80,6 +102,8 @@ struct report_request {
 	const struct report_entry *nodes;
 	size_t n;
 	const char *best;      /* id of the kept best node, or NULL */
+	const char *headline;  /* the best's runs against the baseline's (noise_headline), or NULL */
+	const char *noise;     /* what σ is and on how many runs it rests (noise_format), or NULL */
 	long iteration, rounds_without_gain;
 };
 

@@ -176,21 +176,6 @@ bool noise_delta(const struct tree *t, const struct node *n, const struct runs *
 	return true;
 }
 
-/* Digits after the point in v's shortest form: 0.52 has 2, 1.5e-05 has 6, 190 none. */
-static int decimals_of(double v)
-{
-	char s[40];
-
-	if (!isfinite(v))
-		return 0;
-	num_shortest(v, s);
-	const char *dot = strchr(s, '.'), *e = strpbrk(s, "eE");
-	int d = dot ? (int)((e ? (size_t)(e - dot) : strlen(dot)) - 1) : 0;
-	if (e)
-		d -= atoi(e + 1);
-	return d < 0 ? 0 : d;
-}
-
 int noise_decimals(const struct tree *t)
 {
 	int d = 0;
@@ -198,7 +183,7 @@ int noise_decimals(const struct tree *t)
 	for (uint32_t i = 0; i < t->len && d < MAX_DECIMALS; i++) {
 		const struct node *x = &t->nodes[i];
 		if (x->present && x->has_metric) {
-			int k = decimals_of(x->metric);
+			int k = num_decimals(x->metric);
 			d = k > d ? k : d;
 		}
 	}
@@ -235,4 +220,40 @@ void noise_format(struct buf *b, const struct noise *nz, int decimals)
 	buf_adds(b, "\xcf\x83 ");
 	number(b, nz->sigma, decimals);
 	buf_printf(b, " from %d runs%s", nz->runs, nz->runs < NOISE_FEW_RUNS ? " (few runs)" : "");
+}
+
+void noise_headline(struct buf *b, const struct tree *t, uint32_t best, bool markdown)
+{
+	const struct node *n = best < t->len && t->nodes[best].present ? &t->nodes[best] : NULL;
+	const struct node *base = t->len && t->nodes[0].present ? &t->nodes[0] : NULL;
+	int d = noise_decimals(t);
+	char id[NODE_ID_LEN];
+	struct runs r, br;
+
+	if (!n)
+		return;
+	if (node_is_repeat(n))
+		n = &t->nodes[n->parent];
+	node_id_format(n->id, id);
+	noise_runs(t, n, &r);
+	if (is_base_run(n) || !base) {
+		buf_printf(b, markdown ? "the baseline **%s**: " : "the baseline %s: ", id);
+		noise_format_runs(b, &r, d);
+		return;
+	}
+	buf_printf(b, markdown ? "**%s**" : "%s", id);
+	if (n->name) {
+		buf_adds(b, " (");
+		buf_add_safe(b, n->name);
+		buf_addc(b, ')');
+	}
+	buf_adds(b, ": ");
+	noise_format_runs(b, &r, d);
+	noise_runs(t, base, &br);
+	if (!br.n)
+		return;
+	buf_adds(b, ", against the baseline's ");
+	noise_format_runs(b, &br, d);
+	if (br.mean != 0)
+		buf_printf(b, ", %+.2f %%", 100 * (r.mean - br.mean) / fabs(br.mean));
 }
