@@ -55,11 +55,16 @@ void status_draw(struct ui *ui)
 					buf_printf(&b, " %s%d", node_glyph(ui, &g), val[i]);
 			}
 		}
+		/* The mean of the best's runs, as every headline gives it (noise.h). */
 		struct node *best = workdir_best(wd);
 		if (best) {
 			char nid[NODE_ID_LEN];
-			node_id_format(best->id, nid);
-			buf_printf(&b, " | best %.4g %s", best->metric, nid);
+			struct runs r;
+			noise_runs(&wd->tree, best, &r);
+			node_id_format(r.n && node_is_repeat(best) ? best->parent : best->id, nid);
+			buf_adds(&b, " | best ");
+			noise_format_runs(&b, &r, ui->tv.decimals);
+			buf_printf(&b, " %s", nid);
 		}
 		/* A model's spend (reports' too) against its cap, and its calls in flight. */
 		struct sched *sc = ui->host.sched;
@@ -74,6 +79,21 @@ void status_draw(struct ui *ui)
 		}
 	}
 	x += draw_text(ui, w, 0, x, width - x, ROLE_BAR, b.data ? b.data : "");
+	if (wd) {
+		/* What σ rests on, in the alert colour while it is too little to trust. */
+		const struct noise *nz = &ui->tv.noise;
+		buf_reset(&b);
+		if (width >= 110) {
+			buf_adds(&b, " | ");
+			noise_format(&b, nz, ui->tv.decimals);
+		} else if (nz->groups) {
+			buf_printf(&b, " \xcf\x83 %.2g/%d runs", nz->sigma, nz->runs);
+		} else {
+			buf_adds(&b, " \xcf\x83 ?");
+		}
+		x += draw_text(ui, w, 0, x, width - x,
+			       nz->runs < NOISE_FEW_RUNS ? ROLE_BAR_ALERT : ROLE_BAR, b.data);
+	}
 	buf_free(&b);
 	if (ui->nnotes && width - x > 6) {
 		const struct note *n = &ui->notes[(ui->nnotes - 1) % UI_NOTES];

@@ -568,6 +568,29 @@ static void the_bar_shows_a_models_spend_and_calls(void)
 	fx_close(&f);
 }
 
+/*
+ * A seed repeat shows as one (↻, "repeat of n0001"), never by a cut name;
+ * ★ marks only the current best; the bar says what σ rests on.
+ */
+static void repeats_the_best_and_the_noise(void)
+{
+	struct fx f;
+
+	fx_open(&f, 40, 140);
+	struct node *r = add(&f, 1, "wider-with-a-name-long-enough-to-be-cut-seed-1", ST_COMPLETED);
+	r->seed = 1;
+	metric(r, 0.0921, -1);
+	keys(&f, "\014");
+	T_CHECK(on_screen(&f, "\xe2\x86\xbb n0010 repeat of n0001, seed 1"), "the repeat's row");
+	T_CHECK(!on_screen(&f, "\xe2\x98\x85 n0000"), "a star on n0000, which is not the best");
+	T_CHECK(on_screen(&f, "\xe2\x98\x85 n0001"), "no star on the best");
+	char *sc = screen(&f);
+	T_CHECK(strstr(sc, "best 0.093230 \xc2\xb1 0.001599 (2 runs) n0001"), "bar best: %s", sc);
+	free(sc);
+	T_CHECK(on_screen(&f, "\xcf\x83 0.001599 from 2 runs (few runs)"), "bar noise");
+	fx_close(&f);
+}
+
 /* D: a line of guidance for the planner joins directive.md, one item per line. */
 static void guidance_goes_to_the_directive_file(void)
 {
@@ -749,6 +772,7 @@ int main(void)
 	T_RUN(reorder_the_queue);
 	T_RUN(pause_resume_cancel_retry_add);
 	T_RUN(guidance_goes_to_the_directive_file);
+	T_RUN(repeats_the_best_and_the_noise);
 	T_RUN(the_bar_shows_a_models_spend_and_calls);
 	T_RUN(engine_pause_and_quit);
 	T_RUN(log_pane_scrolls_and_searches);
