@@ -188,11 +188,14 @@ static void append_series(struct buf *b, const cJSON *m, const char *metric, cJS
 				buf_adds(b, " – |");
 				continue;
 			}
-			if (!strcmp(cols[i], "mean"))
-				snprintf(t, sizeof t, "%.*f", decimals > 6 ? 6 : decimals,
+			if (!strcmp(cols[i], "mean")) {
+				/* As metrics.json rounds it: one digit past the values'. */
+				snprintf(t, sizeof t, "%.*f", decimals > 16 ? 17 : decimals + 1,
 					 v->valuedouble);
-			else
+				num_shortest(strtod(t, NULL), t);
+			} else {
 				num_shortest(v->valuedouble, t);
+			}
 			buf_printf(b, " %s |", t);
 		}
 		buf_addc(b, '\n');
