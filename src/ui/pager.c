@@ -81,11 +81,17 @@ static void build_analysis(struct ui *ui, const struct node *n, struct buf *b)
 {
 	char nid[NODE_ID_LEN], msg[160];
 
+	size_t skipped;
 	node_id_format(n->id, nid);
-	buf_printf(b, "# %s %s\n\n", nid, n->name ? n->name : "");
-	if (n->hypothesis)
-		buf_printf(b, "Hypothesis: %s\n\n", n->hypothesis);
 	char *path = node_file(ui, "runs", n, "analysis.md");
+	char *text = read_capped(path, false, &skipped);
+	/* An analysis has its own title and hypothesis: they are not said twice. */
+	if (!text || strncmp(text, "# ", 2)) {
+		buf_printf(b, "# %s %s\n\n", nid, n->name ? n->name : "");
+		if (n->hypothesis)
+			buf_printf(b, "Hypothesis: %s\n\n", n->hypothesis);
+	}
+	free(text);
 	snprintf(msg, sizeof msg, "No analysis yet: %s is %s.\n", nid,
 		 status_name((enum node_status)n->status));
 	add_file(b, path, false, msg);

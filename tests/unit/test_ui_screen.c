@@ -372,6 +372,10 @@ static void pagers(void)
 	keys(&f, "j\r");
 	T_CHECK(f.ui->pg.open && f.ui->pg.kind == PG_ANALYSIS, "analysis not open");
 	golden(&f, "analysis_80x24");
+	/* The analysis has its own title: the pager does not add another. */
+	char *sc = screen(&f);
+	T_CHECK(strstr(sc, "# n0001: wider") && !strstr(sc, "# n0001 wider"), "two titles: %s", sc);
+	free(sc);
 	keys(&f, "q");
 	T_CHECK(!f.ui->pg.open, "q did not close the pager");
 	T_CHECK(f.quit_calls == 0 && f.ui->pr.kind == PR_NONE, "q in a pager asked to quit");
