@@ -265,6 +265,12 @@ char *planner_report_offline(const struct report_request *r);
  * adds it to the engine's; *known as for planner_spent_usd.
  */
 double planner_report_spend(const char *workdir, bool *known);
+/*
+ * Whether every call's cost is known, from the files of all the calls
+ * under workdir/logs (a command without total_cost_usd writes "unknown"):
+ * what a spend shown is said to count.
+ */
+bool planner_costs_known(const char *workdir);
 
 /*
  * Total USD spent by the model: the prior spend plus this process's calls.

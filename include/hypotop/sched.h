@@ -97,6 +97,7 @@ struct sched {
 	 * can be asked of the model while it runs.
 	 */
 	double report_usd;
+	bool usd_unknown; /* some call before this engine has an unknown cost */
 	/* The noise and the baseline's runs (keep.c): counted again after a node ends. */
 	bool noise_known;
 	struct noise noise;

@@ -101,9 +101,9 @@ static void print_json(struct workdir *w, const struct engine_info *ei)
 		buf_printf(&b, "%s\"%s\":%d", s ? "," : "", status_name(s), counts[s]);
 	double reports = planner_report_spend(w->path, NULL);
 	buf_printf(&b, "},\"iteration\":%ld,\"rounds_without_gain\":%ld,\"llm_usd\":%.6f,"
-		       "\"llm_report_usd\":%.6f,\"seq\":%llu,\"queue\":[",
+		       "\"llm_report_usd\":%.6f,\"llm_cost_known\":%s,\"seq\":%llu,\"queue\":[",
 		   w->st.iteration, w->st.rounds_without_gain, w->st.llm_usd + reports, reports,
-		   (unsigned long long)w->seq);
+		   planner_costs_known(w->path) ? "true" : "false", (unsigned long long)w->seq);
 	for (size_t i = 0; i < nq; i++) {
 		struct node *n = &w->tree.nodes[order[i]];
 		buf_printf(&b, "%s{\"position\":%zu,\"id\":", i ? "," : "", i + 1);
@@ -198,8 +198,18 @@ static void print_text(struct workdir *w, const struct engine_info *ei)
 		   w->cfg.patience);
 	bool known = true;
 	double reports = planner_report_spend(w->path, &known);
+	bool all_known = planner_costs_known(w->path);
+	double usd = w->st.llm_usd + reports;
 	if (w->st.llm_usd > 0 || reports > 0 || strcmp(w->cfg.llm_provider, "offline")) {
-		buf_printf(&b, "model    $%.4f spent", w->st.llm_usd + reports);
+		/* An unknown cost is never a $0 (a command without total_cost_usd). */
+		if (!all_known && usd == 0)
+			buf_adds(&b, "model    unknown spent (no call's cost is known)");
+		else if (!all_known)
+			buf_printf(&b, "model    $%.4f spent and more unknown (some calls' cost is "
+				       "unknown)",
+				   usd);
+		else
+			buf_printf(&b, "model    $%.4f spent", usd);
 		if (w->cfg.budget_llm_usd >= 0)
 			buf_printf(&b, " of $%.2f (budget.llm_usd)", w->cfg.budget_llm_usd);
 		if (reports > 0 || !known)

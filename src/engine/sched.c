@@ -399,6 +399,7 @@ int sched_init(struct sched *s, struct workdir *wd, struct loop *loop, sched_say
 		return -1; /* a model provider that cannot start: the message says why */
 	planner_set_prior_spend(s->planner, wd->st.llm_usd);
 	s->report_usd = planner_report_spend(wd->path, NULL);
+	s->usd_unknown = !planner_costs_known(wd->path);
 	e->msg[0] = '\0';
 	sched_watch_start(s);
 	load_base_params(s);

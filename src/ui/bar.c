@@ -70,7 +70,16 @@ void status_draw(struct ui *ui)
 		struct sched *sc = ui->host.sched;
 		double usd = wd->st.llm_usd + (sc ? sc->report_usd : 0);
 		if (width >= 110 && (usd > 0 || strcmp(wd->cfg.llm_provider, "offline"))) {
-			buf_printf(&b, "  $%.2f", usd);
+			/* An unknown cost is shown as one, never as $0 (see planner_costs_known). */
+			bool known = !sc || !sc->usd_unknown;
+			if (known && sc && sc->planner)
+				planner_spent_usd(sc->planner, &known);
+			if (known)
+				buf_printf(&b, "  $%.2f", usd);
+			else if (usd > 0)
+				buf_printf(&b, "  $%.2f+?", usd);
+			else
+				buf_adds(&b, "  $?");
 			if (wd->cfg.budget_llm_usd >= 0)
 				buf_printf(&b, "/%.2f", wd->cfg.budget_llm_usd);
 			int calls = sc ? sc->analysing + (sc->planning ? 1 : 0) : 0;

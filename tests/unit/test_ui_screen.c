@@ -569,6 +569,14 @@ static void the_bar_shows_a_models_spend_and_calls(void)
 	f.sched.analysing = 1;
 	keys(&f, "\014");
 	T_CHECK(on_screen(&f, "$0.75/2.00 model:1"), "bar: %s", last_note(&f));
+	/* A call of unknown cost (a command without total_cost_usd): never $0. */
+	f.sched.usd_unknown = true;
+	keys(&f, "\014");
+	T_CHECK(on_screen(&f, "$0.75+?/2.00"), "bar with an unknown cost");
+	f.wd.st.llm_usd = 0;
+	f.sched.report_usd = 0;
+	keys(&f, "\014");
+	T_CHECK(on_screen(&f, "$?/2.00") && !on_screen(&f, "$0.00"), "bar with only unknown");
 	fx_close(&f);
 }
 
