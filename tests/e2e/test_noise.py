@@ -211,4 +211,38 @@ def one_seed_is_said_loudly():
     check("noise.seeds" in summary and "strict" in summary, "summary: %s" % summary)
 
 
+@lib.test
+def a_change_that_never_applied_costs_no_analyse_call():
+    d = lib.tmpdir()
+    src = lib.make_repo(d)
+    calls = os.path.join(d, "calls.txt")
+    agent = os.path.join(d, "agent.sh")
+    answer = {"summary": "s", "verdict": "no_change", "bottleneck": "b", "evidence": [],
+              "hypothesis_supported": None}
+    with open(agent, "w") as f:
+        f.write("#!/bin/sh\ncat > /dev/null\necho \"$HYPOTOP_LLM_KIND\" >> %s\necho '%s'\n"
+                % (calls, json.dumps(answer)))
+    os.chmod(agent, 0o755)
+    wd = lib.init_config(d, {"source_dir": src, "launch": "python3 train.py",
+                             "metric": "val_loss", "max_iterations": 0, "repair_attempts": 0,
+                             "llm": {"provider": "command", "command": agent}})
+    patch = os.path.join(d, "bad.patch")
+    with open(patch, "w") as f:
+        f.write("diff --git a/train.py b/train.py\n--- a/train.py\n+++ b/train.py\n"
+                "@@ -1 +1 @@\n-print('nothing like this')\n+print('val_loss=0.5')\n")
+    rc, out, err = hypotop("add", wd, "n0000", "a patch that does not apply", "--patch", patch)
+    check(rc == 0, "add: %s" % err)
+    run_headless(wd)
+    with open(os.path.join(wd, "engine", "tree.json")) as f:
+        tree = {n["id"]: n for n in json.load(f)["nodes"]}
+    check(tree["n0001"]["status"] == "failed" and
+          (tree["n0001"].get("failure") or {}).get("kind") == "patch_conflict",
+          "n0001: %s" % tree["n0001"])
+    with open(calls) as f:
+        kinds = f.read().split()
+    check(kinds == ["analyse"], "model calls: %s (only the baseline's analysis)" % kinds)
+    a = read(wd, "runs", "n0001", "analysis.md")
+    check("never applied" in a, "analysis.md: %s" % a)
+
+
 lib.finish()
