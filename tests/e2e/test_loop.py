@@ -630,12 +630,9 @@ def patch_through_a_symlink_is_rejected():
     rc, out, err = hypotop("init", wd, "--source-dir", src, "--launch", "python3 train.py",
                            "--metric", "val_loss", "--max-iterations", "0")
     check(rc == 0, err)
-    patch = os.path.join(d, "p.diff")
-    with open(patch, "w") as f:
-        f.write("diff --git a/escape/evil.py b/escape/evil.py\nnew file mode 100644\n"
-                "--- /dev/null\n+++ b/escape/evil.py\n@@ -0,0 +1 @@\n+print('pwned')\n")
-    rc, out, err = hypotop("add", wd, "n0000", "write through the link", "--patch", patch)
-    check(rc == 0, "add: %s" % err)
+    lib.add_patch(wd, "n0000", "write through the link",
+                  "diff --git a/escape/evil.py b/escape/evil.py\nnew file mode 100644\n"
+                  "--- /dev/null\n+++ b/escape/evil.py\n@@ -0,0 +1 @@\n+print('pwned')\n")
     rc, err = run_headless(wd, timeout=60)
     n = {x["id"]: x for x in tree(wd)["nodes"]}["n0001"]
     check(n["status"] == "failed" and n["failure"]["kind"] == "patch_rejected", "node: %s" % n)

@@ -226,12 +226,9 @@ def a_change_that_never_applied_costs_no_analyse_call():
     wd = lib.init_config(d, {"source_dir": src, "launch": "python3 train.py",
                              "metric": "val_loss", "max_iterations": 0, "repair_attempts": 0,
                              "llm": {"provider": "command", "command": agent}})
-    patch = os.path.join(d, "bad.patch")
-    with open(patch, "w") as f:
-        f.write("diff --git a/train.py b/train.py\n--- a/train.py\n+++ b/train.py\n"
-                "@@ -1 +1 @@\n-print('nothing like this')\n+print('val_loss=0.5')\n")
-    rc, out, err = hypotop("add", wd, "n0000", "a patch that does not apply", "--patch", patch)
-    check(rc == 0, "add: %s" % err)
+    lib.add_patch(wd, "n0000", "a patch that does not apply",
+                  "diff --git a/train.py b/train.py\n--- a/train.py\n+++ b/train.py\n"
+                  "@@ -1 +1 @@\n-print('nothing like this')\n+print('val_loss=0.5')\n")
     run_headless(wd)
     with open(os.path.join(wd, "engine", "tree.json")) as f:
         tree = {n["id"]: n for n in json.load(f)["nodes"]}
