@@ -213,7 +213,10 @@ static void say_completed(struct sched *s, struct node *n)
 		int d = noise_decimals(&w->tree);
 		node_id_format(of == NODE_NONE ? n->id : of, oid);
 		sched_runs(s, n, &r);
-		buf_printf(&b, " (a run of %s%s: ", oid, n->parent == NODE_NONE ? ", the baseline" : "");
+		if (n->parent == NODE_NONE)
+			buf_adds(&b, " (a run of the baseline; its runs: ");
+		else
+			buf_printf(&b, " (a seed repeat of %s; its runs: ", oid);
 		noise_format_runs(&b, &r, d);
 		buf_adds(&b, "; ");
 		noise_format(&b, sched_noise(s), d);

@@ -452,13 +452,13 @@ static void draw_row(struct ui *ui, WINDOW *w, int y, int width, size_t row, boo
 	x++;
 	int name_w = width - x - rw - 1;
 	if (name_w > 0) {
-		/* A repeat is named by whose run it repeats: a cut name would pass for an experiment. */
+		/* A repeat is named by whose run it repeats ("seed 1 of n0008"): a cut name would pass for an experiment. */
 		char what[64] = "";
 		uint32_t of = node_repeat_of(&ui->host.wd->tree, n);
 		if (of != NODE_NONE) {
 			char oid[NODE_ID_LEN];
 			node_id_format(of, oid);
-			snprintf(what, sizeof what, "repeat of %s, seed %d", oid, n->seed);
+			snprintf(what, sizeof what, "seed %d of %s", n->seed, oid);
 		}
 		char *name = draw_cut(ui, *what ? what : n->name ? n->name : "", name_w);
 		enum ui_role nr = base;

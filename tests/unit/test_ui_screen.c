@@ -593,7 +593,7 @@ static void repeats_the_best_and_the_noise(void)
 	r->seed = 1;
 	metric(r, 0.0921, -1);
 	keys(&f, "\014");
-	T_CHECK(on_screen(&f, "\xe2\x86\xbb n0010 repeat of n0001, seed 1"), "the repeat's row");
+	T_CHECK(on_screen(&f, "\xe2\x86\xbb n0010 seed 1 of n0001"), "the repeat's row");
 	T_CHECK(!on_screen(&f, "\xe2\x98\x85 n0000"), "a star on n0000, which is not the best");
 	T_CHECK(on_screen(&f, "\xe2\x98\x85 n0001"), "no star on the best");
 	char *sc = screen(&f);
