@@ -81,6 +81,22 @@ static const struct report_entry *parent_of(const struct report_request *r,
 	return find(r, x->e.parent);
 }
 
+/*
+ * The difference to the parent: the request's, like with like (the means
+ * of their runs), or, without one, the two runs'.
+ */
+static bool delta_of(const struct report_entry *x, const struct report_entry *p, double *d)
+{
+	if (x->has_delta) {
+		*d = x->delta;
+		return true;
+	}
+	if (!x->e.has_metric || !p || !p->e.has_metric)
+		return false;
+	*d = x->e.metric - p->e.metric;
+	return true;
+}
+
 /* "lr=0.003 dropout=0.2", "patch", "files: a.py b.py", or "–" for none. */
 static void change_cell(struct buf *b, const char *change)
 {
@@ -138,10 +154,9 @@ static void item(struct buf *b, const struct report_request *r, const struct rep
 		buf_printf(b, ": %s ", metric_of(r->cfg));
 		number(b, x->e.metric);
 	}
-	if (x->e.has_metric && p && p->e.has_metric) {
-		buf_adds(b, ", ");
-		buf_printf(b, "%+.6g against %s", x->e.metric - p->e.metric, p->e.id);
-	}
+	double d;
+	if (delta_of(x, p, &d))
+		buf_printf(b, ", %+.6g against %s", d, p->e.id);
 	buf_adds(b, "; change: ");
 	change_cell(b, x->change);
 	buf_adds(b, ".");
@@ -231,8 +246,9 @@ static void table_part(struct buf *b, const struct report_request *r)
 		if (x->e.has_metric)
 			number(b, x->e.metric);
 		buf_adds(b, " | ");
-		if (x->e.has_metric && p && p->e.has_metric)
-			buf_printf(b, "%+.6g", x->e.metric - p->e.metric);
+		double d;
+		if (delta_of(x, p, &d))
+			buf_printf(b, "%+.6g", d);
 		buf_printf(b, " | %s | ", x->improved < 0 ? "" : x->improved ? "yes" : "no");
 		change_cell(b, x->change);
 		buf_adds(b, " | ");

@@ -62,9 +62,11 @@ void status_draw(struct ui *ui)
 			struct runs r;
 			noise_runs(&wd->tree, best, &r);
 			node_id_format(r.n && node_is_repeat(best) ? best->parent : best->id, nid);
-			buf_adds(&b, " | best ");
-			noise_format_runs(&b, &r, ui->tv.decimals);
-			buf_printf(&b, " %s", nid);
+			/* Compact: the bar leaves the room it can to the newest message. */
+			buf_printf(&b, " | best %.4g", r.n ? r.mean : best->metric);
+			if (r.n > 1)
+				buf_printf(&b, " \xc2\xb1 %.2g", r.sd);
+			buf_printf(&b, " (%d run%s) %s", r.n, r.n == 1 ? "" : "s", nid);
 		}
 		/* A model's spend (reports' too) against its cap, and its calls in flight. */
 		struct sched *sc = ui->host.sched;
@@ -89,19 +91,32 @@ void status_draw(struct ui *ui)
 	}
 	x += draw_text(ui, w, 0, x, width - x, ROLE_BAR, b.data ? b.data : "");
 	if (wd) {
-		/* What σ rests on, in the alert colour while it is too little to trust. */
+		/*
+		 * What σ rests on, in the alert colour while it is too little to
+		 * trust: whole where the newest message still fits beside it,
+		 * else short; a σ that is fine gives way to the message.
+		 */
 		const struct noise *nz = &ui->tv.noise;
-		buf_reset(&b);
-		if (width >= 110) {
-			buf_adds(&b, " | ");
-			noise_format(&b, nz, ui->tv.decimals);
-		} else if (nz->groups) {
-			buf_printf(&b, " \xcf\x83 %.2g/%d runs", nz->sigma, nz->runs);
-		} else {
-			buf_adds(&b, " \xcf\x83 ?");
+		bool weak = nz->runs < NOISE_FEW_RUNS;
+		int note = 0;
+		if (ui->nnotes) {
+			int len = text_width(ui->notes[(ui->nnotes - 1) % UI_NOTES].text, ui->utf8);
+			note = 3 + (len < 40 ? len : 40);
 		}
-		x += draw_text(ui, w, 0, x, width - x,
-			       nz->runs < NOISE_FEW_RUNS ? ROLE_BAR_ALERT : ROLE_BAR, b.data);
+		buf_reset(&b);
+		buf_adds(&b, " | ");
+		noise_format(&b, nz, ui->tv.decimals);
+		if (x + text_width(b.data, ui->utf8) + note > width) {
+			buf_reset(&b);
+			if (nz->groups)
+				buf_printf(&b, " \xcf\x83 %.2g/%d runs", nz->sigma, nz->runs);
+			else
+				buf_adds(&b, " \xcf\x83 ?");
+			if (!weak && x + text_width(b.data, ui->utf8) + note > width)
+				buf_reset(&b);
+		}
+		x += draw_text(ui, w, 0, x, width - x, weak ? ROLE_BAR_ALERT : ROLE_BAR,
+			       b.data ? b.data : "");
 	}
 	buf_free(&b);
 	if (ui->nnotes && width - x > 6) {

@@ -217,14 +217,29 @@ static void build_help(struct ui *ui, struct buf *b)
 	for (int s = 0; s < ST__COUNT; s++) {
 		struct node n = {0};
 		n.status = (uint8_t)s;
-		n.improved = s == ST_COMPLETED ? 1 : -1;
-		buf_printf(b, "  %s %s\t%s%s\n", node_glyph(ui, &n), status_name(s),
-			   status_doc(s), s == ST_COMPLETED ? ", and improved" : "");
-		if (s == ST_COMPLETED) {
-			n.improved = 0;
-			buf_printf(b, "  %s %s\t%s, without a gain\n", node_glyph(ui, &n),
-				   status_name(s), status_doc(s));
+		n.improved = -1;
+		if (s != ST_COMPLETED) {
+			buf_printf(b, "  %s %s\t%s\n", node_glyph(ui, &n), status_name(s),
+				   status_doc(s));
+			continue;
 		}
+		/* A node of its own (no id a real one has), for the glyphs of completed ones. */
+		n.present = true;
+		n.id = NODE_NONE;
+		n.parent = 0;
+		n.improved = 1;
+		const char *best = ui->utf8 ? "\xe2\x98\x85" : "*";
+		buf_printf(b, "  %s %s\t%s, and the current best\n", best, status_name(s),
+			   status_doc(s));
+		buf_printf(b, "  %s %s\t%s, and improved (no longer the best)\n",
+			   node_glyph(ui, &n), status_name(s), status_doc(s));
+		n.improved = 0;
+		buf_printf(b, "  %s %s\t%s, without a gain\n", node_glyph(ui, &n), status_name(s),
+			   status_doc(s));
+		n.seed = 1;
+		buf_printf(b, "  %s %s\t%s: a seed repeat (of its parent, or of the baseline), "
+			      "judged on nothing\n",
+			   node_glyph(ui, &n), status_name(s), status_doc(s));
 	}
 	buf_adds(b, "\nThemes\n\n  t switches between:");
 	for (size_t i = 0; i < ui->nthemes; i++)

@@ -226,6 +226,29 @@ def start_until_baseline_runs(wd, **popen):
 
 
 @lib.test
+def the_reports_follow_the_live_status():
+    # master_table.tsv and summary.md say what status says while a run goes
+    # on, not only once something has ended.
+    d = lib.tmpdir()
+    src, wd, go = waiting_baseline(d, "print('val_loss=0.5', flush=True)\n")
+    p, job_pid = start_until_baseline_runs(wd)
+    try:
+        def row():
+            try:
+                with open(os.path.join(wd, "master_table.tsv")) as f:
+                    return f.read().splitlines()[1].split("\t")
+            except (OSError, IndexError):
+                return None
+        lib.wait_for(lambda: row() and row()[3] == "running",
+                     "master_table.tsv to say n0000 runs", timeout=15)
+        with open(os.path.join(wd, "summary.md")) as f:
+            check("| running | 1 |" in f.read(), "summary.md lags behind")
+    finally:
+        open(go, "w").close()
+        p.wait(timeout=60)
+
+
+@lib.test
 def reattach_to_a_job_that_ended_while_down():
     d = lib.tmpdir()
     src, wd, go = waiting_baseline(
@@ -638,6 +661,7 @@ def patch_through_a_symlink_is_rejected():
     check(n["status"] == "failed" and n["failure"]["kind"] == "patch_rejected", "node: %s" % n)
     check(not os.listdir(outside), "a file was written outside the tree: %s" % os.listdir(outside))
     # A patch naming ../ is refused before it is even queued.
+    patch = os.path.join(d, "p.diff")
     with open(patch, "w") as f:
         f.write("diff --git a/../x b/../x\n--- a/../x\n+++ b/../x\n")
     rc, out, err = hypotop("add", wd, "n0000", "climb out", "--patch", patch)

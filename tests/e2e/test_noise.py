@@ -135,6 +135,9 @@ def only_what_the_engine_confirmed_is_improved_anywhere():
     rows = {row.split("\t")[0]: row.split("\t") for row in read(wd, "master_table.tsv").splitlines()[1:]}
     check(rows[good["id"]][6] == "yes" and rows[lucky["id"]][6] == "no",
           "master_table: %s %s" % (rows[good["id"]], rows[lucky["id"]]))
+    # The delta compares like with like: the mean of lucky's runs (1.1) with
+    # the mean of the baseline's (1.0), not its lucky first run.
+    check(rows[lucky["id"]][5] == "+0.1", "master_table delta: %s" % rows[lucky["id"]])
     rc, out, err = hypotop("report", wd)
     check(rc == 0, err)
     report = read(wd, "report.md")
@@ -149,6 +152,9 @@ def only_what_the_engine_confirmed_is_improved_anywhere():
         a = read(wd, "runs", n["id"], "analysis.md")
         check("repeat of %s" % n["parent"] in a and "Verdict: improved" not in a and
               "Verdict: regressed" not in a, "repeat %s analysis: %s" % (n["id"], a))
+    table = section(report, "Experiments")
+    check("| %s | n0000 | lucky | completed | 0.3 | +0.1 |" % lucky["id"] in table,
+          "report table: %s" % table)
     check("Analyses" in report and "**%s** improved" % lucky["id"] not in report,
           "report analyses: %s" % section(report, "Analyses"))
 

@@ -393,6 +393,13 @@ static void pagers(void)
 	T_CHECK(f.ui->pg.match == 8, "search in the pager: line %ld", f.ui->pg.match);
 	keys(&f, "q?");
 	golden(&f, "help_80x24");
+	/* The legend: ★ is the current best only, and a repeat has its own glyph. */
+	keys(&f, "/the current best\r");
+	T_CHECK(on_screen(&f, "\xe2\x98\x85 completed"), "legend: ★");
+	keys(&f, "/no longer the best\r");
+	T_CHECK(on_screen(&f, "\xe2\x97\x86 completed"), "legend: ◆");
+	keys(&f, "/a seed repeat\r");
+	T_CHECK(on_screen(&f, "\xe2\x86\xbb completed"), "legend: ↻");
 	keys(&f, "q");
 	fx_close(&f);
 }
@@ -597,7 +604,7 @@ static void repeats_the_best_and_the_noise(void)
 	T_CHECK(!on_screen(&f, "\xe2\x98\x85 n0000"), "a star on n0000, which is not the best");
 	T_CHECK(on_screen(&f, "\xe2\x98\x85 n0001"), "no star on the best");
 	char *sc = screen(&f);
-	T_CHECK(strstr(sc, "best 0.093230 \xc2\xb1 0.001599 (2 runs) n0001"), "bar best: %s", sc);
+	T_CHECK(strstr(sc, "best 0.09323 \xc2\xb1 0.0016 (2 runs) n0001"), "bar best: %s", sc);
 	free(sc);
 	T_CHECK(on_screen(&f, "\xcf\x83 0.001599 from 2 runs (few runs)"), "bar noise");
 	fx_close(&f);
