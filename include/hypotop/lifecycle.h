@@ -119,20 +119,32 @@ void sched_fail(struct sched *s, struct slot *sl, const char *kind, const char *
 void sched_reanalyse(struct sched *s, struct slot *sl);
 /* master_table.tsv and summary.md. */
 void sched_write_reports(struct sched *s);
+/*
+ * The keep rule has judged candidate n on its repeats (outcome: "Confirmed"
+ * or "Not confirmed", what: the numbers): said in its analysis.md, and its
+ * result.json rewritten.
+ */
+void sched_note_judged(struct sched *s, struct node *n, const char *outcome, const char *what);
 
 /* ---- judge (keep.c): the noise-aware keep rule ---------------------------- */
 
 bool sched_goal_max(struct sched *s);
 /* How much better a is than b under the goal (positive: better). */
 double sched_gain(struct sched *s, double a, double b);
-/* A run of its parent's commit with another seed, to confirm it. */
-bool sched_is_repeat(const struct node *n);
-/* The mean of n's runs: all the baseline's for the baseline, else n and its repeats. */
+/* The runs of n's commit (noise.h), the baseline's counted once a change. */
+void sched_runs(struct sched *s, const struct node *n, struct runs *r);
+/* Their mean: what n is judged on and compared with. */
 double sched_score(struct sched *s, const struct node *n);
-/* The spread σ of the baseline's runs; 0 while fewer than two are known. */
+/* The noise σ pooled over every group of repeats (noise.h); 0 while unknown. */
+const struct noise *sched_noise(struct sched *s);
 double sched_noise_sigma(struct sched *s);
-/* n has ended (ok: completed): decide what it changes about the best. May add nodes. */
-void sched_judge(struct sched *s, struct node *n, bool ok);
+/*
+ * What the keep rule makes of n, which has ended (ok: completed), as
+ * things stand: the call its analysis is told, and sched_judge acts on.
+ */
+enum keep_call sched_keep_call(struct sched *s, const struct node *n, bool ok);
+/* n has ended: decide what it changes about the best, on call. May add nodes. */
+void sched_judge(struct sched *s, struct node *n, bool ok, enum keep_call call);
 
 /* ---- plan (plan.c): a planning round -------------------------------------- */
 

@@ -37,15 +37,36 @@ struct plan_entry {
 	const char *change;       /* the node's own change as JSON (change.h), or NULL */
 };
 
+/*
+ * What the engine's keep rule makes of a run (keep.c), for its analysis to
+ * agree with: the engine alone decides what improved.
+ */
+enum keep_call {
+	KEEP_UNSAID,    /* not told: the analysis judges on the numbers alone */
+	KEEP_REFERENCE, /* a run of the baseline: the reference, judged on nothing */
+	KEEP_REPEAT,    /* a seed repeat of its parent, to confirm it */
+	KEEP_NO,        /* does not beat the best beyond the noise */
+	KEEP_CANDIDATE, /* beats it on one run: improved only if its repeats confirm it */
+	KEEP_IMPROVED,  /* beats it, and is kept as the best */
+};
+
 struct analyse_request {
 	const struct config *cfg;
 	const char *node, *name, *hypothesis;
 	const char *status;       /* "completed" or "failed" */
 	const char *failure_kind; /* when failed */
 	bool has_metric, has_parent_metric, has_best;
+	/* parent_metric, best_metric: the means of their runs (parent_runs, best_runs). */
 	double metric, parent_metric, best_metric;
-	const char *best_node;
-	double noise_sigma;       /* run-to-run spread of the baseline; 0: unknown */
+	double parent_sd, best_sd;
+	int parent_runs, best_runs;
+	const char *best_node, *parent_node;
+	double noise_sigma;       /* run-to-run spread, pooled (noise.h); 0: unknown */
+	int noise_runs;           /* the runs σ rests on */
+	enum keep_call keep;
+	const char *repeat_of;    /* KEEP_REPEAT: the node it repeats */
+	bool has_decimals;        /* the metric's precision is known: */
+	int decimals;             /* noise_decimals() */
 	const char *metrics_json; /* metrics_to_json() of the run, or NULL */
 	const char *log_tail;     /* last lines of the log, or NULL */
 	const char *change;       /* the node's change as JSON (change.h), or NULL */
@@ -83,7 +104,10 @@ struct plan_request {
 /* One experiment in a report: its history row and what its analysis said. */
 struct report_entry {
 	struct plan_entry e;
-	int improved;          /* 1 yes, 0 no, -1 not judged */
+	int improved;          /* 1 yes, 0 no, -1 not judged: node_improved() (noise.h) */
+	const char *repeat_of; /* a seed repeat (or a baseline copy): the node it runs again */
+	bool has_delta;        /* delta: against the parent, like with like (noise_delta) */
+	double delta;
 	const char *change;    /* the node's own change as JSON (change.h), or NULL */
 	const cJSON *verdict;  /* its analysis as the analyse contract, or NULL */
 	const char *analysis;  /* runs/<id>/analysis.md, or NULL */
@@ -98,6 +122,8 @@ struct report_request {
 	const struct report_entry *nodes;
 	size_t n;
 	const char *best;      /* id of the kept best node, or NULL */
+	const char *headline;  /* the best's runs against the baseline's (noise_headline), or NULL */
+	const char *noise;     /* what σ is and on how many runs it rests (noise_format), or NULL */
 	long iteration, rounds_without_gain;
 };
 
@@ -260,6 +286,12 @@ char *planner_report_offline(const struct report_request *r);
  * adds it to the engine's; *known as for planner_spent_usd.
  */
 double planner_report_spend(const char *workdir, bool *known);
+/*
+ * Whether every call's cost is known, from the files of all the calls
+ * under workdir/logs (a command without total_cost_usd writes "unknown"):
+ * what a spend shown is said to count.
+ */
+bool planner_costs_known(const char *workdir);
 
 /*
  * Total USD spent by the model: the prior spend plus this process's calls.

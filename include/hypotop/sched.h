@@ -20,6 +20,7 @@
 #include "hypotop/lines.h"
 #include "hypotop/loop.h"
 #include "hypotop/metrics.h"
+#include "hypotop/noise.h"
 #include "hypotop/planner.h"
 #include "hypotop/workdir.h"
 
@@ -96,9 +97,12 @@ struct sched {
 	 * can be asked of the model while it runs.
 	 */
 	double report_usd;
-	/* The baseline's runs (keep.c): counted when a root ends; -1 not yet. */
-	int base_runs;
-	double base_mean, base_sd;
+	bool usd_unknown; /* some call before this engine has an unknown cost */
+	/* The noise and the baseline's runs (keep.c): counted again after a node ends. */
+	bool noise_known;
+	struct noise noise;
+	struct runs base;
+	uint64_t reports_seq; /* the workdir's seq when the reports were last written */
 	int timer_fd;
 	struct deferred *deferred; /* steps waiting for descriptors, in no order */
 	size_t ndeferred;

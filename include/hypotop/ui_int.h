@@ -17,6 +17,7 @@
 #include "hypotop/actions.h"
 #include "hypotop/layout.h"
 #include "hypotop/logtail.h"
+#include "hypotop/noise.h"
 #include "hypotop/theme.h"
 #include "hypotop/ui.h"
 #include "hypotop/workers.h"
@@ -52,6 +53,10 @@ struct tree_view {
 	bool stale;
 	int counts[ST__COUNT];
 	size_t queued;
+	/* The noise, the baseline's runs and the metric's precision (noise.h), per rebuild. */
+	struct noise noise;
+	struct runs base;
+	int decimals;
 };
 
 struct log_view {

@@ -108,8 +108,13 @@ void nearest_offer(struct nearest *n, const char *candidate);
  */
 double strtod_c(const char *s, char **end);
 void snprintf_c(char *out, size_t n, const char *fmt, ...) PRINTF_LIKE(3, 4);
-/* The fewest digits of finite v that read back as v: "0.1", "3", "1e-05". */
+/*
+ * The fewest digits of finite v that read back as v: "0.1", "3", "1e-05";
+ * a whole number in its digits ("190", never "1.9e+02").
+ */
 void num_shortest(double v, char out[40]);
+/* Digits after the point in v's shortest form: 0.52 has 2, 1.5e-05 has 6, 190 none. */
+int num_decimals(double v);
 
 /* What else num_scan accepts as a number. */
 enum {

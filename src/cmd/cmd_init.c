@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "hypotop/cmd.h"
+#include "hypotop/noise.h"
 #include "hypotop/config.h"
 #include "hypotop/fsutil.h"
 #include "hypotop/json.h"
@@ -167,6 +168,10 @@ int cmd_init(int argc, char **argv)
 				"commit %.12s without them\n",
 			cJSON_GetObjectItemCaseSensitive(doc, "source_dir")->valuestring, oid);
 	printf("created %s: baseline n0000 at %.12s queued\n", workdir, oid);
+	const cJSON *seeds = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(doc, "noise"), "seeds");
+	if (!cJSON_IsNumber(seeds) || seeds->valuedouble <= 1)
+		fprintf(stderr, "hypotop: warning: " NOISE_ONE_SEED " (\"noise\": {\"seeds\": 3})\n");
 	status = EXIT_OK;
 out:
 	cJSON_Delete(doc);

@@ -18,17 +18,19 @@
 #include "hypotop/cmd.h"
 #include "hypotop/fsutil.h"
 #include "hypotop/json.h"
+#include "hypotop/noise.h"
 #include "hypotop/planner.h"
 #include "hypotop/workdir.h"
 
 /* The request's strings and JSON, owned here. */
 struct report_data {
 	struct report_entry *nodes;
-	char (*ids)[2][NODE_ID_LEN];
+	char (*ids)[3][NODE_ID_LEN];
 	cJSON **verdicts;
 	char **analyses;
 	size_t n;
 	char best[NODE_ID_LEN];
+	struct buf headline, noise;
 };
 
 static void data_build(struct workdir *w, struct report_data *d, struct report_request *r)
@@ -63,11 +65,20 @@ static void data_build(struct workdir *w, struct report_data *d, struct report_r
 		d->analyses[k] = fs_exists(path) ? fs_read(path, NULL, &e) : NULL;
 		free(path);
 		free(rel);
+		uint32_t of = node_repeat_of(&w->tree, n);
+		if (of != NODE_NONE)
+			node_id_format(of, d->ids[k][2]);
+		bool judged = n->improved >= 0 && n->parent != NODE_NONE && !node_is_repeat(n);
+		double delta = 0;
+		bool has_delta = noise_delta(&w->tree, n, NULL, &delta);
 		d->nodes[k] = (struct report_entry){
 			.e = {d->ids[k][0], n->parent != NODE_NONE ? d->ids[k][1] : NULL, n->name,
 			      status_name(n->status), n->failure_kind, NULL, n->has_metric,
 			      n->metric, n->hypothesis},
-			.improved = n->improved,
+			.improved = !judged ? -1 : node_improved(n) ? 1 : 0,
+			.repeat_of = of != NODE_NONE ? d->ids[k][2] : NULL,
+			.has_delta = has_delta,
+			.delta = delta,
 			.change = n->change,
 			.verdict = cJSON_IsObject(d->verdicts[k]) ? d->verdicts[k] : NULL,
 			.analysis = d->analyses[k],
@@ -77,12 +88,23 @@ static void data_build(struct workdir *w, struct report_data *d, struct report_r
 		best = fallback->id;
 	if (best != NODE_NONE)
 		node_id_format(best, d->best);
-	*r = (struct report_request){&w->cfg,
-				     d->nodes,
-				     d->n,
-				     best != NODE_NONE ? d->best : NULL,
-				     w->st.iteration,
-				     w->st.rounds_without_gain};
+	struct noise nz;
+	buf_init(&d->headline);
+	buf_init(&d->noise);
+	if (best != NODE_NONE)
+		noise_headline(&d->headline, &w->tree, best, true);
+	noise_pool(&w->tree, &nz);
+	noise_format(&d->noise, &nz, noise_decimals(&w->tree));
+	*r = (struct report_request){
+		.cfg = &w->cfg,
+		.nodes = d->nodes,
+		.n = d->n,
+		.best = best != NODE_NONE ? d->best : NULL,
+		.headline = d->headline.data,
+		.noise = d->noise.data,
+		.iteration = w->st.iteration,
+		.rounds_without_gain = w->st.rounds_without_gain,
+	};
 }
 
 static void data_free(struct report_data *d)
@@ -95,6 +117,8 @@ static void data_free(struct report_data *d)
 	free(d->ids);
 	free(d->verdicts);
 	free(d->analyses);
+	buf_free(&d->headline);
+	buf_free(&d->noise);
 }
 
 /* The model's report, or NULL for the built-in one; *status set on failure. */

@@ -6,6 +6,7 @@
 #include "hypotop/cmd.h"
 #include "hypotop/fsutil.h"
 #include "hypotop/json.h"
+#include "hypotop/noise.h"
 #include "hypotop/planner.h"
 #include "hypotop/workdir.h"
 
@@ -70,23 +71,39 @@ static void print_json(struct workdir *w, const struct engine_info *ei)
 	buf_adds(&b, "},\"metric\":{\"name\":");
 	json_append_str(&b, w->cfg.metric);
 	buf_printf(&b, ",\"goal\":\"%s\"},\"best\":", w->cfg.goal);
+	struct runs r;
 	if (best) {
 		buf_adds(&b, "{\"node\":");
 		add_id(&b, best->id);
 		buf_adds(&b, ",\"name\":");
 		add_str(&b, best->name);
-		buf_printf(&b, ",\"metric\":%.17g}", best->metric);
+		noise_runs(&w->tree, best, &r);
+		buf_printf(&b, ",\"metric\":%.17g,\"mean\":%.17g,\"sd\":%.17g,\"runs\":%d}",
+			   best->metric, r.mean, r.sd, r.n);
 	} else {
 		buf_adds(&b, "null");
 	}
+	struct node *base = tree_get(&w->tree, 0);
+	buf_adds(&b, ",\"baseline\":");
+	if (base) {
+		noise_runs(&w->tree, base, &r);
+		buf_printf(&b, "{\"mean\":%.17g,\"sd\":%.17g,\"runs\":%d}", r.mean, r.sd, r.n);
+	} else {
+		buf_adds(&b, "null");
+	}
+	struct noise nz;
+	noise_pool(&w->tree, &nz);
+	buf_printf(&b, ",\"noise\":{\"sigma\":%.17g,\"runs\":%d,\"groups\":%d,\"k\":%.17g,"
+		       "\"seeds\":%ld}",
+		   nz.sigma, nz.runs, nz.groups, w->cfg.noise_k, w->cfg.noise_seeds);
 	buf_printf(&b, ",\"total\":%u,\"counts\":{", w->tree.count);
 	for (int s = 0; s < ST__COUNT; s++)
 		buf_printf(&b, "%s\"%s\":%d", s ? "," : "", status_name(s), counts[s]);
 	double reports = planner_report_spend(w->path, NULL);
 	buf_printf(&b, "},\"iteration\":%ld,\"rounds_without_gain\":%ld,\"llm_usd\":%.6f,"
-		       "\"llm_report_usd\":%.6f,\"seq\":%llu,\"queue\":[",
+		       "\"llm_report_usd\":%.6f,\"llm_cost_known\":%s,\"seq\":%llu,\"queue\":[",
 		   w->st.iteration, w->st.rounds_without_gain, w->st.llm_usd + reports, reports,
-		   (unsigned long long)w->seq);
+		   planner_costs_known(w->path) ? "true" : "false", (unsigned long long)w->seq);
 	for (size_t i = 0; i < nq; i++) {
 		struct node *n = &w->tree.nodes[order[i]];
 		buf_printf(&b, "%s{\"position\":%zu,\"id\":", i ? "," : "", i + 1);
@@ -159,10 +176,16 @@ static void print_text(struct workdir *w, const struct engine_info *ei)
 	buf_add_safe(&b, w->cfg.metric);
 	buf_printf(&b, " (%s)", w->cfg.goal);
 	if (best) {
-		node_id_format(best->id, id);
-		buf_printf(&b, "  best %.6g at %s ", best->metric, id);
-		buf_add_safe(&b, best->name ? best->name : "");
+		buf_adds(&b, "\nbest     ");
+		noise_headline(&b, &w->tree, best->id, false);
 	}
+	struct noise nz;
+	noise_pool(&w->tree, &nz);
+	buf_adds(&b, "\nnoise    ");
+	noise_format(&b, &nz, noise_decimals(&w->tree));
+	buf_printf(&b, ", noise.k %g", w->cfg.noise_k);
+	if (w->cfg.noise_seeds <= 1)
+		buf_adds(&b, "\n         warning: " NOISE_ONE_SEED);
 	buf_printf(&b, "\nnodes    %u:", w->tree.count);
 	bool first = true;
 	for (int s = 0; s < ST__COUNT; s++)
@@ -175,8 +198,18 @@ static void print_text(struct workdir *w, const struct engine_info *ei)
 		   w->cfg.patience);
 	bool known = true;
 	double reports = planner_report_spend(w->path, &known);
+	bool all_known = planner_costs_known(w->path);
+	double usd = w->st.llm_usd + reports;
 	if (w->st.llm_usd > 0 || reports > 0 || strcmp(w->cfg.llm_provider, "offline")) {
-		buf_printf(&b, "model    $%.4f spent", w->st.llm_usd + reports);
+		/* An unknown cost is never a $0 (a command without total_cost_usd). */
+		if (!all_known && usd == 0)
+			buf_adds(&b, "model    unknown spent (no call's cost is known)");
+		else if (!all_known)
+			buf_printf(&b, "model    $%.4f spent and more unknown (some calls' cost is "
+				       "unknown)",
+				   usd);
+		else
+			buf_printf(&b, "model    $%.4f spent", usd);
 		if (w->cfg.budget_llm_usd >= 0)
 			buf_printf(&b, " of $%.2f (budget.llm_usd)", w->cfg.budget_llm_usd);
 		if (reports > 0 || !known)

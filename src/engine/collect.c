@@ -32,7 +32,9 @@ struct analyse_task {
 	uint32_t node;
 	bool ok;
 	char *kind, *why;
-	char nid[NODE_ID_LEN], bid[NODE_ID_LEN];
+	char nid[NODE_ID_LEN], bid[NODE_ID_LEN], pid[NODE_ID_LEN];
+	enum keep_call keep;  /* what the keep rule made of the run when it ended */
+	bool unapplied;       /* its change never applied: nothing ran, nothing to ask */
 	char *name, *hypothesis, *metrics_json, *tail, *change, *commit;
 	struct analyse_request r;
 	char *analysis;
@@ -60,12 +62,14 @@ static void compose_analysis(const struct analyse_task *t, struct buf *a)
 static void analyse_work(void *arg)
 {
 	struct analyse_task *t = arg;
-
 	struct place pl;
 
 	t->rc = -1;
-	if (t->s->planner && place_open(&pl, t->r.cfg, t->s->wd->path, t->nid, t->commit,
-					&t->e) == 0) {
+	if (t->unapplied) {
+		err_set(&t->e, "its change never applied (%s), so nothing ran to analyse",
+			t->kind ? t->kind : "prepare");
+	} else if (t->s->planner && place_open(&pl, t->r.cfg, t->s->wd->path, t->nid, t->commit,
+					       &t->e) == 0) {
 		t->r.place = &pl.pl;
 		t->rc = planner_analyse(t->s->planner, &t->r, &t->analysis, &t->verdict,
 					&t->llm_kind, &t->e);
@@ -169,6 +173,68 @@ static void write_node_files(struct sched *s, struct node *n, const cJSON *verdi
 	free(dir);
 }
 
+void sched_note_judged(struct sched *s, struct node *n, const char *outcome, const char *what)
+{
+	char nid[NODE_ID_LEN];
+	struct err e = {{0}};
+	struct buf a;
+
+	node_id_format(n->id, nid);
+	char *path = sched_path(s, "runs", n->id, "analysis.md");
+	char *old = fs_exists(path) ? fs_read(path, NULL, &e) : NULL;
+	buf_init(&a);
+	buf_adds(&a, old ? old : "");
+	buf_printf(&a, "\n## %s by its repeats\n\n%s: %s.\n\n%s\n", outcome, outcome, what,
+		   n->improved == 1 ? "Improved: the mean of its runs beats the best's beyond the "
+				      "noise; it is the best so far."
+				    : "Not improved: the gain of its first run was not borne out by "
+				      "its repeats.");
+	sched_write(s, path, a.data, a.len, 0644, s->planner && s->planner->paid);
+	free(old);
+	free(path);
+	buf_free(&a);
+	/* result.json: the verdict its analysis gave, and improved as judged now. */
+	char *rel = xasprintf("engine/nodes/%s/result.json", nid);
+	path = workdir_file(s->wd, rel);
+	cJSON *res = fs_exists(path) ? json_parse_file(path, &e) : NULL;
+	const cJSON *verdict = cJSON_GetObjectItemCaseSensitive(res, "verdict");
+	write_node_files(s, n, cJSON_IsObject(verdict) ? verdict : NULL);
+	cJSON_Delete(res);
+	free(path);
+	free(rel);
+}
+
+/* "n0002: completed, val_loss=0.9 (a run of the baseline: 1.0 ± 0.1 (3 runs), σ …)" */
+static void say_completed(struct sched *s, struct node *n)
+{
+	struct workdir *w = s->wd;
+	uint32_t of = node_repeat_of(&w->tree, n);
+	char nid[NODE_ID_LEN], oid[NODE_ID_LEN];
+	struct buf b;
+
+	node_id_format(n->id, nid);
+	buf_init(&b);
+	if (of != NODE_NONE || (n->parent == NODE_NONE && !n->change)) {
+		struct runs r;
+		int d = noise_decimals(&w->tree);
+		node_id_format(of == NODE_NONE ? n->id : of, oid);
+		sched_runs(s, n, &r);
+		if (n->parent == NODE_NONE)
+			buf_adds(&b, " (a run of the baseline; its runs: ");
+		else
+			buf_printf(&b, " (a seed repeat of %s; its runs: ", oid);
+		noise_format_runs(&b, &r, d);
+		buf_adds(&b, "; ");
+		noise_format(&b, sched_noise(s), d);
+		buf_addc(&b, ')');
+	} else if (w->st.best == n->id) {
+		buf_adds(&b, " (best so far)");
+	}
+	sched_say(s, "%s: completed, %s=%.6g%s", nid, w->cfg.metric, n->metric,
+		  b.data ? b.data : "");
+	buf_free(&b);
+}
+
 /* Back on the main thread: write the analysis, keep or not, record. */
 static void analyse_done(void *arg)
 {
@@ -187,17 +253,13 @@ static void analyse_done(void *arg)
 	bool cancelled = !t->ok && t->kind && !strcmp(t->kind, "cancelled");
 	n->status = t->ok ? ST_COMPLETED : cancelled ? ST_CANCELLED : ST_FAILED;
 	uint32_t id = n->id;
-	sched_judge(s, n, t->ok); /* may add nodes: n moves */
+	sched_judge(s, n, t->ok, t->keep); /* may add nodes: n moves */
 	n = tree_get(&w->tree, id);
 	sched_record(s, status_name(n->status), n);
 	workdir_record_state(w);
 	write_node_files(s, n, t->rc == 0 ? t->verdict : NULL);
-	if (t->ok && n->parent == NODE_NONE && sched_noise_sigma(s) > 0)
-		sched_say(s, "%s: completed, %s=%.6g (baseline spread σ=%.3g)", t->nid, w->cfg.metric,
-			  n->metric, sched_noise_sigma(s));
-	else if (t->ok)
-		sched_say(s, "%s: completed, %s=%.6g%s", t->nid, w->cfg.metric, n->metric,
-			  w->st.best == n->id ? " (best so far)" : "");
+	if (t->ok)
+		say_completed(s, n);
 	else
 		sched_say(s, "%s: %s (%s): %s", t->nid, status_name(n->status), t->kind,
 			  t->why ? t->why : "");
@@ -258,6 +320,16 @@ static void finish(struct sched *s, struct slot *sl, bool ok, const char *kind,
 	write_text(s, n->id, "metrics.json", mj.data, false);
 	if (best)
 		node_id_format(best->id, t->bid);
+	if (parent)
+		node_id_format(parent->id, t->pid);
+	struct runs pr = {0}, br = {0};
+	if (parent)
+		sched_runs(s, parent, &pr);
+	if (best)
+		sched_runs(s, best, &br);
+	uint32_t of = node_repeat_of(&w->tree, n);
+	t->keep = sched_keep_call(s, n, ok);
+	t->unapplied = !ok && phase && !strcmp(phase, "prepare");
 	t->s = s;
 	t->node = n->id;
 	t->ok = ok;
@@ -281,14 +353,23 @@ static void finish(struct sched *s, struct slot *sl, bool ok, const char *kind,
 		.has_metric = n->has_metric,
 		.metric = n->metric,
 		.has_parent_metric = parent && parent->has_metric,
-		.parent_metric = parent ? parent->metric : 0,
+		.parent_metric = pr.n ? pr.mean : parent ? parent->metric : 0,
+		.parent_sd = pr.sd,
+		.parent_runs = pr.n,
+		.parent_node = parent ? t->pid : NULL,
 		/* The same reference the keep rule uses; the baseline's own runs
 		 * have none. */
 		.has_best = best && best != n && n->parent != NODE_NONE,
-		.best_metric = !best ? 0
-							   : sched_score(s, best),
+		.best_metric = br.mean,
+		.best_sd = br.sd,
+		.best_runs = br.n,
 		.best_node = best ? t->bid : NULL,
-		.noise_sigma = sched_noise_sigma(s),
+		.noise_sigma = sched_noise(s)->sigma,
+		.noise_runs = sched_noise(s)->runs,
+		.keep = t->keep,
+		.repeat_of = of == NODE_NONE ? NULL : of == n->parent ? t->pid : "n0000",
+		.has_decimals = true,
+		.decimals = noise_decimals(&w->tree),
 		.metrics_json = t->metrics_json,
 		.log_tail = t->tail,
 		.change = t->change,
@@ -388,8 +469,11 @@ void sched_write_reports(struct sched *s)
 	int counts[ST__COUNT] = {0};
 
 	buf_init(&t);
+	struct runs base = {0};
+	if (tree_get(&w->tree, 0))
+		sched_runs(s, tree_get(&w->tree, 0), &base);
 	buf_adds(&t, "id\tparent\tname\tstatus\tmetric\tdelta_vs_parent\timproved\tduration_s\t"
-		     "commit\tfailure\n");
+		     "commit\tfailure\trepeat_of\n");
 	for (uint32_t i = 0; i < w->tree.len; i++) {
 		struct node *n = &w->tree.nodes[i];
 		if (!n->present)
@@ -408,15 +492,24 @@ void sched_write_reports(struct sched *s)
 		if (n->has_metric)
 			buf_printf(&t, "%.6g", n->metric);
 		buf_addc(&t, '\t');
-		if (n->has_metric && p && p->has_metric)
-			buf_printf(&t, "%+.6g", n->metric - p->metric);
-		buf_printf(&t, "\t%s\t", n->improved < 0 ? "" : n->improved ? "yes" : "no");
+		double delta;
+		if (noise_delta(&w->tree, n, &base, &delta))
+			buf_printf(&t, "%+.6g", delta);
+		/* The keep rule's word (noise.h); a repeat or a baseline run is judged on nothing. */
+		bool judged = n->improved >= 0 && p && !node_is_repeat(n);
+		buf_printf(&t, "\t%s\t", !judged ? "" : node_improved(n) ? "yes" : "no");
 		if (n->started && n->finished)
 			buf_printf(&t, "%.1f", (double)(n->finished - n->started) / 1000);
 		buf_addc(&t, '\t');
 		tsv_field(&t, n->commit);
 		buf_addc(&t, '\t');
 		tsv_field(&t, n->failure_kind);
+		buf_addc(&t, '\t');
+		uint32_t of = node_repeat_of(&w->tree, n);
+		if (of != NODE_NONE) {
+			node_id_format(of, id);
+			buf_adds(&t, id);
+		}
 		buf_addc(&t, '\n');
 	}
 	char *path = path_join(w->path, "master_table.tsv");
@@ -424,21 +517,19 @@ void sched_write_reports(struct sched *s)
 	free(path);
 
 	struct node *best = w->st.best == NODE_NONE ? NULL : tree_get(&w->tree, w->st.best);
-	struct node *base = tree_get(&w->tree, 0);
 	buf_init(&m);
 	buf_printf(&m, "# hypotop summary\n\nMetric: `%s` (%s is better). Nodes: %u.\n\n",
 		   w->cfg.metric, sched_goal_max(s) ? "higher" : "lower", w->tree.count);
 	if (best) {
-		node_id_format(best->id, id);
-		buf_printf(&m, "Best: **%s** (%s) with %s = %.6g", id, best->name ? best->name : "",
-			   w->cfg.metric, best->metric);
-		if (base && base->has_metric && base != best)
-			buf_printf(&m, ", against the baseline's %.6g (%+.2f%%)", base->metric,
-				   base->metric ? 100.0 * (best->metric - base->metric) /
-							  fabs(base->metric)
-						: 0.0);
+		buf_adds(&m, "Best: ");
+		noise_headline(&m, &w->tree, best->id, true);
 		buf_adds(&m, ".\n\n");
 	}
+	buf_adds(&m, "Noise: ");
+	noise_format(&m, sched_noise(s), noise_decimals(&w->tree));
+	buf_printf(&m, "; a gain counts when it passes noise.k (%g) × σ.\n\n", w->cfg.noise_k);
+	if (w->cfg.noise_seeds <= 1)
+		buf_adds(&m, "**Warning: " NOISE_ONE_SEED ".**\n\n");
 	buf_printf(&m, "Planning rounds: %ld of %ld; rounds without gain: %ld (patience %ld).\n\n",
 		   w->st.iteration, w->cfg.max_iterations, w->st.rounds_without_gain,
 		   w->cfg.patience);

@@ -2,8 +2,10 @@
  * keep.c — the noise-aware keep rule (SPEC §2): which result is the best.
  *
  * The baseline runs noise.seeds times (the baseline and its seed copies);
- * the spread of those runs, σ, is the noise. An experiment counts as an
- * improvement only when it beats the best by more than noise.k × σ. One
+ * the spread of the runs of one commit, pooled over every such group
+ * (noise.h: the baseline's and each candidate's), σ, is the noise. An
+ * experiment counts as an improvement only when it beats the mean of the
+ * best's runs by more than noise.k × σ. One
  * that does is a candidate: it runs again with noise.seeds − 1 other
  * seeds (repeats: children with no change, so they run its commit), and
  * becomes the best, and so the parent of new work, only if the mean of
@@ -25,75 +27,51 @@ double sched_gain(struct sched *s, double a, double b)
 	return sched_goal_max(s) ? a - b : b - a;
 }
 
-bool sched_is_repeat(const struct node *n)
+/* The noise and the baseline's runs, counted again after a node has ended. */
+static void count(struct sched *s)
 {
-	return n->parent != NODE_NONE && n->seed > 0 && !n->change;
+	if (s->noise_known)
+		return;
+	noise_pool(&s->wd->tree, &s->noise);
+	const struct node *base = tree_get(&s->wd->tree, 0);
+	if (base)
+		noise_runs(&s->wd->tree, base, &s->base);
+	else
+		memset(&s->base, 0, sizeof s->base);
+	s->noise_known = true;
 }
 
-/* Add x to the sums when it is a completed run with a metric. */
-static void add_run(const struct node *x, double *sum, double *sq, int *k)
+const struct noise *sched_noise(struct sched *s)
 {
-	if (x->present && x->status == ST_COMPLETED && x->has_metric) {
-		*sum += x->metric;
-		*sq += x->metric * x->metric;
-		(*k)++;
-	}
+	count(s);
+	return &s->noise;
 }
 
-/*
- * Mean and sample standard deviation of n's runs; the number of runs.
- * The baseline's are every root (it, its seed copies and their retries):
- * they change only when a root ends, so they are counted once then.
- * Another node's are it and its repeats, found among its children.
- */
-static int runs_of(struct sched *s, const struct node *n, double *mean, double *sd)
+void sched_runs(struct sched *s, const struct node *n, struct runs *r)
 {
-	const struct tree *t = &s->wd->tree;
-	double sum = 0, sq = 0;
-	int k = 0;
+	struct tree *t = &s->wd->tree;
 
-	if (n->parent == NODE_NONE && s->base_runs >= 0) {
-		*mean = s->base_mean;
-		*sd = s->base_sd;
-		return s->base_runs;
+	if (n->parent == NODE_NONE && !n->change) {
+		count(s);
+		*r = s->base;
+		if (!r->n && n->has_metric)
+			r->mean = n->metric;
+		return;
 	}
-	if (n->parent == NODE_NONE) {
-		for (uint32_t i = 0; i < t->len; i++)
-			if (t->nodes[i].parent == NODE_NONE)
-				add_run(&t->nodes[i], &sum, &sq, &k);
-	} else {
-		add_run(n, &sum, &sq, &k);
-		for (uint32_t c = n->first_child; c != NODE_NONE; c = t->nodes[c].next_sibling)
-			if (sched_is_repeat(&t->nodes[c]))
-				add_run(&t->nodes[c], &sum, &sq, &k);
-	}
-	*mean = k ? sum / k : n->metric;
-	double var = k > 1 ? (sq - k * *mean * *mean) / (k - 1) : 0;
-	*sd = var > 0 ? sqrt(var) : 0;
-	if (n->parent == NODE_NONE) {
-		s->base_mean = *mean;
-		s->base_sd = *sd;
-		s->base_runs = k;
-	}
-	return k;
+	noise_runs(t, n, r);
 }
 
 double sched_score(struct sched *s, const struct node *n)
 {
-	double mean, sd;
+	struct runs r;
 
-	runs_of(s, n, &mean, &sd);
-	return mean;
+	sched_runs(s, n, &r);
+	return r.mean;
 }
 
 double sched_noise_sigma(struct sched *s)
 {
-	const struct node *base = tree_get(&s->wd->tree, 0);
-	double mean, sd;
-
-	if (!base || runs_of(s, base, &mean, &sd) < 2)
-		return 0;
-	return sd;
+	return sched_noise(s)->sigma;
 }
 
 static struct node *best_node(struct sched *s)
@@ -136,21 +114,46 @@ static void add_repeats(struct sched *s, struct node *c)
 	}
 }
 
+/* "val_loss 0.50 ± 0.02 (3 runs) against the best's 1.00 ± 0.10 (3 runs), σ 0.40 from 9 runs" */
+static void compare_text(struct sched *s, struct buf *b, const struct node *n,
+			 const struct node *best)
+{
+	struct runs a, r;
+	int d = noise_decimals(&s->wd->tree);
+
+	sched_runs(s, n, &a);
+	buf_printf(b, "%s ", s->wd->cfg.metric);
+	noise_format_runs(b, &a, d);
+	if (best) {
+		sched_runs(s, best, &r);
+		buf_adds(b, " against the best's ");
+		noise_format_runs(b, &r, d);
+	}
+	buf_adds(b, ", ");
+	noise_format(b, sched_noise(s), d);
+	buf_printf(b, ", k %g", s->wd->cfg.noise_k);
+}
+
 /* Every repeat of c has ended: judge c on the mean of its runs. */
 static void confirm(struct sched *s, struct node *c)
 {
 	char cid[NODE_ID_LEN];
-	double mean, sd;
-	int runs = runs_of(s, c, &mean, &sd);
+	struct runs r;
+	struct buf b;
 
 	node_id_format(c->id, cid);
-	c->improved = beats_best(s, mean);
+	sched_runs(s, c, &r);
+	buf_init(&b);
+	compare_text(s, &b, c, best_node(s));
+	c->improved = beats_best(s, r.mean);
 	if (c->improved)
 		s->wd->st.best = c->id;
 	sched_record(s, "judged", c);
-	sched_say(s, "%s: %s over %d run%s: %s=%.6g (spread %.3g)%s", cid,
-		  c->improved ? "confirmed" : "not confirmed", runs, runs == 1 ? "" : "s",
-		  s->wd->cfg.metric, mean, sd, c->improved ? " (best so far)" : "");
+	sched_say(s, "%s: %s over %d run%s: %s%s", cid,
+		  c->improved ? "confirmed" : "not confirmed", r.n, r.n == 1 ? "" : "s", b.data,
+		  c->improved ? " (best so far)" : "");
+	sched_note_judged(s, c, c->improved ? "Confirmed" : "Not confirmed", b.data);
+	buf_free(&b);
 }
 
 /* How many repeats c has, and how many of them have not ended. */
@@ -162,7 +165,7 @@ static int repeats(struct sched *s, const struct node *c, int *open)
 	*open = 0;
 	for (uint32_t i = c->first_child; i != NODE_NONE; i = t->nodes[i].next_sibling) {
 		const struct node *x = &t->nodes[i];
-		if (x->present && sched_is_repeat(x)) {
+		if (x->present && node_is_repeat(x)) {
 			k++;
 			*open += !status_is_final(x->status);
 		}
@@ -170,14 +173,26 @@ static int repeats(struct sched *s, const struct node *c, int *open)
 	return k;
 }
 
-void sched_judge(struct sched *s, struct node *n, bool ok)
+enum keep_call sched_keep_call(struct sched *s, const struct node *n, bool ok)
+{
+	if (n->parent == NODE_NONE && !n->change)
+		return KEEP_REFERENCE;
+	if (node_is_repeat(n))
+		return KEEP_REPEAT;
+	if (!ok || !n->has_metric || !best_node(s))
+		return KEEP_NO;
+	if (!beats_best(s, n->metric))
+		return KEEP_NO;
+	return s->wd->cfg.noise_seeds > 1 ? KEEP_CANDIDATE : KEEP_IMPROVED;
+}
+
+void sched_judge(struct sched *s, struct node *n, bool ok, enum keep_call call)
 {
 	struct workdir *w = s->wd;
 	int open;
 
-	if (n->parent == NODE_NONE)
-		s->base_runs = -1; /* the baseline's runs are counted again when next asked */
-	if (sched_is_repeat(n)) {
+	s->noise_known = false; /* a run has ended: the noise is counted again when next asked */
+	if (node_is_repeat(n)) {
 		struct node *c = tree_get(&w->tree, n->parent);
 		if (c && c->improved < 0 && c->status == ST_COMPLETED && repeats(s, c, &open) &&
 		    !open)
@@ -198,18 +213,24 @@ void sched_judge(struct sched *s, struct node *n, bool ok)
 			w->st.best = n->id;
 		return;
 	}
-	bool better = beats_best(s, n->metric);
+	/* The call made when the run ended, which its analysis was told. */
+	bool better = call == KEEP_CANDIDATE || call == KEEP_IMPROVED;
 	if (better && repeats(s, n, &open)) {
 		/* Judged again after a restart: its repeats are queued already. */
 		if (!open)
 			confirm(s, n);
 		return;
 	}
-	if (better && w->cfg.noise_seeds > 1) {
+	if (call == KEEP_CANDIDATE) {
 		char nid[NODE_ID_LEN];
+		struct buf b;
+		buf_init(&b);
+		compare_text(s, &b, n, best);
 		node_id_format(n->id, nid);
-		sched_say(s, "%s: beats the best; running it with %ld more seed%s to confirm", nid,
-			  w->cfg.noise_seeds - 1, w->cfg.noise_seeds == 2 ? "" : "s");
+		sched_say(s, "%s: beats the best on one run (%s); running it with %ld more seed%s "
+			     "to confirm",
+			  nid, b.data, w->cfg.noise_seeds - 1, w->cfg.noise_seeds == 2 ? "" : "s");
+		buf_free(&b);
 		add_repeats(s, n); /* n->improved stays unknown until they end */
 		return;
 	}

@@ -314,10 +314,13 @@ static bool any_held(struct sched *s)
 /* The reports cost O(nodes) to write: at most once a second, and when idle. */
 static void maybe_write_reports(struct sched *s, bool now)
 {
-	if (!s->reports_dirty || (!now && mono_ms() - s->reports_at < 1000))
+	/* Behind the live status: a node ended, or anything else was recorded. */
+	bool behind = s->reports_dirty || s->wd->seq != s->reports_seq;
+	if (!behind || (!now && mono_ms() - s->reports_at < 1000))
 		return;
 	sched_write_reports(s);
 	s->reports_dirty = false;
+	s->reports_seq = s->wd->seq;
 	s->reports_at = mono_ms();
 }
 
@@ -406,7 +409,6 @@ int sched_init(struct sched *s, struct workdir *wd, struct loop *loop, sched_say
 		s->slots[i].tree = -1;
 		s->slots[i].gpu = ngpu ? cJSON_GetArrayItem(c->gpus, (int)i)->valueint : -1;
 	}
-	s->base_runs = -1;
 	/* The id of a node the workdir lost may still name a branch. */
 	long top;
 	struct err be = {{0}};
@@ -428,6 +430,7 @@ int sched_init(struct sched *s, struct workdir *wd, struct loop *loop, sched_say
 		return -1; /* a model provider that cannot start: the message says why */
 	planner_set_prior_spend(s->planner, wd->st.llm_usd);
 	s->report_usd = planner_report_spend(wd->path, NULL);
+	s->usd_unknown = !planner_costs_known(wd->path);
 	e->msg[0] = '\0';
 	sched_watch_start(s);
 	load_base_params(s);
@@ -436,7 +439,7 @@ int sched_init(struct sched *s, struct workdir *wd, struct loop *loop, sched_say
 
 void sched_free(struct sched *s)
 {
-	if (s->wd && s->reports_dirty)
+	if (s->wd)
 		maybe_write_reports(s, true);
 	planner_cancel(s->planner); /* a model call in flight returns now */
 	bg_free(s->llm);

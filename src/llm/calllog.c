@@ -174,24 +174,26 @@ void llm_log_call(const char *logs, const struct llm_client *c, const struct llm
 	free(base);
 }
 
-/* Whether name is NNN_report_<node>_raw.json. */
-static bool report_raw_name(const char *name)
+/* Whether name is NNN_<kind>_<node>_raw.json, of a report when report. */
+static bool raw_name(const char *name, bool report)
 {
 	size_t digits = strspn(name, "0123456789"), n = strlen(name);
 	static const char tail[] = "_raw.json";
 
-	return digits && !strncmp(name + digits, "_report_", 8) && n > sizeof tail &&
+	return digits && name[digits] == '_' &&
+	       (!report || !strncmp(name + digits, "_report_", 8)) && n > sizeof tail &&
 	       !strcmp(name + n - (sizeof tail - 1), tail);
 }
 
-double llm_report_spend_in(const char *logs, bool *known)
+/* What the calls' files under logs say they cost: reports' only, or all. */
+static double spend_in(const char *logs, bool reports, bool *known)
 {
 	DIR *d = opendir(logs);
 	struct dirent *de;
 	double sum = 0;
 
 	while (d && (de = readdir(d))) {
-		if (!report_raw_name(de->d_name))
+		if (!raw_name(de->d_name, reports))
 			continue;
 		char *path = path_join(logs, de->d_name);
 		struct err e = {{0}};
@@ -207,6 +209,21 @@ double llm_report_spend_in(const char *logs, bool *known)
 	if (d)
 		closedir(d);
 	return sum;
+}
+
+double llm_report_spend_in(const char *logs, bool *known)
+{
+	return spend_in(logs, true, known);
+}
+
+bool planner_costs_known(const char *workdir)
+{
+	char *logs = path_join(workdir, "logs");
+	bool known = true;
+
+	spend_in(logs, false, &known);
+	free(logs);
+	return known;
 }
 
 double planner_report_spend(const char *workdir, bool *known)

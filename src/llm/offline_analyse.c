@@ -23,16 +23,43 @@ static void md_cell(struct buf *b, const char *s)
 		buf_add_safe(b, *s == '|' ? "\\|" : one);
 }
 
-/* "-0.018 (-3.40 %, -1.80 σ)": a difference in units, percent and noise. */
-static void delta_text(char *out, size_t n, double v, double ref, double sigma)
+/* A value of the metric at its precision: "0.50", or "0.5" when that is unknown. */
+static void value_text(char *out, size_t n, const struct analyse_request *r, double v,
+		       bool sign)
 {
-	char pct[32] = "", sig[32] = "";
+	if (r->has_decimals)
+		snprintf(out, n, sign ? "%+.*f" : "%.*f", r->decimals, v);
+	else
+		snprintf(out, n, sign ? "%+.6g" : "%.6g", v);
+}
+
+/* "1.00 ± 0.10 (3 runs)", or the value alone for a single run. */
+static void mean_text(char *out, size_t n, const struct analyse_request *r, double mean,
+		      double sd, int runs)
+{
+	char m[48], d[48];
+
+	value_text(m, sizeof m, r, mean, false);
+	if (runs < 2) {
+		snprintf(out, n, "%s", m);
+		return;
+	}
+	value_text(d, sizeof d, r, sd, false);
+	snprintf(out, n, "%s ± %s (%d runs)", m, d, runs);
+}
+
+/* "-0.018 (-3.40 %, -1.80 σ)": a difference in units, percent and noise. */
+static void delta_text(char *out, size_t n, const struct analyse_request *r, double v,
+		       double ref, double sigma)
+{
+	char pct[32] = "", sig[32] = "", d[48];
 
 	if (ref != 0)
 		snprintf(pct, sizeof pct, "%+.2f %%", (v - ref) / fabs(ref) * 100);
 	if (sigma > 0)
 		snprintf(sig, sizeof sig, "%+.2f σ", (v - ref) / sigma);
-	snprintf(out, n, "%+.4g%s%s%s%s%s", v - ref, *pct || *sig ? " (" : "", pct,
+	value_text(d, sizeof d, r, v - ref, true);
+	snprintf(out, n, "%s%s%s%s%s%s", d, *pct || *sig ? " (" : "", pct,
 		 *pct && *sig ? ", " : "", sig, *pct || *sig ? ")" : "");
 }
 
@@ -40,11 +67,15 @@ struct judged {
 	const char *verdict;
 	int supported;       /* 1 true, 0 false, -1 null */
 	const char *against; /* what "improved" was measured on: "best" or "parent" */
+	const char *heading; /* what the page calls it, when not the verdict */
 };
 
 /*
  * SPEC §2: improved only beyond noise_k × σ past the best (strictly past it
  * when σ is unknown), regressed beyond the same margin behind the parent.
+ * Whether a run improved is the engine's keep rule's to say (r->keep): a
+ * run of the baseline or a seed repeat is judged on nothing, and a
+ * candidate is not improved until its repeats confirm it.
  */
 static struct judged judge(const struct analyse_request *r, bool maximise, double margin,
 			   bool use_best)
@@ -52,14 +83,28 @@ static struct judged judge(const struct analyse_request *r, bool maximise, doubl
 #define BEATS(a, b) (maximise ? (a) > (b) + margin : (a) < (b) - margin)
 	if ((r->status && !strcmp(r->status, "failed")) || !r->has_metric ||
 	    !isfinite(r->metric))
-		return (struct judged){"failed", -1, NULL};
-	if (use_best && BEATS(r->metric, r->best_metric))
-		return (struct judged){"improved", 1, "best"};
-	if (!use_best && r->has_parent_metric && BEATS(r->metric, r->parent_metric))
-		return (struct judged){"improved", 1, "parent"};
+		return (struct judged){"failed", -1, NULL, NULL};
+	switch (r->keep) {
+	case KEEP_REFERENCE:
+		return (struct judged){"no_change", -1, NULL, "baseline (the reference)"};
+	case KEEP_REPEAT:
+		return (struct judged){"no_change", -1, NULL, "seed repeat"};
+	case KEEP_CANDIDATE:
+		return (struct judged){"no_change", -1, "best", "candidate, to be confirmed"};
+	case KEEP_IMPROVED:
+		return (struct judged){"improved", 1, "best", NULL};
+	case KEEP_NO:
+	case KEEP_UNSAID:
+		break;
+	}
+	if (r->keep == KEEP_UNSAID && use_best && BEATS(r->metric, r->best_metric))
+		return (struct judged){"improved", 1, "best", NULL};
+	if (r->keep == KEEP_UNSAID && !use_best && r->has_parent_metric &&
+	    BEATS(r->metric, r->parent_metric))
+		return (struct judged){"improved", 1, "parent", NULL};
 	if (r->has_parent_metric && BEATS(r->parent_metric, r->metric))
-		return (struct judged){"regressed", 0, NULL};
-	return (struct judged){"no_change", -1, NULL};
+		return (struct judged){"regressed", 0, NULL, NULL};
+	return (struct judged){"no_change", -1, NULL, NULL};
 #undef BEATS
 }
 
@@ -129,12 +174,29 @@ static void append_series(struct buf *b, const cJSON *m, const char *metric, cJS
 		buf_adds(b, "| ");
 		md_cell(b, s->string);
 		buf_adds(b, " |");
+		/* The mean at the precision of the values it is the mean of. */
+		int decimals = 0;
+		for (size_t i = 1; i < 5; i++) {
+			const cJSON *v = cJSON_GetObjectItemCaseSensitive(s, cols[i]);
+			int d = cJSON_IsNumber(v) ? num_decimals(v->valuedouble) : 0;
+			decimals = d > decimals ? d : decimals;
+		}
 		for (size_t i = 0; i < ARRAY_LEN(cols); i++) {
 			const cJSON *v = cJSON_GetObjectItemCaseSensitive(s, cols[i]);
-			if (cJSON_IsNumber(v))
-				buf_printf(b, " %.4g |", v->valuedouble);
-			else
+			char t[48];
+			if (!cJSON_IsNumber(v)) {
 				buf_adds(b, " – |");
+				continue;
+			}
+			if (!strcmp(cols[i], "mean")) {
+				/* As metrics.json rounds it: one digit past the values'. */
+				snprintf(t, sizeof t, "%.*f", decimals > 16 ? 17 : decimals + 1,
+					 v->valuedouble);
+				num_shortest(strtod(t, NULL), t);
+			} else {
+				num_shortest(v->valuedouble, t);
+			}
+			buf_printf(b, " %s |", t);
 		}
 		buf_addc(b, '\n');
 	}
@@ -149,34 +211,45 @@ static void append_series(struct buf *b, const cJSON *m, const char *metric, cJS
 			return;
 		v[i] = x->valuedouble;
 	}
-	add_evidence(ev, "%s curve: first %.4g, last %.4g, min %.4g over %.0f points", metric,
-		     v[0], v[1], v[2], v[3]);
+	char first[40], last[40], min[40];
+	num_shortest(v[0], first);
+	num_shortest(v[1], last);
+	num_shortest(v[2], min);
+	add_evidence(ev, "%s curve: first %s, last %s, min %s over %.0f points", metric, first,
+		     last, min, v[3]);
 }
 
-/* The table comparing the run with its parent and the best. */
+/* One row of the table: what (node), the mean of its runs, and this run's difference. */
+static void result_row(struct buf *b, const struct analyse_request *r, const char *what,
+		       const char *node, double mean, double sd, int runs, double sigma, cJSON *ev)
+{
+	char d[128], v[160], label[128];
+
+	snprintf(label, sizeof label, "%s%s%s%s", what, node ? " (" : "", node ? node : "",
+		 node ? ")" : "");
+	mean_text(v, sizeof v, r, mean, sd, runs);
+	delta_text(d, sizeof d, r, r->metric, mean, sigma);
+	buf_adds(b, "| ");
+	md_cell(b, label);
+	buf_printf(b, " | %s | %s |\n", v, d);
+	add_evidence(ev, "vs %s %s: %s", label, v, d);
+}
+
+/* The table comparing the run with its parent and the best, each the mean of its runs. */
 static void append_result(struct buf *b, const struct analyse_request *r, const char *metric,
 			  bool maximise, double sigma, bool use_best, cJSON *ev)
 {
-	char d[128];
+	char v[48];
 
-	buf_printf(b, "| | %s | difference |\n|---|---|---|\n| this run | %.6g | |\n", metric,
-		   r->metric);
-	add_evidence(ev, "%s %.6g (goal %s)", metric, r->metric, maximise ? "max" : "min");
-	if (r->has_parent_metric) {
-		delta_text(d, sizeof d, r->metric, r->parent_metric, sigma);
-		buf_printf(b, "| parent | %.6g | %s |\n", r->parent_metric, d);
-		add_evidence(ev, "vs parent %.6g: %s", r->parent_metric, d);
-	}
-	if (use_best) {
-		char label[128];
-		snprintf(label, sizeof label, r->best_node ? "best (%s)" : "best%s",
-			 r->best_node ? r->best_node : "");
-		delta_text(d, sizeof d, r->metric, r->best_metric, sigma);
-		buf_adds(b, "| ");
-		md_cell(b, label);
-		buf_printf(b, " | %.6g | %s |\n", r->best_metric, d);
-		add_evidence(ev, "vs %s %.6g: %s", label, r->best_metric, d);
-	}
+	value_text(v, sizeof v, r, r->metric, false);
+	buf_printf(b, "| | %s | difference |\n|---|---|---|\n| this run | %s | |\n", metric, v);
+	add_evidence(ev, "%s %s (goal %s)", metric, v, maximise ? "max" : "min");
+	if (r->has_parent_metric)
+		result_row(b, r, "parent", r->parent_node, r->parent_metric, r->parent_sd,
+			   r->parent_runs, sigma, ev);
+	if (use_best)
+		result_row(b, r, "best", r->best_node, r->best_metric, r->best_sd, r->best_runs,
+			   sigma, ev);
 }
 
 /* The one-line summary and the bottleneck of the verdict object. */
@@ -184,29 +257,83 @@ static const char *summarise(struct buf *sum, const struct analyse_request *r, s
 			     const char *metric, const char *kind, bool noisy, bool use_best)
 {
 	const char *margin = noisy ? " beyond the noise margin" : "";
+	char v[48], ref[160];
 
+	value_text(v, sizeof v, r, r->metric, false);
 	if (!strcmp(j.verdict, "failed")) {
 		buf_printf(sum, "The run failed (%s) before it could be judged on %s.", kind, metric);
 		return "the run failed before it reported the metric";
 	}
+	if (r->keep == KEEP_REFERENCE) {
+		buf_printf(sum, "%s %s: a run of the baseline, the reference every experiment is "
+				"measured against; its runs measure the noise.",
+			   metric, v);
+		return "none: this is the reference";
+	}
+	if (r->keep == KEEP_REPEAT) {
+		mean_text(ref, sizeof ref, r, r->parent_metric, r->parent_sd, r->parent_runs);
+		buf_printf(sum, "%s %s: a seed repeat of %s (%s), run to confirm it or not; it "
+				"judges nothing of its own.",
+			   metric, v, r->repeat_of ? r->repeat_of : "its parent", ref);
+		return "none: a repeat measures the noise";
+	}
+	if (r->keep == KEEP_CANDIDATE) {
+		mean_text(ref, sizeof ref, r, r->best_metric, r->best_sd, r->best_runs);
+		buf_printf(sum, "%s %s beats the best's %s%s on one run: a candidate, not "
+				"improved unless the mean of its runs with more seeds still does.",
+			   metric, v, ref, margin);
+		return "undecided: one run is not enough to tell a gain from noise";
+	}
 	if (!strcmp(j.verdict, "improved")) {
-		buf_printf(sum, "%s %.6g beats the %s's %.6g%s; improved.", metric, r->metric,
-			   j.against, *j.against == 'b' ? r->best_metric : r->parent_metric, margin);
+		bool best = *j.against == 'b';
+		mean_text(ref, sizeof ref, r, best ? r->best_metric : r->parent_metric,
+			  best ? r->best_sd : r->parent_sd, best ? r->best_runs : r->parent_runs);
+		buf_printf(sum, "%s %s beats the %s's %s%s; improved.", metric, v, j.against, ref,
+			   margin);
 		return "none identified: the change helped";
 	}
 	if (!strcmp(j.verdict, "regressed")) {
-		buf_printf(sum, "%s %.6g is worse than the parent's %.6g%s; regressed.", metric,
-			   r->metric, r->parent_metric, margin);
+		mean_text(ref, sizeof ref, r, r->parent_metric, r->parent_sd, r->parent_runs);
+		buf_printf(sum, "%s %s is worse than the parent's %s%s; regressed.", metric, v, ref,
+			   margin);
 		return "the change made the metric worse than its parent's";
 	}
 	if (!use_best && !r->has_parent_metric) {
-		buf_printf(sum, "%s %.6g; there is nothing earlier to compare it with.", metric,
-			   r->metric);
+		buf_printf(sum, "%s %s; there is nothing earlier to compare it with.", metric, v);
 		return "nothing earlier to compare with";
 	}
-	buf_printf(sum, "%s %.6g does not beat the %s%s; no change.", metric, r->metric,
+	buf_printf(sum, "%s %s does not beat the %s%s; no change.", metric, v,
 		   use_best ? "best" : "parent", margin);
 	return "the difference is within run-to-run noise, or there is none";
+}
+
+/* What σ is, on how many runs it rests, and a warning while they are few. */
+static void append_noise(struct buf *b, const struct analyse_request *r, double sigma, double k,
+			 cJSON *ev)
+{
+	char sv[48], mv[48];
+
+	if (sigma <= 0) {
+		buf_adds(b, "\nNoise: σ not measured (no repeated runs yet), so any strict "
+			    "difference counts.\n\n");
+		add_evidence(ev, "noise σ unknown: strict comparison");
+		return;
+	}
+	value_text(sv, sizeof sv, r, sigma, false);
+	value_text(mv, sizeof mv, r, k * sigma, false);
+	if (r->noise_runs > 0)
+		buf_printf(b, "\nNoise: σ = %s from %d runs (the spread of repeated runs of one "
+			      "commit, pooled), k = %g: a difference counts only beyond %s.\n",
+			   sv, r->noise_runs, k, mv);
+	else
+		buf_printf(b, "\nNoise: σ = %s, k = %g: a difference counts only beyond %s.\n", sv,
+			   k, mv);
+	if (r->noise_runs > 0 && r->noise_runs < 3)
+		buf_printf(b, "\n**Warning: σ rests on only %d runs, too few to measure the noise "
+			      "well; noise.seeds 3 or more measures it better.**\n",
+			   r->noise_runs);
+	buf_addc(b, '\n');
+	add_evidence(ev, "noise σ %s from %d runs × k %g = margin %s", sv, r->noise_runs, k, mv);
 }
 
 int offline_analyse(struct planner *p, const struct analyse_request *r, char **analysis,
@@ -236,25 +363,24 @@ int offline_analyse(struct planner *p, const struct analyse_request *r, char **a
 	buf_add_safe(&b, r->name ? r->name : "");
 	buf_adds(&b, r->hypothesis ? "\n\n**Hypothesis.** " : "");
 	buf_add_safe(&b, r->hypothesis ? r->hypothesis : "");
-	buf_printf(&b, "\n\n## Verdict: %s\n\n", j.verdict);
+	if (r->keep == KEEP_REPEAT && r->repeat_of)
+		buf_printf(&b, "\n\n## Verdict: seed repeat of %s\n\n", r->repeat_of);
+	else
+		buf_printf(&b, "\n\n## Verdict: %s\n\n", j.heading ? j.heading : j.verdict);
 	if (!failed) {
 		append_result(&b, r, metric, maximise, sigma, use_best, ev);
-		if (sigma > 0)
-			buf_printf(&b, "\nNoise: σ = %.4g (run-to-run spread of the baseline), "
-				       "k = %g: a difference counts only beyond %.4g.\n\n",
-				   sigma, k, k * sigma);
-		else
-			buf_adds(&b, "\nNoise: σ not measured, so any strict difference counts.\n\n");
-		if (sigma > 0)
-			add_evidence(ev, "noise σ %.4g × k %g = margin %.4g", sigma, k, k * sigma);
-		else
-			add_evidence(ev, "noise σ unknown: strict comparison");
+		append_noise(&b, r, sigma, k, ev);
 	}
-	buf_printf(&b, "Rule (goal: %s): *improved* when %s is %s the best by more than k·σ "
-		       "(strictly, when σ is unknown); *regressed* when it is %s the parent by "
-		       "more than the same margin; *no_change* otherwise; *failed* when the run "
-		       "failed or reported no %s.\n\nHypothesis supported: %s.\n",
+	buf_printf(&b, "Rule (goal: %s): *improved* when %s is %s the mean of the best's runs "
+		       "by more than k·σ (strictly, when σ is unknown)%s; *regressed* when it is "
+		       "%s the parent by more than the same margin; *no_change* otherwise; "
+		       "*failed* when the run failed or reported no %s.\n\nHypothesis "
+		       "supported: %s.\n",
 		   maximise ? "max" : "min", metric, maximise ? "above" : "below",
+		   r->cfg && r->cfg->noise_seeds > 1
+			   ? ", and the mean of its runs with noise.seeds seeds still is (a run "
+			     "that beats it once is a candidate until then)"
+			   : "",
 		   maximise ? "below" : "above", metric,
 		   j.supported == 1 ? "yes" : j.supported == 0 ? "no" : "undecided");
 	if (failed) {

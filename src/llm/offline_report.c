@@ -82,6 +82,22 @@ static const struct report_entry *parent_of(const struct report_request *r,
 	return find(r, x->e.parent);
 }
 
+/*
+ * The difference to the parent: the request's, like with like (the means
+ * of their runs), or, without one, the two runs'.
+ */
+static bool delta_of(const struct report_entry *x, const struct report_entry *p, double *d)
+{
+	if (x->has_delta) {
+		*d = x->delta;
+		return true;
+	}
+	if (!x->e.has_metric || !p || !p->e.has_metric)
+		return false;
+	*d = x->e.metric - p->e.metric;
+	return true;
+}
+
 /* "lr=0.003 dropout=0.2", "patch: a.py", "files: a.py b.py", or "–" for none. */
 static void change_cell(struct buf *b, const char *change)
 {
@@ -118,10 +134,9 @@ static void item(struct buf *b, const struct report_request *r, const struct rep
 		buf_printf(b, ": %s ", metric_of(r->cfg));
 		number(b, x->e.metric);
 	}
-	if (x->e.has_metric && p && p->e.has_metric) {
-		buf_adds(b, ", ");
-		buf_printf(b, "%+.6g against %s", x->e.metric - p->e.metric, p->e.id);
-	}
+	double d;
+	if (delta_of(x, p, &d))
+		buf_printf(b, ", %+.6g against %s", d, p->e.id);
 	buf_adds(b, "; change: ");
 	change_cell(b, x->change);
 	buf_adds(b, ".");
@@ -132,17 +147,10 @@ static void item(struct buf *b, const struct report_request *r, const struct rep
 	buf_addc(b, '\n');
 }
 
-static void best_part(struct buf *b, const struct report_request *r)
+/* The best's one run against the baseline's, for a request without a headline. */
+static void best_line(struct buf *b, const struct report_request *r,
+		      const struct report_entry *best, const struct report_entry *base)
 {
-	const struct report_entry *best = find(r, r->best), *base = r->n ? &r->nodes[0] : NULL;
-	const struct report_entry *path[PATH_MAX_STEPS];
-	int depth = 0;
-
-	buf_adds(b, "## Best result\n\n");
-	if (!best || !best->e.has_metric) {
-		buf_printf(b, "No run has produced %s yet.\n\n", metric_of(r->cfg));
-		return;
-	}
 	buf_printf(b, "**%s**", best->e.id);
 	if (best->e.name) {
 		buf_adds(b, " (");
@@ -159,6 +167,29 @@ static void best_part(struct buf *b, const struct report_request *r)
 							    fabs(base->e.metric));
 	}
 	buf_adds(b, ".\n\n");
+}
+
+static void best_part(struct buf *b, const struct report_request *r)
+{
+	const struct report_entry *best = find(r, r->best), *base = r->n ? &r->nodes[0] : NULL;
+	const struct report_entry *path[PATH_MAX_STEPS];
+	int depth = 0;
+
+	buf_adds(b, "## Best result\n\n");
+	if (!best || !best->e.has_metric) {
+		buf_printf(b, "No run has produced %s yet.\n\n", metric_of(r->cfg));
+		return;
+	}
+	if (r->headline && *r->headline) {
+		/* The means of the best's runs and the baseline's, as every report says it. */
+		buf_printf(b, "%s: ", metric_of(r->cfg));
+		buf_add_safe(b, r->headline);
+		buf_adds(b, ".\n\n");
+		if (r->noise)
+			buf_printf(b, "Noise: %s.\n\n", r->noise);
+	} else {
+		best_line(b, r, best, base);
+	}
 	for (const struct report_entry *x = best; x && depth < PATH_MAX_STEPS; x = parent_of(r, x))
 		path[depth++] = x;
 	buf_printf(b, "The path from the baseline:\n\n| step | node | name | %s | change | "
@@ -195,8 +226,9 @@ static void table_part(struct buf *b, const struct report_request *r)
 		if (x->e.has_metric)
 			number(b, x->e.metric);
 		buf_adds(b, " | ");
-		if (x->e.has_metric && p && p->e.has_metric)
-			buf_printf(b, "%+.6g", x->e.metric - p->e.metric);
+		double d;
+		if (delta_of(x, p, &d))
+			buf_printf(b, "%+.6g", d);
 		buf_printf(b, " | %s | ", x->improved < 0 ? "" : x->improved ? "yes" : "no");
 		change_cell(b, x->change);
 		buf_adds(b, " | ");
@@ -228,6 +260,9 @@ static void effects_part(struct buf *b, const struct report_request *r)
 		const char *verdict = verdict_str(x, "verdict");
 		bool worse = x->e.has_metric && p && p->e.has_metric &&
 			     gain(r, x->e.metric, p->e.metric) < 0;
+		/* A repeat measures the noise: it helps or hurts nothing. */
+		if (x->repeat_of || !p)
+			continue;
 		if (verdict ? !strcmp(verdict, "regressed") : worse) {
 			item(b, r, x);
 			hurt++;
@@ -282,7 +317,16 @@ static void analyses_part(struct buf *b, const struct report_request *r)
 		if (!verdict)
 			continue;
 		buf_printf(b, "- **%s** ", x->e.id);
-		cell(b, verdict, 32);
+		/* The engine's keep rule says what improved; an analysis that differs is marked. */
+		if (x->repeat_of)
+			buf_printf(b, "repeat of %s", x->repeat_of);
+		else if (!strcmp(verdict, "improved") && x->improved != 1)
+			buf_adds(b, "not improved (its analysis said improved; the keep rule did not "
+				    "confirm it)");
+		else if (strcmp(verdict, "improved") && x->improved == 1)
+			buf_adds(b, "improved (confirmed by its repeats)");
+		else
+			cell(b, verdict, 32);
 		buf_adds(b, ": ");
 		cell(b, summary ? summary : "", 400);
 		if (bottleneck) {

@@ -150,6 +150,17 @@ static void add_number(struct buf *b, double v)
 	}
 }
 
+/* The mean of runs at the metric's precision, "0.50 ± 0.02 (3 runs)"; one run as it is. */
+static void add_mean(struct buf *b, const struct analyse_request *r, double mean, double sd,
+		     int runs)
+{
+	if (runs < 2 || !r->has_decimals || !isfinite(mean) || !isfinite(sd)) {
+		add_number(b, mean);
+		return;
+	}
+	buf_printf(b, "%.*f ± %.*f (%d runs)", r->decimals, mean, r->decimals, sd, runs);
+}
+
 /* Instructions: the built-in ones, or <override_dir>/<kind>.md, then the contract. */
 static char *system_part(const char *override_dir, const char *kind, const char *intro,
 			 const char *contract)
@@ -340,7 +351,7 @@ void llm_prompt_analyse(const struct analyse_request *r, const char *override_di
 	buf_adds(&q, " |\n");
 	if (r->has_parent_metric) {
 		buf_adds(&q, "| parent | ");
-		add_number(&q, r->parent_metric);
+		add_mean(&q, r, r->parent_metric, r->parent_sd, r->parent_runs);
 		buf_adds(&q, " |\n");
 	}
 	if (r->has_best) {
@@ -351,12 +362,16 @@ void llm_prompt_analyse(const struct analyse_request *r, const char *override_di
 			buf_adds(&q, ")");
 		}
 		buf_adds(&q, " | ");
-		add_number(&q, r->best_metric);
+		add_mean(&q, r, r->best_metric, r->best_sd, r->best_runs);
 		buf_adds(&q, " |\n");
 	}
 	if (r->noise_sigma > 0 && isfinite(r->noise_sigma)) {
 		buf_adds(&q, "\nNoise: σ = ");
 		add_number(&q, r->noise_sigma);
+		if (r->noise_runs > 0)
+			buf_printf(&q, " from %d runs (repeated runs of one commit, pooled)%s",
+				   r->noise_runs,
+				   r->noise_runs < 3 ? "; too few runs to trust it far" : "");
 		if (c && c->noise_k > 0) {
 			buf_printf(&q, ", margin k·σ = ");
 			add_number(&q, c->noise_k * r->noise_sigma);
@@ -365,6 +380,16 @@ void llm_prompt_analyse(const struct analyse_request *r, const char *override_di
 	} else {
 		buf_adds(&q, "\nNoise: σ not measured yet (any strict difference counts).\n");
 	}
+	if (r->keep == KEEP_REFERENCE)
+		buf_adds(&q, "\nThis is a run of the baseline: the reference, judged on nothing.\n");
+	else if (r->keep == KEEP_REPEAT)
+		buf_printf(&q, "\nThis is a seed repeat of %s, run to confirm it: it judges nothing "
+			       "of its own.\n",
+			   r->repeat_of ? r->repeat_of : "its parent");
+	else if (r->keep == KEEP_CANDIDATE)
+		buf_adds(&q, "\nThis run beats the best beyond the margin once: it is a candidate, "
+			     "not improved unless the mean of its runs with more seeds still does "
+			     "(hypotop decides).\n");
 	if (r->change && *r->change)
 		change_part(&q, r->change);
 	if (r->metrics_json && *r->metrics_json) {

@@ -572,6 +572,26 @@ static void points_add(struct buf *b, const struct metric_point *points, size_t 
 	buf_addc(b, ']');
 }
 
+/*
+ * The mean at the precision of the values it is the mean of (the most
+ * decimals of the first, last, min and max), not 17 digits of arithmetic.
+ */
+static double mean_rounded(const struct series *s)
+{
+	const double v[] = {s->first, s->last, s->min, s->max};
+	int d = 0;
+	char t[64];
+
+	if (!isfinite(s->mean))
+		return s->mean;
+	for (size_t i = 0; i < ARRAY_LEN(v); i++) {
+		int k = num_decimals(v[i]);
+		d = k > d ? k : d;
+	}
+	snprintf_c(t, sizeof t, "%.*f", d + 1 > 17 ? 17 : d + 1, s->mean);
+	return strtod_c(t, NULL);
+}
+
 void metrics_to_json(const struct metrics *m, struct buf *b)
 {
 	buf_printf(b, "{\"lines\": %" PRIu64 ", \"step\": ", m->lines);
@@ -592,7 +612,7 @@ void metrics_to_json(const struct metrics *m, struct buf *b)
 		buf_adds(b, ", \"max\": ");
 		num_add(b, s->max);
 		buf_adds(b, ", \"mean\": ");
-		num_add(b, s->mean);
+		num_add(b, mean_rounded(s));
 		buf_adds(b, ", \"recent\": ");
 		points_add(b, s->ring, s->ring_head, s->ring_len, METRICS_RING);
 		buf_adds(b, ", \"sample\": ");

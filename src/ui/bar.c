@@ -74,17 +74,33 @@ void status_draw(struct ui *ui)
 					buf_printf(&b, " %s%d", node_glyph(ui, &g), val[i]);
 			}
 		}
+		/* The mean of the best's runs, as every headline gives it (noise.h). */
 		struct node *best = workdir_best(wd);
 		if (best) {
 			char nid[NODE_ID_LEN];
-			node_id_format(best->id, nid);
-			buf_printf(&b, " | best %.4g %s", best->metric, nid);
+			struct runs r;
+			noise_runs(&wd->tree, best, &r);
+			node_id_format(r.n && node_is_repeat(best) ? best->parent : best->id, nid);
+			/* Compact: the bar leaves the room it can to the newest message. */
+			buf_printf(&b, " | best %.4g", r.n ? r.mean : best->metric);
+			if (r.n > 1)
+				buf_printf(&b, " \xc2\xb1 %.2g", r.sd);
+			buf_printf(&b, " (%d run%s) %s", r.n, r.n == 1 ? "" : "s", nid);
 		}
 		/* A model's spend (reports' too) against its cap, and its calls in flight. */
 		struct sched *sc = ui->host.sched;
 		double usd = wd->st.llm_usd + (sc ? sc->report_usd : 0);
 		if (width >= 110 && (usd > 0 || strcmp(wd->cfg.llm_provider, "offline"))) {
-			buf_printf(&b, "  $%.2f", usd);
+			/* An unknown cost is shown as one, never as $0 (see planner_costs_known). */
+			bool known = !sc || !sc->usd_unknown;
+			if (known && sc && sc->planner)
+				planner_spent_usd(sc->planner, &known);
+			if (known)
+				buf_printf(&b, "  $%.2f", usd);
+			else if (usd > 0)
+				buf_printf(&b, "  $%.2f+?", usd);
+			else
+				buf_adds(&b, "  $?");
 			if (wd->cfg.budget_llm_usd >= 0)
 				buf_printf(&b, "/%.2f", wd->cfg.budget_llm_usd);
 			int calls = sc ? sc->analysing + (sc->planning ? 1 : 0) : 0;
@@ -93,6 +109,34 @@ void status_draw(struct ui *ui)
 		}
 	}
 	x += draw_text(ui, w, 0, x, width - x, ROLE_BAR, b.data ? b.data : "");
+	if (wd) {
+		/*
+		 * What σ rests on, in the alert colour while it is too little to
+		 * trust: whole where the newest message still fits beside it,
+		 * else short; a σ that is fine gives way to the message.
+		 */
+		const struct noise *nz = &ui->tv.noise;
+		bool weak = nz->runs < NOISE_FEW_RUNS;
+		int note = 0;
+		if (ui->nnotes) {
+			int len = text_width(ui->notes[(ui->nnotes - 1) % UI_NOTES].text, ui->utf8);
+			note = 3 + (len < 40 ? len : 40);
+		}
+		buf_reset(&b);
+		buf_adds(&b, " | ");
+		noise_format(&b, nz, ui->tv.decimals);
+		if (x + text_width(b.data, ui->utf8) + note > width) {
+			buf_reset(&b);
+			if (nz->groups)
+				buf_printf(&b, " \xcf\x83 %.2g/%d runs", nz->sigma, nz->runs);
+			else
+				buf_adds(&b, " \xcf\x83 ?");
+			if (!weak && x + text_width(b.data, ui->utf8) + note > width)
+				buf_reset(&b);
+		}
+		x += draw_text(ui, w, 0, x, width - x, weak ? ROLE_BAR_ALERT : ROLE_BAR,
+			       b.data ? b.data : "");
+	}
 	buf_free(&b);
 	if (ui->nnotes && width - x > 6) {
 		const struct note *n = &ui->notes[(ui->nnotes - 1) % UI_NOTES];

@@ -103,7 +103,7 @@ enum ui_role node_role(const struct node *n)
 	case ST_ANALYZING:
 		return ROLE_ANALYZING;
 	case ST_COMPLETED:
-		return n->improved == 1 ? ROLE_IMPROVED : ROLE_NO_GAIN;
+		return node_improved(n) ? ROLE_IMPROVED : ROLE_NO_GAIN;
 	case ST_FAILED:
 		return ROLE_FAILED;
 	case ST_CANCELLED:
@@ -133,6 +133,21 @@ const char *node_glyph(const struct ui *ui, const struct node *n)
 	};
 	static const char *const ascii[] = {".", "~", "b", ">", "a", "*", "o", "x", "/", "="};
 	int i = (int)node_role(n) - ROLE_QUEUED;
+	const struct workdir *wd = ui->host.wd;
+
+	/*
+	 * Among completed nodes ★ marks only the current best; one improved
+	 * before it ◆, and a run of another's commit (a seed repeat, a copy
+	 * of the baseline) ↻.
+	 */
+	if (n->present && n->status == ST_COMPLETED && wd) {
+		if (wd->st.best == n->id)
+			return ui->utf8 ? utf[ROLE_IMPROVED - ROLE_QUEUED] : "*";
+		if (node_repeat_of(&wd->tree, n) != NODE_NONE)
+			return ui->utf8 ? "\xe2\x86\xbb" : "r";
+		if (node_improved(n))
+			return ui->utf8 ? "\xe2\x97\x86" : "+";
+	}
 
 	if (i < 0 || i >= (int)ARRAY_LEN(utf))
 		return " ";

@@ -81,11 +81,17 @@ static void build_analysis(struct ui *ui, const struct node *n, struct buf *b)
 {
 	char nid[NODE_ID_LEN], msg[160];
 
+	size_t skipped;
 	node_id_format(n->id, nid);
-	buf_printf(b, "# %s %s\n\n", nid, n->name ? n->name : "");
-	if (n->hypothesis)
-		buf_printf(b, "Hypothesis: %s\n\n", n->hypothesis);
 	char *path = node_file(ui, "runs", n, "analysis.md");
+	char *text = read_capped(path, false, &skipped);
+	/* An analysis has its own title and hypothesis: they are not said twice. */
+	if (!text || strncmp(text, "# ", 2)) {
+		buf_printf(b, "# %s %s\n\n", nid, n->name ? n->name : "");
+		if (n->hypothesis)
+			buf_printf(b, "Hypothesis: %s\n\n", n->hypothesis);
+	}
+	free(text);
 	snprintf(msg, sizeof msg, "No analysis yet: %s is %s.\n", nid,
 		 status_name((enum node_status)n->status));
 	add_file(b, path, false, msg);
@@ -228,14 +234,29 @@ static void build_help(struct ui *ui, struct buf *b)
 	for (int s = 0; s < ST__COUNT; s++) {
 		struct node n = {0};
 		n.status = (uint8_t)s;
-		n.improved = s == ST_COMPLETED ? 1 : -1;
-		buf_printf(b, "  %s %s\t%s%s\n", node_glyph(ui, &n), status_name(s),
-			   status_doc(s), s == ST_COMPLETED ? ", and improved" : "");
-		if (s == ST_COMPLETED) {
-			n.improved = 0;
-			buf_printf(b, "  %s %s\t%s, without a gain\n", node_glyph(ui, &n),
-				   status_name(s), status_doc(s));
+		n.improved = -1;
+		if (s != ST_COMPLETED) {
+			buf_printf(b, "  %s %s\t%s\n", node_glyph(ui, &n), status_name(s),
+				   status_doc(s));
+			continue;
 		}
+		/* A node of its own (no id a real one has), for the glyphs of completed ones. */
+		n.present = true;
+		n.id = NODE_NONE;
+		n.parent = 0;
+		n.improved = 1;
+		const char *best = ui->utf8 ? "\xe2\x98\x85" : "*";
+		buf_printf(b, "  %s %s\t%s, and the current best\n", best, status_name(s),
+			   status_doc(s));
+		buf_printf(b, "  %s %s\t%s, and improved (no longer the best)\n",
+			   node_glyph(ui, &n), status_name(s), status_doc(s));
+		n.improved = 0;
+		buf_printf(b, "  %s %s\t%s, without a gain\n", node_glyph(ui, &n), status_name(s),
+			   status_doc(s));
+		n.seed = 1;
+		buf_printf(b, "  %s %s\t%s: a seed repeat (of its parent, or of the baseline), "
+			      "judged on nothing\n",
+			   node_glyph(ui, &n), status_name(s), status_doc(s));
 	}
 	buf_adds(b, "\nThemes\n\n  t switches between:");
 	for (size_t i = 0; i < ui->nthemes; i++)

@@ -158,6 +158,11 @@ static void rebuild(struct ui *ui)
 	for (uint32_t id = 0; id < t->len; id++)
 		if (t->nodes[id].present)
 			tv->counts[t->nodes[id].status]++;
+	noise_pool(t, &tv->noise);
+	memset(&tv->base, 0, sizeof tv->base);
+	if (tree_get(t, 0))
+		noise_runs(t, tree_get(t, 0), &tv->base);
+	tv->decimals = noise_decimals(t);
 	tv->seq = wd->seq;
 	if (!shape)
 		return;
@@ -411,12 +416,12 @@ static void draw_metric(struct ui *ui, WINDOW *w, int y, int x, int width, const
 	snprintf(m, sizeof m, "%.4g", n->metric);
 	right_text(cell, sizeof cell, m, mw);
 	draw_text(ui, w, y, x, mw, base, cell);
-	if (!dw || !p || !p->has_metric)
+	double delta;
+	if (!dw || !p || !noise_delta(t, n, &ui->tv.base, &delta))
 		return;
-	double delta = n->metric - p->metric;
 	snprintf(d, sizeof d, "%+.2g", delta);
 	right_text(cell, sizeof cell, d, dw);
-	enum ui_role r = metric_better(ui, n->metric, p->metric) ? ROLE_BETTER : ROLE_WORSE;
+	enum ui_role r = metric_better(ui, delta, 0) ? ROLE_BETTER : ROLE_WORSE;
 	draw_text(ui, w, y, x + mw, dw, sel ? base : r, cell);
 }
 
@@ -447,7 +452,15 @@ static void draw_row(struct ui *ui, WINDOW *w, int y, int width, size_t row, boo
 	x++;
 	int name_w = width - x - rw - 1;
 	if (name_w > 0) {
-		char *name = draw_cut(ui, n->name ? n->name : "", name_w);
+		/* A repeat is named by whose run it repeats ("seed 1 of n0008"): a cut name would pass for an experiment. */
+		char what[64] = "";
+		uint32_t of = node_repeat_of(&ui->host.wd->tree, n);
+		if (of != NODE_NONE) {
+			char oid[NODE_ID_LEN];
+			node_id_format(of, oid);
+			snprintf(what, sizeof what, "seed %d of %s", n->seed, oid);
+		}
+		char *name = draw_cut(ui, *what ? what : n->name ? n->name : "", name_w);
 		enum ui_role nr = base;
 		if (!sel && tv->filter && (tv->flags[n->id] & TV_HIT))
 			nr = ROLE_MATCH;

@@ -362,11 +362,30 @@ void snprintf_c(char *out, size_t n, const char *fmt, ...)
 
 void num_shortest(double v, char out[40])
 {
+	/* A step or a count is read as the whole number it is. */
+	if (isfinite(v) && v == floor(v) && fabs(v) < 1e16) {
+		snprintf_c(out, 40, "%.0f", v);
+		return;
+	}
 	for (int prec = 1; prec <= 17; prec++) {
 		snprintf_c(out, 40, "%.*g", prec, v);
 		if (strtod_c(out, NULL) == v)
 			return;
 	}
+}
+
+int num_decimals(double v)
+{
+	char s[40];
+
+	if (!isfinite(v))
+		return 0;
+	num_shortest(v, s);
+	const char *dot = strchr(s, '.'), *e = strpbrk(s, "eE");
+	int d = dot ? (int)((e ? (size_t)(e - dot) : strlen(dot)) - 1) : 0;
+	if (e)
+		d -= atoi(e + 1);
+	return d < 0 ? 0 : d;
 }
 
 static bool is_digit(char c)

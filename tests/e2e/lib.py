@@ -87,6 +87,16 @@ def init_config(parent, cfg):
     return wd
 
 
+def add_patch(wd, parent, hypothesis, patch):
+    """hypotop add of a node under parent whose change is the text patch."""
+    path = os.path.join(tmpdir(), "change.diff")
+    with open(path, "w") as f:
+        f.write(patch)
+    rc, out, err = hypotop("add", wd, parent, hypothesis, "--patch", path)
+    check(rc == 0, "add: %s" % err)
+    return out
+
+
 def snapshot(path):
     """Every file under path with its bytes' hash, to prove nothing changed."""
     out = {}

@@ -290,4 +290,25 @@ def engine_killed_before_answering_is_exit_3():
     check(names.count("answer-lost") == 1, "nodes: %s" % names)
 
 
+@lib.test
+def an_unknown_cost_is_shown_as_unknown():
+    # A command provider whose command gives no total_cost_usd: its calls'
+    # files say "unknown", and so does status, never $0.
+    d = lib.tmpdir()
+    src = lib.make_repo(d)
+    wd = lib.init_config(d, {"source_dir": src, "launch": "python3 train.py",
+                             "metric": "val_loss",
+                             "llm": {"provider": "command", "command": "true"}})
+    os.makedirs(os.path.join(wd, "logs"), exist_ok=True)
+    with open(os.path.join(wd, "logs", "001_analyse_n0000_raw.json"), "w") as f:
+        json.dump({"kind": "analyse", "cost_usd": "unknown"}, f)
+    rc, out, err = hypotop("status", wd)
+    check(rc == 0 and "$0.0000" not in out and "unknown" in out, "status: %s" % out)
+    check(lib.status_json(wd).get("llm_cost_known") is False, "status --json: no llm_cost_known")
+    # Known costs are summed and said to be complete.
+    with open(os.path.join(wd, "logs", "001_analyse_n0000_raw.json"), "w") as f:
+        json.dump({"kind": "analyse", "cost_usd": 0.25}, f)
+    check(lib.status_json(wd)["llm_cost_known"] is True, "a known cost said unknown")
+
+
 lib.finish()

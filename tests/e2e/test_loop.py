@@ -197,56 +197,6 @@ def sigkill_at_random_moments_loses_and_repeats_nothing():
     print("# %d kills, %d nodes" % (kills, len(ids)))
 
 
-@lib.test
-def a_candidate_best_is_confirmed_with_more_seeds():
-    # Each arm prints a val_loss per seed: the baseline's spread is 0.1;
-    # "good" beats it on every seed, "lucky" only on its first run.
-    train = ("import json, os\n"
-             "arm = json.load(open('hparams.json'))['arm']\n"
-             "k = int(os.environ['HYPOTOP_SEED'])\n"
-             "runs = {'base': [1.0, 1.1, 0.9], 'good': [0.5, 0.52, 0.48],\n"
-             "        'lucky': [0.3, 1.5, 1.5]}\n"
-             "print('val_loss=%g' % runs[arm][k % 3])\n")
-    d = lib.tmpdir()
-    src = lib.make_repo(d, files={"train.py": train, "hparams.json": '{"arm": "base"}\n'})
-    cfg = {"launch": "python3 train.py", "metric": "val_loss", "goal": "min",
-           "max_iterations": 0, "max_concurrency": 2, "seed": 0,
-           "noise": {"seeds": 3, "k": 1.0},
-           "search_space": {"file": "hparams.json",
-                            "params": {"arm": {"choice": ["base", "good", "lucky"]}}},
-           "fixed_experiments": [
-               {"name": arm, "hypothesis": "arm " + arm,
-                "change": {"kind": "params", "params": {"arm": arm}}}
-               for arm in ("good", "lucky")]}
-    cfg_path = os.path.join(d, "cfg.json")
-    with open(cfg_path, "w") as f:
-        json.dump(cfg, f)
-    wd = os.path.join(d, "wd")
-    rc, out, err = hypotop("init", wd, "--config", cfg_path, "--source-dir", src)
-    check(rc == 0, "init: %s" % err)
-    rc, err = run_headless(wd)
-    check(rc == 0, "engine exit %d: %s" % (rc, err[-2000:]))
-    nodes = {n["id"]: n for n in tree(wd)["nodes"]}
-    by_name = {n["name"]: n for n in nodes.values()}
-    good, lucky = by_name["good"], by_name["lucky"]
-    check(good["improved"] is True, "good not confirmed: %s" % err[-1500:])
-    check(lucky["improved"] is False, "lucky kept on one run: %s" % err[-1500:])
-    check(tree(wd)["state"]["best"] == good["id"], "best: %s" % tree(wd)["state"])
-    for c in (good, lucky):
-        reps = sorted((n for n in nodes.values() if n["parent"] == c["id"]),
-                      key=lambda n: n["seed"])
-        check([n.get("seed") for n in reps] == [1, 2],
-              "%s repeats: %s" % (c["name"], [(n["id"], n.get("seed")) for n in reps]))
-        check(all(n["status"] == "completed" and n["commit"] == c["commit"] and
-                  n.get("change") is None for n in reps),
-              "%s repeats ran other code: %s" % (c["name"], reps))
-    check("good" in err and "confirmed over 3 runs" in err, "no confirmation said: %s" % err)
-    check("not confirmed over 3 runs" in err, "no refusal said: %s" % err)
-    counts = launches(wd)
-    check(all(v == 1 for v in counts.values()) and len(counts) == len(nodes),
-          "launches: %s" % counts)
-
-
 def small_repo(d, train):
     return lib.make_repo(d, files={"train.py": train, "hparams.json": '{"lr": 0.1}\n'})
 
@@ -273,6 +223,29 @@ def start_until_baseline_runs(wd, **popen):
     lib.wait_for(lambda: os.path.exists(record), "the baseline to start", timeout=30)
     with open(record) as f:
         return p, json.load(f)["pid"]
+
+
+@lib.test
+def the_reports_follow_the_live_status():
+    # master_table.tsv and summary.md say what status says while a run goes
+    # on, not only once something has ended.
+    d = lib.tmpdir()
+    src, wd, go = waiting_baseline(d, "print('val_loss=0.5', flush=True)\n")
+    p, job_pid = start_until_baseline_runs(wd)
+    try:
+        def row():
+            try:
+                with open(os.path.join(wd, "master_table.tsv")) as f:
+                    return f.read().splitlines()[1].split("\t")
+            except (OSError, IndexError):
+                return None
+        lib.wait_for(lambda: row() and row()[3] == "running",
+                     "master_table.tsv to say n0000 runs", timeout=15)
+        with open(os.path.join(wd, "summary.md")) as f:
+            check("| running | 1 |" in f.read(), "summary.md lags behind")
+    finally:
+        open(go, "w").close()
+        p.wait(timeout=60)
 
 
 @lib.test
@@ -711,17 +684,15 @@ def patch_through_a_symlink_is_rejected():
     rc, out, err = hypotop("init", wd, "--source-dir", src, "--launch", "python3 train.py",
                            "--metric", "val_loss", "--max-iterations", "0")
     check(rc == 0, err)
-    patch = os.path.join(d, "p.diff")
-    with open(patch, "w") as f:
-        f.write("diff --git a/escape/evil.py b/escape/evil.py\nnew file mode 100644\n"
-                "--- /dev/null\n+++ b/escape/evil.py\n@@ -0,0 +1 @@\n+print('pwned')\n")
-    rc, out, err = hypotop("add", wd, "n0000", "write through the link", "--patch", patch)
-    check(rc == 0, "add: %s" % err)
+    lib.add_patch(wd, "n0000", "write through the link",
+                  "diff --git a/escape/evil.py b/escape/evil.py\nnew file mode 100644\n"
+                  "--- /dev/null\n+++ b/escape/evil.py\n@@ -0,0 +1 @@\n+print('pwned')\n")
     rc, err = run_headless(wd, timeout=60)
     n = {x["id"]: x for x in tree(wd)["nodes"]}["n0001"]
     check(n["status"] == "failed" and n["failure"]["kind"] == "patch_rejected", "node: %s" % n)
     check(not os.listdir(outside), "a file was written outside the tree: %s" % os.listdir(outside))
     # A patch naming ../ is refused before it is even queued.
+    patch = os.path.join(d, "p.diff")
     with open(patch, "w") as f:
         f.write("diff --git a/../x b/../x\n--- a/../x\n+++ b/../x\n")
     rc, out, err = hypotop("add", wd, "n0000", "climb out", "--patch", patch)

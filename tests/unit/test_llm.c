@@ -417,6 +417,19 @@ static void prompts(void)
 	T_CONTAINS(p.request, "    {\"series\": {}}\n");
 	llm_prompt_free(&p);
 
+	/* The best is the mean of its runs, σ says on how many it rests, a candidate is one. */
+	ar = (struct analyse_request){
+		.cfg = &c, .node = "n0009", .status = "completed", .has_metric = true,
+		.metric = 0.3, .has_best = true, .best_node = "n0000", .best_metric = 1.0,
+		.best_sd = 0.1, .best_runs = 3, .noise_sigma = 0.4, .noise_runs = 9,
+		.keep = KEEP_CANDIDATE, .has_decimals = true, .decimals = 2,
+	};
+	llm_prompt_analyse(&ar, NULL, &p);
+	T_CONTAINS(p.request, "| best so far (n0000) | 1.00 ± 0.10 (3 runs) |");
+	T_CONTAINS(p.request, "σ = 0.4 from 9 runs");
+	T_CONTAINS(p.request, "it is a candidate, not improved unless");
+	llm_prompt_free(&p);
+
 	/* A long history: the best and the latest are kept, in id order. */
 	size_t n = 500;
 	struct plan_entry *h = xcalloc(n, sizeof *h);

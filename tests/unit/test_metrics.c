@@ -157,6 +157,35 @@ static void nonfinite_values_are_counted_not_stored(void)
 	metrics_free(&m);
 }
 
+/* Steps are whole numbers, written as such; a mean keeps about the values' precision. */
+static void numbers_in_metrics_json_read_as_written(void)
+{
+	struct metrics m;
+	struct err e = {{0}};
+	struct buf b;
+
+	T_CHECK(metrics_init(&m, NULL, &e) == 0, "%s", e.msg);
+	feed(&m, "step=190 loss=0.25");
+	feed(&m, "step=1000000 loss=0.5");
+	feed(&m, "step=1000010 loss=0.75");
+	buf_init(&b);
+	metrics_to_json(&m, &b);
+	T_CHECK(!strstr(b.data, "e+"), "an exponent: %s", b.data);
+	T_CONTAINS(b.data, "[190, 0.25]");
+	T_CONTAINS(b.data, "\"step\": 1000010");
+	/* (0.25 + 0.5 + 0.75) / 3 is 0.5, and (0.1 + 0.2) / 2 not 0.15000000000000002. */
+	T_CONTAINS(b.data, "\"mean\": 0.5,");
+	metrics_free(&m);
+	T_CHECK(metrics_init(&m, NULL, &e) == 0, "%s", e.msg);
+	feed(&m, "acc=0.1");
+	feed(&m, "acc=0.2");
+	buf_reset(&b);
+	metrics_to_json(&m, &b);
+	T_CONTAINS(b.data, "\"mean\": 0.15,");
+	buf_free(&b);
+	metrics_free(&m);
+}
+
 static void step_follows_the_best_counter(void)
 {
 	struct metrics m;
@@ -351,6 +380,7 @@ int main(void)
 	T_RUN(patterns_take_the_first_group);
 	T_RUN(nonfinite_values_are_counted_not_stored);
 	T_RUN(step_follows_the_best_counter);
+	T_RUN(numbers_in_metrics_json_read_as_written);
 	T_RUN(ring_and_reservoir_stay_bounded);
 	T_RUN(to_json_has_the_documented_shape);
 	T_RUN(series_are_capped);

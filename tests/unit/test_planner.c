@@ -599,6 +599,58 @@ static void offline_analyse_verdicts(void)
 	}
 }
 
+/*
+ * The engine's keep rule says what improved: a candidate beats the best on
+ * one run but is not improved; a baseline run and a seed repeat are judged
+ * on nothing; σ says on how many runs it rests, with a warning while few.
+ */
+static void offline_analyse_follows_the_keep_rule(void)
+{
+	static const struct {
+		enum keep_call keep;
+		int noise_runs;
+		const char *verdict, *heading, *said;
+	} cases[] = {
+		{KEEP_CANDIDATE, 9, "no_change", "## Verdict: candidate, to be confirmed",
+		 "a candidate, not improved unless"},
+		{KEEP_IMPROVED, 9, "improved", "## Verdict: improved", "improved."},
+		{KEEP_NO, 9, "no_change", "## Verdict: no_change", "no change"},
+		{KEEP_REFERENCE, 2, "no_change", "## Verdict: baseline (the reference)",
+		 "a run of the baseline"},
+		{KEEP_REPEAT, 2, "no_change", "## Verdict: seed repeat of n3", "a seed repeat of n3"},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		struct config c;
+		struct err e = {{0}};
+		T_CHECK(load("{" BASE ", " SPACE "}", &c, &e) == 0, "%s", e.msg);
+		struct planner *p = planner_offline_new(&c, &e);
+		struct analyse_request r = {
+			.cfg = &c, .node = "n5", .status = "completed", .has_metric = true,
+			.has_parent_metric = true, .has_best = true, .metric = 0.3,
+			.parent_metric = 1.0, .parent_sd = 0.1, .parent_runs = 3, .parent_node = "n3",
+			.best_metric = 1.0, .best_sd = 0.1, .best_runs = 3, .best_node = "n0",
+			.noise_sigma = 0.1, .noise_runs = cases[i].noise_runs, .keep = cases[i].keep,
+			.repeat_of = "n3", .has_decimals = true, .decimals = 2};
+		char *md = NULL;
+		cJSON *v = NULL;
+		T_CHECK(p && p->analyse(p, &r, &md, &v, &e) == 0, "case %zu: %s", i, e.msg);
+		T_STREQ(cJSON_GetObjectItem(v, "verdict")->valuestring, cases[i].verdict);
+		T_CONTAINS(md, cases[i].heading);
+		T_CONTAINS(cJSON_GetObjectItem(v, "summary")->valuestring, cases[i].said);
+		T_CONTAINS(md, "| best (n0) | 1.00 ± 0.10 (3 runs) | -0.70");
+		T_CONTAINS(md, cases[i].noise_runs < 3 ? "σ = 0.10 from 2 runs" : "from 9 runs");
+		if (cases[i].noise_runs < 3)
+			T_CONTAINS(md, "Warning: σ rests on only 2 runs");
+		else
+			T_CHECK(!strstr(md, "Warning"), "case %zu: a warning on 9 runs", i);
+		free(md);
+		cJSON_Delete(v);
+		if (p)
+			p->destroy(p);
+		config_free(&c);
+	}
+}
+
 /* The answers to repair and instrument: a text and a change or null. */
 static void fix_contracts(void)
 {
@@ -744,6 +796,7 @@ int main(void)
 	T_RUN(offline_tiny_choice_space_runs_out);
 	T_RUN(offline_follows_the_directive);
 	T_RUN(offline_analyse_verdicts);
+	T_RUN(offline_analyse_follows_the_keep_rule);
 	T_RUN(fix_contracts);
 	T_RUN(offline_cannot_change_code);
 	T_END();

@@ -372,6 +372,10 @@ static void pagers(void)
 	keys(&f, "j\r");
 	T_CHECK(f.ui->pg.open && f.ui->pg.kind == PG_ANALYSIS, "analysis not open");
 	golden(&f, "analysis_80x24");
+	/* The analysis has its own title: the pager does not add another. */
+	char *sc = screen(&f);
+	T_CHECK(strstr(sc, "# n0001: wider") && !strstr(sc, "# n0001 wider"), "two titles: %s", sc);
+	free(sc);
 	keys(&f, "q");
 	T_CHECK(!f.ui->pg.open, "q did not close the pager");
 	T_CHECK(f.quit_calls == 0 && f.ui->pr.kind == PR_NONE, "q in a pager asked to quit");
@@ -389,6 +393,13 @@ static void pagers(void)
 	T_CHECK(f.ui->pg.match == 8, "search in the pager: line %ld", f.ui->pg.match);
 	keys(&f, "q?");
 	golden(&f, "help_80x24");
+	/* The legend: ★ is the current best only, and a repeat has its own glyph. */
+	keys(&f, "/the current best\r");
+	T_CHECK(on_screen(&f, "\xe2\x98\x85 completed"), "legend: ★");
+	keys(&f, "/no longer the best\r");
+	T_CHECK(on_screen(&f, "\xe2\x97\x86 completed"), "legend: ◆");
+	keys(&f, "/a seed repeat\r");
+	T_CHECK(on_screen(&f, "\xe2\x86\xbb completed"), "legend: ↻");
 	keys(&f, "q");
 	fx_close(&f);
 }
@@ -636,6 +647,37 @@ static void the_bar_shows_a_models_spend_and_calls(void)
 	f.sched.analysing = 1;
 	keys(&f, "\014");
 	T_CHECK(on_screen(&f, "$0.75/2.00 model:1"), "bar: %s", last_note(&f));
+	/* A call of unknown cost (a command without total_cost_usd): never $0. */
+	f.sched.usd_unknown = true;
+	keys(&f, "\014");
+	T_CHECK(on_screen(&f, "$0.75+?/2.00"), "bar with an unknown cost");
+	f.wd.st.llm_usd = 0;
+	f.sched.report_usd = 0;
+	keys(&f, "\014");
+	T_CHECK(on_screen(&f, "$?/2.00") && !on_screen(&f, "$0.00"), "bar with only unknown");
+	fx_close(&f);
+}
+
+/*
+ * A seed repeat shows as one (↻, "repeat of n0001"), never by a cut name;
+ * ★ marks only the current best; the bar says what σ rests on.
+ */
+static void repeats_the_best_and_the_noise(void)
+{
+	struct fx f;
+
+	fx_open(&f, 40, 140);
+	struct node *r = add(&f, 1, "wider-with-a-name-long-enough-to-be-cut-seed-1", ST_COMPLETED);
+	r->seed = 1;
+	metric(r, 0.0921, -1);
+	keys(&f, "\014");
+	T_CHECK(on_screen(&f, "\xe2\x86\xbb n0010 seed 1 of n0001"), "the repeat's row");
+	T_CHECK(!on_screen(&f, "\xe2\x98\x85 n0000"), "a star on n0000, which is not the best");
+	T_CHECK(on_screen(&f, "\xe2\x98\x85 n0001"), "no star on the best");
+	char *sc = screen(&f);
+	T_CHECK(strstr(sc, "best 0.09323 \xc2\xb1 0.0016 (2 runs) n0001"), "bar best: %s", sc);
+	free(sc);
+	T_CHECK(on_screen(&f, "\xcf\x83 0.001599 from 2 runs (few runs)"), "bar noise");
 	fx_close(&f);
 }
 
@@ -850,6 +892,7 @@ int main(void)
 	T_RUN(reorder_the_queue);
 	T_RUN(pause_resume_cancel_retry_add);
 	T_RUN(guidance_goes_to_the_directive_file);
+	T_RUN(repeats_the_best_and_the_noise);
 	T_RUN(the_bar_shows_a_models_spend_and_calls);
 	T_RUN(prepared_ahead_apart_and_steerable);
 	T_RUN(engine_pause_and_quit);
