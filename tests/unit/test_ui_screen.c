@@ -666,7 +666,7 @@ static void repeats_the_best_and_the_noise(void)
 {
 	struct fx f;
 
-	fx_open(&f, 40, 140);
+	fx_open(&f, 40, 170);
 	struct node *r = add(&f, 1, "wider-with-a-name-long-enough-to-be-cut-seed-1", ST_COMPLETED);
 	r->seed = 1;
 	metric(r, 0.0921, -1);
