@@ -108,6 +108,8 @@ double strtod_c(const char *s, char **end);
 void snprintf_c(char *out, size_t n, const char *fmt, ...) PRINTF_LIKE(3, 4);
 /* The fewest digits of finite v that read back as v: "0.1", "3", "1e-05". */
 void num_shortest(double v, char out[40]);
+/* 'text' quoted for /bin/sh: 'it'\''s'. Appended to b. */
+void sh_quote(struct buf *b, const char *text);
 
 /* What else num_scan accepts as a number. */
 enum {

@@ -32,6 +32,24 @@ void vcs_shutdown(void)
 }
 
 
+char *vcs_top(const char *dir)
+{
+	git_buf found = {0};
+	git_repository *repo = NULL;
+	char *top = NULL;
+
+	if (git_repository_discover(&found, dir, 0, NULL) == 0 &&
+	    git_repository_open(&repo, found.ptr) == 0 && git_repository_workdir(repo)) {
+		top = xstrdup(git_repository_workdir(repo));
+		size_t n = strlen(top);
+		while (n > 1 && top[n - 1] == '/')
+			top[--n] = '\0';
+	}
+	git_repository_free(repo);
+	git_buf_dispose(&found);
+	return top;
+}
+
 int vcs_head(const char *dir, char oid[VCS_OID_HEX], bool *dirty, struct err *e)
 {
 	git_repository *repo = NULL;
