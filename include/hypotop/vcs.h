@@ -18,6 +18,8 @@
 void vcs_init(void);
 void vcs_shutdown(void);
 
+/* The files of commit written into dir (made if need be), with no .git: a copy to run. */
+int vcs_export(const char *repo_dir, const char *commit, const char *dir, struct err *e);
 /*
  * The top of the work tree dir is in (dir itself, a folder inside it, or
  * its .git), or NULL when dir is in none. Caller frees.

@@ -32,6 +32,28 @@ void vcs_shutdown(void)
 }
 
 
+int vcs_export(const char *repo_dir, const char *commit, const char *dir, struct err *e)
+{
+	git_repository *repo;
+	git_object *obj = NULL, *tree = NULL;
+	git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
+	int rc = -1;
+
+	if (vcs_repo(&repo, repo_dir, e) < 0)
+		return -1;
+	co.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DONT_UPDATE_INDEX;
+	co.target_directory = dir;
+	if (git_revparse_single(&obj, repo, commit) < 0 ||
+	    git_object_peel(&tree, obj, GIT_OBJECT_TREE) < 0 ||
+	    git_checkout_tree(repo, tree, &co) < 0)
+		err_set(e, "git: export %s to %s: %s", commit, dir, vcs_git_msg());
+	else
+		rc = 0;
+	git_object_free(tree);
+	git_object_free(obj);
+	return rc;
+}
+
 char *vcs_top(const char *dir)
 {
 	git_buf found = {0};

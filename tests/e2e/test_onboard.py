@@ -144,4 +144,59 @@ def a_source_folder_inside_a_repository_is_explained():
     check(not os.path.exists(os.path.join(d, "wd")), "a workdir was made")
 
 
+def check_cmd(wd, *extra):
+    r = subprocess.run([lib.BIN, "check", wd] + list(extra), capture_output=True, text=True,
+                       timeout=120)
+    return r.returncode, r.stdout, r.stderr
+
+
+@lib.test
+def check_runs_the_baseline_and_says_what_it_found():
+    d = lib.tmpdir()
+    src = lib.make_repo(d, files={"train.py": TRAIN})
+    wd = lib.init_config(d, flags_config(src, noise={"seeds": 2}))
+    before = lib.snapshot(wd)
+    rc, out, err = check_cmd(wd)
+    check(rc == 0, "exit %d: %s %s" % (rc, out, err))
+    for want in ["python3 train.py --lr 0.003 --n-layer 4 --act gelu",
+                 "ok    metric val_loss: read 1 time",
+                 "val_loss=",
+                 "ok    series read: loss, val_loss",
+                 "ok    HYPOTOP_SEED: loss differs between seeds 0 and 1",
+                 "warn  the run wrote 1 file into its work tree: out/model.pt (7 B)",
+                 "$HYPOTOP_RUN_DIR",
+                 "ok    lr: a flag; at 0.1 the command is: python3 train.py --lr 0.1 ",
+                 "ok    act: a flag; at \"relu\" the command is:",
+                 "passed: 0 failed, 1 warning"]:
+        check(want in out, "%r not in:\n%s" % (want, out))
+    check(lib.snapshot(wd) == before, "check changed the workdir")
+    check(lib.status_json(wd)["counts"]["queued"] == 2, "check ran nodes of the workdir")
+
+
+@lib.test
+def check_fails_a_run_without_metric_or_seed():
+    d = lib.tmpdir()
+    train = "import time\nprint('epoch 1 loss 0.5', flush=True)\ntime.sleep(600)\n"
+    src = lib.make_repo(d, files={"train.py": train, "hparams.json": '{"lr": 0.01}\n'})
+    cfg = {"source_dir": src, "launch": "python3 train.py", "metric": "val_loss",
+           "noise": {"seeds": 3}, "metrics": {"patterns": {"loss": "loss ([0-9.]+)"}},
+           "search_space": {"file": "hparams.json",
+                            "params": {"lr": {"log_uniform": [0.001, 0.1]}}}}
+    wd = lib.init_config(d, cfg)
+    rc, out, err = check_cmd(wd, "--seconds", "1")
+    check(rc == 1, "exit %d: %s %s" % (rc, out, err))
+    for want in ["at most 1 s", "run (seed 0): stopped after 1 s",
+                 "FAIL  metric val_loss: never read",
+                 "--seconds 0",
+                 "FAIL  HYPOTOP_SEED: seeds 0 and 1 printed the same values",
+                 "ok    lr: in hparams.json; at 0.1 the file changes",
+                 "the end of the first run's output:\nepoch 1 loss 0.5",
+                 "FAILED: 2 failed"]:
+        check(want in out, "%r not in:\n%s" % (want, out))
+    rc, out, err = check_cmd(wd, "--seconds", "soon")
+    check(rc == 2 and "--seconds" in err, "%d %s" % (rc, err))
+    rc, out, err = hypotop("check", "--help")
+    check(rc == 0 and "usage: hypotop check WORKDIR [--seconds S]" in out, out)
+
+
 lib.finish()
