@@ -39,7 +39,8 @@
 struct check {
 	const struct config *cfg;
 	const char *commit;
-	double seconds; /* 0: to completion */
+	const char *top; /* the temp folder of the runs, their HYPOTOP_WORKDIR */
+	double seconds;  /* 0: to completion */
 	int failed, warned;
 };
 
@@ -113,7 +114,7 @@ static int run_cmd(struct check *c, struct run *r, const char *cmd, double limit
 		setenv("HYPOTOP_COMMIT", c->commit, 1);
 		snprintf(num, sizeof num, "%ld", r->seed);
 		setenv("HYPOTOP_SEED", num, 1);
-		unsetenv("HYPOTOP_WORKDIR");
+		setenv("HYPOTOP_WORKDIR", c->top, 1); /* a stand-in: the workdir is only read */
 		/* The model's key is the supervisor's, not the experiment's (as in a real run). */
 		unsetenv("ANTHROPIC_API_KEY");
 		unsetenv("OPENAI_API_KEY");
@@ -569,6 +570,7 @@ int cmd_check(int argc, char **argv)
 		cmd_fail(EXIT_RUNTIME, "%s: %s", top, strerror(errno));
 		goto out;
 	}
+	c.top = top;
 	printf("check %s: the baseline, commit %.12s of %s\n", path, c.commit, c.cfg->source_dir);
 	if (check_runs(&c, top, cmd, &e) < 0) {
 		cmd_fail(EXIT_RUNTIME, "check: %s", e.msg);
