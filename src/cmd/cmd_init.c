@@ -88,15 +88,41 @@ out:
 	return rc;
 }
 
+/* "cd 'SUB' && CMD": what ran in SUB, from the top of the repository. */
+static void run_in(cJSON *doc, const char *key, const char *sub)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, key);
+	struct buf b;
+
+	if (!cJSON_IsString(v))
+		return;
+	buf_init(&b);
+	buf_adds(&b, "cd ");
+	/* A brace of the folder's name is text, not a {NAME} of the launch. */
+	struct buf q;
+	buf_init(&q);
+	sh_quote(&q, sub);
+	for (const char *p = q.data; *p; p++) {
+		if (*p == '{' || *p == '}')
+			buf_addc(&b, *p);
+		buf_addc(&b, *p);
+	}
+	buf_free(&q);
+	buf_printf(&b, " && %s", v->valuestring);
+	set_key(doc, key, cJSON_CreateString(b.data));
+	buf_free(&b);
+}
+
 /*
- * The source folder must be the top of a work tree: every experiment is a
- * commit and a checkout of the whole repository. A folder inside one, or
- * its .git, is refused with the options that work.
+ * Every experiment is a commit and a checkout of the whole repository, so
+ * the source folder is the top of a work tree. A folder inside one is
+ * taken as the top with the commands run in the folder: source_dir
+ * becomes the top, build and launch start with "cd SUB &&", and the param
+ * file is named from the top; init says so. Its .git is refused.
  */
-static int source_top(const char *dir, const cJSON *launch, struct err *e)
+static int source_top(cJSON *doc, const char *dir, struct err *e)
 {
 	char *real = path_real(dir, e), *top = real ? vcs_top(real) : NULL;
-	const char *cmd = cJSON_IsString(launch) ? launch->valuestring : "CMD";
 	size_t n = top ? strlen(top) : 0;
 	int rc = 0;
 
@@ -110,12 +136,21 @@ static int source_top(const char *dir, const cJSON *launch, struct err *e)
 		rc = -1;
 	} else if (!strncmp(real, top, n) && real[n] == '/') {
 		const char *sub = real + n + 1;
-		err_set(e, "--source-dir %s: a folder inside the git repository %s, not its top; "
-			   "hypotop commits and checks out the whole repository, so give its top "
-			   "and run the launch in the folder: --source-dir %s --launch 'cd %s && %s', "
-			   "with search_space.file named from the top (%s/...)",
-			dir, top, top, sub, cmd, sub);
-		rc = -1;
+		cJSON *ss = cJSON_GetObjectItemCaseSensitive(doc, "search_space");
+		const cJSON *f = cJSON_GetObjectItemCaseSensitive(ss, "file");
+		run_in(doc, "launch", sub);
+		run_in(doc, "build", sub);
+		if (cJSON_IsString(f)) {
+			char *path = xasprintf("%s/%s", sub, f->valuestring);
+			cJSON_ReplaceItemInObjectCaseSensitive(ss, "file", cJSON_CreateString(path));
+			free(path);
+		}
+		set_key(doc, "source_dir", cJSON_CreateString(top));
+		fprintf(stderr, "hypotop: %s is the folder %s of the git repository %s: the workdir "
+				"uses the repository (experiments commit and check out all of it), "
+				"build and launch run in %s (\"cd %s && ...\"), and search_space.file "
+				"and the paths of changes are named from its top\n",
+			dir, sub, top, sub, sub);
 	}
 	free(top);
 	free(real);
@@ -199,8 +234,11 @@ int cmd_init(int argc, char **argv)
 	}
 	char oid[VCS_OID_HEX];
 	bool dirty = false;
-	if (source_top(sd->valuestring, cJSON_GetObjectItemCaseSensitive(doc, "launch"), &e) < 0 ||
-	    vcs_head(sd->valuestring, oid, &dirty, &e) < 0) {
+	char *asked = xstrdup(sd->valuestring);
+	int top_rc = source_top(doc, asked, &e);
+	free(asked);
+	sd = cJSON_GetObjectItemCaseSensitive(doc, "source_dir");
+	if (top_rc < 0 || vcs_head(sd->valuestring, oid, &dirty, &e) < 0) {
 		cmd_fail(EXIT_USAGE, "%s", e.msg);
 		goto out;
 	}

@@ -34,8 +34,9 @@ struct ckey {
 /* Every key of config.json, parents before their children. */
 static const struct ckey keys[] = {
 	{"source_dir", CT_STR, true, 0, 0, NULL, NULL, OFF(source_dir),
-	 "Path of the training project: a git repository. Experiments branch from its "
-	 "commit at init time."},
+	 "Path of the training project: the top of a git work tree (init makes a folder "
+	 "inside one the top, with build and launch run in the folder). Experiments branch "
+	 "from its commit at init time."},
 	{"launch", CT_STR, true, 0, 0, NULL, NULL, OFF(launch),
 	 "Shell command that runs one experiment, in the node's worktree, through /bin/sh. "
 	 "{NAME} is replaced by the node's value of search-space param NAME, as one shell "

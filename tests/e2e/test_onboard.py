@@ -127,21 +127,44 @@ def a_search_space_param_missing_from_the_param_file_is_refused():
 
 
 @lib.test
-def a_source_folder_inside_a_repository_is_explained():
+def a_source_folder_inside_a_repository_runs_there():
     d = lib.tmpdir()
-    src = lib.make_repo(d, files={"proj/train.py": "print('val_loss=1')\n",
-                                  "README": "x\n"})
-    rc, out, err = hypotop("init", os.path.join(d, "wd"), "--source-dir",
-                           os.path.join(src, "proj"), "--launch", "python3 train.py",
-                           "--metric", "val_loss")
-    check(rc == 2 and "inside the git repository %s" % src in err and
-          "--source-dir %s" % src in err and "cd proj && python3 train.py" in err,
+    train = ("import json\nlr = json.load(open('hparams.json'))['lr']\n"
+             "print('val_loss=%g' % (1 + lr), flush=True)\n")
+    src = lib.make_repo(d, files={"proj {x}/train.py": train,
+                                  "proj {x}/hparams.json": '{"lr": 0.01}\n', "README": "x\n"})
+    sub = os.path.join(src, "proj {x}")
+    cfg = {"source_dir": sub, "launch": "python3 train.py", "metric": "val_loss",
+           "max_iterations": 0,
+           "search_space": {"file": "hparams.json", "params": {"lr": {"uniform": [0, 1]}}},
+           "fixed_experiments": [{"name": "lr-half", "hypothesis": "h",
+                                  "change": {"kind": "params", "params": {"lr": 0.5}}}]}
+    path = write_config(d, cfg)
+    wd = os.path.join(d, "wd")
+    rc, out, err = hypotop("init", wd, "--config", path)
+    check(rc == 0 and "the folder proj {x} of the git repository %s" % src in err,
           "%d %s" % (rc, err))
-    rc, out, err = hypotop("init", os.path.join(d, "wd"), "--source-dir",
+    with open(os.path.join(wd, "config.json")) as f:
+        written = json.load(f)
+    check(written["source_dir"] == os.path.realpath(src) and
+          written["launch"] == "cd 'proj {{x}}' && python3 train.py" and
+          written["search_space"]["file"] == "proj {x}/hparams.json", written)
+    r = subprocess.run([lib.BIN, "run", "--headless", wd], capture_output=True, text=True,
+                       timeout=120)
+    check(r.returncode == 0, r.stderr[-1500:])
+    with open(os.path.join(wd, "runs", "n0001", "log")) as f:
+        log = f.read()
+    check("val_loss=1.5" in log, log[-500:])
+    with open(os.path.join(wd, "runs", "n0001", "job.json")) as f:
+        check(json.load(f)["launch"] == "cd 'proj {x}' && python3 train.py", "job.json")
+    shown = lib.sh("git", "-C", src, "show", "hypotop/n0001:proj {x}/hparams.json").stdout
+    check('"lr": 0.5' in shown, shown)
+    # The repository's .git is refused, with the folder to give instead.
+    rc, out, err = hypotop("init", os.path.join(d, "wd2"), "--source-dir",
                            os.path.join(src, ".git"), "--launch", "python3 train.py",
                            "--metric", "val_loss")
     check(rc == 2 and ".git" in err and "--source-dir %s" % src in err, "%d %s" % (rc, err))
-    check(not os.path.exists(os.path.join(d, "wd")), "a workdir was made")
+    check(not os.path.exists(os.path.join(d, "wd2")), "a workdir was made")
 
 
 def check_cmd(wd, *extra):
