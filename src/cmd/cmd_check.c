@@ -507,13 +507,17 @@ static int check_runs(struct check *c, const char *top, const char *cmd, struct 
 out:
 	if (c->failed && runs[0].log) {
 		/* The end of the first run's output, for the person to see why. */
-		size_t len;
+		size_t len = 0;
 		char *text = fs_read(runs[0].log, &len, e);
 		const char *p = text ? text + len : NULL;
 		for (int lines = 0; p && p > text && lines <= 10; p--)
 			lines += p[-1] == '\n';
-		if (text)
-			printf("\nthe end of the first run's output:\n%s\n", p && p > text ? p + 1 : text);
+		if (p && p > text)
+			p++; /* past the newline before the last ten lines */
+		if (len)
+			printf("\nthe end of the first run's output:\n%.*s\n", (int)(text + len - p), p);
+		else
+			printf("\nthe first run printed nothing\n");
 		free(text);
 	}
 	listing_free(&before);
