@@ -7,7 +7,8 @@
 #   make bench      the benchmarks of tests/bench
 #   make fuzz       the fuzz harnesses of tests/fuzz, FUZZ_SECONDS each (clang;
 #                   see the fuzzing block at the end)
-#   make deps       install the Debian 12 packages the build and tests need
+#   make deps       install the Debian 12 packages the build, tests and
+#                   benchmarks need (DEB_PKGS below)
 #   make install PREFIX=/usr/local
 
 PREFIX  ?= /usr/local
@@ -44,8 +45,15 @@ UNITS    := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
 ASAN_UNITS := $(UNIT_SRC:tests/unit/%.c=build/asan-tests/%)
 TOOLS    := $(TOOL_SRC:tests/tools/%.c=build/tools/%)
 
-DEB_PKGS := build-essential musl-tools pkg-config git python3 parallel task-spooler htop libncurses-dev libssh2-1-dev \
-            libcurl4-openssl-dev libcjson-dev libgit2-dev tmux
+# What `make deps` installs, and for what; nothing else. The fuzzing block
+# at the end adds clang for make check's fuzz harnesses.
+#   build:      the compiler, musl for hypotop-job, the libraries of PKGS
+#   tests:      git and python3 (the e2e tests and the demo), tmux (the UI's)
+#   benchmarks: GNU parallel, task-spooler and htop, measured against
+DEB_PKGS := build-essential musl-tools pkg-config libncurses-dev libssh2-1-dev \
+            libcurl4-openssl-dev libcjson-dev libgit2-dev \
+            git python3 tmux \
+            parallel task-spooler htop
 
 .PHONY: all check unit bench deps install uninstall clean demo golden
 
@@ -105,6 +113,7 @@ check: hypotop $(UNITS) $(ASAN_UNITS) $(TOOLS)
 golden: $(filter build/tests/test_ui_%,$(UNITS))
 	@for t in $^; do HYPOTOP_GOLDEN=update $$t || exit 1; done
 
+# Without a terminal (a pipe, CI) the demo runs headless and says so.
 demo: hypotop
 	./hypotop demo
 

@@ -30,6 +30,9 @@ static const struct command {
 	 "        [--max-iterations N] [--patience N] [--max-concurrency N] [--job-timeout S]\n"
 	 "        [--llm anthropic|openai|command|offline] [--notes TEXT] [--config FILE]",
 	 "create a workdir for a training project"},
+	{"check", cmd_check, "WORKDIR [--seconds S]",
+	 "run the baseline twice for S seconds (default 10; 0: to its end) and say whether\n"
+	 "      the metric is read, the seed used, each param applied, and what it writes where"},
 	{"run", cmd_run, "[--headless] WORKDIR",
 	 "run the engine: with the terminal UI, or with --headless none, logging to stderr"},
 	{"status", cmd_status, "WORKDIR [--json]", "counts, best metric, queue and running jobs"},

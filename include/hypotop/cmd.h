@@ -8,6 +8,7 @@
 #define HYPOTOP_CMD_H
 
 int cmd_init(int argc, char **argv);
+int cmd_check(int argc, char **argv); /* a project tried before the loop */
 int cmd_run(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_report(int argc, char **argv);

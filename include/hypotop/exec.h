@@ -131,7 +131,4 @@ static inline void exec_free(struct executor *x)
 		x->ops->free(x);
 }
 
-/* 'text' quoted for /bin/sh: 'it'\''s'. Appended to b. */
-void sh_quote(struct buf *b, const char *text);
-
 #endif

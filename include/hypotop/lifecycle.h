@@ -82,6 +82,12 @@ void sched_dispatch(struct sched *s);
 /* ---- launch (sched.c): the job handed to the executor --------------------- */
 
 void sched_launch(struct sched *s, struct slot *sl);
+/*
+ * The launch command of node id: config.json's launch with each {NAME}
+ * filled in from sched_node_params(). NULL with e set when a value is
+ * missing. Caller frees.
+ */
+char *sched_launch_command(struct sched *s, uint32_t id, struct err *e);
 
 /* ---- watch (watch.c): a running job --------------------------------------- */
 
@@ -150,6 +156,12 @@ void sched_judge(struct sched *s, struct node *n, bool ok, enum keep_call call);
 
 /* Start a planning round (1), or say why none can start (0, s->stop_reason). */
 int sched_plan(struct sched *s);
+/*
+ * The params of node id: the baseline's (the param file's, and the
+ * "default" of each one passed as {NAME} in launch), then each ancestor's
+ * "params" change from the root down. Caller deletes.
+ */
+cJSON *sched_node_params(struct sched *s, uint32_t id);
 
 /* ---- place (place.c): where a planner call about a node runs --------------- */
 

@@ -6,7 +6,10 @@
  * anywhere in the line, and from JSON-object lines (numeric members). A
  * value is a finite number, or nan/inf (counted as non-finite, not
  * stored). "step" (or "iter"/"iteration"/"epoch", in that order) is the
- * progress counter.
+ * progress counter. A line that echoes settings rather than metrics (a
+ * NAME=VALUE with a quoted or True/False/None value, a JSON object with a
+ * true/false/null member, a Python dict with a string or True/False/None
+ * member) gives nothing but what the patterns match.
  *
  * Memory per run is bounded whatever the run's length: per series a ring
  * buffer of the newest METRICS_RING points, a reservoir sample (Algorithm

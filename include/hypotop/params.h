@@ -35,4 +35,10 @@ int params_read(const char *path, const char *text, cJSON **out, struct err *e);
 int params_write(const char *path, const char *text, const cJSON *values, char **out,
 		 struct err *e);
 
+/*
+ * The distribution of a search_space.params entry ({"log_uniform": [lo,
+ * hi]}, ...): its member other than "default"; NULL when there is none.
+ */
+const cJSON *params_dist(const cJSON *spec);
+
 #endif

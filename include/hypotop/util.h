@@ -115,6 +115,8 @@ void snprintf_c(char *out, size_t n, const char *fmt, ...) PRINTF_LIKE(3, 4);
 void num_shortest(double v, char out[40]);
 /* Digits after the point in v's shortest form: 0.52 has 2, 1.5e-05 has 6, 190 none. */
 int num_decimals(double v);
+/* 'text' quoted for /bin/sh: 'it'\''s'. Appended to b. */
+void sh_quote(struct buf *b, const char *text);
 
 /* What else num_scan accepts as a number. */
 enum {

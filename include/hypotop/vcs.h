@@ -18,6 +18,13 @@
 void vcs_init(void);
 void vcs_shutdown(void);
 
+/* The files of commit written into dir (made if need be), with no .git: a copy to run. */
+int vcs_export(const char *repo_dir, const char *commit, const char *dir, struct err *e);
+/*
+ * The top of the work tree dir is in (dir itself, a folder inside it, or
+ * its .git), or NULL when dir is in none. Caller frees.
+ */
+char *vcs_top(const char *dir);
 /*
  * The commit HEAD of the repository at dir points to (dir must be the top
  * of a work tree), and whether tracked files differ from it.
@@ -31,7 +38,9 @@ int vcs_head(const char *dir, char oid[VCS_OID_HEX], bool *dirty, struct err *e)
  * "hypotop/n0003") is created at it. With no change the branch points at
  * parent itself. Idempotent: when the branch exists already (a restart
  * after a crash), its commit is returned and nothing is made. `params_file`
- * is the search space's param file, for changes of kind "params".
+ * is the search space's param file, for changes of kind "params"; one whose
+ * params are all flags of the launch command, left out by the caller
+ * ({"kind": "params", "params": {}}), commits the parent's tree again.
  *
  * A change that is refused sets *kind: "patch_rejected" (a path outside
  * the tree, in .git, or through a symlink), "patch_conflict" (the patch

@@ -9,6 +9,8 @@
 #include "hypotop/config.h"
 #include "hypotop/fsutil.h"
 #include "hypotop/json.h"
+#include "hypotop/launch.h"
+#include "hypotop/params.h"
 #include "hypotop/vcs.h"
 #include "hypotop/workdir.h"
 
@@ -44,10 +46,124 @@ static void set_key(cJSON *doc, const char *key, cJSON *v)
 	cJSON_AddItemToObject(doc, key, v);
 }
 
+/*
+ * Each search-space param that is no {NAME} of the launch is written into
+ * the param file, so it must be there at the baseline's commit: a name the
+ * file lacks would be a setting the program never reads.
+ */
+static int check_param_file(const struct config *cfg, const char *what, const char *oid,
+			    struct err *e)
+{
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(cfg->search_space, "file");
+	const cJSON *params = cJSON_GetObjectItemCaseSensitive(cfg->search_space, "params");
+	cJSON *values = NULL;
+	char *text = NULL;
+	int rc = -1;
+
+	if (!cJSON_IsString(f))
+		return 0;
+	if (vcs_read_file(cfg->source_dir, oid, f->valuestring, &text, NULL, e) < 0) {
+		err_set(e, "%s: search_space.file: \"%s\" is not in the baseline's commit %.12s of "
+			   "%s; commit it there, or fix search_space.file (a path from the top of "
+			   "the repository)",
+			what, f->valuestring, oid, cfg->source_dir);
+		return -1;
+	}
+	if (params_read(f->valuestring, text, &values, e) < 0) {
+		err_prefix(e, "%s: search_space.file", what);
+		goto out;
+	}
+	for (const cJSON *m = params ? params->child : NULL; m; m = m->next)
+		if (!launch_uses(cfg->launch, m->string) &&
+		    !cJSON_GetObjectItemCaseSensitive(values, m->string)) {
+			err_set(e, "%s: search_space.params.%s: %s (at commit %.12s) has no \"%s\"; "
+				   "add it to the file and commit it, or pass it as a flag with {%s} "
+				   "in launch and a \"default\"",
+				what, m->string, f->valuestring, oid, m->string, m->string);
+			goto out;
+		}
+	rc = 0;
+out:
+	cJSON_Delete(values);
+	free(text);
+	return rc;
+}
+
+/* "cd 'SUB' && CMD": what ran in SUB, from the top of the repository. */
+static void run_in(cJSON *doc, const char *key, const char *sub)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, key);
+	struct buf b;
+
+	if (!cJSON_IsString(v))
+		return;
+	buf_init(&b);
+	buf_adds(&b, "cd ");
+	/* A brace of the folder's name is text, not a {NAME} of the launch. */
+	struct buf q;
+	buf_init(&q);
+	sh_quote(&q, sub);
+	for (const char *p = q.data; *p; p++) {
+		if (*p == '{' || *p == '}')
+			buf_addc(&b, *p);
+		buf_addc(&b, *p);
+	}
+	buf_free(&q);
+	buf_printf(&b, " && %s", v->valuestring);
+	set_key(doc, key, cJSON_CreateString(b.data));
+	buf_free(&b);
+}
+
+/*
+ * Every experiment is a commit and a checkout of the whole repository, so
+ * the source folder is the top of a work tree. A folder inside one is
+ * taken as the top with the commands run in the folder: source_dir
+ * becomes the top, build and launch start with "cd SUB &&", and the param
+ * file is named from the top; init says so. Its .git is refused.
+ */
+static int source_top(cJSON *doc, const char *dir, struct err *e)
+{
+	char *real = path_real(dir, e), *top = real ? vcs_top(real) : NULL;
+	size_t n = top ? strlen(top) : 0;
+	int rc = 0;
+
+	e->msg[0] = '\0';
+	if (!top || !strcmp(real, top)) {
+		/* vcs_head says what is wrong, if anything */
+	} else if (!strncmp(real, top, n) && !strcmp(real + n, "/.git")) {
+		err_set(e, "--source-dir %s: the repository's .git folder; give its work tree: "
+			   "--source-dir %s",
+			dir, top);
+		rc = -1;
+	} else if (!strncmp(real, top, n) && real[n] == '/') {
+		const char *sub = real + n + 1;
+		cJSON *ss = cJSON_GetObjectItemCaseSensitive(doc, "search_space");
+		const cJSON *f = cJSON_GetObjectItemCaseSensitive(ss, "file");
+		run_in(doc, "launch", sub);
+		run_in(doc, "build", sub);
+		if (cJSON_IsString(f)) {
+			char *path = xasprintf("%s/%s", sub, f->valuestring);
+			cJSON_ReplaceItemInObjectCaseSensitive(ss, "file", cJSON_CreateString(path));
+			free(path);
+		}
+		set_key(doc, "source_dir", cJSON_CreateString(top));
+		fprintf(stderr, "hypotop: %s is the folder %s of the git repository %s: the workdir "
+				"uses the repository (experiments commit and check out all of it), "
+				"build and launch run in %s (\"cd %s && ...\"), and search_space.file "
+				"and the paths of changes are named from its top\n",
+			dir, sub, top, sub, sub);
+	}
+	free(top);
+	free(real);
+	return rc;
+}
+
 int cmd_init(int argc, char **argv)
 {
 	struct option longopts[ARRAY_LEN(flags) + 2];
 	const char *config_file = NULL;
+	char *config_text = NULL;
+	bool given[ARRAY_LEN(flags)] = {false};
 	struct err e = {{0}};
 	cJSON *doc = NULL;
 	int status = EXIT_USAGE;
@@ -64,11 +180,16 @@ int cmd_init(int argc, char **argv)
 		if (c == 'c')
 			config_file = optarg;
 	if (config_file) {
-		doc = json_parse_file_max(config_file, FS_MAX_CONFIG, &e);
-		if (!doc)
+		size_t len;
+		config_text = fs_read_max(config_file, FS_MAX_CONFIG, &len, &e);
+		doc = config_text ? json_parse(config_text, len, config_file, &e) : NULL;
+		if (!doc) {
+			free(config_text);
 			return cmd_fail(EXIT_USAGE, "--config: %s", e.msg);
+		}
 		if (!cJSON_IsObject(doc)) {
 			cJSON_Delete(doc);
+			free(config_text);
 			return cmd_fail(EXIT_USAGE, "%s: the configuration must be a JSON object",
 					config_file);
 		}
@@ -85,6 +206,7 @@ int cmd_init(int argc, char **argv)
 			goto out;
 		}
 		const struct flag *f = &flags[c];
+		given[c] = true;
 		double d;
 		if (f->number) {
 			if (parse_double(optarg, &d) < 0) {
@@ -113,7 +235,11 @@ int cmd_init(int argc, char **argv)
 	}
 	char oid[VCS_OID_HEX];
 	bool dirty = false;
-	if (vcs_head(sd->valuestring, oid, &dirty, &e) < 0) {
+	char *asked = xstrdup(sd->valuestring);
+	int top_rc = source_top(doc, asked, &e);
+	free(asked);
+	sd = cJSON_GetObjectItemCaseSensitive(doc, "source_dir");
+	if (top_rc < 0 || vcs_head(sd->valuestring, oid, &dirty, &e) < 0) {
 		cmd_fail(EXIT_USAGE, "%s", e.msg);
 		goto out;
 	}
@@ -141,17 +267,23 @@ int cmd_init(int argc, char **argv)
 
 	struct config cfg;
 	cJSON *check = cJSON_Duplicate(doc, true);
-	if (config_from_json(&cfg, check, config_file ? config_file : "init", NULL, &e) < 0) {
+	if (config_from_json(&cfg, check, config_file ? config_file : "init", config_text, &e) <
+	    0) {
 		cJSON_Delete(check);
 		/* Name the flag where one set the key. */
 		for (size_t i = 0; i < ARRAY_LEN(flags); i++) {
 			char quoted[64];
 			snprintf(quoted, sizeof quoted, "\"%s\"", flags[i].key);
-			if (strstr(e.msg, quoted)) {
+			if (given[i] && strstr(e.msg, quoted)) {
 				err_prefix(&e, "--%s", flags[i].name);
 				break;
 			}
 		}
+		cmd_fail(EXIT_USAGE, "%s", e.msg);
+		goto out;
+	}
+	if (check_param_file(&cfg, config_file ? config_file : "init", oid, &e) < 0) {
+		config_free(&cfg);
 		cmd_fail(EXIT_USAGE, "%s", e.msg);
 		goto out;
 	}
@@ -175,6 +307,7 @@ int cmd_init(int argc, char **argv)
 	status = EXIT_OK;
 out:
 	cJSON_Delete(doc);
+	free(config_text);
 	return status;
 }
 

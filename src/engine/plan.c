@@ -13,9 +13,7 @@
 #include "hypotop/ops.h"
 #include "hypotop/lifecycle.h"
 
-/* The param file's values for node: base values, then each ancestor's
- * "params" change from the root down. Caller deletes. */
-static cJSON *effective_params(struct sched *s, uint32_t id)
+cJSON *sched_node_params(struct sched *s, uint32_t id)
 {
 	uint32_t chain[256];
 	int depth = 0;
@@ -387,7 +385,7 @@ int sched_plan(struct sched *s)
 		if (!n->present)
 			continue;
 		size_t k = t->nh++;
-		t->params[k] = effective_params(s, i);
+		t->params[k] = sched_node_params(s, i);
 		node_id_format(i, t->ids[k][0]);
 		if (n->parent != NODE_NONE)
 			node_id_format(n->parent, t->ids[k][1]);
@@ -406,7 +404,7 @@ int sched_plan(struct sched *s)
 						    : NULL;
 	t->base_params = s->base_params ? cJSON_Duplicate(s->base_params, true) : NULL;
 	t->confirm = w->st.stop_asked ? xstrdup(w->st.stop_reason) : NULL;
-	t->node_params = effective_params(s, t->parent);
+	t->node_params = sched_node_params(s, t->parent);
 	t->req = (struct plan_request){c,
 				       t->base_params,
 				       t->hist,

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "hypotop/fsutil.h"
+#include "hypotop/launch.h"
 #include "hypotop/lifecycle.h"
 #include "hypotop/vcs.h"
 
@@ -360,6 +361,31 @@ static void git_done(void *arg)
 	git_task_free(t);
 }
 
+/*
+ * What of a change goes into the source tree: a params change without the
+ * params passed as {NAME} in launch, which are in the command instead.
+ */
+static char *file_change(const char *launch, const char *change)
+{
+	cJSON *ch = cJSON_Parse(change);
+	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(ch, "kind");
+	cJSON *p = cJSON_GetObjectItemCaseSensitive(ch, "params");
+	char *out;
+
+	if (!cJSON_IsString(kind) || strcmp(kind->valuestring, "params") || !cJSON_IsObject(p)) {
+		cJSON_Delete(ch);
+		return xstrdup(change); /* judged, and refused if need be, where it is applied */
+	}
+	for (cJSON *m = p->child, *next; m; m = next) {
+		next = m->next;
+		if (launch_uses(launch, m->string))
+			cJSON_Delete(cJSON_DetachItemViaPointer(p, m));
+	}
+	out = cJSON_PrintUnformatted(ch);
+	cJSON_Delete(ch);
+	return out;
+}
+
 void sched_prepare(struct sched *s, uint32_t node, int tree)
 {
 	struct node *n = tree_get(&s->wd->tree, node);
@@ -374,13 +400,17 @@ void sched_prepare(struct sched *s, uint32_t node, int tree)
 	t->repo = xstrdup(s->wd->cfg.source_dir);
 	/* A root (the baseline or a copy of it) runs its own recorded commit. */
 	t->parent = xstrdup(p ? p->commit : n->commit);
-	t->change = n->change ? xstrdup(n->change) : NULL;
+	t->change = n->change ? file_change(s->wd->cfg.launch, n->change) : NULL;
 	const cJSON *ss = s->wd->cfg.search_space;
 	const cJSON *f = ss ? cJSON_GetObjectItemCaseSensitive(ss, "file") : NULL;
 	t->params_file = cJSON_IsString(f) ? xstrdup(f->valuestring) : NULL;
 	t->branch = node_branch(n);
-	t->message = xasprintf("%s: %s\n\n%s\n", nid, n->name ? n->name : "experiment",
-			       n->hypothesis ? n->hypothesis : "");
+	/* The command it runs, in its commit: flags from the search space are in no file. */
+	struct err e = {{0}};
+	char *launch = sched_launch_command(s, n->id, &e);
+	t->message = xasprintf("%s: %s\n\n%s\n\nLaunch: %s\n", nid, n->name ? n->name : "experiment",
+			       n->hypothesis ? n->hypothesis : "", launch ? launch : e.msg);
+	free(launch);
 	t->name = xstrdup(name);
 	t->path = sched_tree_path(s, tree);
 	t->dirs[0] = sched_path(s, "runs", n->id, NULL);

@@ -13,6 +13,7 @@
 
 #include "hypotop/fsutil.h"
 #include "hypotop/json.h"
+#include "hypotop/launch.h"
 #include "hypotop/params.h"
 #include "hypotop/lifecycle.h"
 #include "hypotop/vcs.h"
@@ -224,7 +225,7 @@ void sched_launch(struct sched *s, struct slot *sl)
 	char *cwd = sched_tree_path(s, sl->tree);
 	char *image = image_name(s, nid);
 	char *build = c->build ? with_image(c->build, image) : NULL;
-	char *launch = with_image(c->launch, image);
+	char *launch = NULL, *flags = sched_launch_command(s, n->id, &e);
 	char *env[8];
 	int ne = 0;
 	env[ne++] = xasprintf("HYPOTOP_NODE=%s", nid);
@@ -236,10 +237,11 @@ void sched_launch(struct sched *s, struct slot *sl)
 		env[ne++] = xasprintf("CUDA_VISIBLE_DEVICES=%d", sl->gpu);
 	env[ne] = NULL;
 
-	if (fs_mkdir_p(run_dir, 0755, &e) < 0) {
+	if (!flags || fs_mkdir_p(run_dir, 0755, &e) < 0) {
 		sched_fail(s, sl, "launch", "launch", e.msg);
 		goto out;
 	}
+	launch = with_image(flags, image);
 	/* The status is written before the job exists: a restart after hypotop's death finds it. */
 	n->status = build ? ST_BUILDING : ST_RUNNING;
 	n->started = now_ms();
@@ -275,7 +277,18 @@ out:
 	free(cwd);
 	free(image);
 	free(build);
+	free(flags);
 	free(launch);
+}
+
+char *sched_launch_command(struct sched *s, uint32_t id, struct err *e)
+{
+	cJSON *values = sched_node_params(s, id);
+	char *out = NULL;
+
+	launch_expand(s->wd->cfg.launch, values, &out, e);
+	cJSON_Delete(values);
+	return out;
 }
 
 static size_t busy_slots(struct sched *s)
@@ -372,21 +385,31 @@ void sched_step(struct sched *s)
 
 /* ---- setup and re-attach ----------------------------------------------- */
 
+/* The baseline's params: the param file's, and the default of each {NAME} in launch. */
 static void load_base_params(struct sched *s)
 {
 	const cJSON *ss = s->wd->cfg.search_space;
 	const cJSON *f = ss ? cJSON_GetObjectItemCaseSensitive(ss, "file") : NULL;
+	const cJSON *params = ss ? cJSON_GetObjectItemCaseSensitive(ss, "params") : NULL;
 	struct node *base = tree_get(&s->wd->tree, 0);
 	struct err e = {{0}};
 	char *text = NULL;
 
-	if (!cJSON_IsString(f) || !base || !base->commit)
-		return;
-	if (vcs_read_file(s->wd->cfg.source_dir, base->commit, f->valuestring, &text, NULL, &e) <
-		    0 ||
-	    params_read(f->valuestring, text, &s->base_params, &e) < 0)
+	if (cJSON_IsString(f) && base && base->commit &&
+	    (vcs_read_file(s->wd->cfg.source_dir, base->commit, f->valuestring, &text, NULL, &e) <
+		     0 ||
+	     params_read(f->valuestring, text, &s->base_params, &e) < 0))
 		sched_say(s, "warning: search_space.file: %s", e.msg);
 	free(text);
+	for (const cJSON *m = params ? params->child : NULL; m; m = m->next) {
+		const cJSON *def = cJSON_GetObjectItemCaseSensitive(m, "default");
+		if (!def || !launch_uses(s->wd->cfg.launch, m->string))
+			continue;
+		if (!s->base_params)
+			s->base_params = cJSON_CreateObject();
+		cJSON_DeleteItemFromObjectCaseSensitive(s->base_params, m->string);
+		cJSON_AddItemToObject(s->base_params, m->string, cJSON_Duplicate(def, true));
+	}
 }
 
 int sched_init(struct sched *s, struct workdir *wd, struct loop *loop, sched_say_fn say,

@@ -18,18 +18,6 @@
 #include "hypotop/json.h"
 #include "hypotop/procstat.h"
 
-void sh_quote(struct buf *b, const char *text)
-{
-	buf_addc(b, '\'');
-	for (const char *p = text; *p; p++) {
-		if (*p == '\'')
-			buf_adds(b, "'\\''");
-		else
-			buf_addc(b, *p);
-	}
-	buf_addc(b, '\'');
-}
-
 static int open_pidfd(pid_t pid)
 {
 #ifdef SYS_pidfd_open

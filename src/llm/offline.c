@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hypotop/params.h"
+
 #include "hypotop/json.h"
 #include "hypotop/offline_int.h"
 
@@ -524,7 +526,7 @@ static double offline_spent(struct planner *p, bool *known)
 static int sparam_read(struct sparam *sp, const cJSON *spec, struct err *e)
 {
 	static const char *const kinds[] = {"log_uniform", "uniform", "int", "choice"};
-	const cJSON *d = cJSON_IsObject(spec) ? spec->child : NULL;
+	const cJSON *d = params_dist(spec);
 	const cJSON *lo = cJSON_GetArrayItem(d, 0), *hi = cJSON_GetArrayItem(d, 1);
 	size_t k = 0;
 

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hypotop/params.h"
+
 static cJSON *closed_object(void)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -75,7 +77,7 @@ char *llm_schema_analyse(void)
 /* One parameter of the search space: the JSON type a value must have. */
 static cJSON *param_schema(const cJSON *spec)
 {
-	const cJSON *d = cJSON_IsObject(spec) ? spec->child : NULL;
+	const cJSON *d = params_dist(spec);
 
 	if (d && !strcmp(d->string, "int"))
 		return typed("integer");

@@ -216,8 +216,33 @@ static void item_take(struct metrics *m, struct counter_seen *seen, const char *
 
 /* ---- the three sources ---- */
 
-/* NAME=VALUE pairs anywhere in t[0..n). */
-static void pairs_scan(struct metrics *m, struct counter_seen *seen, const char *t, size_t n)
+/*
+ * Whether the value at p[0..n) is a setting's, not a metric's: a quoted
+ * string, or True/False/None/true/false/null. A program that echoes its
+ * arguments (vars(args), Namespace(...), a config dict) prints these among
+ * its numbers; a line of metrics does not.
+ */
+static bool setting_value(const char *p, size_t n)
+{
+	static const char *const words[] = {"True", "False", "None", "true", "false", "null"};
+
+	if (n && (p[0] == '\'' || p[0] == '"'))
+		return true;
+	for (size_t k = 0; k < ARRAY_LEN(words); k++) {
+		size_t w = strlen(words[k]);
+		if (n >= w && !memcmp(p, words[k], w) && (n == w || !is_name_char(p[w])))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * NAME=VALUE pairs anywhere in t[0..n), taken when `take`; returns
+ * whether one of them has a setting's value, which makes the whole line
+ * an echo of settings.
+ */
+static bool pairs_walk(struct metrics *m, struct counter_seen *seen, const char *t, size_t n,
+		       bool take)
 {
 	size_t i = 0;
 
@@ -237,15 +262,19 @@ static void pairs_scan(struct metrics *m, struct counter_seen *seen, const char 
 			s++;
 		if (s == i || !(is_alpha(t[s]) || t[s] == '_'))
 			continue;
+		if (setting_value(t + i + 1, n - i - 1))
+			return true;
 		double v;
 		size_t k = value_scan(t + i + 1, n - i - 1, &v);
 		size_t end = i + 1 + k;
 		if (!k || (end < n && (is_alpha(t[end]) || is_digit(t[end]) || t[end] == '_' ||
 				       t[end] == '.' || t[end] == '-' || t[end] == ':')))
 			continue; /* "v=1.2.3", "t=12:30", "x=nano": not a value */
-		item_take(m, seen, t + s, i - s, v, false);
+		if (take)
+			item_take(m, seen, t + s, i - s, v, false);
 		i = end;
 	}
+	return false;
 }
 
 /* End of the value at t[i]: the ',' or '}' after it at depth 0, or 0. */
@@ -276,9 +305,13 @@ static size_t value_skip(const char *t, size_t n, size_t i)
 
 /*
  * The numeric members of the one-level object at t[0] == '{': a JSON
- * object, or a Python dict as Hugging Face and Lightning print them.
+ * object, or a Python dict as Hugging Face and Lightning print them;
+ * taken when `take`. Returns whether the object is an echo of settings
+ * rather than metrics: a member is true/false/null (True/False/None), or,
+ * in a Python dict (quoted with '), a string.
  */
-static void object_scan(struct metrics *m, struct counter_seen *seen, const char *t, size_t n)
+static bool object_walk(struct metrics *m, struct counter_seen *seen, const char *t, size_t n,
+			bool take)
 {
 	size_t i = 1;
 
@@ -286,7 +319,7 @@ static void object_scan(struct metrics *m, struct counter_seen *seen, const char
 		while (i < n && is_space(t[i]))
 			i++;
 		if (i >= n || (t[i] != '"' && t[i] != '\''))
-			return;
+			return false;
 		char q = t[i];
 		size_t ks = ++i;
 		bool plain = true; /* printable ASCII without escapes: usable as a name */
@@ -297,27 +330,29 @@ static void object_scan(struct metrics *m, struct counter_seen *seen, const char
 				plain = false;
 		}
 		if (i >= n)
-			return;
+			return false;
 		size_t ke = i++;
 		while (i < n && is_space(t[i]))
 			i++;
 		if (i >= n || t[i] != ':')
-			return;
+			return false;
 		for (i++; i < n && is_space(t[i]); i++)
 			;
+		if (setting_value(t + i, n - i) && (q == '\'' || (t[i] != '"' && t[i] != '\'')))
+			return true;
 		double v;
 		size_t k = value_scan(t + i, n - i, &v);
 		if (k && (i + k >= n || t[i + k] == ',' || t[i + k] == '}' || is_space(t[i + k]))) {
-			if (plain)
+			if (plain && take)
 				item_take(m, seen, t + ks, ke - ks, v, false);
 			i += k;
 		} else if (!(i = value_skip(t, n, i))) {
-			return;
+			return false;
 		}
 		while (i < n && is_space(t[i]))
 			i++;
 		if (i >= n || t[i] != ',')
-			return;
+			return false;
 		i++;
 	}
 }
@@ -403,6 +438,9 @@ static void segment_feed(struct metrics *m, const char *p, size_t n)
 		return;
 	const char *t = pv->text;
 	size_t obj = object_find(t, n);
+	/* Settings echoed by the program: only the config's patterns read them. */
+	bool settings = pairs_walk(m, NULL, t, obj, false) ||
+			(obj < n && object_walk(m, NULL, t + obj, n - obj, false));
 	patterns_match(pv);
 	for (int pass = 0; pass < 2; pass++) {
 		struct counter_seen *sp = pass ? NULL : &seen;
@@ -411,9 +449,10 @@ static void segment_feed(struct metrics *m, const char *p, size_t n)
 			if (pv->pat[k].hit)
 				item_take(m, sp, pv->pat[k].name, strlen(pv->pat[k].name),
 					  pv->pat[k].value, true);
-		pairs_scan(m, sp, t, obj);
-		if (obj < n)
-			object_scan(m, sp, t + obj, n - obj);
+		if (!settings)
+			pairs_walk(m, sp, t, obj, true);
+		if (!settings && obj < n)
+			object_walk(m, sp, t + obj, n - obj, true);
 		/* A better counter takes over; a worse one never moves the step back. */
 		if (!pass && seen.rank <= pv->counter) {
 			pv->counter = seen.rank;

@@ -365,3 +365,12 @@ done:
 	buf_free(&ins);
 	return rc;
 }
+
+const cJSON *params_dist(const cJSON *spec)
+{
+	const cJSON *r = cJSON_IsObject(spec) ? spec->child : NULL;
+
+	while (r && !strcmp(r->string, "default"))
+		r = r->next;
+	return r;
+}

@@ -11,6 +11,8 @@
 #include "hypotop/change.h"
 #include "hypotop/fsutil.h"
 #include "hypotop/json.h"
+#include "hypotop/launch.h"
+#include "hypotop/params.h"
 
 enum ctype { CT_STR, CT_INT, CT_NUM, CT_BOOL, CT_ENUM, CT_OBJ, CT_MAP, CT_ARRAY };
 
@@ -32,10 +34,13 @@ struct ckey {
 /* Every key of config.json, parents before their children. */
 static const struct ckey keys[] = {
 	{"source_dir", CT_STR, true, 0, 0, NULL, NULL, OFF(source_dir),
-	 "Path of the training project: a git repository. Experiments branch from its "
-	 "commit at init time."},
+	 "Path of the training project: the top of a git work tree (init makes a folder "
+	 "inside one the top, with build and launch run in the folder). Experiments branch "
+	 "from its commit at init time."},
 	{"launch", CT_STR, true, 0, 0, NULL, NULL, OFF(launch),
-	 "Shell command that runs one experiment, in the node's worktree, through /bin/sh."},
+	 "Shell command that runs one experiment, in the node's worktree, through /bin/sh. "
+	 "{NAME} is replaced by the node's value of search-space param NAME, as one shell "
+	 "word; {{ and }} are literal braces; ${...} is left to the shell."},
 	{"build", CT_STR, false, 0, 0, NULL, NULL, OFF(build),
 	 "Optional shell command run before launch, when a change needs a rebuild."},
 	{"metric", CT_STR, true, 0, 0, NULL, NULL, OFF(metric),
@@ -79,10 +84,13 @@ static const struct ckey keys[] = {
 	{"search_space", CT_OBJ, false, 0, 0, NULL, NULL, OFF(search_space),
 	 "Parameters the offline planner may change."},
 	{"search_space.file", CT_STR, false, 0, 0, NULL, NULL, NOFF,
-	 "Param file in the source tree (JSON, YAML or Python constants)."},
+	 "Param file in the source tree (JSON, YAML or Python constants), relative to its "
+	 "top: the params not passed as {NAME} in launch are written there, and each must "
+	 "be in it. Not needed when every param is in launch."},
 	{"search_space.params", CT_MAP, false, 0, 0, NULL, NULL, NOFF,
 	 "Map of parameter name to one of {\"log_uniform\": [lo, hi]}, {\"uniform\": [lo, "
-	 "hi]}, {\"int\": [lo, hi]}, {\"choice\": [v, ...]}."},
+	 "hi]}, {\"int\": [lo, hi]}, {\"choice\": [v, ...]}; a param passed as {NAME} in "
+	 "launch adds \"default\": the baseline's value."},
 	{"fixed_experiments", CT_ARRAY, false, 0, 0, NULL, NULL, OFF(fixed_experiments),
 	 "Experiments run after the baseline, before planning: objects with name, "
 	 "hypothesis, change and optional priority."},
@@ -203,11 +211,17 @@ static int check_object(struct ctx *x, const char *parent, const cJSON *o)
 
 static int check_param_spec(struct ctx *x, const cJSON *p, const char *at)
 {
-	const cJSON *r = p->child;
+	const cJSON *r = params_dist(p);
+	const cJSON *def = cJSON_GetObjectItemCaseSensitive(p, "default");
 
-	if (!cJSON_IsObject(p) || !r || r->next) {
-		err_set(x->e, "%s must be an object with one of log_uniform, uniform, int, choice",
+	if (!cJSON_IsObject(p) || !r || cJSON_GetArraySize(p) != (def ? 2 : 1)) {
+		err_set(x->e, "%s must be an object with one of log_uniform, uniform, int, choice "
+			      "(and, for a param passed as {NAME} in launch, its \"default\")",
 			at);
+		return -1;
+	}
+	if (def && !cJSON_IsNumber(def) && !cJSON_IsString(def) && !cJSON_IsBool(def)) {
+		err_set(x->e, "%s: \"default\" must be a number, a string or true/false", at);
 		return -1;
 	}
 	if (!strcmp(r->string, "choice")) {
@@ -327,9 +341,10 @@ static int check_value(struct ctx *x, const struct ckey *k, const cJSON *v, cons
 		if (!strcmp(k->path, "search_space")) {
 			const cJSON *f = cJSON_GetObjectItemCaseSensitive(v, "file");
 			const cJSON *p = cJSON_GetObjectItemCaseSensitive(v, "params");
-			if (!cJSON_IsString(f) || !cJSON_IsObject(p) || !p->child) {
-				err_set(x->e, "%s needs \"file\" (the param file) and \"params\" (at "
-					      "least one)",
+			if ((f && !cJSON_IsString(f)) || !cJSON_IsObject(p) || !p->child) {
+				err_set(x->e, "%s needs \"params\" (at least one) and, for the params "
+					      "not passed as {NAME} in launch, \"file\" (the param "
+					      "file)",
 					at);
 				return -1;
 			}
@@ -453,6 +468,54 @@ static const cJSON *lookup(const cJSON *doc, const char *path)
 						dot + 1);
 }
 
+/*
+ * The launch command against the search space: its {NAME}s are params,
+ * each such param has the baseline's value in "default", and every other
+ * param is the param file's.
+ */
+static int check_launch(struct ctx *x, const cJSON *doc)
+{
+	const cJSON *launch = cJSON_GetObjectItemCaseSensitive(doc, "launch");
+	const cJSON *ss = cJSON_GetObjectItemCaseSensitive(doc, "search_space");
+	const cJSON *params = cJSON_GetObjectItemCaseSensitive(ss, "params");
+	bool file = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(ss, "file"));
+	char at[512];
+
+	if (!cJSON_IsString(launch))
+		return 0;
+	where(x, "launch", "launch", at, sizeof at);
+	if (launch_check(launch->valuestring, params, at, x->e) < 0)
+		return -1;
+	for (const cJSON *m = params ? params->child : NULL; m; m = m->next) {
+		bool flag = launch_uses(launch->valuestring, m->string);
+		bool def = cJSON_GetObjectItemCaseSensitive(m, "default") != NULL;
+		char full[256];
+		snprintf(full, sizeof full, "search_space.params.%s", m->string);
+		where(x, full, m->string, at, sizeof at);
+		if (flag && !def) {
+			err_set(x->e, "%s is passed as {%s} in \"launch\" but has no \"default\"; "
+				      "add the baseline's value, as in {\"default\": 0.001, ...}",
+				at, m->string);
+			return -1;
+		}
+		if (!flag && def) {
+			err_set(x->e, "%s: \"default\" is only for a param passed as {%s} in "
+				      "\"launch\"; add {%s} to launch, or drop \"default\" (the "
+				      "param file gives the baseline's value)",
+				at, m->string, m->string);
+			return -1;
+		}
+		if (!flag && !file) {
+			err_set(x->e, "%s is neither passed as {%s} in \"launch\" nor in a param "
+				      "file; add {%s} to launch, or name the file that has it in "
+				      "search_space.file",
+				at, m->string, m->string);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int config_from_json(struct config *c, cJSON *doc, const char *path, const char *text,
 		     struct err *e)
 {
@@ -463,7 +526,7 @@ int config_from_json(struct config *c, cJSON *doc, const char *path, const char 
 		err_set(e, "%s: the configuration must be a JSON object", path);
 		return -1;
 	}
-	if (check_object(&x, NULL, doc) < 0)
+	if (check_object(&x, NULL, doc) < 0 || check_launch(&x, doc) < 0)
 		return -1;
 	config_fill_defaults(doc);
 	c->budget_llm_usd = c->budget_gpu_hours = -1;

@@ -435,3 +435,15 @@ size_t num_scan(const char *p, size_t n, unsigned flags, bool *is_float)
 	}
 	return i;
 }
+
+void sh_quote(struct buf *b, const char *text)
+{
+	buf_addc(b, '\'');
+	for (const char *p = text; *p; p++) {
+		if (*p == '\'')
+			buf_adds(b, "'\\''");
+		else
+			buf_addc(b, *p);
+	}
+	buf_addc(b, '\'');
+}

@@ -32,6 +32,46 @@ void vcs_shutdown(void)
 }
 
 
+int vcs_export(const char *repo_dir, const char *commit, const char *dir, struct err *e)
+{
+	git_repository *repo;
+	git_object *obj = NULL, *tree = NULL;
+	git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
+	int rc = -1;
+
+	if (vcs_repo(&repo, repo_dir, e) < 0)
+		return -1;
+	co.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DONT_UPDATE_INDEX;
+	co.target_directory = dir;
+	if (git_revparse_single(&obj, repo, commit) < 0 ||
+	    git_object_peel(&tree, obj, GIT_OBJECT_TREE) < 0 ||
+	    git_checkout_tree(repo, tree, &co) < 0)
+		err_set(e, "git: export %s to %s: %s", commit, dir, vcs_git_msg());
+	else
+		rc = 0;
+	git_object_free(tree);
+	git_object_free(obj);
+	return rc;
+}
+
+char *vcs_top(const char *dir)
+{
+	git_buf found = {0};
+	git_repository *repo = NULL;
+	char *top = NULL;
+
+	if (git_repository_discover(&found, dir, 0, NULL) == 0 &&
+	    git_repository_open(&repo, found.ptr) == 0 && git_repository_workdir(repo)) {
+		top = xstrdup(git_repository_workdir(repo));
+		size_t n = strlen(top);
+		while (n > 1 && top[n - 1] == '/')
+			top[--n] = '\0';
+	}
+	git_repository_free(repo);
+	git_buf_dispose(&found);
+	return top;
+}
+
 int vcs_head(const char *dir, char oid[VCS_OID_HEX], bool *dirty, struct err *e)
 {
 	git_repository *repo = NULL;

@@ -311,4 +311,18 @@ def an_unknown_cost_is_shown_as_unknown():
     check(lib.status_json(wd)["llm_cost_known"] is True, "a known cost said unknown")
 
 
+@lib.test
+def demo_without_a_terminal_runs_headless():
+    # make demo in a pipe or in CI: the README's first command must succeed.
+    d = lib.tmpdir()
+    r = subprocess.run([lib.BIN, "demo", os.path.join(d, "demo")], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=120)
+    check(r.returncode == 0, "exit %d: %s" % (r.returncode, r.stderr[-800:]))
+    check("no terminal" in r.stderr and "headless" in r.stderr.split("\n")[0],
+          "does not say it runs headless: %s" % r.stderr[:400])
+    check("done: max_iterations" in r.stderr, r.stderr[-400:])
+    wd = os.path.join(d, "demo", "workdir")
+    check(not lib.status_json(wd)["engine"]["running"], "an engine was left running")
+
+
 lib.finish()

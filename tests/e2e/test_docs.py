@@ -125,7 +125,9 @@ def every_command_in_man_page():
 @lib.test
 def example_config_accepted_by_init():
     d = lib.tmpdir()
-    src = lib.make_repo(d)
+    # The example's project: lr and dropout in its param file, the others flags.
+    src = lib.make_repo(d, files={"train.py": "print('val_loss=1.0')\n",
+                                  "hparams.json": '{"lr": 0.001, "dropout": 0.1}\n'})
     wd = os.path.join(d, "wd")
     rc, out, err = lib.hypotop("init", wd, "--config", EXAMPLE, "--source-dir", src)
     lib.check(rc == 0, "init --config config.example.json failed (%d): %s" % (rc, err))

@@ -650,19 +650,37 @@ def a_job_is_recorded_by_the_pid_of_its_shell():
 @lib.test
 def bad_param_file_fails_the_node_not_the_loop():
     d = lib.tmpdir()
-    # The baseline does not read the param file; a child that changes it fails.
-    wd = failing(d, "badparams", "python3 train.py",
-                 extra_files={"hparams.json": '{"lr": 0.1,\n "layers": oops}\n'})
-    rc, out, err = hypotop("add", wd, "n0000", "lower the learning rate", "--param", "lr=0.01")
+    # init refuses a param file that does not parse at the baseline's commit.
+    sub = os.path.join(d, "atinit")
+    os.makedirs(sub)
+    src = lib.make_repo(sub, files={"train.py": "print('val_loss=1.0')\n",
+                                    "hparams.json": '{"lr": 0.1,\n "layers": oops}\n'})
+    with open(os.path.join(sub, "c.json"), "w") as f:
+        json.dump({"source_dir": src, "launch": "python3 train.py", "metric": "val_loss",
+                   "search_space": {"file": "hparams.json",
+                                    "params": {"lr": {"log_uniform": [0.001, 1]}}}}, f)
+    rc, out, err = hypotop("init", os.path.join(sub, "wd"), "--config", os.path.join(sub, "c.json"))
+    check(rc == 2 and "search_space.file: hparams.json:2" in err, "%d %s" % (rc, err))
+    # A node that breaks the file runs (the program does not read it); its
+    # child, which changes a param in it, fails.
+    wd = failing(d, "badparams", "python3 train.py")
+    patch = os.path.join(d, "break.patch")
+    with open(patch, "w") as f:
+        f.write("diff --git a/hparams.json b/hparams.json\n--- a/hparams.json\n"
+                "+++ b/hparams.json\n@@ -1 +1,2 @@\n-{\"lr\": 0.1}\n+{\"lr\": 0.1,\n"
+                "+ \"layers\": oops}\n")
+    rc, out, err = hypotop("add", wd, "n0000", "break the param file", "--patch", patch)
+    check(rc == 0, err)
+    rc, out, err = hypotop("add", wd, "n0001", "lower the learning rate", "--param", "lr=0.01")
     check(rc == 0, err)
     rc, err = run_headless(wd, timeout=60)
     check(rc == 0, "engine: %s" % err)
     nodes = {n["id"]: n for n in tree(wd)["nodes"]}
-    check(nodes["n0000"]["status"] == "completed", "baseline: %s" % nodes["n0000"])
-    child = nodes["n0001"]
+    check(nodes["n0001"]["status"] == "completed", "the breaking node: %s" % nodes["n0001"])
+    child = nodes["n0002"]
     check(child["status"] == "failed" and child["failure"]["kind"] == "params_invalid",
           "child: %s" % child)
-    with open(os.path.join(wd, "runs", "n0001", "analysis.md")) as f:
+    with open(os.path.join(wd, "runs", "n0002", "analysis.md")) as f:
         text = f.read()
     check("hparams.json:2" in text, "the analysis does not name the file and line:\n%s" % text)
 

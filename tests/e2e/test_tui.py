@@ -490,10 +490,6 @@ def without_a_terminal_the_ui_says_so():
                        timeout=30)
     check(r.returncode == 2 and "needs a terminal" in r.stderr and "run --headless" in r.stderr,
           "%d %s" % (r.returncode, r.stderr))
-    r = subprocess.run([lib.BIN, "demo", os.path.join(d, "demo")], stdin=subprocess.DEVNULL,
-                       capture_output=True, text=True, timeout=30)
-    check(r.returncode == 2 and "demo --headless" in r.stderr, "%d %s" % (r.returncode, r.stderr))
-    check(not os.path.exists(os.path.join(d, "demo")), "demo made its folder anyway")
     check(not lib.status_json(wd)["engine"]["running"], "an engine was left running")
 
 

@@ -89,7 +89,24 @@ static void bad_configs_name_field_line_and_fix(void)
 		 "log_uniform", "lo > 0"},
 		{"{" BASE ", \"search_space\": {\"file\": \"h\", \"params\": {\"lr\": {\"normal\": [0, 1]}}}}",
 		 "\"normal\"", "not a distribution"},
-		{"{" BASE ", \"search_space\": {\"params\": {}}}", "search_space", "needs \"file\""},
+		{"{" BASE ", \"search_space\": {\"params\": {}}}", "search_space", "needs \"params\""},
+		/* The launch as a template of the params. */
+		{"{\"source_dir\": \"/s\", \"metric\": \"m\",\n\"launch\": \"t --wd {wd}\",\n"
+		 "\"search_space\": {\"params\": {\"lr\": {\"uniform\": [0, 1], \"default\": 0.5}}}}",
+		 "config.json:2: \"launch\": {wd} is not a param of search_space.params", "{{wd}}"},
+		{"{\"source_dir\": \"/s\", \"metric\": \"m\", \"launch\": \"awk '{print $1}' f\"}",
+		 "\"launch\": column 6: a '{' that opens no {NAME}", "write {{ for a literal brace"},
+		{"{" BASE ", \"search_space\": {\"params\": {\"lr\": {\"uniform\": [0, 1]}}}}",
+		 "\"search_space.params.lr\" is neither passed as {lr}", "search_space.file"},
+		{"{\"source_dir\": \"/s\", \"metric\": \"m\", \"launch\": \"t {lr}\", "
+		 "\"search_space\": {\"params\": {\"lr\": {\"uniform\": [0, 1]}}}}",
+		 "passed as {lr} in \"launch\" but has no \"default\"", "baseline's value"},
+		{"{" BASE ", \"search_space\": {\"file\": \"h.json\", \"params\": {\"lr\": "
+		 "{\"uniform\": [0, 1], \"default\": 0.1}}}}",
+		 "\"default\" is only for a param passed as {lr}", "drop \"default\""},
+		{"{" BASE ", \"search_space\": {\"file\": \"h.json\", \"params\": {\"lr\": "
+		 "{\"uniform\": [0, 1], \"default\": [1]}}}}",
+		 "\"default\" must be a number", "\"search_space.params\".lr"},
 		{"{" BASE ", \"fixed_experiments\": [{\"name\": \"x\", \"change\": {\"kind\": \"files\", "
 		 "\"files\": [{\"path\": \"../etc/passwd\", \"content\": \"\"}]}}]}",
 		 "../etc/passwd", "outside the source tree"},
@@ -119,6 +136,27 @@ static void bad_configs_name_field_line_and_fix(void)
 	struct err e = {{0}};
 	T_CHECK(load("{" BASE ", \"notes\": \"C:\\\\u0000\"}", &c, &e) == 0, "%s", e.msg);
 	T_STREQ(c.notes, "C:\\u0000");
+	config_free(&c);
+}
+
+static void flags_from_the_search_space_need_no_param_file(void)
+{
+	struct config c;
+	struct err e = {{0}};
+
+	T_CHECK(load("{\"source_dir\": \"/s\", \"metric\": \"m\", "
+		     "\"launch\": \"python3 train.py --lr {lr} --n-layer {n_layer} ${HOME} {{x}}\", "
+		     "\"search_space\": {\"params\": {\"lr\": {\"default\": 0.001, \"log_uniform\": "
+		     "[0.0001, 0.01]}, \"n_layer\": {\"int\": [2, 8], \"default\": 4}}}}",
+		     &c, &e) == 0,
+		"%s", e.msg);
+	config_free(&c);
+	/* Some params as flags, the others in the file. */
+	T_CHECK(load("{\"source_dir\": \"/s\", \"metric\": \"m\", \"launch\": \"t --lr {lr}\", "
+		     "\"search_space\": {\"file\": \"h.json\", \"params\": {\"lr\": {\"uniform\": "
+		     "[0, 1], \"default\": 0.5}, \"wd\": {\"uniform\": [0, 1]}}}}",
+		     &c, &e) == 0,
+		"%s", e.msg);
 	config_free(&c);
 }
 
@@ -192,6 +230,7 @@ int main(void)
 	T_RUN(defaults_fill_a_minimal_config);
 	T_RUN(every_key_is_read);
 	T_RUN(bad_configs_name_field_line_and_fix);
+	T_RUN(flags_from_the_search_space_need_no_param_file);
 	T_RUN(reference_lists_every_key);
 	T_RUN(change_paths_stay_inside_the_tree);
 	T_RUN(changes_are_validated);

@@ -90,11 +90,11 @@ static void json_and_dict_lines(void)
 
 	init_plain(&m);
 	feed(&m, "{\"step\": 3, \"loss\": 0.25, \"name\": \"x=9\", \"nested\": {\"a\": 1},"
-		 " \"list\": [1, {\"b\": 2}], \"acc\": NaN, \"big\": -Infinity, \"ok\": true}");
+		 " \"list\": [1, {\"b\": 2}], \"acc\": NaN, \"big\": -Infinity}");
 	T_CHECK(m.step == 3, "step %g", m.step);
 	T_CHECK(last_of(&m, "loss") == 0.25, "loss");
 	T_CHECK(!metrics_get(&m, "name") && !metrics_get(&m, "x") && !metrics_get(&m, "a") &&
-			!metrics_get(&m, "b") && !metrics_get(&m, "ok"),
+			!metrics_get(&m, "b"),
 		"only numeric top-level members");
 	const struct series *acc = metrics_get(&m, "acc"), *big = metrics_get(&m, "big");
 	T_CHECK(acc && acc->count == 0 && acc->nonfinite == 1, "NaN counted");
@@ -105,6 +105,30 @@ static void json_and_dict_lines(void)
 	T_CHECK(m.step == 9, "prefix pair %g", m.step);
 	feed(&m, "{'eval loss': 2, \"t\": tensor(1.5), \"after\": 4}");
 	T_CHECK(last_of(&m, "eval loss") == 2 && last_of(&m, "after") == 4, "skip odd values");
+	metrics_free(&m);
+}
+
+static void echoed_settings_are_not_metrics(void)
+{
+	struct metrics m;
+
+	init_plain(&m);
+	/* A program that prints its arguments: vars(args), args, a config as JSON. */
+	feed(&m, "{'input_file': 'names.txt', 'resume': False, 'num_workers': 4, 'max_steps': -1, "
+		 "'device': 'cpu', 'seed': 3407, 'top_k': -1, 'n_layer': 4, 'learning_rate': 0.0005}");
+	feed(&m, "Namespace(input_file='names.txt', seed=3407, top_k=-1, n_layer=4, resume=False)");
+	feed(&m, "config: {\"lr\": 0.001, \"n_head\": 4, \"compile\": false, \"init_from\": null}");
+	feed(&m, "lr=0.01 batch_size=32 out_dir='out'");
+	T_CHECK(m.len == 0, "%zu series from echoed settings, the first %s", m.len,
+		m.len ? m.v[0].name : "");
+	/* The lines that look like metrics still count. */
+	feed(&m, "step 10: train loss 2.31, val loss 2.35 val_loss=2.35");
+	feed(&m, "{'loss': 0.125, 'grad_norm': 1.5, 'epoch': 0.04}");
+	feed(&m, "{\"event\": \"eval\", \"acc\": 0.5}");
+	T_CHECK(m.len == 4, "series %zu", m.len);
+	T_CHECK(last_of(&m, "val_loss") == 2.35 && last_of(&m, "loss") == 0.125 &&
+			last_of(&m, "acc") == 0.5,
+		"metrics lines");
 	metrics_free(&m);
 }
 
@@ -377,6 +401,7 @@ int main(void)
 	T_RUN(bad_patterns_are_refused);
 	T_RUN(pairs_are_found_anywhere);
 	T_RUN(json_and_dict_lines);
+	T_RUN(echoed_settings_are_not_metrics);
 	T_RUN(patterns_take_the_first_group);
 	T_RUN(nonfinite_values_are_counted_not_stored);
 	T_RUN(step_follows_the_best_counter);
