@@ -320,6 +320,8 @@ static void analyses_part(struct buf *b, const struct report_request *r)
 		/* The engine's keep rule says what improved; an analysis that differs is marked. */
 		if (x->repeat_of)
 			buf_printf(b, "repeat of %s", x->repeat_of);
+		else if (!x->e.parent && !x->change)
+			buf_adds(b, "reference (a run of the baseline)");
 		else if (!strcmp(verdict, "improved") && x->improved != 1)
 			buf_adds(b, "not improved (its analysis said improved; the keep rule did not "
 				    "confirm it)");

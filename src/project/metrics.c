@@ -538,6 +538,9 @@ void metrics_feed(struct metrics *m, const char *line, size_t len)
 	m->lines++;
 	if (!m->patterns || !line)
 		return;
+	/* hypotop-job's own lines (the launch command, the exit) are not the run's. */
+	if (len >= 10 && !memcmp(line, "[hypotop] ", 10))
+		return;
 	for (;;) {
 		const char *cr = memchr(line, '\r', len);
 		size_t n = cr ? (size_t)(cr - line) : len;

@@ -165,6 +165,11 @@ def the_baseline_is_the_reference_not_a_verdict():
     wd = r["wd"]
     a = read(wd, "runs", "n0000", "analysis.md")
     check("Verdict: no_change" not in a and "baseline" in a.lower(), "baseline analysis: %s" % a)
+    # The report's list of analyses says so too.
+    rc, out, err = hypotop("report", wd)
+    rows = [ln for ln in read(wd, "report.md").splitlines() if ln.startswith("- **n0000**")]
+    check(rc == 0 and rows and "no_change" not in rows[0] and "reference" in rows[0],
+          "report's analysis of the baseline: %s" % rows)
     # Its seed copies are runs of the baseline, never the best.
     check("n0001: completed, val_loss=1.1 (best so far)" not in r["err"] and
           "n0002: completed, val_loss=0.9 (best so far)" not in r["err"], r["err"])

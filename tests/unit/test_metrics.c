@@ -119,6 +119,8 @@ static void echoed_settings_are_not_metrics(void)
 	feed(&m, "Namespace(input_file='names.txt', seed=3407, top_k=-1, n_layer=4, resume=False)");
 	feed(&m, "config: {\"lr\": 0.001, \"n_head\": 4, \"compile\": false, \"init_from\": null}");
 	feed(&m, "lr=0.01 batch_size=32 out_dir='out'");
+	/* hypotop's own lines in the log: the launch command and its settings. */
+	feed(&m, "[hypotop] launch: OMP_NUM_THREADS=1 python3 train.py --lr 0.01");
 	T_CHECK(m.len == 0, "%zu series from echoed settings, the first %s", m.len,
 		m.len ? m.v[0].name : "");
 	/* The lines that look like metrics still count. */
