@@ -126,11 +126,13 @@ void sched_reanalyse(struct sched *s, struct slot *sl);
 /* master_table.tsv and summary.md. */
 void sched_write_reports(struct sched *s);
 /*
- * The keep rule has judged candidate n on its repeats (outcome: "Confirmed"
- * or "Not confirmed", what: the numbers): said in its analysis.md, and its
- * result.json rewritten.
+ * The keep rule has judged n after its analysis was written: on its
+ * repeats, or against the baseline's result that came after its own. A
+ * section headed `heading` saying `what` (the numbers) and whether it
+ * improved goes into its analysis.md, and its result.json is rewritten.
  */
-void sched_note_judged(struct sched *s, struct node *n, const char *outcome, const char *what);
+void sched_note_judged(struct sched *s, struct node *n, const char *heading, const char *what,
+		       bool by_repeats);
 
 /* ---- judge (keep.c): the noise-aware keep rule ---------------------------- */
 
@@ -151,6 +153,8 @@ double sched_noise_sigma(struct sched *s);
 enum keep_call sched_keep_call(struct sched *s, const struct node *n, bool ok);
 /* n has ended: decide what it changes about the best, on call. May add nodes. */
 void sched_judge(struct sched *s, struct node *n, bool ok, enum keep_call call);
+/* Judge the children that ended before the baseline had a result, once it has one. */
+void sched_judge_waiting(struct sched *s);
 
 /* ---- plan (plan.c): a planning round -------------------------------------- */
 

@@ -151,7 +151,11 @@ void workdir_engine_state(struct workdir *w, char *state, size_t size);
 int workdir_create(const char *path, const cJSON *config, const char *commit,
 		   struct err *e);
 
-/* The best completed node under the config's goal, or NULL. */
+/*
+ * The best node the keep rule recorded; where none is, the best completed
+ * run of the baseline (a child that ended before the baseline is judged
+ * only against it), or NULL.
+ */
 struct node *workdir_best(struct workdir *w);
 
 #endif

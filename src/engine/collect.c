@@ -173,7 +173,8 @@ static void write_node_files(struct sched *s, struct node *n, const cJSON *verdi
 	free(dir);
 }
 
-void sched_note_judged(struct sched *s, struct node *n, const char *outcome, const char *what)
+void sched_note_judged(struct sched *s, struct node *n, const char *heading, const char *what,
+		       bool by_repeats)
 {
 	char nid[NODE_ID_LEN];
 	struct err e = {{0}};
@@ -184,11 +185,12 @@ void sched_note_judged(struct sched *s, struct node *n, const char *outcome, con
 	char *old = fs_exists(path) ? fs_read(path, NULL, &e) : NULL;
 	buf_init(&a);
 	buf_adds(&a, old ? old : "");
-	buf_printf(&a, "\n## %s by its repeats\n\n%s: %s.\n\n%s\n", outcome, outcome, what,
+	buf_printf(&a, "\n## %s\n\n%s.\n\n%s\n", heading, what,
 		   n->improved == 1 ? "Improved: the mean of its runs beats the best's beyond the "
 				      "noise; it is the best so far."
-				    : "Not improved: the gain of its first run was not borne out by "
-				      "its repeats.");
+		   : by_repeats	    ? "Not improved: the gain of its first run was not borne out by "
+				      "its repeats."
+				    : "Not improved: it does not beat the best beyond the noise.");
 	sched_write(s, path, a.data, a.len, 0644, s->planner && s->planner->paid);
 	free(old);
 	free(path);

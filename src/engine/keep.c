@@ -13,6 +13,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hypotop/lifecycle.h"
@@ -152,7 +153,10 @@ static void confirm(struct sched *s, struct node *c)
 	sched_say(s, "%s: %s over %d run%s: %s%s", cid,
 		  c->improved ? "confirmed" : "not confirmed", r.n, r.n == 1 ? "" : "s", b.data,
 		  c->improved ? " (best so far)" : "");
-	sched_note_judged(s, c, c->improved ? "Confirmed" : "Not confirmed", b.data);
+	char *what = xasprintf("%s: %s", c->improved ? "Confirmed" : "Not confirmed", b.data);
+	sched_note_judged(s, c, c->improved ? "Confirmed by its repeats" : "Not confirmed by its repeats",
+			  what, true);
+	free(what);
 	buf_free(&b);
 }
 
@@ -179,8 +183,10 @@ enum keep_call sched_keep_call(struct sched *s, const struct node *n, bool ok)
 		return KEEP_REFERENCE;
 	if (node_is_repeat(n))
 		return KEEP_REPEAT;
-	if (!ok || !n->has_metric || !best_node(s))
+	if (!ok || !n->has_metric)
 		return KEEP_NO;
+	if (!best_node(s))
+		return KEEP_UNSAID; /* ran beside the baseline, ended before it: judged later */
 	if (!beats_best(s, n->metric))
 		return KEEP_NO;
 	return s->wd->cfg.noise_seeds > 1 ? KEEP_CANDIDATE : KEEP_IMPROVED;
@@ -203,7 +209,12 @@ void sched_judge(struct sched *s, struct node *n, bool ok, enum keep_call call)
 		return;
 	struct node *best = best_node(s);
 	if (!best) {
-		w->st.best = n->id; /* the first result is the reference */
+		/* The first result of the baseline is the reference; a child that
+		 * ended before it waits for it (sched_judge_waiting). */
+		if (n->parent == NODE_NONE && !n->change) {
+			w->st.best = n->id;
+			sched_judge_waiting(s);
+		}
 		return;
 	}
 	if (n->parent == NODE_NONE) {
@@ -237,4 +248,40 @@ void sched_judge(struct sched *s, struct node *n, bool ok, enum keep_call call)
 	n->improved = better;
 	if (better)
 		w->st.best = n->id;
+}
+
+/*
+ * Children that ended before the baseline had a result (they ran beside
+ * it), judged once it has one: in id order, as if they had ended now.
+ */
+void sched_judge_waiting(struct sched *s)
+{
+	struct tree *t = &s->wd->tree;
+	int open;
+
+	if (!best_node(s))
+		return;
+	for (uint32_t id = 0; id < t->len; id++) {
+		struct node *x = &t->nodes[id];
+		if (!x->present || x->status != ST_COMPLETED || x->parent == NODE_NONE ||
+		    !x->has_metric || x->improved >= 0 || node_is_repeat(x) ||
+		    repeats(s, x, &open))
+			continue;
+		enum keep_call call = sched_keep_call(s, x, true);
+		uint32_t ref = s->wd->st.best;
+		sched_judge(s, x, true, call); /* may add nodes: x moves */
+		x = tree_get(t, id);
+		if (call == KEEP_CANDIDATE)
+			continue; /* its repeats judge it */
+		char xid[NODE_ID_LEN];
+		struct buf b;
+		node_id_format(id, xid);
+		buf_init(&b);
+		compare_text(s, &b, x, tree_get(t, ref));
+		sched_record(s, "judged", x);
+		sched_say(s, "%s: judged on the baseline's result: %s%s", xid, b.data,
+			  x->improved == 1 ? " (best so far)" : "");
+		sched_note_judged(s, x, "Judged against the baseline's result", b.data, false);
+		buf_free(&b);
+	}
 }

@@ -420,13 +420,20 @@ void sched_prepare(struct sched *s, uint32_t node, int tree)
 
 /* ---- dispatch ---------------------------------------------------------- */
 
-/* A child builds on its parent's result: it waits until the parent has run. */
+/*
+ * A child builds on its parent's code: it may start once the parent's run
+ * has started (its build done), beside it, so that a slot need not idle
+ * through the baseline's run; it is judged once there is a result to judge
+ * it against (sched_judge_waiting).
+ */
 static bool can_start(struct sched *s, struct node *n)
 {
 	if (n->parent == NODE_NONE)
 		return n->commit != NULL && !instrument_holds(s);
 	struct node *p = tree_get(&s->wd->tree, n->parent);
-	return p && p->commit && status_is_final(p->status);
+	return p && p->commit &&
+	       (status_is_final(p->status) || p->status == ST_RUNNING ||
+		p->status == ST_ANALYZING);
 }
 
 static size_t free_slots(struct sched *s)

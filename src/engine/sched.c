@@ -630,6 +630,7 @@ void sched_start(struct sched *s, bool after_crash)
 	free(later);
 	if (after_crash)
 		sched_branches_restore(s);
+	sched_judge_waiting(s); /* where the engine stopped between the two */
 	sched_timer_arm(s);
 }
 

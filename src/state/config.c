@@ -92,7 +92,7 @@ static const struct ckey keys[] = {
 	 "hi]}, {\"int\": [lo, hi]}, {\"choice\": [v, ...]}; a param passed as {NAME} in "
 	 "launch adds \"default\": the baseline's value."},
 	{"fixed_experiments", CT_ARRAY, false, 0, 0, NULL, NULL, OFF(fixed_experiments),
-	 "Experiments run after the baseline, before planning: objects with name, "
+	 "Experiments of the baseline run beside it and before planning: objects with name, "
 	 "hypothesis, change and optional priority."},
 	{"llm", CT_OBJ, false, 0, 0, NULL, NULL, NOFF, "The model that analyses and plans."},
 	{"llm.provider", CT_ENUM, false, 0, 0, "\"offline\"", "anthropic|openai|command|offline",

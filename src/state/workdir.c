@@ -436,7 +436,8 @@ struct node *workdir_best(struct workdir *w)
 		return tree_get(&w->tree, w->st.best);
 	for (uint32_t i = 0; i < w->tree.len; i++) {
 		struct node *n = &w->tree.nodes[i];
-		if (!n->present || n->status != ST_COMPLETED || !n->has_metric)
+		if (!n->present || n->status != ST_COMPLETED || !n->has_metric ||
+		    n->parent != NODE_NONE || n->change)
 			continue;
 		if (!best || (max ? n->metric > best->metric : n->metric < best->metric))
 			best = n;

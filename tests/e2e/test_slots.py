@@ -142,6 +142,43 @@ def the_next_round_is_planned_while_the_last_run_goes():
         e.stop()
 
 
+
+def best_of(wd):
+    b = lib.status_json(wd)["best"]
+    return b["node"] if b else None
+
+
+@lib.test
+def a_child_runs_beside_its_running_parent_and_is_judged_on_its_result():
+    d = lib.tmpdir()
+    wd, g = gated_workdir(d, slots=2, max_iterations=0)
+    rc, out, err = hypotop("add", wd, "n0000", "a person's experiment", "--param", "lr=0.1")
+    check(rc == 0, "add: %s" % err)
+    e = Engine(d, wd, g)
+    try:
+        # The second slot need not idle while the baseline runs: the child
+        # builds on the baseline's code, which exists, not on its result.
+        lib.wait_for(lambda: running(g) == ["n0000", "n0001"],
+                     "the child beside its running parent (%s)" % e.said()[-600:], timeout=30)
+        # It ends first, and better than the baseline will: it is no
+        # reference, and it is not judged against nothing.
+        open_gate(g, "n0001", "0.5")
+        lib.wait_for(lambda: "n0001: completed" in e.said(), "n0001 to complete", timeout=30)
+        check(best_of(wd) is None, "best before the baseline's result: %s" % best_of(wd))
+        # The baseline's result comes: the child is judged against it.
+        open_gate(g, "n0000", "1.0")
+        lib.wait_for(lambda: best_of(wd) == "n0001",
+                     "n0001 judged against the baseline (%s)" % e.said()[-800:], timeout=30)
+        lib.wait_for(lambda: not lib.status_json(wd)["engine"]["running"],
+                     "the engine to finish", timeout=30)
+        with open(os.path.join(wd, "master_table.tsv")) as f:
+            rows = {ln.split("\t")[0]: ln.split("\t") for ln in f}
+        head = rows["id"]
+        check(rows["n0001"][head.index("improved")] == "yes", "table: %s" % rows["n0001"])
+    finally:
+        e.stop()
+
+
 def prepared(wd):
     """Nodes prepared ahead (their commit made, not started): id -> commit."""
     return {n["id"]: n["commit"] for n in lib.status_json(wd)["running"]
