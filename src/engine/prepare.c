@@ -481,8 +481,13 @@ void sched_dispatch(struct sched *s)
 			free(why);
 			continue;
 		}
-		if (!can_start(s, n)) {
-			/* Waits for its parent's commit: set aside for this round. */
+		/* Straight into a slot that no node prepared ahead before it will claim. */
+		if (sl && free_slots(s) <= pending_before(s, id))
+			sl = NULL;
+		/* A child of a running parent takes a free slot beside it, but is not
+		 * prepared ahead of its parent's end. */
+		if (!can_start(s, n) || (!sl && p && !status_is_final(p->status))) {
+			/* Waits for its parent: set aside for this round. */
 			if (nheld == ARRAY_LEN(held))
 				break;
 			held[nheld++] = id;
@@ -490,9 +495,6 @@ void sched_dispatch(struct sched *s)
 			queue_update(&s->wd->queue, id);
 			continue;
 		}
-		/* Straight into a slot that no node prepared ahead before it will claim. */
-		if (sl && free_slots(s) <= pending_before(s, id))
-			sl = NULL;
 		if (!sl && s->nahead >= s->nslots)
 			break;
 		n->status = ST_PREPARING;

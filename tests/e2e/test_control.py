@@ -20,7 +20,7 @@ from lib import check, hypotop  # noqa: E402
 IDLE_S = 5  # CTL_IDLE_MS: how long a client may take to send its request
 
 
-def waiting_workdir(d, fixed=3, max_iterations=1):
+def waiting_workdir(d, fixed=3, max_iterations=1, slots=2):
     """A workdir whose runs wait for the file `go`, then print a val_loss;
     the baseline, `fixed` fixed experiments and max_iterations rounds of
     the offline planner. Returns (wd, go)."""
@@ -30,7 +30,7 @@ def waiting_workdir(d, fixed=3, max_iterations=1):
              "print('val_loss=%%g' %% json.load(open('hparams.json'))['lr'])\n" % go)
     src = lib.make_repo(d, files={"train.py": train, "hparams.json": '{"lr": 0.5}\n'})
     cfg = {"source_dir": src, "launch": "python3 train.py", "metric": "val_loss",
-           "goal": "min", "max_iterations": max_iterations, "max_concurrency": 2, "seed": 0,
+           "goal": "min", "max_iterations": max_iterations, "max_concurrency": slots, "seed": 0,
            "noise": {"seeds": 1},
            "search_space": {"file": "hparams.json",
                             "params": {"lr": {"uniform": [0.01, 1.0]}}},
@@ -153,7 +153,9 @@ def idle_clients_beyond_the_descriptor_limit_do_not_hurt_the_engine():
 @lib.test
 def running_out_of_descriptors_delays_steps_and_fails_none():
     d = lib.tmpdir()
-    wd, go = waiting_workdir(d)
+    # One slot: a fixed experiment would otherwise run beside the baseline,
+    # and the descriptors its end gives back would end the shortage.
+    wd, go = waiting_workdir(d, slots=1)
     p = start(wd, d)
     client = None
     try:
