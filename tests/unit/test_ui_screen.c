@@ -364,6 +364,29 @@ static void resize_and_back(void)
 	fx_close(&g);
 }
 
+/*
+ * In the open help, the legend: ★ is the current best only, one improved
+ * before it ◆, one without a gain ●, and a repeat has its own glyph.
+ */
+static void legend_check(struct fx *f)
+{
+	static const struct {
+		const char *find, *line, *what;
+	} want[] = {
+		{"the current best", "\xe2\x98\x85 completed", "legend: ★"},
+		{"no longer the best", "\xe2\x97\x86 completed", "legend: ◆"},
+		{"without a gain", "\xe2\x97\x8f completed", "legend: ●"},
+		{"a seed repeat", "\xe2\x86\xbb completed", "legend: ↻"},
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(want); i++) {
+		char *search = xasprintf("/%s\r", want[i].find);
+		keys(f, search);
+		T_CHECK(on_screen(f, want[i].line), "%s", want[i].what);
+		free(search);
+	}
+}
+
 static void pagers(void)
 {
 	struct fx f;
@@ -393,13 +416,20 @@ static void pagers(void)
 	T_CHECK(f.ui->pg.match == 8, "search in the pager: line %ld", f.ui->pg.match);
 	keys(&f, "q?");
 	golden(&f, "help_80x24");
-	/* The legend: ★ is the current best only, and a repeat has its own glyph. */
-	keys(&f, "/the current best\r");
-	T_CHECK(on_screen(&f, "\xe2\x98\x85 completed"), "legend: ★");
-	keys(&f, "/no longer the best\r");
-	T_CHECK(on_screen(&f, "\xe2\x97\x86 completed"), "legend: ◆");
-	keys(&f, "/a seed repeat\r");
-	T_CHECK(on_screen(&f, "\xe2\x86\xbb completed"), "legend: ↻");
+	legend_check(&f);
+	keys(&f, "q");
+	fx_close(&f);
+}
+
+/* Before any result there is no best: the legend is the same. */
+static void the_legend_before_a_best(void)
+{
+	struct fx f;
+
+	fx_open(&f, 24, 80);
+	f.wd.st.best = NODE_NONE;
+	keys(&f, "?");
+	legend_check(&f);
 	keys(&f, "q");
 	fx_close(&f);
 }
@@ -884,6 +914,7 @@ int main(void)
 	T_RUN(narrow_terminal);
 	T_RUN(resize_and_back);
 	T_RUN(pagers);
+	T_RUN(the_legend_before_a_best);
 	T_RUN(add_a_patch_in_the_editor);
 	T_RUN(a_closed_pager_leaves_no_trace);
 	T_RUN(diff_shows_the_escapes_in_file_names);
