@@ -244,7 +244,7 @@ void hints_draw(struct ui *ui)
 			if (*k2)
 				snprintf(k + strlen(k), sizeof k - strlen(k), "/%s", k2);
 		}
-		if (ui->pg.open && a == ACT_SEARCH)
+		if ((ui->pg.open || ui->focus == PANE_LOG) && a == ACT_SEARCH)
 			word = "search";
 		else if (a == ACT_NEXT_MATCH)
 			word = "next";

@@ -795,6 +795,8 @@ static void log_pane_scrolls_and_searches(void)
 	fx_open(&f, 24, 80);
 	keys(&f, "jj2");
 	T_CHECK(f.ui->focus == PANE_LOG && f.ui->lv.follow, "log focused, following");
+	/* There / searches the log, and the hint line says so. */
+	T_CHECK(on_screen(&f, " / search ") && !on_screen(&f, " / filter "), "hint of / in the log");
 	keys(&f, "g");
 	T_CHECK(!f.ui->lv.follow && f.ui->lv.top == 0 && on_screen(&f, "scroll"), "g: top");
 	keys(&f, "G");
@@ -813,6 +815,7 @@ static void log_pane_scrolls_and_searches(void)
 	T_CHECK(f.ui->focus == PANE_WORKERS, "Tab: workers");
 	keys(&f, "1");
 	T_CHECK(f.ui->focus == PANE_TREE, "1: tree");
+	T_CHECK(on_screen(&f, " / filter "), "hint of / in the tree");
 	fx_close(&f);
 }
 
