@@ -327,7 +327,8 @@ unsigned pager_show(struct ui *ui, enum pager_kind kind)
 		char *path = node_file(ui, "runs", n, "log");
 		node_id_format(n->id, nid);
 		char msg[96];
-		snprintf(msg, sizeof msg, "%s has no log yet.\n", nid);
+		snprintf(msg, sizeof msg, "%s has no log%s.\n", nid,
+			 status_is_final((enum node_status)n->status) ? "" : " yet");
 		add_file(&b, path, true, msg);
 		free(path);
 		break;

@@ -434,6 +434,22 @@ static void the_legend_before_a_best(void)
 	fx_close(&f);
 }
 
+/* A node cancelled before it ran has no log, and never will: the log pager says no "yet". */
+static void the_log_of_a_node_that_never_ran(void)
+{
+	struct fx f;
+
+	fx_open(&f, 24, 80);
+	keys(&f, "/lr-down\r\033");
+	T_CHECK(f.ui->tv.sel == 7, "sel %u", f.ui->tv.sel);
+	keys(&f, "l");
+	T_CHECK(on_screen(&f, "n0007 has no log.") && !on_screen(&f, "no log yet"), "n0007's log");
+	keys(&f, "q/batch\r\033l");
+	T_CHECK(f.ui->tv.sel == 4 && on_screen(&f, "n0004 has no log yet."), "n0004's log");
+	keys(&f, "q");
+	fx_close(&f);
+}
+
 /* Closing any pager gives back the screen as it was: the divider, and nothing of the pager. */
 static void a_closed_pager_leaves_no_trace(void)
 {
@@ -918,6 +934,7 @@ int main(void)
 	T_RUN(resize_and_back);
 	T_RUN(pagers);
 	T_RUN(the_legend_before_a_best);
+	T_RUN(the_log_of_a_node_that_never_ran);
 	T_RUN(add_a_patch_in_the_editor);
 	T_RUN(a_closed_pager_leaves_no_trace);
 	T_RUN(diff_shows_the_escapes_in_file_names);
