@@ -748,6 +748,8 @@ static void prepared_ahead_apart_and_steerable(void)
 	keys(&f, "-");
 	T_CHECK(f.last_op == OP_PRIO && f.wd.tree.nodes[4].priority == 1,
 		"-: priority %d (%s)", f.wd.tree.nodes[4].priority, last_note(&f));
+	/* Its row shows the priority it has now, as a queued node's does. */
+	T_CHECK(on_screen(&f, "preparing  prio 1\xe2\x94\x82"), "the row of n0004 after -");
 	keys(&f, "p");
 	T_CHECK(f.last_op == OP_PAUSE && f.wd.tree.nodes[4].status == ST_PAUSED &&
 			f.wd.tree.nodes[4].resume_to == ST_QUEUED,
