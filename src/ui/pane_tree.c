@@ -258,7 +258,7 @@ unsigned tree_next_match(struct ui *ui, int dir)
 	struct tree_view *tv = &ui->tv;
 
 	if (!tv->filter) {
-		ui_say(ui, false, "no filter: press / to filter the tree");
+		ui_nothing(ui, "no filter: press / to filter the tree");
 		return DIRTY_STATUS;
 	}
 	tree_refresh(ui);
@@ -272,7 +272,7 @@ unsigned tree_next_match(struct ui *ui, int dir)
 			return DIRTY_TREE | DIRTY_HINTS;
 		}
 	}
-	ui_say(ui, false, "no node matches \"%s\"", tv->filter);
+	ui_nothing(ui, "no node matches \"%s\"", tv->filter);
 	return DIRTY_STATUS;
 }
 

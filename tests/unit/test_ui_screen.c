@@ -591,6 +591,44 @@ static void reorder_the_queue(void)
 	fx_close(&f);
 }
 
+/* The text of the screen's row y (0 at the top). */
+static char *row_text(struct fx *f, int y)
+{
+	char *s = screen(f), *p = s;
+
+	for (int skip = 2 + 2 * y; skip > 0 && p; skip--) /* two header lines, then text and roles */
+		p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL;
+	char *row = xstrndup(p ? p : "", p ? strcspn(p, "\n") : 0);
+	free(s);
+	return row;
+}
+
+/*
+ * A key that finds nothing to do says why on the hint line, until the next
+ * key: attached at 140 columns the status bar has no room left for it.
+ */
+static void a_key_with_nothing_to_do_says_so_on_the_hint_line(void)
+{
+	struct fx f;
+
+	fx_open(&f, 40, 140);
+	ui_set_model(f.ui, &f.wd, 4321);
+	keys(&f, "jjj++");
+	T_CHECK(f.wd.tree.nodes[4].priority == -2, "+: priority %d", f.wd.tree.nodes[4].priority);
+	char *hints = row_text(&f, 39);
+	T_CHECK(strstr(hints, "n0004 runs first already"), "hint line: %s", hints);
+	free(hints);
+	keys(&f, "n");
+	hints = row_text(&f, 39);
+	T_CHECK(strstr(hints, "no filter: press / to filter the tree"), "hint line: %s", hints);
+	free(hints);
+	keys(&f, "j");
+	hints = row_text(&f, 39);
+	T_CHECK(strstr(hints, "? help"), "the hints not back after a key: %s", hints);
+	free(hints);
+	fx_close(&f);
+}
+
 static void pause_resume_cancel_retry_add(void)
 {
 	struct fx f;
@@ -944,6 +982,7 @@ int main(void)
 	T_RUN(fold_and_unfold);
 	T_RUN(reorder_the_queue);
 	T_RUN(pause_resume_cancel_retry_add);
+	T_RUN(a_key_with_nothing_to_do_says_so_on_the_hint_line);
 	T_RUN(guidance_goes_to_the_directive_file);
 	T_RUN(repeats_the_best_and_the_noise);
 	T_RUN(the_bar_shows_a_models_spend_and_calls);
