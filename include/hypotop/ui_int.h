@@ -141,9 +141,9 @@ struct ui {
 	struct prompt pr;
 	struct note notes[UI_NOTES];
 	size_t nnotes; /* notes[(nnotes - 1) % UI_NOTES] is the newest */
-	/* An alert the UI answered a key with (the nnotes it had; 0: none):
-	 * the hint line shows it until the next key, where the status bar
-	 * may have no room for it. */
+	/* What the UI answered a key with, an alert or a key that found
+	 * nothing to do (the nnotes it had; 0: none): the hint line shows it
+	 * until the next key, where the status bar may have no room for it. */
 	size_t answer;
 	struct workers reg;
 	int64_t (*clock)(void);
@@ -157,6 +157,8 @@ struct ui {
 /* ---- ui.c ---- */
 int64_t ui_now(const struct ui *ui);
 void ui_say(struct ui *ui, bool alert, const char *fmt, ...) PRINTF_LIKE(3, 4);
+/* Why a key found nothing to do: a note, and the key's answer on the hint line. */
+void ui_nothing(struct ui *ui, const char *fmt, ...) PRINTF_LIKE(2, 3);
 enum engine_word { ENGINE_RUNNING, ENGINE_PAUSED, ENGINE_STOPPING, ENGINE_DONE };
 enum engine_word ui_engine_state(const struct ui *ui);
 

@@ -228,7 +228,7 @@ void hints_draw(struct ui *ui)
 	if (ui->answer && ui->nnotes - ui->answer < UI_NOTES) {
 		const struct note *n = &ui->notes[(ui->answer - 1) % UI_NOTES];
 		char *t = draw_cut(ui, n->text, width - 1);
-		draw_text(ui, w, 0, 1, width - 1, ROLE_BAR_ALERT, t);
+		draw_text(ui, w, 0, 1, width - 1, n->alert ? ROLE_BAR_ALERT : ROLE_HINT, t);
 		free(t);
 		wnoutrefresh(w);
 		return;
@@ -244,7 +244,7 @@ void hints_draw(struct ui *ui)
 			if (*k2)
 				snprintf(k + strlen(k), sizeof k - strlen(k), "/%s", k2);
 		}
-		if (ui->pg.open && a == ACT_SEARCH)
+		if ((ui->pg.open || ui->focus == PANE_LOG) && a == ACT_SEARCH)
 			word = "search";
 		else if (a == ACT_NEXT_MATCH)
 			word = "next";

@@ -82,7 +82,7 @@ static unsigned move_node(struct ui *ui, struct node *n, int dir)
 	}
 	if ((dir < 0 && i == 0) || (dir > 0 && i + 1 == nq)) {
 		free(ids);
-		ui_say(ui, false, "%s runs %s already", nid, dir < 0 ? "first" : "last");
+		ui_nothing(ui, "%s runs %s already", nid, dir < 0 ? "first" : "last");
 		return DIRTY_STATUS;
 	}
 	const struct node *other = &t->nodes[ids[dir < 0 ? i - 1 : i + 1]];
@@ -140,7 +140,7 @@ unsigned control_act(struct ui *ui, enum ui_action a)
 				   NULL);
 	}
 	if (!n) {
-		ui_say(ui, false, "no node selected");
+		ui_nothing(ui, "no node selected");
 		return DIRTY_STATUS;
 	}
 	node_id_format(n->id, nid);
@@ -195,7 +195,7 @@ static unsigned add_guidance(struct ui *ui, const char *text)
 	while (*text == ' ')
 		text++;
 	if (!*text) {
-		ui_say(ui, false, "no guidance added: the text was empty");
+		ui_nothing(ui, "no guidance added: the text was empty");
 		return DIRTY_STATUS;
 	}
 	char *path = path_join(ui->host.wd->path, "directive.md");
@@ -368,7 +368,7 @@ unsigned control_answer(struct ui *ui, enum prompt_kind kind, uint32_t node, con
 		while (*text == ' ')
 			text++;
 		if (!*text) {
-			ui_say(ui, false, "nothing added: the hypothesis was empty");
+			ui_nothing(ui, "nothing added: the hypothesis was empty");
 			return DIRTY_STATUS;
 		}
 		free(ui->pr.adding);

@@ -141,7 +141,7 @@ const char *node_glyph(const struct ui *ui, const struct node *n)
 	 * of the baseline) ↻.
 	 */
 	if (n->present && n->status == ST_COMPLETED && wd) {
-		if (wd->st.best == n->id)
+		if (wd->st.best != NODE_NONE && wd->st.best == n->id)
 			return ui->utf8 ? utf[ROLE_IMPROVED - ROLE_QUEUED] : "*";
 		if (node_repeat_of(&wd->tree, n) != NODE_NONE)
 			return ui->utf8 ? "\xe2\x86\xbb" : "r";

@@ -311,7 +311,7 @@ unsigned pager_show(struct ui *ui, enum pager_kind kind)
 	if (kind != PG_HELP && kind != PG_MESSAGES) {
 		n = tree_selected(ui);
 		if (!n) {
-			ui_say(ui, false, "no node selected");
+			ui_nothing(ui, "no node selected");
 			return DIRTY_STATUS;
 		}
 	}
@@ -327,7 +327,8 @@ unsigned pager_show(struct ui *ui, enum pager_kind kind)
 		char *path = node_file(ui, "runs", n, "log");
 		node_id_format(n->id, nid);
 		char msg[96];
-		snprintf(msg, sizeof msg, "%s has no log yet.\n", nid);
+		snprintf(msg, sizeof msg, "%s has no log%s.\n", nid,
+			 status_is_final((enum node_status)n->status) ? "" : " yet");
 		add_file(&b, path, true, msg);
 		free(path);
 		break;
@@ -523,7 +524,7 @@ static unsigned go_match(struct ui *ui, long from, int dir)
 			pager_scroll(ui, i > 2 ? i - 2 : 0);
 			return DIRTY_PAGER;
 		}
-	ui_say(ui, false, "no %s match of \"%s\"", dir > 0 ? "later" : "earlier", pg->search);
+	ui_nothing(ui, "no %s match of \"%s\"", dir > 0 ? "later" : "earlier", pg->search);
 	return DIRTY_PAGER | DIRTY_STATUS;
 }
 
@@ -544,7 +545,7 @@ unsigned pager_next_match(struct ui *ui, int dir)
 	struct pager *pg = &ui->pg;
 
 	if (!pg->search) {
-		ui_say(ui, false, "no search: press / to search");
+		ui_nothing(ui, "no search: press / to search");
 		return DIRTY_STATUS;
 	}
 	long from = pg->match >= 0 ? pg->match + dir : (long)pg->top;

@@ -391,7 +391,7 @@ unsigned log_set_search(struct ui *ui, const char *text)
 	for (size_t i = logtail_count(&lv->tail); i-- > 0;)
 		if (line_matches(ui, i, lv->search))
 			return show_match(ui, i);
-	ui_say(ui, false, "the log's tail holds no \"%s\"", lv->search);
+	ui_nothing(ui, "the log's tail holds no \"%s\"", lv->search);
 	return DIRTY_LOG | DIRTY_STATUS;
 }
 
@@ -402,7 +402,7 @@ unsigned log_next_match(struct ui *ui, int dir)
 	uint64_t base = base_line(lv);
 
 	if (!lv->search) {
-		ui_say(ui, false, "no search: press / in the log to search it");
+		ui_nothing(ui, "no search: press / in the log to search it");
 		return DIRTY_STATUS;
 	}
 	int64_t at = lv->match != NO_MATCH && lv->match >= base ? (int64_t)(lv->match - base)
@@ -410,6 +410,6 @@ unsigned log_next_match(struct ui *ui, int dir)
 	for (int64_t i = at + dir; i >= 0 && i < (int64_t)count; i += dir)
 		if (line_matches(ui, (size_t)i, lv->search))
 			return show_match(ui, (size_t)i);
-	ui_say(ui, false, "no %s match of \"%s\"", dir > 0 ? "later" : "earlier", lv->search);
+	ui_nothing(ui, "no %s match of \"%s\"", dir > 0 ? "later" : "earlier", lv->search);
 	return DIRTY_STATUS;
 }

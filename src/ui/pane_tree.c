@@ -258,7 +258,7 @@ unsigned tree_next_match(struct ui *ui, int dir)
 	struct tree_view *tv = &ui->tv;
 
 	if (!tv->filter) {
-		ui_say(ui, false, "no filter: press / to filter the tree");
+		ui_nothing(ui, "no filter: press / to filter the tree");
 		return DIRTY_STATUS;
 	}
 	tree_refresh(ui);
@@ -272,7 +272,7 @@ unsigned tree_next_match(struct ui *ui, int dir)
 			return DIRTY_TREE | DIRTY_HINTS;
 		}
 	}
-	ui_say(ui, false, "no node matches \"%s\"", tv->filter);
+	ui_nothing(ui, "no node matches \"%s\"", tv->filter);
 	return DIRTY_STATUS;
 }
 
@@ -471,7 +471,13 @@ static void draw_row(struct ui *ui, WINDOW *w, int y, int width, size_t row, boo
 		return;
 	int rx = width - rw;
 	enum node_status st = (enum node_status)n->status;
-	if (status_is_active(st) && st != ST_ANALYZING) {
+	if (st == ST_PREPARING && n->priority) {
+		/* Not running yet, so still moved by + and -: its priority shows, as a queued one's. */
+		char cell[48];
+		snprintf(q, sizeof q, "preparing  prio %d", n->priority);
+		right_text(cell, sizeof cell, q, rw);
+		draw_text(ui, w, y, rx, rw, base, cell);
+	} else if (status_is_active(st) && st != ST_ANALYZING) {
 		draw_progress(ui, w, y, rx, rw, n, base);
 	} else if (st == ST_PAUSED && n->resume_to != ST_QUEUED &&
 		   status_is_active((enum node_status)n->resume_to)) {

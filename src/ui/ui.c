@@ -63,19 +63,34 @@ void ui_note(struct ui *ui, const char *msg)
 		beep();
 }
 
-void ui_say(struct ui *ui, bool alert, const char *fmt, ...)
+static void say(struct ui *ui, bool alert, bool answer, const char *fmt, va_list ap)
 {
 	char msg[1024];
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
 	note_add(ui, alert, msg);
-	if (alert) {
+	if (answer) {
 		ui->answer = ui->nnotes;
 		ui->dirty |= DIRTY_HINTS;
 	}
+}
+
+void ui_say(struct ui *ui, bool alert, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	say(ui, alert, alert, fmt, ap);
+	va_end(ap);
+}
+
+void ui_nothing(struct ui *ui, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	say(ui, false, true, fmt, ap);
+	va_end(ap);
 }
 
 enum engine_word ui_engine_state(const struct ui *ui)
@@ -169,8 +184,8 @@ static void use_theme(struct ui *ui, const char *name)
 static unsigned next_theme(struct ui *ui)
 {
 	if (!ui->color) {
-		ui_say(ui, false, "no colours (NO_COLOR is set, or the terminal has none): the "
-				  "monochrome theme stays");
+		ui_nothing(ui, "no colours (NO_COLOR is set, or the terminal has none): the "
+			       "monochrome theme stays");
 		return DIRTY_STATUS;
 	}
 	if (!ui->nthemes)

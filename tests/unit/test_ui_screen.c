@@ -364,6 +364,29 @@ static void resize_and_back(void)
 	fx_close(&g);
 }
 
+/*
+ * In the open help, the legend: ★ is the current best only, one improved
+ * before it ◆, one without a gain ●, and a repeat has its own glyph.
+ */
+static void legend_check(struct fx *f)
+{
+	static const struct {
+		const char *find, *line, *what;
+	} want[] = {
+		{"the current best", "\xe2\x98\x85 completed", "legend: ★"},
+		{"no longer the best", "\xe2\x97\x86 completed", "legend: ◆"},
+		{"without a gain", "\xe2\x97\x8f completed", "legend: ●"},
+		{"a seed repeat", "\xe2\x86\xbb completed", "legend: ↻"},
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(want); i++) {
+		char *search = xasprintf("/%s\r", want[i].find);
+		keys(f, search);
+		T_CHECK(on_screen(f, want[i].line), "%s", want[i].what);
+		free(search);
+	}
+}
+
 static void pagers(void)
 {
 	struct fx f;
@@ -393,13 +416,36 @@ static void pagers(void)
 	T_CHECK(f.ui->pg.match == 8, "search in the pager: line %ld", f.ui->pg.match);
 	keys(&f, "q?");
 	golden(&f, "help_80x24");
-	/* The legend: ★ is the current best only, and a repeat has its own glyph. */
-	keys(&f, "/the current best\r");
-	T_CHECK(on_screen(&f, "\xe2\x98\x85 completed"), "legend: ★");
-	keys(&f, "/no longer the best\r");
-	T_CHECK(on_screen(&f, "\xe2\x97\x86 completed"), "legend: ◆");
-	keys(&f, "/a seed repeat\r");
-	T_CHECK(on_screen(&f, "\xe2\x86\xbb completed"), "legend: ↻");
+	legend_check(&f);
+	keys(&f, "q");
+	fx_close(&f);
+}
+
+/* Before any result there is no best: the legend is the same. */
+static void the_legend_before_a_best(void)
+{
+	struct fx f;
+
+	fx_open(&f, 24, 80);
+	f.wd.st.best = NODE_NONE;
+	keys(&f, "?");
+	legend_check(&f);
+	keys(&f, "q");
+	fx_close(&f);
+}
+
+/* A node cancelled before it ran has no log, and never will: the log pager says no "yet". */
+static void the_log_of_a_node_that_never_ran(void)
+{
+	struct fx f;
+
+	fx_open(&f, 24, 80);
+	keys(&f, "/lr-down\r\033");
+	T_CHECK(f.ui->tv.sel == 7, "sel %u", f.ui->tv.sel);
+	keys(&f, "l");
+	T_CHECK(on_screen(&f, "n0007 has no log.") && !on_screen(&f, "no log yet"), "n0007's log");
+	keys(&f, "q/batch\r\033l");
+	T_CHECK(f.ui->tv.sel == 4 && on_screen(&f, "n0004 has no log yet."), "n0004's log");
 	keys(&f, "q");
 	fx_close(&f);
 }
@@ -542,6 +588,44 @@ static void reorder_the_queue(void)
 	golden(&f, "reordered_80x24");
 	keys(&f, "k+");
 	T_CHECK(strstr(last_note(&f), "n0003 is running, not in the queue"), "running node moved");
+	fx_close(&f);
+}
+
+/* The text of the screen's row y (0 at the top). */
+static char *row_text(struct fx *f, int y)
+{
+	char *s = screen(f), *p = s;
+
+	for (int skip = 2 + 2 * y; skip > 0 && p; skip--) /* two header lines, then text and roles */
+		p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL;
+	char *row = xstrndup(p ? p : "", p ? strcspn(p, "\n") : 0);
+	free(s);
+	return row;
+}
+
+/*
+ * A key that finds nothing to do says why on the hint line, until the next
+ * key: attached at 140 columns the status bar has no room left for it.
+ */
+static void a_key_with_nothing_to_do_says_so_on_the_hint_line(void)
+{
+	struct fx f;
+
+	fx_open(&f, 40, 140);
+	ui_set_model(f.ui, &f.wd, 4321);
+	keys(&f, "jjj++");
+	T_CHECK(f.wd.tree.nodes[4].priority == -2, "+: priority %d", f.wd.tree.nodes[4].priority);
+	char *hints = row_text(&f, 39);
+	T_CHECK(strstr(hints, "n0004 runs first already"), "hint line: %s", hints);
+	free(hints);
+	keys(&f, "n");
+	hints = row_text(&f, 39);
+	T_CHECK(strstr(hints, "no filter: press / to filter the tree"), "hint line: %s", hints);
+	free(hints);
+	keys(&f, "j");
+	hints = row_text(&f, 39);
+	T_CHECK(strstr(hints, "? help"), "the hints not back after a key: %s", hints);
+	free(hints);
 	fx_close(&f);
 }
 
@@ -702,6 +786,8 @@ static void prepared_ahead_apart_and_steerable(void)
 	keys(&f, "-");
 	T_CHECK(f.last_op == OP_PRIO && f.wd.tree.nodes[4].priority == 1,
 		"-: priority %d (%s)", f.wd.tree.nodes[4].priority, last_note(&f));
+	/* Its row shows the priority it has now, as a queued node's does. */
+	T_CHECK(on_screen(&f, "preparing  prio 1\xe2\x94\x82"), "the row of n0004 after -");
 	keys(&f, "p");
 	T_CHECK(f.last_op == OP_PAUSE && f.wd.tree.nodes[4].status == ST_PAUSED &&
 			f.wd.tree.nodes[4].resume_to == ST_QUEUED,
@@ -765,6 +851,8 @@ static void log_pane_scrolls_and_searches(void)
 	fx_open(&f, 24, 80);
 	keys(&f, "jj2");
 	T_CHECK(f.ui->focus == PANE_LOG && f.ui->lv.follow, "log focused, following");
+	/* There / searches the log, and the hint line says so. */
+	T_CHECK(on_screen(&f, " / search ") && !on_screen(&f, " / filter "), "hint of / in the log");
 	keys(&f, "g");
 	T_CHECK(!f.ui->lv.follow && f.ui->lv.top == 0 && on_screen(&f, "scroll"), "g: top");
 	keys(&f, "G");
@@ -783,6 +871,7 @@ static void log_pane_scrolls_and_searches(void)
 	T_CHECK(f.ui->focus == PANE_WORKERS, "Tab: workers");
 	keys(&f, "1");
 	T_CHECK(f.ui->focus == PANE_TREE, "1: tree");
+	T_CHECK(on_screen(&f, " / filter "), "hint of / in the tree");
 	fx_close(&f);
 }
 
@@ -884,6 +973,8 @@ int main(void)
 	T_RUN(narrow_terminal);
 	T_RUN(resize_and_back);
 	T_RUN(pagers);
+	T_RUN(the_legend_before_a_best);
+	T_RUN(the_log_of_a_node_that_never_ran);
 	T_RUN(add_a_patch_in_the_editor);
 	T_RUN(a_closed_pager_leaves_no_trace);
 	T_RUN(diff_shows_the_escapes_in_file_names);
@@ -891,6 +982,7 @@ int main(void)
 	T_RUN(fold_and_unfold);
 	T_RUN(reorder_the_queue);
 	T_RUN(pause_resume_cancel_retry_add);
+	T_RUN(a_key_with_nothing_to_do_says_so_on_the_hint_line);
 	T_RUN(guidance_goes_to_the_directive_file);
 	T_RUN(repeats_the_best_and_the_noise);
 	T_RUN(the_bar_shows_a_models_spend_and_calls);
