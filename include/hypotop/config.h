@@ -37,6 +37,7 @@ struct config {
 	char *llm_api_key_env;
 	char *llm_command;
 	bool llm_instrument;     /* ask for step timing before the baseline */
+	long llm_context_bytes;  /* source text a plan prompt may carry whole */
 	double budget_llm_usd;   /* < 0: no cap */
 	double budget_gpu_hours; /* < 0: no cap */
 	const cJSON *gpus;              /* array of GPU indices, or NULL */
@@ -44,6 +45,7 @@ struct config {
 	const cJSON *search_space;      /* object, or NULL */
 	const cJSON *fixed_experiments; /* array, or NULL */
 	const cJSON *llm_prices;        /* object model -> prices, or NULL */
+	const cJSON *llm_context;       /* array of globs of the sources a plan shows, or NULL */
 	cJSON *doc;                     /* the parsed file; owns the above */
 };
 

@@ -190,9 +190,19 @@ void place_close(struct place *p);
 struct sources {
 	struct source_file *v; /* paths and texts owned */
 	size_t n;
+	size_t more;           /* in scope, but past the most that are listed */
 };
 void sources_gather(const char *repo, const char *commit, const char *const *hints,
 		    size_t nhints, struct sources *out);
+/*
+ * The sources a plan is shown at commit (any thread): the files named in
+ * launch and build, the param file, the files changed from base to commit
+ * (base NULL: none) and those llm.context matches. Whole while their text
+ * fits llm.context_bytes, the changed ones first; the rest named with
+ * their sizes. Never a binary file, nor a data file no glob asked for.
+ */
+void sources_scope(const struct config *c, const char *base, const char *commit,
+		   struct sources *out);
 void sources_free(struct sources *s);
 struct repair_task;
 /*

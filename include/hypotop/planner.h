@@ -99,6 +99,15 @@ struct plan_request {
 	long patience_left;
 	int fixed_left;
 	const struct planner_place *place;
+	/*
+	 * The sources in scope at the node's commit (whole within
+	 * llm.context_bytes, the rest named), files_more those in scope left
+	 * out of even the list; and the node's diff against the baseline (NULL
+	 * for the baseline itself).
+	 */
+	const struct source_file *files;
+	size_t nfiles, files_more;
+	const char *diff;
 };
 
 /* One experiment in a report: its history row and what its analysis said. */
@@ -127,9 +136,13 @@ struct report_request {
 	long iteration, rounds_without_gain;
 };
 
-/* A file of the source tree, shown to the model as it is at the commit asked about. */
+/*
+ * A file of the source tree, shown to the model as it is at the commit
+ * asked about: whole, or (text NULL) only named with its size.
+ */
 struct source_file {
 	const char *path, *text;
+	size_t size;
 };
 
 /*

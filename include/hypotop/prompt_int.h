@@ -5,9 +5,11 @@
 #ifndef HYPOTOP_PROMPT_INT_H
 #define HYPOTOP_PROMPT_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "hypotop/config.h"
+#include "hypotop/planner.h"
 #include "hypotop/util.h"
 
 /* Text with newlines and tabs kept, other control characters made visible. */
@@ -20,6 +22,18 @@ void prompt_project(struct buf *b, const struct config *c);
 void prompt_log(struct buf *b, const char *log);
 /* "## The change it made" from a change's JSON. */
 void prompt_change(struct buf *b, const char *json);
+/*
+ * "## Sources <at>": each file with its text whole while room lasts, the
+ * others (or those without text) listed with their sizes; more: files
+ * left out of even the list.
+ */
+void prompt_sources(struct buf *b, const struct source_file *f, size_t n, size_t more,
+		    const char *at, size_t room);
+/*
+ * Whether a change of kind "params" can apply: a param file is configured,
+ * or launch passes a param as {NAME}.
+ */
+bool prompt_params_apply(const struct config *c);
 /* Instructions (built in, or <override_dir>/<kind>.md), then the contract. */
 char *prompt_system(const char *override_dir, const char *kind, const char *intro,
 		    const char *contract);

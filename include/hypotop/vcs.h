@@ -108,5 +108,11 @@ int vcs_branch_top(const char *dir, const char *prefix, unsigned long max, long 
 /* Unified diff (git format) from commit `from` to commit `to`; caller frees. */
 int vcs_diff(const char *repo_dir, const char *from, const char *to, char **text,
 	     struct err *e);
+/*
+ * The paths that differ from commit `from` to commit `to` and are still
+ * there at `to` (added or changed); *paths and each path are the caller's.
+ */
+int vcs_diff_paths(const char *repo_dir, const char *from, const char *to, char ***paths,
+		   size_t *n, struct err *e);
 
 #endif

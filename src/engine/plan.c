@@ -12,6 +12,7 @@
 #include "hypotop/json.h"
 #include "hypotop/ops.h"
 #include "hypotop/lifecycle.h"
+#include "hypotop/vcs.h"
 
 cJSON *sched_node_params(struct sched *s, uint32_t id)
 {
@@ -81,7 +82,8 @@ struct plan_task {
 	size_t nh;
 	char (*ids)[2][NODE_ID_LEN];
 	char *(*names)[4];
-	char *directive, *confirm, *commit;
+	char *directive, *confirm, *commit, *base, *diff;
+	struct sources src;
 	cJSON **params, *base_params, *node_params;
 	struct plan_request req;
 	cJSON *plan;
@@ -95,7 +97,21 @@ static void plan_work(void *arg)
 	struct plan_task *t = arg;
 
 	struct place pl;
+	struct err de = {{0}};
 
+	/*
+	 * What a model sees of the code: the node's sources and its path's
+	 * diff. The offline planner reads neither.
+	 */
+	if (t->s->planner->paid) {
+		sources_scope(t->req.cfg, t->base, t->commit, &t->src);
+		t->req.files = t->src.v;
+		t->req.nfiles = t->src.n;
+		t->req.files_more = t->src.more;
+		if (t->base && t->commit && strcmp(t->base, t->commit) &&
+		    vcs_diff(t->req.cfg->source_dir, t->base, t->commit, &t->diff, &de) == 0)
+			t->req.diff = t->diff;
+	}
 	t->rc = -1;
 	if (place_open(&pl, t->req.cfg, t->s->wd->path, t->pid, t->commit, &t->e) < 0)
 		return;
@@ -123,6 +139,9 @@ static void plan_task_free(struct plan_task *t)
 	free(t->directive);
 	free(t->confirm);
 	free(t->commit);
+	free(t->base);
+	free(t->diff);
+	sources_free(&t->src);
 	free(t);
 }
 
@@ -402,6 +421,10 @@ int sched_plan(struct sched *s)
 	t->directive = directive;
 	t->commit = w->tree.nodes[t->parent].commit ? xstrdup(w->tree.nodes[t->parent].commit)
 						    : NULL;
+	uint32_t root = t->parent;
+	while (w->tree.nodes[root].parent != NODE_NONE)
+		root = w->tree.nodes[root].parent;
+	t->base = w->tree.nodes[root].commit ? xstrdup(w->tree.nodes[root].commit) : NULL;
 	t->base_params = s->base_params ? cJSON_Duplicate(s->base_params, true) : NULL;
 	t->confirm = w->st.stop_asked ? xstrdup(w->st.stop_reason) : NULL;
 	t->node_params = sched_node_params(s, t->parent);

@@ -19,9 +19,13 @@
  * failed node stays analysing until the answer is acted on, so a restart
  * asks again rather than losing the repair.
  *
- * Main thread, except repair_work() and sources_gather().
+ * The sources a model is shown are gathered here too, for a repair, the
+ * instrumentation and a plan (sources_gather, sources_scope).
+ *
+ * Main thread, except repair_work(), sources_gather() and sources_scope().
  */
 #include <ctype.h>
+#include <fnmatch.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,6 +40,7 @@
 #define SOURCES_LISTED 20000
 #define SOURCES_FILES 16
 #define SOURCE_BYTES (256 * 1024)
+#define SCOPE_LISTED 200 /* the most files a plan names, whole or not */
 #define REPAIR_SUFFIX_MAX 12 /* "-repair-100" */
 
 /* ---- the sources in scope ----------------------------------------------- */
@@ -92,6 +97,21 @@ static bool is_data(const char *path)
 	return false;
 }
 
+/* The text of path at commit; NULL when it cannot be read or is binary. */
+static char *source_read(const char *repo, const char *commit, const char *path, size_t *len)
+{
+	struct err e = {{0}};
+	char *text;
+
+	if (vcs_read_file(repo, commit, path, &text, len, &e) < 0)
+		return NULL;
+	if (memchr(text, '\0', *len)) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
 /*
  * The text files of commit that the hints name, in the order of the hints
  * (the launch and build commands, the log's traceback, a change): the
@@ -118,23 +138,101 @@ void sources_gather(const char *repo, const char *commit, const char *const *hin
 		if (rank == nhints && out->n)
 			break; /* the tree only when no hint names a file */
 		for (size_t i = 0; i < n && out->n < SOURCES_FILES; i++) {
-			char *text;
 			size_t len;
 			if (ranks[i] != rank)
 				continue;
-			if (vcs_read_file(repo, commit, paths[i], &text, &len, &e) < 0)
-				continue;
-			if (len > SOURCE_BYTES || memchr(text, '\0', len)) {
-				free(text); /* too big to show, or not text */
+			char *text = source_read(repo, commit, paths[i], &len);
+			if (!text || len > SOURCE_BYTES) {
+				free(text); /* not text, or too big to show */
 				continue;
 			}
 			out->v[out->n].path = xstrdup(paths[i]);
+			out->v[out->n].size = len;
 			out->v[out->n++].text = text;
 		}
 	}
 	for (size_t i = 0; i < n; i++)
 		free(paths[i]);
 	free(paths);
+	free(ranks);
+}
+
+static bool in_list(char *const *v, size_t n, const char *path)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i], path))
+			return true;
+	return false;
+}
+
+static bool globbed(const cJSON *globs, const char *path)
+{
+	const cJSON *g;
+
+	cJSON_ArrayForEach(g, globs)
+		if (cJSON_IsString(g) && !fnmatch(g->valuestring, path, FNM_PATHNAME | FNM_PERIOD))
+			return true;
+	return false;
+}
+
+/* Ranks of scope: changed, named by a command or the param file, globbed; none. */
+enum { SCOPE_CHANGED, SCOPE_NAMED, SCOPE_GLOB, SCOPE_NONE };
+
+void sources_scope(const struct config *c, const char *base, const char *commit,
+		   struct sources *out)
+{
+	const cJSON *file = cJSON_GetObjectItemCaseSensitive(c->search_space, "file");
+	const char *hints[] = {c->launch, c->build};
+	char **paths, **changed = NULL;
+	size_t n, nchanged = 0, room = (size_t)c->llm_context_bytes;
+	struct err e = {{0}};
+
+	memset(out, 0, sizeof *out);
+	if (!commit || vcs_list_files(c->source_dir, commit, SOURCES_LISTED, &paths, &n, &e) < 0)
+		return;
+	if (base && strcmp(base, commit))
+		vcs_diff_paths(c->source_dir, base, commit, &changed, &nchanged, &e);
+	int *ranks = xcalloc(n ? n : 1, sizeof *ranks);
+	for (size_t i = 0; i < n; i++) {
+		bool glob = globbed(c->llm_context, paths[i]);
+		if (in_list(changed, nchanged, paths[i]) && (glob || !is_data(paths[i])))
+			ranks[i] = SCOPE_CHANGED;
+		else if ((rank_of(hints, ARRAY_LEN(hints), paths[i]) < ARRAY_LEN(hints) &&
+			  !is_data(paths[i])) ||
+			 (cJSON_IsString(file) && !strcmp(file->valuestring, paths[i])))
+			ranks[i] = SCOPE_NAMED;
+		else
+			ranks[i] = glob ? SCOPE_GLOB : SCOPE_NONE;
+	}
+	out->v = xcalloc(SCOPE_LISTED, sizeof *out->v);
+	for (int rank = SCOPE_CHANGED; rank < SCOPE_NONE; rank++)
+		for (size_t i = 0; i < n; i++) {
+			size_t len;
+			char *text;
+			if (ranks[i] != rank || !(text = source_read(c->source_dir, commit, paths[i],
+								     &len)))
+				continue;
+			if (out->n == SCOPE_LISTED) {
+				out->more++;
+				free(text);
+				continue;
+			}
+			if (len > room) {
+				free(text); /* named, with its size */
+				text = NULL;
+			} else {
+				room -= len;
+			}
+			out->v[out->n].path = xstrdup(paths[i]);
+			out->v[out->n].size = len;
+			out->v[out->n++].text = text;
+		}
+	for (size_t i = 0; i < n; i++)
+		free(paths[i]);
+	for (size_t i = 0; i < nchanged; i++)
+		free(changed[i]);
+	free(paths);
+	free(changed);
 	free(ranks);
 }
 

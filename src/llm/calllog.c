@@ -52,6 +52,17 @@ static void write_log(const struct llm_client *c, const char *path, char *text)
 	fs_write_atomic(path, text, strlen(text), 0600, &e);
 }
 
+/* What the call sent: instructions, project and history, request, and any retry's words. */
+static size_t prompt_bytes(const struct llm_call *q)
+{
+	const char *parts[] = {q->system, q->stable, q->request, q->prev_answer, q->problem};
+	size_t n = 0;
+
+	for (size_t i = 0; i < ARRAY_LEN(parts); i++)
+		n += parts[i] ? strlen(parts[i]) : 0;
+	return n;
+}
+
 static void cost_text(char *out, size_t n, const struct llm_reply *r)
 {
 	if (!r->has_cost)
@@ -109,7 +120,8 @@ void llm_log_call(const char *logs, const struct llm_client *c, const struct llm
 	if (r->has_usage)
 		buf_printf(&b, "Tokens: input %ld, output %ld, cache write %ld, cache read %ld. ",
 			   r->usage.input, r->usage.output, r->usage.cache_write, r->usage.cache_read);
-	buf_printf(&b, "Cost: %s. Time: %.1f s.\n", cost, (double)cl->ms / 1000);
+	buf_printf(&b, "Prompt: %zu bytes. Cost: %s. Time: %.1f s.\n", prompt_bytes(q), cost,
+		   (double)cl->ms / 1000);
 	if (rc == 0)
 		buf_printf(&b, "Contract: %s\n", cl->contract_error ? cl->contract_error : "valid");
 	path = xasprintf("%soutput.md", base);
@@ -131,6 +143,7 @@ void llm_log_call(const char *logs, const struct llm_client *c, const struct llm
 	cJSON_AddNumberToObject(j, "started_ms", (double)cl->started);
 	cJSON_AddNumberToObject(j, "duration_ms", (double)cl->ms);
 	cJSON_AddNumberToObject(j, "max_tokens", (double)q->max_tokens);
+	cJSON_AddNumberToObject(j, "prompt_bytes", (double)prompt_bytes(q));
 	cJSON_AddBoolToObject(j, "structured_output", q->schema && !r->schema_dropped &&
 						      strcmp(c->provider, "command"));
 	if (r->status)

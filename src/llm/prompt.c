@@ -24,6 +24,7 @@
 #include "hypotop/change.h"
 #include "hypotop/fsutil.h"
 #include "hypotop/json.h"
+#include "hypotop/launch.h"
 #include "hypotop/prompt_int.h"
 
 #define LOG_TAIL_BYTES 8000
@@ -34,6 +35,7 @@
 #define PARAMS_CELL 300
 #define HYPOTHESIS_CELL 160
 #define CHANGE_BYTES 8000
+#define DIFF_BYTES 16000 /* the node's path against the baseline */
 /* What a report prompt quotes of the analyses: each, and all together. */
 #define ANALYSIS_BYTES 3000
 #define REPORT_ANALYSES_BYTES 60000
@@ -48,25 +50,39 @@ static const char analyse_contract[] =
 	"     \"hypothesis_supported\": true | false | null}\n\n"
 	"No other key is accepted.\n";
 
-static const char plan_contract[] =
-	"Answer with one JSON object and nothing else (no prose, no fence), exactly these "
-	"keys:\n\n"
-	"    {\"stop\": true | false,\n"
-	"     \"reason\": string,\n"
-	"     \"proposals\": [\n"
-	"       {\"name\": slug (1-48 characters a-z, 0-9, '-'),\n"
-	"        \"hypothesis\": string (what the change tests and why it should help),\n"
-	"        \"priority\": integer (lower runs first),\n"
-	"        \"needs_rebuild\": true | false,\n"
-	"        \"change\": {\"kind\": \"params\", \"params\": {NAME: VALUE, ...}}\n"
-	"                | {\"kind\": \"patch\", \"patch\": \"diff --git a/PATH b/PATH ...\"}\n"
-	"                | {\"kind\": \"files\", \"files\": [{\"path\": PATH, \"content\": "
-	"TEXT}, ...]}}]}\n\n"
-	"No other key is accepted. \"proposals\" holds 1 to " WANT_MAX_TEXT " proposals; it may "
-	"be empty only "
-	"with \"stop\": true. Paths are relative to the source tree: no absolute path, no "
-	"\"..\", nothing under .git/. A patch is a git-format diff that applies to the "
-	"parent's commit without fuzz.\n";
+/* The plan contract; "params" only where a change of params can apply. */
+static char *plan_contract(const struct config *c)
+{
+	struct buf b;
+
+	buf_init(&b);
+	buf_adds(&b, "Answer with one JSON object and nothing else (no prose, no fence), exactly "
+		     "these keys:\n\n"
+		     "    {\"stop\": true | false,\n"
+		     "     \"reason\": string,\n"
+		     "     \"proposals\": [\n"
+		     "       {\"name\": slug (1-48 characters a-z, 0-9, '-'),\n"
+		     "        \"hypothesis\": string (what the change tests and why it should "
+		     "help),\n"
+		     "        \"priority\": integer (lower runs first),\n"
+		     "        \"needs_rebuild\": true | false,\n"
+		     "        \"change\": ");
+	if (prompt_params_apply(c))
+		buf_adds(&b, "{\"kind\": \"params\", \"params\": {NAME: VALUE, ...}}\n"
+			     "                | ");
+	buf_adds(&b, "{\"kind\": \"patch\", \"patch\": \"diff --git a/PATH b/PATH ...\"}\n"
+		     "                | {\"kind\": \"files\", \"files\": [{\"path\": PATH, "
+		     "\"content\": TEXT}, ...]}}]}\n\n"
+		     "No other key is accepted. \"proposals\" holds 1 to " WANT_MAX_TEXT
+		     " proposals; it may be empty only with \"stop\": true. Paths are relative to "
+		     "the source tree: no absolute path, no \"..\", nothing under .git/. A patch "
+		     "is a git-format diff that applies to the parent's commit without fuzz.\n");
+	if (!prompt_params_apply(c))
+		buf_adds(&b, "This project has no param file and passes no {NAME} in its launch "
+			     "command, so a change of kind \"params\" cannot apply: change the "
+			     "code.\n");
+	return buf_steal(&b);
+}
 
 static const char analyse_intro[] =
 	"You are the analysis step of an autonomous machine-learning experiment loop. A run "
@@ -197,6 +213,19 @@ static const char *metric_name(const struct config *c)
 	return c && c->metric ? c->metric : "metric";
 }
 
+bool prompt_params_apply(const struct config *c)
+{
+	const cJSON *ss = c ? c->search_space : NULL;
+	const cJSON *m;
+
+	if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(ss, "file")))
+		return true;
+	cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(ss, "params"))
+		if (launch_uses(c->launch, m->string))
+			return true;
+	return false;
+}
+
 /* The project: the same for every call of a workdir. */
 static void project_part(struct buf *b, const struct config *c)
 {
@@ -269,6 +298,50 @@ static void log_part(struct buf *b, const char *log)
 		free(line);
 		start += n + (nl ? 1 : 0);
 	}
+}
+
+/*
+ * The sources, each whole while room lasts (then cut, then left out); those
+ * that came without text named with their sizes.
+ */
+static void sources_part(struct buf *b, const struct source_file *f, size_t n, size_t more,
+			 const char *at, size_t room)
+{
+	size_t named = 0;
+
+	buf_printf(b, "\n## Sources %s (%zu file%s)\n\n", at, n + more,
+		   n + more == 1 ? "" : "s");
+	if (!n && !more)
+		buf_adds(b, "(none could be read)\n");
+	for (size_t i = 0; i < n; i++) {
+		const char *text = f[i].text;
+		if (!text) {
+			named++;
+			continue;
+		}
+		buf_adds(b, "File `");
+		llm_add_md(b, f[i].path);
+		buf_adds(b, "`:\n\n");
+		if (!room) {
+			buf_printf(b, "    …(%zu bytes left out)\n\n", strlen(text));
+			continue;
+		}
+		add_indented(b, text, room);
+		size_t used = strlen(text);
+		room = used >= room ? 0 : room - used;
+		buf_addc(b, '\n');
+	}
+	if (!named && !more)
+		return;
+	buf_adds(b, "Not shown, for room (path, bytes):\n\n");
+	for (size_t i = 0; i < n; i++)
+		if (!f[i].text) {
+			buf_adds(b, "- `");
+			llm_add_md(b, f[i].path);
+			buf_printf(b, "` (%zu)\n", f[i].size);
+		}
+	if (more)
+		buf_printf(b, "- and %zu more file%s\n", more, more == 1 ? "" : "s");
 }
 
 /* What the run changed: its parameters, its patch or its files. */
@@ -498,7 +571,9 @@ void llm_prompt_plan(const struct plan_request *r, const char *override_dir,
 	struct buf s, q;
 	size_t left_out;
 
-	p->system = system_part(override_dir, "plan", plan_intro, plan_contract);
+	char *contract = plan_contract(c);
+	p->system = system_part(override_dir, "plan", plan_intro, contract);
+	free(contract);
 	p->schema = llm_schema_plan(c);
 	buf_init(&s);
 	project_part(&s, c);
@@ -571,6 +646,12 @@ void llm_prompt_plan(const struct plan_request *r, const char *override_dir,
 		buf_addc(&q, '\n');
 		free(t);
 	}
+	if (r->diff && *r->diff) {
+		buf_adds(&q, "\n## What its path changed since the baseline (git diff)\n\n");
+		add_indented(&q, r->diff, DIFF_BYTES);
+	}
+	if (r->nfiles || r->files_more)
+		sources_part(&q, r->files, r->nfiles, r->files_more, "at its commit", SIZE_MAX);
 	if (r->confirm_stop)
 		confirm_part(&q, r);
 	p->request = buf_steal(&q);
@@ -638,6 +719,12 @@ void llm_prompt_free(struct llm_prompt *p)
 }
 
 /* ---- for prompt_fix.c (prompt_int.h) ---- */
+
+void prompt_sources(struct buf *b, const struct source_file *f, size_t n, size_t more,
+		    const char *at, size_t room)
+{
+	sources_part(b, f, n, more, at, room);
+}
 
 void prompt_text(struct buf *b, const char *s)
 {

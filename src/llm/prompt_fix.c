@@ -8,6 +8,7 @@
 #include "hypotop/llm.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hypotop/prompt_int.h"
@@ -35,28 +36,30 @@ static const char instrument_intro[] =
 	"- When the script already reports step times, or has no training loop to time, give "
 	"\"change\": null and say why in \"summary\".\n";
 
-#define CHANGE_CONTRACT                                                                    \
-	"     \"change\": {\"kind\": \"patch\", \"patch\": \"diff --git a/PATH b/PATH ...\"}\n"  \
-	"             | {\"kind\": \"files\", \"files\": [{\"path\": PATH, \"content\": TEXT}, " \
-	"...]}\n"                                                                           \
-	"             | {\"kind\": \"params\", \"params\": {NAME: VALUE, ...}}\n"             \
-	"             | null}\n\n"                                                          \
-	"No other key is accepted. The change applies to the sources shown: a patch is a "    \
-	"git-format diff that applies without fuzz; \"files\" gives whole files, new or "     \
-	"replaced. Paths are relative to the source tree: no absolute path, no \"..\", "      \
-	"nothing under .git/.\n"
+/* The contract: text_line, then the change; "params" only where it can apply. */
+static char *fix_contract(const struct config *c, const char *text_line)
+{
+	struct buf b;
 
-static const char repair_contract[] =
-	"Answer with one JSON object and nothing else (no prose, no fence), exactly these "
-	"keys:\n\n"
-	"    {\"fix\": string (what was wrong, and what the change does about it),\n"
-	CHANGE_CONTRACT;
-
-static const char instrument_contract[] =
-	"Answer with one JSON object and nothing else (no prose, no fence), exactly these "
-	"keys:\n\n"
-	"    {\"summary\": string (what the change adds, and where),\n"
-	CHANGE_CONTRACT;
+	buf_init(&b);
+	buf_adds(&b, "Answer with one JSON object and nothing else (no prose, no fence), exactly "
+		     "these keys:\n\n    {");
+	buf_adds(&b, text_line);
+	buf_adds(&b, ",\n"
+		     "     \"change\": {\"kind\": \"patch\", \"patch\": \"diff --git a/PATH "
+		     "b/PATH ...\"}\n"
+		     "             | {\"kind\": \"files\", \"files\": [{\"path\": PATH, "
+		     "\"content\": TEXT}, ...]}\n");
+	if (prompt_params_apply(c))
+		buf_adds(&b, "             | {\"kind\": \"params\", \"params\": {NAME: VALUE, "
+			     "...}}\n");
+	buf_adds(&b, "             | null}\n\n"
+		     "No other key is accepted. The change applies to the sources shown: a patch "
+		     "is a git-format diff that applies without fuzz; \"files\" gives whole "
+		     "files, new or replaced. Paths are relative to the source tree: no absolute "
+		     "path, no \"..\", nothing under .git/.\n");
+	return buf_steal(&b);
+}
 
 static void command_lines(struct buf *b, const struct config *c)
 {
@@ -72,36 +75,15 @@ static void command_lines(struct buf *b, const struct config *c)
 	buf_adds(b, "`\n");
 }
 
-/* The sources in scope, whole while they fit in SOURCES_BYTES. */
-static void sources_part(struct buf *b, const struct fix_request *r, const char *at)
-{
-	size_t room = SOURCES_BYTES;
-
-	buf_printf(b, "\n## Sources %s (%zu file%s)\n\n", at, r->nfiles, r->nfiles == 1 ? "" : "s");
-	if (!r->nfiles)
-		buf_adds(b, "(none could be read)\n");
-	for (size_t i = 0; i < r->nfiles; i++) {
-		const char *text = r->files[i].text ? r->files[i].text : "";
-		buf_adds(b, "File `");
-		prompt_text(b, r->files[i].path);
-		buf_adds(b, "`:\n\n");
-		if (!room) {
-			buf_printf(b, "    …(%zu bytes left out)\n\n", strlen(text));
-			continue;
-		}
-		prompt_indented(b, text, room);
-		size_t used = strlen(text);
-		room = used >= room ? 0 : room - used;
-		buf_addc(b, '\n');
-	}
-}
-
 void llm_prompt_repair(const struct fix_request *r, const char *override_dir,
 		       struct llm_prompt *p)
 {
 	struct buf s, q;
 
-	p->system = prompt_system(override_dir, "repair", repair_intro, repair_contract);
+	char *contract = fix_contract(r->cfg, "\"fix\": string (what was wrong, and what the "
+						"change does about it)");
+	p->system = prompt_system(override_dir, "repair", repair_intro, contract);
+	free(contract);
 	p->schema = prompt_change_answer_schema(r->cfg, "fix");
 	buf_init(&s);
 	prompt_project(&s, r->cfg);
@@ -133,7 +115,7 @@ void llm_prompt_repair(const struct fix_request *r, const char *override_dir,
 		prompt_log(&q, r->log_tail);
 	else
 		buf_adds(&q, "\n## Last lines of the log\n\n(the log is empty)\n");
-	sources_part(&q, r, "at its commit");
+	prompt_sources(&q, r->files, r->nfiles, 0, "at its commit", SOURCES_BYTES);
 	p->request = buf_steal(&q);
 }
 
@@ -142,8 +124,10 @@ void llm_prompt_instrument(const struct fix_request *r, const char *override_dir
 {
 	struct buf s, q;
 
-	p->system = prompt_system(override_dir, "instrument", instrument_intro,
-				  instrument_contract);
+	char *contract = fix_contract(r->cfg, "\"summary\": string (what the change adds, and "
+						"where)");
+	p->system = prompt_system(override_dir, "instrument", instrument_intro, contract);
+	free(contract);
 	p->schema = prompt_change_answer_schema(r->cfg, "summary");
 	buf_init(&s);
 	prompt_project(&s, r->cfg);
@@ -152,6 +136,6 @@ void llm_prompt_instrument(const struct fix_request *r, const char *override_dir
 	buf_init(&q);
 	buf_adds(&q, "# The training script to instrument\n\n");
 	command_lines(&q, r->cfg);
-	sources_part(&q, r, "of the baseline");
+	prompt_sources(&q, r->files, r->nfiles, 0, "of the baseline", SOURCES_BYTES);
 	p->request = buf_steal(&q);
 }

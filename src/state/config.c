@@ -108,6 +108,15 @@ static const struct ckey keys[] = {
 	{"llm.instrument", CT_BOOL, false, 0, 0, "false", NULL, OFF(llm_instrument),
 	 "Before the baseline runs, ask the model once to make the training script print "
 	 "step=N step_time=S lines; its change becomes the baseline's commit."},
+	{"llm.context", CT_ARRAY, false, 0, 0, NULL, NULL, OFF(llm_context),
+	 "Globs of source files (relative to the top of the source tree; * does not cross "
+	 "a /), as in [\"model/*.py\", \"configs/base.yaml\"], shown to the model when it "
+	 "plans, at the node's commit, besides the files named in launch and build, the "
+	 "param file and the files the node's path changed."},
+	{"llm.context_bytes", CT_INT, false, 1024, 16777216, "65536", NULL, OFF(llm_context_bytes),
+	 "Bytes of source text a plan prompt carries whole, the files the node's path "
+	 "changed first; the files past them are listed with their sizes. Binary files, "
+	 "and files larger than this, are never shown."},
 	{"llm.prices", CT_MAP, false, 0, 0, NULL, NULL, OFF(llm_prices),
 	 "Map of model name to its price in US dollars per million tokens: {\"input\": N, "
 	 "\"output\": N, \"cache_read\": N, \"cache_write\": N}; input and output are "
@@ -289,6 +298,27 @@ static int check_price(const cJSON *p, const char *at, struct err *e)
 	return 0;
 }
 
+/* One glob of llm.context: a path inside the source tree. */
+static int check_glob(const cJSON *g, const char *at, struct err *e)
+{
+	const char *s = cJSON_GetStringValue(g);
+
+	if (!s || !*s) {
+		err_set(e, "%s must be a glob of source files in double quotes, as in "
+			   "\"model/*.py\"",
+			at);
+		return -1;
+	}
+	for (const char *p = s; *p; p = p[strcspn(p, "/")] ? p + strcspn(p, "/") + 1 : "")
+		if (*s == '/' || (!strncmp(p, "..", 2) && (p[2] == '/' || !p[2]))) {
+			err_set(e, "%s: \"%s\" leaves the source tree; write it relative to its "
+				   "top, without a leading / or ..",
+				at, s);
+			return -1;
+		}
+	return 0;
+}
+
 static int check_value(struct ctx *x, const struct ckey *k, const cJSON *v, const char *leaf)
 {
 	char at[512];
@@ -397,6 +427,11 @@ static int check_value(struct ctx *x, const struct ckey *k, const cJSON *v, cons
 		for (const cJSON *m = v->child; m; m = m->next, i++) {
 			char sub[1024];
 			snprintf(sub, sizeof sub, "%s[%d]", at, i);
+			if (!strcmp(k->path, "llm.context")) {
+				if (check_glob(m, sub, x->e) < 0)
+					return -1;
+				continue;
+			}
 			if (!strcmp(k->path, "gpus")) {
 				if (!cJSON_IsNumber(m) || m->valuedouble != floor(m->valuedouble) ||
 				    m->valuedouble < 0 || m->valuedouble > 1023) {

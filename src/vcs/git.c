@@ -652,33 +652,66 @@ int vcs_list_files(const char *repo_dir, const char *commit, size_t max, char **
 	return 0;
 }
 
-int vcs_diff(const char *repo_dir, const char *from, const char *to, char **text,
-	     struct err *e)
+/* The diff from commit `from` to commit `to`; the caller frees *diff. */
+static int commits_diff(const char *repo_dir, const char *from, const char *to,
+			git_diff **diff, struct err *e)
 {
 	git_repository *repo;
 	git_tree *a = NULL, *b = NULL;
-	git_diff *diff = NULL;
+	int rc = -1;
+
+	*diff = NULL;
+	if (vcs_repo(&repo, repo_dir, e) < 0)
+		return -1;
+	if (commit_tree(repo, from, &a, e) == 0 && commit_tree(repo, to, &b, e) == 0) {
+		rc = git_diff_tree_to_tree(diff, repo, a, b, NULL);
+		if (rc < 0)
+			err_set(e, "git: diff %s %s: %s", from, to, vcs_git_msg());
+	}
+	git_tree_free(b);
+	git_tree_free(a);
+	return rc < 0 ? -1 : 0;
+}
+
+int vcs_diff(const char *repo_dir, const char *from, const char *to, char **text,
+	     struct err *e)
+{
+	git_diff *diff;
 	git_buf out = GIT_BUF_INIT;
 	int rc = -1;
 
 	*text = NULL;
-	if (vcs_repo(&repo, repo_dir, e) < 0)
+	if (commits_diff(repo_dir, from, to, &diff, e) < 0)
 		return -1;
-	if (commit_tree(repo, from, &a, e) < 0 || commit_tree(repo, to, &b, e) < 0)
-		goto out;
-	if (git_diff_tree_to_tree(&diff, repo, a, b, NULL) < 0 ||
-	    git_diff_to_buf(&out, diff, GIT_DIFF_FORMAT_PATCH) < 0) {
+	if (git_diff_to_buf(&out, diff, GIT_DIFF_FORMAT_PATCH) < 0) {
 		err_set(e, "git: diff %s %s: %s", from, to, vcs_git_msg());
-		goto out;
+	} else {
+		*text = xstrndup(out.ptr ? out.ptr : "", out.size);
+		rc = 0;
 	}
-	*text = xstrndup(out.ptr ? out.ptr : "", out.size);
-	rc = 0;
-out:
 	git_buf_dispose(&out);
 	git_diff_free(diff);
-	git_tree_free(b);
-	git_tree_free(a);
 	return rc;
+}
+
+int vcs_diff_paths(const char *repo_dir, const char *from, const char *to, char ***paths,
+		   size_t *n, struct err *e)
+{
+	git_diff *diff;
+
+	*paths = NULL;
+	*n = 0;
+	if (commits_diff(repo_dir, from, to, &diff, e) < 0)
+		return -1;
+	size_t k = git_diff_num_deltas(diff);
+	*paths = xcalloc(k ? k : 1, sizeof **paths);
+	for (size_t i = 0; i < k; i++) {
+		const git_diff_delta *d = git_diff_get_delta(diff, i);
+		if (d->status != GIT_DELTA_DELETED)
+			(*paths)[(*n)++] = xstrdup(d->new_file.path);
+	}
+	git_diff_free(diff);
+	return 0;
 }
 
 int vcs_branch_top(const char *dir, const char *prefix, unsigned long max, long *top,

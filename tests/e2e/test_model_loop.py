@@ -345,6 +345,72 @@ def a_restart_mid_call_repeats_that_call_only():
     check(len([n for n in logs if "_plan_" in n and n.endswith("_raw.json")]) == 1,
           "plan logs %r" % sorted(logs))
 
+# A command provider that keeps every prompt it is given: its first plan
+# changes the code (a whole file, as no param file applies), its second stops.
+CODER = r"""#!/usr/bin/env python3
+import json, os, sys
+prompt = sys.stdin.read()
+kind = os.environ.get("HYPOTOP_LLM_KIND", "")
+with open(sys.argv[1], "a") as f:
+    f.write(json.dumps({"kind": kind, "node": os.environ.get("HYPOTOP_NODE"),
+                        "prompt": prompt}) + "\n")
+if kind == "analyse":
+    print(json.dumps({"summary": "judged", "verdict": "no_change", "bottleneck": "none",
+                      "evidence": ["seen"], "hypothesis_supported": None}))
+elif os.environ.get("HYPOTOP_NODE") == "n0000":
+    print(json.dumps({"stop": False, "reason": "smaller", "proposals": [
+        {"name": "smaller", "hypothesis": "a smaller loss", "priority": 0,
+         "needs_rebuild": False, "change": {"kind": "files", "files": [
+             {"path": "model_cfg.py", "content": "LOSS = 0.5  # changed-%s\n" % sys.argv[2]}]}}]}))
+else:
+    print(json.dumps({"stop": True, "reason": "enough", "proposals": []}))
+"""
+
+
+@lib.test
+def a_plan_prompt_carries_the_code_at_the_nodes_commit():
+    d = lib.tmpdir()
+    mark = uuid.uuid4().hex
+    agent, calls = os.path.join(d, "coder.py"), os.path.join(d, "calls.jsonl")
+    with open(agent, "w") as f:
+        f.write(CODER)
+    os.chmod(agent, 0o755)
+    src = lib.make_repo(d, files={
+        "train.py": "# launch-%s\nfrom model_cfg import LOSS\nprint('val_loss=%%g' %% LOSS)\n"
+                    % mark,
+        "model_cfg.py": "LOSS = 1.0\n",
+        "weights.bin": "\0\1\2 binary-%s\n" % mark})
+    cfg = {"source_dir": src, "launch": "python3 train.py", "metric": "val_loss",
+           "max_iterations": 2, "noise": {"seeds": 1}, "repair_attempts": 0,
+           "llm": {"provider": "command", "command": "%s %s %s" % (agent, calls, mark),
+                   "context": ["*.bin"], "context_bytes": 4096}}
+    with open(os.path.join(d, "c.json"), "w") as f:
+        json.dump(cfg, f)
+    wd = os.path.join(d, "wd")
+    rc, out, err = lib.hypotop("init", wd, "--config", os.path.join(d, "c.json"))
+    check(rc == 0, "init: %s" % err)
+    run_to_end(wd)
+    with open(calls) as f:
+        plans = [x for x in map(json.loads, f) if x["kind"] == "plan"]
+    check([x["node"] for x in plans][:2] == ["n0000", "n0001"], "plans under %s"
+          % [x["node"] for x in plans])
+    for x in plans:
+        p = x["prompt"]
+        check("# launch-%s" % mark in p, "plan of %s: no launch script" % x["node"])
+        check("binary-%s" % mark not in p and "weights.bin" not in p,
+              "plan of %s: a binary file" % x["node"])
+        check('"kind": "params"' not in p, "plan of %s: params offered without a param file "
+              "or {NAME}" % x["node"])
+    p = plans[1]["prompt"]
+    check("File `model_cfg.py`:\n\n    LOSS = 0.5  # changed-%s" % mark in p,
+          "the changed file is not shown whole: %s" % p[-3000:])
+    check("+LOSS = 0.5  # changed-%s" % mark in p, "no diff against the baseline")
+    logs = os.path.join(wd, "logs")
+    raws = [json.load(open(os.path.join(logs, n))) for n in sorted(os.listdir(logs))
+            if n.endswith("_plan_n0001_raw.json")]
+    check(raws and raws[0].get("prompt_bytes", 0) >= len(p.encode()) // 2,
+          "the prompt's size is not logged: %r" % [r.get("prompt_bytes") for r in raws])
+
 
 SRV.stop()
 lib.finish()

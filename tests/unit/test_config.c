@@ -123,6 +123,15 @@ static void bad_configs_name_field_line_and_fix(void)
 		 "\"cached\": 0}}}}",
 		 "unknown key \"cached\"", "cache_read"},
 		{"{" BASE ", \"notes\": \"a\\u0000b\"}", "config.json:1:", "\"notes\": a NUL character"},
+		{"{" BASE ", \"llm\": {\"context\": [\"model/*.py\", 3]}}", "\"llm.context\"[1]",
+		 "glob of source files in double quotes"},
+		{"{" BASE ", \"llm\": {\"context\": [\"a/../../etc/*\"]}}", "\"llm.context\"[0]",
+		 "leaves the source tree"},
+		{"{" BASE ", \"llm\": {\"context\": [\"/etc/*\"]}}", "\"llm.context\"[0]",
+		 "without a leading / or .."},
+		{"{" BASE ", \"llm\": {\"context\": \"*.py\"}}", "\"llm.context\"", "array"},
+		{"{" BASE ", \"llm\": {\"context_bytes\": 10}}", "\"llm.context_bytes\"",
+		 "from 1024 to 16777216"},
 	};
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		struct config c;
@@ -136,6 +145,13 @@ static void bad_configs_name_field_line_and_fix(void)
 	struct err e = {{0}};
 	T_CHECK(load("{" BASE ", \"notes\": \"C:\\\\u0000\"}", &c, &e) == 0, "%s", e.msg);
 	T_STREQ(c.notes, "C:\\u0000");
+	config_free(&c);
+	/* llm.context: globs inside the tree; the budget's default. */
+	T_CHECK(load("{" BASE ", \"llm\": {\"context\": [\"model/*.py\", \"..x/a\"]}}", &c,
+		     &e) == 0,
+		"%s", e.msg);
+	T_CHECK(cJSON_GetArraySize(c.llm_context) == 2 && c.llm_context_bytes == 65536,
+		"context %d, %ld bytes", cJSON_GetArraySize(c.llm_context), c.llm_context_bytes);
 	config_free(&c);
 }
 

@@ -508,6 +508,81 @@ static void plan_history_shows_changes(void)
 	config_free(&c);
 }
 
+/*
+ * The plan prompt shows the code: the node's diff against the baseline,
+ * the sources whole, and those past the budget named with their sizes.
+ */
+static void plan_prompt_shows_the_code(void)
+{
+	struct config c;
+	struct llm_prompt p;
+
+	if (load("{" BASE "}", &c) < 0) {
+		T_CHECK(0, "config");
+		return;
+	}
+	struct plan_entry h[] = {{"n0000", NULL, "base", "completed", NULL, NULL, true, 1, NULL,
+				  NULL}};
+	struct source_file f[] = {
+		{"train.py", "import model\nfor step in range(10):\n    print(step)\n", 44},
+		{"big.py", NULL, 90000},
+	};
+	struct plan_request pr = {&c, NULL, h, 1, "n0000", NULL, 1, 3, NULL};
+	pr.files = f;
+	pr.nfiles = ARRAY_LEN(f);
+	pr.files_more = 2;
+	pr.diff = "diff --git a/model.py b/model.py\n-w = 1\n+w = 2\n";
+	llm_prompt_plan(&pr, NULL, &p);
+	T_CONTAINS(p.request, "## What its path changed since the baseline (git diff)\n\n    "
+			      "diff --git a/model.py b/model.py\n    -w = 1\n    +w = 2\n");
+	T_CONTAINS(p.request, "## Sources at its commit (4 files)");
+	T_CONTAINS(p.request, "File `train.py`:\n\n    import model\n    for step in "
+			      "range(10):\n        print(step)\n");
+	T_CONTAINS(p.request, "- `big.py` (90000)\n- and 2 more files\n");
+	llm_prompt_free(&p);
+	config_free(&c);
+}
+
+/* "params" is offered only where it can apply: a param file, or {NAME} in launch. */
+static void plan_prompt_offers_params_only_where_they_apply(void)
+{
+	static const char *const cfgs[] = {
+		"{" BASE "}",
+		"{\"source_dir\": \"/src\", \"launch\": \"python3 t.py --lr {lr}\", "
+		"\"metric\": \"m\", \"search_space\": {\"params\": {\"lr\": {\"uniform\": "
+		"[0, 1], \"default\": 0.5}}}}",
+		"{" BASE ", \"search_space\": {\"file\": \"p.json\", \"params\": {\"lr\": "
+		"{\"uniform\": [0, 1]}}}}",
+	};
+	struct plan_entry h[] = {{"n0000", NULL, "base", "completed", NULL, NULL, true, 1, NULL,
+				  NULL}};
+
+	for (size_t i = 0; i < ARRAY_LEN(cfgs); i++) {
+		struct config c;
+		struct llm_prompt p;
+		if (load(cfgs[i], &c) < 0) {
+			T_CHECK(0, "config %zu", i);
+			continue;
+		}
+		struct plan_request pr = {&c, NULL, h, 1, "n0000", NULL, 1, 3, NULL};
+		llm_prompt_plan(&pr, NULL, &p);
+		bool offered = strstr(p.system, "\"kind\": \"params\"") != NULL;
+		T_CHECK(offered == (i > 0), "config %zu: params %s", i,
+			offered ? "offered" : "not offered");
+		T_CONTAINS(p.system, "{\"kind\": \"patch\"");
+		llm_prompt_free(&p);
+		struct fix_request fr = {.cfg = &c, .node = "n0001"};
+		llm_prompt_repair(&fr, NULL, &p);
+		offered = strstr(p.system, "\"kind\": \"params\"") != NULL;
+		T_CHECK(offered == (i > 0), "repair, config %zu: params %s", i,
+			offered ? "offered" : "not offered");
+		T_CONTAINS(p.system, "{\"fix\": string (what was wrong, and what the change does "
+				     "about it),\n     \"change\": {\"kind\": \"patch\"");
+		llm_prompt_free(&p);
+		config_free(&c);
+	}
+}
+
 static void *other_thread_kind(void *arg)
 {
 	(void)arg;
@@ -787,6 +862,8 @@ int main(void)
 	T_RUN(bodies);
 	T_RUN(prompts);
 	T_RUN(plan_history_shows_changes);
+	T_RUN(plan_prompt_shows_the_code);
+	T_RUN(plan_prompt_offers_params_only_where_they_apply);
 	T_RUN(kinds);
 	T_RUN(offline_spends_nothing);
 	T_RUN(live_calls);

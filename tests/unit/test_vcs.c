@@ -14,6 +14,7 @@
 #include "hypotop/fsutil.h"
 #include "hypotop/json.h"
 #include "hypotop/lifecycle.h"
+#include "hypotop/llm.h"
 #include "hypotop/vcs.h"
 #include "hypotop/vcs_int.h" /* the seals of work trees */
 
@@ -1133,6 +1134,98 @@ static void repair_sources_are_ranked_and_no_data(void)
 	repo_free(&r);
 }
 
+static const struct source_file *source_find(const struct sources *s, const char *path)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->v[i].path, path))
+			return &s->v[i];
+	return NULL;
+}
+
+/*
+ * What a plan is shown of the code at the node's commit: the launch
+ * script, the param file and the changed file whole, llm.context's globs;
+ * never a binary file, never a data file; and on a tree of 5 MB, no more
+ * text than llm.context_bytes, the changed file still whole.
+ */
+static void plan_sources_in_scope_within_the_budget(void)
+{
+	struct repo r;
+	struct err e = {{0}};
+	struct sources src;
+	char base[VCS_OID_HEX];
+
+	repo_make(&r);
+	if (sh("set -e; cd '%s'; mkdir -p lib data;"
+	       "printf 'import lib\\nprint(\\\"step=1\\\")\\n' > train.py;"
+	       "printf 'x,y\\n1,2\\n' > data/rows.csv;"
+	       "printf 'def f():\\n\\0return 1\\n' > lib/blob.py;"
+	       "python3 -c \"\n"
+	       "for i in range(700):\n"
+	       "    open('lib/m%%03d.py' %% i, 'w').write((('w%%d = 1 # ' %% i).ljust(74, 'x') + "
+	       "'\\n') * 100)\n\";"
+	       "git add -A; git -c user.name=t -c user.email=t@t commit -qm tree",
+	       r.dir) != 0 ||
+	    vcs_head(r.dir, base, NULL, &e) < 0 ||
+	    sh("set -e; cd '%s'; printf 'print(2)\\nwidth = 4096\\n' > model/train.py;"
+	       "git -c user.name=t -c user.email=t@t commit -qam change",
+	       r.dir) != 0 ||
+	    vcs_head(r.dir, r.head, NULL, &e) < 0) {
+		T_CHECK(0, "repository: %s", e.msg);
+		repo_free(&r);
+		return;
+	}
+	cJSON *doc = cJSON_Parse("{\"search_space\": {\"file\": \"hparams.json\"}, "
+				 "\"context\": [\"lib/*.py\", \"data/*\"]}");
+	struct config c = {.source_dir = r.dir, .launch = "python3 train.py --data data/rows.csv",
+			   .search_space = cJSON_GetObjectItemCaseSensitive(doc, "search_space"),
+			   .llm_context = cJSON_GetObjectItemCaseSensitive(doc, "context"),
+			   .llm_context_bytes = 1 << 20};
+	/* Within the budget: all whole, no binary, and the globbed data file asked for. */
+	c.llm_context = NULL;
+	sources_scope(&c, base, r.head, &src);
+	const struct source_file *f = source_find(&src, "train.py");
+	T_CHECK(f && f->text && strstr(f->text, "step=1"), "the launch script: %s",
+		f && f->text ? f->text : "missing");
+	f = source_find(&src, "model/train.py");
+	T_CHECK(f && f->text && strstr(f->text, "width = 4096"), "the changed file: %s",
+		f && f->text ? f->text : "missing");
+	T_CHECK(source_find(&src, "hparams.json") != NULL, "no param file");
+	T_CHECK(!source_find(&src, "data/rows.csv"), "a data file no glob asked for");
+	T_CHECK(!source_find(&src, "lib/m000.py"), "a file out of scope");
+	sources_free(&src);
+
+	/* 5 MB in scope: the budget holds, the changed file first and whole. */
+	c.llm_context = cJSON_GetObjectItemCaseSensitive(doc, "context");
+	c.llm_context_bytes = 65536;
+	sources_scope(&c, base, r.head, &src);
+	size_t whole = 0, named = 0;
+	for (size_t i = 0; i < src.n; i++) {
+		T_CHECK(strcmp(src.v[i].path, "lib/blob.py"), "a binary file is shown");
+		whole += src.v[i].text ? src.v[i].size : 0;
+		named += !src.v[i].text;
+	}
+	T_CHECK(whole <= 65536 && whole > 32768, "%zu bytes whole", whole);
+	T_CHECK(named > 0 && src.more > 0, "%zu named, %zu more", named, src.more);
+	T_CHECK(src.n > 0 && !strcmp(src.v[0].path, "model/train.py") && src.v[0].text,
+		"first: %s", src.n ? src.v[0].path : "none");
+	f = source_find(&src, "data/rows.csv");
+	T_CHECK(f && f->text, "the data file a glob asked for");
+	struct plan_entry h[] = {{"n0001", NULL, "x", "completed", NULL, NULL, true, 1, NULL,
+				  NULL}};
+	struct plan_request pr = {.cfg = &c, .history = h, .nhistory = 1, .node = "n0001",
+				  .want = 3, .files = src.v, .nfiles = src.n,
+				  .files_more = src.more};
+	struct llm_prompt p;
+	llm_prompt_plan(&pr, NULL, &p);
+	T_CHECK(strlen(p.request) < 65536 + 32768, "a request of %zu bytes", strlen(p.request));
+	T_CHECK(!strstr(p.request, "lib/blob.py"), "a binary file in the prompt");
+	llm_prompt_free(&p);
+	sources_free(&src);
+	cJSON_Delete(doc);
+	repo_free(&r);
+}
+
 int main(void)
 {
 	vcs_init();
@@ -1156,6 +1249,7 @@ int main(void)
 	T_RUN(read_file_at_commit);
 	T_RUN(diff_between_commits);
 	T_RUN(repair_sources_are_ranked_and_no_data);
+	T_RUN(plan_sources_in_scope_within_the_budget);
 	vcs_shutdown();
 	T_END();
 }
