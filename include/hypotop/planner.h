@@ -117,7 +117,6 @@ struct report_entry {
 	const char *repeat_of; /* a seed repeat (or a baseline copy): the node it runs again */
 	bool has_delta;        /* delta: against the parent, like with like (noise_delta) */
 	double delta;
-	const char *change;    /* the node's own change as JSON (change.h), or NULL */
 	const cJSON *verdict;  /* its analysis as the analyse contract, or NULL */
 	const char *analysis;  /* runs/<id>/analysis.md, or NULL */
 };

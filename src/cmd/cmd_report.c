@@ -74,12 +74,11 @@ static void data_build(struct workdir *w, struct report_data *d, struct report_r
 		d->nodes[k] = (struct report_entry){
 			.e = {d->ids[k][0], n->parent != NODE_NONE ? d->ids[k][1] : NULL, n->name,
 			      status_name(n->status), n->failure_kind, NULL, n->has_metric,
-			      n->metric, n->hypothesis},
+			      n->metric, n->hypothesis, n->change},
 			.improved = !judged ? -1 : node_improved(n) ? 1 : 0,
 			.repeat_of = of != NODE_NONE ? d->ids[k][2] : NULL,
 			.has_delta = has_delta,
 			.delta = delta,
-			.change = n->change,
 			.verdict = cJSON_IsObject(d->verdicts[k]) ? d->verdicts[k] : NULL,
 			.analysis = d->analyses[k],
 		};

@@ -138,7 +138,7 @@ static void item(struct buf *b, const struct report_request *r, const struct rep
 	if (delta_of(x, p, &d))
 		buf_printf(b, ", %+.6g against %s", d, p->e.id);
 	buf_adds(b, "; change: ");
-	change_cell(b, x->change);
+	change_cell(b, x->e.change);
 	buf_adds(b, ".");
 	if (summary) {
 		buf_adds(b, " ");
@@ -203,7 +203,7 @@ static void best_part(struct buf *b, const struct report_request *r)
 		if (x->e.has_metric)
 			number(b, x->e.metric);
 		buf_adds(b, " | ");
-		change_cell(b, x->change);
+		change_cell(b, x->e.change);
 		buf_adds(b, " | ");
 		cell(b, x->e.hypothesis, CELL_MAX);
 		buf_adds(b, " |\n");
@@ -230,7 +230,7 @@ static void table_part(struct buf *b, const struct report_request *r)
 		if (delta_of(x, p, &d))
 			buf_printf(b, "%+.6g", d);
 		buf_printf(b, " | %s | ", x->improved < 0 ? "" : x->improved ? "yes" : "no");
-		change_cell(b, x->change);
+		change_cell(b, x->e.change);
 		buf_adds(b, " | ");
 		cell(b, x->e.failure_kind, 32);
 		buf_adds(b, " |\n");
@@ -320,7 +320,7 @@ static void analyses_part(struct buf *b, const struct report_request *r)
 		/* The engine's keep rule says what improved; an analysis that differs is marked. */
 		if (x->repeat_of)
 			buf_printf(b, "repeat of %s", x->repeat_of);
-		else if (!x->e.parent && !x->change)
+		else if (!x->e.parent && !x->e.change)
 			buf_adds(b, "reference (a run of the baseline)");
 		else if (!strcmp(verdict, "improved") && x->improved != 1)
 			buf_adds(b, "not improved (its analysis said improved; the keep rule did not "
