@@ -88,5 +88,12 @@ long json_count(const cJSON *o, const char *key);
 void json_append(struct buf *b, const cJSON *j);
 /* Quote a C string as a JSON string onto b. */
 void json_append_str(struct buf *b, const char *s);
+/*
+ * A value as a person writes it after NAME= (hypotop add --param, a line
+ * of directive.md): JSON (3e-4, true, "text") or else the bare text. NULL
+ * for a number no param can hold (1e999, nan, inf), which is an error,
+ * not text.
+ */
+cJSON *json_value_read(const char *s);
 
 #endif

@@ -28,16 +28,10 @@ struct avoid {
 static const char grammar[] = "write fix NAME=VALUE, avoid NAME>VALUE (or <, <=, >=, =, "
 			      "!=), try NAME LO..HI or try NAME A,B,C";
 
-/* A value as written: JSON (3e-4, true, "text") or else bare text. */
+/* A value as written (json_value_read); NULL where none is. */
 static cJSON *value_read(const char *s)
 {
-	cJSON *v = cJSON_ParseWithOpts(s, NULL, true);
-
-	if (v && (cJSON_IsString(v) || cJSON_IsBool(v) ||
-		  (cJSON_IsNumber(v) && isfinite(v->valuedouble))))
-		return v;
-	cJSON_Delete(v);
-	return *s ? cJSON_CreateString(s) : NULL;
+	return *s ? json_value_read(s) : NULL;
 }
 
 static struct sparam *param(struct steer *st, const char *name)

@@ -315,25 +315,17 @@ int op_add_param(struct op *op, const char *kv, const char *what, struct err *e)
 		return -1;
 	}
 	const char *val = eq + 1;
-	size_t vlen = strlen(val);
-	bool is_float;
-	cJSON *v = cJSON_ParseWithOpts(val, NULL, true);
-	if (v && !(cJSON_IsNumber(v) || cJSON_IsBool(v) || cJSON_IsString(v))) {
-		cJSON_Delete(v);
-		v = NULL;
-	}
-	if (v ? cJSON_IsNumber(v) && !isfinite(v->valuedouble)
-	      : vlen && num_scan(val, vlen, NUM_WORDS, &is_float) == vlen) {
+	cJSON *v = json_value_read(val);
+	if (!v) {
+		cJSON *big = cJSON_ParseWithOpts(val, NULL, true); /* a JSON number past double's range */
 		err_set(e, "%s%s%s: %s; a value is a finite number, true, false or text (to mean "
 			   "the text, quote it: %.*s='\"%s\"')",
-			what, sp, kv, v ? "the number is too large (beyond 1.8e308)"
-					: "not a number a param file can hold",
+			what, sp, kv, cJSON_IsNumber(big) ? "the number is too large (beyond 1.8e308)"
+							: "not a number a param file can hold",
 			(int)(eq - kv), kv, val);
-		cJSON_Delete(v);
+		cJSON_Delete(big);
 		return -1;
 	}
-	if (!v)
-		v = cJSON_CreateString(val);
 	char *name = xstrndup(kv, (size_t)(eq - kv));
 	cJSON_DeleteItemFromObjectCaseSensitive(params, name);
 	cJSON_AddItemToObject(params, name, v);

@@ -493,3 +493,21 @@ long json_count(const cJSON *o, const char *key)
 		       ? (long)v->valuedouble
 		       : 0;
 }
+
+cJSON *json_value_read(const char *s)
+{
+	size_t n = strlen(s);
+	bool is_float;
+	cJSON *v = cJSON_ParseWithOpts(s, NULL, true);
+
+	if (v && !(cJSON_IsNumber(v) || cJSON_IsBool(v) || cJSON_IsString(v))) {
+		cJSON_Delete(v);
+		v = NULL;
+	}
+	if (v ? cJSON_IsNumber(v) && !isfinite(v->valuedouble)
+	      : n && num_scan(s, n, NUM_WORDS, &is_float) == n) {
+		cJSON_Delete(v);
+		return NULL;
+	}
+	return v ? v : cJSON_CreateString(s);
+}
