@@ -46,6 +46,7 @@ struct config {
 	const cJSON *fixed_experiments; /* array, or NULL */
 	const cJSON *llm_prices;        /* object model -> prices, or NULL */
 	const cJSON *llm_context;       /* array of globs of the sources a plan shows, or NULL */
+	const cJSON *protect;           /* array of globs of files no change may touch, or NULL */
 	cJSON *doc;                     /* the parsed file; owns the above */
 };
 
@@ -58,6 +59,12 @@ int config_from_json(struct config *c, cJSON *doc, const char *path, const char 
 		     struct err *e);
 int config_load(struct config *c, const char *path, struct err *e);
 void config_free(struct config *c);
+/*
+ * Whether path (relative to the top of the source tree) matches one of
+ * globs, an array of strings such as llm.context or protect: * and ?
+ * do not cross a /, nor match a leading dot. NULL globs match nothing.
+ */
+bool config_globbed(const cJSON *globs, const char *path);
 /* Fill in every absent key that has a default, for `hypotop init`. */
 void config_fill_defaults(cJSON *doc);
 /* The key reference, as man(7) text (fmt "man") or plain text. */

@@ -25,7 +25,6 @@
  * Main thread, except repair_work(), sources_gather() and sources_scope().
  */
 #include <ctype.h>
-#include <fnmatch.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -165,16 +164,6 @@ static bool in_list(char *const *v, size_t n, const char *path)
 	return false;
 }
 
-static bool globbed(const cJSON *globs, const char *path)
-{
-	const cJSON *g;
-
-	cJSON_ArrayForEach(g, globs)
-		if (cJSON_IsString(g) && !fnmatch(g->valuestring, path, FNM_PATHNAME | FNM_PERIOD))
-			return true;
-	return false;
-}
-
 /* Ranks of scope: changed, named by a command or the param file, globbed; none. */
 enum { SCOPE_CHANGED, SCOPE_NAMED, SCOPE_GLOB, SCOPE_NONE };
 
@@ -194,7 +183,7 @@ void sources_scope(const struct config *c, const char *base, const char *commit,
 		vcs_diff_paths(c->source_dir, base, commit, &changed, &nchanged, &e);
 	int *ranks = xcalloc(n ? n : 1, sizeof *ranks);
 	for (size_t i = 0; i < n; i++) {
-		bool glob = globbed(c->llm_context, paths[i]);
+		bool glob = config_globbed(c->llm_context, paths[i]);
 		if (in_list(changed, nchanged, paths[i]) && (glob || !is_data(paths[i])))
 			ranks[i] = SCOPE_CHANGED;
 		else if ((rank_of(hints, ARRAY_LEN(hints), paths[i]) < ARRAY_LEN(hints) &&

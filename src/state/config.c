@@ -1,6 +1,7 @@
 /* config.c — see config.h. */
 #include "hypotop/config.h"
 
+#include <fnmatch.h>
 #include <math.h>
 #include <regex.h>
 #include <stddef.h>
@@ -67,6 +68,11 @@ static const struct ckey keys[] = {
 	 "launch or crash failure before any step or metric was printed); 0 asks none."},
 	{"stall_seconds", CT_NUM, false, 1, BIG, "600", NULL, OFF(stall_seconds),
 	 "A run whose progress has not moved for this long is stalled."},
+	{"protect", CT_ARRAY, false, 0, 0, NULL, NULL, OFF(protect),
+	 "Globs of files no change may touch (relative to the top of the source tree; * does "
+	 "not cross a /), as in [\"eval.py\", \"data/*.py\"]: the evaluation, the data "
+	 "loader. A proposal that touches one is refused, and a run whose protected files "
+	 "differ from the baseline's fails as tampered."},
 	{"gpus", CT_ARRAY, false, 0, 0, NULL, NULL, OFF(gpus),
 	 "GPU indices of this machine, one slot each; a job gets CUDA_VISIBLE_DEVICES for "
 	 "its own. Absent: no GPUs."},
@@ -298,7 +304,7 @@ static int check_price(const cJSON *p, const char *at, struct err *e)
 	return 0;
 }
 
-/* One glob of llm.context: a path inside the source tree. */
+/* One glob of llm.context or protect: a path inside the source tree. */
 static int check_glob(const cJSON *g, const char *at, struct err *e)
 {
 	const char *s = cJSON_GetStringValue(g);
@@ -427,7 +433,7 @@ static int check_value(struct ctx *x, const struct ckey *k, const cJSON *v, cons
 		for (const cJSON *m = v->child; m; m = m->next, i++) {
 			char sub[1024];
 			snprintf(sub, sizeof sub, "%s[%d]", at, i);
-			if (!strcmp(k->path, "llm.context")) {
+			if (!strcmp(k->path, "llm.context") || !strcmp(k->path, "protect")) {
 				if (check_glob(m, sub, x->e) < 0)
 					return -1;
 				continue;
@@ -582,6 +588,16 @@ int config_from_json(struct config *c, cJSON *doc, const char *path, const char 
 	}
 	c->doc = doc;
 	return 0;
+}
+
+bool config_globbed(const cJSON *globs, const char *path)
+{
+	const cJSON *g;
+
+	cJSON_ArrayForEach(g, globs)
+		if (cJSON_IsString(g) && !fnmatch(g->valuestring, path, FNM_PATHNAME | FNM_PERIOD))
+			return true;
+	return false;
 }
 
 void config_free(struct config *c)

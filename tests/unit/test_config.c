@@ -130,6 +130,8 @@ static void bad_configs_name_field_line_and_fix(void)
 		{"{" BASE ", \"llm\": {\"context\": [\"/etc/*\"]}}", "\"llm.context\"[0]",
 		 "without a leading / or .."},
 		{"{" BASE ", \"llm\": {\"context\": \"*.py\"}}", "\"llm.context\"", "array"},
+		{"{" BASE ", \"protect\": [\"../eval.py\"]}", "\"protect\"[0]",
+		 "leaves the source tree"},
 		{"{" BASE ", \"llm\": {\"context_bytes\": 10}}", "\"llm.context_bytes\"",
 		 "from 1024 to 16777216"},
 	};
@@ -152,6 +154,17 @@ static void bad_configs_name_field_line_and_fix(void)
 		"%s", e.msg);
 	T_CHECK(cJSON_GetArraySize(c.llm_context) == 2 && c.llm_context_bytes == 65536,
 		"context %d, %ld bytes", cJSON_GetArraySize(c.llm_context), c.llm_context_bytes);
+	config_free(&c);
+	/* protect: globs matched per path component, a leading dot only by name. */
+	T_CHECK(load("{" BASE ", \"protect\": [\"eval.py\", \"data/*.py\"]}", &c, &e) == 0,
+		"%s", e.msg);
+	T_CHECK(config_globbed(c.protect, "eval.py") && config_globbed(c.protect, "data/load.py"),
+		"protected files not matched");
+	T_CHECK(!config_globbed(c.protect, "data/sub/load.py") &&
+			!config_globbed(c.protect, "data/.hidden.py") &&
+			!config_globbed(c.protect, "model/eval.py") &&
+			!config_globbed(NULL, "eval.py"),
+		"unprotected file matched");
 	config_free(&c);
 }
 
