@@ -52,6 +52,19 @@ int vcs_commit_change(const char *repo_dir, const char *parent, const char *chan
 		      char oid[VCS_OID_HEX], const char **kind, struct err *e);
 
 /*
+ * A dry run of vcs_commit_change(): the id of the tree that `change` makes
+ * of commit `parent` (parent's own tree for a NULL change), with no commit
+ * and no branch (the tree's objects are written, loose and unreferenced).
+ * A refused change sets *kind as vcs_commit_change() does; detail (may be
+ * NULL) then gets what a model needs to fix it: the file's current lines
+ * around the spot that failed, where there is one. Any thread (its own
+ * repository handle).
+ */
+int vcs_change_tree(const char *repo_dir, const char *parent, const char *change,
+		    const char *params_file, char tree[VCS_OID_HEX], const char **kind,
+		    struct buf *detail, struct err *e);
+
+/*
  * The branches of vcs_commit_change() are written the way git writes a
  * ref, but neither flushed to disk nor logged in a reflog: a power cut can
  * lose the newest of them. Each node's commit is in the journal, so an

@@ -34,6 +34,7 @@ struct job {
 	git_tree *tree;
 	const char *branch; /* names the node in messages */
 	const char **kind;
+	struct buf *detail; /* a refusal's context for a model (the lines around it), or NULL */
 	struct err *e;
 };
 
@@ -313,15 +314,11 @@ out:
 	return rc;
 }
 
-/* Build the new tree from the change, then commit it on top of the parent. */
-static int make_commit(struct job *j, const char *change, const char *params_file,
-		       const char *message, git_oid *commit)
+/* Build the new tree from the change, without committing it. */
+static int make_tree(struct job *j, const char *change, const char *params_file, git_oid *tree_id)
 {
 	char *what = xasprintf("%s: change", j->branch);
 	cJSON *ch = json_parse(change, strlen(change), what, j->e);
-	git_tree *tree = NULL;
-	git_signature *sig = NULL;
-	git_oid tree_id;
 	int rc = -1;
 
 	free(what);
@@ -338,16 +335,29 @@ static int make_commit(struct job *j, const char *change, const char *params_fil
 	}
 	const char *kind = cJSON_GetObjectItemCaseSensitive(ch, "kind")->valuestring;
 	if (!strcmp(kind, "files"))
-		rc = apply_files(j, cJSON_GetObjectItemCaseSensitive(ch, "files"), &tree_id);
+		rc = apply_files(j, cJSON_GetObjectItemCaseSensitive(ch, "files"), tree_id);
 	else if (!strcmp(kind, "params"))
 		rc = apply_params(j, cJSON_GetObjectItemCaseSensitive(ch, "params"), params_file,
-				  &tree_id);
+				  tree_id);
 	else
 		rc = apply_patch(j, cJSON_GetObjectItemCaseSensitive(ch, "patch")->valuestring,
-				 &tree_id);
-	if (rc < 0)
-		goto out;
-	rc = -1;
+				 tree_id);
+out:
+	cJSON_Delete(ch);
+	return rc;
+}
+
+/* Build the new tree from the change, then commit it on top of the parent. */
+static int make_commit(struct job *j, const char *change, const char *params_file,
+		       const char *message, git_oid *commit)
+{
+	git_tree *tree = NULL;
+	git_signature *sig = NULL;
+	git_oid tree_id;
+	int rc = -1;
+
+	if (make_tree(j, change, params_file, &tree_id) < 0)
+		return -1;
 	if (git_tree_lookup(&tree, j->repo, &tree_id) < 0 ||
 	    git_signature_now(&sig, "hypotop", "hypotop@localhost") < 0) {
 		err_set(j->e, "git: commit: %s", vcs_git_msg());
@@ -363,7 +373,49 @@ static int make_commit(struct job *j, const char *change, const char *params_fil
 out:
 	git_signature_free(sig);
 	git_tree_free(tree);
-	cJSON_Delete(ch);
+	return rc;
+}
+
+/* The parent commit and its tree, by any name git takes. */
+static int open_parent(struct job *j, const char *parent, git_object **obj)
+{
+	git_object *peeled = NULL;
+
+	if (!parent || git_revparse_single(obj, j->repo, parent) < 0 ||
+	    git_object_peel(&peeled, *obj, GIT_OBJECT_COMMIT) < 0) {
+		err_set(j->e, "git: commit %s: %s", parent ? parent : "(none)", vcs_git_msg());
+		return -1;
+	}
+	j->parent = (git_commit *)peeled;
+	if (git_commit_tree(&j->tree, j->parent) < 0) {
+		err_set(j->e, "git: commit %s: %s", parent, vcs_git_msg());
+		return -1;
+	}
+	return 0;
+}
+
+int vcs_change_tree(const char *repo_dir, const char *parent, const char *change,
+		    const char *params_file, char tree[VCS_OID_HEX], const char **kind,
+		    struct buf *detail, struct err *e)
+{
+	struct job j = {.branch = "change", .kind = kind, .detail = detail, .e = e};
+	git_object *obj = NULL;
+	git_oid id;
+	int rc = -1;
+
+	*kind = NULL;
+	if (vcs_repo(&j.repo, repo_dir, e) < 0 || open_parent(&j, parent, &obj) < 0)
+		goto out;
+	if (!change)
+		git_oid_cpy(&id, git_tree_id(j.tree));
+	else if (make_tree(&j, change, params_file, &id) < 0)
+		goto out;
+	git_oid_tostr(tree, VCS_OID_HEX, &id);
+	rc = 0;
+out:
+	git_tree_free(j.tree);
+	git_commit_free(j.parent);
+	git_object_free(obj);
 	return rc;
 }
 
@@ -372,7 +424,7 @@ int vcs_commit_change(const char *repo_dir, const char *parent, const char *chan
 		      char oid[VCS_OID_HEX], const char **kind, struct err *e)
 {
 	struct job j = {.branch = branch, .kind = kind, .e = e};
-	git_object *obj = NULL, *peeled = NULL;
+	git_object *obj = NULL;
 	git_oid id;
 	int rc = -1, valid = 0;
 
@@ -392,20 +444,12 @@ int vcs_commit_change(const char *repo_dir, const char *parent, const char *chan
 		err_set(e, "git: branch %s: %s", branch, vcs_git_msg());
 		goto out;
 	}
-	if (!parent || git_revparse_single(&obj, j.repo, parent) < 0 ||
-	    git_object_peel(&peeled, obj, GIT_OBJECT_COMMIT) < 0) {
-		err_set(e, "git: commit %s: %s", parent ? parent : "(none)", vcs_git_msg());
+	if (open_parent(&j, parent, &obj) < 0)
 		goto out;
-	}
-	j.parent = (git_commit *)peeled;
-	if (!change) {
+	if (!change)
 		git_oid_cpy(&id, git_commit_id(j.parent));
-	} else if (git_commit_tree(&j.tree, j.parent) < 0) {
-		err_set(e, "git: commit %s: %s", parent, vcs_git_msg());
+	else if (make_commit(&j, change, params_file, message ? message : branch, &id) < 0)
 		goto out;
-	} else if (make_commit(&j, change, params_file, message ? message : branch, &id) < 0) {
-		goto out;
-	}
 	/* Last, so that nothing is visible unless everything was made. */
 	if (vcs_ref_write(j.repo, refname, &id, e) < 0)
 		goto out;

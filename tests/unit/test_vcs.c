@@ -334,6 +334,42 @@ static void patch_that_does_not_apply_is_a_conflict(void)
 	repo_free(&r);
 }
 
+/* A dry run: the tree the commit would have, and no commit, no branch. */
+static void change_tree_is_the_commits_tree_without_a_commit(void)
+{
+	static const char *change = "{\"kind\":\"files\",\"files\":[{\"path\":\"notes.txt\","
+				    "\"content\":\"z\\n\"}]}";
+	struct repo r;
+	struct err e = {{0}};
+	char tree[VCS_OID_HEX], same[VCS_OID_HEX], oid[VCS_OID_HEX];
+	const char *kind = NULL;
+
+	repo_make(&r);
+	T_CHECK(vcs_change_tree(r.dir, r.head, NULL, NULL, same, &kind, NULL, &e) == 0, "%s",
+		e.msg);
+	char *head_tree = sh_out("git -C '%s' rev-parse '%s^{tree}'", r.dir, r.head);
+	T_STREQ(same, head_tree);
+	T_CHECK(vcs_change_tree(r.dir, r.head, change, NULL, tree, &kind, NULL, &e) == 0, "%s",
+		e.msg);
+	T_CHECK(strcmp(tree, same) != 0, "the change made the parent's tree");
+	char *refs = sh_out("git -C '%s' for-each-ref | wc -l", r.dir);
+	T_STREQ(refs, "1");
+	T_CHECK(commit(&r, change, NULL, oid, &kind, &e) == 0, "%s", e.msg);
+	char *made = sh_out("git -C '%s' rev-parse '%s^{tree}'", r.dir, oid);
+	T_STREQ(tree, made);
+	/* Refused as the commit would be, with its kind. */
+	char *ch = patch_change("diff --git a/notes.txt b/notes.txt\n--- a/notes.txt\n"
+				"+++ b/notes.txt\n@@ -1,3 +1,3 @@\n a\n-x\n+X\n c\n");
+	T_CHECK(vcs_change_tree(r.dir, r.head, ch, NULL, tree, &kind, NULL, &e) < 0, "applied");
+	T_STREQ(kind, "patch_conflict");
+	free(ch);
+	free(head_tree);
+	free(refs);
+	free(made);
+	check_untouched(&r);
+	repo_free(&r);
+}
+
 static void refused_paths(void)
 {
 	static const struct {
@@ -1234,6 +1270,7 @@ int main(void)
 	T_RUN(files_change_replaces_and_creates);
 	T_RUN(patch_change_applies);
 	T_RUN(patch_that_does_not_apply_is_a_conflict);
+	T_RUN(change_tree_is_the_commits_tree_without_a_commit);
 	T_RUN(refused_paths);
 	T_RUN(other_failures_have_no_kind);
 	T_RUN(existing_branch_is_returned_and_nothing_made);
