@@ -84,6 +84,7 @@ enum { WD_OK = 0, WD_BUSY = 1, WD_FAIL = -1 };
  * Open and load a workdir. WD_WRITE takes engine/lock first and returns
  * WD_BUSY, with w->holder set, when another process holds it; with a role
  * ("engine") it also writes its pid and role there once loaded.
+ * Whatever it returns, workdir_close(w) frees what w holds.
  */
 int workdir_open(struct workdir *w, const char *path, enum workdir_mode mode,
 		 const char *role, struct err *e);

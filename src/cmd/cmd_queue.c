@@ -145,8 +145,10 @@ static int apply_offline(const char *workdir, const struct op *op, struct err *e
 	uint32_t id;
 	int rc = workdir_open(&w, workdir, WD_WRITE, NULL, e);
 
-	if (rc != WD_OK)
+	if (rc != WD_OK) {
+		workdir_close(&w);
 		return rc;
+	}
 	if (w.warning)
 		fprintf(stderr, "hypotop: warning: %s\n", w.warning);
 	/* The id of a node the workdir lost may still name a branch. */
