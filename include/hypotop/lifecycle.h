@@ -183,6 +183,8 @@ int place_open(struct place *p, const struct config *cfg, const char *workdir,
 	       const char *node, const char *commit, struct err *e);
 /* After the call: the checkout removed (one left behind is replaced later). */
 void place_close(struct place *p);
+/* Before any call: the checkouts (and their branches) an earlier engine left. */
+void place_sweep(const struct config *cfg, const char *workdir);
 
 /* ---- repair (repair.c): runs that die at start-up ------------------------- */
 

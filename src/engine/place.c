@@ -5,13 +5,15 @@
  * call and removed after it, under WORKDIR/worktrees/call-N. A call of
  * another provider needs none. N counts the calls of this process: a
  * checkout an earlier engine left behind is replaced by the call that
- * takes its name.
+ * takes its name, and all of them when the next engine starts.
  */
+#include <dirent.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hypotop/fsutil.h"
 #include "hypotop/lifecycle.h"
 #include "hypotop/vcs.h"
 
@@ -50,4 +52,23 @@ void place_close(struct place *p)
 	free(p->name);
 	free(p->path);
 	memset(p, 0, sizeof *p);
+}
+
+void place_sweep(const struct config *cfg, const char *workdir)
+{
+	char *dir = path_join(workdir, "worktrees");
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		if (strncmp(de->d_name, "call-", 5))
+			continue;
+		char *path = path_join(dir, de->d_name);
+		struct err ignored = {{0}};
+		vcs_checkout_remove(cfg->source_dir, de->d_name, path, &ignored);
+		free(path);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
 }

@@ -608,6 +608,7 @@ void sched_start(struct sched *s, bool after_crash)
 	uint32_t *later = xcalloc(t->len ? t->len : 1, sizeof *later);
 	size_t nlater = 0;
 
+	place_sweep(&s->wd->cfg, s->wd->path); /* no call runs yet */
 	/*
 	 * Jobs first, so that the work trees they run in are known before any
 	 * other node is given one; then the rest, as they were found (a job

@@ -125,6 +125,9 @@ def a_command_provider_runs_in_a_checkout_of_the_nodes_commit():
     calls = os.path.join(d, "calls.jsonl")
     src, wd = engine_wd(max_iterations=1, llm={"provider": "command",
                                                "command": "%s %s" % (agent, calls)})
+    # What an engine killed during a call leaves: a checkout and its branch.
+    stale = os.path.join(wd, "worktrees", "call-9")
+    lib.sh("git", "worktree", "add", "-q", "-b", "hypotop-call/call-9", stale, cwd=src)
     r = subprocess.run([lib.BIN, "run", "--headless", wd], capture_output=True, text=True,
                        timeout=300, env=engine_env(), cwd=d)
     check(r.returncode == 0, "engine: exit %d: %s" % (r.returncode, r.stderr[-1500:]))
@@ -149,6 +152,9 @@ def a_command_provider_runs_in_a_checkout_of_the_nodes_commit():
     check(up and json.loads(up[0]["hparams"])["lr"] == 0.02, "the child's checkout: %r" % up)
     branches = lib.sh("git", "branch", "--list", cwd=src).stdout
     check("call" not in branches, "branches left: %s" % branches)
+    check(not os.path.exists(stale), "the last engine's checkout %s is left" % stale)
+    trees = lib.sh("git", "worktree", "list", cwd=src).stdout
+    check("call-9" not in trees, "git still lists the checkout: %s" % trees)
 
 
 
