@@ -105,6 +105,13 @@ void protect_record(struct sched *s);
  */
 int protect_guard(struct sched *s, struct slot *sl, bool added, char **why, struct err *e);
 
+/*
+ * The protected files that commit `to` adds or changes against commit
+ * `from`, as "a.py, b.py", or NULL for none (also when git cannot say: the
+ * checks before a launch still hold). Any thread, as vcs.h allows.
+ */
+char *protect_touched(const struct config *c, const char *from, const char *to);
+
 /* ---- watch (watch.c): a running job --------------------------------------- */
 
 /*

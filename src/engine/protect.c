@@ -294,6 +294,25 @@ void protect_record(struct sched *s)
 	s->protected = rec;
 }
 
+char *protect_touched(const struct config *c, const char *from, const char *to)
+{
+	char **paths = NULL;
+	size_t n = 0;
+	struct err e = {{0}};
+	struct buf b;
+
+	buf_init(&b);
+	if (cJSON_GetArraySize(c->protect) &&
+	    vcs_diff_paths(c->source_dir, from, to, &paths, &n, &e) == 0)
+		for (size_t i = 0; i < n; i++)
+			if (config_globbed(c->protect, paths[i]))
+				buf_printf(&b, "%s%s", b.len ? ", " : "", paths[i]);
+	for (size_t i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+	return b.len ? buf_steal(&b) : NULL;
+}
+
 int protect_guard(struct sched *s, struct slot *sl, bool added, char **why, struct err *e)
 {
 	const cJSON *files = cJSON_GetObjectItemCaseSensitive(s->protected, "files");

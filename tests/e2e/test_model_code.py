@@ -344,6 +344,23 @@ def without_instrumentation_the_baseline_runs_on_the_source_commit():
               "state.json: %s" % state)
 
 
+@lib.test
+def an_instrumentation_that_changes_a_protected_file_is_skipped():
+    # The roots would run a training script that is not the baseline's: tampered.
+    SRV.script([{"route": {"instrument": [{"summary": "time each step",
+                                           "change": files_change(TIMED)}],
+                           "plan": [STOP, STOP]}, "sticky": True}])
+    src, wd = project(llm={"provider": "anthropic", "base_url": SRV.url,
+                           "model": "claude-sonnet-5-5", "instrument": True},
+                      protect=["train.py"])
+    err = run(wd)
+    check("instrument: the model's change does not apply (protect): it changes train.py"
+          in err, "not said: %s" % err[-1500:])
+    head = lib.sh("git", "rev-parse", "HEAD", cwd=src).stdout.strip()
+    base = nodes(wd)["n0000"]
+    check(base["commit"] == head and base["status"] == "completed", "baseline: %s" % base)
+
+
 def nowhere(src, wd, *secrets):
     """No byte of any secret in the workdir, nor in the source repository:
     its files and .git (refs, reflogs, messages), every object of its
