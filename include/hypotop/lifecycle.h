@@ -89,6 +89,29 @@ void sched_launch(struct sched *s, struct slot *sl);
  */
 char *sched_launch_command(struct sched *s, uint32_t id, struct err *e);
 
+/* ---- protect (protect.c): the files no change may touch ------------------ */
+
+/*
+ * At start: s->protected, the blob ids of the files protect matches at the
+ * baseline's commit, from engine/protect.json, or recorded there again
+ * when protect (or that commit) is not what it was recorded for.
+ */
+void protect_record(struct sched *s);
+/*
+ * Whether the work tree of sl has the baseline's protected files, as
+ * protect_check() says (added: new files count, before a run): 0 (also
+ * when nothing is protected); 1 when not, with *why naming the files and
+ * what to do (the caller's); -1 with e set.
+ */
+int protect_guard(struct sched *s, struct slot *sl, bool added, char **why, struct err *e);
+
+/*
+ * The protected files that commit `to` adds or changes against commit
+ * `from`, as "a.py, b.py", or NULL for none (also when git cannot say: the
+ * checks before a launch still hold). Any thread, as vcs.h allows.
+ */
+char *protect_touched(const struct config *c, const char *from, const char *to);
+
 /* ---- watch (watch.c): a running job --------------------------------------- */
 
 /*

@@ -50,6 +50,8 @@ struct slot {
 	int64_t paused_at, paused_ms; /* time the job spent stopped by a person */
 	double last_step;
 	const char *kill_reason; /* set when hypotop stops the job itself */
+	bool protect_seen;       /* the ended job's work tree was checked (protect.c) */
+	char *tampered;          /* what it changed of the protected files, or NULL */
 	int64_t kill_at;         /* SIGKILL after this (monotonic ms); 0 none */
 };
 
@@ -114,6 +116,7 @@ struct sched {
 	bool done;     /* nothing queued, running or left to plan */
 	char *stop_reason;
 	cJSON *base_params;
+	cJSON *protected; /* engine/protect.json as recorded (protect.c); NULL: none */
 	sched_say_fn say;
 	void *say_ctx;
 };

@@ -103,6 +103,26 @@ int vcs_read_file(const char *repo_dir, const char *commit, const char *path, ch
 int vcs_list_files(const char *repo_dir, const char *commit, size_t max, char ***paths,
 		   size_t *n, struct err *e);
 
+/*
+ * The blobs of commit's tree, symlinks among them (a symlink's blob is its
+ * target), for which keep(path, arg) is true, with their ids in hex, in
+ * tree order; *blobs, each path with it, is the caller's to free
+ * (vcs_blobs_free).
+ */
+struct vcs_blob {
+	char *path;
+	char oid[VCS_OID_HEX];
+};
+typedef bool (*vcs_keep_fn)(const char *path, void *arg);
+int vcs_list_blobs(const char *repo_dir, const char *commit, vcs_keep_fn keep, void *arg,
+		   struct vcs_blob **blobs, size_t *n, struct err *e);
+void vcs_blobs_free(struct vcs_blob *blobs, size_t n);
+/*
+ * The id git gives a blob of these bytes (what git hash-object prints),
+ * with nothing written: any thread, no repository.
+ */
+int vcs_blob_id(const void *data, size_t len, char oid[VCS_OID_HEX], struct err *e);
+
 /* git init dir and commit everything in it to HEAD. */
 int vcs_create_repo(const char *dir, const char *message, char oid[VCS_OID_HEX],
 		    struct err *e);

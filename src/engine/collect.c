@@ -428,6 +428,11 @@ void sched_collect(struct sched *s, struct slot *sl, const struct job_result *r)
 			   "the job ended without recording an exit code (killed from outside?)");
 		return;
 	}
+	if (sl->tampered) {
+		n->has_metric = false; /* measured by changed evaluation code: no result */
+		sched_fail(s, sl, "tampered", "run", sl->tampered);
+		return;
+	}
 	if (r->build_code > 0) {
 		snprintf(why, sizeof why, "the build command exited with status %d", r->build_code);
 		sched_fail(s, sl, "build", "build", why);

@@ -77,6 +77,14 @@ static void commit_work(void *arg)
 	t->kind = NULL;
 	t->rc = vcs_commit_change(t->repo, t->commit, t->change, t->params_file, BRANCH, msg,
 				  t->oid, &t->kind, &t->e);
+	/* The roots would fail as tampered: the baseline runs on the source commit instead. */
+	char *touched = t->rc == 0 ? protect_touched(t->cfg, t->commit, t->oid) : NULL;
+	if (touched) {
+		t->rc = -1;
+		t->kind = "protect";
+		err_set(&t->e, "it changes %s, which protect keeps as the baseline's", touched);
+		free(touched);
+	}
 }
 
 static void commit_done(void *arg);

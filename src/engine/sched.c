@@ -119,6 +119,7 @@ void sched_slot_release(struct sched *s, struct slot *sl)
 	lines_free(&sl->log_lines);
 	for (size_t i = 0; i < SCHED_TAIL_LINES; i++)
 		free(sl->tail[i]);
+	free(sl->tampered);
 	sched_tree_free(s, sl->tree);
 	int gpu = sl->gpu;
 	memset(sl, 0, sizeof *sl);
@@ -241,6 +242,16 @@ void sched_launch(struct sched *s, struct slot *sl)
 		sched_fail(s, sl, "launch", "launch", e.msg);
 		goto out;
 	}
+	/* What the job would run has the baseline's protected files, or it never runs. */
+	char *why;
+	int pr = protect_guard(s, sl, true, &why, &e);
+	if (pr < 0 && err_out_of_fds(&e))
+		launch_later(s, sl, e.msg);
+	else if (pr != 0)
+		sched_fail(s, sl, pr > 0 ? "tampered" : "launch", "launch", pr > 0 ? why : e.msg);
+	free(why);
+	if (pr != 0)
+		goto out;
 	launch = with_image(flags, image);
 	/* The status is written before the job exists: a restart after hypotop's death finds it. */
 	n->status = build ? ST_BUILDING : ST_RUNNING;
@@ -457,6 +468,7 @@ int sched_init(struct sched *s, struct workdir *wd, struct loop *loop, sched_say
 	e->msg[0] = '\0';
 	sched_watch_start(s);
 	load_base_params(s);
+	protect_record(s);
 	return 0;
 }
 
@@ -478,6 +490,7 @@ void sched_free(struct sched *s)
 	if (s->planner)
 		s->planner->destroy(s->planner);
 	cJSON_Delete(s->base_params);
+	cJSON_Delete(s->protected);
 	free(s->slots);
 	free(s->ahead);
 	free(s->tree_used);

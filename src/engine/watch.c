@@ -216,6 +216,18 @@ void sched_watch(struct sched *s, struct slot *sl)
 		sched_timer_arm(s);
 		return;
 	}
+	/* A run that changed the protected files while it ran: its metric is no result. */
+	if (!sl->protect_seen) {
+		struct err e = {{0}};
+		int pr = protect_guard(s, sl, false, &sl->tampered, &e);
+		if (pr < 0 && err_out_of_fds(&e)) {
+			sched_fds_short(s, "checking the protected files", e.msg);
+			return; /* again at the next tick */
+		}
+		if (pr < 0)
+			sl->tampered = xasprintf("the protected files could not be checked: %s", e.msg);
+		sl->protect_seen = true;
+	}
 	sched_collect(s, sl, &r);
 }
 

@@ -260,6 +260,12 @@ static const char *summarise(struct buf *sum, const struct analyse_request *r, s
 	char v[48], ref[160];
 
 	value_text(v, sizeof v, r, r->metric, false);
+	if (!strcmp(j.verdict, "failed") && !strcmp(kind, "tampered")) {
+		buf_printf(sum, "The run failed (tampered): its protected files were not the "
+				"baseline's, so no %s of it counts.",
+			   metric);
+		return "a protected file changed: the evaluation must stay the baseline's";
+	}
 	if (!strcmp(j.verdict, "failed")) {
 		buf_printf(sum, "The run failed (%s) before it could be judged on %s.", kind, metric);
 		return "the run failed before it reported the metric";

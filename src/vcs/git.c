@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <git2.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -616,7 +617,11 @@ out:
 
 struct list_walk {
 	char **paths;
-	size_t n, max;
+	char (*oids)[VCS_OID_HEX];
+	bool blobs;                /* vcs_list_blobs: symlinks too, and the ids */
+	size_t n, cap, max;
+	vcs_keep_fn keep;          /* NULL: every file */
+	void *arg;
 };
 
 static int list_one(const char *root, const git_tree_entry *ent, void *arg)
@@ -624,31 +629,85 @@ static int list_one(const char *root, const git_tree_entry *ent, void *arg)
 	struct list_walk *w = arg;
 
 	if (git_tree_entry_type(ent) != GIT_OBJECT_BLOB ||
-	    git_tree_entry_filemode(ent) == GIT_FILEMODE_LINK)
+	    (!w->blobs && git_tree_entry_filemode(ent) == GIT_FILEMODE_LINK))
 		return 0;
 	if (w->n == w->max)
 		return -1; /* enough: ends the walk */
-	w->paths[w->n++] = xasprintf("%s%s", root, git_tree_entry_name(ent));
+	char *path = xasprintf("%s%s", root, git_tree_entry_name(ent));
+	if (w->keep && !w->keep(path, w->arg)) {
+		free(path);
+		return 0;
+	}
+	if (w->n == w->cap) {
+		w->cap = w->cap ? 2 * w->cap : 16;
+		w->paths = xrealloc(w->paths, w->cap * sizeof *w->paths);
+		if (w->blobs)
+			w->oids = xrealloc(w->oids, w->cap * sizeof *w->oids);
+	}
+	if (w->blobs)
+		git_oid_tostr(w->oids[w->n], VCS_OID_HEX, git_tree_entry_id(ent));
+	w->paths[w->n++] = path;
+	return 0;
+}
+
+/* The walk of commit's tree into w. */
+static int list_walk(const char *repo_dir, const char *commit, struct list_walk *w,
+		     struct err *e)
+{
+	git_repository *repo;
+	git_tree *tree = NULL;
+
+	if (vcs_repo(&repo, repo_dir, e) < 0 || commit_tree(repo, commit, &tree, e) < 0)
+		return -1;
+	git_tree_walk(tree, GIT_TREEWALK_PRE, list_one, w);
+	git_tree_free(tree);
 	return 0;
 }
 
 int vcs_list_files(const char *repo_dir, const char *commit, size_t max, char ***paths,
 		   size_t *n, struct err *e)
 {
-	git_repository *repo;
-	git_tree *tree = NULL;
-	struct list_walk w = {xcalloc(max ? max : 1, sizeof(char *)), 0, max};
+	struct list_walk w = {.max = max};
+	int rc = list_walk(repo_dir, commit, &w, e);
 
-	*paths = NULL;
-	*n = 0;
-	if (vcs_repo(&repo, repo_dir, e) < 0 || commit_tree(repo, commit, &tree, e) < 0) {
-		free(w.paths);
-		return -1;
-	}
-	git_tree_walk(tree, GIT_TREEWALK_PRE, list_one, &w);
-	git_tree_free(tree);
 	*paths = w.paths;
 	*n = w.n;
+	return rc;
+}
+
+int vcs_list_blobs(const char *repo_dir, const char *commit, vcs_keep_fn keep, void *arg,
+		   struct vcs_blob **blobs, size_t *n, struct err *e)
+{
+	struct list_walk w = {.blobs = true, .max = SIZE_MAX, .keep = keep, .arg = arg};
+	int rc = list_walk(repo_dir, commit, &w, e);
+
+	*blobs = xcalloc(w.n ? w.n : 1, sizeof **blobs);
+	for (size_t i = 0; i < w.n; i++) {
+		(*blobs)[i].path = w.paths[i];
+		memcpy((*blobs)[i].oid, w.oids[i], VCS_OID_HEX);
+	}
+	*n = w.n;
+	free(w.paths);
+	free(w.oids);
+	return rc;
+}
+
+void vcs_blobs_free(struct vcs_blob *blobs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(blobs[i].path);
+	free(blobs);
+}
+
+int vcs_blob_id(const void *data, size_t len, char oid[VCS_OID_HEX], struct err *e)
+{
+	git_oid id;
+
+	if (git_odb_hash(&id, data, len, GIT_OBJECT_BLOB) < 0) {
+		err_set(e, "git: hashing a blob: %s", vcs_git_msg());
+		return -1;
+	}
+	git_oid_tostr(oid, VCS_OID_HEX, &id);
 	return 0;
 }
 

@@ -247,6 +247,13 @@ def the_offline_planner_says_it_cannot_repair_code():
     check("the baseline failed" in err, "planning went on: %s" % err[-1500:])
 
 
+def instrumenting(answer, **extra):
+    """A project with llm.instrument, whose model answers the instrument call with answer."""
+    SRV.script([{"route": {"instrument": [answer], "plan": [STOP, STOP]}, "sticky": True}])
+    return project(llm={"provider": "anthropic", "base_url": SRV.url,
+                        "model": "claude-sonnet-5-5", "instrument": True}, **extra)
+
+
 def instrumented(src, wd, **expect):
     """The checks every applied instrumentation must pass; the state."""
     head = lib.sh("git", "rev-parse", "HEAD", cwd=src).stdout.strip()
@@ -268,11 +275,7 @@ def instrumented(src, wd, **expect):
 
 @lib.test
 def instrument_adds_step_timing_to_the_baseline_once():
-    SRV.script([{"route": {"instrument": [{"summary": "time each step",
-                                           "change": files_change(TIMED)}],
-                           "plan": [STOP, STOP]}, "sticky": True}])
-    src, wd = project(llm={"provider": "anthropic", "base_url": SRV.url,
-                           "model": "claude-sonnet-5-5", "instrument": True})
+    src, wd = instrumenting({"summary": "time each step", "change": files_change(TIMED)})
     err = run(wd)
     check(SRV.kinds().get("instrument") == 1, "instrument calls: %s" % SRV.kinds())
     state = instrumented(src, wd)
@@ -329,9 +332,7 @@ def without_instrumentation_the_baseline_runs_on_the_source_commit():
                           "the model's change does not apply (patch_conflict)"),
                          ({"summary": "it already prints step times", "change": None},
                           "no change proposed: it already prints step times")):
-        SRV.script([{"route": {"instrument": [answer], "plan": [STOP, STOP]}, "sticky": True}])
-        src, wd = project(llm={"provider": "anthropic", "base_url": SRV.url,
-                               "model": "claude-sonnet-5-5", "instrument": True})
+        src, wd = instrumenting(answer)
         err = run(wd)
         check("instrument: " + said in err, "not said: %s" % err[-1500:])
         check("the baseline runs on the source commit as it is" in err, err[-1500:])
@@ -342,6 +343,19 @@ def without_instrumentation_the_baseline_runs_on_the_source_commit():
             state = json.load(f)
         check(state["instrument"] == "skipped" and state["source_commit"] is None,
               "state.json: %s" % state)
+
+
+@lib.test
+def an_instrumentation_that_changes_a_protected_file_is_skipped():
+    # The roots would run a training script that is not the baseline's: tampered.
+    src, wd = instrumenting({"summary": "time each step", "change": files_change(TIMED)},
+                            protect=["train.py"])
+    err = run(wd)
+    check("instrument: the model's change does not apply (protect): it changes train.py"
+          in err, "not said: %s" % err[-1500:])
+    head = lib.sh("git", "rev-parse", "HEAD", cwd=src).stdout.strip()
+    base = nodes(wd)["n0000"]
+    check(base["commit"] == head and base["status"] == "completed", "baseline: %s" % base)
 
 
 def nowhere(src, wd, *secrets):

@@ -651,6 +651,32 @@ static void offline_analyse_follows_the_keep_rule(void)
 	}
 }
 
+/* A run that rewrote a protected file printed a metric: it fails, and the analysis says why. */
+static void offline_analyse_explains_tampered(void)
+{
+	struct config c;
+	struct err e = {{0}};
+	T_CHECK(load("{" BASE ", " SPACE "}", &c, &e) == 0, "%s", e.msg);
+	struct planner *p = planner_offline_new(&c, &e);
+	struct analyse_request r = {
+		.cfg = &c, .node = "n5", .status = "failed", .failure_kind = "tampered",
+		.has_metric = true, .metric = 0.01, .has_parent_metric = true, .parent_metric = 1.0,
+		.has_best = true, .best_metric = 1.0, .best_node = "n0", .keep = KEEP_NO};
+	char *md = NULL;
+	cJSON *v = NULL;
+	T_CHECK(p && p->analyse(p, &r, &md, &v, &e) == 0, "%s", e.msg);
+	T_STREQ(cJSON_GetObjectItem(v, "verdict")->valuestring, "failed");
+	T_CONTAINS(cJSON_GetObjectItem(v, "summary")->valuestring,
+		   "its protected files were not the baseline's");
+	T_CONTAINS(cJSON_GetObjectItem(v, "bottleneck")->valuestring, "a protected file changed");
+	T_CONTAINS(md, "Kind: tampered.");
+	free(md);
+	cJSON_Delete(v);
+	if (p)
+		p->destroy(p);
+	config_free(&c);
+}
+
 /* The answers to repair and instrument: a text and a change or null. */
 static void fix_contracts(void)
 {
@@ -797,6 +823,7 @@ int main(void)
 	T_RUN(offline_follows_the_directive);
 	T_RUN(offline_analyse_verdicts);
 	T_RUN(offline_analyse_follows_the_keep_rule);
+	T_RUN(offline_analyse_explains_tampered);
 	T_RUN(fix_contracts);
 	T_RUN(offline_cannot_change_code);
 	T_END();
