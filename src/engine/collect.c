@@ -105,7 +105,10 @@ static char *diff_section(const struct analyse_task *t)
 	return buf_steal(&b);
 }
 
-/* runs/<id>/analysis.md: the planner's analysis, or why there is none, the change, and what hypotop saw. */
+/*
+ * runs/<id>/analysis.md: the planner's analysis, or why there is none, the
+ * change, and what hypotop saw.
+ */
 static void compose_analysis(const struct analyse_task *t, struct buf *a)
 {
 	if (t->rc == 0)

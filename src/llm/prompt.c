@@ -366,7 +366,7 @@ static void sources_part(struct buf *b, const struct source_file *f, size_t n, s
 		buf_printf(b, "- and %zu more file%s\n", more, more == 1 ? "" : "s");
 }
 
-/* What the run changed: its parameters, its patch or its files. */
+/* What the run changed: its parameters, its edit, its patch or its files. */
 static void change_part(struct buf *b, const char *json)
 {
 	cJSON *ch = cJSON_Parse(json);
@@ -506,7 +506,7 @@ void llm_prompt_analyse(const struct analyse_request *r, const char *override_di
 
 /*
  * A node's change, compactly: for params, the effective params that differ
- * from the baseline's; for a patch or files, the files it touched.
+ * from the baseline's; for an edit, a patch or files, the files it touched.
  */
 static void change_cell(struct buf *b, const struct plan_entry *h, const cJSON *base)
 {

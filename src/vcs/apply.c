@@ -2,8 +2,9 @@
  * apply.c — vcs_commit_change (see vcs.h): a node's change becomes a commit
  * without any work tree. The new tree is built from the parent's tree in
  * the object database (blobs upserted, edits made to the blobs' text, or a
- * patch applied to an in-memory index), committed, and only then is the branch created, so a crash at
- * any earlier point leaves nothing a reader can see but loose objects.
+ * patch applied to an in-memory index), committed, and only then is the
+ * branch created, so a crash at any earlier point leaves nothing a reader
+ * can see but loose objects.
  *
  * Every path a change writes is checked against the parent's tree: no
  * component may be a symlink (or a file or submodule), and an existing
@@ -424,7 +425,10 @@ static bool applies_alone(struct job *j, git_diff *diff, size_t delta, size_t hu
 	return rc == 0;
 }
 
-/* The hunks of file delta that fail alone (all of them when none does), with the lines around each. */
+/*
+ * The hunks of file delta that fail alone (all of them when none does),
+ * each with the lines around it.
+ */
 static void hunks_detail(struct job *j, git_diff *diff, size_t delta, const char *path,
 			 const char *text, size_t len)
 {
