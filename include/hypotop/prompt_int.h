@@ -34,6 +34,14 @@ void prompt_sources(struct buf *b, const struct source_file *f, size_t n, size_t
  * or launch passes a param as {NAME}.
  */
 bool prompt_params_apply(const struct config *c);
+/*
+ * The change kinds a contract offers, one a line, the later ones after
+ * pad and "| ": edit first, params only where it can apply. No newline
+ * after the last.
+ */
+void prompt_change_alts(struct buf *b, const struct config *c, const char *pad);
+/* What the kinds mean, edit first; a patch applies to base ("the parent's commit"). */
+void prompt_change_rules(struct buf *b, const char *base);
 /* Instructions (built in, or <override_dir>/<kind>.md), then the contract. */
 char *prompt_system(const char *override_dir, const char *kind, const char *intro,
 		    const char *contract);

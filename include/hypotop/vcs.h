@@ -44,8 +44,9 @@ int vcs_head(const char *dir, char oid[VCS_OID_HEX], bool *dirty, struct err *e)
  *
  * A change that is refused sets *kind: "patch_rejected" (a path outside
  * the tree, in .git, or through a symlink), "patch_conflict" (the patch
- * does not apply) or "params_invalid" (no such param file or parameter,
- * or the file does not parse); other failures leave *kind NULL.
+ * does not apply, or an edit's search text is not in its file once) or
+ * "params_invalid" (no such param file or parameter, or the file does not
+ * parse); other failures leave *kind NULL.
  */
 int vcs_commit_change(const char *repo_dir, const char *parent, const char *change,
 		      const char *params_file, const char *branch, const char *message,
@@ -56,9 +57,12 @@ int vcs_commit_change(const char *repo_dir, const char *parent, const char *chan
  * of commit `parent` (parent's own tree for a NULL change), with no commit
  * and no branch (the tree's objects are written, loose and unreferenced).
  * A refused change sets *kind as vcs_commit_change() does; detail (may be
- * NULL) then gets what a model needs to fix it: the file's current lines
- * around the spot that failed, where there is one. Any thread (its own
- * repository handle).
+ * NULL) then gets what a model needs to fix it, at most some 40 lines of
+ * the file: for an edit's search text that is not there, the lines around
+ * the line most like its first line; for one there more than once, the
+ * lines of each place; for a patch, the lines around each hunk that does
+ * not apply; otherwise the reason alone. Any thread (its own repository
+ * handle).
  */
 int vcs_change_tree(const char *repo_dir, const char *parent, const char *change,
 		    const char *params_file, char tree[VCS_OID_HEX], const char **kind,

@@ -11,6 +11,7 @@
 #include "hypotop/fsutil.h"
 #include "hypotop/json.h"
 #include "hypotop/lifecycle.h"
+#include "hypotop/llm.h"
 #include "hypotop/vcs.h"
 
 /* A durable record (fsync), or a view of what the run's log already holds. */
@@ -36,6 +37,7 @@ struct analyse_task {
 	enum keep_call keep;  /* what the keep rule made of the run when it ended */
 	bool unapplied;       /* its change never applied: nothing ran, nothing to ask */
 	char *name, *hypothesis, *metrics_json, *tail, *change, *commit;
+	char *diff; /* "## The change" of analysis.md, or NULL */
 	struct analyse_request r;
 	char *analysis;
 	cJSON *verdict;
@@ -47,7 +49,66 @@ struct analyse_task {
 	struct err write_e;
 };
 
-/* runs/<id>/analysis.md: the planner's analysis, or why there is none, and what hypotop saw. */
+#define DIFF_LINES 200 /* of a node's diff in its analysis.md */
+
+/*
+ * "## The change": the node's commit as git diff shows it against its
+ * parent's (engine/nodes/<id>/change.diff, written when the commit was
+ * made), fenced, its first DIFF_LINES lines, control characters made
+ * visible. NULL when the node has no change or its commit no diff file.
+ */
+static char *diff_section(const struct analyse_task *t)
+{
+	struct err e = {{0}};
+	size_t len = 0, run = 0, most = 2, lines = 0;
+	char *path = sched_path(t->s, "engine/nodes", t->node, "change.diff");
+	char *diff = t->change && t->commit && fs_exists(path)
+			     ? fs_read_max(path, FS_MAX_PATCH, &len, &e)
+			     : NULL;
+	struct buf b;
+
+	free(path);
+	if (!diff)
+		return NULL;
+	/* A fence longer than any run of backticks in it, so that no line can close it. */
+	for (size_t i = 0; i < len; i++) {
+		run = diff[i] == '`' ? run + 1 : 0;
+		most = run > most ? run : most;
+	}
+	buf_init(&b);
+	buf_printf(&b, "\n## The change\n\nIts commit against %s's (git diff):\n\n",
+		   t->pid[0] ? t->pid : "the source");
+	if (!len)
+		buf_adds(&b, "No file differs: the change sets what the parent had.\n");
+	for (size_t i = 0; i <= most && len; i++)
+		buf_addc(&b, '`');
+	buf_adds(&b, len ? "diff\n" : "");
+	const char *p = diff;
+	for (; *p && lines < DIFF_LINES; lines++) {
+		size_t n = strcspn(p, "\n");
+		char *line = xstrndup(p, n);
+		llm_add_md(&b, line);
+		buf_addc(&b, '\n');
+		free(line);
+		p += n + (p[n] == '\n');
+	}
+	for (size_t i = 0; i <= most && len; i++)
+		buf_addc(&b, '`');
+	buf_adds(&b, len ? "\n" : "");
+	size_t more = 0;
+	for (; *p; p++)
+		more += *p == '\n' || !p[1];
+	if (more)
+		buf_printf(&b, "\n… %zu more line%s, in engine/nodes/%s/change.diff\n", more,
+			   more == 1 ? "" : "s", t->nid);
+	free(diff);
+	return buf_steal(&b);
+}
+
+/*
+ * runs/<id>/analysis.md: the planner's analysis, or why there is none, the
+ * change, and what hypotop saw.
+ */
 static void compose_analysis(const struct analyse_task *t, struct buf *a)
 {
 	if (t->rc == 0)
@@ -55,6 +116,8 @@ static void compose_analysis(const struct analyse_task *t, struct buf *a)
 	else
 		buf_printf(a, "# %s\n\n%s\n\n(No analysis: %s)\n", t->nid,
 			   t->ok ? "Completed." : "Failed.", t->e.msg[0] ? t->e.msg : "no planner");
+	if (t->diff)
+		buf_adds(a, t->diff);
 	if (t->why && *t->why)
 		buf_printf(a, "\n## What hypotop saw\n\n%s\n", t->why);
 }
@@ -76,6 +139,7 @@ static void analyse_work(void *arg)
 		place_close(&pl);
 	}
 	repair_work(t->repair, t->s->planner);
+	t->diff = diff_section(t);
 	/* A model's is durable here, off the main thread, before the node is recorded as ended. */
 	struct buf a;
 	buf_init(&a);
@@ -98,6 +162,7 @@ static void analyse_task_free(struct analyse_task *t)
 	free(t->tail);
 	free(t->change);
 	free(t->commit);
+	free(t->diff);
 	free(t->analysis);
 	cJSON_Delete(t->verdict);
 	repair_free(t->repair);

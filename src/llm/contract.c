@@ -151,19 +151,15 @@ static bool is_slug(const char *s)
  */
 static int check_change(const cJSON *ch, const char *at, struct err *e)
 {
-	static const char *const kinds[] = {"params", "patch", "files"};
 	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(ch, "kind");
 	struct err sub = {{0}};
 
 	if (!cJSON_IsObject(ch)) {
-		err_set(e, "%s.change: must be an object with \"kind\": params, patch or files", at);
+		err_set(e, "%s.change: must be an object with \"kind\": " CHANGE_KINDS, at);
 		return -1;
 	}
-	size_t i = 0;
-	while (cJSON_IsString(kind) && i < ARRAY_LEN(kinds) && strcmp(kind->valuestring, kinds[i]))
-		i++;
-	if (!cJSON_IsString(kind) || i == ARRAY_LEN(kinds)) {
-		err_set(e, "%s.change.kind: must be \"params\", \"patch\" or \"files\"", at);
+	if (!cJSON_IsString(kind) || !change_kind_known(kind->valuestring)) {
+		err_set(e, "%s.change.kind: must be one of " CHANGE_KINDS, at);
 		return -1;
 	}
 	if (change_validate(ch, "@", &sub) == 0)

@@ -98,7 +98,7 @@ static bool delta_of(const struct report_entry *x, const struct report_entry *p,
 	return true;
 }
 
-/* "lr=0.003 dropout=0.2", "patch: a.py", "files: a.py b.py", or "–" for none. */
+/* "lr=0.003 dropout=0.2", "edit: a.py", "patch: a.py", "files: a.py b.py", or "–" for none. */
 static void change_cell(struct buf *b, const char *change)
 {
 	cJSON *ch = change ? cJSON_Parse(change) : NULL;

@@ -67,16 +67,11 @@ static char *plan_contract(const struct config *c)
 		     "        \"priority\": integer (lower runs first),\n"
 		     "        \"needs_rebuild\": true | false,\n"
 		     "        \"change\": ");
-	if (prompt_params_apply(c))
-		buf_adds(&b, "{\"kind\": \"params\", \"params\": {NAME: VALUE, ...}}\n"
-			     "                | ");
-	buf_adds(&b, "{\"kind\": \"patch\", \"patch\": \"diff --git a/PATH b/PATH ...\"}\n"
-		     "                | {\"kind\": \"files\", \"files\": [{\"path\": PATH, "
-		     "\"content\": TEXT}, ...]}}]}\n\n"
+	prompt_change_alts(&b, c, "                ");
+	buf_adds(&b, "}]}\n\n"
 		     "No other key is accepted. \"proposals\" holds 1 to " WANT_MAX_TEXT
-		     " proposals; it may be empty only with \"stop\": true. Paths are relative to "
-		     "the source tree: no absolute path, no \"..\", nothing under .git/. A patch "
-		     "is a git-format diff that applies to the parent's commit without fuzz.\n");
+		     " proposals; it may be empty only with \"stop\": true.\n");
+	prompt_change_rules(&b, "the parent's commit");
 	if (!prompt_params_apply(c))
 		buf_adds(&b, "This project has no param file and passes no {NAME} in its launch "
 			     "command, so a change of kind \"params\" cannot apply: change the "
@@ -101,8 +96,9 @@ static const char plan_intro[] =
 	"code or parameters, with a hypothesis it tests.\n\n"
 	"- Learn from the history: do not repeat an experiment already run, and build on "
 	"what improved.\n"
-	"- Prefer parameter changes inside the search space when one is given; use a patch or "
-	"whole files for changes to the code.\n"
+	"- Prefer parameter changes inside the search space when one is given; for changes to "
+	"the code use an edit, with search texts copied from the source shown (a patch or whole "
+	"files only where an edit cannot do it).\n"
 	"- Lower priority numbers run first: give the most promising proposal the lowest.\n"
 	"- Set \"stop\" to true only when nothing worth trying is left.\n";
 
@@ -226,6 +222,32 @@ bool prompt_params_apply(const struct config *c)
 	return false;
 }
 
+void prompt_change_alts(struct buf *b, const struct config *c, const char *pad)
+{
+	buf_adds(b, "{\"kind\": \"edit\", \"edits\": [{\"path\": PATH, \"search\": TEXT, "
+		    "\"replace\": TEXT}, ...]}\n");
+	buf_printf(b, "%s| {\"kind\": \"patch\", \"patch\": \"diff --git a/PATH b/PATH ...\"}\n", pad);
+	buf_printf(b, "%s| {\"kind\": \"files\", \"files\": [{\"path\": PATH, \"content\": "
+		      "TEXT}, ...]}",
+		   pad);
+	if (prompt_params_apply(c))
+		buf_printf(b, "\n%s| {\"kind\": \"params\", \"params\": {NAME: VALUE, ...}}", pad);
+}
+
+void prompt_change_rules(struct buf *b, const char *base)
+{
+	buf_printf(b, "An \"edit\" is the way to change code: copy each block's \"search\" "
+		      "exactly from the source shown (blanks, indentation and line breaks too), "
+		      "with enough lines around what you change that it occurs exactly once in its "
+		      "file; it is replaced by \"replace\". The blocks apply in order, each to the "
+		      "text the blocks before it left, so several may edit one file; an empty "
+		      "\"search\" with a new path creates that file with \"replace\" as its "
+		      "content. A patch is a git-format diff that applies to %s without fuzz; "
+		      "\"files\" gives whole files, new or replaced. Paths are relative to the "
+		      "source tree: no absolute path, no \"..\", nothing under .git/.\n",
+		   base);
+}
+
 /* The project: the same for every call of a workdir. */
 static void project_part(struct buf *b, const struct config *c)
 {
@@ -344,7 +366,7 @@ static void sources_part(struct buf *b, const struct source_file *f, size_t n, s
 		buf_printf(b, "- and %zu more file%s\n", more, more == 1 ? "" : "s");
 }
 
-/* What the run changed: its parameters, its patch or its files. */
+/* What the run changed: its parameters, its edit, its patch or its files. */
 static void change_part(struct buf *b, const char *json)
 {
 	cJSON *ch = cJSON_Parse(json);
@@ -365,17 +387,24 @@ static void change_part(struct buf *b, const char *json)
 		   cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(ch, "patch"))) {
 		add_indented(b, v->valuestring, CHANGE_BYTES);
 	} else {
+		/* Whole files, or an edit's blocks: each text indented, all within CHANGE_BYTES. */
+		bool edit = !strcmp(kind->valuestring, "edit");
+		static const char *const keys[][2] = {{"content", NULL}, {"search", "replace"}};
 		size_t room = CHANGE_BYTES;
-		cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(ch, "files"))
+		cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(ch, edit ? "edits" : "files"))
 		{
 			const cJSON *path = cJSON_GetObjectItemCaseSensitive(v, "path");
-			const cJSON *content = cJSON_GetObjectItemCaseSensitive(v, "content");
 			buf_adds(b, "File `");
 			llm_add_md(b, cJSON_IsString(path) ? path->valuestring : "?");
-			buf_adds(b, "`:\n\n");
-			if (cJSON_IsString(content)) {
-				add_indented(b, content->valuestring, room);
-				size_t used = strlen(content->valuestring);
+			buf_adds(b, edit ? "`, this text:\n\n" : "`:\n\n");
+			for (size_t k = 0; k < 2 && keys[edit][k]; k++) {
+				const cJSON *t = cJSON_GetObjectItemCaseSensitive(v, keys[edit][k]);
+				if (k)
+					buf_adds(b, "\nreplaced with:\n\n");
+				if (!cJSON_IsString(t))
+					continue;
+				add_indented(b, t->valuestring, room);
+				size_t used = strlen(t->valuestring);
 				room = used >= room ? 0 : room - used;
 			}
 			buf_addc(b, '\n');
@@ -477,7 +506,7 @@ void llm_prompt_analyse(const struct analyse_request *r, const char *override_di
 
 /*
  * A node's change, compactly: for params, the effective params that differ
- * from the baseline's; for a patch or files, the files it touched.
+ * from the baseline's; for an edit, a patch or files, the files it touched.
  */
 static void change_cell(struct buf *b, const struct plan_entry *h, const cJSON *base)
 {

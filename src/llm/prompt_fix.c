@@ -45,19 +45,11 @@ static char *fix_contract(const struct config *c, const char *text_line)
 	buf_adds(&b, "Answer with one JSON object and nothing else (no prose, no fence), exactly "
 		     "these keys:\n\n    {");
 	buf_adds(&b, text_line);
-	buf_adds(&b, ",\n"
-		     "     \"change\": {\"kind\": \"patch\", \"patch\": \"diff --git a/PATH "
-		     "b/PATH ...\"}\n"
-		     "             | {\"kind\": \"files\", \"files\": [{\"path\": PATH, "
-		     "\"content\": TEXT}, ...]}\n");
-	if (prompt_params_apply(c))
-		buf_adds(&b, "             | {\"kind\": \"params\", \"params\": {NAME: VALUE, "
-			     "...}}\n");
-	buf_adds(&b, "             | null}\n\n"
-		     "No other key is accepted. The change applies to the sources shown: a patch "
-		     "is a git-format diff that applies without fuzz; \"files\" gives whole "
-		     "files, new or replaced. Paths are relative to the source tree: no absolute "
-		     "path, no \"..\", nothing under .git/.\n");
+	buf_adds(&b, ",\n     \"change\": ");
+	prompt_change_alts(&b, c, "             ");
+	buf_adds(&b, "\n             | null}\n\n"
+		     "No other key is accepted. The change applies to the sources shown.\n");
+	prompt_change_rules(&b, "the sources shown");
 	return buf_steal(&b);
 }
 

@@ -98,7 +98,19 @@ static cJSON *change_kind(const char *kind)
 	return o;
 }
 
-/* A change: params (when the search space names them), patch or files. */
+/* A change of kind `kind` whose `list` holds objects of the string keys given. */
+static cJSON *blocks_kind(const char *kind, const char *list, const char *const *keys, size_t n)
+{
+	cJSON *o = change_kind(kind), *arr = typed("array"), *item = closed_object();
+
+	for (size_t i = 0; i < n; i++)
+		add_prop(item, keys[i], typed("string"), true);
+	cJSON_AddItemToObject(arr, "items", item);
+	add_prop(o, list, arr, true);
+	return o;
+}
+
+/* A change: params (when the search space names them), edit, patch or files. */
 static cJSON *change_schema(const struct config *cfg)
 {
 	cJSON *change = cJSON_CreateObject();
@@ -117,15 +129,13 @@ static cJSON *change_schema(const struct config *cfg)
 		add_prop(k, "params", ps, true);
 		cJSON_AddItemToArray(alts, k);
 	}
+	static const char *const edit_keys[] = {"path", "search", "replace"};
+	cJSON_AddItemToArray(alts, blocks_kind("edit", "edits", edit_keys, ARRAY_LEN(edit_keys)));
 	cJSON *patch = change_kind("patch");
 	add_prop(patch, "patch", typed("string"), true);
 	cJSON_AddItemToArray(alts, patch);
-	cJSON *files = change_kind("files"), *fl = typed("array"), *f = closed_object();
-	add_prop(f, "path", typed("string"), true);
-	add_prop(f, "content", typed("string"), true);
-	cJSON_AddItemToObject(fl, "items", f);
-	add_prop(files, "files", fl, true);
-	cJSON_AddItemToArray(alts, files);
+	static const char *const file_keys[] = {"path", "content"};
+	cJSON_AddItemToArray(alts, blocks_kind("files", "files", file_keys, ARRAY_LEN(file_keys)));
 	return change;
 }
 

@@ -8,6 +8,16 @@
 
 #include "hypotop/json.h"
 
+bool change_kind_known(const char *kind)
+{
+	static const char *const kinds[] = {"params", "edit", "patch", "files"};
+
+	for (size_t i = 0; i < ARRAY_LEN(kinds); i++)
+		if (!strcmp(kind, kinds[i]))
+			return true;
+	return false;
+}
+
 bool change_path_ok(const char *path)
 {
 	if (!path || !*path || path[0] == '/' || strchr(path, '\\'))
@@ -24,6 +34,18 @@ bool change_path_ok(const char *path)
 	return true;
 }
 
+/* " name" on out, unless out holds it already after offset first. */
+static void add_once(struct buf *out, size_t first, const char *name)
+{
+	size_t nl = strlen(name);
+
+	for (const char *q = out->data ? strstr(out->data + first, name) : NULL; q;
+	     q = strstr(q + 1, name))
+		if (q[-1] == ' ' && (q[nl] == ' ' || !q[nl]))
+			return;
+	buf_printf(out, " %s", name);
+}
+
 /* A patch's files, each once, as its "diff --git a/X b/Y" lines name them (Y). */
 static void patch_files(const char *patch, struct buf *out)
 {
@@ -34,13 +56,7 @@ static void patch_files(const char *patch, struct buf *out)
 		const char *b = len > 11 && !strncmp(p, "diff --git ", 11) ? strstr(p, " b/") : NULL;
 		if (b && b < p + len) {
 			char *name = xstrndup(b + 3, (size_t)(p + len - b - 3));
-			size_t nl = strlen(name);
-			bool seen = false;
-			for (const char *q = out->data ? strstr(out->data + first, name) : NULL;
-			     q && !seen; q = strstr(q + 1, name))
-				seen = q[-1] == ' ' && (q[nl] == ' ' || !q[nl]);
-			if (!seen)
-				buf_printf(out, " %s", name);
+			add_once(out, first, name);
 			free(name);
 		}
 		p += len;
@@ -70,6 +86,14 @@ void change_describe(const cJSON *ch, struct buf *out)
 			const cJSON *path = cJSON_GetObjectItemCaseSensitive(m, "path");
 			buf_printf(out, " %s", cJSON_IsString(path) ? path->valuestring : "?");
 		}
+	} else if (!strcmp(kind->valuestring, "edit")) {
+		buf_adds(out, "edit:");
+		size_t first = out->len;
+		cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(ch, "edits"))
+		{
+			const cJSON *path = cJSON_GetObjectItemCaseSensitive(m, "path");
+			add_once(out, first, cJSON_IsString(path) ? path->valuestring : "?");
+		}
 	} else if (!strcmp(kind->valuestring, "patch")) {
 		buf_adds(out, "patch:");
 		patch_files(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ch, "patch")), out);
@@ -78,16 +102,34 @@ void change_describe(const cJSON *ch, struct buf *out)
 	}
 }
 
-static int only_keys(const cJSON *o, const char *what, const char *a, const char *b,
+/* Refuse a key of o not in keys (n of them), naming those allowed. */
+static int only_keys(const cJSON *o, const char *what, const char *const *keys, size_t n,
 		     struct err *e)
 {
-	for (const cJSON *m = o->child; m; m = m->next)
-		if (strcmp(m->string, a) && strcmp(m->string, b)) {
-			err_set(e, "%s: change: unknown key \"%s\"; allowed: %s, %s", what,
-				m->string, a, b);
+	for (const cJSON *m = o->child; m; m = m->next) {
+		size_t i = 0;
+		while (i < n && strcmp(m->string, keys[i]))
+			i++;
+		if (i == n) {
+			struct buf b;
+			buf_init(&b);
+			for (i = 0; i < n; i++)
+				buf_printf(&b, "%s%s", i ? ", " : "", keys[i]);
+			err_set(e, "%s: change: unknown key \"%s\"; allowed: %s", what, m->string,
+				b.data);
+			buf_free(&b);
 			return -1;
 		}
+	}
 	return 0;
+}
+
+/* The keys of a change of kind `kind`: "kind" and the one named after it. */
+static int change_keys(const cJSON *ch, const char *what, const char *kind, struct err *e)
+{
+	const char *const keys[] = {"kind", kind};
+
+	return only_keys(ch, what, keys, ARRAY_LEN(keys), e);
 }
 
 /* Whether a quoted name ("a\"b") ends with its closing quote (blanks may follow). */
@@ -194,18 +236,59 @@ bad:
 	return 0;
 }
 
+/*
+ * The blocks of a files or edit change: ch[name] a non-empty array of
+ * objects with exactly keys (n of them; the first is "path"), each a
+ * string, and every path inside the tree.
+ */
+static int blocks_validate(const cJSON *ch, const char *what, const char *name,
+			   const char *const *keys, size_t n, struct err *e)
+{
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(ch, name);
+	int i = 0;
+
+	if (change_keys(ch, what, name, e) < 0)
+		return -1;
+	if (!cJSON_IsArray(list) || !list->child) {
+		err_set(e, "%s: change: \"%s\" must be a non-empty array", what, name);
+		return -1;
+	}
+	for (const cJSON *m = list->child; m; m = m->next, i++) {
+		bool ok = cJSON_IsObject(m) && only_keys(m, what, keys, n, e) == 0;
+		for (size_t k = 0; k < n && ok; k++)
+			ok = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(m, keys[k]));
+		if (!ok) {
+			struct buf b;
+			buf_init(&b);
+			for (size_t k = 0; k < n; k++)
+				buf_printf(&b, "%s\"%s\": ...", k ? ", " : "", keys[k]);
+			err_set(e, "%s: change: %s[%d] must be {%s}, each a string", what, name, i,
+				b.data);
+			buf_free(&b);
+			return -1;
+		}
+		const char *path = cJSON_GetObjectItemCaseSensitive(m, "path")->valuestring;
+		if (!change_path_ok(path)) {
+			err_set(e, "%s: change: %s[%d]: \"%s\" is outside the source tree or in "
+				   ".git; only relative paths inside the tree are allowed",
+				what, name, i, path);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int change_validate(const cJSON *ch, const char *what, struct err *e)
 {
 	const char *kind;
 
 	if (!cJSON_IsObject(ch) || json_get_str(ch, "kind", what, &kind, e) != 1) {
-		err_set(e, "%s: change must be an object with \"kind\": params, patch or files",
-			what);
+		err_set(e, "%s: change must be an object with \"kind\": " CHANGE_KINDS, what);
 		return -1;
 	}
 	if (!strcmp(kind, "params")) {
 		const cJSON *p = cJSON_GetObjectItemCaseSensitive(ch, "params");
-		if (only_keys(ch, what, "kind", "params", e) < 0)
+		if (change_keys(ch, what, "params", e) < 0)
 			return -1;
 		if (!cJSON_IsObject(p) || !p->child) {
 			err_set(e, "%s: change: \"params\" must be a non-empty object", what);
@@ -237,7 +320,7 @@ int change_validate(const cJSON *ch, const char *what, struct err *e)
 	}
 	if (!strcmp(kind, "patch")) {
 		const char *patch;
-		if (only_keys(ch, what, "kind", "patch", e) < 0)
+		if (change_keys(ch, what, "patch", e) < 0)
 			return -1;
 		if (json_get_str(ch, "patch", what, &patch, e) != 1) {
 			err_set(e, "%s: change: \"patch\" must be a string holding a diff", what);
@@ -246,34 +329,13 @@ int change_validate(const cJSON *ch, const char *what, struct err *e)
 		return patch_paths(patch, what, e);
 	}
 	if (!strcmp(kind, "files")) {
-		const cJSON *f = cJSON_GetObjectItemCaseSensitive(ch, "files");
-		int i = 0;
-		if (only_keys(ch, what, "kind", "files", e) < 0)
-			return -1;
-		if (!cJSON_IsArray(f) || !f->child) {
-			err_set(e, "%s: change: \"files\" must be a non-empty array", what);
-			return -1;
-		}
-		for (const cJSON *m = f->child; m; m = m->next, i++) {
-			const char *path, *content;
-			if (!cJSON_IsObject(m) || json_get_str(m, "path", what, &path, e) != 1 ||
-			    json_get_str(m, "content", what, &content, e) != 1 ||
-			    only_keys(m, what, "path", "content", e) < 0) {
-				err_set(e, "%s: change: files[%d] must be {\"path\": ..., "
-					   "\"content\": ...}",
-					what, i);
-				return -1;
-			}
-			if (!change_path_ok(path)) {
-				err_set(e, "%s: change: files[%d]: \"%s\" is outside the source tree "
-					   "or in .git; only relative paths inside the tree are "
-					   "allowed",
-					what, i, path);
-				return -1;
-			}
-		}
-		return 0;
+		static const char *const keys[] = {"path", "content"};
+		return blocks_validate(ch, what, "files", keys, ARRAY_LEN(keys), e);
 	}
-	err_set(e, "%s: change: \"kind\": \"%s\" is not one of params, patch, files", what, kind);
+	if (!strcmp(kind, "edit")) {
+		static const char *const keys[] = {"path", "search", "replace"};
+		return blocks_validate(ch, what, "edits", keys, ARRAY_LEN(keys), e);
+	}
+	err_set(e, "%s: change: \"kind\": \"%s\" is not one of " CHANGE_KINDS, what, kind);
 	return -1;
 }

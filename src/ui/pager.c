@@ -124,6 +124,18 @@ static void add_patch(struct buf *b, const char *patch)
 	}
 }
 
+/* Each line of a text (an edit's search or replace) after mark, as a diff shows it. */
+static void add_marked(struct buf *b, char mark, const cJSON *text)
+{
+	for (const char *p = cJSON_IsString(text) ? text->valuestring : ""; *p;) {
+		size_t len = strcspn(p, "\n");
+		buf_addc(b, mark);
+		buf_add(b, p, len);
+		buf_addc(b, '\n');
+		p += len + (p[len] == '\n');
+	}
+}
+
 static void build_diff(struct ui *ui, const struct node *n, struct buf *b)
 {
 	char nid[NODE_ID_LEN];
@@ -179,6 +191,16 @@ static void build_diff(struct ui *ui, const struct node *n, struct buf *b)
 		const cJSON *p = cJSON_GetObjectItemCaseSensitive(c, "patch");
 		if (cJSON_IsString(p))
 			add_patch(b, p->valuestring);
+	} else if (!strcmp(kind->valuestring, "edit")) {
+		const cJSON *edits = cJSON_GetObjectItemCaseSensitive(c, "edits");
+		for (const cJSON *x = edits ? edits->child : NULL; x; x = x->next) {
+			const cJSON *path = cJSON_GetObjectItemCaseSensitive(x, "path");
+			buf_adds(b, "=== ");
+			add_name(b, cJSON_IsString(path) ? path->valuestring : "?");
+			buf_adds(b, " (edit)\n");
+			add_marked(b, '-', cJSON_GetObjectItemCaseSensitive(x, "search"));
+			add_marked(b, '+', cJSON_GetObjectItemCaseSensitive(x, "replace"));
+		}
 	} else if (!strcmp(kind->valuestring, "files")) {
 		const cJSON *files = cJSON_GetObjectItemCaseSensitive(c, "files");
 		for (const cJSON *f = files ? files->child : NULL; f; f = f->next) {

@@ -824,4 +824,36 @@ def sigterm_leaves_running_jobs_running():
     check(rc == 0 and tree(wd)["nodes"][0]["metric"] == 0.5, "after restart: %s" % err)
 
 
+
+@lib.test
+def analysis_md_carries_the_nodes_diff_fenced_and_bounded():
+    d = lib.tmpdir()
+    src = lib.make_repo(d)
+    # 300 new lines: one holds an escape, one a fence that must not close the block.
+    lines = ["line %d" % i for i in range(300)]
+    lines[3], lines[4] = "red \x1b[31m here", "````"
+    wd = lib.init_config(d, {
+        "source_dir": src, "launch": "python3 train.py", "metric": "val_loss",
+        "noise": {"seeds": 1},
+        "fixed_experiments": [{"name": "big", "hypothesis": "a big file",
+                               "change": {"kind": "files", "files": [
+                                   {"path": "big.txt", "content": "\n".join(lines) + "\n"}]}}]})
+    rc, err = run_headless(wd)
+    check(rc == 0, "engine exit %d: %s" % (rc, err[-2000:]))
+    kid = [n for n in tree(wd)["nodes"] if n["name"] == "big"][0]
+    with open(os.path.join(wd, "runs", kid["id"], "analysis.md")) as f:
+        a = f.read()
+    check("\x1b" not in a and "+red \\e[31m here\n" in a, "the escape is not shown: %r" % a[:2000])
+    check("\n`````diff\ndiff --git a/big.txt b/big.txt\n" in a, "no fence past the diff's "
+          "backticks: %r" % a[:2000])
+    body = a.split("`````diff\n", 1)[1].split("\n`````\n", 1)
+    check(len(body) == 2, "the fence is not closed: %r" % a[-2000:])
+    shown = body[0].split("\n")
+    # diff --git, new file mode, index, ---, +++, @@: then the file's lines.
+    check(len(shown) == 200 and shown[-1] == "+line 193", "lines shown: %d, last %r"
+          % (len(shown), shown[-1]))
+    check("\n… 106 more lines, in engine/nodes/%s/change.diff\n" % kid["id"] in body[1],
+          "the lines left out are not counted: %r" % body[1][:500])
+
+
 lib.finish()

@@ -64,11 +64,14 @@ def state(wd):
         return json.load(f)
 
 
-def engine_wd(max_iterations=2, **extra):
-    """The quickstart project with the anthropic provider on the fake server."""
+def engine_wd(max_iterations=2, train=None, **extra):
+    """The quickstart project with the anthropic provider on the fake server
+    (train: the text of train.py instead of the quickstart's)."""
     d = lib.tmpdir()
     qs = os.path.join(lib.ROOT, "examples", "quickstart")
     files = {n: open(os.path.join(qs, n)).read() for n in ("train.py", "hparams.json")}
+    if train is not None:
+        files["train.py"] = train
     src = lib.make_repo(d, files=files)
     with open(os.path.join(qs, "hypotop.json")) as f:
         cfg = json.load(f)
@@ -83,6 +86,15 @@ def engine_wd(max_iterations=2, **extra):
     rc, out, err = lib.hypotop("init", wd, "--config", os.path.join(d, "c.json"))
     check(rc == 0, "init: %s" % err)
     return src, wd
+
+
+def agent_file(d, name, text):
+    """An executable script in folder d: a command provider."""
+    path = os.path.join(d, name)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o755)
+    return path
 
 
 def engine_env():
@@ -118,10 +130,7 @@ else:
 @lib.test
 def a_command_provider_runs_in_a_checkout_of_the_nodes_commit():
     d = lib.tmpdir()
-    agent = os.path.join(d, "agent.py")
-    with open(agent, "w") as f:
-        f.write(AGENT)
-    os.chmod(agent, 0o755)
+    agent = agent_file(d, "agent.py", AGENT)
     calls = os.path.join(d, "calls.jsonl")
     src, wd = engine_wd(max_iterations=1, llm={"provider": "command",
                                                "command": "%s %s" % (agent, calls)})
@@ -377,10 +386,7 @@ else:
 def a_plan_prompt_carries_the_code_at_the_nodes_commit():
     d = lib.tmpdir()
     mark = uuid.uuid4().hex
-    agent, calls = os.path.join(d, "coder.py"), os.path.join(d, "calls.jsonl")
-    with open(agent, "w") as f:
-        f.write(CODER)
-    os.chmod(agent, 0o755)
+    agent, calls = agent_file(d, "coder.py", CODER), os.path.join(d, "calls.jsonl")
     src = lib.make_repo(d, files={
         "train.py": "# launch-%s\nfrom model_cfg import LOSS\nprint('val_loss=%%g' %% LOSS)\n"
                     % mark,
@@ -416,6 +422,69 @@ def a_plan_prompt_carries_the_code_at_the_nodes_commit():
             if n.endswith("_plan_n0001_raw.json")]
     check(raws and raws[0].get("prompt_bytes", 0) >= len(p.encode()) // 2,
           "the prompt's size is not logged: %r" % [r.get("prompt_bytes") for r in raws])
+
+
+# A command provider that can change the code only by quoting it from its
+# prompt: the line of train.py that sets the steps, found in the source the
+# plan prompt shows, becomes the search text of an edit. It says why, and
+# fails, when the prompt does not show that line.
+QUOTER = r"""#!/usr/bin/env python3
+import json, os, re, sys
+prompt = sys.stdin.read()
+kind = os.environ.get("HYPOTOP_LLM_KIND", "")
+if kind == "analyse":
+    print(json.dumps({"summary": "judged", "verdict": "no_change", "bottleneck": "none",
+                      "evidence": ["seen"], "hypothesis_supported": None}))
+    sys.exit(0)
+m = re.search(r"File `train\.py`:\n\n((?:    .*\n|\n)+)", prompt)
+hits = [ln[4:] for ln in (m.group(1).split("\n") if m else []) if ln.startswith("    steps = int(")]
+if len(hits) != 1:
+    sys.exit("quoter: the plan prompt does not show train.py's steps line once: %r" % hits)
+with open(sys.argv[1], "w") as f:
+    f.write(hits[0])
+print(json.dumps({"stop": False, "reason": "quicker", "proposals": [
+    {"name": "fewer-steps", "hypothesis": "200 steps are enough", "priority": 0,
+     "needs_rebuild": False, "change": {"kind": "edit", "edits": [
+         {"path": "train.py", "search": hits[0], "replace": "steps = 200"}]}}]}))
+"""
+
+
+@lib.test
+def a_model_edits_the_code_by_quoting_it_from_the_prompt():
+    d = lib.tmpdir()
+    mark = uuid.uuid4().hex
+    agent, quoted = agent_file(d, "quoter.py", QUOTER), os.path.join(d, "quoted.txt")
+    with open(os.path.join(lib.ROOT, "examples", "quickstart", "train.py")) as f:
+        train = f.read()
+    line = 'steps = int(hp.get("steps", 1500))'
+    check(train.count(line + "\n") == 1, "the quickstart's train.py lacks %r" % line)
+    # Only the prompt can tell the model this line: it ends with a mark of this run.
+    train = train.replace(line, "%s  # steps-%s" % (line, mark))
+    src, wd = engine_wd(max_iterations=1, train=train,
+                        llm={"provider": "command", "command": "%s %s" % (agent, quoted)})
+    err = run_to_end(wd)
+    check(os.path.exists(quoted), "the model never quoted the line: %s" % err[-1500:])
+    with open(quoted) as f:
+        search = f.read()
+    check(search == "%s  # steps-%s" % (line, mark), "quoted %r" % search)
+    with open(os.path.join(wd, "engine", "tree.json")) as f:
+        nodes = {n["id"]: n for n in json.load(f)["nodes"]}
+    kids = [n for n in nodes.values() if n["name"] == "fewer-steps"]
+    check(len(kids) == 1 and kids[0]["status"] == "completed",
+          "the edit's node: %r; %s" % ([(n["id"], n["status"]) for n in kids], err[-1500:]))
+    n = kids[0]
+    parent = nodes[n["parent"]]["commit"]
+    names = lib.sh("git", "diff", "--name-only", parent, n["commit"], cwd=src).stdout.split()
+    check(names == ["train.py"], "files changed: %r" % names)
+    diff = lib.sh("git", "diff", "-U0", parent, n["commit"], cwd=src).stdout
+    changed = [ln for ln in diff.splitlines()
+               if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
+    check(changed == ["-" + search, "+steps = 200"], "the branch's diff is not the edit: %s"
+          % diff)
+    with open(os.path.join(wd, "runs", n["id"], "analysis.md")) as f:
+        analysis = f.read()
+    check("```diff\n" in analysis and "\n-%s\n+steps = 200\n" % search in analysis,
+          "analysis.md lacks the node's diff: %s" % analysis[-2000:])
 
 
 SRV.stop()

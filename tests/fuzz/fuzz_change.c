@@ -1,5 +1,5 @@
 /*
- * fuzz_change.c — the change an experiment makes (params, patch or files),
+ * fuzz_change.c — the change an experiment makes (params, edit, patch or files),
  * checked and committed onto a small repository as a node's change is:
  * change_validate(), then vcs_commit_change() with its path guards, the
  * param file rewrite and the patch parser. An input that is not a JSON

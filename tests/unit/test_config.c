@@ -237,7 +237,30 @@ static void changes_are_validated(void)
 		{"{\"kind\":\"files\",\"files\":[{\"path\":\"a.py\",\"content\":\"x\"}]}", NULL},
 		{"{\"kind\":\"files\",\"files\":[{\"path\":\"/abs\",\"content\":\"x\"}]}", "/abs"},
 		{"{\"kind\":\"files\",\"files\":[{\"path\":\"a\"}]}", "files[0]"},
-		{"{\"kind\":\"sed\"}", "not one of params, patch, files"},
+		{"{\"kind\":\"edit\",\"edits\":[{\"path\":\"a.py\",\"search\":\"x = 1\","
+		 "\"replace\":\"x = 2\"},{\"path\":\"a.py\",\"search\":\"y\",\"replace\":\"\"}]}",
+		 NULL},
+		{"{\"kind\":\"edit\",\"edits\":[{\"path\":\"new/b.py\",\"search\":\"\","
+		 "\"replace\":\"print(1)\\n\"}]}",
+		 NULL},
+		{"{\"kind\":\"edit\",\"edits\":[]}", "\"edits\" must be a non-empty array"},
+		{"{\"kind\":\"edit\",\"edits\":{\"path\":\"a.py\"}}", "\"edits\" must be a non-empty array"},
+		{"{\"kind\":\"edit\",\"edits\":[{\"path\":\"a.py\",\"search\":\"x\"}]}",
+		 "edits[0] must be {\"path\": ..., \"search\": ..., \"replace\": ...}"},
+		{"{\"kind\":\"edit\",\"edits\":[{\"path\":\"a.py\",\"search\":1,\"replace\":\"\"}]}",
+		 "edits[0] must be"},
+		{"{\"kind\":\"edit\",\"edits\":[{\"path\":\"a.py\",\"search\":\"x\",\"replace\":\"y\","
+		 "\"content\":\"z\"}]}",
+		 "edits[0] must be"},
+		{"{\"kind\":\"edit\",\"edits\":[{\"path\":\"a.py\",\"search\":\"x\",\"replace\":\"y\"},"
+		 "{\"path\":\"../a.py\",\"search\":\"x\",\"replace\":\"y\"}]}",
+		 "edits[1]: \"../a.py\" is outside the source tree"},
+		{"{\"kind\":\"edit\",\"edits\":[{\"path\":\".git/config\",\"search\":\"\",\"replace\":\"y\"}]}",
+		 "edits[0]: \".git/config\""},
+		{"{\"kind\":\"edit\",\"edits\":[{\"path\":\"a\",\"search\":\"x\",\"replace\":\"y\"}],"
+		 "\"files\":[]}",
+		 "unknown key \"files\"; allowed: kind, edits"},
+		{"{\"kind\":\"sed\"}", "not one of params, edit, patch, files"},
 		{"{\"params\":{}}", "\"kind\""},
 	};
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
@@ -254,6 +277,34 @@ static void changes_are_validated(void)
 	}
 }
 
+/* One line per change; the files of a patch or an edit each once. */
+static void changes_are_described(void)
+{
+	static const struct {
+		const char *json, *want;
+	} cases[] = {
+		{"{\"kind\":\"params\",\"params\":{\"lr\":0.1,\"act\":\"relu\"}}",
+		 "lr=0.1 act=\"relu\""},
+		{"{\"kind\":\"edit\",\"edits\":[{\"path\":\"a.py\",\"search\":\"x\",\"replace\":\"y\"},"
+		 "{\"path\":\"b.py\",\"search\":\"\",\"replace\":\"z\"},"
+		 "{\"path\":\"a.py\",\"search\":\"y\",\"replace\":\"w\"}]}",
+		 "edit: a.py b.py"},
+		{"{\"kind\":\"patch\",\"patch\":\"diff --git a/x.py b/x.py\\n--- a/x.py\\n+++ b/x.py\\n"
+		 "diff --git a/x.py b/x.py\\n\"}",
+		 "patch: x.py"},
+		{"{\"kind\":\"files\",\"files\":[{\"path\":\"a\",\"content\":\"\"}]}", "files: a"},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		cJSON *j = cJSON_Parse(cases[i].json);
+		struct buf b;
+		buf_init(&b);
+		change_describe(j, &b);
+		T_STREQ(b.data, cases[i].want);
+		buf_free(&b);
+		cJSON_Delete(j);
+	}
+}
+
 int main(void)
 {
 	T_RUN(defaults_fill_a_minimal_config);
@@ -263,5 +314,6 @@ int main(void)
 	T_RUN(reference_lists_every_key);
 	T_RUN(change_paths_stay_inside_the_tree);
 	T_RUN(changes_are_validated);
+	T_RUN(changes_are_described);
 	T_END();
 }

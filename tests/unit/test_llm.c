@@ -343,6 +343,9 @@ static void schemas(void)
 	p = llm_schema_plan(&bare);
 	T_CHECK(!strstr(p, "\"params\""), "params offered without a search space: %s", p);
 	T_CONTAINS(p, "\"patch\"");
+	T_CONTAINS(p, "\"edits\":{\"type\":\"array\",\"items\":{\"type\":\"object\","
+		      "\"properties\":{\"path\":{\"type\":\"string\"},\"search\":{\"type\":"
+		      "\"string\"},\"replace\":{\"type\":\"string\"}}");
 	free(p);
 	config_free(&c);
 	config_free(&bare);
@@ -415,6 +418,13 @@ static void prompts(void)
 	T_CONTAINS(p.request, "## The change it made\n\n    diff --git a/m.py b/m.py\n    +width = "
 			      "4096\n");
 	T_CONTAINS(p.request, "    {\"series\": {}}\n");
+	llm_prompt_free(&p);
+	/* An edit: each block's search text and what replaced it. */
+	ar.change = "{\"kind\": \"edit\", \"edits\": [{\"path\": \"m.py\", \"search\": "
+		    "\"width = 64\\n\", \"replace\": \"width = 4096\\n\"}]}";
+	llm_prompt_analyse(&ar, NULL, &p);
+	T_CONTAINS(p.request, "## The change it made\n\nFile `m.py`, this text:\n\n    width = 64\n"
+			      "\nreplaced with:\n\n    width = 4096\n");
 	llm_prompt_free(&p);
 
 	/* The best is the mean of its runs, σ says on how many it rests, a candidate is one. */
@@ -570,6 +580,11 @@ static void plan_prompt_offers_params_only_where_they_apply(void)
 		T_CHECK(offered == (i > 0), "config %zu: params %s", i,
 			offered ? "offered" : "not offered");
 		T_CONTAINS(p.system, "{\"kind\": \"patch\"");
+		T_CONTAINS(p.system, "\"change\": {\"kind\": \"edit\", \"edits\": [{\"path\": PATH, "
+				     "\"search\": TEXT, \"replace\": TEXT}, ...]}\n");
+		T_CONTAINS(p.system, "for changes to the code use an edit");
+		T_CONTAINS(p.system, "An \"edit\" is the way to change code: copy each block's "
+				     "\"search\" exactly from the source shown");
 		llm_prompt_free(&p);
 		struct fix_request fr = {.cfg = &c, .node = "n0001"};
 		llm_prompt_repair(&fr, NULL, &p);
@@ -577,7 +592,8 @@ static void plan_prompt_offers_params_only_where_they_apply(void)
 		T_CHECK(offered == (i > 0), "repair, config %zu: params %s", i,
 			offered ? "offered" : "not offered");
 		T_CONTAINS(p.system, "{\"fix\": string (what was wrong, and what the change does "
-				     "about it),\n     \"change\": {\"kind\": \"patch\"");
+				     "about it),\n     \"change\": {\"kind\": \"edit\"");
+		T_CONTAINS(p.system, "An \"edit\" is the way to change code");
 		llm_prompt_free(&p);
 		config_free(&c);
 	}

@@ -505,6 +505,14 @@ static void diff_shows_the_escapes_in_file_names(void)
 	T_CHECK(on_screen(&f, "diff --git a/p\\x1b[1mq.py b/p\\x1b[1mq.py") &&
 			on_screen(&f, "--- a/p\\x1b[1mq.py") && on_screen(&f, "+++ b/p\\x1b[1mq.py"),
 		"a patch's file names are not shown escaped");
+	keys(&f, "q");
+	/* An edit not committed yet: each block's search and replace lines. */
+	set_change(&f, 1, "{\"kind\":\"edit\",\"edits\":[{\"path\":\"m\\u001b[1m.py\","
+			  "\"search\":\"w = 1\\nd = 2\",\"replace\":\"w = 3\\n\"}]}");
+	keys(&f, "d");
+	T_CHECK(on_screen(&f, "=== m\\x1b[1m.py (edit)"), "an edit's file is not named");
+	T_CHECK(on_screen(&f, "-w = 1") && on_screen(&f, "-d = 2") && on_screen(&f, "+w = 3"),
+		"an edit's lines are not shown");
 	fx_close(&f);
 }
 

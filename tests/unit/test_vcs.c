@@ -334,6 +334,221 @@ static void patch_that_does_not_apply_is_a_conflict(void)
 	repo_free(&r);
 }
 
+/*
+ * A second commit for the edit and patch details: model/net.py of 30
+ * lines "xNN = N" but line 17, "    lr = 0.1"; dup.txt with one line three
+ * times; empty.txt. r->head moves to it.
+ */
+static void repo_more(struct repo *r)
+{
+	struct err e = {{0}};
+
+	if (sh("set -e; cd '%s'; for i in $(seq 1 30); do if [ $i = 17 ]; then "
+	       "echo '    lr = 0.1'; else printf 'x%%02d = %%d\\n' $i $i; fi; done > model/net.py;"
+	       "printf 'a = 1\\nb\\na = 1\\nc\\na = 1\\n' > dup.txt; : > empty.txt;"
+	       "git add -A; git -c user.name=t -c user.email=t@t commit -qm more",
+	       r->dir) != 0 ||
+	    vcs_head(r->dir, r->head, NULL, &e) < 0) {
+		printf("# cannot add to the test repository: %s\n", e.msg);
+		exit(2);
+	}
+}
+
+/* An edit of one block, as JSON text; caller frees. */
+static char *edit_change(const char *path, const char *search, const char *replace)
+{
+	cJSON *ch = cJSON_CreateObject(), *block = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(ch, "kind", "edit");
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(ch, "edits"), block);
+	cJSON_AddStringToObject(block, "path", path);
+	cJSON_AddStringToObject(block, "search", search);
+	cJSON_AddStringToObject(block, "replace", replace);
+	char *text = cJSON_PrintUnformatted(ch), *out = xstrdup(text);
+	cJSON_free(text);
+	cJSON_Delete(ch);
+	return out;
+}
+
+static void edit_change_replaces_compounds_and_creates(void)
+{
+	struct repo r;
+	struct err e = {{0}};
+	char oid[VCS_OID_HEX];
+	const char *kind = NULL;
+
+	repo_make(&r);
+	T_CHECK(commit(&r,
+		       "{\"kind\":\"edit\",\"edits\":["
+		       "{\"path\":\"notes.txt\",\"search\":\"b\\n\",\"replace\":\"B\\nb2\\n\"},"
+		       "{\"path\":\"model/train.py\",\"search\":\"print(1)\",\"replace\":\"print(2)\"},"
+		       "{\"path\":\"model/train.py\",\"search\":\"print(2)\\n\","
+		       "\"replace\":\"print(2)\\nprint(3)\\n\"},"
+		       "{\"path\":\"new/deep/cfg.py\",\"search\":\"\",\"replace\":\"x = 1\\n\"},"
+		       "{\"path\":\"new/deep/cfg.py\",\"search\":\"x = 1\",\"replace\":\"x = 2\"},"
+		       "{\"path\":\"run.sh\",\"search\":\"echo run\",\"replace\":\"echo edited\"}]}",
+		       NULL, oid, &kind, &e) == 0,
+		"%s", e.msg);
+	T_CHECK(kind == NULL, "kind %s", kind);
+	char *a = read_at(&r, oid, "notes.txt"), *b = read_at(&r, oid, "model/train.py");
+	char *c = read_at(&r, oid, "new/deep/cfg.py"), *d = read_at(&r, oid, "run.sh");
+	T_STREQ(a, "a\nB\nb2\nc\n");
+	T_STREQ(b, "print(2)\nprint(3)\n");
+	T_STREQ(c, "x = 2\n");
+	T_STREQ(d, "#!/bin/sh\necho edited\n");
+	char *mode = sh_out("git -C '%s' ls-tree '%s' run.sh | cut -c1-6", r.dir, oid);
+	T_STREQ(mode, "100755");
+	char *made = sh_out("git -C '%s' ls-tree '%s' new/deep/cfg.py | cut -c1-6", r.dir, oid);
+	T_STREQ(made, "100644");
+	char *files = sh_out("git -C '%s' diff --name-only '%s' '%s' | tr '\\n' ' '", r.dir, r.head,
+			     oid);
+	T_STREQ(files, "model/train.py new/deep/cfg.py notes.txt run.sh ");
+	check_untouched(&r);
+	free(a);
+	free(b);
+	free(c);
+	free(d);
+	free(mode);
+	free(made);
+	free(files);
+	repo_free(&r);
+}
+
+/* Refused as vcs_change_tree() refuses it: the kind, the reason, and the detail. */
+static void refused_with(struct repo *r, const char *change, const char *kind_want,
+			 const char *msg_want, struct buf *detail)
+{
+	struct err e = {{0}};
+	char tree[VCS_OID_HEX];
+	const char *kind = NULL;
+
+	buf_reset(detail);
+	T_CHECK(vcs_change_tree(r->dir, r->head, change, NULL, tree, &kind, detail, &e) < 0,
+		"applied: %s", change);
+	T_STREQ(kind, kind_want);
+	T_CONTAINS(e.msg, msg_want);
+	T_CHECK(detail->len && detail->data[detail->len - 1] == '\n', "no detail for %s", change);
+	if (getenv("T_VERBOSE"))
+		printf("# %s\n# detail:\n%s", e.msg, detail->data);
+}
+
+static void edit_refusals_say_where_to_look(void)
+{
+	struct repo r;
+	struct buf d;
+
+	repo_make(&r);
+	repo_more(&r);
+	buf_init(&d);
+	/* Not there: the lines around the line most like its first line. */
+	char *ch = edit_change("model/net.py", "lr = 0.2\nx18 = 18\n", "lr = 0.3\n");
+	refused_with(&r, ch, "patch_conflict", "edits[0]: the search text is not in model/net.py",
+		     &d);
+	T_CONTAINS(d.data, "edits[0]: the search text is not in model/net.py");
+	T_CONTAINS(d.data, "is line 17");
+	T_CONTAINS(d.data, "\n  12| x12 = 12\n");
+	T_CONTAINS(d.data, "\n  17|     lr = 0.1\n");
+	T_CONTAINS(d.data, "\n  23| x23 = 23\n");
+	T_CHECK(!strstr(d.data, "  11|") && !strstr(d.data, "  24|"), "%s", d.data);
+	free(ch);
+	/* The same line with other indentation comes first. */
+	ch = edit_change("model/net.py", "\t x05 = 5  \nx06 = 7\n", "");
+	refused_with(&r, ch, "patch_conflict", "not in model/net.py", &d);
+	T_CONTAINS(d.data, "is line 5");
+	T_CONTAINS(d.data, "\n   1| x01 = 1\n");
+	T_CONTAINS(d.data, "\n  11| x11 = 11\n");
+	T_CHECK(!strstr(d.data, "  12|"), "%s", d.data);
+	free(ch);
+	/* Nothing like it: the first lines; an empty file is said to be empty. */
+	ch = edit_change("model/net.py", "\n\nqqq\n", "");
+	refused_with(&r, ch, "patch_conflict", "not in model/net.py", &d);
+	T_CONTAINS(d.data, "No line of it is like");
+	T_CONTAINS(d.data, "\n   1| x01 = 1\n");
+	free(ch);
+	ch = edit_change("empty.txt", "x", "y");
+	refused_with(&r, ch, "patch_conflict", "not in empty.txt", &d);
+	T_CONTAINS(d.data, "empty.txt is empty");
+	free(ch);
+	/* Not unique: every place's line, and the lines around the first few. */
+	ch = edit_change("dup.txt", "a = 1", "a = 2");
+	refused_with(&r, ch, "patch_conflict", "3 times (lines 1, 3, 5)", &d);
+	T_CONTAINS(d.data, "at lines 1, 3, 5; add lines around it so that it occurs once");
+	T_CONTAINS(d.data, "\n   2| b\n");
+	free(ch);
+	/* What an earlier block left is what a later one is matched on. */
+	refused_with(&r,
+		     "{\"kind\":\"edit\",\"edits\":["
+		     "{\"path\":\"notes.txt\",\"search\":\"b\",\"replace\":\"B\"},"
+		     "{\"path\":\"notes.txt\",\"search\":\"b\",\"replace\":\"x\"}]}",
+		     "patch_conflict", "edits[1]: the search text is not in notes.txt (as the blocks "
+				       "before it left it)",
+		     &d);
+	T_CONTAINS(d.data, "\n   2| B\n");
+	/* An empty search makes a file, never replaces one; a search needs a file. */
+	ch = edit_change("notes.txt", "", "z\n");
+	refused_with(&r, ch, "patch_conflict", "give the text to replace, or use a files change",
+		     &d);
+	T_CHECK(!strstr(d.data, "|"), "file lines for a path: %s", d.data);
+	free(ch);
+	ch = edit_change("model/nothere.py", "x", "y");
+	refused_with(&r, ch, "patch_conflict", "\"model/nothere.py\" is not in the parent commit",
+		     &d);
+	free(ch);
+	/* Paths: through a symlink, onto one, into .git, a file and a folder at once. */
+	static const char *const paths[] = {"linkdir/passwd", "notes_link", ".git/config",
+					    "model/.GIT/x", "notes.txt/x", "../x"};
+	for (size_t i = 0; i < ARRAY_LEN(paths); i++) {
+		ch = edit_change(paths[i], "", "x");
+		refused_with(&r, ch, "patch_rejected", paths[i], &d);
+		T_CHECK(!strstr(d.data, "|"), "file lines for a path: %s", d.data);
+		free(ch);
+	}
+	refused_with(&r,
+		     "{\"kind\":\"edit\",\"edits\":["
+		     "{\"path\":\"new\",\"search\":\"\",\"replace\":\"1\"},"
+		     "{\"path\":\"new/x\",\"search\":\"\",\"replace\":\"2\"}]}",
+		     "patch_rejected", "\"new/x\" clashes with \"new\"", &d);
+	buf_free(&d);
+	check_untouched(&r);
+	repo_free(&r);
+}
+
+/* A patch that does not apply: the lines around each hunk that fails. */
+static void patch_conflict_shows_the_lines_around_the_hunk(void)
+{
+	struct repo r;
+	struct buf d;
+
+	repo_make(&r);
+	repo_more(&r);
+	buf_init(&d);
+	/* Hunk 1 applies; hunk 2's line 17 is not what the file has. */
+	char *ch = patch_change("diff --git a/model/net.py b/model/net.py\n"
+				"--- a/model/net.py\n+++ b/model/net.py\n"
+				"@@ -2,3 +2,3 @@\n x02 = 2\n-x03 = 3\n+x03 = 33\n x04 = 4\n"
+				"@@ -16,3 +16,3 @@\n x16 = 16\n-    lr = 0.3\n+    lr = 0.4\n x18 = 18\n");
+	refused_with(&r, ch, "patch_conflict", "does not apply", &d);
+	T_CONTAINS(d.data, "Hunk 2 of model/net.py (@@ -16,3 +16,3 @@) does not apply");
+	T_CHECK(!strstr(d.data, "Hunk 1"), "hunk 1 applies: %s", d.data);
+	T_CONTAINS(d.data, "\n  13| x13 = 13\n");
+	T_CONTAINS(d.data, "\n  17|     lr = 0.1\n");
+	T_CONTAINS(d.data, "\n  21| x21 = 21\n");
+	T_CHECK(!strstr(d.data, "  12|") && !strstr(d.data, "  22|"), "%s", d.data);
+	free(ch);
+	/* The file that fails, of two. */
+	ch = patch_change("diff --git a/notes.txt b/notes.txt\n--- a/notes.txt\n+++ b/notes.txt\n"
+			  "@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n"
+			  "diff --git a/dup.txt b/dup.txt\n--- a/dup.txt\n+++ b/dup.txt\n"
+			  "@@ -1,2 +1,2 @@\n a = 1\n-x\n+y\n");
+	refused_with(&r, ch, "patch_conflict", "does not apply", &d);
+	T_CONTAINS(d.data, "Hunk 1 of dup.txt");
+	T_CONTAINS(d.data, "\n   1| a = 1\n   2| b\n");
+	T_CHECK(!strstr(d.data, "notes.txt"), "notes.txt applies: %s", d.data);
+	free(ch);
+	buf_free(&d);
+	repo_free(&r);
+}
+
 /* A dry run: the tree the commit would have, and no commit, no branch. */
 static void change_tree_is_the_commits_tree_without_a_commit(void)
 {
@@ -1271,6 +1486,9 @@ int main(void)
 	T_RUN(patch_change_applies);
 	T_RUN(patch_that_does_not_apply_is_a_conflict);
 	T_RUN(change_tree_is_the_commits_tree_without_a_commit);
+	T_RUN(edit_change_replaces_compounds_and_creates);
+	T_RUN(edit_refusals_say_where_to_look);
+	T_RUN(patch_conflict_shows_the_lines_around_the_hunk);
 	T_RUN(refused_paths);
 	T_RUN(other_failures_have_no_kind);
 	T_RUN(existing_branch_is_returned_and_nothing_made);
