@@ -105,8 +105,13 @@ def workdir(d):
 def ui_command(d, wd, n):
     """hypotop WORKDIR in the pane; its exit status lands in exit-N."""
     ex = os.path.join(d, "exit-%d" % n)
-    return "%s %s 2>%s; echo $? > %s" % (shlex.quote(lib.BIN), shlex.quote(wd),
-                                         shlex.quote(ex + ".err"), shlex.quote(ex)), ex
+    return "%s %s 2>%s; %s" % (shlex.quote(lib.BIN), shlex.quote(wd),
+                               shlex.quote(ex + ".err"), status_to(ex)), ex
+
+
+def status_to(path):
+    """Shell words that write $? to path whole: it exists only once complete."""
+    return "echo $? > %s.tmp && mv %s.tmp %s" % ((shlex.quote(path),) * 3)
 
 
 def leave(t, question, ex):
@@ -498,9 +503,9 @@ def demo_opens_the_ui():
     need_tmux()
     d = lib.tmpdir()
     ex, err = os.path.join(d, "exit"), os.path.join(d, "stderr")
-    cmd = "%s demo %s 2>%s; echo $? > %s" % (
+    cmd = "%s demo %s 2>%s; %s" % (
         shlex.quote(lib.BIN), shlex.quote(os.path.join(d, "demo")), shlex.quote(err),
-        shlex.quote(ex))
+        status_to(ex))
     t = Tmux(d, cmd)
     try:
         t.wait_screen(lambda s: "DONE" in s and "max_iterations" in s, "the demo done",
