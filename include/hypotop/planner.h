@@ -311,6 +311,17 @@ bool planner_costs_known(const char *workdir);
  * the price table): the total then counts only the known costs.
  */
 double planner_spent_usd(struct planner *p, bool *known);
+
+/*
+ * The log files of the requests the last analyse/plan/repair/instrument
+ * on the calling thread made, as a JSON array of their stems
+ * ("logs/004_plan_n0001": the files are STEM_prompt.md, STEM_output.md
+ * and STEM_raw.json), a contract retry's too; NULL when it made none (the
+ * offline planner). Cleared by the next call; the caller owns the array.
+ * Planners note each request with planner_note_call().
+ */
+cJSON *planner_take_calls(void);
+void planner_note_call(const char *stem);
 void planner_set_prior_spend(struct planner *p, double usd);
 void planner_cancel(struct planner *p);
 
