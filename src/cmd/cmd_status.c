@@ -174,6 +174,17 @@ static void print_json(struct workdir *w, const struct engine_info *ei)
 	}
 	buf_adds(&b, "],\"calls\":[");
 	add_calls(&b, w);
+	buf_adds(&b, "],\"calls_in_flight\":[");
+	struct call_flight f[CALL_FLIGHTS_MAX];
+	size_t nf = ei->running ? calls_flight_read(w, f, CALL_FLIGHTS_MAX) : 0;
+	for (size_t i = 0; i < nf; i++) {
+		int64_t ms = now_ms() - f[i].started;
+		buf_adds(&b, i ? ",{\"kind\":" : "{\"kind\":");
+		json_append_str(&b, f[i].kind);
+		buf_adds(&b, ",\"node\":");
+		json_append_str(&b, f[i].node);
+		buf_printf(&b, ",\"seconds\":%.1f}", ms > 0 ? (double)ms / 1000 : 0.0);
+	}
 	buf_adds(&b, "]}\n");
 	fputs(b.data, stdout);
 	buf_free(&b);

@@ -214,6 +214,18 @@ void planner_set_prior_spend(struct planner *p, double usd)
 		p->set_prior_spend(p, usd);
 }
 
+size_t planner_in_flight(struct planner *p, struct planner_flight *out, size_t max)
+{
+	return p && p->in_flight ? p->in_flight(p, out, max) : 0;
+}
+
+void planner_watch(struct planner *p, void (*fn)(void *ctx), void *ctx)
+{
+	if (p) {
+		p->on_flight = fn;
+		p->on_flight_ctx = ctx;
+	}
+}
 
 void planner_cancel(struct planner *p)
 {

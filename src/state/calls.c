@@ -9,6 +9,8 @@
 #include "hypotop/fsutil.h"
 #include "hypotop/json.h"
 
+#define FLIGHTS_FILE "engine/calls.json"
+
 static char *dup_or_null(const char *s)
 {
 	return s && *s ? xstrdup(s) : NULL;
@@ -114,4 +116,63 @@ void call_info_members(const struct call_info *ci, struct buf *b)
 		buf_adds(b, ",\"cost_usd\":null");
 	buf_printf(b, ",\"seconds\":%.3f,\"error\":", ci->seconds);
 	str_or_null(b, ci->error);
+}
+
+/* ---- in flight ---- */
+
+int calls_flight_write(struct workdir *w, const struct call_flight *f, size_t n, struct err *e)
+{
+	struct buf b;
+
+	buf_init(&b);
+	buf_adds(&b, "{\"calls\":[");
+	for (size_t i = 0; i < n; i++) {
+		buf_adds(&b, i ? ",{\"kind\":" : "{\"kind\":");
+		json_append_str(&b, f[i].kind);
+		buf_adds(&b, ",\"node\":");
+		json_append_str(&b, f[i].node);
+		buf_printf(&b, ",\"started\":%lld}", (long long)f[i].started);
+	}
+	buf_adds(&b, "]}\n");
+	char *path = workdir_file(w, FLIGHTS_FILE);
+	int rc = fs_write_view(path, b.data, b.len, 0644, e);
+	free(path);
+	buf_free(&b);
+	return rc;
+}
+
+size_t calls_flight_read(struct workdir *w, struct call_flight *f, size_t max)
+{
+	char *path = workdir_file(w, FLIGHTS_FILE);
+	struct err e = {{0}};
+	cJSON *j = json_parse_file(path, &e);
+	const cJSON *c;
+	size_t n = 0;
+
+	free(path);
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(j, "calls"))
+	{
+		const char *kind = json_string(c, "kind"), *node = json_string(c, "node");
+		if (n == max || !kind || !node)
+			continue;
+		snprintf(f[n].kind, sizeof f[n].kind, "%s", kind);
+		snprintf(f[n].node, sizeof f[n].node, "%s", node);
+		f[n++].started = (int64_t)num(c, "started", 0);
+	}
+	cJSON_Delete(j);
+	return n;
+}
+
+void calls_flight_text(const struct call_flight *f, size_t n, int64_t now, char *out,
+		       size_t size)
+{
+	int64_t s = n && now > f[0].started ? (now - f[0].started) / 1000 : 0;
+
+	if (!n)
+		snprintf(out, size, "%s", "");
+	else if (n == 1)
+		snprintf(out, size, "%s %s, %lld s", f[0].kind, f[0].node, (long long)s);
+	else
+		snprintf(out, size, "%s %s, %lld s +%zu", f[0].kind, f[0].node, (long long)s,
+			 n - 1);
 }

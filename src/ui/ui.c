@@ -581,6 +581,11 @@ void ui_draw(struct ui *ui)
 		ui->drawn_engine = eng;
 		ui->dirty |= DIRTY_STATUS;
 	}
+	const struct sched *sc = ui->host.sched;
+	if (sc && sc->nflights && ui_now(ui) / 1000 != ui->drawn_sec) {
+		ui->drawn_sec = ui_now(ui) / 1000; /* the seconds of a call in flight */
+		ui->dirty |= DIRTY_STATUS | DIRTY_TREE | DIRTY_WORKERS | DIRTY_LOG;
+	}
 	if (any_running(ui)) {
 		int64_t sec = ui_now(ui) / 1000;
 		double pm = progress_mark(ui);

@@ -1,9 +1,13 @@
 """A node's model calls, seen from the workdir (tree.json, status --json)
-and from the UI (M). The model is a command provider (a script)."""
+and from the UI (M), and a request in flight: named while it runs, and cut
+at llm.timeout_s and tried again when it never answers, so the engine never
+hangs on the model. The model is a command provider (a script)."""
 
 import json
 import os
+import re
 import shlex
+import shutil
 import subprocess
 import sys
 
@@ -12,11 +16,18 @@ import lib  # noqa: E402
 from lib import check  # noqa: E402
 
 # Answers as `claude -p --output-format json` does, with its cost and
-# tokens: an analysis, or one proposal of a higher lr.
+# tokens: an analysis, or one proposal of a higher lr. With HANG set, the
+# first request of that kind blocks on a fifo nobody writes (it never
+# answers, and it does not poll).
 AGENT = r"""#!/usr/bin/env python3
 import json, os, sys
 sys.stdin.read()
 kind = os.environ.get("HYPOTOP_LLM_KIND", "")
+d = os.path.dirname(os.path.abspath(__file__))
+hang = os.environ.get("HANG")
+if hang == kind and not os.path.exists(os.path.join(d, "hung")):
+    open(os.path.join(d, "hung"), "w").close()
+    open(os.path.join(d, "fifo")).read()
 answer = {"plan": {"stop": False, "reason": "one more", "proposals": [
     {"name": "lr-up", "hypothesis": "a higher lr", "priority": 0, "needs_rebuild": False,
      "change": {"kind": "params", "params": {"lr": 0.02}}}]}}.get(kind, {
@@ -28,18 +39,19 @@ print(json.dumps({"type": "result", "subtype": "success", "is_error": False,
 """
 
 
-def command_wd(d, **llm):
+def command_wd(d, hang=None, **llm):
     """The quickstart project with the agent above as its model."""
     agent = os.path.join(d, "agent.py")
     with open(agent, "w") as f:
         f.write(AGENT)
     os.chmod(agent, 0o755)
+    os.mkfifo(os.path.join(d, "fifo"))
     qs = os.path.join(lib.ROOT, "examples", "quickstart")
     files = {n: open(os.path.join(qs, n)).read() for n in ("train.py", "hparams.json")}
     src = lib.make_repo(d, files=files)
     with open(os.path.join(qs, "hypotop.json")) as f:
         cfg = json.load(f)
-    cmd = shlex.quote(agent)
+    cmd = ("HANG=%s " % hang if hang else "") + shlex.quote(agent)
     cfg.update({"source_dir": src, "max_iterations": 1, "noise": {"seeds": 1},
                 "fixed_experiments": [], "llm": dict({"provider": "command", "command": cmd},
                                                      **llm)})
@@ -108,6 +120,7 @@ def tree_json_and_status_link_each_nodes_calls():
         # What the command's result object said it cost.
         check(c["cost_usd"] == 0.0125 and c["input_tokens"] == 1000 and
               c["output_tokens"] == 200, "its cost and tokens: %r" % c)
+    check(st["calls_in_flight"] == [], "no engine, no call in flight: %r" % st["calls_in_flight"])
 
 
 @lib.test
@@ -139,6 +152,50 @@ def M_in_the_ui_shows_the_nodes_calls_with_their_answers_and_prompts():
                       "the baseline's calls")
     finally:
         t.close()
+
+
+@lib.test
+def a_call_that_never_answers_is_cut_at_llm_timeout_s_and_tried_again():
+    d = lib.tmpdir()
+    wd = command_wd(d, hang="analyse", timeout_s=5)
+    p = subprocess.Popen([lib.BIN, "run", "--headless", wd], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    t = None
+    try:
+        def in_flight():
+            st = lib.status_json(wd)
+            return [c for c in st["calls_in_flight"]
+                    if c["kind"] == "analyse" and c["node"] == "n0000"]
+        lib.wait_for(lambda: os.path.exists(os.path.join(d, "hung")),
+                     "the first analyse request to hang", timeout=60)
+        seen = lib.wait_for(in_flight, "status --json to name the analyse call of n0000")
+        check(seen[0]["seconds"] >= 0, "its age: %r" % seen)
+        if shutil.which("tmux"):
+            # A UI attached to the engine names it in its status bar, with its age.
+            t = lib.Tmux(d, "%s %s" % (shlex.quote(lib.BIN), shlex.quote(wd)))
+            t.wait_screen(lambda s: re.search(r"RUNNING .* analyse n0000, \d+ s \|", s),
+                          "the attached UI's status bar to name the call in flight")
+            t.close()
+            t = None
+        _, err = p.communicate(timeout=120)
+    finally:
+        if t:
+            t.close()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    check(p.returncode == 0, "engine: exit %d: %s" % (p.returncode, err[-1500:]))
+    nodes = tree_nodes(wd)
+    check(nodes["n0000"]["status"] == "completed", "the baseline: %r" % nodes["n0000"])
+    stem = one_of(nodes["n0000"]["calls"], "analyse", "n0000")
+    with open(os.path.join(wd, stem + "_raw.json")) as f:
+        raw = json.load(f)
+    tries = raw.get("attempts") or []
+    check(len(tries) == 1 and "deadline" in tries[0].get("error", ""),
+          "one request cut at its deadline, then tried again: %r" % tries)
+    check(raw.get("valid") is True, "the second try answered: %r" % raw)
+    st = lib.status_json(wd)
+    check(st["calls_in_flight"] == [], "nothing in flight after: %r" % st["calls_in_flight"])
 
 
 lib.finish()

@@ -774,9 +774,17 @@ static void the_bar_shows_a_models_spend_and_calls(void)
 	f.wd.cfg.budget_llm_usd = 2;
 	f.wd.st.llm_usd = 0.25;
 	f.sched.report_usd = 0.5;
-	f.sched.analysing = 1;
+	/* The request in flight, and since when; more than one: the oldest and how many more. */
+	f.sched.flights[0] = (struct call_flight){"plan", "n0012", fixed_now() - 14200};
+	f.sched.nflights = 1;
 	keys(&f, "\014");
-	T_CHECK(on_screen(&f, "$0.75/2.00 model:1"), "bar: %s", last_note(&f));
+	T_CHECK(on_screen(&f, "RUNNING  plan n0012, 14 s | ") && on_screen(&f, "$0.75/2.00"),
+		"bar: %s", last_note(&f));
+	f.sched.flights[1] = (struct call_flight){"analyse", "n0013", fixed_now() - 3000};
+	f.sched.nflights = 2;
+	keys(&f, "\014");
+	T_CHECK(on_screen(&f, "plan n0012, 14 s +1 | "), "bar with two calls in flight");
+	f.sched.nflights = 0;
 	/* A call of unknown cost (a command without total_cost_usd): never $0. */
 	f.sched.usd_unknown = true;
 	keys(&f, "\014");
