@@ -59,6 +59,9 @@ enum ui_ctx { UC_MAIN = 1, UC_PAGER = 2, UC_ANY = 3 };
 	  "commit, the change as proposed)")                                               \
 	X(LOG, "log", "l", UC_MAIN, "log", "the node's whole log in a pager")                \
 	X(JSON, "json", "s", UC_MAIN, NULL, "the node's spec and result as JSON")            \
+	X(CALLS, "calls", "M", UC_MAIN, NULL,                                                \
+	  "the node's model calls (the one that proposed it, its analyses and repairs): "  \
+	  "kind, model, tokens, cost and time, then each one's answer and prompt")        \
 	X(MESSAGES, "messages", "m", UC_MAIN, NULL, "the engine's messages and alerts")      \
 	X(SEARCH, "search", "/", UC_ANY, "filter",                                           \
 	  "filter the tree; in the log or a pager, search")                                  \

@@ -38,6 +38,7 @@ struct config {
 	char *llm_command;
 	bool llm_instrument;     /* ask for step timing before the baseline */
 	long llm_context_bytes;  /* source text a plan prompt may carry whole */
+	double llm_timeout_s;    /* a request's deadline; 0: the provider's default */
 	double budget_llm_usd;   /* < 0: no cap */
 	double budget_gpu_hours; /* < 0: no cap */
 	const cJSON *gpus;              /* array of GPU indices, or NULL */

@@ -244,6 +244,8 @@ void repair_work(struct repair_task *t, struct planner *p);
  */
 void repair_done(struct sched *s, struct repair_task *t, struct buf *analysis);
 void repair_free(struct repair_task *t);
+/* Link the repair's model calls from n, the failed node (before it is recorded). */
+void repair_note_calls(const struct repair_task *t, struct node *n);
 /* Whether a repair of node id (or of one of its repairs) has completed. */
 bool repair_succeeded(struct tree *t, uint32_t id);
 

@@ -58,6 +58,8 @@ struct op {
 	char *hypothesis, *name;
 	char *request_id; /* add: the caller's id, which makes a repeated add answer the node made */
 	cJSON *change; /* owned */
+	/* add, by the engine: the model calls that proposed it (planner_take_calls), or NULL; not owned */
+	const cJSON *calls;
 };
 
 void op_free(struct op *op);

@@ -161,6 +161,13 @@ struct fix_request {
 	const struct planner_place *place;
 };
 
+/* A request to the model in flight: what it asks, about which node, since when. */
+struct planner_flight {
+	char kind[16], node[48];
+	int64_t started; /* ms since the epoch */
+};
+#define PLANNER_FLIGHTS_MAX 8
+
 struct planner {
 	const char *name;
 	/*
@@ -205,6 +212,14 @@ struct planner {
 	 * with kind llm_cancelled. NULL: nothing to cancel.
 	 */
 	void (*cancel)(struct planner *p);
+	/* The model calls in flight now (planner_in_flight); NULL: it makes none. */
+	size_t (*in_flight)(struct planner *p, struct planner_flight *out, size_t max);
+	/*
+	 * Called on the calling thread whenever a model call starts or ends
+	 * (planner_watch), or NULL; set before the first call.
+	 */
+	void (*on_flight)(void *ctx);
+	void *on_flight_ctx;
 	void *priv;
 };
 
@@ -311,6 +326,21 @@ bool planner_costs_known(const char *workdir);
  * the price table): the total then counts only the known costs.
  */
 double planner_spent_usd(struct planner *p, bool *known);
+/* The calls in flight now, oldest first, at most max: how many (0 for a planner without). */
+size_t planner_in_flight(struct planner *p, struct planner_flight *out, size_t max);
+/* fn(ctx), on the planner's thread, whenever a call starts or ends; before any call. */
+void planner_watch(struct planner *p, void (*fn)(void *ctx), void *ctx);
+
+/*
+ * The log files of the requests the last analyse/plan/repair/instrument
+ * on the calling thread made, as a JSON array of their stems
+ * ("logs/004_plan_n0001": the files are STEM_prompt.md, STEM_output.md
+ * and STEM_raw.json), a contract retry's too; NULL when it made none (the
+ * offline planner). Cleared by the next call; the caller owns the array.
+ * Planners note each request with planner_note_call().
+ */
+cJSON *planner_take_calls(void);
+void planner_note_call(const char *stem);
 void planner_set_prior_spend(struct planner *p, double usd);
 void planner_cancel(struct planner *p);
 

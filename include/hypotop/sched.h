@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include "hypotop/bg.h"
+#include "hypotop/calls.h"
 #include "hypotop/exec.h"
 #include "hypotop/lines.h"
 #include "hypotop/loop.h"
@@ -75,6 +76,14 @@ struct sched {
 	int analysing;       /* analyses in flight */
 	bool planning;       /* a planning round in flight */
 	bool instrumenting;  /* llm.instrument asked or being committed (instrument.c) */
+	/*
+	 * The planner's requests in flight, oldest first, as the status bar
+	 * and engine/calls.json show them: copied from the planner thread
+	 * whenever one starts or ends (and filled from that file by an
+	 * attached UI).
+	 */
+	struct call_flight flights[CALL_FLIGHTS_MAX];
+	size_t nflights;
 	bool planner_stopped; /* the planner said stop, or answered unusably */
 	int64_t plan_retry_at; /* the model was unavailable: plan again then (monotonic ms) */
 	bool reported_done;

@@ -75,6 +75,12 @@ struct node {
 	char *worker;
 	char *failure_kind, *failure_phase;
 	char *request_id;   /* of the add that made it (add --request-id), or NULL */
+	/*
+	 * The model's calls about it (the plan or repair that proposed it, its
+	 * analyses, its repairs): a compact JSON array of the stems of their
+	 * log files ("logs/004_plan_n0001"), or NULL for none.
+	 */
+	char *calls;
 };
 
 struct tree {
@@ -134,6 +140,10 @@ void tree_reserve(struct tree *t, uint32_t id);
 struct node *tree_load_node(struct tree *t, const cJSON *j, const char *what, struct err *e);
 
 void node_to_json(const struct node *n, struct buf *b);
+/* Whether s is a call's stem: "logs/" NNN "_" kind "_" node, no other '/'. */
+bool call_stem_ok(const char *s);
+/* Add the stems of the JSON array calls (may be NULL) to n's, those not there yet. */
+void node_add_calls(struct node *n, const cJSON *calls);
 void node_free_fields(struct node *n);
 void node_set_str(char **field, const char *value);
 

@@ -75,7 +75,7 @@ struct log_view {
 	uint8_t hist_status;
 };
 
-enum pager_kind { PG_ANALYSIS, PG_DIFF, PG_LOG, PG_JSON, PG_HELP, PG_MESSAGES };
+enum pager_kind { PG_ANALYSIS, PG_DIFF, PG_LOG, PG_JSON, PG_HELP, PG_MESSAGES, PG_CALLS };
 
 struct pager {
 	bool open;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hypotop/calls.h"
 #include "hypotop/cmd.h"
 #include "hypotop/fsutil.h"
 #include "hypotop/json.h"
@@ -45,6 +46,31 @@ static void add_str(struct buf *b, const char *s)
 		json_append_str(b, s);
 	else
 		buf_adds(b, "null");
+}
+
+/* Every node's model calls, each with what its raw.json says. */
+static void add_calls(struct buf *b, struct workdir *w)
+{
+	bool first = true;
+
+	for (uint32_t i = 0; i < w->tree.len; i++) {
+		struct node *n = &w->tree.nodes[i];
+		cJSON *calls = n->present && n->calls ? cJSON_Parse(n->calls) : NULL;
+		const cJSON *c;
+		cJSON_ArrayForEach(c, calls)
+		{
+			struct call_info ci;
+			call_info_read(w->path, c->valuestring, &ci);
+			buf_adds(b, first ? "{\"node\":" : ",{\"node\":");
+			add_id(b, n->id);
+			buf_addc(b, ',');
+			call_info_members(&ci, b);
+			buf_addc(b, '}');
+			call_info_free(&ci);
+			first = false;
+		}
+		cJSON_Delete(calls);
+	}
 }
 
 static void print_json(struct workdir *w, const struct engine_info *ei)
@@ -145,6 +171,19 @@ static void print_json(struct workdir *w, const struct engine_info *ei)
 		add_id(&b, n->repair_of);
 		buf_printf(&b, ",\"status\":\"%s\"}", status_name(n->status));
 		first = false;
+	}
+	buf_adds(&b, "],\"calls\":[");
+	add_calls(&b, w);
+	buf_adds(&b, "],\"calls_in_flight\":[");
+	struct call_flight f[CALL_FLIGHTS_MAX];
+	size_t nf = ei->running ? calls_flight_read(w, f, CALL_FLIGHTS_MAX) : 0;
+	for (size_t i = 0; i < nf; i++) {
+		int64_t ms = now_ms() - f[i].started;
+		buf_adds(&b, i ? ",{\"kind\":" : "{\"kind\":");
+		json_append_str(&b, f[i].kind);
+		buf_adds(&b, ",\"node\":");
+		json_append_str(&b, f[i].node);
+		buf_printf(&b, ",\"seconds\":%.1f}", ms > 0 ? (double)ms / 1000 : 0.0);
 	}
 	buf_adds(&b, "]}\n");
 	fputs(b.data, stdout);

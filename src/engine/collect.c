@@ -43,6 +43,7 @@ struct analyse_task {
 	cJSON *verdict;
 	int rc;
 	const char *llm_kind; /* why the planner failed: PLANNER_KINDS */
+	cJSON *calls;         /* the requests' log stems (planner_take_calls), or NULL */
 	struct err e;
 	struct repair_task *repair; /* a death at start-up to repair, or NULL */
 	bool written;               /* analysis.md, by the planner thread */
@@ -136,6 +137,7 @@ static void analyse_work(void *arg)
 		t->r.place = &pl.pl;
 		t->rc = planner_analyse(t->s->planner, &t->r, &t->analysis, &t->verdict,
 					&t->llm_kind, &t->e);
+		t->calls = planner_take_calls();
 		place_close(&pl);
 	}
 	repair_work(t->repair, t->s->planner);
@@ -165,6 +167,7 @@ static void analyse_task_free(struct analyse_task *t)
 	free(t->diff);
 	free(t->analysis);
 	cJSON_Delete(t->verdict);
+	cJSON_Delete(t->calls);
 	repair_free(t->repair);
 	free(t);
 }
@@ -322,6 +325,8 @@ static void analyse_done(void *arg)
 	uint32_t id = n->id;
 	sched_judge(s, n, t->ok, t->keep); /* may add nodes: n moves */
 	n = tree_get(&w->tree, id);
+	node_add_calls(n, t->calls);
+	repair_note_calls(t->repair, n);
 	sched_record(s, status_name(n->status), n);
 	workdir_record_state(w);
 	write_node_files(s, n, t->rc == 0 ? t->verdict : NULL);

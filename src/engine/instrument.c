@@ -32,6 +32,7 @@ struct instrument_task {
 	char oid[VCS_OID_HEX];
 	struct sources src;
 	cJSON *answer;
+	cJSON *calls; /* the requests' log stems (planner_take_calls), or NULL */
 	int rc;
 	const char *kind; /* why the call or the commit failed */
 	struct err e;
@@ -50,6 +51,7 @@ static void task_free(struct instrument_task *t)
 	free(t->change);
 	sources_free(&t->src);
 	cJSON_Delete(t->answer);
+	cJSON_Delete(t->calls);
 	free(t);
 }
 
@@ -161,6 +163,7 @@ static void ask_work(void *arg)
 		return;
 	r.place = &pl.pl;
 	t->rc = planner_instrument(t->s->planner, &r, &t->answer, &t->kind, &t->e);
+	t->calls = planner_take_calls();
 	place_close(&pl);
 }
 
@@ -170,6 +173,12 @@ static void ask_done(void *arg)
 	struct sched *s = t->s;
 
 	s->wd->st.llm_usd = planner_spent_usd(s->planner, NULL);
+	struct node *base = tree_get(&s->wd->tree, 0);
+	if (base && t->calls) {
+		/* The baseline links the call that instrumented (or did not) its commit. */
+		node_add_calls(base, t->calls);
+		sched_record(s, "instrumented", base);
+	}
 	if (t->rc < 0 && t->kind && !strcmp(t->kind, "llm_cancelled")) {
 		s->instrumenting = false; /* shutting down: asked again at the next start */
 		task_free(t);

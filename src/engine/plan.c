@@ -87,6 +87,7 @@ struct plan_task {
 	cJSON **params, *base_params, *node_params;
 	struct plan_request req;
 	cJSON *plan;
+	cJSON *calls; /* the requests' log stems (planner_take_calls), or NULL */
 	int rc;
 	const char *llm_kind;
 	struct err e;
@@ -117,6 +118,7 @@ static void plan_work(void *arg)
 		return;
 	t->req.place = &pl.pl;
 	t->rc = planner_plan(t->s->planner, &t->req, &t->plan, &t->llm_kind, &t->e);
+	t->calls = planner_take_calls();
 	place_close(&pl);
 }
 
@@ -136,6 +138,7 @@ static void plan_task_free(struct plan_task *t)
 	cJSON_Delete(t->base_params);
 	cJSON_Delete(t->node_params);
 	cJSON_Delete(t->plan);
+	cJSON_Delete(t->calls);
 	free(t->directive);
 	free(t->confirm);
 	free(t->commit);
@@ -248,6 +251,7 @@ static void plan_done(void *arg)
 			op.has_priority = cJSON_IsNumber(v);
 			op.priority = op.has_priority ? (long)v->valuedouble : 0;
 			op.change = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(p, "change"), true);
+			op.calls = t->calls;
 			if (op_apply(w, &op, false, &id, &e) == 0)
 				added++;
 			else

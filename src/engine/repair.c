@@ -246,6 +246,7 @@ struct repair_task {
 	char *repo, *commit, *name, *hypothesis, *kind, *why, *tail, *change;
 	struct sources src;
 	cJSON *answer;
+	cJSON *calls; /* the requests' log stems (planner_take_calls), or NULL */
 	int rc;
 	const char *llm_kind;
 	struct err e;
@@ -332,6 +333,7 @@ void repair_work(struct repair_task *t, struct planner *p)
 		return;
 	r.place = &pl.pl;
 	t->rc = planner_repair(p, &r, &t->answer, &t->llm_kind, &t->e);
+	t->calls = planner_take_calls();
 	place_close(&pl);
 }
 
@@ -349,7 +351,14 @@ void repair_free(struct repair_task *t)
 	free(t->change);
 	sources_free(&t->src);
 	cJSON_Delete(t->answer);
+	cJSON_Delete(t->calls);
 	free(t);
+}
+
+void repair_note_calls(const struct repair_task *t, struct node *n)
+{
+	if (t)
+		node_add_calls(n, t->calls);
 }
 
 bool repair_succeeded(struct tree *t, uint32_t id)
@@ -422,6 +431,7 @@ void repair_done(struct sched *s, struct repair_task *t, struct buf *analysis)
 				  t->attempt, t->nid, t->kind, fix,
 				  orig->hypothesis ? orig->hypothesis : "(no hypothesis)");
 	op.change = cJSON_Duplicate(change, true);
+	op.calls = t->calls;
 	uint32_t id;
 	if (op_apply(w, &op, true, &id, &e) < 0) {
 		sched_say(s, "%s: the repair cannot be queued: %s", t->nid, e.msg);

@@ -19,6 +19,7 @@
 #include "hypotop/vcs.h"
 
 #define TICK_MS 250
+#define FLIGHT_TICK_MS 1000
 /* The next round after a log read that left some unread (watch.c). */
 #define LOG_MORE_MS 1
 
@@ -106,7 +107,8 @@ void sched_timer_arm(struct sched *s)
 		at = next;
 	if (more)
 		at = mono_ms() + LOG_MORE_MS;
-	loop_timer_set(s->timer_fd, at, any ? TICK_MS : 0);
+	/* A call in flight: the status bar counts its seconds. */
+	loop_timer_set(s->timer_fd, at, any ? TICK_MS : s->nflights ? FLIGHT_TICK_MS : 0);
 }
 
 void sched_slot_release(struct sched *s, struct slot *sl)
@@ -423,6 +425,48 @@ static void load_base_params(struct sched *s)
 	}
 }
 
+/* ---- the model's requests in flight ---- */
+
+/* On the planner thread: a request started or ended. */
+static void flights_poke(void *loop)
+{
+	loop_wake(loop);
+}
+
+/* engine/calls.json says what s->flights hold; a failure costs only the view. */
+static void flights_publish(struct sched *s)
+{
+	struct err e = {{0}};
+
+	if (calls_flight_write(s->wd, s->flights, s->nflights, &e) < 0 && !err_out_of_fds(&e))
+		sched_say(s, "warning: %s", e.msg);
+}
+
+/* A wake hook, on the main thread: take the planner's requests in flight when they changed. */
+static void flights_changed(struct loop *l, void *ctx)
+{
+	struct sched *s = ctx;
+	struct planner_flight pf[CALL_FLIGHTS_MAX];
+	struct call_flight f[CALL_FLIGHTS_MAX];
+
+	(void)l;
+	size_t n = planner_in_flight(s->planner, pf, CALL_FLIGHTS_MAX);
+	memset(f, 0, sizeof f);
+	for (size_t i = 0; i < n; i++) {
+		_Static_assert(sizeof f->kind == sizeof pf->kind && sizeof f->node == sizeof pf->node,
+			       "a flight's words");
+		memcpy(f[i].kind, pf[i].kind, sizeof f[i].kind);
+		memcpy(f[i].node, pf[i].node, sizeof f[i].node);
+		f[i].started = pf[i].started;
+	}
+	if (n == s->nflights && !memcmp(f, s->flights, n * sizeof *f))
+		return;
+	memcpy(s->flights, f, sizeof f);
+	s->nflights = n;
+	flights_publish(s);
+	sched_timer_arm(s);
+}
+
 int sched_init(struct sched *s, struct workdir *wd, struct loop *loop, sched_say_fn say,
 	       void *say_ctx, struct err *e)
 {
@@ -463,6 +507,10 @@ int sched_init(struct sched *s, struct workdir *wd, struct loop *loop, sched_say
 	if (!s->planner && strcmp(c->llm_provider, "offline"))
 		return -1; /* a model provider that cannot start: the message says why */
 	planner_set_prior_spend(s->planner, wd->st.llm_usd);
+	/* Before any call: the planner thread tells when one starts or ends. */
+	planner_watch(s->planner, flights_poke, loop);
+	loop_wake_add(loop, flights_changed, s);
+	flights_publish(s);
 	s->report_usd = planner_report_spend(wd->path, NULL);
 	s->usd_unknown = !planner_costs_known(wd->path);
 	e->msg[0] = '\0';
@@ -478,6 +526,11 @@ void sched_free(struct sched *s)
 		maybe_write_reports(s, true);
 	planner_cancel(s->planner); /* a model call in flight returns now */
 	bg_free(s->llm);
+	if (s->loop && s->wd) {
+		loop_wake_remove(s->loop, flights_changed, s);
+		s->nflights = 0;
+		flights_publish(s);
+	}
 	bg_free(s->git);
 	sched_defer_free(s);
 	for (size_t i = 0; i < s->nslots; i++)

@@ -81,6 +81,9 @@ void llm_log_call(const char *logs, const struct llm_client *c, const struct llm
 
 	llm_file_part(node, sizeof node, cl->node);
 	char *base = xasprintf("%s/%03ld_%s_%s_", logs, cl->seq, cl->kind, node);
+	char *stem = xasprintf("logs/%03ld_%s_%s", cl->seq, cl->kind, node);
+	planner_note_call(stem); /* the nodes link the call by it */
+	free(stem);
 	cost_text(cost, sizeof cost, r);
 
 	buf_init(&b);

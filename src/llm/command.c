@@ -309,9 +309,36 @@ int llm_command_call(struct llm_client *c, const struct llm_call *q, struct llm_
 	if (pl && pl->commit)
 		vars[nv++] = xasprintf("HYPOTOP_COMMIT=%s", pl->commit);
 	char **env = child_env(vars, nv);
-	buf_init(&res.out);
-	buf_init(&res.err);
-	int rc = run_command(c, c->command, in.data, env, pl ? pl->dir : NULL, &res, e);
+	int rc;
+	/*
+	 * A command still running at its deadline is killed and run again, as
+	 * a dropped connection is retried (llm_post): after the same delays, at
+	 * most opts.max_retries times. Any other failure is its answer.
+	 */
+	for (int attempt = 0;; attempt++) {
+		memset(&res, 0, sizeof res);
+		buf_init(&res.out);
+		buf_init(&res.err);
+		rc = run_command(c, c->command, in.data, env, pl ? pl->dir : NULL, &res, e);
+		if (rc < 0 || !res.timed_out || attempt >= c->opts.max_retries)
+			break;
+		long delay = llm_retry_delay_ms(NULL, attempt, &c->opts, 0);
+		cJSON *a = cJSON_CreateObject();
+		if (!r->attempts)
+			r->attempts = cJSON_CreateArray();
+		cJSON_AddStringToObject(a, "error", "no answer within the deadline; killed");
+		cJSON_AddNumberToObject(a, "retry_in_ms", (double)delay);
+		cJSON_AddItemToArray(r->attempts, a);
+		buf_free(&res.out);
+		buf_free(&res.err);
+		if (!llm_cancel_sleep(c->cancel, delay)) {
+			memset(&res, 0, sizeof res);
+			buf_init(&res.out);
+			buf_init(&res.err);
+			res.cancelled = true;
+			break;
+		}
+	}
 	free(env);
 	for (size_t i = 0; i < nv; i++)
 		free(vars[i]);
@@ -337,8 +364,9 @@ int llm_command_call(struct llm_client *c, const struct llm_call *q, struct llm_
 		err_set(e, "command: cancelled");
 	} else if (res.timed_out) {
 		r->kind = planner_kind_name(PK_UNAVAILABLE);
-		err_set(e, "command: no answer within %.0f s; killed",
-			(double)c->opts.command_timeout_ms / 1000);
+		err_set(e, "command: no answer within %.0f s (llm.timeout_s), %d time%s; killed",
+			(double)c->opts.command_timeout_ms / 1000, c->opts.max_retries + 1,
+			c->opts.max_retries ? "s" : "");
 	} else if (!WIFEXITED(res.status)) {
 		r->kind = planner_kind_name(PK_UNAVAILABLE);
 		err_set(e, "command: killed by signal %d%s%s", WTERMSIG(res.status), *tail ? ": " : "",

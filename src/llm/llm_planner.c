@@ -55,6 +55,9 @@ struct llm_planner {
 	 */
 	double reports;
 	bool unknown_cost;
+	/* The requests in flight, for the status bar (planner_in_flight). */
+	struct planner_flight flights[PLANNER_FLIGHTS_MAX];
+	bool flying[PLANNER_FLIGHTS_MAX];
 };
 
 /* ---- bookkeeping ---- */
@@ -78,6 +81,60 @@ static void account(struct llm_planner *lp, const char *kind, const struct llm_r
 	else
 		lp->unknown_cost = true;
 	pthread_mutex_unlock(&lp->mu);
+}
+
+/* A request goes out: its slot among the flights (-1 when all are taken), and the watcher told. */
+static int flight_begin(struct planner *p, const char *kind, const char *node)
+{
+	struct llm_planner *lp = p->priv;
+	int slot = -1;
+
+	pthread_mutex_lock(&lp->mu);
+	for (int i = 0; i < PLANNER_FLIGHTS_MAX && slot < 0; i++)
+		if (!lp->flying[i]) {
+			slot = i;
+			lp->flying[i] = true;
+			struct planner_flight *f = &lp->flights[i];
+			snprintf(f->kind, sizeof f->kind, "%s", kind);
+			snprintf(f->node, sizeof f->node, "%s", node ? node : "");
+			f->started = now_ms();
+		}
+	pthread_mutex_unlock(&lp->mu);
+	if (p->on_flight)
+		p->on_flight(p->on_flight_ctx);
+	return slot;
+}
+
+static void flight_end(struct planner *p, int slot)
+{
+	struct llm_planner *lp = p->priv;
+
+	pthread_mutex_lock(&lp->mu);
+	if (slot >= 0)
+		lp->flying[slot] = false;
+	pthread_mutex_unlock(&lp->mu);
+	if (p->on_flight)
+		p->on_flight(p->on_flight_ctx);
+}
+
+static size_t llm_in_flight(struct planner *p, struct planner_flight *out, size_t max)
+{
+	struct llm_planner *lp = p->priv;
+	size_t n = 0;
+
+	pthread_mutex_lock(&lp->mu);
+	for (int i = 0; i < PLANNER_FLIGHTS_MAX; i++)
+		if (lp->flying[i] && n < max)
+			out[n++] = lp->flights[i];
+	pthread_mutex_unlock(&lp->mu);
+	/* Oldest first: the status bar names the first. */
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && out[j].started < out[j - 1].started; j--) {
+			struct planner_flight x = out[j];
+			out[j] = out[j - 1];
+			out[j - 1] = x;
+		}
+	return n;
 }
 
 static double llm_spent(struct planner *p, bool *known)
@@ -298,7 +355,9 @@ static cJSON *ask(struct planner *p, const char *kind, const char *node,
 		struct llm_call_log cl = {claim_seq(lp), kind, node, attempt, now_ms(), 0, NULL};
 		int64_t t0 = mono_ms();
 		llm_reply_init(&r);
+		int flight = flight_begin(p, kind, node);
 		int rc = lp->call(&lp->client, &sent, &r, e);
+		flight_end(p, flight);
 		/* The one way in for what a model says: no secret goes past this line. */
 		const char *leak = llm_scrub(&lp->client, r.text, NULL);
 		cl.ms = mono_ms() - t0;
@@ -668,6 +727,7 @@ struct planner *planner_llm_new_opts(const struct config *cfg, const char *workd
 	p->spent = llm_spent;
 	p->set_prior_spend = llm_set_prior;
 	p->cancel = llm_cancel_calls;
+	p->in_flight = llm_in_flight;
 	p->priv = lp;
 	lp->cfg = cfg;
 	lp->logs = logs;
@@ -679,6 +739,9 @@ struct planner *planner_llm_new_opts(const struct config *cfg, const char *workd
 	llm_cancel_init(&lp->cancel);
 	lp->client.provider = p->name;
 	lp->client.opts = *o;
+	if (cfg->llm_timeout_s > 0)
+		lp->client.opts.timeout_ms = lp->client.opts.command_timeout_ms =
+			(long)(cfg->llm_timeout_s * 1000);
 	lp->client.prices = cfg->llm_prices;
 	lp->client.cancel = &lp->cancel;
 	lp->client.mu = &lp->mu;

@@ -5,6 +5,7 @@
  */
 #include "hypotop/planner.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,14 @@ static const struct {
 };
 
 static _Thread_local const char *last_kind;
+
+/* The requests of the thread's last call (planner_take_calls): no heap, nothing to free. */
+#define CALLS_MAX 16
+#define STEM_MAX 96
+static _Thread_local struct {
+	char stem[CALLS_MAX][STEM_MAX];
+	size_t n;
+} calls;
 
 const char *planner_kind_name(enum planner_kind k)
 {
@@ -60,6 +69,29 @@ void planner_set_kind(const char *kind)
 	last_kind = !kind ? NULL : i >= 0 ? kinds[i].name : kinds[PK_PLANNER].name;
 }
 
+void planner_note_call(const char *stem)
+{
+	if (calls.n < CALLS_MAX)
+		snprintf(calls.stem[calls.n++], STEM_MAX, "%s", stem);
+}
+
+cJSON *planner_take_calls(void)
+{
+	cJSON *a = calls.n ? cJSON_CreateArray() : NULL;
+
+	for (size_t i = 0; i < calls.n; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(calls.stem[i]));
+	calls.n = 0;
+	return a;
+}
+
+/* Before a call: no failure kind, no requests yet. */
+static void call_begin(void)
+{
+	planner_set_kind(NULL);
+	calls.n = 0;
+}
+
 /* After a call that answers with JSON: the answer checked, the kind reported. */
 static int settle(int rc, cJSON **answer, int (*check)(const cJSON *, struct err *),
 		  const char **kind, struct err *e)
@@ -84,7 +116,7 @@ int planner_analyse(struct planner *p, const struct analyse_request *r, char **a
 {
 	*analysis = NULL;
 	*verdict = NULL;
-	planner_set_kind(NULL);
+	call_begin();
 	int rc = settle(p->analyse(p, r, analysis, verdict, e), verdict, contract_check_analysis,
 			kind, e);
 	if (rc < 0) {
@@ -98,7 +130,7 @@ int planner_plan(struct planner *p, const struct plan_request *r, cJSON **plan,
 		 const char **kind, struct err *e)
 {
 	*plan = NULL;
-	planner_set_kind(NULL);
+	call_begin();
 	return settle(p->plan(p, r, plan, e), plan, contract_check_plan, kind, e);
 }
 
@@ -113,7 +145,7 @@ static int ask_change(struct planner *p, const struct fix_request *r, cJSON **an
 		      int (*check)(const cJSON *, struct err *), const char *text_key)
 {
 	*answer = NULL;
-	planner_set_kind(NULL);
+	call_begin();
 	int rc;
 	if (fn) {
 		rc = fn(p, r, answer, e);
@@ -180,6 +212,19 @@ void planner_set_prior_spend(struct planner *p, double usd)
 {
 	if (p && p->set_prior_spend)
 		p->set_prior_spend(p, usd);
+}
+
+size_t planner_in_flight(struct planner *p, struct planner_flight *out, size_t max)
+{
+	return p && p->in_flight ? p->in_flight(p, out, max) : 0;
+}
+
+void planner_watch(struct planner *p, void (*fn)(void *ctx), void *ctx)
+{
+	if (p) {
+		p->on_flight = fn;
+		p->on_flight_ctx = ctx;
+	}
 }
 
 void planner_cancel(struct planner *p)

@@ -123,6 +123,11 @@ static const struct ckey keys[] = {
 	 "Bytes of source text a plan prompt carries whole, the files the node's path "
 	 "changed first; the files past them are listed with their sizes. Binary files, "
 	 "and files larger than this, are never shown."},
+	{"llm.timeout_s", CT_NUM, false, 1, 86400, NULL, NULL, OFF(llm_timeout_s),
+	 "Seconds one request to the model may take: past it the request is cut (a command "
+	 "is killed with everything it started) and tried again like a dropped connection, "
+	 "at most 2 more times, before the call fails as llm_unavailable. Absent: 600 for "
+	 "anthropic and openai, 1800 for a command."},
 	{"llm.prices", CT_MAP, false, 0, 0, NULL, NULL, OFF(llm_prices),
 	 "Map of model name to its price in US dollars per million tokens: {\"input\": N, "
 	 "\"output\": N, \"cache_read\": N, \"cache_write\": N}; input and output are "

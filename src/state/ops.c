@@ -237,6 +237,7 @@ int op_apply(struct workdir *w, const struct op *op, bool live, uint32_t *result
 		c->priority = op->has_priority ? (int)op->priority : 0;
 		c->status = c->resume_to = ST_QUEUED;
 		node_set_str(&c->request_id, op->request_id);
+		node_add_calls(c, op->calls);
 		workdir_record(w, "add", c);
 		*result = c->id;
 		return 0;

@@ -63,6 +63,7 @@ void node_free_fields(struct node *n)
 	free(n->failure_kind);
 	free(n->failure_phase);
 	free(n->request_id);
+	free(n->calls);
 }
 
 void tree_free(struct tree *t)
@@ -242,13 +243,13 @@ struct node *tree_add(struct tree *t, uint32_t parent)
 enum node_key {
 	K_ID, K_PARENT, K_NAME, K_HYPOTHESIS, K_CHANGE, K_PRIORITY, K_STATUS, K_RESUME_TO,
 	K_SEED, K_CREATED, K_STARTED, K_FINISHED, K_COMMIT, K_WORKER, K_METRIC, K_IMPROVED,
-	K_FAILURE, K_RETRY_OF, K_REPAIR_OF, K_REQUEST_ID, K__COUNT
+	K_FAILURE, K_RETRY_OF, K_REPAIR_OF, K_REQUEST_ID, K_CALLS, K__COUNT
 };
 
 static const char *const node_keys[K__COUNT] = {
 	"id", "parent", "name", "hypothesis", "change", "priority", "status", "resume_to",
 	"seed", "created", "started", "finished", "commit", "worker", "metric", "improved",
-	"failure", "retry_of", "repair_of", "request_id",
+	"failure", "retry_of", "repair_of", "request_id", "calls",
 };
 
 static int node_ref(const cJSON *v, const char *key, const char *what, uint32_t *out,
@@ -335,6 +336,82 @@ static int index_fields(const cJSON *j, const cJSON *f[K__COUNT], const char *wh
 		}
 		f[k] = m;
 		k = (k + 1) % K__COUNT;
+	}
+	return 0;
+}
+
+bool call_stem_ok(const char *s)
+{
+	if (strncmp(s, "logs/", 5))
+		return false;
+	s += 5;
+	size_t digits = strspn(s, "0123456789");
+	if (!digits || s[digits] != '_' || strlen(s) > 80)
+		return false;
+	s += digits + 1;
+	return *s && s[strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")] ==
+			     '\0';
+}
+
+void node_add_calls(struct node *n, const cJSON *calls)
+{
+	cJSON *all = n->calls ? cJSON_Parse(n->calls) : NULL;
+	const cJSON *c;
+	bool added = false;
+
+	if (!cJSON_IsArray(all)) {
+		cJSON_Delete(all);
+		all = cJSON_CreateArray();
+	}
+	cJSON_ArrayForEach(c, calls)
+	{
+		if (!cJSON_IsString(c) || !call_stem_ok(c->valuestring))
+			continue;
+		bool seen = false;
+		const cJSON *x;
+		cJSON_ArrayForEach(x, all)
+		{
+			seen |= !strcmp(x->valuestring, c->valuestring);
+		}
+		if (!seen) {
+			cJSON_AddItemToArray(all, cJSON_CreateString(c->valuestring));
+			added = true;
+		}
+	}
+	if (added) {
+		char *t = cJSON_PrintUnformatted(all);
+		node_set_str(&n->calls, t);
+		cJSON_free(t);
+	}
+	cJSON_Delete(all);
+}
+
+/* "calls": an array of stems (call_stem_ok); absent or null: none. */
+static int calls_field(const cJSON *v, const char *what, struct node *n, struct err *e)
+{
+	const cJSON *c;
+
+	if (!v || cJSON_IsNull(v))
+		return 0;
+	if (!cJSON_IsArray(v)) {
+		err_set(e, "%s: \"calls\" must be an array of log stems (\"logs/004_plan_n0001\") "
+			   "or null",
+			what);
+		return -1;
+	}
+	cJSON_ArrayForEach(c, v)
+	{
+		if (!cJSON_IsString(c) || !call_stem_ok(c->valuestring)) {
+			err_set(e, "%s: \"calls\": each must be the stem of a call's log files, "
+				   "\"logs/NNN_KIND_NODE\"; remove the one that is not",
+				what);
+			return -1;
+		}
+	}
+	if (cJSON_GetArraySize(v)) {
+		char *t = cJSON_PrintUnformatted(v);
+		n->calls = xstrdup(t);
+		cJSON_free(t);
 	}
 	return 0;
 }
@@ -450,6 +527,10 @@ struct node *tree_load_node(struct tree *t, const cJSON *j, const char *what, st
 		tmp.change = xstrdup(c);
 		cJSON_free(c);
 	}
+	if (calls_field(f[K_CALLS], what, &tmp, e) < 0) {
+		node_free_fields(&tmp);
+		return NULL;
+	}
 	bool fresh = id >= t->len || !t->nodes[id].present;
 	if (fresh) {
 		tree_grow(t, id + 1);
@@ -483,6 +564,7 @@ struct node *tree_load_node(struct tree *t, const cJSON *j, const char *what, st
 	n->failure_kind = tmp.failure_kind;
 	n->failure_phase = tmp.failure_phase;
 	n->request_id = tmp.request_id;
+	n->calls = tmp.calls;
 	n->dirty = true;
 	if (fresh) {
 		n->present = true;
@@ -556,5 +638,7 @@ void node_to_json(const struct node *n, struct buf *b)
 	}
 	if (n->request_id)
 		put_str(b, "request_id", n->request_id);
+	if (n->calls)
+		buf_printf(b, ",\"calls\":%s", n->calls);
 	buf_addc(b, '}');
 }

@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hypotop/calls.h"
 #include "hypotop/ctl.h"
 #include "hypotop/fsutil.h"
 #include "hypotop/json.h"
@@ -44,7 +45,7 @@
 
 /* The files whose change means the model changed. */
 static const char *const watched[] = {WD_JOURNAL_FILE, WD_TREE_FILE,
-				      "engine/engine_state.json"};
+				      "engine/engine_state.json", "engine/calls.json"};
 #define NWATCHED (sizeof watched / sizeof watched[0])
 
 struct attach {
@@ -307,6 +308,10 @@ static void view_state(struct attach *a)
 	a->view.paused = a->engine && !strcmp(state, "paused");
 	a->view.done = !a->engine && !strcmp(state, "stopped");
 	a->view.stopping = !a->engine && !a->view.done;
+	/* The model's requests in flight, for the status bar. */
+	a->view.nflights = a->engine ? calls_flight_read(a->wd, a->view.flights,
+							 CALL_FLIGHTS_MAX)
+				     : 0;
 }
 
 static void wd_free(struct workdir *w)

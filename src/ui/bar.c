@@ -47,6 +47,20 @@ void status_draw(struct ui *ui)
 		x += draw_text(ui, w, 0, x, width - x, ROLE_BAR, piece);
 	}
 	buf_init(&b);
+	/*
+	 * The model's request in flight and for how long ("plan n0012, 14 s"),
+	 * before the counts: what the loop waits on is never cut off.
+	 */
+	const struct sched *fs = ui->host.sched;
+	if (fs && fs->nflights) {
+		char fl[128];
+		calls_flight_text(fs->flights, fs->nflights, ui_now(ui), fl, sizeof fl);
+		buf_addc(&b, ' ');
+		buf_add_safe(&b, fl);
+		buf_adds(&b, " |");
+		x += draw_text(ui, w, 0, x, width - x, ROLE_BAR, b.data);
+		buf_reset(&b);
+	}
 	if (wd) {
 		const int *c = ui->tv.counts;
 		/* Running, prepared (ahead of a slot, or in one) and queued apart:
@@ -87,7 +101,7 @@ void status_draw(struct ui *ui)
 				buf_printf(&b, " \xc2\xb1 %.2g", r.sd);
 			buf_printf(&b, " (%d run%s) %s", r.n, r.n == 1 ? "" : "s", nid);
 		}
-		/* A model's spend (reports' too) against its cap, and its calls in flight. */
+		/* A model's spend (reports' too) against its cap. */
 		struct sched *sc = ui->host.sched;
 		double usd = wd->st.llm_usd + (sc ? sc->report_usd : 0);
 		if (width >= 110 && (usd > 0 || strcmp(wd->cfg.llm_provider, "offline"))) {
@@ -103,9 +117,6 @@ void status_draw(struct ui *ui)
 				buf_adds(&b, "  $?");
 			if (wd->cfg.budget_llm_usd >= 0)
 				buf_printf(&b, "/%.2f", wd->cfg.budget_llm_usd);
-			int calls = sc ? sc->analysing + (sc->planning ? 1 : 0) : 0;
-			if (calls)
-				buf_printf(&b, " model:%d", calls);
 		}
 	}
 	x += draw_text(ui, w, 0, x, width - x, ROLE_BAR, b.data ? b.data : "");

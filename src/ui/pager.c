@@ -1,7 +1,8 @@
 /*
  * pager.c — a view over the whole screen (above the status bar) of one
  * text: the node's analysis (Enter), its change (d), its log (l), its JSON
- * (s), the engine's messages (m), or the help (?). q or Esc goes back.
+ * (s), its model calls (M), the engine's messages (m), or the help (?). q
+ * or Esc goes back.
  *
  * Files are read with a cap (a log from its last PAGER_MAX bytes), so a
  * huge file costs no more memory than that.
@@ -16,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hypotop/calls.h"
 #include "hypotop/fsutil.h"
 #include "hypotop/json.h"
 #include "hypotop/termtext.h"
@@ -241,6 +243,83 @@ static void build_json(struct ui *ui, const struct node *n, struct buf *b)
 	free(path);
 }
 
+/* One file of a call, under a heading that names it. */
+static void add_call_file(struct ui *ui, struct buf *b, const struct call_info *ci,
+			  const char *what, const char *suffix)
+{
+	char *rel = xasprintf("%s_%s", ci->stem, suffix);
+	char *path = workdir_file(ui->host.wd, rel);
+
+	buf_printf(b, "\n# %s: %s (", ci->stem + 5, what);
+	add_name(b, rel);
+	buf_adds(b, ")\n\n");
+	add_file(b, path, false, "(this file cannot be read)\n");
+	if (b->len && b->data[b->len - 1] != '\n')
+		buf_addc(b, '\n');
+	free(path);
+	free(rel);
+}
+
+/*
+ * The node's model calls (struct node.calls): a table of each request's
+ * kind, model, tokens, cost and time, then each one's answer and prompt.
+ */
+static void build_calls(struct ui *ui, const struct node *n, struct buf *b)
+{
+	char nid[NODE_ID_LEN], cost[48];
+	cJSON *calls = n->calls ? cJSON_Parse(n->calls) : NULL;
+	int count = cJSON_GetArraySize(calls);
+
+	node_id_format(n->id, nid);
+	buf_printf(b, "# %s %s: model calls\n\n", nid, n->name ? n->name : "");
+	if (!count) {
+		if (!strcmp(ui->host.wd->cfg.llm_provider, "offline"))
+			buf_adds(b, "None: the offline planner makes no model calls (it computes "
+				    "its proposals and analyses here).\n");
+		else
+			buf_printf(b, "No model call concerns %s yet: the call that proposed it, "
+				      "its analyses and repairs are listed here once made.\n",
+				   nid);
+		cJSON_Delete(calls);
+		return;
+	}
+	struct call_info *ci = xcalloc((size_t)count, sizeof *ci);
+	int i = 0;
+	const cJSON *c;
+	cJSON_ArrayForEach(c, calls)
+	{
+		call_info_read(ui->host.wd->path, c->valuestring, &ci[i++]);
+	}
+	buf_adds(b, "  seq  kind        about  model               tokens in/out  cost       "
+		    "time\n");
+	for (i = 0; i < count; i++) {
+		const struct call_info *x = &ci[i];
+		char tokens[48] = "-";
+		if (x->has_usage)
+			snprintf(tokens, sizeof tokens, "%ld/%ld", x->input, x->output);
+		call_cost_text(x, cost, sizeof cost);
+		if (!x->read) {
+			buf_printf(b, "  %s: its raw.json cannot be read\n", x->stem + 5);
+			continue;
+		}
+		buf_printf(b, "  %03ld  %-10.10s  %-5.5s  %-18.18s  %-13s  %-9s  %.1f s\n", x->seq,
+			   x->kind ? x->kind : "?", x->node ? x->node : "?",
+			   x->model ? x->model : x->provider ? x->provider : "?", tokens, cost,
+			   x->seconds);
+		if (x->error)
+			buf_printf(b, "       %s\n", x->error);
+	}
+	buf_adds(b, "\nEach call's answer and prompt follow (/ searches; the files are under "
+		    "logs/).\n");
+	for (i = 0; i < count; i++) {
+		add_call_file(ui, b, &ci[i], "the answer", "output.md");
+		add_call_file(ui, b, &ci[i], "the prompt", "prompt.md");
+		call_info_free(&ci[i]);
+	}
+	free(ci);
+	cJSON_Delete(calls);
+}
+
 static void build_help(struct ui *ui, struct buf *b)
 {
 	char keys[96];
@@ -309,8 +388,8 @@ static void build_messages(struct ui *ui, struct buf *b)
 	}
 }
 
-static const char *const kind_names[] = {"Analysis", "Change", "Log", "JSON", "Help",
-					 "Messages"};
+static const char *const kind_names[] = {"Analysis", "Change", "Log",	   "JSON",
+					 "Help",     "Messages", "Model calls"};
 
 void pager_close(struct ui *ui)
 {
@@ -364,11 +443,14 @@ unsigned pager_show(struct ui *ui, enum pager_kind kind)
 	case PG_MESSAGES:
 		build_messages(ui, &b);
 		break;
+	case PG_CALLS:
+		build_calls(ui, n, &b);
+		break;
 	}
 	pager_close(ui);
 	pg->open = true;
 	pg->kind = kind;
-	pg->wrap = kind == PG_ANALYSIS || kind == PG_HELP || kind == PG_MESSAGES;
+	pg->wrap = kind == PG_ANALYSIS || kind == PG_HELP || kind == PG_MESSAGES || kind == PG_CALLS;
 	pg->match = -1;
 	if (n) {
 		node_id_format(n->id, nid);

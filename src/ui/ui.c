@@ -446,6 +446,8 @@ static unsigned main_act(struct ui *ui, enum ui_action a)
 		return pager_show(ui, PG_JSON);
 	case ACT_MESSAGES:
 		return pager_show(ui, PG_MESSAGES);
+	case ACT_CALLS:
+		return pager_show(ui, PG_CALLS);
 	case ACT_FOLLOW:
 	case ACT_WRAP:
 		return log_act(ui, a);
@@ -578,6 +580,11 @@ void ui_draw(struct ui *ui)
 	if (eng != ui->drawn_engine) {
 		ui->drawn_engine = eng;
 		ui->dirty |= DIRTY_STATUS;
+	}
+	const struct sched *sc = ui->host.sched;
+	if (sc && sc->nflights && ui_now(ui) / 1000 != ui->drawn_sec) {
+		ui->drawn_sec = ui_now(ui) / 1000; /* the seconds of a call in flight */
+		ui->dirty |= DIRTY_STATUS | DIRTY_TREE | DIRTY_WORKERS | DIRTY_LOG;
 	}
 	if (any_running(ui)) {
 		int64_t sec = ui_now(ui) / 1000;

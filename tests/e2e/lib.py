@@ -167,6 +167,46 @@ class FakeLLM:
             self.proc.wait(timeout=10)
 
 
+class Tmux:
+    """One tmux server on a private socket, one session "t" running cmd: the
+    real binary in a real terminal, keys sent as a person types them, the
+    screen read back with capture-pane."""
+
+    def __init__(self, d, cmd, x=120, y=40, env=None):
+        self.sock = os.path.join(d, "tmux.sock")
+        self.env = dict(os.environ, LANG="C.UTF-8", LC_ALL="C.UTF-8", HOME=d,
+                        XDG_CONFIG_HOME=os.path.join(d, "config"), **(env or {}))
+        self.env.pop("NO_COLOR", None)
+        self.env.pop("HYPOTOP_THEME", None)
+        self.env.pop("TMUX", None)
+        self.tmux("new-session", "-d", "-s", "t", "-x", str(x), "-y", str(y), cmd)
+
+    def tmux(self, *args, check_rc=True):
+        return sh("tmux", "-f", "/dev/null", "-S", self.sock, *args, env=self.env,
+                      check_rc=check_rc)
+
+    def screen(self):
+        r = self.tmux("capture-pane", "-p", "-t", "t", check_rc=False)
+        return r.stdout if r.returncode == 0 else ""
+
+    def keys(self, *keys):
+        self.tmux("send-keys", "-t", "t", *keys)
+
+    def wait_screen(self, pred, what, timeout=20):
+        return wait_for(lambda: pred(self.screen()), what + "; the screen:\n" + self.screen(),
+                            timeout=timeout)
+
+    def title(self):
+        return self.tmux("display-message", "-p", "-t", "t", "#{pane_title}").stdout.strip()
+
+    def close(self):
+        self.tmux("kill-server", check_rc=False)
+
+
+def need_tmux():
+    check(shutil.which("tmux"), "tmux is not installed: 'make deps' installs it")
+
+
 def test(fn):
     """Decorator: run fn now and report it."""
     global _failed

@@ -257,6 +257,16 @@ def timeouts_that_persist_fail_as_unavailable():
 
 
 @lib.test
+def llm_timeout_s_is_each_requests_deadline():
+    wd = workdir({"provider": "anthropic", "base_url": SRV.url, "model": "claude-sonnet-5-5",
+                  "timeout_s": 1})
+    SRV.script([{"hang": 5}] * 2)
+    c = failed(probe(wd, "analyse", "--retries", "1"), "llm_unavailable")
+    check("within 1.0 s" in c["error"], c["error"])
+    check(len(SRV.requests()) == 2, "cut and tried again: %d requests" % len(SRV.requests()))
+
+
+@lib.test
 def unauthorised_is_not_retried():
     wd = anthropic_wd()
     SRV.script([anth_err(401, "authentication_error", "invalid x-api-key")])

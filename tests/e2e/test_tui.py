@@ -7,14 +7,13 @@ Needs tmux ('make deps' installs it)."""
 import json
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import lib  # noqa: E402
-from lib import check, hypotop  # noqa: E402
+from lib import Tmux, check, hypotop, need_tmux  # noqa: E402
 
 # A run that reports progress, tries to take over the terminal through its
 # log, then waits for the test to let it finish.
@@ -48,44 +47,6 @@ while not os.path.exists(stop) and n < 6e9:
 out.flush()
 print("val_loss=0.25", flush=True)
 '''
-
-
-class Tmux:
-    """One tmux server on a private socket, one session "t" running cmd."""
-
-    def __init__(self, d, cmd, x=120, y=40, env=None):
-        self.sock = os.path.join(d, "tmux.sock")
-        self.env = dict(os.environ, LANG="C.UTF-8", LC_ALL="C.UTF-8", HOME=d,
-                        XDG_CONFIG_HOME=os.path.join(d, "config"), **(env or {}))
-        self.env.pop("NO_COLOR", None)
-        self.env.pop("HYPOTOP_THEME", None)
-        self.env.pop("TMUX", None)
-        self.tmux("new-session", "-d", "-s", "t", "-x", str(x), "-y", str(y), cmd)
-
-    def tmux(self, *args, check_rc=True):
-        return lib.sh("tmux", "-f", "/dev/null", "-S", self.sock, *args, env=self.env,
-                      check_rc=check_rc)
-
-    def screen(self):
-        r = self.tmux("capture-pane", "-p", "-t", "t", check_rc=False)
-        return r.stdout if r.returncode == 0 else ""
-
-    def keys(self, *keys):
-        self.tmux("send-keys", "-t", "t", *keys)
-
-    def wait_screen(self, pred, what, timeout=20):
-        return lib.wait_for(lambda: pred(self.screen()), what + "; the screen:\n" + self.screen(),
-                            timeout=timeout)
-
-    def title(self):
-        return self.tmux("display-message", "-p", "-t", "t", "#{pane_title}").stdout.strip()
-
-    def close(self):
-        self.tmux("kill-server", check_rc=False)
-
-
-def need_tmux():
-    check(shutil.which("tmux"), "tmux is not installed: 'make deps' installs it")
 
 
 def workdir(d):

@@ -205,6 +205,56 @@ static void bad_nodes_are_refused(void)
 	}
 }
 
+/*
+ * A node's model calls: kept across a round trip, none for a node written
+ * before there were any, added without repeats, and only stems of files
+ * under logs/ accepted.
+ */
+static void node_calls(void)
+{
+	struct tree t;
+	struct err e = {{0}};
+	struct buf b;
+
+	tree_init(&t);
+	buf_init(&b);
+	cJSON *old = cJSON_Parse("{\"id\":\"n0000\",\"status\":\"queued\"}");
+	struct node *n = tree_load_node(&t, old, "old", &e);
+	T_CHECK(n && !n->calls, "an old node: %s", e.msg);
+	cJSON_Delete(old);
+	cJSON *add = cJSON_Parse("[\"logs/004_plan_n0000\", \"../x\", 3]");
+	node_add_calls(n, add);
+	node_add_calls(n, add);
+	cJSON_Delete(add);
+	add = cJSON_Parse("[\"logs/007_analyse_n0000\"]");
+	node_add_calls(n, add);
+	cJSON_Delete(add);
+	T_STREQ(n->calls, "[\"logs/004_plan_n0000\",\"logs/007_analyse_n0000\"]");
+	node_to_json(n, &b);
+	T_CONTAINS(b.data, ",\"calls\":[\"logs/004_plan_n0000\",\"logs/007_analyse_n0000\"]");
+	cJSON *j = json_parse(b.data, b.len, "node", &e);
+	n = tree_load_node(&t, j, "again", &e);
+	T_CHECK(n && n->calls && !strcmp(n->calls, "[\"logs/004_plan_n0000\","
+						  "\"logs/007_analyse_n0000\"]"),
+		"round trip: %s", n && n->calls ? n->calls : e.msg);
+	cJSON_Delete(j);
+	static const char *const bad[] = {
+		"\"logs/004_plan_n0000\"", "[\"logs/../../etc/passwd\"]", "[\"/tmp/004_plan\"]",
+		"[\"logs/plan_n0000\"]", "[\"logs/004_plan/n0000\"]", "[1]",
+	};
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		char *text = xasprintf("{\"id\":\"n0000\",\"status\":\"queued\",\"calls\":%s}",
+				       bad[i]);
+		j = cJSON_Parse(text);
+		T_CHECK(!tree_load_node(&t, j, "f:1", &e), "accepted: %s", text);
+		T_CONTAINS(e.msg, "f:1: \"calls\"");
+		cJSON_Delete(j);
+		free(text);
+	}
+	tree_free(&t);
+	buf_free(&b);
+}
+
 static void names_are_labels(void)
 {
 	T_CHECK(node_name_ok("lr-0p01") && node_name_ok("Wider net (x2)") &&
@@ -313,6 +363,7 @@ int main(void)
 	T_RUN(children_link_in_order);
 	T_RUN(node_json_round_trip);
 	T_RUN(bad_nodes_are_refused);
+	T_RUN(node_calls);
 	T_RUN(names_are_labels);
 	T_RUN(queue_orders_by_priority_then_age);
 	T_RUN(queue_heap_survives_random_updates);

@@ -450,6 +450,52 @@ static void the_log_of_a_node_that_never_ran(void)
 	fx_close(&f);
 }
 
+/*
+ * M: the node's model calls, a table and then each one's answer and prompt,
+ * cleaned for the terminal; a node without any says why.
+ */
+static void model_calls_pager(void)
+{
+	struct fx f;
+
+	fx_open(&f, 24, 80);
+	write_file(&f, "logs/004_plan_n0000_raw.json",
+		   "{\"request\": 4, \"kind\": \"plan\", \"node\": \"n0000\", \"attempt\": 1, "
+		   "\"provider\": \"anthropic\", \"model\": \"claude-sonnet-5-5\", "
+		   "\"duration_ms\": 12300, \"usage\": {\"input_tokens\": 1200, "
+		   "\"output_tokens\": 300}, \"cost_usd\": 0.0123, \"valid\": true}");
+	write_file(&f, "logs/004_plan_n0000_output.md", "{\"proposals\": [\"wider\"]}\n");
+	write_file(&f, "logs/004_plan_n0000_prompt.md",
+		   "# plan n0000\n\nPropose \x1b[2Jexperiments.\n");
+	write_file(&f, "logs/007_analyse_n0001_raw.json",
+		   "{\"request\": 7, \"kind\": \"analyse\", \"node\": \"n0001\", "
+		   "\"provider\": \"command\", \"duration_ms\": 800, \"usage\": null, "
+		   "\"cost_usd\": \"unknown\", \"error_kind\": \"llm_unavailable\", "
+		   "\"error\": \"command: exited with status 1\"}");
+	struct node *n = tree_get(&f.wd.tree, 1);
+	node_set_str(&n->calls, "[\"logs/004_plan_n0000\",\"logs/007_analyse_n0001\"]");
+	keys(&f, "jM");
+	T_CHECK(f.ui->pg.open && f.ui->pg.kind == PG_CALLS, "the calls pager is not open");
+	golden(&f, "calls_80x24");
+	T_CHECK(on_screen(&f, "004  plan") && on_screen(&f, "1200/300") &&
+			on_screen(&f, "$0.0123") && on_screen(&f, "12.3 s"),
+		"the plan call's row");
+	T_CHECK(on_screen(&f, "007  analyse") && on_screen(&f, "unknown") &&
+			on_screen(&f, "llm_unavailable: command: exited with status 1"),
+		"the failed analysis' row");
+	keys(&f, "/proposals\r");
+	T_CHECK(f.ui->pg.match >= 0, "the answer is not in the pager");
+	keys(&f, "/Propose\r");
+	T_CHECK(on_screen(&f, "Propose experiments.") && !on_screen(&f, "\x1b"),
+		"the prompt, cleaned");
+	keys(&f, "q");
+	/* n0002 has none; with the offline planner there never are any. */
+	keys(&f, "jM");
+	T_CHECK(on_screen(&f, "the offline planner makes no model calls"), "no calls said");
+	keys(&f, "q");
+	fx_close(&f);
+}
+
 /* Closing any pager gives back the screen as it was: the divider, and nothing of the pager. */
 static void a_closed_pager_leaves_no_trace(void)
 {
@@ -736,9 +782,17 @@ static void the_bar_shows_a_models_spend_and_calls(void)
 	f.wd.cfg.budget_llm_usd = 2;
 	f.wd.st.llm_usd = 0.25;
 	f.sched.report_usd = 0.5;
-	f.sched.analysing = 1;
+	/* The request in flight, and since when; more than one: the oldest and how many more. */
+	f.sched.flights[0] = (struct call_flight){"plan", "n0012", fixed_now() - 14200};
+	f.sched.nflights = 1;
 	keys(&f, "\014");
-	T_CHECK(on_screen(&f, "$0.75/2.00 model:1"), "bar: %s", last_note(&f));
+	T_CHECK(on_screen(&f, "RUNNING  plan n0012, 14 s | ") && on_screen(&f, "$0.75/2.00"),
+		"bar: %s", last_note(&f));
+	f.sched.flights[1] = (struct call_flight){"analyse", "n0013", fixed_now() - 3000};
+	f.sched.nflights = 2;
+	keys(&f, "\014");
+	T_CHECK(on_screen(&f, "plan n0012, 14 s +1 | "), "bar with two calls in flight");
+	f.sched.nflights = 0;
 	/* A call of unknown cost (a command without total_cost_usd): never $0. */
 	f.sched.usd_unknown = true;
 	keys(&f, "\014");
@@ -984,6 +1038,7 @@ int main(void)
 	T_RUN(the_legend_before_a_best);
 	T_RUN(the_log_of_a_node_that_never_ran);
 	T_RUN(add_a_patch_in_the_editor);
+	T_RUN(model_calls_pager);
 	T_RUN(a_closed_pager_leaves_no_trace);
 	T_RUN(diff_shows_the_escapes_in_file_names);
 	T_RUN(filter_the_tree);
