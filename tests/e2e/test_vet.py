@@ -129,6 +129,11 @@ def a_patch_that_does_not_apply_is_fixed_in_the_same_call():
     out = logged(wd, "*_plan_*_output.md")
     check("Refused before anything was queued" in out and "patch_conflict" in out,
           "the call's log does not say what was refused:\n%s" % out)
+    # The second request is a request like any: logged, and paid for.
+    raws = [json.loads(logged(wd, os.path.basename(p)))
+            for p in sorted(glob.glob(os.path.join(wd, "logs", "*_plan_*_raw.json")))]
+    check([(r["attempt"], r["cost_usd"] > 0) for r in raws] == [(1, True), (2, True)],
+          "the plan requests' records: %s" % raws)
 
 
 @lib.test
