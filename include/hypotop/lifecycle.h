@@ -68,6 +68,12 @@ void sched_tree_claim(struct sched *s, int tree);
 void sched_tree_free(struct sched *s, int tree);
 /* Remove the work trees no node has, an earlier engine's too: the work is done (git idle). */
 void sched_trees_drop(struct sched *s);
+/*
+ * What of a change goes into the source tree: a params change without the
+ * params passed as {NAME} in launch, which are in the command instead.
+ * Any thread; caller frees.
+ */
+char *sched_file_change(const char *launch, const char *change);
 /* Make node's commit and check it out in tree, on the git thread; then launch it. */
 void sched_prepare(struct sched *s, uint32_t node, int tree);
 /* Make again, on the git thread, the branches of ended and running nodes a crash lost. */
@@ -189,6 +195,23 @@ int sched_plan(struct sched *s);
  * "params" change from the root down. Caller deletes.
  */
 cJSON *sched_node_params(struct sched *s, uint32_t id);
+
+/* ---- vet (vet.c): a round's proposals checked before they are queued ---- */
+
+/*
+ * What the check of the proposals of a round under parent needs of the
+ * tree, copied now (main thread); the check itself runs on the planner
+ * thread, as the request's hook (planner.h, struct plan_vet).
+ */
+struct vet *vet_new(struct sched *s, uint32_t parent);
+const struct plan_vet *vet_hook(struct vet *v);
+/*
+ * Check plan's proposals afresh, in order (planner thread), and take out
+ * those refused: *dropped gets "NAME dropped: why" for each (caller frees
+ * them and it). Returns how many were dropped.
+ */
+size_t vet_filter(struct vet *v, cJSON *plan, char ***dropped);
+void vet_free(struct vet *v);
 
 /* ---- place (place.c): where a planner call about a node runs --------------- */
 

@@ -332,6 +332,7 @@ struct llm_call_log {
 	int attempt;
 	int64_t started, ms;
 	const char *contract_error; /* the answer's problem, or NULL when it was accepted */
+	const char *refused; /* an accepted plan's proposals refused before queueing, or NULL */
 };
 
 /* logs/NNN_<kind>_<node>_{prompt.md,output.md,raw.json}; a write that fails is ignored. */

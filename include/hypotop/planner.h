@@ -78,6 +78,25 @@ struct analyse_request {
 #define PLAN_WANT_MAX 16
 #define WANT_MAX_TEXT "16" /* PLAN_WANT_MAX, for the prompt's text */
 
+/*
+ * The check every proposal of a round passes before it is queued (the
+ * engine's, vet.c), on the planner thread, in the order of the plan: 0
+ * when its change may be queued (and it is remembered, so that a later
+ * proposal repeating it is refused); -1 with why set to what a model can
+ * act on when it is refused: params that cannot apply, a protected file,
+ * a change that does not apply or changes nothing, the same experiment as
+ * an earlier node or proposal.
+ *
+ * A planner given one checks its proposals and may answer with some the
+ * check refuses (a model is asked once more for those, and one refused
+ * again stays): the engine checks the plan again and drops, with a line
+ * in its log, whatever is still refused. Nothing refused is queued.
+ */
+struct plan_vet {
+	int (*check)(void *ctx, const cJSON *proposal, struct buf *why);
+	void *ctx;
+};
+
 struct plan_request {
 	const struct config *cfg;
 	const cJSON *base_params;  /* the param file at the baseline commit, or NULL */
@@ -108,6 +127,7 @@ struct plan_request {
 	const struct source_file *files;
 	size_t nfiles, files_more;
 	const char *diff;
+	const struct plan_vet *vet; /* NULL: the proposals are not checked */
 };
 
 /* One experiment in a report: its history row and what its analysis said. */

@@ -152,4 +152,11 @@ int vcs_diff(const char *repo_dir, const char *from, const char *to, char **text
 int vcs_diff_paths(const char *repo_dir, const char *from, const char *to, char ***paths,
 		   size_t *n, struct err *e);
 
+/*
+ * Every path a git-format patch names, the old and the new side of each
+ * file (a new file's /dev/null left out), with no repository: what a
+ * patch touches, to check before it is applied. Caller frees.
+ */
+int vcs_patch_paths(const char *patch, char ***paths, size_t *n, struct err *e);
+
 #endif

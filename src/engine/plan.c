@@ -37,7 +37,8 @@ cJSON *sched_node_params(struct sched *s, uint32_t id)
 	return out;
 }
 
-static void plan_log(struct sched *s, long round, const char *node, const cJSON *plan)
+static void plan_log(struct sched *s, long round, const char *node, const cJSON *plan,
+		     char *const *dropped, size_t ndropped)
 {
 	char *dir = path_join(s->wd->path, "logs");
 	char *raw = cJSON_Print(plan);
@@ -57,6 +58,8 @@ static void plan_log(struct sched *s, long round, const char *node, const cJSON 
 		buf_printf(&md, "- **%s**: %s\n", cJSON_IsString(name) ? name->valuestring : "?",
 			   cJSON_IsString(hyp) ? hyp->valuestring : "");
 	}
+	for (size_t i = 0; i < ndropped; i++)
+		buf_printf(&md, "%s- proposal %s\n", i ? "" : "\n", dropped[i]);
 	const cJSON *reason = cJSON_GetObjectItemCaseSensitive(plan, "reason");
 	if (cJSON_IsString(reason) && reason->valuestring[0])
 		buf_printf(&md, "\n%s\n", reason->valuestring);
@@ -86,8 +89,11 @@ struct plan_task {
 	struct sources src;
 	cJSON **params, *base_params, *node_params;
 	struct plan_request req;
+	struct vet *vet;
 	cJSON *plan;
 	cJSON *calls; /* the requests' log stems (planner_take_calls), or NULL */
+	char **dropped; /* "NAME dropped: why" of the proposals the check refused */
+	size_t ndropped;
 	int rc;
 	const char *llm_kind;
 	struct err e;
@@ -117,9 +123,13 @@ static void plan_work(void *arg)
 	if (place_open(&pl, t->req.cfg, t->s->wd->path, t->pid, t->commit, &t->e) < 0)
 		return;
 	t->req.place = &pl.pl;
+	t->req.vet = vet_hook(t->vet);
 	t->rc = planner_plan(t->s->planner, &t->req, &t->plan, &t->llm_kind, &t->e);
 	t->calls = planner_take_calls();
 	place_close(&pl);
+	/* Whatever planner answered, nothing it proposed is queued unchecked. */
+	if (t->rc == 0)
+		t->ndropped = vet_filter(t->vet, t->plan, &t->dropped);
 }
 
 static void plan_task_free(struct plan_task *t)
@@ -139,6 +149,10 @@ static void plan_task_free(struct plan_task *t)
 	cJSON_Delete(t->node_params);
 	cJSON_Delete(t->plan);
 	cJSON_Delete(t->calls);
+	vet_free(t->vet);
+	for (size_t i = 0; i < t->ndropped; i++)
+		free(t->dropped[i]);
+	free(t->dropped);
 	free(t->directive);
 	free(t->confirm);
 	free(t->commit);
@@ -208,6 +222,8 @@ static void plan_done(void *arg)
 
 	s->planning = false;
 	w->st.llm_usd = planner_spent_usd(s->planner, NULL);
+	for (size_t i = 0; i < t->ndropped; i++)
+		sched_say(s, "plan: proposal %s", t->dropped[i]);
 	if (t->rc < 0 && t->llm_kind && !strcmp(t->llm_kind, "llm_unavailable")) {
 		/* The round did not happen and is not counted: try it again later. */
 		stop_planning(s, "the model is unavailable (%s); planning again in %d s", t->e.msg,
@@ -235,7 +251,7 @@ static void plan_done(void *arg)
 		w->st.iteration++;
 		w->st.best_at_round = t->parent;
 		if (!strcmp(s->planner->name, "offline"))
-			plan_log(s, w->st.iteration, t->pid, t->plan);
+			plan_log(s, w->st.iteration, t->pid, t->plan, t->dropped, t->ndropped);
 		const cJSON *p;
 		cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(t->plan, "proposals"))
 		{
@@ -432,6 +448,7 @@ int sched_plan(struct sched *s)
 	t->base_params = s->base_params ? cJSON_Duplicate(s->base_params, true) : NULL;
 	t->confirm = w->st.stop_asked ? xstrdup(w->st.stop_reason) : NULL;
 	t->node_params = sched_node_params(s, t->parent);
+	t->vet = vet_new(s, t->parent);
 	t->req = (struct plan_request){c,
 				       t->base_params,
 				       t->hist,

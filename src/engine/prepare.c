@@ -361,11 +361,7 @@ static void git_done(void *arg)
 	git_task_free(t);
 }
 
-/*
- * What of a change goes into the source tree: a params change without the
- * params passed as {NAME} in launch, which are in the command instead.
- */
-static char *file_change(const char *launch, const char *change)
+char *sched_file_change(const char *launch, const char *change)
 {
 	cJSON *ch = cJSON_Parse(change);
 	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(ch, "kind");
@@ -400,7 +396,7 @@ void sched_prepare(struct sched *s, uint32_t node, int tree)
 	t->repo = xstrdup(s->wd->cfg.source_dir);
 	/* A root (the baseline or a copy of it) runs its own recorded commit. */
 	t->parent = xstrdup(p ? p->commit : n->commit);
-	t->change = n->change ? file_change(s->wd->cfg.launch, n->change) : NULL;
+	t->change = n->change ? sched_file_change(s->wd->cfg.launch, n->change) : NULL;
 	const cJSON *ss = s->wd->cfg.search_space;
 	const cJSON *f = ss ? cJSON_GetObjectItemCaseSensitive(ss, "file") : NULL;
 	t->params_file = cJSON_IsString(f) ? xstrdup(f->valuestring) : NULL;

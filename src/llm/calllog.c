@@ -127,6 +127,10 @@ void llm_log_call(const char *logs, const struct llm_client *c, const struct llm
 		   (double)cl->ms / 1000);
 	if (rc == 0)
 		buf_printf(&b, "Contract: %s\n", cl->contract_error ? cl->contract_error : "valid");
+	if (rc == 0 && cl->refused) {
+		buf_adds(&b, "\nRefused before anything was queued:\n\n");
+		llm_add_md(&b, cl->refused);
+	}
 	path = xasprintf("%soutput.md", base);
 	text = buf_steal(&b);
 	write_log(c, path, text);
@@ -175,6 +179,8 @@ void llm_log_call(const char *logs, const struct llm_client *c, const struct llm
 		cJSON_AddBoolToObject(j, "valid", !cl->contract_error);
 		if (cl->contract_error)
 			cJSON_AddStringToObject(j, "contract_error", cl->contract_error);
+		if (cl->refused)
+			cJSON_AddStringToObject(j, "refused", cl->refused);
 	}
 	if (r->attempts)
 		cJSON_AddItemToObject(j, "attempts", cJSON_Duplicate(r->attempts, true));

@@ -262,11 +262,6 @@ static cJSON *text_answer(const struct llm_reply *r, struct err *e)
 	return cJSON_CreateString(r->text);
 }
 
-/*
- * Ask until an answer passes check (NULL: text_answer), at most twice; the second request
- * quotes the first answer and its problem. *seq_out: the number of the
- * accepted request's logs.
- */
 /* How much of knowledge.md a prompt carries. */
 #define KNOWLEDGE_MAX (64 * 1024)
 
@@ -324,13 +319,32 @@ static cJSON *take_answer(const struct llm_planner *lp, const struct llm_reply *
 }
 
 /*
+ * What ask() is given beyond the prompt, and what it gives back. A
+ * follow-up (prev and problem set) shows the model its answer prev and
+ * what is wrong with it, and is itself the call's one retry. vet (may be
+ * NULL) looks at an answer that passed the contract before its request's
+ * log is written: its note (what it refused, malloc'd; NULL for nothing)
+ * goes into the log.
+ */
+struct turn {
+	const char *prev, *problem;
+	char *(*vet)(void *ctx, const cJSON *answer);
+	void *ctx;
+	long seq;   /* out: the number of the accepted request's logs */
+	char *text; /* out: the accepted answer's text; the caller frees it */
+};
+
+/*
+ * Ask until an answer passes check (NULL: text_answer), at most twice; the
+ * second request quotes the first answer and its problem.
+ *
  * committed: the answer's words and change go into commits and later
  * prompts (a plan, a repair, an instrumentation), so one that carried a
  * secret is refused, not scrubbed and used.
  */
 static cJSON *ask(struct planner *p, const char *kind, const char *node,
 		  const struct planner_place *place, const struct llm_prompt *pr,
-		  int (*check)(const cJSON *, struct err *), bool committed, long *seq_out,
+		  int (*check)(const cJSON *, struct err *), bool committed, struct turn *t,
 		  struct err *e)
 {
 	struct llm_planner *lp = p->priv;
@@ -339,10 +353,11 @@ static cJSON *ask(struct planner *p, const char *kind, const char *node,
 		return NULL;
 	struct llm_call q = {kind, pr->system, stable, pr->request, NULL, NULL, pr->schema,
 			     lp->client.opts.max_tokens, lp->cfg->source_dir, place};
-	char *prev = NULL, *problem = NULL;
+	char *prev = t->problem ? xstrdup(t->prev ? t->prev : "") : NULL;
+	char *problem = t->problem ? xstrdup(t->problem) : NULL;
 	cJSON *answer = NULL;
 
-	for (int attempt = 1; attempt <= 2 && !answer; attempt++) {
+	for (int attempt = t->problem ? 2 : 1; attempt <= 2 && !answer; attempt++) {
 		struct llm_reply r;
 		struct err sub = {{0}};
 		double held;
@@ -417,7 +432,10 @@ static cJSON *ask(struct planner *p, const char *kind, const char *node,
 			}
 			cl.contract_error = next_problem;
 		}
+		char *note = answer && t->vet ? t->vet(t->ctx, answer) : NULL;
+		cl.refused = note;
 		llm_log_call(lp->logs, &lp->client, &cl, &sent, &r, rc, e);
+		free(note);
 		free(problem);
 		problem = next_problem;
 		if (rc < 0) {
@@ -426,7 +444,8 @@ static cJSON *ask(struct planner *p, const char *kind, const char *node,
 			break;
 		}
 		if (answer) {
-			*seq_out = cl.seq;
+			t->seq = cl.seq;
+			t->text = xstrdup(r.text ? r.text : "");
 		} else if (attempt == 2) {
 			planner_set_kind(planner_kind_name(PK_INVALID));
 			err_set(e, "%s: the answer broke the contract even after a retry: %s",
@@ -502,47 +521,165 @@ static int llm_analyse(struct planner *p, const struct analyse_request *r, char 
 	struct llm_planner *lp = p->priv;
 	struct analyse_request rr = *r;
 	struct llm_prompt pr;
-	long seq = 0;
+	struct turn t = {0};
 
 	if (!rr.cfg)
 		rr.cfg = lp->cfg;
 	llm_prompt_analyse(&rr, lp->prompts, &pr);
-	cJSON *v = ask(p, "analyse", r->node, r->place, &pr, contract_check_analysis, false, &seq,
-		       e);
+	cJSON *v = ask(p, "analyse", r->node, r->place, &pr, contract_check_analysis, false, &t, e);
 	llm_prompt_free(&pr);
+	free(t.text);
 	if (!v)
 		return -1;
 	struct buf b;
 	buf_init(&b);
-	render_analysis(&b, r, v, lp, seq);
+	render_analysis(&b, r, v, lp, t.seq);
 	*analysis = buf_steal(&b);
 	*verdict = v;
 	return 0;
 }
 
-/* ask() for an answer that needs no rendering, a proposal; pr is freed. */
+/* ask() for an answer that needs no rendering, a change; pr is freed. */
 static int ask_json(struct planner *p, const char *kind, const char *node,
 		    const struct planner_place *place, struct llm_prompt *pr,
 		    int (*check)(const cJSON *, struct err *), cJSON **answer, struct err *e)
 {
-	long seq = 0;
+	struct turn t = {0};
 
-	*answer = ask(p, kind, node, place, pr, check, true, &seq, e);
+	*answer = ask(p, kind, node, place, pr, check, true, &t, e);
+	free(t.text);
 	llm_prompt_free(pr);
 	return *answer ? 0 : -1;
 }
 
+/*
+ * A plan answer's proposals through the request's check, in order: those
+ * accepted join kept, those refused refused, each said with its reason in
+ * the note for the log and the model.
+ */
+struct vetting {
+	const struct plan_vet *vet;
+	int asked;      /* the follow-up: the replacements asked for (0: the first answer) */
+	int given;      /* how many of them the answer gave */
+	cJSON *kept, *refused;
+	struct buf said; /* "- NAME: why" of each refused */
+};
+
+static char *vet_answer(void *ctx, const cJSON *answer)
+{
+	struct vetting *v = ctx;
+	const cJSON *p;
+	struct buf note;
+
+	buf_init(&note);
+	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(answer, "proposals"))
+	{
+		const char *name = cJSON_GetObjectItemCaseSensitive(p, "name")->valuestring;
+		if (v->asked && v->given == v->asked) {
+			buf_printf(&note, "- \"%s\": left out, past the %d replacement%s asked for\n",
+				   name, v->asked, v->asked == 1 ? "" : "s");
+			continue;
+		}
+		v->given++;
+		struct buf why;
+		buf_init(&why);
+		bool ok = v->vet->check(v->vet->ctx, p, &why) == 0;
+		cJSON_AddItemToArray(ok ? v->kept : v->refused, cJSON_Duplicate(p, true));
+		if (!ok)
+			buf_printf(&note, "- \"%s\": %s\n", name, why.data ? why.data : "refused");
+		buf_free(&why);
+	}
+	if (note.len)
+		buf_add(&v->said, note.data, note.len);
+	return note.len ? buf_steal(&note) : NULL;
+}
+
+/*
+ * The check's refusals are quoted back to the model once, in the same
+ * call, for replacements of just those proposals; what the replacements
+ * leave refused stays in the plan for the engine to drop (planner.h).
+ * The plan keeps its first answer's stop and reason.
+ */
 static int llm_plan(struct planner *p, const struct plan_request *r, cJSON **plan,
 		    struct err *e)
 {
 	struct llm_planner *lp = p->priv;
 	struct plan_request rr = *r;
 	struct llm_prompt pr;
+	struct vetting first = {.vet = r->vet, .kept = cJSON_CreateArray(),
+				.refused = cJSON_CreateArray()};
+	struct vetting again = {.vet = r->vet, .kept = cJSON_CreateArray(),
+				.refused = cJSON_CreateArray()};
+	struct turn t = {.vet = r->vet ? vet_answer : NULL, .ctx = &first};
+	struct turn t2 = {.vet = vet_answer, .ctx = &again};
+	char *problem = NULL;
+	int rc = -1;
 
 	if (!rr.cfg)
 		rr.cfg = lp->cfg;
 	llm_prompt_plan(&rr, lp->prompts, &pr);
-	return ask_json(p, "plan", r->node, r->place, &pr, contract_check_plan, plan, e);
+	*plan = ask(p, "plan", r->node, r->place, &pr, contract_check_plan, true, &t, e);
+	if (!*plan)
+		goto out;
+	rc = 0;
+	again.asked = cJSON_GetArraySize(first.refused);
+	if (!again.asked)
+		goto out;
+	struct buf b;
+	buf_init(&b);
+	int all = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(*plan, "proposals"));
+	if (again.asked == all)
+		buf_printf(&b, "its proposals were refused before anything was queued:\n\n");
+	else
+		buf_printf(&b, "%d of its %d proposals %s refused before anything was queued (the "
+			       "others are accepted):\n\n",
+			   again.asked, all, again.asked == 1 ? "was" : "were");
+	buf_add(&b, first.said.data, first.said.len);
+	buf_printf(&b, "\nAnswer with a plan of at most %d proposal%s: a replacement for each of "
+		       "these, in the same order (its change corrected, or another experiment); "
+		       "the accepted ones stay as they are. The \"stop\" and \"reason\" of this "
+		       "answer are not used; with no replacement to give, answer {\"stop\": true, "
+		       "\"reason\": \"...\", \"proposals\": []}.",
+		   again.asked, again.asked == 1 ? "" : "s");
+	problem = buf_steal(&b);
+	t2.prev = t.text;
+	t2.problem = problem;
+	struct err sub = {{0}};
+	cJSON *more = ask(p, "plan", r->node, r->place, &pr, contract_check_plan, true, &t2, &sub);
+	const char *kind = planner_last_kind();
+	if (!more && kind && (!strcmp(kind, planner_kind_name(PK_SECRET)) ||
+			      !strcmp(kind, planner_kind_name(PK_CANCELLED)))) {
+		*e = sub;
+		cJSON_Delete(*plan);
+		*plan = NULL;
+		rc = -1;
+		goto out;
+	}
+	cJSON_Delete(more);
+	/* The first answer's accepted, the replacements', then what stays refused. */
+	cJSON *merged = first.kept;
+	first.kept = NULL;
+	for (cJSON *m = again.kept->child; m; m = m->next)
+		cJSON_AddItemToArray(merged, cJSON_Duplicate(m, true));
+	for (cJSON *m = again.refused->child; m; m = m->next)
+		cJSON_AddItemToArray(merged, cJSON_Duplicate(m, true));
+	int i = 0;
+	for (cJSON *m = first.refused->child; m; m = m->next)
+		if (i++ >= again.given)
+			cJSON_AddItemToArray(merged, cJSON_Duplicate(m, true));
+	cJSON_ReplaceItemInObjectCaseSensitive(*plan, "proposals", merged);
+out:
+	free(problem);
+	free(t.text);
+	free(t2.text);
+	llm_prompt_free(&pr);
+	cJSON_Delete(first.kept);
+	cJSON_Delete(first.refused);
+	cJSON_Delete(again.kept);
+	cJSON_Delete(again.refused);
+	buf_free(&first.said);
+	buf_free(&again.said);
+	return rc;
 }
 
 /* ---- repair and instrument: changes to the code ---- */
@@ -577,13 +714,14 @@ static int llm_report(struct planner *p, const struct report_request *r, char **
 	struct llm_planner *lp = p->priv;
 	struct report_request rr = *r;
 	struct llm_prompt pr;
-	long seq = 0;
+	struct turn t = {0};
 
 	if (!rr.cfg)
 		rr.cfg = lp->cfg;
 	llm_prompt_report(&rr, lp->prompts, &pr);
-	cJSON *text = ask(p, "report", "all", NULL, &pr, NULL, false, &seq, e);
+	cJSON *text = ask(p, "report", "all", NULL, &pr, NULL, false, &t, e);
 	llm_prompt_free(&pr);
+	free(t.text);
 	if (!text)
 		return -1;
 	struct buf b;
@@ -600,7 +738,7 @@ static int llm_report(struct planner *p, const struct report_request *r, char **
 		buf_add_safe(&b, lp->client.model);
 		buf_adds(&b, ")");
 	}
-	buf_printf(&b, "; the exchange is in logs/%03ld_report_all_*.*\n", seq);
+	buf_printf(&b, "; the exchange is in logs/%03ld_report_all_*.*\n", t.seq);
 	cJSON_Delete(text);
 	*report = buf_steal(&b);
 	return 0;

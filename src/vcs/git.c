@@ -773,6 +773,30 @@ int vcs_diff_paths(const char *repo_dir, const char *from, const char *to, char 
 	return 0;
 }
 
+int vcs_patch_paths(const char *patch, char ***paths, size_t *n, struct err *e)
+{
+	git_diff *diff = NULL;
+
+	*paths = NULL;
+	*n = 0;
+	if (git_diff_from_buffer(&diff, patch, strlen(patch)) < 0) {
+		err_set(e, "the patch does not parse: %s", vcs_git_msg());
+		return -1;
+	}
+	size_t k = git_diff_num_deltas(diff);
+	*paths = xcalloc(2 * k + 1, sizeof **paths);
+	for (size_t i = 0; i < k; i++) {
+		const git_diff_delta *d = git_diff_get_delta(diff, i);
+		const char *side[] = {d->old_file.path, d->new_file.path};
+		for (size_t s = 0; s < 2; s++)
+			if (side[s] && strcmp(side[s], "/dev/null") &&
+			    (!*n || strcmp((*paths)[*n - 1], side[s])))
+				(*paths)[(*n)++] = xstrdup(side[s]);
+	}
+	git_diff_free(diff);
+	return 0;
+}
+
 int vcs_branch_top(const char *dir, const char *prefix, unsigned long max, long *top,
 		   struct err *e)
 {

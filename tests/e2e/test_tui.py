@@ -474,7 +474,8 @@ def demo_opens_the_ui():
         t.keys("q")
         t.wait_screen(lambda s: "quit hypotop?" in s, "the quit question")
         t.keys("y")
-        lib.wait_for(lambda: os.path.exists(ex), "hypotop to exit")
+        lib.wait_for(lambda: os.path.exists(ex) and os.path.getsize(ex) > 0,
+                     "hypotop to exit and its status written")
         with open(ex) as f, open(err) as e:
             status = f.read().strip()
             check(status == "0", "exit status %s: %s" % (status, e.read()[-1500:]))

@@ -863,6 +863,94 @@ out:
 	free(cfg);
 }
 
+/* A plan request's check that refuses the proposals named in ctx (" b c "). */
+static int refuse_named(void *ctx, const cJSON *proposal, struct buf *why)
+{
+	const char *name = cJSON_GetObjectItemCaseSensitive(proposal, "name")->valuestring;
+	char *pat = xasprintf(" %s ", name);
+	bool refused = strstr(ctx, pat) != NULL;
+
+	free(pat);
+	if (refused)
+		buf_printf(why, "%s cannot run; try-another-%s", name, name);
+	return refused ? -1 : 0;
+}
+
+#define PROPOSAL(n)                                                                        \
+	"{\"name\": \"" n "\", \"hypothesis\": \"h\", \"priority\": 1, \"needs_rebuild\": "     \
+	"false, \"change\": {\"kind\": \"params\", \"params\": {\"lr\": 0.01}}}"
+
+/*
+ * The proposals a check refuses are asked for once more, in the same call:
+ * the replacements join the accepted ones, a proposal refused again stays
+ * for the engine to drop, and the first answer's stop and reason stand.
+ */
+static void plan_refusals_are_asked_again_once(void)
+{
+	static const struct {
+		const char *refuse, *second, *want;
+	} cases[] = {
+		/* The replacement is accepted. */
+		{" b ", "{\"stop\": true, \"reason\": \"second\", \"proposals\": [" PROPOSAL("c") "]}",
+		 "a c"},
+		/* Refused again: it stays, after the accepted ones. */
+		{" b c ", "{\"stop\": false, \"reason\": \"second\", \"proposals\": [" PROPOSAL("c")
+		 "]}",
+		 "a c"},
+		/* No replacement: the refused one stays; more than asked for is left out. */
+		{" b ", "{\"stop\": true, \"reason\": \"none\", \"proposals\": []}", "a b"},
+		{" a b ", "{\"stop\": false, \"reason\": \"x\", \"proposals\": [" PROPOSAL("c") ", "
+		 PROPOSAL("d") ", " PROPOSAL("e") "]}",
+		 "c d"},
+	};
+	char *wd = t_tmpdir();
+	char *agent = path_join(wd, "agent.sh"), *calls = path_join(wd, "calls");
+	struct llm_opts o;
+	struct err e = {{0}};
+
+	llm_opts_default(&o);
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		FILE *f = fopen(agent, "w");
+		fprintf(f, "in=$(cat)\necho call >> %s\ncase \"$in\" in\n*try-another-*) cat <<'EOF'\n"
+			   "%s\nEOF\n;;\n*) cat <<'EOF'\n{\"stop\": false, \"reason\": \"first\", "
+			   "\"proposals\": [%s, %s]}\nEOF\n;;\nesac\n",
+			calls, cases[i].second, PROPOSAL("a"), PROPOSAL("b"));
+		fclose(f);
+		unlink(calls);
+		struct plan_vet vet = {refuse_named, (void *)cases[i].refuse};
+		struct plan_entry h[] = {{"n0000", NULL, "base", "completed", NULL, NULL, true, 1}};
+		struct plan_request pr = {NULL, NULL, h, 1, "n0000", NULL, 1, 3};
+		pr.vet = &vet;
+		char *command = xasprintf("sh %s", agent);
+		cJSON *plan = NULL;
+		const char *kind = NULL;
+		int rc = command_plan(command, &pr, &o, wd, &plan, &kind, &e);
+		T_CHECK(rc == 0, "case %zu: %s", i, e.msg);
+		struct buf got;
+		buf_init(&got);
+		const cJSON *p;
+		cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(plan, "proposals"))
+			buf_printf(&got, "%s%s", got.len ? " " : "",
+				   cJSON_GetObjectItemCaseSensitive(p, "name")->valuestring);
+		T_CHECK(got.data && !strcmp(got.data, cases[i].want), "case %zu: %s, not %s", i,
+			got.data ? got.data : "none", cases[i].want);
+		T_CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(plan, "stop")) &&
+				!strcmp(cJSON_GetObjectItemCaseSensitive(plan, "reason")->valuestring,
+					"first"),
+			"case %zu: the first answer's stop and reason", i);
+		char *n = fs_read_max(calls, 1024, NULL, &e);
+		T_CHECK(n && !strcmp(n, "call\ncall\n"), "case %zu: calls [%s]", i, n ? n : "");
+		free(n);
+		buf_free(&got);
+		cJSON_Delete(plan);
+		free(command);
+	}
+	fs_remove_tree(wd);
+	free(agent);
+	free(calls);
+	free(wd);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -883,6 +971,7 @@ int main(void)
 	T_RUN(kinds);
 	T_RUN(offline_spends_nothing);
 	T_RUN(live_calls);
+	T_RUN(plan_refusals_are_asked_again_once);
 	llm_global_cleanup();
 	T_END();
 }

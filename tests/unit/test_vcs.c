@@ -585,6 +585,33 @@ static void change_tree_is_the_commits_tree_without_a_commit(void)
 	repo_free(&r);
 }
 
+/* What protect is checked against: both sides of every file, no /dev/null. */
+static void patch_paths_name_both_sides(void)
+{
+	const char *patch = "diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x\n+y\n"
+			    "diff --git a/old.py b/new.py\nsimilarity index 100%\n"
+			    "rename from old.py\nrename to new.py\n"
+			    "diff --git a/c.py b/c.py\nnew file mode 100644\n--- /dev/null\n"
+			    "+++ b/c.py\n@@ -0,0 +1 @@\n+c\n"
+			    "diff --git a/d.py b/d.py\ndeleted file mode 100644\n--- a/d.py\n"
+			    "+++ /dev/null\n@@ -1 +0,0 @@\n-d\n";
+	const char *want[] = {"a.py", "old.py", "new.py", "c.py", "d.py"};
+	struct err e = {{0}};
+	char **paths = NULL;
+	size_t n = 0;
+
+	T_CHECK(vcs_patch_paths(patch, &paths, &n, &e) == 0, "%s", e.msg);
+	T_CHECK(n == ARRAY_LEN(want), "%zu paths", n);
+	for (size_t i = 0; i < n && i < ARRAY_LEN(want); i++)
+		T_STREQ(paths[i], want[i]);
+	for (size_t i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+	T_CHECK(vcs_patch_paths("not a patch at all", &paths, &n, &e) < 0 || n == 0,
+		"a text with no diff names no path");
+	free(paths);
+}
+
 static void refused_paths(void)
 {
 	static const struct {
@@ -1503,6 +1530,7 @@ int main(void)
 	T_RUN(the_highest_node_branch);
 	T_RUN(read_file_at_commit);
 	T_RUN(diff_between_commits);
+	T_RUN(patch_paths_name_both_sides);
 	T_RUN(repair_sources_are_ranked_and_no_data);
 	T_RUN(plan_sources_in_scope_within_the_budget);
 	vcs_shutdown();
