@@ -241,8 +241,19 @@ def the_reports_follow_the_live_status():
                 return None
         lib.wait_for(lambda: row() and row()[3] == "running",
                      "master_table.tsv to say n0000 runs", timeout=15)
-        with open(os.path.join(wd, "summary.md")) as f:
-            check("| running | 1 |" in f.read(), "summary.md lags behind")
+
+        def summary():
+            try:
+                with open(os.path.join(wd, "summary.md")) as f:
+                    return f.read()
+            except OSError:
+                return ""
+        # The two are written one after the other: summary.md follows within
+        # the same step, never only when something ends.
+        lib.wait_for(lambda: "| running | 1 |" in summary(), "summary.md to say n0000 runs",
+                     timeout=15)
+        check(lib.status_json(wd)["running"][0]["id"] == "n0000",
+              "n0000 ended before summary.md said it runs")
     finally:
         open(go, "w").close()
         p.wait(timeout=60)
