@@ -268,13 +268,15 @@ static void value_text(char *out, size_t n, const cJSON *v)
  */
 static void proposal_name(char *out, size_t n, const cJSON *changes)
 {
-	size_t len = 0;
+	size_t len = 0, whole = 0;
+	bool cut = false;
 
-	for (const cJSON *c = changes->child; c; c = c->next) {
+	for (const cJSON *c = changes->child; c && !cut; c = c->next) {
 		char v[64], *word[] = {c->string, v};
 		value_text(v, sizeof v, c);
 		for (int w = 0; w < 2; w++) {
-			for (const char *s = word[w]; *s && len + 1 < n; s++) {
+			const char *s = word[w];
+			for (; *s && len + 1 < n; s++) {
 				char ch = *s >= 'A' && *s <= 'Z' ? (char)(*s - 'A' + 'a') : *s;
 				if (w && cJSON_IsNumber(c) && (ch == '.' || (ch == '-' && s == v)))
 					ch = ch == '.' ? 'p' : 'm';
@@ -283,10 +285,16 @@ static void proposal_name(char *out, size_t n, const cJSON *changes)
 				else if (len && out[len - 1] != '-' && ch != '+')
 					out[len++] = '-';
 			}
+			cut |= *s != '\0';
 			if (len && len + 1 < n && out[len - 1] != '-')
 				out[len++] = '-';
 		}
+		if (!cut)
+			whole = len;
 	}
+	/* Too long for a name: the settings that fit whole, not half of one. */
+	if (cut && whole)
+		len = whole;
 	while (len && out[len - 1] == '-')
 		len--;
 	out[len] = '\0';
@@ -485,11 +493,18 @@ static int offline_plan(struct planner *p, const struct plan_request *r, cJSON *
 	else if (n < want)
 		buf_printf(&reason, "only %d untried configuration%s found in the search space", n,
 			   n == 1 ? "" : "s");
-	else
-		buf_printf(&reason, "%d proposals: %d from the space-filling start, %d from the "
-				    "surrogate (TPE over %zu configurations seen), %d sampled",
-			   n, from[FROM_START], from[FROM_MODEL], tpe_observed(m) - (size_t)n,
-			   from[FROM_SAMPLE]);
+	else {
+		static const char *const whence[] = {"from the space-filling start",
+						     "from the surrogate (TPE)", "sampled"};
+		buf_printf(&reason, "%d proposals:", n);
+		for (int k = 0, first = 1; k < 3; k++)
+			if (from[k]) {
+				buf_printf(&reason, "%s %d %s", first ? "" : ",", from[k], whence[k]);
+				first = 0;
+			}
+		buf_printf(&reason, "; %zu configurations seen before",
+			   tpe_observed(m) - (size_t)n);
+	}
 	if (st.notes.len)
 		buf_add(&reason, st.notes.data, st.notes.len);
 	*plan = cJSON_CreateObject();
