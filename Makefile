@@ -49,11 +49,11 @@ TOOLS    := $(TOOL_SRC:tests/tools/%.c=build/tools/%)
 # at the end adds clang for make check's fuzz harnesses.
 #   build:      the compiler, musl for hypotop-job, the libraries of PKGS
 #   tests:      git and python3 (the e2e tests and the demo), tmux (the UI's)
-#   benchmarks: GNU parallel, task-spooler and htop, measured against
+#   benchmarks: GNU parallel, task-spooler, htop and Optuna, measured against
 DEB_PKGS := build-essential musl-tools pkg-config libncurses-dev libssh2-1-dev \
             libcurl4-openssl-dev libcjson-dev libgit2-dev \
             git python3 tmux \
-            parallel task-spooler htop
+            parallel task-spooler htop python3-optuna
 
 .PHONY: all check unit bench deps install uninstall clean demo golden
 

@@ -1,12 +1,13 @@
 /*
  * offline_int.h — what the offline planner's files share: offline.c
- * (proposals), offline_directive.c (the person's guidance) and
- * offline_analyse.c (analyses). Nothing else includes it.
+ * (proposals), offline_tpe.c (the surrogate), offline_directive.c (the
+ * person's guidance) and offline_analyse.c (analyses). Nothing else includes it.
  */
 #ifndef HYPOTOP_OFFLINE_INT_H
 #define HYPOTOP_OFFLINE_INT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "hypotop/planner.h"
@@ -38,6 +39,66 @@ struct offline {
 };
 
 bool offline_value_equal(const cJSON *a, const cJSON *b);
+/*
+ * Two effective parameter sets are one configuration when every setting
+ * both name is equal and every parameter of o is set in both or in neither.
+ */
+bool offline_same_config(const struct offline *o, const cJSON *a, const cJSON *b);
+
+/* ---- random numbers: splitmix64, one stream per call, no global state ---- */
+
+struct rng {
+	uint64_t s;
+};
+
+static inline uint64_t rng_next(struct rng *g)
+{
+	uint64_t z = (g->s += 0x9E3779B97F4A7C15ull);
+
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in [0, 1). */
+static inline double rng_unit(struct rng *g)
+{
+	return (double)(rng_next(g) >> 11) * 0x1.0p-53;
+}
+
+static inline uint64_t rng_below(struct rng *g, uint64_t n)
+{
+	return n ? rng_next(g) % n : 0;
+}
+
+/*
+ * The surrogate (offline_tpe.c): a tree-structured Parzen estimator over
+ * the space, fitted to the history. A point holds one coordinate per
+ * parameter: numeric ones in [0, 1], a choice the index of its element.
+ */
+struct tpe;
+/* The history's configurations as observations; the space must outlive it. */
+struct tpe *tpe_new(const struct offline *space, const struct plan_request *r);
+/* A configuration proposed but not run: observed as bad (the constant liar). */
+void tpe_pending(struct tpe *t, const cJSON *full);
+/* Configurations observed, pending ones included. */
+size_t tpe_observed(const struct tpe *t);
+/* The observations l(x) is fitted to. */
+size_t tpe_good(const struct tpe *t);
+/*
+ * ncand points drawn from l(x) into x (ncand × space->n), best l(x)/g(x)
+ * first, with the log of that ratio in score. Returns tpe_good().
+ */
+size_t tpe_suggest(const struct tpe *t, struct rng *g, size_t ncand, double *x, double *score);
+/* The runs near x: weighted mean and spread of the metric, and their weight in runs. */
+bool tpe_estimate(const struct tpe *t, const double *x, double *mean, double *sd,
+		  double *weight);
+void tpe_free(struct tpe *t);
+/* Point index of the seeded space-filling sequence. */
+void tpe_start_point(const struct offline *space, uint64_t seed, uint64_t index, double *x);
+/* A parameter's coordinate (NAN: not one of its values) and a coordinate's number. */
+double tpe_coord(const struct sparam *sp, const cJSON *v);
+double tpe_number(const struct sparam *sp, double u);
 
 /*
  * directive.md as the offline planner reads it (one rule a line):

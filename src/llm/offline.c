@@ -1,14 +1,17 @@
 /*
  * offline.c — the built-in planner (SPEC §7): no network, no key.
  *
- * It plans by local search in the config's search_space: each proposal
- * moves one or two parameters of the node a small random step, and a
- * configuration already run (or already proposed in the same answer) is
- * never proposed again. When the neighbourhood is used up it samples the
- * whole space, and a small finite space is walked point by point, so that
- * "nothing new left" is a fact and not bad luck. The random stream is a
- * pure function of the config's seed and the planning round: the same
- * workdir plans the same experiments after any restart.
+ * It plans in the config's search_space with a surrogate model of the
+ * runs so far (offline_tpe.c): a space-filling start while there are few
+ * runs, then the tree-structured Parzen estimator's best candidates, each
+ * proposal of a batch observed as bad while it waits so that the batch
+ * spreads out. A configuration already run (or already proposed in the
+ * same answer) is never proposed again; when the model's candidates are
+ * all taken it samples the whole space, and a small finite space is
+ * walked point by point, so that "nothing new left" is a fact and not bad
+ * luck. The random stream is a pure function of the config's seed and the
+ * planning round: the same workdir plans the same experiments after any
+ * restart.
  *
  * It analyses by the noise-aware rule of SPEC §2 and writes down what it
  * compared, so that a person can check the verdict by hand.
@@ -25,44 +28,14 @@
 #include "hypotop/json.h"
 #include "hypotop/offline_int.h"
 
-#define PERTURB_TRIES 200
+/* Candidates drawn from l(x) for each proposal (Optuna draws 24). */
+#define CANDIDATES 64
+#define MODEL_TRIES 4
+#define START_TRIES 64
 #define SAMPLE_TRIES 200
 /* A space of only int and choice parameters up to this many points is walked whole. */
 #define WALK_LIMIT 10000
 
-
-/* ---- random numbers: splitmix64, one stream per call, no global state ---- */
-
-struct rng {
-	uint64_t s;
-};
-
-static uint64_t rng_next(struct rng *g)
-{
-	uint64_t z = (g->s += 0x9E3779B97F4A7C15ull);
-
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
-}
-
-/* Uniform in [0, 1). */
-static double rng_unit(struct rng *g)
-{
-	return (double)(rng_next(g) >> 11) * 0x1.0p-53;
-}
-
-static uint64_t rng_below(struct rng *g, uint64_t n)
-{
-	return n ? rng_next(g) % n : 0;
-}
-
-static double rng_gauss(struct rng *g, double sd)
-{
-	double u = 1.0 - rng_unit(g), v = rng_unit(g);
-
-	return sd * sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v);
-}
 
 /* ---- numbers that read well ---- */
 
@@ -121,12 +94,10 @@ static const struct sparam *space_find(const struct offline *o, const char *name
 }
 
 /*
- * Two effective parameter sets are one configuration when every setting
- * both name is equal and every search-space parameter is set in both or in
- * neither. Other settings that only one side names are ignored: they come
- * from how a file was read, not from an experiment.
+ * Other settings that only one side names are ignored: they come from how
+ * a file was read, not from an experiment.
  */
-static bool same_config(const struct offline *o, const cJSON *a, const cJSON *b)
+bool offline_same_config(const struct offline *o, const cJSON *a, const cJSON *b)
 {
 	for (int pass = 0; pass < 2; pass++) {
 		const cJSON *x = pass ? b : a, *y = pass ? a : b;
@@ -149,84 +120,40 @@ static const cJSON *actual_value(const struct sparam *sp, const struct plan_requ
 	return scalar(v) ? v : NULL;
 }
 
-/* Where a numeric parameter starts from: its value, or the middle of its range. */
-static double start_number(const struct sparam *sp, const cJSON *actual)
+/* The value coordinate u gives a parameter (tpe_coord), as a person reads it. */
+static cJSON *point_value(const struct sparam *sp, double u)
 {
-	double v = cJSON_IsNumber(actual) && isfinite(actual->valuedouble)
-			   ? clampd(actual->valuedouble, sp->lo, sp->hi)
-		   : sp->dist == D_LOG ? sqrt(sp->lo * sp->hi)
-				       : (sp->lo + sp->hi) / 2;
-
-	return sp->dist == D_INT ? clampd(floor(v + 0.5), sp->lo, sp->hi) : v;
-}
-
-/* A small random step from the parameter's value; NULL when it did not move. */
-static cJSON *perturb(const struct sparam *sp, const cJSON *actual, struct rng *g)
-{
-	cJSON *nv;
-
 	if (sp->dist == D_CHOICE) {
-		/* Unset, it "is" at the middle element. */
-		const cJSON *cur = actual ? actual
-					  : cJSON_GetArrayItem(sp->choices, (sp->nchoices - 1) / 2);
-		const cJSON *c = cJSON_GetArrayItem(sp->choices,
-						    (int)rng_below(g, (uint64_t)sp->nchoices));
-		if (offline_value_equal(c, cur))
-			return NULL; /* the caller draws again */
-		return cJSON_Duplicate(c, true);
+		int k = u < 0 ? 0 : u >= sp->nchoices ? sp->nchoices - 1 : (int)u;
+		return cJSON_Duplicate(cJSON_GetArrayItem(sp->choices, k), true);
 	}
-	double cur = start_number(sp, actual), v;
-	if (sp->dist == D_LOG) {
-		v = tidy(cur * exp(rng_gauss(g, 0.7)), sp->lo, sp->hi);
-	} else if (sp->dist == D_UNIFORM) {
-		v = tidy(cur + rng_gauss(g, 0.2 * (sp->hi - sp->lo)), sp->lo, sp->hi);
-	} else {
-		double step = (double)(1 + rng_below(g, 2)) * (rng_below(g, 2) ? 1 : -1);
-		v = cur + step >= sp->lo && cur + step <= sp->hi ? cur + step : cur - step;
-		v = clampd(v, sp->lo, sp->hi);
-	}
-	nv = cJSON_CreateNumber(v);
-	if (actual && offline_value_equal(nv, actual)) {
-		cJSON_Delete(nv);
-		return NULL;
-	}
-	return nv;
+	double v = tpe_number(sp, u);
+	return cJSON_CreateNumber(sp->dist == D_INT ? v : tidy(v, sp->lo, sp->hi));
 }
 
 /* A point drawn from the whole range of the parameter. */
 static cJSON *sample(const struct sparam *sp, struct rng *g)
 {
-	double u = rng_unit(g);
-
-	if (sp->dist == D_LOG)
-		return cJSON_CreateNumber(
-			tidy(sp->lo * exp(u * log(sp->hi / sp->lo)), sp->lo, sp->hi));
-	if (sp->dist == D_UNIFORM)
-		return cJSON_CreateNumber(tidy(sp->lo + u * (sp->hi - sp->lo), sp->lo, sp->hi));
-	if (sp->dist == D_INT)
-		return cJSON_CreateNumber(sp->lo + floor(u * (sp->hi - sp->lo + 1)));
-	return cJSON_Duplicate(cJSON_GetArrayItem(sp->choices, (int)(u * sp->nchoices)), true);
+	return point_value(sp, sp->dist == D_CHOICE ? (double)rng_below(g, (uint64_t)sp->nchoices)
+						    : rng_unit(g));
 }
 
-/* One or two parameters moved a step, in space order so that the text repeats. */
-static cJSON *try_perturb(const struct offline *o, const struct plan_request *r,
-			  struct rng *g)
+/* The changes that take the node to point x; NULL when it is the node. */
+static cJSON *point_changes(const struct offline *o, const struct plan_request *r,
+			    const double *x)
 {
-	size_t a = (size_t)rng_below(g, o->n), b = a;
 	cJSON *changes = cJSON_CreateObject();
 
-	if (o->n >= 2 && rng_below(g, 2))
-		while (b == a)
-			b = (size_t)rng_below(g, o->n);
 	for (size_t i = 0; i < o->n; i++) {
-		cJSON *v = i == a || i == b ? perturb(&o->v[i], actual_value(&o->v[i], r), g) : NULL;
-		if (v)
+		cJSON *v = point_value(&o->v[i], x[i]);
+		const cJSON *actual = actual_value(&o->v[i], r);
+		if (actual && offline_value_equal(v, actual))
+			cJSON_Delete(v);
+		else
 			cJSON_AddItemToObject(changes, o->v[i].name, v);
-		else if (i == a || i == b)
-			goto none;
 	}
-	return changes;
-none:
+	if (changes->child)
+		return changes;
 	cJSON_Delete(changes);
 	return NULL;
 }
@@ -309,9 +236,9 @@ static cJSON *keep_if_new(const struct steer *st, const struct plan_request *r,
 	bool seen = !steer_allows(st, full);
 	for (size_t i = 0; i < r->nhistory && !seen; i++)
 		seen = cJSON_IsObject(r->history[i].params) &&
-		       same_config(o, full, r->history[i].params);
+		       offline_same_config(o, full, r->history[i].params);
 	for (size_t i = 0; i < ans->n && !seen; i++)
-		seen = same_config(o, full, ans->full[i]);
+		seen = offline_same_config(o, full, ans->full[i]);
 	if (seen) {
 		cJSON_Delete(full);
 		cJSON_Delete(changes);
@@ -341,13 +268,15 @@ static void value_text(char *out, size_t n, const cJSON *v)
  */
 static void proposal_name(char *out, size_t n, const cJSON *changes)
 {
-	size_t len = 0;
+	size_t len = 0, whole = 0;
+	bool cut = false;
 
-	for (const cJSON *c = changes->child; c; c = c->next) {
+	for (const cJSON *c = changes->child; c && !cut; c = c->next) {
 		char v[64], *word[] = {c->string, v};
 		value_text(v, sizeof v, c);
 		for (int w = 0; w < 2; w++) {
-			for (const char *s = word[w]; *s && len + 1 < n; s++) {
+			const char *s = word[w];
+			for (; *s && len + 1 < n; s++) {
 				char ch = *s >= 'A' && *s <= 'Z' ? (char)(*s - 'A' + 'a') : *s;
 				if (w && cJSON_IsNumber(c) && (ch == '.' || (ch == '-' && s == v)))
 					ch = ch == '.' ? 'p' : 'm';
@@ -356,10 +285,16 @@ static void proposal_name(char *out, size_t n, const cJSON *changes)
 				else if (len && out[len - 1] != '-' && ch != '+')
 					out[len++] = '-';
 			}
+			cut |= *s != '\0';
 			if (len && len + 1 < n && out[len - 1] != '-')
 				out[len++] = '-';
 		}
+		if (!cut)
+			whole = len;
 	}
+	/* Too long for a name: the settings that fit whole, not half of one. */
+	if (cut && whole)
+		len = whole;
 	while (len && out[len - 1] == '-')
 		len--;
 	out[len] = '\0';
@@ -367,13 +302,29 @@ static void proposal_name(char *out, size_t n, const cJSON *changes)
 		snprintf(out, n, "params");
 }
 
-/* "lr 0.01 → 0.0031: decreasing lr may lower val_loss". */
+/* Where a proposal came from, for its hypothesis and the round's reason. */
+enum origin { FROM_START, FROM_MODEL, FROM_SAMPLE };
+
+/* What one proposal rests on: its origin and what the model said of it. */
+struct pick {
+	enum origin from;
+	uint64_t index;      /* FROM_START: the point of the sequence */
+	double ratio;        /* FROM_MODEL: l(x)/g(x) */
+	size_t good, seen;   /* the observations l(x) rests on, of all seen */
+	bool has_estimate;
+	double mean, sd, weight; /* tpe_estimate() at the point */
+};
+
+/*
+ * "lr 0.01 → 0.0031, layers 2 → 3: may lower val_loss: the surrogate's
+ * pick of 24 candidates (...); the runs near it average val_loss 0.08 ±
+ * 0.03 (...)".
+ */
 static void hypothesis_text(struct buf *b, const struct offline *o,
-			    const struct plan_request *r, const cJSON *changes, bool explore)
+			    const struct plan_request *r, const cJSON *changes,
+			    const struct pick *k)
 {
 	const char *verb = goal_is_max(r->cfg) ? "raise" : "lower", *metric = metric_of(r->cfg);
-	const cJSON *only = changes->child->next ? NULL : changes->child;
-	int dir = 0;
 
 	for (const cJSON *c = changes->child; c; c = c->next) {
 		const cJSON *actual = actual_value(space_find(o, c->string), r);
@@ -383,21 +334,27 @@ static void hypothesis_text(struct buf *b, const struct offline *o,
 			value_text(ov, sizeof ov, actual);
 		buf_printf(b, "%s%s %s%s%s", c == changes->child ? "" : ", ", c->string,
 			   actual ? ov : "set to ", actual ? " → " : "", nv);
-		if (c == only && cJSON_IsNumber(c) && cJSON_IsNumber(actual))
-			dir = c->valuedouble < actual->valuedouble ? -1 : 1;
 	}
-	if (explore)
-		buf_printf(b, ": a configuration away from the neighbourhood of %s may %s %s",
-			   r->node ? r->node : "the node", verb, metric);
-	else if (dir)
-		buf_printf(b, ": %s %s may %s %s", dir < 0 ? "decreasing" : "increasing",
-			   only->string, verb, metric);
+	buf_printf(b, ": may %s %s: ", verb, metric);
+	if (k->from == FROM_START)
+		buf_printf(b, "point %llu of the space-filling start, which covers the space "
+			      "before the surrogate is fitted (%zu configuration%s seen)",
+			   (unsigned long long)k->index + 1, k->seen, k->seen == 1 ? "" : "s");
+	else if (k->from == FROM_MODEL)
+		buf_printf(b, "the surrogate's pick of %d candidates (TPE: l/g %.2g, the best %zu "
+			      "of %zu configurations as good)",
+			   CANDIDATES, k->ratio, k->good, k->seen);
 	else
-		buf_printf(b, ": this %s may %s %s", only ? "setting" : "combination", verb, metric);
+		buf_printf(b, "an untried point of the space (the surrogate's candidates were all "
+			      "tried or avoided)");
+	if (k->has_estimate)
+		buf_printf(b, "; the runs near it average %s %.3g ± %.2g (kernel-weighted, %.1f "
+			      "run%s' worth)",
+			   metric, k->mean, k->sd, k->weight, k->weight == 1 ? "" : "s");
 }
 
 static cJSON *proposal_new(const struct offline *o, const struct plan_request *r,
-			   cJSON *changes, bool explore, const cJSON *props)
+			   cJSON *changes, const struct pick *k, const cJSON *props)
 {
 	char name[64], base[45]; /* base and a "-K" suffix stay within 48 */
 	struct buf h;
@@ -406,16 +363,16 @@ static cJSON *proposal_new(const struct offline *o, const struct plan_request *r
 	proposal_name(base, sizeof base, changes);
 	snprintf(name, sizeof name, "%s", base);
 	/* Distinct names in one answer, so that branches and logs tell them apart. */
-	for (int k = 2;; k++) {
+	for (int n = 2;; n++) {
 		const cJSON *q = props->child;
 		while (q && strcmp(cJSON_GetObjectItemCaseSensitive(q, "name")->valuestring, name))
 			q = q->next;
 		if (!q)
 			break;
-		snprintf(name, sizeof name, "%s-%d", base, k % 1000);
+		snprintf(name, sizeof name, "%s-%d", base, n % 1000);
 	}
 	buf_init(&h);
-	hypothesis_text(&h, o, r, changes, explore);
+	hypothesis_text(&h, o, r, changes, k);
 	cJSON_AddStringToObject(p, "name", name);
 	cJSON_AddStringToObject(p, "hypothesis", h.data);
 	cJSON_AddNumberToObject(p, "priority", 0);
@@ -427,6 +384,56 @@ static cJSON *proposal_new(const struct offline *o, const struct plan_request *r
 	return p;
 }
 
+/*
+ * Configurations to see before the surrogate is fitted: one more than the
+ * parameters and than a round, and never more than Optuna's ten.
+ */
+static size_t start_size(const struct offline *o, int want)
+{
+	size_t n = o->n + 1;
+
+	n = n > 10 ? 10 : n;
+	return n < (size_t)want + 1 ? (size_t)want + 1 : n;
+}
+
+/*
+ * One proposal: from the space-filling start while few configurations are
+ * seen, else the surrogate's best candidate not yet tried. x receives its
+ * point; NULL when neither has a new one.
+ */
+static cJSON *propose(const struct steer *st, const struct plan_request *r, struct answer *ans,
+		      struct tpe *m, struct rng *g, uint64_t seed, int want, double *x,
+		      struct pick *k)
+{
+	const struct offline *o = &st->view;
+	size_t d = o->n ? o->n : 1;
+	cJSON *changes = NULL;
+
+	k->seen = tpe_observed(m);
+	if (k->seen < start_size(o, want)) {
+		k->from = FROM_START;
+		for (int t = 0; t < START_TRIES && !changes; t++) {
+			k->index = k->seen + (uint64_t)t;
+			tpe_start_point(o, seed, k->index, x);
+			changes = keep_if_new(st, r, ans, point_changes(o, r, x));
+		}
+		if (changes)
+			return changes;
+	}
+	double *xs = xcalloc(CANDIDATES * d, sizeof *xs), score[CANDIDATES];
+	k->from = FROM_MODEL;
+	for (int t = 0; t < MODEL_TRIES && !changes; t++) {
+		k->good = tpe_suggest(m, g, CANDIDATES, xs, score);
+		for (size_t c = 0; c < CANDIDATES && !changes; c++)
+			if ((changes = keep_if_new(st, r, ans, point_changes(o, r, xs + c * d)))) {
+				memcpy(x, xs + c * d, o->n * sizeof *x);
+				k->ratio = exp(score[c]);
+			}
+	}
+	free(xs);
+	return changes;
+}
+
 static int offline_plan(struct planner *p, const struct plan_request *r, cJSON **plan,
 			struct err *e)
 {
@@ -435,22 +442,26 @@ static int offline_plan(struct planner *p, const struct plan_request *r, cJSON *
 	struct rng g = {(uint64_t)(r->cfg ? r->cfg->seed : 0)};
 	int want = r->want < 1 ? 2 : r->want > PLAN_WANT_MAX ? PLAN_WANT_MAX : r->want;
 	const char *node = r->node ? r->node : "the node";
-	bool explored = false;
+	int from[3] = {0};
 	cJSON *props = cJSON_CreateArray();
 
 	(void)e;
 	steer_read(&st, p->priv, r->directive);
 	const struct offline *o = &st.view;
+	struct tpe *m = tpe_new(o, r);
+	double *x = xcalloc(o->n ? o->n : 1, sizeof *x);
 	uint64_t size = space_size(o), cursor;
+	/* The start's sequence is the seed's alone, so that it goes on across rounds. */
+	uint64_t seed = rng_next(&g);
 	/* Seed and round go through the mixer, so that nearby rounds share nothing. */
-	g.s = rng_next(&g) ^ ((uint64_t)r->round * 0xD1B54A32D192ED03ull);
+	g.s = seed ^ ((uint64_t)r->round * 0xD1B54A32D192ED03ull);
 	g.s = rng_next(&g);
 	cursor = rng_below(&g, size);
-	for (int k = 0; k < want; k++) {
-		cJSON *changes = NULL;
-		for (int t = 0; t < PERTURB_TRIES && !changes; t++)
-			changes = keep_if_new(&st, r, &ans, try_perturb(o, r, &g));
-		bool explore = !changes;
+	for (int n = 0; n < want; n++) {
+		struct pick k = {0};
+		cJSON *changes = propose(&st, r, &ans, m, &g, seed, want, x, &k);
+		if (!changes)
+			k.from = FROM_SAMPLE;
 		for (int t = 0; t < SAMPLE_TRIES && !changes; t++)
 			changes = keep_if_new(&st, r, &ans, try_point(o, r, &g, 0));
 		/* The walk goes on where the last proposal's stopped: each point once. */
@@ -460,8 +471,14 @@ static int offline_plan(struct planner *p, const struct plan_request *r, cJSON *
 		}
 		if (!changes)
 			break;
-		explored |= explore;
-		cJSON_AddItemToArray(props, proposal_new(o, r, changes, explore, props));
+		/* What it says of the point, before the point counts as seen. */
+		const cJSON *full = ans.full[ans.n - 1];
+		for (size_t i = 0; i < o->n; i++)
+			x[i] = tpe_coord(&o->v[i], cJSON_GetObjectItemCaseSensitive(full, o->v[i].name));
+		k.has_estimate = tpe_estimate(m, x, &k.mean, &k.sd, &k.weight);
+		tpe_pending(m, full);
+		from[k.from]++;
+		cJSON_AddItemToArray(props, proposal_new(o, r, changes, &k, props));
 	}
 	for (size_t i = 0; i < ans.n; i++)
 		cJSON_Delete(ans.full[i]);
@@ -476,10 +493,18 @@ static int offline_plan(struct planner *p, const struct plan_request *r, cJSON *
 	else if (n < want)
 		buf_printf(&reason, "only %d untried configuration%s found in the search space", n,
 			   n == 1 ? "" : "s");
-	else
-		buf_printf(&reason, "%d %s", n,
-			   explored ? "samples of the search space: the neighbourhood is used up"
-				    : "small steps from the node's parameters");
+	else {
+		static const char *const whence[] = {"from the space-filling start",
+						     "from the surrogate (TPE)", "sampled"};
+		buf_printf(&reason, "%d proposals:", n);
+		for (int k = 0, first = 1; k < 3; k++)
+			if (from[k]) {
+				buf_printf(&reason, "%s %d %s", first ? "" : ",", from[k], whence[k]);
+				first = 0;
+			}
+		buf_printf(&reason, "; %zu configurations seen before",
+			   tpe_observed(m) - (size_t)n);
+	}
 	if (st.notes.len)
 		buf_add(&reason, st.notes.data, st.notes.len);
 	*plan = cJSON_CreateObject();
@@ -487,6 +512,8 @@ static int offline_plan(struct planner *p, const struct plan_request *r, cJSON *
 	cJSON_AddStringToObject(*plan, "reason", reason.data);
 	cJSON_AddItemToObject(*plan, "proposals", props);
 	buf_free(&reason);
+	free(x);
+	tpe_free(m);
 	steer_free(&st);
 	return 0;
 }

@@ -257,6 +257,12 @@ echo
 $PY tests/bench/slots.py || echo "slots: the benchmark failed (see above)"
 
 echo
+# The offline planner's search beside Optuna's TPE and random search: 3
+# problems x 5 seeds of 40 runs through the engine (a few minutes; fewer
+# with BENCH_SEARCH_SEEDS, beside an earlier revision with BENCH_SEARCH_BEFORE).
+$PY tests/bench/search.py || echo "search: the benchmark failed (see above)"
+
+echo
 # SIGKILLs of the engine under queue commands, then a full disk (root only):
 # figures and a line per failed check, never a failure of the bench itself.
 # Alone and longer: TORTURE_KILLS=1000 python3 tests/bench/torture.py

@@ -85,39 +85,48 @@ def idle(wd):
             len(runs))
 
 
-def measure(binary, d, run_s):
-    src = project(d)
+def engine(binary, d, cfg, timeout):
+    """A workdir made in d from cfg, run headless to its end: (workdir,
+    the engine's stderr), or (None, what went wrong)."""
     path = os.path.join(d, "config.json")
     with open(path, "w") as f:
-        json.dump(config(src, run_s), f)
+        json.dump(cfg, f)
     wd = os.path.join(d, "workdir")
     r = subprocess.run([binary, "init", wd, "--config", path], capture_output=True, text=True)
     if r.returncode:
-        return "init failed: %s" % r.stderr.strip()
+        return None, "init failed: %s" % r.stderr.strip()
     try:
         r = subprocess.run([binary, "run", "--headless", wd], capture_output=True, text=True,
-                           timeout=60 * run_s + 600)
+                           timeout=timeout)
     except subprocess.TimeoutExpired:
-        return "the loop did not end in time"
+        return None, "the loop did not end in time"
+    return wd, r.stderr
+
+
+def measure(binary, d, run_s):
+    wd, err = engine(binary, d, config(project(d), run_s), 60 * run_s + 600)
+    if not wd:
+        return err
     frac, after, window, n = idle(wd)
     if frac is None:
-        return "too few runs (%d) to measure: %s" % (n, r.stderr.strip()[-300:])
+        return "too few runs (%d) to measure: %s" % (n, err.strip()[-300:])
     return ("idle=%.1f %% of slot-time (%d runs, %.0f s from the first launch to the last); "
             "%.1f %% from the first result on" % (100 * frac, n, window, 100 * after))
 
 
-def build(rev, d):
-    """hypotop as of git revision rev, built in d; its path, or None."""
+def build(rev, d, who="slots"):
+    """hypotop as of git revision rev, built in d; its path, or None.
+    Messages start with who."""
     tree = os.path.join(d, "src")
     os.makedirs(tree)
     archive = subprocess.run(["git", "-C", ROOT, "archive", rev], capture_output=True)
     if archive.returncode:
-        print("slots: cannot read %s: %s" % (rev, archive.stderr.decode().strip()))
+        print("%s: cannot read %s: %s" % (who, rev, archive.stderr.decode().strip()))
         return None
     subprocess.run(["tar", "-x", "-C", tree], input=archive.stdout, check=True)
     r = subprocess.run(["make", "-j2", "hypotop"], cwd=tree, capture_output=True, text=True)
     if r.returncode:
-        print("slots: building %s failed: %s" % (rev, r.stderr.strip()[-300:]))
+        print("%s: building %s failed: %s" % (who, rev, r.stderr.strip()[-300:]))
         return None
     return os.path.join(tree, "hypotop")
 

@@ -305,10 +305,36 @@ static void offline_plans_are_repeatable(void)
 	cJSON *node = parse("{\"lr\": 0.01, \"dropout\": 0.1, \"layers\": 2, \"batch_size\": 32,"
 			    " \"epochs\": 10}");
 	struct plan_request r = {.cfg = &c, .node = "n1", .node_params = node, .want = 3};
-	cJSON *a = plan_round(p, &r, 4), *b = plan_round(p, &r, 4), *d = plan_round(p, &r, 5);
-	char *sa = print(a), *sb = print(b), *sd = print(d);
+	cJSON *a = plan_round(p, &r, 4), *b = plan_round(p, &r, 4);
+	char *sa = print(a), *sb = print(b);
 	T_STREQ(sa, sb);
-	T_CHECK(strcmp(sa, sd) != 0, "rounds 4 and 5 planned the same: %s", sa);
+	/* Once the surrogate plans, the round seeds its draws. */
+	struct plan_entry seen[12] = {{0}};
+	cJSON *seenp[12];
+	for (int k = 0; k < 12; k++) {
+		char text[160];
+		snprintf(text, sizeof text, "{\"lr\": %g, \"dropout\": %g, \"layers\": %d, "
+			 "\"batch_size\": %d, \"epochs\": 10}", 1e-4 * pow(1.7, k), 0.04 * k,
+			 1 + k % 4, 16 << (k % 3));
+		seenp[k] = parse(text);
+		seen[k] = (struct plan_entry){.params = seenp[k], .status = "completed",
+					      .has_metric = true, .metric = fabs(k - 6.5)};
+	}
+	r.history = seen;
+	r.nhistory = 12;
+	cJSON *m4 = plan_round(p, &r, 4), *m4b = plan_round(p, &r, 4), *d = plan_round(p, &r, 5);
+	char *s4 = print(m4), *s4b = print(m4b), *sd = print(d);
+	T_STREQ(s4, s4b);
+	T_CHECK(strcmp(s4, sd) != 0, "rounds 4 and 5 planned the same: %s", s4);
+	T_CONTAINS(s4, "the surrogate's pick");
+	free(s4);
+	free(s4b);
+	cJSON_Delete(m4);
+	cJSON_Delete(m4b);
+	for (int k = 0; k < 12; k++)
+		cJSON_Delete(seenp[k]);
+	r.history = NULL;
+	r.nhistory = 0;
 	T_CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(a, "proposals")) == 3, "%s", sa);
 	T_CONTAINS(sa, "val_loss");
 	T_CONTAINS(sa, "→");
@@ -400,7 +426,7 @@ static void offline_values_stay_in_range(void)
 		for (const cJSON *q = props ? props->child : NULL; q; q = q->next) {
 			const cJSON *ps = cJSON_GetObjectItem(cJSON_GetObjectItem(q, "change"), "params");
 			int n = cJSON_GetArraySize(ps);
-			T_CHECK(n >= 1 && n <= 2, "round %ld: %d params changed", round, n);
+			T_CHECK(n >= 1, "round %ld: no param changed", round);
 			T_CONTAINS(cJSON_GetObjectItem(q, "hypothesis")->valuestring, "raise val_loss");
 			for (const cJSON *v = ps ? ps->child : NULL; v; v = v->next) {
 				T_CHECK(in_space(v, v->string), "round %ld: %s = %g", round, v->string,
@@ -809,6 +835,166 @@ static void offline_follows_the_directive(void)
 	config_free(&c);
 }
 
+/* The 2-parameter problem of tests/bench/search.py: 0 at lr 3e-3, weight_decay 0.02. */
+static double lr_wd(const cJSON *p)
+{
+	double lr = cJSON_GetObjectItem(p, "lr")->valuedouble;
+	double wd = cJSON_GetObjectItem(p, "weight_decay")->valuedouble;
+
+	return pow(log10(lr) - log10(3e-3), 2) + 40 * pow(wd - 0.02, 2);
+}
+
+static int by_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The loop of 19 runs (the baseline, a learning rate 2 decades off, then
+ * six rounds of 3) on a smooth problem, 5 seeds: the best run lands close
+ * to the optimum, closer than random search does in the median (about
+ * 0.07 on this problem).
+ */
+static void offline_finds_the_optimum(void)
+{
+	double best[5];
+
+	for (int seed = 1; seed <= 5; seed++) {
+		struct config c;
+		struct err e = {{0}};
+		char text[512];
+		snprintf(text, sizeof text, "{" BASE ", \"seed\": %d, \"search_space\": {\"file\": "
+			 "\"h.json\", \"params\": {\"lr\": {\"log_uniform\": [1e-5, 1.0]}, "
+			 "\"weight_decay\": {\"uniform\": [0.0, 0.1]}}}}", seed);
+		T_CHECK(load(text, &c, &e) == 0, "%s", e.msg);
+		struct planner *p = planner_offline_new(&c, &e);
+		cJSON *runs[19];
+		struct plan_entry hist[19] = {{0}};
+		size_t n = 0;
+		runs[n] = parse("{\"lr\": 0.3, \"weight_decay\": 0.05}");
+		hist[n] = (struct plan_entry){.params = runs[n], .status = "completed",
+					      .has_metric = true, .metric = lr_wd(runs[n])};
+		n++;
+		size_t at = 0;
+		for (long round = 1; n < 19; round++) {
+			for (size_t i = 0; i < n; i++)
+				if (hist[i].metric < hist[at].metric)
+					at = i;
+			struct plan_request r = {.cfg = &c, .node = "n", .node_params = runs[at],
+						 .history = hist, .nhistory = n, .want = 3};
+			cJSON *plan = plan_round(p, &r, round);
+			for (const cJSON *q = cJSON_GetObjectItem(plan, "proposals")->child; q && n < 19;
+			     q = q->next) {
+				runs[n] = applied(runs[at], q);
+				hist[n] = (struct plan_entry){.params = runs[n], .status = "completed",
+							      .has_metric = true,
+							      .metric = lr_wd(runs[n])};
+				n++;
+			}
+			cJSON_Delete(plan);
+		}
+		best[seed - 1] = INFINITY;
+		for (size_t i = 0; i < n; i++) {
+			best[seed - 1] = fmin(best[seed - 1], hist[i].metric);
+			cJSON_Delete(runs[i]);
+		}
+		p->destroy(p);
+		config_free(&c);
+	}
+	qsort(best, 5, sizeof *best, by_double);
+	T_CHECK(best[2] < 0.04, "median best after 19 runs %.4f (runs: %.4f %.4f %.4f %.4f %.4f)",
+		best[2], best[0], best[1], best[2], best[3], best[4]);
+}
+
+static cJSON *point(double lr, double dropout, int layers, int batch)
+{
+	char text[160];
+
+	snprintf(text, sizeof text, "{\"lr\": %g, \"dropout\": %g, \"layers\": %d, "
+		 "\"batch_size\": %d}", lr, dropout, layers, batch);
+	return parse(text);
+}
+
+/*
+ * Seed repeats (the same params) are one configuration, seen at the mean
+ * of its runs: a lucky repeat does not make it the best. Runs still to
+ * finish are observed as bad, so the proposals of one round keep apart
+ * from them and from each other.
+ */
+static void offline_model_sees_means_and_pending(void)
+{
+	struct config c;
+	struct err e = {{0}};
+
+	T_CHECK(load("{" BASE ", \"seed\": 3, " SPACE "}", &c, &e) == 0, "%s", e.msg);
+	struct planner *p = planner_offline_new(&c, &e);
+	cJSON *v[20];
+	struct plan_entry h[20] = {{0}};
+	size_t n = 0;
+	/* A: lr 1e-4, three repeats, one lucky (mean 0.63); B: lr 0.05, one run of 0.5. */
+	for (int k = 0; k < 3; k++, n++) {
+		v[n] = point(1e-4, 0.1, 2, 32);
+		h[n] = (struct plan_entry){.params = v[n], .status = "completed", .has_metric = true,
+					   .metric = k ? 0.9 : 0.1};
+	}
+	v[n] = point(0.05, 0.1, 2, 32);
+	h[n++] = (struct plan_entry){.params = v[n - 1], .status = "completed", .has_metric = true,
+				     .metric = 0.5};
+	for (int k = 0; k < 10; k++, n++) {
+		v[n] = point(3e-4 * pow(1.5, k), 0.05 * k, 1 + k % 4, 16 << (k % 3));
+		h[n] = (struct plan_entry){.params = v[n], .status = k == 9 ? "failed" : "completed",
+					   .has_metric = k != 9, .metric = 0.7 + 0.01 * k};
+	}
+	/* Two proposals of an earlier round still running. */
+	v[n] = point(0.05, 0.2, 2, 32);
+	h[n++] = (struct plan_entry){.params = v[n - 1], .status = "running"};
+	v[n] = point(0.04, 0.1, 3, 32);
+	h[n++] = (struct plan_entry){.params = v[n - 1], .status = "queued"};
+	struct plan_request r = {.cfg = &c, .node = "n3", .node_params = v[3], .history = h,
+				 .nhistory = n, .want = 3};
+	for (long round = 1; round <= 20; round++) {
+		cJSON *plan = plan_round(p, &r, round);
+		const cJSON *props = cJSON_GetObjectItem(plan, "proposals");
+		cJSON *full[3] = {0};
+		int k = 0;
+		T_CHECK(cJSON_GetArraySize(props) == 3, "round %ld: short answer", round);
+		for (const cJSON *q = props ? props->child : NULL; q && k < 3; q = q->next, k++) {
+			const char *hyp = cJSON_GetObjectItem(q, "hypothesis")->valuestring;
+			/* 14 configurations: A's repeats are one; then the proposals before it. */
+			char want[64];
+			snprintf(want, sizeof want, "the best 1 of %d configurations as good", 14 + k);
+			T_CONTAINS(hyp, want);
+			T_CONTAINS(hyp, "the runs near it average val_loss");
+			full[k] = applied(v[3], q);
+			double lr = cJSON_GetObjectItem(full[k], "lr")->valuedouble;
+			T_CHECK(fabs(log10(lr / 0.05)) < fabs(log10(lr / 1e-4)),
+				"round %ld: lr %g is nearer the lucky repeat than the best mean: %s",
+				round, lr, hyp);
+			for (size_t i = n - 2; i < n; i++)
+				T_CHECK(!same(full[k], v[i]), "round %ld: proposed a pending run", round);
+		}
+		/* Apart: no two proposals within a hair of each other in every parameter. */
+		for (int a = 0; a < k; a++)
+			for (int b = a + 1; b < k; b++) {
+				double dl = fabs(log10(cJSON_GetObjectItem(full[a], "lr")->valuedouble /
+						       cJSON_GetObjectItem(full[b], "lr")->valuedouble));
+				double dd = fabs(cJSON_GetObjectItem(full[a], "dropout")->valuedouble -
+						 cJSON_GetObjectItem(full[b], "dropout")->valuedouble);
+				T_CHECK(dl > 0.01 || dd > 0.005,
+					"round %ld: proposals %d and %d collapse", round, a, b);
+			}
+		for (int a = 0; a < k; a++)
+			cJSON_Delete(full[a]);
+		cJSON_Delete(plan);
+	}
+	for (size_t i = 0; i < n; i++)
+		cJSON_Delete(v[i]);
+	p->destroy(p);
+	config_free(&c);
+}
+
 int main(void)
 {
 	T_RUN(analysis_contract);
@@ -821,6 +1007,8 @@ int main(void)
 	T_RUN(offline_never_repeats_and_then_stops);
 	T_RUN(offline_tiny_choice_space_runs_out);
 	T_RUN(offline_follows_the_directive);
+	T_RUN(offline_finds_the_optimum);
+	T_RUN(offline_model_sees_means_and_pending);
 	T_RUN(offline_analyse_verdicts);
 	T_RUN(offline_analyse_follows_the_keep_rule);
 	T_RUN(offline_analyse_explains_tampered);
