@@ -594,6 +594,18 @@ static char *vet_answer(void *ctx, const cJSON *answer)
 	return note.len ? buf_steal(&note) : NULL;
 }
 
+/* Whether a proposal of list has the name of proposal p. */
+static bool named_in(const cJSON *list, const cJSON *p)
+{
+	const char *name = cJSON_GetObjectItemCaseSensitive(p, "name")->valuestring;
+	const cJSON *m;
+
+	cJSON_ArrayForEach(m, list)
+		if (!strcmp(cJSON_GetObjectItemCaseSensitive(m, "name")->valuestring, name))
+			return true;
+	return false;
+}
+
 /*
  * The check's refusals are quoted back to the model once, in the same
  * call, for replacements of just those proposals; what the replacements
@@ -663,9 +675,9 @@ static int llm_plan(struct planner *p, const struct plan_request *r, cJSON **pla
 		cJSON_AddItemToArray(merged, cJSON_Duplicate(m, true));
 	for (cJSON *m = again.refused->child; m; m = m->next)
 		cJSON_AddItemToArray(merged, cJSON_Duplicate(m, true));
-	int i = 0;
+	/* A refused one the follow-up gave again under its name is said once, as that. */
 	for (cJSON *m = first.refused->child; m; m = m->next)
-		if (i++ >= again.given)
+		if (!named_in(again.kept, m) && !named_in(again.refused, m))
 			cJSON_AddItemToArray(merged, cJSON_Duplicate(m, true));
 	cJSON_ReplaceItemInObjectCaseSensitive(*plan, "proposals", merged);
 out:

@@ -882,26 +882,31 @@ static int refuse_named(void *ctx, const cJSON *proposal, struct buf *why)
 
 /*
  * The proposals a check refuses are asked for once more, in the same call:
- * the replacements join the accepted ones, a proposal refused again stays
- * for the engine to drop, and the first answer's stop and reason stand.
+ * the replacements join the accepted ones; a proposal refused again, and
+ * one not given again under its name, stays once for the engine to drop;
+ * the first answer's stop and reason stand.
  */
 static void plan_refusals_are_asked_again_once(void)
 {
 	static const struct {
 		const char *refuse, *second, *want;
 	} cases[] = {
-		/* The replacement is accepted. */
+		/* The replacement is accepted; the one it replaces stays to be said dropped. */
 		{" b ", "{\"stop\": true, \"reason\": \"second\", \"proposals\": [" PROPOSAL("c") "]}",
-		 "a c"},
+		 "a c b"},
 		/* Refused again: it stays, after the accepted ones. */
 		{" b c ", "{\"stop\": false, \"reason\": \"second\", \"proposals\": [" PROPOSAL("c")
 		 "]}",
-		 "a c"},
+		 "a c b"},
 		/* No replacement: the refused one stays; more than asked for is left out. */
 		{" b ", "{\"stop\": true, \"reason\": \"none\", \"proposals\": []}", "a b"},
 		{" a b ", "{\"stop\": false, \"reason\": \"x\", \"proposals\": [" PROPOSAL("c") ", "
 		 PROPOSAL("d") ", " PROPOSAL("e") "]}",
-		 "c d"},
+		 "c d a b"},
+		/* Given again under its name, out of order: each refused one is there once. */
+		{" a b ", "{\"stop\": false, \"reason\": \"x\", \"proposals\": [" PROPOSAL("b")
+		 "]}",
+		 "b a"},
 	};
 	char *wd = t_tmpdir();
 	char *agent = path_join(wd, "agent.sh"), *calls = path_join(wd, "calls");
