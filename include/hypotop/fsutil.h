@@ -39,6 +39,12 @@ int fs_fsync_parent(const char *path, struct err *e);
  */
 char *fs_read_max(const char *path, size_t max, size_t *len, struct err *e);
 /*
+ * The last lines of a regular file, within max bytes (from the first line
+ * that starts inside them), NUL-terminated; the whole of a shorter file.
+ * NULL with e set on failure; refused as fs_read_max refuses.
+ */
+char *fs_read_tail(const char *path, size_t max, struct err *e);
+/*
  * The limits, by kind of file (man page, FILES): what a person writes
  * (config files, workers.json, themes, directive.md, knowledge.md, prompts),
  * a patch given to add --patch, and the workdir's own files (tree, journal,

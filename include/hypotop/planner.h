@@ -128,7 +128,22 @@ struct plan_request {
 	size_t nfiles, files_more;
 	const char *diff;
 	const struct plan_vet *vet; /* NULL: the proposals are not checked */
+	/*
+	 * For a model (NULL and 0 for the offline planner): the node's own
+	 * analysis (runs/<id>/analysis.md), and the newest failed runs, newest
+	 * first, each with its failure kind and the end of its log.
+	 */
+	const char *analysis;
+	const struct plan_failure *failures;
+	size_t nfailures;
 };
+
+/* A failed run a plan is shown: what went wrong, in its own words. */
+struct plan_failure {
+	const char *id, *kind, *log_tail;
+};
+#define PLAN_FAILURES 3           /* failed runs a plan prompt shows */
+#define PLAN_FAILURE_TAIL 2048    /* bytes of each one's log */
 
 /* One experiment in a report: its history row and what its analysis said. */
 struct report_entry {

@@ -87,6 +87,8 @@ struct plan_task {
 	char *(*names)[4];
 	char *directive, *confirm, *commit, *base, *diff;
 	struct sources src;
+	char *analysis;
+	struct plan_failure fails[PLAN_FAILURES];
 	cJSON **params, *base_params, *node_params;
 	struct plan_request req;
 	struct vet *vet;
@@ -98,6 +100,33 @@ struct plan_task {
 	const char *llm_kind;
 	struct err e;
 };
+
+/*
+ * What a model reads of the runs, on the planner thread: the node's
+ * analysis and the newest failures' logs. A file that cannot be read is
+ * left out.
+ */
+static void plan_reads(struct plan_task *t)
+{
+	const char *wd = t->s->wd->path;
+	struct err ignored = {{0}};
+	char *path = xasprintf("%s/runs/%s/analysis.md", wd, t->pid);
+
+	t->analysis = fs_read_max(path, FS_MAX_CONFIG, NULL, &ignored);
+	t->req.analysis = t->analysis;
+	free(path);
+	for (size_t i = t->nh; i-- > 0 && t->req.nfailures < PLAN_FAILURES;) {
+		const struct plan_entry *h = &t->hist[i];
+		if (strcmp(h->status, "failed") || !h->failure_kind ||
+		    !strcmp(h->failure_kind, "cancelled"))
+			continue;
+		path = xasprintf("%s/runs/%s/log", wd, h->id);
+		t->fails[t->req.nfailures++] = (struct plan_failure){
+			h->id, h->failure_kind, fs_read_tail(path, PLAN_FAILURE_TAIL, &ignored)};
+		free(path);
+	}
+	t->req.failures = t->fails;
+}
 
 static void plan_work(void *arg)
 {
@@ -118,6 +147,7 @@ static void plan_work(void *arg)
 		if (t->base && t->commit && strcmp(t->base, t->commit) &&
 		    vcs_diff(t->req.cfg->source_dir, t->base, t->commit, &t->diff, &de) == 0)
 			t->req.diff = t->diff;
+		plan_reads(t);
 	}
 	t->rc = -1;
 	if (place_open(&pl, t->req.cfg, t->s->wd->path, t->pid, t->commit, &t->e) < 0)
@@ -134,6 +164,9 @@ static void plan_work(void *arg)
 
 static void plan_task_free(struct plan_task *t)
 {
+	free(t->analysis);
+	for (size_t i = 0; i < t->req.nfailures; i++)
+		free((char *)t->fails[i].log_tail);
 	for (size_t i = 0; i < t->nh; i++) {
 		cJSON_Delete(t->params[i]);
 		free(t->names[i][0]);

@@ -36,6 +36,7 @@
 #define HYPOTHESIS_CELL 160
 #define CHANGE_BYTES 8000
 #define DIFF_BYTES 16000 /* the node's path against the baseline */
+#define PLAN_ANALYSIS_BYTES 6000 /* the node's analysis.md, in a plan */
 /* What a report prompt quotes of the analyses: each, and all together. */
 #define ANALYSIS_BYTES 3000
 #define REPORT_ANALYSES_BYTES 60000
@@ -675,9 +676,25 @@ void llm_prompt_plan(const struct plan_request *r, const char *override_dir,
 		buf_addc(&q, '\n');
 		free(t);
 	}
+	if (r->analysis && *r->analysis) {
+		buf_adds(&q, "\n## Its analysis\n\n");
+		add_indented(&q, r->analysis, PLAN_ANALYSIS_BYTES);
+	}
 	if (r->diff && *r->diff) {
 		buf_adds(&q, "\n## What its path changed since the baseline (git diff)\n\n");
 		add_indented(&q, r->diff, DIFF_BYTES);
+	}
+	if (r->nfailures)
+		buf_adds(&q, "\n## The newest failed runs, with the end of their logs\n");
+	for (size_t i = 0; i < r->nfailures; i++) {
+		const struct plan_failure *f = &r->failures[i];
+		buf_adds(&q, "\n### ");
+		llm_add_md(&q, f->id);
+		buf_adds(&q, " (");
+		llm_add_md(&q, f->kind);
+		buf_adds(&q, ")\n\n");
+		add_indented(&q, f->log_tail && *f->log_tail ? f->log_tail : "(its log is empty)",
+			     PLAN_FAILURE_TAIL);
 	}
 	if (r->nfiles || r->files_more)
 		sources_part(&q, r->files, r->nfiles, r->files_more, "at its commit", SIZE_MAX);

@@ -142,28 +142,70 @@ static void too_big(const char *path, unsigned long long size, size_t max, struc
 	}
 }
 
+/*
+ * A regular file opened for reading, its status in *st; -1 with e set.
+ * Non-blocking, so that opening a fifo does not wait for a writer.
+ */
+static int open_regular(const char *path, struct stat *st, struct err *e)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0 || fstat(fd, st) < 0) {
+		err_set(e, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		err_set(e, "%s: %s, not a regular file", path, file_kind(st->st_mode));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+char *fs_read_tail(const char *path, size_t max, struct err *e)
+{
+	struct stat st;
+	int fd = open_regular(path, &st, e);
+
+	if (fd < 0)
+		return NULL;
+	off_t from = st.st_size > (off_t)max ? st.st_size - (off_t)max : 0;
+	size_t want = (size_t)(st.st_size - from), got = 0;
+	char *text = xmalloc(want + 1);
+	while (got < want) {
+		ssize_t n = pread(fd, text + got, want - got, from + (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err_set(e, "%s: read: %s", path, strerror(errno));
+			close(fd);
+			free(text);
+			return NULL;
+		}
+		if (n == 0)
+			break; /* it shrank meanwhile */
+		got += (size_t)n;
+	}
+	close(fd);
+	text[got] = '\0';
+	/* A line cut by the window's start is left out. */
+	char *nl = from > 0 ? memchr(text, '\n', got) : NULL;
+	if (nl)
+		memmove(text, nl + 1, got - (size_t)(nl + 1 - text) + 1);
+	return text;
+}
+
 char *fs_read_max(const char *path, size_t max, size_t *lenp, struct err *e)
 {
-	/* Non-blocking, so that opening a fifo does not wait for a writer. */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	struct stat st;
 	struct buf b;
 	char chunk[65536];
+	int fd = open_regular(path, &st, e);
 
-	if (fd < 0) {
-		err_set(e, "%s: %s", path, strerror(errno));
+	if (fd < 0)
 		return NULL;
-	}
-	if (fstat(fd, &st) < 0) {
-		err_set(e, "%s: %s", path, strerror(errno));
-		close(fd);
-		return NULL;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		err_set(e, "%s: %s, not a regular file", path, file_kind(st.st_mode));
-		close(fd);
-		return NULL;
-	}
 	if ((unsigned long long)st.st_size > max) {
 		too_big(path, (unsigned long long)st.st_size, max, e);
 		close(fd);

@@ -522,6 +522,66 @@ static void plan_history_shows_changes(void)
  * The plan prompt shows the code: the node's diff against the baseline,
  * the sources whole, and those past the budget named with their sizes.
  */
+/* The node's analysis and the newest failures' log ends, each bounded and made safe. */
+static void plan_prompt_shows_the_analysis_and_failures(void)
+{
+	struct config c;
+	struct llm_prompt p;
+
+	if (load("{" BASE "}", &c) < 0) {
+		T_CHECK(0, "config");
+		return;
+	}
+	struct plan_entry h[] = {{"n0003", NULL, "base", "completed", NULL, NULL, true, 1, NULL,
+				  NULL}};
+	struct buf big;
+	buf_init(&big);
+	for (int i = 0; i < 2000; i++)
+		buf_printf(&big, "line %d of a long analysis\n", i);
+	struct plan_failure f[] = {
+		{"n0007", "nan", "step 10 loss nan\n\x1b[31mTraceback\n"},
+		{"n0005", "crash", ""},
+	};
+	struct plan_request pr = {&c, NULL, h, 1, "n0003", NULL, 1, 3, NULL};
+	pr.analysis = big.data;
+	pr.failures = f;
+	pr.nfailures = ARRAY_LEN(f);
+	llm_prompt_plan(&pr, NULL, &p);
+	T_CONTAINS(p.request, "## Its analysis\n\n    line 0 of a long analysis\n");
+	T_CHECK(!strstr(p.request, "line 1999 of"), "the analysis is not bounded");
+	T_CONTAINS(p.request, "more bytes)");
+	T_CONTAINS(p.request, "## The newest failed runs, with the end of their logs\n\n"
+			      "### n0007 (nan)\n\n    step 10 loss nan\n");
+	T_CHECK(!strchr(p.request, '\x1b'), "a raw escape in the prompt");
+	T_CONTAINS(p.request, "### n0005 (crash)\n\n    (its log is empty)\n");
+	llm_prompt_free(&p);
+	buf_free(&big);
+	config_free(&c);
+}
+
+/* The end of a file: whole lines within the window, the whole of a short file. */
+static void read_tail_keeps_whole_lines(void)
+{
+	char *dir = t_tmpdir(), *path = path_join(dir, "log");
+	struct err e = {{0}};
+	FILE *f = fopen(path, "w");
+
+	for (int i = 0; i < 1000; i++)
+		fprintf(f, "line %04d\n", i);
+	fclose(f);
+	char *t = fs_read_tail(path, 35, &e);
+	T_STREQ(t, "line 0997\nline 0998\nline 0999\n");
+	free(t);
+	t = fs_read_tail(path, 1 << 20, &e);
+	T_CHECK(t && strlen(t) == 10000 && !strncmp(t, "line 0000\n", 10), "the whole file");
+	free(t);
+	T_CHECK(fs_read_tail(dir, 100, &e) == NULL, "a folder read");
+	T_CONTAINS(e.msg, "not a regular file");
+	fs_remove_tree(dir);
+	free(path);
+	free(dir);
+}
+
 static void plan_prompt_shows_the_code(void)
 {
 	struct config c;
@@ -972,6 +1032,8 @@ int main(void)
 	T_RUN(prompts);
 	T_RUN(plan_history_shows_changes);
 	T_RUN(plan_prompt_shows_the_code);
+	T_RUN(plan_prompt_shows_the_analysis_and_failures);
+	T_RUN(read_tail_keeps_whole_lines);
 	T_RUN(plan_prompt_offers_params_only_where_they_apply);
 	T_RUN(kinds);
 	T_RUN(offline_spends_nothing);
