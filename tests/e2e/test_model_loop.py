@@ -487,5 +487,54 @@ def a_model_edits_the_code_by_quoting_it_from_the_prompt():
           "analysis.md lacks the node's diff: %s" % analysis[-2000:])
 
 
+# A command provider whose first plan breaks train.py and whose second plan
+# only records what it was shown.
+BREAKER = r"""#!/usr/bin/env python3
+import json, os, sys
+prompt = sys.stdin.read()
+kind = os.environ.get("HYPOTOP_LLM_KIND", "")
+if kind == "analyse":
+    print(json.dumps({"summary": "analysed-%s" % os.environ.get("HYPOTOP_NODE"),
+                      "verdict": "no_change", "bottleneck": "none", "evidence": ["seen"],
+                      "hypothesis_supported": None}))
+    sys.exit(0)
+plans = sys.argv[1]
+n = len(os.listdir(plans))
+with open(os.path.join(plans, "%d.md" % n), "w") as f:
+    f.write(prompt)
+if n == 0:
+    print(json.dumps({"stop": False, "reason": "break it", "proposals": [
+        {"name": "broken", "hypothesis": "h", "priority": 0, "needs_rebuild": False,
+         "change": {"kind": "files", "files": [{"path": "train.py", "content":
+             "print('about to fail: %s', flush=True)\nraise SystemExit(3)\n" % sys.argv[2]}]}}]}))
+else:
+    print(json.dumps({"stop": True, "reason": "seen", "proposals": []}))
+"""
+
+
+@lib.test
+def a_plan_shows_the_nodes_analysis_and_the_newest_failures_logs():
+    d = lib.tmpdir()
+    mark, plans = uuid.uuid4().hex, os.path.join(d, "plans")
+    os.makedirs(plans)
+    agent = agent_file(d, "breaker.py", BREAKER)
+    # One slot: the next round waits for the broken run's end.
+    src, wd = engine_wd(max_iterations=2, repair_attempts=0, patience=5, max_concurrency=1,
+                        llm={"provider": "command", "command": "%s %s %s" % (agent, plans, mark)})
+    err = run_to_end(wd)
+    prompts = []
+    for i in range(len(os.listdir(plans))):
+        with open(os.path.join(plans, "%d.md" % i)) as f:
+            prompts.append(f.read())
+    # The second round, and the stop it answers asked once more.
+    check(len(prompts) == 3, "plan calls: %d; %s" % (len(prompts), err[-1500:]))
+    check("## Its analysis" in prompts[0] and "analysed-n0000" in prompts[0],
+          "the first plan lacks n0000's analysis: %s" % prompts[0][-3000:])
+    check("failed runs" not in prompts[0], "a failure shown before any")
+    want = "### n0001 (crash)"
+    check(want in prompts[1] and "about to fail: %s" % mark in prompts[1],
+          "the second plan lacks n0001's failure and log: %s" % prompts[1][-3000:])
+
+
 SRV.stop()
 lib.finish()
