@@ -136,7 +136,14 @@ struct plan_request {
 	const char *analysis;
 	const struct plan_failure *failures;
 	size_t nfailures;
+	/*
+	 * For a model: the offline planner's proposals for the same round
+	 * (its surrogate's picks over search_space, each with what it expects
+	 * there), to take, change or ignore; NULL for none.
+	 */
+	const cJSON *suggestions;
 };
+#define PLAN_SUGGESTIONS 3 /* the surrogate's picks a model is shown */
 
 /* A failed run a plan is shown: what went wrong, in its own words. */
 struct plan_failure {

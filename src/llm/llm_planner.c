@@ -55,6 +55,8 @@ struct llm_planner {
 	 */
 	double reports;
 	bool unknown_cost;
+	/* The offline planner over search_space, whose picks a plan shows; or NULL. */
+	struct planner *surrogate;
 	/* The requests in flight, for the status bar (planner_in_flight). */
 	struct planner_flight flights[PLANNER_FLIGHTS_MAX];
 	bool flying[PLANNER_FLIGHTS_MAX];
@@ -629,6 +631,15 @@ static int llm_plan(struct planner *p, const struct plan_request *r, cJSON **pla
 
 	if (!rr.cfg)
 		rr.cfg = lp->cfg;
+	cJSON *picks = NULL;
+	if (lp->surrogate && !rr.confirm_stop) {
+		struct plan_request sr = rr;
+		struct err ignored = {{0}};
+		sr.vet = NULL;
+		sr.want = PLAN_SUGGESTIONS;
+		if (lp->surrogate->plan(lp->surrogate, &sr, &picks, &ignored) == 0)
+			rr.suggestions = cJSON_GetObjectItemCaseSensitive(picks, "proposals");
+	}
 	llm_prompt_plan(&rr, lp->prompts, &pr);
 	*plan = ask(p, "plan", r->node, r->place, &pr, contract_check_plan, true, &t, e);
 	if (!*plan)
@@ -681,6 +692,7 @@ static int llm_plan(struct planner *p, const struct plan_request *r, cJSON **pla
 			cJSON_AddItemToArray(merged, cJSON_Duplicate(m, true));
 	cJSON_ReplaceItemInObjectCaseSensitive(*plan, "proposals", merged);
 out:
+	cJSON_Delete(picks);
 	free(problem);
 	free(t.text);
 	free(t2.text);
@@ -763,6 +775,8 @@ static void llm_destroy(struct planner *p)
 	struct llm_planner *lp = p ? p->priv : NULL;
 
 	if (lp) {
+		if (lp->surrogate)
+			lp->surrogate->destroy(lp->surrogate);
 		llm_secrets_free(&lp->client);
 		free(lp->client.model);
 		free(lp->client.url);
@@ -913,6 +927,10 @@ struct planner *planner_llm_new_opts(const struct config *cfg, const char *workd
 		lp->client.command = xstrdup(cfg->llm_command);
 		lp->call = llm_command_call;
 	}
+	/* Without a search space there is nothing for it to pick from. */
+	struct err none = {{0}};
+	if (cJSON_GetObjectItemCaseSensitive(cfg->search_space, "params"))
+		lp->surrogate = planner_offline_new(cfg, &none);
 	return p;
 }
 

@@ -594,6 +594,30 @@ static void confirm_part(struct buf *q, const struct plan_request *r)
 		    "trying, or propose the experiments that are.\n");
 }
 
+/* The offline planner's picks for this round, for the model to weigh. */
+static void suggestions_part(struct buf *q, const cJSON *proposals)
+{
+	const cJSON *p;
+
+	buf_adds(q, "\n## What a surrogate model of the search space suggests\n\n"
+		    "A tree-structured Parzen estimator fitted to every finished run (failed "
+		    "runs as bad) picks these `params` changes; take, change or ignore them:\n\n");
+	cJSON_ArrayForEach(p, proposals)
+	{
+		const cJSON *ch = cJSON_GetObjectItemCaseSensitive(p, "change");
+		char *params = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(ch, "params"));
+		buf_adds(q, "- ");
+		add_cell(q, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "name")), 64);
+		buf_adds(q, ": ");
+		llm_add_md(q, params ? params : "{}");
+		buf_adds(q, ": ");
+		add_cell(q, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "hypothesis")),
+			 400);
+		buf_addc(q, '\n');
+		free(params);
+	}
+}
+
 void llm_prompt_plan(const struct plan_request *r, const char *override_dir,
 		     struct llm_prompt *p)
 {
@@ -698,6 +722,8 @@ void llm_prompt_plan(const struct plan_request *r, const char *override_dir,
 	}
 	if (r->nfiles || r->files_more)
 		sources_part(&q, r->files, r->nfiles, r->files_more, "at its commit", SIZE_MAX);
+	if (prompt_params_apply(c) && cJSON_GetArraySize(r->suggestions) > 0)
+		suggestions_part(&q, r->suggestions);
 	if (r->confirm_stop)
 		confirm_part(&q, r);
 	p->request = buf_steal(&q);

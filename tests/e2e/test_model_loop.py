@@ -530,7 +530,9 @@ def a_plan_shows_the_nodes_analysis_and_the_newest_failures_logs():
     check(len(prompts) == 3, "plan calls: %d; %s" % (len(prompts), err[-1500:]))
     check("## Its analysis" in prompts[0] and "analysed-n0000" in prompts[0],
           "the first plan lacks n0000's analysis: %s" % prompts[0][-3000:])
-    check("failed runs" not in prompts[0], "a failure shown before any")
+    check("## The newest failed runs" not in prompts[0], "a failure shown before any")
+    check("## What a surrogate model of the search space suggests" in prompts[0],
+          "the first plan lacks the surrogate's picks: %s" % prompts[0][-3000:])
     want = "### n0001 (crash)"
     check(want in prompts[1] and "about to fail: %s" % mark in prompts[1],
           "the second plan lacks n0001's failure and log: %s" % prompts[1][-3000:])

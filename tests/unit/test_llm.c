@@ -923,6 +923,68 @@ out:
 	free(cfg);
 }
 
+/*
+ * A model's plan shows the offline planner's picks for the round, with what
+ * its surrogate expects; none without a search space whose params apply.
+ */
+static void plan_prompt_shows_the_surrogates_picks(void)
+{
+	static const char *const spaces[] = {
+		" --lr {lr}\", \"search_space\": {\"params\": {\"lr\": {\"log_uniform\": "
+		"[0.0001, 1], \"default\": 0.1}}}",
+		"\"",
+	};
+	char *wd = t_tmpdir(), *seen = path_join(wd, "prompt");
+	struct err e = {{0}};
+	struct llm_opts o;
+
+	llm_opts_default(&o);
+	for (size_t i = 0; i < ARRAY_LEN(spaces); i++) {
+		char *cfg = xasprintf("{\"source_dir\": \"/src\", \"metric\": \"m\", "
+				      "\"launch\": \"t%s, \"llm\": {\"provider\": \"command\", "
+				      "\"command\": \"cat > %s; echo '{\\\"stop\\\": true, "
+				      "\\\"reason\\\": \\\"r\\\", \\\"proposals\\\": []}'\"}}",
+				      spaces[i], seen);
+		struct config c;
+		if (load(cfg, &c) < 0) {
+			T_CHECK(0, "config %zu: %s", i, cfg);
+			free(cfg);
+			continue;
+		}
+		cJSON *p0 = cJSON_Parse("{\"lr\": 0.1}"), *p1 = cJSON_Parse("{\"lr\": 0.01}");
+		struct plan_entry h[] = {
+			{"n0000", NULL, "base", "completed", NULL, p0, true, 2.0, NULL, NULL},
+			{"n0001", "n0000", "lr-low", "completed", NULL, p1, true, 1.0, NULL, NULL},
+		};
+		struct plan_request pr = {&c, NULL, h, 2, "n0001", p1, 1, 3, NULL};
+		struct planner *p = planner_llm_new_opts(&c, wd, &o, &e);
+		cJSON *plan = NULL;
+		const char *kind = NULL;
+		T_CHECK(p && planner_plan(p, &pr, &plan, &kind, &e) == 0, "config %zu: %s", i,
+			e.msg);
+		char *prompt = fs_read_max(seen, 1 << 20, NULL, &e);
+		bool shown = prompt && strstr(prompt, "## What a surrogate model of the search "
+						      "space suggests");
+		T_CHECK(shown == (i == 0), "config %zu: the picks %s", i,
+			shown ? "shown" : "not shown");
+		if (i == 0 && prompt) {
+			T_CONTAINS(prompt, "- lr-");
+			T_CONTAINS(prompt, ": {\"lr\":");
+		}
+		free(prompt);
+		cJSON_Delete(plan);
+		if (p)
+			p->destroy(p);
+		cJSON_Delete(p0);
+		cJSON_Delete(p1);
+		config_free(&c);
+		free(cfg);
+	}
+	fs_remove_tree(wd);
+	free(seen);
+	free(wd);
+}
+
 /* A plan request's check that refuses the proposals named in ctx (" b c "). */
 static int refuse_named(void *ctx, const cJSON *proposal, struct buf *why)
 {
@@ -1039,6 +1101,7 @@ int main(void)
 	T_RUN(offline_spends_nothing);
 	T_RUN(live_calls);
 	T_RUN(plan_refusals_are_asked_again_once);
+	T_RUN(plan_prompt_shows_the_surrogates_picks);
 	llm_global_cleanup();
 	T_END();
 }
