@@ -61,8 +61,8 @@ int vcs_commit_change(const char *repo_dir, const char *parent, const char *chan
  * the file: for an edit's search text that is not there, the lines around
  * the line most like its first line; for one there more than once, the
  * lines of each place; for a patch, the lines around each hunk that does
- * not apply; otherwise the reason alone. Any thread (its own repository
- * handle).
+ * not apply; otherwise the reason alone. Its messages name no node (no
+ * "change: " before them). Any thread (its own repository handle).
  */
 int vcs_change_tree(const char *repo_dir, const char *parent, const char *change,
 		    const char *params_file, char tree[VCS_OID_HEX], const char **kind,

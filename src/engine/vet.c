@@ -280,10 +280,7 @@ static int check_applies(struct vet *v, struct vet_run *me, struct buf *why)
 	me->known = vcs_change_tree(v->cfg->source_dir, v->parent.commit, me->change,
 				    v->params_file, me->tree, &kind, &detail, &e) == 0;
 	if (!me->known && kind) {
-		const char *msg = e.msg;
-		while (!strncmp(msg, "change: ", 8))
-			msg += 8;
-		buf_printf(why, "its change does not apply (%s): %s", kind, msg);
+		buf_printf(why, "its change does not apply (%s): %s", kind, e.msg);
 		if (detail.len)
 			buf_printf(why, "\n%s", detail.data);
 	}

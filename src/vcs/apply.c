@@ -654,13 +654,14 @@ int vcs_change_tree(const char *repo_dir, const char *parent, const char *change
 	if (!change)
 		git_oid_cpy(&id, git_tree_id(j.tree));
 	else if (make_tree(&j, change, params_file, &id) < 0) {
+		/* The messages name no node: "change: " for one is said once by the caller. */
+		size_t cut = 0;
+		while (!strncmp(e->msg + cut, "change: ", 8))
+			cut += 8;
+		memmove(e->msg, e->msg + cut, strlen(e->msg + cut) + 1);
 		/* Refused with no lines to show (a path): the reason is what there is to fix. */
-		if (*kind && detail && !detail->len) {
-			const char *why = e->msg;
-			if (!strncmp(why, "change: change: ", 16))
-				why += 16;
-			buf_printf(detail, "%s\n", why);
-		}
+		if (*kind && detail && !detail->len)
+			buf_printf(detail, "%s\n", e->msg);
 		goto out;
 	}
 	git_oid_tostr(tree, VCS_OID_HEX, &id);

@@ -427,6 +427,7 @@ static void refused_with(struct repo *r, const char *change, const char *kind_wa
 		"applied: %s", change);
 	T_STREQ(kind, kind_want);
 	T_CONTAINS(e.msg, msg_want);
+	T_CHECK(strncmp(e.msg, "change: ", 8), "a node's prefix with no node: %s", e.msg);
 	T_CHECK(detail->len && detail->data[detail->len - 1] == '\n', "no detail for %s", change);
 	if (getenv("T_VERBOSE"))
 		printf("# %s\n# detail:\n%s", e.msg, detail->data);
