@@ -17,6 +17,8 @@
 #define HYPOTOP_EXEC_H
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include "hypotop/loop.h"
@@ -57,6 +59,32 @@ struct job_result {
 	int exit_code;  /* JOB_DONE */
 	int build_code; /* -1: no build ran */
 	bool building;  /* JOB_RUNNING: still in the build command */
+	bool unknown;   /* JOB_RUNNING: its worker is out of reach; last known running */
+};
+
+/*
+ * What a worker is doing, for engine/workers.json, `hypotop workers` and
+ * the workers pane (workerstat.h).
+ */
+#define WORKER_GPUS_MAX 16
+struct worker_gpu {
+	int index;
+	double util, mem_used, mem_total, temp; /* %, MiB, MiB, °C; -1 unknown */
+};
+
+enum worker_state {
+	WORKER_UP,
+	WORKER_CONNECTING,
+	WORKER_DOWN,     /* reason says why */
+	WORKER_DISABLED, /* by a person: no new jobs; its running ones are watched */
+};
+
+struct worker_status {
+	enum worker_state state;
+	char reason[512];
+	int64_t heartbeat; /* wall-clock ms of the last answer from the worker; 0 none */
+	struct worker_gpu gpu[WORKER_GPUS_MAX];
+	size_t ngpu;
 };
 
 struct executor;
@@ -85,6 +113,8 @@ struct executor_ops {
 	void (*release)(struct executor *x, struct job *j);
 	/* Jobs still running keep running. */
 	void (*free)(struct executor *x);
+	/* How its worker is (NULL: always up, no GPU readings). */
+	void (*status)(struct executor *x, struct worker_status *st);
 };
 
 /* What every executor starts with; each kind's own state follows it. */
@@ -97,6 +127,17 @@ struct executor {
 
 /* This machine's jobs, under one supervisor process (src/exec/local.c). */
 struct executor *local_executor_new(struct loop *loop, exec_news_fn news, void *ctx);
+
+struct worker_def;
+/*
+ * The jobs of one ssh worker (src/exec/ssh.c), over one connection
+ * (sshconn.h). source_dir: the repository whose commits it ships.
+ * The executor's status changes are told by calling changed (may be NULL)
+ * from the loop.
+ */
+struct executor *ssh_executor_new(struct loop *loop, const struct worker_def *w,
+				  const char *source_dir, exec_news_fn news, void *ctx,
+				  void (*changed)(void *ctx));
 
 static inline int exec_launch(struct executor *x, const struct job_spec *s, struct job *j,
 			      struct err *e)
@@ -123,6 +164,13 @@ static inline int exec_signal(struct executor *x, struct job *j, int sig)
 static inline void exec_release(struct executor *x, struct job *j)
 {
 	x->ops->release(x, j);
+}
+
+static inline void exec_status(struct executor *x, struct worker_status *st)
+{
+	memset(st, 0, sizeof *st);
+	if (x->ops->status)
+		x->ops->status(x, st);
 }
 
 static inline void exec_free(struct executor *x)

@@ -16,8 +16,14 @@ struct worker_def {
 	char *name;
 	char *kind;
 	char *host, *user, *key_file, *workspace, *partition;
-	long port, slots;
+	char *known_hosts; /* NULL: $HOME/.ssh/known_hosts */
+	char *setup;       /* run once per worker and source commit; NULL: none */
+	long port, slots;  /* port 0: 22 */
+	long vast_id;      /* 0: none */
+	int *gpus;         /* CUDA devices, one job each; NULL when ngpus is 0 */
+	size_t ngpus;
 	bool enabled;
+	bool accept_new_host_key;
 };
 
 struct workers {

@@ -17,7 +17,8 @@ static const struct {
 	{"gpus", "local ssh slurm"},    {"host", "ssh slurm"},
 	{"port", "ssh slurm"},          {"user", "ssh slurm"},
 	{"key_file", "ssh slurm"},      {"workspace", "ssh slurm"},
-	{"accept_new_host_key", "ssh slurm"}, {"partition", "slurm"},
+	{"accept_new_host_key", "ssh slurm"}, {"known_hosts", "ssh slurm"},
+	{"setup", "ssh"},               {"partition", "slurm"},
 	{"vast_id", "ssh"},
 };
 
@@ -116,17 +117,19 @@ static int worker_cb(void *ctx, const char *el, size_t len, size_t off, struct e
 	    dup_str(j, "key_file", LINE_OF("key_file"), &p->key_file, e) < 0 ||
 	    dup_str(j, "workspace", LINE_OF("workspace"), &p->workspace, e) < 0 ||
 	    dup_str(j, "partition", LINE_OF("partition"), &p->partition, e) < 0 ||
+	    dup_str(j, "known_hosts", LINE_OF("known_hosts"), &p->known_hosts, e) < 0 ||
+	    dup_str(j, "setup", LINE_OF("setup"), &p->setup, e) < 0 ||
 	    json_get_int(j, "port", LINE_OF("port"), 1, 65535, &p->port, e) < 0 ||
 	    json_get_int(j, "slots", LINE_OF("slots"), 1, 4096, &p->slots, e) < 0 ||
 	    json_get_bool(j, "enabled", LINE_OF("enabled"), &p->enabled, e) < 0)
 		r = -1;
 	long vast = 0;
-	bool accept = false;
 	const cJSON *gpus = cJSON_GetObjectItemCaseSensitive(j, "gpus");
 	if (!r && (json_get_int(j, "vast_id", LINE_OF("vast_id"), 1, 1L << 40, &vast, e) < 0 ||
 		   json_get_bool(j, "accept_new_host_key", LINE_OF("accept_new_host_key"),
-				 &accept, e) < 0))
+				 &p->accept_new_host_key, e) < 0))
 		r = -1;
+	p->vast_id = vast;
 	if (!r && gpus) {
 		bool ok = cJSON_IsArray(gpus);
 		const cJSON *g;
@@ -137,6 +140,12 @@ static int worker_cb(void *ctx, const char *el, size_t len, size_t off, struct e
 			err_set(e, "%s: \"gpus\" must be an array of GPU indices (0 to 1023)",
 				LINE_OF("gpus"));
 			r = -1;
+		} else {
+			p->ngpus = (size_t)cJSON_GetArraySize(gpus);
+			p->gpus = xcalloc(p->ngpus ? p->ngpus : 1, sizeof *p->gpus);
+			size_t i = 0;
+			cJSON_ArrayForEach(g, gpus)
+			p->gpus[i++] = g->valueint;
 		}
 	}
 	if (!r && !strcmp(kind, "ssh") && !p->host) {
@@ -216,6 +225,9 @@ void workers_free(struct workers *ws)
 		free(w->key_file);
 		free(w->workspace);
 		free(w->partition);
+		free(w->known_hosts);
+		free(w->setup);
+		free(w->gpus);
 	}
 	free(ws->v);
 	ws->v = NULL;
