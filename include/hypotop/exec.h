@@ -32,6 +32,8 @@ struct job_spec {
 	const char *const *env; /* "NAME=VALUE" strings, NULL-terminated */
 	const char *const *unset; /* names the job must not inherit (API keys), NULL-terminated */
 	const char *node, *commit;
+	const char *worker;   /* its name in workers.json, recorded in job.json */
+	int gpu;              /* the CUDA device given to it; -1 none */
 };
 
 /*

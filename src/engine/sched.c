@@ -271,7 +271,7 @@ void sched_launch(struct sched *s, struct slot *sl)
 	/* The model's key is the supervisor's, not the experiment's. */
 	const char *unset[] = {"ANTHROPIC_API_KEY", "OPENAI_API_KEY", c->llm_api_key_env, NULL};
 	struct job_spec spec = {run_dir, cwd, build, launch, (const char *const *)env, unset, nid,
-				n->commit};
+				n->commit, "local", sl->gpu};
 	if (exec_launch(s->exec, &spec, &sl->job, &e) < 0) {
 		if (err_out_of_fds(&e))
 			launch_later(s, sl, e.msg);
