@@ -84,5 +84,12 @@ int op_from_json(struct op *op, const cJSON *j, struct err *e);
  */
 int op_apply(struct workdir *w, const struct op *op, bool live, uint32_t *result,
 	     struct err *e);
+/*
+ * What retry records: a copy of node src queued under its parent (its
+ * priority, or *priority), *copy its id. The engine makes one of a job
+ * its worker lost (requeue_lost). -1 with e when the tree is full.
+ */
+int op_retry_copy(struct workdir *w, uint32_t src, const long *priority, uint32_t *copy,
+		  struct err *e);
 
 #endif

@@ -263,30 +263,36 @@ int op_apply(struct workdir *w, const struct op *op, bool live, uint32_t *result
 		}
 		n->priority = (int)op->priority;
 		break;
-	case OP_RETRY: {
-		uint32_t src = n->id;
-		struct node *c = tree_add(&w->tree, n->parent);
-		if (!c)
-			return tree_full(e);
-		n = &w->tree.nodes[src]; /* tree_add may move nodes */
-		node_set_str(&c->name, n->name);
-		node_set_str(&c->hypothesis, n->hypothesis);
-		node_set_str(&c->change, n->change);
-		c->priority = op->has_priority ? (int)op->priority : n->priority;
-		c->retry_of = src;
-		c->seed = n->seed;
-		c->status = c->resume_to = ST_QUEUED;
-		if (n->parent == NODE_NONE)
-			node_set_str(&c->commit, n->commit);
-		workdir_record(w, "retry", c);
-		*result = c->id;
-		return 0;
-	}
+	case OP_RETRY:
+		return op_retry_copy(w, n->id, op->has_priority ? &op->priority : NULL, result, e);
 	case OP__COUNT:
 		break;
 	}
 	workdir_record(w, in->name, n);
 	*result = n->id;
+	return 0;
+}
+
+int op_retry_copy(struct workdir *w, uint32_t src, const long *priority, uint32_t *copy,
+		  struct err *e)
+{
+	struct node *n = &w->tree.nodes[src];
+	struct node *c = tree_add(&w->tree, n->parent);
+
+	if (!c)
+		return tree_full(e);
+	n = &w->tree.nodes[src]; /* tree_add may move nodes */
+	node_set_str(&c->name, n->name);
+	node_set_str(&c->hypothesis, n->hypothesis);
+	node_set_str(&c->change, n->change);
+	c->priority = priority ? (int)*priority : n->priority;
+	c->retry_of = src;
+	c->seed = n->seed;
+	c->status = c->resume_to = ST_QUEUED;
+	if (n->parent == NODE_NONE)
+		node_set_str(&c->commit, n->commit);
+	workdir_record(w, "retry", c);
+	*copy = c->id;
 	return 0;
 }
 
