@@ -127,6 +127,27 @@ def wait_for(pred, what, timeout=10.0, interval=0.01):
     raise Fail("timed out after %.0f s waiting for %s" % (timeout, what))
 
 
+class Engine:
+    """`hypotop run --headless wd`, what it says kept in d/engine.err."""
+
+    def __init__(self, d, wd):
+        self.errpath = os.path.join(d, "engine.err")
+        err = open(self.errpath, "w")
+        self.p = subprocess.Popen([BIN, "run", "--headless", wd],
+                                  stdout=subprocess.DEVNULL, stderr=err)
+        err.close()
+
+    def said(self):
+        with open(self.errpath) as f:
+            return f.read()
+
+    def stop(self):
+        """SIGTERM, if it still runs, and wait for it."""
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            self.p.wait(timeout=60)
+
+
 class FakeLLM:
     """tests/e2e/fake_llm.py in a process of its own: a model API on a free
     port of 127.0.0.1 that answers from the script a test posts, and its

@@ -10,7 +10,6 @@ when each run ends and what it scores."""
 import json
 import os
 import signal
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -64,24 +63,14 @@ def commit_of(g, node):
         return f.read().split()[0]
 
 
-class Engine:
+class Engine(lib.Engine):
     def __init__(self, d, wd, g):
+        super().__init__(d, wd)
         self.g = g
-        self.errpath = os.path.join(d, "engine.err")
-        err = open(self.errpath, "w")
-        self.p = subprocess.Popen([lib.BIN, "run", "--headless", wd],
-                                  stdout=subprocess.DEVNULL, stderr=err)
-        err.close()
-
-    def said(self):
-        with open(self.errpath) as f:
-            return f.read()
 
     def stop(self):
         open_gate(self.g, "all")
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-            self.p.wait(timeout=60)
+        super().stop()
 
 
 def status(wd):
