@@ -28,6 +28,7 @@ struct config {
 	char *image;
 	long seed;
 	long repair_attempts;
+	long requeue_lost;
 	double stall_seconds;
 	long noise_seeds;
 	double noise_k;

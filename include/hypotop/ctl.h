@@ -5,7 +5,9 @@
  * One request per connection: the client writes one JSON object and a
  * newline (an op of ops.h), the engine answers one JSON line,
  * {"ok": true, "node": ID, "status": S} or {"ok": false, "error": TEXT},
- * after the change is durable. Paths too long for sockaddr_un are reached
+ * after the change is durable. {"op": "workers"} asks the engine to read
+ * workers.json again: {"ok": true}, or {"ok": false, "error": TEXT} with
+ * the file and line when it is invalid (the engine's workers unchanged). Paths too long for sockaddr_un are reached
  * through /proc/self/fd.
  *
  * The socket is its user's alone: made mode 0600 whatever the umask, and
@@ -56,5 +58,12 @@ int ctl_request(const char *workdir, const char *request, char **reply, int time
 #define CTL_STATUS_LEN 32
 int ctl_op(const char *workdir, const struct op *op, int timeout_ms, char *node, char *status,
 	   struct err *e);
+/*
+ * Ask the engine to read workers.json again: 0 applied; 1 no engine
+ * listens (nothing to tell); -1 refused (the file is invalid) or no
+ * answer, e saying why.
+ */
+#define CTL_WORKERS_OP "workers"
+int ctl_workers_reload(const char *workdir, int timeout_ms, struct err *e);
 
 #endif

@@ -49,15 +49,50 @@ int sched_write(struct sched *s, const char *path, const char *text, size_t len,
 		bool durable);
 struct slot *sched_slot_of(struct sched *s, uint32_t node);
 void sched_slot_release(struct sched *s, struct slot *sl);
+/* A free slot (of CUDA device gpu; -1 any) on a worker that takes new jobs now. */
 struct slot *sched_free_slot(struct sched *s, int gpu);
 struct slot *sched_slot_take(struct sched *s, struct slot *sl, uint32_t node);
 /*
- * How many runs can go at once (the slots; remote workers would add to
- * it), and how many of those would idle now: not running, preparing or
- * claimed by a node prepared ahead or waiting in the queue.
+ * How many runs can go at once (the slots of the workers that take new
+ * jobs, and those running on others), and how many of those would idle
+ * now: not running, preparing or claimed by a node prepared ahead or
+ * waiting in the queue.
  */
 size_t sched_capacity(struct sched *s);
 size_t sched_idle_capacity(struct sched *s);
+
+/* ---- workers (fleet.c): workers.json's workers, their executors and slots -- */
+
+/* Make the workers of workers.json and their slots (sched_init). */
+int fleet_init(struct sched *s, struct err *e);
+/* Their executors freed; the jobs still running keep running. */
+void fleet_free(struct sched *s);
+/* The executor of sl's worker. */
+struct executor *sched_exec(struct sched *s, const struct slot *sl);
+/* Whether sl's worker takes new jobs: in workers.json, enabled and up. */
+bool sched_slot_open(struct sched *s, const struct slot *sl);
+/* The worker named name (not one gone from workers.json), or -1. */
+int sched_worker_find(struct sched *s, const char *name);
+/*
+ * A slot of worker (of CUDA device gpu, else any) for a job found running
+ * after a restart: a free one, or one more past the worker's count.
+ */
+struct slot *sched_worker_slot(struct sched *s, int worker, int gpu);
+/*
+ * A job after a restart on a worker gone from workers.json, whose run
+ * was on this machine (job.json "executor"): a worker of its own, gone,
+ * that watches it until it ends. -1 for another kind.
+ */
+int sched_worker_gone_local(struct sched *s, const char *name);
+/* What node->worker says of sl: "NAME", or "NAME:gpuN". */
+void sched_worker_label(struct sched *s, const struct slot *sl, char *out, size_t size);
+/* engine/workers.json is behind: written soon (at most a few times a second). */
+void sched_workers_changed(struct sched *s);
+/* Write it when due (each step) or now, and when that is due (sched_timer_arm; 0 none). */
+void sched_workers_publish(struct sched *s, bool now);
+int64_t sched_workers_due(struct sched *s);
+/* Drop the slots and workers gone from workers.json whose jobs have ended. */
+void sched_workers_sweep(struct sched *s);
 
 /* ---- prepare (prepare.c): from the queue to a commit and a work tree ------ */
 
@@ -134,7 +169,7 @@ void sched_job_signal(struct sched *s, struct slot *sl, int sig);
 void sched_kill(struct sched *s, struct slot *sl, const char *reason);
 /* Read its log, check its health; collect it when it has ended. */
 void sched_watch(struct sched *s, struct slot *sl);
-/* The executor's news of a job's end (exec_news_fn). */
+/* An executor's news of a job's end (exec_news_fn; ctx: its struct sched_worker). */
 void sched_job_news(unsigned long token, void *ctx);
 /* The tick, four times a second while jobs run, at once while a log has more (sched_timer_arm). */
 void sched_watch_start(struct sched *s);
@@ -150,6 +185,11 @@ void sched_collect(struct sched *s, struct slot *sl, const struct job_result *r)
 /* The node of sl failed in phase with kind; frees the slot. */
 void sched_fail(struct sched *s, struct slot *sl, const char *kind, const char *phase,
 		const char *why);
+/*
+ * Its worker lost the job of sl without an exit code: failed worker_lost,
+ * and a copy queued while the losses of its line are within requeue_lost.
+ */
+void sched_lost(struct sched *s, struct slot *sl, const char *why);
 /* After a restart: redo the analysis of a node recorded as analysing. */
 void sched_reanalyse(struct sched *s, struct slot *sl);
 /* master_table.tsv and summary.md. */

@@ -2,8 +2,10 @@
  * sched.h — the experiment lifecycle (SPEC §5): prepare → build → launch →
  * watch → collect → analyse → plan, on the engine's event loop.
  *
- * The scheduler owns the run slots (max_concurrency, or one per GPU), the
- * git thread and the planner. Every status change is recorded in the
+ * The scheduler owns the workers of workers.json, each with its executor
+ * and its run slots (this machine's: max_concurrency, or one per GPU;
+ * another's: its slots, or one per GPU it lists), the git thread and the
+ * planner. Every status change is recorded in the
  * workdir's journal, and made durable before the step that depends on it
  * (a job is never launched before its "running" is on disk), so that a
  * restart re-attaches to every job and runs none twice. Main thread only.
@@ -32,7 +34,9 @@
 struct slot {
 	bool used;
 	uint32_t node;
+	int worker;           /* its worker: an index of sched.workers */
 	int gpu;              /* CUDA device of this slot, -1 for none */
+	bool unknown;         /* its worker is out of reach: the job was last known running */
 	int tree;             /* the work tree its node runs in (worktrees/wtN); -1 none */
 	bool preparing;       /* the git thread is making the commit and work tree */
 	bool have_job;
@@ -66,12 +70,30 @@ typedef void (*sched_say_fn)(void *ctx, const char *msg);
 struct deferred;
 struct late_file;
 
+/*
+ * A worker of workers.json as the engine runs it (fleet.c). One executor
+ * each; a worker taken out of workers.json while it runs jobs stays,
+ * gone, until they end.
+ */
+struct sched_worker {
+	struct sched *s;
+	char *name, *kind;
+	char *def;             /* what it was made from, to tell a changed entry on reload */
+	struct executor *exec; /* NULL: a kind that runs nothing yet (why_not says so) */
+	const char *why_not;
+	bool enabled;          /* false: no new jobs; its running ones are watched */
+	bool gone;             /* no longer in workers.json */
+};
+
 struct sched {
 	struct workdir *wd;
 	struct loop *loop;
 	struct bg *git;
 	struct bg *llm;      /* the planner's thread: analyses and plans */
-	struct executor *exec; /* where jobs run: this machine */
+	struct sched_worker **workers; /* where jobs run; each slot names one */
+	size_t nworkers;
+	bool workers_dirty;    /* engine/workers.json is behind (fleet.c) */
+	int64_t workers_at;    /* when it was last written (monotonic ms) */
 	struct planner *planner;
 	int analysing;       /* analyses in flight */
 	bool planning;       /* a planning round in flight */
@@ -140,6 +162,13 @@ void sched_free(struct sched *s);
 void sched_start(struct sched *s, bool after_crash);
 /* Once per loop round, before the commit: launch and plan what can be. */
 void sched_step(struct sched *s);
+/*
+ * Read workers.json again (a control request): new workers get slots and
+ * an executor, removed ones keep their running jobs until they end, and a
+ * disabled one takes no new job. Refused with e (file and line) when the
+ * file is invalid; the workers stay as they were.
+ */
+int sched_workers_reload(struct sched *s, struct err *e);
 /* A person's operation on a node that may be running (pause, resume, cancel). */
 void sched_node_changed(struct sched *s, uint32_t node);
 /*

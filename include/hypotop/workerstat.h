@@ -41,6 +41,8 @@ struct worker_stat {
 const char *worker_state_word(const struct worker_stat *w);
 size_t worker_slots_used(const struct worker_stat *w);
 
+/* The "workers" array of that file, appended to b (`hypotop status --json` has it too). */
+void workerstat_json(struct buf *b, const struct worker_stat *v, size_t n);
 int workerstat_write(const char *workdir, int64_t updated, const struct worker_stat *v,
 		     size_t n, struct err *e);
 /*

@@ -10,6 +10,8 @@
 #include "hypotop/noise.h"
 #include "hypotop/planner.h"
 #include "hypotop/workdir.h"
+#include "hypotop/workers.h"
+#include "hypotop/workerstat.h"
 
 struct engine_info {
 	bool running;
@@ -71,6 +73,37 @@ static void add_calls(struct buf *b, struct workdir *w)
 		}
 		cJSON_Delete(calls);
 	}
+}
+
+/*
+ * The workers as the running engine last saw them (engine/workers.json);
+ * without an engine, those of workers.json, each down for want of one.
+ */
+static void add_workers(struct buf *b, struct workdir *w, const struct engine_info *ei)
+{
+	struct worker_stat *v = NULL;
+	size_t n = 0;
+	struct err e = {{0}};
+
+	if (!ei->running || workerstat_read(w->path, NULL, &v, &n, &e) != 0) {
+		char *path = workdir_file(w, "workers.json");
+		struct workers ws;
+		if (workers_load(path, &ws, &e) < 0)
+			ws.len = 0;
+		v = xcalloc(ws.len ? ws.len : 1, sizeof *v);
+		for (n = 0; n < ws.len; n++) {
+			snprintf(v[n].name, sizeof v[n].name, "%s", ws.v[n].name);
+			snprintf(v[n].kind, sizeof v[n].kind, "%s", ws.v[n].kind);
+			v[n].enabled = ws.v[n].enabled;
+			v[n].st.state = WORKER_DOWN;
+			snprintf(v[n].st.reason, sizeof v[n].st.reason, "%s",
+				 ei->running ? "the engine has not said yet" : "no engine is running");
+		}
+		workers_free(&ws);
+		free(path);
+	}
+	workerstat_json(b, v, n);
+	workerstat_free(v, n);
 }
 
 static void print_json(struct workdir *w, const struct engine_info *ei)
@@ -185,7 +218,9 @@ static void print_json(struct workdir *w, const struct engine_info *ei)
 		json_append_str(&b, f[i].node);
 		buf_printf(&b, ",\"seconds\":%.1f}", ms > 0 ? (double)ms / 1000 : 0.0);
 	}
-	buf_adds(&b, "]}\n");
+	buf_adds(&b, "],\"workers\":");
+	add_workers(&b, w, ei);
+	buf_adds(&b, "}\n");
 	fputs(b.data, stdout);
 	buf_free(&b);
 	free(order);

@@ -12,6 +12,7 @@
 #include "hypotop/json.h"
 #include "hypotop/lifecycle.h"
 #include "hypotop/llm.h"
+#include "hypotop/ops.h"
 #include "hypotop/vcs.h"
 
 /* A durable record (fsync), or a view of what the run's log already holds. */
@@ -476,6 +477,43 @@ void sched_fail(struct sched *s, struct slot *sl, const char *kind, const char *
 	finish(s, sl, false, kind, phase, why);
 }
 
+/* How many times n's line, through the copies made of it, was lost by its worker. */
+static long losses(struct tree *t, const struct node *n)
+{
+	long k = 0;
+
+	while (n && n->failure_kind && !strcmp(n->failure_kind, "worker_lost")) {
+		k++;
+		n = n->retry_of == NODE_NONE ? NULL : tree_get(t, n->retry_of);
+	}
+	return k;
+}
+
+void sched_lost(struct sched *s, struct slot *sl, const char *why)
+{
+	uint32_t id = sl->node;
+	char nid[NODE_ID_LEN], cid[NODE_ID_LEN];
+	struct err e = {{0}};
+	uint32_t copy;
+
+	sched_fail(s, sl, "worker_lost", "run", why);
+	long k = losses(&s->wd->tree, tree_get(&s->wd->tree, id));
+	node_id_format(id, nid);
+	if (k > s->wd->cfg.requeue_lost) {
+		sched_say(s, "%s: lost by its worker, %ld time%s in its line: not queued again "
+			     "(requeue_lost is %ld)",
+			  nid, k, k == 1 ? "" : "s", s->wd->cfg.requeue_lost);
+		return;
+	}
+	if (op_retry_copy(s->wd, id, NULL, &copy, &e) < 0) {
+		sched_say(s, "%s: lost by its worker, and not queued again: %s", nid, e.msg);
+		return;
+	}
+	node_id_format(copy, cid);
+	sched_say(s, "%s: lost by its worker; queued again as %s (%ld of requeue_lost %ld)", nid,
+		  cid, k, s->wd->cfg.requeue_lost);
+}
+
 void sched_collect(struct sched *s, struct slot *sl, const struct job_result *r)
 {
 	struct node *n = tree_get(&s->wd->tree, sl->node);
@@ -494,8 +532,7 @@ void sched_collect(struct sched *s, struct slot *sl, const struct job_result *r)
 		return;
 	}
 	if (r->state == JOB_LOST) {
-		sched_fail(s, sl, "worker_lost", "run",
-			   "the job ended without recording an exit code (killed from outside?)");
+		sched_lost(s, sl, "the job ended without recording an exit code (killed from outside?)");
 		return;
 	}
 	if (sl->tampered) {

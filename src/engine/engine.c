@@ -223,6 +223,18 @@ static void handle_request(struct engine *en, struct client *c, const char *line
 	cJSON *j = json_parse(line, len, "request", &e);
 	uint32_t id;
 
+	const char *name = j ? json_string(j, "op") : NULL;
+	if (name && !strcmp(name, CTL_WORKERS_OP)) {
+		/* workers.json changed: the engine's workers follow it. */
+		cJSON_Delete(j);
+		if (sched_workers_reload(&en->sched, &e) < 0) {
+			say(en, "workers.json not applied: %s", e.msg);
+			answer(c, false, NULL, NULL, e.msg);
+		} else {
+			answer(c, true, NULL, NULL, NULL);
+		}
+		return;
+	}
 	if (!j || op_from_json(&op, j, &e) < 0) {
 		answer(c, false, NULL, NULL, e.msg);
 		cJSON_Delete(j);

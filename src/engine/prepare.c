@@ -437,7 +437,7 @@ static size_t free_slots(struct sched *s)
 	size_t n = 0;
 
 	for (size_t i = 0; i < s->nslots; i++)
-		n += !s->slots[i].used;
+		n += !s->slots[i].used && sched_slot_open(s, &s->slots[i]);
 	return n;
 }
 
@@ -452,6 +452,9 @@ void sched_dispatch(struct sched *s)
 	uint32_t held[64];
 	size_t nheld = 0;
 
+	/* Prepared ahead: no more than the workers that take jobs can start. */
+	size_t cap = sched_capacity(s);
+
 	while (!s->paused && !s->stopping) {
 		struct slot *sl = sched_free_slot(s, -1);
 		uint32_t id = queue_peek(&s->wd->queue);
@@ -460,7 +463,7 @@ void sched_dispatch(struct sched *s)
 			sched_launch(s, ahead_to_slot(s, a, sl));
 			continue;
 		}
-		if ((!sl && s->nahead >= s->nslots) || id == NODE_NONE)
+		if ((!sl && s->nahead >= cap) || id == NODE_NONE)
 			break;
 		struct node *n = tree_get(t, id);
 		struct node *p = n->parent == NODE_NONE ? NULL : tree_get(t, n->parent);
@@ -491,7 +494,7 @@ void sched_dispatch(struct sched *s)
 			queue_update(&s->wd->queue, id);
 			continue;
 		}
-		if (!sl && s->nahead >= s->nslots)
+		if (!sl && s->nahead >= cap)
 			break;
 		n->status = ST_PREPARING;
 		sched_record_light(s, "prepare", n);

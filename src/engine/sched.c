@@ -85,7 +85,8 @@ struct slot *sched_slot_of(struct sched *s, uint32_t node)
 struct slot *sched_free_slot(struct sched *s, int gpu)
 {
 	for (size_t i = 0; i < s->nslots; i++)
-		if (!s->slots[i].used && (gpu < 0 || s->slots[i].gpu == gpu))
+		if (!s->slots[i].used && (gpu < 0 || s->slots[i].gpu == gpu) &&
+		    sched_slot_open(s, &s->slots[i]))
 			return &s->slots[i];
 	return NULL;
 }
@@ -105,6 +106,9 @@ void sched_timer_arm(struct sched *s)
 	int64_t next = sched_deferred_due(s);
 	if (next && (!at || next < at))
 		at = next;
+	next = sched_workers_due(s);
+	if (next && (!at || next < at))
+		at = next;
 	if (more)
 		at = mono_ms() + LOG_MORE_MS;
 	/* A call in flight: the status bar counts its seconds. */
@@ -114,7 +118,7 @@ void sched_timer_arm(struct sched *s)
 void sched_slot_release(struct sched *s, struct slot *sl)
 {
 	if (sl->have_job)
-		exec_release(s->exec, &sl->job);
+		exec_release(sched_exec(s, sl), &sl->job);
 	if (sl->log_fd >= 0)
 		close(sl->log_fd);
 	metrics_free(&sl->metrics);
@@ -123,11 +127,13 @@ void sched_slot_release(struct sched *s, struct slot *sl)
 		free(sl->tail[i]);
 	free(sl->tampered);
 	sched_tree_free(s, sl->tree);
-	int gpu = sl->gpu;
+	int gpu = sl->gpu, worker = sl->worker;
 	memset(sl, 0, sizeof *sl);
 	sl->gpu = gpu;
+	sl->worker = worker;
 	sl->tree = -1;
 	sl->log_fd = -1;
+	sched_workers_changed(s);
 	sched_timer_arm(s);
 }
 
@@ -141,6 +147,7 @@ struct slot *sched_slot_take(struct sched *s, struct slot *sl, uint32_t node)
 	sl->log_end = -1;
 	sl->last_step = NAN;
 	lines_init(&sl->log_lines, SCHED_LOG_LINE_MAX, LINES_SPLIT);
+	sched_workers_changed(s);
 	if (metrics_init(&sl->metrics, s->wd->cfg.metric_patterns, &e) < 0) {
 		/* The config was validated: patterns compile. Keep going without them. */
 		metrics_init(&sl->metrics, NULL, &e);
@@ -216,6 +223,20 @@ static void launch_later(struct sched *s, struct slot *sl, const char *why)
 	sched_defer(s, what, why, launch_again, NULL, (void *)(uintptr_t)sl->node);
 }
 
+/*
+ * The node of sl goes back to the queue, its slot freed: its worker takes
+ * no job now. Nothing ran, so nothing is lost; it is prepared again.
+ */
+static void requeue(struct sched *s, struct slot *sl)
+{
+	struct node *n = tree_get(&s->wd->tree, sl->node);
+
+	n->status = ST_QUEUED;
+	n->started = 0;
+	sched_record_light(s, "prepare", n);
+	sched_slot_release(s, sl);
+}
+
 void sched_launch(struct sched *s, struct slot *sl)
 {
 	struct node *n = tree_get(&s->wd->tree, sl->node);
@@ -254,13 +275,17 @@ void sched_launch(struct sched *s, struct slot *sl)
 	free(why);
 	if (pr != 0)
 		goto out;
+	/* Its worker went down or was disabled while the node was prepared: it waits. */
+	if (!sched_slot_open(s, sl)) {
+		requeue(s, sl);
+		goto out;
+	}
 	launch = with_image(flags, image);
 	/* The status is written before the job exists: a restart after hypotop's death finds it. */
 	n->status = build ? ST_BUILDING : ST_RUNNING;
 	n->started = now_ms();
-	char worker[32] = "local";
-	if (sl->gpu >= 0)
-		snprintf(worker, sizeof worker, "local:gpu%d", sl->gpu);
+	char worker[128];
+	sched_worker_label(s, sl, worker, sizeof worker);
 	node_set_str(&n->worker, worker);
 	sched_record_light(s, n->status == ST_BUILDING ? "build" : "run", n);
 	struct err fe = {{0}};
@@ -271,12 +296,16 @@ void sched_launch(struct sched *s, struct slot *sl)
 	/* The model's key is the supervisor's, not the experiment's. */
 	const char *unset[] = {"ANTHROPIC_API_KEY", "OPENAI_API_KEY", c->llm_api_key_env, NULL};
 	struct job_spec spec = {run_dir, cwd, build, launch, (const char *const *)env, unset, nid,
-				n->commit, "local", sl->gpu};
-	if (exec_launch(s->exec, &spec, &sl->job, &e) < 0) {
-		if (err_out_of_fds(&e))
+				n->commit, s->workers[sl->worker]->name, sl->gpu};
+	if (exec_launch(sched_exec(s, sl), &spec, &sl->job, &e) < 0) {
+		if (err_out_of_fds(&e)) {
 			launch_later(s, sl, e.msg);
-		else
+		} else if (!sched_slot_open(s, sl)) {
+			sched_say(s, "%s: not launched (%s); back in the queue", nid, e.msg);
+			requeue(s, sl);
+		} else {
 			sched_fail(s, sl, "launch", "launch", e.msg);
+		}
 		goto out;
 	}
 	sl->have_job = true;
@@ -315,7 +344,11 @@ static size_t busy_slots(struct sched *s)
 
 size_t sched_capacity(struct sched *s)
 {
-	return s->nslots;
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->nslots; i++)
+		n += s->slots[i].used || sched_slot_open(s, &s->slots[i]);
+	return n;
 }
 
 size_t sched_idle_capacity(struct sched *s)
@@ -370,6 +403,7 @@ static bool plan_due(struct sched *s, bool idle)
 
 void sched_step(struct sched *s)
 {
+	sched_workers_sweep(s);
 	instrument_step(s);
 	sched_dispatch(s);
 	maybe_write_reports(s, false);
@@ -377,6 +411,7 @@ void sched_step(struct sched *s)
 		    !s->analysing && !s->planning;
 	if (idle)
 		maybe_write_reports(s, true);
+	sched_workers_publish(s, false);
 	if (plan_due(s, idle) && sched_plan(s) > 0) {
 		s->done = false;
 		return;
@@ -477,16 +512,6 @@ int sched_init(struct sched *s, struct workdir *wd, struct loop *loop, sched_say
 	s->loop = loop;
 	s->say = say;
 	s->say_ctx = say_ctx;
-	int ngpu = c->gpus ? cJSON_GetArraySize(c->gpus) : 0;
-	s->nslots = (size_t)c->max_concurrency;
-	if (ngpu && (size_t)ngpu < s->nslots)
-		s->nslots = (size_t)ngpu;
-	s->slots = xcalloc(s->nslots, sizeof *s->slots);
-	for (size_t i = 0; i < s->nslots; i++) {
-		s->slots[i].log_fd = -1;
-		s->slots[i].tree = -1;
-		s->slots[i].gpu = ngpu ? cJSON_GetArrayItem(c->gpus, (int)i)->valueint : -1;
-	}
 	/* The id of a node the workdir lost may still name a branch. */
 	long top;
 	struct err be = {{0}};
@@ -495,10 +520,11 @@ int sched_init(struct sched *s, struct workdir *wd, struct loop *loop, sched_say
 	else if (top >= 0)
 		tree_reserve(&wd->tree, (uint32_t)top);
 	s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (fleet_init(s, e) < 0)
+		return -1;
 	/* Two git threads: one prepares a node while the other makes a commit. */
 	s->git = bg_new(loop, s->nslots > 1 ? 2 : 1);
 	s->llm = bg_new(loop, 1);
-	s->exec = local_executor_new(loop, sched_job_news, s);
 	if (s->timer_fd < 0 || !s->git || !s->llm) {
 		err_set(e, "cannot start the scheduler: %s", strerror(errno));
 		return -1;
@@ -533,11 +559,13 @@ void sched_free(struct sched *s)
 	}
 	bg_free(s->git);
 	sched_defer_free(s);
+	/* As the engine leaves them: the jobs still running keep running. */
+	if (s->wd && s->workers)
+		sched_workers_publish(s, true);
 	for (size_t i = 0; i < s->nslots; i++)
 		if (s->slots[i].used)
 			sched_slot_release(s, &s->slots[i]);
-	exec_free(s->exec); /* the jobs still running keep running */
-	s->exec = NULL;
+	fleet_free(s); /* the jobs still running keep running */
 	if (s->timer_fd >= 0)
 		close(s->timer_fd);
 	if (s->planner)
@@ -577,18 +605,14 @@ static void start_node(struct sched *s, struct node *n, enum node_status st, str
 	}
 	if (st == ST_ANALYZING) {
 		/* The outcome is recorded; only the analysis was cut short. */
-		char *rd = sched_path(s, "runs", id, NULL);
-		struct err e2 = {{0}};
-		exec_attach(s->exec, rd, &sl->job, &e2);
-		free(rd);
-		sl->have_job = true;
 		sched_say(s, "%s: analysing again after a restart", nid);
 		sched_reanalyse(s, sl);
 		return;
 	}
 	char *run_dir = sched_path(s, "runs", id, NULL);
 	struct err e = {{0}};
-	exec_attach(s->exec, run_dir, &sl->job, &e);
+	struct executor *x = sched_exec(s, sl);
+	exec_attach(x, run_dir, &sl->job, &e);
 	free(run_dir);
 	if (e.msg[0])
 		sched_say(s, "%s: %s", nid, e.msg);
@@ -596,10 +620,10 @@ static void start_node(struct sched *s, struct node *n, enum node_status st, str
 	sl->started = sl->last_progress = mono_ms();
 	sl->job.paused = n->status == ST_PAUSED;
 	struct job_result r;
-	exec_check(s->exec, &sl->job, &r);
+	exec_check(x, &sl->job, &r);
 	if (r.state == JOB_NOT_STARTED) {
 		/* Recorded as running, but the job never ran: prepare and launch it now. */
-		exec_release(s->exec, &sl->job);
+		exec_release(x, &sl->job);
 		sl->have_job = false;
 		sched_say(s, "%s: was never started; preparing it again", nid);
 		n->status = ST_PREPARING;
@@ -607,31 +631,20 @@ static void start_node(struct sched *s, struct node *n, enum node_status st, str
 		prepare_in_slot(s, sl);
 		return;
 	}
-	sched_say(s, "%s: re-attached (%s)", nid,
-		  r.state == JOB_RUNNING ? "still running" : "it ended while hypotop was down");
+	sched_say(s, "%s: re-attached (%s) on %s", nid,
+		  r.state != JOB_RUNNING ? "it ended while hypotop was down"
+		  : r.unknown	       ? "its worker is out of reach: last known running"
+					 : "still running",
+		  s->workers[sl->worker]->name);
 	sched_watch(s, sl);
-}
-
-/* One more slot, past max_concurrency: for more jobs found running than slots. */
-static struct slot *slot_add(struct sched *s, int gpu)
-{
-	s->slots = xrealloc(s->slots, (s->nslots + 1) * sizeof *s->slots);
-	memset(&s->slots[s->nslots], 0, sizeof *s->slots);
-	s->slots[s->nslots].gpu = gpu;
-	s->slots[s->nslots].tree = -1;
-	s->slots[s->nslots].log_fd = -1;
-	return &s->slots[s->nslots++];
 }
 
 /*
  * A job found running after a restart keeps the work tree it runs in
  * (job.json "cwd"): no other node may be given that tree meanwhile.
  */
-static void claim_job_tree(struct sched *s, struct slot *sl, uint32_t id)
+static void claim_job_tree(struct sched *s, struct slot *sl, const cJSON *job)
 {
-	char *path = sched_path(s, "runs", id, "job.json");
-	struct err e = {{0}};
-	cJSON *job = json_parse_file(path, &e);
 	const char *cwd = job ? json_string(job, "cwd") : NULL;
 	char *prefix = xasprintf("%s/worktrees/wt", s->wd->path);
 
@@ -643,29 +656,74 @@ static void claim_job_tree(struct sched *s, struct slot *sl, uint32_t id)
 			sl->tree = (int)k;
 		}
 	}
-	cJSON_Delete(job);
 	free(prefix);
-	free(path);
+}
+
+/*
+ * The worker a job found running was launched on: node->worker ("NAME" or
+ * "NAME:gpuN"), or job.json's "worker", or its "executor" for a record
+ * older than both. One gone from workers.json whose job ran on this
+ * machine gets a worker of its own until the job ends; -1 for another
+ * (*name says which).
+ */
+static int job_worker(struct sched *s, const struct node *n, const cJSON *job, char *name,
+		      size_t size)
+{
+	const char *w = n->worker ? n->worker : job ? json_string(job, "worker") : NULL;
+	const char *kind = job ? json_string(job, "executor") : NULL;
+
+	if (!w)
+		w = kind ? kind : "local";
+	snprintf(name, size, "%.*s", (int)strcspn(w, ":"), w);
+	int i = sched_worker_find(s, name);
+	if (i < 0 && kind && !strcmp(kind, "local"))
+		i = sched_worker_gone_local(s, name);
+	return i;
 }
 
 /* Take node id back into a slot (or prepare it ahead when all are busy). */
 static void resume_node(struct sched *s, struct node *n, enum node_status st, bool has_job)
 {
 	int gpu = worker_gpu(n->worker);
-	struct slot *sl = sched_free_slot(s, gpu);
+	struct slot *sl = NULL;
 
+	if (has_job) {
+		char *path = sched_path(s, "runs", n->id, "job.json");
+		struct err e = {{0}};
+		cJSON *job = fs_exists(path) ? json_parse_file(path, &e) : NULL;
+		char name[128];
+		int w = job_worker(s, n, job, name, sizeof name);
+		free(path);
+		if (w < 0) {
+			struct slot tmp = {.gpu = -1, .tree = -1};
+			char *why = xasprintf("its worker %s is no longer in workers.json, so the "
+					      "job cannot be reached",
+					      name);
+			sched_lost(s, sched_slot_take(s, &tmp, n->id), why);
+			free(why);
+			cJSON_Delete(job);
+			return;
+		}
+		sl = sched_slot_take(s, sched_worker_slot(s, w, gpu), n->id);
+		claim_job_tree(s, sl, job);
+		cJSON_Delete(job);
+		start_node(s, n, st, sl);
+		return;
+	}
+	if (st == ST_ANALYZING) {
+		/* Its job has ended: its slot is freed as soon as it is taken. */
+		struct slot tmp = {.gpu = -1, .tree = -1};
+		start_node(s, n, st, sched_slot_take(s, &tmp, n->id));
+		return;
+	}
+	sl = sched_free_slot(s, gpu);
 	if (!sl)
 		sl = sched_free_slot(s, -1);
-	if (!sl && st == ST_PREPARING) {
+	if (!sl) {
 		sched_ahead_add(s, n->id);
 		return;
 	}
-	if (!sl)
-		sl = slot_add(s, gpu); /* the config shrank: keep watching anyway */
-	sched_slot_take(s, sl, n->id);
-	if (has_job)
-		claim_job_tree(s, sl, n->id);
-	start_node(s, n, st, sl);
+	start_node(s, n, st, sched_slot_take(s, sl, n->id));
 }
 
 void sched_start(struct sched *s, bool after_crash)

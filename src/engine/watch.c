@@ -164,7 +164,7 @@ void sched_finish_log(struct sched *s, struct slot *sl)
 
 void sched_job_signal(struct sched *s, struct slot *sl, int sig)
 {
-	exec_signal(s->exec, &sl->job, sig);
+	exec_signal(sched_exec(s, sl), &sl->job, sig);
 }
 
 void sched_kill(struct sched *s, struct slot *sl, const char *reason)
@@ -198,7 +198,19 @@ void sched_watch(struct sched *s, struct slot *sl)
 		sl->last_progress = mono_ms();
 		sl->last_step = sl->metrics.step;
 	}
-	exec_check(s->exec, &sl->job, &r);
+	exec_check(sched_exec(s, sl), &sl->job, &r);
+	if (r.state == JOB_RUNNING && sl->unknown != r.unknown) {
+		sl->unknown = r.unknown;
+		sched_workers_changed(s);
+	}
+	if (r.state == JOB_RUNNING && r.unknown) {
+		/*
+		 * Out of reach, not ended: it may run on, so it is neither judged
+		 * nor lost (a copy would run it twice), only looked at again.
+		 */
+		sl->last_progress = mono_ms();
+		return;
+	}
 	if (r.state == JOB_RUNNING) {
 		struct node *n = tree_get(&s->wd->tree, sl->node);
 		if (n && n->status == ST_BUILDING && !r.building) {
@@ -231,13 +243,18 @@ void sched_watch(struct sched *s, struct slot *sl)
 	sched_collect(s, sl, &r);
 }
 
-/* The executor's news: the job of token has ended. Looked at one last time, and collected. */
+/*
+ * An executor's news: the job of token has ended. Looked at one last
+ * time, and collected. A token names a job to its own executor only.
+ */
 void sched_job_news(unsigned long token, void *ctx)
 {
-	struct sched *s = ctx;
+	struct sched_worker *w = ctx;
+	struct sched *s = w->s;
 
 	for (size_t i = 0; i < s->nslots; i++)
-		if (s->slots[i].used && s->slots[i].have_job && s->slots[i].job.token == token) {
+		if (s->slots[i].used && s->slots[i].have_job && s->slots[i].job.token == token &&
+		    s->workers[s->slots[i].worker] == w) {
 			sched_watch(s, &s->slots[i]);
 			return;
 		}

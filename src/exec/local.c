@@ -112,7 +112,9 @@ static char *job_record(const struct job_spec *s)
 	struct buf b;
 
 	buf_init(&b);
-	buf_adds(&b, "{\n  \"executor\": \"local\",\n  \"node\": ");
+	buf_adds(&b, "{\n  \"executor\": \"local\",\n  \"worker\": ");
+	json_append_str(&b, s->worker ? s->worker : "local");
+	buf_adds(&b, ",\n  \"node\": ");
 	json_append_str(&b, s->node);
 	buf_adds(&b, ",\n  \"commit\": ");
 	json_append_str(&b, s->commit ? s->commit : "");

@@ -66,6 +66,10 @@ static const struct ckey keys[] = {
 	{"repair_attempts", CT_INT, false, 0, 100, "1", NULL, OFF(repair_attempts),
 	 "Repairs asked of the model for an experiment whose run dies at start-up (a build, "
 	 "launch or crash failure before any step or metric was printed); 0 asks none."},
+	{"requeue_lost", CT_INT, false, 0, 10, "1", NULL, OFF(requeue_lost),
+	 "Times a job its worker lost without an exit code (worker_lost: killed from "
+	 "outside, or its machine gone) is queued again as a copy; never while its worker "
+	 "is only out of reach; 0 queues none."},
 	{"stall_seconds", CT_NUM, false, 1, BIG, "600", NULL, OFF(stall_seconds),
 	 "A run whose progress has not moved for this long is stalled."},
 	{"protect", CT_ARRAY, false, 0, 0, NULL, NULL, OFF(protect),

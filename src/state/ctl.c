@@ -196,18 +196,19 @@ int ctl_request(const char *workdir, const char *request, char **reply, int time
 	return 0;
 }
 
-int ctl_op(const char *workdir, const struct op *op, int timeout_ms, char *node, char *status,
-	   struct err *e)
+/*
+ * Send request and read its answer: 0 with *answer (caller deletes) when
+ * it was applied; -1 when refused, e saying why; 1 and 2 as for ctl_request.
+ */
+static int ctl_ask(const char *workdir, const char *request, int timeout_ms, cJSON **answer,
+		   struct err *e)
 {
-	struct buf req;
 	char *reply = NULL;
 	const char *s;
 	bool ok = false;
 
-	buf_init(&req);
-	op_to_json(op, &req);
-	int rc = ctl_request(workdir, req.data, &reply, timeout_ms, e);
-	buf_free(&req);
+	*answer = NULL;
+	int rc = ctl_request(workdir, request, &reply, timeout_ms, e);
 	if (rc != 0)
 		return rc;
 	cJSON *j = cJSON_Parse(reply);
@@ -224,6 +225,34 @@ int ctl_op(const char *workdir, const struct op *op, int timeout_ms, char *node,
 		cJSON_Delete(j);
 		return -1;
 	}
+	*answer = j;
+	return 0;
+}
+
+int ctl_workers_reload(const char *workdir, int timeout_ms, struct err *e)
+{
+	cJSON *j;
+	int rc = ctl_ask(workdir, "{\"op\":\"" CTL_WORKERS_OP "\"}", timeout_ms, &j, e);
+
+	cJSON_Delete(j);
+	if (rc == 2)
+		return -1; /* e says the engine did not answer */
+	return rc;
+}
+
+int ctl_op(const char *workdir, const struct op *op, int timeout_ms, char *node, char *status,
+	   struct err *e)
+{
+	struct buf req;
+	cJSON *j;
+	const char *s;
+
+	buf_init(&req);
+	op_to_json(op, &req);
+	int rc = ctl_ask(workdir, req.data, timeout_ms, &j, e);
+	buf_free(&req);
+	if (rc != 0)
+		return rc;
 	s = "?";
 	json_get_str(j, "node", "reply", &s, e);
 	snprintf(node, NODE_ID_LEN, "%s", s);

@@ -41,43 +41,50 @@ static void put_num(struct buf *b, const char *key, double v)
 		buf_printf(b, ",\"%s\":%.6g", key, v);
 }
 
+void workerstat_json(struct buf *b, const struct worker_stat *v, size_t n)
+{
+	buf_addc(b, '[');
+	for (size_t i = 0; i < n; i++) {
+		const struct worker_stat *w = &v[i];
+		buf_adds(b, i ? ",{\"name\":" : "{\"name\":");
+		json_append_str(b, w->name);
+		buf_adds(b, ",\"kind\":");
+		json_append_str(b, w->kind);
+		buf_printf(b, ",\"enabled\":%s,\"state\":", w->enabled ? "true" : "false");
+		json_append_str(b, state_words[w->st.state]);
+		buf_adds(b, ",\"reason\":");
+		json_append_str(b, w->st.reason);
+		buf_printf(b, ",\"heartbeat\":%lld,\"slots\":[", (long long)w->st.heartbeat);
+		for (size_t k = 0; k < w->nslots; k++) {
+			buf_adds(b, k ? ",{\"node\":" : "{\"node\":");
+			json_append_str(b, w->slot[k].node);
+			buf_printf(b, ",\"gpu\":%d,\"unknown\":%s}", w->slot[k].gpu,
+				   w->slot[k].unknown ? "true" : "false");
+		}
+		buf_adds(b, "],\"gpus\":[");
+		for (size_t k = 0; k < w->st.ngpu; k++) {
+			const struct worker_gpu *g = &w->st.gpu[k];
+			buf_printf(b, "%s{\"index\":%d", k ? "," : "", g->index);
+			put_num(b, "util", g->util);
+			put_num(b, "mem_used", g->mem_used);
+			put_num(b, "mem_total", g->mem_total);
+			put_num(b, "temp", g->temp);
+			buf_addc(b, '}');
+		}
+		buf_adds(b, "]}");
+	}
+	buf_addc(b, ']');
+}
+
 int workerstat_write(const char *workdir, int64_t updated, const struct worker_stat *v,
 		     size_t n, struct err *e)
 {
 	struct buf b;
 
 	buf_init(&b);
-	buf_printf(&b, "{\"updated\":%lld,\"workers\":[", (long long)updated);
-	for (size_t i = 0; i < n; i++) {
-		const struct worker_stat *w = &v[i];
-		buf_adds(&b, i ? ",\n{\"name\":" : "\n{\"name\":");
-		json_append_str(&b, w->name);
-		buf_adds(&b, ",\"kind\":");
-		json_append_str(&b, w->kind);
-		buf_printf(&b, ",\"enabled\":%s,\"state\":", w->enabled ? "true" : "false");
-		json_append_str(&b, state_words[w->st.state]);
-		buf_adds(&b, ",\"reason\":");
-		json_append_str(&b, w->st.reason);
-		buf_printf(&b, ",\"heartbeat\":%lld,\"slots\":[", (long long)w->st.heartbeat);
-		for (size_t k = 0; k < w->nslots; k++) {
-			buf_adds(&b, k ? ",{\"node\":" : "{\"node\":");
-			json_append_str(&b, w->slot[k].node);
-			buf_printf(&b, ",\"gpu\":%d,\"unknown\":%s}", w->slot[k].gpu,
-				   w->slot[k].unknown ? "true" : "false");
-		}
-		buf_adds(&b, "],\"gpus\":[");
-		for (size_t k = 0; k < w->st.ngpu; k++) {
-			const struct worker_gpu *g = &w->st.gpu[k];
-			buf_printf(&b, "%s{\"index\":%d", k ? "," : "", g->index);
-			put_num(&b, "util", g->util);
-			put_num(&b, "mem_used", g->mem_used);
-			put_num(&b, "mem_total", g->mem_total);
-			put_num(&b, "temp", g->temp);
-			buf_addc(&b, '}');
-		}
-		buf_adds(&b, "]}");
-	}
-	buf_adds(&b, "\n]}\n");
+	buf_printf(&b, "{\"updated\":%lld,\"workers\":", (long long)updated);
+	workerstat_json(&b, v, n);
+	buf_adds(&b, "}\n");
 	char *path = path_join(workdir, WORKERSTAT_FILE);
 	int rc = fs_write_view(path, b.data, b.len, 0644, e);
 	free(path);

@@ -32,6 +32,7 @@ static void defaults_fill_a_minimal_config(void)
 	T_STREQ(c.llm_provider, "offline");
 	T_STREQ(c.image, "hypotop-$NODE");
 	T_CHECK(c.noise_seeds == 1 && c.noise_k == 2, "noise");
+	T_CHECK(c.requeue_lost == 1, "requeue_lost %ld", c.requeue_lost);
 	T_CHECK(c.budget_llm_usd < 0, "no budget cap by default");
 	T_CHECK(!c.build && !c.search_space, "absent keys");
 	config_free(&c);
@@ -45,6 +46,7 @@ static void every_key_is_read(void)
 		"{" BASE ", \"goal\": \"max\", \"build\": \"make\", \"max_iterations\": 3,"
 		"\"patience\": 2, \"max_concurrency\": 4, \"job_timeout\": 60, \"notes\": \"n\","
 		"\"image\": \"img-$NODE\", \"seed\": 9, \"repair_attempts\": 2, \"stall_seconds\": 30,"
+		"\"requeue_lost\": 3,"
 		"\"gpus\": [0, 1], \"noise\": {\"seeds\": 3, \"k\": 1.5},"
 		"\"metrics\": {\"patterns\": {\"acc\": \"acc: ([0-9.]+)\"}},"
 		"\"search_space\": {\"file\": \"h.json\", \"params\": {\"lr\": {\"log_uniform\": [1e-4, 1e-1]},"
@@ -59,6 +61,7 @@ static void every_key_is_read(void)
 	T_STREQ(c.build, "make");
 	T_CHECK(c.max_iterations == 3 && c.patience == 2 && c.max_concurrency == 4, "ints");
 	T_CHECK(c.job_timeout == 60 && c.seed == 9 && c.repair_attempts == 2, "more");
+	T_CHECK(c.requeue_lost == 3, "requeue_lost %ld", c.requeue_lost);
 	T_CHECK(c.stall_seconds == 30 && c.noise_seeds == 3 && c.noise_k == 1.5, "noise");
 	T_CHECK(cJSON_GetArraySize(c.gpus) == 2, "gpus");
 	T_CHECK(c.search_space && c.fixed_experiments && c.metric_patterns, "objects");
@@ -78,6 +81,7 @@ static void bad_configs_name_field_line_and_fix(void)
 		{"{" BASE ", \"zzzzzzzz\": 1}", "unknown key", "man hypotop"},
 		{"{" BASE ", \"patience\": \"5\"}", "\"patience\"", "must be a number"},
 		{"{" BASE ", \"patience\": -1}", "\"patience\"", "from 0 to"},
+		{"{" BASE ",\n\"requeue_lost\": 11}", "config.json:2: \"requeue_lost\"", "from 0 to 10"},
 		{"{" BASE ", \"max_concurrency\": 1.5}", "\"max_concurrency\"", "whole number"},
 		{"{" BASE ", \"goal\": \"up\"}", "\"goal\"", "min|max"},
 		{"{\"source_dir\": \"/s\", \"launch\": \"  \", \"metric\": \"m\"}", "\"launch\"",
