@@ -142,15 +142,6 @@ static void print_json(const struct reading *r)
 	buf_free(&b);
 }
 
-/* "87%", "-" for a reading not taken. */
-static void reading(char *out, size_t size, double v, const char *unit)
-{
-	if (v < 0)
-		snprintf(out, size, "-");
-	else
-		snprintf_c(out, size, "%.0f%s", v, unit);
-}
-
 static void print_text(const struct reading *r)
 {
 	struct buf b;
@@ -158,9 +149,12 @@ static void print_text(const struct reading *r)
 
 	buf_init(&b);
 	fmt_age(age, sizeof age, r->now - r->updated);
-	if (r->running)
-		buf_printf(&b, "engine running (pid %ld); its view of %s ago\n", (long)r->pid,
-			   r->updated ? age : "-");
+	if (r->running && r->updated)
+		buf_printf(&b, "engine running (pid %ld); its view of %s ago\n", (long)r->pid, age);
+	else if (r->running)
+		buf_printf(&b, "engine running (pid %ld); it has not said how its workers are yet "
+			       "(engine/workers.json)\n",
+			   (long)r->pid);
 	else if (r->updated)
 		buf_printf(&b, "no engine running; as the last engine saw them, %s ago "
 			       "(engine/workers.json)\n",
@@ -183,10 +177,10 @@ static void print_text(const struct reading *r)
 		snprintf(slots, sizeof slots, "%zu/%zu", v->used, v->slots);
 		buf_printf(&b, "%-*s  %-5s  %-10s  %-9s  %-5s", nw, v->def->name, v->def->kind,
 			   v->state, hb, slots);
-		for (size_t k = 0; s && k < s->nslots; k++) {
+		for (size_t k = 0, shown = 0; s && k < s->nslots; k++) {
 			if (!s->slot[k].node[0])
 				continue;
-			buf_addc(&b, ' ');
+			buf_adds(&b, shown++ ? " " : "  ");
 			buf_add_safe(&b, s->slot[k].node);
 			if (s->slot[k].gpu >= 0)
 				buf_printf(&b, "(gpu%d)", s->slot[k].gpu);
@@ -204,10 +198,10 @@ static void print_text(const struct reading *r)
 		for (size_t k = 0; s && k < s->st.ngpu; k++) {
 			const struct worker_gpu *g = &s->st.gpu[k];
 			char u[16], mu[24], mt[24], t[16];
-			reading(u, sizeof u, g->util, "%");
-			reading(mu, sizeof mu, g->mem_used, "");
-			reading(mt, sizeof mt, g->mem_total, "");
-			reading(t, sizeof t, g->temp, " C");
+			fmt_reading(u, sizeof u, g->util, "%");
+			fmt_reading(mu, sizeof mu, g->mem_used, "");
+			fmt_reading(mt, sizeof mt, g->mem_total, "");
+			fmt_reading(t, sizeof t, g->temp, " C");
 			buf_printf(&b, "%-*s  gpu%-2d  util %-4s  mem %s/%s MiB  temp %s\n", nw, "",
 				   g->index, u, mu, mt, t);
 		}

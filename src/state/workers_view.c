@@ -41,3 +41,11 @@ void fmt_age(char *buf, size_t size, int64_t ms)
 	else
 		snprintf(buf, size, "%ld d %ld h", s / 86400, s / 3600 % 24);
 }
+
+void fmt_reading(char *buf, size_t size, double v, const char *unit)
+{
+	if (v < 0)
+		snprintf(buf, size, "-");
+	else
+		snprintf_c(buf, size, "%.0f%s", v, unit);
+}

@@ -143,7 +143,7 @@ static void view(void)
 		"disabled in the file is disabled, whatever the engine last said");
 }
 
-static void ages(void)
+static void ages_and_readings(void)
 {
 	static const struct {
 		int64_t ms;
@@ -159,6 +159,13 @@ static void ages(void)
 		fmt_age(buf, sizeof buf, cases[i].ms);
 		T_STREQ(buf, cases[i].want);
 	}
+	/* A reading not taken is "-"; a real 0 is 0. */
+	fmt_reading(buf, sizeof buf, -1, "%");
+	T_STREQ(buf, "-");
+	fmt_reading(buf, sizeof buf, 0, "%");
+	T_STREQ(buf, "0%");
+	fmt_reading(buf, sizeof buf, 10240.4, " MiB");
+	T_STREQ(buf, "10240 MiB");
 }
 
 int main(void)
@@ -166,6 +173,6 @@ int main(void)
 	T_RUN(round_trip);
 	T_RUN(missing_and_garbage);
 	T_RUN(view);
-	T_RUN(ages);
+	T_RUN(ages_and_readings);
 	T_END();
 }
