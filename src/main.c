@@ -38,6 +38,15 @@ static const struct command {
 	{"status", cmd_status, "WORKDIR [--json]", "counts, best metric, queue and running jobs"},
 	{"report", cmd_report, "WORKDIR [--offline]",
 	 "write WORKDIR/report.md: the best result, every experiment, what helped and hurt"},
+	{"workers", cmd_workers, "WORKDIR [--json]",
+	 "each worker of workers.json: state, heartbeat, slots and their nodes, GPU readings"},
+	{"worker", cmd_worker,
+	 "add WORKDIR NAME --host H [--port P] [--user U] [--key FILE] [--workspace DIR]\n"
+	 "        [--slots N] [--gpus 0,1] [--setup CMD] [--known-hosts FILE] "
+	 "[--accept-new-host-key]\n"
+	 "   or: hypotop worker remove|enable|disable WORKDIR NAME",
+	 "add an ssh worker to workers.json, remove one, or stop and restart new jobs on one;\n"
+	 "      a running engine takes the change at once"},
 	{"add", cmd_queue, NULL, NULL},
 	{"pause", cmd_queue, NULL, NULL},
 	{"resume", cmd_queue, NULL, NULL},

@@ -51,6 +51,9 @@ enum ui_ctx { UC_MAIN = 1, UC_PAGER = 2, UC_ANY = 3 };
 	X(ADD, "add", "a", UC_MAIN, "add",                                                   \
 	  "add a hypothesis of your own under the node, then its change: params as "       \
 	  "name=value pairs, or Enter alone to write a patch in $EDITOR")                  \
+	X(TOGGLE_WORKER, "toggle-worker", "e", UC_MAIN, NULL,                                \
+	  "in the workers pane, disable the worker of the cursor's row (no new jobs on it; " \
+	  "its running ones go on) or enable it again, as 'hypotop worker' does")         \
 	X(GUIDE, "guide", "D", UC_MAIN, NULL,                                                \
 	  "type guidance for the planner: added to directive.md, read by every later round") \
 	X(ANALYSIS, "analysis", "Enter", UC_MAIN, "analysis", "read the node's analysis")     \

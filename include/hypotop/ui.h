@@ -34,6 +34,12 @@ struct ui_host {
 	 * elsewhere (attach.h); 0 when this process runs the engine.
 	 */
 	pid_t attached;
+	/*
+	 * Have the engine of this process read workers.json again, as the
+	 * control socket's {"op":"workers"} does: 0 applied, -1 refused (e
+	 * says why). NULL: the engine takes the file when it next starts.
+	 */
+	int (*reload_workers)(void *ctx, struct err *e);
 };
 
 struct ui;

@@ -21,6 +21,7 @@
 #include "hypotop/theme.h"
 #include "hypotop/ui.h"
 #include "hypotop/workers.h"
+#include "hypotop/workerstat.h"
 
 enum ui_pane { PANE_TREE, PANE_LOG, PANE_WORKERS, PANE__COUNT };
 
@@ -136,7 +137,7 @@ struct ui {
 	unsigned dirty;
 	struct tree_view tv;
 	struct log_view lv;
-	size_t wsel; /* the workers pane's cursor: a slot */
+	size_t wsel; /* the workers pane's cursor: a row */
 	struct pager pg;
 	struct prompt pr;
 	struct note notes[UI_NOTES];
@@ -146,6 +147,17 @@ struct ui {
 	 * until the next key, where the status bar may have no room for it. */
 	size_t answer;
 	struct workers reg;
+	/*
+	 * engine/workers.json as last read (wstat_read: a file was there),
+	 * what stat(2) said of it and of workers.json ("" never looked at),
+	 * and the second they were looked at.
+	 */
+	struct worker_stat *wstat;
+	size_t nwstat;
+	bool wstat_read;
+#define UI_SIG_LEN 96
+	char reg_sig[UI_SIG_LEN], stat_sig[UI_SIG_LEN];
+	int64_t wchecked;
 	int64_t (*clock)(void);
 	/* What the last draw showed, to tell what has changed since. */
 	int64_t drawn_sec;
@@ -226,6 +238,9 @@ unsigned log_set_search(struct ui *ui, const char *text);
 unsigned log_next_match(struct ui *ui, int dir);
 
 /* ---- pane_workers.c ---- */
+/* Read workers.json and engine/workers.json again when they changed (once a second). */
+unsigned workers_refresh(struct ui *ui);
+void workers_pane_free(struct ui *ui);
 int workers_rows_wanted(struct ui *ui);
 void workers_draw(struct ui *ui);
 unsigned workers_act(struct ui *ui, enum ui_action a);

@@ -9,6 +9,7 @@
 #define HYPOTOP_WORKERS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "hypotop/util.h"
 
@@ -32,6 +33,9 @@ struct workers {
 };
 
 int workers_load(const char *path, struct workers *ws, struct err *e);
+/* The same for text that would be the file at path (messages name path and line). */
+int workers_parse(const char *path, const char *text, size_t len, struct workers *ws,
+		  struct err *e);
 void workers_free(struct workers *ws);
 /* Validate only. A missing file is a registry with the local worker. */
 int workers_check(const char *path, struct err *e);

@@ -182,6 +182,23 @@ static int member_cb(void *ctx, const char *key, const char *val, size_t len, si
 	return -1;
 }
 
+int workers_parse(const char *path, const char *text, size_t len, struct workers *ws,
+		  struct err *e)
+{
+	ws->v = NULL;
+	ws->len = 0;
+	struct load l = {path, text, {0}, ws, false};
+	json_lines_init(&l.lines, text);
+	int rc = json_walk_object(text, len, path, member_cb, &l, e);
+	if (rc == 0 && !l.have_workers) {
+		err_set(e, "%s: needs a \"workers\" array", path);
+		rc = -1;
+	}
+	if (rc < 0)
+		workers_free(ws);
+	return rc;
+}
+
 int workers_load(const char *path, struct workers *ws, struct err *e)
 {
 	size_t len;
@@ -201,16 +218,8 @@ int workers_load(const char *path, struct workers *ws, struct err *e)
 	text = fs_read_max(path, FS_MAX_CONFIG, &len, e);
 	if (!text)
 		return -1;
-	struct load l = {path, text, {0}, ws, false};
-	json_lines_init(&l.lines, text);
-	int rc = json_walk_object(text, len, path, member_cb, &l, e);
-	if (rc == 0 && !l.have_workers) {
-		err_set(e, "%s: needs a \"workers\" array", path);
-		rc = -1;
-	}
+	int rc = workers_parse(path, text, len, ws, e);
 	free(text);
-	if (rc < 0)
-		workers_free(ws);
 	return rc;
 }
 

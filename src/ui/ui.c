@@ -341,13 +341,7 @@ struct ui *ui_open(const struct ui_host *host, FILE *in, FILE *out, struct err *
 	load_config(ui, &theme);
 	use_theme(ui, theme);
 	free(theme);
-	if (host->wd) {
-		char *wp = workdir_file(host->wd, "workers.json");
-		struct err we = {{0}};
-		if (workers_load(wp, &ui->reg, &we) < 0)
-			ui_say(ui, true, "%s", we.msg);
-		free(wp);
-	}
+	ui->wchecked = -1;
 	ui->focus = PANE_TREE;
 	ui->drawn_engine = -1;
 	ui->dirty = DIRTY_ALL | DIRTY_LAYOUT | DIRTY_CLEAR;
@@ -369,7 +363,7 @@ void ui_close(struct ui *ui)
 	free(ui->pr.adding);
 	tree_view_free(&ui->tv);
 	log_view_free(&ui->lv);
-	workers_free(&ui->reg);
+	workers_pane_free(ui);
 	theme_list_free(ui->themes, ui->nthemes);
 	for (size_t i = 0; i < UI_NOTES; i++)
 		free(ui->notes[i].text);
@@ -451,6 +445,8 @@ static unsigned main_act(struct ui *ui, enum ui_action a)
 	case ACT_FOLLOW:
 	case ACT_WRAP:
 		return log_act(ui, a);
+	case ACT_TOGGLE_WORKER:
+		return workers_act(ui, a);
 	case ACT_COLLAPSE:
 	case ACT_EXPAND:
 		return tree_act(ui, a);
@@ -573,6 +569,7 @@ static void draw_too_small(struct ui *ui)
 
 void ui_draw(struct ui *ui)
 {
+	ui->dirty |= workers_refresh(ui);
 	if (tree_refresh(ui))
 		ui->dirty |= DIRTY_TREE | DIRTY_WORKERS | DIRTY_STATUS | DIRTY_HINTS;
 	ui->dirty |= log_refresh(ui);

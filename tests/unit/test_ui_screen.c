@@ -1022,6 +1022,105 @@ static void messages_and_notes(void)
 	fx_close(&f);
 }
 
+/* ---- the workers pane, from workers.json and engine/workers.json ---------------- */
+
+static int reload_answer; /* what the engine of fx_reload says: 0 taken, -1 refused */
+static int reload_calls;
+
+static int fx_reload(void *ctx, struct err *e)
+{
+	(void)ctx;
+	reload_calls++;
+	if (reload_answer < 0)
+		err_set(e, "worker box runs n0003");
+	return reload_answer;
+}
+
+static char *read_workers(struct fx *f)
+{
+	char *path = path_join(f->wd_path, "workers.json");
+	struct err e = {{0}};
+	char *text = fs_read(path, NULL, &e);
+
+	free(path);
+	return text ? text : xstrdup("");
+}
+
+static void workers_pane(void)
+{
+	struct fx f;
+	struct err e = {{0}};
+
+	fx_open(&f, 40, 120);
+	write_file(&f, "workers.json",
+		   "{\"version\": 1, \"workers\": [\n"
+		   " {\"name\": \"local\", \"kind\": \"local\", \"slots\": 2, \"gpus\": [0, 1]},\n"
+		   " {\"name\": \"box\", \"kind\": \"ssh\", \"host\": \"10.0.0.7\", \"user\": \"me\"},\n"
+		   " {\"name\": \"old\", \"kind\": \"ssh\", \"host\": \"old.example\", "
+		   "\"enabled\": false}]}\n");
+	/* As the engine writes it: heartbeats 2 s and 3 min before the clock. */
+	write_file(&f, "engine/workers.json",
+		   "{\"updated\":1700000094000,\"workers\":[\n"
+		   "{\"name\":\"local\",\"kind\":\"local\",\"enabled\":true,\"state\":\"up\","
+		   "\"reason\":\"\",\"heartbeat\":1700000093000,\"slots\":[{\"node\":\"n0003\","
+		   "\"gpu\":0,\"unknown\":false},{\"node\":\"\",\"gpu\":1,\"unknown\":false}],"
+		   "\"gpus\":[{\"index\":0,\"util\":87,\"mem_used\":10240,\"mem_total\":24576,"
+		   "\"temp\":71},{\"index\":1,\"util\":null,\"mem_used\":null,\"mem_total\":null,"
+		   "\"temp\":null}]},\n"
+		   "{\"name\":\"box\",\"kind\":\"ssh\",\"enabled\":true,\"state\":\"down\","
+		   "\"reason\":\"connect 10.0.0.7:22: refused\\u001b[2J\\u001b]0;pwned\\u0007\","
+		   "\"heartbeat\":1699999915000,\"slots\":[{\"node\":\"n0004\",\"gpu\":-1,"
+		   "\"unknown\":true}],\"gpus\":[]}\n]}\n");
+	/* The UI looks at the files once a second: the next second has come. */
+	f.ui->wchecked = -1;
+	ui_draw(f.ui);
+	golden(&f, "workers_120x40");
+	T_CHECK(!on_screen(&f, "pwned\a") && !on_screen(&f, "\033"), "a reason reached the screen raw");
+	/* e toggles the worker of the cursor's row, in the workers pane only. */
+	keys(&f, "e");
+	T_CHECK(strstr(last_note(&f), "focus the workers pane"), "e in the tree: %s", last_note(&f));
+	/* In the engine's own process: the engine holds engine/lock. */
+	T_CHECK(lock_claim(f.wd.lock_fd, "engine", &e) == 0, "%s", e.msg);
+	keys(&f, "3G");
+	T_CHECK(f.ui->wsel == 7, "G: the last row, old's: %zu", f.ui->wsel);
+	keys(&f, "e");
+	T_CHECK(strstr(last_note(&f), "worker old enabled in workers.json; the engine takes it "
+				      "when it next starts"),
+		"enable old: %s", last_note(&f));
+	char *text = read_workers(&f);
+	T_CONTAINS(text, "\"name\": \"old\",\n      \"kind\": \"ssh\",\n      \"host\": "
+			 "\"old.example\",\n      \"enabled\": true\n");
+	free(text);
+	/* The engine takes it, through the host. */
+	f.ui->host.reload_workers = fx_reload;
+	keys(&f, "kk");
+	T_CHECK(f.ui->wsel == 5, "kk: box's row: %zu", f.ui->wsel);
+	keys(&f, "e");
+	T_CHECK(reload_calls == 1 && strstr(last_note(&f), "worker box disabled; the engine has "
+							    "taken it"),
+		"disable box: %d %s", reload_calls, last_note(&f));
+	text = read_workers(&f);
+	T_CONTAINS(text, "\"user\": \"me\",\n      \"enabled\": false\n");
+	free(text);
+	golden(&f, "workers_toggled_120x40");
+	/* Refused: the file is put back, and the reason said. */
+	reload_answer = -1;
+	char *before = read_workers(&f);
+	keys(&f, "e");
+	text = read_workers(&f);
+	T_CHECK(reload_calls == 2 && !strcmp(text, before) &&
+			strstr(last_note(&f), "the engine refused the change: worker box runs n0003"),
+		"refused: %s", last_note(&f));
+	free(text);
+	free(before);
+	/* A slot row selects its node in the tree. */
+	keys(&f, "gjjj");
+	T_CHECK(f.ui->wsel == 3 && f.ui->tv.sel == 3, "slot0 of local selects n0003: %zu %u",
+		f.ui->wsel, f.ui->tv.sel);
+	reload_answer = 0;
+	fx_close(&f);
+}
+
 int main(void)
 {
 	if (!setlocale(LC_CTYPE, "C.UTF-8")) {
@@ -1055,5 +1154,6 @@ int main(void)
 	T_RUN(ascii_and_no_colour);
 	T_RUN(themes_and_keys_from_the_config);
 	T_RUN(messages_and_notes);
+	T_RUN(workers_pane);
 	T_END();
 }

@@ -1,0 +1,31 @@
+/*
+ * workers_view.h — each worker of workers.json beside what the engine
+ * last said of it (engine/workers.json): one reading for `hypotop
+ * workers` and the UI's workers pane, so that the two agree.
+ */
+#ifndef HYPOTOP_WORKERS_VIEW_H
+#define HYPOTOP_WORKERS_VIEW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hypotop/workers.h"
+#include "hypotop/workerstat.h"
+
+struct worker_view {
+	const struct worker_def *def;   /* from workers.json */
+	const struct worker_stat *stat; /* NULL: no engine has reported it */
+	/* "up", "busy", "connecting", "down", "disabled", or "unknown" (no report). */
+	const char *state;
+	size_t slots, used; /* the engine's slots when it reported them, else the file's */
+};
+
+/* out[i] for each worker of ws (out holds ws->len). */
+void workers_view(const struct workers *ws, const struct worker_stat *v, size_t n,
+		  struct worker_view *out);
+/* An age for people: "now", "12 s", "3 min", "2 h 5 min", "4 d 2 h"; "-" when ms < 0. */
+void fmt_age(char *buf, size_t size, int64_t ms);
+/* A GPU reading with its unit, "87%"; "-" when it was not taken (< 0), never 0. */
+void fmt_reading(char *buf, size_t size, double v, const char *unit);
+
+#endif
