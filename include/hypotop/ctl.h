@@ -60,8 +60,9 @@ int ctl_op(const char *workdir, const struct op *op, int timeout_ms, char *node,
 	   struct err *e);
 /*
  * Ask the engine to read workers.json again: 0 applied; 1 no engine
- * listens (nothing to tell); -1 refused (the file is invalid) or no
- * answer, e saying why.
+ * listens (nothing to tell); -1 refused (the file is invalid) or an
+ * answer not understood; 2 no answer (it may or may not have been
+ * applied); e says why.
  */
 #define CTL_WORKERS_OP "workers"
 int ctl_workers_reload(const char *workdir, int timeout_ms, struct err *e);

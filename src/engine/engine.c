@@ -272,6 +272,13 @@ static void ui_set_paused(void *ctx, bool paused)
 		       : "engine resumed");
 }
 
+static int ui_reload_workers(void *ctx, struct err *e)
+{
+	struct engine *en = ctx;
+
+	return sched_workers_reload(&en->sched, e);
+}
+
 static void ui_quit(void *ctx)
 {
 	struct engine *en = ctx;
@@ -637,7 +644,7 @@ int engine_main(const struct engine_opts *o)
 	}
 	if (!o->headless) {
 		struct ui_host host = {&en.wd,	  &en.sched, ui_apply, ui_set_paused,
-				       ui_quit, &en};
+				       ui_quit, &en,	   0,	       ui_reload_workers};
 		en.ui = ui_open(&host, stdin, stdout, &e);
 		if (!en.ui) {
 			fprintf(stderr, "hypotop: %s\n", e.msg);

@@ -235,8 +235,6 @@ int ctl_workers_reload(const char *workdir, int timeout_ms, struct err *e)
 	int rc = ctl_ask(workdir, "{\"op\":\"" CTL_WORKERS_OP "\"}", timeout_ms, &j, e);
 
 	cJSON_Delete(j);
-	if (rc == 2)
-		return -1; /* e says the engine did not answer */
 	return rc;
 }
 

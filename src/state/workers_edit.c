@@ -17,27 +17,11 @@
 #include "hypotop/lock.h"
 #include "hypotop/workers.h"
 
-/*
- * The engine's answer to {"op":"workers"}. The one place that asks: it
- * becomes ctl_workers_reload (ctl.h) once the engine serves the request.
- */
+/* The engine's answer to {"op":"workers"}. */
 static int reload_engine(void *ctx, const char *workdir, struct err *e)
 {
-	char *reply = NULL;
-
 	(void)ctx;
-	int rc = ctl_request(workdir, "{\"op\":\"workers\"}", &reply, WORKERS_WAIT_MS, e);
-	if (rc != 0)
-		return rc;
-	cJSON *j = cJSON_Parse(reply);
-	const char *why = json_string(j, "error");
-	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "ok"))) {
-		err_set(e, "%s", why ? why : reply);
-		rc = -1;
-	}
-	cJSON_Delete(j);
-	free(reply);
-	return rc;
+	return ctl_workers_reload(workdir, WORKERS_WAIT_MS, e);
 }
 
 /* ---- the file ------------------------------------------------------------ */

@@ -35,6 +35,7 @@
 #include "hypotop/sched.h"
 #include "hypotop/ui.h"
 #include "hypotop/workdir.h"
+#include "hypotop/workers.h"
 
 /* How often the files are looked at: the screen is at most this late. */
 #define POLL_MS 200
@@ -259,12 +260,24 @@ static void view_init(struct attach *a)
 
 	memset(s, 0, sizeof *s);
 	s->wd = a->wd;
-	s->nslots = (size_t)c->max_concurrency; /* as the engine counts them (sched.c) */
+	s->nslots = (size_t)c->max_concurrency; /* as the engine counts them (fleet.c) */
 	if (ngpu && (size_t)ngpu < s->nslots)
 		s->nslots = (size_t)ngpu;
+	size_t local = s->nslots;
+	/* Each remote worker's slots, for the jobs running there. */
+	struct workers ws;
+	struct err e = {{0}};
+	char *path = path_join(a->wd->path, "workers.json");
+	if (workers_load(path, &ws, &e) == 0) {
+		for (size_t i = 0; i < ws.len; i++)
+			if (strcmp(ws.v[i].kind, "local"))
+				s->nslots += ws.v[i].ngpus ? ws.v[i].ngpus : (size_t)ws.v[i].slots;
+		workers_free(&ws);
+	}
+	free(path);
 	s->slots = xcalloc(s->nslots ? s->nslots : 1, sizeof *s->slots);
 	for (size_t i = 0; i < s->nslots; i++) {
-		s->slots[i].gpu = ngpu ? cJSON_GetArrayItem(c->gpus, (int)i)->valueint : -1;
+		s->slots[i].gpu = ngpu && i < local ? cJSON_GetArrayItem(c->gpus, (int)i)->valueint : -1;
 		s->slots[i].log_fd = -1;
 		s->slots[i].tree = -1;
 	}
