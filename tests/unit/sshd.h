@@ -30,6 +30,14 @@ struct t_sshd {
 	char user[64];
 };
 
+static inline void t_sshd_set(char *dst, size_t n, const char *src)
+{
+	size_t len = strlen(src) < n ? strlen(src) : n - 1;
+
+	memcpy(dst, src, len);
+	dst[len] = 0;
+}
+
 static inline int t_sshd_run(const char *what, const char *dir, int port, struct t_sshd *s)
 {
 	char cmd[1200], line[700];
@@ -54,13 +62,13 @@ static inline int t_sshd_run(const char *what, const char *dir, int port, struct
 		else if (!strncmp(line, "pid=", 4))
 			s->pid = atoi(line + 4);
 		else if (!strncmp(line, "key=", 4))
-			snprintf(s->key, sizeof s->key, "%s", line + 4);
+			t_sshd_set(s->key, sizeof s->key, line + 4);
 		else if (!strncmp(line, "known_hosts=", 12))
-			snprintf(s->known_hosts, sizeof s->known_hosts, "%s", line + 12);
+			t_sshd_set(s->known_hosts, sizeof s->known_hosts, line + 12);
 		else if (!strncmp(line, "user=", 5))
-			snprintf(s->user, sizeof s->user, "%s", line + 5);
+			t_sshd_set(s->user, sizeof s->user, line + 5);
 		else if (!strncmp(line, "dir=", 4))
-			snprintf(s->dir, sizeof s->dir, "%s", line + 4);
+			t_sshd_set(s->dir, sizeof s->dir, line + 4);
 	}
 	int rc = pclose(p);
 	if (rc != 0)
