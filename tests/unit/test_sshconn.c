@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -541,6 +542,55 @@ static void test_wrong_key_file(void)
 	free(other);
 }
 
+static void test_ecdsa_key_and_agent(void)
+{
+	char *ecdsa = path_join(dir, "id_ecdsa");
+	char *cmd = xasprintf("ssh-keygen -q -t ecdsa -N '' -f '%s' && "
+			      "cat '%s.pub' >> '%s/authorized_keys'",
+			      ecdsa, ecdsa, sshd.dir);
+	sh(cmd);
+	free(cmd);
+	struct ssh_target t = target();
+	t.key_file = ecdsa;
+	struct sshc *c = connect_up(&t);
+	sshc_free(c);
+
+	/* No key file: ssh-agent's keys, as SSH_AUTH_SOCK says when the connection is made. */
+	char *sock = path_join(dir, "agent.sock");
+	cmd = xasprintf("ssh-agent -s -a '%s'", sock);
+	FILE *p = popen(cmd, "r");
+	free(cmd);
+	char line[256];
+	int agent = 0;
+	while (p && fgets(line, sizeof line, p))
+		if (!strncmp(line, "SSH_AGENT_PID=", 14))
+			agent = atoi(line + 14);
+	if (p)
+		pclose(p);
+	T_CHECK(agent > 0, "ssh-agent did not start");
+	cmd = xasprintf("SSH_AUTH_SOCK='%s' ssh-add -q '%s' 2>/dev/null", sock, ecdsa);
+	sh(cmd);
+	free(cmd);
+	char *old = getenv("SSH_AUTH_SOCK") ? xstrdup(getenv("SSH_AUTH_SOCK")) : NULL;
+	setenv("SSH_AUTH_SOCK", sock, 1);
+	t.key_file = NULL;
+	c = connect_up(&t);
+	sshc_free(c);
+
+	struct sshc_status st;
+	unsetenv("SSH_AUTH_SOCK");
+	c = connect_down(&t, &st);
+	T_CONTAINS(st.reason, "no key_file, and no ssh-agent");
+	sshc_free(c);
+	if (old)
+		setenv("SSH_AUTH_SOCK", old, 1);
+	free(old);
+	if (agent > 0)
+		kill(agent, SIGTERM);
+	free(sock);
+	free(ecdsa);
+}
+
 static void test_hundred_execs(void)
 {
 	struct ssh_target t = target();
@@ -662,6 +712,7 @@ int main(void)
 		T_RUN(test_changed_host_key_refused);
 		T_RUN(test_hashed_known_hosts);
 		T_RUN(test_wrong_key_file);
+		T_RUN(test_ecdsa_key_and_agent);
 		T_RUN(test_hundred_execs);
 		T_RUN(test_free_mid_request);
 		T_RUN(test_lost_and_found);
