@@ -22,6 +22,25 @@
 #include "sshd.h"
 #include "t.h"
 
+/*
+ * libssh2 1.10 (Debian 12) leaks a BIGNUM each time it reads an ECDSA
+ * private key file (fixed upstream after 1.11, libssh2 issue 2079): left
+ * out of the leak check here, and only inside that one call. libcrypto
+ * keeps no frame pointers: the leak's stack reaches that call only when
+ * unwound the slow way.
+ */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+	return "fast_unwind_on_malloc=0";
+}
+
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+	return "leak:libssh2_userauth_publickey_fromfile_ex\n";
+}
+
 static struct t_sshd sshd;
 static bool sshd_up;
 static char *dir;
@@ -441,13 +460,29 @@ static void test_accept_new_records_the_key(void)
 	sshc_free(c);
 	free(want_key);
 
-	/* Missing known_hosts: made. */
-	char *made = path_join(dir, "kh_made");
+	/* Missing known_hosts, in a missing folder: made, as OpenSSH makes ~/.ssh. */
+	char *made = path_join(dir, "dot-ssh/known_hosts");
 	t.known_hosts = made;
 	t.accept_new = true;
 	c = connect_up(&t);
 	T_CHECK(fs_exists(made), "%s was not made", made);
 	sshc_free(c);
+
+	/* A link stays a link; its target gets the line. */
+	char *target_file = write_file("kh_target", "# kept elsewhere\n");
+	char *link = path_join(dir, "kh_link");
+	T_CHECK(symlink(target_file, link) == 0, "symlink");
+	t.known_hosts = link;
+	c = connect_up(&t);
+	sshc_free(c);
+	struct stat st;
+	T_CHECK(lstat(link, &st) == 0 && S_ISLNK(st.st_mode), "the link was replaced");
+	text = read_text(target_file);
+	const char *prefix = "# kept elsewhere\n[127.0.0.1]:";
+	T_CHECK(!strncmp(text, prefix, strlen(prefix)), "the target: %s", text);
+	free(text);
+	free(link);
+	free(target_file);
 	free(made);
 	free(kh);
 }
