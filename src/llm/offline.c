@@ -110,14 +110,20 @@ bool offline_same_config(const struct offline *o, const cJSON *a, const cJSON *b
 	return true;
 }
 
-/* The value a parameter has in the node (or else the baseline); NULL when unset. */
-static const cJSON *actual_value(const struct sparam *sp, const struct plan_request *r)
+/* The value a setting has in params (or else the baseline); NULL when unset. */
+static const cJSON *value_in(const char *name, const cJSON *params, const struct plan_request *r)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(r->node_params, sp->name);
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, name);
 
 	if (!scalar(v))
-		v = cJSON_GetObjectItemCaseSensitive(r->base_params, sp->name);
+		v = cJSON_GetObjectItemCaseSensitive(r->base_params, name);
 	return scalar(v) ? v : NULL;
+}
+
+/* The value a parameter has in the node asked about. */
+static const cJSON *actual_value(const struct sparam *sp, const struct plan_request *r)
+{
+	return value_in(sp->name, r->node_params, r);
 }
 
 /* The value coordinate u gives a parameter (tpe_coord), as a person reads it. */
@@ -320,14 +326,13 @@ struct pick {
  * pick of 24 candidates (...); the runs near it average val_loss 0.08 ±
  * 0.03 (...)".
  */
-static void hypothesis_text(struct buf *b, const struct offline *o,
-			    const struct plan_request *r, const cJSON *changes,
-			    const struct pick *k)
+static void hypothesis_text(struct buf *b, const struct plan_request *r,
+			    const cJSON *parent, const cJSON *changes, const struct pick *k)
 {
 	const char *verb = goal_is_max(r->cfg) ? "raise" : "lower", *metric = metric_of(r->cfg);
 
 	for (const cJSON *c = changes->child; c; c = c->next) {
-		const cJSON *actual = actual_value(space_find(o, c->string), r);
+		const cJSON *actual = value_in(c->string, parent, r);
 		char nv[64], ov[64];
 		value_text(nv, sizeof nv, c);
 		if (actual)
@@ -353,7 +358,11 @@ static void hypothesis_text(struct buf *b, const struct offline *o,
 			   metric, k->mean, k->sd, k->weight, k->weight == 1 ? "" : "s");
 }
 
-static cJSON *proposal_new(const struct offline *o, const struct plan_request *r,
+/*
+ * A proposal of changes to the node parent (the node asked about when
+ * parent is NULL); changes is taken.
+ */
+static cJSON *proposal_new(const struct plan_request *r, const struct plan_entry *parent,
 			   cJSON *changes, const struct pick *k, const cJSON *props)
 {
 	char name[64], base[45]; /* base and a "-K" suffix stay within 48 */
@@ -372,7 +381,7 @@ static cJSON *proposal_new(const struct offline *o, const struct plan_request *r
 		snprintf(name, sizeof name, "%s-%d", base, n % 1000);
 	}
 	buf_init(&h);
-	hypothesis_text(&h, o, r, changes, k);
+	hypothesis_text(&h, r, parent ? parent->params : r->node_params, changes, k);
 	cJSON_AddStringToObject(p, "name", name);
 	cJSON_AddStringToObject(p, "hypothesis", h.data);
 	cJSON_AddNumberToObject(p, "priority", 0);
@@ -380,8 +389,23 @@ static cJSON *proposal_new(const struct offline *o, const struct plan_request *r
 	cJSON_AddStringToObject(ch, "kind", "params");
 	cJSON_AddItemToObject(ch, "params", changes);
 	cJSON_AddItemToObject(p, "change", ch);
+	if (parent && (!r->node || strcmp(parent->id, r->node)))
+		cJSON_AddStringToObject(p, "parent", parent->id);
 	buf_free(&h);
 	return p;
+}
+
+/* The settings of full that params does not hold as they are: full's changes to it. */
+static cJSON *changes_to(const cJSON *params, const cJSON *full)
+{
+	cJSON *changes = cJSON_CreateObject();
+
+	for (const cJSON *m = full->child; m; m = m->next) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, m->string);
+		if (!v || !offline_value_equal(m, v))
+			cJSON_AddItemToObject(changes, m->string, cJSON_Duplicate(m, true));
+	}
+	return changes;
 }
 
 /*
@@ -478,7 +502,13 @@ static int offline_plan(struct planner *p, const struct plan_request *r, cJSON *
 		k.has_estimate = tpe_estimate(m, x, &k.mean, &k.sd, &k.weight);
 		tpe_pending(m, full);
 		from[k.from]++;
-		cJSON_AddItemToArray(props, proposal_new(o, r, changes, &k, props));
+		/* Under the run it changes least: its changes are to that run's params. */
+		const struct plan_entry *parent = offline_parent(p->priv, r, full);
+		if (parent) {
+			cJSON_Delete(changes);
+			changes = changes_to(parent->params, full);
+		}
+		cJSON_AddItemToArray(props, proposal_new(r, parent, changes, &k, props));
 	}
 	for (size_t i = 0; i < ans.n; i++)
 		cJSON_Delete(ans.full[i]);
