@@ -88,9 +88,13 @@ size_t tpe_observed(const struct tpe *t);
 size_t tpe_good(const struct tpe *t);
 /*
  * ncand points drawn from l(x) into x (ncand × space->n), best l(x)/g(x)
- * first, with the log of that ratio in score. Returns tpe_good().
+ * first, with the log of that ratio in score. Returns tpe_good(). region:
+ * drawn from the trust region around the best configuration instead.
  */
-size_t tpe_suggest(const struct tpe *t, struct rng *g, size_t ncand, double *x, double *score);
+size_t tpe_suggest(const struct tpe *t, struct rng *g, size_t ncand, double *x, double *score,
+		   bool region);
+/* The trust region's kernel width, in coordinates: narrower the longer the best stands. */
+double tpe_region(const struct tpe *t);
 /* The runs near x: weighted mean and spread of the metric, and their weight in runs. */
 bool tpe_estimate(const struct tpe *t, const double *x, double *mean, double *sd,
 		  double *weight);

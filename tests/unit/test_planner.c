@@ -1147,6 +1147,69 @@ static void offline_proposals_go_under_the_nearest_run(void)
 	config_free(&c);
 }
 
+
+/*
+ * Every third proposal of a round is a step in the trust region around
+ * the best configuration, whose kernel halves for every (parameters + 1)
+ * runs finished since the best was found.
+ */
+static void offline_steps_near_the_best(void)
+{
+	struct config c;
+	struct err e = {{0}};
+
+	T_CHECK(load("{" BASE ", \"seed\": 11, " SPACE "}", &c, &e) == 0, "%s", e.msg);
+	struct planner *p = planner_offline_new(&c, &e);
+	cJSON *v[17];
+	struct plan_entry h[17] = {{0}};
+	/* The best is k = 4 (val_loss 0.1); 7 runs after it, then 12 (5 more). */
+	for (int k = 0; k < 17; k++) {
+		v[k] = point(1e-4 * pow(1.5, k), 0.03 * k, 1 + k % 4, 16 << (k % 3));
+		h[k] = (struct plan_entry){.params = v[k], .status = "completed", .has_metric = true,
+					   .metric = k == 4 ? 0.1 : 1 + 0.01 * k};
+	}
+	struct plan_request r = {.cfg = &c, .node = "n4", .node_params = v[4], .history = h,
+				 .nhistory = 12, .want = 6};
+	for (long round = 1; round <= 10; round++) {
+		cJSON *plan = plan_round(p, &r, round);
+		const cJSON *props = cJSON_GetObjectItem(plan, "proposals");
+		T_CHECK(cJSON_GetArraySize(props) == 6, "round %ld: short answer", round);
+		for (int k = 0; k < cJSON_GetArraySize(props); k++) {
+			const cJSON *q = cJSON_GetArrayItem(props, k);
+			const char *hyp = cJSON_GetObjectItem(q, "hypothesis")->valuestring;
+			if (k % 3 != 2) {
+				T_CHECK(!strstr(hyp, "trust region"), "round %ld: proposal %d: %s", round,
+					k, hyp);
+				continue;
+			}
+			/* 7 runs since the best, 4 parameters: 0.2 × 0.5^(7/5). */
+			T_CONTAINS(hyp, "a step in the trust region around the best configuration (a "
+					"kernel 0.076 of each range wide)");
+			cJSON *full = applied(v[4], q);
+			double dl = fabs(log10(cJSON_GetObjectItem(full, "lr")->valuedouble /
+					       cJSON_GetObjectItem(v[4], "lr")->valuedouble)) / 3;
+			double dd = fabs(cJSON_GetObjectItem(full, "dropout")->valuedouble -
+					 cJSON_GetObjectItem(v[4], "dropout")->valuedouble) / 0.5;
+			T_CHECK(dl < 4 * 0.076 && dd < 4 * 0.076,
+				"round %ld: %s is %.3f and %.3f of the ranges from the best", round,
+				cJSON_GetObjectItem(q, "name")->valuestring, dl, dd);
+			cJSON_Delete(full);
+		}
+		cJSON_Delete(plan);
+	}
+	/* Five more runs without gain: half as wide. */
+	r.nhistory = 17;
+	cJSON *plan = plan_round(p, &r, 1);
+	T_CONTAINS(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(plan, "proposals"),
+							  2), "hypothesis")->valuestring,
+		   "(a kernel 0.038 of each range wide)");
+	cJSON_Delete(plan);
+	for (int k = 0; k < 17; k++)
+		cJSON_Delete(v[k]);
+	p->destroy(p);
+	config_free(&c);
+}
+
 int main(void)
 {
 	T_RUN(analysis_contract);
@@ -1162,6 +1225,7 @@ int main(void)
 	T_RUN(offline_finds_the_optimum);
 	T_RUN(offline_model_sees_means_and_pending);
 	T_RUN(offline_proposals_go_under_the_nearest_run);
+	T_RUN(offline_steps_near_the_best);
 	T_RUN(offline_analyse_verdicts);
 	T_RUN(offline_analyse_follows_the_keep_rule);
 	T_RUN(offline_analyse_explains_tampered);
