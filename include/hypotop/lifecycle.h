@@ -241,7 +241,9 @@ cJSON *sched_node_params(struct sched *s, uint32_t id);
 /*
  * What the check of the proposals of a round under parent needs of the
  * tree, copied now (main thread); the check itself runs on the planner
- * thread, as the request's hook (planner.h, struct plan_vet).
+ * thread, as the request's hook (planner.h, struct plan_vet). A proposal
+ * that names its "parent" is checked against that node, which must be a
+ * completed one.
  */
 struct vet *vet_new(struct sched *s, uint32_t parent);
 const struct plan_vet *vet_hook(struct vet *v);

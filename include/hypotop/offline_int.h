@@ -1,7 +1,8 @@
 /*
  * offline_int.h — what the offline planner's files share: offline.c
- * (proposals), offline_tpe.c (the surrogate), offline_directive.c (the
- * person's guidance) and offline_analyse.c (analyses). Nothing else includes it.
+ * (proposals), offline_tpe.c (the surrogate), offline_parent.c (where a
+ * proposal goes in the tree), offline_directive.c (the person's guidance)
+ * and offline_analyse.c (analyses). Nothing else includes it.
  */
 #ifndef HYPOTOP_OFFLINE_INT_H
 #define HYPOTOP_OFFLINE_INT_H
@@ -87,9 +88,13 @@ size_t tpe_observed(const struct tpe *t);
 size_t tpe_good(const struct tpe *t);
 /*
  * ncand points drawn from l(x) into x (ncand × space->n), best l(x)/g(x)
- * first, with the log of that ratio in score. Returns tpe_good().
+ * first, with the log of that ratio in score. Returns tpe_good(). region:
+ * drawn from the trust region around the best configuration instead.
  */
-size_t tpe_suggest(const struct tpe *t, struct rng *g, size_t ncand, double *x, double *score);
+size_t tpe_suggest(const struct tpe *t, struct rng *g, size_t ncand, double *x, double *score,
+		   bool region);
+/* The trust region's kernel width, in coordinates: narrower the longer the best stands. */
+double tpe_region(const struct tpe *t);
 /* The runs near x: weighted mean and spread of the metric, and their weight in runs. */
 bool tpe_estimate(const struct tpe *t, const double *x, double *mean, double *sd,
 		  double *weight);
@@ -99,6 +104,15 @@ void tpe_start_point(const struct offline *space, uint64_t seed, uint64_t index,
 /* A parameter's coordinate (NAN: not one of its values) and a coordinate's number. */
 double tpe_coord(const struct sparam *sp, const cJSON *v);
 double tpe_number(const struct sparam *sp, double u);
+
+/*
+ * The completed node of the history a proposal (full: its whole
+ * configuration) goes under (offline_parent.c): the nearest in the space
+ * of those with the code and other settings of the node asked about, ties
+ * to the better metric. NULL when the history does not name that node.
+ */
+const struct plan_entry *offline_parent(const struct offline *o, const struct plan_request *r,
+					const cJSON *full);
 
 /*
  * directive.md as the offline planner reads it (one rule a line):

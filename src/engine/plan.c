@@ -1,7 +1,8 @@
 /*
  * plan.c — planning rounds (SPEC §5, §7): the stop rules, the request built
  * from the tree, the call on the planner thread, and the proposals put in
- * the queue as children of the best node.
+ * the queue as children of the best node, or of the completed node each
+ * names as its parent.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -286,12 +287,16 @@ static void plan_done(void *arg)
 		if (!strcmp(s->planner->name, "offline"))
 			plan_log(s, w->st.iteration, t->pid, t->plan, t->dropped, t->ndropped);
 		const cJSON *p;
+		struct buf under;
+		buf_init(&under);
 		cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(t->plan, "proposals"))
 		{
 			struct op op = {.kind = OP_ADD};
 			uint32_t id;
-			const cJSON *v;
-			node_id_format(t->parent, op.node);
+			const cJSON *v = cJSON_GetObjectItemCaseSensitive(p, "parent");
+			/* A proposal may name its parent (the check made it a completed node). */
+			snprintf(op.node, sizeof op.node, "%s",
+				 cJSON_IsString(v) ? v->valuestring : t->pid);
 			v = cJSON_GetObjectItemCaseSensitive(p, "hypothesis");
 			op.hypothesis = xstrdup(cJSON_IsString(v) ? v->valuestring : "");
 			v = cJSON_GetObjectItemCaseSensitive(p, "name");
@@ -301,9 +306,11 @@ static void plan_done(void *arg)
 			op.priority = op.has_priority ? (long)v->valuedouble : 0;
 			op.change = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(p, "change"), true);
 			op.calls = t->calls;
-			if (op_apply(w, &op, false, &id, &e) == 0)
+			if (op_apply(w, &op, false, &id, &e) == 0) {
 				added++;
-			else
+				if (!strstr(under.data ? under.data : "", op.node))
+					buf_printf(&under, "%s%s", under.len ? ", " : "", op.node);
+			} else
 				sched_say(s, "plan: proposal dropped: %s", e.msg);
 			op_free(&op);
 		}
@@ -311,8 +318,9 @@ static void plan_done(void *arg)
 		const cJSON *why = cJSON_GetObjectItemCaseSensitive(t->plan, "reason");
 		bool offline = !strcmp(s->planner->name, "offline") && cJSON_IsString(why);
 		sched_say(s, "round %ld: %d proposal%s under %s%s%s", w->st.iteration, added,
-			  added == 1 ? "" : "s", t->pid, offline ? ": " : "",
+			  added == 1 ? "" : "s", under.len ? under.data : t->pid, offline ? ": " : "",
 			  offline ? why->valuestring : "");
+		buf_free(&under);
 		const cJSON *stop = cJSON_GetObjectItemCaseSensitive(t->plan, "stop");
 		if (cJSON_IsTrue(stop) && !added) {
 			const cJSON *reason = cJSON_GetObjectItemCaseSensitive(t->plan, "reason");

@@ -26,6 +26,8 @@ struct vet_run {
 	char *parent_commit; /* its parent's, to dry-run its change on */
 	char *change;        /* its change as it goes into the tree, or NULL */
 	cJSON *flags;        /* the values of the launch command's {NAME} */
+	cJSON *params;       /* a node's effective params (sched_node_params), or NULL */
+	bool completed;      /* a node that may be a proposal's parent */
 	bool known;          /* tree is worked out */
 	char tree[VCS_OID_HEX];
 };
@@ -76,6 +78,7 @@ static void run_free(struct vet_run *r)
 	free(r->parent_commit);
 	free(r->change);
 	cJSON_Delete(r->flags);
+	cJSON_Delete(r->params);
 }
 
 static int vet_check(void *ctx, const cJSON *proposal, struct buf *why);
@@ -109,9 +112,9 @@ struct vet *vet_new(struct sched *s, uint32_t parent)
 			r->parent_commit = xstrdup(p->commit);
 			r->change = n->change ? sched_file_change(launch, n->change) : NULL;
 		}
-		cJSON *params = sched_node_params(s, i);
-		r->flags = flag_values(launch, params);
-		cJSON_Delete(params);
+		r->params = sched_node_params(s, i);
+		r->flags = flag_values(launch, r->params);
+		r->completed = n->status == ST_COMPLETED && n->commit;
 	}
 	return v;
 }
@@ -267,17 +270,18 @@ static int check_protect(struct vet *v, const cJSON *ch, bool in_file, struct bu
 	return rc;
 }
 
-/* The dry run: the proposal's tree, or why its change does not apply. */
-static int check_applies(struct vet *v, struct vet_run *me, struct buf *why)
+/* The dry run on the parent's commit: the proposal's tree, or why its change does not apply. */
+static int check_applies(struct vet *v, const struct vet_run *parent, struct vet_run *me,
+			 struct buf *why)
 {
 	const char *kind = NULL;
 	struct buf detail;
 	struct err e = {{0}};
 
-	if (!v->parent.commit)
+	if (!parent->commit)
 		return 0;
 	buf_init(&detail);
-	me->known = vcs_change_tree(v->cfg->source_dir, v->parent.commit, me->change,
+	me->known = vcs_change_tree(v->cfg->source_dir, parent->commit, me->change,
 				    v->params_file, me->tree, &kind, &detail, &e) == 0;
 	if (!me->known && kind) {
 		buf_printf(why, "its change does not apply (%s): %s", kind, e.msg);
@@ -295,12 +299,13 @@ static bool same_run(const struct vet_run *a, const struct vet_run *b)
 	       cJSON_Compare(a->flags, b->flags, true);
 }
 
-static int check_new(struct vet *v, const struct vet_run *me, struct buf *why)
+static int check_new(struct vet *v, const struct vet_run *parent, const struct vet_run *me,
+		     struct buf *why)
 {
-	if (same_run(me, &v->parent)) {
+	if (same_run(me, parent)) {
 		buf_printf(why, "it changes nothing: the same source tree and params as its parent "
 				"%s; propose a change that makes a difference",
-			   v->parent.label);
+			   parent->label);
 		return -1;
 	}
 	const struct vet_run *was = NULL;
@@ -318,6 +323,29 @@ static int check_new(struct vet *v, const struct vet_run *me, struct buf *why)
 	return -1;
 }
 
+/*
+ * The node a proposal names as its parent ("parent", planner.h), or else
+ * the node the round was asked about; NULL with why set when it names one
+ * that is not a completed node.
+ */
+static const struct vet_run *parent_of(struct vet *v, const cJSON *proposal, struct buf *why)
+{
+	const char *id = str_item(proposal, "parent");
+
+	if (!id || !strcmp(id, v->parent.label))
+		return &v->parent;
+	for (size_t i = 0; i < v->nruns; i++)
+		if (!strcmp(v->runs[i].label, id)) {
+			if (v->runs[i].completed)
+				return &v->runs[i];
+			break;
+		}
+	buf_printf(why, "its parent %s is not a completed node of the history: name one that "
+			"completed, or leave parent out to branch from %s",
+		   id, v->parent.label);
+	return NULL;
+}
+
 static int vet_check(void *ctx, const cJSON *proposal, struct buf *why)
 {
 	struct vet *v = ctx;
@@ -328,13 +356,16 @@ static int vet_check(void *ctx, const cJSON *proposal, struct buf *why)
 	bool in_file = false;
 
 	ready(v);
+	const struct vet_run *parent = parent_of(v, proposal, why);
+	if (!parent)
+		return -1;
 	char *text = cJSON_PrintUnformatted(ch);
 	me.change = text ? sched_file_change(v->cfg->launch, text) : NULL;
 	free(text);
 	const cJSON *params = kind && !strcmp(kind, "params")
 				      ? cJSON_GetObjectItemCaseSensitive(ch, "params")
 				      : NULL;
-	cJSON *merged = cJSON_Duplicate(v->params, true);
+	cJSON *merged = cJSON_Duplicate(parent == &v->parent ? v->params : parent->params, true);
 	const cJSON *m;
 	cJSON_ArrayForEach(m, params)
 	{
@@ -344,7 +375,7 @@ static int vet_check(void *ctx, const cJSON *proposal, struct buf *why)
 	me.flags = flag_values(v->cfg->launch, merged);
 	cJSON_Delete(merged);
 	if (check_params(v, params, &in_file, why) < 0 || check_protect(v, ch, in_file, why) < 0 ||
-	    check_applies(v, &me, why) < 0 || check_new(v, &me, why) < 0) {
+	    check_applies(v, parent, &me, why) < 0 || check_new(v, parent, &me, why) < 0) {
 		run_free(&me);
 		if (!why->len)
 			buf_adds(why, "refused");

@@ -36,11 +36,11 @@ static void join(char *out, size_t n, const char *at, const char *key)
 }
 
 /*
- * Every member of o must be one of keys, at most once, and every key must be
- * present. `at` is the object's path for messages.
+ * Every member of o must be one of keys, at most once, and the first
+ * `required` of them must be present. `at` is the object's path for messages.
  */
-static int check_keys(const cJSON *o, const char *at, const char *const *keys, size_t n,
-		      struct err *e)
+static int check_some_keys(const cJSON *o, const char *at, const char *const *keys, size_t n,
+			   size_t required, struct err *e)
 {
 	char allowed[256] = "", path[256];
 
@@ -62,13 +62,20 @@ static int check_keys(const cJSON *o, const char *at, const char *const *keys, s
 				return -1;
 			}
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < required; i++)
 		if (!cJSON_GetObjectItemCaseSensitive(o, keys[i])) {
 			join(path, sizeof path, at, keys[i]);
 			err_set(e, "%s: missing; the object needs %s", path, allowed);
 			return -1;
 		}
 	return 0;
+}
+
+/* Every key present, none other. */
+static int check_keys(const cJSON *o, const char *at, const char *const *keys, size_t n,
+		      struct err *e)
+{
+	return check_some_keys(o, at, keys, n, n, e);
 }
 
 static int check_string(const cJSON *v, const char *at, bool nonempty, struct err *e)
@@ -173,20 +180,30 @@ static int check_change(const cJSON *ch, const char *at, struct err *e)
 	return -1;
 }
 
+/* "n0012": the spelling of a node id (whether the node exists is the engine's check). */
+static bool node_id_like(const cJSON *v)
+{
+	const char *s = cJSON_IsString(v) ? v->valuestring : "";
+	size_t digits = s[0] == 'n' ? strspn(s + 1, "0123456789") : 0;
+
+	return digits >= 4 && digits <= 9 && !s[1 + digits];
+}
+
 static int check_proposal(const cJSON *p, const char *at, struct err *e)
 {
+	/* "parent", the last, may be left out: the node the round was asked about. */
 	static const char *const keys[] = {"name", "hypothesis", "priority", "needs_rebuild",
-					   "change"};
+					   "change", "parent"};
 	char sub[128];
 	long prio;
 
 	if (!cJSON_IsObject(p)) {
 		err_set(e, "%s: must be an object {\"name\", \"hypothesis\", \"priority\", "
-			   "\"needs_rebuild\", \"change\"}",
+			   "\"needs_rebuild\", \"change\"} and optionally \"parent\"",
 			at);
 		return -1;
 	}
-	if (check_keys(p, at, keys, ARRAY_LEN(keys), e) < 0)
+	if (check_some_keys(p, at, keys, ARRAY_LEN(keys), ARRAY_LEN(keys) - 1, e) < 0)
 		return -1;
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(p, "name");
 	snprintf(sub, sizeof sub, "%s.name", at);
@@ -209,6 +226,13 @@ static int check_proposal(const cJSON *p, const char *at, struct err *e)
 	}
 	if (!cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(p, "needs_rebuild"))) {
 		err_set(e, "%s.needs_rebuild: must be true or false", at);
+		return -1;
+	}
+	const cJSON *parent = cJSON_GetObjectItemCaseSensitive(p, "parent");
+	if (parent && !node_id_like(parent)) {
+		err_set(e, "%s.parent: must be the id of a completed node of the history, like "
+			   "n0012; or leave parent out to branch from the node asked about",
+			at);
 		return -1;
 	}
 	return check_change(cJSON_GetObjectItemCaseSensitive(p, "change"), at, e);

@@ -5,8 +5,9 @@
  * runs so far (offline_tpe.c): a space-filling start while there are few
  * runs, then the tree-structured Parzen estimator's best candidates, each
  * proposal of a batch observed as bad while it waits so that the batch
- * spreads out. A configuration already run (or already proposed in the
- * same answer) is never proposed again; when the model's candidates are
+ * spreads out, and every third a step in a trust region around the best.
+ * A configuration already run (or already proposed in the same answer)
+ * is never proposed again; when the model's candidates are
  * all taken it samples the whole space, and a small finite space is
  * walked point by point, so that "nothing new left" is a fact and not bad
  * luck. The random stream is a pure function of the config's seed and the
@@ -110,14 +111,20 @@ bool offline_same_config(const struct offline *o, const cJSON *a, const cJSON *b
 	return true;
 }
 
-/* The value a parameter has in the node (or else the baseline); NULL when unset. */
-static const cJSON *actual_value(const struct sparam *sp, const struct plan_request *r)
+/* The value a setting has in params (or else the baseline); NULL when unset. */
+static const cJSON *value_in(const char *name, const cJSON *params, const struct plan_request *r)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(r->node_params, sp->name);
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, name);
 
 	if (!scalar(v))
-		v = cJSON_GetObjectItemCaseSensitive(r->base_params, sp->name);
+		v = cJSON_GetObjectItemCaseSensitive(r->base_params, name);
 	return scalar(v) ? v : NULL;
+}
+
+/* The value a parameter has in the node asked about. */
+static const cJSON *actual_value(const struct sparam *sp, const struct plan_request *r)
+{
+	return value_in(sp->name, r->node_params, r);
 }
 
 /* The value coordinate u gives a parameter (tpe_coord), as a person reads it. */
@@ -303,13 +310,15 @@ static void proposal_name(char *out, size_t n, const cJSON *changes)
 }
 
 /* Where a proposal came from, for its hypothesis and the round's reason. */
-enum origin { FROM_START, FROM_MODEL, FROM_SAMPLE };
+enum origin { FROM_START, FROM_MODEL, FROM_REGION, FROM_SAMPLE };
+#define ORIGINS 4
 
 /* What one proposal rests on: its origin and what the model said of it. */
 struct pick {
 	enum origin from;
 	uint64_t index;      /* FROM_START: the point of the sequence */
-	double ratio;        /* FROM_MODEL: l(x)/g(x) */
+	double ratio;        /* FROM_MODEL, FROM_REGION: l(x)/g(x) */
+	double width;        /* FROM_REGION: the kernel's, in coordinates */
 	size_t good, seen;   /* the observations l(x) rests on, of all seen */
 	bool has_estimate;
 	double mean, sd, weight; /* tpe_estimate() at the point */
@@ -320,14 +329,13 @@ struct pick {
  * pick of 24 candidates (...); the runs near it average val_loss 0.08 ±
  * 0.03 (...)".
  */
-static void hypothesis_text(struct buf *b, const struct offline *o,
-			    const struct plan_request *r, const cJSON *changes,
-			    const struct pick *k)
+static void hypothesis_text(struct buf *b, const struct plan_request *r,
+			    const cJSON *parent, const cJSON *changes, const struct pick *k)
 {
 	const char *verb = goal_is_max(r->cfg) ? "raise" : "lower", *metric = metric_of(r->cfg);
 
 	for (const cJSON *c = changes->child; c; c = c->next) {
-		const cJSON *actual = actual_value(space_find(o, c->string), r);
+		const cJSON *actual = value_in(c->string, parent, r);
 		char nv[64], ov[64];
 		value_text(nv, sizeof nv, c);
 		if (actual)
@@ -344,6 +352,11 @@ static void hypothesis_text(struct buf *b, const struct offline *o,
 		buf_printf(b, "the surrogate's pick of %d candidates (TPE: l/g %.2g, the best %zu "
 			      "of %zu configurations as good)",
 			   CANDIDATES, k->ratio, k->good, k->seen);
+	else if (k->from == FROM_REGION)
+		buf_printf(b, "a step in the trust region around the best configuration (a kernel "
+			      "%.2g of each range wide), the surrogate's pick of %d candidates there "
+			      "(TPE: l/g %.2g, the best %zu of %zu configurations as good)",
+			   k->width, CANDIDATES, k->ratio, k->good, k->seen);
 	else
 		buf_printf(b, "an untried point of the space (the surrogate's candidates were all "
 			      "tried or avoided)");
@@ -353,7 +366,11 @@ static void hypothesis_text(struct buf *b, const struct offline *o,
 			   metric, k->mean, k->sd, k->weight, k->weight == 1 ? "" : "s");
 }
 
-static cJSON *proposal_new(const struct offline *o, const struct plan_request *r,
+/*
+ * A proposal of changes to the node parent (the node asked about when
+ * parent is NULL); changes is taken.
+ */
+static cJSON *proposal_new(const struct plan_request *r, const struct plan_entry *parent,
 			   cJSON *changes, const struct pick *k, const cJSON *props)
 {
 	char name[64], base[45]; /* base and a "-K" suffix stay within 48 */
@@ -372,7 +389,7 @@ static cJSON *proposal_new(const struct offline *o, const struct plan_request *r
 		snprintf(name, sizeof name, "%s-%d", base, n % 1000);
 	}
 	buf_init(&h);
-	hypothesis_text(&h, o, r, changes, k);
+	hypothesis_text(&h, r, parent ? parent->params : r->node_params, changes, k);
 	cJSON_AddStringToObject(p, "name", name);
 	cJSON_AddStringToObject(p, "hypothesis", h.data);
 	cJSON_AddNumberToObject(p, "priority", 0);
@@ -380,8 +397,23 @@ static cJSON *proposal_new(const struct offline *o, const struct plan_request *r
 	cJSON_AddStringToObject(ch, "kind", "params");
 	cJSON_AddItemToObject(ch, "params", changes);
 	cJSON_AddItemToObject(p, "change", ch);
+	if (parent && (!r->node || strcmp(parent->id, r->node)))
+		cJSON_AddStringToObject(p, "parent", parent->id);
 	buf_free(&h);
 	return p;
+}
+
+/* The settings of full that params does not hold as they are: full's changes to it. */
+static cJSON *changes_to(const cJSON *params, const cJSON *full)
+{
+	cJSON *changes = cJSON_CreateObject();
+
+	for (const cJSON *m = full->child; m; m = m->next) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, m->string);
+		if (!v || !offline_value_equal(m, v))
+			cJSON_AddItemToObject(changes, m->string, cJSON_Duplicate(m, true));
+	}
+	return changes;
 }
 
 /*
@@ -398,12 +430,13 @@ static size_t start_size(const struct offline *o, int want)
 
 /*
  * One proposal: from the space-filling start while few configurations are
- * seen, else the surrogate's best candidate not yet tried. x receives its
- * point; NULL when neither has a new one.
+ * seen, else the surrogate's best candidate not yet tried, drawn from the
+ * trust region around the best when region is set. x receives its point;
+ * NULL when neither has a new one.
  */
 static cJSON *propose(const struct steer *st, const struct plan_request *r, struct answer *ans,
-		      struct tpe *m, struct rng *g, uint64_t seed, int want, double *x,
-		      struct pick *k)
+		      struct tpe *m, struct rng *g, uint64_t seed, int want, bool region,
+		      double *x, struct pick *k)
 {
 	const struct offline *o = &st->view;
 	size_t d = o->n ? o->n : 1;
@@ -421,9 +454,10 @@ static cJSON *propose(const struct steer *st, const struct plan_request *r, stru
 			return changes;
 	}
 	double *xs = xcalloc(CANDIDATES * d, sizeof *xs), score[CANDIDATES];
-	k->from = FROM_MODEL;
+	k->from = region ? FROM_REGION : FROM_MODEL;
+	k->width = tpe_region(m);
 	for (int t = 0; t < MODEL_TRIES && !changes; t++) {
-		k->good = tpe_suggest(m, g, CANDIDATES, xs, score);
+		k->good = tpe_suggest(m, g, CANDIDATES, xs, score, region);
 		for (size_t c = 0; c < CANDIDATES && !changes; c++)
 			if ((changes = keep_if_new(st, r, ans, point_changes(o, r, xs + c * d)))) {
 				memcpy(x, xs + c * d, o->n * sizeof *x);
@@ -442,7 +476,7 @@ static int offline_plan(struct planner *p, const struct plan_request *r, cJSON *
 	struct rng g = {(uint64_t)(r->cfg ? r->cfg->seed : 0)};
 	int want = r->want < 1 ? 2 : r->want > PLAN_WANT_MAX ? PLAN_WANT_MAX : r->want;
 	const char *node = r->node ? r->node : "the node";
-	int from[3] = {0};
+	int from[ORIGINS] = {0};
 	cJSON *props = cJSON_CreateArray();
 
 	(void)e;
@@ -459,7 +493,11 @@ static int offline_plan(struct planner *p, const struct plan_request *r, cJSON *
 	cursor = rng_below(&g, size);
 	for (int n = 0; n < want; n++) {
 		struct pick k = {0};
-		cJSON *changes = propose(&st, r, &ans, m, &g, seed, want, x, &k);
+		/*
+		 * Every third proposal refines the best: a round's proposals share
+		 * one model, where a sequential search would have refitted it.
+		 */
+		cJSON *changes = propose(&st, r, &ans, m, &g, seed, want, n % 3 == 2, x, &k);
 		if (!changes)
 			k.from = FROM_SAMPLE;
 		for (int t = 0; t < SAMPLE_TRIES && !changes; t++)
@@ -478,7 +516,13 @@ static int offline_plan(struct planner *p, const struct plan_request *r, cJSON *
 		k.has_estimate = tpe_estimate(m, x, &k.mean, &k.sd, &k.weight);
 		tpe_pending(m, full);
 		from[k.from]++;
-		cJSON_AddItemToArray(props, proposal_new(o, r, changes, &k, props));
+		/* Under the run it changes least: its changes are to that run's params. */
+		const struct plan_entry *parent = offline_parent(p->priv, r, full);
+		if (parent) {
+			cJSON_Delete(changes);
+			changes = changes_to(parent->params, full);
+		}
+		cJSON_AddItemToArray(props, proposal_new(r, parent, changes, &k, props));
 	}
 	for (size_t i = 0; i < ans.n; i++)
 		cJSON_Delete(ans.full[i]);
@@ -494,10 +538,11 @@ static int offline_plan(struct planner *p, const struct plan_request *r, cJSON *
 		buf_printf(&reason, "only %d untried configuration%s found in the search space", n,
 			   n == 1 ? "" : "s");
 	else {
-		static const char *const whence[] = {"from the space-filling start",
-						     "from the surrogate (TPE)", "sampled"};
+		static const char *const whence[ORIGINS] = {
+			"from the space-filling start", "from the surrogate (TPE)",
+			"from its trust region around the best", "sampled"};
 		buf_printf(&reason, "%d proposals:", n);
-		for (int k = 0, first = 1; k < 3; k++)
+		for (int k = 0, first = 1; k < ORIGINS; k++)
 			if (from[k]) {
 				buf_printf(&reason, "%s %d %s", first ? "" : ",", from[k], whence[k]);
 				first = 0;

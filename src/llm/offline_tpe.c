@@ -12,6 +12,14 @@
  * to the range, plus a wide prior; smoothed one-hot kernels for choices),
  * candidates are drawn from the good density l(x) and ranked by l(x)/g(x).
  *
+ * A trust-region step (after TuRBO, Eriksson et al. 2019) draws its
+ * candidates from a narrow kernel around the best configuration instead:
+ * a round of proposals made at once has had fewer model updates than a
+ * sequential search of as many runs, and this step spends one of them on
+ * the refinement a sequential search gets for free. The kernel's width
+ * halves for every (parameters + 1) runs finished since the best was
+ * found, so that the step closes in while nothing beats it.
+ *
  * A point is one coordinate per parameter of the space: a numeric one in
  * [0, 1] (log scale for log_uniform, the cell of a whole number for int),
  * a choice the index of its element. Pure functions of their inputs: the
@@ -34,6 +42,8 @@
 #define BANDWIDTH 0.1  /* Scott's rule's factor, in coordinates */
 #define CLIP 0.5       /* the narrowest kernel: CLIP / (components + 1) */
 #define PRIOR_SIGMA 1.0
+#define REGION_WIDTH 0.2  /* the trust region's kernel, in coordinates, at first */
+#define REGION_MIN 0.01   /* and at its narrowest */
 
 struct obs {
 	double *x;      /* one coordinate per parameter; NAN: not set */
@@ -260,9 +270,9 @@ static double parzen_log(const struct parzen *p, const double *x)
 	return best + log(sum) - log((double)p->n);
 }
 
-static void parzen_sample(const struct parzen *p, struct rng *g, double *x)
+/* A point from component j (p->n - 1: the prior). */
+static void parzen_draw(const struct parzen *p, size_t j, struct rng *g, double *x)
 {
-	size_t j = (size_t)rng_below(g, p->n);
 	const struct obs *o = j < p->n - 1 ? p->c[j] : NULL;
 
 	for (size_t i = 0; i < p->space->n; i++) {
@@ -276,6 +286,11 @@ static void parzen_sample(const struct parzen *p, struct rng *g, double *x)
 		else
 			x[i] = mu;
 	}
+}
+
+static void parzen_sample(const struct parzen *p, struct rng *g, double *x)
+{
+	parzen_draw(p, (size_t)rng_below(g, p->n), g, x);
 }
 
 /* Best first; ties in the order of the history, so that the answer repeats. */
@@ -296,7 +311,21 @@ size_t tpe_good(const struct tpe *t)
 	return good < t->nreal ? good : t->nreal;
 }
 
-size_t tpe_suggest(const struct tpe *t, struct rng *g, size_t ncand, double *x, double *score)
+double tpe_region(const struct tpe *t)
+{
+	size_t best = 0, since = 0;
+
+	for (size_t k = 0; k < t->n; k++)
+		if (t->v[k].runs && (!t->v[best].runs || t->v[k].y < t->v[best].y))
+			best = k;
+	for (size_t k = best + 1; k < t->n; k++)
+		since += t->v[k].runs > 0;
+	return fmax(REGION_MIN,
+		    REGION_WIDTH * pow(0.5, (double)since / (double)(t->space->n + 1)));
+}
+
+size_t tpe_suggest(const struct tpe *t, struct rng *g, size_t ncand, double *x, double *score,
+		   bool region)
 {
 	const struct obs **sorted = xcalloc(t->n ? t->n : 1, sizeof *sorted);
 	struct parzen l, b;
@@ -307,8 +336,15 @@ size_t tpe_suggest(const struct tpe *t, struct rng *g, size_t ncand, double *x, 
 	qsort(sorted, t->n, sizeof *sorted, by_value);
 	parzen_init(&l, t->space, sorted, good);
 	parzen_init(&b, t->space, sorted + good, t->n - good);
+	struct parzen near = l;
+	near.sigma = tpe_region(t);
+	near.eps = fmin(l.eps, near.sigma);
+	region = region && good > 0;
 	for (size_t c = 0; c < ncand; c++) {
-		parzen_sample(&l, g, x + c * d);
+		if (region)
+			parzen_draw(&near, 0, g, x + c * d); /* the best's kernel, narrowed */
+		else
+			parzen_sample(&l, g, x + c * d);
 		/* A whole number is scored where its value will be: its cell's middle. */
 		for (size_t i = 0; i < d; i++)
 			if (t->space->v[i].dist == D_INT)

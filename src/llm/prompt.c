@@ -69,9 +69,13 @@ static char *plan_contract(const struct config *c)
 		     "        \"needs_rebuild\": true | false,\n"
 		     "        \"change\": ");
 	prompt_change_alts(&b, c, "                ");
-	buf_adds(&b, "}]}\n\n"
+	buf_adds(&b, ",\n"
+		     "        \"parent\": node id (optional)}]}\n\n"
 		     "No other key is accepted. \"proposals\" holds 1 to " WANT_MAX_TEXT
-		     " proposals; it may be empty only with \"stop\": true.\n");
+		     " proposals; it may be empty only with \"stop\": true. \"parent\" "
+		     "makes the proposal a child of that node instead of the node named below: "
+		     "a completed node of the history (like n0012), whose params and commit the "
+		     "change applies to.\n");
 	prompt_change_rules(&b, "the parent's commit");
 	if (!prompt_params_apply(c))
 		buf_adds(&b, "This project has no param file and passes no {NAME} in its launch "
@@ -606,8 +610,12 @@ static void suggestions_part(struct buf *q, const cJSON *proposals)
 	{
 		const cJSON *ch = cJSON_GetObjectItemCaseSensitive(p, "change");
 		char *params = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(ch, "params"));
+		const char *parent = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "parent"));
 		buf_adds(q, "- ");
 		add_cell(q, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "name")), 64);
+		/* Its params are changes to that node's: a model taking it names it too. */
+		if (parent)
+			buf_printf(q, " (\"parent\": \"%.16s\")", parent);
 		buf_adds(q, ": ");
 		llm_add_md(q, params ? params : "{}");
 		buf_adds(q, ": ");

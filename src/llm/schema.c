@@ -148,6 +148,7 @@ char *llm_schema_plan(const struct config *cfg)
 	add_prop(prop, "priority", typed("integer"), true);
 	add_prop(prop, "needs_rebuild", typed("boolean"), true);
 	add_prop(prop, "change", change_schema(cfg), true);
+	add_prop(prop, "parent", typed("string"), false);
 	cJSON_AddItemToObject(list, "items", prop);
 	add_prop(o, "stop", typed("boolean"), true);
 	add_prop(o, "reason", typed("string"), true);

@@ -118,6 +118,25 @@ def status_json(wd):
     return json.loads(out)
 
 
+def run_engine(wd, key=None, timeout=240):
+    """hypotop run --headless to its end, with ANTHROPIC_API_KEY set to key
+    (and loopback outside any proxy); its stderr."""
+    e = dict(os.environ)
+    if key:
+        e["ANTHROPIC_API_KEY"] = key
+    e["NO_PROXY"] = e["no_proxy"] = "127.0.0.1,localhost"
+    r = subprocess.run([BIN, "run", "--headless", wd], capture_output=True, text=True,
+                       timeout=timeout, env=e)
+    check(r.returncode == 0, "engine exit %d: %s" % (r.returncode, r.stderr[-2000:]))
+    return r.stderr
+
+
+def tree_nodes(wd):
+    """engine/tree.json's nodes by id."""
+    with open(os.path.join(wd, "engine", "tree.json")) as f:
+        return {n["id"]: n for n in json.load(f)["nodes"]}
+
+
 def wait_for(pred, what, timeout=10.0, interval=0.01):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

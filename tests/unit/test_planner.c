@@ -130,6 +130,18 @@ static void plan_contract(void)
 		 "plan: proposals[0].cost: unknown key"},
 		{PLAN("false", "{\"name\":\"a\",\"hypothesis\":\"h\",\"priority\":1,\"change\":" PARAMS "}"),
 		 "plan: proposals[0].needs_rebuild: missing"},
+		/* "parent", optional: a node id; whether the node exists is the engine's check */
+		{PLAN("false", "{\"name\":\"a\",\"hypothesis\":\"h\",\"priority\":1,"
+			"\"needs_rebuild\":false,\"change\":" PARAMS ",\"parent\":\"n0012\"}"), NULL},
+		{PLAN("false", "{\"name\":\"a\",\"hypothesis\":\"h\",\"priority\":1,"
+			"\"needs_rebuild\":false,\"change\":" PARAMS ",\"parent\":\"12\"}"),
+		 "plan: proposals[0].parent: must be the id of a completed node"},
+		{PLAN("false", "{\"name\":\"a\",\"hypothesis\":\"h\",\"priority\":1,"
+			"\"needs_rebuild\":false,\"change\":" PARAMS ",\"parent\":12}"),
+		 "plan: proposals[0].parent"},
+		{PLAN("false", "{\"name\":\"a\",\"hypothesis\":\"h\",\"priority\":1,"
+			"\"needs_rebuild\":false,\"change\":" PARAMS ",\"parent\":\"n12\"}"),
+		 "plan: proposals[0].parent"},
 		{PLAN("false", PROP("a", PARAMS) "," PROP("b", "{\"kind\":\"shell\",\"cmd\":\"x\"}")),
 		 "plan: proposals[1].change.kind"},
 		{PLAN("false", PROP("a", "\"lr=1\"")), "plan: proposals[0].change: must be an object"},
@@ -995,6 +1007,209 @@ static void offline_model_sees_means_and_pending(void)
 	config_free(&c);
 }
 
+
+/* Where a test point lies in SPACE, each coordinate in [0, 1]. */
+static void space_coords(const cJSON *p, double x[4])
+{
+	double b = cJSON_GetObjectItem(p, "batch_size")->valuedouble;
+
+	x[0] = log(cJSON_GetObjectItem(p, "lr")->valuedouble / 1e-4) / log(1e3);
+	x[1] = cJSON_GetObjectItem(p, "dropout")->valuedouble / 0.5;
+	x[2] = (cJSON_GetObjectItem(p, "layers")->valuedouble - 1 + 0.5) / 4;
+	x[3] = b == 16 ? 0 : b == 32 ? 0.5 : 1;
+}
+
+static double space_distance(const cJSON *a, const cJSON *b)
+{
+	double x[4], y[4], d = 0;
+
+	space_coords(a, x);
+	space_coords(b, y);
+	for (int i = 0; i < 4; i++)
+		d += (x[i] - y[i]) * (x[i] - y[i]);
+	return d;
+}
+
+/*
+ * Each proposal goes under the completed run whose params it changes
+ * least (ties to the better metric), says its changes from that run, and
+ * never goes under a failed run, one with other code, or one with other
+ * settings outside the space.
+ */
+static void offline_proposals_go_under_the_nearest_run(void)
+{
+	static const struct {
+		const char *id, *parent, *status, *change;
+		double metric; /* NAN: none */
+	} nodes[] = {
+		{"n0000", NULL, "completed", NULL, 0.9},
+		{"n0001", "n0000", "completed", "{\"kind\":\"params\",\"params\":{\"lr\":0.0001}}", 0.5},
+		{"n0002", "n0000", "completed",
+		 "{\"kind\":\"params\",\"params\":{\"lr\":0.08,\"dropout\":0.4}}", 0.7},
+		{"n0003", "n0000", "completed",
+		 "{\"kind\":\"params\",\"params\":{\"layers\":4,\"batch_size\":64}}", 0.8},
+		{"n0004", "n0000", "failed",
+		 "{\"kind\":\"params\",\"params\":{\"lr\":0.03,\"dropout\":0.45}}", NAN},
+		{"n0005", "n0000", "completed",
+		 "{\"kind\":\"edit\",\"edits\":[{\"path\":\"a.py\",\"search\":\"1\",\"replace\":\"2\"}]}",
+		 0.6},
+		/* n0002's params again by another path, with a better metric */
+		{"n0006", "n0003", "completed",
+		 "{\"kind\":\"params\",\"params\":{\"lr\":0.08,\"dropout\":0.4,\"layers\":2,"
+		 "\"batch_size\":32}}", 0.65},
+		{"n0007", "n0000", "completed", "{\"kind\":\"params\",\"params\":{\"epochs\":20}}", 0.55},
+		{"n0008", "n0001", "running", "{\"kind\":\"params\",\"params\":{\"dropout\":0.3}}", NAN},
+		{"n0009", "n0002", "completed", NULL, 0.6},  /* a seed repeat of n0002 */
+		{"n0010", NULL, "completed", NULL, 0.85},   /* a seed copy of the baseline */
+	};
+	enum { N = ARRAY_LEN(nodes) };
+	struct config c;
+	struct err e = {{0}};
+	cJSON *params[N];
+	struct plan_entry h[N] = {{0}};
+
+	T_CHECK(load("{" BASE ", \"seed\": 5, " SPACE "}", &c, &e) == 0, "%s", e.msg);
+	struct planner *p = planner_offline_new(&c, &e);
+	for (int i = 0; i < N; i++) {
+		const char *from = nodes[i].parent;
+		int k = 0;
+		while (from && strcmp(nodes[k].id, from))
+			k++;
+		params[i] = from ? cJSON_Duplicate(params[k], true)
+				 : parse("{\"lr\": 0.01, \"dropout\": 0.1, \"layers\": 2, "
+					 "\"batch_size\": 32, \"epochs\": 10}");
+		cJSON *ch = nodes[i].change ? parse(nodes[i].change) : NULL;
+		const cJSON *set = cJSON_GetObjectItem(ch, "params");
+		for (const cJSON *m = set ? set->child : NULL; m; m = m->next)
+			cJSON_ReplaceItemInObject(params[i], m->string, cJSON_Duplicate(m, true));
+		cJSON_Delete(ch);
+		h[i] = (struct plan_entry){.id = nodes[i].id, .parent = nodes[i].parent,
+					   .status = nodes[i].status, .params = params[i],
+					   .has_metric = !isnan(nodes[i].metric),
+					   .metric = nodes[i].metric, .change = nodes[i].change};
+	}
+	struct plan_request r = {.cfg = &c, .node = "n0001", .node_params = params[1],
+				 .history = h, .nhistory = N, .want = 3};
+	int under[N] = {0};
+	for (long round = 1; round <= 12; round++) {
+		/* Later rounds are steered to a high lr, near n0002 and its repeat. */
+		r.directive = round > 6 ? "try lr 0.05..0.1\n" : NULL;
+		cJSON *plan = plan_round(p, &r, round);
+		const cJSON *q;
+		cJSON_ArrayForEach(q, cJSON_GetObjectItem(plan, "proposals"))
+		{
+			const cJSON *named = cJSON_GetObjectItem(q, "parent");
+			const char *pid = named ? named->valuestring : "n0001";
+			const char *hyp = cJSON_GetObjectItem(q, "hypothesis")->valuestring;
+			int k = 0;
+			while (k < N && strcmp(nodes[k].id, pid))
+				k++;
+			T_CHECK(k < N, "round %ld: parent %s is not in the history", round, pid);
+			if (k == N)
+				continue;
+			T_CHECK(!named || strcmp(pid, "n0001"), "round %ld: names the node asked about",
+				round);
+			under[k]++;
+			cJSON *full = applied(params[k], q);
+			for (int i = 0; i < N; i++) {
+				bool may = i <= 3 || i == 6; /* the others: never */
+				if (i != k && may)
+					T_CHECK(space_distance(full, params[k]) <= space_distance(full, params[i]),
+						"round %ld: %s is nearer than its parent %s: %s", round,
+						nodes[i].id, pid, hyp);
+			}
+			/* Its hypothesis says each change from the parent's value. */
+			const cJSON *set = cJSON_GetObjectItem(cJSON_GetObjectItem(q, "change"), "params");
+			for (const cJSON *m = set->child; m; m = m->next) {
+				char want[128];
+				snprintf(want, sizeof want, "%s %g → %g", m->string,
+					 cJSON_GetObjectItem(params[k], m->string)->valuedouble,
+					 m->valuedouble);
+				T_CONTAINS(hyp, want);
+				T_CHECK(!cJSON_Compare(m, cJSON_GetObjectItem(params[k], m->string), true),
+					"round %ld: a change to the value the parent has: %s", round, hyp);
+			}
+			cJSON_Delete(full);
+		}
+		cJSON_Delete(plan);
+	}
+	T_CHECK(under[1] > 0, "no proposal under the node asked about");
+	T_CHECK(under[0] + under[3] + under[6] > 0, "every proposal under n0001");
+	T_CHECK(!under[2], "under n0002 (%d), whose twin n0006 has the better metric", under[2]);
+	T_CHECK(!under[4] && !under[5] && !under[7] && !under[8],
+		"under a failed run (%d), other code (%d), other settings (%d), a running one (%d)",
+		under[4], under[5], under[7], under[8]);
+	T_CHECK(!under[9] && !under[10], "under a seed repeat (%d) or a copy of the baseline (%d)",
+		under[9], under[10]);
+	for (int i = 0; i < N; i++)
+		cJSON_Delete(params[i]);
+	p->destroy(p);
+	config_free(&c);
+}
+
+
+/*
+ * Every third proposal of a round is a step in the trust region around
+ * the best configuration, whose kernel halves for every (parameters + 1)
+ * runs finished since the best was found.
+ */
+static void offline_steps_near_the_best(void)
+{
+	struct config c;
+	struct err e = {{0}};
+
+	T_CHECK(load("{" BASE ", \"seed\": 11, " SPACE "}", &c, &e) == 0, "%s", e.msg);
+	struct planner *p = planner_offline_new(&c, &e);
+	cJSON *v[17];
+	struct plan_entry h[17] = {{0}};
+	/* The best is k = 4 (val_loss 0.1); 7 runs after it, then 12 (5 more). */
+	for (int k = 0; k < 17; k++) {
+		v[k] = point(1e-4 * pow(1.5, k), 0.03 * k, 1 + k % 4, 16 << (k % 3));
+		h[k] = (struct plan_entry){.params = v[k], .status = "completed", .has_metric = true,
+					   .metric = k == 4 ? 0.1 : 1 + 0.01 * k};
+	}
+	struct plan_request r = {.cfg = &c, .node = "n4", .node_params = v[4], .history = h,
+				 .nhistory = 12, .want = 6};
+	for (long round = 1; round <= 10; round++) {
+		cJSON *plan = plan_round(p, &r, round);
+		const cJSON *props = cJSON_GetObjectItem(plan, "proposals");
+		T_CHECK(cJSON_GetArraySize(props) == 6, "round %ld: short answer", round);
+		for (int k = 0; k < cJSON_GetArraySize(props); k++) {
+			const cJSON *q = cJSON_GetArrayItem(props, k);
+			const char *hyp = cJSON_GetObjectItem(q, "hypothesis")->valuestring;
+			if (k % 3 != 2) {
+				T_CHECK(!strstr(hyp, "trust region"), "round %ld: proposal %d: %s", round,
+					k, hyp);
+				continue;
+			}
+			/* 7 runs since the best, 4 parameters: 0.2 × 0.5^(7/5). */
+			T_CONTAINS(hyp, "a step in the trust region around the best configuration (a "
+					"kernel 0.076 of each range wide)");
+			cJSON *full = applied(v[4], q);
+			double dl = fabs(log10(cJSON_GetObjectItem(full, "lr")->valuedouble /
+					       cJSON_GetObjectItem(v[4], "lr")->valuedouble)) / 3;
+			double dd = fabs(cJSON_GetObjectItem(full, "dropout")->valuedouble -
+					 cJSON_GetObjectItem(v[4], "dropout")->valuedouble) / 0.5;
+			T_CHECK(dl < 4 * 0.076 && dd < 4 * 0.076,
+				"round %ld: %s is %.3f and %.3f of the ranges from the best", round,
+				cJSON_GetObjectItem(q, "name")->valuestring, dl, dd);
+			cJSON_Delete(full);
+		}
+		cJSON_Delete(plan);
+	}
+	/* Five more runs without gain: half as wide. */
+	r.nhistory = 17;
+	cJSON *plan = plan_round(p, &r, 1);
+	T_CONTAINS(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(plan, "proposals"),
+							  2), "hypothesis")->valuestring,
+		   "(a kernel 0.038 of each range wide)");
+	cJSON_Delete(plan);
+	for (int k = 0; k < 17; k++)
+		cJSON_Delete(v[k]);
+	p->destroy(p);
+	config_free(&c);
+}
+
 int main(void)
 {
 	T_RUN(analysis_contract);
@@ -1009,6 +1224,8 @@ int main(void)
 	T_RUN(offline_follows_the_directive);
 	T_RUN(offline_finds_the_optimum);
 	T_RUN(offline_model_sees_means_and_pending);
+	T_RUN(offline_proposals_go_under_the_nearest_run);
+	T_RUN(offline_steps_near_the_best);
 	T_RUN(offline_analyse_verdicts);
 	T_RUN(offline_analyse_follows_the_keep_rule);
 	T_RUN(offline_analyse_explains_tampered);
