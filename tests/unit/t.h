@@ -6,6 +6,7 @@
 #ifndef HYPOTOP_T_H
 #define HYPOTOP_T_H
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,24 @@ static inline char *t_tmpdir(void)
 		exit(2);
 	}
 	return p;
+}
+
+/* Run a shell command made from fmt; its exit status. */
+static inline int t_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline int t_sh(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	char *cmd = malloc((size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(cmd, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	int rc = system(cmd);
+	free(cmd);
+	return rc;
 }
 
 #endif
