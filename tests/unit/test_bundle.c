@@ -13,21 +13,6 @@
 
 #define sh t_sh
 
-static void head_of(const char *dir, const char *rev, char oid[VCS_OID_HEX])
-{
-	char *cmd = xasprintf("git -C '%s' rev-parse '%s'", dir, rev);
-	FILE *f = popen(cmd, "r");
-
-	oid[0] = '\0';
-	if (f) {
-		if (!fgets(oid, VCS_OID_HEX, f))
-			oid[0] = '\0';
-		pclose(f);
-	}
-	oid[strcspn(oid, "\n")] = '\0';
-	free(cmd);
-}
-
 static long long file_size(const char *path)
 {
 	struct stat st;
@@ -67,8 +52,8 @@ static void one_line_change_costs_kilobytes(void)
 	struct err e = {{0}};
 	size_t size = 0;
 
-	head_of(dir, "HEAD", head);
-	head_of(dir, "HEAD~1", parent);
+	t_sh_line(head, VCS_OID_HEX, "git -C '%s' rev-parse '%s'", dir, "HEAD");
+	t_sh_line(parent, VCS_OID_HEX, "git -C '%s' rev-parse '%s'", dir, "HEAD~1");
 	int rc = vcs_bundle(dir, head, "refs/hypotop/ship", known, 2, bundle, &size, &e);
 	T_CHECK(rc == 0, "vcs_bundle: %s", e.msg);
 	T_CHECK(size < 4096, "a one-line change took %zu bytes", size);
@@ -84,7 +69,7 @@ static void one_line_change_costs_kilobytes(void)
 	T_CHECK(sh("git -C '%s' fetch -q '%s' 'refs/hypotop/ship:refs/hypotop/got'", clone,
 		   bundle) == 0,
 		"git fetch of the bundle failed");
-	head_of(clone, "refs/hypotop/got", got);
+	t_sh_line(got, VCS_OID_HEX, "git -C '%s' rev-parse '%s'", clone, "refs/hypotop/got");
 	T_STREQ(got, head);
 	T_CHECK(sh("git -C '%s' fsck --no-dangling >/dev/null 2>&1", clone) == 0,
 		"the clone is not whole after the fetch");
@@ -108,7 +93,7 @@ static void no_known_commit_is_the_whole_history(void)
 	struct err e = {{0}};
 	size_t size = 0;
 
-	head_of(dir, "HEAD", head);
+	t_sh_line(head, VCS_OID_HEX, "git -C '%s' rev-parse '%s'", dir, "HEAD");
 	int rc = vcs_bundle(dir, head, "refs/hypotop/ship", known, 1, bundle, &size, &e);
 	T_CHECK(rc == 0, "vcs_bundle: %s", e.msg);
 	T_CHECK(size > 400000, "the whole history took only %zu bytes", size);
@@ -118,7 +103,7 @@ static void no_known_commit_is_the_whole_history(void)
 		   "'refs/hypotop/ship:refs/hypotop/got'",
 		   empty, empty, bundle) == 0,
 		"git fetch into an empty repository failed");
-	head_of(empty, "refs/hypotop/got", got);
+	t_sh_line(got, VCS_OID_HEX, "git -C '%s' rev-parse '%s'", empty, "refs/hypotop/got");
 	T_STREQ(got, head);
 	T_CHECK(sh("git -C '%s' log --oneline refs/hypotop/got | wc -l | grep -qx 3", empty) == 0,
 		"the fetched history is not three commits");
