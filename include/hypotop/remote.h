@@ -11,6 +11,7 @@
  *	W/runs/NS/RUN               a run folder per launch: job.sh, pid,
  *	                            pgid, log, build_exit, exit_code, launched/
  *	W/setup/PROJECT/COMMIT      setup ran for that commit (and .lock)
+ *	W/ship/NAME                 a bundle put there, removed once fetched
  *
  * NS names the workdir on this machine, so that two workdirs sharing a
  * worker never meet; RUN is new at each launch.
@@ -55,11 +56,16 @@ struct remote_job {
 char *remote_launch_script(const struct remote_job *rj);
 #define REMOTE_LACKS 3
 
-/* The ids of the commits the worker's repository of project has, a line each. */
+/*
+ * The ids of the commits the worker's repository of project has, a line
+ * each; and W/ship made, where bundles are put (remote_ship_path).
+ */
 char *remote_known_script(const char *workspace, const char *project);
 
-/* The run folder of a run, relative to the remote home unless workspace is absolute. */
+/* The paths of the layout, relative to the remote home unless workspace is absolute. */
 char *remote_run_path(const char *workspace, const char *ns, const char *run);
+char *remote_tree_path(const char *workspace, const char *ns, const char *node);
+char *remote_ship_path(const char *workspace, const char *name);
 
 /*
  * The poll: for each of n run folders (remote_run_path) a line

@@ -33,6 +33,16 @@ char *remote_run_path(const char *workspace, const char *ns, const char *run)
 	return xasprintf("%s/runs/%s/%s", workspace_of(workspace), ns, run);
 }
 
+char *remote_tree_path(const char *workspace, const char *ns, const char *node)
+{
+	return xasprintf("%s/trees/%s/%s", workspace_of(workspace), ns, node);
+}
+
+char *remote_ship_path(const char *workspace, const char *name)
+{
+	return xasprintf("%s/ship/%s", workspace_of(workspace), name);
+}
+
 /*
  * job.sh: run as `setsid sh job.sh RUN_DIR TREE SETUP_MARK SETUP_LOCK` in
  * RUN_DIR, its output appended to the log. It stays while the job runs,
@@ -170,7 +180,8 @@ char *remote_known_script(const char *workspace, const char *project)
 	buf_init(&b);
 	set_var(&b, "W", workspace_of(workspace));
 	set_var(&b, "P", project);
-	buf_adds(&b, "cd && git -C \"$W/repos/$P.git\" for-each-ref --format='%(objectname)' "
+	buf_adds(&b, "cd && mkdir -p \"$W/ship\" 2>/dev/null\n"
+		     "git -C \"$W/repos/$P.git\" for-each-ref --format='%(objectname)' "
 		     "refs/hypotop/ 2>/dev/null; exit 0\n");
 	return buf_steal(&b);
 }
