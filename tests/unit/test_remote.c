@@ -338,6 +338,47 @@ static void setup_runs_once_per_commit(void)
 	worker_free(&w);
 }
 
+static void failed_setup_is_a_failed_build_and_runs_again(void)
+{
+	struct worker w;
+	worker_make(&w);
+	char *bundle = ship(&w);
+	char *setup = xasprintf("echo tried >> '%s/setups'; exit 4", w.home);
+	struct remote_job rj = job_of(&w, "n0001.1", bundle, NULL, "echo ran > ran");
+	rj.setup = setup;
+	char *s1 = remote_launch_script(&rj);
+	rj.run = "n0001.2";
+	rj.bundle = NULL;
+	char *s2 = remote_launch_script(&rj);
+	char *r1 = run_dir(&w, "n0001.1"), *r2 = run_dir(&w, "n0001.2");
+	char *ran = xasprintf("%s/trees/host-abcd/n0001/ran", w.ws);
+
+	T_CHECK(run_script(s1, NULL) == 0, "the launch failed");
+	T_CHECK(wait_file(r1, "exit_code"), "no exit_code");
+	char *code = file_text(r1, "exit_code"), *bcode = file_text(r1, "build_exit");
+	char *log = file_text(r1, "log");
+	T_STREQ(code, "4\n");
+	T_STREQ(bcode, "4\n");
+	T_CONTAINS(log, "the worker's setup exited with status 4");
+	T_CHECK(!fs_exists(ran), "the launch ran after a failed setup");
+	/* Not marked done: the next job of the commit tries it again. */
+	T_CHECK(run_script(s2, NULL) == 0, "the second launch failed");
+	T_CHECK(wait_file(r2, "exit_code"), "no exit_code");
+	T_CHECK(count_lines(w.home, "setups") == 2, "setup tried %d times",
+		count_lines(w.home, "setups"));
+	free(log);
+	free(code);
+	free(bcode);
+	free(ran);
+	free(r1);
+	free(r2);
+	free(s1);
+	free(s2);
+	free(setup);
+	free(bundle);
+	worker_free(&w);
+}
+
 static char proc_state(long long pid)
 {
 	char path[64], *text;
@@ -502,6 +543,7 @@ int main(void)
 	T_RUN(missing_commit_asks_for_the_history);
 	T_RUN(unwritable_workspace_is_said);
 	T_RUN(setup_runs_once_per_commit);
+	T_RUN(failed_setup_is_a_failed_build_and_runs_again);
 	T_RUN(poll_and_signals);
 	T_RUN(gpu_lines_parse);
 	T_RUN(poll_output_that_does_not_parse);
