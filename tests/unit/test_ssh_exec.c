@@ -287,6 +287,42 @@ static void job_runs_and_is_collected(void)
 	world_free(&W);
 }
 
+static void next_commit_ships_what_the_worker_lacks(void)
+{
+	struct world W;
+	if (!world_make(&W))
+		return;
+	struct job j1, j2, j3;
+	launch(&W, "n0001", NULL, "sh train.sh", &j1);
+	T_CHECK(run_until(&W, told, &j1.token), "no news of the first job");
+	/* A one-line change: the bundle builds on the commit the worker has. */
+	T_CHECK(t_sh("cd '%s' && printf 'echo code-two\\n' > train.sh && git commit -q -am two",
+		     W.src) == 0,
+		"cannot commit");
+	t_sh_line(W.head, VCS_OID_HEX, "git -C '%s' rev-parse HEAD", W.src);
+	launch(&W, "n0002", NULL, "sh train.sh", &j2);
+	T_CHECK(run_until(&W, told, &j2.token), "no news of the second job");
+	struct text_wait two = {"n0002", "log", "code-two\n"};
+	T_CHECK(local_has(&W, &two), "the second job did not run the second commit");
+	/* The worker lost its repository behind hypotop's back: the whole history is sent. */
+	T_CHECK(t_sh("rm -rf '%s/repos' && cd '%s' && printf 'echo code-three\\n' > train.sh && "
+		     "git commit -q -am three",
+		     W.ws, W.src) == 0,
+		"cannot commit");
+	t_sh_line(W.head, VCS_OID_HEX, "git -C '%s' rev-parse HEAD", W.src);
+	launch(&W, "n0003", NULL, "sh train.sh", &j3);
+	T_CHECK(run_until(&W, told, &j3.token), "no news of the third job");
+	struct job_result r;
+	exec_check(W.x, &j3, &r);
+	struct text_wait three = {"n0003", "log", "code-three\n"};
+	T_CHECK(r.state == JOB_DONE && r.exit_code == 0 && local_has(&W, &three),
+		"the third job: state %d exit %d build %d", r.state, r.exit_code, r.build_code);
+	exec_release(W.x, &j1);
+	exec_release(W.x, &j2);
+	exec_release(W.x, &j3);
+	world_free(&W);
+}
+
 /* The states ps gives the test user's `sleep 7707`s. */
 static char *sleep_states(void)
 {
@@ -506,6 +542,7 @@ int main(void)
 	if (t_sshd_start(&sshd, dir, 0) != 0)
 		printf("not ok - sshd does not start\n");
 	T_RUN(job_runs_and_is_collected);
+	T_RUN(next_commit_ships_what_the_worker_lacks);
 	T_RUN(pause_resume_cancel);
 	T_RUN(sshd_lost_and_back);
 	T_RUN(killed_without_exit_code_is_lost);
