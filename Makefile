@@ -48,11 +48,13 @@ TOOLS    := $(TOOL_SRC:tests/tools/%.c=build/tools/%)
 # What `make deps` installs, and for what; nothing else. The fuzzing block
 # at the end adds clang for make check's fuzz harnesses.
 #   build:      the compiler, musl for hypotop-job, the libraries of PKGS
-#   tests:      git and python3 (the e2e tests and the demo), tmux (the UI's)
+#   tests:      git and python3 (the e2e tests and the demo), tmux (the UI's),
+#               openssh-server (a real sshd on 127.0.0.1 for the ssh workers' tests,
+#               tests/tools/sshd.sh)
 #   benchmarks: GNU parallel, task-spooler, htop and Optuna, measured against
 DEB_PKGS := build-essential musl-tools pkg-config libncurses-dev libssh2-1-dev \
             libcurl4-openssl-dev libcjson-dev libgit2-dev \
-            git python3 tmux \
+            git python3 tmux openssh-server \
             parallel task-spooler htop python3-optuna
 
 .PHONY: all check unit bench deps install uninstall clean demo golden
@@ -95,11 +97,11 @@ build/libhypotop.a: $(LIB_OBJ)
 build/libhypotop-asan.a: $(ASAN_OBJ)
 	@rm -f $@; ar rcs $@ $^
 
-build/tests/%: tests/unit/%.c tests/unit/t.h build/libhypotop.a
+build/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) build/libhypotop.a
 	@mkdir -p $(dir $@)
 	@echo "  TEST $@"; $(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< build/libhypotop.a $(LIBS)
 
-build/asan-tests/%: tests/unit/%.c tests/unit/t.h build/libhypotop-asan.a
+build/asan-tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) build/libhypotop-asan.a
 	@mkdir -p $(dir $@)
 	@echo "  TEST $@ (sanitizers)"; $(CC) $(ALL_CFLAGS) -O1 $(SAN) -Itests/unit -o $@ $< build/libhypotop-asan.a $(LIBS)
 

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hypotop/cmd.h"
@@ -13,6 +14,7 @@
 #include "hypotop/fsutil.h"
 #include "hypotop/llm.h"
 #include "hypotop/ops.h"
+#include "hypotop/sshconn.h"
 #include "hypotop/util.h"
 #include "hypotop/vcs.h"
 
@@ -114,6 +116,9 @@ int main(int argc, char **argv)
 	/* libcurl's global set-up is not thread-safe: once, here, before any thread. */
 	if (llm_global_init() < 0)
 		return cmd_fail(EXIT_RUNTIME, "cannot initialise libcurl");
+	if (sshc_global_init() < 0)
+		return cmd_fail(EXIT_RUNTIME, "cannot initialise libssh2");
+	atexit(sshc_global_cleanup);
 	if (argc < 2) {
 		help();
 		return EXIT_USAGE;

@@ -30,7 +30,7 @@ struct ssh_target {
 	const char *known_hosts; /* NULL: $HOME/.ssh/known_hosts */
 	bool accept_new;         /* an unknown host key is recorded, not refused */
 	int keepalive_s;         /* 0: 15 */
-	int timeout_ms;          /* one request, and the connection's set-up; 0: 30000 */
+	int timeout_ms;          /* silence that gives up a request or the set-up; 0: 30000 */
 };
 
 enum sshc_state {
@@ -66,6 +66,10 @@ typedef void (*sshc_fn)(void *ctx, const struct sshc_reply *r);
 typedef void (*sshc_changed_fn)(void *ctx);
 
 struct sshc;
+
+/* libssh2's global set-up: once in main() before any thread; the clean-up at exit. */
+int sshc_global_init(void);
+void sshc_global_cleanup(void);
 
 /* Connects at once, in its thread. t's strings are copied. */
 struct sshc *sshc_new(const struct ssh_target *t, struct loop *loop, sshc_changed_fn changed,

@@ -127,6 +127,18 @@ void vcs_blobs_free(struct vcs_blob *blobs, size_t n);
  */
 int vcs_blob_id(const void *data, size_t len, char oid[VCS_OID_HEX], struct err *e);
 
+/*
+ * A git bundle (v2, what `git fetch FILE` reads) written to path: commit,
+ * as the ref refname, with the history the receiver lacks. known are the
+ * ids (hex) of commits the receiver has; those this repository has too
+ * are left out with everything they reach, and the bundle names the
+ * ones it builds on as its prerequisites. None known: the whole history.
+ * *size: the bytes written. Any thread (its own repository handle).
+ */
+int vcs_bundle(const char *repo_dir, const char *commit, const char *refname,
+	       char *const known[], size_t nknown, const char *path, size_t *size,
+	       struct err *e);
+
 /* git init dir and commit everything in it to HEAD. */
 int vcs_create_repo(const char *dir, const char *message, char oid[VCS_OID_HEX],
 		    struct err *e);

@@ -6,6 +6,7 @@ import hashlib
 import http.client
 import json
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -222,6 +223,74 @@ class Tmux:
 
     def close(self):
         self.tmux("kill-server", check_rc=False)
+
+
+class Sshd:
+    """A real OpenSSH sshd on 127.0.0.1 (tests/tools/sshd.sh) in a temp
+    folder of its own: .port, .key (the client's private key), .known_hosts
+    (the host's line), .user (hypotop-test, shell /bin/sh), .dir. kill()
+    drops it and its connections at once, start_again() brings it back on
+    the same port with the same host key, stop() ends it. Use it as a
+    context manager. Fails (never skips) when sshd cannot start."""
+
+    SCRIPT = os.path.join(ROOT, "tests", "tools", "sshd.sh")
+
+    def __init__(self):
+        parent = tmpdir()
+        os.chmod(parent, 0o755)  # the test user reads the keys and the fake nvidia-smi
+        self.dir = os.path.join(parent, "sshd")
+        self.port = None
+        self._start()
+
+    def _start(self):
+        args = ["sh", self.SCRIPT, "start", self.dir]
+        if self.port:
+            args.append(str(self.port))
+        r = subprocess.run(args, capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0, "sshd did not start: %s" % r.stderr.strip())
+        vals = dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
+        self.port, self.pid = int(vals["port"]), int(vals["pid"])
+        self.key, self.known_hosts = vals["key"], vals["known_hosts"]
+        self.user = vals["user"]
+
+    def start_again(self):
+        self._start()
+
+    def kill(self):
+        sh("sh", self.SCRIPT, "kill", self.dir)
+
+    def stop(self):
+        sh("sh", self.SCRIPT, "stop", self.dir)
+
+    def gpus(self, csv):
+        """What the fake nvidia-smi prints for --query-gpu (None: no driver)."""
+        path = os.path.join(self.dir, "gpus.csv")
+        if csv is None:
+            os.unlink(path)
+            return
+        with open(path, "w") as f:
+            f.write(csv)
+        os.chmod(path, 0o644)
+
+    def folder(self, name):
+        """A folder under the sshd's own that the test user owns (a workspace)."""
+        path = os.path.join(self.dir, name)
+        os.makedirs(path, exist_ok=True)
+        pw = pwd.getpwnam(self.user)
+        os.chown(path, pw.pw_uid, pw.pw_gid)
+        return path
+
+    def ssh(self, cmd, check_rc=True):
+        """cmd run as the test user with the OpenSSH client."""
+        return sh("ssh", "-i", self.key, "-p", str(self.port), "-o", "BatchMode=yes",
+                  "-o", "UserKnownHostsFile=" + self.known_hosts,
+                  "%s@127.0.0.1" % self.user, cmd, check_rc=check_rc)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
 
 
 def need_tmux():

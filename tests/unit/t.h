@@ -6,6 +6,7 @@
 #ifndef HYPOTOP_T_H
 #define HYPOTOP_T_H
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,54 @@ static inline char *t_tmpdir(void)
 		exit(2);
 	}
 	return p;
+}
+
+/* fmt formatted, in memory the caller frees. */
+static inline char *t_vfmt(const char *fmt, va_list ap)
+{
+	va_list again;
+
+	va_copy(again, ap);
+	int n = vsnprintf(NULL, 0, fmt, again);
+	va_end(again);
+	char *text = malloc((size_t)n + 1);
+	vsnprintf(text, (size_t)n + 1, fmt, ap);
+	return text;
+}
+
+/* Run a shell command made from fmt; its exit status. */
+static inline int t_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline int t_sh(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	char *cmd = t_vfmt(fmt, ap);
+	va_end(ap);
+	int rc = system(cmd);
+	free(cmd);
+	return rc;
+}
+
+/* The first line (no newline) a shell command made from fmt prints, into out[n]; "" none. */
+static inline void t_sh_line(char *out, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static inline void t_sh_line(char *out, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	char *cmd = t_vfmt(fmt, ap);
+	va_end(ap);
+	FILE *f = popen(cmd, "r");
+	out[0] = '\0';
+	if (f) {
+		if (!fgets(out, (int)n, f))
+			out[0] = '\0';
+		pclose(f);
+	}
+	out[strcspn(out, "\n")] = '\0';
+	free(cmd);
 }
 
 #endif

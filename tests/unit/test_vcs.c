@@ -20,21 +20,7 @@
 
 #define BR "hypotop/n0001"
 
-/* Run a shell command made from fmt; its exit status. */
-static int sh(const char *fmt, ...) PRINTF_LIKE(1, 2);
-static int sh(const char *fmt, ...)
-{
-	va_list ap;
-	struct buf b;
-
-	buf_init(&b);
-	va_start(ap, fmt);
-	buf_vprintf(&b, fmt, ap);
-	va_end(ap);
-	int rc = system(b.data);
-	buf_free(&b);
-	return rc;
-}
+#define sh t_sh
 
 /* The first line a shell command prints; caller frees. */
 static char *sh_out(const char *fmt, ...) PRINTF_LIKE(1, 2);

@@ -1,0 +1,85 @@
+/*
+ * sshconn_int.h — between the parts of one SSH connection: the thread
+ * and its waits (sshconn.c), the requests it runs (sshreq.c) and the
+ * host-key check (sshhost.c). Nothing else includes it. Everything here
+ * runs on the connection's thread.
+ */
+#ifndef HYPOTOP_SSHCONN_INT_H
+#define HYPOTOP_SSHCONN_INT_H
+
+#include <libssh2.h>
+#include <libssh2_sftp.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hypotop/sshconn.h"
+#include "hypotop/util.h"
+
+struct sshc {
+	/* Set by sshc_new; read-only after. */
+	char *name, *host, *user, *key_file, *known_hosts, *agent_sock;
+	int port, keepalive_s, timeout_ms;
+	bool accept_new;
+	struct loop *loop;
+	sshc_changed_fn changed;
+	void *ctx;
+	pthread_t thread;
+	int wake; /* eventfd: a request, a retry or the stop */
+
+	pthread_mutex_t mu; /* guards what follows, up to the thread's own */
+	struct sshc_status st;
+	struct req *todo, *todo_tail;
+	struct event *done, *done_tail;
+	bool stop, retry;
+	int sock; /* the thread's socket, for sshc_free to cut; -1 none */
+	bool *freed; /* the delivery under way, told when a callback frees c */
+
+	/* The thread's own. */
+	LIBSSH2_SESSION *s;
+	LIBSSH2_SFTP *sftp;
+	int fd;
+	int64_t deadline; /* mono_ms: the step under way gives up */
+	int backoff_s;
+	bool ready;   /* the session is set up: keepalives may go */
+	bool refused; /* the last try was refused the host key */
+	char why[512];
+};
+
+/*
+ * Each returns 0 when the host answered (r says how: rc -1 with err when
+ * it refused, as for a missing folder), -1 when the connection failed on
+ * the way (c->why says why; the session is to be closed).
+ */
+int sshc_run_exec(struct sshc *c, const char *cmd, const char *in, size_t in_len, size_t max,
+		  struct sshc_reply *r);
+int sshc_run_put(struct sshc *c, const char *local, const char *remote, int mode,
+		 struct sshc_reply *r);
+int sshc_run_read(struct sshc *c, const char *path, long long off, size_t max,
+		  struct sshc_reply *r);
+
+/* c->why = the message; -1. */
+int sshc_why(struct sshc *c, const char *fmt, ...) PRINTF_LIKE(2, 3);
+/* c->why = "what: libssh2's last error"; -1. */
+int sshc_fail(struct sshc *c, const char *what);
+/* After libssh2 said EAGAIN: wait for the socket; 0, or -1 (why set). */
+int sshc_wait_io(struct sshc *c);
+/*
+ * After a call failed: 1 when it only wanted the socket (now ready: call
+ * again), 0 otherwise, with *rc -1 when the wait itself failed.
+ */
+int sshc_again(struct sshc *c, int *rc);
+
+/*
+ * Check the key the host sent on session s against known_hosts, under the
+ * name OpenSSH gives it (host, or [host]:port when port is not 22), hashed
+ * entries included. An unknown key is recorded when accept_new (the file
+ * replaced atomically, every line kept), else refused; a changed one is
+ * always refused, with both fingerprints. 0 accepted; -1 refused, why says
+ * why (for a person).
+ */
+int sshc_check_host_key(LIBSSH2_SESSION *s, const char *host, int port,
+			const char *known_hosts, bool accept_new, char *why, size_t whysz);
+
+#endif
