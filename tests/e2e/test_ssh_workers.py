@@ -119,6 +119,62 @@ def outcome(n):
             n["metric"])
 
 
+def gated(d, sshd, slots=1):
+    """A workdir of the gated project whose only worker is box: (wd, g, ws)."""
+    g = sshd.folder("g")
+    src = lib.make_repo(d, files={"train.py": GATED % g, "hparams.json": '{"lr": 0.5}\n'})
+    wd = lib.init_config(d, {"source_dir": src, "launch": "python3 train.py",
+                             "metric": "val_loss", "goal": "min", "max_iterations": 1,
+                             "patience": 0, "max_concurrency": 1, "seed": 0,
+                             "search_space": {"file": "hparams.json",
+                                              "params": {"lr": {"uniform": [0.01, 1.0]}}}})
+    ws = sshd.folder("ws")
+    only_box(wd, sshd, ws, "--slots", str(slots))
+    return wd, g, ws
+
+
+def gate(g, node, code):
+    """Let node's run end with code (node None: every run)."""
+    path = os.path.join(g, "gate" if node is None else "gate-" + node)
+    with open(path + ".partial", "w") as f:
+        f.write("%d\n" % code)
+    os.chmod(path + ".partial", 0o644)
+    os.rename(path + ".partial", path)
+
+
+def ledger(g):
+    """[(node, pid, pgid)] of every start on the worker, in order."""
+    try:
+        with open(os.path.join(g, "ledger")) as f:
+            return [(w[0], int(w[1]), int(w[2])) for w in map(str.split, f) if len(w) == 3]
+    except FileNotFoundError:
+        return []
+
+
+def started(g, n, e):
+    """The first n starts of the ledger, once there are n."""
+    return lib.wait_for(lambda: ledger(g)[:n] if len(ledger(g)) >= n else None,
+                        "%d starts on the worker (%s; %s)" % (n, ledger(g), e.said()[-1500:]),
+                        timeout=90)[:n]
+
+
+def group(sshd, pgid):
+    """[(pid, stat, args)] of the test user's processes in process group pgid."""
+    r = lib.sh("ps", "-o", "pid=,pgid=,stat=,args=", "-u", sshd.user, check_rc=False)
+    rows = [ln.split(None, 3) for ln in r.stdout.splitlines()]
+    return [(int(w[0]), w[2], w[3] if len(w) > 3 else "") for w in rows
+            if len(w) >= 3 and int(w[1]) == pgid]
+
+
+def running(wd):
+    """The nodes status --json says run (not those prepared ahead)."""
+    return sorted(r["id"] for r in lib.status_json(wd)["running"] if r["status"] == "running")
+
+
+def stopped(rows):
+    return bool(rows) and all(r[1].startswith("T") for r in rows)
+
+
 @lib.test
 def the_quickstart_on_an_ssh_worker_gives_what_it_gives_here():
     # Here alone, then on box alone: the same nodes, code, metrics and best.
@@ -189,6 +245,156 @@ def the_quickstart_on_an_ssh_worker_gives_what_it_gives_here():
         on_box = [i for i in both if where[i] == "box"]
         check(len(remote_runs(ws)) == len(on_box), "%d launches on box for %s"
               % (len(remote_runs(ws)), on_box))
+
+
+@lib.test
+def a_remote_job_is_paused_resumed_and_cancelled():
+    d = lib.tmpdir()
+    with lib.Sshd() as sshd:
+        wd, g, ws = gated(d, sshd)
+        e = lib.Engine(d, wd)
+        try:
+            [(node, pid, pgid)] = started(g, 1, e)
+            check(node == "n0000" and not stopped(group(sshd, pgid)),
+                  "the job: %s %s" % (node, group(sshd, pgid)))
+            check(any(p == pid and "train.py" in a for p, _, a in group(sshd, pgid)),
+                  "the training script not in its group: %s" % group(sshd, pgid))
+            rc, out, err = hypotop("pause", wd, "n0000")
+            check(rc == 0 and out == "n0000 paused\n", "pause: %d %s%s" % (rc, out, err))
+            lib.wait_for(lambda: stopped(group(sshd, pgid)), "the job stopped (T): %s"
+                         % group(sshd, pgid), timeout=30)
+            rc, out, err = hypotop("resume", wd, "n0000")
+            check(rc == 0 and out == "n0000 running\n", "resume: %d %s%s" % (rc, out, err))
+            lib.wait_for(lambda: not any(r[1].startswith("T") for r in group(sshd, pgid)),
+                         "the job running again: %s" % group(sshd, pgid), timeout=30)
+            check(group(sshd, pgid), "the job is gone after resume")
+            rc, out, err = hypotop("cancel", wd, "n0000")
+            check(rc == 0 and out == "n0000 cancelled\n", "cancel: %d %s%s" % (rc, out, err))
+            lib.wait_for(lambda: not group(sshd, pgid), "the job gone: %s" % group(sshd, pgid),
+                         timeout=30)
+            n = lib.wait_for(lambda: nodes_of(wd)["n0000"]["status"] == "cancelled"
+                             and nodes_of(wd)["n0000"], "n0000 cancelled in tree.json",
+                             timeout=30)
+            check(n["failure"]["kind"] == "cancelled", "n0000: %s" % n)
+        finally:
+            gate(g, None, 0)
+            e.stop()
+        check([x[0] for x in ledger(g)] == ["n0000"], "starts: %s" % ledger(g))
+
+
+@lib.test
+def sshd_killed_under_running_jobs_loses_none_and_runs_none_twice():
+    d = lib.tmpdir()
+    with lib.Sshd() as sshd:
+        wd, g, ws = gated(d, sshd, slots=2)
+        gate(g, "n0000", 0)
+        e = lib.Engine(d, wd)
+        try:
+            ran = [x[0] for x in started(g, 3, e)[1:]]
+            lib.wait_for(lambda: running(wd)
+                         == sorted(ran), "%s running (%s)" % (ran, lib.status_json(wd)["running"]),
+                         timeout=30)
+            sshd.kill()
+            b = lib.wait_for(lambda: box_down(wd), "box down in workers --json (%s)"
+                             % e.said()[-1500:], timeout=60)
+            check(sorted(j["node"] for j in b["jobs"]) == sorted(ran)
+                  and all(j["unknown"] for j in b["jobs"]), "box's jobs: %s" % b["jobs"])
+            rc, out, err = hypotop("workers", wd)
+            check(rc == 0, "workers: %s" % err)
+            row = [ln for ln in out.splitlines() if ln.startswith("box ")]
+            check(row and " down " in row[0] and all(n + "?" in row[0] for n in ran)
+                  and "  down: " + b["reason"] in out, "workers:\n%s" % out)
+            st = lib.status_json(wd)
+            check(running(wd) == sorted(ran), "running while box is down: %s" % st["running"])
+            # Both end on the worker while it is out of reach; one fails.
+            gate(g, ran[0], 0)
+            gate(g, ran[1], 3)
+            for i in ran:
+                code = os.path.join(job_of(wd, i)["remote"], "exit_code")
+                lib.wait_for(lambda: os.path.exists(code), "%s to end on the worker" % i,
+                             timeout=30)
+            check(box_down(wd), "box up while sshd is dead: %s" % box_of(wd))
+            check(len(ledger(g)) == 3, "launched while box is down: %s" % ledger(g))
+            sshd.start_again()
+            gate(g, None, 0)
+            check(e.p.wait(timeout=300) == 0, "engine exit: %s" % e.said()[-2000:])
+        finally:
+            gate(g, None, 0)
+            e.stop()
+        nodes = nodes_of(wd)
+        check(nodes[ran[0]]["status"] == "completed" and nodes[ran[0]]["metric"] == 0.5,
+              "%s: %s" % (ran[0], nodes[ran[0]]))
+        # The real exit code, recorded here as the worker recorded it.
+        code = read_bytes(os.path.join(wd, "runs", ran[1], "exit_code"))
+        check(code == b"3\n", "%s: exit_code %r" % (ran[1], code))
+        check(nodes[ran[1]]["status"] == "failed" and nodes[ran[1]]["failure"]["kind"] == "crash",
+              "%s: %s" % (ran[1], nodes[ran[1]]))
+        starts = sorted(x[0] for x in ledger(g))
+        check(starts == sorted(nodes), "starts %s, nodes %s" % (starts, sorted(nodes)))
+        check(len(remote_runs(ws)) == len(nodes), "launches: %s" % remote_runs(ws))
+
+
+@lib.test
+def a_job_killed_on_the_worker_is_lost_and_queued_again_once():
+    d = lib.tmpdir()
+    with lib.Sshd() as sshd:
+        wd, g, ws = gated(d, sshd)
+        e = lib.Engine(d, wd)
+        try:
+            [(_, _, pgid)] = started(g, 1, e)
+            pid = lib.wait_for(lambda: job_of(wd, "n0000").get("pid"),
+                               "the wrapper's pid in job.json", timeout=30)
+            # Its wrapper, a session of its own, killed: no exit code is written.
+            sshd.ssh("kill -s KILL -- -%d" % pid)
+            started(g, 2, e)
+            check([x[0] for x in ledger(g)] == ["n0000", "n0001"], "starts: %s" % ledger(g))
+            alive = [r for r in group(sshd, pgid) if not r[1].startswith("Z")]
+            check(not alive, "n0000's job still runs beside its copy: %s" % alive)
+            gate(g, None, 0)
+            check(e.p.wait(timeout=300) == 0, "engine exit: %s" % e.said()[-2000:])
+        finally:
+            gate(g, None, 0)
+            e.stop()
+        n = nodes_of(wd)
+        check(n["n0000"]["status"] == "failed" and n["n0000"]["failure"]["kind"] == "worker_lost",
+              "n0000: %s" % n["n0000"])
+        check(n["n0001"].get("retry_of") == "n0000", "n0001: %s" % n["n0001"])
+        check("n0000: lost by its worker; queued again as n0001" in e.said(),
+              "not said: %s" % e.said()[-1500:])
+        nodes = nodes_of(wd)
+        check(all(n["status"] == "completed" for i, n in nodes.items() if i != "n0000"),
+              "nodes: %s" % {i: n["status"] for i, n in nodes.items()})
+        starts = sorted(x[0] for x in ledger(g))
+        check(starts == sorted(nodes), "starts %s, nodes %s" % (starts, sorted(nodes)))
+
+
+@lib.test
+def the_engine_killed_under_remote_jobs_re_attaches_them():
+    d = lib.tmpdir()
+    with lib.Sshd() as sshd:
+        wd, g, ws = gated(d, sshd, slots=2)
+        gate(g, "n0000", 0)
+        e = lib.Engine(d, wd)
+        try:
+            ran = [x[0] for x in started(g, 3, e)[1:]]
+            e.p.kill()
+            e.p.wait()
+            e = lib.Engine(d, wd)
+            # Found in job.json (the worker may not be reached yet), then collected.
+            for i in ran:
+                lib.wait_for(lambda: "%s: re-attached (" % i in e.said(),
+                             "%s re-attached (%s)" % (i, e.said()[-1500:]), timeout=60)
+            gate(g, None, 0)
+            check(e.p.wait(timeout=300) == 0, "engine exit: %s" % e.said()[-2000:])
+        finally:
+            gate(g, None, 0)
+            e.stop()
+        nodes = nodes_of(wd)
+        check(all(n["status"] == "completed" for n in nodes.values()),
+              "nodes: %s" % {i: n["status"] for i, n in nodes.items()})
+        starts = sorted(x[0] for x in ledger(g))
+        check(starts == sorted(nodes), "starts %s, nodes %s" % (starts, sorted(nodes)))
+        check(len(remote_runs(ws)) == len(nodes), "launches: %s" % remote_runs(ws))
 
 
 lib.finish()
