@@ -166,6 +166,28 @@ def group(sshd, pgid):
             if len(w) >= 3 and int(w[1]) == pgid]
 
 
+def round_running(d, sshd):
+    """The gated project on box with 2 slots, the baseline let through, once
+    two nodes of the round it plans run there: (wd, g, ws, engine, [nodes])."""
+    wd, g, ws = gated(d, sshd, slots=2)
+    gate(g, "n0000", 0)
+    e = lib.Engine(d, wd)
+    try:
+        return wd, g, ws, e, [x[0] for x in started(g, 3, e)[1:]]
+    except lib.Fail:
+        gate(g, None, 0)
+        e.stop()
+        raise
+
+
+def started_once(wd, g, ws):
+    """Every node started once on the worker, from one launch each."""
+    starts = sorted(x[0] for x in ledger(g))
+    nodes = sorted(nodes_of(wd))
+    check(starts == nodes, "starts %s, nodes %s" % (starts, nodes))
+    check(len(remote_runs(ws)) == len(nodes), "launches: %s" % remote_runs(ws))
+
+
 def running(wd):
     """The nodes status --json says run (not those prepared ahead)."""
     return sorted(r["id"] for r in lib.status_json(wd)["running"] if r["status"] == "running")
@@ -286,11 +308,8 @@ def a_remote_job_is_paused_resumed_and_cancelled():
 def sshd_killed_under_running_jobs_loses_none_and_runs_none_twice():
     d = lib.tmpdir()
     with lib.Sshd() as sshd:
-        wd, g, ws = gated(d, sshd, slots=2)
-        gate(g, "n0000", 0)
-        e = lib.Engine(d, wd)
+        wd, g, ws, e, ran = round_running(d, sshd)
         try:
-            ran = [x[0] for x in started(g, 3, e)[1:]]
             lib.wait_for(lambda: running(wd)
                          == sorted(ran), "%s running (%s)" % (ran, lib.status_json(wd)["running"]),
                          timeout=30)
@@ -329,9 +348,7 @@ def sshd_killed_under_running_jobs_loses_none_and_runs_none_twice():
         check(code == b"3\n", "%s: exit_code %r" % (ran[1], code))
         check(nodes[ran[1]]["status"] == "failed" and nodes[ran[1]]["failure"]["kind"] == "crash",
               "%s: %s" % (ran[1], nodes[ran[1]]))
-        starts = sorted(x[0] for x in ledger(g))
-        check(starts == sorted(nodes), "starts %s, nodes %s" % (starts, sorted(nodes)))
-        check(len(remote_runs(ws)) == len(nodes), "launches: %s" % remote_runs(ws))
+        started_once(wd, g, ws)
 
 
 @lib.test
@@ -364,19 +381,15 @@ def a_job_killed_on_the_worker_is_lost_and_queued_again_once():
         nodes = nodes_of(wd)
         check(all(n["status"] == "completed" for i, n in nodes.items() if i != "n0000"),
               "nodes: %s" % {i: n["status"] for i, n in nodes.items()})
-        starts = sorted(x[0] for x in ledger(g))
-        check(starts == sorted(nodes), "starts %s, nodes %s" % (starts, sorted(nodes)))
+        started_once(wd, g, ws)
 
 
 @lib.test
 def the_engine_killed_under_remote_jobs_re_attaches_them():
     d = lib.tmpdir()
     with lib.Sshd() as sshd:
-        wd, g, ws = gated(d, sshd, slots=2)
-        gate(g, "n0000", 0)
-        e = lib.Engine(d, wd)
+        wd, g, ws, e, ran = round_running(d, sshd)
         try:
-            ran = [x[0] for x in started(g, 3, e)[1:]]
             e.p.kill()
             e.p.wait()
             e = lib.Engine(d, wd)
@@ -392,9 +405,7 @@ def the_engine_killed_under_remote_jobs_re_attaches_them():
         nodes = nodes_of(wd)
         check(all(n["status"] == "completed" for n in nodes.values()),
               "nodes: %s" % {i: n["status"] for i, n in nodes.items()})
-        starts = sorted(x[0] for x in ledger(g))
-        check(starts == sorted(nodes), "starts %s, nodes %s" % (starts, sorted(nodes)))
-        check(len(remote_runs(ws)) == len(nodes), "launches: %s" % remote_runs(ws))
+        started_once(wd, g, ws)
 
 
 lib.finish()
