@@ -180,8 +180,12 @@ char *remote_known_script(const char *workspace, const char *project)
 	buf_init(&b);
 	set_var(&b, "W", workspace_of(workspace));
 	set_var(&b, "P", project);
-	buf_adds(&b, "cd && mkdir -p \"$W/ship\" 2>/dev/null\n"
-		     "git -C \"$W/repos/$P.git\" for-each-ref --format='%(objectname)' "
+	buf_printf(&b, "cd || exit %d\n"
+		       "e=$(mkdir -p \"$W/ship\" 2>&1) || { printf 'cannot write in the workspace %%s: "
+		       "%%s\\n' \"$(cd \"$W\" 2>/dev/null && pwd || echo \"$W\")\" \"${e##*: }\" >&2; "
+		       "exit %d; }\n",
+		   REMOTE_UNWRITABLE, REMOTE_UNWRITABLE);
+	buf_adds(&b, "git -C \"$W/repos/$P.git\" for-each-ref --format='%(objectname)' "
 		     "refs/hypotop/ 2>/dev/null; exit 0\n");
 	return buf_steal(&b);
 }
