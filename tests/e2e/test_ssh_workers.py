@@ -119,17 +119,18 @@ def outcome(n):
             n["metric"])
 
 
-def gated(d, sshd, slots=1):
-    """A workdir of the gated project whose only worker is box: (wd, g, ws)."""
+def gated(d, sshd, slots=1, ws=None, train=GATED, launch="python3 train.py", **box):
+    """A workdir of the gated project whose only worker is box (add_box's
+    key and known_hosts in box): (wd, g, ws)."""
     g = sshd.folder("g")
-    src = lib.make_repo(d, files={"train.py": GATED % g, "hparams.json": '{"lr": 0.5}\n'})
-    wd = lib.init_config(d, {"source_dir": src, "launch": "python3 train.py",
+    src = lib.make_repo(d, files={"train.py": train % g, "hparams.json": '{"lr": 0.5}\n'})
+    wd = lib.init_config(d, {"source_dir": src, "launch": launch,
                              "metric": "val_loss", "goal": "min", "max_iterations": 1,
                              "patience": 0, "max_concurrency": 1, "seed": 0,
                              "search_space": {"file": "hparams.json",
                                               "params": {"lr": {"uniform": [0.01, 1.0]}}}})
-    ws = sshd.folder("ws")
-    only_box(wd, sshd, ws, "--slots", str(slots))
+    ws = ws or sshd.folder("ws")
+    only_box(wd, sshd, ws, "--slots", str(slots), *box.pop("extra", ()), **box)
     return wd, g, ws
 
 
@@ -406,6 +407,131 @@ def the_engine_killed_under_remote_jobs_re_attaches_them():
         check(all(n["status"] == "completed" for n in nodes.values()),
               "nodes: %s" % {i: n["status"] for i, n in nodes.items()})
         started_once(wd, g, ws)
+
+
+ESCAPES = r"""import os, sys, time
+out = sys.stdout.buffer
+out.write(b"total_steps=100\n\x1b]0;PWNED\x07evil title\n\x1b[2J\x1b[31mred\x1b[0m after clear\n")
+out.write(b"bad utf8 \xff\xfe\xc3( end\n")
+out.flush()
+while not os.path.exists(os.path.join(%r, "gate")):
+    time.sleep(0.05)
+print("val_loss=0.5", flush=True)
+"""
+
+
+def fingerprint(known_hosts):
+    """The SHA256 fingerprint of the key of a known_hosts file's line."""
+    return lib.sh("ssh-keygen", "-l", "-E", "sha256", "-f", known_hosts).stdout.split()[1]
+
+
+def box_seen(d, sshd, want, **box):
+    """box as workers --json says it once its state is want, the gated
+    project on it with an engine that runs meanwhile: (box, workdir)."""
+    wd, g, ws = gated(d, sshd, **box)
+    gate(g, None, 0)
+    e = lib.Engine(d, wd)
+    try:
+        b = lib.wait_for(lambda: box_of(wd)["state"] == want and box_of(wd),
+                         "box %s (%s; %s)" % (want, box_of(wd), e.said()[-1000:]), timeout=60)
+        rc, out, err = hypotop("workers", wd)
+        check(rc == 0, "workers: %s" % err)
+        check(want != "down" or "  down: " + b["reason"] + "\n" in out, "workers:\n%s" % out)
+        return b, wd
+    finally:
+        e.stop()
+
+
+@lib.test
+def host_keys_and_login_keys_are_checked_with_their_reasons():
+    with lib.Sshd() as sshd:
+        fp = fingerprint(sshd.known_hosts)
+        with open(sshd.known_hosts) as f:
+            host_line = f.read()
+        name = "[127.0.0.1]:%d" % sshd.port
+        # Not known: refused, saying what to do.
+        d = lib.tmpdir()
+        kh = os.path.join(d, "known_hosts")
+        open(kh, "w").close()
+        b, _ = box_seen(d, sshd, "down", known_hosts=kh)
+        check(("host key for %s is not known" % name) in b["reason"] and fp in b["reason"]
+              and kh in b["reason"] and "accept_new_host_key" in b["reason"],
+              "reason: %s" % b["reason"])
+        check(os.path.getsize(kh) == 0, "known_hosts written without accept_new_host_key")
+        # accept_new_host_key: recorded, and the worker up.
+        box_seen(lib.tmpdir(), sshd, "up", known_hosts=kh, extra=["--accept-new-host-key"])
+        with open(kh) as f:
+            check(f.read().split() == host_line.split(), "known_hosts: %s" % open(kh).read())
+        # Changed: refused even with accept_new_host_key, both fingerprints said.
+        d = lib.tmpdir()
+        other = os.path.join(d, "other")
+        lib.sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", other)
+        with open(other + ".pub") as f:
+            kind, key = f.read().split()[:2]
+        kh = os.path.join(d, "known_hosts")
+        with open(kh, "w") as f:
+            f.write("%s %s %s\n" % (name, kind, key))
+        before = read_bytes(kh)
+        b, _ = box_seen(d, sshd, "down", known_hosts=kh, extra=["--accept-new-host-key"])
+        check(("host key for %s changed" % name) in b["reason"] and fp in b["reason"]
+              and fingerprint(kh) in b["reason"], "reason: %s" % b["reason"])
+        check(read_bytes(kh) == before, "known_hosts changed")
+        # A key the worker does not accept: an authentication error naming it.
+        b, _ = box_seen(lib.tmpdir(), sshd, "down", key=other)
+        check("authentication refused" in b["reason"] and other in b["reason"]
+              and sshd.user in b["reason"], "reason: %s" % b["reason"])
+
+
+@lib.test
+def an_unwritable_workspace_fails_the_job_saying_so():
+    d = lib.tmpdir()
+    with lib.Sshd() as sshd:
+        ws = os.path.join(sshd.dir, "not-hers")
+        os.makedirs(ws)  # root's: the test user cannot write there
+        wd, g, _ = gated(d, sshd, ws=ws)
+        gate(g, None, 0)
+        headless(wd)
+        n = nodes_of(wd)["n0000"]
+        check(n["status"] == "failed", "n0000: %s" % n)
+        log = read_bytes(os.path.join(wd, "runs", "n0000", "log")).decode()
+        check(("worker box cannot run the job: cannot write in the workspace %s: "
+               "Permission denied" % ws) in log, "log:\n%s" % log)
+        check(not ledger(g), "it ran: %s" % ledger(g))
+
+
+@lib.test
+def a_remote_logs_escapes_reach_the_local_log_whole_and_the_screen_harmless():
+    lib.need_tmux()
+    d = lib.tmpdir()
+    with lib.Sshd() as sshd:
+        wd, g, ws = gated(d, sshd, train=ESCAPES)
+        log = os.path.join(wd, "runs", "n0000", "log")
+        t = lib.Tmux(d, "%s %s 2>%s" % (shlex.quote(lib.BIN), shlex.quote(wd),
+                                       shlex.quote(os.path.join(d, "ui.err"))))
+        try:
+            lib.wait_for(lambda: os.path.exists(log) and b"end\n" in read_bytes(log),
+                         "the log mirrored", timeout=60)
+            t.keys("g")
+            t.wait_screen(lambda s: "Log n0000" in s and "evil title" in s
+                          and "red after clear" in s and "bad utf8" in s, "n0000's log")
+            s = t.screen()
+            check("PWNED" not in s and "PWNED" not in t.title(), "the log set the title")
+            check("Hypotheses" in s, "the screen was cleared:\n" + s)
+            # Bytes that are not UTF-8 are shown as escapes.
+            check("bad utf8 \\xff\\xfe\\xc3( end" in s, "invalid UTF-8 shown as: %r"
+                  % [ln for ln in s.splitlines() if "bad utf8" in ln])
+        finally:
+            gate(g, None, 0)
+            t.close()
+        job = job_of(wd, "n0000")
+        remote = os.path.join(job["remote"], "log")
+        lib.wait_for(lambda: os.path.exists(os.path.join(job["remote"], "exit_code")),
+                     "the job to end", timeout=30)
+        mine = read_bytes(log)
+        check(b"\x1b]0;PWNED\x07evil title\n\x1b[2J\x1b[31mred\x1b[0m after clear\n"
+              b"bad utf8 \xff\xfe\xc3( end\n" in mine, "the local log: %r" % mine)
+        check(read_bytes(remote).startswith(mine), "the local log is not the worker's: %r\n%r"
+              % (mine, read_bytes(remote)))
 
 
 lib.finish()
