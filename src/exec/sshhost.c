@@ -150,11 +150,25 @@ static int record(LIBSSH2_KNOWNHOSTS *kh, struct libssh2_knownhost *k, const cha
 	if (len && text[len - 1] != '\n')
 		buf_addc(&b, '\n');
 	buf_add(&b, line, n);
-	mode_t mode = stat(path, &st) == 0 ? st.st_mode & 07777 : 0644;
-	int rc = fs_write_atomic(path, b.data, b.len, mode, &e);
+	/* A link (to dotfiles kept elsewhere) stays a link: its target is replaced. */
+	char *real = stat(path, &st) == 0 ? path_real(path, &e) : NULL;
+	mode_t mode = real ? st.st_mode & 07777 : 0644;
+	int rc = 0;
+	if (!real) {
+		/* As OpenSSH makes ~/.ssh on first use. */
+		char *parent = xstrdup(path), *slash = strrchr(parent, '/');
+		if (slash && slash != parent) {
+			*slash = 0;
+			rc = fs_mkdir_p(parent, 0700, &e);
+		}
+		free(parent);
+	}
+	if (rc == 0)
+		rc = fs_write_atomic(real ? real : path, b.data, b.len, mode, &e);
 	buf_free(&b);
+	free(real);
 	if (rc < 0)
-		snprintf(why, whysz, "cannot record the host's key in %s: %s", path, e.msg);
+		snprintf(why, whysz, "cannot record the host's key: %s", e.msg);
 	return rc;
 }
 

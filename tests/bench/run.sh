@@ -263,6 +263,12 @@ echo
 $PY tests/bench/search.py || echo "search: the benchmark failed (see above)"
 
 echo
+# Polling a worker over SSH: 100 reads of a file over one sshconn
+# connection against 100 runs of OpenSSH's `ssh HOST cat FILE` (a real
+# sshd on 127.0.0.1; root only).
+$PY tests/bench/ssh_poll.py || echo "ssh_poll: the benchmark failed (see above)"
+
+echo
 # SIGKILLs of the engine under queue commands, then a full disk (root only):
 # figures and a line per failed check, never a failure of the bench itself.
 # Alone and longer: TORTURE_KILLS=1000 python3 tests/bench/torture.py

@@ -300,7 +300,7 @@ class Sshd:
     def ssh(self, cmd, check_rc=True):
         """cmd run as the test user with the OpenSSH client."""
         return sh("ssh", "-i", self.key, "-p", str(self.port), "-o", "BatchMode=yes",
-                  "-o", "UserKnownHostsFile=" + self.known_hosts,
+                  "-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=" + self.known_hosts,
                   "%s@127.0.0.1" % self.user, cmd, check_rc=check_rc)
 
     def __enter__(self):

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -20,6 +21,25 @@
 #include "hypotop/util.h"
 #include "sshd.h"
 #include "t.h"
+
+/*
+ * libssh2 1.10 (Debian 12) leaks a BIGNUM each time it reads an ECDSA
+ * private key file (fixed upstream after 1.11, libssh2 issue 2079): left
+ * out of the leak check here, and only inside that one call. libcrypto
+ * keeps no frame pointers: the leak's stack reaches that call only when
+ * unwound the slow way.
+ */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+	return "fast_unwind_on_malloc=0";
+}
+
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+	return "leak:libssh2_userauth_publickey_fromfile_ex\n";
+}
 
 static struct t_sshd sshd;
 static bool sshd_up;
@@ -440,13 +460,29 @@ static void test_accept_new_records_the_key(void)
 	sshc_free(c);
 	free(want_key);
 
-	/* Missing known_hosts: made. */
-	char *made = path_join(dir, "kh_made");
+	/* Missing known_hosts, in a missing folder: made, as OpenSSH makes ~/.ssh. */
+	char *made = path_join(dir, "dot-ssh/known_hosts");
 	t.known_hosts = made;
 	t.accept_new = true;
 	c = connect_up(&t);
 	T_CHECK(fs_exists(made), "%s was not made", made);
 	sshc_free(c);
+
+	/* A link stays a link; its target gets the line. */
+	char *target_file = write_file("kh_target", "# kept elsewhere\n");
+	char *link = path_join(dir, "kh_link");
+	T_CHECK(symlink(target_file, link) == 0, "symlink");
+	t.known_hosts = link;
+	c = connect_up(&t);
+	sshc_free(c);
+	struct stat st;
+	T_CHECK(lstat(link, &st) == 0 && S_ISLNK(st.st_mode), "the link was replaced");
+	text = read_text(target_file);
+	const char *prefix = "# kept elsewhere\n[127.0.0.1]:";
+	T_CHECK(!strncmp(text, prefix, strlen(prefix)), "the target: %s", text);
+	free(text);
+	free(link);
+	free(target_file);
 	free(made);
 	free(kh);
 }
@@ -539,6 +575,55 @@ static void test_wrong_key_file(void)
 	free(missing);
 	free(cmd);
 	free(other);
+}
+
+static void test_ecdsa_key_and_agent(void)
+{
+	char *ecdsa = path_join(dir, "id_ecdsa");
+	char *cmd = xasprintf("ssh-keygen -q -t ecdsa -N '' -f '%s' && "
+			      "cat '%s.pub' >> '%s/authorized_keys'",
+			      ecdsa, ecdsa, sshd.dir);
+	sh(cmd);
+	free(cmd);
+	struct ssh_target t = target();
+	t.key_file = ecdsa;
+	struct sshc *c = connect_up(&t);
+	sshc_free(c);
+
+	/* No key file: ssh-agent's keys, as SSH_AUTH_SOCK says when the connection is made. */
+	char *sock = path_join(dir, "agent.sock");
+	cmd = xasprintf("ssh-agent -s -a '%s'", sock);
+	FILE *p = popen(cmd, "r");
+	free(cmd);
+	char line[256];
+	int agent = 0;
+	while (p && fgets(line, sizeof line, p))
+		if (!strncmp(line, "SSH_AGENT_PID=", 14))
+			agent = atoi(line + 14);
+	if (p)
+		pclose(p);
+	T_CHECK(agent > 0, "ssh-agent did not start");
+	cmd = xasprintf("SSH_AUTH_SOCK='%s' ssh-add -q '%s' 2>/dev/null", sock, ecdsa);
+	sh(cmd);
+	free(cmd);
+	char *old = getenv("SSH_AUTH_SOCK") ? xstrdup(getenv("SSH_AUTH_SOCK")) : NULL;
+	setenv("SSH_AUTH_SOCK", sock, 1);
+	t.key_file = NULL;
+	c = connect_up(&t);
+	sshc_free(c);
+
+	struct sshc_status st;
+	unsetenv("SSH_AUTH_SOCK");
+	c = connect_down(&t, &st);
+	T_CONTAINS(st.reason, "no key_file, and no ssh-agent");
+	sshc_free(c);
+	if (old)
+		setenv("SSH_AUTH_SOCK", old, 1);
+	free(old);
+	if (agent > 0)
+		kill(agent, SIGTERM);
+	free(sock);
+	free(ecdsa);
 }
 
 static void test_hundred_execs(void)
@@ -662,6 +747,7 @@ int main(void)
 		T_RUN(test_changed_host_key_refused);
 		T_RUN(test_hashed_known_hosts);
 		T_RUN(test_wrong_key_file);
+		T_RUN(test_ecdsa_key_and_agent);
 		T_RUN(test_hundred_execs);
 		T_RUN(test_free_mid_request);
 		T_RUN(test_lost_and_found);
