@@ -58,9 +58,12 @@ char *remote_launch_script(const struct remote_job *rj);
 
 /*
  * The ids of the commits the worker's repository of project has, a line
- * each; and W/ship made, where bundles are put (remote_ship_path).
+ * each; and W/ship made, where bundles are put (remote_ship_path). Exits
+ * REMOTE_UNWRITABLE, saying why on stderr, when the workspace cannot be
+ * written.
  */
 char *remote_known_script(const char *workspace, const char *project);
+#define REMOTE_UNWRITABLE 4
 
 /* The paths of the layout, relative to the remote home unless workspace is absolute. */
 char *remote_run_path(const char *workspace, const char *ns, const char *run);

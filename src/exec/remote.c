@@ -180,8 +180,12 @@ char *remote_known_script(const char *workspace, const char *project)
 	buf_init(&b);
 	set_var(&b, "W", workspace_of(workspace));
 	set_var(&b, "P", project);
-	buf_adds(&b, "cd && mkdir -p \"$W/ship\" 2>/dev/null\n"
-		     "git -C \"$W/repos/$P.git\" for-each-ref --format='%(objectname)' "
+	buf_printf(&b, "cd || exit %d\n"
+		       "e=$(mkdir -p \"$W/ship\" 2>&1) || { printf 'cannot write in the workspace %%s: "
+		       "%%s\\n' \"$(cd \"$W\" 2>/dev/null && pwd || echo \"$W\")\" \"${e##*: }\" >&2; "
+		       "exit %d; }\n",
+		   REMOTE_UNWRITABLE, REMOTE_UNWRITABLE);
+	buf_adds(&b, "git -C \"$W/repos/$P.git\" for-each-ref --format='%(objectname)' "
 		     "refs/hypotop/ 2>/dev/null; exit 0\n");
 	return buf_steal(&b);
 }
@@ -191,7 +195,12 @@ char *remote_poll_script(char *const runs[], size_t n, bool gpus)
 	struct buf b;
 
 	buf_init(&b);
-	/* Alive is looked at before the exit code: a job seen gone has recorded its end by then. */
+	/*
+	 * Alive is looked at before the exit code: a job seen gone has recorded its end by then.
+	 * A command whose wrapper is gone without an exit code has no one to record its end,
+	 * and the engine queues the node again as lost: its session is killed first, so
+	 * that the copy never runs beside it.
+	 */
 	buf_adds(&b, "cd || exit 1\n" START_OF
 		     "i=0\n"
 		     "for R in");
@@ -206,6 +215,9 @@ char *remote_poll_script(char *const runs[], size_t n, bool gpus)
 		     "  [ -n \"$p\" ] && [ \"$(start_of $p)\" = \"$s\" ] && a=1\n"
 		     "  [ -r \"$R/build_exit\" ] && read -r b < \"$R/build_exit\"\n"
 		     "  [ -r \"$R/exit_code\" ] && read -r e < \"$R/exit_code\"\n"
+		     "  [ -n \"$p\" ] && [ $a = 0 ] && [ -z \"$e\" ] && [ -r \"$R/pgid\" ] && "
+		     "read -r q t < \"$R/pgid\" && [ -n \"$q\" ] && [ \"$(start_of $q)\" = \"$t\" ] && "
+		     "kill -s KILL -- -$q 2>/dev/null\n"
 		     "  [ -e \"$R/log\" ] && z=$(wc -c < \"$R/log\")\n"
 		     "  echo J $i $l ${p:--} ${s:--} $a ${b:--} ${e:--} ${z:--}\n"
 		     "  i=$((i+1))\n"

@@ -73,6 +73,16 @@ static void known_done(void *ctx, const struct sshc_reply *rep)
 
 	ssh_req_free(r);
 	S->asking = false;
+	if (rep->rc == 0 && rep->exit_code == REMOTE_UNWRITABLE) {
+		/* Nothing can be shipped: the jobs waiting for it are refused, saying why. */
+		char *why = xstrndup(rep->errout, rep->err_len);
+		str_trim(why);
+		for (size_t i = 0; i < S->njobs; i++)
+			if (S->jobs[i].phase == SHIP)
+				ssh_job_refused(S, &S->jobs[i], why);
+		free(why);
+		return;
+	}
 	if (rep->rc < 0 || rep->exit_code != 0)
 		return; /* asked again at the next tick */
 	ssh_strv_free(S->known, S->nknown);

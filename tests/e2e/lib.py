@@ -88,6 +88,23 @@ def init_config(parent, cfg):
     return wd
 
 
+QUICKSTART = os.path.join(ROOT, "examples", "quickstart")
+
+
+def quickstart(d, *extra):
+    """A git repository with the quickstart in d, and a workdir for it: (src, wd)."""
+    files = {}
+    for name in ("train.py", "hparams.json"):
+        with open(os.path.join(QUICKSTART, name)) as f:
+            files[name] = f.read()
+    src = make_repo(d, files=files)
+    wd = os.path.join(d, "wd")
+    rc, out, err = hypotop("init", wd, "--config", os.path.join(QUICKSTART, "hypotop.json"),
+                           "--source-dir", src, *extra)
+    check(rc == 0, "init: %s" % err)
+    return src, wd
+
+
 def add_patch(wd, parent, hypothesis, patch):
     """hypotop add of a node under parent whose change is the text patch."""
     path = os.path.join(tmpdir(), "change.diff")

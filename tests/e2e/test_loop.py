@@ -14,23 +14,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import lib  # noqa: E402
-from lib import check, hypotop  # noqa: E402
-
-QUICKSTART = os.path.join(lib.ROOT, "examples", "quickstart")
-
-
-def quickstart(d, *extra):
-    """A git repository with the quickstart, and a workdir for it."""
-    files = {}
-    for name in ("train.py", "hparams.json"):
-        with open(os.path.join(QUICKSTART, name)) as f:
-            files[name] = f.read()
-    src = lib.make_repo(d, files=files)
-    wd = os.path.join(d, "wd")
-    rc, out, err = hypotop("init", wd, "--config", os.path.join(QUICKSTART, "hypotop.json"),
-                           "--source-dir", src, *extra)
-    check(rc == 0, "init: %s" % err)
-    return src, wd
+from lib import check, hypotop, quickstart  # noqa: E402
 
 
 def run_headless(wd, timeout=300):
