@@ -83,6 +83,7 @@ struct sched_worker {
 	const char *why_not;
 	bool enabled;          /* false: no new jobs; its running ones are watched */
 	bool gone;             /* no longer in workers.json */
+	bool said_down;        /* its going down was said; its coming back will be */
 };
 
 struct sched {

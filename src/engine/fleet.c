@@ -21,10 +21,24 @@
 /* engine/workers.json is a view: written at most this often. */
 #define PUBLISH_MS 250
 
+/*
+ * The executor's status changed: engine/workers.json follows, and the
+ * engine's log and status bar say when the worker goes down (with why)
+ * and when it is back, once each way.
+ */
 static void worker_changed(void *ctx)
 {
 	struct sched_worker *w = ctx;
+	struct worker_status st;
 
+	exec_status(w->exec, &st);
+	if (st.state == WORKER_DOWN && !w->said_down) {
+		w->said_down = true;
+		sched_say(w->s, "warning: worker %s is down: %s", w->name, st.reason);
+	} else if (st.state == WORKER_UP && w->said_down) {
+		w->said_down = false;
+		sched_say(w->s, "worker %s is up again", w->name);
+	}
 	sched_workers_changed(w->s);
 }
 

@@ -437,6 +437,10 @@ def box_seen(d, sshd, want, **box):
         rc, out, err = hypotop("workers", wd)
         check(rc == 0, "workers: %s" % err)
         check(want != "down" or "  down: " + b["reason"] + "\n" in out, "workers:\n%s" % out)
+        # The engine says so too, as a warning: the status bar's alert.
+        if want == "down":
+            lib.wait_for(lambda: "warning: worker box is down: " in e.said(),
+                         "the engine saying box is down (%s)" % e.said()[-1000:], timeout=30)
         return b, wd
     finally:
         e.stop()
