@@ -149,6 +149,9 @@ static void print_text(const struct reading *r)
 
 	buf_init(&b);
 	fmt_age(age, sizeof age, r->now - r->updated);
+	/* "now ago" reads wrong: an age under a second is "just now". */
+	if (!strcmp(age, "now"))
+		snprintf(age, sizeof age, "under 1 s");
 	if (r->running && r->updated)
 		buf_printf(&b, "engine running (pid %ld); its view of %s ago\n", (long)r->pid, age);
 	else if (r->running)
