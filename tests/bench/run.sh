@@ -263,9 +263,9 @@ echo
 $PY tests/bench/search.py || echo "search: the benchmark failed (see above)"
 
 echo
-# Polling a worker over SSH: 100 reads of a file over one sshconn
-# connection against 100 runs of OpenSSH's `ssh HOST cat FILE` (a real
-# sshd on 127.0.0.1; root only).
+# ssh workers against OpenSSH's client (a real sshd on 127.0.0.1; root
+# only): 100 reads of a file, a poll round of 100 running jobs, and
+# shipping a one-line change of a 50 MB repository.
 $PY tests/bench/ssh_poll.py || echo "ssh_poll: the benchmark failed (see above)"
 
 echo
