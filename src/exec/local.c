@@ -542,6 +542,13 @@ static void local_check(struct executor *x, struct job *j, struct job_result *r)
 	r->build_code = -1;
 	if (j->has_build && read_int_file(j->run_dir, "build_exit", &code) == 1)
 		r->build_code = (int)code;
+	/*
+	 * Alive is asked before the exit code is read: a supervisor records
+	 * the code before it reaps the job, so a job gone when asked has its
+	 * code there by the read. Read first, a job that ends between the two
+	 * looks would be gone without a code: lost, when it was not.
+	 */
+	int live = lj && !lj->ended ? alive(lj) : 0;
 	if (lj && lj->ended) {
 		/* Its supervisor's word first: the folder may have been made anew since. */
 		r->state = JOB_DONE;
@@ -549,7 +556,7 @@ static void local_check(struct executor *x, struct job *j, struct job_result *r)
 	} else if (read_int_file(j->run_dir, "exit_code", &code) == 1) {
 		r->state = JOB_DONE;
 		r->exit_code = (int)code;
-	} else if (lj && alive(lj) != 0) {
+	} else if (live != 0) {
 		/* Not known now counts as running: looked at again at the next tick. */
 		r->state = JOB_RUNNING;
 		r->building = j->has_build && r->build_code < 0;
