@@ -259,13 +259,6 @@ void sched_launch(struct sched *s, struct slot *sl)
 	env[ne++] = xasprintf("HYPOTOP_WORKDIR=%s", s->wd->path);
 	if (sl->gpu >= 0)
 		env[ne++] = xasprintf("CUDA_VISIBLE_DEVICES=%d", sl->gpu);
-	/*
-	 * A Python job's output reaches its log as it is printed, not a
-	 * buffer at a time: the log tail, the metrics and the stall rule
-	 * live on it. One set for hypotop (even empty) is the job's.
-	 */
-	if (!getenv("PYTHONUNBUFFERED"))
-		env[ne++] = xstrdup("PYTHONUNBUFFERED=1");
 	env[ne] = NULL;
 
 	if (!flags || fs_mkdir_p(run_dir, 0755, &e) < 0) {

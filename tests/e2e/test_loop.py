@@ -851,32 +851,4 @@ def analysis_md_carries_the_nodes_diff_fenced_and_bounded():
           "the lines left out are not counted: %r" % body[1][:500])
 
 
-@lib.test
-def a_python_jobs_output_reaches_its_log_as_printed():
-    # Python buffers what it writes to a file: without PYTHONUNBUFFERED a
-    # job's steps would reach its log (and the health rules) minutes late.
-    d = lib.tmpdir()
-    go = os.path.join(d, "go")
-    src = small_repo(d, "import os, time\nprint('step=1 loss=1.0')\n"
-                        "while not os.path.exists(%r):\n    time.sleep(0.02)\n"
-                        "print('val_loss=0.5')\n" % go)
-    wd = os.path.join(d, "wd")
-    rc, out, err = hypotop("init", wd, "--source-dir", src, "--launch", "python3 train.py",
-                           "--metric", "val_loss", "--max-iterations", "0")
-    check(rc == 0, err)
-    env = dict(os.environ)
-    env.pop("PYTHONUNBUFFERED", None)
-    p = subprocess.Popen([lib.BIN, "run", "--headless", wd], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, env=env)
-    log = os.path.join(wd, "runs", "n0000", "log")
-
-    def printed():
-        return os.path.exists(log) and "step=1 loss=1.0" in open(log, errors="replace").read()
-    try:
-        lib.wait_for(printed, "the job's first line in its log while it runs", timeout=30)
-    finally:
-        open(go, "w").close()
-        p.wait(timeout=120)
-
-
 lib.finish()
