@@ -306,77 +306,79 @@ static void unwritable_workspace_is_said(void)
 	worker_free(&w);
 }
 
-static void setup_runs_once_per_commit(void)
-{
+/* Two launches of one commit, the first shipping it, both with the same setup. */
+struct two {
 	struct worker w;
-	worker_make(&w);
-	char *bundle = ship(&w);
-	char *setup = xasprintf("echo set >> '%s/setups'", w.home);
-	struct remote_job rj = job_of(&w, "n0001.1", bundle, NULL, "true");
-	rj.setup = setup;
-	char *s1 = remote_launch_script(&rj);
+	char *bundle, *setup, *s1, *s2, *r1, *r2;
+};
+
+static void two_launches(struct two *t, const char *setup_fmt, const char *launch)
+{
+	worker_make(&t->w);
+	t->bundle = ship(&t->w);
+	t->setup = xasprintf(setup_fmt, t->w.home);
+	struct remote_job rj = job_of(&t->w, "n0001.1", t->bundle, NULL, launch);
+	rj.setup = t->setup;
+	t->s1 = remote_launch_script(&rj);
 	rj.run = "n0001.2";
 	rj.bundle = NULL;
-	char *s2 = remote_launch_script(&rj);
-	char *r1 = run_dir(&w, "n0001.1"), *r2 = run_dir(&w, "n0001.2");
+	t->s2 = remote_launch_script(&rj);
+	t->r1 = run_dir(&t->w, "n0001.1");
+	t->r2 = run_dir(&t->w, "n0001.2");
+}
 
-	T_CHECK(run_script(s1, NULL) == 0, "the first launch failed");
-	T_CHECK(wait_file(r1, "exit_code"), "no exit_code");
-	T_CHECK(run_script(s2, NULL) == 0, "the second launch failed");
-	T_CHECK(wait_file(r2, "exit_code"), "no exit_code");
-	T_CHECK(count_lines(w.home, "setups") == 1, "setup ran %d times",
-		count_lines(w.home, "setups"));
-	char *log = file_text(r1, "log");
+static void two_free(struct two *t)
+{
+	free(t->r1);
+	free(t->r2);
+	free(t->s1);
+	free(t->s2);
+	free(t->setup);
+	free(t->bundle);
+	worker_free(&t->w);
+}
+
+static void setup_runs_once_per_commit(void)
+{
+	struct two t;
+	two_launches(&t, "echo set >> '%s/setups'", "true");
+
+	T_CHECK(run_script(t.s1, NULL) == 0, "the first launch failed");
+	T_CHECK(wait_file(t.r1, "exit_code"), "no exit_code");
+	T_CHECK(run_script(t.s2, NULL) == 0, "the second launch failed");
+	T_CHECK(wait_file(t.r2, "exit_code"), "no exit_code");
+	T_CHECK(count_lines(t.w.home, "setups") == 1, "setup ran %d times",
+		count_lines(t.w.home, "setups"));
+	char *log = file_text(t.r1, "log");
 	T_CONTAINS(log, "[hypotop] setup: echo set");
 	free(log);
-	free(r1);
-	free(r2);
-	free(s1);
-	free(s2);
-	free(setup);
-	free(bundle);
-	worker_free(&w);
+	two_free(&t);
 }
 
 static void failed_setup_is_a_failed_build_and_runs_again(void)
 {
-	struct worker w;
-	worker_make(&w);
-	char *bundle = ship(&w);
-	char *setup = xasprintf("echo tried >> '%s/setups'; exit 4", w.home);
-	struct remote_job rj = job_of(&w, "n0001.1", bundle, NULL, "echo ran > ran");
-	rj.setup = setup;
-	char *s1 = remote_launch_script(&rj);
-	rj.run = "n0001.2";
-	rj.bundle = NULL;
-	char *s2 = remote_launch_script(&rj);
-	char *r1 = run_dir(&w, "n0001.1"), *r2 = run_dir(&w, "n0001.2");
-	char *ran = xasprintf("%s/trees/host-abcd/n0001/ran", w.ws);
+	struct two t;
+	two_launches(&t, "echo tried >> '%s/setups'; exit 4", "echo ran > ran");
+	char *ran = xasprintf("%s/trees/host-abcd/n0001/ran", t.w.ws);
 
-	T_CHECK(run_script(s1, NULL) == 0, "the launch failed");
-	T_CHECK(wait_file(r1, "exit_code"), "no exit_code");
-	char *code = file_text(r1, "exit_code"), *bcode = file_text(r1, "build_exit");
-	char *log = file_text(r1, "log");
+	T_CHECK(run_script(t.s1, NULL) == 0, "the launch failed");
+	T_CHECK(wait_file(t.r1, "exit_code"), "no exit_code");
+	char *code = file_text(t.r1, "exit_code"), *bcode = file_text(t.r1, "build_exit");
+	char *log = file_text(t.r1, "log");
 	T_STREQ(code, "4\n");
 	T_STREQ(bcode, "4\n");
 	T_CONTAINS(log, "the worker's setup exited with status 4");
 	T_CHECK(!fs_exists(ran), "the launch ran after a failed setup");
 	/* Not marked done: the next job of the commit tries it again. */
-	T_CHECK(run_script(s2, NULL) == 0, "the second launch failed");
-	T_CHECK(wait_file(r2, "exit_code"), "no exit_code");
-	T_CHECK(count_lines(w.home, "setups") == 2, "setup tried %d times",
-		count_lines(w.home, "setups"));
+	T_CHECK(run_script(t.s2, NULL) == 0, "the second launch failed");
+	T_CHECK(wait_file(t.r2, "exit_code"), "no exit_code");
+	T_CHECK(count_lines(t.w.home, "setups") == 2, "setup tried %d times",
+		count_lines(t.w.home, "setups"));
 	free(log);
 	free(code);
 	free(bcode);
 	free(ran);
-	free(r1);
-	free(r2);
-	free(s1);
-	free(s2);
-	free(setup);
-	free(bundle);
-	worker_free(&w);
+	two_free(&t);
 }
 
 static char proc_state(long long pid)
