@@ -62,6 +62,14 @@ struct job_result {
 	int build_code; /* -1: no build ran */
 	bool building;  /* JOB_RUNNING: still in the build command */
 	bool unknown;   /* JOB_RUNNING: its worker is out of reach; last known running */
+	bool waiting;   /* JOB_RUNNING: submitted, waiting in its cluster's queue: not run yet */
+	/*
+	 * JOB_DONE or JOB_LOST: the executor's own word on why it failed
+	 * (a cluster cancelled it, it was refused at submit), which comes
+	 * before the exit code; NULL none.
+	 */
+	const char *kind;
+	char why[256];
 };
 
 /*
@@ -87,6 +95,15 @@ struct worker_status {
 	int64_t heartbeat; /* wall-clock ms of the last answer from the worker; 0 none */
 	struct worker_gpu gpu[WORKER_GPUS_MAX];
 	size_t ngpu;
+};
+
+/* What a cluster says of a job (Slurm), for the workers view; id "" when it says nothing. */
+struct job_info {
+	char id[24];
+	char state[24];  /* "PENDING", "RUNNING", ... */
+	char reason[64]; /* why it waits */
+	char where[64];  /* the node it runs on */
+	long long since_s; /* in that state; -1 unknown */
 };
 
 struct executor;
@@ -117,6 +134,8 @@ struct executor_ops {
 	void (*free)(struct executor *x);
 	/* How its worker is (NULL: always up, no GPU readings). */
 	void (*status)(struct executor *x, struct worker_status *st);
+	/* What its cluster says of the job (NULL: nothing). */
+	void (*info)(struct executor *x, const struct job *j, struct job_info *ji);
 };
 
 /* What every executor starts with; each kind's own state follows it. */
@@ -140,6 +159,16 @@ struct worker_def;
 struct executor *ssh_executor_new(struct loop *loop, const struct worker_def *w,
 				  const char *source_dir, exec_news_fn news, void *ctx,
 				  void (*changed)(void *ctx));
+/*
+ * The jobs of one slurm worker: the ssh executor's, submitted with
+ * sbatch (remote.h), its Slurm commands run on the login node that the
+ * ssh worker via reaches, or on this machine when via is NULL.
+ * job_timeout_s: each job's --time (0: none).
+ */
+struct executor *slurm_executor_new(struct loop *loop, const struct worker_def *w,
+				    const struct worker_def *via, long job_timeout_s,
+				    const char *source_dir, exec_news_fn news, void *ctx,
+				    void (*changed)(void *ctx));
 
 static inline int exec_launch(struct executor *x, const struct job_spec *s, struct job *j,
 			      struct err *e)
@@ -173,6 +202,14 @@ static inline void exec_status(struct executor *x, struct worker_status *st)
 	memset(st, 0, sizeof *st);
 	if (x->ops->status)
 		x->ops->status(x, st);
+}
+
+static inline void exec_info(struct executor *x, const struct job *j, struct job_info *ji)
+{
+	memset(ji, 0, sizeof *ji);
+	ji->since_s = -1;
+	if (x->ops->info)
+		x->ops->info(x, j, ji);
 }
 
 static inline void exec_free(struct executor *x)

@@ -69,6 +69,8 @@ int fleet_init(struct sched *s, struct err *e);
 void fleet_free(struct sched *s);
 /* The executor of sl's worker. */
 struct executor *sched_exec(struct sched *s, const struct slot *sl);
+/* The slot's worker queues its jobs (Slurm): a job launched there waits before it runs. */
+bool sched_queues(struct sched *s, const struct slot *sl);
 /* Whether sl's worker takes new jobs: in workers.json, enabled and up. */
 bool sched_slot_open(struct sched *s, const struct slot *sl);
 /* The worker named name (not one gone from workers.json), or -1. */

@@ -33,6 +33,16 @@
 
 #include "hypotop/exec.h"
 
+/*
+ * A Slurm worker's options (SPEC §6): job.sh is then submitted with
+ * sbatch, not started, and Slurm runs it with the job's output in the log.
+ */
+struct remote_slurm {
+	const char *partition, *account, *qos, *gres; /* NULL: Slurm's default */
+	const char *const *args; /* passed to sbatch as they are, NULL-terminated */
+	long time_s;             /* --time; 0 none */
+};
+
 struct remote_job {
 	const char *workspace;
 	const char *project, *ns, *node, *run; /* names, as in the layout above */
@@ -43,6 +53,7 @@ struct remote_job {
 	const char *launch;
 	const char *const *env, *const *unset; /* as in a job_spec */
 	int gpu;                               /* CUDA_VISIBLE_DEVICES; -1 none */
+	const struct remote_slurm *slurm;      /* NULL: started here, not submitted */
 };
 
 /*
@@ -55,6 +66,16 @@ struct remote_job {
  */
 char *remote_launch_script(const struct remote_job *rj);
 #define REMOTE_LACKS 3
+/*
+ * With rj->slurm, the launch submits job.sh with sbatch and records the
+ * job id (slurm_id in the run folder) before it says "launched". When
+ * sbatch fails it exits REMOTE_REFUSED with sbatch's message on stderr
+ * (a bad partition: the job cannot run), or REMOTE_UNREACHABLE when the
+ * controller did not answer (try again later); either way nothing was
+ * submitted and the launch may be sent again.
+ */
+#define REMOTE_REFUSED 5
+#define REMOTE_UNREACHABLE 6
 
 /*
  * The ids of the commits the worker's repository of project has, a line
@@ -77,6 +98,15 @@ char *remote_ship_path(const char *workspace, const char *name);
  * without nvidia-smi).
  */
 char *remote_poll_script(char *const runs[], size_t n, bool gpus);
+/*
+ * The poll of a Slurm worker's run folders: a J line each as above, with
+ * the Slurm job id in place of the pid (ALIVE 0), one squeue for every
+ * job of the user ("Q ID|STATE|REASON|NODE|ELAPSED|SUBMIT" lines), and
+ * `scontrol show job -o` ("S " lines) for each job the squeue did not
+ * list. When squeue fails (the controller is out of reach), a
+ * "D REASON" line and no more.
+ */
+char *remote_slurm_poll_script(char *const runs[], size_t n);
 
 struct remote_state {
 	bool seen;     /* a line for it came */
@@ -85,11 +115,32 @@ struct remote_state {
 	bool alive;    /* pid with that start time runs */
 	int build_exit, exit_code; /* -1 not recorded */
 	long long log_size;        /* -1 no log */
+	/* A Slurm job (remote_slurm_poll_script): its id is pid. */
+	char slurm_state[24];      /* "PENDING", "RUNNING", ...; "" unknown, "GONE" Slurm forgot it */
+	char slurm_reason[64];     /* why it waits: "Resources", "JobHeldUser", ... */
+	char slurm_node[64];       /* where it runs */
+	long long slurm_since_s;   /* seconds in its state, as far as Slurm tells; -1 unknown */
 };
+
+/* The Slurm states in which a job is still Slurm's: waiting, running or on its way out. */
+bool remote_slurm_active(const char *state);
+/*
+ * The failure kind of a job Slurm ended in state (CANCELLED, TIMEOUT,
+ * NODE_FAIL, OUT_OF_MEMORY, PREEMPTED, BOOT_FAIL, DEADLINE); NULL for
+ * one it ended as its own script did (COMPLETED, FAILED).
+ */
+const char *remote_slurm_kind(const char *state);
 
 /* Fill st[0..n) and the GPUs from the poll's output; lines that do not parse are passed over. */
 void remote_parse_poll(const char *out, struct remote_state *st, size_t n, struct worker_gpu *gpu,
 		       size_t *ngpu);
+/*
+ * The same for a Slurm poll; now_s is this machine's clock, for the time
+ * a pending job has waited. down (downsz bytes) gets the "D" line's
+ * reason, "" when the controller answered.
+ */
+void remote_parse_slurm_poll(const char *out, struct remote_state *st, size_t n, long long now_s,
+			     char *down, size_t downsz);
 
 /*
  * The GPUs in what `nvidia-smi --query-gpu=index,utilization.gpu,
@@ -108,5 +159,12 @@ size_t remote_parse_gpus(const char *text, struct worker_gpu *gpu, size_t max);
  * signal it does not send (only TERM, KILL, STOP, CONT, INT, HUP, USR1, USR2).
  */
 char *remote_signal_script(const char *run, int sig);
+/*
+ * The same for a Slurm job: TERM, INT, HUP, USR1, USR2 and KILL cancel it
+ * (scancel: signalled first when it runs, Slurm kills it after its grace
+ * period); STOP holds it while it waits and stops its processes once it
+ * runs; CONT releases and continues it.
+ */
+char *remote_slurm_signal_script(long long id, int sig);
 
 #endif

@@ -37,6 +37,7 @@ struct slot {
 	int worker;           /* its worker: an index of sched.workers */
 	int gpu;              /* CUDA device of this slot, -1 for none */
 	bool unknown;         /* its worker is out of reach: the job was last known running */
+	bool waiting;         /* submitted, waiting in its cluster's queue: not run yet */
 	int tree;             /* the work tree its node runs in (worktrees/wtN); -1 none */
 	bool preparing;       /* the git thread is making the commit and work tree */
 	bool have_job;

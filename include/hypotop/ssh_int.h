@@ -39,6 +39,7 @@ struct sjob {
 	long long log_base;     /* the local log's size when it was launched */
 	long long mirrored;     /* bytes of the remote log in the local one */
 	int64_t no_pid_since;
+	int64_t gone_since;     /* Slurm: mono ms when it was first seen ended without an exit code */
 	struct job_result end;  /* ENDED */
 	bool news;
 };
@@ -56,8 +57,22 @@ struct req {
 	struct err e;
 };
 
+/*
+ * A slurm worker's part (src/exec/slurm.c): its options, and whether its
+ * controller answers. Settling waits SETTLE_MS after Slurm says a job
+ * ended without its exit code in the run folder: on a shared file
+ * system the file may show on the login node a little after.
+ */
+#define SLURM_SETTLE_MS 10000
+struct slurm_mode {
+	struct remote_slurm o;
+	char **args; /* o.args, owned */
+	char down[256]; /* why the controller does not answer; "" it does */
+};
+
 struct ssh_exec {
 	struct executor x;
+	struct slurm_mode *slurm; /* NULL: an ssh worker */
 	char *name, *workspace, *setup;
 	char *source_dir, *project;
 	struct sshc *c;
@@ -85,8 +100,28 @@ void ssh_strv_free(char **v, size_t n);
 bool ssh_up(struct ssh_exec *S);
 /* Ship what waits, and poll when there are jobs or the heartbeat is due. */
 void ssh_kick(struct ssh_exec *S);
-/* The job could not be started on the worker: a failed build, with the reason in its log. */
-void ssh_job_refused(struct ssh_exec *S, struct sjob *sj, const char *why);
+/* The job could not be started on the worker: failed as kind ("worker", "submit"), saying why in its log. */
+void ssh_job_refused(struct ssh_exec *S, struct sjob *sj, const char *kind, const char *why);
+
+/* The job's end, recorded in the local run folder when it has codes, and told from the loop. */
+void ssh_job_end(struct ssh_exec *S, struct sjob *sj, const struct job_result *r);
+
+/* The executor, its connection made; ops says its kind. */
+struct ssh_exec *ssh_exec_new(const struct executor_ops *ops, struct loop *loop,
+			      const struct ssh_target *t, const char *workspace,
+			      const char *setup, const char *source_dir, exec_news_fn news,
+			      void *ctx, void (*changed)(void *ctx));
+extern const struct executor_ops ssh_slurm_ops;
+struct worker_def;
+/* How to reach the ssh worker w, named name in messages. */
+struct ssh_target ssh_target_of(const struct worker_def *w, const char *name);
+
+/* slurm.c */
+/* Settle a Slurm job the last poll saw ended, or not yet (false). */
+bool slurm_settle(struct ssh_exec *S, struct sjob *sj);
+/* The poll's answer: the jobs' states and the controller's; true when the latter changed. */
+bool slurm_polled(struct ssh_exec *S, const char *out, struct remote_state *st, size_t n);
+void slurm_mode_free(struct slurm_mode *m);
 
 /* ssh_ship.c */
 void ssh_ship(struct ssh_exec *S, struct sjob *sj);

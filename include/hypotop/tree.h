@@ -26,7 +26,8 @@
 	X(COMPLETED, "completed", "finished and analysed")                      \
 	X(FAILED, "failed", "failed; branch, log and analysis kept")            \
 	X(CANCELLED, "cancelled", "cancelled by a person")                      \
-	X(PAUSED, "paused", "held by a person; skipped until resumed")
+	X(PAUSED, "paused", "held by a person; skipped until resumed")                   \
+	X(WAITING, "waiting", "submitted to a cluster; waiting in its queue to run")
 
 enum node_status {
 #define X(e, name, doc) ST_##e,

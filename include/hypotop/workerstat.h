@@ -26,6 +26,7 @@ struct worker_slot {
 	char node[NODE_ID_LEN]; /* "" when free */
 	int gpu;                /* -1 none */
 	bool unknown;           /* its worker is out of reach: last known running */
+	struct job_info job;    /* what its cluster says of its job */
 };
 
 struct worker_stat {

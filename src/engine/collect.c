@@ -531,6 +531,14 @@ void sched_collect(struct sched *s, struct slot *sl, const struct job_result *r)
 		sched_fail(s, sl, sl->kill_reason, "run", why);
 		return;
 	}
+	if (r->kind && !strcmp(r->kind, "worker_lost")) {
+		sched_lost(s, sl, r->why);
+		return;
+	}
+	if (r->kind) {
+		sched_fail(s, sl, r->kind, "run", r->why);
+		return;
+	}
 	if (r->state == JOB_LOST) {
 		sched_lost(s, sl, "the job ended without recording an exit code (killed from outside?)");
 		return;

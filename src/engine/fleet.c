@@ -6,7 +6,7 @@
  * This machine's worker keeps the slots config.json gives it
  * (max_concurrency, or one per GPU of gpus); an ssh worker adds its
  * "slots", or one per GPU it lists. A GPU is one slot, so never two
- * jobs. Slurm workers run nothing yet: they are said so, and get none.
+ * jobs. A slurm worker has "max_jobs" slots: jobs submitted at once.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,12 +42,33 @@ static void worker_changed(void *ctx)
 	sched_workers_changed(w->s);
 }
 
-/* Everything of an entry but "enabled": another text is another worker. */
-static char *def_text(const struct worker_def *d)
+static const struct worker_def *def_find(const struct workers *ws, const char *name)
 {
+	for (size_t i = 0; name && i < ws->len; i++)
+		if (!strcmp(ws->v[i].name, name))
+			return &ws->v[i];
+	return NULL;
+}
+
+/*
+ * Everything of an entry but "enabled", and of the worker it goes
+ * through: another text is another worker.
+ */
+static char *def_text(const struct workers *ws, const struct worker_def *d)
+{
+	const struct worker_def *via = def_find(ws, d->via);
 	struct buf b;
 
 	buf_init(&b);
+	buf_printf(&b, "%s|%s|%s|%s|", d->account ?: "", d->qos ?: "", d->gres ?: "",
+		   d->via ?: "");
+	for (size_t i = 0; d->sbatch_args && d->sbatch_args[i]; i++)
+		buf_printf(&b, "%s|", d->sbatch_args[i]);
+	if (via && via != d) {
+		char *v = def_text(ws, via);
+		buf_printf(&b, "via:%s|", v);
+		free(v);
+	}
 	buf_printf(&b, "%s|%s|%s|%s|%s|%s|%s|%s|%ld|%ld|%ld|%d|", d->kind, d->host ?: "",
 		   d->user ?: "", d->key_file ?: "", d->workspace ?: "", d->partition ?: "",
 		   d->known_hosts ?: "", d->setup ?: "", d->port, d->slots, d->vast_id,
@@ -142,14 +163,14 @@ static bool have_local(struct sched *s)
 	return false;
 }
 
-/* A worker of workers.json, with its executor and slots. */
-static void worker_add(struct sched *s, const struct worker_def *d)
+/* A worker of workers.json (one of ws), with its executor and slots. */
+static void worker_add(struct sched *s, const struct workers *ws, const struct worker_def *d)
 {
 	struct sched_worker *w = worker_new(s, d->name, d->kind);
 	int idx = (int)s->nworkers - 1;
 
 	w->enabled = d->enabled;
-	w->def = def_text(d);
+	w->def = def_text(ws, d);
 	if (!strcmp(d->kind, "local")) {
 		if (have_local(s)) {
 			w->why_not = "another local worker is listed before it: this machine is one";
@@ -163,8 +184,11 @@ static void worker_add(struct sched *s, const struct worker_def *d)
 					   worker_changed);
 		slots_add(s, idx, d->ngpus ? d->ngpus : (size_t)d->slots, d->ngpus ? d->gpus : NULL);
 	} else {
-		w->why_not = "slurm workers are not run yet: it gets no jobs";
-		sched_say(s, "warning: workers.json: worker %s: %s", d->name, w->why_not);
+		/* Its slots are how many of its jobs may be submitted at once. */
+		w->exec = slurm_executor_new(s->loop, d, def_find(ws, d->via),
+					     (long)s->wd->cfg.job_timeout, s->wd->cfg.source_dir,
+					     sched_job_news, w, worker_changed);
+		slots_add(s, idx, (size_t)d->slots, NULL);
 	}
 }
 
@@ -198,7 +222,7 @@ int fleet_init(struct sched *s, struct err *e)
 	if (registry_load(s, &ws, e) < 0)
 		return -1;
 	for (size_t i = 0; i < ws.len; i++)
-		worker_add(s, &ws.v[i]);
+		worker_add(s, &ws, &ws.v[i]);
 	workers_free(&ws);
 	if (!s->nslots)
 		sched_say(s, "warning: workers.json has no worker that runs jobs: nothing is "
@@ -219,6 +243,11 @@ void fleet_free(struct sched *s)
 struct executor *sched_exec(struct sched *s, const struct slot *sl)
 {
 	return s->workers[sl->worker]->exec;
+}
+
+bool sched_queues(struct sched *s, const struct slot *sl)
+{
+	return !strcmp(s->workers[sl->worker]->kind, "slurm");
 }
 
 static bool worker_up(const struct sched_worker *w)
@@ -300,6 +329,10 @@ static void stat_fill(struct sched *s, size_t i, struct worker_stat *ws)
 			node_id_format(sl->node, o->node);
 		o->gpu = sl->gpu;
 		o->unknown = sl->used && sl->unknown;
+		if (sl->used && sl->have_job)
+			exec_info(w->exec, &sl->job, &o->job);
+		else
+			o->job.since_s = -1;
 	}
 }
 
@@ -370,7 +403,7 @@ int sched_workers_reload(struct sched *s, struct err *e)
 		struct sched_worker *w = s->workers[i];
 		bool keep = false;
 		for (size_t k = 0; k < ws.len && !w->gone && !keep; k++) {
-			char *d = def_text(&ws.v[k]);
+			char *d = def_text(&ws, &ws.v[k]);
 			keep = !strcmp(ws.v[k].name, w->name) &&
 			       (!strcmp(d, w->def) || !strcmp(w->kind, "local"));
 			free(d);
@@ -385,7 +418,7 @@ int sched_workers_reload(struct sched *s, struct err *e)
 		const struct worker_def *d = &ws.v[k];
 		int i = sched_worker_find(s, d->name);
 		if (i < 0) {
-			worker_add(s, d);
+			worker_add(s, &ws, d);
 			sched_say(s, "worker %s: added (%s)", d->name, d->kind);
 		} else if (s->workers[i]->enabled != d->enabled) {
 			s->workers[i]->enabled = d->enabled;

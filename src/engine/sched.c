@@ -282,12 +282,15 @@ void sched_launch(struct sched *s, struct slot *sl)
 	}
 	launch = with_image(flags, image);
 	/* The status is written before the job exists: a restart after hypotop's death finds it. */
-	n->status = build ? ST_BUILDING : ST_RUNNING;
+	n->status = sched_queues(s, sl) ? ST_WAITING : build ? ST_BUILDING : ST_RUNNING;
 	n->started = now_ms();
 	char worker[128];
 	sched_worker_label(s, sl, worker, sizeof worker);
 	node_set_str(&n->worker, worker);
-	sched_record_light(s, n->status == ST_BUILDING ? "build" : "run", n);
+	sched_record_light(s, n->status == ST_WAITING	 ? "wait"
+			      : n->status == ST_BUILDING ? "build"
+							 : "run",
+			   n);
 	struct err fe = {{0}};
 	if (workdir_flush(s->wd, &fe) < 0) {
 		sched_say(s, "error: %s", fe.msg);
@@ -311,7 +314,9 @@ void sched_launch(struct sched *s, struct slot *sl)
 	sl->have_job = true;
 	sl->started = sl->last_progress = mono_ms();
 	sched_timer_arm(s);
-	sched_say(s, "%s: %s %s", nid, build ? "building" : "running", n->name ? n->name : "");
+	sched_say(s, "%s: %s %s", nid,
+		  n->status == ST_WAITING ? "submitted" : build ? "building" : "running",
+		  n->name ? n->name : "");
 out:
 	for (int i = 0; i < ne; i++)
 		free(env[i]);

@@ -211,8 +211,33 @@ void sched_watch(struct sched *s, struct slot *sl)
 		sl->last_progress = mono_ms();
 		return;
 	}
+	struct node *n = tree_get(&s->wd->tree, sl->node);
+	if (r.state == JOB_RUNNING && r.waiting) {
+		/* In its cluster's queue (again, when requeued): not judged, not timed. */
+		sl->waiting = true;
+		sl->last_progress = mono_ms();
+		if (n && n->status != ST_WAITING && n->status != ST_PAUSED) {
+			n->status = ST_WAITING;
+			sched_record(s, "wait", n);
+		} else if (n && n->status == ST_PAUSED) {
+			n->resume_to = ST_WAITING;
+		}
+		return;
+	}
+	if (r.state == JOB_RUNNING && n && (sl->waiting || n->status == ST_WAITING)) {
+		/* Out of the queue, it runs: its time counts from now. */
+		enum node_status st = r.building ? ST_BUILDING : ST_RUNNING;
+		sl->waiting = false;
+		sl->started = sl->last_progress = mono_ms();
+		sl->paused_ms = 0;
+		n->started = now_ms();
+		if (n->status == ST_PAUSED)
+			n->resume_to = st;
+		else
+			n->status = st;
+		sched_record(s, st == ST_BUILDING ? "build" : "run", n);
+	}
 	if (r.state == JOB_RUNNING) {
-		struct node *n = tree_get(&s->wd->tree, sl->node);
 		if (n && n->status == ST_BUILDING && !r.building) {
 			n->status = ST_RUNNING;
 			sched_record(s, "run", n);

@@ -124,18 +124,33 @@ static void record_code(const struct sjob *sj, const char *name, int code)
 	free(path);
 }
 
-/* The job's end, recorded in the local run folder when it has codes, and told from the loop. */
+void ssh_job_end(struct ssh_exec *S, struct sjob *sj, const struct job_result *r)
+{
+	sj->phase = ENDED;
+	sj->end = *r;
+	if (r->build_code >= 0)
+		record_code(sj, "build_exit", r->build_code);
+	if (r->kind) {
+		/* Before the codes: a restart that finds them finds why too. */
+		char *path = local_file(sj, "failure");
+		char *text = xasprintf("%s %s\n", r->kind, r->why);
+		struct err e = {{0}};
+		fs_write_atomic(path, text, strlen(text), 0644, &e);
+		free(text);
+		free(path);
+	}
+	if (r->state == JOB_DONE)
+		record_code(sj, "exit_code", r->exit_code);
+	sj->news = true;
+	loop_wake(S->x.loop);
+}
+
 static void job_end(struct ssh_exec *S, struct sjob *sj, enum job_state state, int build,
 		    int code)
 {
-	sj->phase = ENDED;
-	sj->end = (struct job_result){.state = state, .exit_code = code, .build_code = build};
-	if (build >= 0)
-		record_code(sj, "build_exit", build);
-	if (state == JOB_DONE)
-		record_code(sj, "exit_code", code);
-	sj->news = true;
-	loop_wake(S->x.loop);
+	struct job_result r = {.state = state, .exit_code = code, .build_code = build};
+
+	ssh_job_end(S, sj, &r);
 }
 
 /* A line of hypotop's own at the end of the local log. */
@@ -163,11 +178,14 @@ static void log_say(const struct sjob *sj, const char *fmt, ...)
 	free(path);
 }
 
-/* The job could not be started on the worker: a failed build, with the reason in its log. */
-void ssh_job_refused(struct ssh_exec *S, struct sjob *sj, const char *why)
+/* The job could not be started on the worker: failed as kind, with the reason in its log. */
+void ssh_job_refused(struct ssh_exec *S, struct sjob *sj, const char *kind, const char *why)
 {
-	log_say(sj, "error: worker %s cannot run the job: %s", S->name, why);
-	job_end(S, sj, JOB_DONE, 1, 1);
+	struct job_result r = {.state = JOB_DONE, .exit_code = 1, .build_code = -1, .kind = kind};
+
+	snprintf(r.why, sizeof r.why, "worker %s cannot run the job: %s", S->name, why);
+	log_say(sj, "error: %s", r.why);
+	ssh_job_end(S, sj, &r);
 }
 
 /* ---- job.json ----------------------------------------------------------- */
@@ -200,8 +218,8 @@ static void record_write(const struct sjob *sj, cJSON *rec)
 	free(path);
 }
 
-/* The remote pid and start time, once the first poll saw them. */
-static void record_pid(struct sjob *sj)
+/* The remote pid and start time (a Slurm job's id), once the first poll saw them. */
+static void record_pid(const struct ssh_exec *S, struct sjob *sj)
 {
 	char *path = local_file(sj, "job.json");
 	struct err e = {{0}};
@@ -212,8 +230,13 @@ static void record_pid(struct sjob *sj)
 		return;
 	cJSON_DeleteItemFromObject(rec, "pid");
 	cJSON_DeleteItemFromObject(rec, "start_time");
-	cJSON_AddNumberToObject(rec, "pid", (double)sj->pid);
-	cJSON_AddNumberToObject(rec, "start_time", (double)sj->start_time);
+	cJSON_DeleteItemFromObject(rec, "slurm_job_id");
+	if (S->slurm) {
+		cJSON_AddNumberToObject(rec, "slurm_job_id", (double)sj->pid);
+	} else {
+		cJSON_AddNumberToObject(rec, "pid", (double)sj->pid);
+		cJSON_AddNumberToObject(rec, "start_time", (double)sj->start_time);
+	}
 	record_write(sj, rec);
 	cJSON_Delete(rec);
 }
@@ -229,6 +252,8 @@ static void settle(struct ssh_exec *S, struct sjob *sj)
 		return;
 	if (sj->st.exit_code >= 0)
 		job_end(S, sj, JOB_DONE, sj->st.build_exit, sj->st.exit_code);
+	else if (S->slurm)
+		slurm_settle(S, sj);
 	else if (!sj->st.launched || (!sj->st.alive && (sj->st.pid ||
 				       mono_ms() - sj->no_pid_since > NO_PID_MS)))
 		job_end(S, sj, JOB_LOST, sj->st.build_exit, -1);
@@ -276,7 +301,7 @@ static void poll_job(struct ssh_exec *S, struct sjob *sj, const struct remote_st
 	if (st->pid && (st->pid != sj->pid || st->start_time != sj->start_time)) {
 		sj->pid = st->pid;
 		sj->start_time = st->start_time;
-		record_pid(sj);
+		record_pid(S, sj);
 	}
 	read_log(S, sj);
 	settle(S, sj);
@@ -292,8 +317,13 @@ static void poll_done(void *ctx, const struct sshc_reply *rep)
 		struct remote_state *st = xcalloc(r->ntokens + 1, sizeof *st);
 		struct worker_gpu gpu[WORKER_GPUS_MAX] = {{0}};
 		size_t ngpu = 0;
-		remote_parse_poll(rep->out, st, r->ntokens, gpu, &ngpu);
-		bool gpus_changed = ngpu != S->ngpu || memcmp(gpu, S->gpu, ngpu * sizeof *gpu);
+		bool gpus_changed = false;
+		if (S->slurm) {
+			gpus_changed = slurm_polled(S, rep->out, st, r->ntokens);
+		} else {
+			remote_parse_poll(rep->out, st, r->ntokens, gpu, &ngpu);
+			gpus_changed = ngpu != S->ngpu || memcmp(gpu, S->gpu, ngpu * sizeof *gpu);
+		}
 		memcpy(S->gpu, gpu, sizeof gpu);
 		S->ngpu = ngpu;
 		for (size_t i = 0; i < r->ntokens; i++) {
@@ -320,7 +350,8 @@ static void poll_send(struct ssh_exec *S)
 			runs[r->ntokens] = S->jobs[i].remote;
 			r->tokens[r->ntokens++] = S->jobs[i].token;
 		}
-	char *script = remote_poll_script(runs, r->ntokens, true);
+	char *script = S->slurm ? remote_slurm_poll_script(runs, r->ntokens)
+				: remote_poll_script(runs, r->ntokens, true);
 	S->polling = true;
 	S->last_poll = mono_ms();
 	sshc_exec(S->c, script, NULL, 0, 0, poll_done, r);
@@ -416,7 +447,8 @@ static int ssh_launch(struct executor *x, const struct job_spec *s, struct job *
 				.launch = s->launch,
 				.env = s->env,
 				.unset = s->unset,
-				.gpu = s->gpu};
+				.gpu = S->slurm ? -1 : s->gpu,
+				.slurm = S->slurm ? &S->slurm->o : NULL};
 	struct sjob *sj = job_add(S, j, s->run_dir);
 	sj->remote = remote_run_path(S->workspace, ns, run);
 	sj->commit = xstrdup(s->commit);
@@ -427,7 +459,7 @@ static int ssh_launch(struct executor *x, const struct job_spec *s, struct job *
 	sj->script = remote_launch_script(&rj);
 
 	cJSON *rec = cJSON_CreateObject();
-	cJSON_AddStringToObject(rec, "executor", "ssh");
+	cJSON_AddStringToObject(rec, "executor", S->x.ops->kind);
 	cJSON_AddStringToObject(rec, "worker", S->name);
 	cJSON_AddStringToObject(rec, "node", node);
 	cJSON_AddStringToObject(rec, "commit", s->commit);
@@ -450,6 +482,24 @@ static int ssh_launch(struct executor *x, const struct job_spec *s, struct job *
 	free(run);
 	ssh_ship(S, sj);
 	return 0;
+}
+
+/* Why the executor failed the job, as ssh_job_end recorded it (the kind's text is static). */
+static void failure_read(const struct sjob *sj, struct job_result *r)
+{
+	static const char *const kinds[] = {"worker", "submit", "cancelled", "timeout",
+					    "node_fail", "oom", "preempted", "worker_lost"};
+	char *path = local_file(sj, "failure");
+	char *text = fs_read(path, NULL, NULL);
+	char *sp = text ? strchr(text, ' ') : NULL;
+
+	for (size_t i = 0; sp && i < sizeof kinds / sizeof *kinds; i++)
+		if (!strncmp(text, kinds[i], (size_t)(sp - text)) && !kinds[i][sp - text]) {
+			r->kind = kinds[i];
+			snprintf(r->why, sizeof r->why, "%s", str_trim(sp + 1));
+		}
+	free(text);
+	free(path);
 }
 
 /* job.json says where the job runs; its outcome may be recorded here already. */
@@ -479,6 +529,8 @@ static int ssh_attach(struct executor *x, const char *run_dir, struct job *j, st
 			sj->pid = (long long)v->valuedouble;
 		if ((v = cJSON_GetObjectItemCaseSensitive(rec, "start_time")) && cJSON_IsNumber(v))
 			sj->start_time = (long long)v->valuedouble;
+		if ((v = cJSON_GetObjectItemCaseSensitive(rec, "slurm_job_id")) && cJSON_IsNumber(v))
+			sj->pid = (long long)v->valuedouble;
 		sj->mirrored = local_size(sj) - sj->log_base;
 		if (sj->mirrored < 0)
 			sj->mirrored = 0;
@@ -493,6 +545,7 @@ static int ssh_attach(struct executor *x, const char *run_dir, struct job *j, st
 				b = -1;
 			sj->end = (struct job_result){.state = JOB_DONE, .exit_code = (int)code,
 						      .build_code = (int)b};
+			failure_read(sj, &sj->end);
 			free(btext);
 			free(be);
 		} else {
@@ -525,7 +578,13 @@ static void ssh_check(struct executor *x, struct job *j, struct job_result *r)
 	r->state = JOB_RUNNING;
 	r->build_code = sj->st.build_exit;
 	r->building = sj->has_build && sj->st.build_exit < 0;
-	r->unknown = !ssh_up(S);
+	r->unknown = !ssh_up(S) || (S->slurm && S->slurm->down[0]);
+	/* Not yet known to Slurm counts as waiting too: it has not run. */
+	r->waiting = S->slurm && (sj->phase != RUNNING || !sj->pid ||
+				  !strcmp(sj->st.slurm_state, "PENDING") ||
+				  !strcmp(sj->st.slurm_state, "REQUEUED") ||
+				  !strcmp(sj->st.slurm_state, "REQUEUE_HOLD") ||
+				  !strcmp(sj->st.slurm_state, "CONFIGURING"));
 }
 
 static void signal_done(void *ctx, const struct sshc_reply *rep)
@@ -541,7 +600,8 @@ static int ssh_signal(struct executor *x, struct job *j, int sig)
 
 	if (!sj || sj->phase != RUNNING || sj->st.exit_code >= 0 || !ssh_up(S))
 		return -1;
-	char *script = remote_signal_script(sj->remote, sig);
+	char *script = S->slurm ? remote_slurm_signal_script(sj->pid, sig)
+				: remote_signal_script(sj->remote, sig);
 	if (!script)
 		return -1;
 	sshc_exec(S->c, script, NULL, 0, 0, signal_done, ssh_req_new(S, sj->token));
@@ -593,6 +653,7 @@ static void ssh_free(struct executor *x)
 	free(S->setup);
 	free(S->source_dir);
 	free(S->project);
+	slurm_mode_free(S->slurm);
 	free(S);
 }
 
@@ -606,6 +667,10 @@ static void ssh_status(struct executor *x, struct worker_status *st)
 		    : cs.state == SSHC_CONNECTING ? WORKER_CONNECTING
 						  : WORKER_DOWN;
 	snprintf(st->reason, sizeof st->reason, "%s", cs.state == SSHC_DOWN ? cs.reason : "");
+	if (st->state == WORKER_UP && S->slurm && S->slurm->down[0]) {
+		st->state = WORKER_DOWN;
+		snprintf(st->reason, sizeof st->reason, "Slurm does not answer: %s", S->slurm->down);
+	}
 	st->heartbeat = cs.last_ok;
 	memcpy(st->gpu, S->gpu, sizeof st->gpu);
 	st->ngpu = S->ngpu;
@@ -615,25 +680,35 @@ static const struct executor_ops ssh_ops = {
 	"ssh", ssh_launch, ssh_attach, ssh_check, ssh_signal, ssh_release, ssh_free, ssh_status,
 };
 
-struct executor *ssh_executor_new(struct loop *loop, const struct worker_def *w,
-				  const char *source_dir, exec_news_fn news, void *ctx,
-				  void (*changed)(void *ctx))
+static void slurm_info(struct executor *x, const struct job *j, struct job_info *ji)
+{
+	const struct sjob *sj = ssh_job_of((struct ssh_exec *)x, j->token);
+
+	if (!sj || !sj->pid)
+		return;
+	snprintf(ji->id, sizeof ji->id, "%lld", sj->pid);
+	snprintf(ji->state, sizeof ji->state, "%s", sj->st.slurm_state);
+	snprintf(ji->reason, sizeof ji->reason, "%s", sj->st.slurm_reason);
+	snprintf(ji->where, sizeof ji->where, "%s", sj->st.slurm_node);
+	ji->since_s = sj->st.slurm_since_s;
+}
+
+const struct executor_ops ssh_slurm_ops = {
+	"slurm",  ssh_launch, ssh_attach, ssh_check,  ssh_signal,
+	ssh_release, ssh_free, ssh_status, slurm_info,
+};
+
+struct ssh_exec *ssh_exec_new(const struct executor_ops *ops, struct loop *loop,
+			      const struct ssh_target *t, const char *workspace,
+			      const char *setup, const char *source_dir, exec_news_fn news,
+			      void *ctx, void (*changed)(void *ctx))
 {
 	struct ssh_exec *S = xcalloc(1, sizeof *S);
-	struct ssh_target t = {
-		.name = w->name,
-		.host = w->host,
-		.port = (int)w->port,
-		.user = w->user,
-		.key_file = w->key_file,
-		.known_hosts = w->known_hosts,
-		.accept_new = w->accept_new_host_key,
-	};
 
-	S->x = (struct executor){&ssh_ops, loop, news, ctx};
-	S->name = xstrdup(w->name);
-	S->workspace = xstrdup(w->workspace && *w->workspace ? w->workspace : "hypotop");
-	S->setup = w->setup ? xstrdup(w->setup) : NULL;
+	S->x = (struct executor){ops, loop, news, ctx};
+	S->name = xstrdup(t->name);
+	S->workspace = xstrdup(workspace && *workspace ? workspace : "hypotop");
+	S->setup = setup ? xstrdup(setup) : NULL;
 	S->source_dir = xstrdup(source_dir);
 	S->project = ssh_name(source_dir);
 	S->changed = changed;
@@ -646,6 +721,30 @@ struct executor *ssh_executor_new(struct loop *loop, const struct worker_def *w,
 		loop_timer_set(S->timer, mono_ms() + TICK_MS, TICK_MS);
 	}
 	loop_wake_add(loop, on_wake, S);
-	S->c = sshc_new(&t, loop, on_conn, S);
-	return &S->x;
+	S->c = sshc_new(t, loop, on_conn, S);
+	return S;
+}
+
+struct ssh_target ssh_target_of(const struct worker_def *w, const char *name)
+{
+	return (struct ssh_target){
+		.name = name,
+		.host = w->host,
+		.port = (int)w->port,
+		.user = w->user,
+		.key_file = w->key_file,
+		.known_hosts = w->known_hosts,
+		.accept_new = w->accept_new_host_key,
+	};
+}
+
+struct executor *ssh_executor_new(struct loop *loop, const struct worker_def *w,
+				  const char *source_dir, exec_news_fn news, void *ctx,
+				  void (*changed)(void *ctx))
+{
+	struct ssh_target t = ssh_target_of(w, w->name);
+
+	return &ssh_exec_new(&ssh_ops, loop, &t, w->workspace, w->setup, source_dir, news, ctx,
+			     changed)
+			->x;
 }

@@ -79,7 +79,7 @@ static void known_done(void *ctx, const struct sshc_reply *rep)
 		str_trim(why);
 		for (size_t i = 0; i < S->njobs; i++)
 			if (S->jobs[i].phase == SHIP)
-				ssh_job_refused(S, &S->jobs[i], why);
+				ssh_job_refused(S, &S->jobs[i], "worker", why);
 		free(why);
 		return;
 	}
@@ -127,7 +127,7 @@ static void ship_failed(struct ssh_exec *S, struct sjob *sj, const char *why)
 		sj->phase = SHIP;
 		return;
 	}
-	ssh_job_refused(S, sj, why);
+	ssh_job_refused(S, sj, "worker", why);
 }
 
 static void launch_done(void *ctx, const struct sshc_reply *rep)
@@ -163,11 +163,21 @@ static void launch_done(void *ctx, const struct sshc_reply *rep)
 	char *why = rep->err_len ? xstrndup(rep->errout, rep->err_len) : NULL;
 	if (why)
 		str_trim(why);
+	if (S->slurm && rep->exit_code == REMOTE_UNREACHABLE) {
+		/* Nothing submitted: the worker is down until the controller answers, then sent again. */
+		snprintf(S->slurm->down, sizeof S->slurm->down, "%s", why ? why : "");
+		sj->phase = SHIP;
+		free(why);
+		if (S->changed)
+			S->changed(S->x.news_ctx);
+		return;
+	}
 	char text[600];
 	snprintf(text, sizeof text, "%s (exit status %d)", why && *why ? why : "the launch failed",
 		 rep->exit_code);
 	free(why);
-	ssh_job_refused(S, sj, text);
+	ssh_job_refused(S, sj, S->slurm && rep->exit_code == REMOTE_REFUSED ? "submit" : "worker",
+			text);
 }
 
 /* One a launch: two launches of a commit at once do not share one. */
@@ -237,7 +247,7 @@ static void bundle_done(void *arg)
 	struct sjob *sj = ssh_job_of(S, r->token);
 
 	if (sj && sj->phase == BUNDLING && !r->bundle) {
-		ssh_job_refused(S, sj, r->e.msg);
+		ssh_job_refused(S, sj, "worker", r->e.msg);
 	} else if (sj && sj->phase == BUNDLING) {
 		/* The local bundle goes with the put's answer. */
 		char *remote = ssh_bundle_remote(S, sj);
@@ -259,7 +269,7 @@ static void bundle_done(void *arg)
  */
 void ssh_ship(struct ssh_exec *S, struct sjob *sj)
 {
-	if (sj->phase != SHIP || !known_fresh(S))
+	if (sj->phase != SHIP || (S->slurm && S->slurm->down[0]) || !known_fresh(S))
 		return;
 	bool has = known_has(S, sj->commit) && !sj->full;
 	if (has) {

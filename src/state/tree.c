@@ -40,7 +40,8 @@ int status_parse(const char *name)
 
 bool status_is_active(enum node_status s)
 {
-	return s == ST_PREPARING || s == ST_BUILDING || s == ST_RUNNING || s == ST_ANALYZING;
+	return s == ST_PREPARING || s == ST_WAITING || s == ST_BUILDING || s == ST_RUNNING ||
+	       s == ST_ANALYZING;
 }
 
 bool status_is_final(enum node_status s)

@@ -41,6 +41,22 @@ static void put_num(struct buf *b, const char *key, double v)
 		buf_printf(b, ",\"%s\":%.6g", key, v);
 }
 
+/* ,"job":{...} when its cluster said something of it. */
+static void job_json(struct buf *b, const struct job_info *j)
+{
+	if (!j->id[0])
+		return;
+	buf_adds(b, ",\"job\":{\"id\":");
+	json_append_str(b, j->id);
+	buf_adds(b, ",\"state\":");
+	json_append_str(b, j->state);
+	buf_adds(b, ",\"reason\":");
+	json_append_str(b, j->reason);
+	buf_adds(b, ",\"node\":");
+	json_append_str(b, j->where);
+	buf_printf(b, ",\"since_s\":%lld}", j->since_s);
+}
+
 void workerstat_json(struct buf *b, const struct worker_stat *v, size_t n)
 {
 	buf_addc(b, '[');
@@ -58,8 +74,10 @@ void workerstat_json(struct buf *b, const struct worker_stat *v, size_t n)
 		for (size_t k = 0; k < w->nslots; k++) {
 			buf_adds(b, k ? ",{\"node\":" : "{\"node\":");
 			json_append_str(b, w->slot[k].node);
-			buf_printf(b, ",\"gpu\":%d,\"unknown\":%s}", w->slot[k].gpu,
+			buf_printf(b, ",\"gpu\":%d,\"unknown\":%s", w->slot[k].gpu,
 				   w->slot[k].unknown ? "true" : "false");
+			job_json(b, &w->slot[k].job);
+			buf_addc(b, '}');
 		}
 		buf_adds(b, "],\"gpus\":[");
 		for (size_t k = 0; k < w->st.ngpu; k++) {
@@ -106,6 +124,19 @@ static void copy_str(char *dst, size_t size, const cJSON *o, const char *key)
 	snprintf(dst, size, "%s", s ? s : "");
 }
 
+static void job_read(struct job_info *j, const cJSON *o)
+{
+	j->since_s = -1;
+	if (!cJSON_IsObject(o))
+		return;
+	copy_str(j->id, sizeof j->id, o, "id");
+	copy_str(j->state, sizeof j->state, o, "state");
+	copy_str(j->reason, sizeof j->reason, o, "reason");
+	copy_str(j->where, sizeof j->where, o, "node");
+	double v = get_num(o, "since_s");
+	j->since_s = v >= 0 ? (long long)v : -1;
+}
+
 int workerstat_read(const char *workdir, int64_t *updated, struct worker_stat **v, size_t *n,
 		    struct err *e)
 {
@@ -150,6 +181,7 @@ int workerstat_read(const char *workdir, int64_t *updated, struct worker_stat **
 			s->slot[k].gpu = (int)get_num(sl, "gpu");
 			s->slot[k].unknown =
 				cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(sl, "unknown"));
+			job_read(&s->slot[k].job, cJSON_GetObjectItemCaseSensitive(sl, "job"));
 			k++;
 		}
 		const cJSON *g;

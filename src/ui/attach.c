@@ -73,9 +73,10 @@ static int slot_need(const struct node *n)
 {
 	if (!n->present)
 		return 0;
-	if (n->status == ST_BUILDING || n->status == ST_RUNNING)
+	if (n->status == ST_WAITING || n->status == ST_BUILDING || n->status == ST_RUNNING)
 		return 2;
-	if (n->status == ST_PAUSED && (n->resume_to == ST_BUILDING || n->resume_to == ST_RUNNING))
+	if (n->status == ST_PAUSED && (n->resume_to == ST_WAITING || n->resume_to == ST_BUILDING ||
+				       n->resume_to == ST_RUNNING))
 		return 2; /* a job a person stopped */
 	return n->status == ST_PREPARING;
 }

@@ -71,6 +71,8 @@ void status_draw(struct ui *ui)
 				   c[ST_PREPARING], c[ST_QUEUED], c[ST_COMPLETED], c[ST_FAILED]);
 			if (c[ST_ANALYZING])
 				buf_printf(&b, "  analysing %d", c[ST_ANALYZING]);
+			if (c[ST_WAITING])
+				buf_printf(&b, "  waiting %d", c[ST_WAITING]);
 			if (c[ST_PAUSED])
 				buf_printf(&b, "  paused %d", c[ST_PAUSED]);
 		} else {

@@ -110,6 +110,8 @@ enum ui_role node_role(const struct node *n)
 		return ROLE_CANCELLED;
 	case ST_PAUSED:
 		return ROLE_PAUSED;
+	case ST_WAITING: /* in a queue, a cluster's */
+		return ROLE_QUEUED;
 	case ST__COUNT:
 		break;
 	}

@@ -536,6 +536,93 @@ static void poll_output_that_does_not_parse(void)
 	T_CHECK(!st[0].seen && !st[1].seen, "seen in nothing");
 }
 
+/* A Slurm poll's answer: squeue's lines and scontrol's, matched to the jobs by their ids. */
+static void slurm_poll_parses(void)
+{
+	struct remote_state st[5];
+	char down[128];
+	struct tm tm;
+	time_t now = time(NULL);
+	char submitted[32];
+
+	/* Submitted 90 seconds ago by this machine's clock, as squeue prints it. */
+	time_t at = now - 90;
+	localtime_r(&at, &tm);
+	strftime(submitted, sizeof submitted, "%Y-%m-%dT%H:%M:%S", &tm);
+	char *out = xasprintf("Q 40|RUNNING|None|node7|1-02:03:04|2026-01-01T00:00:00\n"
+			      "Q 41|PENDING|Resources|(null)|0:00|%s\n"
+			      "Q 99|RUNNING|None|node1|5:00|2026-01-01T00:00:00\n"
+			      "J 0 1 40 - 0 0 - 120\n"
+			      "J 1 1 41 - 0 - - -\n"
+			      "J 2 1 42 - 0 0 - 10\n"
+			      "S 42 JobId=42 JobName=hypotop-n0002 UserId=me(1) JobState=TIMEOUT "
+			      "Reason=TimeLimit Dependency=(null) NodeList=node3 StdOut=/w/log\n"
+			      "J 3 1 43 - 0 0 0 10\n"
+			      "S 43 slurm_load_jobs error: Invalid job id specified\n"
+			      "J 4 1 - - 0 - - -\n",
+			      submitted);
+	remote_parse_slurm_poll(out, st, 5, (long long)now, down, sizeof down);
+	free(out);
+	T_CHECK(!*down, "down: %s", down);
+	T_CHECK(st[0].seen && st[0].pid == 40 && st[0].alive && !strcmp(st[0].slurm_state, "RUNNING") &&
+			!strcmp(st[0].slurm_node, "node7") && !st[0].slurm_reason[0] &&
+			st[0].slurm_since_s == 86400 + 2 * 3600 + 3 * 60 + 4 && st[0].build_exit == 0 &&
+			st[0].log_size == 120,
+		"job 0: %s %s %lld", st[0].slurm_state, st[0].slurm_node, st[0].slurm_since_s);
+	T_CHECK(st[1].alive && !strcmp(st[1].slurm_state, "PENDING") &&
+			!strcmp(st[1].slurm_reason, "Resources") && st[1].slurm_since_s >= 90 &&
+			st[1].slurm_since_s < 120,
+		"job 1: %s %s %lld", st[1].slurm_state, st[1].slurm_reason, st[1].slurm_since_s);
+	T_CHECK(!st[2].alive && !strcmp(st[2].slurm_state, "TIMEOUT") &&
+			!strcmp(st[2].slurm_reason, "TimeLimit") && !strcmp(st[2].slurm_node, "node3") &&
+			!strcmp(remote_slurm_kind(st[2].slurm_state), "timeout"),
+		"job 2: %s %s", st[2].slurm_state, st[2].slurm_reason);
+	T_CHECK(!st[3].alive && !strcmp(st[3].slurm_state, "GONE") && st[3].exit_code == 0,
+		"job 3: %s", st[3].slurm_state);
+	T_CHECK(st[4].seen && st[4].launched && !st[4].pid && !st[4].slurm_state[0] && !st[4].alive,
+		"job 4: %lld %s", st[4].pid, st[4].slurm_state);
+	T_CHECK(!remote_slurm_kind("COMPLETED") && !remote_slurm_kind("FAILED") &&
+			!strcmp(remote_slurm_kind("OUT_OF_MEMORY"), "oom") &&
+			!strcmp(remote_slurm_kind("CANCELLED"), "cancelled"),
+		"kinds");
+	T_CHECK(remote_slurm_active("REQUEUED") && remote_slurm_active("SUSPENDED") &&
+			!remote_slurm_active("COMPLETED") && !remote_slurm_active(""),
+		"active");
+
+	/* The controller out of reach: no job is known, and the worker says why. */
+	remote_parse_slurm_poll("D squeue: error: Unable to contact slurm controller (connect "
+				"failure) \n",
+				st, 2, (long long)now, down, sizeof down);
+	T_CHECK(!st[0].seen && strstr(down, "Unable to contact slurm controller"), "down: %s",
+		down);
+	/* Garbage in every field is passed over. */
+	remote_parse_slurm_poll("Q x|y\nQ 40|\nS\nS 40\nJ 0 1 40 - 0 - - -\nQ 40|R|||zz|\n", st, 1,
+				(long long)now, down, sizeof down);
+	T_CHECK(st[0].seen && !strcmp(st[0].slurm_state, "R") && st[0].slurm_since_s == -1 &&
+			!st[0].alive,
+		"garbage: %s %lld", st[0].slurm_state, st[0].slurm_since_s);
+}
+
+/* What each signal becomes for a Slurm job. */
+static void slurm_signals(void)
+{
+	char *s;
+
+	T_CHECK((s = remote_slurm_signal_script(7, SIGTERM)) && !strcmp(s, "scancel 7\n"), "TERM: %s",
+		s);
+	free(s);
+	T_CHECK((s = remote_slurm_signal_script(7, SIGSTOP)) && strstr(s, "scontrol hold 7") &&
+			strstr(s, "scancel --full --signal=STOP 7"),
+		"STOP: %s", s);
+	free(s);
+	T_CHECK((s = remote_slurm_signal_script(7, SIGCONT)) && strstr(s, "scontrol release 7") &&
+			strstr(s, "scancel --full --signal=CONT 7"),
+		"CONT: %s", s);
+	free(s);
+	T_CHECK(!remote_slurm_signal_script(0, SIGTERM) && !remote_slurm_signal_script(7, SIGSEGV),
+		"no id, or a signal not sent");
+}
+
 int main(void)
 {
 	vcs_init();
@@ -549,6 +636,8 @@ int main(void)
 	T_RUN(poll_and_signals);
 	T_RUN(gpu_lines_parse);
 	T_RUN(poll_output_that_does_not_parse);
+	T_RUN(slurm_poll_parses);
+	T_RUN(slurm_signals);
 	vcs_shutdown();
 	T_END();
 }
