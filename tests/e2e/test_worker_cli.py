@@ -46,7 +46,7 @@ HAND = """{"version": 1, "workers": [
   {"kind": "local", "name": "local", "slots": 2, "gpus": [0]},
   {"name": "old-box", "kind": "ssh", "host": "10.0.0.9", "port": 22, "user": "me",
    "workspace": "/scratch/me", "enabled": true, "setup": "pip install -r r.txt"},
-  {"name": "cluster", "kind": "slurm", "host": "login1", "partition": "gpu"}
+  {"name": "cluster", "kind": "slurm", "workspace": "/shared/me", "partition": "gpu"}
 ]}
 """
 
