@@ -33,7 +33,7 @@ struct worker_def {
 	char *partition, *account, *qos, *gres;
 	/* slurm: the ssh worker of the file that reaches the login node; NULL: this machine. */
 	char *via;
-	/* slurm: passed to sbatch as they are, each starting with '-'; NULL-terminated, NULL: none. */
+	/* slurm: given to sbatch as they are, each starting with '-'; NULL-ended, NULL: none. */
 	char **sbatch_args;
 	size_t nsbatch_args;
 	long vast_id;      /* 0: none */
