@@ -124,7 +124,8 @@ struct args {
 	struct worker_edit ed;
 	struct worker_field field[ARRAY_LEN(add_opts)];
 	char *given[ARRAY_LEN(add_opts)];
-	size_t opt[ARRAY_LEN(add_opts)]; /* the option of each field */
+	size_t opt[ARRAY_LEN(add_opts)];       /* the option of each field */
+	const char *text[ARRAY_LEN(add_opts)]; /* its text, until the kind is checked */
 	const char *workdir;
 };
 
@@ -207,19 +208,38 @@ static int parse_option(int argc, char **argv, int *i, struct args *a, struct er
 		return 0;
 	}
 	char *given = val ? xasprintf("%s %s", add_opts[k].name, val) : xstrdup(add_opts[k].name);
-	cJSON *value = option_value(add_opts[k].type, add_opts[k].name, val, e);
-	if (!value) {
-		free(given);
-		return -1;
-	}
+	/* A list takes its items as they come; other values wait for the kind (values()). */
+	cJSON *value = add_opts[k].type == OPT_LIST ? option_value(OPT_LIST, NULL, val, e) : NULL;
 	a->ed.nfield++;
 	a->given[f] = given;
 	a->opt[f] = k;
+	a->text[f] = val;
 	a->field[f] = (struct worker_field){add_opts[k].key, given, value};
 	return 0;
 }
 
-/* The options given fit the kind of worker added, and its required ones are there. */
+/*
+ * The JSON value of each option, once it is known to fit the kind: a key
+ * file is looked for only on a worker that uses one. Without --via a slurm
+ * worker's folder is this machine's, so a relative one is from here.
+ */
+static int values(struct args *a, bool here, struct err *e)
+{
+	for (size_t f = 0; f < a->ed.nfield; f++) {
+		size_t k = a->opt[f];
+		const char *val = a->text[f];
+		if (a->field[f].value)
+			continue;
+		bool from_here = here && !strcmp(add_opts[k].key, "workspace") && val[0];
+		a->field[f].value =
+			option_value(from_here ? OPT_PATH : add_opts[k].type, add_opts[k].name, val, e);
+		if (!a->field[f].value)
+			return -1;
+	}
+	return 0;
+}
+
+/* The options given fit the kind of worker added, its required ones are there: their values. */
 static int check_kind(struct args *a, struct err *e)
 {
 	const char *kind = a->ed.worker_kind;
@@ -260,16 +280,7 @@ static int check_kind(struct args *a, struct err *e)
 			   "system its compute nodes share");
 		return -1;
 	}
-	/* Without --via the folder is this machine's: a relative one is from here. */
-	if (slurm && via < 0) {
-		cJSON *v = a->field[workspace].value;
-		if (cJSON_IsString(v) && v->valuestring[0] && v->valuestring[0] != '/') {
-			char *abs = absolute(v->valuestring);
-			cJSON_SetValuestring(v, abs);
-			free(abs);
-		}
-	}
-	return 0;
+	return values(a, slurm && via < 0, e);
 }
 
 static int parse_args(int argc, char **argv, struct args *a, struct err *e)

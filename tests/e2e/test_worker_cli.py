@@ -219,6 +219,7 @@ def slurm_options_refused_by_kind():
              for opt, instead in [
                  (("--host", "h"), "--via"), (("--port", "22"), "--via"),
                  (("--user", "me"), "--via"), (("--key", key), "--via"),
+                 (("--key", os.path.join(d, "none")), "--via"),
                  (("--known-hosts", "kh"), "--via"), (("--accept-new-host-key",), "--via"),
                  (("--slots", "2"), "use --max-jobs"), (("--gpus", "0"), "use --gres"),
                  (("--setup", "make"), "build command")]]
