@@ -46,9 +46,13 @@ static const struct command {
 	 "add WORKDIR NAME --host H [--port P] [--user U] [--key FILE] [--workspace DIR]\n"
 	 "        [--slots N] [--gpus 0,1] [--setup CMD] [--known-hosts FILE] "
 	 "[--accept-new-host-key]\n"
+	 "   or: hypotop worker add WORKDIR NAME --kind slurm --workspace DIR [--partition P]\n"
+	 "        [--account A] [--qos Q] [--gres G] [--max-jobs N] [--sbatch-arg ARG]...\n"
+	 "        [--via SSH_WORKER]\n"
 	 "   or: hypotop worker remove|enable|disable WORKDIR NAME",
-	 "add an ssh worker to workers.json, remove one, or stop and restart new jobs on one;\n"
-	 "      a running engine takes the change at once"},
+	 "add an ssh worker (--kind ssh, the default) or a slurm one to workers.json, remove\n"
+	 "      one, or stop and restart new jobs on one; a running engine takes the change at\n"
+	 "      once"},
 	{"add", cmd_queue, NULL, NULL},
 	{"pause", cmd_queue, NULL, NULL},
 	{"resume", cmd_queue, NULL, NULL},

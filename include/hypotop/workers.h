@@ -3,7 +3,9 @@
  *
  * {"version": 1, "workers": [{"name": ..., "kind": "local"|"ssh"|"slurm", ...}]}
  * This module validates the file and lists its workers; the executors of
- * src/exec/ act on them.
+ * src/exec/ act on them. Each kind takes only its own keys: a slurm worker
+ * has no connection settings of its own, it names in "via" the ssh worker
+ * of the same file whose connection reaches its login node.
  */
 #ifndef HYPOTOP_WORKERS_H
 #define HYPOTOP_WORKERS_H
@@ -16,10 +18,24 @@
 struct worker_def {
 	char *name;
 	char *kind;
-	char *host, *user, *key_file, *workspace, *partition;
+	char *host, *user, *key_file;
+	/*
+	 * ssh: relative to the login's home; NULL: "hypotop". slurm (always
+	 * set): on a file system the compute nodes share; absolute, or relative
+	 * to the login node's home when via is set.
+	 */
+	char *workspace;
 	char *known_hosts; /* NULL: $HOME/.ssh/known_hosts */
 	char *setup;       /* run once per worker and source commit; NULL: none */
-	long port, slots;  /* port 0: 22 */
+	/* port 0: 22. slots: jobs at once; for slurm, "max_jobs" (default 4). */
+	long port, slots;
+	/* slurm: sbatch's --partition, --account, --qos, --gres; NULL: none. */
+	char *partition, *account, *qos, *gres;
+	/* slurm: the ssh worker of the file that reaches the login node; NULL: this machine. */
+	char *via;
+	/* slurm: given to sbatch as they are, each starting with '-'; NULL-ended, NULL: none. */
+	char **sbatch_args;
+	size_t nsbatch_args;
 	long vast_id;      /* 0: none */
 	char *account, *qos, *gres; /* slurm: sbatch's options; NULL: Slurm's default */
 	char *via;                  /* slurm: the ssh worker that reaches the login node; NULL: here */

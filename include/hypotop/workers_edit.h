@@ -31,7 +31,8 @@ struct worker_field {
 struct worker_edit {
 	enum worker_edit_kind kind;
 	const char *name;
-	/* WORKER_ADD: the new ssh worker's keys, after its name and kind. */
+	const char *worker_kind; /* WORKER_ADD: "ssh" or "slurm"; NULL: "ssh" */
+	/* WORKER_ADD: the new worker's keys, after its name and kind. */
 	const struct worker_field *field;
 	size_t nfield;
 };

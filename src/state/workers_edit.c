@@ -135,7 +135,7 @@ static int apply(cJSON *doc, const char *path, const struct worker_edit *ed, int
 		}
 		w = cJSON_CreateObject();
 		cJSON_AddStringToObject(w, "name", ed->name);
-		cJSON_AddStringToObject(w, "kind", "ssh");
+		cJSON_AddStringToObject(w, "kind", ed->worker_kind ? ed->worker_kind : "ssh");
 		for (size_t i = 0; i < ed->nfield; i++)
 			cJSON_AddItemToObject(w, ed->field[i].key,
 					      cJSON_Duplicate(ed->field[i].value, true));
@@ -153,6 +153,19 @@ static int apply(cJSON *doc, const char *path, const struct worker_edit *ed, int
 				   "'hypotop worker disable' stops new jobs on it",
 				path, ed->name);
 			return -1;
+		}
+		const cJSON *o;
+		cJSON_ArrayForEach(o, ws)
+		{
+			const char *via = json_string(o, "via");
+			if (via && !strcmp(via, ed->name)) {
+				const char *n = json_string(o, "name") ?: "?";
+				err_set(e, "%s: slurm worker \"%s\" reaches its login node through "
+					   "\"%s\" (its \"via\"); remove \"%s\" first, or give it "
+					   "another \"via\" in the file",
+					path, n, ed->name, n);
+				return -1;
+			}
 		}
 		cJSON_DeleteItemFromArray(ws, at);
 		*mark = -1;

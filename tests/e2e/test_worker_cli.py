@@ -46,21 +46,38 @@ HAND = """{"version": 1, "workers": [
   {"kind": "local", "name": "local", "slots": 2, "gpus": [0]},
   {"name": "old-box", "kind": "ssh", "host": "10.0.0.9", "port": 22, "user": "me",
    "workspace": "/scratch/me", "enabled": true, "setup": "pip install -r r.txt"},
-  {"name": "cluster", "kind": "slurm", "host": "login1", "partition": "gpu"}
+  {"name": "cluster", "kind": "slurm", "workspace": "/shared/me", "partition": "gpu"}
 ]}
 """
 
 
-@lib.test
-def add_then_remove_keeps_the_others():
+def hand_workdir():
+    """A workdir with HAND as its workers.json, and a readable key file beside it."""
     d = lib.tmpdir()
     wd = lib.make_workdir(d)
     write_workers(wd, HAND)
-    before = workers_file(wd)
     key = os.path.join(d, "id_test")
     with open(key, "w") as f:
         f.write("not a real key, but a readable file\n")
     os.chmod(key, 0o600)
+    return d, wd, key
+
+
+def refused_all(wd, cases):
+    """Each (args, words): exit 2, every word said, workers.json untouched."""
+    before = raw(wd)
+    for args, words in cases:
+        rc, out, err = worker(*args)
+        check(rc == 2, "worker %s: exit %d, not 2: %r" % (" ".join(args), rc, err))
+        for w in words:
+            check(w in err, "worker %s: %r does not say %r" % (" ".join(args), err, w))
+        check(raw(wd) == before, "worker %s changed workers.json" % " ".join(args))
+
+
+@lib.test
+def add_then_remove_keeps_the_others():
+    d, wd, key = hand_workdir()
+    before = workers_file(wd)
     rc, out, err = worker("add", wd, "gpu-box", "--host", "gpu.example", "--port", "2222",
                           "--user", "train", "--key", "id_test", "--workspace", "/data/hy",
                           "--slots", "2", "--gpus", "0,1", "--setup", "make deps",
@@ -125,10 +142,7 @@ def enable_disable():
 
 @lib.test
 def bad_input_changes_nothing():
-    d = lib.tmpdir()
-    wd = lib.make_workdir(d)
-    write_workers(wd, HAND)
-    before = raw(wd)
+    d, wd, key = hand_workdir()
     cases = [
         (("add", wd, "old-box", "--host", "h"), ["old-box", "already", "another name"]),
         (("add", wd, "x", "--host", "h", "--port", "70000"), ["--port 70000", "1 to 65535"]),
@@ -148,12 +162,7 @@ def bad_input_changes_nothing():
         (("frob", wd, "x"), ["not add, remove, enable or disable"]),
         (("add", os.path.join(d, "nowhere"), "x", "--host", "h"), ["no such workdir"]),
     ]
-    for args, words in cases:
-        rc, out, err = worker(*args)
-        check(rc == 2, "worker %s: exit %d, not 2: %r" % (" ".join(args), rc, err))
-        for w in words:
-            check(w in err, "worker %s: %r does not say %r" % (" ".join(args), err, w))
-        check(raw(wd) == before, "worker %s changed workers.json" % " ".join(args))
+    refused_all(wd, cases)
     # A file that does not validate is named with its line, and left alone.
     broken = HAND.replace('"partition"', '"partitoin"')
     write_workers(wd, broken)
@@ -161,6 +170,109 @@ def bad_input_changes_nothing():
     check(rc == 2 and "workers.json:5:" in err and '"partition"' in err and
           "fix the file first" in err, "a broken workers.json: %d %r" % (rc, err))
     check(raw(wd) == broken.encode(), "a broken workers.json was rewritten")
+
+
+@lib.test
+def add_then_remove_a_slurm_worker():
+    d, wd, key = hand_workdir()
+    before = workers_file(wd)
+    rc, out, err = worker("add", wd, "gpu-cluster", "--kind", "slurm", "--workspace", "hy",
+                          "--partition", "a100", "--account", "lab42", "--qos", "normal",
+                          "--gres", "gpu:1", "--max-jobs", "8", "--sbatch-arg", "--mem=16G",
+                          "--sbatch-arg=--constraint=a100", "--via", "old-box", cwd=d)
+    check(rc == 0, "worker add --kind slurm failed (%d): %s" % (rc, err))
+    check("gpu-cluster added" in out and "applies when it next starts" in out, "%r" % out)
+    after = workers_file(wd)
+    for w in before["workers"]:
+        check(by_name(after)[w["name"]] == w, "%s changed" % w["name"])
+    new = by_name(after)["gpu-cluster"]
+    # The workspace is on the login node, relative to its home: kept as given.
+    want = {"name": "gpu-cluster", "kind": "slurm", "workspace": "hy", "partition": "a100",
+            "account": "lab42", "qos": "normal", "gres": "gpu:1", "max_jobs": 8,
+            "sbatch_args": ["--mem=16G", "--constraint=a100"], "via": "old-box"}
+    check(new == want, "the new worker is %r, not %r" % (new, want))
+    check(list(new) == list(want), "keys not in the order given: %r" % list(new))
+    lib.status_json(wd)
+    # Without --via Slurm runs here: a relative workspace is from the current folder.
+    rc, out, err = worker("add", wd, "here", "--kind=slurm", "--workspace", "shared/hy", cwd=d)
+    check(rc == 0, "a slurm worker without --via: %s" % err)
+    here = by_name(workers_file(wd))["here"]
+    check(here == {"name": "here", "kind": "slurm",
+                   "workspace": os.path.join(os.path.realpath(d), "shared/hy")},
+          "here: %r" % here)
+    # The ssh worker a slurm worker goes through stays while that one does.
+    rc, out, err = worker("remove", wd, "old-box")
+    check(rc == 2 and 'slurm worker "gpu-cluster"' in err and "its \"via\"" in err,
+          "removing a slurm worker's via: %d %r" % (rc, err))
+    for name in ("gpu-cluster", "here"):
+        rc, out, err = worker("remove", wd, name)
+        check(rc == 0, "worker remove %s failed (%d): %s" % (name, rc, err))
+    check(workers_file(wd) == before, "remove did not give the file back: %r"
+          % workers_file(wd))
+
+
+@lib.test
+def slurm_options_refused_by_kind():
+    d, wd, key = hand_workdir()
+    slurm = ("add", wd, "x", "--kind", "slurm", "--workspace", "/shared/x")
+    cases = [(slurm + opt, [opt[0], "does not apply to a slurm worker", instead])
+             for opt, instead in [
+                 (("--host", "h"), "--via"), (("--port", "22"), "--via"),
+                 (("--user", "me"), "--via"), (("--key", key), "--via"),
+                 (("--key", os.path.join(d, "none")), "--via"),
+                 (("--known-hosts", "kh"), "--via"), (("--accept-new-host-key",), "--via"),
+                 (("--slots", "2"), "use --max-jobs"), (("--gpus", "0"), "use --gres"),
+                 (("--setup", "make"), "build command")]]
+    ssh = ("add", wd, "x", "--host", "h")
+    cases += [(ssh + opt, [opt[0], "is for a slurm worker", "--kind slurm"])
+              for opt in [("--partition", "gpu"), ("--account", "a"), ("--qos", "q"),
+                          ("--gres", "gpu:1"), ("--max-jobs", "2"),
+                          ("--sbatch-arg", "--mem=1G"), ("--via", "old-box")]]
+    cases += [
+        ((ssh + ("--kind", "ssh", "--max-jobs", "2")), ["--max-jobs", "use --slots"]),
+        (("add", wd, "x", "--kind", "local"), ["--kind local", "ssh (the default) or slurm"]),
+        (("add", wd, "x", "--kind", "vast", "--host", "h"), ["--kind vast"]),
+        (slurm + ("--kind", "slurm"), ["--kind is given twice"]),
+        (("add", wd, "x", "--kind", "slurm"), ["--workspace is needed", "compute nodes"]),
+        (slurm + ("--via", "login"), ['--via login: "via" names "login", which is not a '
+                                      'worker', "its ssh workers: old-box"]),
+        (slurm + ("--via", "cluster"), ['--via cluster: "via" names "cluster", a slurm '
+                                        'worker']),
+        (("add", wd, "x", "--kind", "slurm", "--workspace", "rel", "--via", "local"),
+         ['"via" names "local", a local worker']),
+        (slurm + ("--max-jobs", "0"), ["--max-jobs 0", "from 1 to 4096"]),
+        (slurm + ("--partition", "a b"), ["--partition a b", "one word"]),
+        (slurm + ("--sbatch-arg", "--mem", "--sbatch-arg", "16G"),
+         ["--sbatch-arg", 'item 2, "16G", does not start with "-"']),
+        (slurm + ("--sbatch-arg", "--output=/tmp/x"),
+         ['"--output=/tmp/x", is an option hypotop gives sbatch itself']),
+        (("remove", wd, "cluster", "--kind", "slurm"), ["unknown option --kind"]),
+    ]
+    refused_all(wd, cases)
+
+
+@lib.test
+def workers_lists_a_slurm_worker():
+    d = lib.tmpdir()
+    wd = lib.make_workdir(d)
+    for args in (("login", "--host", "login.hpc"),
+                 ("cluster", "--kind", "slurm", "--via", "login", "--workspace", "hy",
+                  "--max-jobs", "8"),
+                 ("here", "--kind", "slurm", "--workspace", "/shared/hy")):
+        rc, out, err = worker("add", wd, *args)
+        check(rc == 0, "add %s: %s" % (args[0], err))
+    rc, out, err = lib.hypotop("workers", wd, "--json")
+    check(rc == 0, "workers --json failed (%d): %s" % (rc, err))
+    ws = {w["name"]: w for w in json.loads(out)["workers"]}
+    for name, slots in (("cluster", 8), ("here", 4)):
+        w = ws.get(name, {})
+        check(w.get("kind") == "slurm" and w.get("slots") == slots and
+              w.get("slots_used") == 0 and w.get("state") == "unknown" and
+              w.get("host") is None, "%s with no engine: %r" % (name, w))
+    rc, out, err = lib.hypotop("workers", wd)
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[2:]}
+    check(rc == 0 and rows.get("cluster") == ["slurm", "unknown", "-", "0/8"] and
+          rows.get("here") == ["slurm", "unknown", "-", "0/4"], "the rows: %r" % out)
 
 
 class FakeEngine:
