@@ -37,9 +37,6 @@ struct worker_def {
 	char **sbatch_args;
 	size_t nsbatch_args;
 	long vast_id;      /* 0: none */
-	char *account, *qos, *gres; /* slurm: sbatch's options; NULL: Slurm's default */
-	char *via;                  /* slurm: the ssh worker that reaches the login node; NULL: here */
-	char **sbatch_args;         /* slurm: NULL-terminated; NULL: none */
 	int *gpus;         /* CUDA devices, one job each; NULL when ngpus is 0 */
 	size_t ngpus;
 	bool enabled;
