@@ -1,4 +1,5 @@
 # proc.sh — process helpers that sshd.sh and slurm.sh source.
+# shellcheck shell=sh
 
 # Every process under pid, children first; then pid.
 tree() {

@@ -102,6 +102,7 @@ $(tail_of "$dir/slurmd.log")"
 
 start_ctld() { # start_ctld DIR [-c]
 	: >>"$dir/slurmctld.log"
+	# shellcheck disable=SC2086 # -c or nothing
 	slurmctld ${2:-} || die "slurmctld did not start:
 $(tail_of "$dir/slurmctld.log")"
 	# It forks; its pid file is written once it is up.
