@@ -19,6 +19,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BIN = os.environ.get("HYPOTOP_BIN", os.path.join(ROOT, "hypotop"))
 _failed = 0
 _tmp = []
+_clusters = []  # lib.Slurm clusters not stopped yet
 
 
 class Fail(Exception):
@@ -329,6 +330,97 @@ class Sshd:
         self.stop()
 
 
+class Slurm:
+    """A real one-node Slurm (tests/tools/slurm.sh: munged, slurmctld and
+    slurmd, node "localhost" with this machine's CPUs, partitions "debug",
+    the default, and "other") in a temp folder of its own: .dir, .conf,
+    .cpus. env() is what a command needs in its environment to reach it
+    (SLURM_CONF), run() runs one, stop_ctld()/start_ctld() stop slurmctld
+    and start it again from its saved state, stop() ends it all, the jobs
+    too. Use it as a context manager; finish() stops one left running.
+    Fails (never skips) when Slurm cannot start, with the daemon's log."""
+
+    SCRIPT = os.path.join(ROOT, "tests", "tools", "slurm.sh")
+
+    def __init__(self, cpus=None):
+        parent = tmpdir()
+        os.chmod(parent, 0o755)  # munged wants every folder above its socket searchable
+        self.dir = os.path.join(parent, "slurm")
+        args = ["sh", self.SCRIPT, "start", self.dir] + ([str(cpus)] if cpus else [])
+        vals = self._script(args, "Slurm did not start")
+        self.dir, self.conf, self.cpus = vals["dir"], vals["conf"], int(vals["cpus"])
+        self.ctld_pid = int(vals["ctld_pid"])
+        _clusters.append(self)
+
+    def _script(self, args, what):
+        r = subprocess.run(args, capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0, "%s: %s" % (what, r.stderr.strip()))
+        return dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
+
+    def env(self):
+        return {"SLURM_CONF": self.conf}
+
+    def run(self, *args, check_rc=True, cwd=None, timeout=60):
+        """A Slurm command (sbatch, squeue, scontrol ...) against this cluster."""
+        r = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True,
+                           env=dict(os.environ, **self.env()), timeout=timeout)
+        if check_rc and r.returncode != 0:
+            raise Fail("%s: exit %d: %s" % (" ".join(args), r.returncode, r.stderr.strip()))
+        return r
+
+    def submit(self, script, *args, cwd=None):
+        """sbatch --parsable of a shell script's text, run in cwd (a temp
+        folder when None); returns the job id."""
+        cwd = cwd or tmpdir()
+        path = os.path.join(cwd, "job.%d.sh" % time.monotonic_ns())
+        with open(path, "w") as f:
+            f.write("#!/bin/sh\n" + script)
+        return self.run("sbatch", "--parsable", *args, path, cwd=cwd).stdout.strip().split(";")[0]
+
+    def state(self, job):
+        """squeue's state of a job (PENDING, RUNNING, COMPLETED ...), or
+        None when squeue does not know it."""
+        r = self.run("squeue", "-h", "-t", "all", "-o", "%T", "-j", job, check_rc=False)
+        return (r.stdout.strip() or None) if r.returncode == 0 else None
+
+    def wait_state(self, job, *states, timeout=30):
+        """Poll squeue until the job is in one of states; returns it."""
+        seen = []
+
+        def now():
+            seen.append(self.state(job))
+            return seen[-1] if seen[-1] in states else None
+        try:
+            return wait_for(now, "job %s to be %s" % (job, " or ".join(states)),
+                            timeout=timeout, interval=0.05)
+        except Fail as e:
+            raise Fail("%s; it is %s" % (e, seen[-1]))
+
+    def job(self, job):
+        """scontrol show job -o's fields of a job as a dict."""
+        out = self.run("scontrol", "show", "job", "-o", job).stdout.strip()
+        return dict(f.split("=", 1) for f in out.split(" ") if "=" in f)
+
+    def stop_ctld(self):
+        self._script(["sh", self.SCRIPT, "stop-ctld", self.dir], "slurmctld did not stop")
+
+    def start_ctld(self):
+        vals = self._script(["sh", self.SCRIPT, "start-ctld", self.dir],
+                            "slurmctld did not start again")
+        self.ctld_pid = int(vals["ctld_pid"])
+
+    def stop(self):
+        if self in _clusters:
+            _clusters.remove(self)
+            sh("sh", self.SCRIPT, "stop", self.dir)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
 def need_tmux():
     check(shutil.which("tmux"), "tmux is not installed: 'make deps' installs it")
 
@@ -350,6 +442,13 @@ def test(fn):
 
 
 def finish():
+    global _failed
+    for c in list(_clusters):
+        try:
+            c.stop()
+        except Fail as e:
+            _failed += 1
+            print("not ok - stopping the Slurm in %s: %s" % (c.dir, e), flush=True)
     for d in _tmp:
         shutil.rmtree(d, ignore_errors=True)
     sys.exit(1 if _failed else 0)

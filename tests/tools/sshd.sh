@@ -29,18 +29,8 @@ die() {
 	exit 1
 }
 
-# Every process under pid (its sessions), children first; then pid.
-tree() {
-	ps -e -o pid= -o ppid= | awk -v root="$1" '
-		{ parent[$1] = $2 }
-		END {
-			n = 1; list[1] = root
-			for (i = 1; i <= n; i++)
-				for (p in parent)
-					if (parent[p] == list[i]) list[++n] = p
-			for (i = n; i >= 1; i--) print list[i]
-		}'
-}
+# tree PID: every process under PID, children first; then PID.
+. "$(dirname "$0")/proc.sh"
 
 signal_all() { # signal_all SIG DIR
 	[ -f "$2/sshd.pid" ] || return 0
