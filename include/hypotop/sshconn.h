@@ -11,6 +11,19 @@
  * when it drops, is answered at once with rc -1 and the reason: it is the
  * caller's to try again (a command that may have run must be safe to run
  * twice).
+ *
+ * A target without a host is this machine, as a worker whose commands run
+ * here (a Slurm login node that is this machine): the same requests, run
+ * one after another in the same order by the connection's thread, with the
+ * same answers, and no network. It is up from the start (connects 1, one
+ * change told), never goes down, and sshc_retry does nothing. A command
+ * runs by /bin/sh -c in a process group of its own, in $HOME as over an
+ * SSH login, with the process's environment; its answer comes when the
+ * shell exits (what it leaves running is not waited for). One silent for
+ * timeout_ms is killed with its process group and answered rc -1; so is
+ * one running when sshc_free is called, without an answer. Relative paths
+ * of put and read are relative to $HOME, as over SFTP. key_file,
+ * known_hosts, port and keepalive_s are not used.
  */
 #ifndef HYPOTOP_SSHCONN_H
 #define HYPOTOP_SSHCONN_H
@@ -23,7 +36,7 @@
 
 struct ssh_target {
 	const char *name;        /* the worker's name, for messages */
-	const char *host;
+	const char *host;        /* NULL: this machine, no SSH (above) */
 	int port;                /* 0: 22 */
 	const char *user;        /* NULL: the local user's name */
 	const char *key_file;    /* private key; NULL: ssh-agent */

@@ -1,8 +1,9 @@
 /*
  * sshconn_int.h — between the parts of one SSH connection: the thread
- * and its waits (sshconn.c), the requests it runs (sshreq.c) and the
- * host-key check (sshhost.c). Nothing else includes it. Everything here
- * runs on the connection's thread.
+ * and its waits (sshconn.c), the requests it runs (sshreq.c), or runs on
+ * this machine when it has no host (sshlocal.c), and the host-key check
+ * (sshhost.c). Nothing else includes it. Everything here runs on the
+ * connection's thread.
  */
 #ifndef HYPOTOP_SSHCONN_INT_H
 #define HYPOTOP_SSHCONN_INT_H
@@ -20,6 +21,7 @@
 struct sshc {
 	/* Set by sshc_new; read-only after. */
 	char *name, *host, *user, *key_file, *known_hosts, *agent_sock;
+	char *home; /* what relative paths are relative to on this machine (host NULL) */
 	int port, keepalive_s, timeout_ms;
 	bool accept_new;
 	struct loop *loop;
@@ -58,6 +60,24 @@ int sshc_run_put(struct sshc *c, const char *local, const char *remote, int mode
 		 struct sshc_reply *r);
 int sshc_run_read(struct sshc *c, const char *path, long long off, size_t max,
 		  struct sshc_reply *r);
+
+/*
+ * The same requests on this machine (c->host NULL), with the same answers;
+ * each returns 0, as nothing is lost on the way.
+ */
+int sshc_local_exec(struct sshc *c, const char *cmd, const char *in, size_t in_len, size_t max,
+		    struct sshc_reply *r);
+int sshc_local_put(struct sshc *c, const char *local, const char *remote, int mode,
+		   struct sshc_reply *r);
+int sshc_local_read(struct sshc *c, const char *path, long long off, size_t max,
+		    struct sshc_reply *r);
+/*
+ * A put's start on either side: local opened (-1 when it cannot be, r
+ * saying why), and *tmp, the name beside remote to write it to first.
+ */
+int sshc_put_start(const char *local, const char *remote, char **tmp, struct sshc_reply *r);
+/* The wake eventfd was readable: it is drained; whether sshc_free wants the thread to stop. */
+bool sshc_woken(struct sshc *c);
 
 /* c->why = the message; -1. */
 int sshc_why(struct sshc *c, const char *fmt, ...) PRINTF_LIKE(2, 3);

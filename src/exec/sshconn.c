@@ -15,6 +15,9 @@
  * keepalive_s it sends a keepalive and checks the link with one SFTP round
  * trip, which also reads the keepalive's answer: a keepalive alone proves
  * nothing on a link that swallows packets.
+ *
+ * Without a host the thread has no session: it takes the same requests
+ * from the same queue and hands them to sshlocal.c instead of sshreq.c.
  */
 #include "hypotop/sshconn.h"
 #include "hypotop/sshconn_int.h"
@@ -221,6 +224,12 @@ static void drain_wake(struct sshc *c)
 
 	while (read(c->wake, &n, sizeof n) < 0 && errno == EINTR)
 		;
+}
+
+bool sshc_woken(struct sshc *c)
+{
+	drain_wake(c);
+	return stopping(c);
 }
 
 int sshc_why(struct sshc *c, const char *fmt, ...)
@@ -545,13 +554,14 @@ static int run_req(struct sshc *c, struct req *q)
 	c->deadline = mono_ms() + c->timeout_ms;
 	switch (q->kind) {
 	case REQ_EXEC:
-		rc = sshc_run_exec(c, q->a, q->in, q->in_len, q->max, &ev->r);
+		rc = (c->host ? sshc_run_exec : sshc_local_exec)(c, q->a, q->in, q->in_len, q->max,
+								  &ev->r);
 		break;
 	case REQ_PUT:
-		rc = sshc_run_put(c, q->a, q->b, q->mode, &ev->r);
+		rc = (c->host ? sshc_run_put : sshc_local_put)(c, q->a, q->b, q->mode, &ev->r);
 		break;
 	case REQ_READ:
-		rc = sshc_run_read(c, q->a, q->off, q->max, &ev->r);
+		rc = (c->host ? sshc_run_read : sshc_local_read)(c, q->a, q->off, q->max, &ev->r);
 		break;
 	}
 	if (rc < 0) {
@@ -652,10 +662,30 @@ static void go_down(struct sshc *c)
 	wait_down(c);
 }
 
+/* This machine: up from the start (sshc_new said so), each request run as it comes. */
+static void run_here(struct sshc *c)
+{
+	push_event(c, xcalloc(1, sizeof(struct event)));
+	while (!stopping(c)) {
+		struct req *q = take(c);
+		if (q) {
+			run_req(c, q);
+			continue;
+		}
+		struct pollfd p = {.fd = c->wake, .events = POLLIN};
+		if (poll(&p, 1, -1) > 0)
+			drain_wake(c);
+	}
+}
+
 static void *run(void *p)
 {
 	struct sshc *c = p;
 
+	if (!c->host) {
+		run_here(c);
+		return NULL;
+	}
 	while (!stopping(c)) {
 		int rc;
 		if (!c->s) {
@@ -686,13 +716,22 @@ static char *dup_or_null(const char *s)
 	return s && *s ? xstrdup(s) : NULL;
 }
 
+static const char *home_dir(void)
+{
+	const char *home = getenv("HOME");
+	struct passwd *pw = home && *home ? NULL : getpwuid(getuid());
+
+	return home && *home ? home : pw ? pw->pw_dir : "/";
+}
+
 struct sshc *sshc_new(const struct ssh_target *t, struct loop *loop, sshc_changed_fn changed,
 		      void *ctx)
 {
 	struct sshc *c = xcalloc(1, sizeof *c);
 
-	c->name = xstrdup(t->name ? t->name : t->host);
-	c->host = xstrdup(t->host);
+	c->name = xstrdup(t->name ? t->name : t->host ? t->host : "localhost");
+	c->host = t->host ? xstrdup(t->host) : NULL;
+	c->home = xstrdup(home_dir());
 	c->port = t->port > 0 ? t->port : 22;
 	if (t->user && *t->user) {
 		c->user = xstrdup(t->user);
@@ -704,9 +743,7 @@ struct sshc *sshc_new(const struct ssh_target *t, struct loop *loop, sshc_change
 	if (t->known_hosts && *t->known_hosts) {
 		c->known_hosts = xstrdup(t->known_hosts);
 	} else {
-		const char *home = getenv("HOME");
-		struct passwd *pw = home ? NULL : getpwuid(getuid());
-		c->known_hosts = xasprintf("%s/.ssh/known_hosts", home ? home : pw ? pw->pw_dir : "");
+		c->known_hosts = xasprintf("%s/.ssh/known_hosts", home_dir());
 	}
 	c->agent_sock = dup_or_null(getenv("SSH_AUTH_SOCK"));
 	c->accept_new = t->accept_new;
@@ -717,8 +754,12 @@ struct sshc *sshc_new(const struct ssh_target *t, struct loop *loop, sshc_change
 	c->ctx = ctx;
 	c->sock = c->fd = -1;
 	c->backoff_s = 1;
-	c->st.state = SSHC_CONNECTING;
+	c->st.state = c->host ? SSHC_CONNECTING : SSHC_UP;
 	c->st.since = now_ms();
+	if (!c->host) {
+		c->st.connects = 1;
+		c->st.last_ok = c->st.since;
+	}
 	pthread_mutex_init(&c->mu, NULL);
 	c->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	loop_wake_add(loop, on_wake, c);
@@ -757,6 +798,7 @@ void sshc_free(struct sshc *c)
 	pthread_mutex_destroy(&c->mu);
 	free(c->name);
 	free(c->host);
+	free(c->home);
 	free(c->user);
 	free(c->key_file);
 	free(c->known_hosts);

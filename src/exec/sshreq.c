@@ -287,23 +287,32 @@ static int rename_over(struct sshc *c, const char *tmp, const char *path, struct
 	return rc;
 }
 
+int sshc_put_start(const char *local, const char *remote, char **tmp, struct sshc_reply *r)
+{
+	static unsigned serial;
+	int fd = open(local, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		r->rc = -1;
+		snprintf(r->err, sizeof r->err, "cannot read %.400s: %s", local, strerror(errno));
+		return -1;
+	}
+	*tmp = xasprintf("%s.tmp-%d-%u", remote, (int)getpid(),
+			 __atomic_add_fetch(&serial, 1, __ATOMIC_RELAXED));
+	return fd;
+}
+
 int sshc_run_put(struct sshc *c, const char *local, const char *remote, int mode,
 		 struct sshc_reply *r)
 {
 	unsigned long fx = 0;
 	int rc = 0, s;
 	LIBSSH2_SFTP_HANDLE *h;
-	char *buf;
-	int fd = open(local, O_RDONLY | O_CLOEXEC);
+	char *buf, *tmp;
+	int fd = sshc_put_start(local, remote, &tmp, r);
 
-	if (fd < 0) {
-		r->rc = -1;
-		snprintf(r->err, sizeof r->err, "cannot read %.400s: %s", local, strerror(errno));
+	if (fd < 0)
 		return 0;
-	}
-	static unsigned serial;
-	char *tmp = xasprintf("%s.tmp-%d-%u", remote, (int)getpid(),
-			      __atomic_add_fetch(&serial, 1, __ATOMIC_RELAXED));
 	while (!(h = libssh2_sftp_open(c->sftp, tmp, LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT |
 							  LIBSSH2_FXF_TRUNC,
 				      mode))) {

@@ -5,20 +5,18 @@
  * file, and the connection lost and found again. It fails, never skips,
  * when sshd cannot start.
  */
-#include <errno.h>
-#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "hypotop/fsutil.h"
 #include "hypotop/loop.h"
 #include "hypotop/sshconn.h"
 #include "hypotop/util.h"
+#include "sshc_t.h"
 #include "sshd.h"
 #include "t.h"
 
@@ -44,97 +42,8 @@ const char *__lsan_default_suppressions(void)
 static struct t_sshd sshd;
 static bool sshd_up;
 static char *dir;
-static struct loop *L;
-static int timer_fd;
-
-/* ---- the loop, run until something holds or a deadline ---------------- */
-
-static bool (*want)(void *);
-static void *want_ctx;
-
-static void after(struct loop *l, void *ctx)
-{
-	(void)ctx;
-	if (want && want(want_ctx))
-		loop_stop(l);
-}
-
-static int64_t deadline;
-
-/* Every 10 ms: the predicate is checked after each round, and the deadline. */
-static void on_timer(struct loop *l, int fd, short revents, void *ctx)
-{
-	uint64_t n;
-
-	(void)revents;
-	(void)ctx;
-	if (read(fd, &n, sizeof n) < 0 && errno != EAGAIN)
-		perror("timerfd");
-	if (mono_ms() >= deadline)
-		loop_stop(l);
-}
-
-/* Run the loop until pred(ctx) or ms pass; whether pred holds. */
-static bool pump(bool (*pred)(void *), void *ctx, int ms)
-{
-	if (pred(ctx))
-		return true;
-	want = pred;
-	want_ctx = ctx;
-	deadline = mono_ms() + ms;
-	loop_timer_set(timer_fd, 0, 10);
-	loop_run(L);
-	loop_timer_set(timer_fd, 0, 0);
-	want = NULL;
-	return pred(ctx);
-}
 
 /* ---- replies ----------------------------------------------------------- */
-
-struct got {
-	int n;
-	int rc, exit_code;
-	char *out, *errout;
-	size_t out_len;
-	long long size;
-	char err[512];
-};
-
-static void on_reply(void *ctx, const struct sshc_reply *r)
-{
-	struct got *g = ctx;
-
-	g->n++;
-	g->rc = r->rc;
-	g->exit_code = r->exit_code;
-	free(g->out);
-	free(g->errout);
-	g->out = xstrndup(r->out, r->out_len);
-	g->out_len = r->out_len;
-	g->errout = xstrndup(r->errout, r->err_len);
-	g->size = r->size;
-	snprintf(g->err, sizeof g->err, "%s", r->err);
-}
-
-static void got_free(struct got *g)
-{
-	free(g->out);
-	free(g->errout);
-	memset(g, 0, sizeof *g);
-}
-
-static bool answered(void *ctx)
-{
-	return ((struct got *)ctx)->n > 0;
-}
-
-static int changes;
-
-static void on_changed(void *ctx)
-{
-	(void)ctx;
-	changes++;
-}
 
 struct want_state {
 	struct sshc *c;
@@ -189,14 +98,6 @@ static struct sshc *connect_down(const struct ssh_target *t, struct sshc_status 
 	sshc_status(c, st);
 	T_CHECK(st->state == SSHC_DOWN, "state %d, not down", st->state);
 	return c;
-}
-
-static void exec_wait(struct sshc *c, const char *cmd, const char *in, size_t out_max,
-		      struct got *g)
-{
-	got_free(g);
-	sshc_exec(c, cmd, in, in ? strlen(in) : 0, out_max, on_reply, g);
-	T_CHECK(pump(answered, g, 15000), "no answer to %s", cmd);
 }
 
 static char *write_file(const char *name, const char *text)
@@ -653,12 +554,6 @@ static bool file_there(void *ctx)
 	return fs_exists(ctx);
 }
 
-static void never(void *ctx, const struct sshc_reply *r)
-{
-	(void)r;
-	(*(int *)ctx)++;
-}
-
 static void test_free_mid_request(void)
 {
 	struct ssh_target t = target();
@@ -732,10 +627,7 @@ int main(void)
 	char *sd = path_join(dir, "sshd");
 	sshd_up = t_sshd_start(&sshd, sd, 0) == 0;
 	free(sd);
-	L = loop_new();
-	timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	loop_watch(L, timer_fd, POLLIN, on_timer, NULL);
-	loop_set_after(L, after, NULL);
+	sshc_t_loop_start();
 
 	T_RUN(test_fingerprint);
 	T_RUN(test_sshd_starts);
@@ -753,8 +645,7 @@ int main(void)
 		T_RUN(test_lost_and_found);
 		t_sshd_stop(&sshd);
 	}
-	close(timer_fd);
-	loop_free(L);
+	sshc_t_loop_end();
 	fs_remove_tree(dir);
 	free(dir);
 	sshc_global_cleanup();
