@@ -66,9 +66,9 @@ struct job_result {
 	/*
 	 * JOB_DONE or JOB_LOST: the executor's own word on why it failed
 	 * (a cluster cancelled it, it was refused at submit), which comes
-	 * before the exit code; NULL none.
+	 * before the exit code; "" none.
 	 */
-	const char *kind;
+	char kind[32];
 	char why[256];
 };
 

@@ -23,12 +23,12 @@
 		      "[--patch FILE] [--request-id ID]",                               \
 	  ~OPS_ST(CANCELLED), "add a hypothesis of your own as a child of NODE")             \
 	X(PAUSE, "pause", "NODE",                                                        \
-	  OPS_ST(QUEUED) | OPS_ST(PREPARING) | OPS_ST(BUILDING) | OPS_ST(RUNNING),          \
+	  OPS_ST(QUEUED) | OPS_ST(PREPARING) | OPS_ST(WAITING) | OPS_ST(BUILDING) | OPS_ST(RUNNING), \
 	  "hold a node not yet running (skipped until resumed) or stop a running one (SIGSTOP)") \
 	X(RESUME, "resume", "NODE", OPS_ST(PAUSED), "put a paused node back in the queue, or continue a stopped job")   \
 	X(CANCEL, "cancel", "NODE",                                                      \
-	  OPS_ST(QUEUED) | OPS_ST(PAUSED) | OPS_ST(PREPARING) | OPS_ST(BUILDING) | OPS_ST(RUNNING), \
-	  "cancel a node; a running job is killed (its branch and log are kept)")        \
+	  OPS_ST(QUEUED) | OPS_ST(PAUSED) | OPS_ST(PREPARING) | OPS_ST(WAITING) | OPS_ST(BUILDING) | \
+	  OPS_ST(RUNNING), "cancel a node; a running job is killed (its branch and log are kept)")        \
 	X(PRIO, "prio", "NODE PRIORITY", OPS_ST(QUEUED) | OPS_ST(PAUSED) | OPS_ST(PREPARING),     \
 	  "set the priority of a node not yet running (lower runs first)")              \
 	X(RETRY, "retry", "NODE [--priority N]", OPS_ST(COMPLETED) | OPS_ST(FAILED) | OPS_ST(CANCELLED), \

@@ -113,7 +113,7 @@ char *workdir_file(const struct workdir *w, const char *rel);
  */
 #define JOURNAL_OPS(X)                                                             \
 	X("add") X("pause") X("resume") X("cancel") X("prio") X("retry")          \
-	X("instrumented") X("prepare") X("prepared") X("build") X("run")          \
+	X("instrumented") X("prepare") X("prepared") X("wait") X("build") X("run") \
 	X("analyze") X("completed") X("failed") X("cancelled") X("judged")        \
 	X("repair") X("state")
 

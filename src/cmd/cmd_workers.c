@@ -121,7 +121,18 @@ static void print_json(const struct reading *r)
 			buf_adds(&b, nj++ ? ",{\"node\":" : "{\"node\":");
 			json_append_str(&b, s->slot[k].node);
 			put_num(&b, "gpu", s->slot[k].gpu);
-			buf_printf(&b, ",\"unknown\":%s}", s->slot[k].unknown ? "true" : "false");
+			buf_printf(&b, ",\"unknown\":%s", s->slot[k].unknown ? "true" : "false");
+			const struct job_info *j = &s->slot[k].job;
+			if (j->id[0]) {
+				buf_adds(&b, ",\"slurm\":{\"id\":");
+				json_append_str(&b, j->id);
+				put_str(&b, "state", j->state);
+				put_str(&b, "reason", j->reason);
+				put_str(&b, "node", j->where);
+				put_num(&b, "since_s", (double)j->since_s);
+				buf_addc(&b, '}');
+			}
+			buf_addc(&b, '}');
 		}
 		buf_adds(&b, "],\"gpus\":[");
 		/* The engine's readings; before any, the GPUs the file lists, unread. */
@@ -196,6 +207,15 @@ static void print_text(const struct reading *r)
 		if (s && s->st.reason[0]) {
 			buf_printf(&b, "%-*s  %s: ", nw, "", v->state);
 			buf_add_safe(&b, s->st.reason);
+			buf_addc(&b, '\n');
+		}
+		for (size_t k = 0; s && k < s->nslots; k++) {
+			char job[256];
+			fmt_job(job, sizeof job, &s->slot[k].job);
+			if (!s->slot[k].node[0] || !job[0])
+				continue;
+			buf_printf(&b, "%-*s  %s  ", nw, "", s->slot[k].node);
+			buf_add_safe(&b, job);
 			buf_addc(&b, '\n');
 		}
 		for (size_t k = 0; s && k < s->st.ngpu; k++) {

@@ -531,12 +531,14 @@ void sched_collect(struct sched *s, struct slot *sl, const struct job_result *r)
 		sched_fail(s, sl, sl->kill_reason, "run", why);
 		return;
 	}
-	if (r->kind && !strcmp(r->kind, "worker_lost")) {
+	if (!strcmp(r->kind, "worker_lost")) {
 		sched_lost(s, sl, r->why);
 		return;
 	}
-	if (r->kind) {
-		sched_fail(s, sl, r->kind, "run", r->why);
+	if (r->kind[0]) {
+		/* Refused by its worker ("worker", "submit"): it never ran. */
+		bool refused = !strcmp(r->kind, "worker") || !strcmp(r->kind, "submit");
+		sched_fail(s, sl, r->kind, refused ? "launch" : "run", r->why);
 		return;
 	}
 	if (r->state == JOB_LOST) {

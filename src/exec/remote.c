@@ -77,9 +77,18 @@ static void wrapper(struct buf *b, const struct remote_job *rj)
 		 START_OF
 		 "rec pid \"$$ $(start_of $$)\" || exit 127\n"
 		 "fail() { echo \"[hypotop] error: $2\"; rec build_exit \"$1\"; rec exit_code \"$1\"; "
-		 "exit \"$1\"; }\n"
-		 "run() { setsid sh -c \"$1\" </dev/null 9>&- & j=$!; rec pgid \"$j $(start_of $j)\"; "
-		 "wait $j; }\n"
+		 "exit \"$1\"; }\n");
+	/*
+	 * Under Slurm, the commands stay in the batch step's session: Slurm
+	 * signals the whole step (pause, cancel), and a session of their own
+	 * would escape it. Here each is a session of its own, signalled by pgid.
+	 */
+	if (rj->slurm)
+		buf_adds(b, "run() { sh -c \"$1\" </dev/null 9>&- & j=$!; wait $j; }\n");
+	else
+		buf_adds(b, "run() { setsid sh -c \"$1\" </dev/null 9>&- & j=$!; "
+			    "rec pgid \"$j $(start_of $j)\"; wait $j; }\n");
+	buf_adds(b,
 		 "head=$(git -C \"$T\" rev-parse HEAD 2>/dev/null)\n"
 		 "[ \"$head\" = \"$C\" ] || fail 1 \"the work tree $T is at ${head:-no commit}, not "
 		 "at the node's commit $C: hypotop runs the node's code or nothing\"\n");
@@ -460,7 +469,7 @@ const char *remote_slurm_kind(const char *state)
 	static const struct {
 		const char *state, *kind;
 	} kinds[] = {
-		{"CANCELLED", "cancelled"}, {"TIMEOUT", "timeout"},     {"NODE_FAIL", "node_fail"},
+		{"CANCELLED", "slurm_cancelled"}, {"TIMEOUT", "timeout"}, {"NODE_FAIL", "node_fail"},
 		{"OUT_OF_MEMORY", "oom"},   {"PREEMPTED", "preempted"}, {"BOOT_FAIL", "node_fail"},
 		{"DEADLINE", "timeout"},
 	};

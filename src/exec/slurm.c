@@ -44,13 +44,13 @@ bool slurm_settle(struct ssh_exec *S, struct sjob *sj)
 		sj->gone_since = mono_ms();
 	if (mono_ms() - sj->gone_since < SLURM_SETTLE_MS)
 		return false;
-	r.kind = remote_slurm_kind(st->slurm_state);
-	if (r.kind) {
+	const char *kind = remote_slurm_kind(st->slurm_state);
+	snprintf(r.kind, sizeof r.kind, "%s", kind ? kind : "worker_lost");
+	if (kind) {
 		r.state = JOB_DONE;
 		snprintf(r.why, sizeof r.why, "Slurm ended job %lld: %s%s%s", st->pid,
 			 st->slurm_state, st->slurm_reason[0] ? ", " : "", st->slurm_reason);
 	} else {
-		r.kind = "worker_lost";
 		snprintf(r.why, sizeof r.why,
 			 "Slurm job %lld ended (%s) without recording an exit code%s%s",
 			 st->pid, !strcmp(st->slurm_state, "GONE") ? "Slurm no longer knows it"

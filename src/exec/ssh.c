@@ -130,7 +130,7 @@ void ssh_job_end(struct ssh_exec *S, struct sjob *sj, const struct job_result *r
 	sj->end = *r;
 	if (r->build_code >= 0)
 		record_code(sj, "build_exit", r->build_code);
-	if (r->kind) {
+	if (r->kind[0]) {
 		/* Before the codes: a restart that finds them finds why too. */
 		char *path = local_file(sj, "failure");
 		char *text = xasprintf("%s %s\n", r->kind, r->why);
@@ -181,8 +181,9 @@ static void log_say(const struct sjob *sj, const char *fmt, ...)
 /* The job could not be started on the worker: failed as kind, with the reason in its log. */
 void ssh_job_refused(struct ssh_exec *S, struct sjob *sj, const char *kind, const char *why)
 {
-	struct job_result r = {.state = JOB_DONE, .exit_code = 1, .build_code = -1, .kind = kind};
+	struct job_result r = {.state = JOB_DONE, .exit_code = 1, .build_code = -1};
 
+	snprintf(r.kind, sizeof r.kind, "%s", kind);
 	snprintf(r.why, sizeof r.why, "worker %s cannot run the job: %s", S->name, why);
 	log_say(sj, "error: %s", r.why);
 	ssh_job_end(S, sj, &r);
@@ -293,10 +294,14 @@ static void read_log(struct ssh_exec *S, struct sjob *sj)
 	free(log);
 }
 
-static void poll_job(struct ssh_exec *S, struct sjob *sj, const struct remote_state *st)
+/* Take the poll's word on sj; true when what its cluster says of it changed. */
+static bool poll_job(struct ssh_exec *S, struct sjob *sj, const struct remote_state *st)
 {
 	if (!st->seen || sj->phase != RUNNING)
-		return;
+		return false;
+	bool news = strcmp(sj->st.slurm_state, st->slurm_state) ||
+		    strcmp(sj->st.slurm_reason, st->slurm_reason) ||
+		    strcmp(sj->st.slurm_node, st->slurm_node);
 	sj->st = *st;
 	if (st->pid && (st->pid != sj->pid || st->start_time != sj->start_time)) {
 		sj->pid = st->pid;
@@ -305,6 +310,7 @@ static void poll_job(struct ssh_exec *S, struct sjob *sj, const struct remote_st
 	}
 	read_log(S, sj);
 	settle(S, sj);
+	return news;
 }
 
 static void poll_done(void *ctx, const struct sshc_reply *rep)
@@ -317,22 +323,22 @@ static void poll_done(void *ctx, const struct sshc_reply *rep)
 		struct remote_state *st = xcalloc(r->ntokens + 1, sizeof *st);
 		struct worker_gpu gpu[WORKER_GPUS_MAX] = {{0}};
 		size_t ngpu = 0;
-		bool gpus_changed = false;
+		bool changed = false;
 		if (S->slurm) {
-			gpus_changed = slurm_polled(S, rep->out, st, r->ntokens);
+			changed = slurm_polled(S, rep->out, st, r->ntokens);
 		} else {
 			remote_parse_poll(rep->out, st, r->ntokens, gpu, &ngpu);
-			gpus_changed = ngpu != S->ngpu || memcmp(gpu, S->gpu, ngpu * sizeof *gpu);
+			changed = ngpu != S->ngpu || memcmp(gpu, S->gpu, ngpu * sizeof *gpu);
 		}
 		memcpy(S->gpu, gpu, sizeof gpu);
 		S->ngpu = ngpu;
 		for (size_t i = 0; i < r->ntokens; i++) {
 			struct sjob *sj = ssh_job_of(S, r->tokens[i]);
-			if (sj)
-				poll_job(S, sj, &st[i]);
+			if (sj && poll_job(S, sj, &st[i]))
+				changed = true; /* the workers view shows it too */
 		}
 		free(st);
-		if (gpus_changed && S->changed)
+		if (changed && S->changed)
 			S->changed(S->x.news_ctx);
 	}
 	ssh_req_free(r);
@@ -424,6 +430,8 @@ static void env_add(cJSON *env, const char *const *v)
 	}
 }
 
+static void ssh_release(struct executor *x, struct job *j);
+
 static int ssh_launch(struct executor *x, const struct job_spec *s, struct job *j, struct err *e)
 {
 	struct ssh_exec *S = (struct ssh_exec *)x;
@@ -457,6 +465,22 @@ static int ssh_launch(struct executor *x, const struct job_spec *s, struct job *
 	char *bundle = ssh_bundle_remote(S, sj);
 	rj.bundle = bundle;
 	sj->script = remote_launch_script(&rj);
+	/*
+	 * Kept before job.json, for a restart to send again: it starts the job
+	 * once however often it comes, so a job whose launch was lost with
+	 * hypotop still runs, once, as the same node.
+	 */
+	char *keep = local_file(sj, "launch.sh");
+	if (fs_write_atomic(keep, sj->script, strlen(sj->script), 0600, e) < 0) {
+		free(keep);
+		free(bundle);
+		free(ns);
+		free(node);
+		free(run);
+		ssh_release(x, j);
+		return -1;
+	}
+	free(keep);
 
 	cJSON *rec = cJSON_CreateObject();
 	cJSON_AddStringToObject(rec, "executor", S->x.ops->kind);
@@ -484,21 +508,35 @@ static int ssh_launch(struct executor *x, const struct job_spec *s, struct job *
 	return 0;
 }
 
-/* Why the executor failed the job, as ssh_job_end recorded it (the kind's text is static). */
+/* Why the executor failed the job, as ssh_job_end recorded it: "KIND WHY". */
 static void failure_read(const struct sjob *sj, struct job_result *r)
 {
-	static const char *const kinds[] = {"worker", "submit", "cancelled", "timeout",
-					    "node_fail", "oom", "preempted", "worker_lost"};
 	char *path = local_file(sj, "failure");
 	char *text = fs_read(path, NULL, NULL);
 	char *sp = text ? strchr(text, ' ') : NULL;
 
-	for (size_t i = 0; sp && i < sizeof kinds / sizeof *kinds; i++)
-		if (!strncmp(text, kinds[i], (size_t)(sp - text)) && !kinds[i][sp - text]) {
-			r->kind = kinds[i];
-			snprintf(r->why, sizeof r->why, "%s", str_trim(sp + 1));
-		}
+	if (sp && sp > text && (size_t)(sp - text) < sizeof r->kind) {
+		snprintf(r->kind, sizeof r->kind, "%.*s", (int)(sp - text), text);
+		snprintf(r->why, sizeof r->why, "%s", str_trim(sp + 1));
+	}
 	free(text);
+	free(path);
+}
+
+/*
+ * A job found without its outcome is launched again, with the launch it
+ * was given: the worker answers "launched" at once for one it started,
+ * and starts it now, once, when hypotop died before it could.
+ */
+static void relaunch(struct sjob *sj, const char *commit)
+{
+	char *path = local_file(sj, "launch.sh");
+
+	sj->script = commit ? fs_read(path, NULL, NULL) : NULL;
+	if (sj->script) {
+		sj->commit = xstrdup(commit);
+		sj->phase = SHIP;
+	}
 	free(path);
 }
 
@@ -551,6 +589,7 @@ static int ssh_attach(struct executor *x, const char *run_dir, struct job *j, st
 		} else {
 			sj->phase = RUNNING;
 			sj->no_pid_since = mono_ms();
+			relaunch(sj, json_string(rec, "commit"));
 		}
 		free(text);
 	}

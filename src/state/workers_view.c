@@ -42,6 +42,24 @@ void fmt_age(char *buf, size_t size, int64_t ms)
 		snprintf(buf, size, "%ld d %ld h", s / 86400, s / 3600 % 24);
 }
 
+void fmt_job(char *buf, size_t size, const struct job_info *j)
+{
+	char since[32] = "";
+
+	if (!j->id[0]) {
+		snprintf(buf, size, "%s", "");
+		return;
+	}
+	if (j->since_s >= 0) {
+		char age[24];
+		fmt_age(age, sizeof age, j->since_s * 1000);
+		snprintf(since, sizeof since, " for %s", !strcmp(age, "now") ? "0 s" : age);
+	}
+	snprintf_c(buf, size, "slurm job %s: %s%s%s%s%s%s%s", j->id, j->state[0] ? j->state : "?",
+		   j->reason[0] ? " (" : "", j->reason, j->reason[0] ? ")" : "",
+		   j->where[0] ? " on " : "", j->where, since);
+}
+
 void fmt_reading(char *buf, size_t size, double v, const char *unit)
 {
 	if (v < 0)

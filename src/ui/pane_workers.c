@@ -33,6 +33,7 @@ struct wrow {
 	uint32_t node; /* ROW_SLOT: its node; NODE_NONE when free */
 	int gpu;       /* ROW_SLOT: its GPU, -1 none */
 	bool unknown;  /* ROW_SLOT: the worker is out of reach */
+	const struct job_info *job; /* ROW_SLOT: what its cluster says of its job; NULL none */
 };
 
 struct rows {
@@ -68,7 +69,8 @@ static void rows_build(struct ui *ui, struct rows *r)
 		for (size_t i = 0; s && i < s->nslots; i++) {
 			const struct worker_slot *sl = &s->slot[i];
 			uint32_t id = sl->node[0] ? node_id_parse(sl->node) : NODE_NONE;
-			row_add(r, (struct wrow){ROW_SLOT, k, i, id, sl->gpu, sl->unknown});
+			row_add(r, (struct wrow){ROW_SLOT, k, i, id, sl->gpu, sl->unknown,
+						 sl->job.id[0] ? &sl->job : NULL});
 		}
 		if (!s && !sched_shown && !strcmp(v->def->kind, "local")) {
 			struct worker_view *lv = &r->view[k];
@@ -295,8 +297,12 @@ static void draw_slot(struct ui *ui, WINDOW *w, int y, int width, const struct w
 	int rw = width - x >= 40 ? 20 : width - x >= 28 ? 14 : 0;
 	int name_w = width - x - rw - 1;
 	if (name_w > 0) {
-		char *name = draw_cut(ui, n->name ? n->name : "", name_w);
-		draw_text(ui, w, y, x, name_w, base, name);
+		/* A cluster's job: its id, state and time in it, in place of the name. */
+		char job[256];
+		if (r->job)
+			fmt_job(job, sizeof job, r->job);
+		char *name = draw_cut(ui, r->job ? job : n->name ? n->name : "", name_w);
+		draw_text(ui, w, y, x, name_w, r->job ? (sel ? base : ROLE_DIM) : base, name);
 		free(name);
 	}
 	if (rw)

@@ -583,7 +583,7 @@ static void slurm_poll_parses(void)
 		"job 4: %lld %s", st[4].pid, st[4].slurm_state);
 	T_CHECK(!remote_slurm_kind("COMPLETED") && !remote_slurm_kind("FAILED") &&
 			!strcmp(remote_slurm_kind("OUT_OF_MEMORY"), "oom") &&
-			!strcmp(remote_slurm_kind("CANCELLED"), "cancelled"),
+			!strcmp(remote_slurm_kind("CANCELLED"), "slurm_cancelled"),
 		"kinds");
 	T_CHECK(remote_slurm_active("REQUEUED") && remote_slurm_active("SUSPENDED") &&
 			!remote_slurm_active("COMPLETED") && !remote_slurm_active(""),
