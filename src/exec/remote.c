@@ -227,6 +227,8 @@ char *remote_launch_script(const struct remote_job *rj)
 	layout(&b, rj);
 	set_var(&b, "C", rj->commit);
 	set_var(&b, "BUNDLE", rj->bundle);
+	/* A bundle in a workspace relative to the home: git reads it from elsewhere. */
+	buf_adds(&b, "case $BUNDLE in /* | '') ;; *) BUNDLE=$PWD/$BUNDLE ;; esac\n");
 	set_var(&b, "JOB", job.data);
 	buf_adds(&b,
 		 "mkdir -p \"$W/repos\" \"$W/trees/$NS\" \"$R\" \"$M\" || { say \"cannot write in "

@@ -198,6 +198,40 @@ static void launch_runs_the_commit_once_and_records_it(void)
 	worker_free(&w);
 }
 
+/* A workspace relative to the home, as the default "hypotop" is: the bundle in it is found. */
+static void relative_workspace_fetches_its_bundle(void)
+{
+	struct worker w;
+	worker_make(&w);
+	char *bundle = ship(&w);
+	char *rel = remote_ship_path("ws", "one.bundle");
+	char *there = path_join(w.home, rel);
+	char *ship_dir = path_join(w.ws, "ship");
+	struct err e = {{0}};
+	T_CHECK(fs_mkdir_p(ship_dir, 0755, &e) == 0 && rename(bundle, there) == 0, "%s: %s", there,
+		e.msg);
+	struct remote_job rj = job_of(&w, "n0001.1", rel, NULL, "exit 0");
+	rj.workspace = "ws";
+	char *script = remote_launch_script(&rj);
+	char *out = NULL, *r = run_dir(&w, "n0001.1");
+
+	int rc = run_script(script, &out);
+	T_CHECK(rc == 0, "the launch exited %d: %s", rc, out);
+	T_CHECK(wait_file(r, "exit_code"), "no exit_code in %s", r);
+	char *code = file_text(r, "exit_code");
+	T_STREQ(code, "0\n");
+	T_CHECK(!fs_exists(there), "the bundle was left on the worker");
+	free(code);
+	free(out);
+	free(r);
+	free(script);
+	free(ship_dir);
+	free(there);
+	free(rel);
+	free(bundle);
+	worker_free(&w);
+}
+
 static void failed_build_runs_nothing(void)
 {
 	struct worker w;
@@ -627,6 +661,7 @@ int main(void)
 {
 	vcs_init();
 	T_RUN(launch_runs_the_commit_once_and_records_it);
+	T_RUN(relative_workspace_fetches_its_bundle);
 	T_RUN(failed_build_runs_nothing);
 	T_RUN(other_code_is_refused);
 	T_RUN(missing_commit_asks_for_the_history);
