@@ -272,18 +272,21 @@ class Sshd:
 
     SCRIPT = os.path.join(ROOT, "tests", "tools", "sshd.sh")
 
-    def __init__(self):
+    def __init__(self, env=None):
         parent = tmpdir()
         os.chmod(parent, 0o755)  # the test user reads the keys and the fake nvidia-smi
         self.dir = os.path.join(parent, "sshd")
         self.port = None
+        # What every login gets in its environment besides PATH (SetEnv).
+        self.env = " ".join("%s=%s" % kv for kv in (env or {}).items())
         self._start()
 
     def _start(self):
         args = ["sh", self.SCRIPT, "start", self.dir]
         if self.port:
             args.append(str(self.port))
-        r = subprocess.run(args, capture_output=True, text=True, timeout=60)
+        r = subprocess.run(args, capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, SSHD_SETENV=self.env))
         check(r.returncode == 0, "sshd did not start: %s" % r.stderr.strip())
         vals = dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
         self.port, self.pid = int(vals["port"]), int(vals["pid"])

@@ -14,6 +14,7 @@ node), whose text is the exit code."""
 
 import json
 import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -362,5 +363,39 @@ def a_waiting_and_a_running_job_are_paused_and_resumed():
         for i, n in nodes_of(wd).items():
             check(n["status"] == "completed", "%s: %s" % (i, n))
 
+
+
+@lib.test
+def a_slurm_worker_via_an_ssh_login_node_runs_its_jobs_there():
+    d = lib.tmpdir()
+    with cluster() as s, lib.Sshd(env=s.env()) as sshd:
+        g = sshd.folder("g")
+        src = lib.make_repo(d, files={"train.py": GATED % g, "hparams.json": '{"lr": 0.5}\n'})
+        wd = lib.init_config(d, {"source_dir": src, "launch": "python3 train.py",
+                                 "metric": "val_loss", "goal": "min", "max_iterations": 0,
+                                 "patience": 0, "max_concurrency": 1, "seed": 0})
+        rc, out, err = hypotop("worker", "add", wd, "login", "--host", "127.0.0.1",
+                               "--port", str(sshd.port), "--user", sshd.user, "--key", sshd.key,
+                               "--known-hosts", sshd.known_hosts)
+        check(rc == 0, "worker add login: %s" % err)
+        # The login node takes no job of its own: only its connection is used.
+        rc, out, err = hypotop("worker", "disable", wd, "login")
+        check(rc == 0, "worker disable login: %s" % err)
+        add_cluster(wd, "ws", "--via", "login")
+        gate(g, None, 0)
+        said = headless(wd)
+        n = nodes_of(wd)["n0000"]
+        check(n["status"] == "completed" and n["metric"] == 0.5 and n["worker"] == "hpc",
+              "n0000: %s; %s" % (n, said[-1500:]))
+        job = job_of(wd, "n0000")
+        check(job["remote"].startswith("ws/runs/"), "remote: %s" % job["remote"])
+        # Submitted by the login's user, run by Slurm: the ledger has its job id.
+        sj = s.job(str(job["slurm_job_id"]))
+        check(sj.get("UserId", "").startswith(sshd.user + "(") and
+              sj.get("JobState") == "COMPLETED", "Slurm says %s" % sj)
+        check(ledger(g) == [("n0000", str(job["slurm_job_id"]))], "ledger: %s" % ledger(g))
+        remote = os.path.join(pwd.getpwnam(sshd.user).pw_dir, job["remote"], "log")
+        check(read_bytes(os.path.join(wd, "runs", "n0000", "log")) == read_bytes(remote),
+              "the local log is not the job's")
 
 lib.finish()

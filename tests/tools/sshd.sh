@@ -16,7 +16,8 @@
 # sshd.log. Logins are as the user hypotop-test (shell /bin/sh: root's
 # shell start-up on these machines is slow), made on first use. DIR's
 # parent folders must be searchable by that user, and what a test hands
-# it (a workspace) must be its own: chown it.
+# it (a workspace) must be its own: chown it. SSHD_SETENV, when set, is
+# more NAME=VALUE words every login gets in its environment (SetEnv).
 #
 # Needs root and openssh-server (make deps). Exits 1 with the reason when
 # it cannot start sshd; never skips.
@@ -128,7 +129,7 @@ StrictModes no
 Subsystem sftp internal-sftp
 MaxSessions 100
 MaxStartups 100
-SetEnv PATH=$dir/bin:/usr/local/bin:/usr/bin:/bin
+SetEnv PATH=$dir/bin:/usr/local/bin:/usr/bin:/bin ${SSHD_SETENV:-}
 CONF
 	: >"$dir/sshd.log"
 	/usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/sshd.log" ||
