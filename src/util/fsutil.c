@@ -213,6 +213,7 @@ char *fs_read_max(const char *path, size_t max, size_t *lenp, struct err *e)
 	}
 	buf_init(&b);
 	buf_reserve(&b, (size_t)st.st_size);
+	b.data[0] = '\0'; /* an empty file is "" */
 	for (;;) {
 		ssize_t n = read(fd, chunk, sizeof chunk);
 		if (n < 0) {
@@ -236,8 +237,6 @@ char *fs_read_max(const char *path, size_t max, size_t *lenp, struct err *e)
 	close(fd);
 	if (lenp)
 		*lenp = b.len;
-	if (!b.data)
-		buf_reserve(&b, 0), b.data[0] = '\0';
 	return buf_steal(&b);
 }
 

@@ -28,6 +28,15 @@ static void atomic_write_replaces_whole(void)
 	T_CHECK(fs_write_atomic(p, "new text", 8, 0600, &e) == 0, "%s", e.msg);
 	char *got = fs_read(p, &len, &e);
 	T_CHECK(got && len == 8 && !memcmp(got, "new text", 8), "content");
+	free(got);
+	/* An empty file reads as "", terminated. */
+	T_CHECK(fs_write_atomic(p, "", 0, 0600, &e) == 0, "%s", e.msg);
+	got = fs_read(p, &len, &e);
+	T_CHECK(got && len == 0 && !strcmp(got, ""), "an empty file read as %zu bytes: %.8s", len,
+		got ? got : "(null)");
+	free(got);
+	T_CHECK(fs_write_atomic(p, "new text", 8, 0600, &e) == 0, "%s", e.msg);
+	got = fs_read(p, &len, &e);
 	struct stat st;
 	T_CHECK(stat(p, &st) == 0 && (st.st_mode & 0777) == 0600, "mode %o", st.st_mode & 0777);
 	/* No temp file is left behind. */
