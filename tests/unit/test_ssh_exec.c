@@ -507,7 +507,7 @@ static void status_and_gpus(void)
 	world_free(&W);
 }
 
-static void unwritable_workspace_is_a_failed_build(void)
+static void unwritable_workspace_is_refused_by_the_worker(void)
 {
 	struct world W;
 	if (!world_make(&W))
@@ -520,8 +520,9 @@ static void unwritable_workspace_is_a_failed_build(void)
 	T_CHECK(run_until(&W, told, &j.token), "no news of the refused job");
 	struct job_result r;
 	exec_check(W.x, &j, &r);
-	T_CHECK(r.state == JOB_DONE && r.build_code > 0, "state %d build %d", r.state,
-		r.build_code);
+	T_CHECK(r.state == JOB_DONE && r.build_code < 0 && !strcmp(r.kind, "worker"),
+		"state %d build %d kind %s", r.state, r.build_code, r.kind);
+	T_CONTAINS(r.why, "worker box cannot run the job");
 	char *log = local_text(&W, "n0006", "log");
 	T_CONTAINS(log, "worker box cannot run the job");
 	T_CONTAINS(log, "/proc/hypotop-no");
@@ -548,7 +549,7 @@ int main(void)
 	T_RUN(killed_without_exit_code_is_lost);
 	T_RUN(reattached_after_a_restart);
 	T_RUN(status_and_gpus);
-	T_RUN(unwritable_workspace_is_a_failed_build);
+	T_RUN(unwritable_workspace_is_refused_by_the_worker);
 	if (sshd.port)
 		t_sshd_stop(&sshd);
 	fs_remove_tree(base);
