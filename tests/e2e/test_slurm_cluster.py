@@ -1,9 +1,10 @@
 """The Slurm tests' harness itself (tests/tools/slurm.sh through
 lib.Slurm): a real one-node Slurm whose batch jobs run and write their
 output and their own exit-code file; squeue and scontrol show them as the
-Slurm worker will read them; several 1-CPU jobs run at once; a running job
-outlives a restart of slurmctld; stop() ends the jobs too; two clusters run
-side by side."""
+Slurm worker will read them (squeue of many ids with one unknown too);
+several 1-CPU jobs run at once; a running job outlives a restart of
+slurmctld; a requeued job runs again within seconds; stop() ends the jobs
+too; two clusters run side by side."""
 
 import os
 import re
@@ -123,6 +124,44 @@ def a_running_job_outlives_a_restart_of_slurmctld():
         check(info["ExitCode"] == "4:0", "scontrol after the restart: %s" % info)
         with open(os.path.join(d, "exit_code." + job)) as f:
             check(f.read() == "4\n", "the exit-code file")
+
+
+@test
+def squeue_of_many_ids_leaves_out_an_unknown_one_and_fails_only_alone():
+    with Slurm() as s:
+        d = tmpdir()
+        go(d)
+        job = s.submit(WAITS % (0, 0), "-o", "/dev/null", cwd=d)
+        s.wait_state(job, "COMPLETED")
+        lines = squeue(s, job, "99999")
+        check(list(lines) == [job], "squeue -j %s,99999: %s" % (job, lines))
+        r = s.run(*SQUEUE, "-j", "99999,99998", check_rc=False)
+        check(r.returncode == 0 and r.stdout == "", "two unknown: exit %d %r" % (r.returncode, r.stdout))
+        r = s.run(*SQUEUE, "-j", "99999", check_rc=False)
+        check(r.returncode == 1 and "Invalid job id specified" in r.stderr,
+              "one unknown: exit %d %r" % (r.returncode, r.stderr))
+        r = s.run("squeue", "-h", "-o", "%i|%T", "-j", job)
+        check(r.stdout == "", "without -t all a finished job is left out: %r" % r.stdout)
+
+
+@test
+def a_requeued_job_runs_again_under_its_id_within_seconds():
+    with Slurm() as s:
+        d = tmpdir()
+        job = s.submit(WAITS % (0, 0), "-o", os.path.join(d, "out.%j"), cwd=d)
+        wait_for(lambda: started(d, job), "the job to start", timeout=30)
+        first = open(os.path.join(d, "started." + job)).read()
+        os.unlink(os.path.join(d, "started." + job))
+        s.run("scontrol", "requeue", job)
+        check(s.wait_state(job, "PENDING") and s.job(job)["Reason"] == "BeginTime",
+              "requeued: %s" % s.job(job))
+        # cred_expire=10 in slurm.conf: 120 s by default.
+        wait_for(lambda: started(d, job), "the requeued job to start again", timeout=30)
+        check(open(os.path.join(d, "started." + job)).read() != first, "the same process")
+        info = s.job(job)
+        check(info["JobState"] == "RUNNING" and info["Restarts"] == "1", "after: %s" % info)
+        go(d)
+        s.wait_state(job, "COMPLETED")
 
 
 @test

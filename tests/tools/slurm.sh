@@ -24,8 +24,12 @@
 # SLURM_CONF=DIR/slurm.conf in their environment.
 #
 # The settings that are not the recipe's are for the tests: finished jobs
-# stay in squeue for MinJobAge=300 s; KillWait=2 and MessageTimeout=5 so
-# that what waits on them waits less.
+# stay in squeue for MinJobAge=300 s; a command gives up on a slurmctld
+# that is down after MessageTimeout less a second (sbatch) or twice that
+# (squeue), not 9 or 18 s; a requeued job may start again after
+# cred_expire=10 s, not 120; KillWait=2 s between SIGTERM and SIGKILL. The
+# time limit is checked every 30 s whatever the settings, so a job over
+# --time=1 (a minute, the least) ends TIMEOUT 60 to 90 s after its start.
 #
 # Needs root, slurm-wlm and munge (make deps). Exits 1 with the reason and
 # the daemon's log when something cannot start; never skips.
@@ -149,7 +153,7 @@ SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$dir/munge/munge.sock
+AuthInfo=socket=$dir/munge/munge.sock,cred_expire=10
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool
 SlurmctldPidFile=$dir/slurmctld.pid
@@ -161,12 +165,12 @@ TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 SchedulerType=sched/backfill
-SchedulerParameters=batch_sched_delay=0
+SchedulerParameters=batch_sched_delay=0,bf_interval=1,sched_interval=2
 MpiDefault=none
 ReturnToService=2
 MinJobAge=300
 KillWait=2
-MessageTimeout=5
+MessageTimeout=3
 JobCompType=jobcomp/none
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
