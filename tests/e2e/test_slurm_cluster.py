@@ -39,6 +39,15 @@ def started(d, job):
     return os.path.exists(os.path.join(d, "started." + job))
 
 
+def start_waiting(s, code):
+    """A job of WAITS that exits with code, in a folder of its own, once
+    its script runs; returns (job id, folder)."""
+    d = tmpdir()
+    job = s.submit(WAITS % (code, code), "-o", os.path.join(d, "out.%j"), cwd=d)
+    wait_for(lambda: started(d, job), "job %s to start" % job, timeout=30)
+    return job, d
+
+
 def write_script(d, body):
     path = os.path.join(d, "job.sh")
     with open(path, "w") as f:
@@ -107,9 +116,7 @@ def as_many_one_cpu_jobs_run_at_once_as_the_node_has_cpus():
 @test
 def a_running_job_outlives_a_restart_of_slurmctld():
     with Slurm() as s:
-        d = tmpdir()
-        job = s.submit(WAITS % (4, 4), "-o", os.path.join(d, "out.%j"), cwd=d)
-        wait_for(lambda: started(d, job), "the job to start", timeout=30)
+        job, d = start_waiting(s, 4)
         pid = s.ctld_pid
         s.stop_ctld()
         r = s.run("squeue", "-h", "-j", job, check_rc=False, timeout=60)
@@ -147,9 +154,7 @@ def squeue_of_many_ids_leaves_out_an_unknown_one_and_fails_only_alone():
 @test
 def a_requeued_job_runs_again_under_its_id_within_seconds():
     with Slurm() as s:
-        d = tmpdir()
-        job = s.submit(WAITS % (0, 0), "-o", os.path.join(d, "out.%j"), cwd=d)
-        wait_for(lambda: started(d, job), "the job to start", timeout=30)
+        job, d = start_waiting(s, 0)
         first = open(os.path.join(d, "started." + job)).read()
         os.unlink(os.path.join(d, "started." + job))
         s.run("scontrol", "requeue", job)
