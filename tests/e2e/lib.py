@@ -333,8 +333,8 @@ class Sshd:
 
 class Slurm:
     """A real one-node Slurm (tests/tools/slurm.sh: munged, slurmctld and
-    slurmd, node "localhost" with this machine's CPUs, partitions "debug",
-    the default, and "other") in a temp folder of its own: .dir, .conf,
+    slurmd, node "localhost" with this machine's CPUs or cpus, partitions
+    "debug", the default, and "other") in a temp folder of its own: .dir, .conf,
     .cpus. env() is what a command needs in its environment to reach it
     (SLURM_CONF), run() runs one, stop_ctld()/start_ctld() stop slurmctld
     and start it again from its saved state, stop() ends it all, the jobs

@@ -2,7 +2,8 @@
 lib.Slurm): a real one-node Slurm whose batch jobs run and write their
 output and their own exit-code file; squeue and scontrol show them as the
 Slurm worker will read them (squeue of many ids with one unknown too);
-several 1-CPU jobs run at once; a running job outlives a restart of
+several 1-CPU jobs run at once, as many as the node's CPUs, which may be
+more than the machine's; a running job outlives a restart of
 slurmctld; a requeued job runs again within seconds; stop() ends the jobs
 too; two clusters run side by side."""
 
@@ -97,20 +98,32 @@ def squeue_shows_a_held_job_pending_and_a_running_one_on_its_node():
         check(s.job(run)["ExitCode"] == "0:0", "exit code")
 
 
+def as_many_at_once_as_cpus(s):
+    """One job more than the node has CPUs: all but one run at once."""
+    d = tmpdir()
+    jobs = [s.submit(WAITS % (0, 0), "-o", "/dev/null", cwd=d) for _ in range(s.cpus + 1)]
+    wait_for(lambda: sum(started(d, j) for j in jobs) == s.cpus,
+             "%d jobs to run at once" % s.cpus, timeout=30)
+    states = sorted(squeue(s, *jobs)[j].split("|")[1] for j in jobs)
+    check(states == ["PENDING"] + ["RUNNING"] * s.cpus, "states %s" % states)
+    go(d)
+    for j in jobs:
+        s.wait_state(j, "COMPLETED")
+
+
 @test
-def as_many_one_cpu_jobs_run_at_once_as_the_node_has_cpus():
+def as_many_one_cpu_jobs_run_at_once_as_the_machine_has_cpus():
     with Slurm() as s:
         check(s.cpus == os.cpu_count() or s.cpus == len(os.sched_getaffinity(0)),
               "the node has %d CPUs" % s.cpus)
-        d = tmpdir()
-        jobs = [s.submit(WAITS % (0, 0), "-o", "/dev/null", cwd=d) for _ in range(s.cpus + 1)]
-        wait_for(lambda: sum(started(d, j) for j in jobs) == s.cpus,
-                 "%d jobs to run at once" % s.cpus, timeout=30)
-        states = sorted(squeue(s, *jobs)[j].split("|")[1] for j in jobs)
-        check(states == ["PENDING"] + ["RUNNING"] * s.cpus, "states %s" % states)
-        go(d)
-        for j in jobs:
-            s.wait_state(j, "COMPLETED")
+        as_many_at_once_as_cpus(s)
+
+
+@test
+def a_node_with_more_cpus_than_the_machine_runs_as_many_jobs():
+    with Slurm(cpus=os.cpu_count() + 3) as s:
+        check(s.cpus == os.cpu_count() + 3, "the node has %d CPUs" % s.cpus)
+        as_many_at_once_as_cpus(s)
 
 
 @test
