@@ -333,14 +333,16 @@ class Sshd:
 
 class Slurm:
     """A real one-node Slurm (tests/tools/slurm.sh: munged, slurmctld and
-    slurmd, node "localhost" with this machine's CPUs or cpus, partitions
-    "debug", the default, and "other") in a temp folder of its own: .dir, .conf,
-    .cpus. env() is what a command needs in its environment to reach it
-    (SLURM_CONF), run() runs one, stop_ctld()/start_ctld() stop slurmctld
-    and start it again from its saved state, stop() ends it all, the jobs
-    too. Use it as a context manager; finish(), or the exit of a test file
-that dies before it, stops one left running.
-    Fails (never skips) when Slurm cannot start, with the daemon's log."""
+    slurmd; node "localhost" with this machine's CPUs, or cpus; partitions
+    "debug", the default, and "other") in a temp folder of its own: .dir,
+    .conf, .cpus. env() is what a command needs in its environment to
+    reach it (SLURM_CONF), run() runs one; submit(), state(),
+    wait_state() and job() are sbatch, squeue and scontrol for a test.
+    stop_ctld()/start_ctld() stop slurmctld and start it again from its
+    saved state; stop() ends it all, the jobs too. Use it as a context
+    manager; finish(), or the exit of a test file that dies before it,
+    stops one left running. Fails (never skips) when Slurm cannot start,
+    with the daemon's log."""
 
     SCRIPT = os.path.join(ROOT, "tests", "tools", "slurm.sh")
 
