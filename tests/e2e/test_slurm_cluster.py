@@ -5,10 +5,12 @@ Slurm worker will read them (squeue of many ids with one unknown too);
 several 1-CPU jobs run at once, as many as the node's CPUs, which may be
 more than the machine's; a running job outlives a restart of
 slurmctld; a requeued job runs again within seconds; stop() ends the jobs
-too; two clusters run side by side."""
+too, and a start that fails stops what it started; two clusters run side
+by side."""
 
 import os
 import re
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -200,6 +202,42 @@ def stop_ends_the_jobs_and_the_daemons():
             pass
     r = s.run("squeue", check_rc=False)
     check(r.returncode != 0, "squeue still answers")
+
+
+def running_in(d):
+    """Pids of live processes whose command line or environment names d."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                if f.read().split(") ")[1][0] == "Z":
+                    continue
+            text = b""
+            for name in ("cmdline", "environ"):
+                with open("/proc/%s/%s" % (pid, name), "rb") as f:
+                    text += f.read()
+        except OSError:
+            continue
+        if d.encode() in text:
+            found.append(int(pid))
+    return found
+
+
+@test
+def a_start_that_fails_says_why_and_leaves_nothing_running():
+    d = tmpdir()
+    os.chmod(d, 0o755)
+    os.mkdir(os.path.join(d, "bin"))
+    with open(os.path.join(d, "bin", "sinfo"), "w") as f:
+        f.write("#!/bin/sh\necho inval\n")  # as sinfo says of a node slurmctld refused
+    os.chmod(os.path.join(d, "bin", "sinfo"), 0o755)
+    r = subprocess.run(["sh", Slurm.SCRIPT, "start", os.path.join(d, "slurm")],
+                       env=dict(os.environ, PATH=os.path.join(d, "bin") + ":" + os.environ["PATH"]),
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode == 1 and "the node is inval, not idle" in r.stderr and
+          "slurmctld.log:" in r.stderr and "slurmd.log:" in r.stderr, "start: %d %r" % (r.returncode, r.stderr))
+    left = running_in(d)
+    check(not left, "still running: %s" % left)
 
 
 @test

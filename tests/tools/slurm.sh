@@ -39,8 +39,16 @@
 # the daemon's log when something cannot start; never skips.
 set -eu
 
+# A start that fails stops what it started: nothing is left running for
+# a test to stop.
+starting=
+
 die() {
 	echo "slurm.sh: $*" >&2
+	if [ -n "$starting" ]; then
+		starting=
+		stop "$starting_dir" 2>/dev/null || true
+	fi
 	exit 1
 }
 
@@ -130,12 +138,17 @@ start() { # start DIR [CPUS]
 	dir=$1
 	cpus=${2:-}
 	[ -n "$cpus" ] || cpus=$(nproc)
+	case $cpus in
+	'' | *[!0-9]* | 0*) die "CPUS must be a number from 1: '$cpus'" ;;
+	esac
 	[ "$(id -u)" = 0 ] || die "needs root (slurmd runs the jobs as root's user here)"
 	for bin in munged mungekey slurmctld slurmd; do
 		[ -x "/usr/sbin/$bin" ] || die "/usr/sbin/$bin is missing: install slurm-wlm and munge (make deps)"
 	done
 	mkdir -p "$dir"
 	dir=$(cd "$dir" && pwd)
+	starting=1
+	starting_dir=$dir
 	mkdir -p "$dir/munge" "$dir/state" "$dir/spool"
 	chmod 0755 "$dir" "$dir/munge"
 	[ -f "$dir/munge/munge.key" ] || mungekey --create --keyfile="$dir/munge/munge.key" ||
@@ -193,6 +206,7 @@ CONF
 	slurmd -N localhost || die "slurmd did not start:
 $(tail_of "$dir/slurmd.log")"
 	wait_node idle
+	starting=
 	echo "conf=$dir/slurm.conf"
 	echo "dir=$dir"
 	echo "cpus=$cpus"
