@@ -2,6 +2,7 @@
 real git repositories in temp folders, report "ok - NAME" / "not ok - NAME",
 and poll for expected states with deadlines instead of sleeping."""
 
+import atexit
 import hashlib
 import http.client
 import json
@@ -335,13 +336,16 @@ class Sshd:
 
 class Slurm:
     """A real one-node Slurm (tests/tools/slurm.sh: munged, slurmctld and
-    slurmd, node "localhost" with this machine's CPUs, partitions "debug",
-    the default, and "other") in a temp folder of its own: .dir, .conf,
-    .cpus. env() is what a command needs in its environment to reach it
-    (SLURM_CONF), run() runs one, stop_ctld()/start_ctld() stop slurmctld
-    and start it again from its saved state, stop() ends it all, the jobs
-    too. Use it as a context manager; finish() stops one left running.
-    Fails (never skips) when Slurm cannot start, with the daemon's log."""
+    slurmd; node "localhost" with this machine's CPUs, or cpus; partitions
+    "debug", the default, and "other") in a temp folder of its own: .dir,
+    .conf, .cpus. env() is what a command needs in its environment to
+    reach it (SLURM_CONF), run() runs one; submit(), state(),
+    wait_state() and job() are sbatch, squeue and scontrol for a test.
+    stop_ctld()/start_ctld() stop slurmctld and start it again from its
+    saved state; stop() ends it all, the jobs too. Use it as a context
+    manager; finish(), or the exit of a test file that dies before it,
+    stops one left running. Fails (never skips) when Slurm cannot start,
+    with the daemon's log."""
 
     SCRIPT = os.path.join(ROOT, "tests", "tools", "slurm.sh")
 
@@ -444,14 +448,26 @@ def test(fn):
     return fn
 
 
-def finish():
-    global _failed
+def _stop_clusters():
+    """Stop the Slurm clusters a test left running; False if one would not."""
+    ok = True
     for c in list(_clusters):
         try:
             c.stop()
         except Fail as e:
-            _failed += 1
+            ok = False
             print("not ok - stopping the Slurm in %s: %s" % (c.dir, e), flush=True)
+    return ok
+
+
+# Also when a test file dies before finish().
+atexit.register(_stop_clusters)
+
+
+def finish():
+    global _failed
+    if not _stop_clusters():
+        _failed += 1
     for d in _tmp:
         shutil.rmtree(d, ignore_errors=True)
     sys.exit(1 if _failed else 0)

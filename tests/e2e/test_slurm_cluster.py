@@ -1,12 +1,16 @@
 """The Slurm tests' harness itself (tests/tools/slurm.sh through
 lib.Slurm): a real one-node Slurm whose batch jobs run and write their
 output and their own exit-code file; squeue and scontrol show them as the
-Slurm worker will read them; several 1-CPU jobs run at once; a running job
-outlives a restart of slurmctld; stop() ends the jobs too; two clusters run
-side by side."""
+Slurm worker will read them (squeue of many ids with one unknown too);
+several 1-CPU jobs run at once, as many as the node's CPUs, which may be
+more than the machine's; a running job outlives a restart of
+slurmctld; a requeued job runs again within seconds; stop() ends the jobs
+too, and a start that fails stops what it started; two clusters run side
+by side."""
 
 import os
 import re
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -36,6 +40,15 @@ def go(d):
 
 def started(d, job):
     return os.path.exists(os.path.join(d, "started." + job))
+
+
+def start_waiting(s, code):
+    """A job of WAITS that exits with code, in a folder of its own, once
+    its script runs; returns (job id, folder)."""
+    d = tmpdir()
+    job = s.submit(WAITS % (code, code), "-o", os.path.join(d, "out.%j"), cwd=d)
+    wait_for(lambda: started(d, job), "job %s to start" % job, timeout=30)
+    return job, d
 
 
 def write_script(d, body):
@@ -87,28 +100,38 @@ def squeue_shows_a_held_job_pending_and_a_running_one_on_its_node():
         check(s.job(run)["ExitCode"] == "0:0", "exit code")
 
 
+def as_many_at_once_as_cpus(s):
+    """One job more than the node has CPUs: all but one run at once."""
+    d = tmpdir()
+    jobs = [s.submit(WAITS % (0, 0), "-o", "/dev/null", cwd=d) for _ in range(s.cpus + 1)]
+    wait_for(lambda: sum(started(d, j) for j in jobs) == s.cpus,
+             "%d jobs to run at once" % s.cpus, timeout=30)
+    states = sorted(squeue(s, *jobs)[j].split("|")[1] for j in jobs)
+    check(states == ["PENDING"] + ["RUNNING"] * s.cpus, "states %s" % states)
+    go(d)
+    for j in jobs:
+        s.wait_state(j, "COMPLETED")
+
+
 @test
-def as_many_one_cpu_jobs_run_at_once_as_the_node_has_cpus():
+def as_many_one_cpu_jobs_run_at_once_as_the_machine_has_cpus():
     with Slurm() as s:
         check(s.cpus == os.cpu_count() or s.cpus == len(os.sched_getaffinity(0)),
               "the node has %d CPUs" % s.cpus)
-        d = tmpdir()
-        jobs = [s.submit(WAITS % (0, 0), "-o", "/dev/null", cwd=d) for _ in range(s.cpus + 1)]
-        wait_for(lambda: sum(started(d, j) for j in jobs) == s.cpus,
-                 "%d jobs to run at once" % s.cpus, timeout=30)
-        states = sorted(squeue(s, *jobs)[j].split("|")[1] for j in jobs)
-        check(states == ["PENDING"] + ["RUNNING"] * s.cpus, "states %s" % states)
-        go(d)
-        for j in jobs:
-            s.wait_state(j, "COMPLETED")
+        as_many_at_once_as_cpus(s)
+
+
+@test
+def a_node_with_more_cpus_than_the_machine_runs_as_many_jobs():
+    with Slurm(cpus=os.cpu_count() + 3) as s:
+        check(s.cpus == os.cpu_count() + 3, "the node has %d CPUs" % s.cpus)
+        as_many_at_once_as_cpus(s)
 
 
 @test
 def a_running_job_outlives_a_restart_of_slurmctld():
     with Slurm() as s:
-        d = tmpdir()
-        job = s.submit(WAITS % (4, 4), "-o", os.path.join(d, "out.%j"), cwd=d)
-        wait_for(lambda: started(d, job), "the job to start", timeout=30)
+        job, d = start_waiting(s, 4)
         pid = s.ctld_pid
         s.stop_ctld()
         r = s.run("squeue", "-h", "-j", job, check_rc=False, timeout=60)
@@ -123,6 +146,42 @@ def a_running_job_outlives_a_restart_of_slurmctld():
         check(info["ExitCode"] == "4:0", "scontrol after the restart: %s" % info)
         with open(os.path.join(d, "exit_code." + job)) as f:
             check(f.read() == "4\n", "the exit-code file")
+
+
+@test
+def squeue_of_many_ids_leaves_out_an_unknown_one_and_fails_only_alone():
+    with Slurm() as s:
+        d = tmpdir()
+        go(d)
+        job = s.submit(WAITS % (0, 0), "-o", "/dev/null", cwd=d)
+        s.wait_state(job, "COMPLETED")
+        lines = squeue(s, job, "99999")
+        check(list(lines) == [job], "squeue -j %s,99999: %s" % (job, lines))
+        r = s.run(*SQUEUE, "-j", "99999,99998", check_rc=False)
+        check(r.returncode == 0 and r.stdout == "", "two unknown: exit %d %r" % (r.returncode, r.stdout))
+        r = s.run(*SQUEUE, "-j", "99999", check_rc=False)
+        check(r.returncode == 1 and "Invalid job id specified" in r.stderr,
+              "one unknown: exit %d %r" % (r.returncode, r.stderr))
+        r = s.run("squeue", "-h", "-o", "%i|%T", "-j", job)
+        check(r.stdout == "", "without -t all a finished job is left out: %r" % r.stdout)
+
+
+@test
+def a_requeued_job_runs_again_under_its_id_within_seconds():
+    with Slurm() as s:
+        job, d = start_waiting(s, 0)
+        first = open(os.path.join(d, "started." + job)).read()
+        os.unlink(os.path.join(d, "started." + job))
+        s.run("scontrol", "requeue", job)
+        check(s.wait_state(job, "PENDING") and s.job(job)["Reason"] == "BeginTime",
+              "requeued: %s" % s.job(job))
+        # cred_expire=10 in slurm.conf: 120 s by default.
+        wait_for(lambda: started(d, job), "the requeued job to start again", timeout=30)
+        check(open(os.path.join(d, "started." + job)).read() != first, "the same process")
+        info = s.job(job)
+        check(info["JobState"] == "RUNNING" and info["Restarts"] == "1", "after: %s" % info)
+        go(d)
+        s.wait_state(job, "COMPLETED")
 
 
 @test
@@ -143,6 +202,42 @@ def stop_ends_the_jobs_and_the_daemons():
             pass
     r = s.run("squeue", check_rc=False)
     check(r.returncode != 0, "squeue still answers")
+
+
+def running_in(d):
+    """Pids of live processes whose command line or environment names d."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                if f.read().split(") ")[1][0] == "Z":
+                    continue
+            text = b""
+            for name in ("cmdline", "environ"):
+                with open("/proc/%s/%s" % (pid, name), "rb") as f:
+                    text += f.read()
+        except OSError:
+            continue
+        if d.encode() in text:
+            found.append(int(pid))
+    return found
+
+
+@test
+def a_start_that_fails_says_why_and_leaves_nothing_running():
+    d = tmpdir()
+    os.chmod(d, 0o755)
+    os.mkdir(os.path.join(d, "bin"))
+    with open(os.path.join(d, "bin", "sinfo"), "w") as f:
+        f.write("#!/bin/sh\necho inval\n")  # as sinfo says of a node slurmctld refused
+    os.chmod(os.path.join(d, "bin", "sinfo"), 0o755)
+    r = subprocess.run(["sh", Slurm.SCRIPT, "start", os.path.join(d, "slurm")],
+                       env=dict(os.environ, PATH=os.path.join(d, "bin") + ":" + os.environ["PATH"]),
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode == 1 and "the node is inval, not idle" in r.stderr and
+          "slurmctld.log:" in r.stderr and "slurmd.log:" in r.stderr, "start: %d %r" % (r.returncode, r.stderr))
+    left = running_in(d)
+    check(not left, "still running: %s" % left)
 
 
 @test

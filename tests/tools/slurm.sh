@@ -19,20 +19,36 @@
 # StateSaveLocation), spool/ (slurmd's), the daemons' pid and log files.
 # The node is "localhost" with CPUS (default: this machine's) so that
 # several 1-CPU jobs run at once, in two partitions: "debug" (the default)
-# and "other". The ports are free ones picked here, so that clusters of
-# tests that run side by side never meet. Commands reach it with
-# SLURM_CONF=DIR/slurm.conf in their environment.
+# and "other". CPUS may be more than the machine has
+# (SlurmdParameters=config_overrides): 8 on 2 cores runs 8 jobs at once.
+# The ports are free ones picked here, so that clusters of tests that run
+# side by side never meet. Commands reach it with SLURM_CONF=DIR/slurm.conf
+# in their environment. The scheduler runs every 2 s and backfill every
+# second, so that a job submitted runs within a second.
 #
-# The settings that are not the recipe's are for the tests: finished jobs
-# stay in squeue for MinJobAge=300 s; KillWait=2 and MessageTimeout=5 so
-# that what waits on them waits less.
+# The other settings that are not the recipe's are for the tests too:
+# finished jobs stay in squeue for MinJobAge=300 s; a command gives up on
+# a slurmctld that is down after MessageTimeout less a second (sbatch) or
+# twice that (squeue), not 9 or 18 s; a requeued job may start again after
+# cred_expire=10 s, not 120; KillWait=2 s between SIGTERM and SIGKILL.
+# The time limit is checked every 30 s whatever the settings, so a job
+# over --time=1 (a minute, the least) ends TIMEOUT 60 to 90 s after its
+# start.
 #
 # Needs root, slurm-wlm and munge (make deps). Exits 1 with the reason and
 # the daemon's log when something cannot start; never skips.
 set -eu
 
+# A start that fails stops what it started: nothing is left running for
+# a test to stop.
+starting=
+
 die() {
 	echo "slurm.sh: $*" >&2
+	if [ -n "$starting" ]; then
+		starting=
+		stop "$starting_dir" 2>/dev/null || true
+	fi
 	exit 1
 }
 
@@ -90,8 +106,11 @@ wait_node() {
 		for want in "$@"; do
 			[ "$st" = "$want" ] && return 0
 		done
+		case $st in
+		inval* | drain*) end=0 ;; # it will not come up by itself
+		esac
 		if [ "$(date +%s)" -gt "$end" ]; then
-			die "the node is not $* 15 s after the start (sinfo: ${st:-nothing}); slurmctld.log:
+			die "the node is ${st:-unknown to sinfo}, not $*; slurmctld.log:
 $(tail_of "$dir/slurmctld.log")
 slurmd.log:
 $(tail_of "$dir/slurmd.log")"
@@ -119,12 +138,17 @@ start() { # start DIR [CPUS]
 	dir=$1
 	cpus=${2:-}
 	[ -n "$cpus" ] || cpus=$(nproc)
+	case $cpus in
+	'' | *[!0-9]* | 0*) die "CPUS must be a number from 1: '$cpus'" ;;
+	esac
 	[ "$(id -u)" = 0 ] || die "needs root (slurmd runs the jobs as root's user here)"
 	for bin in munged mungekey slurmctld slurmd; do
 		[ -x "/usr/sbin/$bin" ] || die "/usr/sbin/$bin is missing: install slurm-wlm and munge (make deps)"
 	done
 	mkdir -p "$dir"
 	dir=$(cd "$dir" && pwd)
+	starting=1
+	starting_dir=$dir
 	mkdir -p "$dir/munge" "$dir/state" "$dir/spool"
 	chmod 0755 "$dir" "$dir/munge"
 	[ -f "$dir/munge/munge.key" ] || mungekey --create --keyfile="$dir/munge/munge.key" ||
@@ -149,7 +173,7 @@ SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$dir/munge/munge.sock
+AuthInfo=socket=$dir/munge/munge.sock,cred_expire=10
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool
 SlurmctldPidFile=$dir/slurmctld.pid
@@ -161,12 +185,13 @@ TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 SchedulerType=sched/backfill
-SchedulerParameters=batch_sched_delay=0
+SchedulerParameters=batch_sched_delay=0,bf_interval=1,sched_interval=2
 MpiDefault=none
+SlurmdParameters=config_overrides
 ReturnToService=2
 MinJobAge=300
 KillWait=2
-MessageTimeout=5
+MessageTimeout=3
 JobCompType=jobcomp/none
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
@@ -181,6 +206,7 @@ CONF
 	slurmd -N localhost || die "slurmd did not start:
 $(tail_of "$dir/slurmd.log")"
 	wait_node idle
+	starting=
 	echo "conf=$dir/slurm.conf"
 	echo "dir=$dir"
 	echo "cpus=$cpus"
