@@ -398,4 +398,30 @@ def a_slurm_worker_via_an_ssh_login_node_runs_its_jobs_there():
         check(read_bytes(os.path.join(wd, "runs", "n0000", "log")) == read_bytes(remote),
               "the local log is not the job's")
 
+
+@lib.test
+def a_job_slurm_requeues_waits_again_under_its_node_and_is_not_submitted_again():
+    d = lib.tmpdir()
+    with cluster() as s:
+        wd, g, ws = gated(d)
+        e = lib.Engine(d, wd)
+        try:
+            first = started(g, 1, e)[0]
+            lib.wait_for(lambda: live(wd).get("n0000") == "running", "n0000 running")
+            s.run("scontrol", "requeue", first[1])
+            # Slurm runs it again under the same id; hypotop follows it.
+            again = started(g, 2, e, timeout=120)[1]
+            check(again == first, "the second start: %s, the first: %s" % (again, first))
+            gate(g, None, 0)
+            check(e.p.wait(timeout=120) == 0, "engine exit: %s" % e.said()[-2000:])
+        finally:
+            gate(g, None, 0)
+            e.stop()
+        n = nodes_of(wd)["n0000"]
+        check(n["status"] == "completed", "n0000: %s" % n)
+        check(len(os.listdir(os.path.join(ws, "runs", os.listdir(os.path.join(ws, "runs"))[0])))
+              == 1, "launches: %s" % os.listdir(os.path.join(ws, "runs")))
+        log = read_bytes(os.path.join(wd, "runs", "n0000", "log")).decode()
+        check(log.count("started n0000") == 2, "log:\n%s" % log)
+
 lib.finish()
