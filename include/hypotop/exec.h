@@ -103,7 +103,7 @@ struct job_info {
 	char state[24];  /* "PENDING", "RUNNING", ... */
 	char reason[64]; /* why it waits */
 	char where[64];  /* the node it runs on */
-	long long since_s; /* in that state; -1 unknown */
+	int64_t since;   /* wall-clock ms when it entered that state; 0 unknown */
 };
 
 struct executor;
@@ -207,7 +207,6 @@ static inline void exec_status(struct executor *x, struct worker_status *st)
 static inline void exec_info(struct executor *x, const struct job *j, struct job_info *ji)
 {
 	memset(ji, 0, sizeof *ji);
-	ji->since_s = -1;
 	if (x->ops->info)
 		x->ops->info(x, j, ji);
 }

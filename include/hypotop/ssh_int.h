@@ -40,6 +40,7 @@ struct sjob {
 	long long mirrored;     /* bytes of the remote log in the local one */
 	int64_t no_pid_since;
 	int64_t gone_since;     /* Slurm: mono ms when it was first seen ended without an exit code */
+	int64_t state_since;    /* Slurm: wall-clock ms when it entered its state; 0 unknown */
 	struct job_result end;  /* ENDED */
 	bool news;
 };

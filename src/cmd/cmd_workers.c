@@ -129,7 +129,10 @@ static void print_json(const struct reading *r)
 				put_str(&b, "state", j->state);
 				put_str(&b, "reason", j->reason);
 				put_str(&b, "node", j->where);
-				put_num(&b, "since_s", (double)j->since_s);
+				put_num(&b, "since_s",
+					j->since ? (double)((r->now > j->since ? r->now - j->since : 0) /
+							    1000)
+						 : -1);
 				buf_addc(&b, '}');
 			}
 			buf_addc(&b, '}');

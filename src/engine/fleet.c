@@ -331,8 +331,6 @@ static void stat_fill(struct sched *s, size_t i, struct worker_stat *ws)
 		o->unknown = sl->used && sl->unknown;
 		if (sl->used && sl->have_job)
 			exec_info(w->exec, &sl->job, &o->job);
-		else
-			o->job.since_s = -1;
 	}
 }
 

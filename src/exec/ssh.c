@@ -302,6 +302,9 @@ static bool poll_job(struct ssh_exec *S, struct sjob *sj, const struct remote_st
 	bool news = strcmp(sj->st.slurm_state, st->slurm_state) ||
 		    strcmp(sj->st.slurm_reason, st->slurm_reason) ||
 		    strcmp(sj->st.slurm_node, st->slurm_node);
+	/* Set once a state: the view counts from it, without a word at each poll. */
+	if (news || (!sj->state_since && st->slurm_since_s >= 0))
+		sj->state_since = st->slurm_since_s >= 0 ? now_ms() - st->slurm_since_s * 1000 : 0;
 	sj->st = *st;
 	if (st->pid && (st->pid != sj->pid || st->start_time != sj->start_time)) {
 		sj->pid = st->pid;
@@ -729,7 +732,7 @@ static void slurm_info(struct executor *x, const struct job *j, struct job_info 
 	snprintf(ji->state, sizeof ji->state, "%s", sj->st.slurm_state);
 	snprintf(ji->reason, sizeof ji->reason, "%s", sj->st.slurm_reason);
 	snprintf(ji->where, sizeof ji->where, "%s", sj->st.slurm_node);
-	ji->since_s = sj->st.slurm_since_s;
+	ji->since = sj->state_since;
 }
 
 const struct executor_ops ssh_slurm_ops = {

@@ -50,9 +50,10 @@ void fmt_job(char *buf, size_t size, const struct job_info *j)
 		snprintf(buf, size, "%s", "");
 		return;
 	}
-	if (j->since_s >= 0) {
+	if (j->since) {
 		char age[24];
-		fmt_age(age, sizeof age, j->since_s * 1000);
+		int64_t ms = now_ms() - j->since;
+		fmt_age(age, sizeof age, ms > 0 ? ms : 0);
 		snprintf(since, sizeof since, " for %s", !strcmp(age, "now") ? "0 s" : age);
 	}
 	snprintf_c(buf, size, "slurm job %s: %s%s%s%s%s%s%s", j->id, j->state[0] ? j->state : "?",

@@ -54,7 +54,7 @@ static void job_json(struct buf *b, const struct job_info *j)
 	json_append_str(b, j->reason);
 	buf_adds(b, ",\"node\":");
 	json_append_str(b, j->where);
-	buf_printf(b, ",\"since_s\":%lld}", j->since_s);
+	buf_printf(b, ",\"since\":%lld}", (long long)j->since);
 }
 
 void workerstat_json(struct buf *b, const struct worker_stat *v, size_t n)
@@ -126,15 +126,14 @@ static void copy_str(char *dst, size_t size, const cJSON *o, const char *key)
 
 static void job_read(struct job_info *j, const cJSON *o)
 {
-	j->since_s = -1;
 	if (!cJSON_IsObject(o))
 		return;
 	copy_str(j->id, sizeof j->id, o, "id");
 	copy_str(j->state, sizeof j->state, o, "state");
 	copy_str(j->reason, sizeof j->reason, o, "reason");
 	copy_str(j->where, sizeof j->where, o, "node");
-	double v = get_num(o, "since_s");
-	j->since_s = v >= 0 ? (long long)v : -1;
+	double v = get_num(o, "since");
+	j->since = v > 0 ? (int64_t)v : 0;
 }
 
 int workerstat_read(const char *workdir, int64_t *updated, struct worker_stat **v, size_t *n,
