@@ -106,7 +106,7 @@ build/asan-tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) build/libhypotop-a
 	@mkdir -p $(dir $@)
 	@echo "  TEST $@ (sanitizers)"; $(CC) $(ALL_CFLAGS) -O1 $(SAN) -Itests/unit -o $@ $< build/libhypotop-asan.a $(LIBS)
 
-build/tools/%: tests/tools/%.c build/libhypotop.a
+build/tools/%: tests/tools/%.c $(wildcard tests/tools/*.h) build/libhypotop.a
 	@mkdir -p $(dir $@)
 	@echo "  TOOL $@"; $(CC) $(ALL_CFLAGS) -o $@ $< build/libhypotop.a $(LIBS)
 
