@@ -51,7 +51,7 @@ TOOLS    := $(TOOL_SRC:tests/tools/%.c=build/tools/%)
 #   tests:      git and python3 (the e2e tests and the demo), tmux (the UI's),
 #               openssh-server (a real sshd on 127.0.0.1 for the ssh workers' tests,
 #               tests/tools/sshd.sh), slurm-wlm and munge (a real one-node
-#               Slurm for the Slurm workers' tests, tests/tools/slurm.sh)
+#               Slurm for the Slurm workers' tests and benchmark, tests/tools/slurm.sh)
 #   benchmarks: GNU parallel, task-spooler, htop and Optuna, measured against
 DEB_PKGS := build-essential musl-tools pkg-config libncurses-dev libssh2-1-dev \
             libcurl4-openssl-dev libcjson-dev libgit2-dev \
@@ -106,7 +106,7 @@ build/asan-tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) build/libhypotop-a
 	@mkdir -p $(dir $@)
 	@echo "  TEST $@ (sanitizers)"; $(CC) $(ALL_CFLAGS) -O1 $(SAN) -Itests/unit -o $@ $< build/libhypotop-asan.a $(LIBS)
 
-build/tools/%: tests/tools/%.c build/libhypotop.a
+build/tools/%: tests/tools/%.c $(wildcard tests/tools/*.h) build/libhypotop.a
 	@mkdir -p $(dir $@)
 	@echo "  TOOL $@"; $(CC) $(ALL_CFLAGS) -o $@ $< build/libhypotop.a $(LIBS)
 

@@ -269,7 +269,21 @@ echo
 $PY tests/bench/ssh_poll.py || echo "ssh_poll: the benchmark failed (see above)"
 
 echo
+# A Slurm worker against Slurm's own commands (real one-node Slurms; root
+# only): 200 submissions beside a shell loop of sbatch, and one poll of the
+# 200 jobs beside 200 scontrol calls. Slurm that cannot start fails the
+# bench, at its end: the figures need it.
+slurm_rc=0
+$PY tests/bench/slurm_poll.py || slurm_rc=$?
+[ "$slurm_rc" = 0 ] || [ "$slurm_rc" = 3 ] || echo "slurm_poll: the benchmark failed (see above)"
+
+echo
 # SIGKILLs of the engine under queue commands, then a full disk (root only):
 # figures and a line per failed check, never a failure of the bench itself.
 # Alone and longer: TORTURE_KILLS=1000 python3 tests/bench/torture.py
 $PY tests/bench/torture.py || echo "torture: some checks failed (see above)"
+
+if [ "$slurm_rc" = 3 ]; then
+	echo "make bench: Slurm could not start (see slurm_poll above): its figures are missing" >&2
+	exit 1
+fi

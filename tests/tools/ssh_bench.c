@@ -34,6 +34,8 @@
 #include "hypotop/util.h"
 #include "hypotop/vcs.h"
 
+#include "bench_runs.h"
+
 #define NS "bench"
 #define PROJECT "bench"
 #define DEADLINE_MS 60000
@@ -123,25 +125,6 @@ static int run(struct bench *b, const char *what, const char *cmd, struct answer
 	fprintf(stderr, "ssh_bench: %s: %s%s (exit status %d)\n", what, a->err, a->errout,
 		a->exit_code);
 	return -1;
-}
-
-static char **run_paths(const char *workspace, int n)
-{
-	char **runs = xcalloc((size_t)n + 1, sizeof *runs);
-
-	for (int i = 0; i < n; i++) {
-		char name[32];
-		snprintf(name, sizeof name, "r%03d", i);
-		runs[i] = remote_run_path(workspace, NS, name);
-	}
-	return runs;
-}
-
-static void runs_free(char **runs)
-{
-	for (char **r = runs; *r; r++)
-		free(*r);
-	free(runs);
 }
 
 /* One poll: st[0..n) from the poll script's answer. */
@@ -281,7 +264,7 @@ static bool ended(const struct remote_state *s)
 
 static int mode_launch(struct bench *b, const char *repo, const char *commit, int n)
 {
-	char **runs = run_paths(b->workspace, n);
+	char **runs = bench_runs(b->workspace, NS, n);
 	struct ship_times t;
 	int rc = 0;
 
@@ -293,7 +276,7 @@ static int mode_launch(struct bench *b, const char *repo, const char *commit, in
 	}
 	int up = rc == 0 ? poll_until(b, runs, n, running) : 0;
 	printf("running=%d\n", up);
-	runs_free(runs);
+	bench_runs_free(runs);
 	return up == n ? 0 : -1;
 }
 
@@ -305,7 +288,7 @@ static int mode_launch(struct bench *b, const char *repo, const char *commit, in
  */
 static int mode_poll(struct bench *b, int n, int rounds)
 {
-	char **runs = run_paths(b->workspace, n);
+	char **runs = bench_runs(b->workspace, NS, n);
 	struct remote_state *st = xcalloc((size_t)n, sizeof *st);
 	long long *mirrored = xcalloc((size_t)n, sizeof *mirrored);
 	struct answer *reads = xcalloc((size_t)n, sizeof *reads);
@@ -372,13 +355,13 @@ static int mode_poll(struct bench *b, int n, int rounds)
 	free(reads);
 	free(mirrored);
 	free(st);
-	runs_free(runs);
+	bench_runs_free(runs);
 	return rc;
 }
 
 static int mode_kill(struct bench *b, int n)
 {
-	char **runs = run_paths(b->workspace, n);
+	char **runs = bench_runs(b->workspace, NS, n);
 	struct buf all;
 	struct answer a = {.b = b};
 
@@ -394,7 +377,7 @@ static int mode_kill(struct bench *b, int n)
 	printf("ended=%d\n", done);
 	answer_clear(&a);
 	buf_free(&all);
-	runs_free(runs);
+	bench_runs_free(runs);
 	return done == n ? 0 : -1;
 }
 
@@ -429,11 +412,11 @@ int main(int argc, char **argv)
 	const char *mode = argv[1];
 	struct bench b = {.workspace = argv[7]};
 	if (!strcmp(mode, "script")) {
-		char **runs = run_paths(b.workspace, atoi(argv[8]));
+		char **runs = bench_runs(b.workspace, NS, atoi(argv[8]));
 		char *script = remote_poll_script(runs, (size_t)atoi(argv[8]), true);
 		fputs(script, stdout);
 		free(script);
-		runs_free(runs);
+		bench_runs_free(runs);
 		return 0;
 	}
 	sshc_global_init();
