@@ -29,7 +29,10 @@ static void unset_all(struct buf *b, const char *const *u)
 }
 
 /* Field 22 of /proc/PID/stat, the start time that tells a process from a later one of its pid. */
-#define START_OF "start_of() { sed 's/.*) //' /proc/$1/stat 2>/dev/null | cut -d' ' -f20; }\n"
+/* The shell's own words only: a poll asks it of every job, and a process each would cost. */
+#define START_OF                                                                          \
+	"start_of() { read -r l < /proc/$1/stat 2>/dev/null || return 0; set -- ${l##*) }; " \
+	"shift 19; echo \"$1\"; }\n"
 
 /* A folder of the workspace, relative to the remote home unless it is absolute. */
 static const char *workspace_of(const char *w)
@@ -296,6 +299,17 @@ static void for_runs(struct buf *b, char *const runs[], size_t n)
 	buf_adds(b, "; do\n");
 }
 
+/*
+ * The sizes of the jobs' logs, by one wc for all ("Z INDEX SIZE" lines):
+ * each log there is put in the script's arguments, in order, with its
+ * job's index in I (a log gone between the two is not: wc says nothing
+ * of it, and the sizes after it would go to the wrong jobs).
+ */
+#define LOG_OF "  [ -e \"$R/log\" ] && set -- \"$@\" \"$R/log\" && I=\"$I $i\"\n"
+#define LOG_SIZES                                                                          \
+	"[ $# -gt 0 ] && wc -c \"$@\" 2>/dev/null | { for k in $I; do read -r z f || break; " \
+	"echo \"Z $k $z\"; done; }\n"
+
 char *remote_poll_script(char *const runs[], size_t n, bool gpus)
 {
 	struct buf b;
@@ -307,7 +321,7 @@ char *remote_poll_script(char *const runs[], size_t n, bool gpus)
 	 * and the engine queues the node again as lost: its session is killed first, so
 	 * that the copy never runs beside it.
 	 */
-	buf_adds(&b, "cd || exit 1\n" START_OF "i=0\n");
+	buf_adds(&b, "cd || exit 1\n" START_OF "set -- ; I= i=0\n");
 	for_runs(&b, runs, n);
 	buf_adds(&b, "  l=0 p= s= a=0 b= e= z=\n"
 		     "  [ -d \"$R/launched\" ] && l=1\n"
@@ -318,10 +332,11 @@ char *remote_poll_script(char *const runs[], size_t n, bool gpus)
 		     "  [ -n \"$p\" ] && [ $a = 0 ] && [ -z \"$e\" ] && [ -r \"$R/pgid\" ] && "
 		     "read -r q t < \"$R/pgid\" && [ -n \"$q\" ] && [ \"$(start_of $q)\" = \"$t\" ] && "
 		     "kill -s KILL -- -$q 2>/dev/null\n"
-		     "  [ -e \"$R/log\" ] && z=$(wc -c < \"$R/log\")\n"
-		     "  echo J $i $l ${p:--} ${s:--} $a ${b:--} ${e:--} ${z:--}\n"
+		     "  echo J $i $l ${p:--} ${s:--} $a ${b:--} ${e:--} -\n"
+		     LOG_OF
 		     "  i=$((i+1))\n"
-		     "done\n");
+		     "done\n"
+		     LOG_SIZES);
 	if (gpus)
 		buf_adds(&b, "command -v nvidia-smi >/dev/null && " REMOTE_NVIDIA_SMI
 			     " 2>/dev/null | sed 's/^/G /'\n");
@@ -344,15 +359,15 @@ char *remote_slurm_poll_script(char *const runs[], size_t n)
 		     "{ printf 'D %s\\n' \"$(printf '%s' \"$q\" | tr '\\n' ' ')\"; exit 0; }\n"
 		     "printf '%s\\n' \"$q\" | sed -n 's/^[0-9]/Q &/p'\n"
 		     "nl='\n'\n"
-		     "i=0\n");
+		     "set -- ; I= i=0\n");
 	for_runs(&b, runs, n);
 	buf_adds(&b, "  l=0 j= b= e= z=\n"
 		     "  [ -d \"$R/launched\" ] && l=1\n"
 		     "  [ -r \"$R/slurm_id\" ] && read -r j < \"$R/slurm_id\"\n"
 		     "  [ -r \"$R/build_exit\" ] && read -r b < \"$R/build_exit\"\n"
 		     "  [ -r \"$R/exit_code\" ] && read -r e < \"$R/exit_code\"\n"
-		     "  [ -e \"$R/log\" ] && z=$(wc -c < \"$R/log\")\n"
-		     "  echo J $i $l ${j:--} - 0 ${b:--} ${e:--} ${z:--}\n"
+		     "  echo J $i $l ${j:--} - 0 ${b:--} ${e:--} -\n"
+		     LOG_OF
 		     "  case $j in ''|*[!0-9]*) ;; *)\n"
 		     "    case \"$nl$q\" in *\"$nl$j|\"*) ;; *)\n"
 		     "      printf 'S %s %s\\n' \"$j\" \"$(scontrol show job -o \"$j\" 2>&1 | "
@@ -360,7 +375,7 @@ char *remote_slurm_poll_script(char *const runs[], size_t n)
 		     "    esac ;;\n"
 		     "  esac\n"
 		     "  i=$((i+1))\n"
-		     "done\n"
+		     "done\n" LOG_SIZES
 		     "exit 0\n");
 	return buf_steal(&b);
 }
@@ -423,7 +438,11 @@ static void parse_lines(const char *out, struct remote_state *st, size_t n, cons
 		size_t len = nl ? (size_t)(nl - p) : strlen(p);
 		const char *tag = len > 2 && p[1] == ' ' ? strchr(tags, p[0]) : NULL;
 		char line[512], w[8][64];
-		if (tag && *tag != 'J') {
+		long long zi, zs;
+		if (len > 2 && !strncmp(p, "Z ", 2) && sscanf(p, "Z %lld %lld", &zi, &zs) == 2) {
+			if (zi >= 0 && (size_t)zi < n && zs >= 0)
+				st[zi].log_size = zs;
+		} else if (tag && *tag != 'J') {
 			buf_add(&bufs[tag - tags], p + 2, len - 2);
 			buf_addc(&bufs[tag - tags], '\n');
 		} else if (len < sizeof line) {
