@@ -14,6 +14,7 @@
 #define IDLE_POLL_MS 5000     /* without jobs: the heartbeat and the GPUs */
 #define LOG_SLICE (256 * 1024) /* of a job's log, a poll */
 #define NO_PID_MS 60000       /* launched without a pid for this long: it never ran */
+#define HEARTBEAT_TELL_MS 5000 /* the heartbeat told at least this often, for the views */
 
 enum phase {
 	SHIP,      /* to be shipped and launched (again, after a lost answer) */
@@ -89,6 +90,7 @@ struct ssh_exec {
 	unsigned known_for;   /* the connection (sshc_status.connects) they were asked on */
 	bool asking, polling;
 	int64_t last_poll;
+	int64_t told_heartbeat; /* the heartbeat the views were last told of */
 	struct worker_gpu gpu[WORKER_GPUS_MAX];
 	size_t ngpu;
 };

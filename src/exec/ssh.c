@@ -341,6 +341,13 @@ static void poll_done(void *ctx, const struct sshc_reply *rep)
 				changed = true; /* the workers view shows it too */
 		}
 		free(st);
+		/* The views show the heartbeat's age: told now and then, not at every answer. */
+		struct sshc_status cs;
+		sshc_status(S->c, &cs);
+		if (cs.last_ok - S->told_heartbeat >= HEARTBEAT_TELL_MS) {
+			S->told_heartbeat = cs.last_ok;
+			changed = true;
+		}
 		if (changed && S->changed)
 			S->changed(S->x.news_ctx);
 	}

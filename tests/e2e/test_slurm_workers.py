@@ -349,14 +349,15 @@ def a_waiting_and_a_running_job_are_paused_and_resumed():
             jid = str(job_of(wd, other)["slurm_job_id"])
             # Held: by its user, or as an admin hold when the user is root.
             lib.wait_for(lambda: s.job(jid).get("Reason") in ("JobHeldUser", "JobHeldAdmin"),
-                         "%s held (%s)" % (other, s.job(jid)))
+                         "%s held (%s)" % (other, s.job(jid)), timeout=30)
             fid = str(job_of(wd, first)["slurm_job_id"])
-            lib.wait_for(lambda: stopped_job(s, fid), "%s's processes stopped" % first)
+            lib.wait_for(lambda: stopped_job(s, fid), "%s's processes stopped" % first,
+                         timeout=30)
             for node in (other, first):
                 rc, out, err = hypotop("resume", wd, node)
                 check(rc == 0, "resume %s: %s" % (node, err))
-            lib.wait_for(lambda: not stopped_job(s, fid, want=False),
-                         "%s's processes continued" % first)
+            lib.wait_for(lambda: stopped_job(s, fid, want=False),
+                         "%s's processes continued" % first, timeout=30)
             gate(g, first, 0)
             started(g, 2, e)
             gate(g, None, 0)

@@ -115,8 +115,10 @@ def tree_hashes(src):
 
 
 def outcome(n):
-    return (n["name"], n["parent"], json.dumps(n["change"], sort_keys=True), n["status"],
-            n["metric"])
+    """What a node tried and got. Not its parent: the planner places a
+    proposal under the nearest run completed when it plans, which depends
+    on how fast runs end, not on where they run."""
+    return (n["name"], json.dumps(n["change"], sort_keys=True), n["status"], n["metric"])
 
 
 def gated(d, sshd, slots=1, ws=None, train=GATED, launch="python3 train.py", **box):
