@@ -103,7 +103,10 @@ void ssh_strv_free(char **v, size_t n);
 bool ssh_up(struct ssh_exec *S);
 /* Ship what waits, and poll when there are jobs or the heartbeat is due. */
 void ssh_kick(struct ssh_exec *S);
-/* The job could not be started on the worker: failed as kind ("worker", "submit"), saying why in its log. */
+/*
+ * The job could not be started on the worker: failed as kind ("worker",
+ * "submit"), saying why in its log.
+ */
 void ssh_job_refused(struct ssh_exec *S, struct sjob *sj, const char *kind, const char *why);
 
 /* The job's end, recorded in the local run folder when it has codes, and told from the loop. */

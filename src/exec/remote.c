@@ -92,7 +92,9 @@ static void wrapper(struct buf *b, const struct remote_job *rj)
 		buf_adds(b, "run() { setsid sh -c \"$1\" </dev/null 9>&- & j=$!; "
 			    "rec pgid \"$j $(start_of $j)\"; wait $j; }\n");
 	buf_adds(b,
-		 "head=$(git -C \"$T\" rev-parse HEAD 2>/dev/null)\n"
+		 /* A compute node may lack git: the work tree's HEAD is then read as a file. */
+		 "head=$(git -C \"$T\" rev-parse HEAD 2>/dev/null) || { g=; read -r _ g < \"$T/.git\" "
+		 "&& read -r head < \"$g/HEAD\"; } 2>/dev/null\n"
 		 "[ \"$head\" = \"$C\" ] || fail 1 \"the work tree $T is at ${head:-no commit}, not "
 		 "at the node's commit $C: hypotop runs the node's code or nothing\"\n");
 	unset_all(b, rj->unset);

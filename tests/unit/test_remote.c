@@ -232,6 +232,45 @@ static void relative_workspace_fetches_its_bundle(void)
 	worker_free(&w);
 }
 
+/* Where the job runs without git (a cluster's compute node), its commit is still checked. */
+static void without_git_the_commit_is_read_from_the_work_tree(void)
+{
+	struct worker w;
+	worker_make(&w);
+	char *bundle = ship(&w);
+	char *bin = path_join(w.home, "bin");
+	char *git = path_join(bin, "git");
+	struct err e = {{0}};
+	/* git for the launch; none for the job's own look at its work tree. */
+	const char *fake = "#!/bin/sh\nfor a; do [ \"$a\" = rev-parse ] && exit 127; done\n"
+			   "exec /usr/bin/git \"$@\"\n";
+	T_CHECK(fs_mkdir_p(bin, 0755, &e) == 0 && fs_write_atomic(git, fake, strlen(fake), 0755, &e) == 0,
+		"%s", e.msg);
+	char *path = xasprintf("%s:%s", bin, getenv("PATH"));
+	char *old = xstrdup(getenv("PATH"));
+	setenv("PATH", path, 1);
+	struct remote_job rj = job_of(&w, "n0001.1", bundle, NULL, "exit 5");
+	char *script = remote_launch_script(&rj);
+	char *r = run_dir(&w, "n0001.1");
+
+	T_CHECK(run_script(script, NULL) == 0, "the launch failed");
+	T_CHECK(wait_file(r, "exit_code"), "no exit_code");
+	char *code = file_text(r, "exit_code"), *log = file_text(r, "log");
+	T_STREQ(code, "5\n");
+	T_CHECK(!strstr(log ? log : "", "not at the node's commit"), "refused: %s", log);
+	setenv("PATH", old, 1);
+	free(code);
+	free(log);
+	free(r);
+	free(script);
+	free(old);
+	free(path);
+	free(git);
+	free(bin);
+	free(bundle);
+	worker_free(&w);
+}
+
 static void failed_build_runs_nothing(void)
 {
 	struct worker w;
@@ -662,6 +701,7 @@ int main(void)
 	vcs_init();
 	T_RUN(launch_runs_the_commit_once_and_records_it);
 	T_RUN(relative_workspace_fetches_its_bundle);
+	T_RUN(without_git_the_commit_is_read_from_the_work_tree);
 	T_RUN(failed_build_runs_nothing);
 	T_RUN(other_code_is_refused);
 	T_RUN(missing_commit_asks_for_the_history);
