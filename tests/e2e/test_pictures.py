@@ -1,7 +1,8 @@
 """The workdir's pictures (SPEC §8): hypothesis_tree.svg, laid out by
 graphviz's dot, and progress.svg, drawn by hypotop, after a headless run of
 the quickstart: well-formed XML, rendered to PNG by rsvg-convert and not
-blank, every node and the best one in the tree; a name full of XML and DOT
+blank, every node and the best one in the tree; drawn again at most every
+10 s while runs end; a name full of XML and DOT
 specials still gives valid files; without dot the tree is skipped, said
 once, and progress.svg is still written."""
 
@@ -10,6 +11,7 @@ import os
 import struct
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 import zlib
 
@@ -129,6 +131,37 @@ def quickstart_pictures_render():
     line = [p for p in progress.iter(SVG + "polyline") if p.get("class") == "best-so-far"]
     check(len(line) == 1 and len(line[0].get("points").split()) >= len(done),
           "no best-so-far line: %r" % [p.attrib for p in line])
+
+
+@lib.test
+def redrawn_at_most_every_10_s_while_runs_end():
+    d = lib.tmpdir()
+    src, wd = lib.quickstart(d)
+    path = os.path.join(wd, "config.json")
+    with open(path) as f:
+        cfg = json.load(f)
+    cfg["max_concurrency"] = 1  # the quickstart's runs one by one: about 20 s
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    progress = os.path.join(wd, "progress.svg")
+    en = lib.Engine(d, wd)
+    # Each drawing renames a new file over the old one: a new inode.
+    drawn, last = [], None
+    deadline = time.monotonic() + 240
+    while en.p.poll() is None and time.monotonic() < deadline:
+        try:
+            ino = os.stat(progress).st_ino
+        except FileNotFoundError:
+            ino = None
+        if ino is not None and ino != last:
+            drawn.append(time.monotonic())
+            last = ino
+        time.sleep(0.02)
+    en.stop()
+    check(en.p.returncode == 0, "run: %s" % en.said()[-2000:])
+    gaps = [b - a for a, b in zip(drawn, drawn[1:])]
+    # The last may come sooner: the work is over.
+    check(len(drawn) >= 3 and all(g > 9.5 for g in gaps[:-1]), "drawn after %r s" % gaps)
 
 
 def small_workdir(d, name):
