@@ -142,7 +142,7 @@ struct sched {
 	struct bg *pictures;
 	int pictures_busy;       /* drawings submitted and not done */
 	uint64_t pictures_seq;   /* the workdir's seq they were last drawn from */
-	int64_t pictures_at;     /* when (monotonic ms) */
+	int64_t pictures_at;     /* when (monotonic ms), or when the engine started */
 	bool pictures_armed;     /* the tick is set for the next drawing */
 	char *pictures_dot, *pictures_progress; /* the texts last written, NULL none */
 	bool said_no_dot, said_pictures_err;

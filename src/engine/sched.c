@@ -562,7 +562,7 @@ void sched_free(struct sched *s)
 	if (s->wd)
 		maybe_write_reports(s, true);
 	if (s->pictures) {
-		/* As the engine leaves the workdir, once it has drawn them; dot has its timeout. */
+		/* As the engine leaves the workdir, if it started; dot has its timeout. */
 		if (s->pictures_at)
 			sched_pictures_step(s, true);
 		bg_drain(s->pictures);
@@ -753,6 +753,8 @@ void sched_start(struct sched *s, bool after_crash)
 	size_t nlater = 0;
 
 	place_sweep(&s->wd->cfg, s->wd->path); /* no call runs yet */
+	/* The first pictures a turn after the start, or at the end: not in a start's rush. */
+	s->pictures_at = mono_ms();
 	/*
 	 * Jobs first, so that the work trees they run in are known before any
 	 * other node is given one; then the rest, as they were found (a job
