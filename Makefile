@@ -51,11 +51,14 @@ TOOLS    := $(TOOL_SRC:tests/tools/%.c=build/tools/%)
 #   tests:      git and python3 (the e2e tests and the demo), tmux (the UI's),
 #               openssh-server (a real sshd on 127.0.0.1 for the ssh workers' tests,
 #               tests/tools/sshd.sh), slurm-wlm and munge (a real one-node
-#               Slurm for the Slurm workers' tests and benchmark, tests/tools/slurm.sh)
+#               Slurm for the Slurm workers' tests and benchmark, tests/tools/slurm.sh),
+#               librsvg2-bin (rsvg-convert renders the pictures in their test)
+#   running:    graphviz, whose dot lays out hypothesis_tree.svg (without it the
+#               engine runs and draws progress.svg only)
 #   benchmarks: GNU parallel, task-spooler, htop and Optuna, measured against
 DEB_PKGS := build-essential musl-tools pkg-config libncurses-dev libssh2-1-dev \
             libcurl4-openssl-dev libcjson-dev libgit2-dev \
-            git python3 tmux openssh-server slurm-wlm munge \
+            git python3 tmux openssh-server slurm-wlm munge graphviz librsvg2-bin \
             parallel task-spooler htop python3-optuna
 
 .PHONY: all check unit bench deps install uninstall clean demo golden

@@ -197,6 +197,15 @@ void sched_reanalyse(struct sched *s, struct slot *sl);
 /* master_table.tsv and summary.md. */
 void sched_write_reports(struct sched *s);
 /*
+ * hypothesis_tree.svg and progress.svg (pictures.h), drawn on the
+ * pictures' thread when the workdir changed: at most every
+ * SCHED_PICTURES_MS, or now (the work is over, the engine stops). Each
+ * step; and when the next is due, for sched_timer_arm (mono_ms(), 0 none).
+ */
+#define SCHED_PICTURES_MS 10000
+void sched_pictures_step(struct sched *s, bool now);
+int64_t sched_pictures_due(struct sched *s);
+/*
  * The keep rule has judged n after its analysis was written: on its
  * repeats, or against the baseline's result that came after its own. A
  * section headed `heading` saying `what` (the numbers) and whether it

@@ -138,6 +138,14 @@ struct sched {
 	struct noise noise;
 	struct runs base;
 	uint64_t reports_seq; /* the workdir's seq when the reports were last written */
+	/* The pictures (pictures_step.c): drawn on a thread of their own, dot being slow. */
+	struct bg *pictures;
+	int pictures_busy;       /* drawings submitted and not done */
+	uint64_t pictures_seq;   /* the workdir's seq they were last drawn from */
+	int64_t pictures_at;     /* when (monotonic ms), or when the engine started */
+	bool pictures_armed;     /* the tick is set for the next drawing */
+	char *pictures_dot, *pictures_progress; /* the texts last written, NULL none */
+	bool said_no_dot, said_pictures_err;
 	int timer_fd;
 	struct deferred *deferred; /* steps waiting for descriptors, in no order */
 	size_t ndeferred;

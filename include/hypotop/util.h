@@ -54,6 +54,11 @@ void buf_reset(struct buf *b);
  */
 void buf_add_safe(struct buf *b, const char *s);
 char *buf_steal(struct buf *b);
+/*
+ * Decode one UTF-8 character at s (at most n bytes) into *cp: its length,
+ * or 0 when invalid (overlong, a surrogate, past U+10FFFF, cut short).
+ */
+size_t utf8_decode(const unsigned char *s, size_t n, unsigned *cp);
 
 /* An error message for a person; empty when no error was set. */
 struct err {

@@ -109,6 +109,9 @@ void sched_timer_arm(struct sched *s)
 	next = sched_workers_due(s);
 	if (next && (!at || next < at))
 		at = next;
+	next = sched_pictures_due(s);
+	if (next && (!at || next < at))
+		at = next;
 	if (more)
 		at = mono_ms() + LOG_MORE_MS;
 	/* A call in flight: the status bar counts its seconds. */
@@ -412,6 +415,7 @@ void sched_step(struct sched *s)
 	instrument_step(s);
 	sched_dispatch(s);
 	maybe_write_reports(s, false);
+	sched_pictures_step(s, false);
 	bool idle = !s->wd->queue.len && busy_slots(s) == 0 && !s->nahead && !bg_pending(s->git) &&
 		    !s->analysing && !s->planning;
 	if (idle)
@@ -433,6 +437,7 @@ void sched_step(struct sched *s)
 		s->reported_done = true;
 		sched_trees_drop(s);
 		sched_write_reports(s); /* with the final patience count */
+		sched_pictures_step(s, true);
 	}
 }
 
@@ -530,7 +535,8 @@ int sched_init(struct sched *s, struct workdir *wd, struct loop *loop, sched_say
 	/* Two git threads: one prepares a node while the other makes a commit. */
 	s->git = bg_new(loop, s->nslots > 1 ? 2 : 1);
 	s->llm = bg_new(loop, 1);
-	if (s->timer_fd < 0 || !s->git || !s->llm) {
+	s->pictures = bg_new(loop, 1);
+	if (s->timer_fd < 0 || !s->git || !s->llm || !s->pictures) {
 		err_set(e, "cannot start the scheduler: %s", strerror(errno));
 		return -1;
 	}
@@ -555,6 +561,15 @@ void sched_free(struct sched *s)
 {
 	if (s->wd)
 		maybe_write_reports(s, true);
+	if (s->pictures) {
+		/* As the engine leaves the workdir, if it started; dot has its timeout. */
+		if (s->pictures_at)
+			sched_pictures_step(s, true);
+		bg_drain(s->pictures);
+		bg_free(s->pictures);
+	}
+	free(s->pictures_dot);
+	free(s->pictures_progress);
 	planner_cancel(s->planner); /* a model call in flight returns now */
 	bg_free(s->llm);
 	if (s->loop && s->wd) {
@@ -738,6 +753,8 @@ void sched_start(struct sched *s, bool after_crash)
 	size_t nlater = 0;
 
 	place_sweep(&s->wd->cfg, s->wd->path); /* no call runs yet */
+	/* The first pictures a turn after the start, or at the end: not in a start's rush. */
+	s->pictures_at = mono_ms();
 	/*
 	 * Jobs first, so that the work trees they run in are known before any
 	 * other node is given one; then the rest, as they were found (a job

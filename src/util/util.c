@@ -161,6 +161,37 @@ void buf_add_safe(struct buf *b, const char *s)
 	}
 }
 
+size_t utf8_decode(const unsigned char *s, size_t n, unsigned *cp)
+{
+	unsigned c;
+	size_t len;
+
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		c = s[0] & 0x1f, len = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		c = s[0] & 0x0f, len = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		c = s[0] & 0x07, len = 4;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+	    (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return len;
+}
+
 void buf_reset(struct buf *b)
 {
 	b->len = 0;

@@ -169,11 +169,11 @@ def wait_for(pred, what, timeout=10.0, interval=0.01):
 class Engine:
     """`hypotop run --headless wd`, what it says kept in d/engine.err."""
 
-    def __init__(self, d, wd):
+    def __init__(self, d, wd, env=None):
         self.errpath = os.path.join(d, "engine.err")
         err = open(self.errpath, "w")
         self.p = subprocess.Popen([BIN, "run", "--headless", wd],
-                                  stdout=subprocess.DEVNULL, stderr=err)
+                                  stdout=subprocess.DEVNULL, stderr=err, env=env)
         err.close()
 
     def said(self):
