@@ -195,9 +195,14 @@ static int remove_leftover(const char *path, const char *repo_dir, struct err *e
 			repo_dir);
 		return -1;
 	}
-	if (fs_remove_tree(path) != 0 && lstat(path, &st) == 0) {
-		err_set(e, "worktree %s: cannot remove what is left there", path);
-		return -1;
+	/* Why, said: a shortage of descriptors (EMFILE) is waited out, not a failure. */
+	if (fs_remove_tree(path) != 0) {
+		int err = errno;
+		if (lstat(path, &st) == 0) {
+			err_set(e, "worktree %s: cannot remove what is left there: %s", path,
+				strerror(err));
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -240,9 +245,13 @@ static int worktree_drop(git_repository *repo, const char *repo_dir, const char 
 		return rc;
 	}
 	char *meta = worktree_meta(repo, name);
-	if (fs_exists(meta) && fs_remove_tree(meta) != 0 && fs_exists(meta)) {
-		err_set(e, "git: worktree %s: cannot remove %s", name, meta);
-		rc = -1;
+	if (fs_exists(meta) && fs_remove_tree(meta) != 0) {
+		int err = errno;
+		if (fs_exists(meta)) {
+			err_set(e, "git: worktree %s: cannot remove %s: %s", name, meta,
+				strerror(err));
+			rc = -1;
+		}
 	}
 	free(meta);
 	return rc;

@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <stdarg.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -853,6 +854,56 @@ static void worktree_add_remove_readd(void)
  * is not checked out again (its index stays the file it was); with what a
  * run changed, added or left ignored, it becomes the commit's exactly.
  */
+/* The descriptors open now: the lowest limit under which nothing more opens. */
+static int fds_open(void)
+{
+	int n = 0;
+
+	for (int fd = 0; fd < 1024; fd++)
+		n += fcntl(fd, F_GETFD) >= 0;
+	return n;
+}
+
+/*
+ * What is left where a work tree goes cannot be removed for want of
+ * descriptors: the error says so (EMFILE), so that the engine waits the
+ * shortage out instead of failing the node.
+ */
+static void a_leftover_kept_by_a_shortage_of_descriptors_says_so(void)
+{
+	struct repo r;
+	struct err e = {{0}};
+	struct rlimit old;
+
+	char oid[VCS_OID_HEX];
+	const char *kind = NULL;
+
+	repo_make(&r);
+	T_CHECK(commit(&r, "{\"kind\":\"files\",\"files\":[{\"path\":\"a.py\","
+			   "\"content\":\"print(3)\\n\"}]}",
+		       NULL, oid, &kind, &e) == 0,
+		"%s", e.msg);
+	char *wt = path_join(r.base, "work/nodes/n0001");
+	/* Each level of a removal holds a descriptor open: 40 levels need 40. */
+	struct buf deep;
+	buf_init(&deep);
+	buf_adds(&deep, wt);
+	for (int i = 0; i < 40; i++)
+		buf_adds(&deep, "/d");
+	T_CHECK(fs_mkdir_p(deep.data, 0755, &e) == 0, "%s", e.msg);
+	T_CHECK(getrlimit(RLIMIT_NOFILE, &old) == 0, "getrlimit");
+	struct rlimit low = {(rlim_t)fds_open() + 12, old.rlim_max};
+	T_CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0, "setrlimit");
+	int rc = vcs_worktree_add(r.dir, "n0001", wt, BR, &e);
+	setrlimit(RLIMIT_NOFILE, &old);
+	T_CHECK(rc < 0, "the work tree was made in place of what is left there");
+	T_CONTAINS(e.msg, "left there");
+	T_CHECK(err_out_of_fds(&e), "the shortage is not said: %s", e.msg);
+	buf_free(&deep);
+	free(wt);
+	repo_free(&r);
+}
+
 static void worktree_reused_for_the_same_commit(void)
 {
 	struct repo r;
@@ -1517,6 +1568,7 @@ int main(void)
 	T_RUN(the_highest_node_branch);
 	T_RUN(read_file_at_commit);
 	T_RUN(diff_between_commits);
+	T_RUN(a_leftover_kept_by_a_shortage_of_descriptors_says_so);
 	T_RUN(patch_paths_name_both_sides);
 	T_RUN(repair_sources_are_ranked_and_no_data);
 	T_RUN(plan_sources_in_scope_within_the_budget);
