@@ -150,10 +150,34 @@ def run_engine(wd, key=None, timeout=240):
     return r.stderr
 
 
+def tree_json(wd):
+    """engine/tree.json, whole."""
+    with open(os.path.join(wd, "engine", "tree.json")) as f:
+        return json.load(f)
+
+
 def tree_nodes(wd):
     """engine/tree.json's nodes by id."""
-    with open(os.path.join(wd, "engine", "tree.json")) as f:
-        return {n["id"]: n for n in json.load(f)["nodes"]}
+    return {n["id"]: n for n in tree_json(wd)["nodes"]}
+
+
+def job_json(wd, node):
+    """A run folder's job.json."""
+    with open(os.path.join(wd, "runs", node, "job.json")) as f:
+        return json.load(f)
+
+
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def outcome(n):
+    """What a node tried and got, to compare runs of one project on two
+    workers. Not its parent: the planner places a proposal under the
+    nearest run completed when it plans, which depends on how fast runs
+    end, not on where they run."""
+    return (n["name"], json.dumps(n["change"], sort_keys=True), n["status"], n["metric"])
 
 
 def wait_for(pred, what, timeout=10.0, interval=0.01):

@@ -53,36 +53,10 @@ def add_cluster(wd, ws, *extra):
     check(rc == 0, "worker disable local: %s" % err)
 
 
-def tree(wd):
-    with open(os.path.join(wd, "engine", "tree.json")) as f:
-        return json.load(f)
-
-
-def nodes_of(wd):
-    return {n["id"]: n for n in tree(wd)["nodes"]}
-
-
-def job_of(wd, node):
-    with open(os.path.join(wd, "runs", node, "job.json")) as f:
-        return json.load(f)
-
-
-def read_bytes(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
 def hpc(wd):
     rc, out, err = hypotop("workers", wd, "--json")
     check(rc == 0, "workers --json: %s" % err)
     return {w["name"]: w for w in json.loads(out)["workers"]}["hpc"]
-
-
-def headless(wd, timeout=180):
-    r = subprocess.run([lib.BIN, "run", "--headless", wd], capture_output=True, text=True,
-                       timeout=timeout)
-    check(r.returncode == 0, "engine exit %d: %s" % (r.returncode, r.stderr[-2000:]))
-    return r.stderr
 
 
 def gated(d, fixed=0, slots=1, extra=(), job_timeout=None, codes=None):
@@ -132,13 +106,6 @@ def started(g, n, e, timeout=90):
                         timeout=timeout)[:n]
 
 
-def outcome(n):
-    """What a node tried and got. Not its parent: the planner places a
-    proposal under the nearest run completed when it plans, which depends
-    on how fast runs end, not on where they run."""
-    return (n["name"], json.dumps(n["change"], sort_keys=True), n["status"], n["metric"])
-
-
 def live(wd):
     """The status of each node the running engine works on, as status --json says it."""
     return {r["id"]: r["status"] for r in lib.status_json(wd)["running"]}
@@ -172,27 +139,26 @@ def stopped_job(s, job, want=True):
     return bool(states) and all(st != "T" for st in states)
 
 
-
 @lib.test
 def the_quickstart_on_a_slurm_worker_gives_what_it_gives_here():
     here_src, here_wd = lib.quickstart(lib.tmpdir(), "--max-iterations", "1")
-    headless(here_wd)
-    here = nodes_of(here_wd)
+    lib.run_engine(here_wd)
+    here = lib.tree_nodes(here_wd)
 
     d = lib.tmpdir()
     src, wd = lib.quickstart(d, "--max-iterations", "1")
     with cluster() as s:
         ws = os.path.join(d, "ws")
         add_cluster(wd, ws, "--max-jobs", "2")
-        headless(wd)
-        there = nodes_of(wd)
-        check({i: outcome(n) for i, n in there.items()} == {i: outcome(n) for i, n in here.items()},
+        lib.run_engine(wd)
+        there = lib.tree_nodes(wd)
+        check({i: lib.outcome(n) for i, n in there.items()} == {i: lib.outcome(n) for i, n in here.items()},
               "here and on hpc differ:\n%s\n%s" % (
-                  sorted((i, outcome(n)) for i, n in here.items()),
-                  sorted((i, outcome(n)) for i, n in there.items())))
-        check(tree(wd)["state"]["best"] == tree(here_wd)["state"]["best"], "best differs")
+                  sorted((i, lib.outcome(n)) for i, n in here.items()),
+                  sorted((i, lib.outcome(n)) for i, n in there.items())))
+        check(lib.tree_json(wd)["state"]["best"] == lib.tree_json(here_wd)["state"]["best"], "best differs")
         for i, n in there.items():
-            job = job_of(wd, i)
+            job = lib.job_json(wd, i)
             check(job["executor"] == "slurm" and job["worker"] == "hpc" and n["worker"] == "hpc",
                   "%s ran on %s" % (i, job))
             check(job.get("slurm_job_id", 0) > 0, "%s: no Slurm job id in job.json: %s"
@@ -201,9 +167,9 @@ def the_quickstart_on_a_slurm_worker_gives_what_it_gives_here():
             check(sj.get("JobName") == "hypotop-" + i and sj.get("JobState") == "COMPLETED",
                   "%s: Slurm says %s" % (i, sj))
             log = os.path.join(wd, "runs", i, "log")
-            check(read_bytes(log) == read_bytes(os.path.join(job["remote"], "log")),
+            check(lib.read_bytes(log) == lib.read_bytes(os.path.join(job["remote"], "log")),
                   "%s: the local log is not the job's" % i)
-            text = read_bytes(log).decode()
+            text = lib.read_bytes(log).decode()
             check(text.count("total_steps=") == 1 and "val_loss=%.6f" % n["metric"] in text,
                   "%s: log:\n%s" % (i, text))
 
@@ -231,13 +197,13 @@ def twenty_jobs_through_four_slots_survive_three_engine_kills():
                 gate(g, node, codes[node])
         for node in codes:
             gate(g, node, codes[node])
-        said = headless(wd)
+        said = lib.run_engine(wd)
         check(kills == 3, "%d kills" % kills)
         runs = sorted(x[0] for x in ledger(g))
         check(runs == sorted(codes), "runs: %s" % runs)
         ids = [x[1] for x in ledger(g)]
         check(len(set(ids)) == 20, "Slurm job ids: %s" % ids)
-        nodes = nodes_of(wd)
+        nodes = lib.tree_nodes(wd)
         check(sorted(nodes) == sorted(codes), "nodes: %s" % sorted(nodes))
         for node, code in codes.items():
             n = nodes[node]
@@ -267,7 +233,7 @@ def slurms_own_ends_are_failures_saying_so():
         finally:
             gate(g, None, 0)
             e.stop()
-        nodes = nodes_of(wd)
+        nodes = lib.tree_nodes(wd)
         n = nodes["n0001"]
         check(n["status"] == "failed" and n["failure"]["kind"] == "slurm_cancelled", "n0001: %s" % n)
         check(("n0001: failed (slurm_cancelled): Slurm ended job %s: CANCELLED" % victim[1])
@@ -280,8 +246,8 @@ def slurms_own_ends_are_failures_saying_so():
     with cluster():
         wd, g, ws = gated(d, extra=("--partition", "nosuch"))
         gate(g, None, 0)
-        said = headless(wd)
-        n = nodes_of(wd)["n0000"]
+        said = lib.run_engine(wd)
+        n = lib.tree_nodes(wd)["n0000"]
         check(n["status"] == "failed" and n["failure"]["kind"] == "submit", "n0000: %s" % n)
         check("worker hpc cannot run the job: sbatch: error: invalid partition" in said,
               "said: %s" % said[-2000:])
@@ -317,7 +283,7 @@ def slurmctld_stopped_and_started_again_loses_nothing_and_submits_nothing_twice(
             e.stop()
         runs = sorted(x[0] for x in ledger(g))
         check(runs == ["n0000", "n0001", "n0002", "n0003"], "runs: %s" % ledger(g))
-        for i, n in nodes_of(wd).items():
+        for i, n in lib.tree_nodes(wd).items():
             check(n["status"] == "completed", "%s: %s" % (i, n))
 
 
@@ -346,11 +312,11 @@ def a_waiting_and_a_running_job_are_paused_and_resumed():
             for node in (other, first):
                 rc, out, err = hypotop("pause", wd, node)
                 check(rc == 0, "pause %s: %s" % (node, err))
-            jid = str(job_of(wd, other)["slurm_job_id"])
+            jid = str(lib.job_json(wd, other)["slurm_job_id"])
             # Held: by its user, or as an admin hold when the user is root.
             lib.wait_for(lambda: s.job(jid).get("Reason") in ("JobHeldUser", "JobHeldAdmin"),
                          "%s held (%s)" % (other, s.job(jid)), timeout=30)
-            fid = str(job_of(wd, first)["slurm_job_id"])
+            fid = str(lib.job_json(wd, first)["slurm_job_id"])
             lib.wait_for(lambda: stopped_job(s, fid), "%s's processes stopped" % first,
                          timeout=30)
             for node in (other, first):
@@ -365,9 +331,8 @@ def a_waiting_and_a_running_job_are_paused_and_resumed():
         finally:
             gate(g, None, 0)
             e.stop()
-        for i, n in nodes_of(wd).items():
+        for i, n in lib.tree_nodes(wd).items():
             check(n["status"] == "completed", "%s: %s" % (i, n))
-
 
 
 @lib.test
@@ -388,11 +353,11 @@ def a_slurm_worker_via_an_ssh_login_node_runs_its_jobs_there():
         check(rc == 0, "worker disable login: %s" % err)
         add_cluster(wd, "ws", "--via", "login")
         gate(g, None, 0)
-        said = headless(wd)
-        n = nodes_of(wd)["n0000"]
+        said = lib.run_engine(wd)
+        n = lib.tree_nodes(wd)["n0000"]
         check(n["status"] == "completed" and n["metric"] == 0.5 and n["worker"] == "hpc",
               "n0000: %s; %s" % (n, said[-1500:]))
-        job = job_of(wd, "n0000")
+        job = lib.job_json(wd, "n0000")
         check(job["remote"].startswith("ws/runs/"), "remote: %s" % job["remote"])
         # Submitted by the login's user, run by Slurm: the ledger has its job id.
         sj = s.job(str(job["slurm_job_id"]))
@@ -400,7 +365,7 @@ def a_slurm_worker_via_an_ssh_login_node_runs_its_jobs_there():
               sj.get("JobState") == "COMPLETED", "Slurm says %s" % sj)
         check(ledger(g) == [("n0000", str(job["slurm_job_id"]))], "ledger: %s" % ledger(g))
         remote = os.path.join(pwd.getpwnam(sshd.user).pw_dir, job["remote"], "log")
-        check(read_bytes(os.path.join(wd, "runs", "n0000", "log")) == read_bytes(remote),
+        check(lib.read_bytes(os.path.join(wd, "runs", "n0000", "log")) == lib.read_bytes(remote),
               "the local log is not the job's")
 
 
@@ -422,11 +387,11 @@ def a_job_slurm_requeues_waits_again_under_its_node_and_is_not_submitted_again()
         finally:
             gate(g, None, 0)
             e.stop()
-        n = nodes_of(wd)["n0000"]
+        n = lib.tree_nodes(wd)["n0000"]
         check(n["status"] == "completed", "n0000: %s" % n)
         check(len(os.listdir(os.path.join(ws, "runs", os.listdir(os.path.join(ws, "runs"))[0])))
               == 1, "launches: %s" % os.listdir(os.path.join(ws, "runs")))
-        log = read_bytes(os.path.join(wd, "runs", "n0000", "log")).decode()
+        log = lib.read_bytes(os.path.join(wd, "runs", "n0000", "log")).decode()
         check(log.count("started n0000") == 2, "log:\n%s" % log)
 
 lib.finish()

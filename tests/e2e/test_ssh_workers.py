@@ -15,7 +15,6 @@ import glob
 import json
 import os
 import shlex
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -54,25 +53,6 @@ def only_box(wd, sshd, ws, *extra, **kw):
     check(rc == 0, "worker disable local: %s" % err)
 
 
-def tree(wd):
-    with open(os.path.join(wd, "engine", "tree.json")) as f:
-        return json.load(f)
-
-
-def nodes_of(wd):
-    return {n["id"]: n for n in tree(wd)["nodes"]}
-
-
-def job_of(wd, node):
-    with open(os.path.join(wd, "runs", node, "job.json")) as f:
-        return json.load(f)
-
-
-def read_bytes(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
 def workers_json(wd):
     rc, out, err = hypotop("workers", wd, "--json")
     check(rc == 0, "workers --json: %s" % err)
@@ -89,13 +69,6 @@ def box_down(wd):
     return b if b["state"] == "down" and b["reason"] else None
 
 
-def headless(wd, timeout=300):
-    r = subprocess.run([lib.BIN, "run", "--headless", wd], capture_output=True, text=True,
-                       timeout=timeout)
-    check(r.returncode == 0, "engine exit %d: %s" % (r.returncode, r.stderr[-2000:]))
-    return r.stderr
-
-
 def remote_runs(ws):
     """Every run folder the worker made, a launch each."""
     return glob.glob(os.path.join(ws, "runs", "*", "*", "launched"))
@@ -103,7 +76,7 @@ def remote_runs(ws):
 
 def starts(log):
     """How often the quickstart started in a log: its first line, once a start."""
-    return read_bytes(log).count(b"total_steps=")
+    return lib.read_bytes(log).count(b"total_steps=")
 
 
 def tree_hashes(src):
@@ -112,13 +85,6 @@ def tree_hashes(src):
                  "refs/heads/hypotop/", cwd=src).stdout.split()
     return {b: lib.sh("git", "rev-parse", c + "^{tree}", cwd=src).stdout.strip()
             for b, c in zip(out[::2], out[1::2])}
-
-
-def outcome(n):
-    """What a node tried and got. Not its parent: the planner places a
-    proposal under the nearest run completed when it plans, which depends
-    on how fast runs end, not on where they run."""
-    return (n["name"], json.dumps(n["change"], sort_keys=True), n["status"], n["metric"])
 
 
 def gated(d, sshd, slots=1, ws=None, train=GATED, launch="python3 train.py", **box):
@@ -186,7 +152,7 @@ def round_running(d, sshd):
 def started_once(wd, g, ws):
     """Every node started once on the worker, from one launch each."""
     starts = sorted(x[0] for x in ledger(g))
-    nodes = sorted(nodes_of(wd))
+    nodes = sorted(lib.tree_nodes(wd))
     check(starts == nodes, "starts %s, nodes %s" % (starts, nodes))
     check(len(remote_runs(ws)) == len(nodes), "launches: %s" % remote_runs(ws))
 
@@ -204,8 +170,8 @@ def stopped(rows):
 def the_quickstart_on_an_ssh_worker_gives_what_it_gives_here():
     # Here alone, then on box alone: the same nodes, code, metrics and best.
     here_src, here_wd = lib.quickstart(lib.tmpdir(), "--max-iterations", "1")
-    headless(here_wd)
-    here = nodes_of(here_wd)
+    lib.run_engine(here_wd)
+    here = lib.tree_nodes(here_wd)
 
     d = lib.tmpdir()
     src, wd = lib.quickstart(d, "--max-iterations", "1")
@@ -231,24 +197,24 @@ def the_quickstart_on_an_ssh_worker_gives_what_it_gives_here():
             check(e.p.wait(timeout=300) == 0, "engine exit: %s" % e.said()[-2000:])
         finally:
             e.stop()
-        there = nodes_of(wd)
-        check({i: outcome(n) for i, n in there.items()} == {i: outcome(n) for i, n in here.items()},
+        there = lib.tree_nodes(wd)
+        check({i: lib.outcome(n) for i, n in there.items()} == {i: lib.outcome(n) for i, n in here.items()},
               "here and on box differ:\n%s\n%s" % (
-                  sorted((i, outcome(n)) for i, n in here.items()),
-                  sorted((i, outcome(n)) for i, n in there.items())))
-        check(tree(wd)["state"]["best"] == tree(here_wd)["state"]["best"], "best differs")
+                  sorted((i, lib.outcome(n)) for i, n in here.items()),
+                  sorted((i, lib.outcome(n)) for i, n in there.items())))
+        check(lib.tree_json(wd)["state"]["best"] == lib.tree_json(here_wd)["state"]["best"], "best differs")
         check(tree_hashes(src) == tree_hashes(here_src), "branches differ:\n%s\n%s"
               % (tree_hashes(here_src), tree_hashes(src)))
         check(len(remote_runs(ws)) == len(there), "%d launches for %d nodes: %s"
               % (len(remote_runs(ws)), len(there), remote_runs(ws)))
         for i, n in there.items():
-            job = job_of(wd, i)
+            job = lib.job_json(wd, i)
             check(job["worker"] == "box" and n["worker"] == "box", "%s ran on %s" % (i, job))
             log = os.path.join(wd, "runs", i, "log")
             # The mirror is the worker's log, byte for byte.
-            check(read_bytes(log) == read_bytes(os.path.join(job["remote"], "log")),
+            check(lib.read_bytes(log) == lib.read_bytes(os.path.join(job["remote"], "log")),
                   "%s: the local log is not the worker's" % i)
-            text = read_bytes(log).decode()
+            text = lib.read_bytes(log).decode()
             check(starts(log) == 1 and "step=1500 loss=" in text
                   and "val_loss=%.6f" % n["metric"] in text, "%s: log:\n%s" % (i, text))
             check(os.path.exists(os.path.join(wd, "runs", i, "metrics.json")),
@@ -259,9 +225,9 @@ def the_quickstart_on_an_ssh_worker_gives_what_it_gives_here():
         src, wd = lib.quickstart(d, "--max-iterations", "2")
         ws = sshd.folder("ws2")
         add_box(wd, sshd, ws, "--slots", "2")
-        headless(wd)
-        both = nodes_of(wd)
-        where = {i: job_of(wd, i)["worker"] for i in both}
+        lib.run_engine(wd)
+        both = lib.tree_nodes(wd)
+        where = {i: lib.job_json(wd, i)["worker"] for i in both}
         check(set(where.values()) == {"local", "box"}, "workers used: %s" % where)
         check(all(n["status"] == "completed" for n in both.values()),
               "not all completed: %s" % {i: n["status"] for i, n in both.items()})
@@ -297,8 +263,8 @@ def a_remote_job_is_paused_resumed_and_cancelled():
             check(rc == 0 and out == "n0000 cancelled\n", "cancel: %d %s%s" % (rc, out, err))
             lib.wait_for(lambda: not group(sshd, pgid), "the job gone: %s" % group(sshd, pgid),
                          timeout=30)
-            n = lib.wait_for(lambda: nodes_of(wd)["n0000"]["status"] == "cancelled"
-                             and nodes_of(wd)["n0000"], "n0000 cancelled in tree.json",
+            n = lib.wait_for(lambda: lib.tree_nodes(wd)["n0000"]["status"] == "cancelled"
+                             and lib.tree_nodes(wd)["n0000"], "n0000 cancelled in tree.json",
                              timeout=30)
             check(n["failure"]["kind"] == "cancelled", "n0000: %s" % n)
         finally:
@@ -332,7 +298,7 @@ def sshd_killed_under_running_jobs_loses_none_and_runs_none_twice():
             gate(g, ran[0], 0)
             gate(g, ran[1], 3)
             for i in ran:
-                code = os.path.join(job_of(wd, i)["remote"], "exit_code")
+                code = os.path.join(lib.job_json(wd, i)["remote"], "exit_code")
                 lib.wait_for(lambda: os.path.exists(code), "%s to end on the worker" % i,
                              timeout=30)
             check(box_down(wd), "box up while sshd is dead: %s" % box_of(wd))
@@ -343,11 +309,11 @@ def sshd_killed_under_running_jobs_loses_none_and_runs_none_twice():
         finally:
             gate(g, None, 0)
             e.stop()
-        nodes = nodes_of(wd)
+        nodes = lib.tree_nodes(wd)
         check(nodes[ran[0]]["status"] == "completed" and nodes[ran[0]]["metric"] == 0.5,
               "%s: %s" % (ran[0], nodes[ran[0]]))
         # The real exit code, recorded here as the worker recorded it.
-        code = read_bytes(os.path.join(wd, "runs", ran[1], "exit_code"))
+        code = lib.read_bytes(os.path.join(wd, "runs", ran[1], "exit_code"))
         check(code == b"3\n", "%s: exit_code %r" % (ran[1], code))
         check(nodes[ran[1]]["status"] == "failed" and nodes[ran[1]]["failure"]["kind"] == "crash",
               "%s: %s" % (ran[1], nodes[ran[1]]))
@@ -362,7 +328,7 @@ def a_job_killed_on_the_worker_is_lost_and_queued_again_once():
         e = lib.Engine(d, wd)
         try:
             [(_, _, pgid)] = started(g, 1, e)
-            pid = lib.wait_for(lambda: job_of(wd, "n0000").get("pid"),
+            pid = lib.wait_for(lambda: lib.job_json(wd, "n0000").get("pid"),
                                "the wrapper's pid in job.json", timeout=30)
             # Its wrapper, a session of its own, killed: no exit code is written.
             sshd.ssh("kill -s KILL -- -%d" % pid)
@@ -375,13 +341,13 @@ def a_job_killed_on_the_worker_is_lost_and_queued_again_once():
         finally:
             gate(g, None, 0)
             e.stop()
-        n = nodes_of(wd)
+        n = lib.tree_nodes(wd)
         check(n["n0000"]["status"] == "failed" and n["n0000"]["failure"]["kind"] == "worker_lost",
               "n0000: %s" % n["n0000"])
         check(n["n0001"].get("retry_of") == "n0000", "n0001: %s" % n["n0001"])
         check("n0000: lost by its worker; queued again as n0001" in e.said(),
               "not said: %s" % e.said()[-1500:])
-        nodes = nodes_of(wd)
+        nodes = lib.tree_nodes(wd)
         check(all(n["status"] == "completed" for i, n in nodes.items() if i != "n0000"),
               "nodes: %s" % {i: n["status"] for i, n in nodes.items()})
         started_once(wd, g, ws)
@@ -405,7 +371,7 @@ def the_engine_killed_under_remote_jobs_re_attaches_them():
         finally:
             gate(g, None, 0)
             e.stop()
-        nodes = nodes_of(wd)
+        nodes = lib.tree_nodes(wd)
         check(all(n["status"] == "completed" for n in nodes.values()),
               "nodes: %s" % {i: n["status"] for i, n in nodes.items()})
         started_once(wd, g, ws)
@@ -477,11 +443,11 @@ def host_keys_and_login_keys_are_checked_with_their_reasons():
         kh = os.path.join(d, "known_hosts")
         with open(kh, "w") as f:
             f.write("%s %s %s\n" % (name, kind, key))
-        before = read_bytes(kh)
+        before = lib.read_bytes(kh)
         b, _ = box_seen(d, sshd, "down", known_hosts=kh, extra=["--accept-new-host-key"])
         check(("host key for %s changed" % name) in b["reason"] and fp in b["reason"]
               and fingerprint(kh) in b["reason"], "reason: %s" % b["reason"])
-        check(read_bytes(kh) == before, "known_hosts changed")
+        check(lib.read_bytes(kh) == before, "known_hosts changed")
         # A key the worker does not accept: an authentication error naming it.
         b, _ = box_seen(lib.tmpdir(), sshd, "down", key=other)
         check("authentication refused" in b["reason"] and other in b["reason"]
@@ -496,10 +462,10 @@ def an_unwritable_workspace_fails_the_job_saying_so():
         os.makedirs(ws)  # root's: the test user cannot write there
         wd, g, _ = gated(d, sshd, ws=ws)
         gate(g, None, 0)
-        headless(wd)
-        n = nodes_of(wd)["n0000"]
+        lib.run_engine(wd)
+        n = lib.tree_nodes(wd)["n0000"]
         check(n["status"] == "failed", "n0000: %s" % n)
-        log = read_bytes(os.path.join(wd, "runs", "n0000", "log")).decode()
+        log = lib.read_bytes(os.path.join(wd, "runs", "n0000", "log")).decode()
         check(("worker box cannot run the job: cannot write in the workspace %s: "
                "Permission denied" % ws) in log, "log:\n%s" % log)
         check(not ledger(g), "it ran: %s" % ledger(g))
@@ -515,7 +481,7 @@ def a_remote_logs_escapes_reach_the_local_log_whole_and_the_screen_harmless():
         t = lib.Tmux(d, "%s %s 2>%s" % (shlex.quote(lib.BIN), shlex.quote(wd),
                                        shlex.quote(os.path.join(d, "ui.err"))))
         try:
-            lib.wait_for(lambda: os.path.exists(log) and b"end\n" in read_bytes(log),
+            lib.wait_for(lambda: os.path.exists(log) and b"end\n" in lib.read_bytes(log),
                          "the log mirrored", timeout=60)
             t.keys("g")
             t.wait_screen(lambda s: "Log n0000" in s and "evil title" in s
@@ -529,15 +495,15 @@ def a_remote_logs_escapes_reach_the_local_log_whole_and_the_screen_harmless():
         finally:
             gate(g, None, 0)
             t.close()
-        job = job_of(wd, "n0000")
+        job = lib.job_json(wd, "n0000")
         remote = os.path.join(job["remote"], "log")
         lib.wait_for(lambda: os.path.exists(os.path.join(job["remote"], "exit_code")),
                      "the job to end", timeout=30)
-        mine = read_bytes(log)
+        mine = lib.read_bytes(log)
         check(b"\x1b]0;PWNED\x07evil title\n\x1b[2J\x1b[31mred\x1b[0m after clear\n"
               b"bad utf8 \xff\xfe\xc3( end\n" in mine, "the local log: %r" % mine)
-        check(read_bytes(remote).startswith(mine), "the local log is not the worker's: %r\n%r"
-              % (mine, read_bytes(remote)))
+        check(lib.read_bytes(remote).startswith(mine), "the local log is not the worker's: %r\n%r"
+              % (mine, lib.read_bytes(remote)))
 
 
 lib.finish()
