@@ -104,6 +104,16 @@ void tpe_start_point(const struct offline *space, uint64_t seed, uint64_t index,
 /* A parameter's coordinate (NAN: not one of its values) and a coordinate's number. */
 double tpe_coord(const struct sparam *sp, const cJSON *v);
 double tpe_number(const struct sparam *sp, double u);
+/* Observation k of t: its point; its mean metric, minimised (INFINITY: none yet). */
+const double *tpe_obs(const struct tpe *t, size_t k, double *y, int *runs, bool *pending);
+
+struct gp;
+struct gp *gp_fit(const struct tpe *t, const struct offline *space);
+bool gp_fitted(const struct gp *g);
+void gp_predict(const struct gp *g, const double *x, double *mean, double *sd);
+double gp_ei(const struct gp *g, const double *x);
+void gp_expect(const struct gp *g, const double *x, double *mean, double *sd);
+void gp_free(struct gp *g);
 
 /*
  * The completed node of the history a proposal (full: its whole

@@ -2,10 +2,11 @@
  * offline.c — the built-in planner (SPEC §7): no network, no key.
  *
  * It plans in the config's search_space with a surrogate model of the
- * runs so far (offline_tpe.c): a space-filling start while there are few
- * runs, then the tree-structured Parzen estimator's best candidates, each
- * proposal of a batch observed as bad while it waits so that the batch
- * spreads out, and every third a step in a trust region around the best.
+ * runs so far: a space-filling start while there are few runs, then the
+ * candidate of highest expected improvement under a Gaussian process
+ * (offline_gp.c) of those the tree-structured Parzen estimator draws
+ * (offline_tpe.c), each proposal of a batch observed while it waits so
+ * that the batch spreads out.
  * A configuration already run (or already proposed in the same answer)
  * is never proposed again; when the model's candidates are
  * all taken it samples the whole space, and a small finite space is
@@ -310,18 +311,19 @@ static void proposal_name(char *out, size_t n, const cJSON *changes)
 }
 
 /* Where a proposal came from, for its hypothesis and the round's reason. */
-enum origin { FROM_START, FROM_MODEL, FROM_REGION, FROM_SAMPLE };
+enum origin { FROM_START, FROM_GP, FROM_MODEL, FROM_SAMPLE };
 #define ORIGINS 4
 
 /* What one proposal rests on: its origin and what the model said of it. */
 struct pick {
 	enum origin from;
 	uint64_t index;      /* FROM_START: the point of the sequence */
-	double ratio;        /* FROM_MODEL, FROM_REGION: l(x)/g(x) */
-	double width;        /* FROM_REGION: the kernel's, in coordinates */
+	double ratio;        /* FROM_MODEL: l(x)/g(x) */
 	size_t good, seen;   /* the observations l(x) rests on, of all seen */
 	bool has_estimate;
 	double mean, sd, weight; /* tpe_estimate() at the point */
+	bool has_expect;
+	double expect, spread;   /* FROM_GP: what the Gaussian process expects there */
 };
 
 /*
@@ -352,15 +354,17 @@ static void hypothesis_text(struct buf *b, const struct plan_request *r,
 		buf_printf(b, "the surrogate's pick of %d candidates (TPE: l/g %.2g, the best %zu "
 			      "of %zu configurations as good)",
 			   CANDIDATES, k->ratio, k->good, k->seen);
-	else if (k->from == FROM_REGION)
-		buf_printf(b, "a step in the trust region around the best configuration (a kernel "
-			      "%.2g of each range wide), the surrogate's pick of %d candidates there "
-			      "(TPE: l/g %.2g, the best %zu of %zu configurations as good)",
-			   k->width, CANDIDATES, k->ratio, k->good, k->seen);
+	else if (k->from == FROM_GP)
+		buf_printf(b, "the surrogate's pick (a Gaussian process: the highest expected "
+			      "improvement of %d candidates, drawn by TPE and across the space; %zu "
+			      "configurations seen)",
+			   3 * CANDIDATES, k->seen);
 	else
 		buf_printf(b, "an untried point of the space (the surrogate's candidates were all "
 			      "tried or avoided)");
-	if (k->has_estimate)
+	if (k->has_expect)
+		buf_printf(b, "; it expects %s %.3g ± %.2g here", metric, k->expect, k->spread);
+	else if (k->has_estimate)
 		buf_printf(b, "; the runs near it average %s %.3g ± %.2g (kernel-weighted, %.1f "
 			      "run%s' worth)",
 			   metric, k->mean, k->sd, k->weight, k->weight == 1 ? "" : "s");
@@ -417,47 +421,116 @@ static cJSON *changes_to(const cJSON *params, const cJSON *full)
 }
 
 /*
- * Configurations to see before the surrogate is fitted: one more than the
- * parameters and than a round, and never more than Optuna's ten.
+ * Configurations to see before the surrogate is fitted: the baseline and
+ * two rounds of the space-filling start. Measured on tests/bench/search.py
+ * with the engine's overlapping rounds: one round was too few to find the
+ * right basin of a choice parameter by 19 runs, three cost more than they
+ * taught.
  */
-static size_t start_size(const struct offline *o, int want)
+static size_t start_size(int want)
 {
-	size_t n = o->n + 1;
+	return 2 * (size_t)want + 1;
+}
 
-	n = n > 10 ? 10 : n;
-	return n < (size_t)want + 1 ? (size_t)want + 1 : n;
+/* x's whole numbers where their values will be: the middle of their cells. */
+static void snap(const struct offline *o, double *x)
+{
+	for (size_t i = 0; i < o->n; i++)
+		if (o->v[i].dist == D_INT)
+			x[i] = (tpe_number(&o->v[i], x[i]) - o->v[i].lo + 0.5) /
+			       (o->v[i].hi - o->v[i].lo + 1);
+}
+
+/* Highest expected improvement first; ties in the order drawn, so that the answer repeats. */
+static int by_ei(const void *a, const void *b)
+{
+	const double *x = a, *y = b;
+
+	if (x[0] != y[0])
+		return x[0] < y[0] ? 1 : -1;
+	return (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+/*
+ * The Gaussian process's pick: of the candidates the Parzen estimator
+ * draws (from its good density, and from the trust region around the
+ * best) and points drawn uniformly, the one of highest expected
+ * improvement not yet tried.
+ */
+static cJSON *gp_propose(const struct steer *st, const struct plan_request *r,
+			 struct answer *ans, struct tpe *m, const struct gp *gp, struct rng *g,
+			 double *x, struct pick *k)
+{
+	const struct offline *o = &st->view;
+	size_t d = o->n ? o->n : 1, nc = 3 * CANDIDATES, w = d + 2;
+	double *xs = xcalloc(nc * d, sizeof *xs), score[CANDIDATES];
+	double *rank = xcalloc(nc * w, sizeof *rank);
+	cJSON *changes = NULL;
+
+	k->good = tpe_suggest(m, g, CANDIDATES, xs, score, false);
+	tpe_suggest(m, g, CANDIDATES, xs + CANDIDATES * d, score, true);
+	for (size_t c = 2 * CANDIDATES; c < nc; c++) {
+		for (size_t i = 0; i < o->n; i++)
+			xs[c * d + i] = o->v[i].dist == D_CHOICE
+						? (double)rng_below(g, (uint64_t)o->v[i].nchoices)
+						: rng_unit(g);
+		snap(o, xs + c * d);
+	}
+	for (size_t c = 0; c < nc; c++) {
+		rank[c * w] = gp_ei(gp, xs + c * d);
+		rank[c * w + 1] = (double)c;
+		memcpy(rank + c * w + 2, xs + c * d, o->n * sizeof *xs);
+	}
+	qsort(rank, nc, w * sizeof *rank, by_ei);
+	k->from = FROM_GP;
+	for (size_t c = 0; c < nc && !changes; c++)
+		if ((changes = keep_if_new(st, r, ans, point_changes(o, r, rank + c * w + 2)))) {
+			memcpy(x, rank + c * w + 2, o->n * sizeof *x);
+			k->ratio = rank[c * w];
+			k->has_expect = true;
+			gp_expect(gp, x, &k->expect, &k->spread);
+			k->expect = goal_is_max(r->cfg) ? -k->expect : k->expect;
+		}
+	free(rank);
+	free(xs);
+	return changes;
 }
 
 /*
  * One proposal: from the space-filling start while few configurations are
- * seen, else the surrogate's best candidate not yet tried, drawn from the
- * trust region around the best when region is set. x receives its point;
- * NULL when neither has a new one.
+ * seen or fewer than two have a metric to model, else the Gaussian
+ * process's best candidate not yet tried; the Parzen estimator's when
+ * neither has one (a space narrowed by directive.md). x receives its
+ * point; NULL when none has a new one.
  */
 static cJSON *propose(const struct steer *st, const struct plan_request *r, struct answer *ans,
-		      struct tpe *m, struct rng *g, uint64_t seed, int want, bool region,
-		      double *x, struct pick *k)
+		      struct tpe *m, struct rng *g, uint64_t seed, int want, double *x,
+		      struct pick *k)
 {
 	const struct offline *o = &st->view;
 	size_t d = o->n ? o->n : 1;
 	cJSON *changes = NULL;
 
 	k->seen = tpe_observed(m);
-	if (k->seen < start_size(o, want)) {
+	struct gp *gp = gp_fit(m, o);
+	/* The start goes on until the process has two metrics to model. */
+	if (k->seen < start_size(want) || !gp_fitted(gp)) {
 		k->from = FROM_START;
 		for (int t = 0; t < START_TRIES && !changes; t++) {
 			k->index = k->seen + (uint64_t)t;
 			tpe_start_point(o, seed, k->index, x);
 			changes = keep_if_new(st, r, ans, point_changes(o, r, x));
 		}
-		if (changes)
-			return changes;
 	}
+	if (!changes && gp_fitted(gp))
+		changes = gp_propose(st, r, ans, m, gp, g, x, k);
+	gp_free(gp);
+	if (changes)
+		return changes;
 	double *xs = xcalloc(CANDIDATES * d, sizeof *xs), score[CANDIDATES];
-	k->from = region ? FROM_REGION : FROM_MODEL;
-	k->width = tpe_region(m);
+	k->from = FROM_MODEL;
 	for (int t = 0; t < MODEL_TRIES && !changes; t++) {
-		k->good = tpe_suggest(m, g, CANDIDATES, xs, score, region);
+		k->good = tpe_suggest(m, g, CANDIDATES, xs, score, false);
 		for (size_t c = 0; c < CANDIDATES && !changes; c++)
 			if ((changes = keep_if_new(st, r, ans, point_changes(o, r, xs + c * d)))) {
 				memcpy(x, xs + c * d, o->n * sizeof *x);
@@ -493,11 +566,7 @@ static int offline_plan(struct planner *p, const struct plan_request *r, cJSON *
 	cursor = rng_below(&g, size);
 	for (int n = 0; n < want; n++) {
 		struct pick k = {0};
-		/*
-		 * Every third proposal refines the best: a round's proposals share
-		 * one model, where a sequential search would have refitted it.
-		 */
-		cJSON *changes = propose(&st, r, &ans, m, &g, seed, want, n % 3 == 2, x, &k);
+		cJSON *changes = propose(&st, r, &ans, m, &g, seed, want, x, &k);
 		if (!changes)
 			k.from = FROM_SAMPLE;
 		for (int t = 0; t < SAMPLE_TRIES && !changes; t++)
@@ -539,8 +608,8 @@ static int offline_plan(struct planner *p, const struct plan_request *r, cJSON *
 			   n == 1 ? "" : "s");
 	else {
 		static const char *const whence[ORIGINS] = {
-			"from the space-filling start", "from the surrogate (TPE)",
-			"from its trust region around the best", "sampled"};
+			"from the space-filling start", "from the surrogate (Gaussian process)",
+			"from the Parzen estimator (TPE)", "sampled"};
 		buf_printf(&reason, "%d proposals:", n);
 		for (int k = 0, first = 1; k < ORIGINS; k++)
 			if (from[k]) {

@@ -170,7 +170,18 @@ struct tpe *tpe_new(const struct offline *space, const struct plan_request *r)
 
 void tpe_pending(struct tpe *t, const cJSON *full)
 {
-	obs_add(t, full)->y = INFINITY;
+	struct obs *o = obs_add(t, full);
+
+	o->y = INFINITY;
+	o->pending = true;
+}
+
+const double *tpe_obs(const struct tpe *t, size_t k, double *y, int *runs, bool *pending)
+{
+	*y = t->v[k].y;
+	*runs = t->v[k].runs;
+	*pending = t->v[k].pending;
+	return t->v[k].x;
 }
 
 size_t tpe_observed(const struct tpe *t)
