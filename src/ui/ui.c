@@ -57,9 +57,11 @@ static void note_add(struct ui *ui, bool alert, const char *msg)
 void ui_note(struct ui *ui, const char *msg)
 {
 	bool alert = is_alert(msg);
+	/* A health rule's alert rings only when alerts.bell is on. */
+	bool quiet = !strncmp(msg, "alert: ", 7) && ui->host.wd && !ui->host.wd->cfg.alerts_bell;
 
 	note_add(ui, alert, msg);
-	if (alert)
+	if (alert && !quiet)
 		beep();
 }
 

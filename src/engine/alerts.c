@@ -1,0 +1,212 @@
+/* alerts.c — see alerts.h. */
+#include "hypotop/alerts.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hypotop/json.h"
+#include "hypotop/llm.h"
+
+/* Tries of one webhook post, the waits between them doubling from the first. */
+#define HOOK_TRIES 4
+#define HOOK_WAIT_MS 500
+#define HOOK_TIMEOUT_MS 10000
+/* Posts waiting beyond this are dropped, the oldest first: a dead server holds no memory. */
+#define HOOK_QUEUE_MAX 64
+
+struct hook_msg {
+	char *body;
+	struct hook_msg *next;
+};
+
+struct alerts {
+	char *file;
+	char *url;
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct hook_msg *head, *tail;
+	size_t queued;
+	bool stop;
+	struct llm_cancel cancel;
+};
+
+static void num(struct buf *b, double v)
+{
+	if (isfinite(v))
+		buf_printf(b, "%.10g", v);
+	else
+		buf_adds(b, "null");
+}
+
+void alerts_format(const struct alert *al, struct buf *b)
+{
+	buf_printf(b, "{\"time\":%lld,\"node\":", (long long)al->time);
+	json_append_str(b, al->node);
+	buf_adds(b, ",\"worker\":");
+	json_append_str(b, al->worker);
+	buf_adds(b, ",\"rule\":");
+	json_append_str(b, health_rule_info(al->rule)->name);
+	buf_adds(b, ",\"value\":");
+	num(b, al->value);
+	buf_adds(b, ",\"threshold\":");
+	num(b, al->threshold);
+	buf_adds(b, ",\"step\":");
+	num(b, al->step);
+	buf_printf(b, ",\"action\":\"%s\",\"severity\":\"%s\"}", health_action_name(al->action),
+		   health_severity_name(al->severity));
+}
+
+/* One post, tried HOOK_TRIES times; false when cancelled. */
+static bool post(struct alerts *a, const char *body)
+{
+	static const char *const headers[] = {"Content-Type: application/json"};
+
+	for (int i = 0; i < HOOK_TRIES; i++) {
+		struct http_request rq = {a->url, headers, 1, body, strlen(body), HOOK_TIMEOUT_MS / 2,
+					  HOOK_TIMEOUT_MS, &a->cancel};
+		struct http_response rs;
+		struct err e = {{0}};
+		http_response_init(&rs);
+		enum http_fail f = http_post(&rq, &rs, &e);
+		long status = rs.status;
+		http_response_free(&rs);
+		if (f == HTTP_CANCELLED)
+			return false;
+		if (f == HTTP_FATAL || (f == HTTP_OK && status >= 200 && status < 300))
+			return true;
+		if (f == HTTP_OK && status >= 400 && status < 500 && status != 408 && status != 429)
+			return true; /* refused: trying again will not help */
+		if (i + 1 < HOOK_TRIES && !llm_cancel_sleep(&a->cancel, (long)HOOK_WAIT_MS << i))
+			return false;
+	}
+	return true;
+}
+
+static void *sender(void *p)
+{
+	struct alerts *a = p;
+
+	pthread_mutex_lock(&a->mu);
+	for (;;) {
+		while (!a->head && !a->stop)
+			pthread_cond_wait(&a->cv, &a->mu);
+		if (a->stop)
+			break;
+		struct hook_msg *m = a->head;
+		a->head = m->next;
+		if (!a->head)
+			a->tail = NULL;
+		a->queued--;
+		pthread_mutex_unlock(&a->mu);
+		bool go_on = post(a, m->body); /* no lock held across the I/O */
+		free(m->body);
+		free(m);
+		pthread_mutex_lock(&a->mu);
+		if (!go_on)
+			break;
+	}
+	pthread_mutex_unlock(&a->mu);
+	return NULL;
+}
+
+struct alerts *alerts_open(const char *path, const char *webhook_url)
+{
+	struct alerts *a = xcalloc(1, sizeof *a);
+
+	a->file = xasprintf("%s/logs/alerts.jsonl", path);
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->cv, NULL);
+	llm_cancel_init(&a->cancel);
+	if (webhook_url && *webhook_url) {
+		a->url = xstrdup(webhook_url);
+		a->started = pthread_create(&a->thread, NULL, sender, a) == 0;
+	}
+	return a;
+}
+
+void alerts_close(struct alerts *a)
+{
+	if (!a)
+		return;
+	if (a->started) {
+		pthread_mutex_lock(&a->mu);
+		a->stop = true;
+		pthread_cond_broadcast(&a->cv);
+		pthread_mutex_unlock(&a->mu);
+		llm_cancel_set(&a->cancel);
+		pthread_join(a->thread, NULL);
+	}
+	for (struct hook_msg *m = a->head, *next; m; m = next) {
+		next = m->next;
+		free(m->body);
+		free(m);
+	}
+	llm_cancel_destroy(&a->cancel);
+	pthread_cond_destroy(&a->cv);
+	pthread_mutex_destroy(&a->mu);
+	free(a->file);
+	free(a->url);
+	free(a);
+}
+
+static void hook_queue(struct alerts *a, const struct alert *al, const char *text)
+{
+	struct buf b;
+	struct hook_msg *m = xcalloc(1, sizeof *m);
+
+	buf_init(&b);
+	buf_adds(&b, "{\"text\":");
+	json_append_str(&b, text);
+	buf_adds(&b, ",\"alert\":");
+	alerts_format(al, &b);
+	buf_addc(&b, '}');
+	m->body = buf_steal(&b);
+	pthread_mutex_lock(&a->mu);
+	if (a->queued == HOOK_QUEUE_MAX) {
+		struct hook_msg *old = a->head;
+		a->head = old->next;
+		if (!a->head)
+			a->tail = NULL;
+		a->queued--;
+		free(old->body);
+		free(old);
+	}
+	if (a->tail)
+		a->tail->next = m;
+	else
+		a->head = m;
+	a->tail = m;
+	a->queued++;
+	pthread_cond_signal(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+}
+
+int alerts_record(struct alerts *a, const struct alert *al, const char *text, struct err *e)
+{
+	struct buf b;
+	int rc = 0;
+
+	if (al->severity == SEV_CRITICAL && a->started)
+		hook_queue(a, al, text);
+	buf_init(&b);
+	alerts_format(al, &b);
+	buf_addc(&b, '\n');
+	/* Rare (a rule and node at most once per repeat_seconds): opened, written and synced each time. */
+	int fd = open(a->file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, b.data, b.len) != (ssize_t)b.len || fsync(fd) < 0) {
+		err_set(e, "%s: %s", a->file, strerror(errno));
+		rc = -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	buf_free(&b);
+	return rc;
+}
