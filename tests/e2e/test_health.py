@@ -20,7 +20,7 @@ UNTIL_GO = """
 import os, time
 i = 0
 while not os.path.exists(%(go)r):
-    print("step=%%d loss=%%g grad_norm=1.0" %% (i, 1.0 / (i + 1)), flush=True)
+    print("step=%%d loss=%%g grad_norm=1.0" %% (i, %(loss)s), flush=True)
     i += 1
     time.sleep(%(pause)s)
 print("val_loss=0.5", flush=True)
@@ -36,9 +36,10 @@ def project(d, train, cfg=None):
     return lib.init_config(d, doc)
 
 
-def until_go(d, pause=0.001):
+def until_go(d, pause=0.001, loss="1.0 / (i + 1)"):
+    """The GO file, and a train.py that prints loss (an expression of the step i)."""
     go = os.path.join(d, "GO")
-    return go, UNTIL_GO % {"go": go, "pause": pause}
+    return go, UNTIL_GO % {"go": go, "pause": pause, "loss": loss}
 
 
 def alerts(wd, rule=None):
@@ -62,13 +63,14 @@ def count(wd, status):
     return lib.status_json(wd)["counts"][status]
 
 
-def fake_gpu(d, util, temp):
-    """A bin folder whose nvidia-smi reports one GPU; an environment with it first on PATH."""
+def fake_gpu(d, util, temp, mem=1000):
+    """A bin folder whose nvidia-smi reports one GPU (of 80000 MiB); an environment with
+    it first on PATH."""
     bindir = os.path.join(d, "bin")
     os.makedirs(bindir)
     path = os.path.join(bindir, "nvidia-smi")
     with open(path, "w") as f:
-        f.write("#!/bin/sh\necho '0, %d, 1000, 80000, %d'\n" % (util, temp))
+        f.write("#!/bin/sh\necho '0, %d, %d, 80000, %d'\n" % (util, mem, temp))
     os.chmod(path, 0o755)
     return dict(os.environ, PATH=bindir + ":" + os.environ["PATH"],
                 NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
@@ -166,7 +168,7 @@ def low_gpu_utilisation_warns_once_per_repeat_interval_not_per_line():
     wd = project(d, train, {"gpus": [0],
                             "health": {"gpu_warmup_steps": 0},
                             "alerts": {"repeat_seconds": 3600}})
-    en = lib.Engine(d, wd, env=fake_gpu(d, 3, 50))
+    en = lib.Engine(d, wd, env=fake_gpu(d, 3, 50, mem=79500))
     try:
         lib.wait_for(lambda: alerts(wd, "gpu_util"), "the gpu_util alert", 30)
         log = os.path.join(wd, "runs", "n0000", "log")
@@ -182,6 +184,9 @@ def low_gpu_utilisation_warns_once_per_repeat_interval_not_per_line():
               "alert: %s" % got[0])
         check(en.said().count("health rule gpu_util") == 1, en.said())
         check("GPU rules are off" not in en.said(), en.said())
+        mem = alerts(wd, "gpu_mem")
+        check(len(mem) == 1 and round(mem[0]["value"], 2) == 99.38 and
+              mem[0]["threshold"] == 98, "gpu_mem alerts: %s" % mem)
     finally:
         open(go, "w").close()
         en.stop()
@@ -357,6 +362,26 @@ def a_checkpoint_that_stops_changing_is_an_alert():
         with open(stopped) as f:
             last = float(f.read())
         check(a["value"] > 3 and a["time"] / 1000 >= last + 3, "alert: %s" % a)
+        open(go, "w").close()
+        lib.wait_for(lambda: (node(wd) or {}).get("status") == "completed", "completion", 30)
+    finally:
+        open(go, "w").close()
+        en.stop()
+
+
+@lib.test
+def a_loss_that_stops_improving_is_an_info_alert_in_the_file_only():
+    d = lib.tmpdir()
+    # Falls for 100 steps, then stays flat.
+    go, train = until_go(d, pause=0.01, loss="max(1.0, 3.0 - i * 0.02)")
+    wd = project(d, train, {"health": {"patrol_seconds": 1,
+                                       "rules": {"loss_plateau": {"threshold": 2}}}})
+    en = lib.Engine(d, wd)
+    try:
+        lib.wait_for(lambda: alerts(wd, "loss_plateau"), "the loss_plateau alert", 30)
+        a = alerts(wd, "loss_plateau")[0]
+        check(a["value"] == 2 and a["severity"] == "info" and a["step"] > 100, "alert: %s" % a)
+        check("loss_plateau" not in en.said(), "an info alert in the bar: %s" % en.said())
         open(go, "w").close()
         lib.wait_for(lambda: (node(wd) or {}).get("status") == "completed", "completion", 30)
     finally:
