@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "hypotop/health_rules.h"
+#include "hypotop/loop.h"
 #include "hypotop/util.h"
 
 struct alert {
@@ -29,8 +30,13 @@ struct alert {
 
 struct alerts;
 
-/* For the workdir at path; webhook_url may be NULL (none). */
-struct alerts *alerts_open(const char *path, const char *webhook_url);
+/*
+ * For the workdir at path; webhook_url may be NULL (none). A post given up
+ * after its tries is told to say (on the main thread, from loop's wake),
+ * without the URL, which may hold a secret.
+ */
+struct alerts *alerts_open(const char *path, const char *webhook_url, struct loop *loop,
+			   void (*say)(void *ctx, const char *msg), void *say_ctx);
 /* Waits for no sending: what is not sent is given up. NULL is fine. */
 void alerts_close(struct alerts *a);
 /*

@@ -36,6 +36,10 @@ struct alerts {
 	size_t queued;
 	bool stop;
 	struct llm_cancel cancel;
+	struct loop *loop;
+	void (*say)(void *ctx, const char *msg);
+	void *say_ctx;
+	char failed[sizeof(struct err) + 160]; /* a post given up, not said yet; "" none */
 };
 
 static void num(struct buf *b, double v)
@@ -64,10 +68,37 @@ void alerts_format(const struct alert *al, struct buf *b)
 		   health_severity_name(al->severity));
 }
 
+/* Given up: said on the main thread (on_wake). */
+static void give_up(struct alerts *a, const char *why)
+{
+	pthread_mutex_lock(&a->mu);
+	snprintf(a->failed, sizeof a->failed,
+		 "warning: alerts: a critical alert's webhook post (alerts.webhook_url) was given "
+		 "up after %d tries: %s",
+		 HOOK_TRIES, why);
+	pthread_mutex_unlock(&a->mu);
+	loop_wake(a->loop);
+}
+
+static void on_wake(struct loop *l, void *ctx)
+{
+	struct alerts *a = ctx;
+	char msg[sizeof a->failed];
+
+	(void)l;
+	pthread_mutex_lock(&a->mu);
+	snprintf(msg, sizeof msg, "%s", a->failed);
+	a->failed[0] = '\0';
+	pthread_mutex_unlock(&a->mu);
+	if (msg[0] && a->say)
+		a->say(a->say_ctx, msg);
+}
+
 /* One post, tried HOOK_TRIES times; false when cancelled. */
 static bool post(struct alerts *a, const char *body)
 {
 	static const char *const headers[] = {"Content-Type: application/json"};
+	char why[sizeof(struct err)] = "";
 
 	for (int i = 0; i < HOOK_TRIES; i++) {
 		struct http_request rq = {a->url, headers, 1, body, strlen(body), HOOK_TIMEOUT_MS / 2,
@@ -80,13 +111,24 @@ static bool post(struct alerts *a, const char *body)
 		http_response_free(&rs);
 		if (f == HTTP_CANCELLED)
 			return false;
-		if (f == HTTP_FATAL || (f == HTTP_OK && status >= 200 && status < 300))
+		if (f == HTTP_OK && status >= 200 && status < 300)
 			return true;
-		if (f == HTTP_OK && status >= 400 && status < 500 && status != 408 && status != 429)
-			return true; /* refused: trying again will not help */
+		if (f == HTTP_OK)
+			snprintf(why, sizeof why, "the server answered HTTP %ld", status);
+		else /* without the URL http.c puts first: it may hold a secret */
+			snprintf(why, sizeof why, "%s",
+				 !strncmp(e.msg, a->url, strlen(a->url)) &&
+						 !strncmp(e.msg + strlen(a->url), ": ", 2)
+					 ? e.msg + strlen(a->url) + 2
+					 : e.msg);
+		/* A bad URL, or refused: trying again will not help. */
+		if (f == HTTP_FATAL ||
+		    (f == HTTP_OK && status >= 400 && status < 500 && status != 408 && status != 429))
+			break;
 		if (i + 1 < HOOK_TRIES && !llm_cancel_sleep(&a->cancel, (long)HOOK_WAIT_MS << i))
 			return false;
 	}
+	give_up(a, why);
 	return true;
 }
 
@@ -117,9 +159,14 @@ static void *sender(void *p)
 	return NULL;
 }
 
-struct alerts *alerts_open(const char *path, const char *webhook_url)
+struct alerts *alerts_open(const char *path, const char *webhook_url, struct loop *loop,
+			   void (*say)(void *ctx, const char *msg), void *say_ctx)
 {
 	struct alerts *a = xcalloc(1, sizeof *a);
+
+	a->loop = loop;
+	a->say = say;
+	a->say_ctx = say_ctx;
 
 	a->file = xasprintf("%s/logs/alerts.jsonl", path);
 	pthread_mutex_init(&a->mu, NULL);
@@ -127,6 +174,7 @@ struct alerts *alerts_open(const char *path, const char *webhook_url)
 	llm_cancel_init(&a->cancel);
 	if (webhook_url && *webhook_url) {
 		a->url = xstrdup(webhook_url);
+		loop_wake_add(loop, on_wake, a);
 		a->started = pthread_create(&a->thread, NULL, sender, a) == 0;
 	}
 	return a;
@@ -144,6 +192,8 @@ void alerts_close(struct alerts *a)
 		llm_cancel_set(&a->cancel);
 		pthread_join(a->thread, NULL);
 	}
+	if (a->url)
+		loop_wake_remove(a->loop, on_wake, a);
 	for (struct hook_msg *m = a->head, *next; m; m = next) {
 		next = m->next;
 		free(m->body);

@@ -532,7 +532,7 @@ int sched_init(struct sched *s, struct workdir *wd, struct loop *loop, sched_say
 	else if (top >= 0)
 		tree_reserve(&wd->tree, (uint32_t)top);
 	s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	s->alerts = alerts_open(wd->path, c->alerts_webhook_url);
+	s->alerts = alerts_open(wd->path, c->alerts_webhook_url, loop, say, say_ctx);
 	if (fleet_init(s, e) < 0)
 		return -1;
 	/* Two git threads: one prepares a node while the other makes a commit. */

@@ -170,7 +170,8 @@ static const struct ckey keys[] = {
 	{"alerts.webhook_url", CT_STR, false, 0, 0, NULL, NULL, OFF(alerts_webhook_url),
 	 "http:// or https:// URL a critical alert is POSTed to as JSON with a \"text\" "
 	 "field (Slack and Discord take it), from a thread of its own, tried 4 times with "
-	 "a growing wait; the engine never waits for it. Absent: none."},
+	 "a growing wait; the engine never waits for it, and says when it gives a post up "
+	 "(without the URL, which may hold a secret). Absent: none."},
 	{"alerts.repeat_seconds", CT_NUM, false, 0, BIG, "600", NULL, OFF(alerts_repeat_seconds),
 	 "At most one alert for a rule and a node in this many seconds; the rule's action "
 	 "is taken each time all the same."},

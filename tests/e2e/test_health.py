@@ -37,7 +37,8 @@ def project(d, train, cfg=None):
 
 
 def until_go(d, pause=0.001, loss="1.0 / (i + 1)"):
-    """The GO file, and a train.py that prints loss (an expression of the step i)."""
+    """The GO file (in folder d), and a train.py that prints loss (an expression of
+    the step i) until it exists."""
     go = os.path.join(d, "GO")
     return go, UNTIL_GO % {"go": go, "pause": pause, "loss": loss}
 
@@ -309,6 +310,31 @@ def a_webhook_that_never_answers_holds_nothing_up():
 
 
 @lib.test
+def a_webhook_given_up_is_said_without_its_url():
+    d = lib.tmpdir()
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there: every try is refused at once
+    go, train = until_go(d, pause=0.01)
+    url = "http://127.0.0.1:%d/services/SECRET-TOKEN" % port
+    wd = project(d, train, {"gpus": [0], "health": {"patrol_seconds": 1},
+                            "alerts": {"webhook_url": url}})
+    en = lib.Engine(d, wd, env=fake_gpu(d, 50, 95))
+    try:
+        lib.wait_for(lambda: "webhook post (alerts.webhook_url) was given up after 4 tries"
+                     in en.said(), "the post given up (%s)" % en.said()[-800:], 30)
+        check("SECRET-TOKEN" not in en.said(), "the URL was said: %s" % en.said())
+        with open(os.path.join(wd, "logs", "hypotop.log")) as f:
+            check("SECRET-TOKEN" not in f.read(), "the URL is in hypotop.log")
+        open(go, "w").close()
+        lib.wait_for(lambda: (node(wd) or {}).get("status") == "completed", "completion", 30)
+    finally:
+        open(go, "w").close()
+        en.stop()
+
+
+@lib.test
 def little_free_disk_under_the_run_is_an_alert():
     d = lib.tmpdir()
     go, train = until_go(d, pause=0.01)
@@ -387,6 +413,38 @@ def a_loss_that_stops_improving_is_an_info_alert_in_the_file_only():
     finally:
         open(go, "w").close()
         en.stop()
+
+
+@lib.test
+def an_ssh_workers_gpu_readings_judge_its_job():
+    # GPU figures come from the worker the job runs on: here its poll of the
+    # sshd's fake nvidia-smi, GPU 0 at 95 degrees.
+    d = lib.tmpdir()
+    with lib.Sshd() as sshd:
+        go, train = until_go(sshd.folder("gate"), pause=0.01)  # the worker's user sees it
+        wd = project(d, train, {"health": {"patrol_seconds": 1}})
+        sshd.gpus("0, 35, 1024, 81920, 95\n")
+        ws = sshd.folder("ws")
+        rc, out, err = lib.hypotop("worker", "add", wd, "box", "--host", "127.0.0.1",
+                                   "--port", str(sshd.port), "--user", sshd.user,
+                                   "--key", sshd.key, "--known-hosts", sshd.known_hosts,
+                                   "--workspace", ws, "--gpus", "0")
+        check(rc == 0, "worker add: %s%s" % (out, err))
+        rc, out, err = lib.hypotop("worker", "disable", wd, "local")
+        check(rc == 0, "worker disable local: %s" % err)
+        en = lib.Engine(d, wd)
+        try:
+            lib.wait_for(lambda: alerts(wd, "gpu_temp"), "the gpu_temp alert (%s)"
+                         % en.said()[-1000:], 90)
+            a = alerts(wd, "gpu_temp")[0]
+            check(a["worker"] == "box:gpu0" and a["value"] == 95 and
+                  a["severity"] == "critical", "alert: %s" % a)
+            open(go, "w").close()
+            lib.wait_for(lambda: (node(wd) or {}).get("status") == "completed", "completion",
+                         60)
+        finally:
+            open(go, "w").close()
+            en.stop()
 
 
 lib.finish()
