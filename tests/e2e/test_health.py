@@ -335,11 +335,11 @@ def a_webhook_given_up_is_said_without_its_url():
 
 
 @lib.test
-def little_free_disk_under_the_run_is_an_alert():
+def little_free_disk_under_the_run_stops_it_as_unhealthy():
     d = lib.tmpdir()
     go, train = until_go(d, pause=0.01)
-    wd = project(d, train, {"health": {"patrol_seconds": 1,
-                                       "rules": {"disk_free": {"threshold": 0.1}}}})
+    wd = project(d, train, {"health": {"patrol_seconds": 1, "rules": {
+        "disk_free": {"threshold": 0.1, "action": "stop"}}}})
     runs = os.path.join(wd, "runs")
     os.makedirs(runs, exist_ok=True)
     # A 16 MiB file system under the runs: 0.1 GiB is more than it has.
@@ -350,10 +350,12 @@ def little_free_disk_under_the_run_is_an_alert():
         en = lib.Engine(d, wd)
         lib.wait_for(lambda: alerts(wd, "disk_free"), "the disk_free alert", 30)
         a = alerts(wd, "disk_free")[0]
-        check(0 < a["value"] <= 16 / 1024 and a["threshold"] == 0.1 and a["action"] == "warn",
+        check(0 < a["value"] <= 16 / 1024 and a["threshold"] == 0.1 and a["action"] == "stop",
               "alert: %s" % a)
-        open(go, "w").close()
-        lib.wait_for(lambda: (node(wd) or {}).get("status") == "completed", "completion", 30)
+        lib.wait_for(lambda: (node(wd) or {}).get("status") == "failed", "the stop", 30)
+        n = node(wd)
+        check(n["failure"]["kind"] == "unhealthy", "node: %s" % n)
+        check(en.p.wait(timeout=30) == 0, "engine: %s" % en.said())
     finally:
         open(go, "w").close()
         if en:
@@ -415,6 +417,17 @@ def a_loss_that_stops_improving_is_an_info_alert_in_the_file_only():
         en.stop()
 
 
+def only_box(wd, sshd, ws, *extra):
+    """The harness's sshd as the worker "box", the only one enabled."""
+    rc, out, err = lib.hypotop("worker", "add", wd, "box", "--host", "127.0.0.1",
+                               "--port", str(sshd.port), "--user", sshd.user,
+                               "--key", sshd.key, "--known-hosts", sshd.known_hosts,
+                               "--workspace", ws, *extra)
+    check(rc == 0, "worker add: %s%s" % (out, err))
+    rc, out, err = lib.hypotop("worker", "disable", wd, "local")
+    check(rc == 0, "worker disable local: %s" % err)
+
+
 @lib.test
 def an_ssh_workers_gpu_readings_judge_its_job():
     # GPU figures come from the worker the job runs on: here its poll of the
@@ -425,13 +438,7 @@ def an_ssh_workers_gpu_readings_judge_its_job():
         wd = project(d, train, {"health": {"patrol_seconds": 1}})
         sshd.gpus("0, 35, 1024, 81920, 95\n")
         ws = sshd.folder("ws")
-        rc, out, err = lib.hypotop("worker", "add", wd, "box", "--host", "127.0.0.1",
-                                   "--port", str(sshd.port), "--user", sshd.user,
-                                   "--key", sshd.key, "--known-hosts", sshd.known_hosts,
-                                   "--workspace", ws, "--gpus", "0")
-        check(rc == 0, "worker add: %s%s" % (out, err))
-        rc, out, err = lib.hypotop("worker", "disable", wd, "local")
-        check(rc == 0, "worker disable local: %s" % err)
+        only_box(wd, sshd, ws, "--gpus", "0")
         en = lib.Engine(d, wd)
         try:
             lib.wait_for(lambda: alerts(wd, "gpu_temp"), "the gpu_temp alert (%s)"
@@ -442,6 +449,35 @@ def an_ssh_workers_gpu_readings_judge_its_job():
             open(go, "w").close()
             lib.wait_for(lambda: (node(wd) or {}).get("status") == "completed", "completion",
                          60)
+        finally:
+            open(go, "w").close()
+            en.stop()
+
+
+@lib.test
+def a_worker_out_of_reach_for_a_patrol_is_an_alert():
+    d = lib.tmpdir()
+    with lib.Sshd() as sshd:
+        go, train = until_go(sshd.folder("gate"), pause=0.01)
+        wd = project(d, train, {"health": {"patrol_seconds": 1}})
+        ws = sshd.folder("ws")
+        only_box(wd, sshd, ws)
+        en = lib.Engine(d, wd)
+        try:
+            log = os.path.join(wd, "runs", "n0000", "log")
+            lib.wait_for(lambda: os.path.exists(log) and os.path.getsize(log) > 1000,
+                         "the job running on box (%s)" % en.said()[-800:], 90)
+            check(not alerts(wd, "process_alive"), "alerts: %s" % alerts(wd))
+            sshd.kill()
+            lib.wait_for(lambda: alerts(wd, "process_alive"), "the process_alive alert (%s)"
+                         % en.said()[-800:], 60)
+            a = alerts(wd, "process_alive")[0]
+            check(a["worker"] == "box" and a["value"] >= 1 and a["action"] == "warn",
+                  "alert: %s" % a)
+            sshd.start_again()
+            open(go, "w").close()
+            lib.wait_for(lambda: (node(wd) or {}).get("status") == "completed", "completion",
+                         90)
         finally:
             open(go, "w").close()
             en.stop()
