@@ -142,6 +142,7 @@ struct ui {
 	struct prompt pr;
 	struct note notes[UI_NOTES];
 	size_t nnotes; /* notes[(nnotes - 1) % UI_NOTES] is the newest */
+	size_t alerts; /* the health rules' alerts among them ("alert: "), for the bar */
 	/* What the UI answered a key with, an alert or a key that found
 	 * nothing to do (the nnotes it had; 0: none): the hint line shows it
 	 * until the next key, where the status bar may have no room for it. */

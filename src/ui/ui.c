@@ -61,6 +61,8 @@ void ui_note(struct ui *ui, const char *msg)
 	bool quiet = !strncmp(msg, "alert: ", 7) && ui->host.wd && !ui->host.wd->cfg.alerts_bell;
 
 	note_add(ui, alert, msg);
+	if (!strncmp(msg, "alert: ", 7))
+		ui->alerts++;
 	if (alert && !quiet)
 		beep();
 }

@@ -1020,6 +1020,13 @@ static void messages_and_notes(void)
 	T_CHECK(f.ui->pg.open && on_screen(&f, "n0003: running hidden-25") &&
 			on_screen(&f, "! error: disk full"),
 		"messages pager");
+	keys(&f, "q");
+	T_CHECK(!on_screen(&f, "alert (A)"), "alerts counted before any");
+	/* A health rule's alert stays counted in the bar when a later message hides it. */
+	ui_note(f.ui, "alert: n0003: health rule gpu_util: 3 (threshold 10): warn (warning)");
+	ui_note(f.ui, "n0003: completed");
+	ui_draw(f.ui);
+	T_CHECK(on_screen(&f, "1 alert (A)"), "the alert is not counted in the bar");
 	fx_close(&f);
 }
 
