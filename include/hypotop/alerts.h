@@ -41,7 +41,8 @@ struct alerts *alerts_open(const char *path, const char *webhook_url, struct loo
 void alerts_close(struct alerts *a);
 /*
  * Record one alert: its line in logs/alerts.jsonl, and for a critical one
- * the webhook. text (the status bar's words) is the webhook's "text".
+ * the webhook, whose "text" is "hypotop WORKDIR: " and text (the status
+ * bar's words).
  * -1 with e when the line could not be written.
  */
 int alerts_record(struct alerts *a, const struct alert *al, const char *text, struct err *e);

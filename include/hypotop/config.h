@@ -83,5 +83,7 @@ bool config_globbed(const cJSON *globs, const char *path);
 void config_fill_defaults(cJSON *doc);
 /* The key reference, as man(7) text (fmt "man") or plain text. */
 void config_print_reference(struct buf *b, bool man);
+/* s as man(7) text: backslashes and hyphens escaped. */
+void config_man_escape(struct buf *b, const char *s);
 
 #endif

@@ -89,6 +89,8 @@ const char *health_severity_name(enum health_severity s);
  * \"health.rules\"").
  */
 int health_rules_check(const cJSON *rules, const char *at, struct err *e);
+/* The rules' reference, under health.rules in config-keys (man(7) text when man). */
+void health_rules_reference(struct buf *b, bool man);
 /* Every rule's settings: the table's defaults, then those of rules (may be NULL). */
 void health_rules_fill(struct health_rule_cfg *out, const cJSON *rules, double stall_seconds);
 

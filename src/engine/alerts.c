@@ -26,6 +26,7 @@ struct hook_msg {
 };
 
 struct alerts {
+	char *path; /* the workdir, named in the webhook's text */
 	char *file;
 	char *url;
 	pthread_t thread;
@@ -101,8 +102,14 @@ static bool post(struct alerts *a, const char *body)
 	char why[sizeof(struct err)] = "";
 
 	for (int i = 0; i < HOOK_TRIES; i++) {
-		struct http_request rq = {a->url, headers, 1, body, strlen(body), HOOK_TIMEOUT_MS / 2,
-					  HOOK_TIMEOUT_MS, &a->cancel};
+		struct http_request rq = {.url = a->url,
+					  .headers = headers,
+					  .nheaders = 1,
+					  .body = body,
+					  .body_len = strlen(body),
+					  .connect_timeout_ms = HOOK_TIMEOUT_MS / 2,
+					  .timeout_ms = HOOK_TIMEOUT_MS,
+					  .cancel = &a->cancel};
 		struct http_response rs;
 		struct err e = {{0}};
 		http_response_init(&rs);
@@ -168,6 +175,7 @@ struct alerts *alerts_open(const char *path, const char *webhook_url, struct loo
 	a->say = say;
 	a->say_ctx = say_ctx;
 
+	a->path = xstrdup(path);
 	a->file = xasprintf("%s/logs/alerts.jsonl", path);
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->cv, NULL);
@@ -202,6 +210,7 @@ void alerts_close(struct alerts *a)
 	llm_cancel_destroy(&a->cancel);
 	pthread_cond_destroy(&a->cv);
 	pthread_mutex_destroy(&a->mu);
+	free(a->path);
 	free(a->file);
 	free(a->url);
 	free(a);
@@ -213,8 +222,10 @@ static void hook_queue(struct alerts *a, const struct alert *al, const char *tex
 	struct hook_msg *m = xcalloc(1, sizeof *m);
 
 	buf_init(&b);
+	char *said = xasprintf("hypotop %s: %s", a->path, text);
 	buf_adds(&b, "{\"text\":");
-	json_append_str(&b, text);
+	json_append_str(&b, said);
+	free(said);
 	buf_adds(&b, ",\"alert\":");
 	alerts_format(al, &b);
 	buf_addc(&b, '}');

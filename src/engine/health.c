@@ -158,8 +158,15 @@ static void fire(struct sched *s, struct slot *sl, enum health_rule r, double va
 		else
 			snprintf(text, sizeof text, "%s: health rule %s%s: %s", nid, ri->name, at,
 				 health_action_name(rc->action));
-		struct alert al = {now_ms(),	   nid,	      worker,	  r, value, rc->threshold,
-				   step,	   rc->action, rc->severity};
+		struct alert al = {.time = now_ms(),
+				   .node = nid,
+				   .worker = worker,
+				   .rule = r,
+				   .value = value,
+				   .threshold = rc->threshold,
+				   .step = step,
+				   .action = rc->action,
+				   .severity = rc->severity};
 		struct err e = {{0}};
 		if (s->alerts && alerts_record(s->alerts, &al, text, &e) < 0)
 			sched_say(s, "warning: alerts: %s", e.msg);

@@ -721,7 +721,7 @@ static const char *type_name(const struct ckey *k)
 	return "?";
 }
 
-static void man_escape(struct buf *b, const char *s)
+void config_man_escape(struct buf *b, const char *s)
 {
 	for (; *s; s++) {
 		if (*s == '\\')
@@ -731,41 +731,6 @@ static void man_escape(struct buf *b, const char *s)
 		else
 			buf_addc(b, *s);
 	}
-}
-
-/* The health rules, under health.rules: from their table (health_rules.h). */
-static void print_rules(struct buf *b, bool man)
-{
-	if (man)
-		buf_adds(b, ".RS\n");
-	for (int i = 0; i < HR__COUNT; i++) {
-		const struct health_rule_info *r = health_rule_info((enum health_rule)i);
-		char thr[96];
-		if (!r->threshold && !*r->unit)
-			snprintf(thr, sizeof thr, "no threshold");
-		else if (r->threshold < 0)
-			snprintf(thr, sizeof thr, "threshold stall_seconds %s", r->unit);
-		else
-			snprintf(thr, sizeof thr, "threshold %g%s%s", r->threshold, *r->unit ? " " : "",
-				 r->unit);
-		char *head = xasprintf("phase %d, %s, %s, %s", r->phase, thr,
-				       health_action_name(r->action),
-				       health_severity_name(r->severity));
-		if (man) {
-			buf_adds(b, ".TP\n.I ");
-			man_escape(b, r->name);
-			buf_adds(b, "\n(");
-			man_escape(b, head);
-			buf_adds(b, ")\n");
-			man_escape(b, r->doc);
-			buf_addc(b, '\n');
-		} else {
-			buf_printf(b, "    %s (%s)\n      %s\n", r->name, head, r->doc);
-		}
-		free(head);
-	}
-	if (man)
-		buf_adds(b, ".RE\n");
 }
 
 void config_print_reference(struct buf *b, bool man)
@@ -781,11 +746,11 @@ void config_print_reference(struct buf *b, bool man)
 		}
 		if (man) {
 			buf_adds(b, ".TP\n.B ");
-			man_escape(b, k->path);
+			config_man_escape(b, k->path);
 			buf_printf(b, "\n(%s%s%s%s%s)\n", type_name(k), range,
 				   k->required ? ", required" : "", k->def ? ", default " : "",
 				   k->def ? k->def : "");
-			man_escape(b, k->doc);
+			config_man_escape(b, k->doc);
 			buf_addc(b, '\n');
 		} else {
 			buf_printf(b, "%-22s %s%s%s%s%s\n  %s\n", k->path, type_name(k), range,
@@ -793,6 +758,6 @@ void config_print_reference(struct buf *b, bool man)
 				   k->def ? k->def : "", k->doc);
 		}
 		if (!strcmp(k->path, "health.rules"))
-			print_rules(b, man);
+			health_rules_reference(b, man);
 	}
 }

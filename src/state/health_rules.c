@@ -3,7 +3,10 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "hypotop/config.h"
 
 static const struct health_rule_info rules[] = {
 #define X(e, name, phase, thr, unit, act, sev, doc) {name, phase, thr, unit, act, sev, doc},
@@ -125,4 +128,38 @@ void health_rules_fill(struct health_rule_cfg *out, const cJSON *rs, double stal
 		if (s >= 0)
 			out[i].severity = (enum health_severity)s;
 	}
+}
+
+void health_rules_reference(struct buf *b, bool man)
+{
+	if (man)
+		buf_adds(b, ".RS\n");
+	for (int i = 0; i < HR__COUNT; i++) {
+		const struct health_rule_info *r = &rules[i];
+		char thr[96];
+		if (!r->threshold && !*r->unit)
+			snprintf(thr, sizeof thr, "no threshold");
+		else if (r->threshold < 0)
+			snprintf(thr, sizeof thr, "threshold stall_seconds %s", r->unit);
+		else
+			snprintf(thr, sizeof thr, "threshold %g%s%s", r->threshold, *r->unit ? " " : "",
+				 r->unit);
+		char *head = xasprintf("phase %d, %s, %s, %s", r->phase, thr,
+				       health_action_name(r->action),
+				       health_severity_name(r->severity));
+		if (man) {
+			buf_adds(b, ".TP\n.I ");
+			config_man_escape(b, r->name);
+			buf_adds(b, "\n(");
+			config_man_escape(b, head);
+			buf_adds(b, ")\n");
+			config_man_escape(b, r->doc);
+			buf_addc(b, '\n');
+		} else {
+			buf_printf(b, "    %s (%s)\n      %s\n", r->name, head, r->doc);
+		}
+		free(head);
+	}
+	if (man)
+		buf_adds(b, ".RE\n");
 }

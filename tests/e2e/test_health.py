@@ -261,7 +261,7 @@ def a_hot_gpu_is_critical_and_reaches_the_webhook_after_a_500():
         check(p[0]["body"] == p[1]["body"], "the retry is another post: %s" % p)
         check(p[0]["type"] == "application/json", "content type: %s" % p[0])
         body = json.loads(p[1]["body"])
-        check("n0000: health rule gpu_temp" in body["text"] and
+        check(body["text"].startswith("hypotop %s: n0000: health rule gpu_temp" % wd) and
               "95 (threshold 85)" in body["text"], body)
         check(body["alert"]["severity"] == "critical" and body["alert"]["rule"] == "gpu_temp",
               body)
