@@ -121,6 +121,21 @@ def nan_at_step_50_stops_the_run_in_phase_1_with_an_alert():
 
 
 @lib.test
+def stall_seconds_is_the_log_silence_rule():
+    d = lib.tmpdir()
+    train = "import time\nprint('step=1 loss=1', flush=True)\ntime.sleep(60)\n"
+    wd = project(d, train, {"stall_seconds": 1})
+    t0 = time.monotonic()
+    lib.run_engine(wd, timeout=60)
+    check(time.monotonic() - t0 < 30, "the silent run was not stopped early")
+    n = node(wd)
+    check(n["status"] == "failed" and n["failure"]["kind"] == "stalled", "node: %s" % n)
+    got = alerts(wd, "log_silence")
+    check(len(got) == 1 and got[0]["value"] > 1 and got[0]["threshold"] == 1 and
+          got[0]["action"] == "stop", "alerts: %s" % alerts(wd))
+
+
+@lib.test
 def a_grad_norm_spike_pauses_the_job_and_resume_goes_on():
     d = lib.tmpdir()
     go = os.path.join(d, "GO")
