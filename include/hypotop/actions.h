@@ -66,6 +66,9 @@ enum ui_ctx { UC_MAIN = 1, UC_PAGER = 2, UC_ANY = 3 };
 	  "the node's model calls (the one that proposed it, its analyses and repairs): "  \
 	  "kind, model, tokens, cost and time, then each one's answer and prompt")        \
 	X(MESSAGES, "messages", "m", UC_MAIN, NULL, "the engine's messages and alerts")      \
+	X(ALERTS, "alerts", "A", UC_MAIN, NULL,                                              \
+	  "the health rules' alerts, newest first: time, severity, node, rule, value and "  \
+	  "threshold, action, step, worker (logs/alerts.jsonl)")                            \
 	X(SEARCH, "search", "/", UC_ANY, "filter",                                           \
 	  "filter the tree; in the log or a pager, search")                                  \
 	X(NEXT_MATCH, "next-match", "n", UC_ANY, NULL, "go to the next match")               \

@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 
+#include "hypotop/health_rules.h"
 #include "hypotop/util.h"
 
 struct config {
@@ -49,6 +50,17 @@ struct config {
 	const cJSON *llm_prices;        /* object model -> prices, or NULL */
 	const cJSON *llm_context;       /* array of globs of the sources a plan shows, or NULL */
 	const cJSON *protect;           /* array of globs of files no change may touch, or NULL */
+	/* health: the rules that judge a running job (health_rules.h) */
+	long health_phase1_steps;
+	double health_patrol_seconds;
+	char *health_grad_norm_series;
+	long health_gpu_warmup_steps;
+	char *health_checkpoint_glob; /* NULL: checkpoint_age is off */
+	struct health_rule_cfg health[HR__COUNT];
+	/* alerts: where the rules' firings go */
+	bool alerts_bell;
+	char *alerts_webhook_url; /* NULL: none */
+	double alerts_repeat_seconds;
 	cJSON *doc;                     /* the parsed file; owns the above */
 };
 
@@ -71,5 +83,7 @@ bool config_globbed(const cJSON *globs, const char *path);
 void config_fill_defaults(cJSON *doc);
 /* The key reference, as man(7) text (fmt "man") or plain text. */
 void config_print_reference(struct buf *b, bool man);
+/* s as man(7) text: backslashes and hyphens escaped. */
+void config_man_escape(struct buf *b, const char *s);
 
 #endif

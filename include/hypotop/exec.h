@@ -148,6 +148,8 @@ struct executor {
 
 /* This machine's jobs, under one supervisor process (src/exec/local.c). */
 struct executor *local_executor_new(struct loop *loop, exec_news_fn news, void *ctx);
+/* Its status carries this machine's GPU readings from now on (gpupoll.h). */
+void local_executor_watch_gpus(struct executor *x);
 
 struct worker_def;
 /*

@@ -178,8 +178,13 @@ void sched_watch_start(struct sched *s);
 
 /* ---- health (health.c): the rules that judge a running job ---------------- */
 
-/* Stop the job of sl when a rule says so (NaN, timeout, stall); see to a stop under way. */
+/*
+ * Judge the job of sl (health_rules.h; job_timeout): what its lines fired,
+ * the GPU rules, the patrol when due; see to a stop under way.
+ */
 void health_check(struct sched *s, struct slot *sl);
+/* Its worker is out of reach: process_alive counts the patrols it stays so. */
+void health_unreachable(struct sched *s, struct slot *sl);
 
 /* ---- collect (collect.c): the end of a run, its analysis, the reports ----- */
 

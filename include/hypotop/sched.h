@@ -20,6 +20,7 @@
 #include "hypotop/bg.h"
 #include "hypotop/calls.h"
 #include "hypotop/exec.h"
+#include "hypotop/health.h"
 #include "hypotop/lines.h"
 #include "hypotop/loop.h"
 #include "hypotop/metrics.h"
@@ -59,6 +60,7 @@ struct slot {
 	bool protect_seen;       /* the ended job's work tree was checked (protect.c) */
 	char *tampered;          /* what it changed of the protected files, or NULL */
 	int64_t kill_at;         /* SIGKILL after this (monotonic ms); 0 none */
+	struct health_run health; /* what the health rules keep of the job (health.c) */
 };
 
 typedef void (*sched_say_fn)(void *ctx, const char *msg);
@@ -160,6 +162,8 @@ struct sched {
 	cJSON *protected; /* engine/protect.json as recorded (protect.c); NULL: none */
 	sched_say_fn say;
 	void *say_ctx;
+	struct alerts *alerts; /* where the health rules' firings go (alerts.c) */
+	bool said_no_gpu;      /* the GPU rules are off for want of figures: said once */
 };
 
 int sched_init(struct sched *s, struct workdir *wd, struct loop *loop, sched_say_fn say,

@@ -76,7 +76,7 @@ struct log_view {
 	uint8_t hist_status;
 };
 
-enum pager_kind { PG_ANALYSIS, PG_DIFF, PG_LOG, PG_JSON, PG_HELP, PG_MESSAGES, PG_CALLS };
+enum pager_kind { PG_ANALYSIS, PG_DIFF, PG_LOG, PG_JSON, PG_HELP, PG_MESSAGES, PG_CALLS, PG_ALERTS };
 
 struct pager {
 	bool open;
@@ -142,6 +142,7 @@ struct ui {
 	struct prompt pr;
 	struct note notes[UI_NOTES];
 	size_t nnotes; /* notes[(nnotes - 1) % UI_NOTES] is the newest */
+	size_t alerts; /* the health rules' alerts among them ("alert: "), for the bar */
 	/* What the UI answered a key with, an alert or a key that found
 	 * nothing to do (the nnotes it had; 0: none): the hint line shows it
 	 * until the next key, where the status bar may have no room for it. */
@@ -251,6 +252,10 @@ void hints_draw(struct ui *ui);
 unsigned prompt_open(struct ui *ui, enum prompt_kind kind, uint32_t node, const char *label,
 		     const char *text);
 unsigned prompt_key(struct ui *ui, int key);
+
+/* ---- alerts_view.c ---- */
+/* The health rules' alerts (logs/alerts.jsonl), newest first, as the pager's text. */
+void alerts_view_build(struct ui *ui, struct buf *b);
 
 /* ---- pager.c ---- */
 unsigned pager_show(struct ui *ui, enum pager_kind kind);

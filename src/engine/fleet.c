@@ -178,6 +178,8 @@ static void worker_add(struct sched *s, const struct workers *ws, const struct w
 			return;
 		}
 		w->exec = local_executor_new(s->loop, sched_job_news, w);
+		if (s->wd->cfg.gpus && cJSON_GetArraySize(s->wd->cfg.gpus))
+			local_executor_watch_gpus(w->exec);
 		local_slots(s, idx);
 	} else if (!strcmp(d->kind, "ssh")) {
 		w->exec = ssh_executor_new(s->loop, d, s->wd->cfg.source_dir, sched_job_news, w,

@@ -11,6 +11,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "hypotop/alerts.h"
 #include "hypotop/fsutil.h"
 #include "hypotop/json.h"
 #include "hypotop/launch.h"
@@ -150,6 +151,7 @@ struct slot *sched_slot_take(struct sched *s, struct slot *sl, uint32_t node)
 	sl->log_end = -1;
 	sl->last_step = NAN;
 	lines_init(&sl->log_lines, SCHED_LOG_LINE_MAX, LINES_SPLIT);
+	health_start(&sl->health, &s->wd->cfg);
 	sched_workers_changed(s);
 	if (metrics_init(&sl->metrics, s->wd->cfg.metric_patterns, &e) < 0) {
 		/* The config was validated: patterns compile. Keep going without them. */
@@ -530,6 +532,7 @@ int sched_init(struct sched *s, struct workdir *wd, struct loop *loop, sched_say
 	else if (top >= 0)
 		tree_reserve(&wd->tree, (uint32_t)top);
 	s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	s->alerts = alerts_open(wd->path, c->alerts_webhook_url, loop, say, say_ctx);
 	if (fleet_init(s, e) < 0)
 		return -1;
 	/* Two git threads: one prepares a node while the other makes a commit. */
@@ -570,6 +573,8 @@ void sched_free(struct sched *s)
 	}
 	free(s->pictures_dot);
 	free(s->pictures_progress);
+	alerts_close(s->alerts);
+	s->alerts = NULL;
 	planner_cancel(s->planner); /* a model call in flight returns now */
 	bg_free(s->llm);
 	if (s->loop && s->wd) {

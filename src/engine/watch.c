@@ -66,6 +66,7 @@ static void feed_line(void *ctx, const char *line, size_t len)
 	struct slot *sl = ctx;
 
 	metrics_feed(&sl->metrics, line, len);
+	health_line(&sl->health, &sl->metrics);
 	tail_add(sl, line, len);
 }
 
@@ -209,6 +210,7 @@ void sched_watch(struct sched *s, struct slot *sl)
 		 * nor lost (a copy would run it twice), only looked at again.
 		 */
 		sl->last_progress = mono_ms();
+		health_unreachable(s, sl);
 		return;
 	}
 	struct node *n = tree_get(&s->wd->tree, sl->node);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "hypotop/fsutil.h"
+#include "hypotop/gpupoll.h"
 #include "hypotop/json.h"
 #include "hypotop/procstat.h"
 
@@ -178,6 +179,7 @@ struct local {
 	unsigned long tokens;
 	struct ljob *jobs; /* launched or attached, and not yet released */
 	size_t njobs, capjobs;
+	struct gpupoll *gpus; /* this machine's GPU readings; NULL: not watched */
 };
 
 static struct ljob *job_of(struct local *L, unsigned long token)
@@ -613,10 +615,27 @@ static void local_free(struct executor *x)
 		free(L->jobs[i].run_dir);
 	}
 	L->njobs = 0;
+	gpupoll_stop(L->gpus);
 	sup_gone(L);
 	loop_wake_remove(L->x.loop, on_wake, L);
 	free(L->jobs);
 	free(L);
+}
+
+static void local_status(struct executor *x, struct worker_status *st)
+{
+	struct local *L = (struct local *)x;
+
+	st->state = WORKER_UP;
+	gpupoll_read(L->gpus, st);
+}
+
+void local_executor_watch_gpus(struct executor *x)
+{
+	struct local *L = (struct local *)x;
+
+	if (!L->gpus)
+		L->gpus = gpupoll_start();
 }
 
 static const struct executor_ops local_ops = {
@@ -626,6 +645,7 @@ static const struct executor_ops local_ops = {
 	.check = local_check,
 	.signal = local_signal,
 	.release = local_release,
+	.status = local_status,
 	.free = local_free,
 };
 

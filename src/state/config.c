@@ -137,6 +137,44 @@ static const struct ckey keys[] = {
 	 "\"output\": N, \"cache_read\": N, \"cache_write\": N}; input and output are "
 	 "required, the cache prices default to the input price. Looked up before the "
 	 "built-in table."},
+	/* ---- health and alerts ---- */
+	{"health", CT_OBJ, false, 0, 0, NULL, NULL, NOFF,
+	 "The rules that judge a running job, in two phases: phase 1 at every log line "
+	 "while the step is under phase1_steps, phase 2 on a patrol every patrol_seconds."},
+	{"health.phase1_steps", CT_INT, false, 0, 1e12, "1000", NULL, OFF(health_phase1_steps),
+	 "Steps of a run judged by the phase 1 rules (every line); 0 turns phase 1 off but "
+	 "for loss_finite."},
+	{"health.patrol_seconds", CT_NUM, false, 1, BIG, "300", NULL,
+	 OFF(health_patrol_seconds), "Seconds between two patrols of the phase 2 rules."},
+	{"health.grad_norm_series", CT_STR, false, 0, 0, "\"grad_norm\"", NULL,
+	 OFF(health_grad_norm_series),
+	 "Name of the metric series the grad_norm rule watches (as printed by the run)."},
+	{"health.gpu_warmup_steps", CT_INT, false, 0, 1e12, "100", NULL,
+	 OFF(health_gpu_warmup_steps),
+	 "Steps before the gpu_util and gpu_mem rules judge a run."},
+	{"health.checkpoint_glob", CT_STR, false, 0, 0, NULL, NULL, OFF(health_checkpoint_glob),
+	 "Glob of the run's checkpoint files, relative to its work tree (for example "
+	 "\"ckpt/*.pt\"), for the checkpoint_age rule. Absent: that rule is off."},
+	{"health.rules", CT_MAP, false, 0, 0, NULL, NULL, NOFF,
+	 "Map of rule name to {\"threshold\": N, \"action\": \"warn|pause|stop|off\", "
+	 "\"severity\": \"info|warning|critical\"}, each optional, changing the rule's "
+	 "defaults. pause stops the job with SIGSTOP as the pause operation does (resume it "
+	 "with p or 'hypotop resume'), at most once a run for each rule; stop ends it. With "
+	 "no GPU figures for a job, its GPU rules are off, said once. The rules:"},
+	{"alerts", CT_OBJ, false, 0, 0, NULL, NULL, NOFF,
+	 "Where the health rules' firings go: every one to logs/alerts.jsonl (time, node, "
+	 "worker, rule, value, threshold, action, severity) and the alerts view (A); "
+	 "warning and critical ones to the status bar too; critical ones to the webhook."},
+	{"alerts.bell", CT_BOOL, false, 0, 0, "true", NULL, OFF(alerts_bell),
+	 "Ring the terminal bell for a warning or critical alert."},
+	{"alerts.webhook_url", CT_STR, false, 0, 0, NULL, NULL, OFF(alerts_webhook_url),
+	 "http:// or https:// URL a critical alert is POSTed to as JSON with a \"text\" "
+	 "field (Slack and Discord take it), from a thread of its own, tried 4 times with "
+	 "a growing wait; the engine never waits for it, and says when it gives a post up "
+	 "(without the URL, which may hold a secret). Absent: none."},
+	{"alerts.repeat_seconds", CT_NUM, false, 0, BIG, "600", NULL, OFF(alerts_repeat_seconds),
+	 "At most one alert for a rule and a node in this many seconds; the rule's action "
+	 "is taken each time all the same."},
 	{"budget", CT_OBJ, false, 0, 0, NULL, NULL, NOFF, "Hard caps."},
 	{"budget.llm_usd", CT_NUM, false, 0, BIG, NULL, NULL, OFF(budget_llm_usd),
 	 "Dollars the model may cost; planning stops when spent. Absent: no cap."},
@@ -356,6 +394,11 @@ static int check_value(struct ctx *x, const struct ckey *k, const cJSON *v, cons
 			err_set(x->e, "%s must not be empty", at);
 			return -1;
 		}
+		if (!strcmp(k->path, "alerts.webhook_url") &&
+		    strncmp(v->valuestring, "http://", 7) && strncmp(v->valuestring, "https://", 8)) {
+			err_set(x->e, "%s must be an http:// or https:// URL", at);
+			return -1;
+		}
 		return 0;
 	case CT_INT:
 	case CT_NUM:
@@ -409,6 +452,8 @@ static int check_value(struct ctx *x, const struct ckey *k, const cJSON *v, cons
 			} else if (!strcmp(k->path, "llm.prices")) {
 				if (check_price(m, sub, x->e) < 0)
 					return -1;
+			} else if (!strcmp(k->path, "health.rules")) {
+				continue; /* after the loop, with the rule table */
 			} else if (!cJSON_IsString(m)) {
 				err_set(x->e, "%s must be a string", sub);
 				return -1;
@@ -432,6 +477,8 @@ static int check_value(struct ctx *x, const struct ckey *k, const cJSON *v, cons
 				}
 			}
 		}
+		if (!strcmp(k->path, "health.rules"))
+			return health_rules_check(v, at, x->e);
 		return 0;
 	case CT_ARRAY:
 		if (!cJSON_IsArray(v)) {
@@ -595,6 +642,7 @@ int config_from_json(struct config *c, cJSON *doc, const char *path, const char 
 		if (k->off != NOFF)
 			fill(c, k, v);
 	}
+	health_rules_fill(c->health, lookup(doc, "health.rules"), c->stall_seconds);
 	c->doc = doc;
 	return 0;
 }
@@ -673,7 +721,7 @@ static const char *type_name(const struct ckey *k)
 	return "?";
 }
 
-static void man_escape(struct buf *b, const char *s)
+void config_man_escape(struct buf *b, const char *s)
 {
 	for (; *s; s++) {
 		if (*s == '\\')
@@ -698,16 +746,18 @@ void config_print_reference(struct buf *b, bool man)
 		}
 		if (man) {
 			buf_adds(b, ".TP\n.B ");
-			man_escape(b, k->path);
+			config_man_escape(b, k->path);
 			buf_printf(b, "\n(%s%s%s%s%s)\n", type_name(k), range,
 				   k->required ? ", required" : "", k->def ? ", default " : "",
 				   k->def ? k->def : "");
-			man_escape(b, k->doc);
+			config_man_escape(b, k->doc);
 			buf_addc(b, '\n');
 		} else {
 			buf_printf(b, "%-22s %s%s%s%s%s\n  %s\n", k->path, type_name(k), range,
 				   k->required ? ", required" : "", k->def ? ", default " : "",
 				   k->def ? k->def : "", k->doc);
 		}
+		if (!strcmp(k->path, "health.rules"))
+			health_rules_reference(b, man);
 	}
 }

@@ -151,6 +151,13 @@ void status_draw(struct ui *ui)
 			       b.data ? b.data : "");
 	}
 	buf_free(&b);
+	/* The health rules' alerts stay counted where a later message hides them: A lists them. */
+	if (ui->alerts && width - x > 16) {
+		char count[48];
+		snprintf(count, sizeof count, " | %zu alert%s (A)", ui->alerts,
+			 ui->alerts == 1 ? "" : "s");
+		x += draw_text(ui, w, 0, x, width - x, ROLE_BAR_ALERT, count);
+	}
 	if (ui->nnotes && width - x > 6) {
 		const struct note *n = &ui->notes[(ui->nnotes - 1) % UI_NOTES];
 		x += draw_text(ui, w, 0, x, width - x, ROLE_BAR, " | ");

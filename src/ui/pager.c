@@ -388,8 +388,8 @@ static void build_messages(struct ui *ui, struct buf *b)
 	}
 }
 
-static const char *const kind_names[] = {"Analysis", "Change", "Log",	   "JSON",
-					 "Help",     "Messages", "Model calls"};
+static const char *const kind_names[] = {"Analysis", "Change",	  "Log",   "JSON",
+					 "Help",     "Messages", "Model calls", "Alerts"};
 
 void pager_close(struct ui *ui)
 {
@@ -409,7 +409,7 @@ unsigned pager_show(struct ui *ui, enum pager_kind kind)
 	struct buf b;
 	char nid[NODE_ID_LEN];
 
-	if (kind != PG_HELP && kind != PG_MESSAGES) {
+	if (kind != PG_HELP && kind != PG_MESSAGES && kind != PG_ALERTS) {
 		n = tree_selected(ui);
 		if (!n) {
 			ui_nothing(ui, "no node selected");
@@ -445,6 +445,9 @@ unsigned pager_show(struct ui *ui, enum pager_kind kind)
 		break;
 	case PG_CALLS:
 		build_calls(ui, n, &b);
+		break;
+	case PG_ALERTS:
+		alerts_view_build(ui, &b);
 		break;
 	}
 	pager_close(ui);

@@ -57,9 +57,13 @@ static void note_add(struct ui *ui, bool alert, const char *msg)
 void ui_note(struct ui *ui, const char *msg)
 {
 	bool alert = is_alert(msg);
+	/* A health rule's alert rings only when alerts.bell is on. */
+	bool quiet = !strncmp(msg, "alert: ", 7) && ui->host.wd && !ui->host.wd->cfg.alerts_bell;
 
 	note_add(ui, alert, msg);
-	if (alert)
+	if (!strncmp(msg, "alert: ", 7))
+		ui->alerts++;
+	if (alert && !quiet)
 		beep();
 }
 
@@ -442,6 +446,8 @@ static unsigned main_act(struct ui *ui, enum ui_action a)
 		return pager_show(ui, PG_MESSAGES);
 	case ACT_CALLS:
 		return pager_show(ui, PG_CALLS);
+	case ACT_ALERTS:
+		return pager_show(ui, PG_ALERTS);
 	case ACT_FOLLOW:
 	case ACT_WRAP:
 		return log_act(ui, a);

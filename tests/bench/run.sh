@@ -263,6 +263,13 @@ echo
 $PY tests/bench/search.py || echo "search: the benchmark failed (see above)"
 
 echo
+# ---- health rules ------------------------------------------------------------
+# The phase 1 rules judged at every line (all along: the worst case) beside
+# reading the lines into the metrics, which the engine does anyway: 8 jobs.
+echo "health rules: $(build/tools/bench_health 8 50000)"
+echo "target: the rules under 2 % of the engine's CPU (rules_pct is of the metrics' share alone)"
+
+echo
 # ssh workers against OpenSSH's client (a real sshd on 127.0.0.1; root
 # only): 100 reads of a file, a poll round of 100 running jobs, and
 # shipping a one-line change of a 50 MB repository.

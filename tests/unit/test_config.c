@@ -202,7 +202,63 @@ static void reference_lists_every_key(void)
 	T_CONTAINS(b.data, ".B max_iterations");
 	T_CONTAINS(b.data, ".B llm.provider");
 	T_CONTAINS(b.data, "default 20");
+	T_CONTAINS(b.data, ".I gpu_temp");
 	buf_free(&b);
+}
+
+/* The health section: defaults from the rule table, changes per rule, errors that name the key. */
+static void health_rules_are_read_and_checked(void)
+{
+	static const struct {
+		const char *text, *want1, *want2;
+	} bad[] = {
+		{"{" BASE ",\n\"health\": {\"rules\": {\"grad_nrom\": {}}}}",
+		 "config.json:2: \"health.rules\".grad_nrom", "did you mean \"grad_norm\""},
+		{"{" BASE ", \"health\": {\"rules\": {\"gpu_temp\": {\"action\": \"kill\"}}}}",
+		 "\"health.rules\".gpu_temp.action", "warn, pause, stop, off"},
+		{"{" BASE ", \"health\": {\"rules\": {\"gpu_temp\": {\"threshold\": \"90\"}}}}",
+		 "gpu_temp.threshold", "a number"},
+		{"{" BASE ", \"health\": {\"rules\": {\"gpu_temp\": {\"severity\": \"high\"}}}}",
+		 "gpu_temp.severity", "info, warning, critical"},
+		{"{" BASE ", \"health\": {\"rules\": {\"gpu_temp\": {\"bound\": 1}}}}",
+		 "unknown key \"bound\"", "threshold, action, severity"},
+		{"{" BASE ", \"health\": {\"patrol_seconds\": 0}}", "\"health.patrol_seconds\"",
+		 "at least 1"},
+		{"{" BASE ", \"alerts\": {\"webhook_url\": \"ftp://x\"}}", "\"alerts.webhook_url\"",
+		 "http:// or https://"},
+	};
+	struct config c;
+	struct err e = {{0}};
+
+	T_CHECK(load("{" BASE ", \"stall_seconds\": 42}", &c, &e) == 0, "%s", e.msg);
+	T_CHECK(c.health_phase1_steps == 1000 && c.health_patrol_seconds == 300, "phases");
+	T_CHECK(c.health[HR_LOSS_FINITE].action == HA_STOP, "loss_finite stops");
+	T_CHECK(c.health[HR_GPU_TEMP].severity == SEV_CRITICAL, "gpu_temp is critical");
+	T_CHECK(c.health[HR_LOG_SILENCE].threshold == 42, "log_silence from stall_seconds");
+	T_CHECK(c.alerts_bell && c.alerts_repeat_seconds == 600 && !c.alerts_webhook_url, "alerts");
+	T_STREQ(c.health_grad_norm_series, "grad_norm");
+	config_free(&c);
+	T_CHECK(load("{" BASE ", \"stall_seconds\": 42, \"health\": {\"phase1_steps\": 50, "
+		     "\"rules\": {\"grad_norm\": {\"threshold\": 5, \"action\": \"pause\"}, "
+		     "\"log_silence\": {\"threshold\": 7}, \"loss_plateau\": {\"action\": \"off\", "
+		     "\"severity\": \"warning\"}}}}",
+		     &c, &e) == 0,
+		"%s", e.msg);
+	T_CHECK(c.health_phase1_steps == 50, "phase1_steps");
+	T_CHECK(c.health[HR_GRAD_NORM].threshold == 5 && c.health[HR_GRAD_NORM].action == HA_PAUSE,
+		"grad_norm");
+	T_CHECK(c.health[HR_GRAD_NORM].severity == SEV_WARNING, "default severity kept");
+	T_CHECK(c.health[HR_LOG_SILENCE].threshold == 7, "the rule over stall_seconds");
+	T_CHECK(c.health[HR_LOSS_PLATEAU].action == HA_OFF &&
+			c.health[HR_LOSS_PLATEAU].severity == SEV_WARNING,
+		"loss_plateau");
+	config_free(&c);
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		memset(&e, 0, sizeof e);
+		T_CHECK(load(bad[i].text, &c, &e) < 0, "accepted: %s", bad[i].text);
+		T_CONTAINS(e.msg, bad[i].want1);
+		T_CONTAINS(e.msg, bad[i].want2);
+	}
 }
 
 static void change_paths_stay_inside_the_tree(void)
@@ -316,6 +372,7 @@ int main(void)
 	T_RUN(bad_configs_name_field_line_and_fix);
 	T_RUN(flags_from_the_search_space_need_no_param_file);
 	T_RUN(reference_lists_every_key);
+	T_RUN(health_rules_are_read_and_checked);
 	T_RUN(change_paths_stay_inside_the_tree);
 	T_RUN(changes_are_validated);
 	T_RUN(changes_are_described);

@@ -12,6 +12,7 @@
 
 #include <fcntl.h>
 #include <locale.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hypotop/fsutil.h"
@@ -1019,7 +1020,57 @@ static void messages_and_notes(void)
 	T_CHECK(f.ui->pg.open && on_screen(&f, "n0003: running hidden-25") &&
 			on_screen(&f, "! error: disk full"),
 		"messages pager");
+	keys(&f, "q");
+	T_CHECK(!on_screen(&f, "alert (A)"), "alerts counted before any");
+	/* A health rule's alert stays counted in the bar when a later message hides it. */
+	ui_note(f.ui, "alert: n0003: health rule gpu_util: 3 (threshold 10): warn (warning)");
+	ui_note(f.ui, "n0003: completed");
+	ui_draw(f.ui);
+	T_CHECK(on_screen(&f, "1 alert (A)"), "the alert is not counted in the bar");
 	fx_close(&f);
+}
+
+/*
+ * A: the health rules' alerts of logs/alerts.jsonl, newest first, a line
+ * the file cannot parse passed over; none said when there are none.
+ */
+static void alerts_view(void)
+{
+	struct fx f;
+	const char *tz = getenv("TZ");
+	char *old_tz = tz ? xstrdup(tz) : NULL;
+
+	setenv("TZ", "UTC", 1);
+	tzset();
+	fx_open(&f, 24, 80);
+	keys(&f, "A");
+	T_CHECK(f.ui->pg.open && f.ui->pg.kind == PG_ALERTS, "the alerts view is not open");
+	T_CHECK(on_screen(&f, "No alerts: no health rule has fired"), "none said");
+	keys(&f, "q");
+	write_file(&f, "logs/alerts.jsonl",
+		   "{\"time\":1700000000000,\"node\":\"n0002\",\"worker\":\"local\","
+		   "\"rule\":\"loss_finite\",\"value\":null,\"threshold\":0,\"step\":50,"
+		   "\"action\":\"stop\",\"severity\":\"critical\"}\n"
+		   "not json\n"
+		   "{\"time\":1700000060000,\"node\":\"n0003\",\"worker\":\"local:gpu0\","
+		   "\"rule\":\"gpu_util\",\"value\":3,\"threshold\":10,\"step\":120,"
+		   "\"action\":\"warn\",\"severity\":\"warning\"}\n");
+	keys(&f, "A");
+	golden(&f, "alerts_80x24");
+	char *s = screen(&f);
+	char *first = strstr(s, "n0003"), *second = strstr(s, "n0002");
+	T_CHECK(first && second && first < second, "not newest first:\n%s", s);
+	free(s);
+	T_CHECK(on_screen(&f, "2 alerts") && on_screen(&f, "22:14:20 warning  n0003 gpu_util"),
+		"the gpu_util row");
+	keys(&f, "q");
+	fx_close(&f);
+	if (old_tz)
+		setenv("TZ", old_tz, 1);
+	else
+		unsetenv("TZ");
+	tzset();
+	free(old_tz);
 }
 
 /* ---- the workers pane, from workers.json and engine/workers.json ---------------- */
@@ -1154,6 +1205,7 @@ int main(void)
 	T_RUN(ascii_and_no_colour);
 	T_RUN(themes_and_keys_from_the_config);
 	T_RUN(messages_and_notes);
+	T_RUN(alerts_view);
 	T_RUN(workers_pane);
 	T_END();
 }
