@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Early stopping by curve (prune in the config): once three runs have
+completed, a run whose loss is worse than the best run's at every step past
+the warm-up is stopped early as pruned, with its reason in its analysis, the
+time saved in summary.md, and no repair; a run that starts slowly but
+catches up within the patience runs to its end."""
+
+import json
+import os
+import re
+
+import lib
+
+STEPS = 100
+
+# loss at a step: the same curve for every mode but "bad" (twice as high
+# throughout) and "slow" (twice as high until step 22, then the same).
+TRAIN = r'''
+import json, sys, time
+hp = json.load(open("hparams.json"))
+mode = hp["mode"]
+for step in range(1, %d + 1):
+    loss = 1.0 / (1 + 0.05 * step) + 0.0001 * hp["lr"]
+    if mode == "bad" or (mode == "slow" and step < 22):
+        loss *= 2
+    print("step=%%d loss=%%.6f" %% (step, loss), flush=True)
+    time.sleep(0.03)
+print("val_loss=%%.6f" %% loss, flush=True)
+''' % STEPS
+
+
+def project(d, prune):
+    src = lib.make_repo(d, files={"train.py": TRAIN,
+                                  "hparams.json": '{"mode": "good", "lr": 1}\n'})
+    cfg = {"source_dir": src, "launch": "python3 train.py", "metric": "val_loss",
+           "max_iterations": 0, "max_concurrency": 1, "stall_seconds": 60,
+           "search_space": {"file": "hparams.json", "params": {
+               "mode": {"choice": ["good", "bad", "slow"]},
+               "lr": {"uniform": [0, 10]}}}}
+    if prune:
+        cfg["prune"] = {"series": "loss", "warmup_steps": 20, "min_runs": 3,
+                        "patience": 3, "margin_relative": 0.1}
+    wd = lib.init_config(d, cfg)
+    # Two more runs of the baseline's curve first (lr does not move it beyond
+    # the margin), then the two to judge.
+    for i, (mode, lr, prio) in enumerate([("good", 2, 1), ("good", 3, 1),
+                                          ("bad", 4, 5), ("slow", 5, 6)]):
+        rc, out, err = lib.hypotop("add", wd, "n0000", "mode %s run %d" % (mode, i),
+                                   "--param", "mode=%s" % mode, "--param", "lr=%d" % lr,
+                                   "--priority", str(prio))
+        lib.check(rc == 0, "add: %s" % err)
+    return wd
+
+
+def last_step(wd, node):
+    with open(os.path.join(wd, "runs", node, "log")) as f:
+        steps = re.findall(r"step=(\d+)", f.read())
+    return int(steps[-1]) if steps else 0
+
+
+def read(wd, *rel):
+    with open(os.path.join(wd, *rel)) as f:
+        return f.read()
+
+
+@lib.test
+def test_worse_run_is_pruned_and_slow_start_is_not():
+    d = lib.tmpdir()
+    wd = project(d, prune=True)
+    lib.run_engine(wd)
+    nodes = lib.tree_nodes(wd)
+    by_mode = {n["hypothesis"].split()[1]: n for n in nodes.values()
+               if n["hypothesis"].startswith("mode ")}
+    bad, slow = by_mode["bad"], by_mode["slow"]
+    lib.check(bad["status"] == "pruned", "the bad run: %s" % bad["status"])
+    stopped = last_step(wd, bad["id"])
+    lib.check(22 <= stopped < STEPS, "the bad run stopped early, at step %d" % stopped)
+    lib.check(slow["status"] == "completed", "the slow starter: %s" % slow["status"])
+    lib.check(last_step(wd, slow["id"]) == STEPS, "the slow starter ran to its end")
+    for n in nodes.values():
+        lib.check(n["status"] in ("completed", "pruned"), "%s: %s" % (n["id"], n["status"]))
+    lib.check(len(nodes) == 5, "no repair or retry was added: %d nodes" % len(nodes))
+
+    rec = json.loads(read(wd, "runs", bad["id"], "pruned.json"))
+    lib.check(rec["series"] == "loss" and 22 <= rec["step"] <= stopped,
+              "pruned.json: %s" % rec)
+    lib.check(rec["value"] > rec["reference_value"] * 1.1, "worse by the margin: %s" % rec)
+    lib.check(rec["saved_s"] > 0, "time saved: %s" % rec)
+    analysis = read(wd, "runs", bad["id"], "analysis.md")
+    lib.check("## Pruned" in analysis and "pruned at step %g" % rec["step"] in analysis,
+              "its analysis says why: %s" % analysis[:1500])
+    lib.check("Its partial curve of loss" in analysis, "and its partial curve")
+    lib.check("## Failure" not in analysis, "no failure: %s" % analysis[:1500])
+
+    summary = read(wd, "summary.md")
+    m = re.search(r"(\d+) runs? stopped early; .*?([0-9.]+) h of run time", summary)
+    lib.check(m and m.group(1) == "1", "summary.md: %s" % summary)
+    lib.check("| pruned | 1 |" in summary, "summary.md counts it: %s" % summary)
+    st = lib.status_json(wd)
+    lib.check(st["counts"].get("pruned") == 1, "status --json: %s" % st["counts"])
+    table = read(wd, "master_table.tsv")
+    lib.check("\tpruned\t" in table, "master_table.tsv: %s" % table)
+
+
+@lib.test
+def test_off_by_default():
+    d = lib.tmpdir()
+    wd = project(d, prune=False)
+    lib.run_engine(wd)
+    statuses = sorted(n["status"] for n in lib.tree_nodes(wd).values())
+    lib.check(statuses == ["completed"] * 5, "without prune every run ends: %s" % statuses)
+    lib.check("Pruning" not in read(wd, "summary.md"), "no pruning line in summary.md")
+
+
+lib.finish()
