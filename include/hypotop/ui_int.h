@@ -76,7 +76,9 @@ struct log_view {
 	uint8_t hist_status;
 };
 
-enum pager_kind { PG_ANALYSIS, PG_DIFF, PG_LOG, PG_JSON, PG_HELP, PG_MESSAGES, PG_CALLS };
+enum pager_kind { PG_ANALYSIS, PG_DIFF, PG_LOG, PG_JSON, PG_HELP, PG_MESSAGES, PG_CALLS, PG_CURVES };
+
+struct curves;
 
 struct pager {
 	bool open;
@@ -89,6 +91,7 @@ struct pager {
 	bool wrap;
 	char *search;
 	long match; /* line of the current match, -1 none */
+	struct curves *curves; /* PG_CURVES: what it draws (curves.c) */
 };
 
 enum prompt_kind {
@@ -251,6 +254,12 @@ void hints_draw(struct ui *ui);
 unsigned prompt_open(struct ui *ui, enum prompt_kind kind, uint32_t node, const char *label,
 		     const char *text);
 unsigned prompt_key(struct ui *ui, int key);
+
+/* ---- curves.c: the curves view, a pager of its own drawing ---- */
+struct curves *curves_load(struct ui *ui, const struct node *n);
+void curves_free(struct curves *cv);
+/* Draw ui->pg.curves in rows y0 .. y0+height-1 of w, width columns. */
+void curves_draw(struct ui *ui, WINDOW *w, int y0, int width, int height);
 
 /* ---- pager.c ---- */
 unsigned pager_show(struct ui *ui, enum pager_kind kind);

@@ -442,6 +442,8 @@ static unsigned main_act(struct ui *ui, enum ui_action a)
 		return pager_show(ui, PG_MESSAGES);
 	case ACT_CALLS:
 		return pager_show(ui, PG_CALLS);
+	case ACT_CURVES:
+		return pager_show(ui, PG_CURVES);
 	case ACT_FOLLOW:
 	case ACT_WRAP:
 		return log_act(ui, a);

@@ -331,6 +331,34 @@ static void running_node_with_its_log(void)
 	fx_close(&f);
 }
 
+/* The curves view: the running run's live loss over the best's and its parent's. */
+static void curves_view(void)
+{
+	struct fx f;
+
+	fx_open(&f, 24, 80);
+	write_file(&f, "runs/n0000/metrics.json",
+		   "{\"lines\":7,\"step\":600,\"series\":{\"loss\":{\"count\":6,\"recent\":"
+		   "[[100,0.7],[200,0.45],[300,0.35],[400,0.3],[500,0.27],[600,0.25]],"
+		   "\"sample\":[[100,0.7],[300,0.35]]}}}");
+	f.wd.st.best = 0; /* so that the best and the parent are two runs */
+	keys(&f, "jj");
+	T_CHECK(f.ui->tv.sel == 3, "selected %u", f.ui->tv.sel);
+	keys(&f, "v");
+	T_CHECK(f.ui->pg.open && f.ui->pg.kind == PG_CURVES, "the curves view is not open");
+	golden(&f, "curves_80x24");
+	T_CHECK(on_screen(&f, "n0003 hidden-25") && on_screen(&f, "n0000 best") &&
+			on_screen(&f, "n0001 parent"),
+		"the legend names the three runs");
+	keys(&f, "q");
+	T_CHECK(!f.ui->pg.open, "q leaves the view");
+	/* A run with no points says so. */
+	keys(&f, "j");
+	keys(&f, "v");
+	T_CHECK(on_screen(&f, "(no points)"), "a run without points is not said");
+	fx_close(&f);
+}
+
 static void narrow_terminal(void)
 {
 	struct fx f;
@@ -1131,6 +1159,7 @@ int main(void)
 	T_RUN(main_screen_80x24);
 	T_RUN(main_screen_120x40);
 	T_RUN(running_node_with_its_log);
+	T_RUN(curves_view);
 	T_RUN(narrow_terminal);
 	T_RUN(resize_and_back);
 	T_RUN(pagers);
