@@ -192,6 +192,8 @@ void health_check(struct sched *s, struct slot *sl);
 void prune_check(struct sched *s, struct slot *sl);
 /* The reference curve's memory (sched_free). */
 void prune_free(struct sched *s);
+/* The reason runs/<id>/pruned.json gives, or NULL; caller frees. */
+char *prune_reason(struct sched *s, uint32_t id);
 /* Runs pruned, and the run time they were estimated to save (summary.md). */
 void prune_summary(struct sched *s, struct buf *b);
 

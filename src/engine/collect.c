@@ -479,7 +479,9 @@ void sched_reanalyse(struct sched *s, struct slot *sl)
 	bool ok = !n->failure_kind;
 	char *kind = n->failure_kind ? xstrdup(n->failure_kind) : NULL;
 	char *phase = n->failure_phase ? xstrdup(n->failure_phase) : NULL;
-	finish(s, sl, ok, kind, phase, ok ? NULL : "(recorded before a restart)");
+	char *why = kind && pruned_kind(kind) ? prune_reason(s, n->id) : NULL;
+	finish(s, sl, ok, kind, phase, ok ? NULL : why ? why : "(recorded before a restart)");
+	free(why);
 	free(kind);
 	free(phase);
 }
@@ -545,9 +547,10 @@ void sched_collect(struct sched *s, struct slot *sl, const struct job_result *r)
 			  (!sl->kill_reason && r->exit_code != 0 && fs_exists(pruned));
 	free(pruned);
 	if (was_pruned) {
+		char *said = sl->prune_why ? NULL : prune_reason(s, n->id);
 		finish(s, sl, false, "pruned", "run",
-		       sl->prune_why ? sl->prune_why
-				     : "pruned before a restart; see runs/<id>/pruned.json");
+		       sl->prune_why ? sl->prune_why : said ? said : "pruned before a restart");
+		free(said);
 		return;
 	}
 	if (sl->kill_reason) {

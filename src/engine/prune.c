@@ -176,6 +176,19 @@ void prune_check(struct sched *s, struct slot *sl)
 	}
 }
 
+char *prune_reason(struct sched *s, uint32_t id)
+{
+	struct err e = {{0}};
+	char *path = sched_path(s, "runs", id, "pruned.json");
+	cJSON *j = fs_exists(path) ? json_parse_file(path, &e) : NULL;
+	const char *r = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "reason"));
+	char *out = r ? xstrdup(r) : NULL;
+
+	cJSON_Delete(j);
+	free(path);
+	return out;
+}
+
 void prune_summary(struct sched *s, struct buf *b)
 {
 	struct workdir *w = s->wd;
@@ -202,11 +215,13 @@ void prune_summary(struct sched *s, struct buf *b)
 	}
 	if (!w->cfg.prune_series && !n)
 		return;
-	buf_printf(b, "Pruning (early stopping by curve, on `%s`): %ld run%s stopped early; "
-		      "time saved, estimated as the best run's duration less each pruned run's: "
-		      "%.2f h of run time, %.2f GPU-hours",
-		   w->cfg.prune_series ? w->cfg.prune_series : "off now", n, n == 1 ? "" : "s",
-		   saved / 3600, gpu / 3600);
+	if (w->cfg.prune_series)
+		buf_printf(b, "Pruning (early stopping by curve, on `%s`): ", w->cfg.prune_series);
+	else
+		buf_adds(b, "Pruning (early stopping by curve, off now): ");
+	buf_printf(b, "%ld run%s stopped early; time saved, estimated as the best run's duration "
+		      "less each pruned run's: %.2f h of run time, %.2f GPU-hours",
+		   n, n == 1 ? "" : "s", saved / 3600, gpu / 3600);
 	if (unread)
 		buf_printf(b, " (%ld without a readable runs/<id>/pruned.json, not counted)",
 			   unread);
