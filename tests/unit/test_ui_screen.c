@@ -974,6 +974,12 @@ static void ascii_and_no_colour(void)
 	T_CHECK(!f.ui->utf8, "C locale is not UTF-8");
 	keys(&f, "jj");
 	golden(&f, "ascii_80x24");
+	/* The curves in one mark a cell: the run's *, the best's (here its parent) +. */
+	keys(&f, "v");
+	T_CHECK(on_screen(&f, "loss  * n0003 hidden-25  + n0001 best, parent"), "ASCII legend");
+	T_CHECK(on_screen(&f, "|*") || on_screen(&f, "| *") || on_screen(&f, "|+"),
+		"no ASCII marks on the plot");
+	T_CHECK(!on_screen(&f, "\xe2"), "UTF-8 in the ASCII curves");
 	fx_close(&f);
 	setlocale(LC_CTYPE, "C.UTF-8");
 	setenv("NO_COLOR", "1", 1);
