@@ -100,6 +100,13 @@ def test_worse_run_is_pruned_and_slow_start_is_not():
     lib.check(st["counts"].get("pruned") == 1, "status --json: %s" % st["counts"])
     table = read(wd, "master_table.tsv")
     lib.check("\tpruned\t" in table, "master_table.tsv: %s" % table)
+    # The report tells it apart from the failures.
+    rc, out, err = lib.hypotop("report", wd, "--offline")
+    lib.check(rc == 0, "report: %s" % err)
+    report = read(wd, "report.md")
+    lib.check("No experiment failed." in report and
+              "Stopped early by their curve (pruned, no failure of their code): %s."
+              % bad["id"] in report, "report.md: %s" % report)
 
 
 @lib.test
