@@ -29,7 +29,24 @@ print("val_loss=%%.6f" %% loss, flush=True)
 ''' % STEPS
 
 
-def project(d, prune):
+# A command provider that keeps each prompt it is given (by kind and node)
+# and answers: an analysis, or a plan that stops.
+AGENT = r'''#!/usr/bin/env python3
+import json, os, sys
+prompt = sys.stdin.read()
+kind = os.environ.get("HYPOTOP_LLM_KIND", "")
+with open(os.path.join(sys.argv[1], "%s-%s.md" % (kind, os.environ.get("HYPOTOP_NODE"))),
+          "w") as f:
+    f.write(prompt)
+if kind == "analyse":
+    print(json.dumps({"summary": "judged", "verdict": "no_change", "bottleneck": "none",
+                      "evidence": ["seen"], "hypothesis_supported": None}))
+else:
+    print(json.dumps({"stop": True, "reason": "enough", "proposals": []}))
+'''
+
+
+def project(d, prune, llm=None):
     src = lib.make_repo(d, files={"train.py": TRAIN,
                                   "hparams.json": '{"mode": "good", "lr": 1}\n'})
     cfg = {"source_dir": src, "launch": "python3 train.py", "metric": "val_loss",
@@ -37,6 +54,8 @@ def project(d, prune):
            "search_space": {"file": "hparams.json", "params": {
                "mode": {"choice": ["good", "bad", "slow"]},
                "lr": {"uniform": [0, 10]}}}}
+    if llm:
+        cfg.update({"llm": llm, "max_iterations": 1})
     if prune:
         cfg["prune"] = {"series": "loss", "warmup_steps": 20, "min_runs": 3,
                         "patience": 3, "margin_relative": 0.1}
@@ -107,6 +126,37 @@ def test_worse_run_is_pruned_and_slow_start_is_not():
     lib.check("No experiment failed." in report and
               "Stopped early by their curve (pruned, no failure of their code): %s."
               % bad["id"] in report, "report.md: %s" % report)
+
+
+@lib.test
+def test_the_model_is_told():
+    """The pruned run's analysis prompt gives its reason and partial curve; the plan's
+    history lists it as pruned with its step."""
+    d = lib.tmpdir()
+    prompts = os.path.join(d, "prompts")
+    os.makedirs(prompts)
+    agent = os.path.join(d, "agent.py")
+    with open(agent, "w") as f:
+        f.write(AGENT)
+    os.chmod(agent, 0o755)
+    wd = project(d, prune=True, llm={"provider": "command",
+                                      "command": "%s %s" % (agent, prompts)})
+    lib.run_engine(wd)
+    bad = [n for n in lib.tree_nodes(wd).values() if n["hypothesis"].startswith("mode bad")][0]
+    lib.check(bad["status"] == "pruned", "the bad run: %s" % bad["status"])
+    step = json.loads(read(wd, "runs", bad["id"], "pruned.json"))["step"]
+    analyse = read(prompts, "analyse-%s.md" % bad["id"])
+    lib.check("Status: pruned (pruned at step %g: its loss" % step in analyse,
+              "the analysis prompt: %s" % analyse[:3000])
+    lib.check('"loss"' in analyse and '"recent"' in analyse, "its partial curve")
+    plans = [f for f in os.listdir(prompts) if f.startswith("plan-")]
+    lib.check(len(plans) == 1, "plan prompts: %s" % plans)
+    plan = read(prompts, plans[0])
+    lib.check(re.search(r"\| %s \| n0000 \| [a-z0-9-]+ \| pruned \| [^|]* \| pruned at step "
+                        r"%g \(loss " % (bad["id"], step), plan),
+              "the plan's history: %s" % plan[:4000])
+    lib.check(not os.path.exists(os.path.join(prompts, "repair-%s.md" % bad["id"])),
+              "a repair was asked for the pruned run")
 
 
 @lib.test
