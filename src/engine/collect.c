@@ -541,10 +541,14 @@ void sched_collect(struct sched *s, struct slot *sl, const struct job_result *r)
 		n->has_metric = true;
 		n->metric = m->last;
 	}
-	/* Pruned, though a restart since may have lost whose stop it was. */
+	/*
+	 * Pruned, though a restart since may have lost whose stop it was: its
+	 * pruned.json is written before the stop, and its exit, 0 or not, is
+	 * the stop's.
+	 */
 	char *pruned = sched_path(s, "runs", n->id, "pruned.json");
 	bool was_pruned = (sl->kill_reason && pruned_kind(sl->kill_reason)) ||
-			  (!sl->kill_reason && r->exit_code != 0 && fs_exists(pruned));
+			  (!sl->kill_reason && fs_exists(pruned));
 	free(pruned);
 	if (was_pruned) {
 		char *said = sl->prune_why ? NULL : prune_reason(s, n->id);
