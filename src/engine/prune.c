@@ -189,6 +189,17 @@ char *prune_reason(struct sched *s, uint32_t id)
 	return out;
 }
 
+/* Seconds as a person reads them: 42.0 s, 12.5 min, 3.25 h. */
+static void add_time(struct buf *b, double sec)
+{
+	if (sec < 120)
+		buf_printf(b, "%.1f s", sec);
+	else if (sec < 7200)
+		buf_printf(b, "%.1f min", sec / 60);
+	else
+		buf_printf(b, "%.2f h", sec / 3600);
+}
+
 void prune_summary(struct sched *s, struct buf *b)
 {
 	struct workdir *w = s->wd;
@@ -220,8 +231,12 @@ void prune_summary(struct sched *s, struct buf *b)
 	else
 		buf_adds(b, "Pruning (early stopping by curve, off now): ");
 	buf_printf(b, "%ld run%s stopped early; time saved, estimated as the best run's duration "
-		      "less each pruned run's: %.2f h of run time, %.2f GPU-hours",
-		   n, n == 1 ? "" : "s", saved / 3600, gpu / 3600);
+		      "less each pruned run's: ",
+		   n, n == 1 ? "" : "s");
+	add_time(b, saved);
+	buf_adds(b, " of run time, of which ");
+	add_time(b, gpu);
+	buf_adds(b, " on GPUs");
 	if (unread)
 		buf_printf(b, " (%ld without a readable runs/<id>/pruned.json, not counted)",
 			   unread);
