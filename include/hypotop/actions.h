@@ -65,6 +65,9 @@ enum ui_ctx { UC_MAIN = 1, UC_PAGER = 2, UC_ANY = 3 };
 	X(CALLS, "calls", "M", UC_MAIN, NULL,                                                \
 	  "the node's model calls (the one that proposed it, its analyses and repairs): "  \
 	  "kind, model, tokens, cost and time, then each one's answer and prompt")        \
+	X(CURVES, "curves", "v", UC_MAIN, NULL,                                              \
+	  "the run's curve (prune.series, the metric or loss, by step) over the best run's " \
+	  "and its parent's, drawn in braille")                                            \
 	X(MESSAGES, "messages", "m", UC_MAIN, NULL, "the engine's messages and alerts")      \
 	X(ALERTS, "alerts", "A", UC_MAIN, NULL,                                              \
 	  "the health rules' alerts, newest first: time, severity, node, rule, value and "  \

@@ -33,6 +33,13 @@ struct config {
 	double stall_seconds;
 	long noise_seeds;
 	double noise_k;
+	char *prune_series;   /* NULL: no pruning */
+	char *prune_goal;     /* "min", "max", or NULL: see config.c */
+	double prune_warmup_steps;
+	long prune_min_runs;
+	double prune_margin;
+	double prune_margin_relative;
+	long prune_patience;
 	char *llm_provider;
 	char *llm_model;
 	char *llm_base_url;

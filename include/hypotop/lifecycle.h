@@ -186,6 +186,22 @@ void health_check(struct sched *s, struct slot *sl);
 /* Its worker is out of reach: process_alive counts the patrols it stays so. */
 void health_unreachable(struct sched *s, struct slot *sl);
 
+/* ---- prune (prune.c): early stopping by curve ------------------------------ */
+
+/*
+ * Stop the job of sl as pruned when its prune.series has been worse than
+ * the best completed run's curve at the same step, by more than the
+ * margin, for prune.patience points in a row; its reason goes to
+ * sl->prune_why and runs/<id>/pruned.json.
+ */
+void prune_check(struct sched *s, struct slot *sl);
+/* The reference curve's memory (sched_free). */
+void prune_free(struct sched *s);
+/* The reason runs/<id>/pruned.json gives, or NULL; caller frees. */
+char *prune_reason(struct sched *s, uint32_t id);
+/* Runs pruned, and the run time they were estimated to save (summary.md). */
+void prune_summary(struct sched *s, struct buf *b);
+
 /* ---- collect (collect.c): the end of a run, its analysis, the reports ----- */
 
 void sched_collect(struct sched *s, struct slot *sl, const struct job_result *r);

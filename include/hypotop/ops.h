@@ -31,7 +31,8 @@
 	  OPS_ST(RUNNING), "cancel a node; a running job is killed (its branch and log are kept)")        \
 	X(PRIO, "prio", "NODE PRIORITY", OPS_ST(QUEUED) | OPS_ST(PAUSED) | OPS_ST(PREPARING),     \
 	  "set the priority of a node not yet running (lower runs first)")              \
-	X(RETRY, "retry", "NODE [--priority N]", OPS_ST(COMPLETED) | OPS_ST(FAILED) | OPS_ST(CANCELLED), \
+	X(RETRY, "retry", "NODE [--priority N]",                                          \
+	  OPS_ST(COMPLETED) | OPS_ST(FAILED) | OPS_ST(CANCELLED) | OPS_ST(PRUNED),          \
 	  "queue a copy of a finished node")
 
 enum op_kind {

@@ -61,6 +61,11 @@ struct slot {
 	char *tampered;          /* what it changed of the protected files, or NULL */
 	int64_t kill_at;         /* SIGKILL after this (monotonic ms); 0 none */
 	struct health_run health; /* what the health rules keep of the job (health.c) */
+	/* Early stopping by curve (prune.c). */
+	bool prune_any;          /* a point of the series was looked at */
+	double prune_seen;       /* the step of the newest one */
+	long prune_strikes;      /* points in a row worse than the best run's */
+	char *prune_why;         /* why it was pruned, or NULL */
 };
 
 typedef void (*sched_say_fn)(void *ctx, const char *msg);
@@ -160,6 +165,7 @@ struct sched {
 	char *stop_reason;
 	cJSON *base_params;
 	cJSON *protected; /* engine/protect.json as recorded (protect.c); NULL: none */
+	struct prune_ref *prune; /* the curve runs are pruned against (prune.c); NULL none */
 	sched_say_fn say;
 	void *say_ctx;
 	struct alerts *alerts; /* where the health rules' firings go (alerts.c) */

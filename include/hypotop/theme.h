@@ -61,7 +61,7 @@
 	X(IMPROVED, "improved", "a completed node that improved")                     \
 	X(NO_GAIN, "no-gain", "a completed node that did not")                        \
 	X(FAILED, "failed", "a failed node")                                          \
-	X(CANCELLED, "cancelled", "a cancelled node")                                 \
+	X(CANCELLED, "cancelled", "a cancelled or pruned node")                       \
 	X(PAUSED, "paused", "a paused node")                                          \
 	X(WORKER_UP, "worker.up", "an idle worker or slot")                           \
 	X(WORKER_BUSY, "worker.busy", "a busy worker or slot")                        \

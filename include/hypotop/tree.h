@@ -27,7 +27,8 @@
 	X(FAILED, "failed", "failed; branch, log and analysis kept")            \
 	X(CANCELLED, "cancelled", "cancelled by a person")                      \
 	X(PAUSED, "paused", "held by a person; skipped until resumed")                   \
-	X(WAITING, "waiting", "submitted to a cluster; waiting in its queue to run")
+	X(WAITING, "waiting", "submitted to a cluster; waiting in its queue to run") \
+	X(PRUNED, "pruned", "stopped early: its curve was worse than the best run's")
 
 enum node_status {
 #define X(e, name, doc) ST_##e,
@@ -41,7 +42,7 @@ const char *status_doc(enum node_status s);
 /* -1 when the name is not a status. */
 int status_parse(const char *name);
 bool status_is_active(enum node_status s); /* preparing .. analyzing */
-bool status_is_final(enum node_status s);  /* completed, failed, cancelled */
+bool status_is_final(enum node_status s);  /* completed, failed, cancelled, pruned */
 
 #define NODE_NONE UINT32_MAX
 /*

@@ -76,7 +76,10 @@ struct log_view {
 	uint8_t hist_status;
 };
 
-enum pager_kind { PG_ANALYSIS, PG_DIFF, PG_LOG, PG_JSON, PG_HELP, PG_MESSAGES, PG_CALLS, PG_ALERTS };
+enum pager_kind { PG_ANALYSIS, PG_DIFF, PG_LOG, PG_JSON, PG_HELP, PG_MESSAGES, PG_CALLS, PG_ALERTS,
+		 PG_CURVES };
+
+struct curves;
 
 struct pager {
 	bool open;
@@ -89,6 +92,7 @@ struct pager {
 	bool wrap;
 	char *search;
 	long match; /* line of the current match, -1 none */
+	struct curves *curves; /* PG_CURVES: what it draws (curves.c) */
 };
 
 enum prompt_kind {
@@ -256,6 +260,12 @@ unsigned prompt_key(struct ui *ui, int key);
 /* ---- alerts_view.c ---- */
 /* The health rules' alerts (logs/alerts.jsonl), newest first, as the pager's text. */
 void alerts_view_build(struct ui *ui, struct buf *b);
+
+/* ---- curves.c: the curves view, a pager of its own drawing ---- */
+struct curves *curves_load(struct ui *ui, const struct node *n);
+void curves_free(struct curves *cv);
+/* Draw ui->pg.curves in rows y0 .. y0+height-1 of w, width columns. */
+void curves_draw(struct ui *ui, WINDOW *w, int y0, int width, int height);
 
 /* ---- pager.c ---- */
 unsigned pager_show(struct ui *ui, enum pager_kind kind);

@@ -114,7 +114,7 @@ char *workdir_file(const struct workdir *w, const char *rel);
 #define JOURNAL_OPS(X)                                                             \
 	X("add") X("pause") X("resume") X("cancel") X("prio") X("retry")          \
 	X("instrumented") X("prepare") X("prepared") X("wait") X("build") X("run") \
-	X("analyze") X("completed") X("failed") X("cancelled") X("judged")        \
+	X("analyze") X("completed") X("failed") X("cancelled") X("pruned") X("judged") \
 	X("repair") X("state")
 
 /* Whether op is one of JOURNAL_OPS. */

@@ -107,6 +107,12 @@ static char *diff_section(const struct analyse_task *t)
 	return buf_steal(&b);
 }
 
+/* Stopped by the pruning rule (prune.c): no failure of the code. */
+static bool pruned_kind(const char *kind)
+{
+	return kind && !strcmp(kind, "pruned");
+}
+
 /*
  * runs/<id>/analysis.md: the planner's analysis, or why there is none, the
  * change, and what hypotop saw.
@@ -117,7 +123,10 @@ static void compose_analysis(const struct analyse_task *t, struct buf *a)
 		buf_adds(a, t->analysis);
 	else
 		buf_printf(a, "# %s\n\n%s\n\n(No analysis: %s)\n", t->nid,
-			   t->ok ? "Completed." : "Failed.", t->e.msg[0] ? t->e.msg : "no planner");
+			   t->ok	   ? "Completed."
+			   : pruned_kind(t->kind) ? "Pruned: stopped early, no failure of its code."
+						  : "Failed.",
+			   t->e.msg[0] ? t->e.msg : "no planner");
 	if (t->diff)
 		buf_adds(a, t->diff);
 	if (t->why && *t->why)
@@ -322,7 +331,10 @@ static void analyse_done(void *arg)
 	}
 
 	bool cancelled = !t->ok && t->kind && !strcmp(t->kind, "cancelled");
-	n->status = t->ok ? ST_COMPLETED : cancelled ? ST_CANCELLED : ST_FAILED;
+	n->status = t->ok		  ? ST_COMPLETED
+		    : cancelled		  ? ST_CANCELLED
+		    : pruned_kind(t->kind) ? ST_PRUNED
+					  : ST_FAILED;
 	uint32_t id = n->id;
 	sched_judge(s, n, t->ok, t->keep); /* may add nodes: n moves */
 	n = tree_get(&w->tree, id);
@@ -414,15 +426,16 @@ static void finish(struct sched *s, struct slot *sl, bool ok, const char *kind,
 	t->tail = sched_tail_text(sl);
 	t->change = n->change ? xstrdup(n->change) : NULL;
 	t->commit = n->commit ? xstrdup(n->commit) : NULL;
-	if (!ok)
+	if (!ok && !pruned_kind(kind))
 		t->repair = repair_begin(s, n, &sl->metrics, kind, why, t->tail);
 	t->r = (struct analyse_request){
 		.cfg = &w->cfg,
 		.node = t->nid,
 		.name = t->name,
 		.hypothesis = t->hypothesis,
-		.status = ok ? "completed" : "failed",
-		.failure_kind = ok ? NULL : t->kind,
+		.status = ok ? "completed" : pruned_kind(kind) ? "pruned" : "failed",
+		/* A pruned run's kind is its reason: the step, the values, the margin. */
+		.failure_kind = ok ? NULL : pruned_kind(kind) && t->why ? t->why : t->kind,
 		.has_metric = n->has_metric,
 		.metric = n->metric,
 		.has_parent_metric = parent && parent->has_metric,
@@ -466,7 +479,9 @@ void sched_reanalyse(struct sched *s, struct slot *sl)
 	bool ok = !n->failure_kind;
 	char *kind = n->failure_kind ? xstrdup(n->failure_kind) : NULL;
 	char *phase = n->failure_phase ? xstrdup(n->failure_phase) : NULL;
-	finish(s, sl, ok, kind, phase, ok ? NULL : "(recorded before a restart)");
+	char *why = kind && pruned_kind(kind) ? prune_reason(s, n->id) : NULL;
+	finish(s, sl, ok, kind, phase, ok ? NULL : why ? why : "(recorded before a restart)");
+	free(why);
 	free(kind);
 	free(phase);
 }
@@ -525,6 +540,22 @@ void sched_collect(struct sched *s, struct slot *sl, const struct job_result *r)
 	if (m && m->count) {
 		n->has_metric = true;
 		n->metric = m->last;
+	}
+	/*
+	 * Pruned, though a restart since may have lost whose stop it was: its
+	 * pruned.json is written before the stop, and its exit, 0 or not, is
+	 * the stop's.
+	 */
+	char *pruned = sched_path(s, "runs", n->id, "pruned.json");
+	bool was_pruned = (sl->kill_reason && pruned_kind(sl->kill_reason)) ||
+			  (!sl->kill_reason && fs_exists(pruned));
+	free(pruned);
+	if (was_pruned) {
+		char *said = sl->prune_why ? NULL : prune_reason(s, n->id);
+		finish(s, sl, false, "pruned", "run",
+		       sl->prune_why ? sl->prune_why : said ? said : "pruned before a restart");
+		free(said);
+		return;
 	}
 	if (sl->kill_reason) {
 		snprintf(why, sizeof why, "hypotop stopped the job: %s", sl->kill_reason);
@@ -657,6 +688,7 @@ void sched_write_reports(struct sched *s)
 	buf_printf(&m, "Planning rounds: %ld of %ld; rounds without gain: %ld (patience %ld).\n\n",
 		   w->st.iteration, w->cfg.max_iterations, w->st.rounds_without_gain,
 		   w->cfg.patience);
+	prune_summary(s, &m);
 	buf_adds(&m, "| status | count |\n|---|---|\n");
 	for (int st = 0; st < ST__COUNT; st++)
 		if (counts[st])

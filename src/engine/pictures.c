@@ -101,7 +101,7 @@ static const char *const fills[ST__COUNT] = {
 	[ST_QUEUED] = "#e4e4e4",    [ST_PREPARING] = "#fff2b3", [ST_BUILDING] = "#fff2b3",
 	[ST_RUNNING] = "#b7d5fb",   [ST_ANALYZING] = "#dccaf2", [ST_COMPLETED] = "#c6e8c8",
 	[ST_FAILED] = "#f5b5b0",    [ST_CANCELLED] = "#f4f4f4", [ST_PAUSED] = "#ffd9a6",
-	[ST_WAITING] = "#fff2b3",
+	[ST_WAITING] = "#fff2b3", [ST_PRUNED] = "#e3dccf",
 };
 
 static const char *fill_of(const struct node *n)

@@ -107,6 +107,28 @@ struct plan_task {
  * analysis and the newest failures' logs. A file that cannot be read is
  * left out.
  */
+/* "pruned at step S (loss 1.9 vs 1.2 of n0003)", from runs/<id>/pruned.json. */
+static char *pruned_cell(struct sched *s, uint32_t id)
+{
+	struct err e = {{0}};
+	char *path = sched_path(s, "runs", id, "pruned.json");
+	cJSON *j = fs_exists(path) ? json_parse_file(path, &e) : NULL;
+	const cJSON *step = cJSON_GetObjectItemCaseSensitive(j, "step");
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "value");
+	const cJSON *rv = cJSON_GetObjectItemCaseSensitive(j, "reference_value");
+	const char *series = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "series"));
+	const char *ref = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "reference"));
+	char *cell = cJSON_IsNumber(step) && cJSON_IsNumber(v) && cJSON_IsNumber(rv) && series &&
+				     ref
+			     ? xasprintf("pruned at step %.10g (%s %.4g vs %.4g of %s)",
+					 step->valuedouble, series, v->valuedouble,
+					 rv->valuedouble, ref)
+			     : xstrdup("pruned");
+	cJSON_Delete(j);
+	free(path);
+	return cell;
+}
+
 static void plan_reads(struct plan_task *t)
 {
 	const char *wd = t->s->wd->path;
@@ -470,7 +492,9 @@ int sched_plan(struct sched *s)
 		if (n->parent != NODE_NONE)
 			node_id_format(n->parent, t->ids[k][1]);
 		t->names[k][0] = n->name ? xstrdup(n->name) : NULL;
-		t->names[k][1] = n->failure_kind ? xstrdup(n->failure_kind) : NULL;
+		t->names[k][1] = n->status == ST_PRUNED ? pruned_cell(s, i)
+				 : n->failure_kind     ? xstrdup(n->failure_kind)
+						       : NULL;
 		t->names[k][2] = n->hypothesis ? xstrdup(n->hypothesis) : NULL;
 		t->names[k][3] = n->change ? xstrdup(n->change) : NULL;
 		t->hist[k] = (struct plan_entry){t->ids[k][0],

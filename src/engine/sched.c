@@ -130,6 +130,7 @@ void sched_slot_release(struct sched *s, struct slot *sl)
 	for (size_t i = 0; i < SCHED_TAIL_LINES; i++)
 		free(sl->tail[i]);
 	free(sl->tampered);
+	free(sl->prune_why);
 	sched_tree_free(s, sl->tree);
 	int gpu = sl->gpu, worker = sl->worker;
 	memset(sl, 0, sizeof *sl);
@@ -597,6 +598,7 @@ void sched_free(struct sched *s)
 		s->planner->destroy(s->planner);
 	cJSON_Delete(s->base_params);
 	cJSON_Delete(s->protected);
+	prune_free(s);
 	free(s->slots);
 	free(s->ahead);
 	free(s->tree_used);

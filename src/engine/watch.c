@@ -1,7 +1,7 @@
 /*
  * watch.c — the jobs while they run: their logs (tail, metrics,
- * progress), stopping them (health.c says when), and hearing that they
- * ended, from the executor's news or the tick.
+ * progress), stopping them (health.c and prune.c say when), and hearing
+ * that they ended, from the executor's news or the tick.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -245,6 +245,7 @@ void sched_watch(struct sched *s, struct slot *sl)
 			sched_record(s, "run", n);
 		}
 		health_check(s, sl);
+		prune_check(s, sl);
 		return;
 	}
 	/* Ended: collected once its log is read to where it ends now, a slice a round. */

@@ -6,10 +6,12 @@
  */
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "hypotop/curve.h"
 #include "hypotop/json.h"
 #include "hypotop/offline_int.h"
 
@@ -63,6 +65,12 @@ static void delta_text(char *out, size_t n, const struct analyse_request *r, dou
 		 *pct && *sig ? ", " : "", sig, *pct || *sig ? ")" : "");
 }
 
+/* Stopped early by the pruning rule: judged on its curve, not on a final metric. */
+static bool is_pruned(const struct analyse_request *r)
+{
+	return r->status && !strcmp(r->status, "pruned");
+}
+
 struct judged {
 	const char *verdict;
 	int supported;       /* 1 true, 0 false, -1 null */
@@ -81,6 +89,8 @@ static struct judged judge(const struct analyse_request *r, bool maximise, doubl
 			   bool use_best)
 {
 #define BEATS(a, b) (maximise ? (a) > (b) + margin : (a) < (b) - margin)
+	if (is_pruned(r))
+		return (struct judged){"no_change", 0, NULL, "pruned (stopped early)"};
 	if ((r->status && !strcmp(r->status, "failed")) || !r->has_metric ||
 	    !isfinite(r->metric))
 		return (struct judged){"failed", -1, NULL, NULL};
@@ -123,6 +133,41 @@ static void add_evidence(cJSON *ev, const char *fmt, ...)
 	cJSON_AddItemToArray(ev, cJSON_CreateString(safe.data));
 	buf_free(&raw);
 	buf_free(&safe);
+}
+
+/*
+ * "## Pruned": why, and its partial curve of the series it was judged on,
+ * some twelve points of it from the first to the last.
+ */
+static void append_pruned(struct buf *b, const struct analyse_request *r, cJSON *ev)
+{
+	const char *series = r->cfg && r->cfg->prune_series ? r->cfg->prune_series : NULL;
+	cJSON *m = r->metrics_json ? cJSON_Parse(r->metrics_json) : NULL;
+	struct curve *c = xcalloc(1, sizeof *c);
+
+	buf_adds(b, "## Pruned\n\nStopped early by the pruning rule (prune in the config), no "
+		    "failure of its code: ");
+	buf_add_safe(b, r->failure_kind ? r->failure_kind : "its curve was worse than the "
+							       "best run's");
+	buf_adds(b, ".\n");
+	add_evidence(ev, "%s", r->failure_kind ? r->failure_kind : "pruned");
+	if (series && curve_from_json(c, m, series) == 0) {
+		buf_adds(b, "\nIts partial curve of ");
+		buf_add_safe(b, series);
+		buf_adds(b, " (step: value):");
+		size_t prev = SIZE_MAX;
+		for (size_t k = 0; k <= 12; k++) {
+			size_t i = (c->n - 1) * k / 12;
+			if (i != prev)
+				buf_printf(b, "%s %.10g: %.6g", prev == SIZE_MAX ? "" : ",",
+					   c->p[i].step, c->p[i].value);
+			prev = i;
+		}
+		buf_adds(b, ".\n");
+	}
+	buf_addc(b, '\n');
+	free(c);
+	cJSON_Delete(m);
 }
 
 /* The last n lines of a log: [*start, *end), trailing empty lines left out. */
@@ -266,6 +311,12 @@ static const char *summarise(struct buf *sum, const struct analyse_request *r, s
 			   metric);
 		return "a protected file changed: the evaluation must stay the baseline's";
 	}
+	if (is_pruned(r)) {
+		buf_printf(sum, "The run was stopped early (%s); its curve could not catch the best "
+				"run's, so its %s was never final.",
+			   r->failure_kind ? r->failure_kind : "pruned", metric);
+		return "its curve was worse than the best run's at the same steps";
+	}
 	if (!strcmp(j.verdict, "failed")) {
 		buf_printf(sum, "The run failed (%s) before it could be judged on %s.", kind, metric);
 		return "the run failed before it reported the metric";
@@ -373,7 +424,9 @@ int offline_analyse(struct planner *p, const struct analyse_request *r, char **a
 		buf_printf(&b, "\n\n## Verdict: seed repeat of %s\n\n", r->repeat_of);
 	else
 		buf_printf(&b, "\n\n## Verdict: %s\n\n", j.heading ? j.heading : j.verdict);
-	if (!failed) {
+	if (is_pruned(r)) {
+		append_pruned(&b, r, ev);
+	} else if (!failed) {
 		append_result(&b, r, metric, maximise, sigma, use_best, ev);
 		append_noise(&b, r, sigma, k, ev);
 	}

@@ -273,6 +273,11 @@ static void effects_part(struct buf *b, const struct report_request *r)
 	buf_addc(b, '\n');
 }
 
+static bool is_pruned(const struct plan_entry *e)
+{
+	return e->status && !strcmp(e->status, "pruned");
+}
+
 static void failures_part(struct buf *b, const struct report_request *r)
 {
 	bool *done = xcalloc(r->n ? r->n : 1, sizeof *done);
@@ -281,7 +286,7 @@ static void failures_part(struct buf *b, const struct report_request *r)
 	buf_adds(b, "## Failures by kind\n\n");
 	for (size_t i = 0; i < r->n; i++) {
 		const char *kind = r->nodes[i].e.failure_kind;
-		if (done[i] || !kind)
+		if (done[i] || !kind || is_pruned(&r->nodes[i].e))
 			continue;
 		if (!kinds++)
 			buf_adds(b, "| kind | count | nodes |\n|---|---|---|\n");
@@ -290,7 +295,7 @@ static void failures_part(struct buf *b, const struct report_request *r)
 		buf_init(&ids);
 		for (size_t j = i; j < r->n; j++) {
 			const char *k = r->nodes[j].e.failure_kind;
-			if (k && !strcmp(k, kind)) {
+			if (k && !strcmp(k, kind) && !is_pruned(&r->nodes[j].e)) {
 				done[j] = true;
 				buf_printf(&ids, "%s%s", count++ ? ", " : "", r->nodes[j].e.id);
 			}
@@ -302,7 +307,15 @@ static void failures_part(struct buf *b, const struct report_request *r)
 	}
 	if (!kinds)
 		buf_adds(b, "No experiment failed.\n");
-	buf_addc(b, '\n');
+	/* Stopped by their curve: no failure of their code, said apart. */
+	int pruned = 0;
+	for (size_t i = 0; i < r->n; i++)
+		if (is_pruned(&r->nodes[i].e))
+			buf_printf(b, "%s%s", pruned++ ? ", " : "\nStopped early by their curve "
+								"(pruned, no failure of their "
+								"code): ",
+				   r->nodes[i].e.id);
+	buf_adds(b, pruned ? ".\n\n" : "\n");
 	free(done);
 }
 

@@ -141,6 +141,11 @@ struct tpe *tpe_new(const struct offline *space, const struct plan_request *r)
 	t->max = goal_is_max(r->cfg);
 	for (size_t i = 0; i < r->nhistory; i++) {
 		const struct plan_entry *h = &r->history[i];
+		/*
+		 * A pruned run is evidence: its metric when it was stopped, short of
+		 * the best's curve and so a pessimistic value, or without one the
+		 * worst (no runs: y is INFINITY below).
+		 */
 		bool finished = h->has_metric && isfinite(h->metric);
 		if (!cJSON_IsObject(h->params) || (h->status && !strcmp(h->status, "cancelled")))
 			continue;

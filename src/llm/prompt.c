@@ -91,7 +91,10 @@ static const char analyse_intro[] =
 	"(k × σ of the baseline's repeats; strictly, when σ is unknown).\n"
 	"- \"regressed\": it is worse than the parent's by more than the same margin.\n"
 	"- \"no_change\": otherwise.\n"
-	"- \"failed\": the run failed or never reported the metric; say why from the log.\n\n"
+	"- \"failed\": the run failed or never reported the metric; say why from the log.\n"
+	"- A run with status \"pruned\" was stopped early by hypotop: its curve was worse "
+	"than the best run's at the same step (the reason and the partial curve are given). "
+	"It is no failure of its code: judge what its curve says, not \"failed\".\n\n"
 	"Name the bottleneck you see in the training dynamics (divergence, plateau, "
 	"overfitting, too few steps, a crash and its cause).\n";
 
@@ -105,7 +108,10 @@ static const char plan_intro[] =
 	"the code use an edit, with search texts copied from the source shown (a patch or whole "
 	"files only where an edit cannot do it).\n"
 	"- Lower priority numbers run first: give the most promising proposal the lowest.\n"
-	"- Set \"stop\" to true only when nothing worth trying is left.\n";
+	"- Set \"stop\" to true only when nothing worth trying is left.\n"
+	"- A \"pruned\" node was stopped early (at the step its failure cell gives) because "
+	"its curve was worse than the best run's there: evidence against its change, not a "
+	"failure to repair.\n";
 
 static const char report_contract[] =
 	"Answer with the report itself in Markdown, beginning with a level-1 heading: no JSON, "
@@ -672,7 +678,7 @@ void llm_prompt_plan(const struct plan_request *r, const char *override_dir,
 		if (h->has_metric)
 			add_number(&s, h->metric);
 		buf_adds(&s, " | ");
-		add_cell(&s, h->failure_kind ? h->failure_kind : "", 32);
+		add_cell(&s, h->failure_kind ? h->failure_kind : "", 64); /* pruned: its step */
 		buf_adds(&s, " | ");
 		change_cell(&s, h, r->base_params);
 		buf_adds(&s, " | ");

@@ -91,6 +91,30 @@ static const struct ckey keys[] = {
 	{"metrics.patterns", CT_MAP, false, 0, 0, NULL, NULL, OFF(metric_patterns),
 	 "Map of metric name to a POSIX extended regex whose first group is the value; "
 	 "key=value pairs and JSON lines are found without one."},
+	{"prune", CT_OBJ, false, 0, 0, NULL, NULL, NOFF,
+	 "Early stopping by curve: a running job whose series is worse than the best "
+	 "completed run's at the same step is stopped as pruned. Off unless prune.series "
+	 "is set."},
+	{"prune.series", CT_STR, false, 0, 0, NULL, NULL, OFF(prune_series),
+	 "The metric series compared step by step, as the run prints it (for example "
+	 "\"loss\"); absent: no pruning."},
+	{"prune.goal", CT_ENUM, false, 0, 0, NULL, "min|max", OFF(prune_goal),
+	 "Whether a lower (min) or higher (max) value of the series is better. Absent: the "
+	 "config's goal when the series is the metric, else min."},
+	{"prune.warmup_steps", CT_NUM, false, 0, BIG, "0", NULL, OFF(prune_warmup_steps),
+	 "Steps before which a job is never judged."},
+	{"prune.min_runs", CT_INT, false, 1, 1000000, "3", NULL, OFF(prune_min_runs),
+	 "Completed runs needed before any job is pruned."},
+	{"prune.margin", CT_NUM, false, 0, BIG, "2", NULL, OFF(prune_margin),
+	 "How much worse than the best run's curve (interpolated at the job's step) counts as "
+	 "worse, in standard deviations of the baseline's repeats when the series is the "
+	 "metric and noise.seeds measured a spread."},
+	{"prune.margin_relative", CT_NUM, false, 0, BIG, "0.1", NULL, OFF(prune_margin_relative),
+	 "The margin when no spread is known: a fraction of the best run's value at that "
+	 "step (0.1: 10 % worse)."},
+	{"prune.patience", CT_INT, false, 1, 1000000, "3", NULL, OFF(prune_patience),
+	 "Points of the series in a row that must be worse before the job is stopped; one "
+	 "that is not starts the count again."},
 	{"search_space", CT_OBJ, false, 0, 0, NULL, NULL, OFF(search_space),
 	 "Parameters the offline planner may change."},
 	{"search_space.file", CT_STR, false, 0, 0, NULL, NULL, NOFF,
@@ -643,6 +667,13 @@ int config_from_json(struct config *c, cJSON *doc, const char *path, const char 
 			fill(c, k, v);
 	}
 	health_rules_fill(c->health, lookup(doc, "health.rules"), c->stall_seconds);
+	if (c->prune_series && !c->prune_series[strspn(c->prune_series, " \t")]) {
+		err_set(e, "%s: \"prune.series\" is empty; name the series to compare (as in "
+			   "\"loss\"), or remove it to turn pruning off",
+			path);
+		memset(c, 0, sizeof *c);
+		return -1;
+	}
 	c->doc = doc;
 	return 0;
 }

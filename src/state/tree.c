@@ -46,7 +46,7 @@ bool status_is_active(enum node_status s)
 
 bool status_is_final(enum node_status s)
 {
-	return s == ST_COMPLETED || s == ST_FAILED || s == ST_CANCELLED;
+	return s == ST_COMPLETED || s == ST_FAILED || s == ST_CANCELLED || s == ST_PRUNED;
 }
 
 void tree_init(struct tree *t)

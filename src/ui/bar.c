@@ -75,6 +75,8 @@ void status_draw(struct ui *ui)
 				buf_printf(&b, "  waiting %d", c[ST_WAITING]);
 			if (c[ST_PAUSED])
 				buf_printf(&b, "  paused %d", c[ST_PAUSED]);
+			if (c[ST_PRUNED])
+				buf_printf(&b, "  pruned %d", c[ST_PRUNED]);
 		} else {
 			/* Narrow: the counts by status glyph, to leave room for the news. */
 			const enum node_status order[] = {ST_RUNNING,   ST_QUEUED,   ST_COMPLETED,

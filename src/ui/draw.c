@@ -112,6 +112,8 @@ enum ui_role node_role(const struct node *n)
 		return ROLE_PAUSED;
 	case ST_WAITING: /* in a queue, a cluster's */
 		return ROLE_QUEUED;
+	case ST_PRUNED: /* stopped by hypotop, no fault of the code */
+		return ROLE_CANCELLED;
 	case ST__COUNT:
 		break;
 	}
@@ -142,6 +144,8 @@ const char *node_glyph(const struct ui *ui, const struct node *n)
 	 * before it ◆, and a run of another's commit (a seed repeat, a copy
 	 * of the baseline) ↻.
 	 */
+	if (n->status == ST_PRUNED)
+		return ui->utf8 ? "\xe2\x9c\x82" : "-"; /* ✂ */
 	if (n->present && n->status == ST_COMPLETED && wd) {
 		if (wd->st.best != NODE_NONE && wd->st.best == n->id)
 			return ui->utf8 ? utf[ROLE_IMPROVED - ROLE_QUEUED] : "*";

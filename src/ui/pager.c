@@ -388,8 +388,8 @@ static void build_messages(struct ui *ui, struct buf *b)
 	}
 }
 
-static const char *const kind_names[] = {"Analysis", "Change",	  "Log",   "JSON",
-					 "Help",     "Messages", "Model calls", "Alerts"};
+static const char *const kind_names[] = {"Analysis", "Change", "Log", "JSON", "Help",
+					 "Messages", "Model calls", "Alerts", "Curves"};
 
 void pager_close(struct ui *ui)
 {
@@ -399,6 +399,7 @@ void pager_close(struct ui *ui)
 	free(pg->text);
 	free(pg->lines);
 	free(pg->search);
+	curves_free(pg->curves);
 	memset(pg, 0, sizeof *pg);
 }
 
@@ -449,8 +450,12 @@ unsigned pager_show(struct ui *ui, enum pager_kind kind)
 	case PG_ALERTS:
 		alerts_view_build(ui, &b);
 		break;
+	case PG_CURVES:
+		break; /* drawn, not text: ui->pg.curves, below */
 	}
 	pager_close(ui);
+	if (kind == PG_CURVES)
+		pg->curves = curves_load(ui, n);
 	pg->open = true;
 	pg->kind = kind;
 	pg->wrap = kind == PG_ANALYSIS || kind == PG_HELP || kind == PG_MESSAGES || kind == PG_CALLS;
@@ -527,8 +532,13 @@ void pager_draw(struct ui *ui)
 	snprintf(right, sizeof right, "%s %zu-%zu/%zu ", pg->wrap ? "wrap" : "",
 		 pg->nlines ? pg->top + 1 : 0, last, pg->nlines);
 	char *title = draw_cut(ui, pg->title, width - 24 > 8 ? width - 24 : 8);
-	draw_title(ui, w, width, true, title, right);
+	draw_title(ui, w, width, true, title, pg->kind == PG_CURVES ? "" : right);
 	free(title);
+	if (pg->kind == PG_CURVES) {
+		curves_draw(ui, w, 1, width, h);
+		wnoutrefresh(w);
+		return;
+	}
 	int y = 1;
 	for (size_t i = pg->top; i < pg->nlines && y <= h; i++) {
 		size_t len;

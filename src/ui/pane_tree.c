@@ -405,6 +405,7 @@ static void draw_metric(struct ui *ui, WINDOW *w, int y, int x, int width, const
 
 	if (!n->has_metric) {
 		const char *what = n->status == ST_FAILED && n->failure_kind ? n->failure_kind
+				 : n->status == ST_PRUNED		    ? "pruned"
 				 : n->status == ST_CANCELLED		    ? ""
 									    : "-";
 		right_text(cell, sizeof cell, what, width);

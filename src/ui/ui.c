@@ -448,6 +448,8 @@ static unsigned main_act(struct ui *ui, enum ui_action a)
 		return pager_show(ui, PG_CALLS);
 	case ACT_ALERTS:
 		return pager_show(ui, PG_ALERTS);
+	case ACT_CURVES:
+		return pager_show(ui, PG_CURVES);
 	case ACT_FOLLOW:
 	case ACT_WRAP:
 		return log_act(ui, a);

@@ -35,6 +35,10 @@ static void defaults_fill_a_minimal_config(void)
 	T_CHECK(c.requeue_lost == 1, "requeue_lost %ld", c.requeue_lost);
 	T_CHECK(c.budget_llm_usd < 0, "no budget cap by default");
 	T_CHECK(!c.build && !c.search_space, "absent keys");
+	T_CHECK(!c.prune_series && !c.prune_goal, "no pruning by default");
+	T_CHECK(c.prune_min_runs == 3 && c.prune_patience == 3 && c.prune_margin == 2 &&
+			c.prune_margin_relative == 0.1 && c.prune_warmup_steps == 0,
+		"prune defaults");
 	config_free(&c);
 }
 
@@ -55,7 +59,9 @@ static void every_key_is_read(void)
 		"{\"kind\": \"params\", \"params\": {\"width\": 2}}}],"
 		"\"llm\": {\"provider\": \"openai\", \"model\": \"m\", \"base_url\": \"http://x\","
 		" \"api_key_env\": \"K\", \"command\": \"c\"},"
-		"\"budget\": {\"llm_usd\": 5, \"gpu_hours\": 10}}";
+		"\"budget\": {\"llm_usd\": 5, \"gpu_hours\": 10},"
+		"\"prune\": {\"series\": \"loss\", \"goal\": \"max\", \"warmup_steps\": 50,"
+		" \"min_runs\": 2, \"margin\": 1.5, \"margin_relative\": 0.2, \"patience\": 4}}";
 	T_CHECK(load(text, &c, &e) == 0, "%s", e.msg);
 	T_STREQ(c.goal, "max");
 	T_STREQ(c.build, "make");
@@ -68,6 +74,11 @@ static void every_key_is_read(void)
 	T_STREQ(c.llm_provider, "openai");
 	T_STREQ(c.llm_api_key_env, "K");
 	T_CHECK(c.budget_llm_usd == 5 && c.budget_gpu_hours == 10, "budget");
+	T_STREQ(c.prune_series, "loss");
+	T_STREQ(c.prune_goal, "max");
+	T_CHECK(c.prune_warmup_steps == 50 && c.prune_min_runs == 2 && c.prune_margin == 1.5 &&
+			c.prune_margin_relative == 0.2 && c.prune_patience == 4,
+		"prune");
 	config_free(&c);
 }
 
@@ -138,6 +149,15 @@ static void bad_configs_name_field_line_and_fix(void)
 		 "leaves the source tree"},
 		{"{" BASE ", \"llm\": {\"context_bytes\": 10}}", "\"llm.context_bytes\"",
 		 "from 1024 to 16777216"},
+		{"{" BASE ", \"prune\": {\"series\": \" \"}}", "\"prune.series\" is empty",
+		 "remove it to turn pruning off"},
+		{"{" BASE ", \"prune\": {\"series\": \"loss\", \"patience\": 0}}",
+		 "\"prune.patience\"", "from 1 to"},
+		{"{" BASE ", \"prune\": {\"series\": \"loss\", \"goal\": \"lower\"}}",
+		 "\"prune.goal\"", "min|max"},
+		{"{" BASE ", \"prune\": {\"margin\": -1}}", "\"prune.margin\"", "at least 0"},
+		{"{" BASE ", \"prune\": {\"serie\": \"loss\"}}", "\"prune.serie\"",
+		 "did you mean \"series\""},
 	};
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		struct config c;

@@ -465,6 +465,27 @@ static void prompts(void)
 	free(h);
 	free(ids);
 
+	/* A pruned run: listed with its step in the history, no failure to repair. */
+	struct plan_entry pe[2] = {
+		{"n0000", NULL, "baseline", "completed", NULL, NULL, true, 1.0, NULL, NULL},
+		{"n0001", "n0000", "tiny-lr", "pruned",
+		 "pruned at step 300 (loss 1.9 vs 1.2 of n0000)", NULL, true, 1.9, NULL, NULL},
+	};
+	struct plan_request pp = {&c, NULL, pe, 2, "n0000", NULL, 1, 3, NULL};
+	llm_prompt_plan(&pp, NULL, &p);
+	T_CONTAINS(p.stable, "| n0001 | n0000 | tiny-lr | pruned | 1.9 | pruned at step 300 "
+			     "(loss 1.9 vs 1.2 of n0000) |");
+	T_CONTAINS(p.system, "A \"pruned\" node was stopped early");
+	llm_prompt_free(&p);
+	ar = (struct analyse_request){
+		.cfg = &c, .node = "n0001", .status = "pruned",
+		.failure_kind = "pruned at step 300: its loss (1.9) was worse",
+	};
+	llm_prompt_analyse(&ar, NULL, &p);
+	T_CONTAINS(p.request, "Status: pruned (pruned at step 300: its loss (1.9) was worse)");
+	T_CONTAINS(p.system, "It is no failure of its code");
+	llm_prompt_free(&p);
+
 	/* Instructions from a file replace the built-in ones; the contract stays. */
 	char *dir = t_tmpdir(), *file = path_join(dir, "analyse.md");
 	struct err e = {{0}};

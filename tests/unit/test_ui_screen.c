@@ -332,6 +332,34 @@ static void running_node_with_its_log(void)
 	fx_close(&f);
 }
 
+/* The curves view: the running run's live loss over the best's and its parent's. */
+static void curves_view(void)
+{
+	struct fx f;
+
+	fx_open(&f, 24, 80);
+	write_file(&f, "runs/n0000/metrics.json",
+		   "{\"lines\":7,\"step\":600,\"series\":{\"loss\":{\"count\":6,\"recent\":"
+		   "[[100,0.7],[200,0.45],[300,0.35],[400,0.3],[500,0.27],[600,0.25]],"
+		   "\"sample\":[[100,0.7],[300,0.35]]}}}");
+	f.wd.st.best = 0; /* so that the best and the parent are two runs */
+	keys(&f, "jj");
+	T_CHECK(f.ui->tv.sel == 3, "selected %u", f.ui->tv.sel);
+	keys(&f, "v");
+	T_CHECK(f.ui->pg.open && f.ui->pg.kind == PG_CURVES, "the curves view is not open");
+	golden(&f, "curves_80x24");
+	T_CHECK(on_screen(&f, "n0003 hidden-25") && on_screen(&f, "n0000 best") &&
+			on_screen(&f, "n0001 parent"),
+		"the legend names the three runs");
+	keys(&f, "q");
+	T_CHECK(!f.ui->pg.open, "q leaves the view");
+	/* A run with no points says so. */
+	keys(&f, "j");
+	keys(&f, "v");
+	T_CHECK(on_screen(&f, "(no points)"), "a run without points is not said");
+	fx_close(&f);
+}
+
 static void narrow_terminal(void)
 {
 	struct fx f;
@@ -947,6 +975,12 @@ static void ascii_and_no_colour(void)
 	T_CHECK(!f.ui->utf8, "C locale is not UTF-8");
 	keys(&f, "jj");
 	golden(&f, "ascii_80x24");
+	/* The curves in one mark a cell: the run's *, the best's (here its parent) +. */
+	keys(&f, "v");
+	T_CHECK(on_screen(&f, "loss  * n0003 hidden-25  + n0001 best, parent"), "ASCII legend");
+	T_CHECK(on_screen(&f, "|*") || on_screen(&f, "| *") || on_screen(&f, "|+"),
+		"no ASCII marks on the plot");
+	T_CHECK(!on_screen(&f, "\xe2"), "UTF-8 in the ASCII curves");
 	fx_close(&f);
 	setlocale(LC_CTYPE, "C.UTF-8");
 	setenv("NO_COLOR", "1", 1);
@@ -1182,6 +1216,7 @@ int main(void)
 	T_RUN(main_screen_80x24);
 	T_RUN(main_screen_120x40);
 	T_RUN(running_node_with_its_log);
+	T_RUN(curves_view);
 	T_RUN(narrow_terminal);
 	T_RUN(resize_and_back);
 	T_RUN(pagers);

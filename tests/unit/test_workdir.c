@@ -324,6 +324,34 @@ static void add_with_a_request_id_once(void)
 }
 
 /* Every queue operation is recorded under its own name, so each must load. */
+/* The engine records a run stopped by its curve as "pruned"; it reloads final. */
+static void a_pruned_node_is_journalled_and_reloaded(void)
+{
+	char *base, *wd = make_workdir(&base);
+	struct workdir w;
+	struct err e = {{0}};
+
+	T_CHECK(workdir_open(&w, wd, WD_WRITE, "test", &e) == WD_OK, "%s", e.msg);
+	T_CHECK(do_op(&w, OP_ADD, "n0000", 0, "tiny-lr") == 1, "add");
+	struct node *n = tree_get(&w.tree, 1);
+	n->status = ST_PRUNED;
+	node_set_str(&n->failure_kind, "pruned");
+	node_set_str(&n->failure_phase, "run");
+	workdir_record(&w, status_name(ST_PRUNED), n);
+	T_CHECK(workdir_commit(&w, &e) == 0, "%s", e.msg);
+	workdir_close(&w);
+
+	T_CHECK(workdir_open(&w, wd, WD_READ, NULL, &e) == WD_OK, "%s", e.msg);
+	n = tree_get(&w.tree, 1);
+	T_CHECK(n && n->status == ST_PRUNED, "status %s", n ? status_name(n->status) : "none");
+	T_CHECK(n && status_is_final(n->status) && !status_is_active(n->status), "final");
+	T_CHECK(queue_peek(&w.queue) == 0, "not queued: the baseline is next");
+	workdir_close(&w);
+	fs_remove_tree(base);
+	free(wd);
+	free(base);
+}
+
 static void queue_ops_are_journal_ops(void)
 {
 	for (int k = 0; k < OP__COUNT; k++)
@@ -345,5 +373,6 @@ int main(void)
 	T_RUN(queue_ops_are_journal_ops);
 	T_RUN(fixed_experiment_names_become_labels);
 	T_RUN(add_with_a_request_id_once);
+	T_RUN(a_pruned_node_is_journalled_and_reloaded);
 	T_END();
 }
