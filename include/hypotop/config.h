@@ -42,6 +42,8 @@ struct config {
 	double llm_timeout_s;    /* a request's deadline; 0: the provider's default */
 	double budget_llm_usd;   /* < 0: no cap */
 	double budget_gpu_hours; /* < 0: no cap */
+	/* Vast.ai (vast.h) */
+	char *vast_base_url; /* NULL: VAST_DEFAULT_URL */
 	const cJSON *gpus;              /* array of GPU indices, or NULL */
 	const cJSON *metric_patterns;   /* object name -> regex, or NULL */
 	const cJSON *search_space;      /* object, or NULL */

@@ -37,6 +37,7 @@ struct worker_def {
 	char **sbatch_args;
 	size_t nsbatch_args;
 	long vast_id;      /* 0: none */
+	double dph;        /* a rented instance's price, USD per hour; 0: none */
 	int *gpus;         /* CUDA devices, one job each; NULL when ngpus is 0 */
 	size_t ngpus;
 	bool enabled;

@@ -36,6 +36,7 @@ static const struct {
 	{"setup", "ssh", "slurm", "put the step in the project's \"build\" (config.json), which "
 				  "each job runs first"},
 	{"vast_id", "ssh", "", NULL},
+	{"dph", "ssh", "", NULL},
 	{"partition", "slurm", "", NULL},
 	{"account", "slurm", "", NULL},
 	{"qos", "slurm", "", NULL},
@@ -354,6 +355,19 @@ static int worker_cb(void *ctx, const char *el, size_t len, size_t off, struct e
 				 &p->accept_new_host_key, e) < 0))
 		r = -1;
 	p->vast_id = vast;
+	if (!r && json_get_num(j, "dph", LINE_OF("dph"), &p->dph, e) < 0)
+		r = -1;
+	if (!r && (p->dph < 0 || p->dph > 1e6)) {
+		err_set(e, "%s: \"dph\" must be the price in US dollars per hour, from 0 to 1000000",
+			LINE_OF("dph"));
+		r = -1;
+	}
+	if (!r && p->dph > 0 && !p->vast_id) {
+		err_set(e, "%s: \"dph\" is the price of a rented Vast.ai instance: it needs "
+			   "\"vast_id\" beside it",
+			LINE_OF("dph"));
+		r = -1;
+	}
 	if (!r && gpus) {
 		bool ok = cJSON_IsArray(gpus);
 		const cJSON *g;

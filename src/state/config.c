@@ -142,6 +142,12 @@ static const struct ckey keys[] = {
 	 "Dollars the model may cost; planning stops when spent. Absent: no cap."},
 	{"budget.gpu_hours", CT_NUM, false, 0, BIG, NULL, NULL, OFF(budget_gpu_hours),
 	 "GPU-hours the runs may use. Absent: no cap."},
+	/* Vast.ai */
+	{"vast", CT_OBJ, false, 0, 0, NULL, NULL, NOFF,
+	 "Renting GPUs on Vast.ai ('hypotop vast'); the API key comes from VAST_API_KEY or "
+	 "~/.config/vastai/vast_api_key, never from this file."},
+	{"vast.base_url", CT_STR, false, 0, 0, NULL, NULL, OFF(vast_base_url),
+	 "Base URL of the Vast.ai API. Absent: https://console.vast.ai."},
 };
 
 static const struct ckey *key_find(const char *path)

@@ -1,0 +1,362 @@
+/*
+ * cmd_vast_rent.c — `hypotop vast WORKDIR rent OFFER_ID` (the instance
+ * created, waited for until it runs and its SSH server answers, then added
+ * as an ssh worker with its vast_id and price) and `release NAME` (the
+ * instance destroyed, the worker disabled).
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hypotop/cmd.h"
+#include "hypotop/cmd_vast.h"
+#include "hypotop/fsutil.h"
+#include "hypotop/llm.h"
+#include "hypotop/workerstat.h"
+
+/* Whether an SSH server answers at host:port within ms: its banner starts "SSH-". */
+static bool ssh_answers(const char *host, long port, int ms)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+	char serv[16], banner[8] = "";
+	bool ok = false;
+
+	snprintf(serv, sizeof serv, "%ld", port);
+	if (getaddrinfo(host, serv, &hints, &res) != 0)
+		return false;
+	for (struct addrinfo *a = res; a && !ok; a = a->ai_next) {
+		int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		struct pollfd p = {fd, POLLOUT, 0};
+		if ((connect(fd, a->ai_addr, a->ai_addrlen) == 0 || errno == EINPROGRESS) &&
+		    poll(&p, 1, ms) == 1) {
+			size_t got = 0;
+			int64_t end = mono_ms() + ms;
+			p.events = POLLIN;
+			while (got < 4 && mono_ms() < end && poll(&p, 1, (int)(end - mono_ms())) == 1) {
+				ssize_t n = read(fd, banner + got, 4 - got);
+				if (n <= 0)
+					break;
+				got += (size_t)n;
+			}
+			ok = got == 4 && !memcmp(banner, "SSH-", 4);
+		}
+		close(fd);
+	}
+	freeaddrinfo(res);
+	return ok;
+}
+
+/* The options of rent that become keys of the new worker, and its own. */
+static const struct {
+	const char *name, *key;
+	bool number, path;
+} worker_opts[] = {
+	{"--user", "user", false, false},
+	{"--key", "key_file", false, true},
+	{"--known-hosts", "known_hosts", false, true},
+	{"--workspace", "workspace", false, false},
+	{"--slots", "slots", true, false},
+};
+
+struct rent {
+	long offer;
+	const char *image, *name;
+	double disk, timeout_s;
+	struct worker_field field[ARRAY_LEN(worker_opts) + 5];
+	size_t nfield;
+};
+
+static void rent_free(struct rent *r)
+{
+	for (size_t i = 0; i < r->nfield; i++)
+		cJSON_Delete(r->field[i].value);
+}
+
+static void add_field(struct rent *r, const char *key, const char *option, cJSON *v)
+{
+	r->field[r->nfield++] = (struct worker_field){key, option, v};
+}
+
+static int rent_args(int argc, char **argv, struct rent *r)
+{
+	bool user = false;
+
+	memset(r, 0, sizeof *r);
+	r->image = "pytorch/pytorch:latest";
+	r->disk = 32;
+	r->timeout_s = 900;
+	for (int i = 0; i < argc; i++) {
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		bool ok = true;
+		if (argv[i][0] != '-') {
+			if (r->offer)
+				return vast_bad_option("rent", argv[i]);
+			if (parse_long(argv[i], 1, 1L << 50, &r->offer) < 0)
+				return cmd_fail(EXIT_USAGE, "vast rent: OFFER_ID \"%s\" is not an offer "
+							    "number ('hypotop vast WORKDIR offers' "
+							    "lists them)",
+						argv[i]);
+			continue;
+		}
+		if (!v)
+			return cmd_fail(EXIT_USAGE, "vast rent: %s needs a value", argv[i]);
+		size_t k = 0;
+		while (k < ARRAY_LEN(worker_opts) && strcmp(worker_opts[k].name, argv[i]))
+			k++;
+		if (k < ARRAY_LEN(worker_opts)) {
+			long n;
+			cJSON *val;
+			if (worker_opts[k].number) {
+				ok = parse_long(v, 1, 4096, &n) == 0;
+				val = cJSON_CreateNumber((double)n);
+			} else if (worker_opts[k].path) {
+				char *real = path_real(v, NULL);
+				val = cJSON_CreateString(real ? real : v);
+				free(real);
+			} else {
+				val = cJSON_CreateString(v);
+			}
+			user |= !strcmp(worker_opts[k].key, "user");
+			add_field(r, worker_opts[k].key, worker_opts[k].name, val);
+		} else if (!strcmp(argv[i], "--image")) {
+			r->image = v;
+		} else if (!strcmp(argv[i], "--name")) {
+			r->name = v;
+		} else if (!strcmp(argv[i], "--disk")) {
+			ok = parse_double(v, &r->disk) == 0 && r->disk >= 1 && r->disk <= 100000;
+		} else if (!strcmp(argv[i], "--timeout")) {
+			ok = parse_double(v, &r->timeout_s) == 0 && r->timeout_s >= 1;
+		} else {
+			return vast_bad_option("rent", argv[i]);
+		}
+		if (!ok)
+			return cmd_fail(EXIT_USAGE, "vast rent: %s %s: --disk takes 1 to 100000 GB, "
+						    "--timeout seconds (at least 1), --slots 1 to 4096",
+					argv[i], v);
+		i++;
+	}
+	if (!r->offer)
+		return cmd_fail(EXIT_USAGE, "vast rent: which offer? give OFFER_ID ('hypotop vast "
+					    "WORKDIR offers' lists them)");
+	/* Vast.ai's images log in as root. */
+	if (!user)
+		add_field(r, "user", "--user", cJSON_CreateString("root"));
+	return EXIT_OK;
+}
+
+/*
+ * Poll the instance until it runs and its SSH server answers (2, 4, 8,
+ * 16 s apart), saying each change of state; *host and *port: where it answers.
+ */
+static int wait_running(struct vast_ctx *x, long id, double timeout_s, char **host, long *port,
+			struct err *e)
+{
+	int64_t end = mono_ms() + (int64_t)(timeout_s * 1000);
+	char last[64] = "";
+	long delay = 0;
+
+	for (;;) {
+		struct vast_instances l;
+		if (delay)
+			llm_cancel_sleep(NULL, delay);
+		delay = delay ? (delay < 16000 ? delay * 2 : 16000) : 2000;
+		if (vast_list(&x->api, &l, e) < 0)
+			return -1;
+		const struct vast_instance *in = vast_find(&l, id);
+		if (!in) {
+			vast_instances_free(&l);
+			err_set(e, "instance %ld is no longer on the account; it was destroyed or "
+				   "failed to start",
+				id);
+			return -1;
+		}
+		bool up = !strcmp(in->status, "running") && in->ssh_host[0] && in->ssh_port;
+		char now[64];
+		snprintf(now, sizeof now, "%s", up ? "running" : in->status[0] ? in->status : "created");
+		if (strcmp(now, last)) {
+			struct buf b;
+			buf_init(&b);
+			buf_add_safe(&b, now);
+			printf("instance %ld: %s%s\n", id, b.data, up ? "; trying SSH" : "");
+			fflush(stdout);
+			buf_free(&b);
+			snprintf(last, sizeof last, "%s", now);
+		}
+		if (up && ssh_answers(in->ssh_host, in->ssh_port, 5000)) {
+			*host = xstrdup(in->ssh_host);
+			*port = in->ssh_port;
+			vast_instances_free(&l);
+			return 0;
+		}
+		vast_instances_free(&l);
+		if (mono_ms() + delay > end) {
+			err_set(e, "instance %ld did not run and answer SSH within %.0f s (last: %s)",
+				id, timeout_s, last);
+			return -1;
+		}
+	}
+}
+
+int vast_rent(struct vast_ctx *x, int argc, char **argv)
+{
+	struct rent r;
+	struct err e = {{0}};
+	long id = 0, port = 0;
+	char *host = NULL, name[64];
+	enum worker_outcome out;
+
+	if (rent_args(argc, argv, &r) != EXIT_OK) {
+		rent_free(&r);
+		return EXIT_USAGE;
+	}
+	snprintf(name, sizeof name, "%s", r.name ? r.name : "");
+	for (size_t i = 0; r.name && i < x->ws.len; i++)
+		if (!strcmp(x->ws.v[i].name, r.name)) {
+			rent_free(&r);
+			return cmd_fail(EXIT_USAGE, "vast rent: --name %s: a worker of that name is in "
+						    "workers.json already; choose another",
+					r.name);
+		}
+	/* The price is the offer's: look it up before renting. */
+	struct vast_offers offers;
+	struct vast_query q = {.limit = 1000};
+	double dph = 0;
+	if (vast_search(&x->api, &q, &offers, &e) == 0) {
+		for (size_t i = 0; i < offers.len; i++)
+			if (offers.v[i].id == r.offer)
+				dph = offers.v[i].dph;
+		vast_offers_free(&offers);
+	}
+	if (vast_create(&x->api, r.offer, r.image, r.disk, r.name, &id, &e) < 0) {
+		rent_free(&r);
+		return cmd_fail(EXIT_RUNTIME, "vast rent: %s", e.msg);
+	}
+	if (!r.name)
+		snprintf(name, sizeof name, "vast-%ld", id);
+	printf("instance %ld rented from offer %ld; waiting until it runs and answers SSH\n", id,
+	       r.offer);
+	fflush(stdout);
+	int status = EXIT_RUNTIME;
+	if (wait_running(x, id, r.timeout_s, &host, &port, &e) < 0)
+		goto destroy;
+	/* The listing's price, when the offer's was not found. */
+	struct vast_instances l;
+	if (vast_list(&x->api, &l, &e) == 0) {
+		const struct vast_instance *in = vast_find(&l, id);
+		if (in && in->dph > 0)
+			dph = in->dph;
+		vast_instances_free(&l);
+	}
+	add_field(&r, "host", "the instance's ssh_host", cJSON_CreateString(host));
+	add_field(&r, "port", "the instance's ssh_port", cJSON_CreateNumber((double)port));
+	/* A new machine has a new host key: trust it on first use. */
+	add_field(&r, "accept_new_host_key", "rent", cJSON_CreateTrue());
+	add_field(&r, "vast_id", "rent", cJSON_CreateNumber((double)id));
+	if (dph > 0)
+		add_field(&r, "dph", "the instance's dph_total", cJSON_CreateNumber(dph));
+	struct worker_edit ed = {WORKER_ADD, name, "ssh", r.field, r.nfield};
+	status = workers_change(x->workdir, &ed, NULL, NULL, &out, &e);
+	if (status == EXIT_OK) {
+		printf("worker %s added (%s:%ld, $%.3f/h) in %s/workers.json\n", name, host, port,
+		       dph, x->workdir);
+		status = vast_report(status, "rent", x->workdir, out, &e);
+		goto done;
+	}
+destroy:
+	fprintf(stderr, "hypotop: vast rent: %s\n", e.msg);
+	{
+		struct err de = {{0}};
+		if (vast_destroy(&x->api, id, &de) == 0)
+			fprintf(stderr, "hypotop: instance %ld destroyed, so that it costs nothing\n",
+				id);
+		else
+			fprintf(stderr, "hypotop: instance %ld could not be destroyed (%s): destroy it "
+					"on vast.ai, it costs money while it exists\n",
+				id, de.msg);
+	}
+done:
+	free(host);
+	rent_free(&r);
+	return status;
+}
+
+/* The nodes hypotop runs on worker name, as the engine last said; 0 when none. */
+static size_t jobs_on(const char *workdir, const char *name)
+{
+	struct worker_stat *v = NULL;
+	size_t n = 0, jobs = 0;
+	int64_t updated;
+	struct err e = {{0}};
+
+	if (workerstat_read(workdir, &updated, &v, &n, &e) != 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i].name, name))
+			jobs = worker_slots_used(&v[i]);
+	workerstat_free(v, n);
+	return jobs;
+}
+
+int vast_release(struct vast_ctx *x, int argc, char **argv)
+{
+	const char *name = NULL;
+	bool force = false;
+	struct err e = {{0}};
+	enum worker_outcome out;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--force"))
+			force = true;
+		else if (argv[i][0] != '-' && !name)
+			name = argv[i];
+		else
+			return vast_bad_option("release", argv[i]);
+	}
+	if (!name)
+		return cmd_fail(EXIT_USAGE, "vast release: which worker? give its NAME");
+	const struct worker_def *w = NULL;
+	for (size_t i = 0; i < x->ws.len; i++)
+		if (!strcmp(x->ws.v[i].name, name))
+			w = &x->ws.v[i];
+	if (!w)
+		return cmd_fail(EXIT_USAGE, "vast release: no worker named \"%s\" in "
+					    "%s/workers.json ('hypotop workers' lists them)",
+				name, x->workdir);
+	if (!w->vast_id)
+		return cmd_fail(EXIT_USAGE, "vast release: worker %s is no Vast.ai instance (it has "
+					    "no \"vast_id\"); 'hypotop worker disable' stops new jobs "
+					    "on it",
+				name);
+	size_t jobs = jobs_on(x->workdir, name);
+	if (jobs && !force)
+		return cmd_fail(EXIT_USAGE, "vast release: %zu of hypotop's jobs run on %s; wait "
+					    "for them, or give --force to destroy the instance under "
+					    "them",
+				jobs, name);
+	/* New jobs stop first: none starts on a machine about to go. */
+	struct worker_edit ed = {WORKER_DISABLE, name, NULL, NULL, 0};
+	int status = workers_change(x->workdir, &ed, NULL, NULL, &out, &e);
+	if (status != EXIT_OK)
+		return cmd_fail(status, "vast release: %s", e.msg);
+	if (vast_destroy(&x->api, w->vast_id, &e) < 0) {
+		if (!strstr(e.msg, "HTTP 404"))
+			return cmd_fail(EXIT_RUNTIME, "vast release: %s; worker %s is disabled, the "
+						      "instance may still run (and cost): try again",
+					e.msg, name);
+		printf("instance %ld was gone already\n", w->vast_id);
+	} else {
+		printf("instance %ld destroyed\n", w->vast_id);
+	}
+	printf("worker %s disabled in %s/workers.json\n", name, x->workdir);
+	return vast_report(EXIT_OK, "release", x->workdir, out, &e);
+}

@@ -1,0 +1,258 @@
+"""End to end: `hypotop vast` against a fake Vast.ai API on 127.0.0.1
+(fake_vast.py): the key (refused, absent, from the CLI's file), listing
+instances over pages beside workers.json, 429 and 5xx retried, malformed
+answers named, reconcile with and without --fix, offers, and a rented
+instance whose SSH is a real sshd (lib.Sshd) running the quickstart, then
+released. The key is never in a file of the workdir nor in a job's
+environment."""
+
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import lib  # noqa: E402
+from lib import check, hypotop  # noqa: E402
+
+
+def workdir(d, fake, *extra):
+    """A quickstart workdir whose vast.base_url is the fake's."""
+    src, wd = lib.quickstart(d, *extra)
+    path = os.path.join(wd, "config.json")
+    with open(path) as f:
+        cfg = json.load(f)
+    cfg["vast"] = {"base_url": fake.url}
+    with open(path, "w") as f:
+        json.dump(cfg, f, indent=2)
+    return src, wd
+
+
+def write_workers(wd, workers):
+    with open(os.path.join(wd, "workers.json"), "w") as f:
+        json.dump({"version": 1, "workers": [{"name": "local", "kind": "local"}] + workers},
+                  f, indent=2)
+
+
+def read_workers(wd):
+    with open(os.path.join(wd, "workers.json")) as f:
+        return {w["name"]: w for w in json.load(f)["workers"]}
+
+
+def vast(fake, wd, *args, key=None, home=None):
+    return hypotop("vast", wd, *args, env=fake.env(key=key, home=home))
+
+
+def inst(iid, port, status="running", host="127.0.0.1", gpu="RTX_4090", dph=0.4):
+    return {"id": iid, "actual_status": status, "intended_status": "running",
+            "gpu_name": gpu, "num_gpus": 1, "dph_total": dph, "ssh_host": host,
+            "ssh_port": port, "label": None, "start_date": 1.7e9}
+
+
+def box(name, iid, port, host="127.0.0.1"):
+    return {"name": name, "kind": "ssh", "host": host, "port": port, "vast_id": iid}
+
+
+def files_hold(top, text):
+    """The files under top whose bytes hold text."""
+    hits = []
+    for root, _, names in os.walk(top):
+        for n in names:
+            p = os.path.join(root, n)
+            try:
+                if text.encode() in lib.read_bytes(p):
+                    hits.append(p)
+            except OSError:
+                pass
+    return hits
+
+
+@lib.test
+def the_key_is_needed_refused_clearly_and_read_from_the_cli_file():
+    d = lib.tmpdir()
+    with lib.FakeVast() as fake:
+        _, wd = workdir(d, fake)
+        home = os.path.join(d, "home")
+        os.makedirs(home)
+        rc, out, err = vast(fake, wd, "instances", key="", home=home)
+        check(rc == 1 and "no Vast.ai API key" in err and "VAST_API_KEY" in err,
+              "no key: %d %s" % (rc, err))
+        rc, out, err = vast(fake, wd, "instances", key="wrong-key-123")
+        check(rc == 1 and "refused (HTTP 401)" in err and "GET /api/v1/instances/" in err
+              and "wrong-key-123" not in err + out, "refused: %d %s" % (rc, err))
+        os.makedirs(os.path.join(home, ".config", "vastai"))
+        with open(os.path.join(home, ".config", "vastai", "vast_api_key"), "w") as f:
+            f.write(fake.key + "\n")
+        rc, out, err = vast(fake, wd, "instances", key="", home=home)
+        check(rc == 0 and "no instances" in out, "key file: %d %s%s" % (rc, out, err))
+        check(all(r["auth"] for r in fake.control("log")[2:]), "key not sent as Bearer")
+
+
+@lib.test
+def instances_are_listed_over_pages_beside_the_workers():
+    d = lib.tmpdir()
+    with lib.FakeVast() as fake:
+        _, wd = workdir(d, fake)
+        fake.control("instances", [inst(11, 2201), inst(12, 2202, status="stopped"),
+                                   inst(13, 2203, gpu="H100\x1b[31m")])
+        write_workers(wd, [box("b11", 11, 2201), box("b99", 99, 2299)])
+        rc, out, err = vast(fake, wd, "instances")
+        check(rc == 0, "instances: %d %s" % (rc, err))
+        lines = {ln.split()[0]: ln for ln in out.splitlines()[1:]}
+        check("b11" in lines["11"] and "127.0.0.1:2201" in lines["11"], out)
+        check("(untracked)" in lines["12"] and "stopped" in lines["12"], out)
+        check("(gone)" in lines["99"] and "b99" in lines["99"], out)
+        check("\x1b" not in out and "H100\\e[31m" in out, "escape not shown safely: %r" % out)
+        paths = [r["path"] for r in fake.control("log")]
+        check(len(paths) == 2 and "after_token=2" in paths[1], "pages: %s" % paths)
+        rc, out, err = vast(fake, wd, "instances", "--json")
+        j = json.loads(out)
+        check([i["worker"] for i in j["instances"]] == ["b11", None, None]
+              and j["gone"] == [{"worker": "b99", "vast_id": 99}], "json: %s" % j)
+        rc, out, err = vast(fake, wd, "instances", "--bogus")
+        check(rc == 2 and "--bogus" in err, "bad option: %d %s" % (rc, err))
+
+
+@lib.test
+def busy_and_failing_answers_are_retried_and_malformed_ones_named():
+    d = lib.tmpdir()
+    with lib.FakeVast() as fake:
+        _, wd = workdir(d, fake)
+        fake.control("instances", [inst(11, 2201)])
+        fake.control("faults", [{"status": 429, "headers": {"retry-after": "1"}},
+                                {"status": 503}])
+        rc, out, err = vast(fake, wd, "instances")
+        check(rc == 0 and out.splitlines()[1].startswith("11 "), "after 429, 503: %d %s%s"
+              % (rc, out, err))
+        check(len(fake.control("log")) == 3, "tries: %s" % fake.control("log"))
+        fake.control("faults", [{"raw": '{"instances": [{"id": "x"}]}'}])
+        rc, out, err = vast(fake, wd, "instances")
+        check(rc == 1 and "GET /api/v1/instances/" in err and "instances[0].id" in err,
+              "bad id: %d %s" % (rc, err))
+        fake.control("faults", [{"raw": '{"instances": [{"id": 5, "ssh_port": "22"}]}'}])
+        rc, out, err = vast(fake, wd, "instances")
+        check(rc == 1 and "instances[0].ssh_port" in err, "bad port: %d %s" % (rc, err))
+        fake.control("faults", [{"raw": "<html>busy</html>"}])
+        rc, out, err = vast(fake, wd, "reconcile")
+        check(rc == 1 and "not a JSON object" in err, "not json: %d %s" % (rc, err))
+        fake.control("faults", [{"raw": '{"offers": 3}'}])
+        rc, out, err = vast(fake, wd, "offers")
+        check(rc == 1 and "POST /api/v0/bundles/" in err and '"offers"' in err,
+              "bad offers: %d %s" % (rc, err))
+        fake.control("faults", [{"status": 500}] * 5)
+        rc, out, err = vast(fake, wd, "instances")
+        check(rc == 1 and "HTTP 500 after 5 tries" in err, "500s: %d %s" % (rc, err))
+
+
+@lib.test
+def reconcile_reports_drift_gone_and_untracked_and_fixes_them():
+    d = lib.tmpdir()
+    with lib.FakeVast() as fake:
+        _, wd = workdir(d, fake)
+        fake.control("instances", [inst(11, 2201), inst(12, 2202), inst(13, 2203),
+                                   inst(14, 2204, status="stopped")])
+        write_workers(wd, [box("same", 11, 2201), box("moved", 12, 2999, host="10.0.0.9"),
+                           box("lost", 99, 2299), box("asleep", 14, 2204)])
+        before = lib.read_bytes(os.path.join(wd, "workers.json"))
+        rc, out, err = vast(fake, wd, "reconcile")
+        check(rc == 0, "reconcile: %d %s" % (rc, err))
+        check("drift: worker moved: instance 12 answers SSH at 127.0.0.1:2202, "
+              "workers.json has 10.0.0.9:2999" in out, out)
+        check("gone: worker lost: instance 99" in out, out)
+        check("untracked: instance 13" in out and "stopped: worker asleep" in out, out)
+        check("same" not in out and "--fix" in out, out)
+        check(lib.read_bytes(os.path.join(wd, "workers.json")) == before,
+              "workers.json changed without --fix")
+        rc, out, err = vast(fake, wd, "reconcile", "--fix")
+        check(rc == 0 and "updating workers.json" in out and "disabling the worker" in out,
+              "fix: %d %s%s" % (rc, out, err))
+        w = read_workers(wd)
+        check(w["moved"]["host"] == "127.0.0.1" and w["moved"]["port"] == 2202, w["moved"])
+        check(w["lost"]["enabled"] is False and "enabled" not in w["same"], w)
+        rc, out, err = vast(fake, wd, "reconcile")
+        check(rc == 0 and "drift" not in out and "gone" not in out
+              and "untracked: instance 13" in out, "after fix: %s" % out)
+
+
+@lib.test
+def offers_are_filtered_and_ordered():
+    d = lib.tmpdir()
+    with lib.FakeVast() as fake:
+        _, wd = workdir(d, fake)
+        fake.control("offers", [
+            {"id": 1, "gpu_name": "RTX_4090", "num_gpus": 1, "dph_total": 0.5, "dlperf": 40,
+             "dlperf_per_dphtotal": 80, "reliability": 0.99, "rentable": True},
+            {"id": 2, "gpu_name": "RTX_4090", "num_gpus": 1, "dph_total": 0.3, "dlperf": 20,
+             "dlperf_per_dphtotal": 66, "reliability": 0.90, "rentable": True},
+            {"id": 3, "gpu_name": "H100_SXM", "num_gpus": 1, "dph_total": 2.0, "dlperf": 200,
+             "dlperf_per_dphtotal": 100, "reliability": 0.999, "rentable": True}])
+        rc, out, err = vast(fake, wd, "offers", "--json")
+        check(rc == 0 and [o["id"] for o in json.loads(out)] == [2, 1, 3], "by $/h: %s%s"
+              % (out, err))
+        rc, out, err = vast(fake, wd, "offers", "--sort", "dlperf-per-dph", "--json")
+        check([o["id"] for o in json.loads(out)] == [3, 1, 2], "by value: %s" % out)
+        rc, out, err = vast(fake, wd, "offers", "--gpu", "RTX_4090", "--min-reliability",
+                            "0.95")
+        check(rc == 0 and [ln.split()[0] for ln in out.splitlines()[1:]] == ["1"],
+              "filtered: %s%s" % (out, err))
+        rc, out, err = vast(fake, wd, "offers", "--max-dph", "1")
+        check(rc == 0 and "H100" not in out, out)
+        rc, out, err = vast(fake, wd, "offers", "--sort", "price")
+        check(rc == 2 and "--sort" in err, "bad sort: %d %s" % (rc, err))
+
+
+@lib.test
+def a_rented_instance_runs_the_quickstart_and_is_released():
+    d = lib.tmpdir()
+    with lib.FakeVast() as fake, lib.Sshd() as sshd:
+        _, wd = workdir(d, fake, "--max-iterations", "1")
+        ws = sshd.folder("ws")
+        fake.control("offers", [{"id": 7, "gpu_name": "RTX_4090", "num_gpus": 1,
+                                 "dph_total": 0.25, "rentable": True, "ssh_host": "127.0.0.1",
+                                 "ssh_port": sshd.port, "loading": 1}])
+        rc, out, err = vast(fake, wd, "rent", "7", "--name", "gpu1", "--user", sshd.user,
+                            "--key", sshd.key, "--known-hosts", sshd.known_hosts,
+                            "--workspace", ws, "--image", "img:1", "--disk", "20")
+        check(rc == 0, "rent: %d %s%s" % (rc, out, err))
+        check("instance 1000: loading" in out and "instance 1000: running; trying SSH" in out
+              and "worker gpu1 added" in out, out)
+        state = fake.control("state")
+        check(state["1000"]["image"] == "img:1" and state["1000"]["disk"] == 20
+              and state["1000"]["label"] == "gpu1", state)
+        w = read_workers(wd)["gpu1"]
+        check(w["vast_id"] == 1000 and w["dph"] == 0.25 and w["port"] == sshd.port
+              and w["user"] == sshd.user and w["accept_new_host_key"] is True, w)
+        rc, out, err = hypotop("worker", "disable", wd, "local")
+        check(rc == 0, err)
+        lib.run_engine(wd)
+        nodes = lib.tree_nodes(wd)
+        check(nodes and all(n["status"] == "completed" for n in nodes.values()),
+              "nodes: %s" % {i: n["status"] for i, n in nodes.items()})
+        check(all(lib.job_json(wd, i)["worker"] == "gpu1" for i in nodes), "not on gpu1")
+        check(not files_hold(wd, fake.key) and not files_hold(ws, fake.key),
+              "the key is in %s" % (files_hold(wd, fake.key) + files_hold(ws, fake.key)))
+        rc, out, err = vast(fake, wd, "release", "gpu1")
+        check(rc == 0 and "instance 1000 destroyed" in out, "release: %d %s%s" % (rc, out, err))
+        check(fake.control("state") == {} and read_workers(wd)["gpu1"]["enabled"] is False,
+              "after release: %s %s" % (fake.control("state"), read_workers(wd)["gpu1"]))
+        rc, out, err = vast(fake, wd, "release", "local")
+        check(rc == 2 and "no Vast.ai instance" in err, "release local: %d %s" % (rc, err))
+
+
+@lib.test
+def a_rent_that_never_answers_ssh_destroys_the_instance():
+    d = lib.tmpdir()
+    with lib.FakeVast() as fake:
+        _, wd = workdir(d, fake)
+        # A port where nothing listens: the instance runs, SSH never answers.
+        fake.control("offers", [{"id": 8, "gpu_name": "RTX_4090", "num_gpus": 1,
+                                 "dph_total": 0.1, "rentable": True, "ssh_host": "127.0.0.1",
+                                 "ssh_port": 9}])
+        rc, out, err = vast(fake, wd, "rent", "8", "--timeout", "3")
+        check(rc == 1 and "did not run and answer SSH within 3 s" in err
+              and "destroyed, so that it costs nothing" in err, "rent: %d %s%s" % (rc, out, err))
+        check(fake.control("state") == {}, "left: %s" % fake.control("state"))
+        check("vast-" not in lib.read_bytes(os.path.join(wd, "workers.json")).decode()
+              if os.path.exists(os.path.join(wd, "workers.json")) else True, "worker added")
+
+
+lib.finish()
