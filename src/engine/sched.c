@@ -299,8 +299,9 @@ void sched_launch(struct sched *s, struct slot *sl)
 		sched_say(s, "error: %s", fe.msg);
 		goto out;
 	}
-	/* The model's key is the supervisor's, not the experiment's. */
-	const char *unset[] = {"ANTHROPIC_API_KEY", "OPENAI_API_KEY", c->llm_api_key_env, NULL};
+	/* The model's key, and Vast.ai's, are the supervisor's, not the experiment's. */
+	const char *unset[] = {"ANTHROPIC_API_KEY", "OPENAI_API_KEY", "VAST_API_KEY",
+			       c->llm_api_key_env, NULL};
 	struct job_spec spec = {run_dir, cwd, build, launch, (const char *const *)env, unset, nid,
 				n->commit, s->workers[sl->worker]->name, sl->gpu};
 	if (exec_launch(sched_exec(s, sl), &spec, &sl->job, &e) < 0) {

@@ -255,4 +255,22 @@ def a_rent_that_never_answers_ssh_destroys_the_instance():
               if os.path.exists(os.path.join(wd, "workers.json")) else True, "worker added")
 
 
+@lib.test
+def the_key_is_in_no_job_environment():
+    d = lib.tmpdir()
+    train = "import os\nprint('env=' + repr(dict(os.environ)))\nprint('val_loss=1.0')\n"
+    src = lib.make_repo(d, files={"train.py": train, "hparams.json": '{"lr": 0.01}\n'})
+    wd = lib.init_config(d, {"source_dir": src, "launch": "python3 train.py",
+                             "metric": "val_loss", "max_iterations": 0})
+    key = "vast-secret-for-the-env-test-81c3"
+    env = dict(os.environ, VAST_API_KEY=key)
+    r = lib.subprocess.run([lib.BIN, "run", "--headless", wd], capture_output=True, text=True,
+                           timeout=240, env=env)
+    check(r.returncode == 0, "engine: %s" % r.stderr[-2000:])
+    log = lib.read_bytes(os.path.join(wd, "runs", "n0000", "log")).decode()
+    check("env={" in log and "HYPOTOP_NODE" in log, "the job did not print its env: %s" % log)
+    check(key not in log and not files_hold(wd, key), "the key reached the job: %s"
+          % files_hold(wd, key))
+
+
 lib.finish()
