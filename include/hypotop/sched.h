@@ -85,6 +85,9 @@ struct sched_worker {
 	bool enabled;          /* false: no new jobs; its running ones are watched */
 	bool gone;             /* no longer in workers.json */
 	bool said_down;        /* its going down was said; its coming back will be */
+	long vast_id;          /* a rented Vast.ai instance (vastheal.c); 0: none */
+	bool healing;          /* its instance asked after, on s->vast */
+	int64_t heal_at;       /* monotonic ms: not asked again before */
 };
 
 struct sched {
@@ -140,6 +143,7 @@ struct sched {
 	uint64_t reports_seq; /* the workdir's seq when the reports were last written */
 	/* The pictures (pictures_step.c): drawn on a thread of their own, dot being slow. */
 	struct bg *pictures;
+	struct bg *vast;     /* Vast.ai questions of workers that went down (vastheal.c); NULL: none yet */
 	int pictures_busy;       /* drawings submitted and not done */
 	uint64_t pictures_seq;   /* the workdir's seq they were last drawn from */
 	int64_t pictures_at;     /* when (monotonic ms), or when the engine started */

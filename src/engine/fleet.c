@@ -32,6 +32,8 @@ static void worker_changed(void *ctx)
 	struct worker_status st;
 
 	exec_status(w->exec, &st);
+	if (st.state == WORKER_DOWN && w->vast_id && w->enabled && !w->gone)
+		vast_heal(w->s, w);
 	if (st.state == WORKER_DOWN && !w->said_down) {
 		w->said_down = true;
 		sched_say(w->s, "warning: worker %s is down: %s", w->name, st.reason);
@@ -170,6 +172,7 @@ static void worker_add(struct sched *s, const struct workers *ws, const struct w
 	int idx = (int)s->nworkers - 1;
 
 	w->enabled = d->enabled;
+	w->vast_id = d->vast_id;
 	w->def = def_text(ws, d);
 	if (!strcmp(d->kind, "local")) {
 		if (have_local(s)) {
@@ -388,6 +391,25 @@ void sched_workers_sweep(struct sched *s)
 	}
 	if (changed)
 		sched_workers_changed(s);
+}
+
+void sched_worker_redef(struct sched *s, struct sched_worker *w)
+{
+	struct workers ws;
+	struct err e = {{0}};
+
+	if (registry_load(s, &ws, &e) < 0) {
+		sched_say(s, "warning: %s", e.msg);
+		return;
+	}
+	const struct worker_def *d = def_find(&ws, w->name);
+	if (d) {
+		free(w->def);
+		w->def = def_text(&ws, d);
+		w->enabled = d->enabled;
+	}
+	workers_free(&ws);
+	sched_workers_changed(s);
 }
 
 int sched_workers_reload(struct sched *s, struct err *e)

@@ -573,6 +573,8 @@ void sched_free(struct sched *s)
 	free(s->pictures_progress);
 	planner_cancel(s->planner); /* a model call in flight returns now */
 	bg_free(s->llm);
+	if (s->vast)
+		bg_free(s->vast);
 	if (s->loop && s->wd) {
 		loop_wake_remove(s->loop, flights_changed, s);
 		s->nflights = 0;

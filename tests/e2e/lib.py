@@ -293,6 +293,22 @@ class FakeVast:
         self.stop()
 
 
+class PortForward:
+    """tests/e2e/forward.py in a process of its own: .port leads to
+    127.0.0.1:target until stop(), which drops every connection through it."""
+
+    def __init__(self, target):
+        here = os.path.dirname(os.path.abspath(__file__))
+        self.proc = subprocess.Popen([sys.executable, os.path.join(here, "forward.py"),
+                                      str(target)], stdout=subprocess.PIPE, text=True)
+        self.port = int(self.proc.stdout.readline())
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
 class Tmux:
     """One tmux server on a private socket, one session "t" running cmd: the
     real binary in a real terminal, keys sent as a person types them, the

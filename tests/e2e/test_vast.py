@@ -18,13 +18,17 @@ from lib import check, hypotop  # noqa: E402
 def workdir(d, fake, *extra):
     """A quickstart workdir whose vast.base_url is the fake's."""
     src, wd = lib.quickstart(d, *extra)
+    use_fake(wd, fake)
+    return src, wd
+
+
+def use_fake(wd, fake):
     path = os.path.join(wd, "config.json")
     with open(path) as f:
         cfg = json.load(f)
     cfg["vast"] = {"base_url": fake.url}
     with open(path, "w") as f:
         json.dump(cfg, f, indent=2)
-    return src, wd
 
 
 def write_workers(wd, workers):
@@ -236,6 +240,114 @@ def a_rented_instance_runs_the_quickstart_and_is_released():
               "after release: %s %s" % (fake.control("state"), read_workers(wd)["gpu1"]))
         rc, out, err = vast(fake, wd, "release", "local")
         check(rc == 2 and "no Vast.ai instance" in err, "release local: %d %s" % (rc, err))
+
+
+# A run that waits for the test's gate file (its text: the exit code), and
+# notes "NODE" in a ledger on the worker when it starts.
+GATED = r'''import os, sys, time
+g, node = %r, os.environ["HYPOTOP_NODE"]
+with open(os.path.join(g, "ledger"), "a") as f:
+    f.write(node + "\n")
+print("started " + node, flush=True)
+while not os.path.exists(os.path.join(g, "gate")):
+    time.sleep(0.05)
+print("val_loss=%%d.5" %% int(open(os.path.join(g, "gate")).read()), flush=True)
+'''
+
+
+def ledger(g):
+    try:
+        with open(os.path.join(g, "ledger")) as f:
+            return f.read().split()
+    except FileNotFoundError:
+        return []
+
+
+def rent_gated(d, fake, sshd, port, cfg):
+    """A workdir of the gated project (config cfg besides its launch) whose
+    only worker is gpu1, instance 1000 rented from the fake, its SSH at
+    port (which leads to sshd): (wd, g, ws)."""
+    g, ws = sshd.folder("g"), sshd.folder("ws")
+    src = lib.make_repo(d, files={"train.py": GATED % g, "hparams.json": '{"lr": 0.5}\n'})
+    wd = lib.init_config(d, dict(cfg, source_dir=src, launch="python3 train.py",
+                                 metric="val_loss"))
+    use_fake(wd, fake)
+    kh = os.path.join(d, "known_hosts")
+    lib.sh("cp", sshd.known_hosts, kh)
+    fake.control("offers", [{"id": 7, "gpu_name": "RTX_4090", "num_gpus": 1,
+                             "dph_total": 0.25, "ssh_host": "127.0.0.1", "ssh_port": port}])
+    rc, out, err = vast(fake, wd, "rent", "7", "--name", "gpu1", "--user", sshd.user,
+                        "--key", sshd.key, "--known-hosts", kh, "--workspace", ws)
+    check(rc == 0 and read_workers(wd)["gpu1"]["port"] == port, "rent: %d %s%s" % (rc, out, err))
+    rc, out, err = hypotop("worker", "disable", wd, "local")
+    check(rc == 0, err)
+    return wd, g, ws
+
+
+@lib.test
+def a_moved_instance_is_healed_by_the_engine_and_every_job_collected_once():
+    d = lib.tmpdir()
+    with lib.FakeVast() as fake, lib.Sshd() as sshd:
+        first, second = lib.PortForward(sshd.port), None
+        try:
+            wd, g, ws = rent_gated(d, fake, sshd, first.port, {
+                "goal": "min", "max_iterations": 1, "patience": 0, "max_concurrency": 1,
+                "seed": 0, "search_space": {"file": "hparams.json", "params": {
+                    "lr": {"uniform": [0.01, 1.0]}}}})
+            e = lib.Engine(d, wd, env=fake.env())
+            try:
+                lib.wait_for(lambda: ledger(g), "a run started on gpu1 (%s)" % e.said()[-1500:],
+                             timeout=90)
+                # The instance restarts elsewhere: its old port is dead, a new one leads there.
+                second = lib.PortForward(sshd.port)
+                fake.control("move", {"id": 1000, "ssh_port": second.port})
+                first.stop()
+                lib.wait_for(lambda: "moved to 127.0.0.1:%d" % second.port in e.said(),
+                             "the engine healing gpu1: %s" % e.said()[-2000:], timeout=90)
+                with open(os.path.join(g, "gate"), "w") as f:
+                    f.write("0\n")
+                check(e.p.wait(timeout=300) == 0, "engine exit: %s" % e.said()[-2000:])
+            finally:
+                e.stop()
+            said = e.said()
+            check("worker gpu1 is down" in said and said.count("moved to") == 1, said[-3000:])
+            nodes = lib.tree_nodes(wd)
+            check(len(nodes) >= 2 and all(n["status"] == "completed" for n in nodes.values()),
+                  "nodes: %s" % {i: n["status"] for i, n in nodes.items()})
+            check(sorted(ledger(g)) == sorted(nodes) and len(set(ledger(g))) == len(ledger(g)),
+                  "runs started %s for nodes %s" % (ledger(g), sorted(nodes)))
+            w = read_workers(wd)["gpu1"]
+            check(w["port"] == second.port and w.get("enabled", True), "gpu1: %s" % w)
+            rc, out, err = vast(fake, wd, "release", "gpu1")
+            check(rc == 0 and fake.control("state") == {}, "release: %d %s%s" % (rc, out, err))
+        finally:
+            first.stop()
+            if second:
+                second.stop()
+
+
+@lib.test
+def a_destroyed_instance_disables_its_worker():
+    d = lib.tmpdir()
+    with lib.FakeVast() as fake, lib.Sshd() as sshd:
+        first = lib.PortForward(sshd.port)
+        try:
+            wd, g, ws = rent_gated(d, fake, sshd, first.port, {"max_iterations": 0})
+            e = lib.Engine(d, wd, env=fake.env())
+            try:
+                lib.wait_for(lambda: ledger(g), "a run started on gpu1 (%s)" % e.said()[-1500:],
+                             timeout=90)
+                fake.control("lose", {"id": 1000})
+                first.stop()
+                lib.wait_for(lambda: "instance 1000 is gone: disabled" in e.said(),
+                             "the engine disabling gpu1: %s" % e.said()[-2000:], timeout=90)
+                check(read_workers(wd)["gpu1"]["enabled"] is False, read_workers(wd))
+            finally:
+                e.stop()
+        finally:
+            first.stop()
+            with open(os.path.join(g, "gate"), "w") as f:  # the run left on the machine ends
+                f.write("0\n")
 
 
 @lib.test
