@@ -42,6 +42,7 @@ struct config {
 	double llm_timeout_s;    /* a request's deadline; 0: the provider's default */
 	double budget_llm_usd;   /* < 0: no cap */
 	double budget_gpu_hours; /* < 0: no cap */
+	double budget_usd;       /* all spend: the model's and rented workers'; < 0: no cap */
 	/* Vast.ai (vast.h) */
 	char *vast_base_url; /* NULL: VAST_DEFAULT_URL */
 	const cJSON *gpus;              /* array of GPU indices, or NULL */

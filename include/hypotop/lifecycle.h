@@ -98,6 +98,11 @@ void sched_workers_sweep(struct sched *s);
 /* w's entry of workers.json changed by the engine itself (vastheal.c): w is made from it now. */
 void sched_worker_redef(struct sched *s, struct sched_worker *w);
 
+/* ---- budget (budget.c) ---------------------------------------------------- */
+
+/* Why no new job may start now (a budget cap reached), or NULL; s->budget_why keeps it. */
+const char *sched_budget_stop(struct sched *s);
+
 /* ---- rented workers (vastheal.c) ------------------------------------------ */
 
 /*

@@ -72,7 +72,7 @@ struct rent {
 	long offer;
 	const char *image, *name;
 	double disk, timeout_s;
-	struct worker_field field[ARRAY_LEN(worker_opts) + 5];
+	struct worker_field field[ARRAY_LEN(worker_opts) + 6];
 	size_t nfield;
 };
 
@@ -262,6 +262,7 @@ int vast_rent(struct vast_ctx *x, int argc, char **argv)
 	/* A new machine has a new host key: trust it on first use. */
 	add_field(&r, "accept_new_host_key", "rent", cJSON_CreateTrue());
 	add_field(&r, "vast_id", "rent", cJSON_CreateNumber((double)id));
+	add_field(&r, "rented_at", "rent", cJSON_CreateNumber((double)time(NULL)));
 	if (dph > 0)
 		add_field(&r, "dph", "the instance's dph_total", cJSON_CreateNumber(dph));
 	struct worker_edit ed = {WORKER_ADD, name, "ssh", r.field, r.nfield};
@@ -357,6 +358,13 @@ int vast_release(struct vast_ctx *x, int argc, char **argv)
 	} else {
 		printf("instance %ld destroyed\n", w->vast_id);
 	}
-	printf("worker %s disabled in %s/workers.json\n", name, x->workdir);
-	return vast_report(EXIT_OK, "release", x->workdir, out, &e);
+	/* What it cost ends now. */
+	cJSON *at = cJSON_CreateNumber((double)time(NULL));
+	struct worker_field f = {"released_at", "release", at};
+	struct worker_edit set = {WORKER_SET, name, NULL, &f, 1};
+	status = workers_change(x->workdir, &set, NULL, NULL, &out, &e);
+	cJSON_Delete(at);
+	if (status == EXIT_OK)
+		printf("worker %s disabled in %s/workers.json\n", name, x->workdir);
+	return vast_report(status, "release", x->workdir, out, &e);
 }

@@ -165,6 +165,30 @@ static bool have_local(struct sched *s)
 	return false;
 }
 
+static void rent_take(struct sched_worker *w, const struct worker_def *d)
+{
+	w->vast_id = d->vast_id;
+	w->dph = d->dph;
+	w->rented_at = d->rented_at;
+	w->released_at = d->released_at;
+	w->ngpus = d->ngpus;
+}
+
+void sched_rent_spend(struct sched *s, double *usd, double *gpu_hours)
+{
+	double now = (double)now_ms() / 1000;
+
+	*usd = *gpu_hours = 0;
+	for (size_t i = 0; i < s->nworkers; i++) {
+		const struct sched_worker *w = s->workers[i];
+		const struct worker_def d = {.vast_id = w->vast_id, .rented_at = w->rented_at,
+					     .released_at = w->released_at};
+		double h = workers_rent_hours(&d, now);
+		*usd += h * w->dph;
+		*gpu_hours += h * (double)(w->ngpus ? w->ngpus : 1);
+	}
+}
+
 /* A worker of workers.json (one of ws), with its executor and slots. */
 static void worker_add(struct sched *s, const struct workers *ws, const struct worker_def *d)
 {
@@ -172,7 +196,7 @@ static void worker_add(struct sched *s, const struct workers *ws, const struct w
 	int idx = (int)s->nworkers - 1;
 
 	w->enabled = d->enabled;
-	w->vast_id = d->vast_id;
+	rent_take(w, d);
 	w->def = def_text(ws, d);
 	if (!strcmp(d->kind, "local")) {
 		if (have_local(s)) {
@@ -407,6 +431,7 @@ void sched_worker_redef(struct sched *s, struct sched_worker *w)
 		free(w->def);
 		w->def = def_text(&ws, d);
 		w->enabled = d->enabled;
+		rent_take(w, d);
 	}
 	workers_free(&ws);
 	sched_workers_changed(s);
@@ -440,7 +465,10 @@ int sched_workers_reload(struct sched *s, struct err *e)
 		if (i < 0) {
 			worker_add(s, &ws, d);
 			sched_say(s, "worker %s: added (%s)", d->name, d->kind);
-		} else if (s->workers[i]->enabled != d->enabled) {
+		} else {
+			rent_take(s->workers[i], d);
+		}
+		if (i >= 0 && s->workers[i]->enabled != d->enabled) {
 			s->workers[i]->enabled = d->enabled;
 			sched_say(s, "worker %s: %s", d->name,
 				  d->enabled ? "enabled" : "disabled: no new jobs; its running ones go on");

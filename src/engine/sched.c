@@ -417,8 +417,10 @@ void sched_step(struct sched *s)
 	sched_dispatch(s);
 	maybe_write_reports(s, false);
 	sched_pictures_step(s, false);
-	bool idle = !s->wd->queue.len && busy_slots(s) == 0 && !s->nahead && !bg_pending(s->git) &&
-		    !s->analysing && !s->planning;
+	/* Past a budget cap the queue waits for a person: the work is over. */
+	bool capped = s->budget_why != NULL;
+	bool idle = (!s->wd->queue.len || capped) && busy_slots(s) == 0 &&
+		    (!s->nahead || capped) && !bg_pending(s->git) && !s->analysing && !s->planning;
 	if (idle)
 		maybe_write_reports(s, true);
 	sched_workers_publish(s, false);
@@ -575,6 +577,7 @@ void sched_free(struct sched *s)
 	bg_free(s->llm);
 	if (s->vast)
 		bg_free(s->vast);
+	free(s->budget_why);
 	if (s->loop && s->wd) {
 		loop_wake_remove(s->loop, flights_changed, s);
 		s->nflights = 0;

@@ -141,7 +141,12 @@ static const struct ckey keys[] = {
 	{"budget.llm_usd", CT_NUM, false, 0, BIG, NULL, NULL, OFF(budget_llm_usd),
 	 "Dollars the model may cost; planning stops when spent. Absent: no cap."},
 	{"budget.gpu_hours", CT_NUM, false, 0, BIG, NULL, NULL, OFF(budget_gpu_hours),
-	 "GPU-hours the runs may use. Absent: no cap."},
+	 "GPU-hours the rented (Vast.ai) workers may cost: hours rented times their GPUs; "
+	 "reached, no new job starts (running ones finish). Absent: no cap."},
+	{"budget.usd", CT_NUM, false, 0, BIG, NULL, NULL, OFF(budget_usd),
+	 "Dollars all spend may reach: the model's and the rented workers' (their price "
+	 "times the hours rented); reached, no new job starts (running ones finish) and "
+	 "planning stops. Absent: no cap."},
 	/* Vast.ai */
 	{"vast", CT_OBJ, false, 0, 0, NULL, NULL, NOFF,
 	 "Renting GPUs on Vast.ai ('hypotop vast'); the API key comes from VAST_API_KEY or "
@@ -585,7 +590,7 @@ int config_from_json(struct config *c, cJSON *doc, const char *path, const char 
 	if (check_object(&x, NULL, doc) < 0 || check_launch(&x, doc) < 0)
 		return -1;
 	config_fill_defaults(doc);
-	c->budget_llm_usd = c->budget_gpu_hours = -1;
+	c->budget_llm_usd = c->budget_gpu_hours = c->budget_usd = -1;
 	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
 		const struct ckey *k = &keys[i];
 		const cJSON *v = lookup(doc, k->path);

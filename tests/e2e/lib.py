@@ -90,6 +90,16 @@ def init_config(parent, cfg):
     return wd
 
 
+def set_config(wd, **keys):
+    """Top-level keys of the workdir's config.json set after the fact, as a person would."""
+    path = os.path.join(wd, "config.json")
+    with open(path) as f:
+        cfg = json.load(f)
+    cfg.update(keys)
+    with open(path, "w") as f:
+        json.dump(cfg, f, indent=2)
+
+
 QUICKSTART = os.path.join(ROOT, "examples", "quickstart")
 
 

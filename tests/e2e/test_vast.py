@@ -9,6 +9,7 @@ environment."""
 import json
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import lib  # noqa: E402
@@ -23,12 +24,7 @@ def workdir(d, fake, *extra):
 
 
 def use_fake(wd, fake):
-    path = os.path.join(wd, "config.json")
-    with open(path) as f:
-        cfg = json.load(f)
-    cfg["vast"] = {"base_url": fake.url}
-    with open(path, "w") as f:
-        json.dump(cfg, f, indent=2)
+    lib.set_config(wd, vast={"base_url": fake.url})
 
 
 def write_workers(wd, workers):
@@ -224,7 +220,8 @@ def a_rented_instance_runs_the_quickstart_and_is_released():
               and state["1000"]["label"] == "gpu1", state)
         w = read_workers(wd)["gpu1"]
         check(w["vast_id"] == 1000 and w["dph"] == 0.25 and w["port"] == sshd.port
-              and w["user"] == sshd.user and w["accept_new_host_key"] is True, w)
+              and w["user"] == sshd.user and w["accept_new_host_key"] is True
+              and abs(w["rented_at"] - time.time()) < 120, w)
         rc, out, err = hypotop("worker", "disable", wd, "local")
         check(rc == 0, err)
         lib.run_engine(wd)
@@ -236,8 +233,13 @@ def a_rented_instance_runs_the_quickstart_and_is_released():
               "the key is in %s" % (files_hold(wd, fake.key) + files_hold(ws, fake.key)))
         rc, out, err = vast(fake, wd, "release", "gpu1")
         check(rc == 0 and "instance 1000 destroyed" in out, "release: %d %s%s" % (rc, out, err))
-        check(fake.control("state") == {} and read_workers(wd)["gpu1"]["enabled"] is False,
-              "after release: %s %s" % (fake.control("state"), read_workers(wd)["gpu1"]))
+        w = read_workers(wd)["gpu1"]
+        check(fake.control("state") == {} and w["enabled"] is False
+              and w["rented_at"] <= w["released_at"] <= time.time() + 1,
+              "after release: %s %s" % (fake.control("state"), w))
+        st = lib.status_json(wd)
+        check(0 < st["rent_usd"] < 0.25 and st["spend_usd"] == st["rent_usd"] + st["llm_usd"],
+              "spend: %s" % st)
         rc, out, err = vast(fake, wd, "release", "local")
         check(rc == 2 and "no Vast.ai instance" in err, "release local: %d %s" % (rc, err))
 
@@ -383,6 +385,40 @@ def the_key_is_in_no_job_environment():
     check("env={" in log and "HYPOTOP_NODE" in log, "the job did not print its env: %s" % log)
     check(key not in log and not files_hold(wd, key), "the key reached the job: %s"
           % files_hold(wd, key))
+
+
+def set_budget(wd, **caps):
+    lib.set_config(wd, budget=caps)
+
+
+@lib.test
+def budgets_stop_dispatch_at_the_cap_with_rented_workers_counted():
+    d = lib.tmpdir()
+    _, wd = lib.quickstart(d, "--max-iterations", "1")
+    # A rented worker (disabled: it runs nothing) that has cost an hour at $10/h.
+    write_workers(wd, [{"name": "gpu1", "kind": "ssh", "host": "127.0.0.1", "port": 9,
+                        "vast_id": 5, "dph": 10, "rented_at": time.time() - 3600,
+                        "enabled": False}])
+    set_budget(wd, usd=5)
+    said = lib.run_engine(wd)
+    check("no new jobs: budget.usd is reached: $10.00 spent ($0.00 on the model, $10.00 on "
+          "rented workers) of $5.00" in said and "planning stops: budget.usd" in said, said)
+    st = lib.status_json(wd)
+    check(st["counts"]["completed"] == 0 and st["counts"]["queued"] >= 1, st["counts"])
+    check(9.9 < st["rent_usd"] < 10.1 and 9.9 < st["spend_usd"] < 10.1
+          and 0.99 < st["rent_gpu_hours"] < 1.01, st)
+    rc, out, err = hypotop("status", wd)
+    check("rented   $10.0" in out and "of $5.00 (budget.usd)" in out, out)
+    set_budget(wd, gpu_hours=0.5)
+    said = lib.run_engine(wd)
+    check("budget.gpu_hours is reached: 1.00 GPU-hours rented of 0.50" in said, said)
+    check(lib.status_json(wd)["counts"]["completed"] == 0, "ran past budget.gpu_hours")
+    # Room left: the runs go.
+    set_budget(wd, usd=100, gpu_hours=10)
+    lib.run_engine(wd)
+    nodes = lib.tree_nodes(wd)
+    check(nodes and all(n["status"] == "completed" for n in nodes.values()),
+          {i: n["status"] for i, n in nodes.items()})
 
 
 lib.finish()

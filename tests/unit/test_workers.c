@@ -242,6 +242,12 @@ static void dph_rules(void)
 	T_CHECK(parse(ok, &ws, &e) == 0, "%s", e.msg);
 	T_CHECK(named(&ws, "g") && named(&ws, "g")->dph == 0.25 && named(&ws, "g")->vast_id == 12,
 		"dph or vast_id not read");
+	struct worker_def w = {.vast_id = 1, .rented_at = 3600};
+	T_CHECK(workers_rent_hours(&w, 3600 * 3) == 2, "rented 2 h by now");
+	w.released_at = 3600 * 2;
+	T_CHECK(workers_rent_hours(&w, 3600 * 3) == 1, "released after 1 h");
+	w.vast_id = 0;
+	T_CHECK(workers_rent_hours(&w, 3600 * 3) == 0, "no instance, no rent");
 	workers_free(&ws);
 	refused("{\"version\": 1, \"workers\": [\n"
 		"  {\"name\": \"g\", \"kind\": \"ssh\", \"host\": \"h\",\n"
@@ -254,7 +260,11 @@ static void dph_rules(void)
 	refused("{\"version\": 1, \"workers\": [\n"
 		"  {\"name\": \"g\", \"kind\": \"ssh\", \"host\": \"h\",\n"
 		"   \"dph\": 0.5}]}\n",
-		"workers.json:3:", "needs \"vast_id\"", NULL);
+		"workers.json:3:", "need \"vast_id\"", NULL);
+	refused("{\"version\": 1, \"workers\": [\n"
+		"  {\"name\": \"g\", \"kind\": \"ssh\", \"host\": \"h\", \"vast_id\": 3,\n"
+		"   \"rented_at\": 100,\n   \"released_at\": 50}]}\n",
+		"workers.json:4:", "released after rented", NULL);
 	refused(SLURM(",\n   \"dph\": 1"), "workers.json:5:", "\"dph\" does not apply", NULL);
 }
 
