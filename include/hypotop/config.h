@@ -45,6 +45,7 @@ struct config {
 	double budget_usd;       /* all spend: the model's and rented workers'; < 0: no cap */
 	/* Vast.ai (vast.h) */
 	char *vast_base_url; /* NULL: VAST_DEFAULT_URL */
+	double vast_idle_release_min; /* < 0: off */
 	const cJSON *gpus;              /* array of GPU indices, or NULL */
 	const cJSON *metric_patterns;   /* object name -> regex, or NULL */
 	const cJSON *search_space;      /* object, or NULL */

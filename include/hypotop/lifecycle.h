@@ -113,6 +113,12 @@ const char *sched_budget_stop(struct sched *s);
  */
 void vast_heal(struct sched *s, struct sched_worker *w);
 #define VAST_HEAL_MS 10000
+/*
+ * vast.idle_release_minutes: a rented worker with no job that long while
+ * nothing is queued is released (its instance destroyed on the s->vast
+ * thread, the worker disabled with its released_at). Each step.
+ */
+void vast_idle_step(struct sched *s);
 
 /* ---- prepare (prepare.c): from the queue to a commit and a work tree ------ */
 

@@ -87,6 +87,8 @@ struct sched_worker {
 	bool said_down;        /* its going down was said; its coming back will be */
 	long vast_id;          /* a rented Vast.ai instance (vastheal.c); 0: none */
 	double dph, rented_at, released_at; /* what it costs (workers.h) */
+	int64_t idle_since;    /* monotonic ms it has had no job, nothing queued; 0: busy */
+	bool releasing;        /* its instance being destroyed (vast.idle_release_minutes) */
 	size_t ngpus;
 	bool healing;          /* its instance asked after, on s->vast */
 	int64_t heal_at;       /* monotonic ms: not asked again before */

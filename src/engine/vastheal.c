@@ -6,6 +6,8 @@
  * workers_edit.h rules, the engine being the one that reads it) and the
  * worker's connection goes there, so its jobs are re-attached as after
  * any drop. An instance no longer on the account disables the worker.
+ * With vast.idle_release_minutes, a rented worker left idle while nothing
+ * is queued is released the same way: destroyed on that thread, disabled.
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -177,4 +179,102 @@ void vast_heal(struct sched *s, struct sched_worker *w)
 		bg_submit(s->vast, heal_work, heal_done, h);
 	}
 	workers_free(&ws);
+}
+
+/* ---- vast.idle_release_minutes ------------------------------------------- */
+
+struct release {
+	struct sched *s;
+	char *name, *workdir, *base_url;
+	long vast_id;
+	double dph, hours;
+	bool gone_already;
+	struct err e;
+	int rc;
+};
+
+static void release_work(void *arg)
+{
+	struct release *r = arg;
+	struct vast_client c;
+	enum worker_outcome out;
+
+	r->rc = -1;
+	if (vast_client_init(&c, r->base_url, &r->e) < 0)
+		return;
+	c.max_retries = 2;
+	int d = vast_destroy(&c, r->vast_id, &r->e);
+	vast_client_free(&c);
+	r->gone_already = d < 0 && strstr(r->e.msg, "HTTP 404");
+	if (d < 0 && !r->gone_already)
+		return;
+	cJSON *off = cJSON_CreateFalse(), *at = cJSON_CreateNumber((double)now_ms() / 1000);
+	struct worker_field f[] = {{"enabled", "release", off}, {"released_at", "release", at}};
+	struct worker_edit ed = {WORKER_SET, r->name, NULL, f, ARRAY_LEN(f)};
+	if (workers_change(r->workdir, &ed, reload_self, NULL, &out, &r->e) == EXIT_OK)
+		r->rc = 0;
+	cJSON_Delete(off);
+	cJSON_Delete(at);
+}
+
+static void release_done(void *arg)
+{
+	struct release *r = arg;
+	int i = sched_worker_find(r->s, r->name);
+	struct sched_worker *w = i >= 0 ? r->s->workers[i] : NULL;
+
+	if (w && w->vast_id == r->vast_id) {
+		w->releasing = false;
+		w->idle_since = 0;
+		if (r->rc == 0)
+			sched_worker_redef(r->s, w);
+	}
+	if (r->rc == 0)
+		sched_say(r->s, "worker %s: idle with nothing queued: Vast.ai instance %ld %s "
+				"($%.3f/h, $%.2f in all); the worker is disabled",
+			  r->name, r->vast_id, r->gone_already ? "was gone already" : "released",
+			  r->dph, r->dph * r->hours);
+	else
+		sched_say(r->s, "warning: worker %s: releasing idle Vast.ai instance %ld failed: %s",
+			  r->name, r->vast_id, r->e.msg);
+	free(r->name);
+	free(r->workdir);
+	free(r->base_url);
+	free(r);
+}
+
+void vast_idle_step(struct sched *s)
+{
+	double min = s->wd->cfg.vast_idle_release_min;
+	int64_t now = mono_ms();
+
+	if (min < 0)
+		return;
+	for (size_t i = 0; i < s->nworkers; i++) {
+		struct sched_worker *w = s->workers[i];
+		bool busy = s->wd->queue.len > 0;
+		if (!w->vast_id || w->gone || w->released_at > 0 || w->releasing || !w->exec)
+			continue;
+		for (size_t k = 0; k < s->nslots && !busy; k++)
+			busy = s->slots[k].worker == (int)i && s->slots[k].used;
+		if (busy || !w->idle_since) {
+			w->idle_since = busy ? 0 : now;
+			continue;
+		}
+		if (now - w->idle_since < (int64_t)(min * 60000))
+			continue;
+		struct release *r = xcalloc(1, sizeof *r);
+		const struct worker_def d = {.vast_id = w->vast_id, .rented_at = w->rented_at};
+		r->s = s;
+		r->name = xstrdup(w->name);
+		r->workdir = xstrdup(s->wd->path);
+		r->base_url = s->wd->cfg.vast_base_url ? xstrdup(s->wd->cfg.vast_base_url) : NULL;
+		r->vast_id = w->vast_id;
+		r->dph = w->dph;
+		r->hours = workers_rent_hours(&d, (double)now_ms() / 1000);
+		if (!s->vast)
+			s->vast = bg_new(s->loop, 1);
+		w->releasing = true;
+		bg_submit(s->vast, release_work, release_done, r);
+	}
 }

@@ -153,6 +153,11 @@ static const struct ckey keys[] = {
 	 "~/.config/vastai/vast_api_key, never from this file."},
 	{"vast.base_url", CT_STR, false, 0, 0, NULL, NULL, OFF(vast_base_url),
 	 "Base URL of the Vast.ai API. Absent: https://console.vast.ai."},
+	{"vast.idle_release_minutes", CT_NUM, false, 0, BIG, NULL, NULL,
+	 OFF(vast_idle_release_min),
+	 "A rented worker (vast_id) with no job for this many minutes while nothing is "
+	 "queued is released: its instance destroyed, the worker disabled, said in the "
+	 "engine's log with its price. Absent: never."},
 };
 
 static const struct ckey *key_find(const char *path)
@@ -591,6 +596,7 @@ int config_from_json(struct config *c, cJSON *doc, const char *path, const char 
 		return -1;
 	config_fill_defaults(doc);
 	c->budget_llm_usd = c->budget_gpu_hours = c->budget_usd = -1;
+	c->vast_idle_release_min = -1;
 	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
 		const struct ckey *k = &keys[i];
 		const cJSON *v = lookup(doc, k->path);

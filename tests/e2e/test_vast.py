@@ -387,6 +387,29 @@ def the_key_is_in_no_job_environment():
           % files_hold(wd, key))
 
 
+@lib.test
+def an_idle_rented_worker_is_released():
+    d = lib.tmpdir()
+    with lib.FakeVast() as fake, lib.Sshd() as sshd:
+        # gpu1 is rented and disabled: the baseline runs here, held by its gate,
+        # while gpu1 has no job and nothing is queued.
+        wd, g, ws = rent_gated(d, fake, sshd, sshd.port, {"max_iterations": 0})
+        check(hypotop("worker", "enable", wd, "local")[0] == 0, "enable local")
+        check(hypotop("worker", "disable", wd, "gpu1")[0] == 0, "disable gpu1")
+        lib.set_config(wd, vast={"base_url": fake.url, "idle_release_minutes": 0.05})
+        e = lib.Engine(d, wd, env=fake.env())
+        try:
+            lib.wait_for(lambda: "Vast.ai instance 1000 released ($0.250/h" in e.said(),
+                         "gpu1 released: %s" % e.said()[-2000:], timeout=60)
+            check(fake.control("state") == {}, "instance left: %s" % fake.control("state"))
+            w = read_workers(wd)["gpu1"]
+            check(w["enabled"] is False and w["released_at"] >= w["rented_at"], w)
+        finally:
+            with open(os.path.join(g, "gate"), "w") as f:
+                f.write("0\n")
+            e.stop()
+
+
 def set_budget(wd, **caps):
     lib.set_config(wd, budget=caps)
 
