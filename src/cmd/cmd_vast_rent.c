@@ -121,6 +121,15 @@ static int rent_args(int argc, char **argv, struct rent *r)
 				val = cJSON_CreateNumber((double)n);
 			} else if (worker_opts[k].path) {
 				char *real = path_real(v, NULL);
+				bool key = !strcmp(worker_opts[k].key, "key_file");
+				if (key && (!real || access(real, R_OK) < 0)) {
+					free(real);
+					return cmd_fail(EXIT_USAGE,
+							"vast rent: --key %s: no readable file there; give "
+							"the private key hypotop logs in with (or leave "
+							"--key out to use ssh-agent)",
+							v);
+				}
 				val = cJSON_CreateString(real ? real : v);
 				free(real);
 			} else {
@@ -268,8 +277,12 @@ int vast_rent(struct vast_ctx *x, int argc, char **argv)
 	struct worker_edit ed = {WORKER_ADD, name, "ssh", r.field, r.nfield};
 	status = workers_change(x->workdir, &ed, NULL, NULL, &out, &e);
 	if (status == EXIT_OK) {
-		printf("worker %s added (%s:%ld, $%.3f/h) in %s/workers.json\n", name, host, port,
+		struct buf b;
+		buf_init(&b);
+		buf_add_safe(&b, host);
+		printf("worker %s added (%s:%ld, $%.3f/h) in %s/workers.json\n", name, b.data, port,
 		       dph, x->workdir);
+		buf_free(&b);
 		status = vast_report(status, "rent", x->workdir, out, &e);
 		goto done;
 	}

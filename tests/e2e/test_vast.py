@@ -361,6 +361,11 @@ def a_rent_that_never_answers_ssh_destroys_the_instance():
         fake.control("offers", [{"id": 8, "gpu_name": "RTX_4090", "num_gpus": 1,
                                  "dph_total": 0.1, "rentable": True, "ssh_host": "127.0.0.1",
                                  "ssh_port": 9}])
+        rc, out, err = vast(fake, wd, "rent", "8", "--key", os.path.join(d, "nokey"))
+        check(rc == 2 and "--key" in err and "no readable file" in err, "key: %d %s" % (rc, err))
+        rc, out, err = vast(fake, wd, "rent", "--disk", "20")
+        check(rc == 2 and "give OFFER_ID" in err, "no offer: %d %s" % (rc, err))
+        check(fake.control("state") == {} and not fake.control("log"), "rented on bad input")
         rc, out, err = vast(fake, wd, "rent", "8", "--timeout", "3")
         check(rc == 1 and "did not run and answer SSH within 3 s" in err
               and "destroyed, so that it costs nothing" in err, "rent: %d %s%s" % (rc, out, err))
