@@ -5,7 +5,8 @@
  * port: workers.json takes it (written on that thread, through the
  * workers_edit.h rules, the engine being the one that reads it) and the
  * worker's connection goes there, so its jobs are re-attached as after
- * any drop. An instance no longer on the account disables the worker.
+ * any drop. An instance no longer on the account disables the worker,
+ * and its jobs are lost with it (queued again as requeue_lost says).
  * With vast.idle_release_minutes, a rented worker left idle while nothing
  * is queued is released the same way: destroyed on that thread, disabled.
  */
@@ -99,6 +100,17 @@ static void heal_free(struct heal *h)
 	free(h);
 }
 
+/* The jobs of worker i went with its instance: lost, and queued again as requeue_lost says. */
+static void settle_lost(struct sched *s, int i, long vast_id)
+{
+	char why[128];
+
+	snprintf(why, sizeof why, "its worker's Vast.ai instance %ld is gone", vast_id);
+	for (size_t k = 0; k < s->nslots; k++)
+		if (s->slots[k].worker == i && s->slots[k].used && s->slots[k].have_job)
+			sched_lost(s, &s->slots[k], why);
+}
+
 static void heal_done(void *arg)
 {
 	struct heal *h = arg;
@@ -139,8 +151,10 @@ static void heal_done(void *arg)
 	case HEAL_GONE:
 		sched_say(s, "warning: worker %s: its Vast.ai instance %ld is gone: disabled", h->name,
 			  h->vast_id);
-		if (w)
+		if (w) {
 			sched_worker_redef(s, w);
+			settle_lost(s, i, h->vast_id);
+		}
 		break;
 	}
 	buf_free(&b);

@@ -344,8 +344,15 @@ def a_destroyed_instance_disables_its_worker():
                 lib.wait_for(lambda: "instance 1000 is gone: disabled" in e.said(),
                              "the engine disabling gpu1: %s" % e.said()[-2000:], timeout=90)
                 check(read_workers(wd)["gpu1"]["enabled"] is False, read_workers(wd))
+                # Its job went with it: lost, and queued again once (requeue_lost).
+                lib.wait_for(lambda: "n0000: lost by its worker; queued again as n0001"
+                             in e.said(), "n0000 settled: %s" % e.said()[-2000:], timeout=30)
             finally:
                 e.stop()
+            nodes = lib.tree_nodes(wd)
+            check(nodes["n0000"]["status"] == "failed"
+                  and "worker_lost" in json.dumps(nodes["n0000"]["failure"])
+                  and nodes["n0001"]["status"] == "queued", nodes)
         finally:
             first.stop()
             with open(os.path.join(g, "gate"), "w") as f:  # the run left on the machine ends
