@@ -18,8 +18,10 @@
 
 #include "hypotop/cmd.h"
 #include "hypotop/cmd_vast.h"
+#include "hypotop/ctl.h"
 #include "hypotop/fsutil.h"
 #include "hypotop/llm.h"
+#include "hypotop/ops.h"
 #include "hypotop/workerstat.h"
 
 /* Whether an SSH server answers at host:port within ms: its banner starts "SSH-". */
@@ -304,8 +306,9 @@ done:
 	return status;
 }
 
-/* The nodes hypotop runs on worker name, as the engine last said; 0 when none. */
-static size_t jobs_on(const char *workdir, const char *name)
+/* The nodes hypotop runs on worker name, as the engine last said (at most max). */
+static size_t jobs_on(const char *workdir, const char *name, char (*node)[NODE_ID_LEN],
+		      size_t max)
 {
 	struct worker_stat *v = NULL;
 	size_t n = 0, jobs = 0;
@@ -315,10 +318,30 @@ static size_t jobs_on(const char *workdir, const char *name)
 	if (workerstat_read(workdir, &updated, &v, &n, &e) != 0)
 		return 0;
 	for (size_t i = 0; i < n; i++)
-		if (!strcmp(v[i].name, name))
-			jobs = worker_slots_used(&v[i]);
+		for (size_t k = 0; !strcmp(v[i].name, name) && k < v[i].nslots; k++)
+			if (v[i].slot[k].node[0] && jobs < max)
+				snprintf(node[jobs++], NODE_ID_LEN, "%s", v[i].slot[k].node);
 	workerstat_free(v, n);
 	return jobs;
+}
+
+/* --force: each job stopped (cancel) and queued again (retry) by the running engine. */
+static int requeue(const char *workdir, const char *node, struct err *e)
+{
+	struct op op = {.kind = OP_CANCEL};
+	char got[NODE_ID_LEN], status[CTL_STATUS_LEN];
+	char *wd = path_real(workdir, e);
+	int rc = -1;
+
+	snprintf(op.node, sizeof op.node, "%s", node);
+	if (wd && ctl_op(wd, &op, WORKERS_WAIT_MS, got, status, e) == 0) {
+		op.kind = OP_RETRY;
+		rc = ctl_op(wd, &op, WORKERS_WAIT_MS, got, status, e);
+		if (rc == 0)
+			printf("%s stopped; queued again as %s\n", node, got);
+	}
+	free(wd);
+	return rc;
 }
 
 int vast_release(struct vast_ctx *x, int argc, char **argv)
@@ -351,17 +374,23 @@ int vast_release(struct vast_ctx *x, int argc, char **argv)
 					    "no \"vast_id\"); 'hypotop worker disable' stops new jobs "
 					    "on it",
 				name);
-	size_t jobs = jobs_on(x->workdir, name);
+	char node[64][NODE_ID_LEN];
+	size_t jobs = jobs_on(x->workdir, name, node, ARRAY_LEN(node));
 	if (jobs && !force)
 		return cmd_fail(EXIT_USAGE, "vast release: %zu of hypotop's jobs run on %s; wait "
-					    "for them, or give --force to destroy the instance under "
-					    "them",
+					    "for them, or give --force to stop them and queue them "
+					    "again",
 				jobs, name);
 	/* New jobs stop first: none starts on a machine about to go. */
 	struct worker_edit ed = {WORKER_DISABLE, name, NULL, NULL, 0};
 	int status = workers_change(x->workdir, &ed, NULL, NULL, &out, &e);
 	if (status != EXIT_OK)
 		return cmd_fail(status, "vast release: %s", e.msg);
+	for (size_t i = 0; i < jobs; i++)
+		if (requeue(x->workdir, node[i], &e) < 0)
+			return cmd_fail(EXIT_RUNTIME, "vast release: %s: %s; worker %s is disabled, "
+						      "its instance still runs",
+					node[i], e.msg, name);
 	if (vast_destroy(&x->api, w->vast_id, &e) < 0) {
 		if (!strstr(e.msg, "HTTP 404"))
 			return cmd_fail(EXIT_RUNTIME, "vast release: %s; worker %s is disabled, the "

@@ -360,6 +360,35 @@ def a_destroyed_instance_disables_its_worker():
 
 
 @lib.test
+def release_refuses_while_jobs_run_unless_forced_which_requeues_them():
+    d = lib.tmpdir()
+    with lib.FakeVast() as fake, lib.Sshd() as sshd:
+        wd, g, ws = rent_gated(d, fake, sshd, sshd.port, {"max_iterations": 0})
+        e = lib.Engine(d, wd, env=fake.env())
+        try:
+            lib.wait_for(lambda: ledger(g), "a run started on gpu1 (%s)" % e.said()[-1500:],
+                         timeout=90)
+            refused = lib.wait_for(lambda: (lambda r: r if r[0] == 2 else None)(
+                vast(fake, wd, "release", "gpu1")), "release refused while n0000 runs",
+                timeout=30)
+            check("1 of hypotop's jobs run on gpu1" in refused[2] and "--force" in refused[2]
+                  and "1000" in fake.control("state"), "refusal: %s" % (refused,))
+            rc, out, err = vast(fake, wd, "release", "gpu1", "--force")
+            check(rc == 0 and "n0000 stopped; queued again as n0001" in out
+                  and "instance 1000 destroyed" in out, "force: %d %s%s" % (rc, out, err))
+            check(fake.control("state") == {}, "left: %s" % fake.control("state"))
+        finally:
+            e.stop()
+            with open(os.path.join(g, "gate"), "w") as f:
+                f.write("0\n")
+        nodes = lib.tree_nodes(wd)
+        # The copy waits for a worker (none is left enabled), prepared ahead or queued.
+        check(nodes["n0000"]["status"] == "cancelled"
+              and nodes["n0001"]["status"] in ("queued", "preparing"),
+              {i: n["status"] for i, n in nodes.items()})
+
+
+@lib.test
 def a_rent_that_never_answers_ssh_destroys_the_instance():
     d = lib.tmpdir()
     with lib.FakeVast() as fake:
