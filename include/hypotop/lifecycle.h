@@ -119,6 +119,8 @@ void vast_heal(struct sched *s, struct sched_worker *w);
  * thread, the worker disabled with its released_at). Each step.
  */
 void vast_idle_step(struct sched *s);
+/* vast.autorent (autorent.c): rent a machine when the queue waits for a slot. Each step. */
+void vast_autorent_step(struct sched *s);
 
 /* ---- prepare (prepare.c): from the queue to a commit and a work tree ------ */
 

@@ -148,6 +148,8 @@ struct sched {
 	/* The pictures (pictures_step.c): drawn on a thread of their own, dot being slow. */
 	struct bg *pictures;
 	char *budget_why;    /* why no new job starts (budget.usd, budget.gpu_hours); NULL: none */
+	bool renting;        /* vast.autorent: a rental in flight (autorent.c) */
+	int64_t autorent_at; /* monotonic ms: no rental before (after a failed one) */
 	struct bg *vast;     /* Vast.ai questions of workers that went down (vastheal.c); NULL: none yet */
 	int pictures_busy;       /* drawings submitted and not done */
 	uint64_t pictures_seq;   /* the workdir's seq they were last drawn from */

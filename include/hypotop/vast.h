@@ -88,6 +88,14 @@ void vast_offers_free(struct vast_offers *l);
 int vast_create(struct vast_client *c, long offer_id, const char *image, double disk_gb,
 		const char *label, long *id, struct err *e);
 int vast_destroy(struct vast_client *c, long id, struct err *e);
+/*
+ * Poll instance id until it runs and an SSH server answers at its address
+ * (2, 4, 8, then every 16 s; at most timeout_s): *host (caller frees) and
+ * *port. say (may be NULL) hears each change of its state.
+ */
+typedef void (*vast_progress_fn)(void *ctx, long id, const char *state, bool up);
+int vast_wait_ssh(struct vast_client *c, long id, double timeout_s, vast_progress_fn say,
+		  void *ctx, char **host, long *port, struct err *e);
 int vast_set_running(struct vast_client *c, long id, bool running, struct err *e);
 
 /* Parsers of the answers (endpoint names the request in messages); for tests. */

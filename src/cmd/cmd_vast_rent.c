@@ -5,14 +5,9 @@
  * instance destroyed, the worker disabled).
  */
 #include <cjson/cJSON.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,43 +15,8 @@
 #include "hypotop/cmd_vast.h"
 #include "hypotop/ctl.h"
 #include "hypotop/fsutil.h"
-#include "hypotop/llm.h"
 #include "hypotop/ops.h"
 #include "hypotop/workerstat.h"
-
-/* Whether an SSH server answers at host:port within ms: its banner starts "SSH-". */
-static bool ssh_answers(const char *host, long port, int ms)
-{
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-	char serv[16], banner[8] = "";
-	bool ok = false;
-
-	snprintf(serv, sizeof serv, "%ld", port);
-	if (getaddrinfo(host, serv, &hints, &res) != 0)
-		return false;
-	for (struct addrinfo *a = res; a && !ok; a = a->ai_next) {
-		int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			continue;
-		struct pollfd p = {fd, POLLOUT, 0};
-		if ((connect(fd, a->ai_addr, a->ai_addrlen) == 0 || errno == EINPROGRESS) &&
-		    poll(&p, 1, ms) == 1) {
-			size_t got = 0;
-			int64_t end = mono_ms() + ms;
-			p.events = POLLIN;
-			while (got < 4 && mono_ms() < end && poll(&p, 1, (int)(end - mono_ms())) == 1) {
-				ssize_t n = read(fd, banner + got, 4 - got);
-				if (n <= 0)
-					break;
-				got += (size_t)n;
-			}
-			ok = got == 4 && !memcmp(banner, "SSH-", 4);
-		}
-		close(fd);
-	}
-	freeaddrinfo(res);
-	return ok;
-}
 
 /* The options of rent that become keys of the new worker, and its own. */
 static const struct {
@@ -165,57 +125,17 @@ static int rent_args(int argc, char **argv, struct rent *r)
 	return EXIT_OK;
 }
 
-/*
- * Poll the instance until it runs and its SSH server answers (2, 4, 8,
- * 16 s apart), saying each change of state; *host and *port: where it answers.
- */
-static int wait_running(struct vast_ctx *x, long id, double timeout_s, char **host, long *port,
-			struct err *e)
+/* The instance's state, said as it changes. */
+static void progress(void *ctx, long id, const char *state, bool up)
 {
-	int64_t end = mono_ms() + (int64_t)(timeout_s * 1000);
-	char last[64] = "";
-	long delay = 0;
+	struct buf b;
 
-	for (;;) {
-		struct vast_instances l;
-		if (delay)
-			llm_cancel_sleep(NULL, delay);
-		delay = delay ? (delay < 16000 ? delay * 2 : 16000) : 2000;
-		if (vast_list(&x->api, &l, e) < 0)
-			return -1;
-		const struct vast_instance *in = vast_find(&l, id);
-		if (!in) {
-			vast_instances_free(&l);
-			err_set(e, "instance %ld is no longer on the account; it was destroyed or "
-				   "failed to start",
-				id);
-			return -1;
-		}
-		bool up = !strcmp(in->status, "running") && in->ssh_host[0] && in->ssh_port;
-		char now[64];
-		snprintf(now, sizeof now, "%s", up ? "running" : in->status[0] ? in->status : "created");
-		if (strcmp(now, last)) {
-			struct buf b;
-			buf_init(&b);
-			buf_add_safe(&b, now);
-			printf("instance %ld: %s%s\n", id, b.data, up ? "; trying SSH" : "");
-			fflush(stdout);
-			buf_free(&b);
-			snprintf(last, sizeof last, "%s", now);
-		}
-		if (up && ssh_answers(in->ssh_host, in->ssh_port, 5000)) {
-			*host = xstrdup(in->ssh_host);
-			*port = in->ssh_port;
-			vast_instances_free(&l);
-			return 0;
-		}
-		vast_instances_free(&l);
-		if (mono_ms() + delay > end) {
-			err_set(e, "instance %ld did not run and answer SSH within %.0f s (last: %s)",
-				id, timeout_s, last);
-			return -1;
-		}
-	}
+	(void)ctx;
+	buf_init(&b);
+	buf_add_safe(&b, state);
+	printf("instance %ld: %s%s\n", id, b.data, up ? "; trying SSH" : "");
+	fflush(stdout);
+	buf_free(&b);
 }
 
 int vast_rent(struct vast_ctx *x, int argc, char **argv)
@@ -258,7 +178,7 @@ int vast_rent(struct vast_ctx *x, int argc, char **argv)
 	       r.offer);
 	fflush(stdout);
 	int status = EXIT_RUNTIME;
-	if (wait_running(x, id, r.timeout_s, &host, &port, &e) < 0)
+	if (vast_wait_ssh(&x->api, id, r.timeout_s, progress, NULL, &host, &port, &e) < 0)
 		goto destroy;
 	/* The listing's price, when the offer's was not found. */
 	struct vast_instances l;

@@ -416,6 +416,7 @@ void sched_step(struct sched *s)
 	instrument_step(s);
 	sched_dispatch(s);
 	vast_idle_step(s);
+	vast_autorent_step(s);
 	maybe_write_reports(s, false);
 	sched_pictures_step(s, false);
 	/* Past a budget cap the queue waits for a person: the work is over. */

@@ -451,6 +451,73 @@ def an_idle_rented_worker_is_released():
             e.stop()
 
 
+@lib.test
+def autorent_rents_one_machine_when_the_queue_waits_and_runs_work_there():
+    d = lib.tmpdir()
+    with lib.FakeVast() as fake, lib.Sshd() as sshd:
+        g, ws = sshd.folder("g"), sshd.folder("ws")
+        src = lib.make_repo(d, files={"train.py": GATED % g, "hparams.json": '{"lr": 0.5}\n'})
+        fixed = [{"name": "lr-%s" % v, "hypothesis": "lr %s" % v,
+                  "change": {"kind": "params", "params": {"lr": v}}} for v in (0.1, 0.2)]
+        wd = lib.init_config(d, {"source_dir": src, "launch": "python3 train.py",
+                                 "metric": "val_loss", "max_iterations": 0,
+                                 "max_concurrency": 1, "fixed_experiments": fixed,
+                                 "search_space": {"file": "hparams.json", "params": {
+                                     "lr": {"uniform": [0.01, 1.0]}}}})
+        # Runs here (as this user) and on the machine (as the test user) share the ledger.
+        open(os.path.join(g, "ledger"), "w").close()
+        os.chmod(os.path.join(g, "ledger"), 0o666)
+        kh = os.path.join(d, "known_hosts")
+        lib.sh("cp", sshd.known_hosts, kh)
+        fake.control("offers", [
+            {"id": 8, "gpu_name": "RTX_4090", "num_gpus": 1, "dph_total": 0.30,
+             "ssh_host": "127.0.0.1", "ssh_port": sshd.port},
+            {"id": 7, "gpu_name": "RTX_4090", "num_gpus": 1, "dph_total": 0.25,
+             "ssh_host": "127.0.0.1", "ssh_port": sshd.port}])
+        lib.set_config(wd, vast={"base_url": fake.url, "autorent": True, "max_instances": 1,
+                                 "offer": {"gpu_name": "RTX_4090", "max_dph": 0.5},
+                                 "user": sshd.user, "key_file": sshd.key,
+                                 "known_hosts": kh, "workspace": ws},
+                       budget={"usd": 10})
+        e = lib.Engine(d, wd, env=fake.env())
+        try:
+            lib.wait_for(lambda: len(ledger(g)) == 2, "two runs started, one on a rented "
+                         "machine: %s" % e.said()[-2000:], timeout=120)
+            check("autorent: rented Vast.ai instance 1000 (1x RTX_4090, $0.250/h) as worker "
+                  "vast-1000" in e.said(), e.said()[-2000:])
+            check(list(fake.control("state")) == ["1000"], "rented: %s" % fake.control("state"))
+            with open(os.path.join(g, "gate"), "w") as f:
+                f.write("0\n")
+            check(e.p.wait(timeout=300) == 0, "engine exit: %s" % e.said()[-2000:])
+        finally:
+            e.stop()
+            with open(os.path.join(g, "gate"), "w") as f:
+                f.write("0\n")
+        check(list(fake.control("state")) == ["1000"], "past max_instances: %s"
+              % fake.control("state"))
+        nodes = lib.tree_nodes(wd)
+        where = {i: lib.job_json(wd, i)["worker"] for i in nodes}
+        check(all(n["status"] == "completed" for n in nodes.values())
+              and "vast-1000" in where.values() and "local" in where.values(),
+              "%s %s" % ({i: n["status"] for i, n in nodes.items()}, where))
+        w = read_workers(wd)["vast-1000"]
+        check(w["dph"] == 0.25 and w["user"] == sshd.user and w["workspace"] == ws, w)
+        # No room left in budget.usd for an hour of it: nothing is rented.
+        lib.set_config(wd, budget={"usd": 0.1})
+        check(vast(fake, wd, "release", "vast-1000")[0] == 0, "release")
+        rc, out, err = hypotop("add", wd, "n0000", "one more", "--param", "lr=0.3")
+        check(rc == 0, err)
+        check(hypotop("worker", "disable", wd, "local")[0] == 0, "disable local")
+        e = lib.Engine(d, wd, env=fake.env())
+        try:
+            lib.wait_for(lambda: "autorent: no machine rented: budget.usd leaves $0.10, less "
+                         "than an hour of the best offer ($0.300/h)" in e.said(),
+                         "autorent held back by the budget: %s" % e.said()[-2000:], timeout=60)
+            check(fake.control("state") == {}, "rented past budget: %s" % fake.control("state"))
+        finally:
+            e.stop()
+
+
 def set_budget(wd, **caps):
     lib.set_config(wd, budget=caps)
 
