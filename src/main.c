@@ -53,6 +53,18 @@ static const struct command {
 	 "add an ssh worker (--kind ssh, the default) or a slurm one to workers.json, remove\n"
 	 "      one, or stop and restart new jobs on one; a running engine takes the change at\n"
 	 "      once"},
+	{"vast", cmd_vast,
+	 "WORKDIR instances [--json]\n"
+	 "   or: hypotop vast WORKDIR reconcile [--fix]\n"
+	 "   or: hypotop vast WORKDIR offers [--gpu NAME] [--num-gpus N] [--max-dph X]\n"
+	 "        [--min-reliability R] [--sort dph|dlperf-per-dph] [--limit N] [--json]\n"
+	 "   or: hypotop vast WORKDIR rent OFFER_ID [--image IMG] [--disk GB] [--name NAME]\n"
+	 "        [--user U] [--key FILE] [--known-hosts FILE] [--workspace DIR] [--slots N]\n"
+	 "        [--timeout S]\n"
+	 "   or: hypotop vast WORKDIR release NAME [--force]",
+	 "Vast.ai (key: VAST_API_KEY or ~/.config/vastai/vast_api_key): the account's\n"
+	 "      instances beside workers.json, their SSH drift fixed, offers, renting one as\n"
+	 "      an ssh worker, giving it back"},
 	{"add", cmd_queue, NULL, NULL},
 	{"pause", cmd_queue, NULL, NULL},
 	{"resume", cmd_queue, NULL, NULL},

@@ -18,6 +18,7 @@ int cmd_keys(int argc, char **argv); /* the UI's keys and theme roles */
 int cmd_demo(int argc, char **argv);
 int cmd_worker(int argc, char **argv);  /* add, remove, enable, disable */
 int cmd_workers(int argc, char **argv); /* the workers and what they do */
+int cmd_vast(int argc, char **argv);    /* Vast.ai: instances, reconcile, offers, rent, release */
 
 /* Print "hypotop: MSG" to stderr; returns status. */
 int cmd_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -50,6 +50,15 @@ struct config {
 	double llm_timeout_s;    /* a request's deadline; 0: the provider's default */
 	double budget_llm_usd;   /* < 0: no cap */
 	double budget_gpu_hours; /* < 0: no cap */
+	double budget_usd;       /* all spend: the model's and rented workers'; < 0: no cap */
+	/* Vast.ai (vast.h) */
+	char *vast_base_url; /* NULL: VAST_DEFAULT_URL */
+	double vast_idle_release_min; /* < 0: off */
+	bool vast_autorent;
+	long vast_max_instances;
+	char *vast_offer_gpu;                    /* NULL: any */
+	double vast_offer_max_dph, vast_offer_min_rel; /* < 0: any */
+	char *vast_user, *vast_key_file, *vast_known_hosts, *vast_workspace; /* rented workers' */
 	const cJSON *gpus;              /* array of GPU indices, or NULL */
 	const cJSON *metric_patterns;   /* object name -> regex, or NULL */
 	const cJSON *search_space;      /* object, or NULL */

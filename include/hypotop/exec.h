@@ -161,6 +161,8 @@ struct worker_def;
 struct executor *ssh_executor_new(struct loop *loop, const struct worker_def *w,
 				  const char *source_dir, exec_news_fn news, void *ctx,
 				  void (*changed)(void *ctx));
+/* An ssh worker's host moved (Vast.ai): reconnect to host:port (sshc_move). */
+void ssh_executor_move(struct executor *x, const char *host, int port);
 /*
  * The jobs of one slurm worker: the ssh executor's, submitted with
  * sbatch (remote.h), its Slurm commands run on the login node that the

@@ -95,6 +95,32 @@ void sched_workers_publish(struct sched *s, bool now);
 int64_t sched_workers_due(struct sched *s);
 /* Drop the slots and workers gone from workers.json whose jobs have ended. */
 void sched_workers_sweep(struct sched *s);
+/* w's entry of workers.json changed by the engine itself (vastheal.c): w is made from it now. */
+void sched_worker_redef(struct sched *s, struct sched_worker *w);
+
+/* ---- budget (budget.c) ---------------------------------------------------- */
+
+/* Why no new job may start now (a budget cap reached), or NULL; s->budget_why keeps it. */
+const char *sched_budget_stop(struct sched *s);
+
+/* ---- rented workers (vastheal.c) ------------------------------------------ */
+
+/*
+ * Worker w, a Vast.ai instance, is out of reach: its instance is asked
+ * after on a thread of its own. Moved (a restart gives it another SSH
+ * host or port): workers.json and the connection take the new address.
+ * Gone: the worker is disabled. At most once every VAST_HEAL_MS a worker.
+ */
+void vast_heal(struct sched *s, struct sched_worker *w);
+#define VAST_HEAL_MS 10000
+/*
+ * vast.idle_release_minutes: a rented worker with no job that long while
+ * nothing is queued is released (its instance destroyed on the s->vast
+ * thread, the worker disabled with its released_at). Each step.
+ */
+void vast_idle_step(struct sched *s);
+/* vast.autorent (autorent.c): rent a machine when the queue waits for a slot. Each step. */
+void vast_autorent_step(struct sched *s);
 
 /* ---- prepare (prepare.c): from the queue to a commit and a work tree ------ */
 

@@ -60,6 +60,7 @@ struct http_request {
 	size_t body_len;
 	long connect_timeout_ms, timeout_ms;
 	struct llm_cancel *cancel; /* or NULL */
+	const char *method;        /* NULL: POST; "GET", "PUT", "DELETE" (body optional) */
 };
 
 /* Why a transfer gave no HTTP response. */
@@ -81,7 +82,7 @@ void http_response_free(struct http_response *r);
 /* A header's value (case-insensitive name), copied into out; false when absent. */
 bool http_response_header(const struct http_response *r, const char *name, char *out,
 			  size_t n);
-/* POST; e holds the transport problem unless HTTP_OK. */
+/* POST (or rq->method); e holds the transport problem unless HTTP_OK. */
 enum http_fail http_post(const struct http_request *rq, struct http_response *rs,
 			 struct err *e);
 

@@ -92,6 +92,13 @@ struct sched_worker {
 	bool enabled;          /* false: no new jobs; its running ones are watched */
 	bool gone;             /* no longer in workers.json */
 	bool said_down;        /* its going down was said; its coming back will be */
+	long vast_id;          /* a rented Vast.ai instance (vastheal.c); 0: none */
+	double dph, rented_at, released_at; /* what it costs (workers.h) */
+	int64_t idle_since;    /* monotonic ms it has had no job, nothing queued; 0: busy */
+	bool releasing;        /* its instance being destroyed (vast.idle_release_minutes) */
+	size_t ngpus;
+	bool healing;          /* its instance asked after, on s->vast */
+	int64_t heal_at;       /* monotonic ms: not asked again before */
 };
 
 struct sched {
@@ -147,6 +154,10 @@ struct sched {
 	uint64_t reports_seq; /* the workdir's seq when the reports were last written */
 	/* The pictures (pictures_step.c): drawn on a thread of their own, dot being slow. */
 	struct bg *pictures;
+	char *budget_why;    /* why no new job starts (budget.usd, budget.gpu_hours); NULL: none */
+	bool renting;        /* vast.autorent: a rental in flight (autorent.c) */
+	int64_t autorent_at; /* monotonic ms: no rental before (after a failed one) */
+	struct bg *vast;     /* Vast.ai questions of workers that went down (vastheal.c); NULL: none yet */
 	int pictures_busy;       /* drawings submitted and not done */
 	uint64_t pictures_seq;   /* the workdir's seq they were last drawn from */
 	int64_t pictures_at;     /* when (monotonic ms), or when the engine started */
@@ -171,6 +182,9 @@ struct sched {
 	struct alerts *alerts; /* where the health rules' firings go (alerts.c) */
 	bool said_no_gpu;      /* the GPU rules are off for want of figures: said once */
 };
+
+/* What the rented workers have cost by now: dollars and GPU-hours (fleet.c). */
+void sched_rent_spend(struct sched *s, double *usd, double *gpu_hours);
 
 int sched_init(struct sched *s, struct workdir *wd, struct loop *loop, sched_say_fn say,
 	       void *say_ctx, struct err *e);

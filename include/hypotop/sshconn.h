@@ -93,6 +93,11 @@ void sshc_status(struct sshc *c, struct sshc_status *st);
 /* Try again now: after a refused host key was fixed, or to cut a backoff short. */
 void sshc_retry(struct sshc *c);
 /*
+ * The host moved (a restarted rented machine): the next connection goes to
+ * host:port, and it is tried now. The one up, if any, is kept until it drops.
+ */
+void sshc_move(struct sshc *c, const char *host, int port);
+/*
  * Run cmd by the remote user's shell, in (NULL: nothing) on its stdin;
  * stdout and stderr are each kept up to out_max bytes (0: 1 MiB).
  */

@@ -35,6 +35,8 @@ struct sshc {
 	struct req *todo, *todo_tail;
 	struct event *done, *done_tail;
 	bool stop, retry;
+	char *move_host; /* sshc_move: the address the next connection takes; NULL none */
+	int move_port;
 	int sock; /* the thread's socket, for sshc_free to cut; -1 none */
 	bool *freed; /* the delivery under way, told when a callback frees c */
 

@@ -37,6 +37,8 @@ struct worker_def {
 	char **sbatch_args;
 	size_t nsbatch_args;
 	long vast_id;      /* 0: none */
+	double dph;        /* a rented instance's price, USD per hour; 0: none */
+	double rented_at, released_at; /* Unix seconds; 0: not said (workers_rent_hours) */
 	int *gpus;         /* CUDA devices, one job each; NULL when ngpus is 0 */
 	size_t ngpus;
 	bool enabled;
@@ -47,6 +49,12 @@ struct workers {
 	struct worker_def *v;
 	size_t len;
 };
+
+/*
+ * Hours a rented worker (vast_id) has cost by now_s: from rented_at to
+ * released_at, or to now_s while it is not released; 0 without rented_at.
+ */
+double workers_rent_hours(const struct worker_def *w, double now_s);
 
 int workers_load(const char *path, struct workers *ws, struct err *e);
 /* The same for text that would be the file at path (messages name path and line). */

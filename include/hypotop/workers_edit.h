@@ -19,7 +19,8 @@
 
 #include "hypotop/util.h"
 
-enum worker_edit_kind { WORKER_ADD, WORKER_REMOVE, WORKER_ENABLE, WORKER_DISABLE };
+/* WORKER_SET: the fields' keys set on an existing worker (hypotop vast reconcile). */
+enum worker_edit_kind { WORKER_ADD, WORKER_REMOVE, WORKER_ENABLE, WORKER_DISABLE, WORKER_SET };
 
 /* One key of a new worker, from the option that gave it ("--port 70000"). */
 struct worker_field {
@@ -32,7 +33,7 @@ struct worker_edit {
 	enum worker_edit_kind kind;
 	const char *name;
 	const char *worker_kind; /* WORKER_ADD: "ssh" or "slurm"; NULL: "ssh" */
-	/* WORKER_ADD: the new worker's keys, after its name and kind. */
+	/* WORKER_ADD: the new worker's keys, after its name and kind; WORKER_SET: the keys changed. */
 	const struct worker_field *field;
 	size_t nfield;
 };

@@ -106,6 +106,28 @@ static void add_workers(struct buf *b, struct workdir *w, const struct engine_in
 	workerstat_free(v, n);
 }
 
+/* What the rented (Vast.ai) workers of workers.json have cost by now. */
+static void rent_spend(struct workdir *w, double *usd, double *gpu_hours, size_t *n)
+{
+	char *path = workdir_file(w, "workers.json");
+	struct workers ws;
+	struct err e = {{0}};
+	double now = (double)now_ms() / 1000;
+
+	*usd = *gpu_hours = 0;
+	*n = 0;
+	if (workers_load(path, &ws, &e) == 0) {
+		for (size_t i = 0; i < ws.len; i++) {
+			double h = workers_rent_hours(&ws.v[i], now);
+			*usd += h * ws.v[i].dph;
+			*gpu_hours += h * (double)(ws.v[i].ngpus ? ws.v[i].ngpus : 1);
+			*n += ws.v[i].vast_id != 0;
+		}
+		workers_free(&ws);
+	}
+	free(path);
+}
+
 static void print_json(struct workdir *w, const struct engine_info *ei)
 {
 	int counts[ST__COUNT] = {0};
@@ -159,10 +181,15 @@ static void print_json(struct workdir *w, const struct engine_info *ei)
 	for (int s = 0; s < ST__COUNT; s++)
 		buf_printf(&b, "%s\"%s\":%d", s ? "," : "", status_name(s), counts[s]);
 	double reports = planner_report_spend(w->path, NULL);
+	double rent_usd, gpu_h;
+	size_t nrent;
+	rent_spend(w, &rent_usd, &gpu_h, &nrent);
 	buf_printf(&b, "},\"iteration\":%ld,\"rounds_without_gain\":%ld,\"llm_usd\":%.6f,"
-		       "\"llm_report_usd\":%.6f,\"llm_cost_known\":%s,\"seq\":%llu,\"queue\":[",
+		       "\"llm_report_usd\":%.6f,\"llm_cost_known\":%s,\"rent_usd\":%.6f,"
+		       "\"rent_gpu_hours\":%.6f,\"spend_usd\":%.6f,\"seq\":%llu,\"queue\":[",
 		   w->st.iteration, w->st.rounds_without_gain, w->st.llm_usd + reports, reports,
-		   planner_costs_known(w->path) ? "true" : "false", (unsigned long long)w->seq);
+		   planner_costs_known(w->path) ? "true" : "false", rent_usd, gpu_h,
+		   w->st.llm_usd + reports + rent_usd, (unsigned long long)w->seq);
 	for (size_t i = 0; i < nq; i++) {
 		struct node *n = &w->tree.nodes[order[i]];
 		buf_printf(&b, "%s{\"position\":%zu,\"id\":", i ? "," : "", i + 1);
@@ -291,6 +318,19 @@ static void print_text(struct workdir *w, const struct engine_info *ei)
 				   known ? "" : " and some unknown");
 		buf_addc(&b, '\n');
 	}
+	double rent_usd, gpu_h;
+	size_t nrent;
+	rent_spend(w, &rent_usd, &gpu_h, &nrent);
+	if (nrent) {
+		buf_printf(&b, "rented   $%.4f on %zu Vast.ai worker%s (%.2f GPU-hours)", rent_usd,
+			   nrent, nrent == 1 ? "" : "s", gpu_h);
+		if (w->cfg.budget_gpu_hours >= 0)
+			buf_printf(&b, " of %.2f GPU-hours (budget.gpu_hours)", w->cfg.budget_gpu_hours);
+		buf_addc(&b, '\n');
+	}
+	if (w->cfg.budget_usd >= 0)
+		buf_printf(&b, "spend    $%.4f of $%.2f (budget.usd)\n", usd + rent_usd,
+			   w->cfg.budget_usd);
 	if (nq) {
 		buf_printf(&b, "\nqueue (%zu)\n   #  node      prio  status   parent    name\n", nq);
 		for (size_t i = 0; i < nq; i++) {

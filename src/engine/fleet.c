@@ -32,6 +32,8 @@ static void worker_changed(void *ctx)
 	struct worker_status st;
 
 	exec_status(w->exec, &st);
+	if (st.state == WORKER_DOWN && w->vast_id && w->enabled && !w->gone)
+		vast_heal(w->s, w);
 	if (st.state == WORKER_DOWN && !w->said_down) {
 		w->said_down = true;
 		sched_say(w->s, "warning: worker %s is down: %s", w->name, st.reason);
@@ -163,6 +165,30 @@ static bool have_local(struct sched *s)
 	return false;
 }
 
+static void rent_take(struct sched_worker *w, const struct worker_def *d)
+{
+	w->vast_id = d->vast_id;
+	w->dph = d->dph;
+	w->rented_at = d->rented_at;
+	w->released_at = d->released_at;
+	w->ngpus = d->ngpus;
+}
+
+void sched_rent_spend(struct sched *s, double *usd, double *gpu_hours)
+{
+	double now = (double)now_ms() / 1000;
+
+	*usd = *gpu_hours = 0;
+	for (size_t i = 0; i < s->nworkers; i++) {
+		const struct sched_worker *w = s->workers[i];
+		const struct worker_def d = {.vast_id = w->vast_id, .rented_at = w->rented_at,
+					     .released_at = w->released_at};
+		double h = workers_rent_hours(&d, now);
+		*usd += h * w->dph;
+		*gpu_hours += h * (double)(w->ngpus ? w->ngpus : 1);
+	}
+}
+
 /* A worker of workers.json (one of ws), with its executor and slots. */
 static void worker_add(struct sched *s, const struct workers *ws, const struct worker_def *d)
 {
@@ -170,6 +196,7 @@ static void worker_add(struct sched *s, const struct workers *ws, const struct w
 	int idx = (int)s->nworkers - 1;
 
 	w->enabled = d->enabled;
+	rent_take(w, d);
 	w->def = def_text(ws, d);
 	if (!strcmp(d->kind, "local")) {
 		if (have_local(s)) {
@@ -392,6 +419,26 @@ void sched_workers_sweep(struct sched *s)
 		sched_workers_changed(s);
 }
 
+void sched_worker_redef(struct sched *s, struct sched_worker *w)
+{
+	struct workers ws;
+	struct err e = {{0}};
+
+	if (registry_load(s, &ws, &e) < 0) {
+		sched_say(s, "warning: %s", e.msg);
+		return;
+	}
+	const struct worker_def *d = def_find(&ws, w->name);
+	if (d) {
+		free(w->def);
+		w->def = def_text(&ws, d);
+		w->enabled = d->enabled;
+		rent_take(w, d);
+	}
+	workers_free(&ws);
+	sched_workers_changed(s);
+}
+
 int sched_workers_reload(struct sched *s, struct err *e)
 {
 	struct workers ws;
@@ -420,7 +467,10 @@ int sched_workers_reload(struct sched *s, struct err *e)
 		if (i < 0) {
 			worker_add(s, &ws, d);
 			sched_say(s, "worker %s: added (%s)", d->name, d->kind);
-		} else if (s->workers[i]->enabled != d->enabled) {
+		} else {
+			rent_take(s->workers[i], d);
+		}
+		if (i >= 0 && s->workers[i]->enabled != d->enabled) {
 			s->workers[i]->enabled = d->enabled;
 			sched_say(s, "worker %s: %s", d->name,
 				  d->enabled ? "enabled" : "disabled: no new jobs; its running ones go on");

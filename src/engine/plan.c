@@ -412,6 +412,10 @@ int sched_plan(struct sched *s)
 
 	if (s->planner_stopped)
 		return 0; /* its reason stands until the engine starts again */
+	if (s->budget_why) {
+		stop_planning(s, "%s", s->budget_why);
+		return 0;
+	}
 	if (s->plan_retry_at) {
 		if (mono_ms() < s->plan_retry_at)
 			return 0; /* the reason said when */

@@ -455,7 +455,7 @@ void sched_dispatch(struct sched *s)
 	/* Prepared ahead: no more than the workers that take jobs can start. */
 	size_t cap = sched_capacity(s);
 
-	while (!s->paused && !s->stopping) {
+	while (!s->paused && !s->stopping && !sched_budget_stop(s)) {
 		struct slot *sl = sched_free_slot(s, -1);
 		uint32_t id = queue_peek(&s->wd->queue);
 		struct ahead *a = sl ? next_ready(s) : NULL;

@@ -302,8 +302,9 @@ void sched_launch(struct sched *s, struct slot *sl)
 		sched_say(s, "error: %s", fe.msg);
 		goto out;
 	}
-	/* The model's key is the supervisor's, not the experiment's. */
-	const char *unset[] = {"ANTHROPIC_API_KEY", "OPENAI_API_KEY", c->llm_api_key_env, NULL};
+	/* The model's key, and Vast.ai's, are the supervisor's, not the experiment's. */
+	const char *unset[] = {"ANTHROPIC_API_KEY", "OPENAI_API_KEY", "VAST_API_KEY",
+			       c->llm_api_key_env, NULL};
 	struct job_spec spec = {run_dir, cwd, build, launch, (const char *const *)env, unset, nid,
 				n->commit, s->workers[sl->worker]->name, sl->gpu};
 	if (exec_launch(sched_exec(s, sl), &spec, &sl->job, &e) < 0) {
@@ -417,10 +418,14 @@ void sched_step(struct sched *s)
 	sched_workers_sweep(s);
 	instrument_step(s);
 	sched_dispatch(s);
+	vast_idle_step(s);
+	vast_autorent_step(s);
 	maybe_write_reports(s, false);
 	sched_pictures_step(s, false);
-	bool idle = !s->wd->queue.len && busy_slots(s) == 0 && !s->nahead && !bg_pending(s->git) &&
-		    !s->analysing && !s->planning;
+	/* Past a budget cap the queue waits for a person: the work is over. */
+	bool capped = s->budget_why != NULL;
+	bool idle = (!s->wd->queue.len || capped) && busy_slots(s) == 0 &&
+		    (!s->nahead || capped) && !bg_pending(s->git) && !s->analysing && !s->planning;
 	if (idle)
 		maybe_write_reports(s, true);
 	sched_workers_publish(s, false);
@@ -578,6 +583,9 @@ void sched_free(struct sched *s)
 	s->alerts = NULL;
 	planner_cancel(s->planner); /* a model call in flight returns now */
 	bg_free(s->llm);
+	if (s->vast)
+		bg_free(s->vast);
+	free(s->budget_why);
 	if (s->loop && s->wd) {
 		loop_wake_remove(s->loop, flights_changed, s);
 		s->nflights = 0;

@@ -729,6 +729,12 @@ static const struct executor_ops ssh_ops = {
 	"ssh", ssh_launch, ssh_attach, ssh_check, ssh_signal, ssh_release, ssh_free, ssh_status,
 };
 
+void ssh_executor_move(struct executor *x, const char *host, int port)
+{
+	if (x->ops == &ssh_ops)
+		sshc_move(((struct ssh_exec *)x)->c, host, port);
+}
+
 static void slurm_info(struct executor *x, const struct job *j, struct job_info *ji)
 {
 	const struct sjob *sj = ssh_job_of((struct ssh_exec *)x, j->token);

@@ -208,6 +208,33 @@ void sshc_retry(struct sshc *c)
 	poke(c);
 }
 
+void sshc_move(struct sshc *c, const char *host, int port)
+{
+	if (!c->host)
+		return;
+	pthread_mutex_lock(&c->mu);
+	free(c->move_host);
+	c->move_host = xstrdup(host);
+	c->move_port = port > 0 ? port : 22;
+	c->retry = true;
+	pthread_mutex_unlock(&c->mu);
+	poke(c);
+}
+
+/* The thread, before it connects: take the address sshc_move gave. */
+static void take_move(struct sshc *c)
+{
+	pthread_mutex_lock(&c->mu);
+	if (c->move_host) {
+		free(c->host);
+		c->host = c->move_host;
+		c->port = c->move_port;
+		c->move_host = NULL;
+		c->backoff_s = 1;
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
 /* ---- the thread: waiting ---------------------------------------------- */
 
 static bool stopping(struct sshc *c)
@@ -689,6 +716,7 @@ static void *run(void *p)
 	while (!stopping(c)) {
 		int rc;
 		if (!c->s) {
+			take_move(c);
 			set_state(c, SSHC_CONNECTING, "");
 			rc = session_open(c);
 			if (rc == 0) {
@@ -798,6 +826,7 @@ void sshc_free(struct sshc *c)
 	pthread_mutex_destroy(&c->mu);
 	free(c->name);
 	free(c->host);
+	free(c->move_host);
 	free(c->home);
 	free(c->user);
 	free(c->key_file);

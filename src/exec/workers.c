@@ -36,6 +36,9 @@ static const struct {
 	{"setup", "ssh", "slurm", "put the step in the project's \"build\" (config.json), which "
 				  "each job runs first"},
 	{"vast_id", "ssh", "", NULL},
+	{"dph", "ssh", "", NULL},
+	{"rented_at", "ssh", "", NULL},
+	{"released_at", "ssh", "", NULL},
 	{"partition", "slurm", "", NULL},
 	{"account", "slurm", "", NULL},
 	{"qos", "slurm", "", NULL},
@@ -354,6 +357,29 @@ static int worker_cb(void *ctx, const char *el, size_t len, size_t off, struct e
 				 &p->accept_new_host_key, e) < 0))
 		r = -1;
 	p->vast_id = vast;
+	if (!r && json_get_num(j, "dph", LINE_OF("dph"), &p->dph, e) < 0)
+		r = -1;
+	if (!r && (p->dph < 0 || p->dph > 1e6)) {
+		err_set(e, "%s: \"dph\" must be the price in US dollars per hour, from 0 to 1000000",
+			LINE_OF("dph"));
+		r = -1;
+	}
+	if (!r && (json_get_num(j, "rented_at", LINE_OF("rented_at"), &p->rented_at, e) < 0 ||
+		   json_get_num(j, "released_at", LINE_OF("released_at"), &p->released_at, e) < 0))
+		r = -1;
+	if (!r && (p->rented_at < 0 || p->released_at < 0 ||
+		   (p->released_at && p->released_at < p->rented_at))) {
+		err_set(e, "%s: \"rented_at\" and \"released_at\" are Unix times in seconds, "
+			   "released after rented",
+			LINE_OF(p->released_at ? "released_at" : "rented_at"));
+		r = -1;
+	}
+	if (!r && (p->dph > 0 || p->rented_at > 0) && !p->vast_id) {
+		err_set(e, "%s: \"dph\" and \"rented_at\" are of a rented Vast.ai instance: "
+			   "they need \"vast_id\" beside them",
+			LINE_OF(p->dph > 0 ? "dph" : "rented_at"));
+		r = -1;
+	}
 	if (!r && gpus) {
 		bool ok = cJSON_IsArray(gpus);
 		const cJSON *g;
@@ -487,4 +513,13 @@ int workers_check(const char *path, struct err *e)
 		return -1;
 	workers_free(&ws);
 	return 0;
+}
+
+double workers_rent_hours(const struct worker_def *w, double now_s)
+{
+	double end = w->released_at > 0 ? w->released_at : now_s;
+
+	return w->vast_id && w->rented_at > 0 && end > w->rented_at
+		       ? (end - w->rented_at) / 3600
+		       : 0;
 }

@@ -1,6 +1,7 @@
 /*
- * http.c — the one libcurl client of the model providers (see llm.h): a
- * POST with headers and timeouts, the final response's status, headers and
+ * http.c — the one libcurl client (see llm.h), of the model providers and
+ * of Vast.ai (src/exec/vast.c): a POST (or another method) with headers
+ * and timeouts, the final response's status, headers and
  * body, and the retry rules of the official SDKs around it.
  *
  * Each request uses its own easy handle, so calls on several threads share
@@ -205,9 +206,18 @@ enum http_fail http_post(const struct http_request *rq, struct http_response *rs
 	curl_easy_setopt(h, CURLOPT_URL, rq->url);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_POST, 1L);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
+	if (rq->method && !strcmp(rq->method, "GET")) {
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	} else {
+		if (rq->method && strcmp(rq->method, "POST"))
+			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
+		if (rq->body || !rq->method) {
+			curl_easy_setopt(h, CURLOPT_POST, 1L);
+			curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body ? rq->body : "");
+			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+					 (curl_off_t)(rq->body ? rq->body_len : 0));
+		}
+	}
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, rq->connect_timeout_ms);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, rq->timeout_ms);
@@ -410,7 +420,7 @@ int llm_wire_call(struct llm_client *c, const struct llm_wire *w, const char *co
 		pthread_mutex_unlock(c->mu);
 		char *body = w->body(c, q, schema);
 		struct http_request rq = {c->url, hdrs, nhdrs, body, strlen(body),
-					  c->opts.connect_timeout_ms, c->opts.timeout_ms, c->cancel};
+					  c->opts.connect_timeout_ms, c->opts.timeout_ms, c->cancel, NULL};
 		enum http_fail f = llm_post(c, &rq, w->is_final, &rs, r, e);
 		free(body);
 		if (f != HTTP_OK) {

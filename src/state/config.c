@@ -203,7 +203,46 @@ static const struct ckey keys[] = {
 	{"budget.llm_usd", CT_NUM, false, 0, BIG, NULL, NULL, OFF(budget_llm_usd),
 	 "Dollars the model may cost; planning stops when spent. Absent: no cap."},
 	{"budget.gpu_hours", CT_NUM, false, 0, BIG, NULL, NULL, OFF(budget_gpu_hours),
-	 "GPU-hours the runs may use. Absent: no cap."},
+	 "GPU-hours the rented (Vast.ai) workers may cost: hours rented times their GPUs; "
+	 "reached, no new job starts (running ones finish). Absent: no cap."},
+	{"budget.usd", CT_NUM, false, 0, BIG, NULL, NULL, OFF(budget_usd),
+	 "Dollars all spend may reach: the model's and the rented workers' (their price "
+	 "times the hours rented); reached, no new job starts (running ones finish) and "
+	 "planning stops. Absent: no cap."},
+	/* Vast.ai */
+	{"vast", CT_OBJ, false, 0, 0, NULL, NULL, NOFF,
+	 "Renting GPUs on Vast.ai ('hypotop vast'); the API key comes from VAST_API_KEY or "
+	 "~/.config/vastai/vast_api_key, never from this file."},
+	{"vast.base_url", CT_STR, false, 0, 0, NULL, NULL, OFF(vast_base_url),
+	 "Base URL of the Vast.ai API. Absent: https://console.vast.ai."},
+	{"vast.idle_release_minutes", CT_NUM, false, 0, BIG, NULL, NULL,
+	 OFF(vast_idle_release_min),
+	 "A rented worker (vast_id) with no job for this many minutes while nothing is "
+	 "queued is released: its instance destroyed, the worker disabled, said in the "
+	 "engine's log with its price. Absent: never."},
+	{"vast.autorent", CT_BOOL, false, 0, 0, NULL, NULL, OFF(vast_autorent),
+	 "While experiments wait in the queue and no slot is free, the engine rents the "
+	 "cheapest offer matching vast.offer, at most vast.max_instances at once and only "
+	 "while budget.usd leaves an hour of its price; each becomes an ssh worker as with "
+	 "'hypotop vast rent', released by vast.idle_release_minutes. Absent: false."},
+	{"vast.max_instances", CT_INT, false, 1, 1000, NULL, NULL, OFF(vast_max_instances),
+	 "Rented workers vast.autorent keeps at most. Absent: 1."},
+	{"vast.offer", CT_OBJ, false, 0, 0, NULL, NULL, NOFF, "What vast.autorent rents."},
+	{"vast.offer.gpu_name", CT_STR, false, 0, 0, NULL, NULL, OFF(vast_offer_gpu),
+	 "GPU name as Vast.ai spells it (RTX_4090). Absent: any."},
+	{"vast.offer.max_dph", CT_NUM, false, 0, BIG, NULL, NULL, OFF(vast_offer_max_dph),
+	 "Highest price in US dollars per hour. Absent: any."},
+	{"vast.offer.min_reliability", CT_NUM, false, 0, 1, NULL, NULL, OFF(vast_offer_min_rel),
+	 "Lowest reliability, 0 to 1. Absent: any."},
+	{"vast.user", CT_STR, false, 0, 0, NULL, NULL, OFF(vast_user),
+	 "User an autorented worker logs in as. Absent: root."},
+	{"vast.key_file", CT_STR, false, 0, 0, NULL, NULL, OFF(vast_key_file),
+	 "Private key an autorented worker logs in with. Absent: ssh-agent."},
+	{"vast.known_hosts", CT_STR, false, 0, 0, NULL, NULL, OFF(vast_known_hosts),
+	 "known_hosts file of autorented workers (their new host keys are recorded there). "
+	 "Absent: ~/.ssh/known_hosts."},
+	{"vast.workspace", CT_STR, false, 0, 0, NULL, NULL, OFF(vast_workspace),
+	 "Workspace of autorented workers. Absent: hypotop, in the login's home."},
 };
 
 static const struct ckey *key_find(const char *path)
@@ -650,7 +689,8 @@ int config_from_json(struct config *c, cJSON *doc, const char *path, const char 
 	if (check_object(&x, NULL, doc) < 0 || check_launch(&x, doc) < 0)
 		return -1;
 	config_fill_defaults(doc);
-	c->budget_llm_usd = c->budget_gpu_hours = -1;
+	c->budget_llm_usd = c->budget_gpu_hours = c->budget_usd = -1;
+	c->vast_idle_release_min = c->vast_offer_max_dph = c->vast_offer_min_rel = -1;
 	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
 		const struct ckey *k = &keys[i];
 		const cJSON *v = lookup(doc, k->path);

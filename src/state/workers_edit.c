@@ -171,6 +171,21 @@ static int apply(cJSON *doc, const char *path, const struct worker_edit *ed, int
 		*mark = -1;
 		return 0;
 	}
+	if (ed->kind == WORKER_SET) {
+		bool same = true;
+		for (size_t i = 0; i < ed->nfield; i++) {
+			const cJSON *old = cJSON_GetObjectItemCaseSensitive(w, ed->field[i].key);
+			if (old && cJSON_Compare(old, ed->field[i].value, true))
+				continue;
+			same = false;
+			cJSON *v = cJSON_Duplicate(ed->field[i].value, true);
+			if (old)
+				cJSON_ReplaceItemInObjectCaseSensitive(w, ed->field[i].key, v);
+			else
+				cJSON_AddItemToObject(w, ed->field[i].key, v);
+		}
+		return same ? 1 : 0;
+	}
 	bool on = ed->kind == WORKER_ENABLE, was = true;
 	json_get_bool(w, "enabled", path, &was, e); /* valid: the file was checked */
 	if (was == on)

@@ -122,6 +122,15 @@ void status_draw(struct ui *ui)
 			if (wd->cfg.budget_llm_usd >= 0)
 				buf_printf(&b, "/%.2f", wd->cfg.budget_llm_usd);
 		}
+		/* Rented workers' spend beside the model's, against budget.usd. */
+		double rent = 0, gpu_h = 0;
+		if (sc)
+			sched_rent_spend(sc, &rent, &gpu_h);
+		if (width >= 110 && rent > 0) {
+			buf_printf(&b, "  rented $%.2f", rent);
+			if (wd->cfg.budget_usd >= 0)
+				buf_printf(&b, " (all $%.2f/%.2f)", usd + rent, wd->cfg.budget_usd);
+		}
 	}
 	x += draw_text(ui, w, 0, x, width - x, ROLE_BAR, b.data ? b.data : "");
 	if (wd) {

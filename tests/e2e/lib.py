@@ -90,6 +90,16 @@ def init_config(parent, cfg):
     return wd
 
 
+def set_config(wd, **keys):
+    """Top-level keys of the workdir's config.json set after the fact, as a person would."""
+    path = os.path.join(wd, "config.json")
+    with open(path) as f:
+        cfg = json.load(f)
+    cfg.update(keys)
+    with open(path, "w") as f:
+        json.dump(cfg, f, indent=2)
+
+
 QUICKSTART = os.path.join(ROOT, "examples", "quickstart")
 
 
@@ -211,6 +221,17 @@ class Engine:
             self.p.wait(timeout=60)
 
 
+def json_request(port, method, path, body=None):
+    """A JSON request to a fake server on 127.0.0.1:port; its JSON answer."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request(method, path, body=json.dumps(body) if body is not None else None,
+              headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    data = json.loads(r.read())
+    c.close()
+    return data
+
+
 class FakeLLM:
     """tests/e2e/fake_llm.py in a process of its own: a model API on a free
     port of 127.0.0.1 that answers from the script a test posts, and its
@@ -225,13 +246,7 @@ class FakeLLM:
         self.seen = 0
 
     def _req(self, method, path, body=None):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        c.request(method, path, body=json.dumps(body) if body is not None else None,
-                  headers={"Content-Type": "application/json"})
-        r = c.getresponse()
-        data = json.loads(r.read())
-        c.close()
-        return data
+        return json_request(self.port, method, path, body)
 
     def script(self, steps):
         """Set the answers of the next requests; forget the requests seen so far."""
@@ -244,6 +259,59 @@ class FakeLLM:
     def kinds(self):
         """Requests per kind of call since the last script with routes."""
         return self._req("GET", "/_kinds")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+class FakeVast:
+    """tests/e2e/fake_vast.py in a process of its own: a Vast.ai API on a
+    free port of 127.0.0.1 that takes key, and its control endpoints.
+    env() is the environment a hypotop command needs to reach it."""
+
+    def __init__(self, key="vast-test-key-5f2d"):
+        here = os.path.dirname(os.path.abspath(__file__))
+        self.key = key
+        self.proc = subprocess.Popen([sys.executable, os.path.join(here, "fake_vast.py"), key],
+                                     stdout=subprocess.PIPE, text=True)
+        self.port = int(self.proc.stdout.readline())
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def control(self, what, body=None):
+        return json_request(self.port, "POST" if body is not None else "GET", "/_" + what, body)
+
+    def env(self, key=None, home=None):
+        e = dict(os.environ, VAST_API_KEY=self.key if key is None else key)
+        e["NO_PROXY"] = e["no_proxy"] = "127.0.0.1,localhost"
+        if home:
+            e["HOME"] = home
+        if key == "":
+            del e["VAST_API_KEY"]
+        return e
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class PortForward:
+    """tests/e2e/forward.py in a process of its own: .port leads to
+    127.0.0.1:target until stop(), which drops every connection through it."""
+
+    def __init__(self, target):
+        here = os.path.dirname(os.path.abspath(__file__))
+        self.proc = subprocess.Popen([sys.executable, os.path.join(here, "forward.py"),
+                                      str(target)], stdout=subprocess.PIPE, text=True)
+        self.port = int(self.proc.stdout.readline())
 
     def stop(self):
         if self.proc.poll() is None:

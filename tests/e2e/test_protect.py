@@ -34,12 +34,7 @@ def files_change(name, path, content):
 
 def set_protect(wd, globs):
     """protect set in the workdir's config after the fact, as a person would."""
-    path = os.path.join(wd, "config.json")
-    with open(path) as f:
-        cfg = json.load(f)
-    cfg["protect"] = globs
-    with open(path, "w") as f:
-        json.dump(cfg, f, indent=2)
+    lib.set_config(wd, protect=globs)
 
 
 def run_headless(wd):

@@ -790,7 +790,7 @@ static int server_script(struct server *s, const char *steps)
 {
 	char *url = xasprintf("%s/_script", s->url);
 	const char *h[] = {"content-type: application/json"};
-	struct http_request rq = {url, h, 1, steps, strlen(steps), 5000, 5000, NULL};
+	struct http_request rq = {url, h, 1, steps, strlen(steps), 5000, 5000, NULL, NULL};
 	struct http_response rs;
 	struct err e = {{0}};
 

@@ -230,9 +230,48 @@ static void via_names_an_ssh_worker(void)
 	workers_free(&ws);
 }
 
+/* A rented instance's price: a number of dollars an hour, beside its vast_id. */
+static void dph_rules(void)
+{
+	struct workers ws;
+	struct err e;
+	const char *ok = "{\"version\": 1, \"workers\": [\n"
+			 "  {\"name\": \"g\", \"kind\": \"ssh\", \"host\": \"h\",\n"
+			 "   \"vast_id\": 12, \"dph\": 0.25}]}\n";
+
+	T_CHECK(parse(ok, &ws, &e) == 0, "%s", e.msg);
+	T_CHECK(named(&ws, "g") && named(&ws, "g")->dph == 0.25 && named(&ws, "g")->vast_id == 12,
+		"dph or vast_id not read");
+	struct worker_def w = {.vast_id = 1, .rented_at = 3600};
+	T_CHECK(workers_rent_hours(&w, 3600 * 3) == 2, "rented 2 h by now");
+	w.released_at = 3600 * 2;
+	T_CHECK(workers_rent_hours(&w, 3600 * 3) == 1, "released after 1 h");
+	w.vast_id = 0;
+	T_CHECK(workers_rent_hours(&w, 3600 * 3) == 0, "no instance, no rent");
+	workers_free(&ws);
+	refused("{\"version\": 1, \"workers\": [\n"
+		"  {\"name\": \"g\", \"kind\": \"ssh\", \"host\": \"h\",\n"
+		"   \"vast_id\": 12, \"dph\": \"cheap\"}]}\n",
+		"workers.json:3:", "dph", NULL);
+	refused("{\"version\": 1, \"workers\": [\n"
+		"  {\"name\": \"g\", \"kind\": \"ssh\", \"host\": \"h\",\n"
+		"   \"vast_id\": 12, \"dph\": -1}]}\n",
+		"workers.json:3:", "\"dph\" must be the price in US dollars per hour", NULL);
+	refused("{\"version\": 1, \"workers\": [\n"
+		"  {\"name\": \"g\", \"kind\": \"ssh\", \"host\": \"h\",\n"
+		"   \"dph\": 0.5}]}\n",
+		"workers.json:3:", "need \"vast_id\"", NULL);
+	refused("{\"version\": 1, \"workers\": [\n"
+		"  {\"name\": \"g\", \"kind\": \"ssh\", \"host\": \"h\", \"vast_id\": 3,\n"
+		"   \"rented_at\": 100,\n   \"released_at\": 50}]}\n",
+		"workers.json:4:", "released after rented", NULL);
+	refused(SLURM(",\n   \"dph\": 1"), "workers.json:5:", "\"dph\" does not apply", NULL);
+}
+
 int main(void)
 {
 	T_RUN(slurm_worker_read);
+	T_RUN(dph_rules);
 	T_RUN(ssh_keys_refused_with_what_instead);
 	T_RUN(slurm_keys_refused_elsewhere);
 	T_RUN(workspace_rules);
