@@ -23,6 +23,7 @@ struct alert {
 	int64_t time; /* wall-clock ms */
 	const char *node, *worker;
 	enum health_rule rule;
+	const char *event; /* not a rule's firing: what happened ("vast_rent"); NULL: rule */
 	double value, threshold, step; /* NAN: unknown */
 	enum health_action action;
 	enum health_severity severity;

@@ -17,6 +17,14 @@
 /* ---- the scheduler's services (sched.c), for every step ------------------- */
 
 void sched_say(struct sched *s, const char *fmt, ...) PRINTF_LIKE(2, 3);
+/*
+ * An event that is no health rule's (a Vast.ai machine rented, released,
+ * moved or gone) as an alert: its line in logs/alerts.jsonl with value
+ * (a price in $/h, or NAN), the webhook when critical, and said (the log,
+ * and the bar unless info). health.c.
+ */
+void sched_alert_event(struct sched *s, const char *event, const char *worker, double value,
+		       enum health_severity sev, const char *fmt, ...) PRINTF_LIKE(6, 7);
 /* <workdir>/<dir>/<node>[/<file>]; caller frees. */
 char *sched_path(struct sched *s, const char *dir, uint32_t id, const char *file);
 void sched_record(struct sched *s, const char *op, struct node *n);

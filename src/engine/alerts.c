@@ -58,7 +58,7 @@ void alerts_format(const struct alert *al, struct buf *b)
 	buf_adds(b, ",\"worker\":");
 	json_append_str(b, al->worker);
 	buf_adds(b, ",\"rule\":");
-	json_append_str(b, health_rule_info(al->rule)->name);
+	json_append_str(b, al->event ? al->event : health_rule_info(al->rule)->name);
 	buf_adds(b, ",\"value\":");
 	num(b, al->value);
 	buf_adds(b, ",\"threshold\":");

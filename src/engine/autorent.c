@@ -124,8 +124,9 @@ static void rental_done(void *arg)
 		struct buf b;
 		buf_init(&b);
 		buf_add_safe(&b, r->gpu);
-		sched_say(s, "autorent: rented Vast.ai instance %ld (%s, $%.3f/h) as worker %s", r->id,
-			  b.data, r->dph, r->name);
+		sched_alert_event(s, "vast_rent", r->name, r->dph, SEV_WARNING,
+				  "autorent: rented Vast.ai instance %ld (%s, $%.3f/h) as worker %s",
+				  r->id, b.data, r->dph, r->name);
 		buf_free(&b);
 		if (sched_workers_reload(s, &e) < 0)
 			sched_say(s, "warning: autorent: %s", e.msg);

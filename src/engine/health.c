@@ -10,6 +10,7 @@
  * not stop in its grace period is killed).
  */
 #include <glob.h>
+#include <stdarg.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -344,4 +345,31 @@ void health_check(struct sched *s, struct slot *sl)
 	gpu_phase1(s, sl, now);
 	if (now >= sl->health.next_patrol && !sl->kill_reason && !sl->job.paused)
 		patrol(s, sl, now);
+}
+
+void sched_alert_event(struct sched *s, const char *event, const char *worker, double value,
+		       enum health_severity sev, const char *fmt, ...)
+{
+	char text[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	struct alert al = {.time = now_ms(),
+			   .node = "",
+			   .worker = worker,
+			   .event = event,
+			   .value = value,
+			   .threshold = NAN,
+			   .step = NAN,
+			   .action = HA_WARN,
+			   .severity = sev};
+	struct err e = {{0}};
+	if (s->alerts && alerts_record(s->alerts, &al, text, &e) < 0)
+		sched_say(s, "warning: alerts: %s", e.msg);
+	if (sev == SEV_INFO)
+		sched_say(s, "%s", text);
+	else
+		sched_say(s, "alert: %s (%s)", text, health_severity_name(sev));
 }

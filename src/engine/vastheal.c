@@ -11,6 +11,7 @@
  * is queued is released the same way: destroyed on that thread, disabled.
  */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,17 +141,19 @@ static void heal_done(void *arg)
 		break;
 	case HEAL_MOVED:
 		buf_add_safe(&b, h->new_host);
-		sched_say(s, "worker %s: its Vast.ai instance %ld moved to %s:%ld; workers.json "
-			     "updated, connecting there",
-			  h->name, h->vast_id, b.data, h->new_port);
+		sched_alert_event(s, "vast_moved", h->name, NAN, SEV_INFO,
+				  "worker %s: its Vast.ai instance %ld moved to %s:%ld; workers.json "
+				  "updated, connecting there",
+				  h->name, h->vast_id, b.data, h->new_port);
 		if (w) {
 			ssh_executor_move(w->exec, h->new_host, (int)h->new_port);
 			sched_worker_redef(s, w);
 		}
 		break;
 	case HEAL_GONE:
-		sched_say(s, "warning: worker %s: its Vast.ai instance %ld is gone: disabled", h->name,
-			  h->vast_id);
+		sched_alert_event(s, "vast_gone", h->name, NAN, SEV_CRITICAL,
+				  "worker %s: its Vast.ai instance %ld is gone: disabled", h->name,
+				  h->vast_id);
 		if (w) {
 			sched_worker_redef(s, w);
 			settle_lost(s, i, h->vast_id);
@@ -244,10 +247,12 @@ static void release_done(void *arg)
 			sched_worker_redef(r->s, w);
 	}
 	if (r->rc == 0)
-		sched_say(r->s, "worker %s: idle with nothing queued: Vast.ai instance %ld %s "
-				"($%.3f/h, $%.2f in all); the worker is disabled",
-			  r->name, r->vast_id, r->gone_already ? "was gone already" : "released",
-			  r->dph, r->dph * r->hours);
+		sched_alert_event(r->s, "vast_release", r->name, r->dph, SEV_WARNING,
+				  "worker %s: idle with nothing queued: Vast.ai instance %ld %s "
+				  "($%.3f/h, $%.2f in all); the worker is disabled",
+				  r->name, r->vast_id,
+				  r->gone_already ? "was gone already" : "released", r->dph,
+				  r->dph * r->hours);
 	else
 		sched_say(r->s, "warning: worker %s: releasing idle Vast.ai instance %ld failed: %s",
 			  r->name, r->vast_id, r->e.msg);

@@ -52,6 +52,15 @@ def box(name, iid, port, host="127.0.0.1"):
     return {"name": name, "kind": "ssh", "host": host, "port": port, "vast_id": iid}
 
 
+def alerts(wd, event):
+    """The lines of logs/alerts.jsonl for event."""
+    path = os.path.join(wd, "logs", "alerts.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [a for a in map(json.loads, f) if a["rule"] == event]
+
+
 def files_hold(top, text):
     """The files under top whose bytes hold text."""
     hits = []
@@ -313,6 +322,8 @@ def a_moved_instance_is_healed_by_the_engine_and_every_job_collected_once():
                 e.stop()
             said = e.said()
             check("worker gpu1 is down" in said and said.count("moved to") == 1, said[-3000:])
+            al = alerts(wd, "vast_moved")
+            check(len(al) == 1 and al[0]["severity"] == "info", "move alerts: %s" % al)
             nodes = lib.tree_nodes(wd)
             check(len(nodes) >= 2 and all(n["status"] == "completed" for n in nodes.values()),
                   "nodes: %s" % {i: n["status"] for i, n in nodes.items()})
@@ -353,6 +364,8 @@ def a_destroyed_instance_disables_its_worker():
             check(nodes["n0000"]["status"] == "failed"
                   and "worker_lost" in json.dumps(nodes["n0000"]["failure"])
                   and nodes["n0001"]["status"] == "queued", nodes)
+            al = alerts(wd, "vast_gone")
+            check(len(al) == 1 and al[0]["severity"] == "critical", "gone alerts: %s" % al)
         finally:
             first.stop()
             with open(os.path.join(g, "gate"), "w") as f:  # the run left on the machine ends
@@ -445,6 +458,9 @@ def an_idle_rented_worker_is_released():
             check(fake.control("state") == {}, "instance left: %s" % fake.control("state"))
             w = read_workers(wd)["gpu1"]
             check(w["enabled"] is False and w["released_at"] >= w["rented_at"], w)
+            al = alerts(wd, "vast_release")
+            check(len(al) == 1 and al[0]["worker"] == "gpu1" and al[0]["value"] == 0.25
+                  and al[0]["severity"] == "warning", "release alerts: %s" % al)
         finally:
             with open(os.path.join(g, "gate"), "w") as f:
                 f.write("0\n")
@@ -486,6 +502,9 @@ def autorent_rents_one_machine_when_the_queue_waits_and_runs_work_there():
             check("autorent: rented Vast.ai instance 1000 (1x RTX_4090, $0.250/h) as worker "
                   "vast-1000" in e.said(), e.said()[-2000:])
             check(list(fake.control("state")) == ["1000"], "rented: %s" % fake.control("state"))
+            al = alerts(wd, "vast_rent")
+            check(len(al) == 1 and al[0]["worker"] == "vast-1000" and al[0]["value"] == 0.25,
+                  "rent alerts: %s" % al)
             with open(os.path.join(g, "gate"), "w") as f:
                 f.write("0\n")
             check(e.p.wait(timeout=300) == 0, "engine exit: %s" % e.said()[-2000:])
