@@ -268,6 +268,9 @@ echo
 # reading the lines into the metrics, which the engine does anyway: 8 jobs.
 echo "health rules: $(build/tools/bench_health 8 50000)"
 echo "target: the rules under 2 % of the engine's CPU (rules_pct is of the metrics' share alone)"
+# The engine's memory while one job prints 10^7 metric lines, health rules and
+# pruning on (BENCH_RSS_LINES for fewer).
+$PY tests/bench/rss_flat.py || echo "rss: the benchmark failed (see above)"
 
 echo
 # ssh workers against OpenSSH's client (a real sshd on 127.0.0.1; root
