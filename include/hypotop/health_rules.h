@@ -26,7 +26,8 @@
 	  "in both phases; stop fails the run as nan")                                        \
 	X(LOSS_DECREASING, "loss_decreasing", 1, 100, "steps, the window", HA_WARN,          \
 	  SEV_WARNING,                                                                          \
-	  "the mean loss over the last window of steps is not below the window's before it")  \
+	  "the mean loss over the last window of steps (and of at least 5 points) is not "    \
+	  "below the window's before it")                                                     \
 	X(GRAD_NORM, "grad_norm", 1, 1000, "", HA_WARN, SEV_WARNING,                 \
 	  "a value of the series health.grad_norm_series is over the bound")                  \
 	X(GPU_UTIL, "gpu_util", 1, 10, "%, the floor", HA_WARN, SEV_WARNING,                 \

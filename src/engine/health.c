@@ -68,6 +68,8 @@ static void resolve(struct health_run *h, const struct metrics *m)
 	}
 }
 
+#define WINDOW_POINTS 5
+
 static void loss_window(struct health_run *h, double v, double step)
 {
 	double window = h->cfg->health[HR_LOSS_DECREASING].threshold;
@@ -76,7 +78,9 @@ static void loss_window(struct health_run *h, double v, double step)
 		h->win_start = step;
 	h->win_sum += v;
 	h->win_n++;
-	if (step - h->win_start < window || window <= 0)
+	/* A window of at least WINDOW_POINTS points: one noisy point against the
+	 * next says nothing of a log that reports a point every hundred steps. */
+	if (step - h->win_start < window || h->win_n < WINDOW_POINTS || window <= 0)
 		return;
 	double mean = h->win_sum / (double)h->win_n;
 	if (h->have_prev && !(mean < h->prev_mean))

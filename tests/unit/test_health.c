@@ -82,6 +82,25 @@ static void a_rising_loss_fires_a_falling_one_does_not(void)
 	run_close(&r);
 }
 
+/*
+ * The quickstart's log: a point every 100 steps, the loss falling with
+ * SGD's ups and downs. A window of 100 steps holds one point: the rule
+ * waits for 5, and so says nothing of a healthy run.
+ */
+static void a_sparse_noisy_falling_loss_does_not_fire(void)
+{
+	static const double loss[] = {0.654, 0.550, 0.329, 0.420, 0.390, 0.375, 0.244,
+				      0.242, 0.248, 0.245, 0.208, 0.146, 0.171, 0.082, 0.102};
+	struct run r;
+
+	run_open(&r, "{}");
+	for (size_t i = 0; i < ARRAY_LEN(loss); i++)
+		line(&r, "step=%zu loss=%g", 100 * (i + 1), loss[i]);
+	T_CHECK(!r.h.pending[HR_LOSS_DECREASING].set, "fired at step %g",
+		r.h.pending[HR_LOSS_DECREASING].step);
+	run_close(&r);
+}
+
 static void grad_norm_from_the_named_series_only_in_phase_1(void)
 {
 	struct run r;
@@ -116,6 +135,7 @@ int main(void)
 {
 	T_RUN(nan_fires_at_its_step);
 	T_RUN(a_rising_loss_fires_a_falling_one_does_not);
+	T_RUN(a_sparse_noisy_falling_loss_does_not_fire);
 	T_RUN(grad_norm_from_the_named_series_only_in_phase_1);
 	T_RUN(a_rule_turned_off_never_fires);
 	T_END();
