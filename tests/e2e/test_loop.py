@@ -347,7 +347,7 @@ def ended(record):
     try:
         with open("/proc/%d/stat" % record["pid"]) as f:
             return int(f.read().rsplit(")", 1)[1].split()[19]) != record["start_time"]
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # gone before or while it was read
         return True
 
 
