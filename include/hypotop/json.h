@@ -88,6 +88,8 @@ long json_count(const cJSON *o, const char *key);
 void json_append(struct buf *b, const cJSON *j);
 /* Quote a C string as a JSON string onto b. */
 void json_append_str(struct buf *b, const char *s);
+/* A number in its shortest exact form onto b; null when not finite. */
+void json_append_num(struct buf *b, double v);
 /*
  * A value as a person writes it after NAME= (hypotop add --param, a line
  * of directive.md): JSON (3e-4, true, "text") or else the bare text. NULL

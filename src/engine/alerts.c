@@ -43,14 +43,6 @@ struct alerts {
 	char failed[sizeof(struct err) + 160]; /* a post given up, not said yet; "" none */
 };
 
-static void num(struct buf *b, double v)
-{
-	if (isfinite(v))
-		buf_printf(b, "%.10g", v);
-	else
-		buf_adds(b, "null");
-}
-
 void alerts_format(const struct alert *al, struct buf *b)
 {
 	buf_printf(b, "{\"time\":%lld,\"node\":", (long long)al->time);
@@ -60,11 +52,11 @@ void alerts_format(const struct alert *al, struct buf *b)
 	buf_adds(b, ",\"rule\":");
 	json_append_str(b, al->event ? al->event : health_rule_info(al->rule)->name);
 	buf_adds(b, ",\"value\":");
-	num(b, al->value);
+	json_append_num(b, al->value);
 	buf_adds(b, ",\"threshold\":");
-	num(b, al->threshold);
+	json_append_num(b, al->threshold);
 	buf_adds(b, ",\"step\":");
-	num(b, al->step);
+	json_append_num(b, al->step);
 	buf_printf(b, ",\"action\":\"%s\",\"severity\":\"%s\"}", health_action_name(al->action),
 		   health_severity_name(al->severity));
 }

@@ -562,18 +562,6 @@ const struct series *metrics_get(const struct metrics *m, const char *name)
 /* ---- metrics.json ---- */
 
 /* A finite number in the fewest digits that read back the same; else null. */
-static void num_add(struct buf *b, double v)
-{
-	char tmp[40];
-
-	if (!isfinite(v)) {
-		buf_adds(b, "null");
-		return;
-	}
-	num_shortest(v, tmp);
-	buf_adds(b, tmp);
-}
-
 struct sorted_point {
 	struct metric_point p;
 	size_t seq;
@@ -606,9 +594,9 @@ static void points_add(struct buf *b, const struct metric_point *points, size_t 
 	buf_addc(b, '[');
 	for (size_t i = 0; i < len; i++) {
 		buf_adds(b, i ? ", [" : "[");
-		num_add(b, sp[i].p.step);
+		json_append_num(b, sp[i].p.step);
 		buf_adds(b, ", ");
-		num_add(b, sp[i].p.value);
+		json_append_num(b, sp[i].p.value);
 		buf_addc(b, ']');
 	}
 	buf_addc(b, ']');
@@ -637,7 +625,7 @@ static double mean_rounded(const struct series *s)
 void metrics_to_json(const struct metrics *m, struct buf *b)
 {
 	buf_printf(b, "{\"lines\": %" PRIu64 ", \"step\": ", m->lines);
-	num_add(b, m->step);
+	json_append_num(b, m->step);
 	buf_adds(b, ", \"series\": {");
 	for (size_t i = 0; i < m->len; i++) {
 		const struct series *s = &m->v[i];
@@ -646,15 +634,15 @@ void metrics_to_json(const struct metrics *m, struct buf *b)
 		json_append_str(b, s->name);
 		buf_printf(b, ": {\"count\": %" PRIu64 ", \"nonfinite\": %" PRIu64 ", \"first\": ",
 			   s->count, s->nonfinite);
-		num_add(b, s->first);
+		json_append_num(b, s->first);
 		buf_adds(b, ", \"last\": ");
-		num_add(b, s->last);
+		json_append_num(b, s->last);
 		buf_adds(b, ", \"min\": ");
-		num_add(b, s->min);
+		json_append_num(b, s->min);
 		buf_adds(b, ", \"max\": ");
-		num_add(b, s->max);
+		json_append_num(b, s->max);
 		buf_adds(b, ", \"mean\": ");
-		num_add(b, mean_rounded(s));
+		json_append_num(b, mean_rounded(s));
 		buf_adds(b, ", \"recent\": ");
 		points_add(b, s->ring, s->ring_head, s->ring_len, METRICS_RING);
 		buf_adds(b, ", \"sample\": ");

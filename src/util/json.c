@@ -442,6 +442,18 @@ int json_get_bool(const cJSON *o, const char *key, const char *what, bool *out,
 	return json_bool(MEMBER(o, key), key, what, out, e);
 }
 
+void json_append_num(struct buf *b, double v)
+{
+	char t[40];
+
+	if (!isfinite(v)) {
+		buf_adds(b, "null");
+		return;
+	}
+	num_shortest(v, t);
+	buf_adds(b, t);
+}
+
 void json_append(struct buf *b, const cJSON *j)
 {
 	char *s = cJSON_PrintUnformatted(j);
